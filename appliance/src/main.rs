@@ -1,1 +1,5 @@
+//! `tandem`: the appliance binary.
+
+mod config;
+
 fn main() {}

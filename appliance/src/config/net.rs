@@ -1,0 +1,187 @@
+//! Address types as they are written in config files.
+//!
+//! They deserialize from strings and fail inside the deserializer, so a bad
+//! address is reported by RON with the line and column where it stands.
+
+use serde::de::{self, Deserializer};
+use serde::{Deserialize, Serialize, Serializer};
+use std::fmt;
+use std::net::Ipv4Addr;
+use std::str::FromStr;
+
+/// An IPv4 address with its prefix length, e.g. `10.1.0.1/24`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Ipv4Cidr {
+    pub addr: Ipv4Addr,
+    pub prefix_len: u8,
+}
+
+impl Ipv4Cidr {
+    /// The network mask as a host-order integer.
+    pub fn mask(&self) -> u32 {
+        if self.prefix_len == 0 {
+            0
+        } else {
+            u32::MAX << (32 - u32::from(self.prefix_len))
+        }
+    }
+
+    /// Whether `ip` lies in this prefix.
+    pub fn contains(&self, ip: Ipv4Addr) -> bool {
+        (u32::from(ip) & self.mask()) == (u32::from(self.addr) & self.mask())
+    }
+
+    /// The network address (host bits cleared).
+    pub fn network(&self) -> Ipv4Addr {
+        Ipv4Addr::from(u32::from(self.addr) & self.mask())
+    }
+}
+
+impl FromStr for Ipv4Cidr {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (a, p) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let addr = Ipv4Addr::from_str(a)
+            .map_err(|_| format!("'{s}' is not an IPv4 address (expected e.g. 10.1.0.1/24)"))?;
+        let prefix_len = match p {
+            None => 32,
+            Some(p) => match p.parse::<u8>() {
+                Ok(n) if n <= 32 => n,
+                _ => return Err(format!("'{s}': prefix length must be 0..=32")),
+            },
+        };
+        Ok(Ipv4Cidr { addr, prefix_len })
+    }
+}
+
+impl fmt::Display for Ipv4Cidr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix_len)
+    }
+}
+
+impl<'de> Deserialize<'de> for Ipv4Cidr {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Ipv4Cidr::from_str(&s).map_err(de::Error::custom)
+    }
+}
+
+impl Serialize for Ipv4Cidr {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// A plain IPv4 address written as a string, e.g. `"10.2.0.21"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Ip(pub Ipv4Addr);
+
+impl<'de> Deserialize<'de> for Ip {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Ipv4Addr::from_str(&s)
+            .map(Ip)
+            .map_err(|_| de::Error::custom(format!("'{s}' is not an IPv4 address")))
+    }
+}
+
+impl Serialize for Ip {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
+}
+
+impl fmt::Display for Ip {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// An Ethernet address written as `"02:00:00:00:00:01"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Mac(pub [u8; 6]);
+
+impl FromStr for Mac {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut out = [0u8; 6];
+        let mut n = 0;
+        for part in s.split(':') {
+            if n == 6 || part.len() != 2 {
+                return Err(format!("'{s}' is not a MAC address (expected aa:bb:cc:dd:ee:ff)"));
+            }
+            out[n] = u8::from_str_radix(part, 16)
+                .map_err(|_| format!("'{s}' is not a MAC address (expected aa:bb:cc:dd:ee:ff)"))?;
+            n += 1;
+        }
+        if n != 6 {
+            return Err(format!("'{s}' is not a MAC address (expected aa:bb:cc:dd:ee:ff)"));
+        }
+        Ok(Mac(out))
+    }
+}
+
+impl fmt::Display for Mac {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let m = self.0;
+        write!(
+            f,
+            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            m[0], m[1], m[2], m[3], m[4], m[5]
+        )
+    }
+}
+
+impl<'de> Deserialize<'de> for Mac {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Mac::from_str(&s).map_err(de::Error::custom)
+    }
+}
+
+impl Serialize for Mac {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cidr_parses_and_contains() {
+        let c: Ipv4Cidr = "10.1.0.1/24".parse().unwrap();
+        assert_eq!(c.addr, Ipv4Addr::new(10, 1, 0, 1));
+        assert_eq!(c.prefix_len, 24);
+        assert!(c.contains(Ipv4Addr::new(10, 1, 0, 200)));
+        assert!(!c.contains(Ipv4Addr::new(10, 1, 1, 1)));
+        assert_eq!(c.network(), Ipv4Addr::new(10, 1, 0, 0));
+        let host: Ipv4Cidr = "10.1.0.1".parse().unwrap();
+        assert_eq!(host.prefix_len, 32);
+        let all: Ipv4Cidr = "0.0.0.0/0".parse().unwrap();
+        assert!(all.contains(Ipv4Addr::new(8, 8, 8, 8)));
+    }
+
+    #[test]
+    fn bad_cidrs_are_refused() {
+        assert!("10.1.0/24".parse::<Ipv4Cidr>().is_err());
+        assert!("10.1.0.1/33".parse::<Ipv4Cidr>().is_err());
+        assert!("10.1.0.1/x".parse::<Ipv4Cidr>().is_err());
+    }
+
+    #[test]
+    fn mac_round_trip() {
+        let m: Mac = "02:00:00:aa:bb:0c".parse().unwrap();
+        assert_eq!(m.0, [2, 0, 0, 0xaa, 0xbb, 0x0c]);
+        assert_eq!(m.to_string(), "02:00:00:aa:bb:0c");
+        assert!("02:00:00:aa:bb".parse::<Mac>().is_err());
+        assert!("02:00:00:aa:bb:0c:11".parse::<Mac>().is_err());
+        assert!("zz:00:00:aa:bb:0c".parse::<Mac>().is_err());
+    }
+}

@@ -1,0 +1,384 @@
+//! The shape of a Tandem config file (RON), as serde reads it.
+//!
+//! Every struct denies unknown fields so a typo is an error with its
+//! position, not a silently ignored setting. Defaults are the values an
+//! operator would expect without saying anything. Cross-field rules (names
+//! unique, workers off the main lcore, ...) live in `validate.rs`.
+
+use super::net::{Ip, Ipv4Cidr, Mac};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub eal: Eal,
+    pub ports: Vec<Port>,
+    pub workers: Vec<Worker>,
+    #[serde(default)]
+    pub mempool: Mempool,
+    #[serde(default)]
+    pub rings: Rings,
+    #[serde(default)]
+    pub idle: Idle,
+    pub gateway: Gateway,
+    #[serde(default)]
+    pub steering: Steering,
+    #[serde(default)]
+    pub services: Vec<Service>,
+    #[serde(default)]
+    pub timeouts: Timeouts,
+    #[serde(default)]
+    pub log: Log,
+}
+
+/// EAL settings: what becomes DPDK's command line.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Eal {
+    /// DPDK `--lcores` mapping, e.g. `"0-1"` or `"0@0,1@1,2@1"`.
+    pub lcores: String,
+    /// The lcore that runs the control plane.
+    #[serde(default)]
+    pub main_lcore: u32,
+    /// Memory to reserve in MiB (`-m`).
+    #[serde(default = "default_memory_mb")]
+    pub memory_mb: u32,
+    /// Run without hugepages (`--no-huge`): laptops and tests.
+    #[serde(default)]
+    pub no_huge: bool,
+    /// `--file-prefix`: must differ between concurrent DPDK processes.
+    #[serde(default = "default_file_prefix")]
+    pub file_prefix: String,
+    /// Virtual devices, DPDK syntax: `"net_tap0,iface=tdm-acc0"`.
+    #[serde(default)]
+    pub vdevs: Vec<String>,
+    /// PCI devices to use (`-a`); empty with vdevs only means `--no-pci`.
+    #[serde(default)]
+    pub pci_allow: Vec<String>,
+    /// Further EAL arguments passed as they are (e.g. `"--log-level=lib.eal:debug"`).
+    #[serde(default)]
+    pub extra_args: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Mobile side: terminals' traffic enters here (tier-1 input, I/O point).
+    Access,
+    /// Service network: the servers of the service groups.
+    Server,
+    /// The outside world: servers external to the system.
+    External,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Port {
+    /// Name used elsewhere in the config, in `tandem ctl` and in metrics.
+    pub name: String,
+    /// DPDK device name: a vdev name (`net_tap0`) or a PCI address (`0000:03:00.0`).
+    pub device: String,
+    pub role: Role,
+    /// Addresses with prefix on this port's network (connected routes).
+    #[serde(default)]
+    pub addresses: Vec<Ipv4Cidr>,
+    /// Receive queues (each polled by exactly one worker).
+    #[serde(default = "one")]
+    pub rx_queues: u16,
+    /// Static routes leaving through this port: (prefix, next hop).
+    #[serde(default)]
+    pub routes: Vec<Route>,
+    /// Static neighbours on this port (address → MAC), besides ARP.
+    #[serde(default)]
+    pub neighbours: Vec<Neighbour>,
+    /// Put the port in promiscuous mode.
+    #[serde(default)]
+    pub promiscuous: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Route {
+    pub prefix: Ipv4Cidr,
+    pub via: Ip,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Neighbour {
+    pub ip: Ip,
+    pub mac: Mac,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Worker {
+    pub lcore: u32,
+    /// The (port, queue) pairs this worker polls.
+    pub poll: Vec<PollQueue>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PollQueue {
+    pub port: String,
+    #[serde(default)]
+    pub queue: u16,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mempool {
+    #[serde(default = "default_mbufs")]
+    pub mbufs: u32,
+    #[serde(default = "default_cache")]
+    pub cache: u32,
+    #[serde(default = "default_data_room")]
+    pub data_room: u16,
+}
+
+impl Default for Mempool {
+    fn default() -> Self {
+        Mempool {
+            mbufs: default_mbufs(),
+            cache: default_cache(),
+            data_room: default_data_room(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rings {
+    /// Slots in each worker→worker handoff ring (power of two).
+    #[serde(default = "default_handoff")]
+    pub handoff: u32,
+    #[serde(default = "default_desc")]
+    pub rx_desc: u16,
+    #[serde(default = "default_desc")]
+    pub tx_desc: u16,
+    /// Slots in each worker→control-plane event queue.
+    #[serde(default = "default_events")]
+    pub events: u32,
+}
+
+impl Default for Rings {
+    fn default() -> Self {
+        Rings {
+            handoff: default_handoff(),
+            rx_desc: default_desc(),
+            tx_desc: default_desc(),
+            events: default_events(),
+        }
+    }
+}
+
+/// What a worker does when a poll finds nothing.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Idle {
+    /// Spin without sleeping (bare metal, dedicated cores).
+    #[serde(default)]
+    pub busy_poll: bool,
+    /// Longest sleep after consecutive empty polls, in microseconds.
+    #[serde(default = "default_sleep_us")]
+    pub max_sleep_us: u32,
+}
+
+impl Default for Idle {
+    fn default() -> Self {
+        Idle {
+            busy_poll: false,
+            max_sleep_us: default_sleep_us(),
+        }
+    }
+}
+
+/// The tier-2 gateway: its addresses and per-worker table sizes.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Gateway {
+    /// Source addresses for translated user sessions (on the server and
+    /// external networks). Each gives `port_range` ports.
+    pub addresses: Vec<Ip>,
+    /// Addresses used towards external servers; empty = `addresses`.
+    #[serde(default)]
+    pub external_addresses: Vec<Ip>,
+    #[serde(default = "default_port_range")]
+    pub port_range: (u16, u16),
+    /// User-session table capacity of each worker (preallocated).
+    #[serde(default = "default_user_sessions")]
+    pub user_sessions_per_worker: u32,
+    /// Time a released TCP port waits before reuse, ms.
+    #[serde(default = "default_quarantine_tcp")]
+    pub quarantine_tcp_ms: u64,
+    /// Same for UDP and ICMP, ms.
+    #[serde(default = "default_quarantine_other")]
+    pub quarantine_other_ms: u64,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+pub enum SessionKey {
+    /// The terminal's IPv4 source address.
+    SourceIp,
+    /// Source address within its VLAN.
+    SourceIpVlan,
+    /// The TEID of GTP-U (UDP 2152) packets; decapsulated on the way in.
+    GtpTeid,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Steering {
+    #[serde(default = "default_session_key")]
+    pub key: SessionKey,
+    /// Pinned sessions idle longer than this are unpinned, seconds.
+    #[serde(default = "default_idle_unpin")]
+    pub idle_unpin_s: u64,
+}
+
+impl Default for Steering {
+    fn default() -> Self {
+        Steering {
+            key: default_session_key(),
+            idle_unpin_s: default_idle_unpin(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Hash)]
+pub enum Proto {
+    Tcp,
+    Udp,
+}
+
+/// A service group: servers providing the same service behind one VIP.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    pub name: String,
+    pub vip: Ip,
+    pub proto: Proto,
+    /// Destination port, or the first of a range.
+    pub port: u16,
+    /// Last port of a range; absent = single port.
+    #[serde(default)]
+    pub port_end: Option<u16>,
+    pub servers: Vec<Server>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Server {
+    pub addr: Ip,
+    /// Server port; absent = the port the terminal addressed.
+    #[serde(default)]
+    pub port: Option<u16>,
+    #[serde(default = "default_weight")]
+    pub weight: u32,
+    #[serde(default)]
+    pub state: ServerState,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+pub enum ServerState {
+    #[default]
+    Active,
+    Draining,
+    Down,
+}
+
+/// Idle timeouts in seconds (LVS-like defaults).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Timeouts {
+    pub tcp_syn_s: u32,
+    pub tcp_established_s: u32,
+    pub tcp_closing_s: u32,
+    pub udp_s: u32,
+    pub udp_replied_s: u32,
+    pub icmp_s: u32,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            tcp_syn_s: 10,
+            tcp_established_s: 900,
+            tcp_closing_s: 10,
+            udp_s: 30,
+            udp_replied_s: 120,
+            icmp_s: 30,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Log {
+    /// `tracing` filter, e.g. `"info"` or `"tandem=debug"`; `RUST_LOG` wins.
+    #[serde(default = "default_log_level")]
+    pub level: String,
+}
+
+impl Default for Log {
+    fn default() -> Self {
+        Log {
+            level: default_log_level(),
+        }
+    }
+}
+
+fn default_memory_mb() -> u32 {
+    512
+}
+fn default_file_prefix() -> String {
+    "tandem".into()
+}
+fn one() -> u16 {
+    1
+}
+fn default_mbufs() -> u32 {
+    16383
+}
+fn default_cache() -> u32 {
+    256
+}
+fn default_data_room() -> u16 {
+    2176
+}
+fn default_handoff() -> u32 {
+    1024
+}
+fn default_desc() -> u16 {
+    1024
+}
+fn default_events() -> u32 {
+    16384
+}
+fn default_sleep_us() -> u32 {
+    200
+}
+fn default_port_range() -> (u16, u16) {
+    (1024, 65535)
+}
+fn default_user_sessions() -> u32 {
+    1 << 20
+}
+fn default_quarantine_tcp() -> u64 {
+    60_000
+}
+fn default_quarantine_other() -> u64 {
+    1_000
+}
+fn default_session_key() -> SessionKey {
+    SessionKey::SourceIp
+}
+fn default_idle_unpin() -> u64 {
+    3600
+}
+fn default_weight() -> u32 {
+    1
+}
+fn default_log_level() -> String {
+    "info".into()
+}

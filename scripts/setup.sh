@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Installs what Tandem needs on Debian bookworm; safe to run again.
+#   scripts/setup.sh                 packages only
+#   scripts/setup.sh --hugepages N   also reserve N 2 MiB hugepages and mount hugetlbfs
+#   scripts/setup.sh --test-tools    also the tools the test suite drives (curl, iperf3, ...)
+set -euo pipefail
+
+hugepages=""
+test_tools=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --hugepages) hugepages="${2:?--hugepages needs a count}"; shift 2 ;;
+    --test-tools) test_tools=1; shift ;;
+    -h|--help) sed -n '2,5p' "$0"; exit 0 ;;
+    *) echo "setup.sh: unknown argument '$1'" >&2; exit 2 ;;
+  esac
+done
+
+packages=(libdpdk-dev dpdk dpdk-dev clang libclang-dev pkg-config iproute2 build-essential libpcap-dev python3)
+if [ "$test_tools" = 1 ]; then
+  packages+=(curl iperf3 netcat-openbsd tcpdump tshark nfdump prometheus procps psmisc)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup.sh: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" = 0 ] || SUDO=sudo
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  # tshark asks whether non-root users may capture; answer no without a prompt.
+  echo "wireshark-common wireshark-common/install-setuid boolean false" | $SUDO debconf-set-selections 2>/dev/null || true
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  if [ -x "$HOME/.cargo/bin/cargo" ]; then
+    export PATH="$HOME/.cargo/bin:$PATH"
+  else
+    echo "setup.sh: cargo not found; install Rust from https://rustup.rs (stable) and run again" >&2
+    exit 1
+  fi
+fi
+
+pkg-config --atleast-version=22.11 libdpdk || { echo "setup.sh: DPDK >= 22.11 not found by pkg-config" >&2; exit 1; }
+
+if [ -n "$hugepages" ]; then
+  SUDO=""
+  [ "$(id -u)" = 0 ] || SUDO=sudo
+  echo "$hugepages" | $SUDO tee /proc/sys/vm/nr_hugepages >/dev/null
+  got=$(cat /proc/sys/vm/nr_hugepages)
+  [ "$got" -ge "$hugepages" ] || echo "setup.sh: asked for $hugepages hugepages, the kernel gave $got" >&2
+  if ! mountpoint -q /dev/hugepages 2>/dev/null; then
+    $SUDO mkdir -p /dev/hugepages
+    $SUDO mount -t hugetlbfs nodev /dev/hugepages
+  fi
+  echo "setup.sh: $got hugepages of $(awk '/Hugepagesize/ {print $2 $3}' /proc/meminfo) reserved, hugetlbfs on /dev/hugepages"
+fi
