@@ -1,0 +1,191 @@
+//! Per-worker counters that the control plane can read while the worker runs.
+//!
+//! Each counter has exactly one writer (its worker), so an increment is a
+//! relaxed load and a relaxed store of an `AtomicU64`: on x86 that is a
+//! plain `mov`, no locked read-modify-write. The control plane sums the
+//! workers' counters when it reports them.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// A counter written by one thread and read by any.
+#[derive(Debug, Default)]
+pub struct Counter(AtomicU64);
+
+impl Counter {
+    #[inline]
+    pub fn inc(&self) {
+        self.add(1);
+    }
+
+    #[inline]
+    pub fn add(&self, n: u64) {
+        self.0.store(self.0.load(Relaxed).wrapping_add(n), Relaxed);
+    }
+
+    /// Sets a gauge value.
+    #[inline]
+    pub fn set(&self, v: u64) {
+        self.0.store(v, Relaxed);
+    }
+
+    #[inline]
+    pub fn get(&self) -> u64 {
+        self.0.load(Relaxed)
+    }
+}
+
+macro_rules! drop_reasons {
+    ($($(#[$m:meta])* $name:ident => $label:literal,)*) => {
+        /// Why a packet was dropped. Every drop in Tandem has one.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[repr(u8)]
+        pub enum DropReason {
+            $($(#[$m])* $name,)*
+        }
+
+        impl DropReason {
+            /// Every reason, in declaration order.
+            pub const ALL: &'static [DropReason] = &[$(DropReason::$name,)*];
+
+            /// The snake_case label used in metrics and `tandem ctl`.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(DropReason::$name => $label,)*
+                }
+            }
+        }
+    };
+}
+
+drop_reasons! {
+    /// Shorter than the headers it claims to have.
+    Truncated => "truncated",
+    /// Not IPv4 (and not ARP).
+    UnsupportedEthertype => "unsupported_ethertype",
+    /// IPv4 header invalid: version, IHL or total length.
+    BadIpHeader => "bad_ip_header",
+    /// IPv4 fragment: Tandem does not reassemble.
+    Fragment => "ip_fragment",
+    /// Not TCP, UDP or ICMP.
+    UnsupportedProtocol => "unsupported_protocol",
+    /// TCP/UDP/ICMP header invalid.
+    BadL4Header => "bad_l4_header",
+    /// TTL would reach zero.
+    TtlExpired => "ttl_expired",
+    /// No session ID could be taken from an access packet.
+    NoSessionKey => "no_session_key",
+    /// Malformed GTP-U, or a GTP-U message that is not a G-PDU.
+    BadGtp => "bad_gtp",
+    /// No live gateway for the session.
+    NoGateway => "no_gateway",
+    /// Destination is neither a VIP nor an allowed external destination.
+    NoService => "no_service",
+    /// The subscriber may not use the service.
+    NotEntitled => "not_entitled",
+    /// The service group has no eligible server.
+    NoServer => "no_server",
+    /// Every port of every gateway address of this worker is taken.
+    PortExhausted => "port_exhausted",
+    /// The user-session table of this worker is full.
+    TableFull => "table_full",
+    /// A reply from a source other than the server recorded for its port.
+    ReplyMismatch => "reply_mismatch",
+    /// A packet to a gateway port with no user session.
+    NoUserSession => "no_user_session",
+    /// Addressed to nobody Tandem serves on that port.
+    NotForUs => "not_for_us",
+    /// A TCP segment that cannot open a user session (not a SYN).
+    NotSyn => "tcp_not_syn",
+    /// The ring to the owning worker was full.
+    HandoffRingFull => "handoff_ring_full",
+    /// The transmit queue did not take the packet.
+    TxFull => "tx_full",
+    /// No route to the destination.
+    NoRoute => "no_route",
+    /// The next hop's MAC address is not known (yet).
+    NeighbourMiss => "neighbour_miss",
+    /// An ICMP error that quotes nothing Tandem translated.
+    IcmpUnmatched => "icmp_unmatched",
+    /// ICMP that Tandem does not handle (e.g. echo to an unknown address).
+    IcmpIgnored => "icmp_ignored",
+    /// ARP not for us, conflicting or malformed.
+    ArpIgnored => "arp_ignored",
+    /// Rate limit on generated replies (ICMP errors) reached.
+    RateLimited => "rate_limited",
+    /// The frame does not fit in the buffer after re-encapsulation.
+    NoRoom => "no_room",
+}
+
+/// Number of drop reasons.
+pub const N_DROP_REASONS: usize = DropReason::ALL.len();
+
+/// Counters of one worker.
+#[derive(Debug, Default)]
+pub struct WorkerCounters {
+    pub rx_packets: Counter,
+    pub rx_bytes: Counter,
+    pub tx_packets: Counter,
+    pub tx_bytes: Counter,
+    pub handoff_out: Counter,
+    pub handoff_in: Counter,
+    pub punted: Counter,
+    pub user_sessions_created: Counter,
+    pub user_sessions_expired: Counter,
+    pub user_sessions_live: Counter,
+    pub arp_replies: Counter,
+    pub icmp_replies: Counter,
+    pub rst_sent: Counter,
+    pub icmp_errors_sent: Counter,
+    pub events_lost: Counter,
+    pub snapshot_generation: Counter,
+    pub busy_polls: Counter,
+    pub idle_polls: Counter,
+    drops: [Counter; N_DROP_REASONS],
+}
+
+impl WorkerCounters {
+    #[inline]
+    pub fn drop(&self, r: DropReason) {
+        self.drops[r as usize].inc();
+    }
+
+    #[inline]
+    pub fn drop_n(&self, r: DropReason, n: u64) {
+        self.drops[r as usize].add(n);
+    }
+
+    pub fn dropped(&self, r: DropReason) -> u64 {
+        self.drops[r as usize].get()
+    }
+
+    pub fn dropped_total(&self) -> u64 {
+        self.drops.iter().map(Counter::get).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_unique_snake_case() {
+        let mut seen = std::collections::HashSet::new();
+        for r in DropReason::ALL {
+            let l = r.as_str();
+            assert!(seen.insert(l), "duplicate label {l}");
+            assert!(l.chars().all(|c| c.is_ascii_lowercase() || c == '_' || c.is_ascii_digit()));
+        }
+    }
+
+    #[test]
+    fn counters_count() {
+        let c = WorkerCounters::default();
+        c.drop(DropReason::TableFull);
+        c.drop_n(DropReason::TableFull, 2);
+        c.drop(DropReason::Fragment);
+        assert_eq!(c.dropped(DropReason::TableFull), 3);
+        assert_eq!(c.dropped_total(), 4);
+        c.rx_packets.add(5);
+        assert_eq!(c.rx_packets.get(), 5);
+    }
+}

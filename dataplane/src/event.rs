@@ -1,0 +1,133 @@
+//! Fixed-size events that workers hand to the control plane.
+//!
+//! Workers never allocate or block: they push these `Copy` values into a
+//! bounded lockless queue and count the ones that did not fit. The control
+//! plane turns them into session pins, accounting records, ARP requests.
+
+use std::net::Ipv4Addr;
+
+/// Why a user session's accounting record was written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum EndReason {
+    /// TCP closed with FIN in both directions.
+    Fin,
+    /// TCP reset by either side.
+    Rst,
+    /// Idle longer than its timeout.
+    Timeout,
+    /// Refused at creation: the subscriber may not use the service.
+    NotEntitled,
+    /// Ended by the operator (session deleted, server removed with reset).
+    Admin,
+}
+
+impl EndReason {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Fin => "fin",
+            EndReason::Rst => "rst",
+            EndReason::Timeout => "timeout",
+            EndReason::NotEntitled => "not_entitled",
+            EndReason::Admin => "admin",
+        }
+    }
+}
+
+/// Whether a record closes a user session or reports on a live one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum RecordKind {
+    /// The user session ended (see `end_reason`).
+    Final,
+    /// The user session goes on; counters are totals so far.
+    Interim,
+}
+
+impl RecordKind {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RecordKind::Final => "final",
+            RecordKind::Interim => "interim",
+        }
+    }
+}
+
+/// Accounting for one user session, as a worker reports it. Names (service,
+/// type) are indexes into the policy snapshot; the control plane resolves
+/// them. Times are milliseconds since the Unix epoch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AccountingEvent {
+    pub kind: RecordKind,
+    pub end_reason: EndReason,
+    /// IP protocol number (6, 17, 1).
+    pub proto: u8,
+    /// User-session type index (policy).
+    pub user_session_type: u8,
+    /// Worker (gateway) that owned the user session.
+    pub worker: u16,
+    /// Mobile session ID.
+    pub session_id: u64,
+    pub terminal_ip: Ipv4Addr,
+    pub terminal_port: u16,
+    /// User-session ID: gateway address and unique port.
+    pub gateway_ip: Ipv4Addr,
+    pub gateway_port: u16,
+    /// What the terminal addressed: a VIP or an external destination.
+    pub dest_ip: Ipv4Addr,
+    pub dest_port: u16,
+    /// The server chosen (for external destinations: the destination).
+    pub server_ip: Ipv4Addr,
+    pub server_port: u16,
+    /// Service index, or `u32::MAX` for an external destination.
+    pub service: u32,
+    pub packets_up: u64,
+    pub bytes_up: u64,
+    pub packets_down: u64,
+    pub bytes_down: u64,
+    pub start_ms: u64,
+    pub end_ms: u64,
+}
+
+/// Service index used for external destinations in records.
+pub const EXTERNAL_SERVICE: u32 = u32::MAX;
+
+/// Everything a worker tells the control plane.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// First packet of an unpinned session: pin it to this gateway.
+    Pin { session_id: u64, gateway: u32 },
+    /// Traffic seen for a session (at most once a second per user session).
+    SessionActive { session_id: u64 },
+    /// An accounting record.
+    Accounting(AccountingEvent),
+    /// A neighbour announced itself (ARP request or reply seen on a port).
+    NeighbourSeen { port: u16, ip: Ipv4Addr, mac: [u8; 6] },
+    /// A packet needed a neighbour that is not known: resolve it.
+    NeighbourMiss { port: u16, ip: Ipv4Addr },
+}
+
+/// Where a worker's events go. `push` returns false when the queue is full;
+/// the caller counts that as a lost event.
+pub trait EventSink {
+    fn push(&mut self, e: Event) -> bool;
+}
+
+impl EventSink for Vec<Event> {
+    fn push(&mut self, e: Event) -> bool {
+        Vec::push(self, e);
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_stay_small() {
+        // Pushed per user session end through a bounded queue: keep them
+        // within two cache lines.
+        assert!(std::mem::size_of::<Event>() <= 128, "{}", std::mem::size_of::<Event>());
+    }
+}
