@@ -8,3 +8,4 @@
 pub mod counters;
 pub mod event;
 pub mod frame;
+pub mod topology;

@@ -1,0 +1,283 @@
+//! Where things are: ports and their roles, Tandem's own addresses, routes
+//! and neighbours.
+//!
+//! `Topology` is fixed for the life of a run (ports and addresses come from
+//! the config; changing them needs a restart). `Neighbours` changes as ARP
+//! learns and is published as a snapshot.
+
+use hashbrown::HashMap;
+use std::net::Ipv4Addr;
+
+/// What a port faces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Mobile side: tier-1 input, an I/O point.
+    Access,
+    /// Service network with the servers.
+    Server,
+    /// The outside world.
+    External,
+}
+
+/// One DPDK port as the pipeline sees it.
+#[derive(Clone, Debug)]
+pub struct PortInfo {
+    pub name: String,
+    pub role: Role,
+    pub mac: [u8; 6],
+    /// Addresses with prefix length: connected networks.
+    pub addresses: Vec<(Ipv4Addr, u8)>,
+}
+
+/// What one of Tandem's own addresses is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LocalAddr {
+    /// A port's own address.
+    Port,
+    /// Gateway address number `n` (user-session source address).
+    Gateway(u8),
+    /// A service VIP.
+    Vip,
+}
+
+/// A route's answer: leave through `port` towards `next_hop`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NextHop {
+    pub port: u16,
+    pub ip: Ipv4Addr,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct RouteEntry {
+    net: u32,
+    mask: u32,
+    len: u8,
+    port: u16,
+    /// None = connected (next hop is the destination itself).
+    via: Option<Ipv4Addr>,
+}
+
+/// Ports, own addresses and routes.
+#[derive(Clone, Debug, Default)]
+pub struct Topology {
+    pub ports: Vec<PortInfo>,
+    /// (port, address) → what it is; ARP and ICMP echo are answered for these.
+    local: HashMap<(u16, Ipv4Addr), LocalAddr>,
+    /// Longest prefix first.
+    routes: Vec<RouteEntry>,
+}
+
+fn mask(len: u8) -> u32 {
+    if len == 0 {
+        0
+    } else {
+        u32::MAX << (32 - u32::from(len.min(32)))
+    }
+}
+
+impl Topology {
+    pub fn new(ports: Vec<PortInfo>) -> Topology {
+        let mut t = Topology {
+            ports,
+            ..Topology::default()
+        };
+        for (i, p) in t.ports.iter().enumerate() {
+            for &(a, len) in &p.addresses {
+                t.local.insert((i as u16, a), LocalAddr::Port);
+                t.routes.push(RouteEntry {
+                    net: u32::from(a) & mask(len),
+                    mask: mask(len),
+                    len,
+                    port: i as u16,
+                    via: None,
+                });
+            }
+        }
+        t.sort_routes();
+        t
+    }
+
+    fn sort_routes(&mut self) {
+        self.routes.sort_by(|a, b| b.len.cmp(&a.len));
+    }
+
+    /// Adds a static route through `port` via `via`.
+    pub fn add_route(&mut self, prefix: Ipv4Addr, len: u8, port: u16, via: Ipv4Addr) {
+        self.routes.push(RouteEntry {
+            net: u32::from(prefix) & mask(len),
+            mask: mask(len),
+            len,
+            port,
+            via: Some(via),
+        });
+        self.sort_routes();
+    }
+
+    /// Declares one of Tandem's own addresses on a port.
+    pub fn add_local(&mut self, port: u16, ip: Ipv4Addr, kind: LocalAddr) {
+        self.local.insert((port, ip), kind);
+    }
+
+    /// What `ip` is to Tandem on `port`, if it is ours.
+    #[inline]
+    pub fn local(&self, port: u16, ip: Ipv4Addr) -> Option<LocalAddr> {
+        self.local.get(&(port, ip)).copied()
+    }
+
+    /// Every own address, for gratuitous ARP at start.
+    pub fn locals(&self) -> impl Iterator<Item = (u16, Ipv4Addr, LocalAddr)> + '_ {
+        self.local.iter().map(|(&(p, ip), &k)| (p, ip, k))
+    }
+
+    /// Longest-prefix match.
+    #[inline]
+    pub fn route(&self, dst: Ipv4Addr) -> Option<NextHop> {
+        let d = u32::from(dst);
+        self.routes
+            .iter()
+            .find(|r| d & r.mask == r.net)
+            .map(|r| NextHop {
+                port: r.port,
+                ip: r.via.unwrap_or(dst),
+            })
+    }
+
+    /// The first address of `port`, used as the source of what Tandem
+    /// itself sends there (ARP requests, ICMP errors, GTP-U outer header).
+    pub fn port_address(&self, port: u16) -> Option<Ipv4Addr> {
+        self.ports.get(usize::from(port))?.addresses.first().map(|a| a.0)
+    }
+
+    #[inline]
+    pub fn role(&self, port: u16) -> Option<Role> {
+        self.ports.get(usize::from(port)).map(|p| p.role)
+    }
+
+    #[inline]
+    pub fn mac(&self, port: u16) -> [u8; 6] {
+        self.ports.get(usize::from(port)).map_or([0; 6], |p| p.mac)
+    }
+
+    /// Whether `ip` lies in a connected network of `port`.
+    pub fn is_connected(&self, port: u16, ip: Ipv4Addr) -> bool {
+        self.ports.get(usize::from(port)).is_some_and(|p| {
+            p.addresses
+                .iter()
+                .any(|&(a, len)| u32::from(a) & mask(len) == u32::from(ip) & mask(len))
+        })
+    }
+}
+
+/// Resolved neighbours: (port, IPv4) → MAC. Published as a snapshot.
+#[derive(Clone, Debug, Default)]
+pub struct Neighbours {
+    map: HashMap<(u16, Ipv4Addr), [u8; 6]>,
+}
+
+impl Neighbours {
+    #[inline]
+    pub fn get(&self, port: u16, ip: Ipv4Addr) -> Option<[u8; 6]> {
+        self.map.get(&(port, ip)).copied()
+    }
+
+    pub fn insert(&mut self, port: u16, ip: Ipv4Addr, mac: [u8; 6]) {
+        self.map.insert((port, ip), mac);
+    }
+
+    pub fn remove(&mut self, port: u16, ip: Ipv4Addr) {
+        self.map.remove(&(port, ip));
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (u16, Ipv4Addr, [u8; 6])> + '_ {
+        self.map.iter().map(|(&(p, ip), &m)| (p, ip, m))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn topo() -> Topology {
+        let mut t = Topology::new(vec![
+            PortInfo {
+                name: "acc0".into(),
+                role: Role::Access,
+                mac: [2, 0, 0, 0, 0, 1],
+                addresses: vec![(Ipv4Addr::new(10, 1, 0, 1), 24)],
+            },
+            PortInfo {
+                name: "srv0".into(),
+                role: Role::Server,
+                mac: [2, 0, 0, 0, 0, 2],
+                addresses: vec![(Ipv4Addr::new(10, 2, 0, 1), 24)],
+            },
+            PortInfo {
+                name: "ext0".into(),
+                role: Role::External,
+                mac: [2, 0, 0, 0, 0, 3],
+                addresses: vec![(Ipv4Addr::new(10, 3, 0, 1), 24)],
+            },
+        ]);
+        t.add_route(Ipv4Addr::new(0, 0, 0, 0), 0, 2, Ipv4Addr::new(10, 3, 0, 254));
+        t.add_route(Ipv4Addr::new(10, 20, 0, 0), 16, 1, Ipv4Addr::new(10, 2, 0, 254));
+        t.add_local(1, Ipv4Addr::new(10, 2, 0, 10), LocalAddr::Gateway(0));
+        t
+    }
+
+    #[test]
+    fn longest_prefix_wins() {
+        let t = topo();
+        assert_eq!(
+            t.route(Ipv4Addr::new(10, 2, 0, 21)),
+            Some(NextHop { port: 1, ip: Ipv4Addr::new(10, 2, 0, 21) })
+        );
+        assert_eq!(
+            t.route(Ipv4Addr::new(10, 20, 3, 4)),
+            Some(NextHop { port: 1, ip: Ipv4Addr::new(10, 2, 0, 254) })
+        );
+        assert_eq!(
+            t.route(Ipv4Addr::new(8, 8, 8, 8)),
+            Some(NextHop { port: 2, ip: Ipv4Addr::new(10, 3, 0, 254) })
+        );
+    }
+
+    #[test]
+    fn no_default_route_means_none() {
+        let t = Topology::new(vec![PortInfo {
+            name: "a".into(),
+            role: Role::Access,
+            mac: [0; 6],
+            addresses: vec![(Ipv4Addr::new(10, 1, 0, 1), 24)],
+        }]);
+        assert_eq!(t.route(Ipv4Addr::new(8, 8, 8, 8)), None);
+    }
+
+    #[test]
+    fn own_addresses() {
+        let t = topo();
+        assert_eq!(t.local(0, Ipv4Addr::new(10, 1, 0, 1)), Some(LocalAddr::Port));
+        assert_eq!(t.local(1, Ipv4Addr::new(10, 2, 0, 10)), Some(LocalAddr::Gateway(0)));
+        assert_eq!(t.local(0, Ipv4Addr::new(10, 2, 0, 10)), None);
+        assert!(t.is_connected(1, Ipv4Addr::new(10, 2, 0, 99)));
+        assert!(!t.is_connected(1, Ipv4Addr::new(10, 3, 0, 99)));
+        assert_eq!(t.port_address(2), Some(Ipv4Addr::new(10, 3, 0, 1)));
+    }
+
+    #[test]
+    fn neighbours_by_port() {
+        let mut n = Neighbours::default();
+        n.insert(1, Ipv4Addr::new(10, 2, 0, 21), [1; 6]);
+        assert_eq!(n.get(1, Ipv4Addr::new(10, 2, 0, 21)), Some([1; 6]));
+        assert_eq!(n.get(0, Ipv4Addr::new(10, 2, 0, 21)), None);
+        n.remove(1, Ipv4Addr::new(10, 2, 0, 21));
+        assert!(n.is_empty());
+    }
+}
