@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The test command: installs what is missing, builds, runs every test.
+# Needs root (DPDK vdevs, network namespaces, taps). Safe to run again.
+#   scripts/test.sh            everything
+#   scripts/test.sh --quick    unit tests only (no DPDK processes, no namespaces)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+quick=0
+[ "${1:-}" = "--quick" ] && quick=1
+
+scripts/setup.sh --test-tools
+export PATH="$HOME/.cargo/bin:$PATH"
+
+echo "== format and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -- -D warnings
+
+if [ "$quick" = 1 ]; then
+  echo "== unit tests"
+  cargo test --workspace --lib --bins
+  exit 0
+fi
+
+echo "== unit, property and DPDK integration tests"
+# Integration tests start tandem with --no-huge on vdevs; each uses its own
+# --file-prefix, so they may run in parallel.
+cargo test --workspace
+
+if [ -x tests/e2e/run.sh ]; then
+  echo "== end-to-end tests with real hosts (network namespaces, net_tap)"
+  tests/e2e/run.sh
+fi
