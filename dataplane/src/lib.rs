@@ -9,3 +9,4 @@ pub mod counters;
 pub mod event;
 pub mod frame;
 pub mod topology;
+pub mod policy;

@@ -1,0 +1,220 @@
+//! Service groups (VIP → servers) and the servers themselves.
+//!
+//! Server indexes are stable for the life of a run: removing a server marks
+//! it `Removed` instead of shifting the others, so per-worker load counters
+//! and live user sessions keep pointing at the right server.
+
+use hashbrown::HashMap;
+use std::net::Ipv4Addr;
+
+/// The most servers one run can know (load counters are sized for it).
+pub const MAX_SERVERS: usize = 4096;
+
+/// Whether a server takes new user sessions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AdminState {
+    /// Takes new user sessions.
+    Active,
+    /// Keeps its user sessions, takes no new ones.
+    Draining,
+    /// Takes nothing new; marked down by the operator or health checks.
+    Down,
+    /// Gone from the config; the slot stays so indexes do not shift.
+    Removed,
+}
+
+impl AdminState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AdminState::Active => "active",
+            AdminState::Draining => "draining",
+            AdminState::Down => "down",
+            AdminState::Removed => "removed",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Server {
+    pub addr: Ipv4Addr,
+    /// None: the port the terminal addressed.
+    pub port: Option<u16>,
+    pub weight: u32,
+    pub state: AdminState,
+    /// Load reported through the control API (0 = none), added to the
+    /// session count when choosing.
+    pub reported_load: u32,
+    /// Health checks currently say it is down.
+    pub unhealthy: bool,
+}
+
+impl Server {
+    /// Whether new user sessions may go to this server.
+    #[inline]
+    pub fn eligible(&self) -> bool {
+        self.state == AdminState::Active && !self.unhealthy && self.weight > 0
+    }
+}
+
+/// A service group: a VIP (address, protocol, port range) and its servers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Service {
+    pub name: String,
+    /// None for a pool that is reached only through a type override.
+    pub vip: Option<Ipv4Addr>,
+    pub proto: u8,
+    pub port_lo: u16,
+    pub port_hi: u16,
+    /// Indexes into `ServiceTable::servers`.
+    pub servers: Vec<u32>,
+    /// User-session type → the service whose servers serve it instead.
+    pub by_type: Vec<(u8, u32)>,
+}
+
+/// Services and servers, with a VIP index.
+#[derive(Clone, Debug, Default)]
+pub struct ServiceTable {
+    pub services: Vec<Service>,
+    pub servers: Vec<Server>,
+    vips: HashMap<(Ipv4Addr, u8), Vec<u32>>,
+}
+
+impl ServiceTable {
+    pub fn new(services: Vec<Service>, servers: Vec<Server>) -> ServiceTable {
+        let mut t = ServiceTable {
+            services,
+            servers,
+            vips: HashMap::new(),
+        };
+        t.reindex();
+        t
+    }
+
+    /// Rebuilds the VIP index after `services` changed.
+    pub fn reindex(&mut self) {
+        self.vips.clear();
+        for (i, s) in self.services.iter().enumerate() {
+            if let Some(vip) = s.vip {
+                self.vips.entry((vip, s.proto)).or_default().push(i as u32);
+            }
+        }
+    }
+
+    /// The service whose VIP the terminal addressed.
+    #[inline]
+    pub fn find(&self, proto: u8, dst: Ipv4Addr, dst_port: u16) -> Option<u32> {
+        self.vips.get(&(dst, proto))?.iter().copied().find(|&i| {
+            let s = &self.services[i as usize];
+            (s.port_lo..=s.port_hi).contains(&dst_port)
+        })
+    }
+
+    /// Whether `dst` is a VIP for any protocol (answers ping and ARP).
+    pub fn is_vip(&self, dst: Ipv4Addr) -> bool {
+        self.services.iter().any(|s| s.vip == Some(dst))
+    }
+
+    /// The service that serves user sessions of type `t` addressed to
+    /// service `s` (a type override, or `s` itself).
+    #[inline]
+    pub fn serving(&self, s: u32, t: u8) -> u32 {
+        self.services
+            .get(s as usize)
+            .and_then(|svc| svc.by_type.iter().find(|(ty, _)| *ty == t))
+            .map_or(s, |&(_, target)| target)
+    }
+
+    pub fn service_index(&self, name: &str) -> Option<u32> {
+        self.services.iter().position(|s| s.name == name).map(|i| i as u32)
+    }
+
+    /// Index of a server with this address and port, if known.
+    pub fn server_index(&self, addr: Ipv4Addr, port: Option<u16>) -> Option<u32> {
+        self.servers
+            .iter()
+            .position(|s| s.addr == addr && s.port == port && s.state != AdminState::Removed)
+            .map(|i| i as u32)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table() -> ServiceTable {
+        let srv = |a: u8| Server {
+            addr: Ipv4Addr::new(10, 2, 0, a),
+            port: Some(8080),
+            weight: 1,
+            state: AdminState::Active,
+            reported_load: 0,
+            unhealthy: false,
+        };
+        ServiceTable::new(
+            vec![
+                Service {
+                    name: "web".into(),
+                    vip: Some(Ipv4Addr::new(10, 9, 0, 1)),
+                    proto: 6,
+                    port_lo: 80,
+                    port_hi: 80,
+                    servers: vec![0, 1],
+                    by_type: vec![(2, 2)],
+                },
+                Service {
+                    name: "rtp".into(),
+                    vip: Some(Ipv4Addr::new(10, 9, 0, 1)),
+                    proto: 17,
+                    port_lo: 10000,
+                    port_hi: 20000,
+                    servers: vec![1],
+                    by_type: vec![],
+                },
+                Service {
+                    name: "video-pool".into(),
+                    vip: None,
+                    proto: 6,
+                    port_lo: 0,
+                    port_hi: 0,
+                    servers: vec![2],
+                    by_type: vec![],
+                },
+            ],
+            vec![srv(21), srv(22), srv(31)],
+        )
+    }
+
+    #[test]
+    fn vip_lookup_by_proto_and_port() {
+        let t = table();
+        let vip = Ipv4Addr::new(10, 9, 0, 1);
+        assert_eq!(t.find(6, vip, 80), Some(0));
+        assert_eq!(t.find(6, vip, 81), None);
+        assert_eq!(t.find(17, vip, 15000), Some(1));
+        assert_eq!(t.find(17, vip, 9999), None);
+        assert_eq!(t.find(6, Ipv4Addr::new(10, 9, 0, 2), 80), None);
+        assert!(t.is_vip(vip));
+    }
+
+    #[test]
+    fn type_override_picks_the_pool() {
+        let t = table();
+        assert_eq!(t.serving(0, 2), 2);
+        assert_eq!(t.serving(0, 1), 0);
+        assert_eq!(t.service_index("video-pool"), Some(2));
+    }
+
+    #[test]
+    fn eligibility() {
+        let mut s = table().servers[0].clone();
+        assert!(s.eligible());
+        s.state = AdminState::Draining;
+        assert!(!s.eligible());
+        s.state = AdminState::Active;
+        s.unhealthy = true;
+        assert!(!s.eligible());
+        s.unhealthy = false;
+        s.weight = 0;
+        assert!(!s.eligible());
+    }
+}
