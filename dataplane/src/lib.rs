@@ -7,3 +7,4 @@
 
 pub mod hash;
 pub mod rcu;
+pub mod tier1;
