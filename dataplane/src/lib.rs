@@ -5,8 +5,13 @@
 //! and fuzzers. The `appliance` crate feeds it DPDK mbufs; this crate never
 //! calls DPDK.
 
+#![forbid(unsafe_code)]
+
 pub mod counters;
 pub mod event;
 pub mod frame;
-pub mod topology;
+pub mod hash;
 pub mod policy;
+pub mod rcu;
+pub mod tier1;
+pub mod topology;

@@ -1,0 +1,150 @@
+//! Tier-2, server → terminal: the destination port names the user session;
+//! only its recorded server may answer; the reply is translated back to
+//! exactly what the terminal sent to.
+
+use super::l2::{normalize, rd16, L2};
+use super::nat::{rewrite, Rewrite};
+use super::steer::check_ipv4;
+use super::uplink::l4_info;
+use super::{Verdict, Worker};
+use crate::counters::DropReason;
+use crate::event::EventSink;
+use crate::frame::Frame;
+use crate::tier2::Direction;
+use crate::wire::checksum::{checksum, update16, update32};
+use crate::wire::{ETHERNET_HEADER_LEN, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
+use std::net::Ipv4Addr;
+
+const IP: usize = ETHERNET_HEADER_LEN;
+
+#[inline]
+fn ip_at(b: &[u8], at: usize) -> Ipv4Addr {
+    Ipv4Addr::new(b[at], b[at + 1], b[at + 2], b[at + 3])
+}
+
+impl Worker {
+    pub(super) fn downlink<F: Frame, E: EventSink>(
+        &mut self,
+        f: &mut F,
+        l2: L2,
+        gw_addr: u8,
+        gw_port: u16,
+        now_ms: u64,
+        _ev: &mut E,
+    ) -> Verdict {
+        if !normalize(f, l2.ip_off) {
+            return Verdict::Drop(DropReason::Truncated);
+        }
+        let Some(idx) = self.table.find_reply(gw_addr, gw_port) else {
+            return Verdict::Drop(DropReason::NoUserSession);
+        };
+        let b = f.bytes();
+        let proto = b[IP + 9];
+        let ihl = usize::from(b[IP] & 0x0f) * 4;
+        if proto == PROTO_ICMP && b[IP + ihl] != 0 {
+            return self.icmp_error_to_client(f, idx, ihl);
+        }
+        let l4 = match l4_info(b) {
+            Ok(x) => x,
+            Err(r) => return Verdict::Drop(r),
+        };
+        let src = ip_at(b, IP + 12);
+        let ip_len = u32::from(rd16(b, IP + 2));
+        if b[IP + 8] <= 1 {
+            return Verdict::Drop(DropReason::TtlExpired);
+        }
+        let Some(e) = self.table.get_mut(idx) else {
+            return Verdict::Drop(DropReason::NoUserSession);
+        };
+        let from_server = e.proto == proto
+            && match proto {
+                PROTO_TCP | PROTO_UDP => e.is_from_server(src, l4.src_port),
+                _ => e.server_ip == src,
+            };
+        if !from_server {
+            return Verdict::Drop(DropReason::ReplyMismatch);
+        }
+        e.on_packet(Direction::ToClient, ip_len, l4.flags, now_ms);
+        let rw = Rewrite {
+            src: e.orig_dst_ip,
+            src_port: e.orig_dst_port,
+            dst: e.client_ip,
+            dst_port: e.client_port,
+        };
+        let path = e.client_path;
+        rewrite(&mut f.bytes_mut()[IP..], l4.ihl, proto, &rw, false);
+        self.send_to_client(f, &path)
+    }
+
+    /// An ICMP error from the server side quoting a packet we translated
+    /// (e.g. port unreachable, fragmentation needed): translate the quoted
+    /// packet back to what the terminal sent, address the error to the
+    /// terminal from the address it talked to, and send it along its path.
+    fn icmp_error_to_client<F: Frame>(&mut self, f: &mut F, idx: u32, ihl: usize) -> Verdict {
+        let Some(e) = self.table.get(idx) else {
+            return Verdict::Drop(DropReason::NoUserSession);
+        };
+        let (client_ip, client_port, vip, vip_port, path) =
+            (e.client_ip, e.client_port, e.orig_dst_ip, e.orig_dst_port, e.client_path);
+        let (server_ip, gw_ip) = (e.server_ip, self.cfg.gateway_addrs[usize::from(e.gw_addr)]);
+        let b = f.bytes_mut();
+        let icmp_off = IP + ihl;
+        let q = icmp_off + 8;
+        if b.len() < q + 28 || check_ipv4_quoted(&b[q..]).is_none() {
+            return Verdict::Drop(DropReason::IcmpUnmatched);
+        }
+        let qihl = usize::from(b[q] & 0x0f) * 4;
+        if b.len() < q + qihl + 8
+            || ip_at(b, q + 12) != gw_ip
+            || ip_at(b, q + 16) != server_ip
+        {
+            return Verdict::Drop(DropReason::IcmpUnmatched);
+        }
+        let qproto = b[q + 9];
+        // Quoted IP header: src gateway → terminal, dst server → VIP.
+        let mut c = rd16(b, q + 10);
+        c = update32(c, u32::from(gw_ip), u32::from(client_ip));
+        c = update32(c, u32::from(server_ip), u32::from(vip));
+        b[q + 10..q + 12].copy_from_slice(&c.to_be_bytes());
+        b[q + 12..q + 16].copy_from_slice(&client_ip.octets());
+        b[q + 16..q + 20].copy_from_slice(&vip.octets());
+        let ql4 = q + qihl;
+        match qproto {
+            PROTO_TCP | PROTO_UDP => {
+                b[ql4..ql4 + 2].copy_from_slice(&client_port.to_be_bytes());
+                b[ql4 + 2..ql4 + 4].copy_from_slice(&vip_port.to_be_bytes());
+            }
+            PROTO_ICMP => b[ql4 + 4..ql4 + 6].copy_from_slice(&client_port.to_be_bytes()),
+            _ => return Verdict::Drop(DropReason::IcmpUnmatched),
+        }
+        // Outer header: from the VIP to the terminal.
+        let old_src = u32::from(ip_at(b, IP + 12));
+        let old_dst = u32::from(ip_at(b, IP + 16));
+        let mut c = rd16(b, IP + 10);
+        c = update32(c, old_src, u32::from(vip));
+        c = update32(c, old_dst, u32::from(client_ip));
+        let old_ttl = rd16(b, IP + 8);
+        b[IP + 8] = b[IP + 8].saturating_sub(1);
+        c = update16(c, old_ttl, rd16(b, IP + 8));
+        b[IP + 10..IP + 12].copy_from_slice(&c.to_be_bytes());
+        b[IP + 12..IP + 16].copy_from_slice(&vip.octets());
+        b[IP + 16..IP + 20].copy_from_slice(&client_ip.octets());
+        // The ICMP checksum covers the whole message: errors are rare and
+        // short, so recompute it.
+        let end = IP + usize::from(rd16(b, IP + 2));
+        b[icmp_off + 2..icmp_off + 4].copy_from_slice(&[0, 0]);
+        let c = checksum(&b[icmp_off..end]);
+        b[icmp_off + 2..icmp_off + 4].copy_from_slice(&c.to_be_bytes());
+        self.send_to_client(f, &path)
+    }
+}
+
+/// The quoted header of an ICMP error needs only to be a plausible IPv4
+/// header (its total length refers to the original, untruncated packet).
+fn check_ipv4_quoted(q: &[u8]) -> Option<()> {
+    if q.len() < 20 || q[0] >> 4 != 4 || usize::from(q[0] & 0x0f) * 4 < 20 {
+        return None;
+    }
+    let _ = check_ipv4;
+    Some(())
+}

@@ -1,0 +1,297 @@
+//! One worker's pipeline: tier-1 steering and the tier-2 gateway.
+//!
+//! A worker hands each received frame to [`Worker::process`] and gets a
+//! [`Verdict`] back; frames that another worker owns come back to that
+//! worker through [`Worker::process_handoff`]. The pipeline rewrites the
+//! frame in place and never allocates, logs, locks or panics per packet.
+//! Everything it shares with other workers comes from snapshots it refreshes
+//! once per burst ([`Worker::begin_burst`], its quiescent point).
+
+mod downlink;
+mod expiry;
+mod l2;
+mod local;
+pub mod nat;
+mod steer;
+mod uplink;
+
+#[cfg(test)]
+mod tests;
+
+use crate::counters::{Counter, DropReason, WorkerCounters};
+use crate::event::{Event, EventSink};
+use crate::policy::{Policy, MAX_SERVERS};
+use crate::rcu::Reader;
+use crate::tier1::{SessionKeyMode, SteeringTable};
+use crate::tier2::{PortAllocator, Quarantine, ServerCandidate, TimerWheel, UserSessionTable};
+use crate::topology::{Neighbours, Topology};
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+/// What to do with a frame after the pipeline saw it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Send the (rewritten) frame on this port.
+    Forward(u16),
+    /// Give the frame, unchanged, to this worker (by index).
+    Handoff(u16),
+    /// Free the frame and count the reason (already counted by the pipeline).
+    Drop(DropReason),
+}
+
+/// Live user sessions per server, summed over all workers by the control
+/// plane and published as a snapshot.
+#[derive(Clone, Debug, Default)]
+pub struct ServerLoads {
+    /// Sum over workers, per server index.
+    pub total: Vec<u64>,
+    /// What each worker had when the total was taken: `by_worker[w][s]`.
+    pub by_worker: Vec<Vec<u32>>,
+}
+
+/// This worker's live user sessions per server (one writer: the worker).
+#[derive(Debug)]
+pub struct LocalLoad {
+    per_server: Vec<Counter>,
+}
+
+impl Default for LocalLoad {
+    fn default() -> Self {
+        LocalLoad {
+            per_server: (0..MAX_SERVERS).map(|_| Counter::default()).collect(),
+        }
+    }
+}
+
+impl LocalLoad {
+    #[inline]
+    pub fn get(&self, server: usize) -> u64 {
+        self.per_server.get(server).map_or(0, Counter::get)
+    }
+
+    #[inline]
+    fn inc(&self, server: usize) {
+        if let Some(c) = self.per_server.get(server) {
+            c.inc();
+        }
+    }
+
+    #[inline]
+    fn dec(&self, server: usize) {
+        if let Some(c) = self.per_server.get(server) {
+            let v = c.get();
+            c.set(v.saturating_sub(1));
+        }
+    }
+
+    /// Values for servers `0..n`.
+    pub fn snapshot(&self, n: usize) -> Vec<u32> {
+        self.per_server
+            .iter()
+            .take(n)
+            .map(|c| c.get().min(u64::from(u32::MAX)) as u32)
+            .collect()
+    }
+}
+
+/// Fixed settings of one worker, from the config.
+#[derive(Clone, Debug)]
+pub struct WorkerConfig {
+    /// This worker's index (= its gateway ID and its port-range share).
+    pub index: u16,
+    pub n_workers: u16,
+    /// Gateway addresses (user-session source addresses).
+    pub gateway_addrs: Vec<Ipv4Addr>,
+    pub port_range: (u16, u16),
+    pub table_capacity: u32,
+    pub quarantine: Quarantine,
+    pub session_key: SessionKeyMode,
+}
+
+/// The snapshots a worker reads.
+pub struct Snapshots {
+    pub steering: Reader<SteeringTable>,
+    pub policy: Reader<Policy>,
+    pub neighbours: Reader<Neighbours>,
+    pub loads: Reader<ServerLoads>,
+}
+
+/// Token bucket for replies Tandem generates (RST, ICMP errors).
+#[derive(Debug)]
+struct ReplyLimiter {
+    tokens: u32,
+    last_ms: u64,
+}
+
+impl ReplyLimiter {
+    #[inline]
+    fn allow(&mut self, now_ms: u64, rate_per_s: u32) -> bool {
+        let elapsed = now_ms.saturating_sub(self.last_ms);
+        if elapsed > 0 {
+            let add = (elapsed.saturating_mul(u64::from(rate_per_s)) / 1000).min(u64::from(rate_per_s));
+            if add > 0 {
+                self.tokens = (self.tokens as u64 + add).min(u64::from(rate_per_s.max(1))) as u32;
+                self.last_ms = now_ms;
+            }
+        }
+        if self.tokens > 0 {
+            self.tokens -= 1;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Slots in the cache of recent pin requests (a direct-mapped filter that
+/// keeps a session's packets from flooding the event queue while the
+/// control plane publishes the pin).
+const PIN_CACHE: usize = 1024;
+/// How long a pin request suppresses the next one for the same session.
+const PIN_RETRY_MS: u64 = 200;
+
+/// One worker: tier-1 for the queues it polls, tier-2 for the sessions it owns.
+pub struct Worker {
+    cfg: WorkerConfig,
+    topo: Arc<Topology>,
+    snaps: Snapshots,
+    ports: PortAllocator,
+    table: UserSessionTable,
+    wheel: TimerWheel,
+    load: Arc<LocalLoad>,
+    counters: Arc<WorkerCounters>,
+    rotor: u32,
+    candidates: Vec<ServerCandidate>,
+    candidate_ix: Vec<u32>,
+    pin_cache: Box<[(u64, u64)]>,
+    limiter: ReplyLimiter,
+    timer_now_ms: u64,
+}
+
+/// Timer wheel geometry: 100 ms ticks, 4096 slots (one turn ≈ 7 minutes;
+/// longer deadlines wait in their slot and are re-checked).
+const WHEEL_TICK_MS: u64 = 100;
+const WHEEL_SLOTS: u32 = 4096;
+
+impl Worker {
+    pub fn new(
+        cfg: WorkerConfig,
+        topo: Arc<Topology>,
+        snaps: Snapshots,
+        load: Arc<LocalLoad>,
+        counters: Arc<WorkerCounters>,
+        now_ms: u64,
+    ) -> Result<Worker, String> {
+        let (lo, hi) = cfg.port_range;
+        let n_addrs = cfg.gateway_addrs.len();
+        if n_addrs == 0 || n_addrs > usize::from(u8::MAX) {
+            return Err(format!("{n_addrs} gateway addresses; need 1 to 255"));
+        }
+        let ports = PortAllocator::new(n_addrs as u8, lo, hi, cfg.index, cfg.n_workers, cfg.quarantine)
+            .map_err(|e| format!("port range ({lo}, {hi}): {e:?}"))?;
+        let table = UserSessionTable::with_capacity(cfg.table_capacity, n_addrs as u8);
+        let wheel = TimerWheel::new(cfg.table_capacity, WHEEL_TICK_MS, WHEEL_SLOTS, now_ms);
+        Ok(Worker {
+            cfg,
+            topo,
+            snaps,
+            ports,
+            table,
+            wheel,
+            load,
+            counters,
+            rotor: 0,
+            candidates: Vec::with_capacity(MAX_SERVERS),
+            candidate_ix: Vec::with_capacity(MAX_SERVERS),
+            pin_cache: vec![(u64::MAX, 0); PIN_CACHE].into_boxed_slice(),
+            limiter: ReplyLimiter { tokens: 0, last_ms: now_ms },
+            timer_now_ms: now_ms,
+        })
+    }
+
+    pub fn index(&self) -> u16 {
+        self.cfg.index
+    }
+
+    pub fn counters(&self) -> &Arc<WorkerCounters> {
+        &self.counters
+    }
+
+    pub fn table(&self) -> &UserSessionTable {
+        &self.table
+    }
+
+    pub fn port_allocator(&self) -> &PortAllocator {
+        &self.ports
+    }
+
+    /// Start of a burst: the worker's quiescent point. Picks up any newly
+    /// published snapshots; returns true if one changed.
+    #[inline]
+    pub fn begin_burst(&mut self) -> bool {
+        let mut changed = self.snaps.steering.refresh();
+        changed |= self.snaps.policy.refresh();
+        changed |= self.snaps.neighbours.refresh();
+        changed |= self.snaps.loads.refresh();
+        if changed {
+            self.counters
+                .snapshot_generation
+                .set(self.snaps.steering.generation().max(self.snaps.policy.generation()));
+        }
+        changed
+    }
+
+    /// A frame received on `in_port` (a DPDK port index).
+    pub fn process<F: crate::frame::Frame, E: EventSink>(
+        &mut self,
+        f: &mut F,
+        in_port: u16,
+        now_ms: u64,
+        ev: &mut E,
+    ) -> Verdict {
+        self.counters.rx_packets.inc();
+        self.counters.rx_bytes.add(f.len() as u64);
+        let v = self.dispatch(f, in_port, now_ms, ev, false);
+        self.account(v)
+    }
+
+    /// A frame another worker's tier-1 handed to this worker.
+    pub fn process_handoff<F: crate::frame::Frame, E: EventSink>(
+        &mut self,
+        f: &mut F,
+        in_port: u16,
+        now_ms: u64,
+        ev: &mut E,
+    ) -> Verdict {
+        self.counters.handoff_in.inc();
+        let v = self.dispatch(f, in_port, now_ms, ev, true);
+        self.account(v)
+    }
+
+    #[inline]
+    fn account(&self, v: Verdict) -> Verdict {
+        match v {
+            Verdict::Drop(r) => self.counters.drop(r),
+            Verdict::Handoff(_) => self.counters.handoff_out.inc(),
+            Verdict::Forward(_) => {}
+        }
+        v
+    }
+
+    #[inline]
+    fn emit<E: EventSink>(&self, ev: &mut E, e: Event) {
+        if !ev.push(e) {
+            self.counters.events_lost.inc();
+        }
+    }
+
+    /// Expires idle user sessions; at most `budget` entries examined.
+    pub fn run_timers<E: EventSink>(&mut self, now_ms: u64, budget: usize, ev: &mut E) -> usize {
+        expiry::run(self, now_ms, budget, ev)
+    }
+
+    /// Ends every user session (shutdown or admin), with accounting.
+    pub fn end_all<E: EventSink>(&mut self, now_ms: u64, ev: &mut E) -> usize {
+        expiry::end_all(self, now_ms, ev)
+    }
+}

@@ -1,0 +1,213 @@
+//! Header rewrites for full NAT, with incremental checksum updates
+//! (RFC 1624): no checksum is recomputed over the payload.
+
+use crate::wire::checksum::{udp_update16, udp_update32, update16, update32};
+use crate::wire::{PROTO_ICMP, PROTO_TCP, PROTO_UDP};
+use std::net::Ipv4Addr;
+
+/// Offset of the L4 checksum inside the L4 header, per protocol.
+#[inline]
+fn l4_csum_offset(proto: u8) -> Option<usize> {
+    match proto {
+        PROTO_TCP => Some(16),
+        PROTO_UDP => Some(6),
+        PROTO_ICMP => Some(2),
+        _ => None,
+    }
+}
+
+#[inline]
+fn rd16(b: &[u8], at: usize) -> u16 {
+    u16::from_be_bytes([b[at], b[at + 1]])
+}
+
+#[inline]
+fn wr16(b: &mut [u8], at: usize, v: u16) {
+    b[at..at + 2].copy_from_slice(&v.to_be_bytes());
+}
+
+#[inline]
+fn rd32(b: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+/// The translation of one packet: new addresses and L4 identifiers. For
+/// ICMP echo the "source port" is the echo identifier and `dst_port` is
+/// ignored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rewrite {
+    pub src: Ipv4Addr,
+    pub src_port: u16,
+    pub dst: Ipv4Addr,
+    pub dst_port: u16,
+}
+
+/// Rewrites the IPv4 packet `ip` (header length `ihl` bytes, protocol
+/// `proto`, L4 header already validated to be present) to `rw`, fixing the
+/// IP and L4 checksums incrementally, and decrements the TTL.
+///
+/// For ICMP echo the identifier takes the place of the source port when
+/// `echo_ident_is_src` is true (terminal → server), or of the destination
+/// port otherwise (the identifier of a reply is the gateway port).
+#[inline]
+pub fn rewrite(ip: &mut [u8], ihl: usize, proto: u8, rw: &Rewrite, ident_from_src: bool) {
+    let old_src = rd32(ip, 12);
+    let old_dst = rd32(ip, 16);
+    let new_src = u32::from(rw.src);
+    let new_dst = u32::from(rw.dst);
+
+    // IPv4 header: addresses and TTL (TTL shares a 16-bit word with protocol).
+    let mut csum = rd16(ip, 10);
+    csum = update32(csum, old_src, new_src);
+    csum = update32(csum, old_dst, new_dst);
+    let old_ttl_word = rd16(ip, 8);
+    let ttl = ip[8].saturating_sub(1);
+    ip[8] = ttl;
+    csum = update16(csum, old_ttl_word, rd16(ip, 8));
+    wr16(ip, 10, csum);
+    ip[12..16].copy_from_slice(&new_src.to_be_bytes());
+    ip[16..20].copy_from_slice(&new_dst.to_be_bytes());
+
+    let l4 = &mut ip[ihl..];
+    let Some(co) = l4_csum_offset(proto) else {
+        return;
+    };
+    let old_sport = rd16(l4, 0);
+    let old_dport = rd16(l4, 2);
+    let mut c = rd16(l4, co);
+    match proto {
+        PROTO_TCP => {
+            c = update32(c, old_src, new_src);
+            c = update32(c, old_dst, new_dst);
+            c = update16(c, old_sport, rw.src_port);
+            c = update16(c, old_dport, rw.dst_port);
+            wr16(l4, 0, rw.src_port);
+            wr16(l4, 2, rw.dst_port);
+        }
+        PROTO_UDP => {
+            c = udp_update32(c, old_src, new_src);
+            c = udp_update32(c, old_dst, new_dst);
+            c = udp_update16(c, old_sport, rw.src_port);
+            c = udp_update16(c, old_dport, rw.dst_port);
+            wr16(l4, 0, rw.src_port);
+            wr16(l4, 2, rw.dst_port);
+        }
+        _ => {
+            // ICMP echo: the identifier lives at offset 4; no pseudo-header.
+            let old_id = rd16(l4, 4);
+            let new_id = if ident_from_src { rw.src_port } else { rw.dst_port };
+            c = update16(c, old_id, new_id);
+            wr16(l4, 4, new_id);
+        }
+    }
+    wr16(l4, co, c);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::checksum::{checksum, l4_checksum};
+
+    /// Builds a minimal IPv4 packet with a valid header checksum and L4
+    /// checksum, computed from scratch.
+    fn packet(proto: u8, payload_len: usize) -> Vec<u8> {
+        let l4_len = match proto {
+            PROTO_TCP => 20,
+            PROTO_UDP => 8,
+            _ => 8,
+        } + payload_len;
+        let mut p = vec![0u8; 20 + l4_len];
+        p[0] = 0x45;
+        wr16(&mut p, 2, (20 + l4_len) as u16);
+        p[8] = 64;
+        p[9] = proto;
+        p[12..16].copy_from_slice(&[10, 1, 0, 100]);
+        p[16..20].copy_from_slice(&[10, 9, 0, 1]);
+        for (i, b) in p[20..].iter_mut().enumerate() {
+            *b = (i * 7 + 3) as u8;
+        }
+        match proto {
+            PROTO_TCP => {
+                wr16(&mut p, 20, 40000);
+                wr16(&mut p, 22, 80);
+                p[32] = 0x50;
+                wr16(&mut p, 36, 0);
+                let c = l4_checksum(Ipv4Addr::new(10, 1, 0, 100), Ipv4Addr::new(10, 9, 0, 1), proto, &p[20..]);
+                wr16(&mut p, 36, c);
+            }
+            PROTO_UDP => {
+                wr16(&mut p, 20, 40000);
+                wr16(&mut p, 22, 53);
+                wr16(&mut p, 24, l4_len as u16);
+                wr16(&mut p, 26, 0);
+                let c = l4_checksum(Ipv4Addr::new(10, 1, 0, 100), Ipv4Addr::new(10, 9, 0, 1), proto, &p[20..]);
+                wr16(&mut p, 26, if c == 0 { 0xffff } else { c });
+            }
+            _ => {
+                p[20] = 8;
+                p[21] = 0;
+                wr16(&mut p, 24, 0x1234);
+                wr16(&mut p, 22, 0);
+                let c = checksum(&p[20..]);
+                wr16(&mut p, 22, c);
+            }
+        }
+        wr16(&mut p, 10, 0);
+        let c = checksum(&p[..20]);
+        wr16(&mut p, 10, c);
+        p
+    }
+
+    fn assert_valid(p: &[u8], proto: u8) {
+        assert_eq!(checksum(&p[..20]), 0, "IP header checksum");
+        let src = Ipv4Addr::new(p[12], p[13], p[14], p[15]);
+        let dst = Ipv4Addr::new(p[16], p[17], p[18], p[19]);
+        match proto {
+            PROTO_ICMP => assert_eq!(checksum(&p[20..]), 0, "ICMP checksum"),
+            _ => assert_eq!(l4_checksum(src, dst, proto, &p[20..]), 0, "L4 checksum"),
+        }
+    }
+
+    #[test]
+    fn tcp_udp_icmp_rewrites_keep_checksums_valid() {
+        let rw = Rewrite {
+            src: Ipv4Addr::new(10, 2, 0, 10),
+            src_port: 1030,
+            dst: Ipv4Addr::new(10, 2, 0, 21),
+            dst_port: 8080,
+        };
+        for proto in [PROTO_TCP, PROTO_UDP, PROTO_ICMP] {
+            for len in [0, 1, 7, 100] {
+                let mut p = packet(proto, len);
+                assert_valid(&p, proto);
+                rewrite(&mut p, 20, proto, &rw, true);
+                assert_valid(&p, proto);
+                assert_eq!(&p[12..16], &[10, 2, 0, 10]);
+                assert_eq!(&p[16..20], &[10, 2, 0, 21]);
+                assert_eq!(p[8], 63, "TTL decremented");
+                match proto {
+                    PROTO_ICMP => assert_eq!(rd16(&p, 24), 1030),
+                    _ => {
+                        assert_eq!(rd16(&p, 20), 1030);
+                        assert_eq!(rd16(&p, 22), 8080);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn udp_without_checksum_stays_without() {
+        let mut p = packet(PROTO_UDP, 10);
+        wr16(&mut p, 26, 0);
+        let rw = Rewrite {
+            src: Ipv4Addr::new(1, 2, 3, 4),
+            src_port: 5,
+            dst: Ipv4Addr::new(6, 7, 8, 9),
+            dst_port: 10,
+        };
+        rewrite(&mut p, 20, PROTO_UDP, &rw, true);
+        assert_eq!(rd16(&p, 26), 0);
+        assert_eq!(checksum(&p[..20]), 0);
+    }
+}

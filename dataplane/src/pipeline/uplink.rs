@@ -1,0 +1,373 @@
+//! Tier-2, terminal → server: find or create the user session, rewrite to
+//! (gateway address, unique port) → (server, service port), send it on.
+
+use super::l2::{normalize, rd16, set_macs, ClientPath, L2};
+use super::nat::{rewrite, Rewrite};
+use super::{Verdict, Worker};
+use crate::counters::DropReason;
+use crate::event::{AccountingEvent, EndReason, Event, EventSink, RecordKind, EXTERNAL_SERVICE};
+use crate::frame::Frame;
+use crate::policy::Selection;
+use crate::tier1::SessionId;
+use crate::tier2::{
+    consistent, least_load, Direction, FlowKey, GtpTunnel, InsertError, QuarantineClass,
+    ServerCandidate, TcpFlags, UserSession,
+};
+use crate::topology::Role;
+use crate::wire::{ETHERNET_HEADER_LEN, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
+use std::net::Ipv4Addr;
+
+const IP: usize = ETHERNET_HEADER_LEN;
+
+/// What the first packet of a flow looks like at L4.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct L4Info {
+    pub proto: u8,
+    pub ihl: usize,
+    pub src_port: u16,
+    pub dst_port: u16,
+    pub flags: TcpFlags,
+}
+
+/// Reads ports (or the echo identifier) and TCP flags of the plain frame.
+#[inline]
+pub(super) fn l4_info(b: &[u8]) -> Result<L4Info, DropReason> {
+    let ihl = usize::from(b[IP] & 0x0f) * 4;
+    let total = usize::from(rd16(b, IP + 2));
+    let proto = b[IP + 9];
+    let l4 = b.get(IP + ihl..IP + total).ok_or(DropReason::Truncated)?;
+    match proto {
+        PROTO_TCP => {
+            if l4.len() < 20 || usize::from(l4[12] >> 4) * 4 < 20 || usize::from(l4[12] >> 4) * 4 > l4.len() {
+                return Err(DropReason::BadL4Header);
+            }
+            let fl = l4[13];
+            Ok(L4Info {
+                proto,
+                ihl,
+                src_port: rd16(l4, 0),
+                dst_port: rd16(l4, 2),
+                flags: TcpFlags {
+                    fin: fl & 0x01 != 0,
+                    syn: fl & 0x02 != 0,
+                    rst: fl & 0x04 != 0,
+                    ack: fl & 0x10 != 0,
+                },
+            })
+        }
+        PROTO_UDP => {
+            if l4.len() < 8 || usize::from(rd16(l4, 4)) < 8 || usize::from(rd16(l4, 4)) > l4.len() {
+                return Err(DropReason::BadL4Header);
+            }
+            Ok(L4Info { proto, ihl, src_port: rd16(l4, 0), dst_port: rd16(l4, 2), flags: TcpFlags::NONE })
+        }
+        PROTO_ICMP => {
+            if l4.len() < 8 {
+                return Err(DropReason::BadL4Header);
+            }
+            Ok(L4Info { proto, ihl, src_port: rd16(l4, 4), dst_port: 0, flags: TcpFlags::NONE })
+        }
+        _ => Err(DropReason::UnsupportedProtocol),
+    }
+}
+
+#[inline]
+fn ip_at(b: &[u8], at: usize) -> Ipv4Addr {
+    Ipv4Addr::new(b[at], b[at + 1], b[at + 2], b[at + 3])
+}
+
+impl Worker {
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn uplink<F: Frame, E: EventSink>(
+        &mut self,
+        f: &mut F,
+        in_port: u16,
+        l2: L2,
+        inner_off: usize,
+        sid: SessionId,
+        tunnel: Option<(Ipv4Addr, u32)>,
+        now_ms: u64,
+        ev: &mut E,
+    ) -> Verdict {
+        if !normalize(f, inner_off) {
+            return Verdict::Drop(DropReason::Truncated);
+        }
+        let b = f.bytes();
+        let l4 = match l4_info(b) {
+            Ok(x) => x,
+            Err(r) => return Verdict::Drop(r),
+        };
+        if l4.proto == PROTO_ICMP && b[IP + l4.ihl] != 8 {
+            // Only echo requests open user sessions from the terminal side.
+            return Verdict::Drop(DropReason::IcmpIgnored);
+        }
+        if b[IP + 8] <= 1 {
+            return Verdict::Drop(DropReason::TtlExpired);
+        }
+        let key = FlowKey {
+            proto: l4.proto,
+            client_ip: ip_at(b, IP + 12),
+            client_port: l4.src_port,
+            dst_ip: ip_at(b, IP + 16),
+            dst_port: l4.dst_port,
+        };
+        let dscp = b[IP + 1] >> 2;
+        let path = ClientPath {
+            port: in_port,
+            mac: l2.src_mac,
+            vlan: l2.vlan.unwrap_or(0),
+            tunnel_peer: tunnel.map_or(Ipv4Addr::UNSPECIFIED, |t| t.0),
+            teid: tunnel.map_or(0, |t| t.1),
+        };
+        let idx = match self.table.find_client(&key) {
+            Some(i) => i,
+            None => match self.create(f, &key, &l4, dscp, sid, &path, now_ms, ev) {
+                Ok(i) => i,
+                Err(v) => return v,
+            },
+        };
+        let ip_len = u32::from(rd16(f.bytes(), IP + 2));
+        let Some(e) = self.table.get_mut(idx) else {
+            return Verdict::Drop(DropReason::NoUserSession);
+        };
+        e.on_packet(Direction::ToServer, ip_len, l4.flags, now_ms);
+        // The terminal may have moved to another I/O point: replies follow it.
+        e.client_path = path;
+        let rw = Rewrite {
+            src: self.cfg.gateway_addrs[usize::from(e.gw_addr)],
+            src_port: e.gw_port,
+            dst: e.server_ip,
+            dst_port: e.server_port,
+        };
+        let server = e.server_ip;
+        let b = f.bytes_mut();
+        rewrite(&mut b[IP..], l4.ihl, l4.proto, &rw, true);
+        self.to_network(f, server)
+    }
+
+    /// Sets the Ethernet header towards `dst` and picks the output port.
+    #[inline]
+    pub(super) fn to_network<F: Frame>(&self, f: &mut F, dst: Ipv4Addr) -> Verdict {
+        let Some(hop) = self.topo.route(dst) else {
+            return Verdict::Drop(DropReason::NoRoute);
+        };
+        let Some(mac) = self.snaps.neighbours.get().get(hop.port, hop.ip) else {
+            return Verdict::Drop(DropReason::NeighbourMiss);
+        };
+        set_macs(f.bytes_mut(), mac, self.topo.mac(hop.port));
+        self.counters.tx_packets.inc();
+        self.counters.tx_bytes.add(f.len() as u64);
+        Verdict::Forward(hop.port)
+    }
+
+    /// Opens a user session for the first packet of `key`.
+    #[allow(clippy::too_many_arguments)]
+    fn create<F: Frame, E: EventSink>(
+        &mut self,
+        f: &mut F,
+        key: &FlowKey,
+        l4: &L4Info,
+        dscp: u8,
+        sid: SessionId,
+        path: &ClientPath,
+        now_ms: u64,
+        ev: &mut E,
+    ) -> Result<u32, Verdict> {
+        if key.proto == PROTO_TCP && !(l4.flags.syn && !l4.flags.ack && !l4.flags.rst) {
+            return Err(Verdict::Drop(DropReason::NotSyn));
+        }
+        let policy = self.snaps.policy.get();
+        let ty = policy.classifier.classify(key.proto, key.dst_port, dscp);
+        let ent = policy.subscribers.lookup(sid.0, key.client_ip);
+        let service = if key.proto == PROTO_ICMP {
+            None
+        } else {
+            policy.services.find(key.proto, key.dst_ip, key.dst_port)
+        };
+
+        let (server_ip, server_port, server_index, group) = match service {
+            Some(s) => {
+                if !ent.services.contains(s) {
+                    let accounted = policy.classifier.get(ty).is_none_or(|t| t.accounted);
+                    return Err(self.refuse(f, key, s, ty, sid, path, accounted, now_ms, ev));
+                }
+                let serving = policy.services.serving(s, ty);
+                let selection = policy.classifier.get(ty).map_or(Selection::default(), |t| t.selection);
+                let Some(si) = self.select(serving, selection, key.client_ip) else {
+                    return Err(Verdict::Drop(DropReason::NoServer));
+                };
+                let srv = &policy.services.servers[si as usize];
+                (srv.addr, srv.port.unwrap_or(key.dst_port), si, s)
+            }
+            None => {
+                if policy.services.is_vip(key.dst_ip) {
+                    // A VIP, but no service for this protocol/port.
+                    return Err(Verdict::Drop(DropReason::NoService));
+                }
+                let external = self
+                    .topo
+                    .route(key.dst_ip)
+                    .is_some_and(|h| self.topo.role(h.port) == Some(Role::External));
+                if !external || !ent.external {
+                    return Err(Verdict::Drop(DropReason::NoService));
+                }
+                (key.dst_ip, key.dst_port, u32::MAX, EXTERNAL_SERVICE)
+            }
+        };
+
+        let Some((gw_addr, gw_port)) = self.ports.alloc(now_ms) else {
+            return Err(Verdict::Drop(DropReason::PortExhausted));
+        };
+        let mut e = UserSession::new(key, gw_addr, gw_port, now_ms);
+        e.server_ip = server_ip;
+        e.server_port = server_port;
+        e.server_index = server_index;
+        e.group_index = group;
+        e.session_type = ty;
+        e.session_id = sid.0;
+        e.tunnel = GtpTunnel { peer_ip: path.tunnel_peer, teid: path.teid };
+        e.client_path = *path;
+        e.last_report_ms = now_ms;
+        let deadline = e.deadline_ms(policy.timeouts_for(ty));
+        match self.table.insert(*key, e) {
+            Ok(idx) => {
+                if server_index != u32::MAX {
+                    self.load.inc(server_index as usize);
+                }
+                self.wheel.arm(idx, deadline);
+                self.counters.user_sessions_created.inc();
+                self.counters.user_sessions_live.set(u64::from(self.table.len()));
+                self.emit(ev, Event::SessionActive { session_id: sid.0 });
+                Ok(idx)
+            }
+            Err(err) => {
+                self.ports.release(gw_addr, gw_port, QuarantineClass::for_proto(key.proto), now_ms);
+                Err(Verdict::Drop(match err {
+                    InsertError::TableFull => DropReason::TableFull,
+                    _ => DropReason::NoUserSession,
+                }))
+            }
+        }
+    }
+
+    /// Picks a server of service `s` for a new user session.
+    fn select(&mut self, s: u32, selection: Selection, client: Ipv4Addr) -> Option<u32> {
+        let policy = self.snaps.policy.get();
+        let loads = self.snaps.loads.get();
+        let me = usize::from(self.cfg.index);
+        let svc = policy.services.services.get(s as usize)?;
+        self.candidates.clear();
+        self.candidate_ix.clear();
+        for &si in &svc.servers {
+            let Some(srv) = policy.services.servers.get(si as usize) else {
+                continue;
+            };
+            let i = si as usize;
+            let published = loads.total.get(i).copied().unwrap_or(0);
+            let mine_then = loads.by_worker.get(me).and_then(|v| v.get(i)).copied().unwrap_or(0);
+            let load = published.saturating_sub(u64::from(mine_then))
+                + self.load.get(i)
+                + u64::from(srv.reported_load);
+            let weight = match selection {
+                Selection::LeastLoad => u32::from(srv.weight > 0),
+                _ => srv.weight,
+            };
+            self.candidates.push(ServerCandidate { weight, eligible: srv.eligible(), load });
+            self.candidate_ix.push(si);
+        }
+        let pick = match selection {
+            Selection::Sticky => consistent(&self.candidates, crate::tier2::terminal_hash(client)),
+            _ => least_load(&self.candidates, &mut self.rotor),
+        }?;
+        self.candidate_ix.get(pick).copied()
+    }
+
+    /// Refuses a user session the subscriber may not use: TCP gets a RST,
+    /// UDP an ICMP administratively-prohibited (both rate-limited), and an
+    /// accounting record with reason `not_entitled` is written.
+    #[allow(clippy::too_many_arguments)]
+    fn refuse<F: Frame, E: EventSink>(
+        &mut self,
+        f: &mut F,
+        key: &FlowKey,
+        service: u32,
+        ty: u8,
+        sid: SessionId,
+        path: &ClientPath,
+        accounted: bool,
+        now_ms: u64,
+        ev: &mut E,
+    ) -> Verdict {
+        self.counters.drop(DropReason::NotEntitled);
+        if accounted {
+            let bytes = u64::from(rd16(f.bytes(), IP + 2));
+            self.emit(
+                ev,
+                Event::Accounting(AccountingEvent {
+                    kind: RecordKind::Final,
+                    end_reason: EndReason::NotEntitled,
+                    proto: key.proto,
+                    user_session_type: ty,
+                    worker: self.cfg.index,
+                    session_id: sid.0,
+                    terminal_ip: key.client_ip,
+                    terminal_port: key.client_port,
+                    gateway_ip: Ipv4Addr::UNSPECIFIED,
+                    gateway_port: 0,
+                    dest_ip: key.dst_ip,
+                    dest_port: key.dst_port,
+                    server_ip: Ipv4Addr::UNSPECIFIED,
+                    server_port: 0,
+                    service,
+                    packets_up: 1,
+                    bytes_up: bytes,
+                    packets_down: 0,
+                    bytes_down: 0,
+                    start_ms: now_ms,
+                    end_ms: now_ms,
+                }),
+            );
+        }
+        let rate = self.snaps.policy.get().reply_rate_per_s;
+        if !self.limiter.allow(now_ms, rate) {
+            return Verdict::Drop(DropReason::RateLimited);
+        }
+        let mut out = [0u8; 192];
+        let written = if key.proto == PROTO_TCP {
+            crate::wire::write_tcp_rst_reply(f.bytes(), &mut out)
+        } else {
+            let src = key.dst_ip;
+            crate::wire::write_icmp_error(
+                f.bytes(),
+                &mut out,
+                crate::wire::ICMP_DEST_UNREACHABLE,
+                crate::wire::UNREACH_ADMIN_PROHIBITED,
+                src,
+            )
+        };
+        let Ok(n) = written else {
+            return Verdict::Drop(DropReason::NotEntitled);
+        };
+        if !super::local::replace_contents(f, &out[..n]) {
+            return Verdict::Drop(DropReason::NoRoom);
+        }
+        if key.proto == PROTO_TCP {
+            self.counters.rst_sent.inc();
+        } else {
+            self.counters.icmp_errors_sent.inc();
+        }
+        self.send_to_client(f, path)
+    }
+
+    /// Sends a plain frame back to a terminal along `path`.
+    #[inline]
+    pub(super) fn send_to_client<F: Frame>(&self, f: &mut F, path: &ClientPath) -> Verdict {
+        let our_ip = self.topo.port_address(path.port).unwrap_or(Ipv4Addr::UNSPECIFIED);
+        if !super::l2::to_client(f, path, self.topo.mac(path.port), our_ip) {
+            return Verdict::Drop(DropReason::NoRoom);
+        }
+        self.counters.tx_packets.inc();
+        self.counters.tx_bytes.add(f.len() as u64);
+        Verdict::Forward(path.port)
+    }
+}

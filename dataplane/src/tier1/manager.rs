@@ -1,0 +1,546 @@
+//! The session manager's bookkeeping (control plane, no I/O).
+//!
+//! The session manager decides which sessions are pinned to which gateway.
+//! Sessions arrive two ways: an operator or API call creates one (optionally
+//! choosing its gateway), or a worker sees the first packet of an unpinned
+//! session, steers it by Maglev and asks for it to be pinned there. Pinned
+//! sessions learned from traffic are unpinned again after they have been idle
+//! for the configured time; sessions created through the API stay until they
+//! are deleted, since whoever created them owns their lifetime.
+//!
+//! Every change is queued as `(session, Some(gateway) | None)`; the control
+//! loop takes the queue with [`SessionManager::take_changes`], applies it to
+//! the current [`SteeringTable`] and publishes the result. Times are
+//! milliseconds on any monotonic clock the caller chooses.
+
+use std::fmt;
+
+use hashbrown::HashMap;
+
+use super::session_id::{SessionId, MAX_ASSIGNED};
+use super::steering::{Gateway, GatewayId, SteeringError, SteeringTable, DEFAULT_MAX_GATEWAYS};
+
+/// How a session came to be pinned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionOrigin {
+    /// Created by an operator or API call; never expires.
+    Api,
+    /// Pinned on a worker's request after its first packet; expires when idle.
+    Traffic,
+}
+
+/// What the manager knows about one pinned session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionInfo {
+    pub id: SessionId,
+    pub gateway: GatewayId,
+    pub origin: SessionOrigin,
+    pub created_ms: u64,
+    pub last_seen_ms: u64,
+}
+
+/// The result of a worker's pin request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PinOutcome {
+    /// The session is now pinned to the requested gateway.
+    Pinned,
+    /// The session was already pinned (to this gateway); nothing changed
+    /// except its idle timer.
+    AlreadyPinned { gateway: GatewayId },
+}
+
+/// Why a session operation was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionError {
+    NotFound(SessionId),
+    AlreadyExists(SessionId),
+    UnknownGateway(GatewayId),
+    /// No gateway is live, so there is nothing to pin a session to.
+    NoGateways,
+    /// Every manager-assigned ID is in use.
+    IdSpaceExhausted,
+}
+
+impl fmt::Display for SessionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SessionError::NotFound(id) => write!(
+                f,
+                "session {id} is not pinned; list the sessions to see the known IDs"
+            ),
+            SessionError::AlreadyExists(id) => write!(
+                f,
+                "session {id} already exists; delete it first or move it to another gateway"
+            ),
+            SessionError::UnknownGateway(id) => write!(
+                f,
+                "gateway {id} is not live; choose one of the configured gateways"
+            ),
+            SessionError::NoGateways => write!(
+                f,
+                "no gateway is live, so the session cannot be placed; \
+                 configure workers or gateways first"
+            ),
+            SessionError::IdSpaceExhausted => write!(
+                f,
+                "all {MAX_ASSIGNED} manager-assigned session IDs are in use; \
+                 delete sessions or give IDs explicitly"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SessionError {}
+
+/// Pinned sessions, their gateways and the changes not yet published.
+pub struct SessionManager {
+    idle_unpin_ms: u64,
+    /// Gateways and Maglev table (its pinned map is not used here).
+    placement: SteeringTable,
+    sessions: HashMap<SessionId, SessionInfo>,
+    /// Next candidate for a manager-assigned ID.
+    next_assigned: u64,
+    pending: Vec<(SessionId, Option<GatewayId>)>,
+}
+
+impl SessionManager {
+    /// A manager with no gateways and no sessions; sessions learned from
+    /// traffic are unpinned after `idle_unpin_ms` without a packet. Its
+    /// Maglev choices match a [`SteeringTable::default`].
+    pub fn new(idle_unpin_ms: u64) -> SessionManager {
+        SessionManager::with_max_gateways(idle_unpin_ms, DEFAULT_MAX_GATEWAYS)
+    }
+
+    /// Like [`new`](SessionManager::new), with Maglev choices matching
+    /// [`SteeringTable::with_max_gateways`]`(max_gateways)`.
+    pub fn with_max_gateways(idle_unpin_ms: u64, max_gateways: usize) -> SessionManager {
+        SessionManager {
+            idle_unpin_ms,
+            placement: SteeringTable::with_max_gateways(max_gateways),
+            sessions: HashMap::new(),
+            next_assigned: 1,
+            pending: Vec::new(),
+        }
+    }
+
+    /// Replaces the live gateway set. Sessions pinned to a gateway that is
+    /// no longer live are unpinned (their state went with the gateway; their
+    /// next packet is steered and pinned afresh); their IDs are returned,
+    /// sorted.
+    pub fn set_gateways(&mut self, gateways: &[Gateway]) -> Result<Vec<SessionId>, SteeringError> {
+        self.placement = self.placement.with_gateways(gateways)?;
+        let placement = &self.placement;
+        let mut orphaned: Vec<SessionId> = self
+            .sessions
+            .values()
+            .filter(|session| placement.gateway(session.gateway).is_none())
+            .map(|session| session.id)
+            .collect();
+        orphaned.sort_unstable();
+        for id in &orphaned {
+            self.sessions.remove(id);
+            self.pending.push((*id, None));
+        }
+        Ok(orphaned)
+    }
+
+    /// The live gateways, sorted by id.
+    pub fn gateways(&self) -> &[Gateway] {
+        self.placement.gateways()
+    }
+
+    /// Creates a session. Without an `id` the manager assigns one from its
+    /// own space (`id:N`); without a `gateway` the Maglev choice is used.
+    pub fn create(
+        &mut self,
+        id: Option<SessionId>,
+        gateway: Option<GatewayId>,
+        now_ms: u64,
+    ) -> Result<SessionId, SessionError> {
+        if let Some(id) = id {
+            if self.sessions.contains_key(&id) {
+                return Err(SessionError::AlreadyExists(id));
+            }
+        }
+        if let Some(gateway) = gateway {
+            self.require_live(gateway)?;
+        } else if self.placement.gateways().is_empty() {
+            return Err(SessionError::NoGateways);
+        }
+        let id = match id {
+            Some(id) => id,
+            None => self.next_free_assigned_id()?,
+        };
+        let gateway = match gateway {
+            Some(gateway) => gateway,
+            None => self
+                .placement
+                .maglev_choice(id)
+                .ok_or(SessionError::NoGateways)?,
+        };
+        self.insert(id, gateway, SessionOrigin::Api, now_ms);
+        Ok(id)
+    }
+
+    /// A worker saw the first packet of unpinned session `id` and sent it to
+    /// `gateway`: pin it there. Repeated requests (several workers, or
+    /// packets in flight before the publish) leave the existing pin alone.
+    pub fn pin_request(
+        &mut self,
+        id: SessionId,
+        gateway: GatewayId,
+        now_ms: u64,
+    ) -> Result<PinOutcome, SessionError> {
+        if let Some(session) = self.sessions.get_mut(&id) {
+            session.last_seen_ms = session.last_seen_ms.max(now_ms);
+            return Ok(PinOutcome::AlreadyPinned {
+                gateway: session.gateway,
+            });
+        }
+        self.require_live(gateway)?;
+        self.insert(id, gateway, SessionOrigin::Traffic, now_ms);
+        Ok(PinOutcome::Pinned)
+    }
+
+    /// Records activity on `id`, restarting its idle timer.
+    pub fn touch(&mut self, id: SessionId, now_ms: u64) -> Result<(), SessionError> {
+        let session = self
+            .sessions
+            .get_mut(&id)
+            .ok_or(SessionError::NotFound(id))?;
+        session.last_seen_ms = session.last_seen_ms.max(now_ms);
+        Ok(())
+    }
+
+    /// Re-pins `id` to `gateway` and returns the gateway it had.
+    pub fn move_to(
+        &mut self,
+        id: SessionId,
+        gateway: GatewayId,
+    ) -> Result<GatewayId, SessionError> {
+        self.require_live(gateway)?;
+        let session = self
+            .sessions
+            .get_mut(&id)
+            .ok_or(SessionError::NotFound(id))?;
+        let previous = session.gateway;
+        if previous != gateway {
+            session.gateway = gateway;
+            self.pending.push((id, Some(gateway)));
+        }
+        Ok(previous)
+    }
+
+    /// Unpins and forgets `id`.
+    pub fn delete(&mut self, id: SessionId) -> Result<SessionInfo, SessionError> {
+        let session = self
+            .sessions
+            .remove(&id)
+            .ok_or(SessionError::NotFound(id))?;
+        self.pending.push((id, None));
+        Ok(session)
+    }
+
+    pub fn get(&self, id: SessionId) -> Option<SessionInfo> {
+        self.sessions.get(&id).copied()
+    }
+
+    /// All sessions, sorted by ID.
+    pub fn list(&self) -> Vec<SessionInfo> {
+        let mut sessions: Vec<SessionInfo> = self.sessions.values().copied().collect();
+        sessions.sort_unstable_by_key(|session| session.id);
+        sessions
+    }
+
+    pub fn len(&self) -> usize {
+        self.sessions.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sessions.is_empty()
+    }
+
+    /// Unpins traffic-learned sessions idle for longer than the limit and
+    /// returns their IDs, sorted. Scans every session: call it on a timer,
+    /// not per event.
+    pub fn expire_idle(&mut self, now_ms: u64) -> Vec<SessionId> {
+        let limit = self.idle_unpin_ms;
+        let mut expired: Vec<SessionId> = self
+            .sessions
+            .values()
+            .filter(|session| {
+                session.origin == SessionOrigin::Traffic
+                    && now_ms.saturating_sub(session.last_seen_ms) > limit
+            })
+            .map(|session| session.id)
+            .collect();
+        expired.sort_unstable();
+        for id in &expired {
+            self.sessions.remove(id);
+            self.pending.push((*id, None));
+        }
+        expired
+    }
+
+    /// The changes since the last call, in order, for
+    /// [`SteeringTable::with_pins`].
+    pub fn take_changes(&mut self) -> Vec<(SessionId, Option<GatewayId>)> {
+        std::mem::take(&mut self.pending)
+    }
+
+    fn require_live(&self, gateway: GatewayId) -> Result<(), SessionError> {
+        match self.placement.gateway(gateway) {
+            Some(_) => Ok(()),
+            None => Err(SessionError::UnknownGateway(gateway)),
+        }
+    }
+
+    fn insert(&mut self, id: SessionId, gateway: GatewayId, origin: SessionOrigin, now_ms: u64) {
+        self.sessions.insert(
+            id,
+            SessionInfo {
+                id,
+                gateway,
+                origin,
+                created_ms: now_ms,
+                last_seen_ms: now_ms,
+            },
+        );
+        self.pending.push((id, Some(gateway)));
+    }
+
+    fn next_free_assigned_id(&mut self) -> Result<SessionId, SessionError> {
+        while let Some(id) = SessionId::assigned(self.next_assigned) {
+            self.next_assigned += 1;
+            if !self.sessions.contains_key(&id) {
+                return Ok(id);
+            }
+        }
+        Err(SessionError::IdSpaceExhausted)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tier1::steering::GatewayTarget;
+    use proptest::prelude::*;
+
+    const IDLE_MS: u64 = 30_000;
+
+    fn gateways(ids: &[u32]) -> Vec<Gateway> {
+        ids.iter()
+            .map(|id| Gateway {
+                id: GatewayId(*id),
+                target: GatewayTarget::LocalWorker(*id as u16),
+            })
+            .collect()
+    }
+
+    fn manager_with(ids: &[u32]) -> SessionManager {
+        let mut manager = SessionManager::new(IDLE_MS);
+        assert_eq!(manager.set_gateways(&gateways(ids)), Ok(Vec::new()));
+        manager
+    }
+
+    #[test]
+    fn create_assigns_ids_and_refuses_duplicates() {
+        let mut manager = manager_with(&[1, 2, 3]);
+        let first = manager.create(None, None, 0).unwrap();
+        let second = manager.create(None, Some(GatewayId(2)), 0).unwrap();
+        assert_eq!(
+            (first, second),
+            (
+                SessionId::assigned(1).unwrap(),
+                SessionId::assigned(2).unwrap()
+            )
+        );
+        assert_eq!(first.to_string(), "id:1");
+        assert_eq!(manager.get(second).map(|s| s.gateway), Some(GatewayId(2)));
+
+        let explicit = SessionId(0x0a00_0001);
+        manager.create(Some(explicit), None, 0).unwrap();
+        let table = SteeringTable::new(&gateways(&[3, 1, 2])).unwrap();
+        assert_eq!(
+            manager.get(explicit).map(|s| s.gateway),
+            table.maglev_choice(explicit),
+            "defaults to Maglev"
+        );
+        assert_eq!(
+            manager.create(Some(explicit), Some(GatewayId(1)), 5),
+            Err(SessionError::AlreadyExists(explicit))
+        );
+        // An explicit ID from the assigned space is skipped by the counter.
+        manager.create(SessionId::assigned(3), None, 0).unwrap();
+        assert_eq!(
+            manager.create(None, None, 0),
+            SessionId::assigned(4).ok_or(SessionError::IdSpaceExhausted)
+        );
+    }
+
+    #[test]
+    fn create_needs_a_live_gateway() {
+        let mut empty = SessionManager::new(IDLE_MS);
+        assert_eq!(empty.create(None, None, 0), Err(SessionError::NoGateways));
+        let mut manager = manager_with(&[1]);
+        assert_eq!(
+            manager.create(Some(SessionId(5)), Some(GatewayId(9)), 0),
+            Err(SessionError::UnknownGateway(GatewayId(9)))
+        );
+        assert!(manager.is_empty());
+        assert!(manager.take_changes().is_empty());
+    }
+
+    #[test]
+    fn unknown_sessions_are_reported() {
+        let mut manager = manager_with(&[1, 2]);
+        let ghost = SessionId::from_teid(0x99);
+        assert_eq!(manager.delete(ghost), Err(SessionError::NotFound(ghost)));
+        assert_eq!(manager.touch(ghost, 1), Err(SessionError::NotFound(ghost)));
+        assert_eq!(
+            manager.move_to(ghost, GatewayId(1)),
+            Err(SessionError::NotFound(ghost))
+        );
+        let message = SessionError::NotFound(ghost).to_string();
+        assert!(
+            message.contains("teid:0x99") && message.contains("list"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn pin_requests_are_idempotent() {
+        let mut manager = manager_with(&[1, 2]);
+        let id = SessionId(0x0a00_0002);
+        assert_eq!(
+            manager.pin_request(id, GatewayId(2), 10),
+            Ok(PinOutcome::Pinned)
+        );
+        assert_eq!(
+            manager.pin_request(id, GatewayId(2), 20),
+            Ok(PinOutcome::AlreadyPinned {
+                gateway: GatewayId(2)
+            })
+        );
+        assert_eq!(
+            manager.pin_request(id, GatewayId(1), 30),
+            Ok(PinOutcome::AlreadyPinned {
+                gateway: GatewayId(2)
+            }),
+            "a late request from another worker does not re-pin"
+        );
+        assert_eq!(manager.take_changes(), vec![(id, Some(GatewayId(2)))]);
+        assert_eq!(
+            manager.get(id).map(|s| (s.created_ms, s.last_seen_ms)),
+            Some((10, 30))
+        );
+        assert_eq!(
+            manager.pin_request(SessionId(7), GatewayId(9), 0),
+            Err(SessionError::UnknownGateway(GatewayId(9)))
+        );
+    }
+
+    #[test]
+    fn idle_traffic_sessions_are_unpinned() {
+        let mut manager = manager_with(&[1, 2]);
+        let quiet = SessionId(1);
+        let busy = SessionId(2);
+        let created = manager.create(Some(SessionId(3)), None, 0).unwrap();
+        manager.pin_request(quiet, GatewayId(1), 0).unwrap();
+        manager.pin_request(busy, GatewayId(2), 0).unwrap();
+        manager.take_changes();
+
+        manager.touch(busy, 20_000).unwrap();
+        assert_eq!(
+            manager.expire_idle(IDLE_MS),
+            Vec::<SessionId>::new(),
+            "idle exactly the limit"
+        );
+        assert_eq!(manager.expire_idle(IDLE_MS + 1), vec![quiet]);
+        assert_eq!(manager.take_changes(), vec![(quiet, None)]);
+        assert_eq!(manager.get(quiet), None);
+        assert_eq!(manager.expire_idle(20_000 + IDLE_MS + 1), vec![busy]);
+        assert_eq!(manager.expire_idle(u64::MAX), Vec::<SessionId>::new());
+        assert!(
+            manager.get(created).is_some(),
+            "API sessions stay until deleted"
+        );
+        // A clock step backwards never expires anything.
+        manager.pin_request(quiet, GatewayId(1), 50_000).unwrap();
+        assert!(manager.expire_idle(0).is_empty());
+    }
+
+    #[test]
+    fn move_delete_and_changes() {
+        let mut manager = manager_with(&[1, 2]);
+        let id = manager
+            .create(Some(SessionId(11)), Some(GatewayId(1)), 0)
+            .unwrap();
+        assert_eq!(manager.move_to(id, GatewayId(2)), Ok(GatewayId(1)));
+        assert_eq!(manager.move_to(id, GatewayId(2)), Ok(GatewayId(2)));
+        assert_eq!(
+            manager.move_to(id, GatewayId(5)),
+            Err(SessionError::UnknownGateway(GatewayId(5)))
+        );
+        assert_eq!(manager.delete(id).map(|s| s.gateway), Ok(GatewayId(2)));
+        assert_eq!(
+            manager.take_changes(),
+            vec![
+                (id, Some(GatewayId(1))),
+                (id, Some(GatewayId(2))),
+                (id, None)
+            ]
+        );
+        assert!(manager.take_changes().is_empty());
+    }
+
+    #[test]
+    fn departed_gateways_take_their_sessions_with_them() {
+        let mut manager = manager_with(&[1, 2]);
+        manager.pin_request(SessionId(1), GatewayId(1), 0).unwrap();
+        manager.pin_request(SessionId(2), GatewayId(2), 0).unwrap();
+        manager.take_changes();
+        assert_eq!(
+            manager.set_gateways(&gateways(&[1, 3])),
+            Ok(vec![SessionId(2)])
+        );
+        assert_eq!(manager.take_changes(), vec![(SessionId(2), None)]);
+        assert_eq!(
+            manager.list().iter().map(|s| s.id).collect::<Vec<_>>(),
+            vec![SessionId(1)]
+        );
+    }
+
+    proptest! {
+        /// Publishing the manager's changes keeps the steering table's pins
+        /// equal to the manager's sessions, whatever the operation sequence.
+        #[test]
+        fn published_pins_mirror_the_manager(ops in prop::collection::vec((0u8..5, 0u64..20, 1u32..4, 0u64..100_000), 1..60)) {
+            let mut manager = manager_with(&[1, 2, 3]);
+            let mut table = SteeringTable::new(manager.gateways()).unwrap();
+            for (op, id, gateway, now) in ops {
+                let id = SessionId(id);
+                let gateway = GatewayId(gateway);
+                let _ = match op {
+                    0 => manager.create(Some(id), Some(gateway), now).map(|_| ()),
+                    1 => manager.pin_request(id, gateway, now).map(|_| ()),
+                    2 => manager.move_to(id, gateway).map(|_| ()),
+                    3 => manager.delete(id).map(|_| ()),
+                    _ => {
+                        manager.expire_idle(now);
+                        Ok(())
+                    }
+                };
+                table = table.with_pins(&manager.take_changes());
+                let pinned: Vec<(SessionId, GatewayId)> = {
+                    let mut all: Vec<_> = table.pinned().iter().collect();
+                    all.sort_unstable();
+                    all
+                };
+                let expected: Vec<(SessionId, GatewayId)> =
+                    manager.list().iter().map(|s| (s.id, s.gateway)).collect();
+                prop_assert_eq!(pinned, expected);
+            }
+        }
+    }
+}

@@ -1,0 +1,347 @@
+//! The steering table: which gateway owns a session.
+//!
+//! This is the snapshot the control plane publishes to every worker through
+//! [`crate::rcu`]. It holds the live gateways, the Maglev table built over
+//! them and the pinned sessions. A lookup checks the pinned map first (an
+//! entry counts only while its gateway is live) and otherwise asks Maglev,
+//! so every tier-1 stage that holds the same table gives the same answer.
+//! Deriving a new table after a pin change shares the Maglev table and the
+//! untouched parts of the pinned map with the old one.
+//!
+//! Maglev only moves few sessions on a gateway change if the table size
+//! stays the same, so the size is derived from a configured maximum number
+//! of gateways ([`SteeringTable::with_max_gateways`]), not from the current
+//! count: `Maglev::size_for(max(max_gateways, live gateways))`. Every
+//! appliance must use the same maximum to agree on unpinned sessions;
+//! exceeding it grows the table once, which reshuffles unpinned sessions.
+
+use std::fmt;
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+use super::maglev::Maglev;
+use super::pinned::PinnedMap;
+use super::session_id::SessionId;
+
+/// The identity of one tier-2 gateway; stable across appliances.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct GatewayId(pub u32);
+
+impl fmt::Display for GatewayId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// Where a gateway's packets go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum GatewayTarget {
+    /// A worker core of this appliance, by worker index.
+    LocalWorker(u16),
+    /// A gateway in another appliance, reached by encapsulation to this
+    /// address and port (not forwarded yet; the table carries it already).
+    Remote { addr: Ipv4Addr, port: u16 },
+}
+
+/// One live gateway.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Gateway {
+    pub id: GatewayId,
+    pub target: GatewayTarget,
+}
+
+/// The answer of a lookup.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Steer {
+    pub gateway: GatewayId,
+    pub target: GatewayTarget,
+    /// `true` when the answer came from a pinned entry; `false` means Maglev
+    /// chose it and the session is not pinned yet.
+    pub pinned: bool,
+}
+
+/// Why a gateway list was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SteeringError {
+    /// The same gateway id was given two different targets.
+    ConflictingGateway {
+        id: GatewayId,
+        first: GatewayTarget,
+        second: GatewayTarget,
+    },
+}
+
+impl fmt::Display for SteeringError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SteeringError::ConflictingGateway { id, first, second } => write!(
+                f,
+                "gateway {id} is listed twice with different targets ({first:?} and {second:?}); \
+                 give every gateway a unique id"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SteeringError {}
+
+/// The gateway count the Maglev table is sized for unless configured
+/// otherwise.
+pub const DEFAULT_MAX_GATEWAYS: usize = 64;
+
+/// Gateways, Maglev table and pinned sessions: one immutable snapshot.
+#[derive(Clone, Debug)]
+pub struct SteeringTable {
+    /// Live gateways sorted by id.
+    gateways: Arc<[Gateway]>,
+    maglev: Arc<Maglev>,
+    pinned: PinnedMap,
+    /// The gateway count the Maglev table size is derived from.
+    max_gateways: usize,
+}
+
+impl Default for SteeringTable {
+    fn default() -> Self {
+        SteeringTable::with_max_gateways(DEFAULT_MAX_GATEWAYS)
+    }
+}
+
+impl SteeringTable {
+    /// A table over `gateways` with no pinned sessions, sized for
+    /// [`DEFAULT_MAX_GATEWAYS`].
+    pub fn new(gateways: &[Gateway]) -> Result<SteeringTable, SteeringError> {
+        SteeringTable::default().with_gateways(gateways)
+    }
+
+    /// An empty table (no gateways, no pins) whose Maglev table will be
+    /// sized for `max_gateways`; tables derived from it keep that size.
+    pub fn with_max_gateways(max_gateways: usize) -> SteeringTable {
+        SteeringTable {
+            gateways: Arc::from(Vec::new()),
+            maglev: Arc::new(Maglev::new(&[], 0)),
+            pinned: PinnedMap::new(),
+            max_gateways,
+        }
+    }
+
+    /// A new table over `gateways` (order does not matter; exact duplicates
+    /// are merged) keeping this table's pinned sessions. Pins to gateways
+    /// that are no longer listed stay in the map but are ignored by lookups.
+    pub fn with_gateways(&self, gateways: &[Gateway]) -> Result<SteeringTable, SteeringError> {
+        let mut sorted = gateways.to_vec();
+        sorted.sort_by_key(|gateway| gateway.id);
+        sorted.dedup();
+        if let Some(pair) = sorted.windows(2).find(|pair| pair[0].id == pair[1].id) {
+            return Err(SteeringError::ConflictingGateway {
+                id: pair[0].id,
+                first: pair[0].target,
+                second: pair[1].target,
+            });
+        }
+        let ids: Vec<u32> = sorted.iter().map(|gateway| gateway.id.0).collect();
+        let size = Maglev::size_for(self.max_gateways.max(ids.len()));
+        Ok(SteeringTable {
+            maglev: Arc::new(Maglev::new(&ids, size)),
+            gateways: Arc::from(sorted),
+            pinned: self.pinned.clone(),
+            max_gateways: self.max_gateways,
+        })
+    }
+
+    /// A new table with pin `changes` applied (`Some` pins, `None` unpins),
+    /// sharing the gateways, the Maglev table and the untouched parts of the
+    /// pinned map.
+    pub fn with_pins(&self, changes: &[(SessionId, Option<GatewayId>)]) -> SteeringTable {
+        SteeringTable {
+            gateways: Arc::clone(&self.gateways),
+            maglev: Arc::clone(&self.maglev),
+            pinned: self.pinned.apply(changes),
+            max_gateways: self.max_gateways,
+        }
+    }
+
+    /// The gateway that owns `id`: its pinned gateway if that one is live,
+    /// else the Maglev choice; `None` only without live gateways.
+    /// Never allocates.
+    #[inline]
+    pub fn lookup(&self, id: SessionId) -> Option<Steer> {
+        if let Some(pinned) = self.pinned.get(id) {
+            if let Some(gateway) = self.gateway(pinned) {
+                return Some(Steer {
+                    gateway: gateway.id,
+                    target: gateway.target,
+                    pinned: true,
+                });
+            }
+        }
+        let gateway = self.gateway(self.maglev_choice(id)?)?;
+        Some(Steer {
+            gateway: gateway.id,
+            target: gateway.target,
+            pinned: false,
+        })
+    }
+
+    /// The gateway Maglev gives `id`, ignoring pins.
+    #[inline]
+    pub fn maglev_choice(&self, id: SessionId) -> Option<GatewayId> {
+        self.maglev.lookup(id.steering_hash()).map(GatewayId)
+    }
+
+    /// The live gateway with this id.
+    #[inline]
+    pub fn gateway(&self, id: GatewayId) -> Option<&Gateway> {
+        let position = self
+            .gateways
+            .binary_search_by_key(&id, |gateway| gateway.id)
+            .ok()?;
+        self.gateways.get(position)
+    }
+
+    /// The live gateways, sorted by id.
+    pub fn gateways(&self) -> &[Gateway] {
+        &self.gateways
+    }
+
+    /// The gateway count the Maglev table is sized for.
+    pub fn max_gateways(&self) -> usize {
+        self.max_gateways
+    }
+
+    /// Slots in the Maglev table (0 without gateways).
+    pub fn maglev_table_size(&self) -> usize {
+        self.maglev.table_size()
+    }
+
+    /// The pinned sessions (including pins to gateways no longer live).
+    pub fn pinned(&self) -> &PinnedMap {
+        &self.pinned
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn local(id: u32, worker: u16) -> Gateway {
+        Gateway {
+            id: GatewayId(id),
+            target: GatewayTarget::LocalWorker(worker),
+        }
+    }
+
+    #[test]
+    fn no_gateways_no_answer() {
+        let table = SteeringTable::default();
+        assert_eq!(table.lookup(SessionId(1)), None);
+        let pinned = table.with_pins(&[(SessionId(1), Some(GatewayId(3)))]);
+        assert_eq!(
+            pinned.lookup(SessionId(1)),
+            None,
+            "a pin to a dead gateway is ignored"
+        );
+    }
+
+    #[test]
+    fn pinned_entry_wins_over_maglev() {
+        let table = SteeringTable::new(&[local(1, 0), local(2, 1)]).unwrap();
+        let id = SessionId(42);
+        let chosen = table.lookup(id).unwrap();
+        assert!(!chosen.pinned);
+        assert_eq!(Some(chosen.gateway), table.maglev_choice(id));
+
+        let other = if chosen.gateway == GatewayId(1) { 2 } else { 1 };
+        let pinned = table.with_pins(&[(id, Some(GatewayId(other)))]);
+        let steer = pinned.lookup(id).unwrap();
+        assert_eq!(steer.gateway, GatewayId(other));
+        assert!(steer.pinned);
+        assert_eq!(steer.target, GatewayTarget::LocalWorker(other as u16 - 1));
+
+        let unpinned = pinned.with_pins(&[(id, None)]);
+        assert_eq!(unpinned.lookup(id), Some(chosen));
+    }
+
+    #[test]
+    fn pin_to_a_departed_gateway_falls_back_to_maglev() {
+        let table = SteeringTable::new(&[local(1, 0), local(2, 1)])
+            .unwrap()
+            .with_pins(&[(SessionId(7), Some(GatewayId(2)))]);
+        let shrunk = table.with_gateways(&[local(1, 0)]).unwrap();
+        assert_eq!(
+            shrunk.lookup(SessionId(7)),
+            Some(Steer {
+                gateway: GatewayId(1),
+                target: GatewayTarget::LocalWorker(0),
+                pinned: false,
+            })
+        );
+        let back = shrunk.with_gateways(&[local(1, 0), local(2, 1)]).unwrap();
+        assert_eq!(
+            back.lookup(SessionId(7)).map(|s| (s.gateway, s.pinned)),
+            Some((GatewayId(2), true))
+        );
+    }
+
+    #[test]
+    fn remote_targets_are_carried() {
+        let remote = Gateway {
+            id: GatewayId(9),
+            target: GatewayTarget::Remote {
+                addr: Ipv4Addr::new(192, 0, 2, 1),
+                port: 4789,
+            },
+        };
+        let table = SteeringTable::new(&[remote]).unwrap();
+        assert_eq!(
+            table.lookup(SessionId(5)).map(|s| s.target),
+            Some(remote.target)
+        );
+    }
+
+    #[test]
+    fn conflicting_gateway_ids_are_refused() {
+        let error = SteeringTable::new(&[local(1, 0), local(1, 1)]).unwrap_err();
+        assert!(matches!(
+            error,
+            SteeringError::ConflictingGateway {
+                id: GatewayId(1),
+                ..
+            }
+        ));
+        assert!(error.to_string().contains("unique id"));
+        let merged = SteeringTable::new(&[local(1, 0), local(1, 0), local(2, 1)]).unwrap();
+        assert_eq!(merged.gateways().len(), 2);
+    }
+
+    #[test]
+    fn maglev_size_follows_the_configured_maximum() {
+        let table = SteeringTable::with_max_gateways(8)
+            .with_gateways(&[local(1, 0)])
+            .unwrap();
+        assert_eq!(table.maglev_table_size(), Maglev::size_for(8));
+        let grown = table
+            .with_gateways(&(0..9).map(|i| local(i, i as u16)).collect::<Vec<_>>())
+            .unwrap();
+        assert_eq!(
+            grown.maglev_table_size(),
+            Maglev::size_for(9),
+            "grows past the maximum"
+        );
+        assert_eq!(grown.max_gateways(), 8);
+        assert_eq!(
+            SteeringTable::default()
+                .with_gateways(&[local(1, 0)])
+                .unwrap()
+                .maglev_table_size(),
+            Maglev::size_for(DEFAULT_MAX_GATEWAYS)
+        );
+    }
+
+    #[test]
+    fn pin_updates_share_the_maglev_table() {
+        let table = SteeringTable::new(&[local(1, 0), local(2, 1)]).unwrap();
+        let pinned = table.with_pins(&[(SessionId(1), Some(GatewayId(1)))]);
+        assert!(Arc::ptr_eq(&table.maglev, &pinned.maglev));
+        assert!(Arc::ptr_eq(&table.gateways, &pinned.gateways));
+    }
+}
