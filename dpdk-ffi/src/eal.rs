@@ -10,6 +10,22 @@ use crate::sys;
 /// The program name handed to DPDK as `argv[0]`.
 const PROGRAM_NAME: &str = "tandem";
 
+/// Why [`Eal::cleanup`] failed; `eal` is the EAL handed back when it still
+/// runs (cleanup was refused), so cleanup can be retried. Converts into
+/// [`Error`] for `?`.
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+pub struct CleanupError {
+    pub error: Error,
+    pub eal: Option<Eal>,
+}
+
+impl From<CleanupError> for Error {
+    fn from(err: CleanupError) -> Error {
+        err.error
+    }
+}
+
 /// Proof that the EAL runs in this process. Only one exists; it is created by
 /// [`Eal::init`] and consumed by [`Eal::cleanup`].
 #[derive(Debug)]
@@ -58,12 +74,16 @@ impl Eal {
 
     /// Stops the EAL (`rte_eal_cleanup`). Refused with
     /// [`Error::ObjectsAlive`] while mempools, rings or configured ports made
-    /// through this crate still exist, since cleanup unmaps their memory.
-    /// Functions launched on worker lcores must have returned.
-    pub fn cleanup(self) -> Result<()> {
+    /// through this crate still exist, since cleanup unmaps their memory; the
+    /// refusal hands the `Eal` back so cleanup can be tried again once they
+    /// are gone. Functions launched on worker lcores must have returned.
+    pub fn cleanup(self) -> std::result::Result<(), CleanupError> {
         let mut lifecycle = lifecycle::lock();
         if lifecycle.live_objects > 0 {
-            return Err(Error::ObjectsAlive(lifecycle.live_objects));
+            return Err(CleanupError {
+                error: Error::ObjectsAlive(lifecycle.live_objects),
+                eal: Some(self),
+            });
         }
         lifecycle.state = EalState::CleanedUp;
         // SAFETY: the EAL runs (this token exists) and no object owning DPDK
@@ -71,13 +91,22 @@ impl Eal {
         let rc = unsafe { sys::rte_eal_cleanup() };
         if rc < 0 {
             let (errno, msg) = error::from_negative(rc);
-            return Err(Error::Eal {
-                op: "rte_eal_cleanup",
-                errno,
-                msg,
+            return Err(CleanupError {
+                error: Error::Eal {
+                    op: "rte_eal_cleanup",
+                    errno,
+                    msg,
+                },
+                eal: None,
             });
         }
         Ok(())
+    }
+
+    /// DPDK objects made through this crate that are still alive (what
+    /// blocks [`Eal::cleanup`]).
+    pub fn live_objects(&self) -> usize {
+        lifecycle::lock().live_objects
     }
 
     /// The main lcore (the one that called [`Eal::init`]).

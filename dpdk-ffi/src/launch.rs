@@ -106,6 +106,10 @@ pub fn launch_on_lcore(
 }
 
 /// Entry point DPDK calls on the worker lcore.
+///
+/// # Safety
+/// `arg` must be a pointer made by `Arc::into_raw` on a `LaunchSlot`, passed
+/// to exactly one call.
 unsafe extern "C" fn trampoline(arg: *mut c_void) -> c_int {
     // SAFETY: arg came from Arc::into_raw in launch_on_lcore and DPDK passes
     // it to exactly one call of this function.

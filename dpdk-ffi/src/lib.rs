@@ -19,7 +19,7 @@ pub mod sys;
 pub mod telemetry;
 
 pub use burst::{Burst, Drain, BURST_MAX};
-pub use eal::Eal;
+pub use eal::{CleanupError, Eal};
 pub use error::{Error, Result};
 pub use launch::{launch_on_lcore, LcoreHandle};
 pub use mbuf::Mbuf;

@@ -53,9 +53,14 @@ pub fn register_command(
     let (Ok(c_cmd), Ok(c_help)) = (CString::new(cmd), CString::new(help)) else {
         return Err(refuse(EINVAL, "command or help contains a NUL byte"));
     };
-    let mut registered = handlers();
-    if registered.iter().any(|(name, _)| *name == cmd) {
-        return Err(refuse(EEXIST, "already registered"));
+    {
+        // Reserve the name first; the lock is not held while calling DPDK,
+        // which takes its own lock (and so does a query arriving meanwhile).
+        let mut registered = handlers();
+        if registered.iter().any(|(name, _)| *name == cmd) {
+            return Err(refuse(EEXIST, "already registered"));
+        }
+        registered.push((cmd, Arc::new(f)));
     }
     // DPDK may keep the pointers; registration is rare, so they live for
     // the process.
@@ -67,6 +72,7 @@ pub fn register_command(
         sys::rte_telemetry_register_cmd(c_cmd.as_ptr(), Some(answer_command), c_help.as_ptr())
     };
     if rc < 0 {
+        handlers().retain(|(name, _)| *name != cmd);
         let (errno, msg) = error::from_negative(rc);
         return Err(Error::Telemetry {
             cmd: cmd.to_string(),
@@ -75,11 +81,14 @@ pub fn register_command(
             msg,
         });
     }
-    registered.push((cmd, Arc::new(f)));
     Ok(())
 }
 
 /// The one callback DPDK calls for every command registered here.
+///
+/// # Safety
+/// Called by DPDK only: `cmd` a NUL-terminated string, `reply` the reply
+/// being built for this query.
 unsafe extern "C" fn answer_command(
     cmd: *const c_char,
     _params: *const c_char,
@@ -144,18 +153,20 @@ unsafe fn add_entry(reply: *mut sys::rte_tel_data, name: &str, value: &TelValue)
     let Ok(c_name) = CString::new(name) else {
         return;
     };
-    // SAFETY (all three): reply is a dictionary (caller's promise) and the
-    // strings are NUL-terminated and outlive the call; DPDK copies them and
-    // reports, without harm, what does not fit.
     match dict_value(value) {
+        // SAFETY: reply is a dictionary (caller's promise); c_name is
+        // NUL-terminated and DPDK copies it, refusing harmlessly what does
+        // not fit.
         DictValue::Int(v) => unsafe {
             sys::rte_tel_data_add_dict_int(reply, c_name.as_ptr(), v);
         },
+        // SAFETY: as for Int.
         DictValue::U64(v) => unsafe {
             sys::rte_tel_data_add_dict_u64(reply, c_name.as_ptr(), v);
         },
         DictValue::Text(text) => {
             if let Ok(c_text) = CString::new(text.as_bytes()) {
+                // SAFETY: as for Int; c_text is NUL-terminated as well.
                 unsafe {
                     sys::rte_tel_data_add_dict_string(reply, c_name.as_ptr(), c_text.as_ptr());
                 }
