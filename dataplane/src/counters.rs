@@ -114,6 +114,8 @@ drop_reasons! {
     RateLimited => "rate_limited",
     /// The frame does not fit in the buffer after re-encapsulation.
     NoRoom => "no_room",
+    /// A frame in several buffers (jumbo frames are not supported).
+    MultiSegment => "multi_segment",
 }
 
 /// Number of drop reasons.

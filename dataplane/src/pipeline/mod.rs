@@ -37,6 +37,9 @@ pub enum Verdict {
     Handoff(u16),
     /// Free the frame and count the reason (already counted by the pipeline).
     Drop(DropReason),
+    /// The pipeline took what it needed (e.g. a neighbour from an ARP
+    /// reply); free the frame, it is not a drop.
+    Consumed,
 }
 
 /// Live user sessions per server, summed over all workers by the control
@@ -273,7 +276,7 @@ impl Worker {
         match v {
             Verdict::Drop(r) => self.counters.drop(r),
             Verdict::Handoff(_) => self.counters.handoff_out.inc(),
-            Verdict::Forward(_) => {}
+            Verdict::Forward(_) | Verdict::Consumed => {}
         }
         v
     }

@@ -1,0 +1,199 @@
+//! A worker lcore's poll loop, in the manner of DPDK's l3fwd: receive a
+//! burst from each queue it polls and from each handoff ring aimed at it,
+//! run the pipeline on every frame, transmit per port on its own tx queue,
+//! run bounded timer work, and back off when idle.
+
+use super::frame::MbufFrame;
+use crate::clock::Clock;
+use crossbeam::queue::ArrayQueue;
+use dataplane::counters::DropReason;
+use dataplane::event::{Event, EventSink};
+use dataplane::pipeline::{Verdict, Worker};
+use dpdk_ffi::{Burst, Mbuf, PortId, RingConsumer, RingProducer};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Timer entries examined per loop iteration (bounded work per tick).
+const TIMER_BUDGET: usize = 64;
+
+/// Events go to a bounded lockless queue; a full queue loses the event
+/// (the pipeline counts it).
+pub struct QueueSink<'a>(pub &'a ArrayQueue<Event>);
+
+impl EventSink for QueueSink<'_> {
+    #[inline]
+    fn push(&mut self, e: Event) -> bool {
+        self.0.push(e).is_ok()
+    }
+}
+
+/// Everything a worker lcore owns besides its pipeline.
+pub struct WorkerIo {
+    /// (port, rx queue) pairs this worker polls.
+    pub polls: Vec<(PortId, u16)>,
+    /// This worker's tx queue on every port.
+    pub tx_queue: u16,
+    /// Config port index → DPDK port.
+    pub ports: Vec<PortId>,
+    /// DPDK port id → config port index (u16::MAX: not ours).
+    pub port_index: Vec<u16>,
+    /// Handoff rings to each other worker (None for itself).
+    pub ring_out: Vec<Option<RingProducer>>,
+    /// Handoff rings from the other workers.
+    pub ring_in: Vec<RingConsumer>,
+    pub events: Arc<ArrayQueue<Event>>,
+    pub stop: Arc<AtomicBool>,
+    pub busy_poll: bool,
+    pub max_sleep_us: u32,
+    pub clock: Clock,
+}
+
+struct Outputs {
+    tx: Vec<Burst>,
+    handoff: Vec<Burst>,
+}
+
+impl Outputs {
+    fn flush_port(&mut self, io: &WorkerIo, w: &Worker, p: usize) {
+        let b = &mut self.tx[p];
+        if b.is_empty() {
+            return;
+        }
+        io.ports[p].tx_burst(io.tx_queue, b);
+        if !b.is_empty() {
+            w.counters().drop_n(DropReason::TxFull, b.len() as u64);
+            b.clear();
+        }
+    }
+
+    fn flush_ring(&mut self, io: &mut WorkerIo, w: &Worker, t: usize) {
+        let b = &mut self.handoff[t];
+        if b.is_empty() {
+            return;
+        }
+        if let Some(ring) = io.ring_out[t].as_mut() {
+            ring.enqueue_burst(b);
+        }
+        if !b.is_empty() {
+            w.counters().drop_n(DropReason::HandoffRingFull, b.len() as u64);
+            b.clear();
+        }
+    }
+
+    fn flush_all(&mut self, io: &mut WorkerIo, w: &Worker) {
+        for p in 0..self.tx.len() {
+            self.flush_port(io, w, p);
+        }
+        for t in 0..self.handoff.len() {
+            self.flush_ring(io, w, t);
+        }
+    }
+}
+
+#[inline]
+fn handle(io: &mut WorkerIo, w: &mut Worker, out: &mut Outputs, mut m: Mbuf, handed_off: bool, now_ms: u64) {
+    let in_port = io.port_index.get(usize::from(m.port())).copied().unwrap_or(u16::MAX);
+    if !m.is_contiguous() {
+        w.counters().drop(DropReason::MultiSegment);
+        return;
+    }
+    let events = Arc::clone(&io.events);
+    let mut sink = QueueSink(&events);
+    let v = {
+        let mut f = MbufFrame(&mut m);
+        if handed_off {
+            w.process_handoff(&mut f, in_port, now_ms, &mut sink)
+        } else {
+            w.process(&mut f, in_port, now_ms, &mut sink)
+        }
+    };
+    match v {
+        Verdict::Forward(p) => {
+            let p = usize::from(p);
+            if p >= out.tx.len() {
+                w.counters().drop(DropReason::NoRoute);
+                return;
+            }
+            if out.tx[p].is_full() {
+                out.flush_port(io, w, p);
+            }
+            if out.tx[p].push(m).is_err() {
+                w.counters().drop(DropReason::TxFull);
+            }
+        }
+        Verdict::Handoff(t) => {
+            let t = usize::from(t);
+            if t >= out.handoff.len() || io.ring_out[t].is_none() {
+                w.counters().drop(DropReason::NoGateway);
+                return;
+            }
+            if out.handoff[t].is_full() {
+                out.flush_ring(io, w, t);
+            }
+            if out.handoff[t].push(m).is_err() {
+                w.counters().drop(DropReason::HandoffRingFull);
+            }
+        }
+        Verdict::Drop(_) | Verdict::Consumed => {}
+    }
+}
+
+/// The loop; returns when `stop` is set. Live user sessions are then ended
+/// with final accounting records.
+pub fn run(mut io: WorkerIo, mut w: Worker) -> i32 {
+    let mut out = Outputs {
+        tx: (0..io.ports.len()).map(|_| Burst::new()).collect(),
+        handoff: (0..io.ring_out.len()).map(|_| Burst::new()).collect(),
+    };
+    let mut rx = Burst::new();
+    let mut idle_rounds: u32 = 0;
+    let events = Arc::clone(&io.events);
+    while !io.stop.load(Ordering::Relaxed) {
+        w.begin_burst();
+        let now_ms = io.clock.now_ms();
+        let mut work = 0usize;
+        for i in 0..io.polls.len() {
+            let (port, queue) = io.polls[i];
+            let n = port.rx_burst(queue, &mut rx);
+            work += n;
+            for m in rx.drain(..) {
+                handle(&mut io, &mut w, &mut out, m, false, now_ms);
+            }
+        }
+        for i in 0..io.ring_in.len() {
+            let n = io.ring_in[i].dequeue_burst(&mut rx);
+            work += n;
+            for m in rx.drain(..) {
+                handle(&mut io, &mut w, &mut out, m, true, now_ms);
+            }
+        }
+        out.flush_all(&mut io, &w);
+        work += w.run_timers(now_ms, TIMER_BUDGET, &mut QueueSink(&events));
+
+        if work > 0 {
+            idle_rounds = 0;
+            w.counters().busy_polls.inc();
+        } else {
+            w.counters().idle_polls.inc();
+            if !io.busy_poll {
+                idle_rounds = idle_rounds.saturating_add(1);
+                if idle_rounds > 8 {
+                    let us = (1u32 << (idle_rounds - 8).min(10)).min(io.max_sleep_us.max(1));
+                    std::thread::sleep(Duration::from_micros(u64::from(us)));
+                }
+            }
+        }
+    }
+    // Drain what other workers handed us, then end live user sessions.
+    for i in 0..io.ring_in.len() {
+        while io.ring_in[i].dequeue_burst(&mut rx) > 0 {
+            rx.clear();
+        }
+    }
+    let now_ms = io.clock.now_ms();
+    let mut sink = QueueSink(&events);
+    w.end_all(now_ms, &mut sink);
+    out.flush_all(&mut io, &w);
+    0
+}

@@ -1,0 +1,133 @@
+//! Timers: idle user sessions expire, long ones report interim accounting.
+//!
+//! Packets only move `last_seen_ms`; when an entry's slot in the timer wheel
+//! comes round, it is either re-armed (still active) or expired here: its
+//! port goes to quarantine, its server's load drops, and a final
+//! accounting record is emitted.
+
+use super::{Worker, WHEEL_TICK_MS};
+use crate::event::{AccountingEvent, EndReason, Event, EventSink, RecordKind};
+use crate::tier2::{FlowState, QuarantineClass, TcpState, UserSession};
+
+/// Why a user session that is being removed ended.
+fn end_reason(e: &UserSession) -> EndReason {
+    match e.state {
+        FlowState::Tcp(TcpState::Close) => EndReason::Rst,
+        FlowState::Tcp(TcpState::TimeWait) => EndReason::Fin,
+        _ => EndReason::Timeout,
+    }
+}
+
+pub(super) fn record(worker: &Worker, e: &UserSession, kind: RecordKind, reason: EndReason, now_ms: u64) -> AccountingEvent {
+    AccountingEvent {
+        kind,
+        end_reason: reason,
+        proto: e.proto,
+        user_session_type: e.session_type,
+        worker: worker.cfg.index,
+        session_id: e.session_id,
+        terminal_ip: e.client_ip,
+        terminal_port: e.client_port,
+        gateway_ip: worker.cfg.gateway_addrs[usize::from(e.gw_addr)],
+        gateway_port: e.gw_port,
+        dest_ip: e.orig_dst_ip,
+        dest_port: e.orig_dst_port,
+        server_ip: e.server_ip,
+        server_port: e.server_port,
+        service: e.group_index,
+        packets_up: e.to_server.packets,
+        bytes_up: e.to_server.bytes,
+        packets_down: e.to_client.packets,
+        bytes_down: e.to_client.bytes,
+        start_ms: e.created_ms,
+        end_ms: if kind == RecordKind::Final { now_ms.max(e.last_seen_ms) } else { now_ms },
+    }
+}
+
+/// Removes user session `idx` and releases what it held.
+fn remove<E: EventSink>(w: &mut Worker, idx: u32, reason: Option<EndReason>, now_ms: u64, ev: &mut E) {
+    let Some(e) = w.table.remove(idx) else {
+        return;
+    };
+    w.wheel.disarm(idx);
+    w.ports.release(e.gw_addr, e.gw_port, QuarantineClass::for_proto(e.proto), now_ms);
+    if e.server_index != u32::MAX {
+        w.load.dec(e.server_index as usize);
+    }
+    let accounted = w.snaps.policy.get().classifier.get(e.session_type).is_none_or(|t| t.accounted);
+    if accounted {
+        let r = reason.unwrap_or_else(|| end_reason(&e));
+        let rec = record(w, &e, RecordKind::Final, r, now_ms);
+        w.emit(ev, Event::Accounting(rec));
+    }
+    w.counters.user_sessions_expired.inc();
+    w.counters.user_sessions_live.set(u64::from(w.table.len()));
+}
+
+pub(super) fn run<E: EventSink>(w: &mut Worker, now_ms: u64, budget: usize, ev: &mut E) -> usize {
+    if now_ms < w.timer_now_ms + WHEEL_TICK_MS {
+        return 0;
+    }
+    w.timer_now_ms = now_ms;
+    let policy = w.snaps.policy.clone_arc();
+    let interim = policy.interim_ms;
+    let mut expired: [u32; 64] = [0; 64];
+    let mut n_expired = 0usize;
+    let mut interims: [u32; 64] = [0; 64];
+    let mut n_interim = 0usize;
+    let budget = budget.min(64);
+    let table = &w.table;
+    let done = w.wheel.advance(now_ms, budget, |idx| {
+        let Some(e) = table.get(idx) else {
+            return None;
+        };
+        let deadline = e.deadline_ms(policy.timeouts_for(e.session_type));
+        if deadline > now_ms {
+            let mut next = deadline;
+            if interim > 0 {
+                let due = e.last_report_ms.saturating_add(interim);
+                if due <= now_ms && n_interim < interims.len() {
+                    interims[n_interim] = idx;
+                    n_interim += 1;
+                    next = next.min(now_ms + interim);
+                } else {
+                    next = next.min(due.max(now_ms + 1));
+                }
+            }
+            Some(next)
+        } else {
+            if n_expired < expired.len() {
+                expired[n_expired] = idx;
+                n_expired += 1;
+            }
+            None
+        }
+    });
+    for &idx in &interims[..n_interim] {
+        if let Some(e) = w.table.get(idx) {
+            let accounted = policy.classifier.get(e.session_type).is_none_or(|t| t.accounted);
+            let sid = e.session_id;
+            if accounted {
+                let rec = record(w, e, RecordKind::Interim, EndReason::Timeout, now_ms);
+                w.emit(ev, Event::Accounting(rec));
+            }
+            w.emit(ev, Event::SessionActive { session_id: sid });
+        }
+        if let Some(e) = w.table.get_mut(idx) {
+            e.last_report_ms = now_ms;
+        }
+    }
+    for &idx in &expired[..n_expired] {
+        remove(w, idx, None, now_ms, ev);
+    }
+    done
+}
+
+/// Ends every user session now (shutdown, or an operator's reset).
+pub(super) fn end_all<E: EventSink>(w: &mut Worker, now_ms: u64, ev: &mut E) -> usize {
+    let ids: Vec<u32> = w.table.iter().map(|(i, _)| i).collect();
+    for &idx in &ids {
+        remove(w, idx, Some(EndReason::Admin), now_ms, ev);
+    }
+    ids.len()
+}

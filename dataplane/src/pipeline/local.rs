@@ -1,0 +1,133 @@
+//! Traffic addressed to Tandem itself: ARP for its addresses (answered, and
+//! learned from), and pings to VIPs, gateway and port addresses.
+
+use super::l2::{rd16, L2};
+use super::{Verdict, Worker};
+use crate::counters::DropReason;
+use crate::event::{Event, EventSink};
+use crate::frame::Frame;
+use crate::topology::Role;
+use crate::wire::checksum::update16;
+use crate::wire::PROTO_ICMP;
+use std::net::Ipv4Addr;
+
+const ARP_LEN: usize = 28;
+
+#[inline]
+fn ip_at(b: &[u8], at: usize) -> Ipv4Addr {
+    Ipv4Addr::new(b[at], b[at + 1], b[at + 2], b[at + 3])
+}
+
+/// Replaces a frame's bytes with `data`, growing or shrinking it.
+pub(super) fn replace_contents<F: Frame>(f: &mut F, data: &[u8]) -> bool {
+    let len = f.len();
+    let ok = if data.len() > len {
+        f.append(data.len() - len)
+    } else {
+        f.trim(len - data.len())
+    };
+    if ok {
+        f.bytes_mut().copy_from_slice(data);
+    }
+    ok
+}
+
+/// Whether `ip` is answered for on `port`: one of our addresses there, or
+/// a VIP on an access port.
+fn is_ours(w: &Worker, port: u16, ip: Ipv4Addr) -> bool {
+    w.topo.local(port, ip).is_some()
+        || (w.topo.role(port) == Some(Role::Access) && w.snaps.policy.get().services.is_vip(ip))
+}
+
+/// ARP: answer requests for our addresses, learn senders on connected
+/// networks, ignore the rest (counted).
+pub(super) fn arp<F: Frame, E: EventSink>(w: &mut Worker, f: &mut F, port: u16, l2: L2, ev: &mut E) -> Verdict {
+    let o = l2.ip_off;
+    let b = f.bytes();
+    if b.len() < o + ARP_LEN {
+        return Verdict::Drop(DropReason::Truncated);
+    }
+    // Ethernet/IPv4 ARP only.
+    if rd16(b, o) != 1 || rd16(b, o + 2) != 0x0800 || b[o + 4] != 6 || b[o + 5] != 4 {
+        return Verdict::Drop(DropReason::ArpIgnored);
+    }
+    let op = rd16(b, o + 6);
+    let mut sha = [0u8; 6];
+    sha.copy_from_slice(&b[o + 8..o + 14]);
+    let spa = ip_at(b, o + 14);
+    let tpa = ip_at(b, o + 24);
+    let our_mac = w.topo.mac(port);
+
+    if w.topo.local(port, spa).is_some() && sha != our_mac {
+        // Someone else claims one of our addresses: never learn from it.
+        return Verdict::Drop(DropReason::ArpIgnored);
+    }
+    let mut learned = false;
+    if !spa.is_unspecified()
+        && sha[0] & 1 == 0
+        && w.topo.is_connected(port, spa)
+        && w.snaps.neighbours.get().get(port, spa) != Some(sha)
+    {
+        w.emit(ev, Event::NeighbourSeen { port, ip: spa, mac: sha });
+        learned = true;
+    }
+    if op == 1 && is_ours(w, port, tpa) && !spa.is_unspecified() {
+        let b = f.bytes_mut();
+        b[o + 6..o + 8].copy_from_slice(&2u16.to_be_bytes());
+        b[o + 18..o + 24].copy_from_slice(&sha);
+        b[o + 24..o + 28].copy_from_slice(&spa.octets());
+        b[o + 8..o + 14].copy_from_slice(&our_mac);
+        b[o + 14..o + 18].copy_from_slice(&tpa.octets());
+        b[0..6].copy_from_slice(&sha);
+        b[6..12].copy_from_slice(&our_mac);
+        w.counters.arp_replies.inc();
+        w.counters.tx_packets.inc();
+        return Verdict::Forward(port);
+    }
+    if learned || (op == 2 && is_ours(w, port, tpa)) {
+        w.counters.punted.inc();
+        return Verdict::Consumed;
+    }
+    Verdict::Drop(DropReason::ArpIgnored)
+}
+
+/// Answers an ICMP echo request addressed to one of our addresses (or a
+/// VIP, on an access port) in place. None if the frame is not one.
+pub(super) fn maybe_echo<F: Frame>(w: &mut Worker, f: &mut F, port: u16, l2: L2, _now_ms: u64) -> Option<Verdict> {
+    let o = l2.ip_off;
+    let b = f.bytes();
+    if b[o + 9] != PROTO_ICMP {
+        return None;
+    }
+    let ihl = usize::from(b[o] & 0x0f) * 4;
+    let total = usize::from(rd16(b, o + 2));
+    let ic = o + ihl;
+    if total < ihl + 8 || b[ic] != 8 || b[ic + 1] != 0 {
+        return None;
+    }
+    let dst = ip_at(b, o + 16);
+    if !is_ours(w, port, dst) {
+        return None;
+    }
+    let src = ip_at(b, o + 12);
+    let b = f.bytes_mut();
+    // ICMP: type 8 → 0 (checksum adjusted for that one word).
+    let c = update16(rd16(b, ic + 2), 0x0800, 0x0000);
+    b[ic] = 0;
+    b[ic + 2..ic + 4].copy_from_slice(&c.to_be_bytes());
+    // IPv4: swap addresses (checksum unchanged), fresh TTL.
+    let old = rd16(b, o + 8);
+    b[o + 8] = 64;
+    let c = update16(rd16(b, o + 10), old, rd16(b, o + 8));
+    b[o + 10..o + 12].copy_from_slice(&c.to_be_bytes());
+    b[o + 12..o + 16].copy_from_slice(&dst.octets());
+    b[o + 16..o + 20].copy_from_slice(&src.octets());
+    let mut mac = [0u8; 6];
+    mac.copy_from_slice(&b[6..12]);
+    let our = w.topo.mac(port);
+    b[0..6].copy_from_slice(&mac);
+    b[6..12].copy_from_slice(&our);
+    w.counters.icmp_replies.inc();
+    w.counters.tx_packets.inc();
+    Some(Verdict::Forward(port))
+}
