@@ -15,3 +15,4 @@ pub mod policy;
 pub mod rcu;
 pub mod tier1;
 pub mod topology;
+pub mod wire;

@@ -1,0 +1,60 @@
+//! Packet formats on the wire: checked views over byte buffers, and the
+//! builders that write whole frames.
+//!
+//! Every header has a view type (`EthernetFrame`, `Ipv4Packet`, ...) that
+//! wraps a buffer (`&[u8]`, `&mut [u8]`, `Vec<u8>`). A view's `new_checked`
+//! validates the lengths once; after that its accessors read fixed offsets and
+//! cannot panic. Views never allocate, so the fast path uses them directly.
+//! Where a header has a plain-value form (`Ipv4Repr`, `TcpRepr`, ...) its
+//! `parse` reads a view and its `emit` writes the header back.
+//!
+//! `frames` builds complete frames for tests, the pcap generator and the
+//! control plane; `replies` rewrites or answers frames in place on the fast
+//! path (TCP RST, ICMP errors, echo replies, ARP replies).
+
+mod arp;
+mod bytes;
+pub mod checksum;
+mod error;
+mod ethernet;
+pub mod frames;
+mod gtpu;
+mod icmp;
+mod ipv4;
+mod mac;
+pub mod replies;
+mod tcp;
+mod udp;
+
+#[cfg(test)]
+mod testutil;
+
+pub use arp::{ArpOp, ArpPacket, ArpRepr, ARP_LEN};
+pub use error::WireError;
+pub use ethernet::{
+    EthernetFrame, EthernetRepr, ETHERNET_HEADER_LEN, ETHERTYPE_ARP, ETHERTYPE_IPV4,
+    ETHERTYPE_IPV6, ETHERTYPE_VLAN, VLAN_TAG_LEN,
+};
+pub use frames::FrameSpec;
+pub use gtpu::{
+    GtpuExtHeaders, GtpuPacket, GtpuRepr, GTPU_EXT_PDU_SESSION_CONTAINER, GTPU_HEADER_LEN,
+    GTPU_MSG_ECHO_REQUEST, GTPU_MSG_ECHO_RESPONSE, GTPU_MSG_END_MARKER, GTPU_MSG_ERROR_INDICATION,
+    GTPU_MSG_G_PDU, GTPU_OPTIONAL_LEN, GTPU_PORT,
+};
+pub use icmp::{
+    IcmpPacket, IcmpRepr, ICMP_DEST_UNREACHABLE, ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST,
+    ICMP_HEADER_LEN, ICMP_PARAMETER_PROBLEM, ICMP_TIME_EXCEEDED, TIME_EXCEEDED_REASSEMBLY,
+    TIME_EXCEEDED_TTL, UNREACH_ADMIN_PROHIBITED, UNREACH_FRAG_NEEDED, UNREACH_HOST, UNREACH_NET,
+    UNREACH_PORT, UNREACH_PROTOCOL,
+};
+pub use ipv4::{
+    is_unicast, Ipv4Packet, Ipv4Repr, DEFAULT_TTL, IPV4_HEADER_LEN, IPV4_MAX_HEADER_LEN,
+    PROTO_ICMP, PROTO_TCP, PROTO_UDP,
+};
+pub use mac::{MacAddr, MacParseError};
+pub use replies::{
+    turn_into_arp_reply, turn_into_echo_reply, write_icmp_error, write_icmp_frag_needed,
+    write_tcp_rst_reply,
+};
+pub use tcp::{TcpFlags, TcpRepr, TcpSegment, TCP_HEADER_LEN};
+pub use udp::{UdpDatagram, UdpRepr, UDP_HEADER_LEN};
