@@ -1,0 +1,255 @@
+//! The control plane's loop on the main lcore: drains worker events, pins
+//! sessions, learns and resolves neighbours, aggregates server load,
+//! publishes snapshots and reclaims old ones, and exports accounting.
+
+use super::shared::Shared;
+use crate::clock::Clock;
+use dataplane::event::Event;
+use dataplane::tier1::{GatewayId, SessionId};
+use dataplane::wire::{arp_frame, ArpOp, ArpRepr, MacAddr};
+use dpdk_ffi::{Burst, Mbuf};
+use hashbrown::HashMap;
+use std::net::Ipv4Addr;
+use std::time::Duration;
+use tracing::{debug, info, warn};
+
+/// How often loads are summed and published.
+const LOAD_PUBLISH_MS: u64 = 50;
+/// ARP requests for one address at most this often.
+const ARP_RETRY_MS: u64 = 1000;
+/// Learned neighbours are re-checked after this long.
+const NEIGHBOUR_REFRESH_MS: u64 = 300_000;
+
+/// State of address resolution for one (port, address).
+#[derive(Clone, Copy, Debug)]
+struct Resolving {
+    tries: u32,
+    last_ms: u64,
+}
+
+pub struct Control {
+    pub shared: Shared,
+    clock: Clock,
+    resolving: HashMap<(u16, Ipv4Addr), Resolving>,
+    learned_at: HashMap<(u16, Ipv4Addr), u64>,
+    last_load_ms: u64,
+    last_second_ms: u64,
+    pending_pins: Vec<(SessionId, Option<GatewayId>)>,
+    neighbours_dirty: bool,
+}
+
+impl Control {
+    pub fn new(shared: Shared, clock: Clock) -> Control {
+        Control {
+            shared,
+            clock,
+            resolving: HashMap::new(),
+            learned_at: HashMap::new(),
+            last_load_ms: 0,
+            last_second_ms: 0,
+            pending_pins: Vec::new(),
+            neighbours_dirty: false,
+        }
+    }
+
+    /// Sends a frame built by the control plane on `port`, on the control
+    /// plane's own tx queue.
+    pub fn send(&self, port: u16, frame: &[u8]) -> bool {
+        let s = &self.shared;
+        let Some(&pid) = s.ports.get(usize::from(port)) else {
+            return false;
+        };
+        let Some(mut m) = Mbuf::alloc(&s.pool) else {
+            return false;
+        };
+        let Ok(n) = u16::try_from(frame.len()) else {
+            return false;
+        };
+        if !m.append(n) {
+            return false;
+        }
+        m.data_mut().copy_from_slice(frame);
+        let mut b = Burst::new();
+        if b.push(m).is_err() {
+            return false;
+        }
+        pid.tx_burst(s.control_tx_queue, &mut b) == 1
+    }
+
+    fn arp_request(&self, port: u16, target: Ipv4Addr, sender: Ipv4Addr) -> bool {
+        let mac = MacAddr(self.shared.topo.mac(port));
+        let req = ArpRepr {
+            op: ArpOp::Request,
+            sender_mac: mac,
+            sender_ip: sender,
+            target_mac: MacAddr([0; 6]),
+            target_ip: target,
+        };
+        match arp_frame(&req, mac, MacAddr::BROADCAST, None) {
+            Ok(f) => self.send(port, &f),
+            Err(_) => false,
+        }
+    }
+
+    /// Gratuitous ARP for every address Tandem owns, so neighbours learn
+    /// (or re-learn) where it is.
+    pub fn announce(&self) {
+        let mut n = 0;
+        for (port, ip, _) in self.shared.topo.locals() {
+            if self.arp_request(port, ip, ip) {
+                n += 1;
+            }
+        }
+        info!(count = n, "sent gratuitous ARP for our addresses");
+    }
+
+    /// Asks for the MAC of every server and next hop we know of, so the
+    /// first packets do not wait for resolution.
+    pub fn resolve_known(&mut self) {
+        let now = self.clock.now_ms();
+        let targets: Vec<(u16, Ipv4Addr)> = {
+            let policy = self.shared.policy.current();
+            policy
+                .services
+                .servers
+                .iter()
+                .filter_map(|s| self.shared.topo.route(s.addr))
+                .map(|h| (h.port, h.ip))
+                .collect()
+        };
+        for (port, ip) in targets {
+            self.resolve(port, ip, now);
+        }
+    }
+
+    fn resolve(&mut self, port: u16, ip: Ipv4Addr, now: u64) {
+        if self.shared.neighbours_work.get(port, ip).is_some() {
+            return;
+        }
+        let e = self.resolving.entry((port, ip)).or_insert(Resolving { tries: 0, last_ms: 0 });
+        if e.tries > 0 && now.saturating_sub(e.last_ms) < ARP_RETRY_MS {
+            return;
+        }
+        e.tries += 1;
+        e.last_ms = now;
+        let tries = e.tries;
+        let sender = self.shared.topo.port_address(port).unwrap_or(Ipv4Addr::UNSPECIFIED);
+        if tries <= 3 || tries % 10 == 0 {
+            debug!(port, %ip, tries, "ARP request");
+        }
+        self.arp_request(port, ip, sender);
+    }
+
+    fn handle(&mut self, e: Event, now: u64) {
+        match e {
+            Event::Pin { session_id, gateway } => {
+                match self.shared.manager.pin_request(SessionId(session_id), GatewayId(gateway), now) {
+                    Ok(_) => {}
+                    Err(err) => debug!(session = session_id, "pin refused: {err}"),
+                }
+            }
+            Event::SessionActive { session_id } => {
+                let _ = self.shared.manager.touch(SessionId(session_id), now);
+            }
+            Event::NeighbourSeen { port, ip, mac } => {
+                if self.shared.neighbours_work.get(port, ip) != Some(mac) {
+                    info!(port, %ip, mac = %MacAddr(mac), "neighbour learned");
+                    self.shared.neighbours_work.insert(port, ip, mac);
+                    self.neighbours_dirty = true;
+                }
+                self.learned_at.insert((port, ip), now);
+                self.resolving.remove(&(port, ip));
+            }
+            Event::NeighbourMiss { port, ip } => self.resolve(port, ip, now),
+            Event::Accounting(a) => self.shared.accounting.push(a),
+        }
+    }
+
+    /// One round of control-plane work. Returns the number of events handled.
+    pub fn tick(&mut self) -> usize {
+        let now = self.clock.now_ms();
+        let mut n = 0;
+        for q in self.shared.events.clone().iter() {
+            // Bounded per round so one busy worker cannot starve the rest.
+            for _ in 0..4096 {
+                let Some(e) = q.pop() else { break };
+                self.handle(e, now);
+                n += 1;
+            }
+        }
+        // Pins decided by the session manager become a new steering snapshot.
+        self.pending_pins.extend(self.shared.manager.take_changes());
+        if !self.pending_pins.is_empty() {
+            let changes = std::mem::take(&mut self.pending_pins);
+            self.shared.publish_pins(&changes);
+        }
+        if self.neighbours_dirty {
+            self.neighbours_dirty = false;
+            self.shared.neighbours.publish(self.shared.neighbours_work.clone());
+        }
+        if now.saturating_sub(self.last_load_ms) >= LOAD_PUBLISH_MS {
+            self.last_load_ms = now;
+            self.shared.publish_loads();
+        }
+        if now.saturating_sub(self.last_second_ms) >= 1000 {
+            self.last_second_ms = now;
+            self.every_second(now);
+        }
+        self.shared.accounting.flush(now);
+        self.shared.reclaim();
+        n
+    }
+
+    fn every_second(&mut self, now: u64) {
+        // Sessions idle too long are unpinned (they fall back to Maglev).
+        let expired = self.shared.manager.expire_idle(now);
+        if !expired.is_empty() {
+            debug!(count = expired.len(), "unpinned idle sessions");
+        }
+        // Addresses still unresolved: retry; give up after a while.
+        let pending: Vec<(u16, Ipv4Addr)> = self.resolving.keys().copied().collect();
+        for (port, ip) in pending {
+            let tries = self.resolving.get(&(port, ip)).map_or(0, |r| r.tries);
+            if tries >= 30 {
+                warn!(port, %ip, "no ARP answer after {tries} requests; still trying every 10 s");
+            }
+            if tries < 30 || tries % 10 == 0 {
+                self.resolve(port, ip, now);
+            } else if let Some(r) = self.resolving.get_mut(&(port, ip)) {
+                r.tries += 1;
+            }
+        }
+        // Learned neighbours are refreshed now and then; a neighbour that
+        // stops answering is forgotten after three unanswered requests.
+        let stale: Vec<(u16, Ipv4Addr)> = self
+            .learned_at
+            .iter()
+            .filter(|(_, &at)| now.saturating_sub(at) > NEIGHBOUR_REFRESH_MS)
+            .map(|(k, _)| *k)
+            .collect();
+        for (port, ip) in stale {
+            let overdue = now.saturating_sub(self.learned_at.get(&(port, ip)).copied().unwrap_or(now));
+            if overdue > NEIGHBOUR_REFRESH_MS + 3 * ARP_RETRY_MS {
+                info!(port, %ip, "neighbour did not answer; forgotten");
+                self.learned_at.remove(&(port, ip));
+                self.shared.neighbours_work.remove(port, ip);
+                self.neighbours_dirty = true;
+            } else {
+                let sender = self.shared.topo.port_address(port).unwrap_or(Ipv4Addr::UNSPECIFIED);
+                self.arp_request(port, ip, sender);
+            }
+        }
+    }
+
+    /// Runs until `stop` says so, sleeping briefly when there is nothing to do.
+    pub fn run(&mut self, stop: &dyn Fn() -> bool, on_hup: &mut dyn FnMut(&mut Control)) {
+        self.announce();
+        self.resolve_known();
+        while !stop() {
+            on_hup(self);
+            if self.tick() == 0 {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! Bring-up, running and orderly shutdown of the appliance.
+//!
+//! Order matters: everything that can be checked without DPDK is checked
+//! first; then EAL, the mbuf pool, the ports, the handoff rings and the
+//! snapshots; then the workers are launched and the main lcore runs the
+//! control plane until a signal. Shutdown reverses it: workers stop and end
+//! their user sessions (final accounting), ports stop and close, and the
+//! pool must have every mbuf back before EAL is cleaned up.
+
+mod control;
+mod frame;
+pub mod records;
+mod shared;
+mod worker;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::plan;
+use control::Control;
+use crossbeam::queue::ArrayQueue;
+use dataplane::counters::WorkerCounters;
+use dataplane::pipeline::{LocalLoad, ServerLoads, Snapshots, Worker, WorkerConfig};
+use dataplane::rcu::Publisher;
+use dataplane::tier1::{SessionManager, SteeringTable};
+use dataplane::topology::Neighbours;
+use dpdk_ffi::{launch_on_lcore, mbuf_ring, Eal, Mempool, PortId, RingConsumer, RingProducer, SOCKET_ID_ANY};
+use shared::Shared;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use tracing::{error, info, warn};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("DPDK: {0}")]
+    Dpdk(#[from] dpdk_ffi::Error),
+    #[error("port \"{port}\" (device {device}): {source}")]
+    Port {
+        port: String,
+        device: String,
+        source: dpdk_ffi::Error,
+    },
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// Most snapshot readers per publisher (workers + spare).
+const MAX_READERS: usize = 128;
+
+pub fn run(_path: &Path, cfg: Config) -> Result<(), RunError> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let hup = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, Arc::clone(&stop))
+            .map_err(|e| RunError::Setup(format!("cannot install signal handler: {e}")))?;
+    }
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&hup))
+        .map_err(|e| RunError::Setup(format!("cannot install signal handler: {e}")))?;
+
+    let clock = Clock::new();
+    let policy = plan::policy(&cfg);
+    let gateways = plan::gateways(&cfg);
+    let n_workers = cfg.workers.len() as u16;
+
+    let args: Vec<String> = cfg.eal_args().into_iter().skip(1).collect();
+    info!(args = %args.join(" "), "starting EAL");
+    let eal = Eal::init(&args)?;
+    if let Err(e) = dpdk_ffi::pdump_init() {
+        warn!("packet capture (dpdk-dumpcap) unavailable: {e}");
+    }
+
+    let pool = Mempool::create(
+        "tandem_mbufs",
+        cfg.mempool.mbufs,
+        cfg.mempool.cache,
+        cfg.mempool.data_room,
+        SOCKET_ID_ANY,
+    )?;
+
+    // Ports: every worker has its own tx queue, and one more is the
+    // control plane's.
+    let mut ports = Vec::new();
+    let mut macs = Vec::new();
+    for p in &cfg.ports {
+        let port_err = |source| RunError::Port {
+            port: p.name.clone(),
+            device: p.device.clone(),
+            source,
+        };
+        let pid = PortId::by_name(&p.device).map_err(port_err)?;
+        pid.configure(p.rx_queues, n_workers + 1, cfg.rings.rx_desc, cfg.rings.tx_desc, &pool)
+            .map_err(port_err)?;
+        if p.promiscuous {
+            pid.promiscuous_enable().map_err(port_err)?;
+        }
+        pid.start().map_err(port_err)?;
+        let mac = pid.mac_addr().map_err(port_err)?;
+        info!(port = %p.name, device = %p.device, mac = %dataplane::wire::MacAddr(mac), "port started");
+        ports.push(pid);
+        macs.push(mac);
+    }
+    let mut port_index = vec![u16::MAX; 1024];
+    for (i, pid) in ports.iter().enumerate() {
+        if let Some(slot) = port_index.get_mut(usize::from(pid.index())) {
+            *slot = i as u16;
+        }
+    }
+
+    let topo = Arc::new(plan::topology(&cfg, &macs, &policy));
+    let mut neighbours = Neighbours::default();
+    for (i, p) in cfg.ports.iter().enumerate() {
+        for n in &p.neighbours {
+            neighbours.insert(i as u16, n.ip.0, n.mac.0);
+        }
+    }
+
+    let steering_table = SteeringTable::new(&gateways)
+        .map_err(|e| RunError::Setup(format!("steering table: {e}")))?;
+    let mut manager = SessionManager::new(cfg.steering.idle_unpin_s.saturating_mul(1000));
+    manager
+        .set_gateways(&gateways)
+        .map_err(|e| RunError::Setup(format!("session manager: {e}")))?;
+    let steering = Publisher::new(steering_table, MAX_READERS);
+    let policy_pub = Publisher::new(policy, MAX_READERS);
+    let neigh_pub = Publisher::new(neighbours.clone(), MAX_READERS);
+    let loads_pub = Publisher::new(ServerLoads::default(), MAX_READERS);
+
+    // Handoff rings: one SPSC ring per ordered pair of workers.
+    let n = usize::from(n_workers);
+    let mut ring_out: Vec<Vec<Option<RingProducer>>> = (0..n).map(|_| (0..n).map(|_| None).collect()).collect();
+    let mut ring_in: Vec<Vec<RingConsumer>> = (0..n).map(|_| Vec::new()).collect();
+    for from in 0..n {
+        for to in 0..n {
+            if from == to {
+                continue;
+            }
+            let (p, c) = mbuf_ring(&format!("tdm_ho_{from}_{to}"), cfg.rings.handoff, SOCKET_ID_ANY)?;
+            ring_out[from][to] = Some(p);
+            ring_in[to].push(c);
+        }
+    }
+
+    let events: Vec<Arc<ArrayQueue<dataplane::event::Event>>> =
+        (0..n).map(|_| Arc::new(ArrayQueue::new(cfg.rings.events as usize))).collect();
+    let mut handles = Vec::new();
+    let mut worker_loads = Vec::new();
+    let mut counters = Vec::new();
+    let mut ring_out = ring_out.into_iter();
+    let mut ring_in = ring_in.into_iter();
+    let mut launch_error = None;
+    for (i, w) in cfg.workers.iter().enumerate() {
+        let load = Arc::new(LocalLoad::default());
+        let ctr = Arc::new(WorkerCounters::default());
+        let snaps = Snapshots {
+            steering: steering.reader().map_err(|e| RunError::Setup(format!("{e:?}")))?,
+            policy: policy_pub.reader().map_err(|e| RunError::Setup(format!("{e:?}")))?,
+            neighbours: neigh_pub.reader().map_err(|e| RunError::Setup(format!("{e:?}")))?,
+            loads: loads_pub.reader().map_err(|e| RunError::Setup(format!("{e:?}")))?,
+        };
+        let wcfg = WorkerConfig {
+            index: i as u16,
+            n_workers,
+            gateway_addrs: cfg.gateway.addresses.iter().map(|a| a.0).collect(),
+            port_range: cfg.gateway.port_range,
+            table_capacity: cfg.gateway.user_sessions_per_worker,
+            quarantine: plan::quarantine(&cfg),
+            session_key: plan::session_key(cfg.steering.key),
+        };
+        let pipeline = Worker::new(wcfg, Arc::clone(&topo), snaps, Arc::clone(&load), Arc::clone(&ctr), clock.now_ms())
+            .map_err(RunError::Setup)?;
+        let polls = w
+            .poll
+            .iter()
+            .filter_map(|q| cfg.port_index(&q.port).map(|pi| (ports[pi], q.queue)))
+            .collect();
+        let io = worker::WorkerIo {
+            polls,
+            tx_queue: i as u16,
+            ports: ports.clone(),
+            port_index: port_index.clone(),
+            ring_out: ring_out.next().unwrap_or_default(),
+            ring_in: ring_in.next().unwrap_or_default(),
+            events: Arc::clone(&events[i]),
+            stop: Arc::clone(&stop),
+            busy_poll: cfg.idle.busy_poll,
+            max_sleep_us: cfg.idle.max_sleep_us,
+            clock,
+        };
+        match launch_on_lcore(w.lcore, move || worker::run(io, pipeline)) {
+            Ok(h) => handles.push(h),
+            Err(e) => {
+                launch_error = Some(RunError::Setup(format!("worker on lcore {}: {e}", w.lcore)));
+                break;
+            }
+        }
+        worker_loads.push(load);
+        counters.push(ctr);
+    }
+
+    let shared = Shared {
+        topo,
+        ports: ports.clone(),
+        pool: pool.clone(),
+        control_tx_queue: n_workers,
+        steering,
+        policy: policy_pub,
+        neighbours: neigh_pub,
+        loads: loads_pub,
+        neighbours_work: neighbours,
+        manager,
+        events: Arc::new(events),
+        worker_loads,
+        counters,
+        accounting: records::AccountingPipe::default(),
+    };
+    let mut control = Control::new(shared, clock);
+    if launch_error.is_none() {
+        info!(workers = n_workers, "tandem running; SIGINT or SIGTERM stops it");
+        let stop_flag = Arc::clone(&stop);
+        control.run(&|| stop_flag.load(Ordering::Relaxed), &mut |_c| {
+            if hup.swap(false, Ordering::Relaxed) {
+                info!("SIGHUP: reload is not supported by this version; the running config stays in force");
+            }
+        });
+        info!("stopping");
+    }
+
+    // Shutdown.
+    stop.store(true, Ordering::Relaxed);
+    let mut worker_failed = None;
+    for h in handles {
+        let lcore = h.lcore();
+        if let Err(e) = h.wait() {
+            error!(lcore, "worker failed: {e}");
+            worker_failed = Some(format!("worker on lcore {lcore}: {e}"));
+        }
+    }
+    // Final accounting from the workers' end_all.
+    control.tick();
+    for (pid, p) in ports.iter().zip(&cfg.ports) {
+        if let Err(e) = pid.stop() {
+            warn!(port = %p.name, "stop: {e}");
+        }
+        if let Err(e) = pid.close() {
+            warn!(port = %p.name, "close: {e}");
+        }
+    }
+    drop(control);
+    let in_use = pool.in_use();
+    info!(in_use, "mbufs in use after stop");
+    drop(pool);
+    if let Err(e) = dpdk_ffi::pdump_uninit() {
+        warn!("pdump uninit: {e}");
+    }
+    if let Err(e) = eal.cleanup() {
+        warn!("EAL cleanup: {}", dpdk_ffi::Error::from(e));
+    }
+    if let Some(e) = launch_error {
+        return Err(e);
+    }
+    if let Some(e) = worker_failed {
+        return Err(RunError::Setup(e));
+    }
+    if in_use != 0 {
+        return Err(RunError::Setup(format!("{in_use} mbufs were not returned to the pool")));
+    }
+    info!("stopped cleanly");
+    Ok(())
+}

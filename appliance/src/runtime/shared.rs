@@ -1,0 +1,68 @@
+//! What the control plane holds: the publishers of the workers' snapshots
+//! and the working copies they are made from, the session manager, the
+//! ports and pool it transmits with, and the workers' queues and counters.
+
+use crate::runtime::records::AccountingPipe;
+use crossbeam::queue::ArrayQueue;
+use dataplane::counters::WorkerCounters;
+use dataplane::event::Event;
+use dataplane::pipeline::{LocalLoad, ServerLoads};
+use dataplane::policy::Policy;
+use dataplane::rcu::Publisher;
+use dataplane::tier1::{GatewayId, SessionId, SessionManager, SteeringTable};
+use dataplane::topology::{Neighbours, Topology};
+use dpdk_ffi::{Mempool, PortId};
+use std::sync::Arc;
+
+pub struct Shared {
+    pub topo: Arc<Topology>,
+    pub ports: Vec<PortId>,
+    pub pool: Mempool,
+    /// The tx queue reserved for the control plane on every port.
+    pub control_tx_queue: u16,
+    pub steering: Publisher<SteeringTable>,
+    pub policy: Publisher<Policy>,
+    pub neighbours: Publisher<Neighbours>,
+    pub loads: Publisher<ServerLoads>,
+    /// The neighbour table being built; published when it changes.
+    pub neighbours_work: Neighbours,
+    pub manager: SessionManager,
+    pub events: Arc<Vec<Arc<ArrayQueue<Event>>>>,
+    pub worker_loads: Vec<Arc<LocalLoad>>,
+    pub counters: Vec<Arc<WorkerCounters>>,
+    pub accounting: AccountingPipe,
+}
+
+impl Shared {
+    /// Publishes a steering table with these pin changes applied.
+    pub fn publish_pins(&mut self, changes: &[(SessionId, Option<GatewayId>)]) {
+        let next = self.steering.current().with_pins(changes);
+        self.steering.publish(next);
+    }
+
+    /// Sums the workers' live user sessions per server and publishes them.
+    pub fn publish_loads(&mut self) {
+        let n = self.policy.current().services.servers.len();
+        let by_worker: Vec<Vec<u32>> = self.worker_loads.iter().map(|l| l.snapshot(n)).collect();
+        let mut total = vec![0u64; n];
+        for w in &by_worker {
+            for (t, v) in total.iter_mut().zip(w) {
+                *t += u64::from(*v);
+            }
+        }
+        self.loads.publish(ServerLoads { total, by_worker });
+    }
+
+    /// Frees snapshots every worker has moved past.
+    pub fn reclaim(&self) {
+        self.steering.reclaim();
+        self.policy.reclaim();
+        self.neighbours.reclaim();
+        self.loads.reclaim();
+    }
+
+    /// Publishes a new policy.
+    pub fn publish_policy(&mut self, p: Policy) {
+        self.policy.publish(p);
+    }
+}
