@@ -4,3 +4,5 @@
 //! plain byte buffers, so it can be tested with byte arrays, property tests
 //! and fuzzers. The `appliance` crate feeds it DPDK mbufs; this crate never
 //! calls DPDK.
+
+pub mod tier2;
