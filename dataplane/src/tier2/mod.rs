@@ -1,0 +1,22 @@
+//! Tier 2: the gateway state of one worker core.
+//!
+//! Each worker owns, without sharing: the gateway ports dealt to it
+//! (`ports`), its user sessions (`session`), their idle timers (`timer`),
+//! the per-protocol state and timeouts (`state`) and the server choice for
+//! new sessions (`select`). Nothing here reads a clock or touches packets:
+//! callers pass times in milliseconds and plain addresses and ports.
+
+pub mod ports;
+pub mod select;
+pub mod session;
+pub mod state;
+pub mod timer;
+
+#[cfg(test)]
+mod proptests;
+
+pub use ports::{owner_core, try_owner_core, PortAllocator, PortPool, Quarantine, QuarantineClass};
+pub use select::{consistent, least_load, LoadCounters, ServerCandidate};
+pub use session::{FlowKey, InsertError, UserSession, UserSessionTable};
+pub use state::{Direction, EndReason, FlowState, TcpFlags, TcpState, Timeouts};
+pub use timer::TimerWheel;
