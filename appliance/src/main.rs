@@ -15,7 +15,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "tandem", version, about = "Two-tier session-steering load balancer and packet gateway on DPDK")]
+#[command(
+    name = "tandem",
+    version,
+    about = "Two-tier session-steering load balancer and packet gateway on DPDK"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,

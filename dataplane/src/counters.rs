@@ -147,7 +147,7 @@ pub struct WorkerCounters {
 
 impl WorkerCounters {
     #[inline]
-    pub fn drop(&self, r: DropReason) {
+    pub fn count_drop(&self, r: DropReason) {
         self.drops[r as usize].inc();
     }
 
@@ -182,9 +182,9 @@ mod tests {
     #[test]
     fn counters_count() {
         let c = WorkerCounters::default();
-        c.drop(DropReason::TableFull);
+        c.count_drop(DropReason::TableFull);
         c.drop_n(DropReason::TableFull, 2);
-        c.drop(DropReason::Fragment);
+        c.count_drop(DropReason::Fragment);
         assert_eq!(c.dropped(DropReason::TableFull), 3);
         assert_eq!(c.dropped_total(), 4);
         c.rx_packets.add(5);

@@ -333,6 +333,13 @@ impl<T> Reader<T> {
         &self.snapshot
     }
 
+    /// A counted reference to the current snapshot, for work that must
+    /// hold it while also borrowing the reader's owner mutably (one atomic
+    /// increment: call it per timer round, not per packet).
+    pub fn arc(&self) -> Arc<T> {
+        Arc::clone(&self.snapshot)
+    }
+
     /// The generation of the snapshot [`get`](Reader::get) returns.
     pub fn generation(&self) -> u64 {
         self.seen

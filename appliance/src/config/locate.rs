@@ -236,25 +236,25 @@ mod tests {
             (3, 33)
         );
         assert_eq!(
-            locate(TEXT, &[Seg::Field("ports"), Seg::Index(1), Seg::Field("name")]),
+            locate(
+                TEXT,
+                &[Seg::Field("ports"), Seg::Index(1), Seg::Field("name")]
+            ),
             (6, 30)
         );
         assert_eq!(
-            locate(TEXT, &[Seg::Field("ports"), Seg::Index(1), Seg::Field("role")]),
+            locate(
+                TEXT,
+                &[Seg::Field("ports"), Seg::Index(1), Seg::Field("role")]
+            ),
             (7, 32)
         );
-        assert_eq!(
-            locate(TEXT, &[Seg::Field("opt"), Seg::Field("a")]),
-            (9, 19)
-        );
+        assert_eq!(locate(TEXT, &[Seg::Field("opt"), Seg::Field("a")]), (9, 19));
     }
 
     #[test]
     fn missing_path_points_at_deepest_existing_part() {
-        assert_eq!(
-            locate(TEXT, &[Seg::Field("ports"), Seg::Index(7)]),
-            (4, 12)
-        );
+        assert_eq!(locate(TEXT, &[Seg::Field("ports"), Seg::Index(7)]), (4, 12));
         assert_eq!(locate(TEXT, &[Seg::Field("nope")]), (2, 1));
     }
 }

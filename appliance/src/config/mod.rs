@@ -115,7 +115,5 @@ impl Config {
     }
 }
 
-pub use validate::parse_lcores;
-
 #[cfg(test)]
 mod tests;

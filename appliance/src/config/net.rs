@@ -113,14 +113,18 @@ impl FromStr for Mac {
         let mut n = 0;
         for part in s.split(':') {
             if n == 6 || part.len() != 2 {
-                return Err(format!("'{s}' is not a MAC address (expected aa:bb:cc:dd:ee:ff)"));
+                return Err(format!(
+                    "'{s}' is not a MAC address (expected aa:bb:cc:dd:ee:ff)"
+                ));
             }
             out[n] = u8::from_str_radix(part, 16)
                 .map_err(|_| format!("'{s}' is not a MAC address (expected aa:bb:cc:dd:ee:ff)"))?;
             n += 1;
         }
         if n != 6 {
-            return Err(format!("'{s}' is not a MAC address (expected aa:bb:cc:dd:ee:ff)"));
+            return Err(format!(
+                "'{s}' is not a MAC address (expected aa:bb:cc:dd:ee:ff)"
+            ));
         }
         Ok(Mac(out))
     }

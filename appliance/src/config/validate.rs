@@ -49,7 +49,8 @@ pub fn parse_lcores(spec: &str) -> Result<Vec<u32>, String> {
         let lhs = lhs.trim_start_matches('(').trim_end_matches(')');
         for part in lhs.split(',') {
             let part = part.trim();
-            let bad = || format!("'{spec}' is not an lcore list (expected e.g. \"0-1\" or \"0@0,1@1\")");
+            let bad =
+                || format!("'{spec}' is not an lcore list (expected e.g. \"0-1\" or \"0@0,1@1\")");
             if let Some((a, b)) = part.split_once('-') {
                 let a: u32 = a.trim().parse().map_err(|_| bad())?;
                 let b: u32 = b.trim().parse().map_err(|_| bad())?;
@@ -89,13 +90,19 @@ pub fn validate(c: &Config) -> Result<(), Violation> {
     if c.eal.memory_mb < 64 {
         return Err(violation(
             vec![field("eal"), field("memory_mb")],
-            format!("memory_mb {} is too small; give at least 64", c.eal.memory_mb),
+            format!(
+                "memory_mb {} is too small; give at least 64",
+                c.eal.memory_mb
+            ),
         ));
     }
 
     // Ports.
     if c.ports.is_empty() {
-        return Err(violation(vec![field("ports")], "no ports: give at least one access and one server port".into()));
+        return Err(violation(
+            vec![field("ports")],
+            "no ports: give at least one access and one server port".into(),
+        ));
     }
     let mut names = HashMap::new();
     let mut devices = HashSet::new();
@@ -103,12 +110,18 @@ pub fn validate(c: &Config) -> Result<(), Violation> {
     for (i, p) in c.ports.iter().enumerate() {
         let at = |f: &'static str| vec![field("ports"), Seg::Index(i), field(f)];
         if p.name.is_empty() || p.name.len() > 32 {
-            return Err(violation(at("name"), "port name must be 1 to 32 characters".into()));
+            return Err(violation(
+                at("name"),
+                "port name must be 1 to 32 characters".into(),
+            ));
         }
         if let Some(first) = names.insert(p.name.as_str(), i) {
             return Err(violation(
                 at("name"),
-                format!("port name \"{}\" is used twice (also by ports[{first}])", p.name),
+                format!(
+                    "port name \"{}\" is used twice (also by ports[{first}])",
+                    p.name
+                ),
             ));
         }
         if !devices.insert(p.device.as_str()) {
@@ -118,12 +131,20 @@ pub fn validate(c: &Config) -> Result<(), Violation> {
             ));
         }
         if p.rx_queues == 0 || p.rx_queues > 64 {
-            return Err(violation(at("rx_queues"), "rx_queues must be 1 to 64".into()));
+            return Err(violation(
+                at("rx_queues"),
+                "rx_queues must be 1 to 64".into(),
+            ));
         }
         for (j, a) in p.addresses.iter().enumerate() {
             if !addrs.insert(a.addr) {
                 return Err(violation(
-                    vec![field("ports"), Seg::Index(i), field("addresses"), Seg::Index(j)],
+                    vec![
+                        field("ports"),
+                        Seg::Index(i),
+                        field("addresses"),
+                        Seg::Index(j),
+                    ],
                     format!("address {} is configured twice", a.addr),
                 ));
             }
@@ -140,10 +161,16 @@ pub fn validate(c: &Config) -> Result<(), Violation> {
 
     // Workers.
     if c.workers.is_empty() {
-        return Err(violation(vec![field("workers")], "no workers: give at least one worker lcore".into()));
+        return Err(violation(
+            vec![field("workers")],
+            "no workers: give at least one worker lcore".into(),
+        ));
     }
     if c.workers.len() > 64 {
-        return Err(violation(vec![field("workers")], "at most 64 workers".into()));
+        return Err(violation(
+            vec![field("workers")],
+            "at most 64 workers".into(),
+        ));
     }
     let mut worker_lcores = HashSet::new();
     let mut polled: HashMap<(&str, u16), usize> = HashMap::new();
@@ -161,18 +188,33 @@ pub fn validate(c: &Config) -> Result<(), Violation> {
         if !lcores.contains(&w.lcore) {
             return Err(violation(
                 at("lcore"),
-                format!("worker lcore {} is not in eal.lcores \"{}\"", w.lcore, c.eal.lcores),
+                format!(
+                    "worker lcore {} is not in eal.lcores \"{}\"",
+                    w.lcore, c.eal.lcores
+                ),
             ));
         }
         if !worker_lcores.insert(w.lcore) {
-            return Err(violation(at("lcore"), format!("two workers on lcore {}", w.lcore)));
+            return Err(violation(
+                at("lcore"),
+                format!("two workers on lcore {}", w.lcore),
+            ));
         }
         for (j, q) in w.poll.iter().enumerate() {
             let qat = |f: &'static str| {
-                vec![field("workers"), Seg::Index(i), field("poll"), Seg::Index(j), field(f)]
+                vec![
+                    field("workers"),
+                    Seg::Index(i),
+                    field("poll"),
+                    Seg::Index(j),
+                    field(f),
+                ]
             };
             let Some(&pi) = names.get(q.port.as_str()) else {
-                return Err(violation(qat("port"), format!("no port is named \"{}\"", q.port)));
+                return Err(violation(
+                    qat("port"),
+                    format!("no port is named \"{}\"", q.port),
+                ));
             };
             if q.queue >= c.ports[pi].rx_queues {
                 return Err(violation(
@@ -251,7 +293,10 @@ pub fn validate(c: &Config) -> Result<(), Violation> {
         ));
     }
     if g.addresses.len() > 200 {
-        return Err(violation(vec![field("gateway"), field("addresses")], "at most 200 gateway addresses".into()));
+        return Err(violation(
+            vec![field("gateway"), field("addresses")],
+            "at most 200 gateway addresses".into(),
+        ));
     }
     let (lo, hi) = g.port_range;
     if lo == 0 || lo > hi {
@@ -279,11 +324,17 @@ pub fn validate(c: &Config) -> Result<(), Violation> {
     for (i, s) in c.services.iter().enumerate() {
         let at = |f: &'static str| vec![field("services"), Seg::Index(i), field(f)];
         if !svc_names.insert(s.name.as_str()) {
-            return Err(violation(at("name"), format!("service name \"{}\" is used twice", s.name)));
+            return Err(violation(
+                at("name"),
+                format!("service name \"{}\" is used twice", s.name),
+            ));
         }
         let end = s.port_end.unwrap_or(s.port);
         if end < s.port {
-            return Err(violation(at("port_end"), format!("port_end {end} is below port {}", s.port)));
+            return Err(violation(
+                at("port_end"),
+                format!("port_end {end} is below port {}", s.port),
+            ));
         }
         if let Some(&(j, ..)) = vips
             .iter()
@@ -291,19 +342,33 @@ pub fn validate(c: &Config) -> Result<(), Violation> {
         {
             return Err(violation(
                 at("vip"),
-                format!("VIP {} {:?} ports {}..={end} overlaps services[{j}]", s.vip, s.proto, s.port),
+                format!(
+                    "VIP {} {:?} ports {}..={end} overlaps services[{j}]",
+                    s.vip, s.proto, s.port
+                ),
             ));
         }
         vips.push((i, s.vip, s.proto, s.port, end));
         if s.servers.is_empty() {
-            return Err(violation(at("servers"), format!("service \"{}\" has no servers", s.name)));
+            return Err(violation(
+                at("servers"),
+                format!("service \"{}\" has no servers", s.name),
+            ));
         }
         let mut seen = HashSet::new();
         for (j, srv) in s.servers.iter().enumerate() {
             if !seen.insert((srv.addr, srv.port)) {
                 return Err(violation(
-                    vec![field("services"), Seg::Index(i), field("servers"), Seg::Index(j)],
-                    format!("server {} is listed twice in service \"{}\"", srv.addr, s.name),
+                    vec![
+                        field("services"),
+                        Seg::Index(i),
+                        field("servers"),
+                        Seg::Index(j),
+                    ],
+                    format!(
+                        "server {} is listed twice in service \"{}\"",
+                        srv.addr, s.name
+                    ),
                 ));
             }
         }

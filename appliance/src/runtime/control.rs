@@ -6,7 +6,8 @@ use super::shared::Shared;
 use crate::clock::Clock;
 use dataplane::event::Event;
 use dataplane::tier1::{GatewayId, SessionId};
-use dataplane::wire::{arp_frame, ArpOp, ArpRepr, MacAddr};
+use dataplane::wire::frames::arp_frame;
+use dataplane::wire::{ArpOp, ArpRepr, MacAddr};
 use dpdk_ffi::{Burst, Mbuf};
 use hashbrown::HashMap;
 use std::net::Ipv4Addr;
@@ -126,14 +127,21 @@ impl Control {
         if self.shared.neighbours_work.get(port, ip).is_some() {
             return;
         }
-        let e = self.resolving.entry((port, ip)).or_insert(Resolving { tries: 0, last_ms: 0 });
+        let e = self.resolving.entry((port, ip)).or_insert(Resolving {
+            tries: 0,
+            last_ms: 0,
+        });
         if e.tries > 0 && now.saturating_sub(e.last_ms) < ARP_RETRY_MS {
             return;
         }
         e.tries += 1;
         e.last_ms = now;
         let tries = e.tries;
-        let sender = self.shared.topo.port_address(port).unwrap_or(Ipv4Addr::UNSPECIFIED);
+        let sender = self
+            .shared
+            .topo
+            .port_address(port)
+            .unwrap_or(Ipv4Addr::UNSPECIFIED);
         if tries <= 3 || tries % 10 == 0 {
             debug!(port, %ip, tries, "ARP request");
         }
@@ -142,8 +150,15 @@ impl Control {
 
     fn handle(&mut self, e: Event, now: u64) {
         match e {
-            Event::Pin { session_id, gateway } => {
-                match self.shared.manager.pin_request(SessionId(session_id), GatewayId(gateway), now) {
+            Event::Pin {
+                session_id,
+                gateway,
+            } => {
+                match self.shared.manager.pin_request(
+                    SessionId(session_id),
+                    GatewayId(gateway),
+                    now,
+                ) {
                     Ok(_) => {}
                     Err(err) => debug!(session = session_id, "pin refused: {err}"),
                 }
@@ -185,7 +200,9 @@ impl Control {
         }
         if self.neighbours_dirty {
             self.neighbours_dirty = false;
-            self.shared.neighbours.publish(self.shared.neighbours_work.clone());
+            self.shared
+                .neighbours
+                .publish(self.shared.neighbours_work.clone());
         }
         if now.saturating_sub(self.last_load_ms) >= LOAD_PUBLISH_MS {
             self.last_load_ms = now;
@@ -228,14 +245,19 @@ impl Control {
             .map(|(k, _)| *k)
             .collect();
         for (port, ip) in stale {
-            let overdue = now.saturating_sub(self.learned_at.get(&(port, ip)).copied().unwrap_or(now));
+            let overdue =
+                now.saturating_sub(self.learned_at.get(&(port, ip)).copied().unwrap_or(now));
             if overdue > NEIGHBOUR_REFRESH_MS + 3 * ARP_RETRY_MS {
                 info!(port, %ip, "neighbour did not answer; forgotten");
                 self.learned_at.remove(&(port, ip));
                 self.shared.neighbours_work.remove(port, ip);
                 self.neighbours_dirty = true;
             } else {
-                let sender = self.shared.topo.port_address(port).unwrap_or(Ipv4Addr::UNSPECIFIED);
+                let sender = self
+                    .shared
+                    .topo
+                    .port_address(port)
+                    .unwrap_or(Ipv4Addr::UNSPECIFIED);
                 self.arp_request(port, ip, sender);
             }
         }

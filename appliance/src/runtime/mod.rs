@@ -23,7 +23,9 @@ use dataplane::pipeline::{LocalLoad, ServerLoads, Snapshots, Worker, WorkerConfi
 use dataplane::rcu::Publisher;
 use dataplane::tier1::{SessionManager, SteeringTable};
 use dataplane::topology::Neighbours;
-use dpdk_ffi::{launch_on_lcore, mbuf_ring, Eal, Mempool, PortId, RingConsumer, RingProducer, SOCKET_ID_ANY};
+use dpdk_ffi::{
+    launch_on_lcore, mbuf_ring, Eal, Mempool, PortId, RingConsumer, RingProducer, SOCKET_ID_ANY,
+};
 use shared::Shared;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -81,6 +83,7 @@ pub fn run(_path: &Path, cfg: Config) -> Result<(), RunError> {
     // control plane's.
     let mut ports = Vec::new();
     let mut macs = Vec::new();
+    let mut extra_queues: Vec<Vec<u16>> = Vec::new();
     for p in &cfg.ports {
         let port_err = |source| RunError::Port {
             port: p.name.clone(),
@@ -88,8 +91,27 @@ pub fn run(_path: &Path, cfg: Config) -> Result<(), RunError> {
             source,
         };
         let pid = PortId::by_name(&p.device).map_err(port_err)?;
-        pid.configure(p.rx_queues, n_workers + 1, cfg.rings.rx_desc, cfg.rings.tx_desc, &pool)
-            .map_err(port_err)?;
+        let tx_queues = n_workers + 1;
+        let mut rx_queues = p.rx_queues;
+        if let Err(first) = pid.configure(
+            rx_queues,
+            tx_queues,
+            cfg.rings.rx_desc,
+            cfg.rings.tx_desc,
+            &pool,
+        ) {
+            // Some PMDs (net_tap among them) need as many rx as tx queues.
+            // Then the extra rx queues are polled by the workers in turn.
+            let n = rx_queues.max(tx_queues);
+            if n == rx_queues {
+                return Err(port_err(first));
+            }
+            pid.configure(n, n, cfg.rings.rx_desc, cfg.rings.tx_desc, &pool)
+                .map_err(|_| port_err(first))?;
+            info!(port = %p.name, rx_queues = n, "device needs equal rx and tx queues; extra rx queues are shared out among the workers");
+            rx_queues = n;
+        }
+        extra_queues.push((p.rx_queues..rx_queues).collect::<Vec<u16>>());
         if p.promiscuous {
             pid.promiscuous_enable().map_err(port_err)?;
         }
@@ -127,21 +149,27 @@ pub fn run(_path: &Path, cfg: Config) -> Result<(), RunError> {
 
     // Handoff rings: one SPSC ring per ordered pair of workers.
     let n = usize::from(n_workers);
-    let mut ring_out: Vec<Vec<Option<RingProducer>>> = (0..n).map(|_| (0..n).map(|_| None).collect()).collect();
+    let mut ring_out: Vec<Vec<Option<RingProducer>>> =
+        (0..n).map(|_| (0..n).map(|_| None).collect()).collect();
     let mut ring_in: Vec<Vec<RingConsumer>> = (0..n).map(|_| Vec::new()).collect();
     for from in 0..n {
         for to in 0..n {
             if from == to {
                 continue;
             }
-            let (p, c) = mbuf_ring(&format!("tdm_ho_{from}_{to}"), cfg.rings.handoff, SOCKET_ID_ANY)?;
+            let (p, c) = mbuf_ring(
+                &format!("tdm_ho_{from}_{to}"),
+                cfg.rings.handoff,
+                SOCKET_ID_ANY,
+            )?;
             ring_out[from][to] = Some(p);
             ring_in[to].push(c);
         }
     }
 
-    let events: Vec<Arc<ArrayQueue<dataplane::event::Event>>> =
-        (0..n).map(|_| Arc::new(ArrayQueue::new(cfg.rings.events as usize))).collect();
+    let events: Vec<Arc<ArrayQueue<dataplane::event::Event>>> = (0..n)
+        .map(|_| Arc::new(ArrayQueue::new(cfg.rings.events as usize)))
+        .collect();
     let mut handles = Vec::new();
     let mut worker_loads = Vec::new();
     let mut counters = Vec::new();
@@ -152,10 +180,18 @@ pub fn run(_path: &Path, cfg: Config) -> Result<(), RunError> {
         let load = Arc::new(LocalLoad::default());
         let ctr = Arc::new(WorkerCounters::default());
         let snaps = Snapshots {
-            steering: steering.reader().map_err(|e| RunError::Setup(format!("{e:?}")))?,
-            policy: policy_pub.reader().map_err(|e| RunError::Setup(format!("{e:?}")))?,
-            neighbours: neigh_pub.reader().map_err(|e| RunError::Setup(format!("{e:?}")))?,
-            loads: loads_pub.reader().map_err(|e| RunError::Setup(format!("{e:?}")))?,
+            steering: steering
+                .reader()
+                .map_err(|e| RunError::Setup(format!("{e:?}")))?,
+            policy: policy_pub
+                .reader()
+                .map_err(|e| RunError::Setup(format!("{e:?}")))?,
+            neighbours: neigh_pub
+                .reader()
+                .map_err(|e| RunError::Setup(format!("{e:?}")))?,
+            loads: loads_pub
+                .reader()
+                .map_err(|e| RunError::Setup(format!("{e:?}")))?,
         };
         let wcfg = WorkerConfig {
             index: i as u16,
@@ -166,13 +202,23 @@ pub fn run(_path: &Path, cfg: Config) -> Result<(), RunError> {
             quarantine: plan::quarantine(&cfg),
             session_key: plan::session_key(cfg.steering.key),
         };
-        let pipeline = Worker::new(wcfg, Arc::clone(&topo), snaps, Arc::clone(&load), Arc::clone(&ctr), clock.now_ms())
-            .map_err(RunError::Setup)?;
-        let polls = w
+        let pipeline = Worker::new(
+            wcfg,
+            Arc::clone(&topo),
+            snaps,
+            Arc::clone(&load),
+            Arc::clone(&ctr),
+            clock.now_ms(),
+        )
+        .map_err(RunError::Setup)?;
+        let mut polls: Vec<(PortId, u16)> = w
             .poll
             .iter()
             .filter_map(|q| cfg.port_index(&q.port).map(|pi| (ports[pi], q.queue)))
             .collect();
+        for (pi, extra) in extra_queues.iter().enumerate() {
+            polls.extend(extra.iter().skip(i).step_by(n).map(|&q| (ports[pi], q)));
+        }
         let io = worker::WorkerIo {
             polls,
             tx_queue: i as u16,
@@ -215,7 +261,10 @@ pub fn run(_path: &Path, cfg: Config) -> Result<(), RunError> {
     };
     let mut control = Control::new(shared, clock);
     if launch_error.is_none() {
-        info!(workers = n_workers, "tandem running; SIGINT or SIGTERM stops it");
+        info!(
+            workers = n_workers,
+            "tandem running; SIGINT or SIGTERM stops it"
+        );
         let stop_flag = Arc::clone(&stop);
         control.run(&|| stop_flag.load(Ordering::Relaxed), &mut |_c| {
             if hup.swap(false, Ordering::Relaxed) {
@@ -262,7 +311,9 @@ pub fn run(_path: &Path, cfg: Config) -> Result<(), RunError> {
         return Err(RunError::Setup(e));
     }
     if in_use != 0 {
-        return Err(RunError::Setup(format!("{in_use} mbufs were not returned to the pool")));
+        return Err(RunError::Setup(format!(
+            "{in_use} mbufs were not returned to the pool"
+        )));
     }
     info!("stopped cleanly");
     Ok(())

@@ -76,7 +76,8 @@ impl Outputs {
             ring.enqueue_burst(b);
         }
         if !b.is_empty() {
-            w.counters().drop_n(DropReason::HandoffRingFull, b.len() as u64);
+            w.counters()
+                .drop_n(DropReason::HandoffRingFull, b.len() as u64);
             b.clear();
         }
     }
@@ -92,10 +93,21 @@ impl Outputs {
 }
 
 #[inline]
-fn handle(io: &mut WorkerIo, w: &mut Worker, out: &mut Outputs, mut m: Mbuf, handed_off: bool, now_ms: u64) {
-    let in_port = io.port_index.get(usize::from(m.port())).copied().unwrap_or(u16::MAX);
+fn handle(
+    io: &mut WorkerIo,
+    w: &mut Worker,
+    out: &mut Outputs,
+    mut m: Mbuf,
+    handed_off: bool,
+    now_ms: u64,
+) {
+    let in_port = io
+        .port_index
+        .get(usize::from(m.port()))
+        .copied()
+        .unwrap_or(u16::MAX);
     if !m.is_contiguous() {
-        w.counters().drop(DropReason::MultiSegment);
+        w.counters().count_drop(DropReason::MultiSegment);
         return;
     }
     let events = Arc::clone(&io.events);
@@ -112,27 +124,27 @@ fn handle(io: &mut WorkerIo, w: &mut Worker, out: &mut Outputs, mut m: Mbuf, han
         Verdict::Forward(p) => {
             let p = usize::from(p);
             if p >= out.tx.len() {
-                w.counters().drop(DropReason::NoRoute);
+                w.counters().count_drop(DropReason::NoRoute);
                 return;
             }
             if out.tx[p].is_full() {
                 out.flush_port(io, w, p);
             }
             if out.tx[p].push(m).is_err() {
-                w.counters().drop(DropReason::TxFull);
+                w.counters().count_drop(DropReason::TxFull);
             }
         }
         Verdict::Handoff(t) => {
             let t = usize::from(t);
             if t >= out.handoff.len() || io.ring_out[t].is_none() {
-                w.counters().drop(DropReason::NoGateway);
+                w.counters().count_drop(DropReason::NoGateway);
                 return;
             }
             if out.handoff[t].is_full() {
                 out.flush_ring(io, w, t);
             }
             if out.handoff[t].push(m).is_err() {
-                w.counters().drop(DropReason::HandoffRingFull);
+                w.counters().count_drop(DropReason::HandoffRingFull);
             }
         }
         Verdict::Drop(_) | Verdict::Consumed => {}

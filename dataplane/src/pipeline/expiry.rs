@@ -69,7 +69,7 @@ pub(super) fn run<E: EventSink>(w: &mut Worker, now_ms: u64, budget: usize, ev: 
         return 0;
     }
     w.timer_now_ms = now_ms;
-    let policy = w.snaps.policy.clone_arc();
+    let policy = w.snaps.policy.arc();
     let interim = policy.interim_ms;
     let mut expired: [u32; 64] = [0; 64];
     let mut n_expired = 0usize;

@@ -20,17 +20,7 @@ pub struct L2 {
     pub src_mac: [u8; 6],
 }
 
-/// The way back to a terminal.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ClientPath {
-    pub port: u16,
-    pub mac: [u8; 6],
-    /// 0 = untagged.
-    pub vlan: u16,
-    /// GTP-U peer (eNB/gNB) and TEID; `Ipv4Addr::UNSPECIFIED` = no tunnel.
-    pub tunnel_peer: Ipv4Addr,
-    pub teid: u32,
-}
+pub use crate::tier2::ClientPath;
 
 /// Outer IPv4 + UDP + GTP-U header bytes added when tunnelling.
 pub const GTP_ENCAP_LEN: usize = 20 + 8 + 8;
@@ -80,7 +70,7 @@ pub fn set_macs(b: &mut [u8], dst: [u8; 6], src: [u8; 6]) {
 /// port's address, `our_ip` its IPv4 address (GTP-U outer source).
 #[inline]
 pub fn to_client<F: Frame>(f: &mut F, path: &ClientPath, our_mac: [u8; 6], our_ip: Ipv4Addr) -> bool {
-    let tunnel = path.tunnel_peer != Ipv4Addr::UNSPECIFIED;
+    let tunnel = !path.tunnel.is_none();
     let vlan_len = if path.vlan != 0 { 4 } else { 0 };
     let extra = vlan_len + if tunnel { GTP_ENCAP_LEN } else { 0 };
     if extra > 0 {
@@ -107,7 +97,7 @@ pub fn to_client<F: Frame>(f: &mut F, path: &ClientPath, our_mac: [u8; 6], our_i
             ip[8] = 64;
             ip[9] = 17;
             ip[12..16].copy_from_slice(&our_ip.octets());
-            ip[16..20].copy_from_slice(&path.tunnel_peer.octets());
+            ip[16..20].copy_from_slice(&path.tunnel.peer_ip.octets());
             let c = checksum(ip);
             ip[10..12].copy_from_slice(&c.to_be_bytes());
             let udp = &mut b[o + 20..o + 28];
@@ -119,7 +109,7 @@ pub fn to_client<F: Frame>(f: &mut F, path: &ClientPath, our_mac: [u8; 6], our_i
             gtp[0] = 0x30; // version 1, PT=1, no optional fields
             gtp[1] = 0xff; // G-PDU
             gtp[2..4].copy_from_slice(&(inner_len as u16).to_be_bytes());
-            gtp[4..8].copy_from_slice(&path.teid.to_be_bytes());
+            gtp[4..8].copy_from_slice(&path.tunnel.teid.to_be_bytes());
         }
     }
     set_macs(f.bytes_mut(), path.mac, our_mac);

@@ -274,7 +274,7 @@ impl Worker {
     #[inline]
     fn account(&self, v: Verdict) -> Verdict {
         match v {
-            Verdict::Drop(r) => self.counters.drop(r),
+            Verdict::Drop(r) => self.counters.count_drop(r),
             Verdict::Handoff(_) => self.counters.handoff_out.inc(),
             Verdict::Forward(_) | Verdict::Consumed => {}
         }

@@ -116,8 +116,7 @@ impl Worker {
             port: in_port,
             mac: l2.src_mac,
             vlan: l2.vlan.unwrap_or(0),
-            tunnel_peer: tunnel.map_or(Ipv4Addr::UNSPECIFIED, |t| t.0),
-            teid: tunnel.map_or(0, |t| t.1),
+            tunnel: tunnel.map_or(GtpTunnel::NONE, |(peer_ip, teid)| GtpTunnel { peer_ip, teid }),
         };
         let idx = match self.table.find_client(&key) {
             Some(i) => i,
@@ -176,43 +175,80 @@ impl Worker {
         if key.proto == PROTO_TCP && !(l4.flags.syn && !l4.flags.ack && !l4.flags.rst) {
             return Err(Verdict::Drop(DropReason::NotSyn));
         }
-        let policy = self.snaps.policy.get();
-        let ty = policy.classifier.classify(key.proto, key.dst_port, dscp);
-        let ent = policy.subscribers.lookup(sid.0, key.client_ip);
-        let service = if key.proto == PROTO_ICMP {
-            None
-        } else {
-            policy.services.find(key.proto, key.dst_ip, key.dst_port)
+        let choice = {
+            let policy = self.snaps.policy.get();
+            let ty = policy.classifier.classify(key.proto, key.dst_port, dscp);
+            let ent = policy.subscribers.lookup(sid.0, key.client_ip);
+            let service = if key.proto == PROTO_ICMP {
+                None
+            } else {
+                policy.services.find(key.proto, key.dst_ip, key.dst_port)
+            };
+            match service {
+                Some(s) if !ent.services.contains(s) => Choice::Refuse {
+                    service: s,
+                    ty,
+                    accounted: policy.classifier.get(ty).is_none_or(|t| t.accounted),
+                },
+                Some(s) => {
+                    let serving = policy.services.serving(s, ty);
+                    let selection = policy.classifier.get(ty).map_or(Selection::default(), |t| t.selection);
+                    let picked = select(
+                        policy,
+                        self.snaps.loads.get(),
+                        &self.load,
+                        usize::from(self.cfg.index),
+                        &mut self.candidates,
+                        &mut self.candidate_ix,
+                        &mut self.rotor,
+                        serving,
+                        selection,
+                        key.client_ip,
+                    );
+                    match picked {
+                        Some(si) => {
+                            let srv = &policy.services.servers[si as usize];
+                            Choice::Serve {
+                                server_ip: srv.addr,
+                                server_port: srv.port.unwrap_or(key.dst_port),
+                                server_index: si,
+                                service: s,
+                                ty,
+                                deadline_from: policy.timeouts_for(ty).clone(),
+                            }
+                        }
+                        None => Choice::Drop(DropReason::NoServer),
+                    }
+                }
+                None if policy.services.is_vip(key.dst_ip) => Choice::Drop(DropReason::NoService),
+                None => {
+                    let external = self
+                        .topo
+                        .route(key.dst_ip)
+                        .is_some_and(|h| self.topo.role(h.port) == Some(Role::External));
+                    if external && ent.external {
+                        Choice::Serve {
+                            server_ip: key.dst_ip,
+                            server_port: key.dst_port,
+                            server_index: u32::MAX,
+                            service: EXTERNAL_SERVICE,
+                            ty,
+                            deadline_from: policy.timeouts_for(ty).clone(),
+                        }
+                    } else {
+                        Choice::Drop(DropReason::NoService)
+                    }
+                }
+            }
         };
-
-        let (server_ip, server_port, server_index, group) = match service {
-            Some(s) => {
-                if !ent.services.contains(s) {
-                    let accounted = policy.classifier.get(ty).is_none_or(|t| t.accounted);
-                    return Err(self.refuse(f, key, s, ty, sid, path, accounted, now_ms, ev));
-                }
-                let serving = policy.services.serving(s, ty);
-                let selection = policy.classifier.get(ty).map_or(Selection::default(), |t| t.selection);
-                let Some(si) = self.select(serving, selection, key.client_ip) else {
-                    return Err(Verdict::Drop(DropReason::NoServer));
-                };
-                let srv = &policy.services.servers[si as usize];
-                (srv.addr, srv.port.unwrap_or(key.dst_port), si, s)
+        let (server_ip, server_port, server_index, group, ty, timeouts) = match choice {
+            Choice::Serve { server_ip, server_port, server_index, service, ty, deadline_from } => {
+                (server_ip, server_port, server_index, service, ty, deadline_from)
             }
-            None => {
-                if policy.services.is_vip(key.dst_ip) {
-                    // A VIP, but no service for this protocol/port.
-                    return Err(Verdict::Drop(DropReason::NoService));
-                }
-                let external = self
-                    .topo
-                    .route(key.dst_ip)
-                    .is_some_and(|h| self.topo.role(h.port) == Some(Role::External));
-                if !external || !ent.external {
-                    return Err(Verdict::Drop(DropReason::NoService));
-                }
-                (key.dst_ip, key.dst_port, u32::MAX, EXTERNAL_SERVICE)
+            Choice::Refuse { service, ty, accounted } => {
+                return Err(self.refuse(f, key, service, ty, sid, path, accounted, now_ms, ev));
             }
+            Choice::Drop(r) => return Err(Verdict::Drop(r)),
         };
 
         let Some((gw_addr, gw_port)) = self.ports.alloc(now_ms) else {
@@ -225,10 +261,9 @@ impl Worker {
         e.group_index = group;
         e.session_type = ty;
         e.session_id = sid.0;
-        e.tunnel = GtpTunnel { peer_ip: path.tunnel_peer, teid: path.teid };
         e.client_path = *path;
         e.last_report_ms = now_ms;
-        let deadline = e.deadline_ms(policy.timeouts_for(ty));
+        let deadline = e.deadline_ms(&timeouts);
         match self.table.insert(*key, e) {
             Ok(idx) => {
                 if server_index != u32::MAX {
@@ -250,38 +285,6 @@ impl Worker {
         }
     }
 
-    /// Picks a server of service `s` for a new user session.
-    fn select(&mut self, s: u32, selection: Selection, client: Ipv4Addr) -> Option<u32> {
-        let policy = self.snaps.policy.get();
-        let loads = self.snaps.loads.get();
-        let me = usize::from(self.cfg.index);
-        let svc = policy.services.services.get(s as usize)?;
-        self.candidates.clear();
-        self.candidate_ix.clear();
-        for &si in &svc.servers {
-            let Some(srv) = policy.services.servers.get(si as usize) else {
-                continue;
-            };
-            let i = si as usize;
-            let published = loads.total.get(i).copied().unwrap_or(0);
-            let mine_then = loads.by_worker.get(me).and_then(|v| v.get(i)).copied().unwrap_or(0);
-            let load = published.saturating_sub(u64::from(mine_then))
-                + self.load.get(i)
-                + u64::from(srv.reported_load);
-            let weight = match selection {
-                Selection::LeastLoad => u32::from(srv.weight > 0),
-                _ => srv.weight,
-            };
-            self.candidates.push(ServerCandidate { weight, eligible: srv.eligible(), load });
-            self.candidate_ix.push(si);
-        }
-        let pick = match selection {
-            Selection::Sticky => consistent(&self.candidates, crate::tier2::terminal_hash(client)),
-            _ => least_load(&self.candidates, &mut self.rotor),
-        }?;
-        self.candidate_ix.get(pick).copied()
-    }
-
     /// Refuses a user session the subscriber may not use: TCP gets a RST,
     /// UDP an ICMP administratively-prohibited (both rate-limited), and an
     /// accounting record with reason `not_entitled` is written.
@@ -298,7 +301,7 @@ impl Worker {
         now_ms: u64,
         ev: &mut E,
     ) -> Verdict {
-        self.counters.drop(DropReason::NotEntitled);
+        self.counters.count_drop(DropReason::NotEntitled);
         if accounted {
             let bytes = u64::from(rd16(f.bytes(), IP + 2));
             self.emit(
@@ -370,4 +373,64 @@ impl Worker {
         self.counters.tx_bytes.add(f.len() as u64);
         Verdict::Forward(path.port)
     }
+}
+
+/// The outcome of policy for a new user session.
+enum Choice {
+    Serve {
+        server_ip: Ipv4Addr,
+        server_port: u16,
+        server_index: u32,
+        service: u32,
+        ty: u8,
+        deadline_from: crate::tier2::Timeouts,
+    },
+    Refuse {
+        service: u32,
+        ty: u8,
+        accounted: bool,
+    },
+    Drop(DropReason),
+}
+
+/// Picks a server of service `s` for a new user session: least load
+/// (live user sessions on every worker, this worker's counted exactly,
+/// plus any load reported through the API) per weight, or a consistent
+/// hash of the terminal for sticky types.
+#[allow(clippy::too_many_arguments)]
+fn select(
+    policy: &crate::policy::Policy,
+    loads: &super::ServerLoads,
+    local: &super::LocalLoad,
+    me: usize,
+    candidates: &mut Vec<ServerCandidate>,
+    candidate_ix: &mut Vec<u32>,
+    rotor: &mut u32,
+    s: u32,
+    selection: Selection,
+    client: Ipv4Addr,
+) -> Option<u32> {
+    let svc = policy.services.services.get(s as usize)?;
+    candidates.clear();
+    candidate_ix.clear();
+    for &si in &svc.servers {
+        let Some(srv) = policy.services.servers.get(si as usize) else {
+            continue;
+        };
+        let i = si as usize;
+        let published = loads.total.get(i).copied().unwrap_or(0);
+        let mine_then = loads.by_worker.get(me).and_then(|v| v.get(i)).copied().unwrap_or(0);
+        let load = published.saturating_sub(u64::from(mine_then)) + local.get(i) + u64::from(srv.reported_load);
+        let weight = match selection {
+            Selection::LeastLoad => u32::from(srv.weight > 0),
+            _ => srv.weight,
+        };
+        candidates.push(ServerCandidate { weight, eligible: srv.eligible(), load });
+        candidate_ix.push(si);
+    }
+    let pick = match selection {
+        Selection::Sticky => consistent(candidates, crate::tier2::terminal_hash(client)),
+        _ => least_load(candidates, rotor),
+    }?;
+    candidate_ix.get(pick).copied()
 }

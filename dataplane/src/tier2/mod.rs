@@ -16,7 +16,7 @@ pub mod timer;
 mod proptests;
 
 pub use ports::{owner_core, try_owner_core, PortAllocator, PortPool, Quarantine, QuarantineClass};
-pub use select::{consistent, least_load, LoadCounters, ServerCandidate};
-pub use session::{FlowKey, InsertError, UserSession, UserSessionTable};
+pub use select::{consistent, least_load, terminal_hash, LoadCounters, ServerCandidate};
+pub use session::{ClientPath, FlowKey, GtpTunnel, InsertError, UserSession, UserSessionTable};
 pub use state::{Direction, EndReason, FlowState, TcpFlags, TcpState, Timeouts};
 pub use timer::TimerWheel;

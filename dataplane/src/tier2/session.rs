@@ -41,6 +41,27 @@ impl Hash for FlowKey {
     }
 }
 
+/// The way back to a terminal: the access port and neighbour MAC its last
+/// packet came from, its VLAN (0 = untagged) and GTP-U tunnel. Updated by
+/// every terminal packet, so replies follow a terminal that moves between
+/// I/O points.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientPath {
+    pub port: u16,
+    pub mac: [u8; 6],
+    pub vlan: u16,
+    pub tunnel: GtpTunnel,
+}
+
+impl ClientPath {
+    pub const NONE: ClientPath = ClientPath {
+        port: u16::MAX,
+        mac: [0; 6],
+        vlan: 0,
+        tunnel: GtpTunnel::NONE,
+    };
+}
+
 /// GTP-U tunnel a session's downlink goes back through; all zero when the
 /// terminal is not behind a tunnel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -118,7 +139,9 @@ pub struct UserSession {
     pub state: FlowState,
     /// The mobile session (tier-1 session ID) this flow belongs to.
     pub session_id: u64,
-    pub tunnel: GtpTunnel,
+    pub client_path: ClientPath,
+    /// When the last accounting record (start or interim) was written.
+    pub last_report_ms: u64,
     pub created_ms: u64,
     pub last_seen_ms: u64,
     pub to_server: Traffic,
@@ -146,7 +169,8 @@ impl UserSession {
             flags: SessionFlags::default(),
             state: FlowState::initial(key.proto),
             session_id: 0,
-            tunnel: GtpTunnel::NONE,
+            client_path: ClientPath::NONE,
+            last_report_ms: now_ms,
             created_ms: now_ms,
             last_seen_ms: now_ms,
             to_server: Traffic::default(),
