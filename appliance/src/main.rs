@@ -1,5 +1,6 @@
 //! `tandem`: the appliance binary.
 
+mod accounting;
 mod config;
 
 fn main() {}
