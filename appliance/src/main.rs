@@ -5,6 +5,7 @@
 //! only checks a config. A config error exits with status 2 before DPDK
 //! starts; a runtime failure exits with status 1.
 
+mod accounting;
 mod clock;
 mod config;
 mod plan;
