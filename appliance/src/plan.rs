@@ -3,8 +3,11 @@
 //! steering table. Pure: runs before DPDK starts.
 
 use crate::config::{self, Config, Proto, Role as CfgRole, SessionKey};
-use dataplane::policy::{AdminState, Policy, Server, Service, ServiceTable};
-use dataplane::tier1::{Gateway, GatewayId, GatewayTarget, SessionKeyMode};
+use dataplane::policy::{
+    AdminState, ClassRule, Classifier, Entitlement, Policy, Selection, Server, Service, ServiceSet,
+    ServiceTable, Subscribers, UserSessionType,
+};
+use dataplane::tier1::{Gateway, GatewayId, GatewayTarget, SessionId, SessionKeyMode};
 use dataplane::tier2::{Quarantine, Timeouts};
 use dataplane::topology::{LocalAddr, PortInfo, Role, Topology};
 use dataplane::wire::{PROTO_TCP, PROTO_UDP};
@@ -81,7 +84,7 @@ pub fn service_table(c: &Config) -> ServiceTable {
         }
         services.push(Service {
             name: s.name.clone(),
-            vip: Some(s.vip.0),
+            vip: s.vip.map(|v| v.0),
             proto: proto(s.proto),
             port_lo: s.port,
             port_hi: s.port_end.unwrap_or(s.port),
@@ -89,15 +92,115 @@ pub fn service_table(c: &Config) -> ServiceTable {
             by_type: Vec::new(),
         });
     }
+    // Type overrides name services that are now all known.
+    let classifier = classifier(c);
+    let index = |name: &str| {
+        c.services
+            .iter()
+            .position(|s| s.name == name)
+            .map(|i| i as u32)
+    };
+    let type_index = |name: &str| {
+        classifier
+            .types
+            .iter()
+            .position(|t| t.name == name)
+            .map(|i| i as u8)
+    };
+    for (svc, cfg) in services.iter_mut().zip(&c.services) {
+        svc.by_type = cfg
+            .pools
+            .iter()
+            .filter_map(|p| Some((type_index(&p.user_session_type)?, index(&p.service)?)))
+            .collect();
+    }
     ServiceTable::new(services, servers)
+}
+
+/// User-session types and rules. Without configured types there is one,
+/// `other`, for everything.
+pub fn classifier(c: &Config) -> Classifier {
+    if c.user_session_types.is_empty() {
+        return Classifier::default();
+    }
+    let types: Vec<UserSessionType> = c
+        .user_session_types
+        .iter()
+        .map(|t| UserSessionType {
+            name: t.name.clone(),
+            selection: match t.selection {
+                config::Selection::LeastLoad => Selection::LeastLoad,
+                config::Selection::WeightedLeastLoad => Selection::WeightedLeastLoad,
+                config::Selection::Sticky => Selection::Sticky,
+            },
+            timeouts: t.timeouts.as_ref().map(timeouts),
+            accounted: t.accounted,
+        })
+        .collect();
+    let rules = c
+        .classify
+        .iter()
+        .filter_map(|r| {
+            let type_index = types.iter().position(|t| t.name == r.user_session_type)? as u8;
+            Some(ClassRule {
+                proto: r.proto.map(|p| match p {
+                    config::ClassProto::Tcp => PROTO_TCP,
+                    config::ClassProto::Udp => PROTO_UDP,
+                    config::ClassProto::Icmp => dataplane::wire::PROTO_ICMP,
+                }),
+                dst_ports: r.ports,
+                dscp: r.dscp,
+                type_index,
+            })
+        })
+        .collect();
+    Classifier { types, rules }
+}
+
+/// Names of services → a set of their indexes.
+fn service_set(c: &Config, names: &Option<Vec<String>>) -> ServiceSet {
+    match names {
+        None => ServiceSet::All,
+        Some(list) => ServiceSet::from_indexes(list.iter().filter_map(|n| {
+            c.services
+                .iter()
+                .position(|s| &s.name == n)
+                .map(|i| i as u32)
+        })),
+    }
+}
+
+pub fn subscribers(c: &Config) -> Subscribers {
+    let default = Entitlement {
+        services: match c.subscribers.default {
+            config::DefaultPolicy::Allow => ServiceSet::All,
+            config::DefaultPolicy::Deny => ServiceSet::none(),
+        },
+        external: c.subscribers.default_external,
+    };
+    let mut subs = Subscribers::new(default);
+    for e in &c.subscribers.entries {
+        let ent = Entitlement {
+            services: service_set(c, &e.services),
+            external: e.external,
+        };
+        if let Some(p) = e.prefix {
+            subs.set_prefix(p.addr, p.prefix_len, ent);
+        } else if let Some(sid) = e.session.as_ref().and_then(|s| s.parse::<SessionId>().ok()) {
+            subs.set_session(sid.0, ent);
+        }
+    }
+    subs
 }
 
 pub fn policy(c: &Config) -> Policy {
     Policy {
         services: service_table(c),
+        classifier: classifier(c),
+        subscribers: subscribers(c),
         timeouts: timeouts(&c.timeouts),
+        interim_ms: c.accounting.interim_s.saturating_mul(1000),
         reply_rate_per_s: 100,
-        ..Policy::default()
     }
 }
 

@@ -27,6 +27,18 @@ pub struct Config {
     pub services: Vec<Service>,
     #[serde(default)]
     pub timeouts: Timeouts,
+    /// User-session types (claim 9); the first is the default type.
+    #[serde(default)]
+    pub user_session_types: Vec<UserSessionType>,
+    /// Ordered rules naming the type of a new user session.
+    #[serde(default)]
+    pub classify: Vec<ClassRule>,
+    /// Who may use which service (claim 5).
+    #[serde(default)]
+    pub subscribers: Subscribers,
+    /// Accounting records and where they go (claim 6).
+    #[serde(default)]
+    pub accounting: Accounting,
     #[serde(default)]
     pub log: Log,
 }
@@ -256,7 +268,10 @@ pub enum Proto {
 #[serde(deny_unknown_fields)]
 pub struct Service {
     pub name: String,
-    pub vip: Ip,
+    /// The representative address; absent for a pool reached only through
+    /// another service's `pools`.
+    #[serde(default)]
+    pub vip: Option<Ip>,
     pub proto: Proto,
     /// Destination port, or the first of a range.
     pub port: u16,
@@ -264,6 +279,125 @@ pub struct Service {
     #[serde(default)]
     pub port_end: Option<u16>,
     pub servers: Vec<Server>,
+    /// User sessions of these types go to another service's servers.
+    #[serde(default)]
+    pub pools: Vec<TypePool>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TypePool {
+    pub user_session_type: String,
+    pub service: String,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+pub enum Selection {
+    LeastLoad,
+    #[default]
+    WeightedLeastLoad,
+    Sticky,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserSessionType {
+    pub name: String,
+    #[serde(default)]
+    pub selection: Selection,
+    #[serde(default = "yes")]
+    pub accounted: bool,
+    /// Absent: the global `timeouts`.
+    #[serde(default)]
+    pub timeouts: Option<Timeouts>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Hash)]
+pub enum ClassProto {
+    Tcp,
+    Udp,
+    Icmp,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClassRule {
+    #[serde(default)]
+    pub proto: Option<ClassProto>,
+    /// Destination ports, inclusive.
+    #[serde(default)]
+    pub ports: Option<(u16, u16)>,
+    #[serde(default)]
+    pub dscp: Option<u8>,
+    pub user_session_type: String,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+pub enum DefaultPolicy {
+    #[default]
+    Allow,
+    Deny,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Subscribers {
+    /// For subscribers matching no entry: every service, or none.
+    #[serde(default)]
+    pub default: DefaultPolicy,
+    /// Whether unknown subscribers may reach external servers.
+    #[serde(default = "yes")]
+    pub default_external: bool,
+    #[serde(default)]
+    pub entries: Vec<Subscriber>,
+}
+
+impl Default for Subscribers {
+    fn default() -> Self {
+        Subscribers {
+            default: DefaultPolicy::Allow,
+            default_external: true,
+            entries: Vec::new(),
+        }
+    }
+}
+
+/// One subscriber (by mobile session ID) or group of them (by prefix).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Subscriber {
+    /// A session ID as `tandem ctl` prints it (`10.1.0.5`, `teid:0x10`).
+    #[serde(default)]
+    pub session: Option<String>,
+    #[serde(default)]
+    pub prefix: Option<Ipv4Cidr>,
+    /// Service names; absent = all services.
+    #[serde(default)]
+    pub services: Option<Vec<String>>,
+    #[serde(default)]
+    pub external: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Accounting {
+    /// Interim records for long user sessions every this many seconds (0 = off).
+    #[serde(default = "default_interim")]
+    pub interim_s: u64,
+    #[serde(default)]
+    pub json: Option<crate::accounting::JsonSink>,
+    #[serde(default)]
+    pub ipfix: Option<crate::accounting::IpfixSink>,
+}
+
+impl Default for Accounting {
+    fn default() -> Self {
+        Accounting {
+            interim_s: default_interim(),
+            json: None,
+            ipfix: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -378,6 +512,12 @@ fn default_idle_unpin() -> u64 {
 }
 fn default_weight() -> u32 {
     1
+}
+fn yes() -> bool {
+    true
+}
+fn default_interim() -> u64 {
+    300
 }
 fn default_log_level() -> String {
     "info".into()

@@ -318,6 +318,48 @@ pub fn validate(c: &Config) -> Result<(), Violation> {
         ));
     }
 
+    // User-session types and rules.
+    let mut type_names = HashSet::new();
+    for (i, t) in c.user_session_types.iter().enumerate() {
+        if !type_names.insert(t.name.as_str()) {
+            return Err(violation(
+                vec![field("user_session_types"), Seg::Index(i), field("name")],
+                format!("user-session type \"{}\" is defined twice", t.name),
+            ));
+        }
+    }
+    if c.user_session_types.len() > 250 {
+        return Err(violation(
+            vec![field("user_session_types")],
+            "at most 250 user-session types".into(),
+        ));
+    }
+    for (i, r) in c.classify.iter().enumerate() {
+        if !type_names.contains(r.user_session_type.as_str()) {
+            return Err(violation(
+                vec![field("classify"), Seg::Index(i), field("user_session_type")],
+                format!(
+                    "no user-session type is named \"{}\"; define it in user_session_types",
+                    r.user_session_type
+                ),
+            ));
+        }
+        if let Some((a, b)) = r.ports {
+            if a > b {
+                return Err(violation(
+                    vec![field("classify"), Seg::Index(i), field("ports")],
+                    format!("port range ({a}, {b}) is empty"),
+                ));
+            }
+        }
+        if r.dscp.is_some_and(|d| d > 63) {
+            return Err(violation(
+                vec![field("classify"), Seg::Index(i), field("dscp")],
+                "dscp is 0 to 63".into(),
+            ));
+        }
+    }
+
     // Services.
     let mut svc_names = HashSet::new();
     let mut vips: Vec<(usize, super::net::Ip, super::schema::Proto, u16, u16)> = Vec::new();
@@ -336,19 +378,21 @@ pub fn validate(c: &Config) -> Result<(), Violation> {
                 format!("port_end {end} is below port {}", s.port),
             ));
         }
-        if let Some(&(j, ..)) = vips
-            .iter()
-            .find(|(_, ip, pr, a, b)| *ip == s.vip && *pr == s.proto && s.port <= *b && end >= *a)
-        {
-            return Err(violation(
-                at("vip"),
-                format!(
-                    "VIP {} {:?} ports {}..={end} overlaps services[{j}]",
-                    s.vip, s.proto, s.port
-                ),
-            ));
+        if let Some(vip) = s.vip {
+            if let Some(&(j, ..)) = vips
+                .iter()
+                .find(|(_, ip, pr, a, b)| *ip == vip && *pr == s.proto && s.port <= *b && end >= *a)
+            {
+                return Err(violation(
+                    at("vip"),
+                    format!(
+                        "VIP {vip} {:?} ports {}..={end} overlaps services[{j}]",
+                        s.proto, s.port
+                    ),
+                ));
+            }
+            vips.push((i, vip, s.proto, s.port, end));
         }
-        vips.push((i, s.vip, s.proto, s.port, end));
         if s.servers.is_empty() {
             return Err(violation(
                 at("servers"),
@@ -371,6 +415,83 @@ pub fn validate(c: &Config) -> Result<(), Violation> {
                     ),
                 ));
             }
+        }
+    }
+    if c.services.iter().map(|s| s.servers.len()).sum::<usize>() > dataplane::policy::MAX_SERVERS {
+        return Err(violation(
+            vec![field("services")],
+            format!(
+                "more than {} servers in all",
+                dataplane::policy::MAX_SERVERS
+            ),
+        ));
+    }
+    for (i, s) in c.services.iter().enumerate() {
+        for (j, p) in s.pools.iter().enumerate() {
+            let at = |f: &'static str| {
+                vec![
+                    field("services"),
+                    Seg::Index(i),
+                    field("pools"),
+                    Seg::Index(j),
+                    field(f),
+                ]
+            };
+            if !type_names.contains(p.user_session_type.as_str()) {
+                return Err(violation(
+                    at("user_session_type"),
+                    format!("no user-session type is named \"{}\"", p.user_session_type),
+                ));
+            }
+            if !svc_names.contains(p.service.as_str()) {
+                return Err(violation(
+                    at("service"),
+                    format!("no service is named \"{}\"", p.service),
+                ));
+            }
+        }
+    }
+
+    // Subscribers.
+    for (i, e) in c.subscribers.entries.iter().enumerate() {
+        let entry = || vec![field("subscribers"), field("entries"), Seg::Index(i)];
+        match (&e.session, &e.prefix) {
+            (Some(_), Some(_)) | (None, None) => {
+                return Err(violation(
+                    entry(),
+                    "give exactly one of `session` or `prefix`".into(),
+                ))
+            }
+            (Some(sid), None) => {
+                if sid.parse::<dataplane::tier1::SessionId>().is_err() {
+                    let mut p = entry();
+                    p.push(field("session"));
+                    return Err(violation(
+                        p,
+                        format!("\"{sid}\" is not a session ID (e.g. \"10.1.0.5\", \"10.1.0.5@vlan100\", \"teid:0x10\")"),
+                    ));
+                }
+            }
+            (None, Some(_)) => {}
+        }
+        for (j, name) in e.services.iter().flatten().enumerate() {
+            if !svc_names.contains(name.as_str()) {
+                let mut p = entry();
+                p.push(field("services"));
+                p.push(Seg::Index(j));
+                return Err(violation(p, format!("no service is named \"{name}\"")));
+            }
+        }
+    }
+    if let Some(ipfix) = &c.accounting.ipfix {
+        if ipfix.collector.parse::<std::net::SocketAddr>().is_err() {
+            return Err(violation(
+                vec![field("accounting"), field("ipfix"), field("collector")],
+                format!(
+                    "collector \"{}\" is not an address:port (e.g. \"127.0.0.1:4739\")",
+                    ipfix.collector
+                ),
+            ));
         }
     }
     Ok(())

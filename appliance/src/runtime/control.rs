@@ -212,7 +212,15 @@ impl Control {
             self.last_second_ms = now;
             self.every_second(now);
         }
-        self.shared.accounting.flush(now);
+        let lost: u64 = self
+            .shared
+            .counters
+            .iter()
+            .map(|c| c.events_lost.get())
+            .sum();
+        self.shared.accounting.note_lost_total(lost);
+        let policy = self.shared.policy.current();
+        self.shared.accounting.flush(&policy);
         self.shared.reclaim();
         n
     }

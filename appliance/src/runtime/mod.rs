@@ -59,6 +59,20 @@ pub fn run(_path: &Path, cfg: Config) -> Result<(), RunError> {
     signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&hup))
         .map_err(|e| RunError::Setup(format!("cannot install signal handler: {e}")))?;
 
+    // Accounting sinks open before DPDK starts: a bad path fails early.
+    let exporter = if cfg.accounting.json.is_some() || cfg.accounting.ipfix.is_some() {
+        let acfg = crate::accounting::AccountingConfig {
+            json: cfg.accounting.json.clone(),
+            ipfix: cfg.accounting.ipfix.clone(),
+        };
+        Some(
+            crate::accounting::AccountingExporter::new(&acfg)
+                .map_err(|e| RunError::Setup(format!("accounting: {e}")))?,
+        )
+    } else {
+        None
+    };
+
     let clock = Clock::new();
     let policy = plan::policy(&cfg);
     let gateways = plan::gateways(&cfg);
@@ -257,7 +271,7 @@ pub fn run(_path: &Path, cfg: Config) -> Result<(), RunError> {
         events: Arc::new(events),
         worker_loads,
         counters,
-        accounting: records::AccountingPipe::default(),
+        accounting: records::AccountingPipe::new(exporter),
     };
     let mut control = Control::new(shared, clock);
     if launch_error.is_none() {
