@@ -175,7 +175,9 @@ mod tests {
         for r in DropReason::ALL {
             let l = r.as_str();
             assert!(seen.insert(l), "duplicate label {l}");
-            assert!(l.chars().all(|c| c.is_ascii_lowercase() || c == '_' || c.is_ascii_digit()));
+            assert!(l
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c == '_' || c.is_ascii_digit()));
         }
     }
 

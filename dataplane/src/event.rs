@@ -102,7 +102,11 @@ pub enum Event {
     /// An accounting record.
     Accounting(AccountingEvent),
     /// A neighbour announced itself (ARP request or reply seen on a port).
-    NeighbourSeen { port: u16, ip: Ipv4Addr, mac: [u8; 6] },
+    NeighbourSeen {
+        port: u16,
+        ip: Ipv4Addr,
+        mac: [u8; 6],
+    },
     /// A packet needed a neighbour that is not known: resolve it.
     NeighbourMiss { port: u16, ip: Ipv4Addr },
 }
@@ -128,6 +132,10 @@ mod tests {
     fn events_stay_small() {
         // Pushed per user session end through a bounded queue: keep them
         // within two cache lines.
-        assert!(std::mem::size_of::<Event>() <= 128, "{}", std::mem::size_of::<Event>());
+        assert!(
+            std::mem::size_of::<Event>() <= 128,
+            "{}",
+            std::mem::size_of::<Event>()
+        );
     }
 }

@@ -98,7 +98,7 @@ impl Topology {
     }
 
     fn sort_routes(&mut self) {
-        self.routes.sort_by(|a, b| b.len.cmp(&a.len));
+        self.routes.sort_by_key(|r| std::cmp::Reverse(r.len));
     }
 
     /// Adds a static route through `port` via `via`.
@@ -145,7 +145,11 @@ impl Topology {
     /// The first address of `port`, used as the source of what Tandem
     /// itself sends there (ARP requests, ICMP errors, GTP-U outer header).
     pub fn port_address(&self, port: u16) -> Option<Ipv4Addr> {
-        self.ports.get(usize::from(port))?.addresses.first().map(|a| a.0)
+        self.ports
+            .get(usize::from(port))?
+            .addresses
+            .first()
+            .map(|a| a.0)
     }
 
     #[inline]
@@ -226,8 +230,18 @@ mod tests {
                 addresses: vec![(Ipv4Addr::new(10, 3, 0, 1), 24)],
             },
         ]);
-        t.add_route(Ipv4Addr::new(0, 0, 0, 0), 0, 2, Ipv4Addr::new(10, 3, 0, 254));
-        t.add_route(Ipv4Addr::new(10, 20, 0, 0), 16, 1, Ipv4Addr::new(10, 2, 0, 254));
+        t.add_route(
+            Ipv4Addr::new(0, 0, 0, 0),
+            0,
+            2,
+            Ipv4Addr::new(10, 3, 0, 254),
+        );
+        t.add_route(
+            Ipv4Addr::new(10, 20, 0, 0),
+            16,
+            1,
+            Ipv4Addr::new(10, 2, 0, 254),
+        );
         t.add_local(1, Ipv4Addr::new(10, 2, 0, 10), LocalAddr::Gateway(0));
         t
     }
@@ -237,15 +251,24 @@ mod tests {
         let t = topo();
         assert_eq!(
             t.route(Ipv4Addr::new(10, 2, 0, 21)),
-            Some(NextHop { port: 1, ip: Ipv4Addr::new(10, 2, 0, 21) })
+            Some(NextHop {
+                port: 1,
+                ip: Ipv4Addr::new(10, 2, 0, 21)
+            })
         );
         assert_eq!(
             t.route(Ipv4Addr::new(10, 20, 3, 4)),
-            Some(NextHop { port: 1, ip: Ipv4Addr::new(10, 2, 0, 254) })
+            Some(NextHop {
+                port: 1,
+                ip: Ipv4Addr::new(10, 2, 0, 254)
+            })
         );
         assert_eq!(
             t.route(Ipv4Addr::new(8, 8, 8, 8)),
-            Some(NextHop { port: 2, ip: Ipv4Addr::new(10, 3, 0, 254) })
+            Some(NextHop {
+                port: 2,
+                ip: Ipv4Addr::new(10, 3, 0, 254)
+            })
         );
     }
 
@@ -263,8 +286,14 @@ mod tests {
     #[test]
     fn own_addresses() {
         let t = topo();
-        assert_eq!(t.local(0, Ipv4Addr::new(10, 1, 0, 1)), Some(LocalAddr::Port));
-        assert_eq!(t.local(1, Ipv4Addr::new(10, 2, 0, 10)), Some(LocalAddr::Gateway(0)));
+        assert_eq!(
+            t.local(0, Ipv4Addr::new(10, 1, 0, 1)),
+            Some(LocalAddr::Port)
+        );
+        assert_eq!(
+            t.local(1, Ipv4Addr::new(10, 2, 0, 10)),
+            Some(LocalAddr::Gateway(0))
+        );
         assert_eq!(t.local(0, Ipv4Addr::new(10, 2, 0, 10)), None);
         assert!(t.is_connected(1, Ipv4Addr::new(10, 2, 0, 99)));
         assert!(!t.is_connected(1, Ipv4Addr::new(10, 3, 0, 99)));

@@ -16,27 +16,6 @@ pub struct Ipv4Cidr {
     pub prefix_len: u8,
 }
 
-impl Ipv4Cidr {
-    /// The network mask as a host-order integer.
-    pub fn mask(&self) -> u32 {
-        if self.prefix_len == 0 {
-            0
-        } else {
-            u32::MAX << (32 - u32::from(self.prefix_len))
-        }
-    }
-
-    /// Whether `ip` lies in this prefix.
-    pub fn contains(&self, ip: Ipv4Addr) -> bool {
-        (u32::from(ip) & self.mask()) == (u32::from(self.addr) & self.mask())
-    }
-
-    /// The network address (host bits cleared).
-    pub fn network(&self) -> Ipv4Addr {
-        Ipv4Addr::from(u32::from(self.addr) & self.mask())
-    }
-}
-
 impl FromStr for Ipv4Cidr {
     type Err = String;
 
@@ -159,17 +138,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cidr_parses_and_contains() {
+    fn cidr_parses() {
         let c: Ipv4Cidr = "10.1.0.1/24".parse().unwrap();
         assert_eq!(c.addr, Ipv4Addr::new(10, 1, 0, 1));
         assert_eq!(c.prefix_len, 24);
-        assert!(c.contains(Ipv4Addr::new(10, 1, 0, 200)));
-        assert!(!c.contains(Ipv4Addr::new(10, 1, 1, 1)));
-        assert_eq!(c.network(), Ipv4Addr::new(10, 1, 0, 0));
         let host: Ipv4Cidr = "10.1.0.1".parse().unwrap();
         assert_eq!(host.prefix_len, 32);
         let all: Ipv4Cidr = "0.0.0.0/0".parse().unwrap();
-        assert!(all.contains(Ipv4Addr::new(8, 8, 8, 8)));
+        assert_eq!(all.prefix_len, 0);
     }
 
     #[test]

@@ -452,14 +452,22 @@ pub struct Log {
     /// `tracing` filter, e.g. `"info"` or `"tandem=debug"`; `RUST_LOG` wins.
     #[serde(default = "default_log_level")]
     pub level: String,
+    /// A summary line of counters every this many seconds (0 = never).
+    #[serde(default = "default_stats_interval")]
+    pub stats_interval_s: u64,
 }
 
 impl Default for Log {
     fn default() -> Self {
         Log {
             level: default_log_level(),
+            stats_interval_s: default_stats_interval(),
         }
     }
+}
+
+fn default_stats_interval() -> u64 {
+    60
 }
 
 fn default_memory_mb() -> u32 {

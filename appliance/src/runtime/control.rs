@@ -37,10 +37,12 @@ pub struct Control {
     last_second_ms: u64,
     pending_pins: Vec<(SessionId, Option<GatewayId>)>,
     neighbours_dirty: bool,
+    stats_interval_ms: u64,
+    last_stats_ms: u64,
 }
 
 impl Control {
-    pub fn new(shared: Shared, clock: Clock) -> Control {
+    pub fn new(shared: Shared, clock: Clock, stats_interval_s: u64) -> Control {
         Control {
             shared,
             clock,
@@ -50,6 +52,8 @@ impl Control {
             last_second_ms: 0,
             pending_pins: Vec::new(),
             neighbours_dirty: false,
+            stats_interval_ms: stats_interval_s.saturating_mul(1000),
+            last_stats_ms: clock.now_ms(),
         }
     }
 
@@ -225,7 +229,36 @@ impl Control {
         n
     }
 
+    /// One line with the counters that tell whether traffic flows.
+    pub fn log_stats(&self) {
+        let c = &self.shared.counters;
+        let sum = |f: fn(&dataplane::counters::WorkerCounters) -> u64| {
+            c.iter().map(|w| f(w)).sum::<u64>()
+        };
+        let acct = self.shared.accounting.counters().unwrap_or_default();
+        info!(
+            rx = sum(|w| w.rx_packets.get()),
+            tx = sum(|w| w.tx_packets.get()),
+            dropped = sum(|w| w.dropped_total()),
+            handoffs = sum(|w| w.handoff_out.get()),
+            user_sessions = sum(|w| w.user_sessions_live.get()),
+            created = sum(|w| w.user_sessions_created.get()),
+            sessions = self.shared.manager.len(),
+            neighbours = self.shared.neighbours_work.len(),
+            records = self.shared.accounting.records,
+            exported = acct.exported,
+            lost = acct.lost,
+            "stats"
+        );
+    }
+
     fn every_second(&mut self, now: u64) {
+        if self.stats_interval_ms > 0
+            && now.saturating_sub(self.last_stats_ms) >= self.stats_interval_ms
+        {
+            self.last_stats_ms = now;
+            self.log_stats();
+        }
         // Sessions idle too long are unpinned (they fall back to Maglev).
         let expired = self.shared.manager.expire_idle(now);
         if !expired.is_empty() {

@@ -166,17 +166,14 @@ pub fn run(_path: &Path, cfg: Config) -> Result<(), RunError> {
     let mut ring_out: Vec<Vec<Option<RingProducer>>> =
         (0..n).map(|_| (0..n).map(|_| None).collect()).collect();
     let mut ring_in: Vec<Vec<RingConsumer>> = (0..n).map(|_| Vec::new()).collect();
-    for from in 0..n {
-        for to in 0..n {
+    for (from, outs) in ring_out.iter_mut().enumerate() {
+        for (to, slot) in outs.iter_mut().enumerate() {
             if from == to {
                 continue;
             }
-            let (p, c) = mbuf_ring(
-                &format!("tdm_ho_{from}_{to}"),
-                cfg.rings.handoff,
-                SOCKET_ID_ANY,
-            )?;
-            ring_out[from][to] = Some(p);
+            let name = format!("tdm_ho_{from}_{to}");
+            let (p, c) = mbuf_ring(&name, cfg.rings.handoff, SOCKET_ID_ANY)?;
+            *slot = Some(p);
             ring_in[to].push(c);
         }
     }
@@ -273,7 +270,7 @@ pub fn run(_path: &Path, cfg: Config) -> Result<(), RunError> {
         counters,
         accounting: records::AccountingPipe::new(exporter),
     };
-    let mut control = Control::new(shared, clock);
+    let mut control = Control::new(shared, clock, cfg.log.stats_interval_s);
     if launch_error.is_none() {
         info!(
             workers = n_workers,
@@ -300,6 +297,7 @@ pub fn run(_path: &Path, cfg: Config) -> Result<(), RunError> {
     }
     // Final accounting from the workers' end_all.
     control.tick();
+    control.log_stats();
     for (pid, p) in ports.iter().zip(&cfg.ports) {
         if let Err(e) = pid.stop() {
             warn!(port = %p.name, "stop: {e}");

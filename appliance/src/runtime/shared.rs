@@ -60,9 +60,4 @@ impl Shared {
         self.neighbours.reclaim();
         self.loads.reclaim();
     }
-
-    /// Publishes a new policy.
-    pub fn publish_policy(&mut self, p: Policy) {
-        self.policy.publish(p);
-    }
 }

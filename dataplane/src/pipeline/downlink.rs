@@ -84,8 +84,13 @@ impl Worker {
         let Some(e) = self.table.get(idx) else {
             return Verdict::Drop(DropReason::NoUserSession);
         };
-        let (client_ip, client_port, vip, vip_port, path) =
-            (e.client_ip, e.client_port, e.orig_dst_ip, e.orig_dst_port, e.client_path);
+        let (client_ip, client_port, vip, vip_port, path) = (
+            e.client_ip,
+            e.client_port,
+            e.orig_dst_ip,
+            e.orig_dst_port,
+            e.client_path,
+        );
         let (server_ip, gw_ip) = (e.server_ip, self.cfg.gateway_addrs[usize::from(e.gw_addr)]);
         let b = f.bytes_mut();
         let icmp_off = IP + ihl;
@@ -94,10 +99,7 @@ impl Worker {
             return Verdict::Drop(DropReason::IcmpUnmatched);
         }
         let qihl = usize::from(b[q] & 0x0f) * 4;
-        if b.len() < q + qihl + 8
-            || ip_at(b, q + 12) != gw_ip
-            || ip_at(b, q + 16) != server_ip
-        {
+        if b.len() < q + qihl + 8 || ip_at(b, q + 12) != gw_ip || ip_at(b, q + 16) != server_ip {
             return Verdict::Drop(DropReason::IcmpUnmatched);
         }
         let qproto = b[q + 9];

@@ -18,7 +18,13 @@ fn end_reason(e: &UserSession) -> EndReason {
     }
 }
 
-pub(super) fn record(worker: &Worker, e: &UserSession, kind: RecordKind, reason: EndReason, now_ms: u64) -> AccountingEvent {
+pub(super) fn record(
+    worker: &Worker,
+    e: &UserSession,
+    kind: RecordKind,
+    reason: EndReason,
+    now_ms: u64,
+) -> AccountingEvent {
     AccountingEvent {
         kind,
         end_reason: reason,
@@ -40,21 +46,42 @@ pub(super) fn record(worker: &Worker, e: &UserSession, kind: RecordKind, reason:
         packets_down: e.to_client.packets,
         bytes_down: e.to_client.bytes,
         start_ms: e.created_ms,
-        end_ms: if kind == RecordKind::Final { now_ms.max(e.last_seen_ms) } else { now_ms },
+        end_ms: if kind == RecordKind::Final {
+            now_ms.max(e.last_seen_ms)
+        } else {
+            now_ms
+        },
     }
 }
 
 /// Removes user session `idx` and releases what it held.
-fn remove<E: EventSink>(w: &mut Worker, idx: u32, reason: Option<EndReason>, now_ms: u64, ev: &mut E) {
+fn remove<E: EventSink>(
+    w: &mut Worker,
+    idx: u32,
+    reason: Option<EndReason>,
+    now_ms: u64,
+    ev: &mut E,
+) {
     let Some(e) = w.table.remove(idx) else {
         return;
     };
     w.wheel.disarm(idx);
-    w.ports.release(e.gw_addr, e.gw_port, QuarantineClass::for_proto(e.proto), now_ms);
+    w.ports.release(
+        e.gw_addr,
+        e.gw_port,
+        QuarantineClass::for_proto(e.proto),
+        now_ms,
+    );
     if e.server_index != u32::MAX {
         w.load.dec(e.server_index as usize);
     }
-    let accounted = w.snaps.policy.get().classifier.get(e.session_type).is_none_or(|t| t.accounted);
+    let accounted = w
+        .snaps
+        .policy
+        .get()
+        .classifier
+        .get(e.session_type)
+        .is_none_or(|t| t.accounted);
     if accounted {
         let r = reason.unwrap_or_else(|| end_reason(&e));
         let rec = record(w, &e, RecordKind::Final, r, now_ms);
@@ -65,10 +92,10 @@ fn remove<E: EventSink>(w: &mut Worker, idx: u32, reason: Option<EndReason>, now
 }
 
 pub(super) fn run<E: EventSink>(w: &mut Worker, now_ms: u64, budget: usize, ev: &mut E) -> usize {
-    if now_ms < w.timer_now_ms + WHEEL_TICK_MS {
+    let target = now_ms / WHEEL_TICK_MS;
+    if w.wheel.current_tick() >= target {
         return 0;
     }
-    w.timer_now_ms = now_ms;
     let policy = w.snaps.policy.arc();
     let interim = policy.interim_ms;
     let mut expired: [u32; 64] = [0; 64];
@@ -78,9 +105,7 @@ pub(super) fn run<E: EventSink>(w: &mut Worker, now_ms: u64, budget: usize, ev: 
     let budget = budget.min(64);
     let table = &w.table;
     let done = w.wheel.advance(now_ms, budget, |idx| {
-        let Some(e) = table.get(idx) else {
-            return None;
-        };
+        let e = table.get(idx)?;
         let deadline = e.deadline_ms(policy.timeouts_for(e.session_type));
         if deadline > now_ms {
             let mut next = deadline;
@@ -105,7 +130,10 @@ pub(super) fn run<E: EventSink>(w: &mut Worker, now_ms: u64, budget: usize, ev: 
     });
     for &idx in &interims[..n_interim] {
         if let Some(e) = w.table.get(idx) {
-            let accounted = policy.classifier.get(e.session_type).is_none_or(|t| t.accounted);
+            let accounted = policy
+                .classifier
+                .get(e.session_type)
+                .is_none_or(|t| t.accounted);
             let sid = e.session_id;
             if accounted {
                 let rec = record(w, e, RecordKind::Interim, EndReason::Timeout, now_ms);
@@ -120,7 +148,8 @@ pub(super) fn run<E: EventSink>(w: &mut Worker, now_ms: u64, budget: usize, ev: 
     for &idx in &expired[..n_expired] {
         remove(w, idx, None, now_ms, ev);
     }
-    done
+    // Still behind (the budget ran out): report work so the caller comes back.
+    done + usize::from(w.wheel.current_tick() < target)
 }
 
 /// Ends every user session now (shutdown, or an operator's reset).

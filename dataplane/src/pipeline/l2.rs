@@ -69,7 +69,12 @@ pub fn set_macs(b: &mut [u8], dst: [u8; 6], src: [u8; 6]) {
 /// expects: its MAC, VLAN tag and GTP-U tunnel. `our_mac` is the output
 /// port's address, `our_ip` its IPv4 address (GTP-U outer source).
 #[inline]
-pub fn to_client<F: Frame>(f: &mut F, path: &ClientPath, our_mac: [u8; 6], our_ip: Ipv4Addr) -> bool {
+pub fn to_client<F: Frame>(
+    f: &mut F,
+    path: &ClientPath,
+    our_mac: [u8; 6],
+    our_ip: Ipv4Addr,
+) -> bool {
     let tunnel = !path.tunnel.is_none();
     let vlan_len = if path.vlan != 0 { 4 } else { 0 };
     let extra = vlan_len + if tunnel { GTP_ENCAP_LEN } else { 0 };

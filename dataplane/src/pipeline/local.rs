@@ -41,7 +41,13 @@ fn is_ours(w: &Worker, port: u16, ip: Ipv4Addr) -> bool {
 
 /// ARP: answer requests for our addresses, learn senders on connected
 /// networks, ignore the rest (counted).
-pub(super) fn arp<F: Frame, E: EventSink>(w: &mut Worker, f: &mut F, port: u16, l2: L2, ev: &mut E) -> Verdict {
+pub(super) fn arp<F: Frame, E: EventSink>(
+    w: &mut Worker,
+    f: &mut F,
+    port: u16,
+    l2: L2,
+    ev: &mut E,
+) -> Verdict {
     let o = l2.ip_off;
     let b = f.bytes();
     if b.len() < o + ARP_LEN {
@@ -68,7 +74,14 @@ pub(super) fn arp<F: Frame, E: EventSink>(w: &mut Worker, f: &mut F, port: u16, 
         && w.topo.is_connected(port, spa)
         && w.snaps.neighbours.get().get(port, spa) != Some(sha)
     {
-        w.emit(ev, Event::NeighbourSeen { port, ip: spa, mac: sha });
+        w.emit(
+            ev,
+            Event::NeighbourSeen {
+                port,
+                ip: spa,
+                mac: sha,
+            },
+        );
         learned = true;
     }
     if op == 1 && is_ours(w, port, tpa) && !spa.is_unspecified() {
@@ -93,7 +106,13 @@ pub(super) fn arp<F: Frame, E: EventSink>(w: &mut Worker, f: &mut F, port: u16, 
 
 /// Answers an ICMP echo request addressed to one of our addresses (or a
 /// VIP, on an access port) in place. None if the frame is not one.
-pub(super) fn maybe_echo<F: Frame>(w: &mut Worker, f: &mut F, port: u16, l2: L2, _now_ms: u64) -> Option<Verdict> {
+pub(super) fn maybe_echo<F: Frame>(
+    w: &mut Worker,
+    f: &mut F,
+    port: u16,
+    l2: L2,
+    _now_ms: u64,
+) -> Option<Verdict> {
     let o = l2.ip_off;
     let b = f.bytes();
     if b[o + 9] != PROTO_ICMP {

@@ -131,7 +131,8 @@ impl ReplyLimiter {
     fn allow(&mut self, now_ms: u64, rate_per_s: u32) -> bool {
         let elapsed = now_ms.saturating_sub(self.last_ms);
         if elapsed > 0 {
-            let add = (elapsed.saturating_mul(u64::from(rate_per_s)) / 1000).min(u64::from(rate_per_s));
+            let add =
+                (elapsed.saturating_mul(u64::from(rate_per_s)) / 1000).min(u64::from(rate_per_s));
             if add > 0 {
                 self.tokens = (self.tokens as u64 + add).min(u64::from(rate_per_s.max(1))) as u32;
                 self.last_ms = now_ms;
@@ -168,7 +169,8 @@ pub struct Worker {
     candidate_ix: Vec<u32>,
     pin_cache: Box<[(u64, u64)]>,
     limiter: ReplyLimiter,
-    timer_now_ms: u64,
+    /// Recently reported neighbour misses (address, time).
+    miss_cache: [(Ipv4Addr, u64); 64],
 }
 
 /// Timer wheel geometry: 100 ms ticks, 4096 slots (one turn ≈ 7 minutes;
@@ -190,8 +192,15 @@ impl Worker {
         if n_addrs == 0 || n_addrs > usize::from(u8::MAX) {
             return Err(format!("{n_addrs} gateway addresses; need 1 to 255"));
         }
-        let ports = PortAllocator::new(n_addrs as u8, lo, hi, cfg.index, cfg.n_workers, cfg.quarantine)
-            .map_err(|e| format!("port range ({lo}, {hi}): {e:?}"))?;
+        let ports = PortAllocator::new(
+            n_addrs as u8,
+            lo,
+            hi,
+            cfg.index,
+            cfg.n_workers,
+            cfg.quarantine,
+        )
+        .map_err(|e| format!("port range ({lo}, {hi}): {e:?}"))?;
         let table = UserSessionTable::with_capacity(cfg.table_capacity, n_addrs as u8);
         let wheel = TimerWheel::new(cfg.table_capacity, WHEEL_TICK_MS, WHEEL_SLOTS, now_ms);
         Ok(Worker {
@@ -207,8 +216,12 @@ impl Worker {
             candidates: Vec::with_capacity(MAX_SERVERS),
             candidate_ix: Vec::with_capacity(MAX_SERVERS),
             pin_cache: vec![(u64::MAX, 0); PIN_CACHE].into_boxed_slice(),
-            limiter: ReplyLimiter { tokens: 0, last_ms: now_ms },
-            timer_now_ms: now_ms,
+            // Starts full: the first refusals are answered at once.
+            limiter: ReplyLimiter {
+                tokens: 0,
+                last_ms: 0,
+            },
+            miss_cache: [(Ipv4Addr::UNSPECIFIED, 0); 64],
         })
     }
 
@@ -237,9 +250,12 @@ impl Worker {
         changed |= self.snaps.neighbours.refresh();
         changed |= self.snaps.loads.refresh();
         if changed {
-            self.counters
-                .snapshot_generation
-                .set(self.snaps.steering.generation().max(self.snaps.policy.generation()));
+            self.counters.snapshot_generation.set(
+                self.snaps
+                    .steering
+                    .generation()
+                    .max(self.snaps.policy.generation()),
+            );
         }
         changed
     }

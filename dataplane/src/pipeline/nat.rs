@@ -95,7 +95,11 @@ pub fn rewrite(ip: &mut [u8], ihl: usize, proto: u8, rw: &Rewrite, ident_from_sr
         _ => {
             // ICMP echo: the identifier lives at offset 4; no pseudo-header.
             let old_id = rd16(l4, 4);
-            let new_id = if ident_from_src { rw.src_port } else { rw.dst_port };
+            let new_id = if ident_from_src {
+                rw.src_port
+            } else {
+                rw.dst_port
+            };
             c = update16(c, old_id, new_id);
             wr16(l4, 4, new_id);
         }
@@ -132,7 +136,12 @@ mod tests {
                 wr16(&mut p, 22, 80);
                 p[32] = 0x50;
                 wr16(&mut p, 36, 0);
-                let c = l4_checksum(Ipv4Addr::new(10, 1, 0, 100), Ipv4Addr::new(10, 9, 0, 1), proto, &p[20..]);
+                let c = l4_checksum(
+                    Ipv4Addr::new(10, 1, 0, 100),
+                    Ipv4Addr::new(10, 9, 0, 1),
+                    proto,
+                    &p[20..],
+                );
                 wr16(&mut p, 36, c);
             }
             PROTO_UDP => {
@@ -140,7 +149,12 @@ mod tests {
                 wr16(&mut p, 22, 53);
                 wr16(&mut p, 24, l4_len as u16);
                 wr16(&mut p, 26, 0);
-                let c = l4_checksum(Ipv4Addr::new(10, 1, 0, 100), Ipv4Addr::new(10, 9, 0, 1), proto, &p[20..]);
+                let c = l4_checksum(
+                    Ipv4Addr::new(10, 1, 0, 100),
+                    Ipv4Addr::new(10, 9, 0, 1),
+                    proto,
+                    &p[20..],
+                );
                 wr16(&mut p, 26, if c == 0 { 0xffff } else { c });
             }
             _ => {

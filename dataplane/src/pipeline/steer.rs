@@ -13,7 +13,9 @@ use crate::hash::mix64;
 use crate::tier1::{session_id, GatewayTarget, SessionKeyMode};
 use crate::tier2::try_owner_core;
 use crate::topology::{LocalAddr, Role};
-use crate::wire::{ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_VLAN, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
+use crate::wire::{
+    ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_VLAN, PROTO_ICMP, PROTO_TCP, PROTO_UDP,
+};
 use std::net::Ipv4Addr;
 
 /// Ethernet framing of a received frame.
@@ -30,9 +32,23 @@ pub(super) fn parse_l2(b: &[u8]) -> Result<(L2, u16), DropReason> {
             return Err(DropReason::Truncated);
         }
         let vlan = rd16(b, 14) & 0x0fff;
-        Ok((L2 { ip_off: 18, vlan: Some(vlan), src_mac }, rd16(b, 16)))
+        Ok((
+            L2 {
+                ip_off: 18,
+                vlan: Some(vlan),
+                src_mac,
+            },
+            rd16(b, 16),
+        ))
     } else {
-        Ok((L2 { ip_off: 14, vlan: None, src_mac }, et))
+        Ok((
+            L2 {
+                ip_off: 14,
+                vlan: None,
+                src_mac,
+            },
+            et,
+        ))
     }
 }
 
@@ -60,7 +76,12 @@ pub(super) fn check_ipv4(b: &[u8], off: usize) -> Result<usize, DropReason> {
 
 #[inline]
 fn ip_at(b: &[u8], off: usize, at: usize) -> Ipv4Addr {
-    Ipv4Addr::new(b[off + at], b[off + at + 1], b[off + at + 2], b[off + at + 3])
+    Ipv4Addr::new(
+        b[off + at],
+        b[off + at + 1],
+        b[off + at + 2],
+        b[off + at + 3],
+    )
 }
 
 impl Worker {
@@ -89,12 +110,14 @@ impl Worker {
             return Verdict::Drop(r);
         }
         match role {
-            Role::Access => self.from_access(f, in_port, l2, now_ms, ev, handed_off),
-            Role::Server | Role::External => self.from_network(f, in_port, l2, now_ms, ev, handed_off),
+            Role::Access => self.access_in(f, in_port, l2, now_ms, ev, handed_off),
+            Role::Server | Role::External => {
+                self.network_in(f, in_port, l2, now_ms, ev, handed_off)
+            }
         }
     }
 
-    fn from_access<F: Frame, E: EventSink>(
+    fn access_in<F: Frame, E: EventSink>(
         &mut self,
         f: &mut F,
         in_port: u16,
@@ -111,7 +134,11 @@ impl Worker {
                     if let Err(r) = check_ipv4(b, inner) {
                         return Verdict::Drop(r);
                     }
-                    (session_id(mode, ip_at(b, inner, 12), l2.vlan, Some(teid)), Some((peer, teid)), inner)
+                    (
+                        session_id(mode, ip_at(b, inner, 12), l2.vlan, Some(teid)),
+                        Some((peer, teid)),
+                        inner,
+                    )
                 }
                 None => {
                     // Not a G-PDU: maybe a ping to our own address.
@@ -122,7 +149,11 @@ impl Worker {
                 }
             }
         } else {
-            (session_id(mode, ip_at(b, l2.ip_off, 12), l2.vlan, None), None, l2.ip_off)
+            (
+                session_id(mode, ip_at(b, l2.ip_off, 12), l2.vlan, None),
+                None,
+                l2.ip_off,
+            )
         };
 
         // Pings to a VIP or to our own address are answered here.
@@ -162,10 +193,16 @@ impl Worker {
             return;
         }
         self.pin_cache[slot] = (sid, now_ms);
-        self.emit(ev, Event::Pin { session_id: sid, gateway });
+        self.emit(
+            ev,
+            Event::Pin {
+                session_id: sid,
+                gateway,
+            },
+        );
     }
 
-    fn from_network<F: Frame, E: EventSink>(
+    fn network_in<F: Frame, E: EventSink>(
         &mut self,
         f: &mut F,
         in_port: u16,
@@ -187,8 +224,10 @@ impl Worker {
                     PROTO_ICMP if l4.len() >= 8 => match l4[0] {
                         // Echo reply: the identifier is our gateway port.
                         0 => rd16(l4, 4),
-                        8 => return local::maybe_echo(self, f, in_port, l2, now_ms)
-                            .unwrap_or(Verdict::Drop(DropReason::IcmpIgnored)),
+                        8 => {
+                            return local::maybe_echo(self, f, in_port, l2, now_ms)
+                                .unwrap_or(Verdict::Drop(DropReason::IcmpIgnored))
+                        }
                         // Errors quoting a packet we sent: its source port.
                         3 | 11 | 12 => match quoted_src_port(&l4[8..]) {
                             Some(p) => p,
@@ -196,7 +235,9 @@ impl Worker {
                         },
                         _ => return Verdict::Drop(DropReason::IcmpIgnored),
                     },
-                    PROTO_TCP | PROTO_UDP | PROTO_ICMP => return Verdict::Drop(DropReason::BadL4Header),
+                    PROTO_TCP | PROTO_UDP | PROTO_ICMP => {
+                        return Verdict::Drop(DropReason::BadL4Header)
+                    }
                     _ => return Verdict::Drop(DropReason::UnsupportedProtocol),
                 };
                 let (lo, hi) = self.cfg.port_range;

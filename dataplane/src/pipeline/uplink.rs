@@ -38,7 +38,10 @@ pub(super) fn l4_info(b: &[u8]) -> Result<L4Info, DropReason> {
     let l4 = b.get(IP + ihl..IP + total).ok_or(DropReason::Truncated)?;
     match proto {
         PROTO_TCP => {
-            if l4.len() < 20 || usize::from(l4[12] >> 4) * 4 < 20 || usize::from(l4[12] >> 4) * 4 > l4.len() {
+            if l4.len() < 20
+                || usize::from(l4[12] >> 4) * 4 < 20
+                || usize::from(l4[12] >> 4) * 4 > l4.len()
+            {
                 return Err(DropReason::BadL4Header);
             }
             let fl = l4[13];
@@ -59,13 +62,25 @@ pub(super) fn l4_info(b: &[u8]) -> Result<L4Info, DropReason> {
             if l4.len() < 8 || usize::from(rd16(l4, 4)) < 8 || usize::from(rd16(l4, 4)) > l4.len() {
                 return Err(DropReason::BadL4Header);
             }
-            Ok(L4Info { proto, ihl, src_port: rd16(l4, 0), dst_port: rd16(l4, 2), flags: TcpFlags::NONE })
+            Ok(L4Info {
+                proto,
+                ihl,
+                src_port: rd16(l4, 0),
+                dst_port: rd16(l4, 2),
+                flags: TcpFlags::NONE,
+            })
         }
         PROTO_ICMP => {
             if l4.len() < 8 {
                 return Err(DropReason::BadL4Header);
             }
-            Ok(L4Info { proto, ihl, src_port: rd16(l4, 4), dst_port: 0, flags: TcpFlags::NONE })
+            Ok(L4Info {
+                proto,
+                ihl,
+                src_port: rd16(l4, 4),
+                dst_port: 0,
+                flags: TcpFlags::NONE,
+            })
         }
         _ => Err(DropReason::UnsupportedProtocol),
     }
@@ -116,7 +131,10 @@ impl Worker {
             port: in_port,
             mac: l2.src_mac,
             vlan: l2.vlan.unwrap_or(0),
-            tunnel: tunnel.map_or(GtpTunnel::NONE, |(peer_ip, teid)| GtpTunnel { peer_ip, teid }),
+            tunnel: tunnel.map_or(GtpTunnel::NONE, |(peer_ip, teid)| GtpTunnel {
+                peer_ip,
+                teid,
+            }),
         };
         let idx = match self.table.find_client(&key) {
             Some(i) => i,
@@ -141,16 +159,36 @@ impl Worker {
         let server = e.server_ip;
         let b = f.bytes_mut();
         rewrite(&mut b[IP..], l4.ihl, l4.proto, &rw, true);
-        self.to_network(f, server)
+        self.send_to_network(f, server, now_ms, ev)
     }
 
     /// Sets the Ethernet header towards `dst` and picks the output port.
+    /// An unknown neighbour is reported to the control plane (which
+    /// resolves it by ARP), at most once per 100 ms per address.
     #[inline]
-    pub(super) fn to_network<F: Frame>(&self, f: &mut F, dst: Ipv4Addr) -> Verdict {
+    pub(super) fn send_to_network<F: Frame, E: EventSink>(
+        &mut self,
+        f: &mut F,
+        dst: Ipv4Addr,
+        now_ms: u64,
+        ev: &mut E,
+    ) -> Verdict {
         let Some(hop) = self.topo.route(dst) else {
             return Verdict::Drop(DropReason::NoRoute);
         };
         let Some(mac) = self.snaps.neighbours.get().get(hop.port, hop.ip) else {
+            let slot = (u32::from(hop.ip) as usize) % self.miss_cache.len();
+            let (ip, at) = self.miss_cache[slot];
+            if ip != hop.ip || now_ms.saturating_sub(at) >= 100 {
+                self.miss_cache[slot] = (hop.ip, now_ms);
+                self.emit(
+                    ev,
+                    Event::NeighbourMiss {
+                        port: hop.port,
+                        ip: hop.ip,
+                    },
+                );
+            }
             return Verdict::Drop(DropReason::NeighbourMiss);
         };
         set_macs(f.bytes_mut(), mac, self.topo.mac(hop.port));
@@ -192,7 +230,10 @@ impl Worker {
                 },
                 Some(s) => {
                     let serving = policy.services.serving(s, ty);
-                    let selection = policy.classifier.get(ty).map_or(Selection::default(), |t| t.selection);
+                    let selection = policy
+                        .classifier
+                        .get(ty)
+                        .map_or(Selection::default(), |t| t.selection);
                     let picked = select(
                         policy,
                         self.snaps.loads.get(),
@@ -214,7 +255,7 @@ impl Worker {
                                 server_index: si,
                                 service: s,
                                 ty,
-                                deadline_from: policy.timeouts_for(ty).clone(),
+                                deadline_from: *policy.timeouts_for(ty),
                             }
                         }
                         None => Choice::Drop(DropReason::NoServer),
@@ -233,7 +274,7 @@ impl Worker {
                             server_index: u32::MAX,
                             service: EXTERNAL_SERVICE,
                             ty,
-                            deadline_from: policy.timeouts_for(ty).clone(),
+                            deadline_from: *policy.timeouts_for(ty),
                         }
                     } else {
                         Choice::Drop(DropReason::NoService)
@@ -242,10 +283,26 @@ impl Worker {
             }
         };
         let (server_ip, server_port, server_index, group, ty, timeouts) = match choice {
-            Choice::Serve { server_ip, server_port, server_index, service, ty, deadline_from } => {
-                (server_ip, server_port, server_index, service, ty, deadline_from)
-            }
-            Choice::Refuse { service, ty, accounted } => {
+            Choice::Serve {
+                server_ip,
+                server_port,
+                server_index,
+                service,
+                ty,
+                deadline_from,
+            } => (
+                server_ip,
+                server_port,
+                server_index,
+                service,
+                ty,
+                deadline_from,
+            ),
+            Choice::Refuse {
+                service,
+                ty,
+                accounted,
+            } => {
                 return Err(self.refuse(f, key, service, ty, sid, path, accounted, now_ms, ev));
             }
             Choice::Drop(r) => return Err(Verdict::Drop(r)),
@@ -263,7 +320,11 @@ impl Worker {
         e.session_id = sid.0;
         e.client_path = *path;
         e.last_report_ms = now_ms;
-        let deadline = e.deadline_ms(&timeouts);
+        let interim = self.snaps.policy.get().interim_ms;
+        let mut deadline = e.deadline_ms(&timeouts);
+        if interim > 0 {
+            deadline = deadline.min(now_ms.saturating_add(interim));
+        }
         match self.table.insert(*key, e) {
             Ok(idx) => {
                 if server_index != u32::MAX {
@@ -271,12 +332,19 @@ impl Worker {
                 }
                 self.wheel.arm(idx, deadline);
                 self.counters.user_sessions_created.inc();
-                self.counters.user_sessions_live.set(u64::from(self.table.len()));
+                self.counters
+                    .user_sessions_live
+                    .set(u64::from(self.table.len()));
                 self.emit(ev, Event::SessionActive { session_id: sid.0 });
                 Ok(idx)
             }
             Err(err) => {
-                self.ports.release(gw_addr, gw_port, QuarantineClass::for_proto(key.proto), now_ms);
+                self.ports.release(
+                    gw_addr,
+                    gw_port,
+                    QuarantineClass::for_proto(key.proto),
+                    now_ms,
+                );
                 Err(Verdict::Drop(match err {
                     InsertError::TableFull => DropReason::TableFull,
                     _ => DropReason::NoUserSession,
@@ -365,7 +433,10 @@ impl Worker {
     /// Sends a plain frame back to a terminal along `path`.
     #[inline]
     pub(super) fn send_to_client<F: Frame>(&self, f: &mut F, path: &ClientPath) -> Verdict {
-        let our_ip = self.topo.port_address(path.port).unwrap_or(Ipv4Addr::UNSPECIFIED);
+        let our_ip = self
+            .topo
+            .port_address(path.port)
+            .unwrap_or(Ipv4Addr::UNSPECIFIED);
         if !super::l2::to_client(f, path, self.topo.mac(path.port), our_ip) {
             return Verdict::Drop(DropReason::NoRoom);
         }
@@ -419,13 +490,24 @@ fn select(
         };
         let i = si as usize;
         let published = loads.total.get(i).copied().unwrap_or(0);
-        let mine_then = loads.by_worker.get(me).and_then(|v| v.get(i)).copied().unwrap_or(0);
-        let load = published.saturating_sub(u64::from(mine_then)) + local.get(i) + u64::from(srv.reported_load);
+        let mine_then = loads
+            .by_worker
+            .get(me)
+            .and_then(|v| v.get(i))
+            .copied()
+            .unwrap_or(0);
+        let load = published.saturating_sub(u64::from(mine_then))
+            + local.get(i)
+            + u64::from(srv.reported_load);
         let weight = match selection {
             Selection::LeastLoad => u32::from(srv.weight > 0),
             _ => srv.weight,
         };
-        candidates.push(ServerCandidate { weight, eligible: srv.eligible(), load });
+        candidates.push(ServerCandidate {
+            weight,
+            eligible: srv.eligible(),
+            load,
+        });
         candidate_ix.push(si);
     }
     let pick = match selection {

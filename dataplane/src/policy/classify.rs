@@ -81,7 +81,9 @@ impl Classifier {
     }
 
     pub fn type_name(&self, t: u8) -> &str {
-        self.types.get(usize::from(t)).map_or("unknown", |ty| ty.name.as_str())
+        self.types
+            .get(usize::from(t))
+            .map_or("unknown", |ty| ty.name.as_str())
     }
 
     #[inline]
@@ -108,10 +110,30 @@ mod tests {
         let c = Classifier {
             types: vec![ty("other"), ty("web"), ty("video"), ty("voip")],
             rules: vec![
-                ClassRule { proto: Some(6), dst_ports: Some((8000, 8999)), dscp: None, type_index: 2 },
-                ClassRule { proto: Some(6), dst_ports: Some((80, 80)), dscp: None, type_index: 1 },
-                ClassRule { proto: Some(6), dst_ports: None, dscp: Some(34), type_index: 2 },
-                ClassRule { proto: Some(17), dst_ports: None, dscp: Some(46), type_index: 3 },
+                ClassRule {
+                    proto: Some(6),
+                    dst_ports: Some((8000, 8999)),
+                    dscp: None,
+                    type_index: 2,
+                },
+                ClassRule {
+                    proto: Some(6),
+                    dst_ports: Some((80, 80)),
+                    dscp: None,
+                    type_index: 1,
+                },
+                ClassRule {
+                    proto: Some(6),
+                    dst_ports: None,
+                    dscp: Some(34),
+                    type_index: 2,
+                },
+                ClassRule {
+                    proto: Some(17),
+                    dst_ports: None,
+                    dscp: Some(46),
+                    type_index: 3,
+                },
             ],
         };
         assert_eq!(c.classify(6, 80, 0), 1);

@@ -125,7 +125,10 @@ impl ServiceTable {
     }
 
     pub fn service_index(&self, name: &str) -> Option<u32> {
-        self.services.iter().position(|s| s.name == name).map(|i| i as u32)
+        self.services
+            .iter()
+            .position(|s| s.name == name)
+            .map(|i| i as u32)
     }
 
     /// Index of a server with this address and port, if known.

@@ -109,15 +109,17 @@ impl Subscribers {
 
     pub fn set_prefix(&mut self, net: Ipv4Addr, len: u8, e: Entitlement) {
         let n = u32::from(net) & mask(len);
-        self.by_prefix.retain(|(pn, pl, _)| !(*pn == n && *pl == len));
+        self.by_prefix
+            .retain(|(pn, pl, _)| !(*pn == n && *pl == len));
         self.by_prefix.push((n, len, e));
-        self.by_prefix.sort_by(|a, b| b.1.cmp(&a.1));
+        self.by_prefix.sort_by_key(|p| std::cmp::Reverse(p.1));
     }
 
     pub fn remove_prefix(&mut self, net: Ipv4Addr, len: u8) -> bool {
         let n = u32::from(net) & mask(len);
         let before = self.by_prefix.len();
-        self.by_prefix.retain(|(pn, pl, _)| !(*pn == n && *pl == len));
+        self.by_prefix
+            .retain(|(pn, pl, _)| !(*pn == n && *pl == len));
         self.by_prefix.len() != before
     }
 
@@ -138,7 +140,9 @@ impl Subscribers {
     }
 
     pub fn prefixes(&self) -> impl Iterator<Item = (Ipv4Addr, u8, &Entitlement)> {
-        self.by_prefix.iter().map(|(n, l, e)| (Ipv4Addr::from(*n), *l, e))
+        self.by_prefix
+            .iter()
+            .map(|(n, l, e)| (Ipv4Addr::from(*n), *l, e))
     }
 }
 
@@ -149,14 +153,22 @@ mod tests {
     #[test]
     fn session_beats_prefix_beats_default() {
         let mut s = Subscribers::new(Entitlement::deny_all());
-        s.set_prefix(Ipv4Addr::new(10, 1, 0, 0), 16, Entitlement {
-            services: ServiceSet::from_indexes([0]),
-            external: false,
-        });
-        s.set_prefix(Ipv4Addr::new(10, 1, 5, 0), 24, Entitlement {
-            services: ServiceSet::from_indexes([1, 70]),
-            external: true,
-        });
+        s.set_prefix(
+            Ipv4Addr::new(10, 1, 0, 0),
+            16,
+            Entitlement {
+                services: ServiceSet::from_indexes([0]),
+                external: false,
+            },
+        );
+        s.set_prefix(
+            Ipv4Addr::new(10, 1, 5, 0),
+            24,
+            Entitlement {
+                services: ServiceSet::from_indexes([1, 70]),
+                external: true,
+            },
+        );
         s.set_session(42, Entitlement::allow_all());
 
         let t = Ipv4Addr::new(10, 1, 5, 9);

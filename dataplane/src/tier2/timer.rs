@@ -183,6 +183,12 @@ impl TimerWheel {
     /// next call resumes exactly where this one stopped. Returns the number
     /// of `on_due` calls. A re-arm deadline that is not in the future is
     /// moved to the next tick, so it cannot fire twice in one pass.
+    /// The tick the wheel has walked up to (ticks are `now_ms / tick_ms`).
+    #[inline]
+    pub fn current_tick(&self) -> u64 {
+        self.cur_tick
+    }
+
     pub fn advance(
         &mut self,
         now_ms: u64,
