@@ -1,0 +1,210 @@
+//! Config mistakes through the real binary: `tandem check-config` and
+//! `tandem run --config` both exit with status 2 and a message that starts
+//! with `FILE:LINE:COLUMN:` pointing at the mistake, before DPDK starts. A
+//! device name DPDK does not know is only found at start-up: that is a
+//! runtime failure, status 1, naming the port and the device.
+
+mod common;
+
+use common::tandem::run_to_end;
+use common::{file_prefix, Scratch, SMALL_SIZES};
+use std::path::Path;
+use std::time::Duration;
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+/// A valid config on two net_null ports; line numbers matter to the tests
+/// (line 1 is `(`).
+fn base(prefix: &str) -> String {
+    format!(
+        r#"(
+    eal: (lcores: "0-1", no_huge: true, memory_mb: 256, file_prefix: "{prefix}",
+        vdevs: ["net_null0,no-rx=1", "net_null1,no-rx=1"]),
+    ports: [
+        (name: "acc0", device: "net_null0", role: Access, addresses: ["10.1.0.1/24"]),
+        (name: "srv0", device: "net_null1", role: Server, addresses: ["10.2.0.1/24"]),
+    ],
+    workers: [(lcore: 1, poll: [(port: "acc0"), (port: "srv0")])],
+    {SMALL_SIZES}
+    gateway: (addresses: ["10.2.0.10"], user_sessions_per_worker: 1024),
+)
+"#
+    )
+}
+
+/// `text` with `from` (which must occur) replaced by `to`.
+fn with(text: &str, from: &str, to: &str) -> String {
+    assert!(text.contains(from), "{from} not in the base config");
+    text.replacen(from, to, 1)
+}
+
+/// The place a config error names: (line, column, message).
+fn position(stderr: &str, file: &Path) -> (usize, usize, String) {
+    let first = stderr.lines().next().unwrap_or_default();
+    let rest = first
+        .strip_prefix(&format!("{}:", file.display()))
+        .unwrap_or_else(|| panic!("error does not start with the file name: {stderr}"));
+    let mut parts = rest.splitn(3, ':');
+    let line = parts.next().and_then(|l| l.parse().ok());
+    let col = parts.next().and_then(|c| c.parse().ok());
+    let msg = parts.next().unwrap_or_default().trim().to_string();
+    match (line, col) {
+        (Some(l), Some(c)) => (l, c, msg),
+        _ => panic!("no LINE:COLUMN in {first:?}"),
+    }
+}
+
+/// Runs check-config and run on `text`: both must exit 2 with the error at
+/// `line`, the message containing `says`, and the column within or just
+/// after `token` when given. `run` must not get as far as starting DPDK.
+fn rejected(test: &str, text: &str, line: usize, token: Option<&str>, says: &str) {
+    let scratch = Scratch::new(test);
+    let file = scratch.path("bad.ron");
+    std::fs::write(&file, text).expect("write config");
+    let path = file.to_str().expect("utf-8 path");
+    for args in [vec!["check-config", path], vec!["run", "--config", path]] {
+        let (status, stdout, stderr) = run_to_end(&args, LIMIT);
+        assert_eq!(status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(!stdout.contains(": ok"), "{args:?} said ok: {stdout}");
+        let (l, c, msg) = position(&stderr, &file);
+        assert_eq!(l, line, "{args:?}: wrong line in {stderr}");
+        assert!(
+            msg.contains(says),
+            "{args:?}: message {msg:?} lacks {says:?}"
+        );
+        let text_line = text.lines().nth(l - 1).expect("line exists");
+        assert!(
+            c >= 1 && c <= text_line.len() + 1,
+            "column {c} outside line {l}: {text_line}"
+        );
+        if let Some(token) = token {
+            // Checks after parsing point at the start of the value; serde's
+            // errors point at the end of the token it could not take.
+            let points_at = text_line.match_indices(token).any(|(start, t)| {
+                let (first, past) = (start + 1, start + t.len() + 1);
+                c >= first && c <= past
+            });
+            assert!(
+                points_at,
+                "{args:?}: column {c} of {text_line:?} is not at {token}"
+            );
+        }
+        assert!(
+            !stderr.contains("EAL:") && !stderr.contains("starting EAL"),
+            "{args:?} started DPDK for a bad config: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+#[test]
+fn the_base_config_is_valid() {
+    let scratch = Scratch::new("base");
+    let file = scratch.path("ok.ron");
+    std::fs::write(&file, base(&file_prefix("base"))).expect("write");
+    let path = file.to_str().expect("utf-8 path");
+    let (status, stdout, stderr) = run_to_end(&["check-config", path], LIMIT);
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert_eq!(stdout.trim(), format!("{path}: ok"));
+}
+
+#[test]
+fn shipped_example_configs_are_valid() {
+    for name in ["laptop.ron", "bare-metal.ron"] {
+        let file = common::conf_dir().join(name);
+        let path = file.to_str().expect("utf-8 path");
+        let (status, stdout, stderr) = run_to_end(&["check-config", path], LIMIT);
+        assert_eq!(status.code(), Some(0), "{name}: {stderr}");
+        assert!(stdout.ends_with(": ok\n"), "{name}: {stdout}");
+    }
+}
+
+#[test]
+fn syntax_error() {
+    let text = with(&base("x"), "no_huge: true,", "no_huge: true,,");
+    rejected("syntax", &text, 2, None, "Expected");
+}
+
+#[test]
+fn unknown_field_is_named() {
+    let text = with(
+        &base("x"),
+        "memory_mb: 256,",
+        "memory_mb: 256, hugepages: 4,",
+    );
+    rejected("unknown-field", &text, 2, None, "hugepages");
+}
+
+#[test]
+fn port_named_twice() {
+    let text = with(&base("x"), r#"(name: "srv0""#, r#"(name: "acc0""#);
+    rejected("port-twice", &text, 6, Some(r#""acc0""#), "used twice");
+}
+
+#[test]
+fn worker_on_the_main_lcore() {
+    let text = with(&base("x"), "lcore: 1,", "lcore: 0,");
+    rejected("main-lcore", &text, 8, Some("0"), "main lcore");
+}
+
+#[test]
+fn bad_address() {
+    let text = with(&base("x"), "10.2.0.1/24", "10.2.0.300/24");
+    rejected(
+        "bad-address",
+        &text,
+        6,
+        Some(r#""10.2.0.300/24""#),
+        "10.2.0.300",
+    );
+}
+
+#[test]
+fn queue_polled_by_no_worker() {
+    let text = with(&base("x"), r#", (port: "srv0")"#, "");
+    rejected("unpolled", &text, 6, None, "polled by no worker");
+}
+
+#[test]
+fn missing_file() {
+    let scratch = Scratch::new("missing");
+    let file = scratch.path("nonexistent.ron");
+    let path = file.to_str().expect("utf-8 path");
+    for args in [vec!["check-config", path], vec!["run", "--config", path]] {
+        let (status, _, stderr) = run_to_end(&args, LIMIT);
+        assert_eq!(status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.starts_with(&format!("{path}: cannot read")),
+            "{stderr}"
+        );
+    }
+}
+
+/// DPDK has no device of that name: the config is valid (only DPDK knows
+/// its devices), so the failure comes at start-up, names the port and the
+/// device, and is an orderly exit 1, not a panic.
+#[test]
+fn unknown_device_fails_at_start_naming_port_and_device() {
+    let prefix = file_prefix("nodevice");
+    let scratch = Scratch::new("nodevice");
+    let text = with(
+        &base(&prefix),
+        r#"device: "net_null1""#,
+        r#"device: "net_nosuch9""#,
+    );
+    let file = scratch.path("nodevice.ron");
+    std::fs::write(&file, text).expect("write");
+    let path = file.to_str().expect("utf-8 path");
+
+    let (status, _, stderr) = run_to_end(&["check-config", path], LIMIT);
+    assert_eq!(status.code(), Some(0), "{stderr}");
+
+    let (status, _, stderr) = run_to_end(&["run", "--config", path], LIMIT);
+    let _ = std::fs::remove_dir_all(Path::new("/var/run/dpdk").join(&prefix));
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(r#"tandem: port "srv0" (device net_nosuch9)"#),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
