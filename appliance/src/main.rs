@@ -6,8 +6,12 @@
 //! starts; a runtime failure exits with status 1.
 
 mod accounting;
+mod api;
 mod clock;
 mod config;
+mod ctl;
+mod gen;
+mod metrics;
 mod plan;
 mod runtime;
 
@@ -39,6 +43,10 @@ enum Cmd {
         /// The config file (RON).
         file: PathBuf,
     },
+    /// Talk to a running tandem through its control socket.
+    Ctl(ctl::CtlArgs),
+    /// Write a synthetic workload (terminal -> VIP frames) as a pcap file.
+    GenPcap(gen::GenArgs),
 }
 
 fn init_logging(level: &str) {
@@ -54,6 +62,8 @@ fn init_logging(level: &str) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.cmd {
+        Cmd::GenPcap(args) => gen::run(&args),
+        Cmd::Ctl(args) => ctl::run(args),
         Cmd::CheckConfig { file } => match config::load(&file) {
             Ok(_) => {
                 println!("{}: ok", file.display());

@@ -90,6 +90,7 @@ pub fn service_table(c: &Config) -> ServiceTable {
             port_hi: s.port_end.unwrap_or(s.port),
             servers: ix,
             by_type: Vec::new(),
+            removed: false,
         });
     }
     // Type overrides name services that are now all known.

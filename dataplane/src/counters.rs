@@ -142,6 +142,10 @@ pub struct WorkerCounters {
     pub snapshot_generation: Counter,
     pub busy_polls: Counter,
     pub idle_polls: Counter,
+    /// Frames waiting in the handoff rings aimed at this worker (gauge).
+    pub ring_occupancy: Counter,
+    /// Total slots of those rings (gauge).
+    pub ring_capacity: Counter,
     drops: [Counter; N_DROP_REASONS],
 }
 

@@ -109,6 +109,20 @@ pub enum Event {
     },
     /// A packet needed a neighbour that is not known: resolve it.
     NeighbourMiss { port: u16, ip: Ipv4Addr },
+    /// Passive health check: a server left a SYN unanswered or reset it.
+    ServerFailure { server: u32 },
+    /// Active health check: the answer to a probe SYN sent from one of the
+    /// reserved probe ports. `ok` = SYN-ACK (listening); RST = not.
+    ProbeReply {
+        server: Ipv4Addr,
+        port: u16,
+        probe_port: u16,
+        ok: bool,
+        /// The answer's acknowledgement number (to reset the half-open
+        /// connection).
+        ack: u32,
+        seq: u32,
+    },
 }
 
 /// Where a worker's events go. `push` returns false when the queue is full;

@@ -40,7 +40,135 @@ pub struct Config {
     #[serde(default)]
     pub accounting: Accounting,
     #[serde(default)]
+    pub health: Health,
+    #[serde(default)]
+    pub api: Api,
+    #[serde(default)]
+    pub metrics: Metrics,
+    #[serde(default)]
     pub log: Log,
+}
+
+/// Server health checks.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Health {
+    /// Count unanswered or reset SYNs of real traffic as failures.
+    #[serde(default = "yes")]
+    pub passive: bool,
+    /// Failures within `window_s` that inhibit a server.
+    #[serde(default = "default_fall")]
+    pub fall: u32,
+    #[serde(default = "default_window")]
+    pub window_s: u64,
+    /// A failing server is inhibited this long, doubling on each new
+    /// inhibition up to `backoff_max_s`.
+    #[serde(default = "default_backoff")]
+    pub backoff_s: u64,
+    #[serde(default = "default_backoff_max")]
+    pub backoff_max_s: u64,
+    /// Active TCP connect probes; absent = none.
+    #[serde(default)]
+    pub active: Option<ActiveHealth>,
+    /// What happens to the user sessions of a server that goes down.
+    #[serde(default)]
+    pub on_down: OnDown,
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Health {
+            passive: true,
+            fall: default_fall(),
+            window_s: default_window(),
+            backoff_s: default_backoff(),
+            backoff_max_s: default_backoff_max(),
+            active: None,
+            on_down: OnDown::Keep,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+pub enum OnDown {
+    /// Existing user sessions run on (they may fail by themselves).
+    #[default]
+    Keep,
+    /// Existing user sessions are ended at once (accounting reason admin).
+    Reset,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActiveHealth {
+    #[serde(default = "default_probe_interval")]
+    pub interval_ms: u64,
+    #[serde(default = "default_probe_timeout")]
+    pub timeout_ms: u64,
+    /// Successes in a row that bring a server back.
+    #[serde(default = "default_rise")]
+    pub rise: u32,
+    /// Failures in a row that take it down.
+    #[serde(default = "default_fall")]
+    pub fall: u32,
+    /// Source ports of probes, outside `gateway.port_range`.
+    #[serde(default = "default_probe_ports")]
+    pub source_ports: (u16, u16),
+}
+
+fn default_fall() -> u32 {
+    3
+}
+fn default_rise() -> u32 {
+    2
+}
+fn default_window() -> u64 {
+    10
+}
+fn default_backoff() -> u64 {
+    1
+}
+fn default_backoff_max() -> u64 {
+    60
+}
+fn default_probe_interval() -> u64 {
+    1000
+}
+fn default_probe_timeout() -> u64 {
+    500
+}
+fn default_probe_ports() -> (u16, u16) {
+    (1000, 1023)
+}
+
+/// The control API (`tandem ctl`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Api {
+    /// Unix socket path, created with mode 0600; absent =
+    /// `/run/tandem/<eal.file_prefix>.sock` (so the default instance
+    /// answers on `/run/tandem/tandem.sock`, where `tandem ctl` looks).
+    #[serde(default)]
+    pub socket: Option<std::path::PathBuf>,
+}
+
+impl Config {
+    /// Where the control API listens.
+    pub fn api_socket(&self) -> std::path::PathBuf {
+        self.api
+            .socket
+            .clone()
+            .unwrap_or_else(|| format!("/run/tandem/{}.sock", self.eal.file_prefix).into())
+    }
+}
+
+/// Prometheus endpoint and DPDK telemetry commands.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Metrics {
+    /// Address for `GET /metrics`, e.g. `"127.0.0.1:9469"`; absent = off.
+    #[serde(default)]
+    pub listen: Option<String>,
 }
 
 /// EAL settings: what becomes DPDK's command line.

@@ -483,6 +483,42 @@ pub fn validate(c: &Config) -> Result<(), Violation> {
             }
         }
     }
+    if let Some(a) = &c.health.active {
+        let (plo, phi) = a.source_ports;
+        let at = vec![field("health"), field("active"), field("source_ports")];
+        if plo == 0 || plo > phi {
+            return Err(violation(
+                at,
+                format!("source_ports ({plo}, {phi}) must satisfy 1 <= first <= last"),
+            ));
+        }
+        if plo <= hi && phi >= lo {
+            return Err(violation(
+                at,
+                format!("probe source ports ({plo}, {phi}) overlap gateway.port_range ({lo}, {hi}); pick ports outside it"),
+            ));
+        }
+        if a.rise == 0 || a.fall == 0 || a.interval_ms == 0 || a.timeout_ms == 0 {
+            return Err(violation(
+                vec![field("health"), field("active")],
+                "interval_ms, timeout_ms, rise and fall must be at least 1".into(),
+            ));
+        }
+    }
+    if c.health.fall == 0 {
+        return Err(violation(
+            vec![field("health"), field("fall")],
+            "fall must be at least 1".into(),
+        ));
+    }
+    if let Some(l) = &c.metrics.listen {
+        if l.parse::<std::net::SocketAddr>().is_err() {
+            return Err(violation(
+                vec![field("metrics"), field("listen")],
+                format!("\"{l}\" is not an address:port (e.g. \"127.0.0.1:9469\")"),
+            ));
+        }
+    }
     if let Some(ipfix) = &c.accounting.ipfix {
         if ipfix.collector.parse::<std::net::SocketAddr>().is_err() {
             return Err(violation(

@@ -39,10 +39,18 @@ pub struct Control {
     neighbours_dirty: bool,
     stats_interval_ms: u64,
     last_stats_ms: u64,
+    pub health: super::health::HealthState,
+    /// Requests from the control API and the metrics endpoints.
+    pub api: Option<crossbeam::channel::Receiver<crate::api::server::ApiCall>>,
 }
 
 impl Control {
-    pub fn new(shared: Shared, clock: Clock, stats_interval_s: u64) -> Control {
+    pub fn new(
+        shared: Shared,
+        clock: Clock,
+        stats_interval_s: u64,
+        health: crate::config::Health,
+    ) -> Control {
         Control {
             shared,
             clock,
@@ -54,6 +62,8 @@ impl Control {
             neighbours_dirty: false,
             stats_interval_ms: stats_interval_s.saturating_mul(1000),
             last_stats_ms: clock.now_ms(),
+            api: None,
+            health: super::health::HealthState::new(health),
         }
     }
 
@@ -127,6 +137,12 @@ impl Control {
         }
     }
 
+    /// Starts resolving `ip` on `port` now (if not known).
+    pub fn resolve_now(&mut self, port: u16, ip: Ipv4Addr) {
+        let now = self.clock.now_ms();
+        self.resolve(port, ip, now);
+    }
+
     fn resolve(&mut self, port: u16, ip: Ipv4Addr, now: u64) {
         if self.shared.neighbours_work.get(port, ip).is_some() {
             return;
@@ -181,6 +197,15 @@ impl Control {
             }
             Event::NeighbourMiss { port, ip } => self.resolve(port, ip, now),
             Event::Accounting(a) => self.shared.accounting.push(a),
+            Event::ServerFailure { server } => self.on_server_failure(server, now),
+            Event::ProbeReply {
+                server,
+                port,
+                probe_port,
+                ok,
+                ack,
+                ..
+            } => self.on_probe_reply(server, port, probe_port, ok, ack, now),
         }
     }
 
@@ -196,6 +221,16 @@ impl Control {
                 n += 1;
             }
         }
+        // API requests, one at a time.
+        let calls: Vec<crate::api::server::ApiCall> = match &self.api {
+            Some(rx) => rx.try_iter().take(64).collect(),
+            None => Vec::new(),
+        };
+        for call in calls {
+            let answer = self.handle_request(call.request);
+            let _ = call.reply.send(answer);
+            n += 1;
+        }
         // Pins decided by the session manager become a new steering snapshot.
         self.pending_pins.extend(self.shared.manager.take_changes());
         if !self.pending_pins.is_empty() {
@@ -204,10 +239,9 @@ impl Control {
         }
         if self.neighbours_dirty {
             self.neighbours_dirty = false;
-            self.shared
-                .neighbours
-                .publish(self.shared.neighbours_work.clone());
+            self.shared.publish_neighbours();
         }
+        self.health_tick(now);
         if now.saturating_sub(self.last_load_ms) >= LOAD_PUBLISH_MS {
             self.last_load_ms = now;
             self.shared.publish_loads();
@@ -305,11 +339,16 @@ impl Control {
     }
 
     /// Runs until `stop` says so, sleeping briefly when there is nothing to do.
-    pub fn run(&mut self, stop: &dyn Fn() -> bool, on_hup: &mut dyn FnMut(&mut Control)) {
+    pub fn run(&mut self, stop: &dyn Fn() -> bool, hup: &dyn Fn() -> bool) {
         self.announce();
         self.resolve_known();
         while !stop() {
-            on_hup(self);
+            if hup() {
+                match self.reload() {
+                    Ok(msg) => info!("SIGHUP: {msg}"),
+                    Err(e) => warn!("SIGHUP: reload refused: {e}"),
+                }
+            }
             if self.tick() == 0 {
                 std::thread::sleep(Duration::from_millis(2));
             }

@@ -7,12 +7,17 @@
 //! their user sessions (final accounting), ports stop and close, and the
 //! pool must have every mbuf back before EAL is cleaned up.
 
+mod api;
 mod control;
 mod frame;
+mod health;
 pub mod records;
+mod reload;
 mod shared;
 mod worker;
 
+use crate::api::protocol::Request;
+use crate::api::server::{ApiCall, ApiServer};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::plan;
@@ -46,10 +51,18 @@ pub enum RunError {
     Setup(String),
 }
 
+/// Asks the control loop something on behalf of the metrics endpoints.
+fn ask(tx: &crossbeam::channel::Sender<ApiCall>, request: Request) -> Option<serde_json::Value> {
+    let (reply, rx) = crossbeam::channel::bounded(1);
+    tx.send(ApiCall { request, reply }).ok()?;
+    let r = rx.recv_timeout(std::time::Duration::from_secs(5)).ok()?;
+    r.ok.then_some(r.data)
+}
+
 /// Most snapshot readers per publisher (workers + spare).
 const MAX_READERS: usize = 128;
 
-pub fn run(_path: &Path, cfg: Config) -> Result<(), RunError> {
+pub fn run(path: &Path, cfg: Config) -> Result<(), RunError> {
     let stop = Arc::new(AtomicBool::new(false));
     let hup = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -181,9 +194,12 @@ pub fn run(_path: &Path, cfg: Config) -> Result<(), RunError> {
     let events: Vec<Arc<ArrayQueue<dataplane::event::Event>>> = (0..n)
         .map(|_| Arc::new(ArrayQueue::new(cfg.rings.events as usize)))
         .collect();
+    let commands: Vec<Arc<ArrayQueue<worker::WorkerCmd>>> =
+        (0..n).map(|_| Arc::new(ArrayQueue::new(16))).collect();
     let mut handles = Vec::new();
     let mut worker_loads = Vec::new();
     let mut counters = Vec::new();
+    let mut pools = Vec::new();
     let mut ring_out = ring_out.into_iter();
     let mut ring_in = ring_in.into_iter();
     let mut launch_error = None;
@@ -212,6 +228,7 @@ pub fn run(_path: &Path, cfg: Config) -> Result<(), RunError> {
             table_capacity: cfg.gateway.user_sessions_per_worker,
             quarantine: plan::quarantine(&cfg),
             session_key: plan::session_key(cfg.steering.key),
+            probe_ports: cfg.health.active.as_ref().map(|a| a.source_ports),
         };
         let pipeline = Worker::new(
             wcfg,
@@ -222,6 +239,7 @@ pub fn run(_path: &Path, cfg: Config) -> Result<(), RunError> {
             clock.now_ms(),
         )
         .map_err(RunError::Setup)?;
+        pools.push(Arc::clone(pipeline.pool_gauges()));
         let mut polls: Vec<(PortId, u16)> = w
             .poll
             .iter()
@@ -238,6 +256,7 @@ pub fn run(_path: &Path, cfg: Config) -> Result<(), RunError> {
             ring_out: ring_out.next().unwrap_or_default(),
             ring_in: ring_in.next().unwrap_or_default(),
             events: Arc::clone(&events[i]),
+            commands: Arc::clone(&commands[i]),
             stop: Arc::clone(&stop),
             busy_poll: cfg.idle.busy_poll,
             max_sleep_us: cfg.idle.max_sleep_us,
@@ -268,25 +287,71 @@ pub fn run(_path: &Path, cfg: Config) -> Result<(), RunError> {
         events: Arc::new(events),
         worker_loads,
         counters,
+        pools,
+        commands,
         accounting: records::AccountingPipe::new(exporter),
+        cfg: cfg.clone(),
+        cfg_path: path.to_path_buf(),
+        started: std::time::Instant::now(),
+        published_at: [std::time::Instant::now(); 4],
     };
-    let mut control = Control::new(shared, clock, cfg.log.stats_interval_s);
+    let mut control = Control::new(shared, clock, cfg.log.stats_interval_s, cfg.health.clone());
+    // The control API and metrics talk to the control loop through one channel.
+    let (api_tx, api_rx) = crossbeam::channel::bounded::<ApiCall>(256);
+    control.api = Some(api_rx);
+    let socket = cfg.api_socket();
+    let _api_server = match ApiServer::start(&socket, api_tx.clone()) {
+        Ok(s) => {
+            info!(socket = %socket.display(), "control API listening");
+            Some(s)
+        }
+        Err(e) => {
+            warn!(socket = %socket.display(), "control API unavailable: {e}");
+            None
+        }
+    };
+    let metrics_stop = Arc::new(AtomicBool::new(false));
+    let mut metrics_thread = None;
+    if let Some(listen) = cfg.metrics.listen.as_ref().and_then(|l| l.parse().ok()) {
+        let tx = api_tx.clone();
+        let fetch = move || match ask(&tx, Request::Metrics) {
+            Some(serde_json::Value::String(s)) => Some(s),
+            _ => None,
+        };
+        match crate::metrics::http::serve(listen, Arc::clone(&metrics_stop), fetch) {
+            Ok(h) => metrics_thread = Some(h),
+            Err(e) => warn!(%listen, "metrics endpoint unavailable: {e}"),
+        }
+    }
+    {
+        let tx = api_tx.clone();
+        let fetch: Arc<dyn Fn() -> Option<crate::api::stats::Stats> + Send + Sync> =
+            Arc::new(move || {
+                ask(&tx, Request::Status).and_then(|v| serde_json::from_value(v).ok())
+            });
+        if let Err(e) = crate::metrics::telemetry::register(fetch) {
+            warn!("DPDK telemetry commands unavailable: {e}");
+        }
+    }
+    drop(api_tx);
     if launch_error.is_none() {
         info!(
             workers = n_workers,
             "tandem running; SIGINT or SIGTERM stops it"
         );
         let stop_flag = Arc::clone(&stop);
-        control.run(&|| stop_flag.load(Ordering::Relaxed), &mut |_c| {
-            if hup.swap(false, Ordering::Relaxed) {
-                info!("SIGHUP: reload is not supported by this version; the running config stays in force");
-            }
+        control.run(&|| stop_flag.load(Ordering::Relaxed), &|| {
+            hup.swap(false, Ordering::Relaxed)
         });
         info!("stopping");
     }
 
     // Shutdown.
     stop.store(true, Ordering::Relaxed);
+    metrics_stop.store(true, Ordering::Relaxed);
+    if let Some(h) = metrics_thread {
+        let _ = h.join();
+    }
     let mut worker_failed = None;
     for h in handles {
         let lcore = h.lcore();

@@ -2,17 +2,21 @@
 //! and the working copies they are made from, the session manager, the
 //! ports and pool it transmits with, and the workers' queues and counters.
 
+use crate::config::Config;
 use crate::runtime::records::AccountingPipe;
+use crate::runtime::worker::WorkerCmd;
 use crossbeam::queue::ArrayQueue;
 use dataplane::counters::WorkerCounters;
 use dataplane::event::Event;
-use dataplane::pipeline::{LocalLoad, ServerLoads};
+use dataplane::pipeline::{LocalLoad, PoolGauge, ServerLoads};
 use dataplane::policy::Policy;
 use dataplane::rcu::Publisher;
 use dataplane::tier1::{GatewayId, SessionId, SessionManager, SteeringTable};
 use dataplane::topology::{Neighbours, Topology};
 use dpdk_ffi::{Mempool, PortId};
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Instant;
 
 pub struct Shared {
     pub topo: Arc<Topology>,
@@ -30,7 +34,16 @@ pub struct Shared {
     pub events: Arc<Vec<Arc<ArrayQueue<Event>>>>,
     pub worker_loads: Vec<Arc<LocalLoad>>,
     pub counters: Vec<Arc<WorkerCounters>>,
+    pub pools: Vec<Arc<Vec<PoolGauge>>>,
+    pub commands: Vec<Arc<ArrayQueue<WorkerCmd>>>,
     pub accounting: AccountingPipe,
+    /// The config in force, and where it was read from (for reload).
+    pub cfg: Config,
+    pub cfg_path: PathBuf,
+    pub started: Instant,
+    /// When each snapshot was last published (steering, policy,
+    /// neighbours, loads).
+    pub published_at: [Instant; 4],
 }
 
 impl Shared {
@@ -38,6 +51,7 @@ impl Shared {
     pub fn publish_pins(&mut self, changes: &[(SessionId, Option<GatewayId>)]) {
         let next = self.steering.current().with_pins(changes);
         self.steering.publish(next);
+        self.published_at[0] = Instant::now();
     }
 
     /// Sums the workers' live user sessions per server and publishes them.
@@ -51,6 +65,7 @@ impl Shared {
             }
         }
         self.loads.publish(ServerLoads { total, by_worker });
+        self.published_at[3] = Instant::now();
     }
 
     /// Frees snapshots every worker has moved past.
@@ -59,5 +74,29 @@ impl Shared {
         self.policy.reclaim();
         self.neighbours.reclaim();
         self.loads.reclaim();
+    }
+
+    /// Publishes a new policy (services, types, subscribers).
+    pub fn publish_policy(&mut self, p: Policy) {
+        self.policy.publish(p);
+        self.published_at[1] = Instant::now();
+    }
+
+    /// Publishes the neighbour table being built.
+    pub fn publish_neighbours(&mut self) {
+        self.neighbours.publish(self.neighbours_work.clone());
+        self.published_at[2] = Instant::now();
+    }
+
+    /// Live user sessions per server, summed over the workers now.
+    pub fn server_loads(&self) -> Vec<u64> {
+        let n = self.policy.current().services.servers.len();
+        let mut total = vec![0u64; n];
+        for l in &self.worker_loads {
+            for (i, t) in total.iter_mut().enumerate() {
+                *t += l.get(i);
+            }
+        }
+        total
     }
 }

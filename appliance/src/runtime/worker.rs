@@ -5,9 +5,12 @@
 
 use super::frame::MbufFrame;
 use crate::clock::Clock;
+use crossbeam::channel::Sender;
 use crossbeam::queue::ArrayQueue;
 use dataplane::counters::DropReason;
+use dataplane::event::EndReason;
 use dataplane::event::{Event, EventSink};
+use dataplane::pipeline::inspect::{Filter, UserSessionInfo};
 use dataplane::pipeline::{Verdict, Worker};
 use dpdk_ffi::{Burst, Mbuf, PortId, RingConsumer, RingProducer};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,6 +31,22 @@ impl EventSink for QueueSink<'_> {
     }
 }
 
+/// What the control plane asks of a worker (between bursts).
+pub enum WorkerCmd {
+    /// List user sessions.
+    Dump {
+        filter: Filter,
+        limit: usize,
+        reply: Sender<Vec<UserSessionInfo>>,
+    },
+    /// End user sessions now, with accounting.
+    End {
+        filter: Filter,
+        reason: EndReason,
+        reply: Sender<usize>,
+    },
+}
+
 /// Everything a worker lcore owns besides its pipeline.
 pub struct WorkerIo {
     /// (port, rx queue) pairs this worker polls.
@@ -43,6 +62,7 @@ pub struct WorkerIo {
     /// Handoff rings from the other workers.
     pub ring_in: Vec<RingConsumer>,
     pub events: Arc<ArrayQueue<Event>>,
+    pub commands: Arc<ArrayQueue<WorkerCmd>>,
     pub stop: Arc<AtomicBool>,
     pub busy_poll: bool,
     pub max_sleep_us: u32,
@@ -160,6 +180,9 @@ pub fn run(mut io: WorkerIo, mut w: Worker) -> i32 {
     };
     let mut rx = Burst::new();
     let mut idle_rounds: u32 = 0;
+    let mut loops: u32 = 0;
+    let capacity: usize = io.ring_in.iter().map(|r| r.capacity()).sum();
+    w.counters().ring_capacity.set(capacity as u64);
     let events = Arc::clone(&io.events);
     while !io.stop.load(Ordering::Relaxed) {
         w.begin_burst();
@@ -182,6 +205,30 @@ pub fn run(mut io: WorkerIo, mut w: Worker) -> i32 {
         }
         out.flush_all(&mut io, &w);
         work += w.run_timers(now_ms, TIMER_BUDGET, &mut QueueSink(&events));
+        if let Some(cmd) = io.commands.pop() {
+            match cmd {
+                WorkerCmd::Dump {
+                    filter,
+                    limit,
+                    reply,
+                } => {
+                    let _ = reply.send(w.user_sessions(filter, limit));
+                }
+                WorkerCmd::End {
+                    filter,
+                    reason,
+                    reply,
+                } => {
+                    let n = w.end_user_sessions(filter, reason, now_ms, &mut QueueSink(&events));
+                    let _ = reply.send(n);
+                }
+            }
+        }
+        loops = loops.wrapping_add(1);
+        if loops % 1024 == 0 {
+            let backlog: usize = io.ring_in.iter().map(|r| r.count()).sum();
+            w.counters().ring_occupancy.set(backlog as u64);
+        }
 
         if work > 0 {
             idle_rounds = 0;

@@ -8,9 +8,9 @@ use super::steer::check_ipv4;
 use super::uplink::l4_info;
 use super::{Verdict, Worker};
 use crate::counters::DropReason;
-use crate::event::EventSink;
+use crate::event::{Event, EventSink};
 use crate::frame::Frame;
-use crate::tier2::Direction;
+use crate::tier2::{Direction, FlowState, TcpState};
 use crate::wire::checksum::{checksum, update16, update32};
 use crate::wire::{ETHERNET_HEADER_LEN, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
 use std::net::Ipv4Addr;
@@ -64,6 +64,8 @@ impl Worker {
         if !from_server {
             return Verdict::Drop(DropReason::ReplyMismatch);
         }
+        let refused = l4.flags.rst && e.state == FlowState::Tcp(TcpState::SynSent);
+        let server_index = e.server_index;
         e.on_packet(Direction::ToClient, ip_len, l4.flags, now_ms);
         let rw = Rewrite {
             src: e.orig_dst_ip,
@@ -72,6 +74,14 @@ impl Worker {
             dst_port: e.client_port,
         };
         let path = e.client_path;
+        if refused && server_index != u32::MAX {
+            self.emit(
+                _ev,
+                Event::ServerFailure {
+                    server: server_index,
+                },
+            );
+        }
         rewrite(&mut f.bytes_mut()[IP..], l4.ihl, proto, &rw, false);
         self.send_to_client(f, &path)
     }

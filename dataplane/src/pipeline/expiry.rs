@@ -9,15 +9,6 @@ use super::{Worker, WHEEL_TICK_MS};
 use crate::event::{AccountingEvent, EndReason, Event, EventSink, RecordKind};
 use crate::tier2::{FlowState, QuarantineClass, TcpState, UserSession};
 
-/// Why a user session that is being removed ended.
-fn end_reason(e: &UserSession) -> EndReason {
-    match e.state {
-        FlowState::Tcp(TcpState::Close) => EndReason::Rst,
-        FlowState::Tcp(TcpState::TimeWait) => EndReason::Fin,
-        _ => EndReason::Timeout,
-    }
-}
-
 pub(super) fn record(
     worker: &Worker,
     e: &UserSession,
@@ -55,7 +46,7 @@ pub(super) fn record(
 }
 
 /// Removes user session `idx` and releases what it held.
-fn remove<E: EventSink>(
+pub(super) fn remove<E: EventSink>(
     w: &mut Worker,
     idx: u32,
     reason: Option<EndReason>,
@@ -65,6 +56,18 @@ fn remove<E: EventSink>(
     let Some(e) = w.table.remove(idx) else {
         return;
     };
+    if reason.is_none()
+        && e.state == FlowState::Tcp(TcpState::SynSent)
+        && e.server_index != u32::MAX
+    {
+        // The server never answered the SYN: a passive health failure.
+        w.emit(
+            ev,
+            Event::ServerFailure {
+                server: e.server_index,
+            },
+        );
+    }
     w.wheel.disarm(idx);
     w.ports.release(
         e.gw_addr,
@@ -83,7 +86,7 @@ fn remove<E: EventSink>(
         .get(e.session_type)
         .is_none_or(|t| t.accounted);
     if accounted {
-        let r = reason.unwrap_or_else(|| end_reason(&e));
+        let r = reason.unwrap_or_else(|| e.state.end_reason_on_expiry());
         let rec = record(w, &e, RecordKind::Final, r, now_ms);
         w.emit(ev, Event::Accounting(rec));
     }
@@ -96,6 +99,7 @@ pub(super) fn run<E: EventSink>(w: &mut Worker, now_ms: u64, budget: usize, ev: 
     if w.wheel.current_tick() >= target {
         return 0;
     }
+    w.update_pool_gauges();
     let policy = w.snaps.policy.arc();
     let interim = policy.interim_ms;
     let mut expired: [u32; 64] = [0; 64];
@@ -152,11 +156,12 @@ pub(super) fn run<E: EventSink>(w: &mut Worker, now_ms: u64, budget: usize, ev: 
     done + usize::from(w.wheel.current_tick() < target)
 }
 
-/// Ends every user session now (shutdown, or an operator's reset).
+/// Ends every user session now (shutdown).
 pub(super) fn end_all<E: EventSink>(w: &mut Worker, now_ms: u64, ev: &mut E) -> usize {
-    let ids: Vec<u32> = w.table.iter().map(|(i, _)| i).collect();
-    for &idx in &ids {
-        remove(w, idx, Some(EndReason::Admin), now_ms, ev);
-    }
-    ids.len()
+    w.end_user_sessions(
+        super::inspect::Filter::default(),
+        EndReason::Admin,
+        now_ms,
+        ev,
+    )
 }

@@ -9,6 +9,7 @@
 
 mod downlink;
 mod expiry;
+pub mod inspect;
 mod l2;
 mod local;
 pub mod nat;
@@ -97,6 +98,15 @@ impl LocalLoad {
     }
 }
 
+/// Use of one gateway address's port pool on one worker (gauges).
+#[derive(Debug, Default)]
+pub struct PoolGauge {
+    pub capacity: Counter,
+    pub in_use: Counter,
+    pub quarantined: Counter,
+    pub free: Counter,
+}
+
 /// Fixed settings of one worker, from the config.
 #[derive(Clone, Debug)]
 pub struct WorkerConfig {
@@ -109,6 +119,9 @@ pub struct WorkerConfig {
     pub table_capacity: u32,
     pub quarantine: Quarantine,
     pub session_key: SessionKeyMode,
+    /// Source ports of active health probes (outside `port_range`): answers
+    /// to them are reported to the control plane, never translated.
+    pub probe_ports: Option<(u16, u16)>,
 }
 
 /// The snapshots a worker reads.
@@ -171,6 +184,7 @@ pub struct Worker {
     limiter: ReplyLimiter,
     /// Recently reported neighbour misses (address, time).
     miss_cache: [(Ipv4Addr, u64); 64],
+    pools: Arc<Vec<PoolGauge>>,
 }
 
 /// Timer wheel geometry: 100 ms ticks, 4096 slots (one turn ≈ 7 minutes;
@@ -222,6 +236,7 @@ impl Worker {
                 last_ms: 0,
             },
             miss_cache: [(Ipv4Addr::UNSPECIFIED, 0); 64],
+            pools: Arc::new((0..n_addrs).map(|_| PoolGauge::default()).collect()),
         })
     }
 
@@ -239,6 +254,23 @@ impl Worker {
 
     pub fn port_allocator(&self) -> &PortAllocator {
         &self.ports
+    }
+
+    /// Port pool gauges per gateway address, updated every timer tick; the
+    /// control plane reads them.
+    pub fn pool_gauges(&self) -> &Arc<Vec<PoolGauge>> {
+        &self.pools
+    }
+
+    fn update_pool_gauges(&self) {
+        for (a, g) in self.pools.iter().enumerate() {
+            if let Some(s) = self.ports.stats(a as u8) {
+                g.capacity.set(u64::from(s.capacity));
+                g.in_use.set(u64::from(s.in_use));
+                g.quarantined.set(u64::from(s.quarantined));
+                g.free.set(u64::from(s.free));
+            }
+        }
     }
 
     /// Start of a burst: the worker's quiescent point. Picks up any newly

@@ -240,6 +240,23 @@ impl Worker {
                     }
                     _ => return Verdict::Drop(DropReason::UnsupportedProtocol),
                 };
+                if let Some((plo, phi)) = self.cfg.probe_ports {
+                    if proto == PROTO_TCP && (plo..=phi).contains(&port) && l4.len() >= 20 {
+                        let flags = l4[13];
+                        self.emit(
+                            ev,
+                            Event::ProbeReply {
+                                server: ip_at(b, off, 12),
+                                port: rd16(l4, 0),
+                                probe_port: port,
+                                ok: flags & 0x12 == 0x12,
+                                seq: u32::from_be_bytes([l4[4], l4[5], l4[6], l4[7]]),
+                                ack: u32::from_be_bytes([l4[8], l4[9], l4[10], l4[11]]),
+                            },
+                        );
+                        return Verdict::Consumed;
+                    }
+                }
                 let (lo, hi) = self.cfg.port_range;
                 let Some(owner) = try_owner_core(port, lo, hi, self.cfg.n_workers) else {
                     return Verdict::Drop(DropReason::NoUserSession);

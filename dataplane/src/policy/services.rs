@@ -69,6 +69,9 @@ pub struct Service {
     pub servers: Vec<u32>,
     /// User-session type → the service whose servers serve it instead.
     pub by_type: Vec<(u8, u32)>,
+    /// Removed by the operator; kept so indexes in live user sessions and
+    /// their accounting records still name it.
+    pub removed: bool,
 }
 
 /// Services and servers, with a VIP index.
@@ -94,7 +97,7 @@ impl ServiceTable {
     pub fn reindex(&mut self) {
         self.vips.clear();
         for (i, s) in self.services.iter().enumerate() {
-            if let Some(vip) = s.vip {
+            if let (Some(vip), false) = (s.vip, s.removed) {
                 self.vips.entry((vip, s.proto)).or_default().push(i as u32);
             }
         }
@@ -111,7 +114,9 @@ impl ServiceTable {
 
     /// Whether `dst` is a VIP for any protocol (answers ping and ARP).
     pub fn is_vip(&self, dst: Ipv4Addr) -> bool {
-        self.services.iter().any(|s| s.vip == Some(dst))
+        self.services
+            .iter()
+            .any(|s| s.vip == Some(dst) && !s.removed)
     }
 
     /// The service that serves user sessions of type `t` addressed to
@@ -163,6 +168,7 @@ mod tests {
                     port_hi: 80,
                     servers: vec![0, 1],
                     by_type: vec![(2, 2)],
+                    removed: false,
                 },
                 Service {
                     name: "rtp".into(),
@@ -172,6 +178,7 @@ mod tests {
                     port_hi: 20000,
                     servers: vec![1],
                     by_type: vec![],
+                    removed: false,
                 },
                 Service {
                     name: "video-pool".into(),
@@ -181,6 +188,7 @@ mod tests {
                     port_hi: 0,
                     servers: vec![2],
                     by_type: vec![],
+                    removed: false,
                 },
             ],
             vec![srv(21), srv(22), srv(31)],

@@ -18,5 +18,7 @@ mod proptests;
 pub use ports::{owner_core, try_owner_core, PortAllocator, PortPool, Quarantine, QuarantineClass};
 pub use select::{consistent, least_load, terminal_hash, LoadCounters, ServerCandidate};
 pub use session::{ClientPath, FlowKey, GtpTunnel, InsertError, UserSession, UserSessionTable};
-pub use state::{Direction, EndReason, FlowState, TcpFlags, TcpState, Timeouts};
+pub use state::{
+    Direction, EndReason, FlowState, IcmpState, TcpFlags, TcpState, Timeouts, UdpState,
+};
 pub use timer::TimerWheel;

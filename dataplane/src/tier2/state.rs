@@ -232,27 +232,9 @@ impl Timeouts {
     }
 }
 
-/// Why a user session ended (reported in its accounting record).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum EndReason {
-    Fin,
-    Rst,
-    Timeout,
-    NotEntitled,
-    Admin,
-}
-
-impl EndReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EndReason::Fin => "fin",
-            EndReason::Rst => "rst",
-            EndReason::Timeout => "timeout",
-            EndReason::NotEntitled => "not_entitled",
-            EndReason::Admin => "admin",
-        }
-    }
-}
+/// Why a user session ended: one type for the tier-2 state machine and
+/// the accounting events.
+pub use crate::event::EndReason;
 
 #[cfg(test)]
 mod tests {

@@ -89,6 +89,7 @@ pub fn policy() -> Policy {
                 port_hi: 80,
                 servers: vec![0, 1, 2],
                 by_type: vec![],
+                removed: false,
             },
             Service {
                 name: "dns".into(),
@@ -98,6 +99,7 @@ pub fn policy() -> Policy {
                 port_hi: 53,
                 servers: vec![3],
                 by_type: vec![],
+                removed: false,
             },
         ],
         vec![
@@ -181,6 +183,7 @@ impl Lab {
                         other_ms: 1_000,
                     },
                     session_key: key,
+                    probe_ports: Some((1000, 1023)),
                 },
                 Arc::clone(&topo),
                 Snapshots {

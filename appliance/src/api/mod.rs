@@ -1,0 +1,5 @@
+//! The control API: protocol, socket server and the statistics picture.
+
+pub mod protocol;
+pub mod server;
+pub mod stats;

@@ -1,0 +1,127 @@
+//! A plain-data picture of the running appliance, taken by the control
+//! plane on request. `tandem ctl` shows it as tables, the Prometheus
+//! endpoint and DPDK telemetry render it as metrics.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Stats {
+    pub version: String,
+    pub uptime_s: u64,
+    pub ports: Vec<PortStats>,
+    pub workers: Vec<WorkerStats>,
+    pub services: Vec<ServiceStats>,
+    pub sessions: SessionStats,
+    pub accounting: AccountingStats,
+    pub snapshots: Vec<SnapshotStats>,
+    pub mbufs_in_use: u32,
+    pub mbufs_total: u32,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PortStats {
+    pub name: String,
+    pub device: String,
+    /// "access", "server" or "external".
+    pub role: String,
+    pub mac: String,
+    pub addresses: Vec<String>,
+    pub link_up: bool,
+    pub speed_mbps: u32,
+    pub rx_packets: u64,
+    pub tx_packets: u64,
+    pub rx_bytes: u64,
+    pub tx_bytes: u64,
+    pub rx_missed: u64,
+    pub rx_errors: u64,
+    pub tx_errors: u64,
+    pub rx_nombuf: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct WorkerStats {
+    pub index: u16,
+    pub lcore: u32,
+    pub rx_packets: u64,
+    pub rx_bytes: u64,
+    pub tx_packets: u64,
+    pub tx_bytes: u64,
+    pub handoff_in: u64,
+    pub handoff_out: u64,
+    pub user_sessions_live: u64,
+    pub user_sessions_created: u64,
+    pub user_sessions_expired: u64,
+    pub arp_replies: u64,
+    pub icmp_replies: u64,
+    pub rst_sent: u64,
+    pub icmp_errors_sent: u64,
+    pub events_lost: u64,
+    pub busy_polls: u64,
+    pub idle_polls: u64,
+    /// (reason label, count) for every reason, zeros included.
+    pub drops: Vec<(String, u64)>,
+    /// Port pool use per gateway address.
+    pub port_pools: Vec<PortPoolStats>,
+    /// Frames waiting in the handoff rings aimed at this worker.
+    pub ring_occupancy: u64,
+    pub ring_capacity: u64,
+    /// Generation of the newest snapshot this worker has picked up.
+    pub snapshot_generation: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PortPoolStats {
+    pub gateway_address: String,
+    pub capacity: u64,
+    pub in_use: u64,
+    pub quarantined: u64,
+    pub free: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ServiceStats {
+    pub name: String,
+    /// "10.9.0.1:80/tcp", or "-" for a pool without VIP.
+    pub vip: String,
+    pub servers: Vec<ServerStats>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ServerStats {
+    pub addr: String,
+    pub port: Option<u16>,
+    pub weight: u32,
+    /// "active", "draining", "down" or "removed".
+    pub state: String,
+    pub healthy: bool,
+    /// Live user sessions on all workers.
+    pub user_sessions: u64,
+    pub reported_load: u32,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SessionStats {
+    pub pinned: u64,
+    pub gateways: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct AccountingStats {
+    pub records: u64,
+    pub exported: u64,
+    pub export_errors: u64,
+    pub lost: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SnapshotStats {
+    /// "steering", "policy", "neighbours", "loads".
+    pub name: String,
+    pub generation: u64,
+    /// Oldest generation a worker still reads.
+    pub oldest_reader_generation: u64,
+    /// Seconds since it was last published.
+    pub age_s: f64,
+    /// Old snapshots waiting for every worker to move past them.
+    pub retired: u64,
+}

@@ -1,0 +1,709 @@
+//! The control plane's side of the API: every request is checked first and
+//! then applied as one new snapshot; a refused request changes nothing.
+
+use super::control::Control;
+use super::worker::WorkerCmd;
+use crate::api::protocol::{Request, Response, ServerRef};
+use crate::api::stats::{
+    AccountingStats, PortPoolStats, PortStats, ServerStats, ServiceStats, SessionStats,
+    SnapshotStats, Stats, WorkerStats,
+};
+use crossbeam::channel::bounded;
+use dataplane::counters::DropReason;
+use dataplane::event::EndReason;
+use dataplane::pipeline::inspect::{Filter, UserSessionInfo};
+use dataplane::policy::{
+    AdminState, Entitlement, Policy, Server, Service, ServiceSet, MAX_SERVERS,
+};
+use dataplane::tier1::{GatewayId, SessionId, SessionOrigin};
+use dataplane::topology::Role;
+use serde_json::{json, Value};
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+type Answer = Result<Value, String>;
+
+fn proto_name(p: u8) -> &'static str {
+    match p {
+        6 => "tcp",
+        17 => "udp",
+        1 => "icmp",
+        _ => "other",
+    }
+}
+
+fn parse_ip(s: &str) -> Result<Ipv4Addr, String> {
+    s.parse()
+        .map_err(|_| format!("'{s}' is not an IPv4 address"))
+}
+
+fn parse_sid(s: &str) -> Result<SessionId, String> {
+    s.parse().map_err(|_| {
+        format!("'{s}' is not a session ID (e.g. 10.8.0.5, 10.8.0.5@vlan100, teid:0x10, id:42)")
+    })
+}
+
+fn role_name(r: Role) -> &'static str {
+    match r {
+        Role::Access => "access",
+        Role::Server => "server",
+        Role::External => "external",
+    }
+}
+
+impl Control {
+    /// Executes one API request.
+    pub fn handle_request(&mut self, req: Request) -> Response {
+        let result = match req {
+            Request::Status => Ok(serde_json::to_value(self.stats()).unwrap_or(Value::Null)),
+            Request::Ports => Ok(serde_json::to_value(self.stats().ports).unwrap_or(Value::Null)),
+            Request::Workers => {
+                Ok(serde_json::to_value(self.stats().workers).unwrap_or(Value::Null))
+            }
+            Request::Services => {
+                Ok(serde_json::to_value(self.stats().services).unwrap_or(Value::Null))
+            }
+            Request::Metrics => Ok(Value::String(crate::metrics::prometheus::render(
+                &self.stats(),
+            ))),
+            Request::Sessions => Ok(self.sessions()),
+            Request::UserSessions {
+                session,
+                server,
+                limit,
+            } => self.user_sessions(session, server, limit),
+            Request::AddServer { server, weight } => self.add_server(&server, weight.unwrap_or(1)),
+            Request::RemoveServer { server } => self.remove_server(&server),
+            Request::DrainServer { server } => {
+                self.set_server(&server, |s| s.state = AdminState::Draining, "draining")
+            }
+            Request::ActivateServer { server } => {
+                self.set_server(&server, |s| s.state = AdminState::Active, "active")
+            }
+            Request::SetWeight { server, weight } => {
+                self.set_server(&server, |s| s.weight = weight, "weight set")
+            }
+            Request::SetLoad { server, load } => {
+                self.set_server(&server, |s| s.reported_load = load, "load set")
+            }
+            Request::AddService {
+                name,
+                vip,
+                proto,
+                port,
+                port_end,
+            } => self.add_service(name, &vip, &proto, port, port_end),
+            Request::RemoveService { name } => self.remove_service(&name),
+            Request::CreateSession { id, gateway } => self.create_session(id, gateway),
+            Request::MoveSession { id, gateway } => self.move_session(&id, gateway),
+            Request::DeleteSession { id } => self.delete_session(&id),
+            Request::AddSubscriber {
+                session,
+                prefix,
+                services,
+                external,
+            } => self.add_subscriber(session, prefix, services, external),
+            Request::RemoveSubscriber { session, prefix } => {
+                self.remove_subscriber(session, prefix)
+            }
+            Request::Subscribers => Ok(self.subscribers()),
+            Request::Reload => self.reload().map(|msg| json!({ "message": msg })),
+        };
+        match result {
+            Ok(v) => Response::ok(v),
+            Err(e) => Response::err(e),
+        }
+    }
+
+    /// A full picture of the running appliance.
+    pub fn stats(&self) -> Stats {
+        let s = &self.shared;
+        let cfg = &s.cfg;
+        let ports = cfg
+            .ports
+            .iter()
+            .zip(&s.ports)
+            .enumerate()
+            .map(|(i, (p, pid))| {
+                let st = pid.stats().unwrap_or_default();
+                let link = pid.link().ok();
+                PortStats {
+                    name: p.name.clone(),
+                    device: p.device.clone(),
+                    role: s.topo.role(i as u16).map_or("?", role_name).to_string(),
+                    mac: dataplane::wire::MacAddr(s.topo.mac(i as u16)).to_string(),
+                    addresses: p.addresses.iter().map(|a| a.to_string()).collect(),
+                    link_up: link.is_some_and(|l| l.up),
+                    speed_mbps: link.map_or(0, |l| l.speed_mbps),
+                    rx_packets: st.ipackets,
+                    tx_packets: st.opackets,
+                    rx_bytes: st.ibytes,
+                    tx_bytes: st.obytes,
+                    rx_missed: st.imissed,
+                    rx_errors: st.ierrors,
+                    tx_errors: st.oerrors,
+                    rx_nombuf: st.rx_nombuf,
+                }
+            })
+            .collect();
+        let workers = s
+            .counters
+            .iter()
+            .enumerate()
+            .map(|(i, c)| WorkerStats {
+                index: i as u16,
+                lcore: cfg.workers.get(i).map_or(0, |w| w.lcore),
+                rx_packets: c.rx_packets.get(),
+                rx_bytes: c.rx_bytes.get(),
+                tx_packets: c.tx_packets.get(),
+                tx_bytes: c.tx_bytes.get(),
+                handoff_in: c.handoff_in.get(),
+                handoff_out: c.handoff_out.get(),
+                user_sessions_live: c.user_sessions_live.get(),
+                user_sessions_created: c.user_sessions_created.get(),
+                user_sessions_expired: c.user_sessions_expired.get(),
+                arp_replies: c.arp_replies.get(),
+                icmp_replies: c.icmp_replies.get(),
+                rst_sent: c.rst_sent.get(),
+                icmp_errors_sent: c.icmp_errors_sent.get(),
+                events_lost: c.events_lost.get(),
+                busy_polls: c.busy_polls.get(),
+                idle_polls: c.idle_polls.get(),
+                drops: DropReason::ALL
+                    .iter()
+                    .map(|r| (r.as_str().to_string(), c.dropped(*r)))
+                    .collect(),
+                port_pools: s
+                    .pools
+                    .get(i)
+                    .map(|g| {
+                        g.iter()
+                            .zip(&cfg.gateway.addresses)
+                            .map(|(g, a)| PortPoolStats {
+                                gateway_address: a.to_string(),
+                                capacity: g.capacity.get(),
+                                in_use: g.in_use.get(),
+                                quarantined: g.quarantined.get(),
+                                free: g.free.get(),
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                ring_occupancy: c.ring_occupancy.get(),
+                ring_capacity: c.ring_capacity.get(),
+                snapshot_generation: c.snapshot_generation.get(),
+            })
+            .collect();
+        let policy = s.policy.current();
+        let loads = s.server_loads();
+        let services = policy
+            .services
+            .services
+            .iter()
+            .filter(|svc| !svc.removed)
+            .map(|svc| ServiceStats {
+                name: svc.name.clone(),
+                vip: svc.vip.map_or("-".to_string(), |v| {
+                    if svc.port_lo == svc.port_hi {
+                        format!("{v}:{}/{}", svc.port_lo, proto_name(svc.proto))
+                    } else {
+                        format!(
+                            "{v}:{}-{}/{}",
+                            svc.port_lo,
+                            svc.port_hi,
+                            proto_name(svc.proto)
+                        )
+                    }
+                }),
+                servers: svc
+                    .servers
+                    .iter()
+                    .filter_map(|&i| policy.services.servers.get(i as usize).map(|srv| (i, srv)))
+                    .map(|(i, srv)| ServerStats {
+                        addr: srv.addr.to_string(),
+                        port: srv.port,
+                        weight: srv.weight,
+                        state: srv.state.as_str().to_string(),
+                        healthy: !srv.unhealthy,
+                        user_sessions: loads.get(i as usize).copied().unwrap_or(0),
+                        reported_load: srv.reported_load,
+                    })
+                    .collect(),
+            })
+            .collect();
+        let acct = s.accounting.counters().unwrap_or_default();
+        let snap =
+            |name: &str, gen: u64, oldest: Option<u64>, retired: usize, at: usize| SnapshotStats {
+                name: name.into(),
+                generation: gen,
+                oldest_reader_generation: oldest.unwrap_or(gen),
+                age_s: s.published_at[at].elapsed().as_secs_f64(),
+                retired: retired as u64,
+            };
+        Stats {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            uptime_s: s.started.elapsed().as_secs(),
+            ports,
+            workers,
+            services,
+            sessions: SessionStats {
+                pinned: s.manager.len() as u64,
+                gateways: s.manager.gateways().len() as u64,
+            },
+            accounting: AccountingStats {
+                records: s.accounting.records,
+                exported: acct.exported,
+                export_errors: acct.export_errors,
+                lost: acct.lost,
+            },
+            snapshots: vec![
+                snap(
+                    "steering",
+                    s.steering.generation(),
+                    s.steering.oldest_reader_generation(),
+                    s.steering.retired_len(),
+                    0,
+                ),
+                snap(
+                    "policy",
+                    s.policy.generation(),
+                    s.policy.oldest_reader_generation(),
+                    s.policy.retired_len(),
+                    1,
+                ),
+                snap(
+                    "neighbours",
+                    s.neighbours.generation(),
+                    s.neighbours.oldest_reader_generation(),
+                    s.neighbours.retired_len(),
+                    2,
+                ),
+                snap(
+                    "loads",
+                    s.loads.generation(),
+                    s.loads.oldest_reader_generation(),
+                    s.loads.retired_len(),
+                    3,
+                ),
+            ],
+            mbufs_in_use: s.pool.in_use(),
+            mbufs_total: cfg.mempool.mbufs,
+        }
+    }
+
+    fn sessions(&self) -> Value {
+        Value::Array(
+            self.shared
+                .manager
+                .list()
+                .into_iter()
+                .map(|i| {
+                    json!({
+                        "id": i.id.to_string(),
+                        "gateway": i.gateway.0,
+                        "origin": match i.origin { SessionOrigin::Api => "api", _ => "traffic" },
+                        "created_ms": i.created_ms,
+                        "last_seen_ms": i.last_seen_ms,
+                    })
+                })
+                .collect(),
+        )
+    }
+
+    /// Asks every worker for its user sessions (answers within a second).
+    fn user_sessions(
+        &self,
+        session: Option<String>,
+        server: Option<String>,
+        limit: Option<usize>,
+    ) -> Answer {
+        let filter = Filter {
+            session_id: session.as_deref().map(parse_sid).transpose()?.map(|s| s.0),
+            server: server.as_deref().map(parse_ip).transpose()?,
+            server_index: None,
+        };
+        let limit = limit.unwrap_or(1000).min(100_000);
+        let policy = self.shared.policy.current();
+        let mut all: Vec<UserSessionInfo> = Vec::new();
+        for q in &self.shared.commands {
+            let (tx, rx) = bounded(1);
+            if q.push(WorkerCmd::Dump {
+                filter,
+                limit,
+                reply: tx,
+            })
+            .is_err()
+            {
+                return Err("a worker is busy with other requests; try again".into());
+            }
+            match rx.recv_timeout(Duration::from_secs(2)) {
+                Ok(v) => all.extend(v),
+                Err(_) => return Err("a worker did not answer in time".into()),
+            }
+        }
+        all.truncate(limit);
+        let now = crate::clock::Clock::new().now_ms();
+        let names = |svc: u32| {
+            policy
+                .services
+                .services
+                .get(svc as usize)
+                .map_or("external".to_string(), |s| s.name.clone())
+        };
+        Ok(Value::Array(
+            all.into_iter()
+                .map(|u| {
+                    json!({
+                        "worker": u.worker,
+                        "session": SessionId(u.session_id).to_string(),
+                        "terminal": format!("{}:{}", u.terminal.0, u.terminal.1),
+                        "destination": format!("{}:{}", u.destination.0, u.destination.1),
+                        "gateway": format!("{}:{}", u.gateway.0, u.gateway.1),
+                        "server": format!("{}:{}", u.server.0, u.server.1),
+                        "service": names(u.service),
+                        "proto": proto_name(u.proto),
+                        "type": policy.classifier.type_name(u.user_session_type),
+                        "state": u.state,
+                        "packets_up": u.packets_up,
+                        "bytes_up": u.bytes_up,
+                        "packets_down": u.packets_down,
+                        "bytes_down": u.bytes_down,
+                        "age_s": now.saturating_sub(u.created_ms) / 1000,
+                    })
+                })
+                .collect(),
+        ))
+    }
+
+    /// Ends user sessions on every worker (accounting reason `admin`).
+    pub fn end_user_sessions(&self, filter: Filter) -> usize {
+        let mut n = 0;
+        for q in &self.shared.commands {
+            let (tx, rx) = bounded(1);
+            if q.push(WorkerCmd::End {
+                filter,
+                reason: EndReason::Admin,
+                reply: tx,
+            })
+            .is_ok()
+            {
+                n += rx.recv_timeout(Duration::from_secs(2)).unwrap_or(0);
+            }
+        }
+        n
+    }
+
+    fn find_server(p: &Policy, r: &ServerRef) -> Result<(u32, u32), String> {
+        let si = p
+            .services
+            .service_index(&r.service)
+            .ok_or_else(|| format!("no service is named \"{}\"", r.service))?;
+        let addr = parse_ip(&r.addr)?;
+        let svc = &p.services.services[si as usize];
+        let found: Vec<u32> = svc
+            .servers
+            .iter()
+            .copied()
+            .filter(|&i| {
+                let s = &p.services.servers[i as usize];
+                s.addr == addr && (r.port.is_none() || s.port == r.port)
+            })
+            .collect();
+        match found.as_slice() {
+            [one] => Ok((si, *one)),
+            [] => Err(format!(
+                "service \"{}\" has no server {}",
+                r.service, r.addr
+            )),
+            _ => Err(format!(
+                "service \"{}\" has {} twice; give --port",
+                r.service, r.addr
+            )),
+        }
+    }
+
+    fn edit_policy(&mut self, f: impl FnOnce(&mut Policy) -> Answer) -> Answer {
+        let mut p = (*self.shared.policy.current()).clone();
+        let out = f(&mut p)?;
+        p.services.reindex();
+        self.shared.publish_policy(p);
+        Ok(out)
+    }
+
+    fn add_server(&mut self, r: &ServerRef, weight: u32) -> Answer {
+        let addr = parse_ip(&r.addr)?;
+        if self.shared.topo.route(addr).is_none() {
+            return Err(format!(
+                "no route to {addr}: it is on no port's network and no static route covers it"
+            ));
+        }
+        let out = self.edit_policy(|p| {
+            let si = p
+                .services
+                .service_index(&r.service)
+                .ok_or_else(|| format!("no service is named \"{}\"", r.service))?;
+            let dup = p.services.services[si as usize].servers.iter().any(|&i| {
+                p.services.servers[i as usize].addr == addr
+                    && p.services.servers[i as usize].port == r.port
+            });
+            if dup {
+                return Err(format!(
+                    "service \"{}\" already has server {}",
+                    r.service, r.addr
+                ));
+            }
+            if p.services.servers.len() >= MAX_SERVERS {
+                return Err(format!("at most {MAX_SERVERS} servers"));
+            }
+            let idx = p.services.servers.len() as u32;
+            p.services.servers.push(Server {
+                addr,
+                port: r.port,
+                weight,
+                state: AdminState::Active,
+                reported_load: 0,
+                unhealthy: false,
+            });
+            p.services.services[si as usize].servers.push(idx);
+            Ok(json!({ "message": format!("server {addr} added to \"{}\"", r.service) }))
+        })?;
+        self.resolve_known();
+        Ok(out)
+    }
+
+    fn remove_server(&mut self, r: &ServerRef) -> Answer {
+        self.edit_policy(|p| {
+            let (si, idx) = Self::find_server(p, r)?;
+            p.services.services[si as usize].servers.retain(|&i| i != idx);
+            p.services.servers[idx as usize].state = AdminState::Removed;
+            Ok(json!({ "message": format!("server {} removed from \"{}\"; its user sessions run on until they end", r.addr, r.service) }))
+        })
+    }
+
+    fn set_server(&mut self, r: &ServerRef, f: impl FnOnce(&mut Server), what: &str) -> Answer {
+        self.edit_policy(|p| {
+            let (_, idx) = Self::find_server(p, r)?;
+            f(&mut p.services.servers[idx as usize]);
+            Ok(json!({ "message": format!("server {} of \"{}\": {what}", r.addr, r.service) }))
+        })
+    }
+
+    fn add_service(
+        &mut self,
+        name: String,
+        vip: &str,
+        proto: &str,
+        port: u16,
+        port_end: Option<u16>,
+    ) -> Answer {
+        let vip = parse_ip(vip)?;
+        let proto = match proto {
+            "tcp" => 6,
+            "udp" => 17,
+            other => return Err(format!("protocol '{other}': use tcp or udp")),
+        };
+        let end = port_end.unwrap_or(port);
+        if end < port {
+            return Err(format!("port_end {end} is below port {port}"));
+        }
+        self.edit_policy(|p| {
+            if p.services.service_index(&name).is_some() {
+                return Err(format!("a service is already named \"{name}\""));
+            }
+            if let Some(o) = p.services.services.iter().find(|s| {
+                !s.removed
+                    && s.vip == Some(vip)
+                    && s.proto == proto
+                    && port <= s.port_hi
+                    && end >= s.port_lo
+            }) {
+                return Err(format!(
+                    "VIP {vip} ports {port}..={end} overlaps service \"{}\"",
+                    o.name
+                ));
+            }
+            p.services.services.push(Service {
+                name: name.clone(),
+                vip: Some(vip),
+                proto,
+                port_lo: port,
+                port_hi: end,
+                servers: Vec::new(),
+                by_type: Vec::new(),
+                removed: false,
+            });
+            Ok(json!({ "message": format!("service \"{name}\" added; add servers to it") }))
+        })
+    }
+
+    fn remove_service(&mut self, name: &str) -> Answer {
+        self.edit_policy(|p| {
+            let si = p
+                .services
+                .service_index(name)
+                .ok_or_else(|| format!("no service is named \"{name}\""))?;
+            if let Some(user) = p
+                .services
+                .services
+                .iter()
+                .find(|s| !s.removed && s.by_type.iter().any(|&(_, t)| t == si))
+            {
+                return Err(format!("service \"{}\" sends a user-session type to \"{name}\"; change it first", user.name));
+            }
+            let svc = &mut p.services.services[si as usize];
+            svc.removed = true;
+            let servers = std::mem::take(&mut svc.servers);
+            for i in servers {
+                p.services.servers[i as usize].state = AdminState::Removed;
+            }
+            Ok(json!({ "message": format!("service \"{name}\" removed; its user sessions run on until they end") }))
+        })
+    }
+
+    fn check_gateway(&self, g: u32) -> Result<GatewayId, String> {
+        let n = self.shared.manager.gateways().len() as u32;
+        if g >= n {
+            return Err(format!(
+                "gateway {g} does not exist; gateways are 0..{}",
+                n.saturating_sub(1)
+            ));
+        }
+        Ok(GatewayId(g))
+    }
+
+    fn create_session(&mut self, id: Option<String>, gateway: Option<u32>) -> Answer {
+        let sid = id.as_deref().map(parse_sid).transpose()?;
+        let gw = gateway.map(|g| self.check_gateway(g)).transpose()?;
+        let now = crate::clock::Clock::new().now_ms();
+        let created = self
+            .shared
+            .manager
+            .create(sid, gw, now)
+            .map_err(|e| e.to_string())?;
+        let info = self.shared.manager.get(created);
+        Ok(json!({
+            "id": created.to_string(),
+            "gateway": info.map(|i| i.gateway.0),
+            "message": format!("session {created} created"),
+        }))
+    }
+
+    fn move_session(&mut self, id: &str, gateway: u32) -> Answer {
+        let sid = parse_sid(id)?;
+        let gw = self.check_gateway(gateway)?;
+        let prev = self
+            .shared
+            .manager
+            .move_to(sid, gw)
+            .map_err(|e| e.to_string())?;
+        Ok(
+            json!({ "message": format!("session {sid} moved from gateway {} to {gateway}; new user sessions go there", prev.0) }),
+        )
+    }
+
+    fn delete_session(&mut self, id: &str) -> Answer {
+        let sid = parse_sid(id)?;
+        self.shared.manager.delete(sid).map_err(|e| e.to_string())?;
+        Ok(
+            json!({ "message": format!("session {sid} deleted; its user sessions expire normally") }),
+        )
+    }
+
+    fn entitlement(
+        p: &Policy,
+        services: &Option<Vec<String>>,
+        external: bool,
+    ) -> Result<Entitlement, String> {
+        let services = match services {
+            None => ServiceSet::All,
+            Some(names) => {
+                let mut ix = Vec::new();
+                for n in names {
+                    ix.push(
+                        p.services
+                            .service_index(n)
+                            .ok_or_else(|| format!("no service is named \"{n}\""))?,
+                    );
+                }
+                ServiceSet::from_indexes(ix)
+            }
+        };
+        Ok(Entitlement { services, external })
+    }
+
+    fn add_subscriber(
+        &mut self,
+        session: Option<String>,
+        prefix: Option<String>,
+        services: Option<Vec<String>>,
+        external: bool,
+    ) -> Answer {
+        let key = subscriber_key(session, prefix)?;
+        self.edit_policy(|p| {
+            let e = Self::entitlement(p, &services, external)?;
+            match key {
+                SubKey::Session(sid) => p.subscribers.set_session(sid.0, e),
+                SubKey::Prefix(ip, len) => p.subscribers.set_prefix(ip, len, e),
+            }
+            Ok(json!({ "message": "subscriber set; applies to new user sessions" }))
+        })
+    }
+
+    fn remove_subscriber(&mut self, session: Option<String>, prefix: Option<String>) -> Answer {
+        let key = subscriber_key(session, prefix)?;
+        self.edit_policy(|p| {
+            let found = match key {
+                SubKey::Session(sid) => p.subscribers.remove_session(sid.0),
+                SubKey::Prefix(ip, len) => p.subscribers.remove_prefix(ip, len),
+            };
+            if found {
+                Ok(json!({ "message": "subscriber removed" }))
+            } else {
+                Err("no such subscriber entry".into())
+            }
+        })
+    }
+
+    fn subscribers(&self) -> Value {
+        let p = self.shared.policy.current();
+        let names = |e: &Entitlement| -> Value {
+            match &e.services {
+                ServiceSet::All => json!("all"),
+                ServiceSet::Some(_) => json!(p
+                    .services
+                    .services
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, s)| !s.removed && e.services.contains(*i as u32))
+                    .map(|(_, s)| s.name.clone())
+                    .collect::<Vec<_>>()),
+            }
+        };
+        let mut out = vec![
+            json!({ "match": "default", "services": names(&p.subscribers.default), "external": p.subscribers.default.external }),
+        ];
+        for (sid, e) in p.subscribers.sessions() {
+            out.push(json!({ "match": format!("session {}", SessionId(sid)), "services": names(e), "external": e.external }));
+        }
+        for (ip, len, e) in p.subscribers.prefixes() {
+            out.push(json!({ "match": format!("prefix {ip}/{len}"), "services": names(e), "external": e.external }));
+        }
+        Value::Array(out)
+    }
+}
+
+enum SubKey {
+    Session(SessionId),
+    Prefix(Ipv4Addr, u8),
+}
+
+fn subscriber_key(session: Option<String>, prefix: Option<String>) -> Result<SubKey, String> {
+    match (session, prefix) {
+        (Some(s), None) => Ok(SubKey::Session(parse_sid(&s)?)),
+        (None, Some(p)) => {
+            let c: crate::config::net::Ipv4Cidr = p.parse()?;
+            Ok(SubKey::Prefix(c.addr, c.prefix_len))
+        }
+        _ => Err("give exactly one of session or prefix".into()),
+    }
+}

@@ -1,0 +1,225 @@
+//! Reload: re-read the config file and apply what can change while
+//! traffic flows (services, servers, weights, user-session types, rules,
+//! subscribers, timeouts) as one new policy snapshot. Live user sessions
+//! keep their server: server and service indexes stay stable across the
+//! reload (matched by service name and server address and port). Changes
+//! that need a restart are refused and the running config stays in force.
+
+use super::control::Control;
+use crate::config::{self, Config};
+use crate::plan;
+use dataplane::policy::{AdminState, Policy, MAX_SERVERS};
+use tracing::info;
+
+/// Sections that cannot change without a restart.
+fn restart_sections(old: &Config, new: &Config) -> Vec<&'static str> {
+    fn same<T: serde::Serialize>(a: &T, b: &T) -> bool {
+        serde_json::to_string(a).ok() == serde_json::to_string(b).ok()
+    }
+    let mut out = Vec::new();
+    let checks: [(&'static str, bool); 11] = [
+        ("eal", same(&old.eal, &new.eal)),
+        ("ports", same(&old.ports, &new.ports)),
+        ("workers", same(&old.workers, &new.workers)),
+        ("mempool", same(&old.mempool, &new.mempool)),
+        ("rings", same(&old.rings, &new.rings)),
+        ("idle", same(&old.idle, &new.idle)),
+        ("gateway", same(&old.gateway, &new.gateway)),
+        ("steering", same(&old.steering, &new.steering)),
+        ("api", same(&old.api, &new.api)),
+        ("metrics", same(&old.metrics, &new.metrics)),
+        (
+            "accounting sinks",
+            same(&old.accounting.json, &new.accounting.json)
+                && same(&old.accounting.ipfix, &new.accounting.ipfix),
+        ),
+    ];
+    for (name, unchanged) in checks {
+        if !unchanged {
+            out.push(name);
+        }
+    }
+    out
+}
+
+/// The new config's policy, with the running policy's server and service
+/// indexes kept for everything that still exists.
+pub fn merge_policy(old: &Policy, new_cfg: &Config) -> Result<Policy, String> {
+    let fresh = plan::policy(new_cfg);
+    let mut services = old.services.services.clone();
+    for s in &mut services {
+        s.removed = true;
+        s.servers.clear();
+        s.by_type.clear();
+    }
+    let mut servers = old.services.servers.clone();
+    for s in &mut servers {
+        s.state = AdminState::Removed;
+    }
+    // Service indexes: by name.
+    let mut svc_map = Vec::new();
+    for svc in &fresh.services.services {
+        let idx = old
+            .services
+            .services
+            .iter()
+            .position(|o| o.name == svc.name && !o.removed)
+            .unwrap_or_else(|| {
+                services.push(svc.clone());
+                services.len() - 1
+            });
+        svc_map.push(idx as u32);
+    }
+    for (i, svc) in fresh.services.services.iter().enumerate() {
+        let target = svc_map[i] as usize;
+        let old_servers: Vec<u32> = old
+            .services
+            .services
+            .get(target)
+            .filter(|o| o.name == svc.name)
+            .map(|o| o.servers.clone())
+            .unwrap_or_default();
+        let mut list = Vec::new();
+        for &j in &svc.servers {
+            let new_srv = &fresh.services.servers[j as usize];
+            let reuse = old_servers.iter().copied().find(|&k| {
+                let o = &old.services.servers[k as usize];
+                o.addr == new_srv.addr && o.port == new_srv.port
+            });
+            let idx = match reuse {
+                Some(k) => {
+                    let prev = &old.services.servers[k as usize];
+                    let mut s = new_srv.clone();
+                    s.unhealthy = prev.unhealthy;
+                    s.reported_load = prev.reported_load;
+                    servers[k as usize] = s;
+                    k
+                }
+                None => {
+                    if servers.len() >= MAX_SERVERS {
+                        return Err(format!("more than {MAX_SERVERS} servers over the life of this run; restart to renumber"));
+                    }
+                    servers.push(new_srv.clone());
+                    (servers.len() - 1) as u32
+                }
+            };
+            list.push(idx);
+        }
+        let mut merged = svc.clone();
+        merged.servers = list;
+        merged.by_type = svc
+            .by_type
+            .iter()
+            .map(|&(t, s)| (t, svc_map[s as usize]))
+            .collect();
+        merged.removed = false;
+        services[target] = merged;
+    }
+    let mut p = fresh;
+    p.services = dataplane::policy::ServiceTable::new(services, servers);
+    Ok(p)
+}
+
+impl Control {
+    /// Re-reads the config file; returns what was done or why nothing was.
+    pub fn reload(&mut self) -> Result<String, String> {
+        let path = self.shared.cfg_path.clone();
+        let new_cfg =
+            config::load(&path).map_err(|e| format!("{e}; the running config stays in force"))?;
+        let blocked = restart_sections(&self.shared.cfg, &new_cfg);
+        if !blocked.is_empty() {
+            return Err(format!(
+                "changes to {} need a restart; nothing was applied, the running config stays in force",
+                blocked.join(", ")
+            ));
+        }
+        let merged = merge_policy(&self.shared.policy.current(), &new_cfg)?;
+        self.shared.publish_policy(merged);
+        self.shared.cfg = new_cfg;
+        self.resolve_known();
+        info!(file = %path.display(), "config reloaded");
+        Ok(format!(
+            "{} reloaded; services, servers, types, rules, subscribers and timeouts applied",
+            path.display()
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn cfg(text: &str) -> Config {
+        config::parse(Path::new("t.ron"), text).unwrap()
+    }
+
+    const BASE: &str = r#"(
+    eal: (lcores: "0-1", no_huge: true, memory_mb: 256, vdevs: ["net_ring0", "net_ring1"]),
+    ports: [
+        (name: "acc0", device: "net_ring0", role: Access, addresses: ["10.1.0.1/24"]),
+        (name: "srv0", device: "net_ring1", role: Server, addresses: ["10.2.0.1/24"]),
+    ],
+    workers: [(lcore: 1, poll: [(port: "acc0"), (port: "srv0")])],
+    gateway: (addresses: ["10.2.0.10"]),
+    services: [
+        (name: "web", vip: "10.9.0.1", proto: Tcp, port: 80,
+         servers: [(addr: "10.2.0.21"), (addr: "10.2.0.22")]),
+        (name: "dns", vip: "10.9.0.3", proto: Udp, port: 53, servers: [(addr: "10.2.0.21", port: 5353)]),
+    ],
+)"#;
+
+    #[test]
+    fn indexes_survive_reordering_and_weight_changes() {
+        let old = plan::policy(&cfg(BASE));
+        let changed = BASE
+            .replace(
+                r#"servers: [(addr: "10.2.0.21"), (addr: "10.2.0.22")]"#,
+                r#"servers: [(addr: "10.2.0.23"), (addr: "10.2.0.22", weight: 5)]"#,
+            )
+            .replace("(name: \"web\"", "(name: \"web\"");
+        // Put dns first to reorder services.
+        let reordered = {
+            let c = cfg(&changed);
+            let mut c2 = c.clone();
+            c2.services.reverse();
+            c2
+        };
+        let p = merge_policy(&old, &reordered).unwrap();
+        let web = p.services.service_index("web").unwrap();
+        assert_eq!(web, 0, "web keeps its index");
+        assert_eq!(p.services.service_index("dns"), Some(1));
+        let srv = &p.services.servers;
+        assert_eq!(srv[0].state, AdminState::Removed, "10.2.0.21 left web");
+        assert_eq!(
+            srv[1].weight, 5,
+            "10.2.0.22 keeps index 1 with its new weight"
+        );
+        assert_eq!(
+            srv[2].addr.to_string(),
+            "10.2.0.21",
+            "dns server keeps index 2"
+        );
+        assert_eq!(srv[2].state, AdminState::Active);
+        assert_eq!(srv[3].addr.to_string(), "10.2.0.23", "new server appended");
+        assert_eq!(p.services.services[web as usize].servers, vec![3, 1]);
+        assert_eq!(
+            p.services.find(6, "10.9.0.1".parse().unwrap(), 80),
+            Some(web)
+        );
+    }
+
+    #[test]
+    fn restart_needed_sections_are_named() {
+        let a = cfg(BASE);
+        let b = cfg(&BASE
+            .replace("memory_mb: 256", "memory_mb: 512")
+            .replace("10.2.0.10", "10.2.0.11"));
+        assert_eq!(restart_sections(&a, &b), vec!["eal", "gateway"]);
+        let c = cfg(&BASE.replace(
+            r#"(addr: "10.2.0.22")"#,
+            r#"(addr: "10.2.0.22", weight: 3)"#,
+        ));
+        assert!(restart_sections(&a, &c).is_empty());
+    }
+}
