@@ -212,6 +212,24 @@ mod tests {
         assert_eq!(loads, vec![100, 200, 300, 0]);
     }
 
+    /// Minimising load / weight (LVS "wlc") bounds each server from above
+    /// by its share + 1, but not from below by share - 1 when weights
+    /// differ: this case leaves the weight-8 server 1.14 sessions short.
+    #[test]
+    fn least_load_can_fall_more_than_one_below_share() {
+        let mut rotor = 0;
+        let mut c = [cand(6, 0), cand(8, 0), cand(5, 0), cand(5, 0), cand(4, 0)];
+        for _ in 0..396 {
+            let i = least_load(&c, &mut rotor).unwrap();
+            c[i].load += 1;
+        }
+        // Shares of 396 over weight 28: 84.9, 113.1, 70.7, 70.7, 56.6.
+        assert_eq!(c[1].load, 112);
+        for s in &c {
+            assert!(u64::from(s.weight) * 396 + 28 >= s.load * 28);
+        }
+    }
+
     #[test]
     fn nothing_usable_gives_none() {
         let mut rotor = 0;
