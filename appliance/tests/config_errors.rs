@@ -208,3 +208,36 @@ fn unknown_device_fails_at_start_naming_port_and_device() {
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// net_pcap offers one tx queue per `tx_pcap` file, and tandem needs one
+/// per worker plus one for the control plane: with a single file the
+/// device cannot be configured, and the failure names the port and device.
+#[test]
+fn device_with_too_few_tx_queues_fails_naming_port_and_device() {
+    let prefix = file_prefix("fewqueues");
+    let scratch = Scratch::new("fewqueues");
+    let empty = scratch.path("empty.pcap");
+    common::pcap::write(&empty, &[]);
+    let pcap = format!(
+        "net_pcap0,rx_pcap={},tx_pcap={}",
+        empty.display(),
+        scratch.path("out.pcap").display()
+    );
+    let text = with(
+        &base(&prefix),
+        r#""net_null0,no-rx=1""#,
+        &format!("\"{pcap}\""),
+    );
+    let text = with(&text, r#"device: "net_null0""#, r#"device: "net_pcap0""#);
+    let file = scratch.path("fewqueues.ron");
+    std::fs::write(&file, text).expect("write");
+    let path = file.to_str().expect("utf-8 path");
+    let (status, _, stderr) = run_to_end(&["run", "--config", path], LIMIT);
+    let _ = std::fs::remove_dir_all(Path::new("/var/run/dpdk").join(&prefix));
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(r#"tandem: port "acc0" (device net_pcap0)"#),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

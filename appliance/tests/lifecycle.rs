@@ -1,11 +1,13 @@
-//! Start and stop of the real binary on net_null ports: SIGTERM and SIGINT
-//! end it with status 0, every mbuf back in the pool and "stopped
-//! cleanly", also while frames pour in on both workers; SIGHUP does not
-//! stop it.
+//! Start and stop of the real binary: SIGTERM and SIGINT end it with
+//! status 0, every mbuf back in the pool and "stopped cleanly", also while
+//! frames pour in on both workers (net_null) and while frames cross the
+//! handoff rings (net_pcap replaying without end); SIGHUP does not stop it.
+//! The counters of the "stats" line tandem logs at the end show the
+//! traffic really flowed.
 
 mod common;
 
-use common::tandem::{assert_clean_exit, Tandem};
+use common::tandem::{assert_clean_exit, stats, Exit, Tandem};
 use common::{file_prefix, Scratch, SMALL_SIZES};
 use std::time::Duration;
 
@@ -97,4 +99,88 @@ fn sighup_is_logged_and_does_not_stop_it() {
         tandem.log()
     );
     assert_clean_exit(&tandem.stop_with("TERM", STOP_LIMIT));
+}
+
+/// Frames handed between workers while the stop comes: net_pcap with
+/// `infinite_rx` replays SYNs from sixteen terminals without end into the
+/// access port, which worker 0 alone polls, so the sessions steering gives
+/// worker 1 cross the handoff ring all the time (and are dropped there:
+/// no server MAC is known, so nothing is written out). At SIGTERM frames
+/// are in flight in the rings; every one must be back in the pool.
+fn stop_during_handoffs(test: &str) -> Exit {
+    use dataplane::wire::frames::tcp_frame;
+    use dataplane::wire::{FrameSpec, MacAddr, TcpFlags};
+    use std::net::Ipv4Addr;
+
+    let scratch = Scratch::new(test);
+    let prefix = file_prefix(test);
+    let frames: Vec<Vec<u8>> = (0..16u8)
+        .map(|i| {
+            let spec = FrameSpec {
+                src_mac: MacAddr([2, 0, 0, 0, 1, i]),
+                dst_mac: MacAddr([2, 0, 0, 0, 0, 1]),
+                src_ip: Ipv4Addr::new(10, 1, 0, 10 + i),
+                dst_ip: Ipv4Addr::new(10, 9, 0, 1),
+                src_port: 30_000,
+                dst_port: 80,
+                ..FrameSpec::default()
+            };
+            tcp_frame(&spec, 1, 0, TcpFlags::SYN, 1000, b"").expect("SYN")
+        })
+        .collect();
+    let rx = scratch.path("in.pcap");
+    common::pcap::write(&rx, &frames);
+    let tx = |name: &str| scratch.path(name).display().to_string();
+    let acc = format!(
+        "net_pcap0,rx_pcap={},infinite_rx=1,tx_pcap={},tx_pcap={},tx_pcap={}",
+        rx.display(),
+        tx("a0"),
+        tx("a1"),
+        tx("a2")
+    );
+    let config = format!(
+        r#"(
+    eal: (lcores: "0@0,1@0,2@1", no_huge: true, memory_mb: 256, file_prefix: "{prefix}",
+        vdevs: ["{acc}", "net_null1,no-rx=1"]),
+    ports: [
+        (name: "acc0", device: "net_pcap0", role: Access, addresses: ["10.1.0.1/24"]),
+        (name: "srv0", device: "net_null1", role: Server, addresses: ["10.2.0.1/24"]),
+    ],
+    workers: [(lcore: 1, poll: [(port: "acc0")]), (lcore: 2, poll: [(port: "srv0")])],
+    {SMALL_SIZES}
+    gateway: (addresses: ["10.2.0.10"], user_sessions_per_worker: 1024),
+    services: [(name: "web", vip: "10.9.0.1", proto: Tcp, port: 80,
+                servers: [(addr: "10.2.0.21", port: 8080)])],
+)"#
+    );
+    let mut tandem = Tandem::start(&scratch.dir, &prefix, &config);
+    tandem.wait_running();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        tandem.exited().is_none(),
+        "died under load:\n{}",
+        tandem.log()
+    );
+    let exit = tandem.stop_with("TERM", STOP_LIMIT);
+    assert_clean_exit(&exit);
+    exit
+}
+
+#[test]
+fn stop_with_frames_in_the_handoff_rings_loses_no_mbuf() {
+    let exit = stop_during_handoffs("handoff-stop");
+    let s = stats(&exit.log);
+    assert!(s["handoffs"] > 0, "nothing was handed off: {s:?}");
+    // The same sixteen SYNs over and over: one user session each.
+    assert_eq!(s["created"], 16, "{s:?}");
+}
+
+/// Every received frame is sent, or dropped with a reason, also the ones
+/// still in a handoff ring when the workers stop.
+#[test]
+#[ignore = "bug: frames drained from the handoff rings at stop are freed without a drop reason"]
+fn frames_in_flight_at_stop_are_counted_as_dropped() {
+    let exit = stop_during_handoffs("handoff-count");
+    let s = stats(&exit.log);
+    assert_eq!(s["rx"], s["tx"] + s["dropped"], "{s:?}");
 }

@@ -10,156 +10,15 @@
 
 mod common;
 
+use common::golden::*;
 use common::packet::{Frame, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
-use common::tandem::{assert_clean_exit, port_mac, Tandem};
-use common::{file_prefix, pcap, wait_until, Scratch, SMALL_SIZES};
+use common::tandem::{assert_clean_exit, port_mac, stats, Tandem};
+use common::{file_prefix, pcap, wait_until, Scratch};
 use dataplane::wire::frames::{arp_frame, icmp_echo_frame, tcp_frame, udp_frame};
-use dataplane::wire::{ArpOp, ArpRepr, FrameSpec, MacAddr, TcpFlags};
+use dataplane::wire::{ArpOp, ArpRepr, MacAddr, TcpFlags};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-const GATEWAY: Ipv4Addr = Ipv4Addr::new(10, 2, 0, 10);
-const PORT_LO: u16 = 40_000;
-const PORT_HI: u16 = 40_999;
-const WEB_VIP: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 1);
-const DNS_VIP: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 3);
-const ACCESS_ADDR: Ipv4Addr = Ipv4Addr::new(10, 1, 0, 1);
-/// Web servers and the MAC each has as a static neighbour.
-const SERVERS: [(Ipv4Addr, [u8; 6]); 3] = [
-    (Ipv4Addr::new(10, 2, 0, 21), [2, 0, 0, 0, 2, 0x21]),
-    (Ipv4Addr::new(10, 2, 0, 22), [2, 0, 0, 0, 2, 0x22]),
-    (Ipv4Addr::new(10, 2, 0, 23), [2, 0, 0, 0, 2, 0x23]),
-];
-/// Where frames to tandem's access port are addressed (tandem does not
-/// filter on it; the real MAC is only known once the port is started).
-const TO_TANDEM: MacAddr = MacAddr([2, 0xaa, 0, 0, 0, 1]);
-
-/// A net_pcap vdev replaying `rx_frames` and recording `tx_queues` tx
-/// queues into files of their own; returns the vdev and those files.
-fn pcap_vdev(
-    scratch: &Scratch,
-    index: u16,
-    rx_frames: &[Vec<u8>],
-    tx_queues: u16,
-) -> (String, Vec<PathBuf>) {
-    let rx = scratch.path(&format!("port{index}-in.pcap"));
-    pcap::write(&rx, rx_frames);
-    let mut vdev = format!("net_pcap{index},rx_pcap={}", rx.display());
-    let tx: Vec<PathBuf> = (0..tx_queues)
-        .map(|q| scratch.path(&format!("port{index}-out-q{q}.pcap")))
-        .collect();
-    for t in &tx {
-        vdev.push_str(&format!(",tx_pcap={}", t.display()));
-    }
-    (vdev, tx)
-}
-
-/// Services and the server side shared by both configs.
-fn services_and_gateway() -> String {
-    let servers: Vec<String> = SERVERS
-        .iter()
-        .map(|(ip, _)| format!(r#"(addr: "{ip}", port: 8080)"#))
-        .collect();
-    format!(
-        r#"gateway: (addresses: ["{GATEWAY}"], port_range: ({PORT_LO}, {PORT_HI}),
-        user_sessions_per_worker: 4096),
-    services: [
-        (name: "web", vip: "{WEB_VIP}", proto: Tcp, port: 80, servers: [{}]),
-        (name: "dns", vip: "{DNS_VIP}", proto: Udp, port: 53,
-         servers: [(addr: "{}", port: 5353)]),
-    ],"#,
-        servers.join(", "),
-        SERVERS[0].0
-    )
-}
-
-fn neighbours() -> String {
-    let n: Vec<String> = SERVERS
-        .iter()
-        .map(|(ip, m)| format!(r#"(ip: "{ip}", mac: "{}")"#, MacAddr(*m)))
-        .collect();
-    n.join(", ")
-}
-
-fn terminal_mac(ip: Ipv4Addr) -> MacAddr {
-    let o = ip.octets();
-    MacAddr([2, 0, 0, o[1], o[2], o[3]])
-}
-
-fn spec(src: Ipv4Addr, sport: u16, dst: Ipv4Addr, dport: u16) -> FrameSpec {
-    FrameSpec {
-        src_mac: terminal_mac(src),
-        dst_mac: TO_TANDEM,
-        src_ip: src,
-        dst_ip: dst,
-        src_port: sport,
-        dst_port: dport,
-        ..FrameSpec::default()
-    }
-}
-
-fn syn(src: Ipv4Addr, sport: u16, dst: Ipv4Addr, dport: u16, seq: u32) -> Vec<u8> {
-    let payload = format!("syn {src}:{sport}");
-    tcp_frame(
-        &spec(src, sport, dst, dport),
-        seq,
-        0,
-        TcpFlags::SYN,
-        64_240,
-        payload.as_bytes(),
-    )
-    .expect("SYN frame")
-}
-
-/// Waits until each file has at least its count of frames (bounded), so
-/// the test stops tandem only once it has sent what it will send.
-fn wait_frames(want: &[(&Path, usize)]) {
-    let all_there = wait_until(Duration::from_secs(10), || {
-        want.iter().all(|(p, n)| pcap::count_so_far(p) >= *n)
-    });
-    let have: Vec<usize> = want.iter().map(|(p, _)| pcap::count_so_far(p)).collect();
-    assert!(all_there, "frames written {have:?}, expected {want:?}");
-}
-
-/// Checks a frame tandem sent towards a server as the translation of a
-/// terminal's packet; returns (server, gateway port).
-fn check_translated(
-    out: &[u8],
-    server_port_mac: [u8; 6],
-    proto: u8,
-    server_l4_port: u16,
-    payload: &[u8],
-) -> (Ipv4Addr, u16) {
-    let f = Frame::new(out);
-    let ip = f.ipv4();
-    assert_eq!(ip.proto(), proto);
-    assert_eq!(ip.src(), GATEWAY, "source is the gateway address");
-    let gw_port = ip.src_port();
-    assert!(
-        (PORT_LO..=PORT_HI).contains(&gw_port),
-        "gateway port {gw_port} outside the range"
-    );
-    assert_eq!(ip.dst_port(), server_l4_port, "server port");
-    assert_eq!(ip.ttl(), 63, "TTL decremented once");
-    assert!(ip.l4_checksum_ok(), "L4 checksum of {out:02x?}");
-    assert_eq!(ip.payload(), payload, "payload unchanged");
-    let server = ip.dst();
-    let (_, server_mac) = SERVERS
-        .iter()
-        .chain(std::iter::once(&(SERVERS[0].0, SERVERS[0].1)))
-        .find(|(a, _)| *a == server)
-        .unwrap_or_else(|| panic!("{server} is not a server"));
-    assert_eq!(f.dst_mac(), *server_mac, "Ethernet to the server's MAC");
-    assert_eq!(
-        f.src_mac(),
-        server_port_mac,
-        "Ethernet from the server port"
-    );
-    (server, gw_port)
-}
-
 #[test]
 fn access_traffic_is_translated_spread_and_answered() {
     let test = "golden";
@@ -221,21 +80,13 @@ fn access_traffic_is_translated_spread_and_answered() {
 
     let (acc_vdev, acc_out) = pcap_vdev(&scratch, 0, &input, 2);
     let (srv_vdev, srv_out) = pcap_vdev(&scratch, 1, &[], 2);
-    let config = format!(
-        r#"(
-    eal: (lcores: "0-1", no_huge: true, memory_mb: 256, file_prefix: "{prefix}",
-        vdevs: ["{acc_vdev}", "{srv_vdev}"]),
-    ports: [
-        (name: "acc0", device: "net_pcap0", role: Access, addresses: ["{ACCESS_ADDR}/24"]),
-        (name: "srv0", device: "net_pcap1", role: Server, addresses: ["10.2.0.1/24"],
-         neighbours: [{}]),
-    ],
-    workers: [(lcore: 1, poll: [(port: "acc0"), (port: "srv0")])],
-    {SMALL_SIZES}
-    {}
-)"#,
-        neighbours(),
-        services_and_gateway()
+    let config = pcap_config(
+        &prefix,
+        "0-1",
+        &[&acc_vdev, &srv_vdev],
+        &access_and_server_ports(),
+        ONE_WORKER,
+        "",
     );
     let mut tandem = Tandem::start(&scratch.dir, &prefix, &config);
     tandem.wait_running();
@@ -245,6 +96,11 @@ fn access_traffic_is_translated_spread_and_answered() {
     let acc_mac = port_mac(&exit.log, "acc0");
     let srv_mac = port_mac(&exit.log, "srv0");
     assert_ne!(acc_mac, srv_mac);
+    // Thirteen frames in: ten sent (eight translated, two answers), three
+    // dropped; seven user sessions (six TCP, one UDP).
+    let s = stats(&exit.log);
+    let counted = (s["rx"], s["tx"], s["dropped"], s["created"]);
+    assert_eq!(counted, (13, 10, 3, 7), "{s:?}");
 
     // Towards the servers: exactly the eight frames that had a service.
     let to_servers = pcap::read(&srv_out[0]);
@@ -352,24 +208,14 @@ fn sessions_of_the_other_worker_are_handed_off_and_translated() {
     }
     let (acc_vdev, _acc_out) = pcap_vdev(&scratch, 0, &input, 3);
     let (srv_vdev, srv_out) = pcap_vdev(&scratch, 1, &[], 3);
-    let config = format!(
-        r#"(
-    eal: (lcores: "0@0,1@0,2@1", no_huge: true, memory_mb: 256, file_prefix: "{prefix}",
-        vdevs: ["{acc_vdev}", "{srv_vdev}"]),
-    ports: [
-        (name: "acc0", device: "net_pcap0", role: Access, addresses: ["{ACCESS_ADDR}/24"]),
-        (name: "srv0", device: "net_pcap1", role: Server, addresses: ["10.2.0.1/24"],
-         neighbours: [{}]),
-    ],
-    workers: [
-        (lcore: 1, poll: [(port: "acc0")]),
-        (lcore: 2, poll: [(port: "srv0")]),
-    ],
-    {SMALL_SIZES}
-    {}
-)"#,
-        neighbours(),
-        services_and_gateway()
+    let workers = r#"(lcore: 1, poll: [(port: "acc0")]), (lcore: 2, poll: [(port: "srv0")])"#;
+    let config = pcap_config(
+        &prefix,
+        "0@0,1@0,2@1",
+        &[&acc_vdev, &srv_vdev],
+        &access_and_server_ports(),
+        workers,
+        "",
     );
     let mut tandem = Tandem::start(&scratch.dir, &prefix, &config);
     tandem.wait_running();

@@ -64,8 +64,17 @@ impl Net {
     }
 }
 
-/// `lcores`, port lines and workers differ between the tests.
-fn config(prefix: &str, net: &Net, lcores: &str, ports: &str, workers: &str) -> String {
+/// `lcores`, port lines and workers differ between the tests; `extra` adds
+/// top-level fields. Port 54 of the VIP leads to a server port where
+/// nothing listens.
+fn config(
+    prefix: &str,
+    net: &Net,
+    lcores: &str,
+    ports: &str,
+    workers: &str,
+    extra: &str,
+) -> String {
     format!(
         r#"(
     eal: (lcores: "{lcores}", no_huge: true, memory_mb: 256, file_prefix: "{prefix}",
@@ -80,7 +89,10 @@ fn config(prefix: &str, net: &Net, lcores: &str, ports: &str, workers: &str) -> 
          servers: [(addr: "{server}", port: 8080)]),
         (name: "dns", vip: "{vip}", proto: Udp, port: 53,
          servers: [(addr: "{server}", port: 5353)]),
+        (name: "void", vip: "{vip}", proto: Udp, port: 54,
+         servers: [(addr: "{server}", port: 5999)]),
     ],
+    {extra}
 )"#,
         acc = tap::iface(&format!("a{}", net.base)),
         srv = tap::iface(&format!("s{}", net.base)),
@@ -192,7 +204,7 @@ fn udp_and_tcp_through_tandem_and_back() {
     let mut tandem = Tandem::start(
         &scratch.dir,
         &prefix,
-        &config(&prefix, &net, "0-1", &ports, workers),
+        &config(&prefix, &net, "0-1", &ports, workers, ""),
     );
     tandem.wait_running();
     let terminal = net.access(100);
@@ -277,7 +289,7 @@ fn replies_and_requests_cross_the_handoff_rings() {
     let mut tandem = Tandem::start(
         &scratch.dir,
         &prefix,
-        &config(&prefix, &net, "0@0,1@0,2@1", &ports, workers),
+        &config(&prefix, &net, "0@0,1@0,2@1", &ports, workers, ""),
     );
     tandem.wait_running();
     let terminals: Vec<Ipv4Addr> = (0..16).map(|i| net.access(100 + i)).collect();
@@ -318,5 +330,81 @@ fn replies_and_requests_cross_the_handoff_rings() {
         BTreeSet::from([0, 1]),
         "sessions on both workers, so both handoff directions were used"
     );
+    assert_clean_exit(&tandem.stop());
+}
+
+/// What the kernel says about the translated traffic comes back
+/// translated, and what a server should not say does not: an ICMP port
+/// unreachable from the server reaches the terminal's socket as "connection
+/// refused"; a datagram from the right server but the wrong port is
+/// dropped; a terminal not entitled to the web service gets a reset.
+#[test]
+fn errors_come_back_and_forged_replies_do_not() {
+    if !tap::available() {
+        panic!("/dev/net/tun is missing: this test needs tap interfaces (run as root)");
+    }
+    let test = "tap-errors";
+    let scratch = Scratch::new(test);
+    let prefix = file_prefix(test);
+    let net = Net::new(20);
+    let terminal = net.access(100);
+    let ports = format!(
+        r#"(name: "acc0", device: "net_tap0", role: Access, addresses: ["{}/24"]),
+        (name: "srv0", device: "net_tap1", role: Server, addresses: ["{}/24"])"#,
+        net.access(1),
+        net.server_net(1)
+    );
+    let workers = r#"(lcore: 1, poll: [(port: "acc0"), (port: "srv0")])"#;
+    let subscribers = format!(
+        r#"subscribers: (entries: [(prefix: "{terminal}/32", services: ["dns", "void"])]),"#
+    );
+    let mut tandem = Tandem::start(
+        &scratch.dir,
+        &prefix,
+        &config(&prefix, &net, "0-1", &ports, workers, &subscribers),
+    );
+    tandem.wait_running();
+    configure_kernel_side(&net, &[terminal]);
+
+    let server = udp(net.server(), 5353, Duration::from_millis(100));
+    let client = udp(terminal, 0, IO_LIMIT);
+    let from = query_until_served(&client, &server, net.vip(), b"warm-up");
+    gateway_port(from, &net);
+
+    // Same server address, wrong port: not the user session's server.
+    let impostor = udp(net.server(), 5354, IO_LIMIT);
+    impostor.send_to(b"forged", from).expect("send forged");
+    server.send_to(b"genuine", from).expect("send genuine");
+    let mut buf = [0u8; 1500];
+    let (n, by) = client.recv_from(&mut buf).expect("an answer");
+    assert_eq!(&buf[..n], b"genuine", "the forged datagram got through");
+    assert_eq!(by, SocketAddr::from((net.vip(), 53)));
+
+    // Nobody listens behind port 54: the kernel's port unreachable, about
+    // the translated datagram, must be translated back to match the
+    // terminal's socket.
+    let asker = udp(terminal, 0, Duration::from_millis(200));
+    asker.connect((net.vip(), 54)).expect("connect UDP");
+    let mut refused = false;
+    for _ in 0..25 {
+        asker.send(b"anyone?").expect("send");
+        match asker.recv(&mut buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                refused = true;
+                break;
+            }
+            Err(_) => continue,
+            Ok(n) => panic!("an answer from nowhere: {:?}", &buf[..n]),
+        }
+    }
+    assert!(refused, "the port unreachable did not reach the terminal");
+
+    // The web service is not among the terminal's services. The server
+    // listens, so only tandem's refusal can make the connect fail.
+    let _listener = TcpListener::bind((net.server(), 8080)).expect("listen");
+    let err = TcpStream::connect_timeout(&SocketAddr::from((net.vip(), 80)), IO_LIMIT)
+        .expect_err("connected to a service the terminal may not use");
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused, "{err}");
+
     assert_clean_exit(&tandem.stop());
 }

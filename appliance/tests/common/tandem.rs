@@ -254,3 +254,17 @@ pub fn port_mac(log: &str, name: &str) -> [u8; 6] {
         .unwrap_or_else(|| panic!("no mac= in {line}"));
     super::packet::mac(text)
 }
+
+/// The counters of the last "stats" line of a log (tandem writes one when
+/// it stops): its `name=number` fields. Panics if there is none.
+pub fn stats(log: &str) -> std::collections::HashMap<String, u64> {
+    let line = log
+        .lines()
+        .rev()
+        .find(|l| l.contains(" stats "))
+        .unwrap_or_else(|| panic!("no stats line in the log:\n{log}"));
+    line.split_whitespace()
+        .filter_map(|w| w.split_once('='))
+        .filter_map(|(k, v)| v.parse().ok().map(|v| (k.to_string(), v)))
+        .collect()
+}
