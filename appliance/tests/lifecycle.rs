@@ -178,7 +178,6 @@ fn stop_with_frames_in_the_handoff_rings_loses_no_mbuf() {
 /// Every received frame is sent, or dropped with a reason, also the ones
 /// still in a handoff ring when the workers stop.
 #[test]
-#[ignore = "bug: frames drained from the handoff rings at stop are freed without a drop reason"]
 fn frames_in_flight_at_stop_are_counted_as_dropped() {
     let exit = stop_during_handoffs("handoff-count");
     let s = stats(&exit.log);

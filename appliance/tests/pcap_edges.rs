@@ -138,17 +138,16 @@ fn asks_for(file: &Path, target: Ipv4Addr) -> bool {
         })
 }
 
-/// Runs the external scenario with `gateway_line` replacing the config's
-/// gateway settings when given; returns the frames out of the external
-/// port and its MAC.
-fn run_external(test: &str, external_addresses: Option<&str>) -> (Vec<Vec<u8>>, [u8; 6]) {
+/// Runs the external scenario; returns the frames out of the external port
+/// and its MAC.
+fn run_external(test: &str) -> (Vec<Vec<u8>>, [u8; 6]) {
     let scratch = Scratch::new(test);
     let prefix = file_prefix(test);
     let (input, expected) = external_input();
     let (acc_vdev, _) = pcap_vdev(&scratch, 0, &input, 2);
     let (srv_vdev, srv_out) = pcap_vdev(&scratch, 1, &[], 2);
     let (ext_vdev, ext_out) = pcap_vdev(&scratch, 2, &[], 2);
-    let mut config = pcap_config(
+    let config = pcap_config(
         &prefix,
         "0-1",
         &[&acc_vdev, &srv_vdev, &ext_vdev],
@@ -156,11 +155,6 @@ fn run_external(test: &str, external_addresses: Option<&str>) -> (Vec<Vec<u8>>, 
         THREE_PORTS,
         "",
     );
-    if let Some(ext) = external_addresses {
-        let at = "user_sessions_per_worker: 4096";
-        assert!(config.contains(at));
-        config = config.replace(at, &format!("{at}, external_addresses: [\"{ext}\"]"));
-    }
     let mut tandem = Tandem::start(&scratch.dir, &prefix, &config);
     tandem.wait_running();
     wait_frames(&[(&ext_out[0], expected)]);
@@ -188,7 +182,7 @@ fn run_external(test: &str, external_addresses: Option<&str>) -> (Vec<Vec<u8>>, 
 
 #[test]
 fn external_destinations_leave_by_their_route() {
-    let (out, ext_mac) = run_external("external", None);
+    let (out, ext_mac) = run_external("external");
     let mut ports = Vec::new();
     for (f, (proto, dst, dport)) in out.iter().zip([
         (PROTO_UDP, Ipv4Addr::new(198, 51, 100, 7), 443),
@@ -217,17 +211,6 @@ fn external_destinations_leave_by_their_route() {
     ports.sort_unstable();
     ports.dedup();
     assert_eq!(ports.len(), 3, "one gateway port per user session");
-}
-
-/// `gateway.external_addresses` says which addresses translate sessions to
-/// external servers; tandem ignores it and uses `gateway.addresses`.
-#[test]
-#[ignore = "bug: gateway.external_addresses is read but never used"]
-fn external_addresses_are_the_source_towards_external_servers() {
-    let (out, _) = run_external("external-addr", Some("10.3.0.10"));
-    for f in &out {
-        assert_eq!(Frame::new(f).ipv4().src(), Ipv4Addr::new(10, 3, 0, 10));
-    }
 }
 
 /// A subscriber entitled only to DNS gets a reset for the web service; one

@@ -116,6 +116,8 @@ drop_reasons! {
     NoRoom => "no_room",
     /// A frame in several buffers (jumbo frames are not supported).
     MultiSegment => "multi_segment",
+    /// Still in a handoff ring or waiting for ARP when the workers stopped.
+    Shutdown => "shutdown",
 }
 
 /// Number of drop reasons.

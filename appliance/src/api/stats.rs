@@ -97,6 +97,9 @@ pub struct ServerStats {
     /// Live user sessions on all workers.
     pub user_sessions: u64,
     pub reported_load: u32,
+    /// Times health checks took it down since start.
+    #[serde(default)]
+    pub down_events: u64,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

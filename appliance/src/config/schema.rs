@@ -337,12 +337,10 @@ impl Default for Idle {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Gateway {
-    /// Source addresses for translated user sessions (on the server and
-    /// external networks). Each gives `port_range` ports.
+    /// Source addresses for translated user sessions, towards servers and
+    /// external destinations alike; answered on server and external ports.
+    /// Each gives `port_range` ports.
     pub addresses: Vec<Ip>,
-    /// Addresses used towards external servers; empty = `addresses`.
-    #[serde(default)]
-    pub external_addresses: Vec<Ip>,
     #[serde(default = "default_port_range")]
     pub port_range: (u16, u16),
     /// User-session table capacity of each worker (preallocated).

@@ -235,6 +235,7 @@ fn services_list_each_service_then_its_servers() {
                     healthy: true,
                     user_sessions: 120,
                     reported_load: 30,
+                    down_events: 0,
                 },
                 ServerStats {
                     addr: "10.2.0.22".into(),
@@ -244,6 +245,7 @@ fn services_list_each_service_then_its_servers() {
                     healthy: false,
                     user_sessions: 4,
                     reported_load: 0,
+                    down_events: 0,
                 },
             ],
         },

@@ -84,6 +84,7 @@ fn server(addr: &str, port: Option<u16>, state: &str, user_sessions: u64) -> Ser
         healthy: state == "active",
         user_sessions,
         reported_load: 55,
+        down_events: 0,
     }
 }
 

@@ -227,6 +227,7 @@ impl Control {
                         healthy: !srv.unhealthy,
                         user_sessions: loads.get(i as usize).copied().unwrap_or(0),
                         reported_load: srv.reported_load,
+                        down_events: self.health.downs(i),
                     })
                     .collect(),
             })

@@ -130,11 +130,19 @@ pub fn run(path: &Path, cfg: Config) -> Result<(), RunError> {
             // Some PMDs (net_tap among them) need as many rx as tx queues.
             // Then the extra rx queues are polled by the workers in turn.
             let n = rx_queues.max(tx_queues);
+            let explain = |e: dpdk_ffi::Error| {
+                RunError::Setup(format!(
+                    "port \"{}\" (device {}): cannot set up {rx_queues} rx and {tx_queues} tx queues \
+                     (one tx queue per worker plus one for the control plane): {e}; \
+                     some PMDs offer fewer (net_pcap: one tx queue per tx_pcap= file)",
+                    p.name, p.device
+                ))
+            };
             if n == rx_queues {
-                return Err(port_err(first));
+                return Err(explain(first));
             }
             pid.configure(n, n, cfg.rings.rx_desc, cfg.rings.tx_desc, &pool)
-                .map_err(|_| port_err(first))?;
+                .map_err(|_| explain(first))?;
             info!(port = %p.name, rx_queues = n, "device needs equal rx and tx queues; extra rx queues are shared out among the workers");
             rx_queues = n;
         }
@@ -196,6 +204,7 @@ pub fn run(path: &Path, cfg: Config) -> Result<(), RunError> {
         .collect();
     let commands: Vec<Arc<ArrayQueue<worker::WorkerCmd>>> =
         (0..n).map(|_| Arc::new(ArrayQueue::new(16))).collect();
+    let stopped = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut handles = Vec::new();
     let mut worker_loads = Vec::new();
     let mut counters = Vec::new();
@@ -258,6 +267,8 @@ pub fn run(path: &Path, cfg: Config) -> Result<(), RunError> {
             events: Arc::clone(&events[i]),
             commands: Arc::clone(&commands[i]),
             stop: Arc::clone(&stop),
+            stopped: Arc::clone(&stopped),
+            n_workers: n,
             busy_poll: cfg.idle.busy_poll,
             max_sleep_us: cfg.idle.max_sleep_us,
             clock,
@@ -266,6 +277,9 @@ pub fn run(path: &Path, cfg: Config) -> Result<(), RunError> {
             Ok(h) => handles.push(h),
             Err(e) => {
                 launch_error = Some(RunError::Setup(format!("worker on lcore {}: {e}", w.lcore)));
+                // The workers never started count as stopped for the
+                // shutdown barrier.
+                stopped.fetch_add(n - i, Ordering::AcqRel);
                 break;
             }
         }

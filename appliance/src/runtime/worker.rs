@@ -13,7 +13,7 @@ use dataplane::event::{Event, EventSink};
 use dataplane::pipeline::inspect::{Filter, UserSessionInfo};
 use dataplane::pipeline::{Verdict, Worker};
 use dpdk_ffi::{Burst, Mbuf, PortId, RingConsumer, RingProducer};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -64,14 +64,57 @@ pub struct WorkerIo {
     pub events: Arc<ArrayQueue<Event>>,
     pub commands: Arc<ArrayQueue<WorkerCmd>>,
     pub stop: Arc<AtomicBool>,
+    /// Workers that have stopped handing frames to others (shutdown barrier).
+    pub stopped: Arc<AtomicUsize>,
+    pub n_workers: usize,
     pub busy_poll: bool,
     pub max_sleep_us: u32,
     pub clock: Clock,
 }
 
+/// Frames waiting for their next hop's MAC address.
+const HOLD_MAX: usize = 64;
+/// How long a frame may wait for ARP before it is dropped.
+const HOLD_MS: u64 = 1000;
+
+struct Held {
+    m: Mbuf,
+    port: u16,
+    next_hop: std::net::Ipv4Addr,
+    since_ms: u64,
+}
+
 struct Outputs {
     tx: Vec<Burst>,
     handoff: Vec<Burst>,
+    held: std::collections::VecDeque<Held>,
+}
+
+impl Outputs {
+    /// Sends held frames whose neighbour is now known; drops the ones that
+    /// waited too long.
+    fn retry_held(&mut self, io: &WorkerIo, w: &Worker, now_ms: u64) {
+        for _ in 0..self.held.len() {
+            let Some(mut h) = self.held.pop_front() else {
+                break;
+            };
+            if w.complete_held(&mut MbufFrame(&mut h.m), h.port, h.next_hop) {
+                let p = usize::from(h.port);
+                if p < self.tx.len() {
+                    if self.tx[p].is_full() {
+                        self.flush_port(io, w, p);
+                    }
+                    if self.tx[p].push(h.m).is_err() {
+                        w.counters().count_drop(DropReason::TxFull);
+                    }
+                }
+            } else if now_ms.saturating_sub(h.since_ms) > HOLD_MS {
+                w.counters().count_drop(DropReason::NeighbourMiss);
+            } else {
+                self.held.push_back(h);
+            }
+        }
+    }
 }
 
 impl Outputs {
@@ -167,6 +210,18 @@ fn handle(
                 w.counters().count_drop(DropReason::HandoffRingFull);
             }
         }
+        Verdict::Hold { port, next_hop } => {
+            if out.held.len() < HOLD_MAX {
+                out.held.push_back(Held {
+                    m,
+                    port,
+                    next_hop,
+                    since_ms: now_ms,
+                });
+            } else {
+                w.counters().count_drop(DropReason::NeighbourMiss);
+            }
+        }
         Verdict::Drop(_) | Verdict::Consumed => {}
     }
 }
@@ -177,6 +232,7 @@ pub fn run(mut io: WorkerIo, mut w: Worker) -> i32 {
     let mut out = Outputs {
         tx: (0..io.ports.len()).map(|_| Burst::new()).collect(),
         handoff: (0..io.ring_out.len()).map(|_| Burst::new()).collect(),
+        held: std::collections::VecDeque::with_capacity(HOLD_MAX),
     };
     let mut rx = Burst::new();
     let mut idle_rounds: u32 = 0;
@@ -203,6 +259,9 @@ pub fn run(mut io: WorkerIo, mut w: Worker) -> i32 {
                 handle(&mut io, &mut w, &mut out, m, true, now_ms);
             }
         }
+        if !out.held.is_empty() {
+            out.retry_held(&io, &w, now_ms);
+        }
         out.flush_all(&mut io, &w);
         work += w.run_timers(now_ms, TIMER_BUDGET, &mut QueueSink(&events));
         if let Some(cmd) = io.commands.pop() {
@@ -225,7 +284,7 @@ pub fn run(mut io: WorkerIo, mut w: Worker) -> i32 {
             }
         }
         loops = loops.wrapping_add(1);
-        if loops % 1024 == 0 {
+        if loops & 1023 == 0 {
             let backlog: usize = io.ring_in.iter().map(|r| r.count()).sum();
             w.counters().ring_occupancy.set(backlog as u64);
         }
@@ -244,11 +303,30 @@ pub fn run(mut io: WorkerIo, mut w: Worker) -> i32 {
             }
         }
     }
-    // Drain what other workers handed us, then end live user sessions.
-    for i in 0..io.ring_in.len() {
-        while io.ring_in[i].dequeue_burst(&mut rx) > 0 {
-            rx.clear();
+    // Stop: send what is queued, then drain what the others hand us until
+    // every worker has stopped handing frames over; each frame left is
+    // counted as dropped at shutdown.
+    out.flush_all(&mut io, &w);
+    let held = out.held.len() as u64;
+    out.held.clear();
+    w.counters().drop_n(DropReason::Shutdown, held);
+    io.stopped.fetch_add(1, Ordering::AcqRel);
+    loop {
+        let all_stopped = io.stopped.load(Ordering::Acquire) >= io.n_workers;
+        for i in 0..io.ring_in.len() {
+            loop {
+                let n = io.ring_in[i].dequeue_burst(&mut rx);
+                if n == 0 {
+                    break;
+                }
+                w.counters().drop_n(DropReason::Shutdown, n as u64);
+                rx.clear();
+            }
         }
+        if all_stopped {
+            break;
+        }
+        std::thread::sleep(Duration::from_micros(100));
     }
     let now_ms = io.clock.now_ms();
     let mut sink = QueueSink(&events);

@@ -41,6 +41,10 @@ pub enum Verdict {
     /// The pipeline took what it needed (e.g. a neighbour from an ARP
     /// reply); free the frame, it is not a drop.
     Consumed,
+    /// Ready to leave on `port` but the MAC of `next_hop` is not known yet
+    /// (resolution has been asked for): hold the frame briefly and finish
+    /// it with [`Worker::complete_held`], or drop it as `neighbour_miss`.
+    Hold { port: u16, next_hop: Ipv4Addr },
 }
 
 /// Live user sessions per server, summed over all workers by the control
@@ -324,7 +328,7 @@ impl Worker {
         match v {
             Verdict::Drop(r) => self.counters.count_drop(r),
             Verdict::Handoff(_) => self.counters.handoff_out.inc(),
-            Verdict::Forward(_) | Verdict::Consumed => {}
+            Verdict::Forward(_) | Verdict::Consumed | Verdict::Hold { .. } => {}
         }
         v
     }
@@ -334,6 +338,23 @@ impl Worker {
         if !ev.push(e) {
             self.counters.events_lost.inc();
         }
+    }
+
+    /// Finishes a held frame if its next hop has been resolved since: sets
+    /// the Ethernet addresses and returns true (send it on `port`).
+    pub fn complete_held<F: crate::frame::Frame>(
+        &self,
+        f: &mut F,
+        port: u16,
+        next_hop: Ipv4Addr,
+    ) -> bool {
+        let Some(mac) = self.snaps.neighbours.get().get(port, next_hop) else {
+            return false;
+        };
+        l2::set_macs(f.bytes_mut(), mac, self.topo.mac(port));
+        self.counters.tx_packets.inc();
+        self.counters.tx_bytes.add(f.len() as u64);
+        true
     }
 
     /// Expires idle user sessions; at most `budget` entries examined.

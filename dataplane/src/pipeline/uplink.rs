@@ -189,7 +189,10 @@ impl Worker {
                     },
                 );
             }
-            return Verdict::Drop(DropReason::NeighbourMiss);
+            return Verdict::Hold {
+                port: hop.port,
+                next_hop: hop.ip,
+            };
         };
         set_macs(f.bytes_mut(), mac, self.topo.mac(hop.port));
         self.counters.tx_packets.inc();
@@ -275,6 +278,14 @@ impl Worker {
                             service: EXTERNAL_SERVICE,
                             ty,
                             deadline_from: *policy.timeouts_for(ty),
+                        }
+                    } else if external && key.proto != PROTO_ICMP {
+                        // Reachable, but this subscriber may not go outside:
+                        // refused like a service it has no right to.
+                        Choice::Refuse {
+                            service: EXTERNAL_SERVICE,
+                            ty,
+                            accounted: policy.classifier.get(ty).is_none_or(|t| t.accounted),
                         }
                     } else {
                         Choice::Drop(DropReason::NoService)

@@ -245,9 +245,15 @@ fn external_destinations_are_nated_out_and_back() {
     let b = decode(&back);
     assert_eq!((b.src, b.sport, b.dst, b.dport), (EXT_HOST, 443, UE, 40020));
 
-    // Not for a subscriber without the right to external servers.
-    let (v, _) = lab.up(ACC, &syn(UE_DENIED, 40021, EXT_HOST, 443));
-    assert_eq!(v, Verdict::Drop(DropReason::NoService));
+    // A subscriber without the right to external servers is refused.
+    let (v, out) = lab.up(ACC, &syn(UE_DENIED, 40021, EXT_HOST, 443));
+    assert_eq!(v, Verdict::Forward(ACC));
+    assert_eq!(decode(&out).tcp_flags & 0x04, 0x04, "RST");
+    assert_eq!(lab.drops(DropReason::NotEntitled), 1);
+    assert_eq!(
+        lab.accounting().last().map(|a| a.service),
+        Some(crate::event::EXTERNAL_SERVICE)
+    );
     // Nor to a destination no route leads to outside.
     let (v, _) = lab.up(ACC, &syn(UE, 40022, Ipv4Addr::new(192, 0, 2, 1), 443));
     assert_eq!(v, Verdict::Drop(DropReason::NoService));
@@ -610,17 +616,31 @@ fn no_eligible_server_is_a_named_drop() {
 }
 
 #[test]
-fn unknown_neighbour_is_reported_not_guessed() {
+fn unknown_neighbour_is_resolved_while_the_frame_waits() {
     let mut lab = Lab::new(1);
     lab.neighbours.publish(Neighbours::default());
-    assert_eq!(
-        lab.up(ACC, &syn(UE, 43100, VIP, 80)).0,
-        Verdict::Drop(DropReason::NeighbourMiss)
-    );
+    let (v, out) = lab.up(ACC, &syn(UE, 43100, VIP, 80));
+    let Verdict::Hold { port, next_hop } = v else {
+        panic!("expected Hold, got {v:?}");
+    };
+    assert_eq!(port, SRV);
     assert!(lab
         .events
         .iter()
-        .any(|e| matches!(e, Event::NeighbourMiss { port: SRV, .. })));
+        .any(|e| matches!(e, Event::NeighbourMiss { port: SRV, ip } if *ip == next_hop)));
+    let mut f = VecFrame::new(&out);
+    assert!(
+        !lab.workers[0].complete_held(&mut f, port, next_hop),
+        "still unknown"
+    );
+    // The control plane learns the MAC and publishes it.
+    lab.neighbours.publish(neighbours());
+    lab.workers[0].begin_burst();
+    assert!(lab.workers[0].complete_held(&mut f, port, next_hop));
+    let o = decode(f.bytes());
+    assert_eq!(o.dst_mac, server_mac(next_hop));
+    assert_eq!(o.src_mac, port_mac(SRV));
+    assert_eq!(o.src, GW);
 }
 
 #[test]
