@@ -12,7 +12,16 @@ use std::collections::BTreeMap;
 
 /// Columns of a mobile session, in the order shown; keys the appliance
 /// adds later follow them.
-pub const SESSION_COLUMNS: &[&str] = &["id", "gateway", "origin", "created_ms", "last_seen_ms"];
+pub const SESSION_COLUMNS: &[&str] = &[
+    "id",
+    "gateway",
+    "origin",
+    "user_sessions",
+    "bytes_up",
+    "bytes_down",
+    "created_ms",
+    "last_seen_ms",
+];
 
 /// Columns of a user session, in the order shown.
 pub const USER_SESSION_COLUMNS: &[&str] = &[

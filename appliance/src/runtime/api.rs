@@ -292,17 +292,35 @@ impl Control {
         }
     }
 
+    /// Pinned sessions with their gateway, live user sessions and bytes.
     fn sessions(&self) -> Value {
+        let mut totals: hashbrown::HashMap<u64, (u64, u64, u64)> = hashbrown::HashMap::new();
+        for q in &self.shared.commands {
+            let (tx, rx) = bounded(1);
+            if q.push(WorkerCmd::Totals { reply: tx }).is_ok() {
+                for (s, n, up, down) in rx.recv_timeout(Duration::from_secs(2)).unwrap_or_default()
+                {
+                    let t = totals.entry(s).or_default();
+                    t.0 += n;
+                    t.1 += up;
+                    t.2 += down;
+                }
+            }
+        }
         Value::Array(
             self.shared
                 .manager
                 .list()
                 .into_iter()
                 .map(|i| {
+                    let (n, up, down) = totals.get(&i.id.0).copied().unwrap_or_default();
                     json!({
                         "id": i.id.to_string(),
                         "gateway": i.gateway.0,
                         "origin": match i.origin { SessionOrigin::Api => "api", _ => "traffic" },
+                        "user_sessions": n,
+                        "bytes_up": up,
+                        "bytes_down": down,
                         "created_ms": i.created_ms,
                         "last_seen_ms": i.last_seen_ms,
                     })

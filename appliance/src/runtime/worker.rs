@@ -39,6 +39,10 @@ pub enum WorkerCmd {
         limit: usize,
         reply: Sender<Vec<UserSessionInfo>>,
     },
+    /// Per-session totals of live user sessions.
+    Totals {
+        reply: Sender<Vec<(u64, u64, u64, u64)>>,
+    },
     /// End user sessions now, with accounting.
     End {
         filter: Filter,
@@ -272,6 +276,9 @@ pub fn run(mut io: WorkerIo, mut w: Worker) -> i32 {
                     reply,
                 } => {
                     let _ = reply.send(w.user_sessions(filter, limit));
+                }
+                WorkerCmd::Totals { reply } => {
+                    let _ = reply.send(w.session_totals());
                 }
                 WorkerCmd::End {
                     filter,
