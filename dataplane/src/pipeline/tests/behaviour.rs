@@ -660,3 +660,86 @@ fn load_on_other_workers_counts() {
     assert_eq!(per_server.get(&SERVERS[1]), Some(&3));
     assert_eq!(per_server.get(&SERVERS[2]), Some(&3));
 }
+
+/// Workers forward on their own threads while the control plane publishes
+/// thousands of snapshots and reclaims the old ones: every packet is
+/// translated, every worker ends on the newest generation, and once the
+/// workers are gone nothing is left unreclaimed.
+#[test]
+fn snapshots_change_under_load_without_disturbing_traffic() {
+    let lab = Lab::new(2);
+    let Lab {
+        steering,
+        policy: policy_pub,
+        neighbours,
+        loads,
+        workers,
+        ..
+    } = lab;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let handles: Vec<_> = workers
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut w)| {
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || {
+                let mut events = Vec::new();
+                let mut forwarded = 0u64;
+                let mut n = 0u16;
+                let base = 1_000_000u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) || n < 200 {
+                    w.begin_burst();
+                    let t = Ipv4Addr::new(10, 8, 9, (i as u8) * 100 + (n % 100) as u8);
+                    let mut f = VecFrame::new(&udp(
+                        t,
+                        1000 + n % 20,
+                        DNS_VIP,
+                        53,
+                        b"q",
+                        (UE_MAC, port_mac(ACC)),
+                    ));
+                    match w.process_handoff(&mut f, ACC, base + u64::from(n), &mut events) {
+                        Verdict::Forward(SRV) => forwarded += 1,
+                        v => panic!("worker {i}: {v:?}"),
+                    }
+                    events.clear();
+                    n = n.wrapping_add(1);
+                }
+                (forwarded, w.begin_burst(), w)
+            })
+        })
+        .collect();
+    for k in 0..3000u32 {
+        let mut p = policy();
+        p.services.servers[3].weight = 1 + k % 7;
+        policy_pub.publish(p);
+        if k % 3 == 0 {
+            let t = steering.current().with_pins(&[(
+                crate::tier1::SessionId(u64::from(k)),
+                Some(GatewayId(k % 2)),
+            )]);
+            steering.publish(t);
+        }
+        policy_pub.reclaim();
+        steering.reclaim();
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut total = 0;
+    let mut finished = Vec::new();
+    for h in handles {
+        let (fwd, _, w) = h.join().unwrap();
+        total += fwd;
+        finished.push(w);
+    }
+    assert!(total >= 400);
+    for w in &mut finished {
+        w.begin_burst();
+    }
+    // Every worker reads the newest snapshot; older ones are reclaimable.
+    policy_pub.reclaim();
+    steering.reclaim();
+    assert_eq!(policy_pub.retired_len(), 0);
+    assert_eq!(steering.retired_len(), 0);
+    drop(finished);
+    let _ = (neighbours, loads);
+}
