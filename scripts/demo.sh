@@ -103,12 +103,25 @@ build() {
 }
 
 # >>> show_counters: live counters while the demo runs.
-# Prints `tandem ctl stats` when this tandem has the control command and its
-# socket is up; otherwise what can be seen from outside: packets through
-# each tap as the hosts count them, and how many accounting records exist.
+# Prints `tandem ctl stats` (with "brief": `tandem ctl status`) when this
+# tandem has the control command and its socket is up; otherwise what can be
+# seen from outside: packets through each tap as the hosts count them, and
+# how many accounting records exist.
+have_ctl() {
+  [ -n "$TANDEM_PID" ] && [ -S "$CTL_SOCKET" ] && "$TANDEM" ctl --help >/dev/null 2>&1
+}
 show_counters() {
-  if [ -n "$TANDEM_PID" ] && [ -S "$CTL_SOCKET" ] && "$TANDEM" ctl --help >/dev/null 2>&1; then
-    "$TANDEM" ctl --socket "$CTL_SOCKET" stats 2>&1 | sed 's/^/   /'
+  if have_ctl; then
+    if [ "${1:-}" = brief ]; then
+      # One line from `tandem ctl status`: the counters that move.
+      "$TANDEM" ctl --socket "$CTL_SOCKET" status 2>&1 |
+        awk '/^(rx packets|tx packets|drops|user sessions|accounting) / {
+               key = $1; if ($2 !~ /^[0-9]/) key = key " " $2
+               sub(/^[a-z]+( [a-z]+)? +/, ""); out = out key " " $0 "   " }
+             END { print "   [ctl status] " out }'
+    else
+      "$TANDEM" ctl --socket "$CTL_SOCKET" stats 2>&1 | sed 's/^/   /'
+    fi
     return
   fi
   local line="" pair ns ifc rx tx
@@ -178,8 +191,13 @@ scenario() {
       terminal_route "$IF_ACC1" "$ACC1_GW"
       say "route to the VIPs now via $IF_ACC1 ($ACC1_GW), source still $TERM_IP"
     fi
-    show_counters
+    show_counters brief
+    if [ "$i" = 3 ] && have_ctl; then
+      say "the download's user session, after the move:"
+      "$TANDEM" ctl --socket "$CTL_SOCKET" user-sessions 2>&1 | grep -E "^ *worker|established" | sed 's/^/   /'
+    fi
   done
+  show_counters
   bg_wait "$pid"
   say "download: $(cat "$WORKDIR/mobility.result"), served by $(tr -d '\r' <"$WORKDIR/mobility.headers" | sed -n 's/^X-Server: //p') as $(tr -d '\r' <"$WORKDIR/mobility.headers" | sed -n 's/^X-Client: //p')"
 }
@@ -188,7 +206,8 @@ finish() {
   [ -n "$TANDEM_PID" ] || return 0
   bold "stopping tandem (SIGTERM): it writes final records for live user sessions"
   stop_tandem 20
-  plain_log "$TANDEM_LOG" | grep -E "stats|mbufs in use|stopped" | sed 's/^/   /'
+  { plain_log "$TANDEM_LOG" | grep -E "stats rx=" | tail -1
+    plain_log "$TANDEM_LOG" | grep -E "mbufs in use|stopped"; } | sed 's/^/   /'
   say "tandem exit status $TANDEM_RC"
   bold "accounting records ($ACCOUNTING)"
   if [ -s "$ACCOUNTING" ]; then
@@ -219,7 +238,7 @@ main() {
     say "Ctrl-C stops tandem, prints the accounting records and cleans up."
     while kill -0 "$TANDEM_PID" 2>/dev/null; do
       sleep 5
-      show_counters
+      show_counters brief
     done
   fi
   finish

@@ -209,10 +209,12 @@ scenario_concurrent() {
     in_list "${cli%:*}" "${GATEWAY_IPS[@]}" || bad_client="server saw client '$cli' (not a gateway address)"
     clients+="$cli"$'\n'
   done
-  # Least load gives 20 each when every worker's view of the load is exact;
-  # the view of the other worker's sessions is published every 50 ms, and
-  # user sessions that end meanwhile change the counts, so the split may be
-  # off by a few. 20±10 still fails "one server unused" or "all to one".
+  # Why 20±10: all 60 come from one terminal, so one worker chooses from its
+  # own exact counts with ties rotated, which gives 20/20/20. Sessions that
+  # end while others start (on a loaded machine the 60 curls take longer
+  # than the 1 s hold to start) and other workers' load, seen up to 50 ms
+  # late, may shift a few. The band still fails "a server unused", "all to
+  # one" and anything far from even, without failing on scheduling noise.
   local spread="" s low=0
   for s in "${WEB_SERVERS[@]}"; do
     local c=${per_server[$s]:-0}
@@ -392,7 +394,7 @@ scenario_accounting() {
   n=$(records --where terminal_ip="$REFUSED_IP" --where end_reason=not_entitled --count)
   check "accounting: not_entitled record for $REFUSED_IP ($n)" "none" test "$n" -ge 1
   n=$(records --where service=web --count)
-  check "accounting: records of service web ($n)" "none" test "$n" -ge 60
+  check "accounting: records of service web ($n, 60 concurrent and more)" "fewer than 60" test "$n" -ge 60
   n=$(records --where service=video --count)
   check "accounting: records of service video ($n)" "none" test "$n" -ge 1
 
