@@ -255,7 +255,15 @@ pub fn run(path: &Path, cfg: Config) -> Result<(), RunError> {
             .filter_map(|q| cfg.port_index(&q.port).map(|pi| (ports[pi], q.queue)))
             .collect();
         for (pi, extra) in extra_queues.iter().enumerate() {
-            polls.extend(extra.iter().skip(i).step_by(n).map(|&q| (ports[pi], q)));
+            // Queue q goes to worker q % n: a PMD like net_tap answers a
+            // flow on the rx queue matching the tx queue it was sent on,
+            // and worker w sends on tx queue w.
+            polls.extend(
+                extra
+                    .iter()
+                    .filter(|&&q| usize::from(q) % n == i)
+                    .map(|&q| (ports[pi], q)),
+            );
         }
         let io = worker::WorkerIo {
             polls,

@@ -37,10 +37,13 @@ pub(super) fn record(
         packets_down: e.to_client.packets,
         bytes_down: e.to_client.bytes,
         start_ms: e.created_ms,
-        end_ms: if kind == RecordKind::Final {
-            now_ms.max(e.last_seen_ms)
-        } else {
-            now_ms
+        // A user session that ended by itself ended with its last packet;
+        // one the operator ended, or an interim report, ends now.
+        end_ms: match (kind, reason) {
+            (RecordKind::Final, EndReason::Fin | EndReason::Rst | EndReason::Timeout) => {
+                e.last_seen_ms
+            }
+            _ => now_ms,
         },
     }
 }
