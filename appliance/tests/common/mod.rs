@@ -8,11 +8,17 @@
 //! tap interfaces after itself and this process's id.
 #![allow(dead_code)] // each test file uses a different part
 
+pub mod ctl;
 pub mod golden;
+pub mod hugepages;
+pub mod kernel_tcp;
+pub mod observe;
 pub mod packet;
 pub mod pcap;
+pub mod pcapng;
 pub mod tandem;
 pub mod tap;
+pub mod tapnet;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
