@@ -58,6 +58,85 @@ fn bulk_upload(
     })
 }
 
+/// The live user sessions of the terminal as `user-sessions` and
+/// `sessions` show them (3 TCP to A:8080, 1 UDP to A:5353), checked with
+/// the filters; returns (worker, gateway address:port) of each, sorted.
+fn check_user_sessions(ctl: &Ctl, net: &TapNet, terminal: Ipv4Addr) -> Vec<(u64, String)> {
+    let all = ctl.json(&["user-sessions"]);
+    let all = all.as_array().expect("a list").clone();
+    assert_eq!(all.len(), 4, "{all:#?}");
+    let a = net.server(0);
+    let mut tcp = 0;
+    for u in &all {
+        assert_eq!(u["session"], terminal.to_string(), "{u:#}");
+        assert!(
+            u["terminal"]
+                .as_str()
+                .is_some_and(|t| t.starts_with(&format!("{terminal}:"))),
+            "{u:#}"
+        );
+        assert!(
+            u["gateway"]
+                .as_str()
+                .is_some_and(|g| g.starts_with(&format!("{}:", net.gateway()))),
+            "{u:#}"
+        );
+        match u["proto"].as_str() {
+            Some("tcp") => {
+                tcp += 1;
+                assert_eq!(u["server"], format!("{a}:8080"));
+                assert_eq!(u["service"], "web");
+                assert_eq!(u["destination"], format!("{}:80", net.vip()));
+            }
+            Some("udp") => {
+                assert_eq!(u["server"], format!("{a}:5353"));
+                assert_eq!(u["service"], "dns");
+            }
+            _ => panic!("{u:#}"),
+        }
+    }
+    assert_eq!(tcp, 3);
+    let t = terminal.to_string();
+    let n = |args: &[&str]| ctl.json(args).as_array().map_or(0, Vec::len);
+    assert_eq!(n(&["user-sessions", "--session", &t]), 4);
+    assert_eq!(n(&["user-sessions", "--server", &a.to_string()]), 4);
+    assert_eq!(
+        n(&["user-sessions", "--server", &net.server(1).to_string()]),
+        0
+    );
+    assert_eq!(
+        n(&["user-sessions", "--session", &net.access(99).to_string()]),
+        0
+    );
+    assert_eq!(n(&["user-sessions", "--limit", "2"]), 2);
+    let table = ctl.ok(&["user-sessions", "--session", &t]);
+    assert_eq!(
+        table
+            .lines()
+            .filter(|l| l.contains(&format!("{a}:8080")))
+            .count(),
+        3,
+        "{table}"
+    );
+    // The terminal's mobile session was pinned by its first packet.
+    let sessions = ctl.json(&["sessions"]);
+    assert_eq!(sessions[0]["id"], t.as_str(), "{sessions:#}");
+    assert_eq!(sessions[0]["origin"], "traffic");
+    assert_eq!(sessions[0]["gateway"], 0);
+    assert_eq!(sessions[0]["user_sessions"], 4);
+    let mut ends: Vec<(u64, String)> = all
+        .iter()
+        .map(|u| {
+            (
+                u["worker"].as_u64().unwrap_or(u64::MAX),
+                u["gateway"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    ends.sort();
+    ends
+}
+
 fn web_servers(net: &TapNet, second: Option<u32>, first_weight: u32) -> String {
     let mut servers = format!(
         r#"(addr: "{}", port: 8080, weight: {first_weight})"#,
@@ -157,6 +236,7 @@ fn reload_and_sighup_apply_weights_and_servers_while_traffic_flows() {
         wait_until(WAIT, || sent.load(Ordering::Relaxed) > 256 * 1024),
         "the bulk upload does not move"
     );
+    let user_sessions_before = check_user_sessions(&ctl, &net, terminal);
 
     // 1. `tandem ctl reload`: A's weight 1 -> 5, B added.
     write_config(&web_servers(&net, Some(1), 5));
@@ -192,6 +272,12 @@ fn reload_and_sighup_apply_weights_and_servers_while_traffic_flows() {
         wait_until(WAIT, || sent.load(Ordering::Relaxed)
             > sent_before + 256 * 1024),
         "the bulk upload stopped moving after the reloads"
+    );
+
+    assert_eq!(
+        check_user_sessions(&ctl, &net, terminal),
+        user_sessions_before,
+        "the user sessions changed over the reloads"
     );
 
     // A new connection: A has 3 user sessions at weight 5, B none, so B.
