@@ -272,7 +272,6 @@ fn passive_checks_inhibit_a_server_that_resets_syns() {
 /// to answer them with, and must not be taken down for that. The TCP
 /// server C, which does not listen, shows the probes ran meanwhile.
 #[test]
-#[ignore = "bug: active TCP probes go to servers of UDP services and take them down (appliance/src/runtime/health.rs, health_tick)"]
 fn active_checks_leave_udp_servers_alone() {
     assert!(
         tap::available(),

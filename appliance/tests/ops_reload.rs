@@ -429,7 +429,6 @@ fn reloads_needing_a_restart_or_of_broken_files_change_nothing() {
 /// active checks are switched on; on net_null no server can answer a
 /// probe, so applied checks take both servers down.
 #[test]
-#[ignore = "bug: reload neither applies nor refuses `health` changes (appliance/src/runtime/reload.rs)"]
 fn a_reload_that_changes_health_checks_applies_them_or_says_no() {
     let test = "reload-health";
     let scratch = Scratch::new(test);

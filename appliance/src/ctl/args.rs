@@ -117,7 +117,7 @@ pub enum ServerCmd {
         #[arg(long, value_name = "W")]
         weight: Option<u32>,
     },
-    /// Remove a server; its user sessions end.
+    /// Remove a server; its user sessions run on until they end.
     Remove {
         #[command(flatten)]
         target: ServerTarget,

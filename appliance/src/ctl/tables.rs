@@ -42,7 +42,7 @@ pub const USER_SESSION_COLUMNS: &[&str] = &[
 ];
 
 /// Columns of a subscriber policy, in the order shown.
-pub const SUBSCRIBER_COLUMNS: &[&str] = &["session", "prefix", "services", "external"];
+pub const SUBSCRIBER_COLUMNS: &[&str] = &["match", "services", "external"];
 
 /// The text to print for `data` under `view`. An error means `data` does
 /// not have the expected shape (the caller then shows it as JSON).

@@ -345,11 +345,12 @@ fn user_sessions_follow_the_documented_column_order() {
 
 #[test]
 fn subscribers_join_lists_and_show_booleans_as_words() {
-    let data = json!([{"prefix": "10.1.0.0/16", "services": ["web", "dns"], "external": true, "session": null}]);
+    let data =
+        json!([{"match": "prefix 10.1.0.0/16", "services": ["web", "dns"], "external": true}]);
     let text = render(&View::Subscribers, &data).unwrap();
     assert_eq!(
         words(text.lines().nth(1).unwrap()),
-        ["-", "10.1.0.0/16", "web,dns", "yes"]
+        ["prefix", "10.1.0.0/16", "web,dns", "yes"]
     );
 }
 

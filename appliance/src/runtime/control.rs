@@ -137,6 +137,11 @@ impl Control {
         }
     }
 
+    /// ARP requests sent so far for an address not yet resolved.
+    pub fn arp_tries(&self, port: u16, ip: Ipv4Addr) -> u32 {
+        self.resolving.get(&(port, ip)).map_or(0, |r| r.tries)
+    }
+
     /// Starts resolving `ip` on `port` now (if not known).
     pub fn resolve_now(&mut self, port: u16, ip: Ipv4Addr) {
         let now = self.clock.now_ms();

@@ -212,7 +212,13 @@ impl Control {
                 self.health.next_probe_ms = now + a.interval_ms;
                 let policy = self.shared.policy.current();
                 let mut targets = Vec::new();
-                for svc in policy.services.services.iter().filter(|s| !s.removed) {
+                // TCP connect probes only make sense for TCP services.
+                for svc in policy
+                    .services
+                    .services
+                    .iter()
+                    .filter(|s| !s.removed && s.proto == 6)
+                {
                     for &i in &svc.servers {
                         if let Some(srv) = policy.services.servers.get(i as usize) {
                             if srv.state != AdminState::Removed {
@@ -237,9 +243,12 @@ impl Control {
                     if self.send_probe(addr, port, pp, TcpFlags::SYN, seq) {
                         self.health.outstanding.insert(pp, (i, now));
                     } else if let Some(hop) = self.shared.topo.route(addr) {
-                        // No MAC yet: resolve; an unresolvable server fails.
+                        // No MAC yet: resolve it; the server fails only once
+                        // ARP has had its retries without an answer.
                         self.resolve_now(hop.port, hop.ip);
-                        self.probe_result(i, false, now);
+                        if self.arp_tries(hop.port, hop.ip) > 3 {
+                            self.probe_result(i, false, now);
+                        }
                     }
                 }
             }

@@ -17,7 +17,7 @@ fn restart_sections(old: &Config, new: &Config) -> Vec<&'static str> {
         serde_json::to_string(a).ok() == serde_json::to_string(b).ok()
     }
     let mut out = Vec::new();
-    let checks: [(&'static str, bool); 11] = [
+    let checks: [(&'static str, bool); 13] = [
         ("eal", same(&old.eal, &new.eal)),
         ("ports", same(&old.ports, &new.ports)),
         ("workers", same(&old.workers, &new.workers)),
@@ -28,6 +28,8 @@ fn restart_sections(old: &Config, new: &Config) -> Vec<&'static str> {
         ("steering", same(&old.steering, &new.steering)),
         ("api", same(&old.api, &new.api)),
         ("metrics", same(&old.metrics, &new.metrics)),
+        ("health", same(&old.health, &new.health)),
+        ("log", same(&old.log, &new.log)),
         (
             "accounting sinks",
             same(&old.accounting.json, &new.accounting.json)

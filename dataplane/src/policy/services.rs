@@ -132,7 +132,7 @@ impl ServiceTable {
     pub fn service_index(&self, name: &str) -> Option<u32> {
         self.services
             .iter()
-            .position(|s| s.name == name)
+            .position(|s| s.name == name && !s.removed)
             .map(|i| i as u32)
     }
 
