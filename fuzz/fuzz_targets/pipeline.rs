@@ -1,0 +1,357 @@
+//! The whole pipeline of two workers on a script of frames, answers, pins
+//! and pauses: nothing may panic, a frame is handed off at most once,
+//! forwarding never breaks a checksum that was right, what the workers hold
+//! stays consistent after every step, and once time has run far ahead
+//! every user session is gone, every port and every unit of load is given
+//! back, and the counters balance with what the harness saw.
+
+#![no_main]
+
+use dataplane::counters::{DropReason, N_DROP_REASONS};
+use dataplane::event::{EndReason, Event, RecordKind};
+use dataplane::frame::{Frame, VecFrame};
+use dataplane::pipeline::Verdict;
+use dataplane::policy::MAX_SERVERS;
+use dataplane::tier1::{GatewayId, SessionId};
+use libfuzzer_sys::fuzz_target;
+use tandem_fuzz::known;
+use tandem_fuzz::lab::{
+    Held, Lab, EXT, EXT_HOST, HOLD_MAX, HOLD_MS, N_PORTS, N_WORKERS, SERVERS, SRV, TABLE_CAPACITY,
+};
+use tandem_fuzz::layers::{checksums, Checksums};
+use tandem_fuzz::script::{self, Mode, Op, Script};
+
+/// What the harness saw happen to the frames it sent.
+#[derive(Default, Debug)]
+struct Tally {
+    frames: u64,
+    rx_bytes: u64,
+    forwarded: u64,
+    tx_bytes: u64,
+    consumed: u64,
+    hops: u64,
+    drops: [u64; N_DROP_REASONS],
+}
+
+fuzz_target!(|script: Script| {
+    let mut lab = Lab::new(script.mode.key_mode());
+    let mut tally = Tally::default();
+    for op in &script.ops {
+        step(&mut lab, &mut tally, script.mode, op);
+        check_holdings(&lab);
+    }
+    // Far enough for every idle timeout, quarantine and held frame.
+    tick(&mut lab, &mut tally, 1_000_000);
+    tick(&mut lab, &mut tally, 2_000_000);
+    assert!(lab.held.iter().all(Vec::is_empty), "frames held forever");
+    check_holdings(&lab);
+    check_all_released(&lab);
+    check_counters(&lab, &tally);
+    if std::env::var_os("TANDEM_FUZZ_STATS").is_some() {
+        print_stats(&lab, &tally);
+    }
+});
+
+fn step(lab: &mut Lab, tally: &mut Tally, mode: Mode, op: &Op) {
+    match op {
+        Op::Raw {
+            worker,
+            port,
+            frame,
+        } => send(
+            lab,
+            tally,
+            worker_index(*worker),
+            script::in_port(*port),
+            frame,
+        ),
+        Op::Send {
+            worker,
+            port,
+            packet,
+            flip,
+        } => {
+            let port = script::in_port(*port);
+            if let Some(mut frame) = script::build(packet, port) {
+                script::flip(&mut frame, *flip);
+                send(lab, tally, worker_index(*worker), port, &frame);
+            }
+        }
+        Op::Flood {
+            worker,
+            port,
+            packet,
+            count,
+        } => {
+            let port = script::in_port(*port);
+            let mut packet = packet.clone();
+            for _ in 0..count % 40 {
+                if let Some(frame) = script::build(&packet, port) {
+                    send(lab, tally, worker_index(*worker), port, &frame);
+                }
+                packet.sport = script::PortNo::Any(packet.sport.number().wrapping_add(1));
+            }
+        }
+        Op::Answer {
+            worker,
+            pick,
+            kind,
+            flip,
+        } => {
+            let live: Vec<_> = lab
+                .workers
+                .iter()
+                .flat_map(|w| w.table().iter().map(|(_, e)| *e))
+                .collect();
+            if live.is_empty() {
+                return;
+            }
+            let e = live[usize::from(*pick) % live.len()];
+            if let Some((port, mut frame)) = script::answer(&e, *kind) {
+                script::flip(&mut frame, *flip);
+                send(lab, tally, worker_index(*worker), port, &frame);
+            }
+        }
+        Op::Wait { ms } => tick(lab, tally, u64::from(*ms)),
+        Op::Sleep { seconds } => tick(lab, tally, u64::from(*seconds % 1200) * 1000),
+        Op::Resolve => {
+            lab.resolve_misses();
+            retry_held(lab, tally);
+        }
+        Op::Server {
+            index,
+            state,
+            unhealthy,
+            weight,
+        } => lab.set_server(
+            usize::from(*index),
+            state.admin(),
+            *unhealthy,
+            u32::from(*weight % 4),
+        ),
+        Op::PublishLoads => lab.publish_loads(),
+        Op::Interim { seconds } => lab.set_interim(u64::from(*seconds) * 1000),
+        Op::Forget { host } => match usize::from(*host) % (SERVERS.len() + 1) {
+            i if i < SERVERS.len() => lab.forget(SRV, SERVERS[i]),
+            _ => lab.forget(EXT, EXT_HOST),
+        },
+        Op::Pin { key, gateway } => {
+            let sid = match mode {
+                Mode::SourceIp => SessionId::from_source_ip(script::terminal(*key)),
+                Mode::SourceIpVlan => {
+                    SessionId::from_source_ip_vlan(script::terminal(*key), u16::from(*key >> 2))
+                }
+                Mode::GtpTeid => SessionId::from_teid(script::teid(*key)),
+            };
+            // Gateway N_WORKERS does not exist: such a pin must be ignored.
+            let gw = gateway.map(|g| GatewayId(u32::from(g) % (u32::from(N_WORKERS) + 1)));
+            lab.steering.reclaim();
+            let table = lab.steering.current().with_pins(&[(sid, gw)]);
+            lab.steering.publish(table);
+        }
+    }
+}
+
+/// Time passes: timers run, and held frames leave or give up.
+fn tick(lab: &mut Lab, tally: &mut Tally, ms: u64) {
+    lab.tick(ms);
+    retry_held(lab, tally);
+}
+
+/// What the appliance's worker loop does with held frames: send the ones
+/// whose next hop is known now, drop the ones that waited too long.
+fn retry_held(lab: &mut Lab, tally: &mut Tally) {
+    for w in 0..lab.workers.len() {
+        lab.workers[w].begin_burst();
+        let held = std::mem::take(&mut lab.held[w]);
+        for mut h in held {
+            let worker = &lab.workers[w];
+            if worker.complete_held(&mut h.frame, h.port, h.next_hop) {
+                forwarded(tally, h.port, &h.frame, h.input_valid, &[]);
+            } else if lab.now.saturating_sub(h.since_ms) > HOLD_MS {
+                worker.counters().count_drop(DropReason::NeighbourMiss);
+                tally.drops[DropReason::NeighbourMiss as usize] += 1;
+            } else {
+                lab.held[w].push(h);
+            }
+        }
+    }
+}
+
+/// With TANDEM_FUZZ_STATS set, one line per input: how deep it went
+/// (replay a corpus with `-runs=0` to see what the fuzzer reaches).
+fn print_stats(lab: &Lab, t: &Tally) {
+    let reasons: Vec<&str> = DropReason::ALL
+        .iter()
+        .filter(|&&r| t.drops[r as usize] > 0)
+        .map(|&r| r.as_str())
+        .collect();
+    eprintln!(
+        "STATS created={} forwarded={} consumed={} hops={} events={} drops={reasons:?}",
+        lab.sum(|c| c.user_sessions_created.get()),
+        t.forwarded,
+        t.consumed,
+        t.hops,
+        lab.events.len()
+    );
+}
+
+fn worker_index(w: u8) -> usize {
+    usize::from(w) % usize::from(N_WORKERS)
+}
+
+/// Sends one frame and checks what became of it.
+fn send(lab: &mut Lab, tally: &mut Tally, worker: usize, port: u16, bytes: &[u8]) {
+    let before = checksums(bytes);
+    let mut f = VecFrame::new(bytes);
+    let j = lab.run(worker, port, &mut f, 2);
+    tally.frames += 1;
+    tally.rx_bytes += bytes.len() as u64;
+    tally.hops += u64::from(j.hops);
+    assert!(
+        j.hops <= 1,
+        "frame handed off {} times, last verdict {:?}",
+        j.hops,
+        j.verdict
+    );
+    let input_valid = before == Checksums::AllValid;
+    match j.verdict {
+        Verdict::Forward(out) => forwarded(tally, out, &f, input_valid, bytes),
+        Verdict::Handoff(t) => unreachable!("handoff to {t} not followed"),
+        Verdict::Drop(r) => tally.drops[r as usize] += 1,
+        Verdict::Consumed => tally.consumed += 1,
+        Verdict::Hold { port, next_hop } => {
+            assert!(port < N_PORTS, "held for unknown port {port}");
+            if lab.held[j.at].len() < HOLD_MAX {
+                lab.held[j.at].push(Held {
+                    frame: f,
+                    port,
+                    next_hop,
+                    since_ms: lab.now,
+                    input_valid,
+                });
+            } else {
+                lab.workers[j.at]
+                    .counters()
+                    .count_drop(DropReason::NeighbourMiss);
+                tally.drops[DropReason::NeighbourMiss as usize] += 1;
+            }
+        }
+    }
+}
+
+/// A frame leaves on `port`: a known port, and no checksum that was right
+/// when it came in is wrong now.
+fn forwarded(tally: &mut Tally, port: u16, f: &VecFrame, input_valid: bool, input: &[u8]) {
+    assert!(port < N_PORTS, "forwarded to unknown port {port}");
+    tally.forwarded += 1;
+    tally.tx_bytes += f.len() as u64;
+    if input_valid {
+        assert_eq!(
+            checksums(f.bytes()),
+            Checksums::AllValid,
+            "forwarding broke a checksum: in {input:02x?} out {:02x?}",
+            f.bytes()
+        );
+    }
+}
+
+/// After every step: each live user session holds exactly one port and
+/// one unit of its server's load, and the live gauge says how many there are.
+fn check_holdings(lab: &Lab) {
+    for (i, w) in lab.workers.iter().enumerate() {
+        let live = w.table().len();
+        assert!(live <= TABLE_CAPACITY, "worker {i}: {live} user sessions");
+        let ports = w.port_allocator().stats(0).expect("one gateway address");
+        assert_eq!(
+            ports.in_use, live,
+            "worker {i}: ports in use vs user sessions"
+        );
+        assert_eq!(
+            w.counters().user_sessions_live.get(),
+            u64::from(live),
+            "worker {i}: live gauge"
+        );
+        let mut per_server = [0u64; MAX_SERVERS];
+        for (_, e) in w.table().iter() {
+            if let Some(n) = per_server.get_mut(e.server_index as usize) {
+                *n += 1;
+            }
+        }
+        for (s, &n) in per_server.iter().enumerate() {
+            assert_eq!(
+                lab.local_loads[i].get(s),
+                n,
+                "worker {i}: load of server {s}"
+            );
+        }
+    }
+}
+
+/// After the far tick: nothing is held any more.
+fn check_all_released(lab: &Lab) {
+    assert_eq!(lab.live(), 0, "user sessions left after every timeout");
+    let created = lab.sum(|c| c.user_sessions_created.get());
+    let expired = lab.sum(|c| c.user_sessions_expired.get());
+    assert_eq!(created, expired, "created vs expired");
+    let finals = lab
+        .events
+        .iter()
+        .filter(|e| {
+            matches!(e, Event::Accounting(a)
+                if a.kind == RecordKind::Final && a.end_reason != EndReason::NotEntitled)
+        })
+        .count() as u64;
+    assert_eq!(finals, created, "one final record per user session");
+}
+
+/// The workers' counters against the harness's tally.
+fn check_counters(lab: &Lab, t: &Tally) {
+    let rx = lab.sum(|c| c.rx_packets.get());
+    let tx = lab.sum(|c| c.tx_packets.get());
+    let punted = lab.sum(|c| c.punted.get());
+    let dropped = lab.sum(|c| c.dropped_total());
+    assert_eq!(rx, t.frames, "rx_packets");
+    assert_eq!(lab.sum(|c| c.rx_bytes.get()), t.rx_bytes, "rx_bytes");
+    assert_eq!(lab.sum(|c| c.handoff_out.get()), t.hops, "handoff_out");
+    assert_eq!(lab.sum(|c| c.handoff_in.get()), t.hops, "handoff_in");
+    if !known::allowed(known::ALLOW_PROBE_UNCOUNTED) {
+        assert_eq!(punted, t.consumed, "punted vs consumed");
+    }
+    assert_eq!(tx, t.forwarded, "tx_packets vs forwarded");
+    // Refusals write one `not_entitled` accounting record each.
+    let refusals = if known::allowed(known::ALLOW_REFUSAL_COUNTED_TWICE) {
+        lab.events
+            .iter()
+            .filter(|e| matches!(e, Event::Accounting(a) if a.end_reason == EndReason::NotEntitled))
+            .count() as u64
+    } else {
+        0
+    };
+    for &r in DropReason::ALL {
+        let extra = if r == DropReason::NotEntitled {
+            refusals
+        } else {
+            0
+        };
+        assert_eq!(
+            lab.drops(r),
+            t.drops[r as usize] + extra,
+            "drops of {}",
+            r.as_str()
+        );
+    }
+    let probes = if known::allowed(known::ALLOW_PROBE_UNCOUNTED) {
+        t.consumed - punted
+    } else {
+        0
+    };
+    assert_eq!(
+        rx,
+        tx + punted + probes + dropped - refusals,
+        "rx == tx + punted + dropped"
+    );
+    if !known::allowed(known::ALLOW_TX_BYTES) {
+        assert_eq!(lab.sum(|c| c.tx_bytes.get()), t.tx_bytes, "tx_bytes");
+    }
+}
