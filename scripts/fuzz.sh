@@ -81,15 +81,23 @@ for t in "${targets[@]}"; do
   # -timeout: an input running 10 s is a hang, reported like a crash.
   args=(-timeout=10 -print_final_stats=1)
   if [ "$mode" = seeds ]; then
+    # One run per seed, so that every failing seed is reported.
     echo "== $t: replaying $(ls "$seeds" | wc -l) seeds"
-    args+=(-runs=0)
-    dirs=("$seeds")
-  else
-    echo "== $t: fuzzing for ${seconds}s"
-    args+=(-max_total_time="$seconds")
-    [ "$keep_going" = 1 ] && args+=(-fork=1 -ignore_crashes=1 -ignore_timeouts=1)
-    dirs=("$corpus" "$seeds")
+    for f in "$seeds"/*; do
+      [ -f "$f" ] || continue
+      if out=$(cd fuzz && cargo fuzz run --sanitizer "$sanitizer" "$t" "${f#fuzz/}" -- -runs=1 2>&1); then
+        echo "   ok      $f"
+      else
+        echo "   FAILED  $f: $(grep -A1 -m1 'panicked at' <<<"$out" | tr '\n' ' ')"
+        failed+=("$t:$(basename "$f")")
+      fi
+    done
+    continue
   fi
+  echo "== $t: fuzzing for ${seconds}s"
+  args+=(-max_total_time="$seconds")
+  [ "$keep_going" = 1 ] && args+=(-fork=1 -ignore_crashes=1 -ignore_timeouts=1)
+  dirs=("$corpus" "$seeds")
   log="fuzz/artifacts/$t.log"
   set +e
   (cd fuzz && cargo fuzz run --sanitizer "$sanitizer" "$t" "${dirs[@]/#fuzz\//}" -- "${args[@]}") \
@@ -106,14 +114,11 @@ for t in "${targets[@]}"; do
       echo "   reproducer: $artifacts/$f"
       echo "   replay:     (cd fuzz && cargo fuzz run -s $sanitizer $t artifacts/$t/$f)"
     done
-    if [ "$mode" = seeds ]; then
-      grep -E '^Running: ' "$log" | tail -n 1 | sed 's/^/   last seed: /'
-    fi
   fi
 done
 
 if [ ${#failed[@]} -gt 0 ]; then
-  echo "== crashes in: ${failed[*]}"
+  echo "== failed: ${failed[*]}"
   exit 1
 fi
 echo "== no crash in: ${targets[*]}"

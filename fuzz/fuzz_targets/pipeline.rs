@@ -13,13 +13,15 @@ use dataplane::frame::{Frame, VecFrame};
 use dataplane::pipeline::Verdict;
 use dataplane::policy::MAX_SERVERS;
 use dataplane::tier1::{GatewayId, SessionId};
+use dataplane::tier2::UserSession;
+use dataplane::wire::PROTO_ICMP;
 use libfuzzer_sys::fuzz_target;
 use tandem_fuzz::known;
 use tandem_fuzz::lab::{
     Held, Lab, EXT, EXT_HOST, HOLD_MAX, HOLD_MS, N_PORTS, N_WORKERS, SERVERS, SRV, TABLE_CAPACITY,
 };
-use tandem_fuzz::layers::{checksums, Checksums};
-use tandem_fuzz::script::{self, Mode, Op, Script};
+use tandem_fuzz::layers::{addressing, checksums, Addressing, Checksums};
+use tandem_fuzz::script::{self, AnswerKind, Mode, Op, Script};
 
 /// What the harness saw happen to the frames it sent.
 #[derive(Default, Debug)]
@@ -58,13 +60,10 @@ fn step(lab: &mut Lab, tally: &mut Tally, mode: Mode, op: &Op) {
             worker,
             port,
             frame,
-        } => send(
-            lab,
-            tally,
-            worker_index(*worker),
-            script::in_port(*port),
-            frame,
-        ),
+        } => {
+            let port = script::in_port(*port);
+            send(lab, tally, worker_index(*worker), port, frame);
+        }
         Op::Send {
             worker,
             port,
@@ -109,7 +108,12 @@ fn step(lab: &mut Lab, tally: &mut Tally, mode: Mode, op: &Op) {
             let e = live[usize::from(*pick) % live.len()];
             if let Some((port, mut frame)) = script::answer(&e, *kind) {
                 script::flip(&mut frame, *flip);
-                send(lab, tally, worker_index(*worker), port, &frame);
+                let out = send(lab, tally, worker_index(*worker), port, &frame);
+                if let (Some((Verdict::Forward(p), bytes)), None, AnswerKind::FromServer { .. }) =
+                    (out, flip, kind)
+                {
+                    check_translated_back(&e, p, &bytes);
+                }
             }
         }
         Op::Wait { ms } => tick(lab, tally, u64::from(*ms)),
@@ -200,8 +204,15 @@ fn worker_index(w: u8) -> usize {
     usize::from(w) % usize::from(N_WORKERS)
 }
 
-/// Sends one frame and checks what became of it.
-fn send(lab: &mut Lab, tally: &mut Tally, worker: usize, port: u16, bytes: &[u8]) {
+/// Sends one frame and checks what became of it; returns the final verdict
+/// and the frame as it left (for a frame that is not held).
+fn send(
+    lab: &mut Lab,
+    tally: &mut Tally,
+    worker: usize,
+    port: u16,
+    bytes: &[u8],
+) -> Option<(Verdict, Vec<u8>)> {
     let before = checksums(bytes);
     let mut f = VecFrame::new(bytes);
     let j = lab.run(worker, port, &mut f, 2);
@@ -215,6 +226,7 @@ fn send(lab: &mut Lab, tally: &mut Tally, worker: usize, port: u16, bytes: &[u8]
         j.verdict
     );
     let input_valid = before == Checksums::AllValid;
+    let out = (!matches!(j.verdict, Verdict::Hold { .. })).then(|| (j.verdict, f.bytes().to_vec()));
     match j.verdict {
         Verdict::Forward(out) => forwarded(tally, out, &f, input_valid, bytes),
         Verdict::Handoff(t) => unreachable!("handoff to {t} not followed"),
@@ -238,6 +250,34 @@ fn send(lab: &mut Lab, tally: &mut Tally, worker: usize, port: u16, bytes: &[u8]
             }
         }
     }
+    out
+}
+
+/// A server's answer to user session `e` reaches the terminal exactly as
+/// an answer from what it addressed, along the path it came by.
+fn check_translated_back(e: &UserSession, port: u16, frame: &[u8]) {
+    let path = e.client_path;
+    assert_eq!(port, path.port, "answer leaves on the terminal's port");
+    let tunnelled = !path.tunnel.is_none();
+    let a = addressing(frame, tunnelled).expect("a translated answer is IPv4");
+    let want = Addressing {
+        vlan: (path.vlan != 0).then_some(path.vlan),
+        teid: tunnelled.then_some(path.tunnel.teid),
+        src: e.orig_dst_ip,
+        dst: e.client_ip,
+        proto: e.proto,
+        src_port: if e.proto == PROTO_ICMP {
+            e.client_port
+        } else {
+            e.orig_dst_port
+        },
+        dst_port: if e.proto == PROTO_ICMP {
+            0
+        } else {
+            e.client_port
+        },
+    };
+    assert_eq!(a, want, "answer translated back: {frame:02x?}");
 }
 
 /// A frame leaves on `port`: a known port, and no checksum that was right

@@ -8,8 +8,9 @@
 use dataplane::wire::checksum::{l4_verifies, verifies};
 use dataplane::wire::{
     EthernetFrame, GtpuPacket, Ipv4Packet, UdpDatagram, ETHERTYPE_IPV4, GTPU_MSG_G_PDU, GTPU_PORT,
-    PROTO_ICMP, PROTO_TCP, PROTO_UDP,
+    PROTO_ICMP, PROTO_TCP, PROTO_UDP, UDP_HEADER_LEN,
 };
+use std::net::Ipv4Addr;
 
 /// The verdict on one frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,4 +75,64 @@ fn inner_valid(udp: &UdpDatagram<&[u8]>, depth: u8) -> Option<bool> {
         return None;
     }
     ipv4_valid(gtp.payload(), depth + 1)
+}
+
+/// The addressing of a frame's innermost IPv4 packet, with the L2 and
+/// tunnel it travels in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Addressing {
+    pub vlan: Option<u16>,
+    /// The TEID, when the packet is carried in a GTP-U G-PDU.
+    pub teid: Option<u32>,
+    pub src: Ipv4Addr,
+    pub dst: Ipv4Addr,
+    pub proto: u8,
+    /// TCP/UDP source port, or the ICMP echo identifier.
+    pub src_port: u16,
+    /// TCP/UDP destination port; 0 for ICMP.
+    pub dst_port: u16,
+}
+
+/// Reads the addressing of an IPv4 frame, of the packet inside its GTP-U
+/// tunnel when `tunnelled` (a plain datagram may use port 2152 too).
+pub fn addressing(frame: &[u8], tunnelled: bool) -> Option<Addressing> {
+    let eth = EthernetFrame::new_checked(frame).ok()?;
+    if eth.ethertype() != ETHERTYPE_IPV4 {
+        return None;
+    }
+    let outer = Ipv4Packet::new_checked(eth.payload()).ok()?;
+    let mut teid = None;
+    let mut ip = outer.clone();
+    if tunnelled {
+        let udp = UdpDatagram::new_checked(outer.payload()).ok()?;
+        if outer.protocol() != PROTO_UDP || udp.dst_port() != GTPU_PORT {
+            return None;
+        }
+        let gtp = GtpuPacket::new_checked(udp.payload()).ok()?;
+        teid = Some(gtp.teid());
+        let start = frame.len() - eth.payload().len()
+            + outer.header_len()
+            + UDP_HEADER_LEN
+            + gtp.payload_offset();
+        let end = start + gtp.payload().len();
+        ip = Ipv4Packet::new_checked(frame.get(start..end)?).ok()?;
+    }
+    let l4 = ip.payload();
+    let (src_port, dst_port) = match ip.protocol() {
+        PROTO_TCP | PROTO_UDP if l4.len() >= 4 => (
+            u16::from_be_bytes([l4[0], l4[1]]),
+            u16::from_be_bytes([l4[2], l4[3]]),
+        ),
+        PROTO_ICMP if l4.len() >= 6 => (u16::from_be_bytes([l4[4], l4[5]]), 0),
+        _ => return None,
+    };
+    Some(Addressing {
+        vlan: eth.vlan(),
+        teid,
+        src: ip.src(),
+        dst: ip.dst(),
+        proto: ip.protocol(),
+        src_port,
+        dst_port,
+    })
 }
