@@ -14,6 +14,8 @@ pub mod hash;
 pub mod pipeline;
 pub mod policy;
 pub mod rcu;
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;
 pub mod tier1;
 pub mod tier2;
 pub mod topology;

@@ -1,0 +1,411 @@
+//! A lab for the pipeline without DPDK: workers wired like the appliance
+//! wires them (snapshots, topology, policy, neighbours), frame builders and
+//! a decoder that checks every checksum from scratch.
+//!
+//! Used by the pipeline's tests, the fuzz targets and the benchmarks
+//! (feature `testkit`); not part of the appliance.
+
+use crate::counters::{DropReason, WorkerCounters};
+use crate::pipeline::{LocalLoad, ServerLoads, Snapshots, Verdict, Worker, WorkerConfig};
+use crate::policy::Policy;
+use crate::event::Event;
+use crate::frame::{Frame, VecFrame};
+use crate::policy::{
+    AdminState, Entitlement, Server, Service, ServiceSet, ServiceTable, Subscribers,
+};
+use crate::rcu::Publisher;
+use crate::tier1::{Gateway, GatewayId, GatewayTarget, SessionKeyMode, SteeringTable};
+use crate::tier2::{Quarantine, Timeouts};
+use crate::topology::{Neighbours, PortInfo, Role, Topology};
+use crate::wire::checksum::{checksum, l4_checksum};
+use crate::wire::frames::{icmp_echo_frame, tcp_frame, udp_frame};
+use crate::wire::{FrameSpec, MacAddr, TcpFlags};
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+pub const ACC: u16 = 0;
+pub const SRV: u16 = 1;
+pub const EXT: u16 = 2;
+pub const ACC2: u16 = 3;
+
+pub fn port_mac(p: u16) -> [u8; 6] {
+    [2, 0, 0, 0, 0, p as u8 + 1]
+}
+pub const UE_MAC: [u8; 6] = [2, 0, 0, 0, 0xaa, 1];
+pub const UE2_MAC: [u8; 6] = [2, 0, 0, 0, 0xaa, 2];
+pub fn server_mac(ip: Ipv4Addr) -> [u8; 6] {
+    [2, 0, 0, 0, 0x20, ip.octets()[3]]
+}
+
+pub const UE: Ipv4Addr = Ipv4Addr::new(10, 8, 0, 100);
+pub const UE_DENIED: Ipv4Addr = Ipv4Addr::new(10, 8, 0, 66);
+pub const VIP: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 1);
+pub const DNS_VIP: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 3);
+pub const GW: Ipv4Addr = Ipv4Addr::new(10, 2, 0, 10);
+pub const EXT_HOST: Ipv4Addr = Ipv4Addr::new(10, 3, 0, 2);
+pub const SERVERS: [Ipv4Addr; 3] = [
+    Ipv4Addr::new(10, 2, 0, 21),
+    Ipv4Addr::new(10, 2, 0, 22),
+    Ipv4Addr::new(10, 2, 0, 23),
+];
+pub const PORT_RANGE: (u16, u16) = (1024, 65535);
+
+pub fn topology() -> Topology {
+    let port = |name: &str, role, p: u16, a: [u8; 4]| PortInfo {
+        name: name.into(),
+        role,
+        mac: port_mac(p),
+        addresses: vec![(Ipv4Addr::from(a), 24)],
+    };
+    let mut t = Topology::new(vec![
+        port("acc0", Role::Access, ACC, [10, 1, 0, 1]),
+        port("srv0", Role::Server, SRV, [10, 2, 0, 1]),
+        port("ext0", Role::External, EXT, [10, 3, 0, 1]),
+        port("acc1", Role::Access, ACC2, [10, 1, 1, 1]),
+    ]);
+    t.add_local(SRV, GW, LocalAddr::Gateway(0));
+    t.add_local(EXT, GW, LocalAddr::Gateway(0));
+    t.add_local(ACC, VIP, LocalAddr::Vip);
+    t.add_local(ACC2, VIP, LocalAddr::Vip);
+    t
+}
+
+use crate::topology::LocalAddr;
+
+pub fn policy() -> Policy {
+    let srv = |a: Ipv4Addr, port| Server {
+        addr: a,
+        port: Some(port),
+        weight: 1,
+        state: AdminState::Active,
+        reported_load: 0,
+        unhealthy: false,
+    };
+    let services = ServiceTable::new(
+        vec![
+            Service {
+                name: "web".into(),
+                vip: Some(VIP),
+                proto: 6,
+                port_lo: 80,
+                port_hi: 80,
+                servers: vec![0, 1, 2],
+                by_type: vec![],
+                removed: false,
+            },
+            Service {
+                name: "dns".into(),
+                vip: Some(DNS_VIP),
+                proto: 17,
+                port_lo: 53,
+                port_hi: 53,
+                servers: vec![3],
+                by_type: vec![],
+                removed: false,
+            },
+        ],
+        vec![
+            srv(SERVERS[0], 8080),
+            srv(SERVERS[1], 8080),
+            srv(SERVERS[2], 8080),
+            srv(SERVERS[0], 5353),
+        ],
+    );
+    let mut subscribers = Subscribers::new(Entitlement::allow_all());
+    subscribers.set_prefix(
+        UE_DENIED,
+        32,
+        Entitlement {
+            services: ServiceSet::from_indexes([1]),
+            external: false,
+        },
+    );
+    Policy {
+        services,
+        subscribers,
+        timeouts: Timeouts::default(),
+        interim_ms: 0,
+        reply_rate_per_s: 1000,
+        ..Policy::default()
+    }
+}
+
+pub fn neighbours() -> Neighbours {
+    let mut n = Neighbours::default();
+    for s in SERVERS {
+        n.insert(SRV, s, server_mac(s));
+    }
+    n.insert(EXT, EXT_HOST, server_mac(EXT_HOST));
+    n
+}
+
+/// Publishers and workers wired like the appliance does, without DPDK.
+pub struct Lab {
+    pub steering: Publisher<SteeringTable>,
+    pub policy: Publisher<Policy>,
+    pub neighbours: Publisher<Neighbours>,
+    pub loads: Publisher<ServerLoads>,
+    pub workers: Vec<Worker>,
+    pub local_loads: Vec<Arc<LocalLoad>>,
+    pub events: Vec<Event>,
+    pub now: u64,
+}
+
+impl Lab {
+    pub fn new(n_workers: u16) -> Lab {
+        Lab::with(n_workers, 1 << 12, SessionKeyMode::SourceIp, PORT_RANGE)
+    }
+
+    pub fn with(n_workers: u16, capacity: u32, key: SessionKeyMode, range: (u16, u16)) -> Lab {
+        let gateways: Vec<Gateway> = (0..n_workers)
+            .map(|i| Gateway {
+                id: GatewayId(u32::from(i)),
+                target: GatewayTarget::LocalWorker(i),
+            })
+            .collect();
+        let steering = Publisher::new(SteeringTable::new(&gateways).unwrap(), 16);
+        let policy_pub = Publisher::new(policy(), 16);
+        let neigh = Publisher::new(neighbours(), 16);
+        let loads = Publisher::new(ServerLoads::default(), 16);
+        let topo = Arc::new(topology());
+        let now = 1_000_000;
+        let mut workers = Vec::new();
+        let mut local_loads = Vec::new();
+        for i in 0..n_workers {
+            let load = Arc::new(LocalLoad::default());
+            let w = Worker::new(
+                WorkerConfig {
+                    index: i,
+                    n_workers,
+                    gateway_addrs: vec![GW],
+                    port_range: range,
+                    table_capacity: capacity,
+                    quarantine: Quarantine {
+                        tcp_ms: 60_000,
+                        other_ms: 1_000,
+                    },
+                    session_key: key,
+                    probe_ports: Some((1000, 1023)),
+                },
+                Arc::clone(&topo),
+                Snapshots {
+                    steering: steering.reader().unwrap(),
+                    policy: policy_pub.reader().unwrap(),
+                    neighbours: neigh.reader().unwrap(),
+                    loads: loads.reader().unwrap(),
+                },
+                Arc::clone(&load),
+                Arc::new(WorkerCounters::default()),
+                now,
+            )
+            .unwrap();
+            workers.push(w);
+            local_loads.push(load);
+        }
+        Lab {
+            steering,
+            policy: policy_pub,
+            neighbours: neigh,
+            loads,
+            workers,
+            local_loads,
+            events: Vec::new(),
+            now,
+        }
+    }
+
+    /// The worker that owns `terminal`'s session.
+    pub fn owner_of(&self, terminal: Ipv4Addr) -> usize {
+        let sid = crate::tier1::session_id(SessionKeyMode::SourceIp, terminal, None, None).unwrap();
+        match self.steering.current().lookup(sid).unwrap().target {
+            GatewayTarget::LocalWorker(w) => usize::from(w),
+            GatewayTarget::Remote { .. } => panic!("remote gateway"),
+        }
+    }
+
+    /// Runs a frame received by worker `w` on `port`, following handoffs.
+    /// Returns the final verdict, the frame and the worker that decided.
+    pub fn run(&mut self, w: usize, port: u16, frame: &[u8]) -> (Verdict, Vec<u8>, usize) {
+        for wk in &mut self.workers {
+            wk.begin_burst();
+        }
+        let mut f = VecFrame::new(frame);
+        let mut v = self.workers[w].process(&mut f, port, self.now, &mut self.events);
+        let mut at = w;
+        let mut hops = 0;
+        while let Verdict::Handoff(t) = v {
+            hops += 1;
+            assert!(hops < 3, "handoff loop");
+            at = usize::from(t);
+            v = self.workers[at].process_handoff(&mut f, port, self.now, &mut self.events);
+        }
+        (v, f.bytes().to_vec(), at)
+    }
+
+    /// A frame on the owner of the terminal's session.
+    pub fn up(&mut self, port: u16, frame: &[u8]) -> (Verdict, Vec<u8>) {
+        let (v, out, _) = self.run(0, port, frame);
+        (v, out)
+    }
+
+    pub fn tick(&mut self, ms: u64) {
+        self.now += ms;
+        for w in &mut self.workers {
+            w.begin_burst();
+            while w.run_timers(self.now, 64, &mut self.events) > 0 {}
+        }
+    }
+
+    pub fn accounting(&self) -> Vec<crate::event::AccountingEvent> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Accounting(a) => Some(*a),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub fn drops(&self, r: DropReason) -> u64 {
+        self.workers.iter().map(|w| w.counters().dropped(r)).sum()
+    }
+
+    pub fn live(&self) -> u32 {
+        self.workers.iter().map(|w| w.table().len()).sum()
+    }
+}
+
+pub fn spec(
+    src: Ipv4Addr,
+    sport: u16,
+    dst: Ipv4Addr,
+    dport: u16,
+    src_mac: [u8; 6],
+    dst_mac: [u8; 6],
+) -> FrameSpec {
+    FrameSpec {
+        src_mac: MacAddr(src_mac),
+        dst_mac: MacAddr(dst_mac),
+        vlan: None,
+        src_ip: src,
+        dst_ip: dst,
+        src_port: sport,
+        dst_port: dport,
+        ttl: 64,
+    }
+}
+
+pub fn syn(src: Ipv4Addr, sport: u16, dst: Ipv4Addr, dport: u16) -> Vec<u8> {
+    tcp_frame(
+        &spec(src, sport, dst, dport, UE_MAC, port_mac(ACC)),
+        1000,
+        0,
+        TcpFlags::SYN,
+        65535,
+        &[],
+    )
+    .unwrap()
+}
+
+pub fn tcp(
+    src: Ipv4Addr,
+    sport: u16,
+    dst: Ipv4Addr,
+    dport: u16,
+    flags: TcpFlags,
+    payload: &[u8],
+    macs: ([u8; 6], [u8; 6]),
+) -> Vec<u8> {
+    tcp_frame(
+        &spec(src, sport, dst, dport, macs.0, macs.1),
+        2000,
+        3000,
+        flags,
+        65535,
+        payload,
+    )
+    .unwrap()
+}
+
+pub fn udp(
+    src: Ipv4Addr,
+    sport: u16,
+    dst: Ipv4Addr,
+    dport: u16,
+    payload: &[u8],
+    macs: ([u8; 6], [u8; 6]),
+) -> Vec<u8> {
+    udp_frame(&spec(src, sport, dst, dport, macs.0, macs.1), payload).unwrap()
+}
+
+pub fn echo(src: Ipv4Addr, dst: Ipv4Addr, ident: u16, macs: ([u8; 6], [u8; 6])) -> Vec<u8> {
+    icmp_echo_frame(&spec(src, 0, dst, 0, macs.0, macs.1), ident, 1, b"ping").unwrap()
+}
+
+/// The decoded headers of an output frame, with checksums verified from
+/// scratch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Out {
+    pub dst_mac: [u8; 6],
+    pub src_mac: [u8; 6],
+    pub src: Ipv4Addr,
+    pub dst: Ipv4Addr,
+    pub proto: u8,
+    pub sport: u16,
+    pub dport: u16,
+    pub ttl: u8,
+    pub tcp_flags: u8,
+}
+
+pub fn decode(f: &[u8]) -> Out {
+    assert!(f.len() >= 34, "frame too short: {}", f.len());
+    assert_eq!(&f[12..14], &[0x08, 0x00], "plain IPv4 frame expected");
+    let ip = &f[14..];
+    let ihl = usize::from(ip[0] & 0x0f) * 4;
+    let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
+    assert_eq!(checksum(&ip[..ihl]), 0, "IPv4 header checksum");
+    let src = Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]);
+    let dst = Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]);
+    let l4 = &ip[ihl..total];
+    let proto = ip[9];
+    let (sport, dport, tcp_flags) = match proto {
+        6 => {
+            assert_eq!(l4_checksum(src, dst, 6, l4), 0, "TCP checksum");
+            (
+                u16::from_be_bytes([l4[0], l4[1]]),
+                u16::from_be_bytes([l4[2], l4[3]]),
+                l4[13],
+            )
+        }
+        17 => {
+            if l4[6] != 0 || l4[7] != 0 {
+                assert_eq!(l4_checksum(src, dst, 17, l4), 0, "UDP checksum");
+            }
+            (
+                u16::from_be_bytes([l4[0], l4[1]]),
+                u16::from_be_bytes([l4[2], l4[3]]),
+                0,
+            )
+        }
+        1 => {
+            assert_eq!(checksum(l4), 0, "ICMP checksum");
+            (u16::from_be_bytes([l4[4], l4[5]]), 0, l4[0])
+        }
+        p => panic!("unexpected protocol {p}"),
+    };
+    let mut dst_mac = [0; 6];
+    dst_mac.copy_from_slice(&f[0..6]);
+    let mut src_mac = [0; 6];
+    src_mac.copy_from_slice(&f[6..12]);
+    Out {
+        dst_mac,
+        src_mac,
+        src,
+        dst,
+        proto,
+        sport,
+        dport,
+        ttl: ip[8],
+        tcp_flags,
+    }
+}
