@@ -992,7 +992,6 @@ fn closed_exchange(lab: &Lab, hold_open: Duration) -> (SocketAddrV4, SocketAddrV
 /// (`dataplane/src/pipeline/expiry.rs` `end_all` passes `EndReason::Admin`
 /// for every live user session, whatever its state).
 #[test]
-#[ignore = "appliance bug: closed TCP user sessions live at stop are recorded as admin, not fin"]
 fn tcp_closed_by_fin_before_the_stop_is_recorded_as_fin() {
     let mut lab = Lab::start(
         "acct-finstop",
@@ -1015,7 +1014,6 @@ fn tcp_closed_by_fin_before_the_stop_is_recorded_as_fin() {
 /// gateway port, and its record is not written, for up to
 /// `tcp_established_s` after the close.
 #[test]
-#[ignore = "appliance bug: closed TCP user sessions expire only at the established timeout"]
 fn tcp_closed_by_fin_is_recorded_after_the_closing_time() {
     let policy = format!("{WEB_AND_DNS_TYPES}\n    timeouts: (tcp_syn_s: 1, tcp_closing_s: 1),");
     let mut lab = Lab::start("acct-finwheel", 190, web_and_dns, &policy, |_, _| {});

@@ -66,7 +66,12 @@ impl Worker {
         }
         let refused = l4.flags.rst && e.state == FlowState::Tcp(TcpState::SynSent);
         let server_index = e.server_index;
+        let before = e.state;
         e.on_packet(Direction::ToClient, ip_len, l4.flags, now_ms);
+        if e.state != before {
+            let deadline = e.deadline_ms(self.snaps.policy.get().timeouts_for(e.session_type));
+            super::expiry::shorten(&mut self.wheel, idx, deadline);
+        }
         let rw = Rewrite {
             src: e.orig_dst_ip,
             src_port: e.orig_dst_port,

@@ -48,6 +48,16 @@ pub(super) fn record(
     }
 }
 
+/// A state change (e.g. the TCP close) may bring a user session's end
+/// closer than its armed deadline: re-arm it then. (Later deadlines need
+/// nothing: the wheel re-checks lazily.)
+#[inline]
+pub(super) fn shorten(wheel: &mut crate::tier2::TimerWheel, idx: u32, deadline_ms: u64) {
+    if wheel.deadline_of(idx).is_some_and(|d| deadline_ms < d) {
+        wheel.arm(idx, deadline_ms);
+    }
+}
+
 /// Removes user session `idx` and releases what it held.
 pub(super) fn remove<E: EventSink>(
     w: &mut Worker,
@@ -89,7 +99,14 @@ pub(super) fn remove<E: EventSink>(
         .get(e.session_type)
         .is_none_or(|t| t.accounted);
     if accounted {
-        let r = reason.unwrap_or_else(|| e.state.end_reason_on_expiry());
+        // A TCP user session already closed by FIN or RST ended that way,
+        // even when the operator (or shutdown) removes it.
+        let own = e.state.end_reason_on_expiry();
+        let r = match reason {
+            Some(EndReason::Admin) if own != EndReason::Timeout => own,
+            Some(r) => r,
+            None => own,
+        };
         let rec = record(w, &e, RecordKind::Final, r, now_ms);
         w.emit(ev, Event::Accounting(rec));
     }

@@ -147,9 +147,14 @@ impl Worker {
         let Some(e) = self.table.get_mut(idx) else {
             return Verdict::Drop(DropReason::NoUserSession);
         };
+        let before = e.state;
         e.on_packet(Direction::ToServer, ip_len, l4.flags, now_ms);
         // The terminal may have moved to another I/O point: replies follow it.
         e.client_path = path;
+        if e.state != before {
+            let deadline = e.deadline_ms(self.snaps.policy.get().timeouts_for(e.session_type));
+            super::expiry::shorten(&mut self.wheel, idx, deadline);
+        }
         let rw = Rewrite {
             src: self.cfg.gateway_addrs[usize::from(e.gw_addr)],
             src_port: e.gw_port,

@@ -743,3 +743,86 @@ fn snapshots_change_under_load_without_disturbing_traffic() {
     drop(finished);
     let _ = (neighbours, loads);
 }
+
+#[test]
+fn a_close_after_a_long_life_ends_at_the_closing_timeout() {
+    let mut lab = Lab::new(1);
+    let (_, out) = lab.up(ACC, &syn(UE, 40100, VIP, 80));
+    let o = decode(&out);
+    let s_mac = (server_mac(o.dst), port_mac(SRV));
+    let u_mac = (UE_MAC, port_mac(ACC));
+    lab.up(
+        SRV,
+        &tcp(
+            o.dst,
+            8080,
+            GW,
+            o.sport,
+            TcpFlags::SYN | TcpFlags::ACK,
+            &[],
+            s_mac,
+        ),
+    );
+    lab.up(ACC, &tcp(UE, 40100, VIP, 80, TcpFlags::ACK, b"x", u_mac));
+    // Established for a minute: the timer now waits for the 900 s timeout.
+    lab.tick(60_000);
+    lab.up(
+        ACC,
+        &tcp(
+            UE,
+            40100,
+            VIP,
+            80,
+            TcpFlags::FIN | TcpFlags::ACK,
+            &[],
+            u_mac,
+        ),
+    );
+    lab.up(
+        SRV,
+        &tcp(
+            o.dst,
+            8080,
+            GW,
+            o.sport,
+            TcpFlags::FIN | TcpFlags::ACK,
+            &[],
+            s_mac,
+        ),
+    );
+    lab.up(ACC, &tcp(UE, 40100, VIP, 80, TcpFlags::ACK, &[], u_mac));
+    lab.tick(11_000);
+    assert_eq!(
+        lab.live(),
+        0,
+        "closed sessions go after the closing timeout, not 900 s"
+    );
+    let acc = lab.accounting();
+    assert_eq!(acc.len(), 1);
+    assert_eq!(acc[0].end_reason, EndReason::Fin);
+}
+
+#[test]
+fn shutdown_keeps_the_reason_of_sessions_already_closed() {
+    let mut lab = Lab::new(1);
+    let (_, out) = lab.up(ACC, &syn(UE, 40110, VIP, 80));
+    let o = decode(&out);
+    lab.up(
+        SRV,
+        &tcp(
+            o.dst,
+            8080,
+            GW,
+            o.sport,
+            TcpFlags::RST | TcpFlags::ACK,
+            &[],
+            (server_mac(o.dst), port_mac(SRV)),
+        ),
+    );
+    lab.up(ACC, &syn(UE, 40111, VIP, 80));
+    let now = lab.now;
+    lab.workers[0].end_all(now, &mut lab.events);
+    let mut reasons: Vec<_> = lab.accounting().iter().map(|a| a.end_reason).collect();
+    reasons.sort_by_key(|r| r.as_str());
+    assert_eq!(reasons, vec![EndReason::Admin, EndReason::Rst]);
+}
