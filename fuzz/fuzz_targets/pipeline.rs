@@ -14,13 +14,13 @@ use dataplane::pipeline::Verdict;
 use dataplane::policy::MAX_SERVERS;
 use dataplane::tier1::{GatewayId, SessionId};
 use dataplane::tier2::UserSession;
-use dataplane::wire::PROTO_ICMP;
+use dataplane::wire::{Ipv4Packet, ICMP_HEADER_LEN, PROTO_ICMP};
 use libfuzzer_sys::fuzz_target;
 use tandem_fuzz::known;
 use tandem_fuzz::lab::{
     Held, Lab, EXT, EXT_HOST, HOLD_MAX, HOLD_MS, N_PORTS, N_WORKERS, SERVERS, SRV, TABLE_CAPACITY,
 };
-use tandem_fuzz::layers::{addressing, checksums, Addressing, Checksums};
+use tandem_fuzz::layers::{addressing, checksums, outer_ttl, Addressing, Checksums};
 use tandem_fuzz::script::{self, AnswerKind, Mode, Op, Script};
 
 /// What the harness saw happen to the frames it sent.
@@ -109,10 +109,12 @@ fn step(lab: &mut Lab, tally: &mut Tally, mode: Mode, op: &Op) {
             if let Some((port, mut frame)) = script::answer(&e, *kind) {
                 script::flip(&mut frame, *flip);
                 let out = send(lab, tally, worker_index(*worker), port, &frame);
-                if let (Some((Verdict::Forward(p), bytes)), None, AnswerKind::FromServer { .. }) =
-                    (out, flip, kind)
-                {
-                    check_translated_back(&e, p, &bytes);
+                if let (Some((Verdict::Forward(p), bytes)), None) = (out, flip) {
+                    match kind {
+                        AnswerKind::FromServer { .. } => check_translated_back(&e, p, &bytes),
+                        AnswerKind::ErrorFromServer { .. } => check_error_translated(&e, p, &bytes),
+                        AnswerKind::FromTerminal { .. } => {}
+                    }
                 }
             }
         }
@@ -134,6 +136,17 @@ fn step(lab: &mut Lab, tally: &mut Tally, mode: Mode, op: &Op) {
             u32::from(*weight % 4),
         ),
         Op::PublishLoads => lab.publish_loads(),
+        Op::EndAll { worker } => {
+            let w = worker_index(*worker);
+            let now = lab.now;
+            let ended = lab.workers[w].end_all(now, &mut lab.events);
+            assert_eq!(
+                lab.workers[w].table().len(),
+                0,
+                "sessions left after end_all"
+            );
+            let _ = ended;
+        }
         Op::Interim { seconds } => lab.set_interim(u64::from(*seconds) * 1000),
         Op::Forget { host } => match usize::from(*host) % (SERVERS.len() + 1) {
             i if i < SERVERS.len() => lab.forget(SRV, SERVERS[i]),
@@ -276,14 +289,57 @@ fn check_translated_back(e: &UserSession, port: u16, frame: &[u8]) {
         } else {
             e.client_port
         },
+        ttl: a.ttl,
+        ip_offset: a.ip_offset,
     };
     assert_eq!(a, want, "answer translated back: {frame:02x?}");
+    assert!(a.ttl > 0, "answer sent with TTL 0: {frame:02x?}");
+}
+
+/// An ICMP error about a packet the gateway sent reaches the terminal as
+/// an error from what it addressed, about the packet the terminal sent.
+fn check_error_translated(e: &UserSession, port: u16, frame: &[u8]) {
+    let path = e.client_path;
+    assert_eq!(port, path.port, "error leaves on the terminal's port");
+    let tunnelled = !path.tunnel.is_none();
+    let a = addressing(frame, tunnelled).expect("a translated error is IPv4");
+    assert_eq!(
+        (a.src, a.dst, a.proto),
+        (e.orig_dst_ip, e.client_ip, PROTO_ICMP)
+    );
+    if !known::allowed(known::ALLOW_TTL_ZERO) {
+        assert!(a.ttl > 0, "error sent with TTL 0: {frame:02x?}");
+    }
+    let ip = Ipv4Packet::new_checked(&frame[a.ip_offset..]).expect("checked by addressing");
+    let quoted = &ip.payload()[ICMP_HEADER_LEN..];
+    let q = Ipv4Packet::new_checked_header(quoted).expect("quoted header");
+    assert!(q.verify_checksum(), "quoted header checksum: {frame:02x?}");
+    assert_eq!(
+        (q.src(), q.dst()),
+        (e.client_ip, e.orig_dst_ip),
+        "quoted addresses"
+    );
+    let l4 = &quoted[q.header_len()..];
+    let ports = (
+        u16::from_be_bytes([l4[0], l4[1]]),
+        u16::from_be_bytes([l4[2], l4[3]]),
+    );
+    match e.proto {
+        PROTO_ICMP => assert_eq!(u16::from_be_bytes([l4[4], l4[5]]), e.client_port),
+        _ => assert_eq!(ports, (e.client_port, e.orig_dst_port), "quoted ports"),
+    }
 }
 
 /// A frame leaves on `port`: a known port, and no checksum that was right
 /// when it came in is wrong now.
 fn forwarded(tally: &mut Tally, port: u16, f: &VecFrame, input_valid: bool, input: &[u8]) {
     assert!(port < N_PORTS, "forwarded to unknown port {port}");
+    assert_ne!(
+        outer_ttl(f.bytes()),
+        Some(0),
+        "sent with TTL 0: {:02x?}",
+        f.bytes()
+    );
     tally.forwarded += 1;
     tally.tx_bytes += f.len() as u64;
     if input_valid {

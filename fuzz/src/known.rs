@@ -35,3 +35,7 @@ pub const ALLOW_PROBE_UNCOUNTED: &str = "probe_uncounted";
 /// `not_entitled` drop and then also gets a verdict of its own (the RST or
 /// ICMP error forwarded, or another drop), so one frame is counted twice.
 pub const ALLOW_REFUSAL_COUNTED_TWICE: &str = "refusal_counted_twice";
+
+/// An ICMP error from the server side arriving with TTL 1 is translated
+/// and sent to the terminal with TTL 0 (no TTL check on that path).
+pub const ALLOW_TTL_ZERO: &str = "ttl_zero";

@@ -91,6 +91,9 @@ pub struct Addressing {
     pub src_port: u16,
     /// TCP/UDP destination port; 0 for ICMP.
     pub dst_port: u16,
+    pub ttl: u8,
+    /// Offset of the innermost IPv4 packet in the frame.
+    pub ip_offset: usize,
 }
 
 /// Reads the addressing of an IPv4 frame, of the packet inside its GTP-U
@@ -103,6 +106,7 @@ pub fn addressing(frame: &[u8], tunnelled: bool) -> Option<Addressing> {
     let outer = Ipv4Packet::new_checked(eth.payload()).ok()?;
     let mut teid = None;
     let mut ip = outer.clone();
+    let mut ip_offset = frame.len() - eth.payload().len();
     if tunnelled {
         let udp = UdpDatagram::new_checked(outer.payload()).ok()?;
         if outer.protocol() != PROTO_UDP || udp.dst_port() != GTPU_PORT {
@@ -116,6 +120,7 @@ pub fn addressing(frame: &[u8], tunnelled: bool) -> Option<Addressing> {
             + gtp.payload_offset();
         let end = start + gtp.payload().len();
         ip = Ipv4Packet::new_checked(frame.get(start..end)?).ok()?;
+        ip_offset = start;
     }
     let l4 = ip.payload();
     let (src_port, dst_port) = match ip.protocol() {
@@ -134,5 +139,16 @@ pub fn addressing(frame: &[u8], tunnelled: bool) -> Option<Addressing> {
         proto: ip.protocol(),
         src_port,
         dst_port,
+        ttl: ip.ttl(),
+        ip_offset,
     })
+}
+
+/// The TTL of the outer IPv4 header, if the frame has one.
+pub fn outer_ttl(frame: &[u8]) -> Option<u8> {
+    let eth = EthernetFrame::new_checked(frame).ok()?;
+    if eth.ethertype() != ETHERTYPE_IPV4 {
+        return None;
+    }
+    Some(Ipv4Packet::new_checked_header(eth.payload()).ok()?.ttl())
 }

@@ -98,6 +98,8 @@ pub enum Op {
     PublishLoads,
     /// Interim accounting every `seconds` (0: final records only).
     Interim { seconds: u8 },
+    /// A worker ends all its user sessions (shutdown).
+    EndAll { worker: u8 },
 }
 
 #[derive(Arbitrary, Debug, Clone, Copy)]
@@ -303,9 +305,9 @@ pub fn quoted_packet(proto: u8, src: Ipv4Addr, sport: u16, dst: Ipv4Addr, dport:
 pub enum AnswerKind {
     /// The server answers the gateway port (TCP with these flags, UDP or
     /// echo reply, by the session's protocol).
-    FromServer { flags: u8, payload_len: u8 },
+    FromServer { flags: u8, payload_len: u8, ttl: u8 },
     /// The server's side reports an ICMP error about a packet we sent.
-    ErrorFromServer { error: IcmpError },
+    ErrorFromServer { error: IcmpError, ttl: u8 },
     /// The terminal sends again, along the path it used.
     FromTerminal { flags: u8, payload_len: u8 },
 }
@@ -427,8 +429,13 @@ pub fn answer(e: &UserSession, kind: AnswerKind) -> Option<Input> {
     let server_port = if e.server_index == u32::MAX { EXT } else { SRV };
     let server_macs = (server_mac(e.server_ip), port_mac(server_port));
     match kind {
-        AnswerKind::FromServer { flags, payload_len } => {
-            let s = spec(e.server_ip, e.server_port, GW, e.gw_port, server_macs, None);
+        AnswerKind::FromServer {
+            flags,
+            payload_len,
+            ttl,
+        } => {
+            let mut s = spec(e.server_ip, e.server_port, GW, e.gw_port, server_macs, None);
+            s.ttl = ttl;
             let payload = vec![0xa5; usize::from(payload_len)];
             let frame = match e.proto {
                 PROTO_TCP => {
@@ -447,8 +454,9 @@ pub fn answer(e: &UserSession, kind: AnswerKind) -> Option<Input> {
             };
             Some((server_port, frame))
         }
-        AnswerKind::ErrorFromServer { error } => {
-            let s = spec(e.server_ip, 0, GW, 0, server_macs, None);
+        AnswerKind::ErrorFromServer { error, ttl } => {
+            let mut s = spec(e.server_ip, 0, GW, 0, server_macs, None);
+            s.ttl = ttl;
             let quoted = quoted_packet(e.proto, GW, e.gw_port, e.server_ip, e.server_port);
             Some((server_port, icmp_frame(&s, &error.repr(), &quoted).ok()?))
         }
