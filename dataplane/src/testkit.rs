@@ -6,10 +6,10 @@
 //! (feature `testkit`); not part of the appliance.
 
 use crate::counters::{DropReason, WorkerCounters};
-use crate::pipeline::{LocalLoad, ServerLoads, Snapshots, Verdict, Worker, WorkerConfig};
-use crate::policy::Policy;
 use crate::event::Event;
 use crate::frame::{Frame, VecFrame};
+use crate::pipeline::{LocalLoad, ServerLoads, Snapshots, Verdict, Worker, WorkerConfig};
+use crate::policy::Policy;
 use crate::policy::{
     AdminState, Entitlement, Server, Service, ServiceSet, ServiceTable, Subscribers,
 };
