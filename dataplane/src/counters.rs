@@ -138,6 +138,9 @@ pub struct WorkerCounters {
     pub user_sessions_live: Counter,
     pub arp_replies: Counter,
     pub icmp_replies: Counter,
+    /// New user sessions refused (subscriber not entitled); the refused
+    /// packet becomes the RST or ICMP answer, or is dropped `rate_limited`.
+    pub refused: Counter,
     pub rst_sent: Counter,
     pub icmp_errors_sent: Counter,
     pub events_lost: Counter,

@@ -53,6 +53,9 @@ pub struct WorkerStats {
     pub user_sessions_expired: u64,
     pub arp_replies: u64,
     pub icmp_replies: u64,
+    /// New user sessions refused: the subscriber is not entitled.
+    #[serde(default)]
+    pub refused: u64,
     pub rst_sent: u64,
     pub icmp_errors_sent: u64,
     pub events_lost: u64,

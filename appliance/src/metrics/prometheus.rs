@@ -258,6 +258,12 @@ const WORKER_FAMILIES: &[WorkerField] = &[
         |w| w.icmp_replies,
     ),
     (
+        "tandem_worker_user_sessions_refused_total",
+        Kind::Counter,
+        "New user sessions refused because the subscriber is not entitled to the service.",
+        |w| w.refused,
+    ),
+    (
         "tandem_worker_tcp_resets_sent_total",
         Kind::Counter,
         "TCP resets the worker sent.",

@@ -56,6 +56,7 @@ fn worker(index: u16, base: u64) -> WorkerStats {
         user_sessions_expired: base / 10,
         arp_replies: 1,
         icmp_replies: 2,
+        refused: 5,
         rst_sent: 3,
         icmp_errors_sent: 4,
         events_lost: u64::from(index),

@@ -42,6 +42,9 @@ impl Worker {
         let proto = b[IP + 9];
         let ihl = usize::from(b[IP] & 0x0f) * 4;
         if proto == PROTO_ICMP && b[IP + ihl] != 0 {
+            if b[IP + 8] <= 1 {
+                return Verdict::Drop(DropReason::TtlExpired);
+            }
             return self.icmp_error_to_client(f, idx, ihl);
         }
         let l4 = match l4_info(b) {

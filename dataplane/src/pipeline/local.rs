@@ -95,6 +95,7 @@ pub(super) fn arp<F: Frame, E: EventSink>(
         b[6..12].copy_from_slice(&our_mac);
         w.counters.arp_replies.inc();
         w.counters.tx_packets.inc();
+        w.counters.tx_bytes.add(f.len() as u64);
         return Verdict::Forward(port);
     }
     if learned || (op == 2 && is_ours(w, port, tpa)) {
@@ -148,5 +149,6 @@ pub(super) fn maybe_echo<F: Frame>(
     b[6..12].copy_from_slice(&our);
     w.counters.icmp_replies.inc();
     w.counters.tx_packets.inc();
+    w.counters.tx_bytes.add(f.len() as u64);
     Some(Verdict::Forward(port))
 }

@@ -242,6 +242,20 @@ impl Worker {
                 };
                 if let Some((plo, phi)) = self.cfg.probe_ports {
                     if proto == PROTO_TCP && (plo..=phi).contains(&port) && l4.len() >= 20 {
+                        // Only the answer of a configured server counts.
+                        let src = ip_at(b, off, 12);
+                        let known = self
+                            .snaps
+                            .policy
+                            .get()
+                            .services
+                            .servers
+                            .iter()
+                            .any(|s| s.addr == src);
+                        if !known {
+                            return Verdict::Drop(DropReason::NotForUs);
+                        }
+                        self.counters.punted.inc();
                         let flags = l4[13];
                         self.emit(
                             ev,

@@ -385,7 +385,7 @@ impl Worker {
         now_ms: u64,
         ev: &mut E,
     ) -> Verdict {
-        self.counters.count_drop(DropReason::NotEntitled);
+        self.counters.refused.inc();
         if accounted {
             let bytes = u64::from(rd16(f.bytes(), IP + 2));
             self.emit(
