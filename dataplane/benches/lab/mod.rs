@@ -1,0 +1,487 @@
+//! One worker wired like the appliance wires it (snapshots, topology,
+//! policy), without DPDK, plus the frames the benchmarks feed it.
+//!
+//! Shared by the criterion benchmarks (`pipeline.rs`) and the memory
+//! measurement (`session_memory.rs`). Terminals sit in 100.64.0.0/10;
+//! user session `s` is flow `s % flows_per_terminal` (source port
+//! `1024 + that`) of terminal `s / flows_per_terminal`, to the web VIP.
+
+#![allow(dead_code)] // each bench binary uses a different part
+
+use dataplane::counters::{DropReason, WorkerCounters};
+use dataplane::event::{Event, EventSink};
+use dataplane::frame::VecFrame;
+use dataplane::pipeline::{LocalLoad, ServerLoads, Snapshots, Verdict, Worker, WorkerConfig};
+use dataplane::policy::{
+    AdminState, Entitlement, Policy, Server, Service, ServiceTable, Subscribers,
+};
+use dataplane::rcu::Publisher;
+use dataplane::tier1::SessionId;
+use dataplane::tier1::{
+    session_id, Gateway, GatewayId, GatewayTarget, SessionKeyMode, SteeringTable,
+};
+use dataplane::tier2::{FlowKey, Quarantine, Timeouts};
+use dataplane::topology::{LocalAddr, Neighbours, PortInfo, Role, Topology};
+use dataplane::wire::checksum::{checksum, l4_checksum};
+use dataplane::wire::frames::write_tcp_frame;
+use dataplane::wire::{FrameSpec, MacAddr, TcpFlags};
+use std::hint::black_box;
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+pub const ACC: u16 = 0;
+pub const SRV: u16 = 1;
+pub const VIP: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 1);
+pub const VIP_PORT: u16 = 80;
+pub const SERVERS: [Ipv4Addr; 4] = [
+    Ipv4Addr::new(10, 2, 0, 21),
+    Ipv4Addr::new(10, 2, 0, 22),
+    Ipv4Addr::new(10, 2, 0, 23),
+    Ipv4Addr::new(10, 2, 0, 24),
+];
+pub const SERVER_PORT: u16 = 8080;
+/// Ports one gateway address gives a single worker (1024..=65535).
+pub const PORTS_PER_ADDR: u64 = 64_512;
+/// Frames go through the pipeline in bursts of this many, like rx bursts.
+pub const BURST: usize = 32;
+/// Payload of a data segment: 14 + 20 + 20 + 10 = a 64-byte frame.
+pub const DATA_PAYLOAD: [u8; 10] = *b"0123456789";
+const FIRST_TERMINAL: u32 = 0x6440_0001; // 100.64.0.1
+
+/// Gateway address `i`: 10.2.1.1, 10.2.1.2, ... (up to 255 of them).
+pub fn gateway_addr(i: u8) -> Ipv4Addr {
+    Ipv4Addr::new(10, 2, 1, 1u8.wrapping_add(i))
+}
+
+/// Gateway addresses a single worker needs for `sessions` live user
+/// sessions plus `spare` ports (in quarantine).
+pub fn addrs_for(sessions: u64, spare: u64) -> u8 {
+    ((sessions + spare).div_ceil(PORTS_PER_ADDR)).clamp(1, 255) as u8
+}
+
+/// How a lab's worker is sized.
+#[derive(Clone, Copy, Debug)]
+pub struct Setup {
+    pub capacity: u32,
+    pub gateway_addrs: u8,
+    pub timeouts: Timeouts,
+    pub quarantine: Quarantine,
+}
+
+impl Setup {
+    /// Room for `sessions` user sessions with the appliance's default
+    /// timeouts and quarantine.
+    pub fn for_sessions(sessions: u64) -> Setup {
+        Setup {
+            capacity: sessions.min(u64::from(u32::MAX - 1)) as u32,
+            gateway_addrs: addrs_for(sessions, PORTS_PER_ADDR / 2),
+            timeouts: Timeouts::default(),
+            quarantine: Quarantine {
+                tcp_ms: 60_000,
+                other_ms: 1_000,
+            },
+        }
+    }
+}
+
+/// An event sink that only counts (the appliance's is a bounded queue).
+#[derive(Debug, Default)]
+pub struct CountingSink {
+    pub pushed: u64,
+    pub accounting: u64,
+}
+
+impl EventSink for CountingSink {
+    #[inline]
+    fn push(&mut self, e: Event) -> bool {
+        self.pushed += 1;
+        if matches!(e, Event::Accounting(_)) {
+            self.accounting += 1;
+        }
+        true
+    }
+}
+
+fn server_mac(ip: Ipv4Addr) -> [u8; 6] {
+    [2, 0, 0, 0, 0x20, ip.octets()[3]]
+}
+
+fn topology(n_addrs: u8) -> Topology {
+    let mut t = Topology::new(vec![
+        PortInfo {
+            name: "acc0".into(),
+            role: Role::Access,
+            mac: [2, 0, 0, 0, 0, 1],
+            addresses: vec![(Ipv4Addr::new(10, 1, 0, 1), 24)],
+        },
+        PortInfo {
+            name: "srv0".into(),
+            role: Role::Server,
+            mac: [2, 0, 0, 0, 0, 2],
+            addresses: vec![(Ipv4Addr::new(10, 2, 0, 1), 16)],
+        },
+    ]);
+    t.add_local(ACC, VIP, LocalAddr::Vip);
+    for i in 0..n_addrs {
+        t.add_local(SRV, gateway_addr(i), LocalAddr::Gateway(i));
+    }
+    t
+}
+
+fn policy(timeouts: Timeouts) -> Policy {
+    let servers = SERVERS
+        .iter()
+        .map(|&addr| Server {
+            addr,
+            port: Some(SERVER_PORT),
+            weight: 1,
+            state: AdminState::Active,
+            reported_load: 0,
+            unhealthy: false,
+        })
+        .collect();
+    let services = ServiceTable::new(
+        vec![Service {
+            name: "web".into(),
+            vip: Some(VIP),
+            proto: 6,
+            port_lo: VIP_PORT,
+            port_hi: VIP_PORT,
+            servers: (0..SERVERS.len() as u32).collect(),
+            by_type: vec![],
+            removed: false,
+        }],
+        servers,
+    );
+    Policy {
+        services,
+        subscribers: Subscribers::new(Entitlement::allow_all()),
+        timeouts,
+        interim_ms: 0,
+        reply_rate_per_s: 1000,
+        ..Policy::default()
+    }
+}
+
+/// The terminal of user session `s`.
+pub fn terminal(s: u64, flows_per_terminal: u64) -> Ipv4Addr {
+    Ipv4Addr::from(FIRST_TERMINAL.wrapping_add((s / flows_per_terminal) as u32))
+}
+
+/// The 5-tuple source of user session `s`.
+pub fn flow(s: u64, flows_per_terminal: u64) -> (Ipv4Addr, u16) {
+    (
+        terminal(s, flows_per_terminal),
+        1024 + (s % flows_per_terminal) as u16,
+    )
+}
+
+fn spec(src: Ipv4Addr, sport: u16) -> FrameSpec {
+    FrameSpec {
+        src_mac: MacAddr([2, 0, 0, 0, 0xaa, 1]),
+        dst_mac: MacAddr([2, 0, 0, 0, 0, 1]),
+        vlan: None,
+        src_ip: src,
+        dst_ip: VIP,
+        src_port: sport,
+        dst_port: VIP_PORT,
+        ttl: 64,
+    }
+}
+
+/// Writes the SYN opening user session `s`; returns its length.
+pub fn write_syn(s: u64, flows_per_terminal: u64, out: &mut [u8]) -> usize {
+    let (src, sport) = flow(s, flows_per_terminal);
+    write_tcp_frame(&spec(src, sport), 1000, 0, TcpFlags::SYN, 65535, &[], out)
+        .expect("a SYN fits 128 bytes")
+}
+
+/// Writes a 64-byte data segment of user session `s`; returns its length.
+pub fn write_data(s: u64, flows_per_terminal: u64, out: &mut [u8]) -> usize {
+    let (src, sport) = flow(s, flows_per_terminal);
+    write_tcp_frame(
+        &spec(src, sport),
+        1001,
+        5001,
+        TcpFlags::ACK | TcpFlags::PSH,
+        65535,
+        &DATA_PAYLOAD,
+        out,
+    )
+    .expect("a data segment fits 128 bytes")
+}
+
+/// The session ID and flow key of user session `s`'s data segments.
+pub fn keys(s: u64, flows_per_terminal: u64) -> (SessionId, FlowKey) {
+    let (src, sport) = flow(s, flows_per_terminal);
+    let sid = session_id(SessionKeyMode::SourceIp, src, None, None).expect("an ID");
+    let key = FlowKey {
+        proto: 6,
+        client_ip: src,
+        client_port: sport,
+        dst_ip: VIP,
+        dst_port: VIP_PORT,
+    };
+    (sid, key)
+}
+
+/// Frames of equal length side by side in one allocation.
+pub struct FramePool {
+    bytes: Vec<u8>,
+    frame_len: usize,
+}
+
+impl FramePool {
+    /// `sessions[i]`'s frame, written by `write`, for every `i`.
+    pub fn new(
+        sessions: impl Iterator<Item = u64>,
+        write: impl Fn(u64, &mut [u8]) -> usize,
+    ) -> FramePool {
+        let mut buf = [0u8; 128];
+        let mut bytes = Vec::with_capacity(sessions.size_hint().0 * 64);
+        let mut frame_len = 0;
+        for s in sessions {
+            let n = write(s, &mut buf);
+            assert!(frame_len == 0 || frame_len == n, "frames of one length");
+            frame_len = n;
+            bytes.extend_from_slice(&buf[..n]);
+        }
+        FramePool { bytes, frame_len }
+    }
+
+    pub fn len(&self) -> usize {
+        self.bytes.len() / self.frame_len.max(1)
+    }
+
+    #[inline]
+    pub fn get(&self, i: usize) -> &[u8] {
+        &self.bytes[i * self.frame_len..(i + 1) * self.frame_len]
+    }
+}
+
+/// SplitMix64 steps: reproducible pseudo-random numbers for session picks.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// A random order of `0..n`.
+    pub fn permutation(&mut self, n: u64) -> Vec<u64> {
+        let mut v: Vec<u64> = (0..n).collect();
+        for i in (1..v.len()).rev() {
+            let j = (self.next_u64() % (i as u64 + 1)) as usize;
+            v.swap(i, j);
+        }
+        v
+    }
+}
+
+/// One worker and the publishers of its snapshots.
+pub struct Lab {
+    pub worker: Worker,
+    pub steering: Publisher<SteeringTable>,
+    pub policy: Publisher<Policy>,
+    pub neighbours: Publisher<Neighbours>,
+    pub loads: Publisher<ServerLoads>,
+    pub now: u64,
+    pub sink: CountingSink,
+    /// Reused buffers of one burst (like the mbufs of one rx burst).
+    pub frames: Vec<VecFrame>,
+}
+
+/// Start of the simulated clock, ms.
+pub const START_MS: u64 = 1_000_000;
+
+impl Lab {
+    pub fn new(s: &Setup) -> Lab {
+        let gateways = [Gateway {
+            id: GatewayId(0),
+            target: GatewayTarget::LocalWorker(0),
+        }];
+        let steering = Publisher::new(SteeringTable::new(&gateways).expect("one gateway"), 4);
+        let policy = Publisher::new(policy(s.timeouts), 4);
+        let mut n = Neighbours::default();
+        for ip in SERVERS {
+            n.insert(SRV, ip, server_mac(ip));
+        }
+        let neighbours = Publisher::new(n, 4);
+        let loads = Publisher::new(ServerLoads::default(), 4);
+        let worker = Worker::new(
+            WorkerConfig {
+                index: 0,
+                n_workers: 1,
+                gateway_addrs: (0..s.gateway_addrs).map(gateway_addr).collect(),
+                port_range: (1024, 65535),
+                table_capacity: s.capacity,
+                quarantine: s.quarantine,
+                session_key: SessionKeyMode::SourceIp,
+                probe_ports: None,
+            },
+            Arc::new(topology(s.gateway_addrs)),
+            Snapshots {
+                steering: steering.reader().expect("reader"),
+                policy: policy.reader().expect("reader"),
+                neighbours: neighbours.reader().expect("reader"),
+                loads: loads.reader().expect("reader"),
+            },
+            Arc::new(LocalLoad::default()),
+            Arc::new(WorkerCounters::default()),
+            START_MS,
+        )
+        .expect("worker");
+        Lab {
+            worker,
+            steering,
+            policy,
+            neighbours,
+            loads,
+            now: START_MS,
+            sink: CountingSink::default(),
+            frames: (0..BURST).map(|_| VecFrame::new(&[0; 64])).collect(),
+        }
+    }
+
+    /// Pins terminals `0..terminals` to this worker, as the control plane
+    /// does after their first packet (the steady state).
+    pub fn pin_terminals(&mut self, terminals: u64) {
+        let pins: Vec<_> = (0..terminals)
+            .map(|t| {
+                let ip = Ipv4Addr::from(FIRST_TERMINAL.wrapping_add(t as u32));
+                let sid = session_id(SessionKeyMode::SourceIp, ip, None, None).expect("an ID");
+                (sid, Some(GatewayId(0)))
+            })
+            .collect();
+        let next = self.steering.current().with_pins(&pins);
+        self.steering.publish(next);
+        self.worker.begin_burst();
+        self.steering.reclaim();
+    }
+
+    /// Runs one frame through the pipeline.
+    pub fn process(&mut self, bytes: &[u8]) -> Verdict {
+        let f = &mut self.frames[0];
+        f.reset(bytes);
+        self.worker.process(f, ACC, self.now, &mut self.sink)
+    }
+
+    /// Opens user sessions `first..first + n` with SYNs (not timed);
+    /// panics if any is not forwarded.
+    pub fn open(&mut self, first: u64, n: u64, flows_per_terminal: u64) {
+        let mut buf = [0u8; 128];
+        for s in first..first + n {
+            if s % 4096 == 0 {
+                self.worker.begin_burst();
+            }
+            let len = write_syn(s, flows_per_terminal, &mut buf);
+            let v = self.process(&buf[..len]);
+            assert_eq!(v, Verdict::Forward(SRV), "SYN of user session {s}");
+        }
+    }
+
+    /// One burst: copy `BURST` frames from `pool` (from `*cursor` on, round
+    /// the pool) into the burst buffers, then run them through the
+    /// pipeline. Returns how many were forwarded.
+    #[inline]
+    pub fn burst(&mut self, pool: &FramePool, cursor: &mut usize) -> usize {
+        self.copy_burst(pool, cursor);
+        self.process_burst()
+    }
+
+    /// Only the copy of `burst`: its cost is reported on its own.
+    #[inline]
+    pub fn copy_burst(&mut self, pool: &FramePool, cursor: &mut usize) {
+        let n = pool.len();
+        for f in &mut self.frames {
+            f.reset(pool.get(*cursor));
+            *cursor += 1;
+            if *cursor == n {
+                *cursor = 0;
+            }
+        }
+    }
+
+    /// An experiment for the "prefetch across the burst" proposal, with
+    /// the public API only: look up the next burst's steering entries and
+    /// user sessions first, all independent of each other, so the CPU
+    /// overlaps their cache misses; the pipeline then finds them cached.
+    #[inline]
+    pub fn pretouch(&self, steering: &SteeringTable, keys: &[(SessionId, FlowKey)], at: usize) {
+        let table = self.worker.table();
+        let mut i = at;
+        for _ in 0..BURST {
+            let (sid, key) = &keys[i];
+            black_box(steering.lookup(*sid));
+            if let Some(idx) = table.find_client(key) {
+                black_box(table.get(idx).map(|e| e.last_seen_ms));
+            }
+            i += 1;
+            if i == keys.len() {
+                i = 0;
+            }
+        }
+    }
+
+    /// The pipeline part of `burst`.
+    #[inline]
+    pub fn process_burst(&mut self) -> usize {
+        self.worker.begin_burst();
+        let mut forwarded = 0;
+        for f in &mut self.frames {
+            if let Verdict::Forward(_) = self.worker.process(f, ACC, self.now, &mut self.sink) {
+                forwarded += 1;
+            }
+        }
+        forwarded
+    }
+
+    pub fn dropped(&self) -> u64 {
+        self.worker.counters().dropped_total()
+    }
+
+    pub fn drops(&self, r: DropReason) -> u64 {
+        self.worker.counters().dropped(r)
+    }
+}
+
+/// Checks a frame the pipeline sent towards a server: from a gateway
+/// address to a server's port, checksums right from scratch. Returns the
+/// (gateway address, gateway port). The benchmarks call it on samples so a
+/// fast wrong answer cannot pass.
+pub fn check_translated(f: &[u8], n_addrs: u8) -> (Ipv4Addr, u16) {
+    let ip = &f[14..];
+    assert_eq!(checksum(&ip[..20]), 0, "IPv4 header checksum");
+    let src = Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]);
+    let dst = Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]);
+    let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
+    let tcp = &ip[20..total];
+    assert_eq!(l4_checksum(src, dst, 6, tcp), 0, "TCP checksum");
+    assert!(
+        (0..n_addrs).any(|i| gateway_addr(i) == src),
+        "source {src} is a gateway address"
+    );
+    assert!(SERVERS.contains(&dst), "destination {dst} is a server");
+    assert_eq!(u16::from_be_bytes([tcp[2], tcp[3]]), SERVER_PORT);
+    assert_eq!(&f[0..6], &server_mac(dst), "server's MAC");
+    assert_eq!(ip[8], 63, "TTL decremented");
+    (src, u16::from_be_bytes([tcp[0], tcp[1]]))
+}
+
+/// Resident memory of this process in bytes (`VmRSS`), whatever the
+/// allocator does.
+pub fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
