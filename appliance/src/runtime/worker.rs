@@ -177,9 +177,8 @@ fn handle(
         w.counters().count_drop(DropReason::MultiSegment);
         return;
     }
-    let events = Arc::clone(&io.events);
-    let mut sink = QueueSink(&events);
     let v = {
+        let mut sink = QueueSink(&io.events);
         let mut f = MbufFrame(&mut m);
         if handed_off {
             w.process_handoff(&mut f, in_port, now_ms, &mut sink)

@@ -1,7 +1,6 @@
 //! Header rewrites for full NAT, with incremental checksum updates
 //! (RFC 1624): no checksum is recomputed over the payload.
 
-use crate::wire::checksum::{udp_update16, udp_update32, update16, update32};
 use crate::wire::{PROTO_ICMP, PROTO_TCP, PROTO_UDP};
 use std::net::Ipv4Addr;
 
@@ -42,12 +41,39 @@ pub struct Rewrite {
     pub dst_port: u16,
 }
 
+/// Adds the one's-complement difference of one 16-bit word (`~old + new`,
+/// RFC 1624 eqn. 3) to an unfolded sum.
+#[inline(always)]
+fn diff16(acc: u32, old: u16, new: u16) -> u32 {
+    acc + u32::from(!old) + u32::from(new)
+}
+
+#[inline(always)]
+fn diff32(acc: u32, old: u32, new: u32) -> u32 {
+    diff16(
+        diff16(acc, (old >> 16) as u16, (new >> 16) as u16),
+        old as u16,
+        new as u16,
+    )
+}
+
+/// Applies an accumulated difference to a checksum: `~(~HC + Σ)`, folded
+/// once.
+#[inline(always)]
+fn apply(csum: u16, acc: u32) -> u16 {
+    let mut s = u32::from(!csum) + acc;
+    s = (s & 0xffff) + (s >> 16);
+    s = (s & 0xffff) + (s >> 16);
+    !(s as u16)
+}
+
 /// Rewrites the IPv4 packet `ip` (header length `ihl` bytes, protocol
 /// `proto`, L4 header already validated to be present) to `rw`, fixing the
-/// IP and L4 checksums incrementally, and decrements the TTL.
+/// IP and L4 checksums incrementally (each folded once), and decrements
+/// the TTL.
 ///
 /// For ICMP echo the identifier takes the place of the source port when
-/// `echo_ident_is_src` is true (terminal → server), or of the destination
+/// `ident_from_src` is true (terminal → server), or of the destination
 /// port otherwise (the identifier of a reply is the gateway port).
 #[inline]
 pub fn rewrite(ip: &mut [u8], ihl: usize, proto: u8, rw: &Rewrite, ident_from_src: bool) {
@@ -55,15 +81,13 @@ pub fn rewrite(ip: &mut [u8], ihl: usize, proto: u8, rw: &Rewrite, ident_from_sr
     let old_dst = rd32(ip, 16);
     let new_src = u32::from(rw.src);
     let new_dst = u32::from(rw.dst);
+    // The pseudo-header part shared by the IPv4 and the TCP/UDP checksum.
+    let addrs = diff32(diff32(0, old_src, new_src), old_dst, new_dst);
 
     // IPv4 header: addresses and TTL (TTL shares a 16-bit word with protocol).
-    let mut csum = rd16(ip, 10);
-    csum = update32(csum, old_src, new_src);
-    csum = update32(csum, old_dst, new_dst);
     let old_ttl_word = rd16(ip, 8);
-    let ttl = ip[8].saturating_sub(1);
-    ip[8] = ttl;
-    csum = update16(csum, old_ttl_word, rd16(ip, 8));
+    ip[8] = ip[8].saturating_sub(1);
+    let csum = apply(rd16(ip, 10), diff16(addrs, old_ttl_word, rd16(ip, 8)));
     wr16(ip, 10, csum);
     ip[12..16].copy_from_slice(&new_src.to_be_bytes());
     ip[16..20].copy_from_slice(&new_dst.to_be_bytes());
@@ -74,23 +98,25 @@ pub fn rewrite(ip: &mut [u8], ihl: usize, proto: u8, rw: &Rewrite, ident_from_sr
     };
     let old_sport = rd16(l4, 0);
     let old_dport = rd16(l4, 2);
-    let mut c = rd16(l4, co);
+    let c = rd16(l4, co);
     match proto {
-        PROTO_TCP => {
-            c = update32(c, old_src, new_src);
-            c = update32(c, old_dst, new_dst);
-            c = update16(c, old_sport, rw.src_port);
-            c = update16(c, old_dport, rw.dst_port);
+        PROTO_TCP | PROTO_UDP => {
             wr16(l4, 0, rw.src_port);
             wr16(l4, 2, rw.dst_port);
-        }
-        PROTO_UDP => {
-            c = udp_update32(c, old_src, new_src);
-            c = udp_update32(c, old_dst, new_dst);
-            c = udp_update16(c, old_sport, rw.src_port);
-            c = udp_update16(c, old_dport, rw.dst_port);
-            wr16(l4, 0, rw.src_port);
-            wr16(l4, 2, rw.dst_port);
+            if proto == PROTO_UDP && c == 0 {
+                // No checksum was sent; none is added.
+                return;
+            }
+            let acc = diff16(
+                diff16(addrs, old_sport, rw.src_port),
+                old_dport,
+                rw.dst_port,
+            );
+            let mut n = apply(c, acc);
+            if proto == PROTO_UDP && n == 0 {
+                n = 0xffff;
+            }
+            wr16(l4, co, n);
         }
         _ => {
             // ICMP echo: the identifier lives at offset 4; no pseudo-header.
@@ -100,11 +126,10 @@ pub fn rewrite(ip: &mut [u8], ihl: usize, proto: u8, rw: &Rewrite, ident_from_sr
             } else {
                 rw.dst_port
             };
-            c = update16(c, old_id, new_id);
             wr16(l4, 4, new_id);
+            wr16(l4, co, apply(c, diff16(0, old_id, new_id)));
         }
     }
-    wr16(l4, co, c);
 }
 
 #[cfg(test)]
@@ -223,5 +248,52 @@ mod tests {
         rewrite(&mut p, 20, PROTO_UDP, &rw, true);
         assert_eq!(rd16(&p, 26), 0);
         assert_eq!(checksum(&p[..20]), 0);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_rewrite_keeps_checksums_valid(
+            proto_i in 0usize..3,
+            len in 0usize..300,
+            fill in proptest::prelude::any::<u8>(),
+            src in proptest::prelude::any::<u32>(),
+            dst in proptest::prelude::any::<u32>(),
+            sport in proptest::prelude::any::<u16>(),
+            dport in proptest::prelude::any::<u16>(),
+            ttl in 2u8..=255,
+        ) {
+            let proto = [PROTO_TCP, PROTO_UDP, PROTO_ICMP][proto_i];
+            let mut p = packet(proto, len);
+            for b in p[28..].iter_mut().skip(if proto == PROTO_TCP { 12 } else { 0 }) {
+                *b ^= fill;
+            }
+            // Re-fill the checksums after scrambling the payload.
+            p[8] = ttl;
+            wr16(&mut p, 10, 0);
+            let c = checksum(&p[..20]);
+            wr16(&mut p, 10, c);
+            match proto {
+                PROTO_TCP => {
+                    wr16(&mut p, 36, 0);
+                    let c = l4_checksum(Ipv4Addr::new(10, 1, 0, 100), Ipv4Addr::new(10, 9, 0, 1), proto, &p[20..]);
+                    wr16(&mut p, 36, c);
+                }
+                PROTO_UDP => {
+                    wr16(&mut p, 26, 0);
+                    let c = l4_checksum(Ipv4Addr::new(10, 1, 0, 100), Ipv4Addr::new(10, 9, 0, 1), proto, &p[20..]);
+                    wr16(&mut p, 26, if c == 0 { 0xffff } else { c });
+                }
+                _ => {
+                    wr16(&mut p, 22, 0);
+                    let c = checksum(&p[20..]);
+                    wr16(&mut p, 22, c);
+                }
+            }
+            assert_valid(&p, proto);
+            let rw = Rewrite { src: Ipv4Addr::from(src), src_port: sport, dst: Ipv4Addr::from(dst), dst_port: dport };
+            rewrite(&mut p, 20, proto, &rw, proto_i % 2 == 0);
+            assert_valid(&p, proto);
+            proptest::prop_assert_eq!(p[8], ttl - 1);
+        }
     }
 }
