@@ -3,6 +3,7 @@
 # Needs root (DPDK vdevs, network namespaces, taps). Safe to run again.
 #   scripts/test.sh            everything
 #   scripts/test.sh --quick    unit tests only (no DPDK processes, no namespaces)
+# TANDEM_SKIP_FUZZ=1 skips the fuzz seed replay (it installs cargo-fuzz).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,7 +28,10 @@ echo "== unit, property and DPDK integration tests"
 # --file-prefix, so they may run in parallel.
 cargo test --workspace
 
-if [ -x tests/e2e/run.sh ]; then
-  echo "== end-to-end tests with real hosts (network namespaces, net_tap)"
-  tests/e2e/run.sh
+echo "== end-to-end tests with real hosts (network namespaces, net_tap)"
+tests/e2e/run.sh
+
+if [ "${TANDEM_SKIP_FUZZ:-0}" != 1 ]; then
+  echo "== fuzz regression: replay every committed seed (scripts/fuzz.sh --seeds)"
+  scripts/fuzz.sh --seeds
 fi
