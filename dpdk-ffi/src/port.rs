@@ -132,7 +132,31 @@ impl PortId {
         }
     }
 
-    /// Configures the port with DPDK's default settings and sets up
+    /// A configuration that spreads received IPv4 flows over `rx_queues`
+    /// queues by RSS (hash of addresses and ports), when there are several
+    /// queues and the device can hash them; None otherwise.
+    fn rss_conf(&self, rx_queues: u16) -> Option<sys::rte_eth_conf> {
+        // RTE_ETH_RSS_IPV4 | FRAG_IPV4 | NONFRAG_IPV4_TCP | NONFRAG_IPV4_UDP
+        // | NONFRAG_IPV4_OTHER (function-like macros in rte_ethdev.h).
+        const WANTED: u64 = (1 << 2) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 7);
+        if rx_queues < 2 {
+            return None;
+        }
+        let mut info = sys::rte_eth_dev_info::default();
+        // SAFETY: info is a valid, writable rte_eth_dev_info for the call.
+        let rc = unsafe { sys::rte_eth_dev_info_get(self.0, &mut info) };
+        let hf = WANTED & info.flow_type_rss_offloads;
+        if rc != 0 || hf == 0 {
+            return None;
+        }
+        let mut conf = sys::rte_eth_conf::default();
+        conf.rxmode.mq_mode = sys::rte_eth_rx_mq_mode_RTE_ETH_MQ_RX_RSS;
+        conf.rx_adv_conf.rss_conf.rss_hf = hf;
+        Some(conf)
+    }
+
+    /// Configures the port with DPDK's default settings (plus RSS over the
+    /// receive queues when there are several and the device supports it) and sets up
     /// `rx_queues` receive queues (filled from `pool`) and `tx_queues`
     /// transmit queues, `rx_desc` / `tx_desc` descriptors each (adjusted to
     /// what the device allows). The port must be stopped.
@@ -144,11 +168,20 @@ impl PortId {
         tx_desc: u16,
         pool: &Mempool,
     ) -> Result<()> {
-        let conf = sys::rte_eth_conf::default();
-        // SAFETY: conf is a zeroed (default) configuration that outlives the
-        // call; DPDK validates the port and queue counts and refuses a
-        // started port.
-        let rc = unsafe { sys::rte_eth_dev_configure(self.0, rx_queues, tx_queues, &conf) };
+        let plain = sys::rte_eth_conf::default();
+        let mut rc = -1;
+        if let Some(rss) = self.rss_conf(rx_queues) {
+            // SAFETY: rss is a valid configuration that outlives the call.
+            rc = unsafe { sys::rte_eth_dev_configure(self.0, rx_queues, tx_queues, &rss) };
+        }
+        if rc != 0 {
+            // Without RSS (one queue, a device without it, or one that
+            // refused it): DPDK's defaults.
+            // SAFETY: plain is a zeroed (default) configuration that
+            // outlives the call; DPDK validates the port and queue counts
+            // and refuses a started port.
+            rc = unsafe { sys::rte_eth_dev_configure(self.0, rx_queues, tx_queues, &plain) };
+        }
         self.check("rte_eth_dev_configure", rc)?;
         // The queues are being replaced: refuse bursts until they are set up.
         self.set_queue_counts(0, 0);
