@@ -1,6 +1,6 @@
 //! Two (or more) workers wired like the appliance wires them, without DPDK:
-//! the setup of `dataplane/src/pipeline/tests/mod.rs` (private to that
-//! crate's tests), copied here with a small table and port range so that
+//! the topology, policy and neighbours of `dataplane::testkit` (the lab of
+//! the pipeline's own tests), with a small table and port range so that
 //! exhaustion is reachable by a fuzzer.
 
 use dataplane::counters::{DropReason, WorkerCounters};
@@ -11,37 +11,18 @@ pub use dataplane::policy::{
     AdminState, Entitlement, Policy, Server, Service, ServiceSet, ServiceTable, Subscribers,
 };
 use dataplane::rcu::Publisher;
+pub use dataplane::testkit::{
+    neighbours, policy, port_mac, server_mac, topology, ACC, ACC2, DNS_VIP, EXT, EXT_HOST, GW,
+    SERVERS, SRV, UE_DENIED, UE_MAC, VIP,
+};
 use dataplane::tier1::{Gateway, GatewayId, GatewayTarget, SessionKeyMode, SteeringTable};
-use dataplane::tier2::{Quarantine, Timeouts};
-use dataplane::topology::{LocalAddr, Neighbours, PortInfo, Role, Topology};
+use dataplane::tier2::Quarantine;
+use dataplane::topology::Neighbours;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
-pub const ACC: u16 = 0;
-pub const SRV: u16 = 1;
-pub const EXT: u16 = 2;
-pub const ACC2: u16 = 3;
 /// Ports the topology knows; `N_PORTS` itself is an unknown port.
 pub const N_PORTS: u16 = 4;
-
-pub fn port_mac(p: u16) -> [u8; 6] {
-    [2, 0, 0, 0, 0, p as u8 + 1]
-}
-pub const UE_MAC: [u8; 6] = [2, 0, 0, 0, 0xaa, 1];
-pub fn server_mac(ip: Ipv4Addr) -> [u8; 6] {
-    [2, 0, 0, 0, 0x20, ip.octets()[3]]
-}
-
-pub const UE_DENIED: Ipv4Addr = Ipv4Addr::new(10, 8, 0, 66);
-pub const VIP: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 1);
-pub const DNS_VIP: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 3);
-pub const GW: Ipv4Addr = Ipv4Addr::new(10, 2, 0, 10);
-pub const EXT_HOST: Ipv4Addr = Ipv4Addr::new(10, 3, 0, 2);
-pub const SERVERS: [Ipv4Addr; 3] = [
-    Ipv4Addr::new(10, 2, 0, 21),
-    Ipv4Addr::new(10, 2, 0, 22),
-    Ipv4Addr::new(10, 2, 0, 23),
-];
 /// The address of each port, by port index.
 pub const PORT_ADDRS: [Ipv4Addr; 4] = [
     Ipv4Addr::new(10, 1, 0, 1),
@@ -57,93 +38,6 @@ pub const TABLE_CAPACITY: u32 = 12;
 pub const N_WORKERS: u16 = 2;
 /// Source ports of active health probes (below the gateway range).
 pub const PROBE_PORTS: (u16, u16) = (1000, 1023);
-
-pub fn topology() -> Topology {
-    let roles = [Role::Access, Role::Server, Role::External, Role::Access];
-    let names = ["acc0", "srv0", "ext0", "acc1"];
-    let mut t = Topology::new(
-        (0..N_PORTS)
-            .map(|p| PortInfo {
-                name: names[usize::from(p)].into(),
-                role: roles[usize::from(p)],
-                mac: port_mac(p),
-                addresses: vec![(PORT_ADDRS[usize::from(p)], 24)],
-            })
-            .collect(),
-    );
-    t.add_local(SRV, GW, LocalAddr::Gateway(0));
-    t.add_local(EXT, GW, LocalAddr::Gateway(0));
-    t.add_local(ACC, VIP, LocalAddr::Vip);
-    t.add_local(ACC2, VIP, LocalAddr::Vip);
-    t
-}
-
-pub fn policy() -> Policy {
-    let srv = |a: Ipv4Addr, port| Server {
-        addr: a,
-        port: Some(port),
-        weight: 1,
-        state: AdminState::Active,
-        reported_load: 0,
-        unhealthy: false,
-    };
-    let services = ServiceTable::new(
-        vec![
-            Service {
-                name: "web".into(),
-                vip: Some(VIP),
-                proto: 6,
-                port_lo: 80,
-                port_hi: 80,
-                servers: vec![0, 1, 2],
-                by_type: vec![],
-                removed: false,
-            },
-            Service {
-                name: "dns".into(),
-                vip: Some(DNS_VIP),
-                proto: 17,
-                port_lo: 53,
-                port_hi: 53,
-                servers: vec![3],
-                by_type: vec![],
-                removed: false,
-            },
-        ],
-        vec![
-            srv(SERVERS[0], 8080),
-            srv(SERVERS[1], 8080),
-            srv(SERVERS[2], 8080),
-            srv(SERVERS[0], 5353),
-        ],
-    );
-    let mut subscribers = Subscribers::new(Entitlement::allow_all());
-    subscribers.set_prefix(
-        UE_DENIED,
-        32,
-        Entitlement {
-            services: ServiceSet::from_indexes([1]),
-            external: false,
-        },
-    );
-    Policy {
-        services,
-        subscribers,
-        timeouts: Timeouts::default(),
-        interim_ms: 0,
-        reply_rate_per_s: 1000,
-        ..Policy::default()
-    }
-}
-
-pub fn neighbours() -> Neighbours {
-    let mut n = Neighbours::default();
-    for s in SERVERS {
-        n.insert(SRV, s, server_mac(s));
-    }
-    n.insert(EXT, EXT_HOST, server_mac(EXT_HOST));
-    n
-}
 
 /// How a frame's journey through the workers ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
