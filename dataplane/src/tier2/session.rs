@@ -230,6 +230,8 @@ pub enum InsertError {
     ReplySlotTaken,
     /// Every slot is in use.
     TableFull,
+    /// `key` is not the entry's own client-side key.
+    KeyMismatch,
 }
 
 /// Slab index meaning "none".
@@ -240,7 +242,8 @@ const PORTS_PER_ADDR: usize = 1 << 16;
 #[derive(Clone, Debug)]
 enum Slot {
     Free { next_free: u32 },
-    Live { key: FlowKey, entry: UserSession },
+    /// The client-side key is not stored again: it is `entry.client_key()`.
+    Live { entry: UserSession },
 }
 
 /// The user sessions of one core.
@@ -289,6 +292,9 @@ impl UserSessionTable {
     /// Returns its slab index.
     #[inline]
     pub fn insert(&mut self, key: FlowKey, entry: UserSession) -> Result<u32, InsertError> {
+        if entry.client_key() != key {
+            return Err(InsertError::KeyMismatch);
+        }
         let reply_pos = self
             .reply_pos(entry.gw_addr, entry.gw_port)
             .ok_or(InsertError::BadGatewayAddr)?;
@@ -306,7 +312,7 @@ impl UserSessionTable {
             debug_assert!(false, "free list points at a live slot");
             return Err(InsertError::TableFull);
         };
-        *slot = Slot::Live { key, entry };
+        *slot = Slot::Live { entry };
         self.free_head = next_free;
         vacant.insert(idx);
         self.by_reply[reply_pos] = idx;
@@ -349,9 +355,9 @@ impl UserSessionTable {
 
     /// The flow key slot `idx` was inserted under.
     #[inline]
-    pub fn key(&self, idx: u32) -> Option<&FlowKey> {
+    pub fn key(&self, idx: u32) -> Option<FlowKey> {
         match self.slots.get(idx as usize)? {
-            Slot::Live { key, .. } => Some(key),
+            Slot::Live { entry } => Some(entry.client_key()),
             Slot::Free { .. } => None,
         }
     }
@@ -370,12 +376,12 @@ impl UserSessionTable {
                 next_free: self.free_head,
             },
         );
-        let Slot::Live { key, entry } = old else {
+        let Slot::Live { entry } = old else {
             return None;
         };
         self.free_head = idx;
         self.len -= 1;
-        self.by_client.remove(&key);
+        self.by_client.remove(&entry.client_key());
         if let Some(pos) = self.reply_pos(entry.gw_addr, entry.gw_port) {
             if self.by_reply[pos] == idx {
                 self.by_reply[pos] = NIL;
@@ -461,7 +467,7 @@ mod tests {
         assert_eq!(t.find_reply(0, 5000), None);
         assert_eq!(t.find_reply(9, 5000), None);
         assert_eq!(t.get(idx).unwrap().created_ms, 7);
-        assert_eq!(t.key(idx), Some(&k));
+        assert_eq!(t.key(idx), Some(k));
         assert_eq!(t.len(), 1);
         assert_eq!(t.remove(idx), Some(e));
         assert_eq!(t.remove(idx), None);

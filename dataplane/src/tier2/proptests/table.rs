@@ -69,7 +69,7 @@ fn check(t: &UserSessionTable, model: &HashMap<FlowKey, ModelEntry>, keys: &[Flo
         assert_eq!(t.find_reply(m.gw_addr, m.gw_port), Some(m.idx));
         let e = t.get(m.idx).unwrap();
         assert_eq!(e.client_key(), *key);
-        assert_eq!(t.key(m.idx), Some(key));
+        assert_eq!(t.key(m.idx).as_ref(), Some(key));
         assert_eq!(
             (e.gw_addr, e.gw_port, e.session_id),
             (m.gw_addr, m.gw_port, m.stamp)
