@@ -241,9 +241,13 @@ const PORTS_PER_ADDR: usize = 1 << 16;
 
 #[derive(Clone, Debug)]
 enum Slot {
-    Free { next_free: u32 },
+    Free {
+        next_free: u32,
+    },
     /// The client-side key is not stored again: it is `entry.client_key()`.
-    Live { entry: UserSession },
+    Live {
+        entry: UserSession,
+    },
 }
 
 /// The user sessions of one core.
