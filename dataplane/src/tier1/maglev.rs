@@ -238,5 +238,54 @@ mod tests {
             let size = Maglev::size_for(ids.len());
             prop_assert_eq!(Maglev::new(&ids, size), Maglev::new(&shuffled, size));
         }
+
+        /// Adding a gateway hands it its fair share of slots; the slots that
+        /// change hands between gateways that stay are bounded by
+        /// [`MAX_COLLATERAL_SHARE`]. Exact over the slots, no sampling.
+        #[test]
+        fn adding_a_gateway_moves_a_bounded_share_of_slots(
+            ids in prop::collection::btree_set(any::<u32>(), 1..=33),
+            added in any::<u32>(),
+        ) {
+            prop_assume!(!ids.contains(&added));
+            let size = Maglev::size_for(64);
+            let mut ids: Vec<u32> = ids.into_iter().collect();
+            let before = Maglev::new(&ids, size);
+            ids.push(added);
+            let after = Maglev::new(&ids, size);
+            let pairs = || before.slots.iter().zip(&after.slots);
+            let to_new = pairs().filter(|(_, now)| **now == added).count();
+            let collateral = pairs().filter(|(was, now)| was != now && **now != added).count();
+            prop_assert!(to_new == size / ids.len() || to_new == size / ids.len() + 1);
+            prop_assert!(
+                collateral as f64 <= MAX_COLLATERAL_SHARE * size as f64,
+                "{} of {} slots moved between gateways that stay", collateral, size
+            );
+        }
+    }
+
+    /// The share of slots that may move between gateways that stay when a
+    /// gateway joins or leaves a 64-gateway-sized table. Maglev trades
+    /// minimal disruption for exact balance; measured over 1,500 random
+    /// gateway sets for each count from 1 to 33 the worst was 13.5% (4
+    /// gateways becoming 5), and typically it is 2-6%. Tier-1 pins every
+    /// session it has seen, so only sessions without a pin follow this churn.
+    const MAX_COLLATERAL_SHARE: f64 = 0.16;
+
+    #[test]
+    fn a_full_rebuild_would_break_the_collateral_bound() {
+        // The bound above is tight enough to catch a table that reshuffles:
+        // two unrelated 5-gateway tables disagree on ~80% of slots.
+        let size = Maglev::size_for(64);
+        let first = Maglev::new(&[1, 2, 3, 4, 5], size);
+        let other = Maglev::new(&[11, 12, 13, 14, 15], size);
+        let remapped: Vec<u32> = other.slots.iter().map(|id| id - 10).collect();
+        let differ = first
+            .slots
+            .iter()
+            .zip(&remapped)
+            .filter(|(a, b)| a != b)
+            .count();
+        assert!(differ as f64 > 4.0 * MAX_COLLATERAL_SHARE * size as f64);
     }
 }

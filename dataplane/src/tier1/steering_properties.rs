@@ -12,9 +12,10 @@ use super::*;
 /// Sessions per case: sequential terminal addresses from a random base.
 const SESSIONS: u32 = 3000;
 /// Fraction of all sessions that may move between gateways that stay, on
-/// top of the ones that must move (measured: under 2% at 64-slot-per-gateway
-/// sizes; the rest is sampling noise).
-const CHURN_SLACK: f64 = 0.04;
+/// top of the ones that must move: Maglev's collateral churn (worst measured
+/// 13.5% of slots, see the bound in `maglev.rs`) plus sampling noise, five
+/// standard deviations of a 3000-session sample (at most 0.046).
+const CHURN_SLACK: f64 = 0.16 + 0.046;
 
 fn gateway_list(ids: &BTreeSet<u32>) -> Vec<Gateway> {
     ids.iter()
