@@ -6,6 +6,7 @@
 //! new sessions (`select`). Nothing here reads a clock or touches packets:
 //! callers pass times in milliseconds and plain addresses and ports.
 
+pub mod flow_index;
 pub mod ports;
 pub mod select;
 pub mod session;

@@ -3,16 +3,17 @@
 //!
 //! A user session is one terminal flow (TCP/UDP 5-tuple, or ICMP echo id)
 //! given a unique (gateway address, gateway port). Packets from the terminal
-//! find it by their flow key through a hash map; replies from servers find it
-//! by the (address index, port) they are sent to through a direct array, no
-//! hashing. Entries live in a slab allocated up front, so the fast path never
-//! allocates: an insert beyond capacity is refused.
+//! find it by their flow key through a [`FlowIndex`]; replies from servers
+//! find it by the (address index, port) they are sent to through a direct
+//! array, no hashing. Entries live in a slab allocated up front, so the fast
+//! path never allocates: an insert beyond capacity is refused. Both lookups
+//! are split into "where will it be" and "is it there" so a burst can ask
+//! the memory system for every packet's lines before it needs the first.
 
 use std::hash::{Hash, Hasher};
 use std::net::Ipv4Addr;
 
-use hashbrown::HashMap;
-
+use crate::tier2::flow_index::{Bucket, FlowIndex, KeyHash};
 use crate::tier2::state::{Direction, FlowState, TcpFlags, Timeouts};
 
 /// Client-side identity of a flow: the packet as it arrives from the
@@ -228,7 +229,8 @@ pub enum InsertError {
     DuplicateKey,
     /// Another session already holds (`gw_addr`, `gw_port`).
     ReplySlotTaken,
-    /// Every slot is in use.
+    /// Every slot is in use, or the flow index has no room near the key's
+    /// bucket.
     TableFull,
     /// `key` is not the entry's own client-side key.
     KeyMismatch,
@@ -256,7 +258,7 @@ pub struct UserSessionTable {
     slots: Vec<Slot>,
     free_head: u32,
     len: u32,
-    by_client: HashMap<FlowKey, u32>,
+    by_client: FlowIndex,
     /// `gw_addr * 65536 + gw_port` -> slab index, `NIL` when empty.
     by_reply: Vec<u32>,
     n_addrs: u8,
@@ -265,11 +267,20 @@ pub struct UserSessionTable {
 impl UserSessionTable {
     /// Room for `capacity` sessions (at most `u32::MAX - 1`) over gateway
     /// addresses `0..n_addrs`. Everything is allocated here.
-    ///
-    /// The hash map gets room for twice `capacity`: hashbrown then always
-    /// recovers deleted-entry tombstones by rehashing in place, never by
-    /// allocating a bigger table, however inserts and removes interleave.
     pub fn with_capacity(capacity: u32, n_addrs: u8) -> UserSessionTable {
+        UserSessionTable::with_index(capacity, n_addrs, FlowIndex::with_capacity)
+    }
+
+    /// The same with a fixed flow-index seed (repeatable benchmarks).
+    pub fn with_capacity_and_seed(capacity: u32, n_addrs: u8, seed: u64) -> UserSessionTable {
+        UserSessionTable::with_index(capacity, n_addrs, |c| FlowIndex::with_seed(c, seed))
+    }
+
+    fn with_index(
+        capacity: u32,
+        n_addrs: u8,
+        index: impl FnOnce(usize) -> FlowIndex,
+    ) -> UserSessionTable {
         let capacity = capacity.min(NIL - 1);
         let slots = (0..capacity)
             .map(|i| Slot::Free {
@@ -280,7 +291,7 @@ impl UserSessionTable {
             slots,
             free_head: if capacity == 0 { NIL } else { 0 },
             len: 0,
-            by_client: HashMap::with_capacity(capacity as usize * 2),
+            by_client: index(capacity as usize),
             by_reply: vec![NIL; usize::from(n_addrs) * PORTS_PER_ADDR],
             n_addrs,
         }
@@ -302,23 +313,22 @@ impl UserSessionTable {
         let reply_pos = self
             .reply_pos(entry.gw_addr, entry.gw_port)
             .ok_or(InsertError::BadGatewayAddr)?;
-        let hashbrown::hash_map::Entry::Vacant(vacant) = self.by_client.entry(key) else {
+        let hash = self.by_client.hash(&key);
+        if self.find_client_hashed(hash, &key).is_some() {
             return Err(InsertError::DuplicateKey);
-        };
+        }
         if self.by_reply[reply_pos] != NIL {
             return Err(InsertError::ReplySlotTaken);
         }
         let idx = self.free_head;
-        let Some(slot) = self.slots.get_mut(idx as usize) else {
+        let Some(Slot::Free { next_free }) = self.slots.get(idx as usize).cloned() else {
             return Err(InsertError::TableFull);
         };
-        let Slot::Free { next_free } = *slot else {
-            debug_assert!(false, "free list points at a live slot");
+        if self.by_client.insert(hash, idx).is_err() {
             return Err(InsertError::TableFull);
-        };
-        *slot = Slot::Live { entry };
+        }
+        self.slots[idx as usize] = Slot::Live { entry };
         self.free_head = next_free;
-        vacant.insert(idx);
         self.by_reply[reply_pos] = idx;
         self.len += 1;
         Ok(idx)
@@ -327,7 +337,47 @@ impl UserSessionTable {
     /// The session of a packet from the terminal.
     #[inline]
     pub fn find_client(&self, key: &FlowKey) -> Option<u32> {
-        self.by_client.get(key).copied()
+        self.find_client_hashed(self.by_client.hash(key), key)
+    }
+
+    /// The index hash of a terminal's flow key.
+    #[inline]
+    pub fn client_hash(&self, key: &FlowKey) -> KeyHash {
+        self.by_client.hash(key)
+    }
+
+    /// [`find_client`](Self::find_client) with the hash already computed.
+    #[inline]
+    pub fn find_client_hashed(&self, hash: KeyHash, key: &FlowKey) -> Option<u32> {
+        self.by_client.find(hash, |idx| {
+            matches!(self.slots.get(idx as usize), Some(Slot::Live { entry }) if entry.client_key() == *key)
+        })
+    }
+
+    /// The index bucket a key with this hash is looked up in first (to
+    /// prefetch).
+    #[inline]
+    pub fn client_bucket(&self, hash: KeyHash) -> &Bucket {
+        self.by_client.bucket_of(hash)
+    }
+
+    /// The slab slot the home bucket names first for this hash, without
+    /// confirming the key (to prefetch; it may be another key's slot).
+    #[inline]
+    pub fn client_candidate(&self, hash: KeyHash) -> Option<u32> {
+        self.by_client.first_candidate(hash)
+    }
+
+    /// The reply-index cell of a gateway port (to prefetch).
+    #[inline]
+    pub fn reply_cell(&self, gw_addr: u8, gw_port: u16) -> Option<&u32> {
+        self.by_reply.get(self.reply_pos(gw_addr, gw_port)?)
+    }
+
+    /// Slab slot `idx`, free or live, as something to prefetch.
+    #[inline]
+    pub fn slot_memory(&self, idx: u32) -> Option<&impl Sized> {
+        self.slots.get(idx as usize)
     }
 
     /// The session holding gateway port (`gw_addr`, `gw_port`).
@@ -385,7 +435,8 @@ impl UserSessionTable {
         };
         self.free_head = idx;
         self.len -= 1;
-        self.by_client.remove(&entry.client_key());
+        let hash = self.by_client.hash(&entry.client_key());
+        self.by_client.remove(hash, idx);
         if let Some(pos) = self.reply_pos(entry.gw_addr, entry.gw_port) {
             if self.by_reply[pos] == idx {
                 self.by_reply[pos] = NIL;
@@ -424,11 +475,9 @@ impl UserSessionTable {
             })
     }
 
-    /// Entries the hash map can take before it must rehash or grow (tests
-    /// check that it never rises, which only a reallocation would do).
-    #[cfg(test)]
-    pub(crate) fn map_capacity(&self) -> usize {
-        self.by_client.capacity()
+    /// Bytes of the flow index (fixed at construction).
+    pub fn index_bytes(&self) -> usize {
+        self.by_client.memory_bytes()
     }
 }
 
