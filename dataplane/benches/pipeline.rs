@@ -2,12 +2,12 @@
 //! core, bursts of 32 (issue 8):
 //!
 //! * `established/pipeline/N`: data segments of N live user sessions,
-//!   picked at random, through tier-1 steering, the tier-2 lookup and the
-//!   rewrite. `established/copy_only/N` is the part of that which only
-//!   copies the prepared frames into the burst buffers (subtract it).
-//!   `established/pretouched/N` is an experiment: the burst's steering and
-//!   user-session lookups issued together before the pipeline runs, to
-//!   show what prefetching across the burst could gain.
+//!   picked at random, through the prefetch pass, tier-1 steering, the
+//!   tier-2 lookup and the rewrite, as the appliance's worker loop runs
+//!   them. `established/no_prefetch/N` is the same without the prefetch
+//!   pass (what it gains). `established/copy_only/N` is the part of that
+//!   which only copies the prepared frames into the burst buffers
+//!   (subtract it).
 //! * `new_sessions/live_L`: every frame a fresh 5-tuple (a SYN), with the
 //!   timer wheel expiring old user sessions as in the worker loop, so the
 //!   table holds about L live user sessions (steady state).
@@ -80,7 +80,7 @@ fn established(c: &mut Criterion) {
     g.throughput(Throughput::Elements(BURST as u64));
     for n in sizes {
         let id = label(n);
-        if !["pipeline", "pretouched", "copy_only"]
+        if !["pipeline", "no_prefetch", "copy_only"]
             .iter()
             .any(|b| selected(&format!("established/{b}/{id}")))
         {
@@ -112,19 +112,12 @@ fn established(c: &mut Criterion) {
         });
         assert_eq!(lab.dropped(), dropped, "drops while measuring");
         assert_eq!(u64::from(lab.worker.table().len()), n, "no session added");
-        // What overlapping the burst's lookups could give (see
-        // Lab::pretouch): the same work, lookups issued together first.
-        let keys: Vec<_> = picks
-            .iter()
-            .map(|&s| lab::keys(s, FLOWS_PER_TERMINAL))
-            .collect();
-        let steering = lab.steering.current();
-        g.bench_function(BenchmarkId::new("pretouched", &id), |b| {
-            b.iter(|| {
-                lab.pretouch(&steering, &keys, cursor);
-                black_box(lab.burst(&pool, &mut cursor))
-            })
+        lab.prefetch = false;
+        g.bench_function(BenchmarkId::new("no_prefetch", &id), |b| {
+            b.iter(|| black_box(lab.burst(&pool, &mut cursor)))
         });
+        lab.prefetch = true;
+        assert_eq!(lab.dropped(), dropped, "drops while measuring");
         g.bench_function(BenchmarkId::new("copy_only", &id), |b| {
             b.iter(|| {
                 lab.copy_burst(&pool, &mut cursor);

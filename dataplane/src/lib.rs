@@ -13,6 +13,7 @@ pub mod frame;
 pub mod hash;
 pub mod pipeline;
 pub mod policy;
+pub mod prefetch;
 pub mod rcu;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;

@@ -10,7 +10,7 @@
 
 use dataplane::counters::{DropReason, WorkerCounters};
 use dataplane::event::{Event, EventSink};
-use dataplane::frame::VecFrame;
+use dataplane::frame::{Frame, VecFrame};
 use dataplane::pipeline::{LocalLoad, ServerLoads, Snapshots, Verdict, Worker, WorkerConfig};
 use dataplane::policy::{
     AdminState, Entitlement, Policy, Server, Service, ServiceTable, Subscribers,
@@ -25,7 +25,6 @@ use dataplane::topology::{LocalAddr, Neighbours, PortInfo, Role, Topology};
 use dataplane::wire::checksum::{checksum, l4_checksum};
 use dataplane::wire::frames::write_tcp_frame;
 use dataplane::wire::{FrameSpec, MacAddr, TcpFlags};
-use std::hint::black_box;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
@@ -293,6 +292,19 @@ pub struct Lab {
     pub sink: CountingSink,
     /// Reused buffers of one burst (like the mbufs of one rx burst).
     pub frames: Vec<VecFrame>,
+    /// Whether `process_burst` runs the prefetch pass first, as the
+    /// appliance's worker loop does.
+    pub prefetch: bool,
+}
+
+/// The prefetch instruction, as the appliance passes it.
+pub struct CpuPrefetch;
+
+impl dataplane::prefetch::Prefetch for CpuPrefetch {
+    #[inline(always)]
+    fn read<T>(&self, value: &T) {
+        dpdk_ffi::prefetch_read(value);
+    }
 }
 
 /// Start of the simulated clock, ms.
@@ -344,6 +356,7 @@ impl Lab {
             now: START_MS,
             sink: CountingSink::default(),
             frames: (0..BURST).map(|_| VecFrame::new(&[0; 64])).collect(),
+            prefetch: true,
         }
     }
 
@@ -406,31 +419,14 @@ impl Lab {
         }
     }
 
-    /// An experiment for the "prefetch across the burst" proposal, with
-    /// the public API only: look up the next burst's steering entries and
-    /// user sessions first, all independent of each other, so the CPU
-    /// overlaps their cache misses; the pipeline then finds them cached.
-    #[inline]
-    pub fn pretouch(&self, steering: &SteeringTable, keys: &[(SessionId, FlowKey)], at: usize) {
-        let table = self.worker.table();
-        let mut i = at;
-        for _ in 0..BURST {
-            let (sid, key) = &keys[i];
-            black_box(steering.lookup(*sid));
-            if let Some(idx) = table.find_client(key) {
-                black_box(table.get(idx).map(|e| e.last_seen_ms));
-            }
-            i += 1;
-            if i == keys.len() {
-                i = 0;
-            }
-        }
-    }
-
     /// The pipeline part of `burst`.
     #[inline]
     pub fn process_burst(&mut self) -> usize {
         self.worker.begin_burst();
+        if self.prefetch {
+            let frames = self.frames.iter().map(|f| (Frame::bytes(f), ACC));
+            self.worker.prefetch_burst(frames, &CpuPrefetch);
+        }
         let mut forwarded = 0;
         for f in &mut self.frames {
             if let Verdict::Forward(_) = self.worker.process(f, ACC, self.now, &mut self.sink) {

@@ -15,6 +15,9 @@ mod local;
 pub mod nat;
 mod steer;
 mod uplink;
+mod warm;
+
+pub use warm::PREFETCH_MAX;
 
 #[cfg(test)]
 mod tests;

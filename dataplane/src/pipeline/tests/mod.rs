@@ -5,6 +5,7 @@
 mod behaviour;
 mod edges;
 mod props;
+mod warm;
 
 use super::*;
 use crate::event::Event;
