@@ -218,14 +218,16 @@ impl Control {
     pub fn tick(&mut self) -> usize {
         let now = self.clock.now_ms();
         let mut n = 0;
-        for q in self.shared.events.clone().iter() {
+        let mut queues = std::mem::take(&mut self.shared.events);
+        for q in queues.iter_mut() {
             // Bounded per round so one busy worker cannot starve the rest.
             for _ in 0..4096 {
-                let Some(e) = q.pop() else { break };
+                let Ok(e) = q.pop() else { break };
                 self.handle(e, now);
                 n += 1;
             }
         }
+        self.shared.events = queues;
         // API requests, one at a time.
         let calls: Vec<crate::api::server::ApiCall> = match &self.api {
             Some(rx) => rx.try_iter().take(64).collect(),

@@ -199,9 +199,8 @@ pub fn run(path: &Path, cfg: Config) -> Result<(), RunError> {
         }
     }
 
-    let events: Vec<Arc<ArrayQueue<dataplane::event::Event>>> = (0..n)
-        .map(|_| Arc::new(ArrayQueue::new(cfg.rings.events as usize)))
-        .collect();
+    // Events from each worker to the control plane (one ring per worker).
+    let mut events = Vec::with_capacity(n);
     let commands: Vec<Arc<ArrayQueue<worker::WorkerCmd>>> =
         (0..n).map(|_| Arc::new(ArrayQueue::new(16))).collect();
     let stopped = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -272,7 +271,11 @@ pub fn run(path: &Path, cfg: Config) -> Result<(), RunError> {
             port_index: port_index.clone(),
             ring_out: ring_out.next().unwrap_or_default(),
             ring_in: ring_in.next().unwrap_or_default(),
-            events: Arc::clone(&events[i]),
+            events: {
+                let (producer, consumer) = rtrb::RingBuffer::new(cfg.rings.events as usize);
+                events.push(consumer);
+                producer
+            },
             commands: Arc::clone(&commands[i]),
             stop: Arc::clone(&stop),
             stopped: Arc::clone(&stopped),
@@ -306,7 +309,7 @@ pub fn run(path: &Path, cfg: Config) -> Result<(), RunError> {
         loads: loads_pub,
         neighbours_work: neighbours,
         manager,
-        events: Arc::new(events),
+        events,
         worker_loads,
         counters,
         pools,

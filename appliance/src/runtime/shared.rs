@@ -31,7 +31,8 @@ pub struct Shared {
     /// The neighbour table being built; published when it changes.
     pub neighbours_work: Neighbours,
     pub manager: SessionManager,
-    pub events: Arc<Vec<Arc<ArrayQueue<Event>>>>,
+    /// What each worker reports (pins, activity, accounting, neighbours).
+    pub events: Vec<rtrb::Consumer<Event>>,
     pub worker_loads: Vec<Arc<LocalLoad>>,
     pub counters: Vec<Arc<WorkerCounters>>,
     pub pools: Vec<Arc<Vec<PoolGauge>>>,
