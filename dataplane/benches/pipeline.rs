@@ -140,7 +140,8 @@ fn churn_step(lab: &mut Lab, pool: &FramePool, cursor: &mut usize, sent: &mut u6
     let forwarded = lab.burst(pool, cursor);
     *sent += BURST as u64;
     let now = lab.now;
-    lab.worker.run_timers(now, 64, &mut lab.sink);
+    lab.worker
+        .run_timers_prefetched(now, 64, &mut lab.sink, &lab::CpuPrefetch);
     forwarded
 }
 

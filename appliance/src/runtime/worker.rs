@@ -21,9 +21,10 @@ use std::time::Duration;
 /// Timer entries examined per loop iteration (bounded work per tick).
 const TIMER_BUDGET: usize = 64;
 
-/// Events go to a bounded lockless queue; a full queue loses the event
+/// Events go to a bounded single-producer ring (one per worker, drained by
+/// the control plane); a full ring loses the event
 /// (the pipeline counts it).
-pub struct QueueSink<'a>(pub &'a ArrayQueue<Event>);
+pub struct QueueSink<'a>(pub &'a mut rtrb::Producer<Event>);
 
 impl EventSink for QueueSink<'_> {
     #[inline]
@@ -66,7 +67,7 @@ pub struct WorkerIo {
     pub ring_out: Vec<Option<RingProducer>>,
     /// Handoff rings from the other workers.
     pub ring_in: Vec<RingConsumer>,
-    pub events: Arc<ArrayQueue<Event>>,
+    pub events: rtrb::Producer<Event>,
     pub commands: Arc<ArrayQueue<WorkerCmd>>,
     pub stop: Arc<AtomicBool>,
     /// Workers that have stopped handing frames to others (shutdown barrier).
@@ -179,7 +180,7 @@ fn handle(
         return;
     }
     let v = {
-        let mut sink = QueueSink(&io.events);
+        let mut sink = QueueSink(&mut io.events);
         let mut f = MbufFrame(&mut m);
         if handed_off {
             w.process_handoff(&mut f, in_port, now_ms, &mut sink)
@@ -271,7 +272,6 @@ pub fn run(mut io: WorkerIo, mut w: Worker) -> i32 {
     let mut loops: u32 = 0;
     let capacity: usize = io.ring_in.iter().map(|r| r.capacity()).sum();
     w.counters().ring_capacity.set(capacity as u64);
-    let events = Arc::clone(&io.events);
     while !io.stop.load(Ordering::Relaxed) {
         w.begin_burst();
         let now_ms = io.clock.now_ms();
@@ -297,7 +297,12 @@ pub fn run(mut io: WorkerIo, mut w: Worker) -> i32 {
             out.retry_held(&io, &w, now_ms);
         }
         out.flush_all(&mut io, &w);
-        work += w.run_timers(now_ms, TIMER_BUDGET, &mut QueueSink(&events));
+        work += w.run_timers_prefetched(
+            now_ms,
+            TIMER_BUDGET,
+            &mut QueueSink(&mut io.events),
+            &CpuPrefetch,
+        );
         if let Some(cmd) = io.commands.pop() {
             match cmd {
                 WorkerCmd::Dump {
@@ -315,7 +320,8 @@ pub fn run(mut io: WorkerIo, mut w: Worker) -> i32 {
                     reason,
                     reply,
                 } => {
-                    let n = w.end_user_sessions(filter, reason, now_ms, &mut QueueSink(&events));
+                    let n =
+                        w.end_user_sessions(filter, reason, now_ms, &mut QueueSink(&mut io.events));
                     let _ = reply.send(n);
                 }
             }
@@ -366,7 +372,7 @@ pub fn run(mut io: WorkerIo, mut w: Worker) -> i32 {
         std::thread::sleep(Duration::from_micros(100));
     }
     let now_ms = io.clock.now_ms();
-    let mut sink = QueueSink(&events);
+    let mut sink = QueueSink(&mut io.events);
     w.end_all(now_ms, &mut sink);
     out.flush_all(&mut io, &w);
     0

@@ -7,6 +7,7 @@
 
 use super::{Worker, WHEEL_TICK_MS};
 use crate::event::{AccountingEvent, EndReason, Event, EventSink, RecordKind};
+use crate::prefetch::Prefetch;
 use crate::tier2::{FlowState, QuarantineClass, TcpState, UserSession};
 
 pub(super) fn record(
@@ -114,7 +115,13 @@ pub(super) fn remove<E: EventSink>(
     w.counters.user_sessions_live.set(u64::from(w.table.len()));
 }
 
-pub(super) fn run<E: EventSink>(w: &mut Worker, now_ms: u64, budget: usize, ev: &mut E) -> usize {
+pub(super) fn run<E: EventSink, P: Prefetch>(
+    w: &mut Worker,
+    now_ms: u64,
+    budget: usize,
+    ev: &mut E,
+    hint: &P,
+) -> usize {
     let target = now_ms / WHEEL_TICK_MS;
     if w.wheel.current_tick() >= target {
         return 0;
@@ -167,6 +174,17 @@ pub(super) fn run<E: EventSink>(w: &mut Worker, now_ms: u64, budget: usize, ev: 
         }
         if let Some(e) = w.table.get_mut(idx) {
             e.last_report_ms = now_ms;
+        }
+    }
+    // The expired sessions' index buckets, reply cells and port states are
+    // cold: ask for all of them before removing the first.
+    for &idx in &expired[..n_expired] {
+        w.table.prefetch_remove(idx, hint);
+        if let Some(e) = w.table.get(idx) {
+            if let Some((state, ready)) = w.ports.release_memory(e.gw_addr, e.gw_port) {
+                hint.read(state);
+                hint.read(ready);
+            }
         }
     }
     for &idx in &expired[..n_expired] {

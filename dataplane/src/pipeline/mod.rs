@@ -362,7 +362,19 @@ impl Worker {
 
     /// Expires idle user sessions; at most `budget` entries examined.
     pub fn run_timers<E: EventSink>(&mut self, now_ms: u64, budget: usize, ev: &mut E) -> usize {
-        expiry::run(self, now_ms, budget, ev)
+        expiry::run(self, now_ms, budget, ev, &crate::prefetch::NoPrefetch)
+    }
+
+    /// [`run_timers`](Self::run_timers), prefetching the state of the
+    /// sessions it removes with `hint` before removing the first.
+    pub fn run_timers_prefetched<E: EventSink, P: crate::prefetch::Prefetch>(
+        &mut self,
+        now_ms: u64,
+        budget: usize,
+        ev: &mut E,
+        hint: &P,
+    ) -> usize {
+        expiry::run(self, now_ms, budget, ev, hint)
     }
 
     /// Ends every user session (shutdown or admin), with accounting.

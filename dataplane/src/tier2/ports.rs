@@ -280,6 +280,13 @@ impl PortPool {
         (slot < self.state.len()).then_some(slot)
     }
 
+    /// The state cells `release` of `port` will write (to prefetch).
+    #[inline]
+    pub fn release_memory(&self, port: u16) -> Option<(&impl Sized, &impl Sized)> {
+        let slot = self.slot_of(port)?;
+        Some((&self.state[slot], &self.ready_ms[slot]))
+    }
+
     /// Hands out a free port, first moving a few ports whose quarantine has
     /// ended back to the free list. `None` when no port is free or ripe.
     #[inline]
@@ -444,6 +451,12 @@ impl PortAllocator {
             }
         }
         None
+    }
+
+    /// The memory `release(addr, port, ..)` will write (to prefetch).
+    #[inline]
+    pub fn release_memory(&self, addr: u8, port: u16) -> Option<(&impl Sized, &impl Sized)> {
+        self.pools.get(usize::from(addr))?.release_memory(port)
     }
 
     /// Puts a port back; false (counted, no other effect) for an unknown

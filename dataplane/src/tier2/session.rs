@@ -374,6 +374,22 @@ impl UserSessionTable {
         self.by_reply.get(self.reply_pos(gw_addr, gw_port)?)
     }
 
+    /// Prefetches what `remove(idx)` will touch besides the slot itself:
+    /// the flow-index bucket and the reply-index cell (the slot is read
+    /// here, so it should be cached already).
+    #[inline]
+    pub fn prefetch_remove<P: crate::prefetch::Prefetch>(&self, idx: u32, hint: &P) {
+        if let Some(Slot::Live { entry }) = self.slots.get(idx as usize) {
+            hint.read(
+                self.by_client
+                    .bucket_of(self.by_client.hash(&entry.client_key())),
+            );
+            if let Some(cell) = self.reply_cell(entry.gw_addr, entry.gw_port) {
+                hint.read(cell);
+            }
+        }
+    }
+
     /// Slab slot `idx`, free or live, as something to prefetch.
     #[inline]
     pub fn slot_memory(&self, idx: u32) -> Option<&impl Sized> {

@@ -120,3 +120,32 @@ proptest! {
         prop_assert!(hints.0.borrow().len() <= 2 * PREFETCH_MAX);
     }
 }
+
+#[test]
+fn expiry_prefetches_what_removal_touches_and_still_expires() {
+    let mut lab = Lab::new(1);
+    let (_, out) = lab.up(ACC, &syn(UE, 42000, VIP, 80));
+    let translated = decode(&out);
+    let key = FlowKey {
+        proto: 6,
+        client_ip: UE,
+        client_port: 42000,
+        dst_ip: VIP,
+        dst_port: 80,
+    };
+    let (bucket, cell) = {
+        let table = lab.workers[0].table();
+        (
+            address_of(table.client_bucket(table.client_hash(&key))),
+            address_of(table.reply_cell(0, translated.sport).unwrap()),
+        )
+    };
+    let hints = Recorder::default();
+    let later = lab.now + 3_600_000;
+    let mut events = Vec::new();
+    let w = &mut lab.workers[0];
+    w.begin_burst();
+    while w.run_timers_prefetched(later, 64, &mut events, &hints) > 0 {}
+    assert_eq!(w.table().len(), 0, "the idle user session expired");
+    assert!(hints.hinted(bucket) && hints.hinted(cell));
+}
