@@ -17,16 +17,14 @@ const LINE: usize = 64;
 #[inline(always)]
 pub fn prefetch_read<T>(value: &T) {
     let start = (value as *const T).cast::<u8>();
-    let size = std::mem::size_of::<T>().max(1);
-    // The line of the first byte, every 64 bytes after it, and the line of
-    // the last byte (an unaligned object touches one line more than its size
-    // suggests).
-    let mut offset = 0;
-    while offset < size {
-        prefetch_line(start.wrapping_add(offset));
-        offset += LINE;
+    let end = start as usize + std::mem::size_of::<T>().max(1);
+    // Each line the object overlaps, once: from the line of its first byte
+    // up to the line of its last.
+    let mut line = start.wrapping_sub(start as usize % LINE);
+    while (line as usize) < end {
+        prefetch_line(line);
+        line = line.wrapping_add(LINE);
     }
-    prefetch_line(start.wrapping_add(size - 1));
 }
 
 #[inline(always)]
@@ -34,8 +32,8 @@ fn prefetch_line(address: *const u8) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: `prefetcht0` only hints the cache: it does not dereference the
     // address architecturally and cannot fault. Every address passed here
-    // lies inside a live object (see `prefetch_read`). SSE is part of the
-    // x86-64 baseline.
+    // is the start of a cache line that a live object overlaps (see
+    // `prefetch_read`). SSE is part of the x86-64 baseline.
     unsafe {
         std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(address.cast::<i8>());
     }
@@ -46,6 +44,18 @@ fn prefetch_line(address: *const u8) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prefetching_objects_of_any_size_and_alignment_changes_nothing() {
+        let bytes: Vec<u8> = (0..=255).collect();
+        for start in 0..64 {
+            let piece: &[u8; 120] = bytes[start..start + 120].try_into().unwrap();
+            prefetch_read(piece);
+            prefetch_read(&bytes[start]);
+        }
+        prefetch_read(&());
+        assert!(bytes.iter().enumerate().all(|(i, b)| usize::from(*b) == i));
+    }
 
     #[test]
     fn prefetching_changes_nothing() {
