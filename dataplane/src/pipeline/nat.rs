@@ -77,23 +77,31 @@ fn apply(csum: u16, acc: u32) -> u16 {
 /// port otherwise (the identifier of a reply is the gateway port).
 #[inline]
 pub fn rewrite(ip: &mut [u8], ihl: usize, proto: u8, rw: &Rewrite, ident_from_src: bool) {
-    let old_src = rd32(ip, 12);
-    let old_dst = rd32(ip, 16);
+    // Fixed-size views: one length check each, then no per-byte checks.
+    let Some(Ok(hdr)) = ip.get_mut(..20).map(<&mut [u8; 20]>::try_from) else {
+        return;
+    };
+    let old_src = rd32(hdr, 12);
+    let old_dst = rd32(hdr, 16);
     let new_src = u32::from(rw.src);
     let new_dst = u32::from(rw.dst);
     // The pseudo-header part shared by the IPv4 and the TCP/UDP checksum.
     let addrs = diff32(diff32(0, old_src, new_src), old_dst, new_dst);
 
     // IPv4 header: addresses and TTL (TTL shares a 16-bit word with protocol).
-    let old_ttl_word = rd16(ip, 8);
-    ip[8] = ip[8].saturating_sub(1);
-    let csum = apply(rd16(ip, 10), diff16(addrs, old_ttl_word, rd16(ip, 8)));
-    wr16(ip, 10, csum);
-    ip[12..16].copy_from_slice(&new_src.to_be_bytes());
-    ip[16..20].copy_from_slice(&new_dst.to_be_bytes());
+    let old_ttl_word = rd16(hdr, 8);
+    hdr[8] = hdr[8].saturating_sub(1);
+    let csum = apply(rd16(hdr, 10), diff16(addrs, old_ttl_word, rd16(hdr, 8)));
+    wr16(hdr, 10, csum);
+    hdr[12..16].copy_from_slice(&new_src.to_be_bytes());
+    hdr[16..20].copy_from_slice(&new_dst.to_be_bytes());
 
-    let l4 = &mut ip[ihl..];
     let Some(co) = l4_csum_offset(proto) else {
+        return;
+    };
+    // Ports (or echo identifier) and checksum: the first 18 bytes of TCP,
+    // 8 of UDP and ICMP.
+    let Some(l4) = ip.get_mut(ihl..ihl + co + 2) else {
         return;
     };
     let old_sport = rd16(l4, 0);
@@ -119,15 +127,19 @@ pub fn rewrite(ip: &mut [u8], ihl: usize, proto: u8, rw: &Rewrite, ident_from_sr
             wr16(l4, co, n);
         }
         _ => {
-            // ICMP echo: the identifier lives at offset 4; no pseudo-header.
-            let old_id = rd16(l4, 4);
+            // ICMP echo: the identifier lives at offset 4 (and the checksum
+            // at 2); no pseudo-header.
+            let Some(Ok(echo)) = ip.get_mut(ihl..ihl + 8).map(<&mut [u8; 8]>::try_from) else {
+                return;
+            };
+            let old_id = rd16(echo, 4);
             let new_id = if ident_from_src {
                 rw.src_port
             } else {
                 rw.dst_port
             };
-            wr16(l4, 4, new_id);
-            wr16(l4, co, apply(c, diff16(0, old_id, new_id)));
+            wr16(echo, 4, new_id);
+            wr16(echo, 2, apply(c, diff16(0, old_id, new_id)));
         }
     }
 }

@@ -84,14 +84,13 @@ impl PinnedMap {
         leaf.get(position).map(|entry| entry.1)
     }
 
-    /// The first entry of the leaf `id` would be in (to prefetch before
-    /// [`get`](Self::get); the root and middle levels are small and stay
-    /// cached).
+    /// The leaf `id` would be in (to prefetch before [`get`](Self::get)
+    /// searches it; the root and middle levels are small and stay cached).
     #[inline]
-    pub fn first_in_leaf(&self, id: SessionId) -> Option<&impl Sized> {
+    pub fn leaf_of(&self, id: SessionId) -> Option<&[impl Sized]> {
         let chunk = ChunkIndex::of(id);
         let middle = self.root[usize::from(chunk.root)].as_ref()?;
-        middle.leaves[usize::from(chunk.middle)].as_ref()?.first()
+        middle.leaves[usize::from(chunk.middle)].as_deref()
     }
 
     /// Number of pinned sessions.
