@@ -27,7 +27,12 @@
 #     reason) are kept next to each log as *.workers.
 #
 # The machine is shared: the load average is printed with every round.
+#
+# Both programs run with GLIBC_TUNABLES=glibc.malloc.hugetlb=1, as
+# dist/tandem.service runs Tandem (its session tables on 2 MiB pages); set
+# GLIBC_TUNABLES= (empty) to measure without.
 set -euo pipefail
+export GLIBC_TUNABLES=${GLIBC_TUNABLES-glibc.malloc.hugetlb=1}
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH_DIR=${BENCH_DIR:-/tmp/tandem-bench}
