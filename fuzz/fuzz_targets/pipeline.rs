@@ -12,6 +12,7 @@ use dataplane::event::{EndReason, Event, RecordKind};
 use dataplane::frame::{Frame, VecFrame};
 use dataplane::pipeline::Verdict;
 use dataplane::policy::MAX_SERVERS;
+use dataplane::prefetch::NoPrefetch;
 use dataplane::tier1::{GatewayId, SessionId};
 use dataplane::tier2::UserSession;
 use dataplane::wire::{Ipv4Packet, ICMP_HEADER_LEN, PROTO_ICMP};
@@ -227,6 +228,8 @@ fn send(
     bytes: &[u8],
 ) -> Option<(Verdict, Vec<u8>)> {
     let before = checksums(bytes);
+    // The prefetch pass reads every frame first, as the worker loop does.
+    lab.workers[worker].prefetch_burst([(bytes, port)], &NoPrefetch);
     let mut f = VecFrame::new(bytes);
     let j = lab.run(worker, port, &mut f, 2);
     tally.frames += 1;
