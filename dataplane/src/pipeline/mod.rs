@@ -174,6 +174,26 @@ const PIN_CACHE: usize = 1024;
 /// How long a pin request suppresses the next one for the same session.
 const PIN_RETRY_MS: u64 = 200;
 
+/// Where a server's frames went last: valid while the neighbour snapshot
+/// has this generation and the server index still names this address
+/// (topology and routes never change while running).
+#[derive(Clone, Copy, Debug)]
+struct NextHop {
+    generation: u64,
+    server: Ipv4Addr,
+    port: u16,
+    mac: [u8; 6],
+}
+
+impl NextHop {
+    const UNKNOWN: NextHop = NextHop {
+        generation: u64::MAX,
+        server: Ipv4Addr::UNSPECIFIED,
+        port: 0,
+        mac: [0; 6],
+    };
+}
+
 /// One worker: tier-1 for the queues it polls, tier-2 for the sessions it owns.
 pub struct Worker {
     cfg: WorkerConfig,
@@ -192,6 +212,8 @@ pub struct Worker {
     /// Recently reported neighbour misses (address, time).
     miss_cache: [(Ipv4Addr, u64); 64],
     pools: Arc<Vec<PoolGauge>>,
+    /// Next hop per server index (see `uplink::send_to_server`).
+    next_hops: Box<[NextHop]>,
 }
 
 /// Timer wheel geometry: 100 ms ticks, 4096 slots (one turn ≈ 7 minutes;
@@ -244,6 +266,7 @@ impl Worker {
             },
             miss_cache: [(Ipv4Addr::UNSPECIFIED, 0); 64],
             pools: Arc::new((0..n_addrs).map(|_| PoolGauge::default()).collect()),
+            next_hops: vec![NextHop::UNKNOWN; MAX_SERVERS].into_boxed_slice(),
         })
     }
 

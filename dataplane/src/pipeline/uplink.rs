@@ -161,10 +161,49 @@ impl Worker {
             dst: e.server_ip,
             dst_port: e.server_port,
         };
-        let server = e.server_ip;
+        let (server, server_index) = (e.server_ip, e.server_index);
         let b = f.bytes_mut();
         rewrite(&mut b[IP..], l4.ihl, l4.proto, &rw, true);
-        self.send_to_network(f, server, now_ms, ev)
+        self.send_to_server(f, server, server_index, now_ms, ev)
+    }
+
+    /// [`send_to_network`](Self::send_to_network) for the server of a user
+    /// session, remembering the answer per server index while the neighbour
+    /// snapshot stays the same: the established path then does no route
+    /// scan and no neighbour hash lookup, so the flow-index lookup is its
+    /// only hashed one. External hosts (no server index) take the full way.
+    #[inline]
+    fn send_to_server<F: Frame, E: EventSink>(
+        &mut self,
+        f: &mut F,
+        server: Ipv4Addr,
+        server_index: u32,
+        now_ms: u64,
+        ev: &mut E,
+    ) -> Verdict {
+        let generation = self.snaps.neighbours.generation();
+        let slot = server_index as usize;
+        if let Some(hop) = self.next_hops.get(slot) {
+            if hop.generation == generation && hop.server == server {
+                set_macs(f.bytes_mut(), hop.mac, self.topo.mac(hop.port));
+                self.counters.tx_packets.inc();
+                self.counters.tx_bytes.add(f.len() as u64);
+                return Verdict::Forward(hop.port);
+            }
+        }
+        let verdict = self.send_to_network(f, server, now_ms, ev);
+        if let (Verdict::Forward(port), Some(hop)) = (verdict, self.next_hops.get_mut(slot)) {
+            // send_to_network has just written the neighbour's MAC.
+            let mut mac = [0u8; 6];
+            mac.copy_from_slice(&f.bytes()[..6]);
+            *hop = super::NextHop {
+                generation,
+                server,
+                port,
+                mac,
+            };
+        }
+        verdict
     }
 
     /// Sets the Ethernet header towards `dst` and picks the output port.

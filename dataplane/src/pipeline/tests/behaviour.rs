@@ -656,6 +656,40 @@ fn unknown_neighbour_is_resolved_while_the_frame_waits() {
 }
 
 #[test]
+fn a_server_mac_change_reaches_established_flows_at_once() {
+    let mut lab = Lab::new(1);
+    let (_, out) = lab.up(ACC, &syn(UE, 43200, VIP, 80));
+    let server = decode(&out).dst;
+    let data = || {
+        tcp(
+            UE,
+            43200,
+            VIP,
+            80,
+            TcpFlags::ACK,
+            b"x",
+            (UE_MAC, port_mac(ACC)),
+        )
+    };
+    assert_eq!(decode(&lab.up(ACC, &data()).1).dst_mac, server_mac(server));
+
+    // The server moved to another MAC: the next packet already goes there.
+    let moved = [2, 0, 0, 0, 0x77, 0x77];
+    let mut table = neighbours();
+    table.insert(SRV, server, moved);
+    lab.neighbours.publish(table);
+    let (v, out) = lab.up(ACC, &data());
+    assert_eq!(v, Verdict::Forward(SRV));
+    assert_eq!(decode(&out).dst_mac, moved);
+
+    // The server's entry is gone: the frame waits for resolution.
+    let mut table = neighbours();
+    table.remove(SRV, server);
+    lab.neighbours.publish(table);
+    assert!(matches!(lab.up(ACC, &data()).0, Verdict::Hold { .. }));
+}
+
+#[test]
 fn load_on_other_workers_counts() {
     let mut lab = Lab::new(1);
     // Another worker already holds 6 user sessions on server 0.
