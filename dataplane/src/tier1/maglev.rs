@@ -267,10 +267,13 @@ mod tests {
     /// The share of slots that may move between gateways that stay when a
     /// gateway joins or leaves a 64-gateway-sized table. Maglev trades
     /// minimal disruption for exact balance; measured over 1,500 random
-    /// gateway sets for each count from 1 to 33 the worst was 13.5% (4
-    /// gateways becoming 5), and typically it is 2-6%. Tier-1 pins every
-    /// session it has seen, so only sessions without a pin follow this churn.
-    const MAX_COLLATERAL_SHARE: f64 = 0.16;
+    /// gateway sets for each count from 1 to 33 the worst was 13.5%, and
+    /// over 15,000 sets each for 2, 4, 7 and 13 gateways it was 18.7% (4
+    /// gateways becoming 5, once); typically it is 2-6%. The bound leaves
+    /// room above that tail so the property cannot fail by chance. Tier-1
+    /// pins every session it has seen, so only sessions without a pin follow
+    /// this churn.
+    const MAX_COLLATERAL_SHARE: f64 = 0.25;
 
     #[test]
     fn a_full_rebuild_would_break_the_collateral_bound() {
@@ -286,6 +289,6 @@ mod tests {
             .zip(&remapped)
             .filter(|(a, b)| a != b)
             .count();
-        assert!(differ as f64 > 4.0 * MAX_COLLATERAL_SHARE * size as f64);
+        assert!(differ as f64 > 3.0 * MAX_COLLATERAL_SHARE * size as f64);
     }
 }

@@ -12,10 +12,11 @@ use super::*;
 /// Sessions per case: sequential terminal addresses from a random base.
 const SESSIONS: u32 = 3000;
 /// Fraction of all sessions that may move between gateways that stay, on
-/// top of the ones that must move: Maglev's collateral churn (worst measured
-/// 13.5% of slots, see the bound in `maglev.rs`) plus sampling noise, five
-/// standard deviations of a 3000-session sample (at most 0.046).
-const CHURN_SLACK: f64 = 0.16 + 0.046;
+/// top of the ones that must move: Maglev's collateral churn (bounded by
+/// `MAX_COLLATERAL_SHARE` in `maglev.rs`, measured worst 18.7% of slots)
+/// plus sampling noise, five standard deviations of a 3000-session sample
+/// (at most 0.046).
+const CHURN_SLACK: f64 = 0.25 + 0.046;
 
 fn gateway_list(ids: &BTreeSet<u32>) -> Vec<Gateway> {
     ids.iter()
