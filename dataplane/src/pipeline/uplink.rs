@@ -8,7 +8,7 @@ use crate::counters::DropReason;
 use crate::event::{AccountingEvent, EndReason, Event, EventSink, RecordKind, EXTERNAL_SERVICE};
 use crate::frame::Frame;
 use crate::policy::Selection;
-use crate::tier1::SessionId;
+use crate::tier1::{GatewayTarget, SessionId};
 use crate::tier2::{
     consistent, least_load, Direction, FlowKey, GtpTunnel, InsertError, QuarantineClass,
     ServerCandidate, TcpFlags, UserSession,
@@ -138,10 +138,15 @@ impl Worker {
         };
         let idx = match self.table.find_client(&key) {
             Some(i) => i,
-            None => match self.create(f, &key, &l4, dscp, sid, &path, now_ms, ev) {
-                Ok(i) => i,
-                Err(v) => return v,
-            },
+            None => {
+                if let Some(previous) = self.drain_handoff(sid, &l4) {
+                    return Verdict::Handoff(previous);
+                }
+                match self.create(f, &key, &l4, dscp, sid, &path, now_ms, ev) {
+                    Ok(i) => i,
+                    Err(v) => return v,
+                }
+            }
         };
         let ip_len = u32::from(rd16(f.bytes(), IP + 2));
         let Some(e) = self.table.get_mut(idx) else {
@@ -204,6 +209,32 @@ impl Worker {
             };
         }
         verdict
+    }
+
+    /// A packet this gateway has no user session for, of a mobile session
+    /// that was moved here and is still draining from another worker: unless
+    /// it opens a new TCP connection, its user session may have stayed on
+    /// the old gateway, which gets the packet (the old gateway never hands
+    /// it back: it is not the session's owner). So connections open before
+    /// a move run on where they started, new TCP connections start here,
+    /// and until the drain ends new UDP and ICMP flows stay on the old
+    /// gateway too (they cannot be told apart from old ones here).
+    #[inline]
+    fn drain_handoff(&self, sid: SessionId, l4: &L4Info) -> Option<u16> {
+        let steering = self.snaps.steering.get();
+        let previous = steering.draining_from(sid)?;
+        let owner = steering.lookup(sid)?;
+        if owner.target != GatewayTarget::LocalWorker(self.cfg.index) {
+            return None;
+        }
+        let GatewayTarget::LocalWorker(worker) = previous.target else {
+            return None;
+        };
+        if worker == self.cfg.index || worker >= self.cfg.n_workers {
+            return None;
+        }
+        let opens = l4.proto == PROTO_TCP && l4.flags.syn && !l4.flags.ack && !l4.flags.rst;
+        (!opens).then_some(worker)
     }
 
     /// Sets the Ethernet header towards `dst` and picks the output port.

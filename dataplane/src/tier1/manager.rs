@@ -101,7 +101,24 @@ pub struct SessionManager {
     /// Next candidate for a manager-assigned ID.
     next_assigned: u64,
     pending: Vec<(SessionId, Option<GatewayId>)>,
+    /// How long a moved session drains from its old gateway (0: no drain).
+    drain_ms: u64,
+    /// Moved sessions still draining.
+    draining: HashMap<SessionId, Drain>,
+    /// Drain changes not yet published, for [`SteeringTable::with_draining`].
+    drain_changes: Vec<(SessionId, Option<GatewayId>)>,
 }
+
+/// A moved session's drain: the gateway it left, and since when (set at
+/// the first [`SessionManager::expire_drains`] after the move).
+#[derive(Clone, Copy, Debug)]
+struct Drain {
+    from: GatewayId,
+    since_ms: Option<u64>,
+}
+
+/// How long a moved session drains unless configured otherwise.
+pub const DEFAULT_DRAIN_MS: u64 = 300_000;
 
 impl SessionManager {
     /// A manager with no gateways and no sessions; sessions learned from
@@ -120,6 +137,50 @@ impl SessionManager {
             sessions: HashMap::new(),
             next_assigned: 1,
             pending: Vec::new(),
+            drain_ms: DEFAULT_DRAIN_MS,
+            draining: HashMap::new(),
+            drain_changes: Vec::new(),
+        }
+    }
+
+    /// Sets how long a moved session's user sessions may run on on the
+    /// gateway it left (0 turns draining off: a move cuts them off).
+    pub fn set_drain_ms(&mut self, drain_ms: u64) {
+        self.drain_ms = drain_ms;
+    }
+
+    /// The gateway `id` is draining from, if it was moved recently.
+    pub fn draining_from(&self, id: SessionId) -> Option<GatewayId> {
+        self.draining.get(&id).map(|drain| drain.from)
+    }
+
+    /// Ends drains that have run their time (the clock of a drain starts at
+    /// the first call after the move). Returns how many ended.
+    pub fn expire_drains(&mut self, now_ms: u64) -> usize {
+        let limit = self.drain_ms;
+        let mut ended: Vec<SessionId> = Vec::new();
+        for (id, drain) in self.draining.iter_mut() {
+            let since = *drain.since_ms.get_or_insert(now_ms);
+            if now_ms.saturating_sub(since) >= limit {
+                ended.push(*id);
+            }
+        }
+        ended.sort_unstable();
+        for id in &ended {
+            self.end_drain(*id);
+        }
+        ended.len()
+    }
+
+    /// The drain changes since the last call, in order, for
+    /// [`SteeringTable::with_draining`].
+    pub fn take_drain_changes(&mut self) -> Vec<(SessionId, Option<GatewayId>)> {
+        std::mem::take(&mut self.drain_changes)
+    }
+
+    fn end_drain(&mut self, id: SessionId) {
+        if self.draining.remove(&id).is_some() {
+            self.drain_changes.push((id, None));
         }
     }
 
@@ -227,6 +288,21 @@ impl SessionManager {
         if previous != gateway {
             session.gateway = gateway;
             self.pending.push((id, Some(gateway)));
+            // Back to where it is draining from: nothing to drain any more.
+            // Otherwise the old gateway keeps its user sessions for a while
+            // (one drain at a time: a second move cuts off the first).
+            if self.draining_from(id) == Some(gateway) || self.drain_ms == 0 {
+                self.end_drain(id);
+            } else {
+                self.draining.insert(
+                    id,
+                    Drain {
+                        from: previous,
+                        since_ms: None,
+                    },
+                );
+                self.drain_changes.push((id, Some(previous)));
+            }
         }
         Ok(previous)
     }
@@ -238,6 +314,7 @@ impl SessionManager {
             .remove(&id)
             .ok_or(SessionError::NotFound(id))?;
         self.pending.push((id, None));
+        self.end_drain(id);
         Ok(session)
     }
 
@@ -278,6 +355,7 @@ impl SessionManager {
         for id in &expired {
             self.sessions.remove(id);
             self.pending.push((*id, None));
+            self.end_drain(*id);
         }
         expired
     }
@@ -389,6 +467,48 @@ mod tests {
         );
         assert!(manager.is_empty());
         assert!(manager.take_changes().is_empty());
+    }
+
+    #[test]
+    fn a_move_drains_from_the_old_gateway_for_the_drain_time() {
+        let mut manager = manager_with(&[1, 2, 3]);
+        manager.set_drain_ms(1_000);
+        let id = manager.create(None, Some(GatewayId(1)), 0).unwrap();
+        manager.take_changes();
+        assert_eq!(manager.move_to(id, GatewayId(2)), Ok(GatewayId(1)));
+        assert_eq!(manager.draining_from(id), Some(GatewayId(1)));
+        assert_eq!(manager.take_drain_changes(), vec![(id, Some(GatewayId(1)))]);
+        // The clock starts at the first check after the move.
+        assert_eq!(manager.expire_drains(5_000), 0);
+        assert_eq!(manager.expire_drains(5_999), 0);
+        assert_eq!(manager.expire_drains(6_000), 1);
+        assert_eq!(manager.draining_from(id), None);
+        assert_eq!(manager.take_drain_changes(), vec![(id, None)]);
+
+        // Moving back where it drains from ends the drain; delete ends it.
+        manager.move_to(id, GatewayId(3)).unwrap();
+        manager.move_to(id, GatewayId(2)).unwrap();
+        assert_eq!(manager.draining_from(id), None);
+        manager.move_to(id, GatewayId(1)).unwrap();
+        assert_eq!(manager.draining_from(id), Some(GatewayId(2)));
+        manager.delete(id).unwrap();
+        assert_eq!(manager.draining_from(id), None);
+        assert_eq!(
+            manager.take_drain_changes(),
+            vec![
+                (id, Some(GatewayId(2))),
+                (id, None),
+                (id, Some(GatewayId(2))),
+                (id, None),
+            ]
+        );
+
+        // Draining off: a move cuts the old gateway's user sessions off.
+        let other = manager.create(None, Some(GatewayId(1)), 0).unwrap();
+        manager.set_drain_ms(0);
+        manager.move_to(other, GatewayId(2)).unwrap();
+        assert_eq!(manager.draining_from(other), None);
+        assert!(manager.take_drain_changes().is_empty());
     }
 
     #[test]

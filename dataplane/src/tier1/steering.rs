@@ -19,6 +19,8 @@ use std::fmt;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
+use hashbrown::HashMap;
+
 use super::maglev::Maglev;
 use super::pinned::PinnedMap;
 use super::session_id::SessionId;
@@ -96,6 +98,10 @@ pub struct SteeringTable {
     gateways: Arc<[Gateway]>,
     maglev: Arc<Maglev>,
     pinned: PinnedMap,
+    /// Moved sessions still draining: session -> the gateway it left, whose
+    /// existing user sessions keep running there (see `draining_from`).
+    /// Few entries, read only when a gateway misses a flow.
+    draining: Arc<HashMap<SessionId, GatewayId>>,
     /// The gateway count the Maglev table size is derived from.
     max_gateways: usize,
 }
@@ -120,6 +126,7 @@ impl SteeringTable {
             gateways: Arc::from(Vec::new()),
             maglev: Arc::new(Maglev::new(&[], 0)),
             pinned: PinnedMap::new(),
+            draining: Arc::default(),
             max_gateways,
         }
     }
@@ -144,6 +151,7 @@ impl SteeringTable {
             maglev: Arc::new(Maglev::new(&ids, size)),
             gateways: Arc::from(sorted),
             pinned: self.pinned.clone(),
+            draining: Arc::clone(&self.draining),
             max_gateways: self.max_gateways,
         })
     }
@@ -156,8 +164,41 @@ impl SteeringTable {
             gateways: Arc::clone(&self.gateways),
             maglev: Arc::clone(&self.maglev),
             pinned: self.pinned.apply(changes),
+            draining: Arc::clone(&self.draining),
             max_gateways: self.max_gateways,
         }
+    }
+
+    /// A new table with drain `changes` applied: `Some(previous)` marks a
+    /// session as draining from `previous`, `None` ends its drain.
+    pub fn with_draining(&self, changes: &[(SessionId, Option<GatewayId>)]) -> SteeringTable {
+        let mut draining = HashMap::clone(&self.draining);
+        for (id, previous) in changes {
+            match previous {
+                Some(gateway) => draining.insert(*id, *gateway),
+                None => draining.remove(id),
+            };
+        }
+        SteeringTable {
+            draining: Arc::new(draining),
+            ..self.clone()
+        }
+    }
+
+    /// The live gateway a moved session is draining from: its user sessions
+    /// that existed before the move still run there. `None` when the
+    /// session is not draining or that gateway is gone.
+    #[inline]
+    pub fn draining_from(&self, id: SessionId) -> Option<&Gateway> {
+        if self.draining.is_empty() {
+            return None;
+        }
+        self.gateway(*self.draining.get(&id)?)
+    }
+
+    /// Every draining session and the gateway it left.
+    pub fn draining(&self) -> impl Iterator<Item = (SessionId, GatewayId)> + '_ {
+        self.draining.iter().map(|(id, gateway)| (*id, *gateway))
     }
 
     /// The gateway that owns `id`: its pinned gateway if that one is live,

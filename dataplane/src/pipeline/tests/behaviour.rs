@@ -872,3 +872,51 @@ fn shutdown_keeps_the_reason_of_sessions_already_closed() {
     reasons.sort_by_key(|r| r.as_str());
     assert_eq!(reasons, vec![EndReason::Admin, EndReason::Rst]);
 }
+
+#[test]
+fn a_moved_session_drains_its_open_flows_on_the_old_gateway() {
+    let mut lab = Lab::new(2);
+    let sid = crate::tier1::session_id(SessionKeyMode::SourceIp, UE, None, None).unwrap();
+    let old = lab.owner_of(UE);
+    let new = 1 - old;
+    let macs = (UE_MAC, port_mac(ACC));
+    let (_, out, at) = lab.run(0, ACC, &syn(UE, 44000, VIP, 80));
+    assert_eq!(at, old);
+    let tcp_port = decode(&out).sport;
+    let (_, out, _) = lab.run(0, ACC, &udp(UE, 44001, DNS_VIP, 53, b"q", macs));
+    let udp_port = decode(&out).sport;
+
+    // The operator moves the session: pinned to the new gateway, draining
+    // from the old one.
+    let moved = lab
+        .steering
+        .current()
+        .with_pins(&[(sid, Some(GatewayId(new as u32)))])
+        .with_draining(&[(sid, Some(GatewayId(old as u32)))]);
+    lab.steering.publish(moved);
+
+    // Open flows keep their gateway and port, whichever I/O point they use.
+    for w in [0, 1] {
+        let data = tcp(UE, 44000, VIP, 80, TcpFlags::ACK, b"x", macs);
+        let (v, out, at) = lab.run(w, ACC, &data);
+        assert_eq!((v, at), (Verdict::Forward(SRV), old));
+        assert_eq!(decode(&out).sport, tcp_port);
+        let (v, out, at) = lab.run(w, ACC, &udp(UE, 44001, DNS_VIP, 53, b"q", macs));
+        assert_eq!((v, at), (Verdict::Forward(SRV), old));
+        assert_eq!(decode(&out).sport, udp_port);
+    }
+    // A new TCP connection starts on the new gateway, with one of its ports.
+    let (v, out, at) = lab.run(old, ACC, &syn(UE, 44002, VIP, 80));
+    assert_eq!((v, at), (Verdict::Forward(SRV), new));
+    assert_eq!(owner_core(decode(&out).sport, PORT_RANGE.0, 2), new as u16);
+    // Its next packet stays there (a hit on the new gateway is not handed on).
+    let data = tcp(UE, 44002, VIP, 80, TcpFlags::ACK, b"y", macs);
+    assert_eq!(lab.run(old, ACC, &data).2, new);
+
+    // The drain ends: what is left on the old gateway is cut off.
+    let drained = lab.steering.current().with_draining(&[(sid, None)]);
+    lab.steering.publish(drained);
+    let data = tcp(UE, 44000, VIP, 80, TcpFlags::ACK, b"z", macs);
+    let (v, _, at) = lab.run(0, ACC, &data);
+    assert_eq!((v, at), (Verdict::Drop(DropReason::NotSyn), new));
+}
