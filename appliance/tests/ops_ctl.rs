@@ -684,12 +684,16 @@ fn session_and_subscriber_verbs_and_their_refusals() {
     // move
     let said = ctl.ok(&["session", "move", "10.1.0.5", "0"]);
     assert!(said.contains("from gateway 1 to 0"), "{said}");
+    assert!(said.contains("stay on gateway 1 for 300 s"), "{said}");
     let list = ctl.json(&sessions);
     let moved = list
         .as_array()
         .and_then(|l| l.iter().find(|s| s["id"] == "10.1.0.5"))
         .expect("still listed");
     assert_eq!(moved["gateway"], 0);
+    assert_eq!(moved["draining_from"], 1, "{moved:#}");
+    let said = ctl.ok(&["session", "move", "10.1.0.5", "0"]);
+    assert!(said.contains("already on gateway 0"), "{said}");
 
     // delete
     ctl.ok(&["session", "delete", "10.1.0.5"]);

@@ -298,6 +298,52 @@ scenario_mobility() {
   MOBILITY_CLIENT=$(tr -d '\r' <"$d/headers" | sed -n 's/^X-Client: //p')
 }
 
+# 4b. Moving the terminal's mobile session to the other gateway (worker)
+# in the middle of a download: the download drains on the gateway it
+# started on and completes; a new connection starts on the new gateway.
+ctl() { "$TANDEM" ctl --socket "$CTL_SOCKET" "$@"; }
+session_json() { # FIELD: that field of the terminal's mobile session
+  ctl --json sessions | "$PYTHON" -c '
+import json, sys
+for s in json.load(sys.stdin):
+    if s["id"] == sys.argv[1]:
+        print(s.get(sys.argv[2]))' "$TERM_IP" "$1"
+}
+scenario_session_move() {
+  local d="$WORKDIR/move"
+  mkdir -p "$d"
+  local old new said
+  old=$(session_json gateway)
+  if [ -z "$old" ] || [ "$old" = None ]; then
+    fail "session move: $TERM_IP is not a pinned session ($(ctl sessions 2>&1 | tr '\n' ' '))"
+    return
+  fi
+  new=$((1 - old))
+  bg_client ip netns exec "$NS_UE" curl -sS -m 60 --limit-rate 20M -D "$d/headers" -o /dev/null \
+    -w '%{size_download} %{http_code}' "http://$VIP_WEB/big?n=40000000" >"$d/result" 2>"$d/err"
+  local pid=$LAST_PID
+  sleep 1
+  said=$(ctl session move "$TERM_IP" "$new" 2>&1)
+  check "session move: $TERM_IP from gateway $old to $new ($said)" "ctl failed" \
+    grep -q "stay on gateway $old" <<<"$said"
+  local draining
+  draining=$(session_json draining_from)
+  check "session move: listed as draining from gateway $old ($draining)" "sessions say ${draining:-nothing}" \
+    test "$draining" = "$old"
+  local rc=0 size code
+  bg_wait "$pid" || rc=$?
+  read -r size code <"$d/result"
+  check "session move: the open download completes on the old gateway ($size bytes, HTTP $code)" \
+    "curl exit $rc, $(cat "$d/err")" test "$rc" = 0 -a "${size:-0}" = 40000000 -a "${code:-0}" = 200
+  # A new connection: its gateway port belongs to the new worker
+  # ((port - 1024) % 2 names the owner).
+  local client port
+  client=$(curl_ue -m 5 -D - -o /dev/null "http://$VIP_WEB/" 2>&1 | tr -d '\r' | sed -n 's/^X-Client: //p')
+  port=${client##*:}
+  check "session move: a new connection starts on gateway $new (gateway port $client)" "no answer" \
+    test -n "$port" -a "$(((${port:-1024} - 1024) % 2))" = "$new"
+}
+
 # 5. Changing VIP within one mobile session: the web VIP, the video VIP and
 # the video port of the web VIP reach the right pools.
 scenario_vip_switch() {
@@ -442,6 +488,7 @@ main() {
   scenario_concurrent
   scenario_refused
   scenario_mobility
+  scenario_session_move
   scenario_vip_switch
   scenario_external
   scenario_external_ping

@@ -372,6 +372,10 @@ pub struct Steering {
     /// Pinned sessions idle longer than this are unpinned, seconds.
     #[serde(default = "default_idle_unpin")]
     pub idle_unpin_s: u64,
+    /// After `ctl session move`, how long the user sessions that were open
+    /// keep running on the gateway the session left, seconds (0: cut off).
+    #[serde(default = "default_move_drain")]
+    pub move_drain_s: u64,
 }
 
 impl Default for Steering {
@@ -379,6 +383,7 @@ impl Default for Steering {
         Steering {
             key: default_session_key(),
             idle_unpin_s: default_idle_unpin(),
+            move_drain_s: default_move_drain(),
         }
     }
 }
@@ -643,6 +648,9 @@ fn default_session_key() -> SessionKey {
 }
 fn default_idle_unpin() -> u64 {
     3600
+}
+fn default_move_drain() -> u64 {
+    300
 }
 fn default_weight() -> u32 {
     1

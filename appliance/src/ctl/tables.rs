@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 pub const SESSION_COLUMNS: &[&str] = &[
     "id",
     "gateway",
+    "draining_from",
     "origin",
     "user_sessions",
     "bytes_up",

@@ -318,6 +318,7 @@ impl Control {
                     json!({
                         "id": i.id.to_string(),
                         "gateway": i.gateway.0,
+                        "draining_from": self.shared.manager.draining_from(i.id).map(|g| g.0),
                         "origin": match i.origin { SessionOrigin::Api => "api", _ => "traffic" },
                         "user_sessions": n,
                         "bytes_up": up,
@@ -616,9 +617,19 @@ impl Control {
             .manager
             .move_to(sid, gw)
             .map_err(|e| e.to_string())?;
-        Ok(
-            json!({ "message": format!("session {sid} moved from gateway {} to {gateway}; new user sessions go there", prev.0) }),
-        )
+        let message = match self.shared.manager.draining_from(sid) {
+            _ if prev.0 == gateway => format!("session {sid} is already on gateway {gateway}"),
+            Some(old) => format!(
+                "session {sid} moved from gateway {} to {gateway}; new TCP connections go there, \
+                 open user sessions (and new UDP/ICMP flows) stay on gateway {} for {} s",
+                prev.0, old.0, self.shared.cfg.steering.move_drain_s
+            ),
+            None => format!(
+                "session {sid} moved from gateway {} to {gateway}; new user sessions go there",
+                prev.0
+            ),
+        };
+        Ok(json!({ "message": message }))
     }
 
     fn delete_session(&mut self, id: &str) -> Answer {

@@ -240,7 +240,10 @@ impl Control {
         }
         // Pins decided by the session manager become a new steering snapshot.
         self.pending_pins.extend(self.shared.manager.take_changes());
-        if !self.pending_pins.is_empty() {
+        // Drains go with the pins of the same round, in one snapshot.
+        let drains = self.shared.manager.take_drain_changes();
+        self.shared.staged_drains.extend(drains);
+        if !self.pending_pins.is_empty() || !self.shared.staged_drains.is_empty() {
             let changes = std::mem::take(&mut self.pending_pins);
             self.shared.publish_pins(&changes);
         }
@@ -304,6 +307,12 @@ impl Control {
         let expired = self.shared.manager.expire_idle(now);
         if !expired.is_empty() {
             debug!(count = expired.len(), "unpinned idle sessions");
+        }
+        // Moved sessions whose drain time is over: what is left on the old
+        // gateway is cut off.
+        let drained = self.shared.manager.expire_drains(now);
+        if drained > 0 {
+            debug!(count = drained, "moved sessions finished draining");
         }
         // Addresses still unresolved: retry; give up after a while.
         let pending: Vec<(u16, Ipv4Addr)> = self.resolving.keys().copied().collect();

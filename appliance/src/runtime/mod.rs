@@ -174,6 +174,7 @@ pub fn run(path: &Path, cfg: Config) -> Result<(), RunError> {
     let steering_table = SteeringTable::new(&gateways)
         .map_err(|e| RunError::Setup(format!("steering table: {e}")))?;
     let mut manager = SessionManager::new(cfg.steering.idle_unpin_s.saturating_mul(1000));
+    manager.set_drain_ms(cfg.steering.move_drain_s.saturating_mul(1000));
     manager
         .set_gateways(&gateways)
         .map_err(|e| RunError::Setup(format!("session manager: {e}")))?;
@@ -309,6 +310,7 @@ pub fn run(path: &Path, cfg: Config) -> Result<(), RunError> {
         loads: loads_pub,
         neighbours_work: neighbours,
         manager,
+        staged_drains: Vec::new(),
         events,
         worker_loads,
         counters,

@@ -31,6 +31,8 @@ pub struct Shared {
     /// The neighbour table being built; published when it changes.
     pub neighbours_work: Neighbours,
     pub manager: SessionManager,
+    /// Drain changes waiting for the next steering publish.
+    pub staged_drains: Vec<(SessionId, Option<GatewayId>)>,
     /// What each worker reports (pins, activity, accounting, neighbours).
     pub events: Vec<rtrb::Consumer<Event>>,
     pub worker_loads: Vec<Arc<LocalLoad>>,
@@ -48,9 +50,13 @@ pub struct Shared {
 }
 
 impl Shared {
-    /// Publishes a steering table with these pin changes applied.
+    /// Publishes a steering table with these pin changes applied (and the
+    /// drain changes staged since the last publish).
     pub fn publish_pins(&mut self, changes: &[(SessionId, Option<GatewayId>)]) {
-        let next = self.steering.current().with_pins(changes);
+        let mut next = self.steering.current().with_pins(changes);
+        if !self.staged_drains.is_empty() {
+            next = next.with_draining(&std::mem::take(&mut self.staged_drains));
+        }
         self.steering.publish(next);
         self.published_at[0] = Instant::now();
     }
