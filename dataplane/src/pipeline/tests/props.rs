@@ -126,3 +126,61 @@ proptest! {
         let _ = lab.run(0, port, &f);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// Whatever the worker count, the gateways involved and the I/O points
+    /// used: while a moved session drains, every flow open before the move
+    /// keeps its gateway port (so its worker), a new TCP connection starts
+    /// on the new gateway, and no frame is handed on more than twice.
+    #[test]
+    fn moved_sessions_keep_their_open_flows_while_draining(
+        workers in 2u16..5,
+        flows in prop::collection::vec((1000u16..3000, any::<bool>()), 1..12),
+        to in 0u16..5,
+        io in prop::collection::vec(0u16..5, 1..12),
+    ) {
+        let mut lab = Lab::new(workers);
+        let sid = crate::tier1::session_id(SessionKeyMode::SourceIp, UE, None, None).unwrap();
+        let old = lab.owner_of(UE);
+        let new = usize::from(to % workers);
+        prop_assume!(new != old);
+        let macs = (UE_MAC, port_mac(ACC));
+        let frame = |port: u16, is_udp: bool, flags: TcpFlags| {
+            if is_udp {
+                udp(UE, port, DNS_VIP, 53, b"q", macs)
+            } else if flags == TcpFlags::SYN {
+                syn(UE, port, VIP, 80)
+            } else {
+                tcp(UE, port, VIP, 80, flags, b"d", macs)
+            }
+        };
+        let mut open: HashMap<(u16, bool), u16> = HashMap::new();
+        for (port, is_udp) in &flows {
+            let (v, out, at) = lab.run(0, ACC, &frame(*port, *is_udp, TcpFlags::SYN));
+            prop_assert_eq!((v, at), (Verdict::Forward(SRV), old));
+            open.entry((*port, *is_udp)).or_insert(decode(&out).sport);
+        }
+        let moved = lab
+            .steering
+            .current()
+            .with_pins(&[(sid, Some(GatewayId(new as u32)))])
+            .with_draining(&[(sid, Some(GatewayId(old as u32)))]);
+        lab.steering.publish(moved);
+
+        for (i, ((port, is_udp), gateway_port)) in open.iter().enumerate() {
+            let w = usize::from(io[i % io.len()] % workers);
+            let (v, out, at) = lab.run(w, ACC, &frame(*port, *is_udp, TcpFlags::ACK));
+            prop_assert_eq!((v, at), (Verdict::Forward(SRV), old));
+            prop_assert_eq!(decode(&out).sport, *gateway_port);
+        }
+        let w = usize::from(io[0] % workers);
+        let (v, out, at) = lab.run(w, ACC, &syn(UE, 3500, VIP, 80));
+        prop_assert_eq!((v, at), (Verdict::Forward(SRV), new));
+        prop_assert_eq!(
+            usize::from(crate::tier2::owner_core(decode(&out).sport, PORT_RANGE.0, workers)),
+            new
+        );
+    }
+}
