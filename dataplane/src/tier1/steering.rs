@@ -196,11 +196,6 @@ impl SteeringTable {
         self.gateway(*self.draining.get(&id)?)
     }
 
-    /// Every draining session and the gateway it left.
-    pub fn draining(&self) -> impl Iterator<Item = (SessionId, GatewayId)> + '_ {
-        self.draining.iter().map(|(id, gateway)| (*id, *gateway))
-    }
-
     /// The gateway that owns `id`: its pinned gateway if that one is live,
     /// else the Maglev choice; `None` only without live gateways.
     /// Never allocates.

@@ -268,19 +268,6 @@ impl UserSessionTable {
     /// Room for `capacity` sessions (at most `u32::MAX - 1`) over gateway
     /// addresses `0..n_addrs`. Everything is allocated here.
     pub fn with_capacity(capacity: u32, n_addrs: u8) -> UserSessionTable {
-        UserSessionTable::with_index(capacity, n_addrs, FlowIndex::with_capacity)
-    }
-
-    /// The same with a fixed flow-index seed (repeatable benchmarks).
-    pub fn with_capacity_and_seed(capacity: u32, n_addrs: u8, seed: u64) -> UserSessionTable {
-        UserSessionTable::with_index(capacity, n_addrs, |c| FlowIndex::with_seed(c, seed))
-    }
-
-    fn with_index(
-        capacity: u32,
-        n_addrs: u8,
-        index: impl FnOnce(usize) -> FlowIndex,
-    ) -> UserSessionTable {
         let capacity = capacity.min(NIL - 1);
         let slots = (0..capacity)
             .map(|i| Slot::Free {
@@ -291,7 +278,7 @@ impl UserSessionTable {
             slots,
             free_head: if capacity == 0 { NIL } else { 0 },
             len: 0,
-            by_client: index(capacity as usize),
+            by_client: FlowIndex::with_capacity(capacity as usize),
             by_reply: vec![NIL; usize::from(n_addrs) * PORTS_PER_ADDR],
             n_addrs,
         }
