@@ -18,7 +18,7 @@ done
 
 packages=(libdpdk-dev dpdk dpdk-dev clang libclang-dev pkg-config iproute2 build-essential libpcap-dev python3)
 if [ "$test_tools" = 1 ]; then
-  packages+=(curl iperf3 netcat-openbsd iputils-ping tcpdump tshark nfdump prometheus procps psmisc)
+  packages+=(curl iperf3 netcat-openbsd iputils-ping tcpdump tshark nfdump prometheus procps psmisc hping3 python3-scapy tcpreplay apache2-utils)
 fi
 
 missing=()
