@@ -397,18 +397,42 @@ impl Control {
     }
 
     /// Ends user sessions on every worker (accounting reason `admin`).
-    pub fn end_user_sessions(&self, filter: Filter) -> usize {
+    /// The worker emits one record per user session it ends and waits for
+    /// room in its event ring, so the rings are drained while waiting for
+    /// its answer (no record is lost however many sessions end).
+    pub fn end_user_sessions(&mut self, filter: Filter) -> usize {
         let mut n = 0;
-        for q in &self.shared.commands {
+        for i in 0..self.shared.commands.len() {
             let (tx, rx) = bounded(1);
-            if q.push(WorkerCmd::End {
-                filter,
-                reason: EndReason::Admin,
-                reply: tx,
-            })
-            .is_ok()
+            if self.shared.commands[i]
+                .push(WorkerCmd::End {
+                    filter,
+                    reason: EndReason::Admin,
+                    reply: tx,
+                })
+                .is_err()
             {
-                n += rx.recv_timeout(Duration::from_secs(2)).unwrap_or(0);
+                continue;
+            }
+            // Bounded: the worker answers within its patience once the
+            // rings stop moving, or has stopped answering at all.
+            let mut quiet_since = std::time::Instant::now();
+            loop {
+                match rx.recv_timeout(Duration::from_millis(1)) {
+                    Ok(ended) => {
+                        n += ended;
+                        break;
+                    }
+                    Err(crossbeam::channel::RecvTimeoutError::Disconnected) => break,
+                    Err(crossbeam::channel::RecvTimeoutError::Timeout) => {}
+                }
+                if self.drain_events() > 0 {
+                    quiet_since = std::time::Instant::now();
+                } else if quiet_since.elapsed()
+                    > Duration::from_secs(2) + super::patient_sink::PATIENCE
+                {
+                    break;
+                }
             }
         }
         n

@@ -214,6 +214,66 @@ impl Control {
         }
     }
 
+    /// Handles every event queued in the workers' rings now (no bound per
+    /// ring) and hands the accounting records to the exporters. For the
+    /// times a worker emits many records at once (shutdown, ending user
+    /// sessions) and waits for room; returns the number of events handled.
+    pub fn drain_events(&mut self) -> usize {
+        let now = self.clock.now_ms();
+        let mut n = 0;
+        let mut queues = std::mem::take(&mut self.shared.events);
+        for q in queues.iter_mut() {
+            while let Ok(e) = q.pop() {
+                self.handle(e, now);
+                n += 1;
+            }
+        }
+        self.shared.events = queues;
+        if n > 0 {
+            let policy = self.shared.policy.current();
+            self.shared.accounting.flush(&policy);
+        }
+        n
+    }
+
+    /// Events the workers could not queue so far (all kinds).
+    pub fn events_lost(&self) -> u64 {
+        self.shared
+            .counters
+            .iter()
+            .map(|c| c.events_lost.get())
+            .sum()
+    }
+
+    /// One line at shutdown: the final records written, and how many
+    /// events were lost since `lost_before` (the count when stopping began:
+    /// those are final records the workers gave up on).
+    pub fn log_final_accounting(&mut self, lost_before: u64) {
+        let lost_now = self.events_lost();
+        self.shared.accounting.note_lost_total(lost_now);
+        let Some(acct) = self.shared.accounting.counters() else {
+            return;
+        };
+        let lost_at_stop = lost_now.saturating_sub(lost_before);
+        if lost_at_stop > 0 || acct.failed > 0 {
+            warn!(
+                records = self.shared.accounting.records,
+                exported = acct.exported,
+                lost_at_stop,
+                lost = acct.lost,
+                failed = acct.failed,
+                "final accounting: some records were not written"
+            );
+        } else {
+            info!(
+                records = self.shared.accounting.records,
+                exported = acct.exported,
+                lost = acct.lost,
+                "final accounting: every final record written"
+            );
+        }
+    }
+
     /// One round of control-plane work. Returns the number of events handled.
     pub fn tick(&mut self) -> usize {
         let now = self.clock.now_ms();

@@ -11,6 +11,7 @@ mod api;
 mod control;
 mod frame;
 mod health;
+mod patient_sink;
 pub mod records;
 mod reload;
 mod shared;
@@ -205,6 +206,7 @@ pub fn run(path: &Path, cfg: Config) -> Result<(), RunError> {
     let commands: Vec<Arc<ArrayQueue<worker::WorkerCmd>>> =
         (0..n).map(|_| Arc::new(ArrayQueue::new(16))).collect();
     let stopped = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let finished = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut handles = Vec::new();
     let mut worker_loads = Vec::new();
     let mut counters = Vec::new();
@@ -280,6 +282,7 @@ pub fn run(path: &Path, cfg: Config) -> Result<(), RunError> {
             commands: Arc::clone(&commands[i]),
             stop: Arc::clone(&stop),
             stopped: Arc::clone(&stopped),
+            finished: Arc::clone(&finished),
             n_workers: n,
             busy_poll: cfg.idle.busy_poll,
             max_sleep_us: cfg.idle.max_sleep_us,
@@ -379,6 +382,23 @@ pub fn run(path: &Path, cfg: Config) -> Result<(), RunError> {
     if let Some(h) = metrics_thread {
         let _ = h.join();
     }
+    // Final accounting: each worker ends its user sessions, one record
+    // each, waiting for room in its event ring; drain the rings until every
+    // worker is done (bounded: a worker that stops making progress gives up
+    // after its patience, and so does this loop).
+    let launched = handles.len();
+    let lost_before = control.events_lost();
+    let mut quiet_since = std::time::Instant::now();
+    while finished.load(Ordering::Acquire) < launched {
+        if control.drain_events() > 0 {
+            quiet_since = std::time::Instant::now();
+        } else if quiet_since.elapsed() > patient_sink::PATIENCE * 2 {
+            warn!("workers did not finish their final records; waiting for them to stop");
+            break;
+        } else {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
     let mut worker_failed = None;
     for h in handles {
         let lcore = h.lcore();
@@ -387,9 +407,11 @@ pub fn run(path: &Path, cfg: Config) -> Result<(), RunError> {
             worker_failed = Some(format!("worker on lcore {lcore}: {e}"));
         }
     }
-    // Final accounting from the workers' end_all.
+    // What the workers queued last, then the exporters' final flush.
+    while control.drain_events() > 0 {}
     control.tick();
     control.log_stats();
+    control.log_final_accounting(lost_before);
     for (pid, p) in ports.iter().zip(&cfg.ports) {
         if let Err(e) = pid.stop() {
             warn!(port = %p.name, "stop: {e}");

@@ -4,6 +4,7 @@
 //! run bounded timer work, and back off when idle.
 
 use super::frame::MbufFrame;
+use super::patient_sink::PatientSink;
 use crate::clock::Clock;
 use crossbeam::channel::Sender;
 use crossbeam::queue::ArrayQueue;
@@ -72,6 +73,9 @@ pub struct WorkerIo {
     pub stop: Arc<AtomicBool>,
     /// Workers that have stopped handing frames to others (shutdown barrier).
     pub stopped: Arc<AtomicUsize>,
+    /// Workers that have queued the final records of all their user
+    /// sessions (the control plane drains the rings until then).
+    pub finished: Arc<AtomicUsize>,
     pub n_workers: usize,
     pub busy_poll: bool,
     pub max_sleep_us: u32,
@@ -320,8 +324,15 @@ pub fn run(mut io: WorkerIo, mut w: Worker) -> i32 {
                     reason,
                     reply,
                 } => {
-                    let n =
-                        w.end_user_sessions(filter, reason, now_ms, &mut QueueSink(&mut io.events));
+                    // One record per user session: wait for room in the
+                    // ring (the control plane drains it while it waits
+                    // for this reply) rather than lose records.
+                    let n = w.end_user_sessions(
+                        filter,
+                        reason,
+                        now_ms,
+                        &mut PatientSink::new(&mut io.events),
+                    );
                     let _ = reply.send(n);
                 }
             }
@@ -371,9 +382,11 @@ pub fn run(mut io: WorkerIo, mut w: Worker) -> i32 {
         }
         std::thread::sleep(Duration::from_micros(100));
     }
+    // Final records: one per live user session, many more than the ring
+    // holds; the control plane drains it meanwhile (see PatientSink).
     let now_ms = io.clock.now_ms();
-    let mut sink = QueueSink(&mut io.events);
-    w.end_all(now_ms, &mut sink);
+    w.end_all(now_ms, &mut PatientSink::new(&mut io.events));
+    io.finished.fetch_add(1, Ordering::AcqRel);
     out.flush_all(&mut io, &w);
     0
 }
