@@ -241,3 +241,117 @@ fn device_with_too_few_tx_queues_fails_naming_port_and_device() {
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+// ------------------------------------------------ addresses with two roles
+
+/// The base config with one service whose VIP is `vip` (on line 12).
+fn with_service(vip: &str) -> String {
+    with(
+        &base("x"),
+        "user_sessions_per_worker: 1024),",
+        &format!(
+            "user_sessions_per_worker: 1024),\n    services: [(name: \"web\", vip: \"{vip}\", proto: Tcp, port: 80, servers: [(addr: \"10.2.0.21\", port: 8080)])],"
+        ),
+    )
+}
+
+#[test]
+fn a_service_with_its_own_vip_is_valid() {
+    let scratch = Scratch::new("vip-ok");
+    let file = scratch.path("ok.ron");
+    std::fs::write(&file, with_service("10.9.0.1")).expect("write");
+    let path = file.to_str().expect("utf-8 path");
+    let (status, _, stderr) = run_to_end(&["check-config", path], LIMIT);
+    assert_eq!(status.code(), Some(0), "{stderr}");
+}
+
+#[test]
+fn gateway_address_listed_twice() {
+    let text = with(
+        &base("x"),
+        r#"addresses: ["10.2.0.10"]"#,
+        r#"addresses: ["10.2.0.10", "10.2.0.10"]"#,
+    );
+    rejected(
+        "gw-twice",
+        &text,
+        11,
+        Some(r#""10.2.0.10""#),
+        "gateway address 10.2.0.10 is already gateway.addresses[0]",
+    );
+}
+
+#[test]
+fn gateway_address_that_is_a_port_address() {
+    let text = with(&base("x"), r#"["10.2.0.10"]"#, r#"["10.2.0.1"]"#);
+    rejected(
+        "gw-is-port",
+        &text,
+        11,
+        Some(r#""10.2.0.1""#),
+        "gateway address 10.2.0.1 is already the address of port \"srv0\"",
+    );
+}
+
+#[test]
+fn vip_that_is_a_gateway_address() {
+    rejected(
+        "vip-is-gw",
+        &with_service("10.2.0.10"),
+        12,
+        Some(r#""10.2.0.10""#),
+        "VIP 10.2.0.10 of service \"web\" is already gateway.addresses[0]",
+    );
+}
+
+#[test]
+fn vip_that_is_a_port_address() {
+    rejected(
+        "vip-is-port",
+        &with_service("10.1.0.1"),
+        12,
+        Some(r#""10.1.0.1""#),
+        "VIP 10.1.0.1 of service \"web\" is already the address of port \"acc0\"",
+    );
+}
+
+// ------------------------------------------------------------- table sizes
+
+/// 4294967295 user sessions per worker used to pass and then abort the
+/// process after DPDK started (memory allocation of 515396075280 bytes).
+#[test]
+fn session_table_larger_than_the_machine() {
+    let text = with(
+        &base("x"),
+        "user_sessions_per_worker: 1024",
+        "user_sessions_per_worker: 4294967295",
+    );
+    rejected("table-too-big", &text, 11, Some("4294967295"), "bytes (");
+    // The message says how much is needed and how much there is.
+    let scratch = Scratch::new("table-too-big-msg");
+    let file = scratch.path("big.ron");
+    std::fs::write(&file, &text).expect("write");
+    let (_, _, stderr) = run_to_end(&["check-config", file.to_str().expect("utf-8")], LIMIT);
+    assert!(
+        stderr.contains("of session tables per worker")
+            && stderr.contains("MemTotal")
+            && stderr.contains("lower user_sessions_per_worker"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn unknown_field_message_reads_well() {
+    let text = with(
+        &base("x"),
+        "memory_mb: 256,",
+        "memory_mb: 256, bogus_field: 1,",
+    );
+    rejected(
+        "bogus-field",
+        &text,
+        2,
+        None,
+        "Unexpected field named `bogus_field` in `Eal`, expected one of",
+    );
+}

@@ -3,9 +3,12 @@
 //! A bad file fails with `FILE:LINE:COLUMN: message` so an operator can go
 //! straight to the mistake; the process then exits with status 2.
 
+mod address_roles;
 mod locate;
 pub mod net;
+mod ron_message;
 pub mod schema;
+mod table_memory;
 mod validate;
 
 pub use schema::*;
@@ -61,7 +64,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
             file: path.to_path_buf(),
             line: e.position.line,
             column: e.position.col,
-            message: e.code.to_string(),
+            message: ron_message::message(&e.code),
         })?;
     validate::validate(&cfg).map_err(|v| {
         let (line, column) = locate::locate(text, &v.path);

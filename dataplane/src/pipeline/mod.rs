@@ -400,6 +400,16 @@ impl Worker {
         expiry::run(self, now_ms, budget, ev, hint)
     }
 
+    /// Bytes [`new`](Self::new) allocates for a table of `table_capacity`
+    /// user sessions over `n_gateway_addrs` addresses (session table, timer
+    /// wheel, port pools; an upper bound within a few bytes per session),
+    /// computed without allocating.
+    pub fn preallocated_bytes(table_capacity: u32, n_gateway_addrs: u8) -> u64 {
+        UserSessionTable::preallocated_bytes(table_capacity, n_gateway_addrs)
+            + TimerWheel::preallocated_bytes(table_capacity, WHEEL_SLOTS)
+            + PortAllocator::preallocated_bytes(n_gateway_addrs)
+    }
+
     /// Ends every user session (shutdown or admin), with accounting.
     pub fn end_all<E: EventSink>(&mut self, now_ms: u64, ev: &mut E) -> usize {
         expiry::end_all(self, now_ms, ev)

@@ -94,10 +94,7 @@ impl FlowIndex {
     /// An index for up to `capacity` keys with a fixed hash seed (tests and
     /// benchmarks that need repeatable placement).
     pub fn with_seed(capacity: usize, seed: u64) -> FlowIndex {
-        let buckets = capacity
-            .div_ceil(SESSIONS_PER_BUCKET)
-            .max(1)
-            .next_power_of_two();
+        let buckets = Self::buckets_for(capacity);
         FlowIndex {
             buckets: vec![EMPTY_BUCKET; buckets].into_boxed_slice(),
             mask: buckets - 1,
@@ -116,6 +113,19 @@ impl FlowIndex {
     }
 
     /// Bytes the index occupies.
+    /// Buckets of an index for `capacity` keys.
+    fn buckets_for(capacity: usize) -> usize {
+        capacity
+            .div_ceil(SESSIONS_PER_BUCKET)
+            .max(1)
+            .next_power_of_two()
+    }
+
+    /// Bytes an index for `capacity` keys allocates (without allocating).
+    pub fn preallocated_bytes(capacity: usize) -> u64 {
+        (Self::buckets_for(capacity) * std::mem::size_of::<Bucket>()) as u64
+    }
+
     pub fn memory_bytes(&self) -> usize {
         std::mem::size_of_val(&*self.buckets)
     }

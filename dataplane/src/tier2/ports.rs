@@ -414,6 +414,15 @@ pub struct PortAllocator {
 }
 
 impl PortAllocator {
+    /// An upper bound of the bytes [`new`](Self::new) allocates for
+    /// `n_addrs` addresses (one core owning every port of each).
+    pub fn preallocated_bytes(n_addrs: u8) -> u64 {
+        let per_port = 3 * std::mem::size_of::<u16>()
+            + std::mem::size_of::<u64>()
+            + std::mem::size_of::<PortState>();
+        u64::from(n_addrs) * 65_536 * per_port as u64
+    }
+
     /// Pools for gateway addresses `0..n_addrs`, each over `[lo, hi]`, for
     /// core `core_index` of `n_cores`.
     pub fn new(

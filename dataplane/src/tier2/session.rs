@@ -478,6 +478,17 @@ impl UserSessionTable {
             })
     }
 
+    /// Bytes [`with_capacity`](Self::with_capacity) allocates for
+    /// `capacity` sessions over `n_addrs` gateway addresses (slab, flow
+    /// index, reply index), without allocating: config checks compare it
+    /// with the machine's memory before anything starts.
+    pub fn preallocated_bytes(capacity: u32, n_addrs: u8) -> u64 {
+        let capacity = capacity.min(NIL - 1);
+        u64::from(capacity) * std::mem::size_of::<Slot>() as u64
+            + FlowIndex::preallocated_bytes(capacity as usize)
+            + u64::from(n_addrs) * PORTS_PER_ADDR as u64 * std::mem::size_of::<u32>() as u64
+    }
+
     /// Bytes of the flow index (fixed at construction).
     pub fn index_bytes(&self) -> usize {
         self.by_client.memory_bytes()
@@ -509,6 +520,20 @@ mod tests {
             "size changed: update BENCHMARKS.md memory figures"
         );
         assert!(std::mem::size_of::<FlowKey>() <= 14);
+    }
+
+    #[test]
+    fn preallocated_bytes_counts_the_slab_and_both_indexes() {
+        let t = UserSessionTable::with_capacity(1000, 2);
+        let expected = t.slots.capacity() * std::mem::size_of::<Slot>()
+            + t.index_bytes()
+            + t.by_reply.len() * 4;
+        assert_eq!(
+            UserSessionTable::preallocated_bytes(1000, 2),
+            expected as u64
+        );
+        // Without allocating: a table no machine could hold.
+        assert!(UserSessionTable::preallocated_bytes(u32::MAX, 1) > 500 << 30);
     }
 
     #[test]

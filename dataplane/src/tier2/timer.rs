@@ -42,6 +42,14 @@ impl TimerWheel {
     /// A wheel for indices `0..capacity` (at most `u32::MAX - 1`) with
     /// `n_slots` slots of `tick_ms` each, starting at time `start_ms`.
     /// A zero tick or slot count is taken as 1.
+    /// Bytes [`new`](Self::new) allocates for these sizes (without
+    /// allocating).
+    pub fn preallocated_bytes(capacity: u32, n_slots: u32) -> u64 {
+        let capacity = u64::from(capacity.min(NIL - 1));
+        let n_slots = u64::from(n_slots.clamp(1, NIL - 1));
+        n_slots * 2 * 4 + capacity * (3 * 4 + 8)
+    }
+
     pub fn new(capacity: u32, tick_ms: u64, n_slots: u32, start_ms: u64) -> TimerWheel {
         let capacity = capacity.min(NIL - 1) as usize;
         let n_slots = n_slots.clamp(1, NIL - 1) as usize;
