@@ -4,7 +4,10 @@
 //! The socket is created with mode 0600 (owner only). Requests are executed
 //! one at a time by the control loop, so a change is validated and
 //! published atomically, and a refused change leaves everything as it was.
+//! Each connection has a thread; how many, and for how long an idle one is
+//! kept, is bounded by `clients`.
 
+use super::clients::{Admitted, Clients, IDLE_TIMEOUT, MAX_CLIENTS};
 use super::protocol::{RequestEnvelope, Response, VERSION};
 use crate::api::protocol::Request;
 use crossbeam::channel::{bounded, Sender};
@@ -52,8 +55,8 @@ pub fn parse_line(line: &str) -> Result<Request, Response> {
     Ok(env.request)
 }
 
-fn serve_connection(stream: UnixStream, calls: Sender<ApiCall>) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(300)));
+fn serve_connection(stream: UnixStream, calls: Sender<ApiCall>, place: Admitted) {
+    let _ = stream.set_read_timeout(Some(IDLE_TIMEOUT));
     let Ok(mut writer) = stream.try_clone() else {
         return;
     };
@@ -69,6 +72,7 @@ fn serve_connection(stream: UnixStream, calls: Sender<ApiCall>) {
             Ok(0) | Err(_) => return,
             Ok(_) => {}
         }
+        place.busy();
         let answer = if line.len() > MAX_LINE {
             Response::err(format!("request longer than {MAX_LINE} bytes"))
         } else {
@@ -93,6 +97,19 @@ fn serve_connection(stream: UnixStream, calls: Sender<ApiCall>) {
         if writer.write_all(out.as_bytes()).is_err() {
             return;
         }
+        place.idle();
+    }
+}
+
+/// Tells a client there is no room for it, and hangs up.
+fn refuse(mut stream: UnixStream) {
+    let _ = stream.set_write_timeout(Some(Duration::from_millis(100)));
+    let answer = Response::err(format!(
+        "too many control clients: all {MAX_CLIENTS} places are busy with requests; try again"
+    ));
+    if let Ok(mut out) = serde_json::to_string(&answer) {
+        out.push('\n');
+        let _ = stream.write_all(out.as_bytes());
     }
 }
 
@@ -100,6 +117,8 @@ fn serve_connection(stream: UnixStream, calls: Sender<ApiCall>) {
 /// socket file.
 pub struct ApiServer {
     path: PathBuf,
+    /// Who is connected, with the refused and evicted counts.
+    pub clients: Arc<Clients>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -129,6 +148,8 @@ impl ApiServer {
         listener.set_nonblocking(true)?;
         let stop = Arc::new(AtomicBool::new(false));
         let stop2 = Arc::clone(&stop);
+        let clients = Arc::new(Clients::default());
+        let clients2 = Arc::clone(&clients);
         let thread = std::thread::Builder::new()
             .name("tandem-api".into())
             .spawn(move || {
@@ -136,10 +157,14 @@ impl ApiServer {
                     match listener.accept() {
                         Ok((s, _)) => {
                             let _ = s.set_nonblocking(false);
+                            let Some(place) = clients2.admit(&s) else {
+                                refuse(s);
+                                continue;
+                            };
                             let calls = calls.clone();
                             let spawned = std::thread::Builder::new()
                                 .name("tandem-api-conn".into())
-                                .spawn(move || serve_connection(s, calls));
+                                .spawn(move || serve_connection(s, calls, place));
                             if let Err(e) = spawned {
                                 warn!("API: cannot start a connection thread: {e}");
                             }
@@ -156,6 +181,7 @@ impl ApiServer {
             })?;
         Ok(ApiServer {
             path: path.to_path_buf(),
+            clients,
             stop,
             thread: Some(thread),
         })

@@ -1,11 +1,18 @@
 //! A minimal HTTP/1.1 server for Prometheus scrapes: `GET /metrics` and
 //! nothing more, on one thread, with no HTTP crate.
 //!
-//! A scrape is one short request every few seconds, so connections are
-//! answered one at a time and closed after the answer. Each connection gets
-//! a total time budget and a request size limit, so a slow or broken client
-//! delays the next scrape by at most [`REQUEST_DEADLINE`] and cannot make
-//! the server hold much memory.
+//! Every connection is non-blocking and the thread serves all of them in
+//! turn: it reads what each has sent, answers the ones whose request head
+//! is complete, writes what each can take, and closes each one at its own
+//! deadline ([`REQUEST_DEADLINE`] to send the request head,
+//! [`WRITE_TIMEOUT`] to take the answer). So idle or slow clients cost a
+//! little memory each, never the next scrape's turn: a scrape is answered
+//! as soon as its request arrives, however many idle connections are open
+//! (a server answering one connection at a time waited out each idle one's
+//! deadline first: 20 idle connections made scrapes time out). At most
+//! [`MAX_CONNECTIONS`] are held; a new one beyond that closes the one that
+//! has waited longest for its request, so the newest client always gets in.
+//! A thread pool would have bounded concurrency at its size instead.
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -16,8 +23,9 @@ use std::time::{Duration, Instant};
 
 use super::prometheus::CONTENT_TYPE;
 
-/// How often the accept loop looks at the stop flag when idle.
-const POLL_INTERVAL: Duration = Duration::from_millis(100);
+/// Pause between two rounds when nothing happened (the latency added to a
+/// new request).
+const POLL_INTERVAL: Duration = Duration::from_millis(5);
 /// Time a client has to send its whole request head.
 pub const REQUEST_DEADLINE: Duration = Duration::from_secs(2);
 /// Time a client has to take the answer.
@@ -29,14 +37,16 @@ const MAX_REQUEST_HEAD: usize = 8 * 1024;
 /// much and for at most [`LINGER`].
 const MAX_DISCARD: usize = 64 * 1024;
 const LINGER: Duration = Duration::from_millis(200);
+/// Connections held open at once.
+pub const MAX_CONNECTIONS: usize = 256;
 /// Least time between two log lines about failing `accept` calls.
 const ACCEPT_WARN_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Serves `GET /metrics` on `listen` (port 0 picks a free port) from a new
-/// thread until `stop` is set; the thread ends within about 100 ms of that
-/// when idle, or once the connection in hand is answered. `fetch` gives the
-/// body of each scrape, or `None` when there is nothing to give (the answer
-/// is then 503). Binding errors are returned here; later errors are logged.
+/// thread until `stop` is set; the thread ends within a few milliseconds
+/// of that (once the scrape in hand is answered). `fetch` gives the body of
+/// each scrape, or `None` when there is nothing to give (the answer is
+/// then 503). Binding errors are returned here; later errors are logged.
 pub fn serve(
     listen: SocketAddr,
     stop: Arc<AtomicBool>,
@@ -58,32 +68,210 @@ pub fn serve_on(
     let bound = listener.local_addr()?;
     let handle = thread::Builder::new()
         .name("metrics-http".into())
-        .spawn(move || accept_loop(&listener, &stop, &fetch))?;
+        .spawn(move || serve_loop(&listener, &stop, &fetch))?;
     tracing::info!(%bound, "Prometheus metrics at http://{bound}/metrics");
     Ok((bound, handle))
 }
 
-fn accept_loop(listener: &TcpListener, stop: &AtomicBool, fetch: &dyn Fn() -> Option<String>) {
+/// Where one connection stands.
+enum Stage {
+    /// Reading the request head.
+    Reading(Vec<u8>),
+    /// Writing the answer from `at`.
+    Writing { out: Vec<u8>, at: usize },
+    /// Answer sent, write side shut; reading what the client still sends.
+    Lingering { discarded: usize },
+}
+
+struct Conn {
+    stream: TcpStream,
+    stage: Stage,
+    /// When this stage must be over.
+    deadline: Instant,
+    /// When the connection was accepted (the oldest is evicted first).
+    since: Instant,
+}
+
+/// What one step of a connection did.
+enum Step {
+    /// Nothing to do now.
+    Idle,
+    /// Read or wrote something.
+    Progress,
+    /// Done (or failed): close it.
+    Close,
+}
+
+fn serve_loop(listener: &TcpListener, stop: &AtomicBool, fetch: &dyn Fn() -> Option<String>) {
+    let mut conns: Vec<Conn> = Vec::new();
     let mut last_warning: Option<Instant> = None;
     while !stop.load(Ordering::Relaxed) {
-        match listener.accept() {
-            Ok((stream, peer)) => {
-                if let Err(e) = answer(stream, fetch) {
-                    tracing::debug!(%peer, error = %e, "metrics request failed");
-                }
+        let mut busy = accept_all(listener, &mut conns, &mut last_warning);
+        let now = Instant::now();
+        conns.retain_mut(|c| match step(c, now, fetch) {
+            Step::Idle => true,
+            Step::Progress => {
+                busy = true;
+                true
             }
-            Err(e) if e.kind() == ErrorKind::WouldBlock => thread::sleep(POLL_INTERVAL),
+            Step::Close => {
+                busy = true;
+                false
+            }
+        });
+        if !busy {
+            thread::sleep(POLL_INTERVAL);
+        }
+    }
+}
+
+/// Accepts every connection waiting; true if there was one.
+fn accept_all(
+    listener: &TcpListener,
+    conns: &mut Vec<Conn>,
+    last_warning: &mut Option<Instant>,
+) -> bool {
+    let mut any = false;
+    loop {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                any = true;
+                if stream.set_nonblocking(true).is_err() {
+                    continue;
+                }
+                if conns.len() >= MAX_CONNECTIONS {
+                    // The one waiting longest for its request goes.
+                    if let Some(oldest) = conns
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, c)| matches!(c.stage, Stage::Reading(_)))
+                        .min_by_key(|(_, c)| c.since)
+                        .map(|(i, _)| i)
+                    {
+                        conns.swap_remove(oldest);
+                    } else {
+                        continue;
+                    }
+                }
+                let now = Instant::now();
+                conns.push(Conn {
+                    stream,
+                    stage: Stage::Reading(Vec::new()),
+                    deadline: now + REQUEST_DEADLINE,
+                    since: now,
+                });
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return any,
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(e) => {
-                // Out of file descriptors and the like: wait, do not spin.
+                // Out of file descriptors and the like: log, come back later.
                 if last_warning.is_none_or(|t| t.elapsed() >= ACCEPT_WARN_INTERVAL) {
                     tracing::warn!(error = %e, "metrics endpoint cannot accept connections");
-                    last_warning = Some(Instant::now());
+                    *last_warning = Some(Instant::now());
                 }
-                thread::sleep(POLL_INTERVAL);
+                return any;
             }
         }
     }
+}
+
+/// Moves one connection on as far as it can go without waiting.
+fn step(c: &mut Conn, now: Instant, fetch: &dyn Fn() -> Option<String>) -> Step {
+    let mut progressed = false;
+    loop {
+        match &mut c.stage {
+            Stage::Reading(head) => {
+                let mut chunk = [0u8; 1024];
+                let got = match c.stream.read(&mut chunk) {
+                    Ok(0) => return Step::Close,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => 0,
+                    Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                    Err(_) => return Step::Close,
+                };
+                head.extend_from_slice(&chunk[..got]);
+                let answer = match find_head_end(head) {
+                    Some(end) if end <= MAX_REQUEST_HEAD => {
+                        let (method, target) = parse_request_line(&head[..end]);
+                        Some((route(method, target, fetch), method == Some("HEAD")))
+                    }
+                    Some(_) => Some((too_large(), false)),
+                    None if head.len() > MAX_REQUEST_HEAD => Some((too_large(), false)),
+                    None if got == 0 && now >= c.deadline => Some((
+                        Response::text("408 Request Timeout", "request too slow"),
+                        false,
+                    )),
+                    None if got == 0 => return idle_or(progressed),
+                    None => None,
+                };
+                progressed = true;
+                if let Some((response, head_only)) = answer {
+                    c.stage = Stage::Writing {
+                        out: response_bytes(&response, head_only),
+                        at: 0,
+                    };
+                    c.deadline = Instant::now() + WRITE_TIMEOUT;
+                }
+            }
+            Stage::Writing { out, at } => match c.stream.write(&out[*at..]) {
+                Ok(0) => return Step::Close,
+                Ok(n) => {
+                    *at += n;
+                    progressed = true;
+                    if *at == out.len() {
+                        if c.stream.shutdown(Shutdown::Write).is_err() {
+                            return Step::Close;
+                        }
+                        c.stage = Stage::Lingering { discarded: 0 };
+                        c.deadline = Instant::now() + LINGER;
+                    }
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    return if now >= c.deadline {
+                        Step::Close
+                    } else {
+                        idle_or(progressed)
+                    };
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(_) => return Step::Close,
+            },
+            Stage::Lingering { discarded } => {
+                let mut chunk = [0u8; 4096];
+                match c.stream.read(&mut chunk) {
+                    Ok(0) => return Step::Close,
+                    Ok(n) => {
+                        *discarded += n;
+                        progressed = true;
+                        if *discarded >= MAX_DISCARD {
+                            return Step::Close;
+                        }
+                    }
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                        return if now >= c.deadline {
+                            Step::Close
+                        } else {
+                            idle_or(progressed)
+                        };
+                    }
+                    Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                    Err(_) => return Step::Close,
+                }
+            }
+        }
+    }
+}
+
+fn idle_or(progressed: bool) -> Step {
+    if progressed {
+        Step::Progress
+    } else {
+        Step::Idle
+    }
+}
+
+fn too_large() -> Response {
+    Response::text("431 Request Header Fields Too Large", "request too large")
 }
 
 /// An answer: status, content type, extra header lines, body.
@@ -101,67 +289,6 @@ impl Response {
             content_type: "text/plain; charset=utf-8",
             extra_headers: "",
             body: format!("{body}\n"),
-        }
-    }
-}
-
-fn answer(mut stream: TcpStream, fetch: &dyn Fn() -> Option<String>) -> io::Result<()> {
-    stream.set_nonblocking(false)?;
-    stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
-    let (response, head_only) = match read_head(&mut stream) {
-        Ok(Some(head)) => {
-            let (method, target) = parse_request_line(&head);
-            (route(method, target, fetch), method == Some("HEAD"))
-        }
-        Ok(None) => (
-            Response::text("431 Request Header Fields Too Large", "request too large"),
-            false,
-        ),
-        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => (
-            Response::text("408 Request Timeout", "request too slow"),
-            false,
-        ),
-        Err(e) => return Err(e),
-    };
-    write_response(&mut stream, &response, head_only)?;
-    stream.shutdown(Shutdown::Write)?;
-    discard_rest(&mut stream);
-    Ok(())
-}
-
-/// Reads up to the blank line ending the request head. `Ok(None)` when the
-/// head is over [`MAX_REQUEST_HEAD`]; an error when the client is too slow
-/// or goes away.
-fn read_head(stream: &mut TcpStream) -> io::Result<Option<Vec<u8>>> {
-    let deadline = Instant::now() + REQUEST_DEADLINE;
-    let mut head = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 1024];
-    loop {
-        if let Some(end) = find_head_end(&head) {
-            if end > MAX_REQUEST_HEAD {
-                return Ok(None);
-            }
-            head.truncate(end);
-            return Ok(Some(head));
-        }
-        if head.len() > MAX_REQUEST_HEAD {
-            return Ok(None);
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(io::Error::new(ErrorKind::TimedOut, "request head too slow"));
-        }
-        stream.set_read_timeout(Some(left))?;
-        match stream.read(&mut chunk) {
-            Ok(0) => {
-                return Err(io::Error::new(
-                    ErrorKind::UnexpectedEof,
-                    "closed mid-request",
-                ))
-            }
-            Ok(n) => head.extend_from_slice(&chunk[..n]),
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
         }
     }
 }
@@ -234,37 +361,20 @@ fn route(method: Option<&str>, path: Option<&str>, fetch: &dyn Fn() -> Option<St
     }
 }
 
-fn write_response(stream: &mut TcpStream, r: &Response, head_only: bool) -> io::Result<()> {
-    let head = format!(
+/// The bytes of an answer (head, and body unless `head_only`).
+fn response_bytes(r: &Response, head_only: bool) -> Vec<u8> {
+    let mut out = format!(
         "HTTP/1.1 {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{}Connection: close\r\n\r\n",
         r.status,
         r.content_type,
         r.body.len(),
         r.extra_headers
-    );
-    stream.write_all(head.as_bytes())?;
+    )
+    .into_bytes();
     if !head_only {
-        stream.write_all(r.body.as_bytes())?;
+        out.extend_from_slice(r.body.as_bytes());
     }
-    stream.flush()
-}
-
-/// Reads and drops what the client still sends until it closes, bounded in
-/// bytes and time. Errors only end it early.
-fn discard_rest(stream: &mut TcpStream) {
-    let deadline = Instant::now() + LINGER;
-    let mut chunk = [0u8; 4096];
-    let mut discarded = 0;
-    while discarded < MAX_DISCARD {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
-            return;
-        }
-        match stream.read(&mut chunk) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => discarded += n,
-        }
-    }
+    out
 }
 
 #[cfg(test)]
@@ -438,6 +548,45 @@ mod tests {
         let mut answer = String::new();
         idle.read_to_string(&mut answer).unwrap();
         assert_eq!(status_line(&answer), "HTTP/1.1 408 Request Timeout");
+    }
+
+    /// Fifty clients connect and send nothing (or half a request): a
+    /// scrape is still answered at once, not after their deadlines.
+    #[test]
+    fn idle_connections_do_not_delay_a_scrape() {
+        let server = TestServer::start(|| Some("m 1\n".into()));
+        let mut idle: Vec<TcpStream> = (0..50)
+            .map(|_| TcpStream::connect(server.addr).unwrap())
+            .collect();
+        for s in idle.iter_mut().step_by(2) {
+            s.write_all(b"GET /metr").unwrap();
+        }
+        thread::sleep(Duration::from_millis(50));
+        let start = Instant::now();
+        assert_eq!(status_line(&server.get("/metrics")), "HTTP/1.1 200 OK");
+        let took = start.elapsed();
+        assert!(took < Duration::from_secs(1), "scrape took {took:?}");
+    }
+
+    /// More idle clients than the server holds: the oldest are closed and
+    /// a new scrape still gets in.
+    #[test]
+    fn beyond_the_connection_limit_the_oldest_idle_one_goes() {
+        let server = TestServer::start(|| Some("m 1\n".into()));
+        let mut idle: Vec<TcpStream> = (0..MAX_CONNECTIONS + 20)
+            .map(|_| TcpStream::connect(server.addr).unwrap())
+            .collect();
+        thread::sleep(Duration::from_millis(100));
+        let start = Instant::now();
+        assert_eq!(status_line(&server.get("/metrics")), "HTTP/1.1 200 OK");
+        assert!(start.elapsed() < Duration::from_secs(1));
+        // The first one connected was closed without an answer.
+        idle[0]
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let mut answer = Vec::new();
+        let _ = idle[0].read_to_end(&mut answer);
+        assert!(answer.is_empty(), "{answer:?}");
     }
 
     #[test]

@@ -330,7 +330,7 @@ pub fn run(path: &Path, cfg: Config) -> Result<(), RunError> {
     let (api_tx, api_rx) = crossbeam::channel::bounded::<ApiCall>(256);
     control.api = Some(api_rx);
     let socket = cfg.api_socket();
-    let _api_server = match ApiServer::start(&socket, api_tx.clone()) {
+    let api_server = match ApiServer::start(&socket, api_tx.clone()) {
         Ok(s) => {
             info!(socket = %socket.display(), "control API listening");
             Some(s)
@@ -378,6 +378,15 @@ pub fn run(path: &Path, cfg: Config) -> Result<(), RunError> {
 
     // Shutdown.
     stop.store(true, Ordering::Relaxed);
+    if let Some(api) = &api_server {
+        let c = &api.clients;
+        info!(
+            connected = c.connected(),
+            refused = c.refused.load(Ordering::Relaxed),
+            evicted = c.evicted.load(Ordering::Relaxed),
+            "control socket clients"
+        );
+    }
     metrics_stop.store(true, Ordering::Relaxed);
     if let Some(h) = metrics_thread {
         let _ = h.join();
