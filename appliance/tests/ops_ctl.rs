@@ -802,3 +802,76 @@ fn session_and_subscriber_verbs_and_their_refusals() {
     );
     assert_clean_exit(&tandem.stop());
 }
+
+/// `ctl types`: each user-session type with its rules (in the order they
+/// are tried), selection, accounting and timeouts, as a table and as JSON.
+#[test]
+fn types_verb_lists_types_rules_and_timeouts() {
+    let test = "ctl-types";
+    let scratch = Scratch::new(test);
+    let prefix = file_prefix(test);
+    let socket = scratch.path("ctl.sock");
+    let types = r#"user_session_types: [
+        (name: "bulk"),
+        (name: "video", selection: Sticky, accounted: false,
+         timeouts: (tcp_established_s: 60, udp_s: 5)),
+    ],
+    classify: [
+        (proto: Tcp, ports: (443, 443), user_session_type: "video"),
+        (proto: Udp, ports: (5000, 5010), dscp: 34, user_session_type: "video"),
+        (proto: Tcp, user_session_type: "bulk"),
+    ],
+    timeouts: (tcp_syn_s: 7),
+    api:"#;
+    let config = config(&prefix, &socket).replacen("api:", types, 1);
+    let mut tandem = Tandem::start(&scratch.dir, &prefix, &config);
+    tandem.wait_running();
+    let ctl = Ctl::new(&socket);
+
+    let json = ctl.json(&["types"]);
+    let rows = json.as_array().expect("a list of types");
+    assert_eq!(rows.len(), 2, "{json:#}");
+    let bulk = &rows[0];
+    assert_eq!(bulk["type"], "bulk");
+    assert_eq!(bulk["selection"], "weighted_least_load");
+    assert_eq!(bulk["accounted"], true);
+    assert_eq!(
+        bulk["rules"],
+        serde_json::json!(["#2 tcp", "no rule matches"]),
+        "the first type is the default"
+    );
+    assert_eq!(bulk["timeouts"], "global");
+    assert_eq!(bulk["tcp_syn_s"], 7, "global timeouts from the config");
+    assert_eq!(bulk["tcp_established_s"], 900);
+    let video = &rows[1];
+    assert_eq!(video["type"], "video");
+    assert_eq!(video["selection"], "sticky");
+    assert_eq!(video["accounted"], false);
+    assert_eq!(
+        video["rules"],
+        serde_json::json!(["#0 tcp dport 443", "#1 udp dport 5000-5010 dscp 34"])
+    );
+    assert_eq!(video["timeouts"], "own");
+    assert_eq!(video["tcp_established_s"], 60);
+    assert_eq!(video["udp_s"], 5);
+
+    let table = ctl.ok(&["types"]);
+    let header = table.lines().next().unwrap_or_default();
+    for column in [
+        "type",
+        "selection",
+        "accounted",
+        "rules",
+        "timeouts",
+        "udp_s",
+    ] {
+        assert!(header.contains(column), "no {column} column:\n{table}");
+    }
+    let video_row = row(&table, "video");
+    assert!(
+        video_row.contains("sticky")
+            && video_row.contains("#0 tcp dport 443,#1 udp dport 5000-5010 dscp 34"),
+        "{table}"
+    );
+    assert_clean_exit(&tandem.stop());
+}

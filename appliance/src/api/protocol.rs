@@ -119,6 +119,10 @@ pub enum Request {
         prefix: Option<String>,
     },
     Subscribers,
+    /// User-session types in force: selection, accounting, the
+    /// classification rules that pick each (in the order they are tried)
+    /// and its idle timeouts.
+    Types,
     /// Re-read the config file and apply what can change at run time.
     Reload,
     /// Prometheus text exposition of every metric.

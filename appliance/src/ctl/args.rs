@@ -76,6 +76,8 @@ pub enum CtlCmd {
     Subscriber(SubscriberCmd),
     /// Subscriber policies in force.
     Subscribers,
+    /// User-session types: classification rules, server selection and timeouts.
+    Types,
     /// Re-read the config file and apply what can change at run time.
     Reload,
     /// Every metric in Prometheus text format.

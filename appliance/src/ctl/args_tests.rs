@@ -43,6 +43,8 @@ fn read_only_verbs_map_to_their_requests_and_views() {
     assert_eq!(view("ctl services"), View::Services);
     assert_eq!(request("ctl subscribers"), Request::Subscribers);
     assert_eq!(view("ctl subscribers"), View::Subscribers);
+    assert_eq!(request("ctl types"), Request::Types);
+    assert_eq!(view("ctl types"), View::Types);
     assert_eq!(request("ctl metrics"), Request::Metrics);
     assert_eq!(view("ctl metrics"), View::Metrics);
     assert_eq!(request("ctl reload"), Request::Reload);

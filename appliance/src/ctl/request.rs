@@ -19,6 +19,7 @@ pub enum View {
     UserSessions,
     Services,
     Subscribers,
+    Types,
     /// Prometheus text, printed as it comes.
     Metrics,
     /// A change: one line saying what was done.
@@ -90,6 +91,7 @@ pub fn plan(cmd: &CtlCmd) -> Result<Plan, String> {
         ),
         CtlCmd::Services => plain(Request::Services, View::Services),
         CtlCmd::Subscribers => plain(Request::Subscribers, View::Subscribers),
+        CtlCmd::Types => plain(Request::Types, View::Types),
         CtlCmd::Reload => done(Request::Reload, "config reloaded".to_string()),
         CtlCmd::Metrics => plain(Request::Metrics, View::Metrics),
         CtlCmd::Server(s) => plan_server(s),

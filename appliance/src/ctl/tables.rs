@@ -42,6 +42,21 @@ pub const USER_SESSION_COLUMNS: &[&str] = &[
     "age_s",
 ];
 
+/// Columns of a user-session type, in the order shown.
+pub const TYPE_COLUMNS: &[&str] = &[
+    "type",
+    "selection",
+    "accounted",
+    "rules",
+    "timeouts",
+    "tcp_syn_s",
+    "tcp_established_s",
+    "tcp_closing_s",
+    "udp_s",
+    "udp_replied_s",
+    "icmp_s",
+];
+
 /// Columns of a subscriber policy, in the order shown.
 pub const SUBSCRIBER_COLUMNS: &[&str] = &["match", "services", "external"];
 
@@ -57,6 +72,7 @@ pub fn render(view: &View, data: &Value) -> Result<String, String> {
         View::Sessions => objects(data, SESSION_COLUMNS, "no pinned mobile sessions"),
         View::UserSessions => objects(data, USER_SESSION_COLUMNS, "no user sessions"),
         View::Subscribers => objects(data, SUBSCRIBER_COLUMNS, "no subscriber policies"),
+        View::Types => objects(data, TYPE_COLUMNS, "no user-session types"),
         View::Metrics => match data {
             Value::String(text) if text.ends_with('\n') || text.is_empty() => Ok(text.clone()),
             Value::String(text) => Ok(format!("{text}\n")),

@@ -107,6 +107,7 @@ impl Control {
                 self.remove_subscriber(session, prefix)
             }
             Request::Subscribers => Ok(self.subscribers()),
+            Request::Types => Ok(self.types()),
             Request::Reload => self.reload().map(|msg| json!({ "message": msg })),
         };
         match result {
