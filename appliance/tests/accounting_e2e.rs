@@ -29,6 +29,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+/// The private enterprise number the config gives the IPFIX exporter.
+const PEN: u32 = 64_999;
 const IO_LIMIT: Duration = Duration::from_secs(5);
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -309,7 +311,8 @@ impl Lab {
         let extra = format!(
             r#"{policy}
     accounting: (interim_s: 0, json: (path: "{json}"),
-        ipfix: (collector: "127.0.0.1:{ipfix_port}", observation_domain: 7)),"#,
+        ipfix: (collector: "127.0.0.1:{ipfix_port}", observation_domain: 7,
+            enterprise: {PEN})),"#,
             json = json.display()
         );
         let started_ms = now_ms();
@@ -760,15 +763,19 @@ fn check_flow(flow: &Value, rec: &Value) {
         let pairs: Vec<&str> = (0..width).map(|i| &digits[2 * i..2 * i + 2]).collect();
         pairs.join(":")
     };
-    let service = rec["service_index"].as_u64().unwrap_or(0xFFFF_FFFF);
+    // Service and type by name in IANA's application elements; the
+    // session ID, which has no IANA element, under the configured
+    // enterprise number only.
+    assert_eq!(field("cflow.appl_name"), text("service"), "{flow}");
+    assert_eq!(
+        field("cflow.application_category_name"),
+        text("user_session_type"),
+        "{flow}"
+    );
     assert_eq!(
         flow["cflow.enterprise_private_entry"],
-        serde_json::json!([
-            hex(ms(rec, "session_id"), 8),
-            hex(ms(rec, "user_session_type_index"), 1),
-            hex(service, 4),
-        ]),
-        "session, type, service: {flow}"
+        serde_json::json!(hex(ms(rec, "session_id"), 8)),
+        "session ID: {flow}"
     );
 }
 

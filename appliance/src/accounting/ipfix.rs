@@ -16,9 +16,20 @@
 //! | bytes_up / packets_up   | octetTotalCount (85) / packetTotalCount (86)   |
 //! | bytes_down / packets_down | reverseOctetTotalCount / reversePacketTotalCount (RFC 5103: PEN 29305, IE 85 / 86) |
 //! | kind + end_reason       | flowEndReason (136) and firewallEvent (233), mapping below |
-//! | session_id              | tandem PEN 32473, IE 1, unsigned64              |
-//! | user_session_type_index | tandem PEN 32473, IE 2, unsigned8               |
-//! | service_index           | tandem PEN 32473, IE 3, unsigned32 (0xFFFFFFFF: external) |
+//! | service (name)          | applicationName (96), string, variable length ("external" for external traffic) |
+//! | user_session_type (name)| applicationCategoryName (372), string, variable length |
+//! | session_id              | only with `enterprise: N` in the config: PEN N, IE 1, unsigned64 |
+//!
+//! The service and the user-session type go as their names in the IANA
+//! application elements (the type is a first-level category of the traffic,
+//! the service the application it reaches), so collectors show them without
+//! any enterprise knowledge. The mobile session ID (terminal address with
+//! VLAN, or GTP TEID) has no IANA element; it is exported only under the
+//! operator's own private enterprise number (`accounting.ipfix.enterprise`):
+//! the exporter used to send it under 32473, which RFC 5612 reserves for
+//! documentation. Without that setting the template has no enterprise
+//! element of its own (the terminal address is sourceIPv4Address; the JSON
+//! records carry the session ID either way).
 //!
 //! Counter choice: records carry totals since the user session began
 //! (interim records too), so the *Total* counters are the honest elements;
@@ -49,7 +60,7 @@ use std::io;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use dataplane::event::{EndReason, RecordKind, EXTERNAL_SERVICE};
+use dataplane::event::{EndReason, RecordKind};
 
 use super::record::AccountingRecord;
 
@@ -59,9 +70,6 @@ pub const IPFIX_VERSION: u16 = 10;
 pub const TEMPLATE_SET_ID: u16 = 2;
 /// The one template this exporter defines (data set ID).
 pub const TEMPLATE_ID: u16 = 256;
-/// Private enterprise number of the Tandem-specific elements: the
-/// documentation PEN of RFC 5612 until the product has its own.
-pub const TANDEM_PEN: u32 = 32473;
 /// PEN that marks RFC 5103 reverse-direction elements.
 pub const REVERSE_PEN: u32 = 29305;
 /// Largest message sent: stays below common path MTUs with IP and UDP
@@ -71,6 +79,11 @@ pub const MAX_MESSAGE_BYTES: usize = 1400;
 const MESSAGE_HEADER_BYTES: usize = 16;
 const SET_HEADER_BYTES: usize = 4;
 const ENTERPRISE_BIT: u16 = 0x8000;
+/// Template length of a variable-length element (RFC 7011 §7).
+const VARIABLE_LENGTH: u16 = 0xFFFF;
+/// Longest name sent in a string element (longer ones are cut at a
+/// character boundary), so one record always fits a message.
+pub const MAX_NAME_BYTES: usize = 254;
 
 /// One information element of the template, with how a record fills it.
 struct Field {
@@ -102,9 +115,18 @@ fn put_ip(out: &mut Vec<u8>, ip: Ipv4Addr) {
     out.extend_from_slice(&ip.octets());
 }
 
-/// The template, in wire order. Template and data records are both written
-/// from this list, so they cannot disagree.
-const FIELDS: &[Field] = &[
+fn put_name(out: &mut Vec<u8>, name: &str) {
+    let mut end = name.len().min(MAX_NAME_BYTES);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    // One length byte: names are at most 254 bytes (RFC 7011 §7).
+    out.push(end as u8);
+    out.extend_from_slice(&name.as_bytes()[..end]);
+}
+
+/// The standard elements, in wire order.
+const STANDARD_FIELDS: &[Field] = &[
     std_ie(152, 8, |r, o| {
         o.extend_from_slice(&r.start_ms.to_be_bytes())
     }),
@@ -138,30 +160,132 @@ const FIELDS: &[Field] = &[
     }),
     std_ie(136, 1, |r, o| o.push(flow_end_reason(r.kind, r.end_reason))),
     std_ie(233, 1, |r, o| o.push(firewall_event(r.kind, r.end_reason))),
-    pen_ie(TANDEM_PEN, 1, 8, |r, o| {
-        o.extend_from_slice(&r.session_id.to_be_bytes())
-    }),
-    pen_ie(TANDEM_PEN, 2, 1, |r, o| o.push(r.user_session_type_index)),
-    pen_ie(TANDEM_PEN, 3, 4, |r, o| {
-        let idx = r.service_index.unwrap_or(EXTERNAL_SERVICE);
-        o.extend_from_slice(&idx.to_be_bytes())
+    std_ie(96, VARIABLE_LENGTH, |r, o| put_name(o, &r.service)),
+    std_ie(372, VARIABLE_LENGTH, |r, o| {
+        put_name(o, &r.user_session_type)
     }),
 ];
 
-/// Bytes of one data record.
-pub const DATA_RECORD_BYTES: usize = {
-    let mut sum = 0;
-    let mut i = 0;
-    while i < FIELDS.len() {
-        sum += FIELDS[i].len as usize;
-        i += 1;
-    }
-    sum
-};
+/// The mobile session ID, under the operator's enterprise number.
+fn session_id_field(pen: u32) -> Field {
+    pen_ie(pen, 1, 8, |r, o| {
+        o.extend_from_slice(&r.session_id.to_be_bytes())
+    })
+}
 
-/// Data records that fit in one message.
-pub const RECORDS_PER_MESSAGE: usize =
-    (MAX_MESSAGE_BYTES - MESSAGE_HEADER_BYTES - SET_HEADER_BYTES) / DATA_RECORD_BYTES;
+/// The one template this exporter sends. Template and data records are
+/// both written from its list of elements, so they cannot disagree.
+pub struct Template {
+    fields: Vec<Field>,
+}
+
+impl Template {
+    /// The standard elements, plus the session ID when `enterprise` names
+    /// the operator's private enterprise number.
+    pub fn new(enterprise: Option<u32>) -> Template {
+        let mut fields: Vec<Field> = STANDARD_FIELDS
+            .iter()
+            .map(|f| Field {
+                id: f.id,
+                len: f.len,
+                pen: f.pen,
+                put: f.put,
+            })
+            .collect();
+        if let Some(pen) = enterprise {
+            fields.push(session_id_field(pen));
+        }
+        Template { fields }
+    }
+
+    /// Bytes of `rec` as a data record.
+    pub fn record_bytes(&self, rec: &AccountingRecord) -> usize {
+        let mut scratch = Vec::with_capacity(128);
+        self.put_record(rec, &mut scratch);
+        scratch.len()
+    }
+
+    fn put_record(&self, rec: &AccountingRecord, out: &mut Vec<u8>) {
+        for field in &self.fields {
+            (field.put)(rec, out);
+        }
+    }
+
+    /// Writes a message holding only the template set into `out` (cleared
+    /// first).
+    pub fn encode_template_message(&self, header: MessageHeader, out: &mut Vec<u8>) {
+        out.clear();
+        start_message(header, out);
+        let set_start = out.len();
+        put_u16(out, TEMPLATE_SET_ID);
+        put_u16(out, 0); // set length, patched below
+        put_u16(out, TEMPLATE_ID);
+        put_u16(out, self.fields.len() as u16);
+        for field in &self.fields {
+            match field.pen {
+                None => {
+                    put_u16(out, field.id);
+                    put_u16(out, field.len);
+                }
+                Some(pen) => {
+                    put_u16(out, field.id | ENTERPRISE_BIT);
+                    put_u16(out, field.len);
+                    out.extend_from_slice(&pen.to_be_bytes());
+                }
+            }
+        }
+        patch_len(out, set_start);
+        patch_len(out, 0);
+    }
+
+    /// Writes a message with one data set of `recs` into `out` (cleared
+    /// first). The exporter packs records so the message stays within
+    /// `MAX_MESSAGE_BYTES`; more still encode correctly, only larger.
+    pub fn encode_data_message(
+        &self,
+        header: MessageHeader,
+        recs: &[AccountingRecord],
+        out: &mut Vec<u8>,
+    ) {
+        out.clear();
+        start_message(header, out);
+        let set_start = out.len();
+        put_u16(out, TEMPLATE_ID);
+        put_u16(out, 0); // set length, patched below
+        for rec in recs {
+            self.put_record(rec, out);
+        }
+        patch_len(out, set_start);
+        patch_len(out, 0);
+    }
+
+    /// How many of `recs` (at least one) go in the next message so that it
+    /// stays within `MAX_MESSAGE_BYTES`.
+    pub fn records_that_fit(&self, recs: &[AccountingRecord]) -> usize {
+        let mut bytes = MESSAGE_HEADER_BYTES + SET_HEADER_BYTES;
+        let mut n = 0;
+        for rec in recs {
+            bytes += self.record_bytes(rec);
+            if bytes > MAX_MESSAGE_BYTES && n > 0 {
+                break;
+            }
+            n += 1;
+        }
+        n
+    }
+}
+
+/// [`Template::encode_template_message`] of the template without
+/// enterprise elements.
+pub fn encode_template_message(header: MessageHeader, out: &mut Vec<u8>) {
+    Template::new(None).encode_template_message(header, out);
+}
+
+/// [`Template::encode_data_message`] of the template without enterprise
+/// elements.
+pub fn encode_data_message(header: MessageHeader, recs: &[AccountingRecord], out: &mut Vec<u8>) {
+    Template::new(None).encode_data_message(header, recs, out);
+}
 
 /// flowEndReason (IANA): 1 idle timeout, 2 active timeout, 3 end of flow
 /// detected, 4 forced end.
@@ -193,52 +317,6 @@ pub struct MessageHeader {
     pub observation_domain: u32,
 }
 
-/// Writes a message holding only the template set into `out` (cleared
-/// first).
-pub fn encode_template_message(header: MessageHeader, out: &mut Vec<u8>) {
-    out.clear();
-    start_message(header, out);
-    let set_start = out.len();
-    put_u16(out, TEMPLATE_SET_ID);
-    put_u16(out, 0); // set length, patched below
-    put_u16(out, TEMPLATE_ID);
-    put_u16(out, FIELDS.len() as u16);
-    for field in FIELDS {
-        match field.pen {
-            None => {
-                put_u16(out, field.id);
-                put_u16(out, field.len);
-            }
-            Some(pen) => {
-                put_u16(out, field.id | ENTERPRISE_BIT);
-                put_u16(out, field.len);
-                out.extend_from_slice(&pen.to_be_bytes());
-            }
-        }
-    }
-    patch_len(out, set_start);
-    patch_len(out, 0);
-}
-
-/// Writes a message with one data set of `recs` into `out` (cleared
-/// first). Callers keep `recs.len() <= RECORDS_PER_MESSAGE` so the message
-/// stays within `MAX_MESSAGE_BYTES`; more still encode correctly, only
-/// larger.
-pub fn encode_data_message(header: MessageHeader, recs: &[AccountingRecord], out: &mut Vec<u8>) {
-    out.clear();
-    start_message(header, out);
-    let set_start = out.len();
-    put_u16(out, TEMPLATE_ID);
-    put_u16(out, 0); // set length, patched below
-    for rec in recs {
-        for field in FIELDS {
-            (field.put)(rec, out);
-        }
-    }
-    patch_len(out, set_start);
-    patch_len(out, 0);
-}
-
 fn start_message(header: MessageHeader, out: &mut Vec<u8>) {
     put_u16(out, IPFIX_VERSION);
     put_u16(out, 0); // message length, patched at the end
@@ -262,6 +340,7 @@ fn patch_len(out: &mut [u8], start: usize) {
 /// Sends accounting records to one collector over UDP.
 pub struct IpfixExporter {
     socket: UdpSocket,
+    template: Template,
     collector: SocketAddr,
     observation_domain: u32,
     template_refresh: Duration,
@@ -282,12 +361,24 @@ impl IpfixExporter {
         observation_domain: u32,
         template_refresh: Duration,
     ) -> io::Result<Self> {
+        Self::with_enterprise(collector, observation_domain, template_refresh, None)
+    }
+
+    /// As [`new`](Self::new), adding the session ID under the operator's
+    /// private enterprise number `enterprise`.
+    pub fn with_enterprise(
+        collector: SocketAddr,
+        observation_domain: u32,
+        template_refresh: Duration,
+        enterprise: Option<u32>,
+    ) -> io::Result<Self> {
         let bind: SocketAddr = match collector {
             SocketAddr::V4(_) => (std::net::Ipv4Addr::UNSPECIFIED, 0).into(),
             SocketAddr::V6(_) => (std::net::Ipv6Addr::UNSPECIFIED, 0).into(),
         };
         Ok(IpfixExporter {
             socket: UdpSocket::bind(bind)?,
+            template: Template::new(enterprise),
             collector,
             observation_domain,
             template_refresh,
@@ -307,14 +398,20 @@ impl IpfixExporter {
             Some(at) if now.duration_since(at) < self.template_refresh
         );
         if template_due {
-            encode_template_message(self.header(), &mut self.message);
+            self.template
+                .encode_template_message(self.header(), &mut self.message);
             self.send()?;
             self.template_sent_at = Some(now);
         }
-        for chunk in recs.chunks(RECORDS_PER_MESSAGE) {
-            encode_data_message(self.header(), chunk, &mut self.message);
+        let mut rest = recs;
+        while !rest.is_empty() {
+            let n = self.template.records_that_fit(rest);
+            let (chunk, later) = rest.split_at(n);
+            self.template
+                .encode_data_message(self.header(), chunk, &mut self.message);
             self.send()?;
             self.data_records_sent += chunk.len() as u64;
+            rest = later;
         }
         Ok(())
     }

@@ -110,25 +110,62 @@ impl Decoder {
             .templates
             .get(&set_id)
             .ok_or_else(|| format!("data set {set_id} before its template"))?;
-        let record_len: usize = fields.iter().map(|f| usize::from(f.len)).sum();
-        if record_len == 0 || body.len() / record_len * record_len != body.len() {
-            return Err(format!(
-                "set body of {} bytes is not whole records of {record_len}",
-                body.len()
-            ));
+        // Fixed-length fields take their template length; a length of
+        // 65535 means variable length: one length byte, or 255 and two
+        // bytes of length (RFC 7011 §7).
+        let min_record: usize = fields
+            .iter()
+            .map(|f| {
+                if f.len == 0xFFFF {
+                    1
+                } else {
+                    usize::from(f.len)
+                }
+            })
+            .sum();
+        if min_record == 0 {
+            return Err("empty template".into());
         }
-        for rec in body.chunks(record_len) {
-            let mut at = 0;
+        let mut at = 0;
+        while body.len() - at >= min_record {
             let mut values = HashMap::new();
             for f in fields {
-                let end = at + usize::from(f.len);
-                values.insert((f.enterprise, f.id), rec[at..end].to_vec());
-                at = end;
+                let len = if f.len == 0xFFFF {
+                    let first = *body.get(at).ok_or("short record")?;
+                    at += 1;
+                    if first < 255 {
+                        usize::from(first)
+                    } else {
+                        at += 2;
+                        usize::from(be16(body, at - 2)?)
+                    }
+                } else {
+                    usize::from(f.len)
+                };
+                let value = body
+                    .get(at..at + len)
+                    .ok_or_else(|| format!("record runs past its set at {at}"))?;
+                values.insert((f.enterprise, f.id), value.to_vec());
+                at += len;
             }
             out.records.push(values);
         }
+        if body[at..].iter().any(|&b| b != 0) {
+            return Err(format!(
+                "{} bytes after the last record are not padding",
+                body.len() - at
+            ));
+        }
         Ok(())
     }
+}
+
+/// A decoded element as text.
+pub fn text(rec: &HashMap<ElementKey, Vec<u8>>, key: ElementKey) -> String {
+    let bytes = rec
+        .get(&key)
+        .unwrap_or_else(|| panic!("element {key:?} missing"));
+    String::from_utf8(bytes.clone()).expect("UTF-8 string element")
 }
 
 /// A decoded element as an unsigned number (big-endian, any width up to 8).

@@ -10,7 +10,9 @@ use std::time::Duration;
 use dataplane::event::{EndReason, RecordKind};
 
 use super::*;
-use crate::accounting::ipfix_decode::{ipv4, uint, Decoded, Decoder, ElementKey, TemplateField};
+use crate::accounting::ipfix_decode::{
+    ipv4, text, uint, Decoded, Decoder, ElementKey, TemplateField,
+};
 use crate::accounting::test_support::sample_record;
 
 const HEADER: MessageHeader = MessageHeader {
@@ -44,33 +46,70 @@ fn template_lists_the_documented_elements() {
         len,
     };
     let expected = vec![
-        f(0, 152, 8),    // flowStartMilliseconds
-        f(0, 153, 8),    // flowEndMilliseconds
-        f(0, 8, 4),      // sourceIPv4Address
-        f(0, 12, 4),     // destinationIPv4Address
-        f(0, 7, 2),      // sourceTransportPort
-        f(0, 11, 2),     // destinationTransportPort
-        f(0, 4, 1),      // protocolIdentifier
-        f(0, 225, 4),    // postNATSourceIPv4Address
-        f(0, 226, 4),    // postNATDestinationIPv4Address
-        f(0, 227, 2),    // postNAPTSourceTransportPort
-        f(0, 228, 2),    // postNAPTDestinationTransportPort
-        f(0, 85, 8),     // octetTotalCount
-        f(0, 86, 8),     // packetTotalCount
-        f(29305, 85, 8), // reverseOctetTotalCount (RFC 5103)
-        f(29305, 86, 8), // reversePacketTotalCount (RFC 5103)
-        f(0, 136, 1),    // flowEndReason
-        f(0, 233, 1),    // firewallEvent
-        f(32473, 1, 8),  // mobile session ID
-        f(32473, 2, 1),  // user-session type index
-        f(32473, 3, 4),  // service index
+        f(0, 152, 8),     // flowStartMilliseconds
+        f(0, 153, 8),     // flowEndMilliseconds
+        f(0, 8, 4),       // sourceIPv4Address
+        f(0, 12, 4),      // destinationIPv4Address
+        f(0, 7, 2),       // sourceTransportPort
+        f(0, 11, 2),      // destinationTransportPort
+        f(0, 4, 1),       // protocolIdentifier
+        f(0, 225, 4),     // postNATSourceIPv4Address
+        f(0, 226, 4),     // postNATDestinationIPv4Address
+        f(0, 227, 2),     // postNAPTSourceTransportPort
+        f(0, 228, 2),     // postNAPTDestinationTransportPort
+        f(0, 85, 8),      // octetTotalCount
+        f(0, 86, 8),      // packetTotalCount
+        f(29305, 85, 8),  // reverseOctetTotalCount (RFC 5103)
+        f(29305, 86, 8),  // reversePacketTotalCount (RFC 5103)
+        f(0, 136, 1),     // flowEndReason
+        f(0, 233, 1),     // firewallEvent
+        f(0, 96, 65535),  // applicationName, variable length
+        f(0, 372, 65535), // applicationCategoryName, variable length
     ];
-    assert_eq!(fields, &expected);
+    assert_eq!(fields, &expected, "no enterprise element by default");
+
+    // With the operator's enterprise number, the session ID is added
+    // under it, and nothing else changes.
+    let mut buf = Vec::new();
+    Template::new(Some(64_999)).encode_template_message(HEADER, &mut buf);
+    let msg = Decoder::default().decode(&buf).unwrap();
+    let mut with_pen = expected.clone();
+    with_pen.push(f(64_999, 1, 8)); // mobile session ID
+    assert_eq!(msg.templates[0].1, with_pen);
+}
+
+#[test]
+fn no_element_uses_the_documentation_enterprise_number() {
+    for enterprise in [None, Some(64_999)] {
+        let mut buf = Vec::new();
+        Template::new(enterprise).encode_template_message(HEADER, &mut buf);
+        let msg = Decoder::default().decode(&buf).unwrap();
+        assert!(
+            msg.templates[0].1.iter().all(|f| f.enterprise != 32473),
+            "RFC 5612's documentation PEN on the wire"
+        );
+    }
+}
+
+#[test]
+fn session_id_goes_under_the_configured_enterprise_number() {
+    let template = Template::new(Some(64_999));
+    let mut buf = Vec::new();
+    template.encode_template_message(HEADER, &mut buf);
+    let mut decoder = Decoder::default();
+    decoder.decode(&buf).unwrap();
+    let recs: Vec<_> = (0..3).map(sample_record).collect();
+    template.encode_data_message(HEADER, &recs, &mut buf);
+    let msg = decoder.decode(&buf).unwrap();
+    for (got, rec) in msg.records.iter().zip(&recs) {
+        assert_eq!(uint(got, (64_999, 1)), rec.session_id);
+        assert_eq!(text(got, (0, 96)), rec.service);
+    }
 }
 
 /// Checks every element of a decoded data record against the record.
 fn assert_record_matches(got: &HashMap<ElementKey, Vec<u8>>, rec: &AccountingRecord) {
-    assert_eq!(got.len(), 20);
+    assert_eq!(got.len(), 19);
     assert_eq!(uint(got, (0, 152)), rec.start_ms);
     assert_eq!(uint(got, (0, 153)), rec.end_ms);
     assert_eq!(ipv4(got, (0, 8)), rec.terminal_ip);
@@ -86,15 +125,10 @@ fn assert_record_matches(got: &HashMap<ElementKey, Vec<u8>>, rec: &AccountingRec
     assert_eq!(uint(got, (0, 86)), rec.packets_up);
     assert_eq!(uint(got, (29305, 85)), rec.bytes_down);
     assert_eq!(uint(got, (29305, 86)), rec.packets_down);
-    assert_eq!(uint(got, (32473, 1)), rec.session_id);
-    assert_eq!(
-        uint(got, (32473, 2)),
-        u64::from(rec.user_session_type_index)
-    );
-    let service = uint(got, (32473, 3));
-    match rec.service_index {
-        Some(idx) => assert_eq!(service, u64::from(idx)),
-        None => assert_eq!(service, 0xFFFF_FFFF),
+    assert_eq!(text(got, (0, 96)), rec.service);
+    assert_eq!(text(got, (0, 372)), rec.user_session_type);
+    if rec.service_index.is_none() {
+        assert_eq!(text(got, (0, 96)), "external");
     }
     // Values from the IANA flowEndReason and firewallEvent registries.
     let (end_reason, fw_event) = match (rec.kind, rec.end_reason) {
@@ -160,14 +194,28 @@ fn every_end_reason_maps_on_the_wire() {
 
 #[test]
 fn a_full_message_fits_the_mtu_and_one_more_record_would_not() {
-    let recs: Vec<_> = (0..RECORDS_PER_MESSAGE as u32 + 1)
-        .map(sample_record)
-        .collect();
+    let template = Template::new(None);
+    let recs: Vec<_> = (0..100).map(sample_record).collect();
+    let n = template.records_that_fit(&recs);
     let mut buf = Vec::new();
-    encode_data_message(HEADER, &recs[..RECORDS_PER_MESSAGE], &mut buf);
+    template.encode_data_message(HEADER, &recs[..n], &mut buf);
     assert!(buf.len() <= 1400, "{}", buf.len());
-    encode_data_message(HEADER, &recs, &mut buf);
+    template.encode_data_message(HEADER, &recs[..n + 1], &mut buf);
     assert!(buf.len() > 1400, "{}", buf.len());
+}
+
+#[test]
+fn long_names_are_cut_at_a_character_boundary() {
+    let rec = AccountingRecord {
+        service: "é".repeat(300),
+        ..sample_record(0)
+    };
+    let (_, mut decoder) = template_and_decoder();
+    let mut buf = Vec::new();
+    encode_data_message(HEADER, std::slice::from_ref(&rec), &mut buf);
+    let msg = decoder.decode(&buf).unwrap();
+    let got = text(&msg.records[0], (0, 96));
+    assert_eq!(got, "é".repeat(127), "254 bytes at most, whole characters");
 }
 
 /// Receives every datagram already sent to `rx` (the sends happened before,
@@ -201,6 +249,12 @@ fn exporter_sends_template_first_and_counts_sequence_in_records() {
     assert_eq!(exp.data_records_sent(), 40);
 
     let mut decoder = Decoder::default();
+    let template = Template::new(None);
+    let per = template.records_that_fit(&recs);
+    let second = template.records_that_fit(&recs[per..]);
+    assert!(per + second < 40, "40 records take at least three messages");
+    let rest = 40 - per - second;
+    assert!(template.records_that_fit(&recs[per + second..]) == rest);
     let msgs: Vec<Decoded> = receive(&rx, 4)
         .iter()
         .map(|m| {
@@ -212,10 +266,9 @@ fn exporter_sends_template_first_and_counts_sequence_in_records() {
     assert_eq!(msgs[0].templates.len(), 1);
     assert!(msgs[0].records.is_empty());
     let counts: Vec<usize> = msgs.iter().map(|m| m.records.len()).collect();
-    let per = RECORDS_PER_MESSAGE;
-    assert_eq!(counts, vec![0, per, per, 40 - 2 * per]);
+    assert_eq!(counts, vec![0, per, second, rest]);
     let seqs: Vec<u32> = msgs.iter().map(|m| m.sequence).collect();
-    assert_eq!(seqs, vec![0, 0, per as u32, 2 * per as u32]);
+    assert_eq!(seqs, vec![0, 0, per as u32, (per + second) as u32]);
     assert!(msgs.iter().all(|m| m.domain == 42));
     let decoded: Vec<_> = msgs.iter().flat_map(|m| m.records.iter()).collect();
     for (got, rec) in decoded.iter().zip(&recs) {

@@ -70,6 +70,11 @@ pub struct IpfixSink {
     /// Seconds between template resends.
     #[serde(default = "default_template_refresh_s")]
     pub template_refresh_s: u64,
+    /// The operator's IANA private enterprise number: when given, the
+    /// mobile session ID (which has no IANA element) is exported as
+    /// element 1 under it. Absent: no enterprise-specific elements.
+    #[serde(default)]
+    pub enterprise: Option<u32>,
 }
 
 fn default_max_bytes() -> u64 {
@@ -162,8 +167,13 @@ impl AccountingExporter {
                     return Err(AccountingError::ZeroTemplateRefresh);
                 }
                 let refresh = Duration::from_secs(sink.template_refresh_s);
-                let exporter = IpfixExporter::new(collector, sink.observation_domain, refresh)
-                    .map_err(|source| AccountingError::IpfixSocket { collector, source })?;
+                let exporter = IpfixExporter::with_enterprise(
+                    collector,
+                    sink.observation_domain,
+                    refresh,
+                    sink.enterprise,
+                )
+                .map_err(|source| AccountingError::IpfixSocket { collector, source })?;
                 Some(exporter)
             }
         };

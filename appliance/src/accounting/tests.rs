@@ -35,6 +35,7 @@ fn config_reads_from_ron_with_defaults() {
                 collector: "192.0.2.9:4739".into(),
                 observation_domain: 7,
                 template_refresh_s: 60,
+                enterprise: None,
             }),
         }
     );
@@ -65,6 +66,7 @@ fn bad_settings_fail_at_start() {
             collector: collector.into(),
             observation_domain: 1,
             template_refresh_s: refresh,
+            enterprise: None,
         }),
     };
     let json = |path: PathBuf, max_bytes| AccountingConfig {
@@ -114,6 +116,7 @@ fn both_sinks_get_every_record() {
             collector: rx.local_addr().unwrap().to_string(),
             observation_domain: 9,
             template_refresh_s: 3600,
+            enterprise: None,
         }),
     };
     let mut exp = AccountingExporter::new(&cfg).unwrap();

@@ -520,6 +520,12 @@ pub fn validate(c: &Config) -> Result<(), Violation> {
         }
     }
     if let Some(ipfix) = &c.accounting.ipfix {
+        if ipfix.enterprise == Some(0) {
+            return Err(violation(
+                vec![field("accounting"), field("ipfix"), field("enterprise")],
+                "enterprise 0 is IANA's own number; give your private enterprise number, or leave it out".into(),
+            ));
+        }
         if ipfix.collector.parse::<std::net::SocketAddr>().is_err() {
             return Err(violation(
                 vec![field("accounting"), field("ipfix"), field("collector")],
