@@ -27,6 +27,11 @@ pub struct PortStats {
     pub mac: String,
     pub addresses: Vec<String>,
     pub link_up: bool,
+    /// Where `link_up` was read when not from DPDK: `netns NAME` for a
+    /// net_tap interface moved into that named network namespace, or why
+    /// it could not be read. Empty: DPDK's answer.
+    #[serde(default)]
+    pub link_source: String,
     pub speed_mbps: u32,
     pub rx_packets: u64,
     pub tx_packets: u64,

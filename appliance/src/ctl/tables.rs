@@ -176,6 +176,7 @@ fn ports(ports: &[PortStats]) -> String {
         "role",
         "mac",
         "link",
+        "link_seen_in",
         "mbps",
         "rx_packets",
         "tx_packets",
@@ -194,6 +195,7 @@ fn ports(ports: &[PortStats]) -> String {
             p.role.clone(),
             p.mac.clone(),
             if p.link_up { "up" } else { "down" }.to_string(),
+            link_seen_in(&p.link_source),
             p.speed_mbps.to_string(),
             p.rx_packets.to_string(),
             p.tx_packets.to_string(),
@@ -372,6 +374,18 @@ fn stats_summary(s: &Stats) -> String {
 }
 
 /// Each service on its own line, then its servers indented under it.
+/// Where the link state was read, as one cell: `dpdk`, `netns:NAME`, or
+/// `unknown` (the reason is in the JSON).
+fn link_seen_in(source: &str) -> String {
+    if source.is_empty() {
+        "dpdk".to_string()
+    } else if let Some(ns) = source.strip_prefix("netns ") {
+        format!("netns:{ns}")
+    } else {
+        "unknown".to_string()
+    }
+}
+
 fn services(services: &[ServiceStats]) -> String {
     if services.is_empty() {
         return "no services\n".to_string();

@@ -158,17 +158,26 @@ fn ports_table_has_a_row_per_port_with_link_state() {
     assert_eq!(lines.len(), 3, "{text}");
     assert!(lines[0].starts_with("port"));
     assert_eq!(
-        &words(lines[1])[..6],
+        &words(lines[1])[..7],
         [
             "access",
             "net_tap_access",
             "access",
             "02:00:00:00:00:01",
             "up",
+            "dpdk",
             "10000"
         ]
     );
     assert_eq!(words(lines[2])[4], "down");
+    // A state read in another namespace says where.
+    let mut moved = stats.ports.clone();
+    moved[0].link_source = "netns lab1".into();
+    moved[1].link_source = "acc7 is in no namespace tandem can see".into();
+    let text = render(&View::Ports, &to_value(&moved)).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(&words(lines[1])[4..6], ["up", "netns:lab1"]);
+    assert_eq!(&words(lines[2])[4..6], ["down", "unknown"]);
     assert_eq!(words(lines[2]).last(), Some(&"10.1.0.1/24"));
     // Numeric columns are right-aligned: the rx_packets values end where the header ends.
     let header_end = lines[0].find("rx_packets").unwrap() + "rx_packets".len();

@@ -16,6 +16,7 @@ fn port(name: &str, role: &str, base: u64, link_up: bool) -> PortStats {
         mac: "02:00:00:00:00:01".into(),
         addresses: vec!["192.0.2.1/24".into()],
         link_up,
+        link_source: String::new(),
         speed_mbps: 10_000,
         rx_packets: base,
         tx_packets: base + 1,

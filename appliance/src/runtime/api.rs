@@ -128,13 +128,28 @@ impl Control {
             .map(|(i, (p, pid))| {
                 let st = pid.stats().unwrap_or_default();
                 let link = pid.link().ok();
+                let dpdk_up = link.is_some_and(|l| l.up);
+                let (link_up, link_source) =
+                    match super::tap_link::tap_interface(&cfg.eal.vdevs, &p.device) {
+                        Some(iface) => match super::tap_link::tap_link(iface, dpdk_up) {
+                            (up, super::tap_link::LinkSource::Dpdk) => (up, String::new()),
+                            (up, super::tap_link::LinkSource::Netns(ns)) => {
+                                (up, format!("netns {ns}"))
+                            }
+                            (up, super::tap_link::LinkSource::NotFound) => {
+                                (up, format!("{iface} is in no namespace tandem can see"))
+                            }
+                        },
+                        None => (dpdk_up, String::new()),
+                    };
                 PortStats {
                     name: p.name.clone(),
                     device: p.device.clone(),
                     role: s.topo.role(i as u16).map_or("?", role_name).to_string(),
                     mac: dataplane::wire::MacAddr(s.topo.mac(i as u16)).to_string(),
                     addresses: p.addresses.iter().map(|a| a.to_string()).collect(),
-                    link_up: link.is_some_and(|l| l.up),
+                    link_up,
+                    link_source,
                     speed_mbps: link.map_or(0, |l| l.speed_mbps),
                     rx_packets: st.ipackets,
                     tx_packets: st.opackets,

@@ -16,6 +16,7 @@ mod patient_sink;
 pub mod records;
 mod reload;
 mod shared;
+mod tap_link;
 mod worker;
 
 use crate::api::protocol::Request;
