@@ -5,7 +5,7 @@
 //! rings are small (4096 events), so the workers must wait for the control
 //! plane to drain them instead of dropping what does not fit.
 //!
-//! Traffic: UDP datagrams from 500 terminals, 120 source ports each, to
+//! Traffic: UDP datagrams from 500 terminals, 160 source ports each, to
 //! the DNS VIP, replayed from pcap files into the access port's two rx
 //! queues (net_pcap `rx_pcap`, one per worker); each datagram opens a user
 //! session and nothing ends one before SIGTERM (UDP timeout 600 s).
@@ -21,7 +21,7 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 const TERMINALS: u32 = 500;
-const PORTS_EACH: u16 = 120;
+const PORTS_EACH: u16 = 160;
 
 fn terminal(i: u32) -> Ipv4Addr {
     Ipv4Addr::new(10, 1, 1 + (i / 250) as u8, 1 + (i % 250) as u8)
@@ -146,7 +146,12 @@ fn sigterm_writes_a_final_record_for_every_live_user_session() {
         "user sessions on both workers: {per_worker:?}"
     );
 
+    let stopping = std::time::Instant::now();
     let exit = tandem.stop_with("TERM", Duration::from_secs(90));
+    eprintln!(
+        "SIGTERM to exit with {live_sessions} live user sessions: {:?}",
+        stopping.elapsed()
+    );
     assert_clean_exit(&exit);
     let text = std::fs::read_to_string(&json).expect("JSON accounting file");
     let finals = text
