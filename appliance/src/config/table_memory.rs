@@ -67,3 +67,53 @@ pub fn check(c: &Config, memory: Option<u64>) -> Result<(), Violation> {
         ),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(sessions: u32, workers: usize) -> Config {
+        let workers: Vec<String> = (0..workers)
+            .map(|i| format!("(lcore: {}, poll: [])", i + 1))
+            .collect();
+        let text = format!(
+            r#"(
+    eal: (lcores: "0-8", no_huge: true, memory_mb: 1024, file_prefix: "t"),
+    ports: [],
+    workers: [{}],
+    gateway: (addresses: ["10.2.0.10", "10.2.0.11"], user_sessions_per_worker: {sessions}),
+)"#,
+            workers.join(", ")
+        );
+        ron::Options::default()
+            .with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME)
+            .from_str(&text)
+            .expect("test config")
+    }
+
+    #[test]
+    fn bytes_grow_with_sessions_and_workers() {
+        let one = worker_bytes(&config(1 << 20, 1));
+        // About 165 bytes per user session (BENCHMARKS.md), plus the
+        // per-address reply index and port pools.
+        assert!(one > 150 << 20 && one < 250 << 20, "{one}");
+        assert!(worker_bytes(&config(1 << 21, 1)) > one);
+    }
+
+    #[test]
+    fn a_table_larger_than_the_memory_is_refused_with_the_bytes() {
+        let c = config(1 << 20, 4);
+        let need = 4 * worker_bytes(&c) + (1024 << 20);
+        assert!(check(&c, Some(need)).is_ok(), "exactly enough");
+        let v = check(&c, Some(need - 1)).expect_err("one byte short");
+        assert!(
+            v.message.contains(&format!("{need} bytes")),
+            "{}",
+            v.message
+        );
+        assert!(v.message.contains("for 4 workers"), "{}", v.message);
+        // Unknown memory: the cap.
+        assert!(check(&c, None).is_ok());
+        assert!(check(&config(u32::MAX, 8), None).is_err());
+    }
+}
