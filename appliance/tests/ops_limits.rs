@@ -110,6 +110,23 @@ fn idle_clients_starve_neither_metrics_nor_the_control_socket() {
         start.elapsed()
     );
     drop(idle_unix);
+    // The evictions are counted where monitoring sees them.
+    let v: serde_json::Value = serde_json::from_str(&status.stdout).expect("status JSON");
+    let evicted = v["control_clients"]["evicted"].as_u64().unwrap_or(0);
+    assert!(
+        evicted >= 200 + 1 - MAX_CLIENTS as u64,
+        "evicted {evicted}: {}",
+        v["control_clients"]
+    );
+    let scrape = http_get(addr, "/metrics");
+    assert!(
+        scrape
+            .body
+            .lines()
+            .any(|l| l.starts_with("tandem_control_clients_evicted_total ")),
+        "{}",
+        scrape.body
+    );
 
     let exit = tandem.stop();
     assert_clean_exit(&exit);

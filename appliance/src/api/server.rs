@@ -125,7 +125,11 @@ pub struct ApiServer {
 
 impl ApiServer {
     /// Binds the socket at `path` (mode 0600) and starts accepting.
-    pub fn start(path: &Path, calls: Sender<ApiCall>) -> std::io::Result<ApiServer> {
+    pub fn start(
+        path: &Path,
+        calls: Sender<ApiCall>,
+        clients: Arc<Clients>,
+    ) -> std::io::Result<ApiServer> {
         if let Some(dir) = path.parent() {
             if !dir.as_os_str().is_empty() {
                 std::fs::create_dir_all(dir)?;
@@ -148,7 +152,6 @@ impl ApiServer {
         listener.set_nonblocking(true)?;
         let stop = Arc::new(AtomicBool::new(false));
         let stop2 = Arc::clone(&stop);
-        let clients = Arc::new(Clients::default());
         let clients2 = Arc::clone(&clients);
         let thread = std::thread::Builder::new()
             .name("tandem-api".into())
@@ -219,12 +222,12 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("tandem-api-test-{}", std::process::id()));
         let path = dir.join("t.sock");
         let (tx, rx) = crossbeam::channel::unbounded::<ApiCall>();
-        let server = ApiServer::start(&path, tx).unwrap();
+        let server = ApiServer::start(&path, tx, Arc::default()).unwrap();
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
         // A second instance refuses to steal the socket.
         let (tx2, _rx2) = crossbeam::channel::unbounded::<ApiCall>();
-        assert!(ApiServer::start(&path, tx2).is_err());
+        assert!(ApiServer::start(&path, tx2, Arc::default()).is_err());
         let answerer = std::thread::spawn(move || {
             let call = rx.recv().unwrap();
             assert_eq!(call.request, Request::Status);

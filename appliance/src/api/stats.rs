@@ -16,6 +16,19 @@ pub struct Stats {
     pub snapshots: Vec<SnapshotStats>,
     pub mbufs_in_use: u32,
     pub mbufs_total: u32,
+    /// Clients of the control socket.
+    #[serde(default)]
+    pub control_clients: ControlClientStats,
+}
+
+/// The control socket's clients (see `api::clients`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ControlClientStats {
+    pub connected: u64,
+    /// New clients refused: every place was busy with a request.
+    pub refused: u64,
+    /// Idle clients hung up on to make room for a new one.
+    pub evicted: u64,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -87,6 +87,7 @@ fn sample_stats() -> Stats {
         }],
         mbufs_in_use: 300,
         mbufs_total: 8191,
+        ..Stats::default()
     }
 }
 

@@ -478,7 +478,7 @@ fn services(x: &mut Exposition, s: &Stats) {
 
 /// Families with one sample (or one per snapshot) for the whole appliance.
 fn appliance(x: &mut Exposition, s: &Stats) {
-    let single: [(&str, Kind, &str, Number); 9] = [
+    let single: [(&str, Kind, &str, Number); 12] = [
         (
             "tandem_sessions_pinned",
             Kind::Gauge,
@@ -526,6 +526,24 @@ fn appliance(x: &mut Exposition, s: &Stats) {
             Kind::Gauge,
             "Packet buffers in the pools, taken or not.",
             s.mbufs_total.into(),
+        ),
+        (
+            "tandem_control_clients",
+            Kind::Gauge,
+            "Clients connected to the control socket.",
+            s.control_clients.connected.into(),
+        ),
+        (
+            "tandem_control_clients_refused_total",
+            Kind::Counter,
+            "Control socket clients refused because every place was busy with a request.",
+            s.control_clients.refused.into(),
+        ),
+        (
+            "tandem_control_clients_evicted_total",
+            Kind::Counter,
+            "Idle control socket clients hung up on to make room for a new one.",
+            s.control_clients.evicted.into(),
         ),
         (
             "tandem_uptime_seconds",
@@ -626,6 +644,10 @@ mod tests {
             "tandem_snapshot_retired{snapshot=\"policy\"} 0",
             "tandem_mbufs_capacity 65535",
             "tandem_uptime_seconds 3600",
+            "tandem_control_clients 1",
+            "tandem_control_clients_refused_total 2",
+            "tandem_control_clients_evicted_total 3",
+            "# TYPE tandem_control_clients_evicted_total counter",
             "tandem_build_info{version=\"0.1.0\"} 1",
             "# TYPE tandem_worker_drops_total counter",
             "# TYPE tandem_worker_user_sessions gauge",

@@ -145,5 +145,10 @@ pub fn stats() -> Stats {
         ],
         mbufs_in_use: 4096,
         mbufs_total: 65535,
+        control_clients: crate::api::stats::ControlClientStats {
+            connected: 1,
+            refused: 2,
+            evicted: 3,
+        },
     }
 }

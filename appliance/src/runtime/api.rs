@@ -306,6 +306,15 @@ impl Control {
             ],
             mbufs_in_use: s.pool.in_use(),
             mbufs_total: cfg.mempool.mbufs,
+            control_clients: {
+                use std::sync::atomic::Ordering::Relaxed;
+                let c = &s.api_clients;
+                crate::api::stats::ControlClientStats {
+                    connected: c.connected() as u64,
+                    refused: c.refused.load(Relaxed),
+                    evicted: c.evicted.load(Relaxed),
+                }
+            },
         }
     }
 

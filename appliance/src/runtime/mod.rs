@@ -304,6 +304,7 @@ pub fn run(path: &Path, cfg: Config) -> Result<(), RunError> {
         counters.push(ctr);
     }
 
+    let api_clients = Arc::new(crate::api::clients::Clients::default());
     let shared = Shared {
         topo,
         ports: ports.clone(),
@@ -322,6 +323,7 @@ pub fn run(path: &Path, cfg: Config) -> Result<(), RunError> {
         pools,
         commands,
         accounting: records::AccountingPipe::new(exporter),
+        api_clients: Arc::clone(&api_clients),
         cfg: cfg.clone(),
         cfg_path: path.to_path_buf(),
         started: std::time::Instant::now(),
@@ -332,7 +334,7 @@ pub fn run(path: &Path, cfg: Config) -> Result<(), RunError> {
     let (api_tx, api_rx) = crossbeam::channel::bounded::<ApiCall>(256);
     control.api = Some(api_rx);
     let socket = cfg.api_socket();
-    let api_server = match ApiServer::start(&socket, api_tx.clone()) {
+    let api_server = match ApiServer::start(&socket, api_tx.clone(), api_clients) {
         Ok(s) => {
             info!(socket = %socket.display(), "control API listening");
             Some(s)

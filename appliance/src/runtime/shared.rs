@@ -40,6 +40,8 @@ pub struct Shared {
     pub pools: Vec<Arc<Vec<PoolGauge>>>,
     pub commands: Vec<Arc<ArrayQueue<WorkerCmd>>>,
     pub accounting: AccountingPipe,
+    /// The control socket's clients, for the statistics.
+    pub api_clients: Arc<crate::api::clients::Clients>,
     /// The config in force, and where it was read from (for reload).
     pub cfg: Config,
     pub cfg_path: PathBuf,
