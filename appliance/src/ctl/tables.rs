@@ -142,6 +142,13 @@ fn status(s: &Stats) -> String {
             "mbufs",
             format!("{} of {} in use", s.mbufs_in_use, s.mbufs_total),
         ),
+        (
+            "control clients",
+            format!(
+                "{} connected, {} refused, {} evicted",
+                s.control_clients.connected, s.control_clients.refused, s.control_clients.evicted
+            ),
+        ),
     ]);
     if !s.snapshots.is_empty() {
         let mut t = Table::new(&[

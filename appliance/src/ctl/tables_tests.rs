@@ -142,6 +142,7 @@ fn status_sums_workers_and_lists_snapshots() {
         ["services", "1", "(2", "servers)"]
     );
     assert!(line_with(&text, "mbufs").ends_with("300 of 8191 in use"));
+    assert!(line_with(&text, "control clients").ends_with("0 connected, 0 refused, 0 evicted"));
     assert_eq!(
         words(line_with(&text, "steering")),
         ["steering", "12", "11", "2.3", "1"]
