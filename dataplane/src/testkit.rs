@@ -118,6 +118,7 @@ pub fn policy() -> Policy {
         Entitlement {
             services: ServiceSet::from_indexes([1]),
             external: false,
+            limits: crate::policy::Limits::NONE,
         },
     );
     Policy {

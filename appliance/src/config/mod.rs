@@ -7,6 +7,7 @@ mod locate;
 pub mod net;
 pub mod schema;
 mod validate;
+mod validate_limits;
 
 pub use schema::*;
 

@@ -530,7 +530,7 @@ pub fn validate(c: &Config) -> Result<(), Violation> {
             ));
         }
     }
-    Ok(())
+    super::validate_limits::validate_hardening(c)
 }
 
 #[cfg(test)]

@@ -119,6 +119,8 @@ pub fn stats() -> Stats {
         sessions: SessionStats {
             pinned: 17,
             gateways: 2,
+            learned_pins: 15,
+            pins_refused: 4,
         },
         accounting: AccountingStats {
             records: 100,
@@ -144,5 +146,6 @@ pub fn stats() -> Stats {
         ],
         mbufs_in_use: 4096,
         mbufs_total: 65535,
+        neighbours: Default::default(),
     }
 }

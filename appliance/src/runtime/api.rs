@@ -251,6 +251,8 @@ impl Control {
             sessions: SessionStats {
                 pinned: s.manager.len() as u64,
                 gateways: s.manager.gateways().len() as u64,
+                learned_pins: s.manager.learned_pins() as u64,
+                pins_refused: s.manager.pins_refused(),
             },
             accounting: AccountingStats {
                 records: s.accounting.records,
@@ -290,6 +292,7 @@ impl Control {
             ],
             mbufs_in_use: s.pool.in_use(),
             mbufs_total: cfg.mempool.mbufs,
+            neighbours: s.neighbour_stats.clone(),
         }
     }
 
@@ -659,7 +662,12 @@ impl Control {
                 ServiceSet::from_indexes(ix)
             }
         };
-        Ok(Entitlement { services, external })
+        // Subscribers added through the API get the default limits.
+        Ok(Entitlement {
+            services,
+            external,
+            limits: p.subscribers.default.limits,
+        })
     }
 
     fn add_subscriber(
