@@ -396,7 +396,8 @@ fn check_all_released(lab: &Lab) {
         .iter()
         .filter(|e| {
             matches!(e, Event::Accounting(a)
-                if a.kind == RecordKind::Final && a.end_reason != EndReason::NotEntitled)
+                if a.kind == RecordKind::Final
+                    && !matches!(a.end_reason, EndReason::NotEntitled | EndReason::SubscriberLimit))
         })
         .count() as u64;
     assert_eq!(finals, created, "one final record per user session");

@@ -1,7 +1,7 @@
 //! Per-subscriber limits through the whole pipeline: the cap on live user
 //! sessions is exact, the refusal is a RST with a record, other
 //! subscribers are not affected, ends give the count back, and a reload
-//! applies new limits.
+//! applies new limits. Also anti-spoofing on an access port.
 
 use super::*;
 use crate::event::EndReason;
@@ -111,4 +111,26 @@ fn new_sessions_per_second_and_reload() {
             Verdict::Forward(SRV)
         );
     }
+}
+
+#[test]
+fn sources_outside_the_allowed_prefixes_are_dropped_on_that_port_only() {
+    let mut topo = topology();
+    topo.set_allowed_sources(ACC, &[(Ipv4Addr::new(10, 8, 0, 0), 16)]);
+    let mut lab = Lab::with_topology(1, 1 << 12, SessionKeyMode::SourceIp, PORT_RANGE, topo);
+    let spoofed = Ipv4Addr::new(192, 0, 2, 7);
+    let (v, _) = lab.up(ACC, &syn(spoofed, 40000, VIP, 80));
+    assert_eq!(v, Verdict::Drop(DropReason::SourceNotAllowed));
+    // Not even a ping to the VIP is answered for it.
+    let (v, _) = lab.up(ACC, &echo(spoofed, VIP, 1, (UE_MAC, port_mac(ACC))));
+    assert_eq!(v, Verdict::Drop(DropReason::SourceNotAllowed));
+    assert_eq!(lab.drops(DropReason::SourceNotAllowed), 2);
+    assert_eq!(lab.live(), 0);
+    assert!(
+        lab.events.iter().all(|e| !matches!(e, Event::Pin { .. })),
+        "no pin for a dropped source"
+    );
+    // An allowed terminal is served.
+    let (v, _) = lab.up(ACC, &syn(UE, 40001, VIP, 80));
+    assert_eq!(v, Verdict::Forward(SRV));
 }
