@@ -8,6 +8,7 @@
 use super::{Worker, WHEEL_TICK_MS};
 use crate::event::{AccountingEvent, EndReason, Event, EventSink, RecordKind};
 use crate::prefetch::Prefetch;
+use crate::tier2::session::SessionFlags;
 use crate::tier2::{FlowState, QuarantineClass, TcpState, UserSession};
 
 /// Admission-table slots looked at per timer tick (its table is twice the
@@ -87,7 +88,9 @@ pub(super) fn remove<E: EventSink>(
         );
     }
     w.wheel.disarm(idx);
-    w.admission.release(e.session_id, now_ms);
+    if e.flags.contains(SessionFlags::LIMITED) {
+        w.admission.release(e.session_id, now_ms);
+    }
     w.ports.release(
         e.gw_addr,
         e.gw_port,

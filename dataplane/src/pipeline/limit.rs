@@ -27,8 +27,12 @@ pub(super) struct Refused {
 impl Worker {
     /// Counts a new user session of `sid` against `limits`; over them, the
     /// frame becomes the refusal's answer (or is dropped) and `Err` says
-    /// what to return. An `Ok` must be matched by [`Self::unadmit`] if the
-    /// user session is not created after all (its end releases it).
+    /// what to return. `Ok(true)`: counted; the user session gets
+    /// `SessionFlags::LIMITED` (its end releases it), or, if it is not
+    /// created after all, [`Self::unadmit`] gives the count back.
+    /// `Ok(false)`: no limits, nothing counted (no cost for subscribers
+    /// without limits; a reload that adds limits counts only user sessions
+    /// created after it).
     #[allow(clippy::too_many_arguments)]
     pub(super) fn admit<F: Frame, E: EventSink>(
         &mut self,
@@ -40,9 +44,12 @@ impl Worker {
         path: &ClientPath,
         now_ms: u64,
         ev: &mut E,
-    ) -> Result<(), Verdict> {
+    ) -> Result<bool, Verdict> {
+        if limits.is_none() {
+            return Ok(false);
+        }
         if self.admission.admit(sid.0, limits, now_ms).is_ok() {
-            return Ok(());
+            return Ok(true);
         }
         if refused.accounted {
             let bytes = u64::from(rd16(f.bytes(), IP + 2));
@@ -107,7 +114,9 @@ impl Worker {
 
     /// Gives back an admission whose user session was not created.
     #[inline]
-    pub(super) fn unadmit(&mut self, sid: SessionId, now_ms: u64) {
-        self.admission.release(sid.0, now_ms);
+    pub(super) fn unadmit(&mut self, counted: bool, sid: SessionId, now_ms: u64) {
+        if counted {
+            self.admission.release(sid.0, now_ms);
+        }
     }
 }

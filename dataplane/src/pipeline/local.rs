@@ -88,7 +88,13 @@ pub(super) fn arp<F: Frame, E: EventSink>(
             ArpKind::RequestForUs => known != Some(sha),
             ArpKind::Unsolicited => known.is_some_and(|m| m != sha),
         };
-        if worth && !w.arp_recently_reported(spa, sha, now_ms) {
+        // What confirms the MAC we have is only filtered per (address,
+        // MAC); claims of other MACs also share a budget, so a flood of
+        // random MACs cannot crowd the event queue.
+        if worth
+            && !w.arp_recently_reported(spa, sha, now_ms)
+            && (known == Some(sha) || w.arp_claim_budget(now_ms))
+        {
             w.emit(
                 ev,
                 Event::NeighbourSeen {
@@ -125,7 +131,26 @@ pub(super) fn arp<F: Frame, E: EventSink>(
     Verdict::Drop(DropReason::ArpIgnored)
 }
 
+/// ARP events claiming a MAC other than the one known, per worker and
+/// 100 ms.
+const ARP_CLAIMS_PER_100MS: u32 = 32;
+
 impl Worker {
+    /// Takes one from this 100 ms window's budget of ARP claims.
+    #[inline]
+    fn arp_claim_budget(&mut self, now_ms: u64) -> bool {
+        let (start, used) = &mut self.arp_budget;
+        if now_ms.saturating_sub(*start) >= 100 {
+            *start = now_ms;
+            *used = 0;
+        }
+        if *used >= ARP_CLAIMS_PER_100MS {
+            return false;
+        }
+        *used += 1;
+        true
+    }
+
     /// Whether (address, MAC) was reported in the last 100 ms (and notes it
     /// now if not): a flood of ARP cannot flood the event queue, and one
     /// MAC's flood cannot hide another MAC's answer.

@@ -218,6 +218,8 @@ pub struct Worker {
     miss_cache: [(Ipv4Addr, u64); 64],
     /// Recently reported ARP (address, MAC, time), see `local::arp`.
     arp_seen: [(Ipv4Addr, [u8; 6], u64); 64],
+    /// This 100 ms window's ARP claims of new MACs: (start, used).
+    arp_budget: (u64, u32),
     pools: Arc<Vec<PoolGauge>>,
     /// Next hop per server index (see `uplink::send_to_server`).
     next_hops: Box<[NextHop]>,
@@ -275,6 +277,7 @@ impl Worker {
             },
             miss_cache: [(Ipv4Addr::UNSPECIFIED, 0); 64],
             arp_seen: [(Ipv4Addr::UNSPECIFIED, [0; 6], 0); 64],
+            arp_budget: (0, 0),
             pools: Arc::new((0..n_addrs).map(|_| PoolGauge::default()).collect()),
             next_hops: vec![NextHop::UNKNOWN; MAX_SERVERS].into_boxed_slice(),
         })

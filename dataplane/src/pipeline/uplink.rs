@@ -408,9 +408,9 @@ impl Worker {
             ty,
             accounted,
         };
-        self.admit(f, key, &limits, refused, sid, path, now_ms, ev)?;
+        let counted = self.admit(f, key, &limits, refused, sid, path, now_ms, ev)?;
         let Some((gw_addr, gw_port)) = self.ports.alloc(now_ms) else {
-            self.unadmit(sid, now_ms);
+            self.unadmit(counted, sid, now_ms);
             return Err(Verdict::Drop(DropReason::PortExhausted));
         };
         let mut e = UserSession::new(key, gw_addr, gw_port, now_ms);
@@ -420,6 +420,9 @@ impl Worker {
         e.group_index = group;
         e.session_type = ty;
         e.session_id = sid.0;
+        if counted {
+            e.flags.insert(crate::tier2::session::SessionFlags::LIMITED);
+        }
         e.client_path = *path;
         e.last_report_ms = now_ms;
         let interim = self.snaps.policy.get().interim_ms;
@@ -441,7 +444,7 @@ impl Worker {
                 Ok(idx)
             }
             Err(err) => {
-                self.unadmit(sid, now_ms);
+                self.unadmit(counted, sid, now_ms);
                 self.ports.release(
                     gw_addr,
                     gw_port,

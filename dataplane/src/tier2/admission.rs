@@ -212,6 +212,9 @@ impl Admission {
     /// Removes entries with nothing live whose bucket has refilled, looking
     /// at no more than `budget` slots (call it on every timer tick).
     pub fn sweep(&mut self, now_ms: u64, budget: usize) {
+        if self.len == 0 {
+            return;
+        }
         let mut n = 0;
         while n < budget.min(self.slots.len()) {
             let i = self.sweep_at;

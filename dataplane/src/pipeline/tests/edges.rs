@@ -101,6 +101,21 @@ fn arp_not_aimed_at_us_teaches_nothing_and_a_changed_mac_is_only_reported() {
     }
     assert_eq!(lab.events.len(), 1);
     lab.events.clear();
+    // Claims from many MACs share a budget: the event queue is not flooded,
+    // and the server's own answer still gets through.
+    lab.now += 100;
+    for i in 0..200u8 {
+        lab.up(SRV, &arp(ArpOp::Reply, s, [2, 0xee, 0, 0, 1, i], GW));
+    }
+    assert_eq!(lab.events.len(), 32, "one window's budget");
+    let (v, _) = lab.up(SRV, &arp(ArpOp::Reply, s, server_mac(s), GW));
+    assert_eq!(v, Verdict::Consumed);
+    assert!(matches!(
+        lab.events.last(),
+        Some(Event::NeighbourSeen { kind: ArpKind::ReplyToUs, mac, .. }) if *mac == server_mac(s)
+    ));
+    lab.events.clear();
+    lab.now += 100;
     // Gratuitous ARP of an unknown host: nothing learned, nothing reported.
     let stranger = Ipv4Addr::new(10, 2, 0, 88);
     let (v, _) = lab.up(SRV, &arp(ArpOp::Request, stranger, evil, stranger));

@@ -134,3 +134,42 @@ fn sources_outside_the_allowed_prefixes_are_dropped_on_that_port_only() {
     let (v, _) = lab.up(ACC, &syn(UE, 40001, VIP, 80));
     assert_eq!(v, Verdict::Forward(SRV));
 }
+
+#[test]
+fn unlimited_subscribers_are_not_counted_and_limits_added_later_count_from_then() {
+    let mut lab = Lab::new(1);
+    for i in 0..3u16 {
+        assert_eq!(
+            lab.up(ACC, &syn(UE, 45000 + i, VIP, 80)).0,
+            Verdict::Forward(SRV)
+        );
+    }
+    assert!(
+        lab.workers[0].admission.is_empty(),
+        "no limits: nothing tracked"
+    );
+    lab.policy.publish(limited(Some(2), None));
+    for i in 0..2u16 {
+        assert_eq!(
+            lab.up(ACC, &syn(UE, 45100 + i, VIP, 80)).0,
+            Verdict::Forward(SRV)
+        );
+    }
+    assert_eq!(
+        lab.up(ACC, &syn(UE, 45102, VIP, 80)).0,
+        Verdict::Forward(ACC)
+    );
+    assert_eq!(lab.live(), 5);
+    lab.tick(200_000);
+    assert_eq!(lab.live(), 0);
+    assert!(
+        lab.workers[0].admission.is_empty(),
+        "only counted ones released"
+    );
+    for i in 0..2u16 {
+        assert_eq!(
+            lab.up(ACC, &syn(UE, 45200 + i, VIP, 80)).0,
+            Verdict::Forward(SRV)
+        );
+    }
+}
