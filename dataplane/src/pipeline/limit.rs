@@ -17,15 +17,9 @@ use std::net::Ipv4Addr;
 
 const IP: usize = ETHERNET_HEADER_LEN;
 
-/// What a refusal's accounting record names.
-pub(super) struct Refused {
-    pub service: u32,
-    pub ty: u8,
-    pub accounted: bool,
-}
-
 impl Worker {
-    /// Counts a new user session of `sid` against `limits`; over them, the
+    /// Counts a new user session of `sid` (of service and user-session type
+    /// `(service, ty)`) against `limits`; over them, the
     /// frame becomes the refusal's answer (or is dropped) and `Err` says
     /// what to return. `Ok(true)`: counted; the user session gets
     /// `SessionFlags::LIMITED` (its end releases it), or, if it is not
@@ -39,7 +33,7 @@ impl Worker {
         f: &mut F,
         key: &FlowKey,
         limits: &Limits,
-        refused: Refused,
+        (service, ty): (u32, u8),
         sid: SessionId,
         path: &ClientPath,
         now_ms: u64,
@@ -51,7 +45,14 @@ impl Worker {
         if self.admission.admit(sid.0, limits, now_ms).is_ok() {
             return Ok(true);
         }
-        if refused.accounted {
+        let accounted = self
+            .snaps
+            .policy
+            .get()
+            .classifier
+            .get(ty)
+            .is_none_or(|t| t.accounted);
+        if accounted {
             let bytes = u64::from(rd16(f.bytes(), IP + 2));
             self.emit(
                 ev,
@@ -59,7 +60,7 @@ impl Worker {
                     kind: RecordKind::Final,
                     end_reason: EndReason::SubscriberLimit,
                     proto: key.proto,
-                    user_session_type: refused.ty,
+                    user_session_type: ty,
                     worker: self.cfg.index,
                     session_id: sid.0,
                     terminal_ip: key.client_ip,
@@ -70,7 +71,7 @@ impl Worker {
                     dest_port: key.dst_port,
                     server_ip: Ipv4Addr::UNSPECIFIED,
                     server_port: 0,
-                    service: refused.service,
+                    service,
                     packets_up: 1,
                     bytes_up: bytes,
                     packets_down: 0,

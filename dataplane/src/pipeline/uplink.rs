@@ -396,19 +396,7 @@ impl Worker {
         };
 
         // Entitled: within the subscriber's limits? (see limit.rs)
-        let accounted = self
-            .snaps
-            .policy
-            .get()
-            .classifier
-            .get(ty)
-            .is_none_or(|t| t.accounted);
-        let refused = super::limit::Refused {
-            service: group,
-            ty,
-            accounted,
-        };
-        let counted = self.admit(f, key, &limits, refused, sid, path, now_ms, ev)?;
+        let counted = self.admit(f, key, &limits, (group, ty), sid, path, now_ms, ev)?;
         let Some((gw_addr, gw_port)) = self.ports.alloc(now_ms) else {
             self.unadmit(counted, sid, now_ms);
             return Err(Verdict::Drop(DropReason::PortExhausted));
