@@ -4,8 +4,8 @@
 
 use crate::config::{self, Config, Proto, Role as CfgRole, SessionKey};
 use dataplane::policy::{
-    AdminState, ClassRule, Classifier, Entitlement, Policy, Selection, Server, Service, ServiceSet,
-    ServiceTable, Subscribers, UserSessionType,
+    AdminState, ClassRule, Classifier, Entitlement, Limits, Policy, Rate, Selection, Server,
+    Service, ServiceSet, ServiceTable, Subscribers, UserSessionType,
 };
 use dataplane::tier1::{Gateway, GatewayId, GatewayTarget, SessionId, SessionKeyMode};
 use dataplane::tier2::{Quarantine, Timeouts};
@@ -171,6 +171,18 @@ fn service_set(c: &Config, names: &Option<Vec<String>>) -> ServiceSet {
     }
 }
 
+/// Per-subscriber limits as the dataplane holds them (the burst defaults
+/// to one second's worth).
+pub fn limits(l: &config::SubscriberLimits) -> Limits {
+    Limits {
+        max_live: l.max_user_sessions,
+        rate: l.new_user_sessions_per_s.map(|per_s| Rate {
+            per_s,
+            burst: l.burst.unwrap_or(per_s).max(1),
+        }),
+    }
+}
+
 pub fn subscribers(c: &Config) -> Subscribers {
     let default = Entitlement {
         services: match c.subscribers.default {
@@ -178,12 +190,14 @@ pub fn subscribers(c: &Config) -> Subscribers {
             config::DefaultPolicy::Deny => ServiceSet::none(),
         },
         external: c.subscribers.default_external,
+        limits: limits(&c.subscribers.default_limits),
     };
     let mut subs = Subscribers::new(default);
     for e in &c.subscribers.entries {
         let ent = Entitlement {
             services: service_set(c, &e.services),
             external: e.external,
+            limits: limits(e.limits.as_ref().unwrap_or(&c.subscribers.default_limits)),
         };
         if let Some(p) = e.prefix {
             subs.set_prefix(p.addr, p.prefix_len, ent);
@@ -233,6 +247,11 @@ pub fn topology(c: &Config, macs: &[[u8; 6]], policy: &Policy) -> Topology {
         let pi = i as u16;
         for r in &p.routes {
             t.add_route(r.prefix.addr, r.prefix.prefix_len, pi, r.via.0);
+        }
+        if let Some(list) = &p.allowed_sources {
+            let v: Vec<(std::net::Ipv4Addr, u8)> =
+                list.iter().map(|c| (c.addr, c.prefix_len)).collect();
+            t.set_allowed_sources(pi, &v);
         }
         match p.role {
             CfgRole::Server | CfgRole::External => {

@@ -118,6 +118,17 @@ drop_reasons! {
     MultiSegment => "multi_segment",
     /// Still in a handoff ring or waiting for ARP when the workers stopped.
     Shutdown => "shutdown",
+    /// A new user session over its subscriber's limits (live user sessions
+    /// or new ones per second); answered by RST / ICMP when the reply rate
+    /// allows.
+    SubscriberLimit => "subscriber_limit",
+    /// From a source address outside the prefixes allowed on its access
+    /// port (anti-spoofing).
+    SourceNotAllowed => "source_not_allowed",
+    /// ARP that neither answers nor asks Tandem yet claims a new MAC for a
+    /// known neighbour (gratuitous or poisoning): not learned from; the
+    /// control plane asks the address to confirm.
+    ArpUnsolicited => "arp_unsolicited",
 }
 
 /// Number of drop reasons.
@@ -151,26 +162,36 @@ pub struct WorkerCounters {
     pub ring_occupancy: Counter,
     /// Total slots of those rings (gauge).
     pub ring_capacity: Counter,
-    drops: [Counter; N_DROP_REASONS],
+    drops: DropCounters,
+}
+
+/// One counter per drop reason (more than `Default` derives for arrays).
+#[derive(Debug)]
+struct DropCounters([Counter; N_DROP_REASONS]);
+
+impl Default for DropCounters {
+    fn default() -> Self {
+        DropCounters(std::array::from_fn(|_| Counter::default()))
+    }
 }
 
 impl WorkerCounters {
     #[inline]
     pub fn count_drop(&self, r: DropReason) {
-        self.drops[r as usize].inc();
+        self.drops.0[r as usize].inc();
     }
 
     #[inline]
     pub fn drop_n(&self, r: DropReason, n: u64) {
-        self.drops[r as usize].add(n);
+        self.drops.0[r as usize].add(n);
     }
 
     pub fn dropped(&self, r: DropReason) -> u64 {
-        self.drops[r as usize].get()
+        self.drops.0[r as usize].get()
     }
 
     pub fn dropped_total(&self) -> u64 {
-        self.drops.iter().map(Counter::get).sum()
+        self.drops.0.iter().map(Counter::get).sum()
     }
 }
 

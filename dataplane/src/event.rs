@@ -20,6 +20,8 @@ pub enum EndReason {
     NotEntitled,
     /// Ended by the operator (session deleted, server removed with reset).
     Admin,
+    /// Refused at creation: over the subscriber's limits.
+    SubscriberLimit,
 }
 
 impl EndReason {
@@ -30,6 +32,7 @@ impl EndReason {
             EndReason::Timeout => "timeout",
             EndReason::NotEntitled => "not_entitled",
             EndReason::Admin => "admin",
+            EndReason::SubscriberLimit => "subscriber_limit",
         }
     }
 }
@@ -89,6 +92,22 @@ pub struct AccountingEvent {
     pub end_ms: u64,
 }
 
+/// What kind of ARP told of a neighbour.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum ArpKind {
+    /// A reply addressed to one of Tandem's addresses (an answer to our
+    /// request, or an unsolicited reply: only the control plane knows
+    /// whether it asked).
+    ReplyToUs,
+    /// A request for one of Tandem's addresses: the sender announces its
+    /// own address.
+    RequestForUs,
+    /// Neither (gratuitous ARP, or ARP between others) that claims a new
+    /// MAC for a known neighbour.
+    Unsolicited,
+}
+
 /// Service index used for external destinations in records.
 pub const EXTERNAL_SERVICE: u32 = u32::MAX;
 
@@ -101,11 +120,14 @@ pub enum Event {
     SessionActive { session_id: u64 },
     /// An accounting record.
     Accounting(AccountingEvent),
-    /// A neighbour announced itself (ARP request or reply seen on a port).
+    /// A neighbour announced itself (ARP request or reply seen on a port);
+    /// `kind` says how, so the control plane can tell an answer to its own
+    /// request from an unasked claim.
     NeighbourSeen {
         port: u16,
         ip: Ipv4Addr,
         mac: [u8; 6],
+        kind: ArpKind,
     },
     /// A packet needed a neighbour that is not known: resolve it.
     NeighbourMiss { port: u16, ip: Ipv4Addr },

@@ -118,6 +118,7 @@ pub fn policy() -> Policy {
         Entitlement {
             services: ServiceSet::from_indexes([1]),
             external: false,
+            limits: crate::policy::Limits::NONE,
         },
     );
     Policy {
@@ -157,6 +158,17 @@ impl Lab {
     }
 
     pub fn with(n_workers: u16, capacity: u32, key: SessionKeyMode, range: (u16, u16)) -> Lab {
+        Lab::with_topology(n_workers, capacity, key, range, topology())
+    }
+
+    /// Like [`Lab::with`] on a topology of the caller's.
+    pub fn with_topology(
+        n_workers: u16,
+        capacity: u32,
+        key: SessionKeyMode,
+        range: (u16, u16),
+        topo: Topology,
+    ) -> Lab {
         let gateways: Vec<Gateway> = (0..n_workers)
             .map(|i| Gateway {
                 id: GatewayId(u32::from(i)),
@@ -167,7 +179,7 @@ impl Lab {
         let policy_pub = Publisher::new(policy(), 16);
         let neigh = Publisher::new(neighbours(), 16);
         let loads = Publisher::new(ServerLoads::default(), 16);
-        let topo = Arc::new(topology());
+        let topo = Arc::new(topo);
         let now = 1_000_000;
         let mut workers = Vec::new();
         let mut local_loads = Vec::new();

@@ -65,6 +65,9 @@ pub struct Topology {
     local: HashMap<(u16, Ipv4Addr), LocalAddr>,
     /// Longest prefix first.
     routes: Vec<RouteEntry>,
+    /// Per port: the source prefixes allowed in, as (network, mask);
+    /// empty = any source (anti-spoofing on access ports).
+    allowed_sources: Vec<Vec<(u32, u32)>>,
 }
 
 fn mask(len: u8) -> u32 {
@@ -111,6 +114,31 @@ impl Topology {
             via: Some(via),
         });
         self.sort_routes();
+    }
+
+    /// Restricts the sources accepted on `port` to these prefixes.
+    pub fn set_allowed_sources(&mut self, port: u16, prefixes: &[(Ipv4Addr, u8)]) {
+        let p = usize::from(port);
+        if self.allowed_sources.len() <= p {
+            self.allowed_sources.resize(p + 1, Vec::new());
+        }
+        self.allowed_sources[p] = prefixes
+            .iter()
+            .map(|&(a, len)| (u32::from(a) & mask(len), mask(len)))
+            .collect();
+    }
+
+    /// Whether a frame from `src` may enter on `port` (always, unless the
+    /// port has a list of allowed source prefixes).
+    #[inline]
+    pub fn source_allowed(&self, port: u16, src: Ipv4Addr) -> bool {
+        match self.allowed_sources.get(usize::from(port)) {
+            Some(list) if !list.is_empty() => {
+                let s = u32::from(src);
+                list.iter().any(|&(net, m)| s & m == net)
+            }
+            _ => true,
+        }
     }
 
     /// Declares one of Tandem's own addresses on a port.

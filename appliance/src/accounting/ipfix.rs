@@ -294,7 +294,10 @@ pub fn flow_end_reason(kind: RecordKind, reason: EndReason) -> u8 {
         (RecordKind::Interim, _) => 2,
         (RecordKind::Final, EndReason::Timeout) => 1,
         (RecordKind::Final, EndReason::Fin | EndReason::Rst) => 3,
-        (RecordKind::Final, EndReason::Admin | EndReason::NotEntitled) => 4,
+        (
+            RecordKind::Final,
+            EndReason::Admin | EndReason::NotEntitled | EndReason::SubscriberLimit,
+        ) => 4,
     }
 }
 
@@ -302,7 +305,7 @@ pub fn flow_end_reason(kind: RecordKind, reason: EndReason) -> u8 {
 pub fn firewall_event(kind: RecordKind, reason: EndReason) -> u8 {
     match (kind, reason) {
         (RecordKind::Interim, _) => 5,
-        (RecordKind::Final, EndReason::NotEntitled) => 3,
+        (RecordKind::Final, EndReason::NotEntitled | EndReason::SubscriberLimit) => 3,
         (RecordKind::Final, _) => 2,
     }
 }

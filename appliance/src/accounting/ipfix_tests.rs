@@ -136,7 +136,7 @@ fn assert_record_matches(got: &HashMap<ElementKey, Vec<u8>>, rec: &AccountingRec
         (RecordKind::Final, EndReason::Timeout) => (1, 2),
         (RecordKind::Final, EndReason::Fin | EndReason::Rst) => (3, 2),
         (RecordKind::Final, EndReason::Admin) => (4, 2),
-        (RecordKind::Final, EndReason::NotEntitled) => (4, 3),
+        (RecordKind::Final, EndReason::NotEntitled | EndReason::SubscriberLimit) => (4, 3),
     };
     assert_eq!(uint(got, (0, 136)), end_reason, "{rec:?}");
     assert_eq!(uint(got, (0, 233)), fw_event, "{rec:?}");

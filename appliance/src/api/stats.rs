@@ -19,6 +19,8 @@ pub struct Stats {
     /// Clients of the control socket.
     #[serde(default)]
     pub control_clients: ControlClientStats,
+    #[serde(default)]
+    pub neighbours: NeighbourStats,
 }
 
 /// The control socket's clients (see `api::clients`).
@@ -127,6 +129,24 @@ pub struct ServerStats {
 pub struct SessionStats {
     pub pinned: u64,
     pub gateways: u64,
+    /// Pins learned from traffic (the part `steering.learned_pins_max` caps).
+    #[serde(default)]
+    pub learned_pins: u64,
+    /// Pin requests refused by `learned_pins_max` / `learned_pins_per_s`.
+    #[serde(default)]
+    pub pins_refused: u64,
+}
+
+/// What the control plane did with ARP that would change a neighbour.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct NeighbourStats {
+    /// ARP replies to no request of ours, for an unknown neighbour: ignored.
+    pub arp_unsolicited_ignored: u64,
+    /// A new MAC for a live neighbour that its old MAC contradicted, or
+    /// that did not answer our confirming request: refused.
+    pub neighbour_changes_refused: u64,
+    /// A new MAC for a neighbour, confirmed by a reply to our request.
+    pub neighbour_changed: u64,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -10,6 +10,7 @@ mod ron_message;
 pub mod schema;
 mod table_memory;
 mod validate;
+mod validate_limits;
 
 pub use schema::*;
 
@@ -120,3 +121,5 @@ impl Config {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_limits;

@@ -233,6 +233,11 @@ pub struct Port {
     /// Put the port in promiscuous mode.
     #[serde(default)]
     pub promiscuous: bool,
+    /// Access ports only: the source prefixes allowed in (anti-spoofing,
+    /// like uRPF). Absent = any source. On a GTP-U port this checks the
+    /// outer source (the tunnel peer), not the terminal's address.
+    #[serde(default)]
+    pub allowed_sources: Option<Vec<Ipv4Cidr>>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -376,6 +381,14 @@ pub struct Steering {
     /// keep running on the gateway the session left, seconds (0: cut off).
     #[serde(default = "default_move_drain")]
     pub move_drain_s: u64,
+    /// At most this many pins learned from traffic (API pins not counted);
+    /// past it, new sessions steer by Maglev without a pin. Absent = no cap.
+    #[serde(default)]
+    pub learned_pins_max: Option<u64>,
+    /// At most this many new pins learned from traffic per second (a token
+    /// bucket holding one second's worth). Absent = no limit.
+    #[serde(default)]
+    pub learned_pins_per_s: Option<u32>,
 }
 
 impl Default for Steering {
@@ -384,6 +397,8 @@ impl Default for Steering {
             key: default_session_key(),
             idle_unpin_s: default_idle_unpin(),
             move_drain_s: default_move_drain(),
+            learned_pins_max: None,
+            learned_pins_per_s: None,
         }
     }
 }
@@ -479,6 +494,10 @@ pub struct Subscribers {
     /// Whether unknown subscribers may reach external servers.
     #[serde(default = "yes")]
     pub default_external: bool,
+    /// Limits for subscribers matching no entry, and for entries that
+    /// give none.
+    #[serde(default)]
+    pub default_limits: SubscriberLimits,
     #[serde(default)]
     pub entries: Vec<Subscriber>,
 }
@@ -488,9 +507,26 @@ impl Default for Subscribers {
         Subscribers {
             default: DefaultPolicy::Allow,
             default_external: true,
+            default_limits: SubscriberLimits::default(),
             entries: Vec::new(),
         }
     }
+}
+
+/// Limits on the user sessions of each mobile session ID (a prefix entry
+/// limits each session ID it matches on its own). Absent = no limit.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SubscriberLimits {
+    /// Live user sessions at most.
+    #[serde(default)]
+    pub max_user_sessions: Option<u32>,
+    /// New user sessions per second (token bucket).
+    #[serde(default)]
+    pub new_user_sessions_per_s: Option<u32>,
+    /// New user sessions allowed at once; default: one second's worth.
+    #[serde(default)]
+    pub burst: Option<u32>,
 }
 
 /// One subscriber (by mobile session ID) or group of them (by prefix).
@@ -507,6 +543,9 @@ pub struct Subscriber {
     pub services: Option<Vec<String>>,
     #[serde(default)]
     pub external: bool,
+    /// Absent: `default_limits`.
+    #[serde(default)]
+    pub limits: Option<SubscriberLimits>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -539,7 +539,7 @@ pub fn validate(c: &Config) -> Result<(), Violation> {
     // Addresses with two roles; tables the machine cannot hold.
     super::address_roles::check(c)?;
     super::table_memory::check(c, super::table_memory::machine_memory())?;
-    Ok(())
+    super::validate_limits::validate_hardening(c)
 }
 
 #[cfg(test)]

@@ -127,6 +127,22 @@ fn status(s: &Stats) -> String {
         ("drops", sum(total_drops).to_string()),
         ("user sessions", sum(|w| w.user_sessions_live).to_string()),
         ("pinned sessions", s.sessions.pinned.to_string()),
+        (
+            "learned pins",
+            format!(
+                "{} ({} refused)",
+                s.sessions.learned_pins, s.sessions.pins_refused
+            ),
+        ),
+        (
+            "neighbours",
+            format!(
+                "{} changed, {} changes refused, {} unsolicited ARP ignored",
+                s.neighbours.neighbour_changed,
+                s.neighbours.neighbour_changes_refused,
+                s.neighbours.arp_unsolicited_ignored
+            ),
+        ),
         ("gateways", s.sessions.gateways.to_string()),
         (
             "accounting",

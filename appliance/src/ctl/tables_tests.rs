@@ -71,6 +71,8 @@ fn sample_stats() -> Stats {
         sessions: SessionStats {
             pinned: 17,
             gateways: 2,
+            learned_pins: 15,
+            pins_refused: 4,
         },
         accounting: AccountingStats {
             records: 10,
@@ -87,6 +89,7 @@ fn sample_stats() -> Stats {
         }],
         mbufs_in_use: 300,
         mbufs_total: 8191,
+        neighbours: Default::default(),
         ..Stats::default()
     }
 }

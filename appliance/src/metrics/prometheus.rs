@@ -478,12 +478,42 @@ fn services(x: &mut Exposition, s: &Stats) {
 
 /// Families with one sample (or one per snapshot) for the whole appliance.
 fn appliance(x: &mut Exposition, s: &Stats) {
-    let single: [(&str, Kind, &str, Number); 12] = [
+    let single: [(&str, Kind, &str, Number); 17] = [
         (
             "tandem_sessions_pinned",
             Kind::Gauge,
             "Sessions pinned to a gateway in the steering table.",
             s.sessions.pinned.into(),
+        ),
+        (
+            "tandem_learned_pins",
+            Kind::Gauge,
+            "Sessions pinned because of their traffic (capped by steering.learned_pins_max).",
+            s.sessions.learned_pins.into(),
+        ),
+        (
+            "tandem_pins_refused_total",
+            Kind::Counter,
+            "Pin requests refused by the cap or rate on traffic-learned pins.",
+            s.sessions.pins_refused.into(),
+        ),
+        (
+            "tandem_arp_unsolicited_ignored_total",
+            Kind::Counter,
+            "ARP replies to no request of Tandem's, for unknown neighbours: not learned.",
+            s.neighbours.arp_unsolicited_ignored.into(),
+        ),
+        (
+            "tandem_neighbour_changes_refused_total",
+            Kind::Counter,
+            "New MACs for live neighbours that were not confirmed: refused.",
+            s.neighbours.neighbour_changes_refused.into(),
+        ),
+        (
+            "tandem_neighbour_changed_total",
+            Kind::Counter,
+            "New MACs for neighbours confirmed by a reply to Tandem's request.",
+            s.neighbours.neighbour_changed.into(),
         ),
         (
             "tandem_steering_gateways",

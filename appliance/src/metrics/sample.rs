@@ -120,6 +120,8 @@ pub fn stats() -> Stats {
         sessions: SessionStats {
             pinned: 17,
             gateways: 2,
+            learned_pins: 15,
+            pins_refused: 4,
         },
         accounting: AccountingStats {
             records: 100,
@@ -150,5 +152,6 @@ pub fn stats() -> Stats {
             refused: 2,
             evicted: 3,
         },
+        neighbours: Default::default(),
     }
 }

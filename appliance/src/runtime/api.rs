@@ -267,6 +267,8 @@ impl Control {
             sessions: SessionStats {
                 pinned: s.manager.len() as u64,
                 gateways: s.manager.gateways().len() as u64,
+                learned_pins: s.manager.learned_pins() as u64,
+                pins_refused: s.manager.pins_refused(),
             },
             accounting: AccountingStats {
                 records: s.accounting.records,
@@ -315,6 +317,7 @@ impl Control {
                     evicted: c.evicted.load(Relaxed),
                 }
             },
+            neighbours: s.neighbour_stats.clone(),
         }
     }
 
@@ -708,7 +711,12 @@ impl Control {
                 ServiceSet::from_indexes(ix)
             }
         };
-        Ok(Entitlement { services, external })
+        // Subscribers added through the API get the default limits.
+        Ok(Entitlement {
+            services,
+            external,
+            limits: p.subscribers.default.limits,
+        })
     }
 
     fn add_subscriber(

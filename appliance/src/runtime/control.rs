@@ -2,10 +2,11 @@
 //! sessions, learns and resolves neighbours, aggregates server load,
 //! publishes snapshots and reclaims old ones, and exports accounting.
 
+use super::neighbour_guard::Seen;
 use super::shared::Shared;
 use crate::clock::Clock;
 use dataplane::event::Event;
-use dataplane::tier1::{GatewayId, SessionId};
+use dataplane::tier1::{GatewayId, PinOutcome, SessionId};
 use dataplane::wire::frames::arp_frame;
 use dataplane::wire::{ArpOp, ArpRepr, MacAddr};
 use dpdk_ffi::{Burst, Mbuf};
@@ -35,6 +36,8 @@ pub struct Control {
     learned_at: HashMap<(u16, Ipv4Addr), u64>,
     last_load_ms: u64,
     last_second_ms: u64,
+    /// Decides what ARP may teach (anti-poisoning).
+    guard: super::neighbour_guard::NeighbourGuard,
     pending_pins: Vec<(SessionId, Option<GatewayId>)>,
     neighbours_dirty: bool,
     stats_interval_ms: u64,
@@ -51,11 +54,21 @@ impl Control {
         stats_interval_s: u64,
         health: crate::config::Health,
     ) -> Control {
+        // Static neighbours from the config: ARP never changes them.
+        let guard = super::neighbour_guard::NeighbourGuard::new(
+            shared
+                .cfg
+                .ports
+                .iter()
+                .enumerate()
+                .flat_map(|(i, p)| p.neighbours.iter().map(move |n| (i as u16, n.ip.0))),
+        );
         Control {
             shared,
             clock,
             resolving: HashMap::new(),
             learned_at: HashMap::new(),
+            guard,
             last_load_ms: 0,
             last_second_ms: 0,
             pending_pins: Vec::new(),
@@ -104,6 +117,18 @@ impl Control {
             Ok(f) => self.send(port, &f),
             Err(_) => false,
         }
+    }
+
+    /// Asks for `ip` on `port` from the port's own address, noting it so
+    /// that the answer is recognised as one.
+    fn arp_ask(&mut self, port: u16, ip: Ipv4Addr, now: u64) -> bool {
+        let sender = self
+            .shared
+            .topo
+            .port_address(port)
+            .unwrap_or(Ipv4Addr::UNSPECIFIED);
+        self.guard.asked(port, ip, now);
+        self.arp_request(port, ip, sender)
     }
 
     /// Gratuitous ARP for every address Tandem owns, so neighbours learn
@@ -162,15 +187,10 @@ impl Control {
         e.tries += 1;
         e.last_ms = now;
         let tries = e.tries;
-        let sender = self
-            .shared
-            .topo
-            .port_address(port)
-            .unwrap_or(Ipv4Addr::UNSPECIFIED);
         if tries <= 3 || tries % 10 == 0 {
             debug!(port, %ip, tries, "ARP request");
         }
-        self.arp_request(port, ip, sender);
+        self.arp_ask(port, ip, now);
     }
 
     fn handle(&mut self, e: Event, now: u64) {
@@ -184,6 +204,16 @@ impl Control {
                     GatewayId(gateway),
                     now,
                 ) {
+                    Ok(PinOutcome::Refused) => {
+                        let refused = self.shared.manager.pins_refused();
+                        if refused.is_power_of_two() {
+                            warn!(
+                                refused,
+                                learned = self.shared.manager.learned_pins(),
+                                "learned-pin cap or rate reached: new sessions steer by Maglev without a pin"
+                            );
+                        }
+                    }
                     Ok(_) => {}
                     Err(err) => debug!(session = session_id, "pin refused: {err}"),
                 }
@@ -191,14 +221,33 @@ impl Control {
             Event::SessionActive { session_id } => {
                 let _ = self.shared.manager.touch(SessionId(session_id), now);
             }
-            Event::NeighbourSeen { port, ip, mac } => {
-                if self.shared.neighbours_work.get(port, ip) != Some(mac) {
-                    info!(port, %ip, mac = %MacAddr(mac), "neighbour learned");
-                    self.shared.neighbours_work.insert(port, ip, mac);
-                    self.neighbours_dirty = true;
+            Event::NeighbourSeen {
+                port,
+                ip,
+                mac,
+                kind,
+            } => {
+                let current = self.shared.neighbours_work.get(port, ip);
+                match self.guard.seen(port, ip, mac, kind, current, now) {
+                    Seen::Learn => {
+                        info!(port, %ip, mac = %MacAddr(mac), "neighbour learned");
+                        self.shared.neighbours_work.insert(port, ip, mac);
+                        self.neighbours_dirty = true;
+                        self.learned_at.insert((port, ip), now);
+                        self.resolving.remove(&(port, ip));
+                    }
+                    Seen::Refresh => {
+                        self.learned_at.insert((port, ip), now);
+                        self.resolving.remove(&(port, ip));
+                    }
+                    Seen::Confirm => {
+                        info!(port, %ip, new = %MacAddr(mac), ?kind,
+                            "neighbour claims a new MAC; asking it to confirm");
+                        self.arp_ask(port, ip, now);
+                    }
+                    Seen::Ignore => {}
                 }
-                self.learned_at.insert((port, ip), now);
-                self.resolving.remove(&(port, ip));
+                self.shared.neighbour_stats = self.guard.stats.clone();
             }
             Event::NeighbourMiss { port, ip } => self.resolve(port, ip, now),
             Event::Accounting(a) => self.shared.accounting.push(a),
@@ -307,6 +356,18 @@ impl Control {
             let changes = std::mem::take(&mut self.pending_pins);
             self.shared.publish_pins(&changes);
         }
+        for (port, ip, new) in self.guard.due(now) {
+            match new {
+                Some(mac) => {
+                    info!(port, %ip, mac = %MacAddr(mac), "neighbour changed MAC (confirmed)");
+                    self.shared.neighbours_work.insert(port, ip, mac);
+                    self.learned_at.insert((port, ip), now);
+                    self.neighbours_dirty = true;
+                }
+                None => warn!(port, %ip, "neighbour MAC change refused (not confirmed)"),
+            }
+            self.shared.neighbour_stats = self.guard.stats.clone();
+        }
         if self.neighbours_dirty {
             self.neighbours_dirty = false;
             self.shared.publish_neighbours();
@@ -374,6 +435,7 @@ impl Control {
         if drained > 0 {
             debug!(count = drained, "moved sessions finished draining");
         }
+        self.guard.prune(now);
         // Addresses still unresolved: retry; give up after a while.
         let pending: Vec<(u16, Ipv4Addr)> = self.resolving.keys().copied().collect();
         for (port, ip) in pending {
@@ -404,12 +466,7 @@ impl Control {
                 self.shared.neighbours_work.remove(port, ip);
                 self.neighbours_dirty = true;
             } else {
-                let sender = self
-                    .shared
-                    .topo
-                    .port_address(port)
-                    .unwrap_or(Ipv4Addr::UNSPECIFIED);
-                self.arp_request(port, ip, sender);
+                self.arp_ask(port, ip, now);
             }
         }
     }

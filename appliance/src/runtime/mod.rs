@@ -12,6 +12,7 @@ mod api_types;
 mod control;
 mod frame;
 mod health;
+mod neighbour_guard;
 mod patient_sink;
 pub mod records;
 mod reload;
@@ -178,6 +179,12 @@ pub fn run(path: &Path, cfg: Config) -> Result<(), RunError> {
         .map_err(|e| RunError::Setup(format!("steering table: {e}")))?;
     let mut manager = SessionManager::new(cfg.steering.idle_unpin_s.saturating_mul(1000));
     manager.set_drain_ms(cfg.steering.move_drain_s.saturating_mul(1000));
+    manager.set_learned_limits(
+        cfg.steering
+            .learned_pins_max
+            .map(|m| usize::try_from(m).unwrap_or(usize::MAX)),
+        cfg.steering.learned_pins_per_s,
+    );
     manager
         .set_gateways(&gateways)
         .map_err(|e| RunError::Setup(format!("session manager: {e}")))?;
@@ -328,6 +335,7 @@ pub fn run(path: &Path, cfg: Config) -> Result<(), RunError> {
         cfg_path: path.to_path_buf(),
         started: std::time::Instant::now(),
         published_at: [std::time::Instant::now(); 4],
+        neighbour_stats: Default::default(),
     };
     let mut control = Control::new(shared, clock, cfg.log.stats_interval_s, cfg.health.clone());
     // The control API and metrics talk to the control loop through one channel.

@@ -49,6 +49,8 @@ pub struct Shared {
     /// When each snapshot was last published (steering, policy,
     /// neighbours, loads).
     pub published_at: [Instant; 4],
+    /// What ARP guarding did (see `control.rs`).
+    pub neighbour_stats: crate::api::stats::NeighbourStats,
 }
 
 impl Shared {

@@ -8,7 +8,12 @@
 use super::{Worker, WHEEL_TICK_MS};
 use crate::event::{AccountingEvent, EndReason, Event, EventSink, RecordKind};
 use crate::prefetch::Prefetch;
+use crate::tier2::session::SessionFlags;
 use crate::tier2::{FlowState, QuarantineClass, TcpState, UserSession};
+
+/// Admission-table slots looked at per timer tick (its table is twice the
+/// user-session capacity; 10 ticks a second).
+const ADMISSION_SWEEP: usize = 4096;
 
 pub(super) fn record(
     worker: &Worker,
@@ -83,6 +88,9 @@ pub(super) fn remove<E: EventSink>(
         );
     }
     w.wheel.disarm(idx);
+    if e.flags.contains(SessionFlags::LIMITED) {
+        w.admission.release(e.session_id, now_ms);
+    }
     w.ports.release(
         e.gw_addr,
         e.gw_port,
@@ -127,6 +135,7 @@ pub(super) fn run<E: EventSink, P: Prefetch>(
         return 0;
     }
     w.update_pool_gauges();
+    w.admission.sweep(now_ms, ADMISSION_SWEEP);
     let policy = w.snaps.policy.arc();
     let interim = policy.interim_ms;
     let mut expired: [u32; 64] = [0; 64];

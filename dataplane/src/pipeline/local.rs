@@ -4,7 +4,7 @@
 use super::l2::{rd16, L2};
 use super::{Verdict, Worker};
 use crate::counters::DropReason;
-use crate::event::{Event, EventSink};
+use crate::event::{ArpKind, Event, EventSink};
 use crate::frame::Frame;
 use crate::topology::Role;
 use crate::wire::checksum::update16;
@@ -39,13 +39,17 @@ fn is_ours(w: &Worker, port: u16, ip: Ipv4Addr) -> bool {
         || (w.topo.role(port) == Some(Role::Access) && w.snaps.policy.get().services.is_vip(ip))
 }
 
-/// ARP: answer requests for our addresses, learn senders on connected
-/// networks, ignore the rest (counted).
+/// ARP: answer requests for our addresses; tell the control plane about
+/// neighbours, saying whether the ARP answered or asked us (it decides what
+/// to learn: see `runtime/control.rs`); other ARP teaches nothing. A claim
+/// of a new MAC for a known neighbour by ARP not aimed at us is reported
+/// (the control plane confirms it by asking) and counted `arp_unsolicited`.
 pub(super) fn arp<F: Frame, E: EventSink>(
     w: &mut Worker,
     f: &mut F,
     port: u16,
     l2: L2,
+    now_ms: u64,
     ev: &mut E,
 ) -> Verdict {
     let o = l2.ip_off;
@@ -68,23 +72,45 @@ pub(super) fn arp<F: Frame, E: EventSink>(
         // Someone else claims one of our addresses: never learn from it.
         return Verdict::Drop(DropReason::ArpIgnored);
     }
-    let mut learned = false;
-    if !spa.is_unspecified()
-        && sha[0] & 1 == 0
-        && w.topo.is_connected(port, spa)
-        && w.snaps.neighbours.get().get(port, spa) != Some(sha)
-    {
-        w.emit(
-            ev,
-            Event::NeighbourSeen {
-                port,
-                ip: spa,
-                mac: sha,
-            },
-        );
-        learned = true;
+    let for_us = is_ours(w, port, tpa);
+    let kind = match op {
+        2 if for_us => ArpKind::ReplyToUs,
+        1 if for_us => ArpKind::RequestForUs,
+        _ => ArpKind::Unsolicited,
+    };
+    let mut reported = false;
+    if !spa.is_unspecified() && sha[0] & 1 == 0 && w.topo.is_connected(port, spa) {
+        let known = w.snaps.neighbours.get().get(port, spa);
+        // Replies to us always go up (they may confirm the MAC we have);
+        // others only when they would change what we know.
+        let worth = match kind {
+            ArpKind::ReplyToUs => true,
+            ArpKind::RequestForUs => known != Some(sha),
+            ArpKind::Unsolicited => known.is_some_and(|m| m != sha),
+        };
+        // What confirms the MAC we have is only filtered per (address,
+        // MAC); claims of other MACs also share a budget, so a flood of
+        // random MACs cannot crowd the event queue.
+        if worth
+            && !w.arp_recently_reported(spa, sha, now_ms)
+            && (known == Some(sha) || w.arp_claim_budget(now_ms))
+        {
+            w.emit(
+                ev,
+                Event::NeighbourSeen {
+                    port,
+                    ip: spa,
+                    mac: sha,
+                    kind,
+                },
+            );
+            reported = true;
+        }
+        if kind == ArpKind::Unsolicited && known.is_some_and(|m| m != sha) {
+            return Verdict::Drop(DropReason::ArpUnsolicited);
+        }
     }
-    if op == 1 && is_ours(w, port, tpa) && !spa.is_unspecified() {
+    if op == 1 && for_us && !spa.is_unspecified() {
         let b = f.bytes_mut();
         b[o + 6..o + 8].copy_from_slice(&2u16.to_be_bytes());
         b[o + 18..o + 24].copy_from_slice(&sha);
@@ -98,11 +124,49 @@ pub(super) fn arp<F: Frame, E: EventSink>(
         w.counters.tx_bytes.add(f.len() as u64);
         return Verdict::Forward(port);
     }
-    if learned || (op == 2 && is_ours(w, port, tpa)) {
+    if reported || (op == 2 && for_us) {
         w.counters.punted.inc();
         return Verdict::Consumed;
     }
     Verdict::Drop(DropReason::ArpIgnored)
+}
+
+/// ARP events claiming a MAC other than the one known, per worker and
+/// 100 ms.
+const ARP_CLAIMS_PER_100MS: u32 = 32;
+
+impl Worker {
+    /// Takes one from this 100 ms window's budget of ARP claims.
+    #[inline]
+    fn arp_claim_budget(&mut self, now_ms: u64) -> bool {
+        let (start, used) = &mut self.arp_budget;
+        if now_ms.saturating_sub(*start) >= 100 {
+            *start = now_ms;
+            *used = 0;
+        }
+        if *used >= ARP_CLAIMS_PER_100MS {
+            return false;
+        }
+        *used += 1;
+        true
+    }
+
+    /// Whether (address, MAC) was reported in the last 100 ms (and notes it
+    /// now if not): a flood of ARP cannot flood the event queue, and one
+    /// MAC's flood cannot hide another MAC's answer.
+    #[inline]
+    fn arp_recently_reported(&mut self, ip: Ipv4Addr, mac: [u8; 6], now_ms: u64) -> bool {
+        let mut m = [0u8; 8];
+        m[..6].copy_from_slice(&mac);
+        let h = crate::hash::hash_u64(u64::from(u32::from(ip)) ^ u64::from_le_bytes(m), 0x6172);
+        let slot = (h as usize) % self.arp_seen.len();
+        let (sip, smac, at) = self.arp_seen[slot];
+        if sip == ip && smac == mac && now_ms.saturating_sub(at) < 100 {
+            return true;
+        }
+        self.arp_seen[slot] = (ip, mac, now_ms);
+        false
+    }
 }
 
 /// Answers an ICMP echo request addressed to one of our addresses (or a

@@ -11,6 +11,7 @@ mod downlink;
 mod expiry;
 pub mod inspect;
 mod l2;
+mod limit;
 mod local;
 pub mod nat;
 mod steer;
@@ -27,7 +28,9 @@ use crate::event::{Event, EventSink};
 use crate::policy::{Policy, MAX_SERVERS};
 use crate::rcu::Reader;
 use crate::tier1::{SessionKeyMode, SteeringTable};
-use crate::tier2::{PortAllocator, Quarantine, ServerCandidate, TimerWheel, UserSessionTable};
+use crate::tier2::{
+    Admission, PortAllocator, Quarantine, ServerCandidate, TimerWheel, UserSessionTable,
+};
 use crate::topology::{Neighbours, Topology};
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -201,6 +204,8 @@ pub struct Worker {
     snaps: Snapshots,
     ports: PortAllocator,
     table: UserSessionTable,
+    /// Live and new user sessions per session ID (subscriber limits).
+    admission: Admission,
     wheel: TimerWheel,
     load: Arc<LocalLoad>,
     counters: Arc<WorkerCounters>,
@@ -211,6 +216,10 @@ pub struct Worker {
     limiter: ReplyLimiter,
     /// Recently reported neighbour misses (address, time).
     miss_cache: [(Ipv4Addr, u64); 64],
+    /// Recently reported ARP (address, MAC, time), see `local::arp`.
+    arp_seen: [(Ipv4Addr, [u8; 6], u64); 64],
+    /// This 100 ms window's ARP claims of new MACs: (start, used).
+    arp_budget: (u64, u32),
     pools: Arc<Vec<PoolGauge>>,
     /// Next hop per server index (see `uplink::send_to_server`).
     next_hops: Box<[NextHop]>,
@@ -246,12 +255,14 @@ impl Worker {
         .map_err(|e| format!("port range ({lo}, {hi}): {e:?}"))?;
         let table = UserSessionTable::with_capacity(cfg.table_capacity, n_addrs as u8);
         let wheel = TimerWheel::new(cfg.table_capacity, WHEEL_TICK_MS, WHEEL_SLOTS, now_ms);
+        let admission = Admission::new(cfg.table_capacity);
         Ok(Worker {
             cfg,
             topo,
             snaps,
             ports,
             table,
+            admission,
             wheel,
             load,
             counters,
@@ -265,6 +276,8 @@ impl Worker {
                 last_ms: 0,
             },
             miss_cache: [(Ipv4Addr::UNSPECIFIED, 0); 64],
+            arp_seen: [(Ipv4Addr::UNSPECIFIED, [0; 6], 0); 64],
+            arp_budget: (0, 0),
             pools: Arc::new((0..n_addrs).map(|_| PoolGauge::default()).collect()),
             next_hops: vec![NextHop::UNKNOWN; MAX_SERVERS].into_boxed_slice(),
         })

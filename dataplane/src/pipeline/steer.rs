@@ -101,7 +101,7 @@ impl Worker {
             Err(r) => return Verdict::Drop(r),
         };
         if et == ETHERTYPE_ARP {
-            return local::arp(self, f, in_port, l2, ev);
+            return local::arp(self, f, in_port, l2, now_ms, ev);
         }
         if et != ETHERTYPE_IPV4 {
             return Verdict::Drop(DropReason::UnsupportedEthertype);
@@ -127,6 +127,11 @@ impl Worker {
         handed_off: bool,
     ) -> Verdict {
         let b = f.bytes();
+        // Anti-spoofing: the (outer) source must be allowed on this port.
+        // A handed-off frame was checked by the worker that received it.
+        if !handed_off && !self.topo.source_allowed(in_port, ip_at(b, l2.ip_off, 12)) {
+            return Verdict::Drop(DropReason::SourceNotAllowed);
+        }
         let mode = self.cfg.session_key;
         let (sid, tunnel, inner_off) = if mode == SessionKeyMode::GtpTeid {
             match gtp_inner(b, l2.ip_off) {

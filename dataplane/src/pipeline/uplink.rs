@@ -291,7 +291,7 @@ impl Worker {
         if key.proto == PROTO_TCP && !(l4.flags.syn && !l4.flags.ack && !l4.flags.rst) {
             return Err(Verdict::Drop(DropReason::NotSyn));
         }
-        let choice = {
+        let (choice, limits) = {
             let policy = self.snaps.policy.get();
             let ty = policy.classifier.classify(key.proto, key.dst_port, dscp);
             let ent = policy.subscribers.lookup(sid.0, key.client_ip);
@@ -300,7 +300,7 @@ impl Worker {
             } else {
                 policy.services.find(key.proto, key.dst_ip, key.dst_port)
             };
-            match service {
+            let choice = match service {
                 Some(s) if !ent.services.contains(s) => Choice::Refuse {
                     service: s,
                     ty,
@@ -366,7 +366,8 @@ impl Worker {
                         Choice::Drop(DropReason::NoService)
                     }
                 }
-            }
+            };
+            (choice, ent.limits)
         };
         let (server_ip, server_port, server_index, group, ty, timeouts) = match choice {
             Choice::Serve {
@@ -394,7 +395,10 @@ impl Worker {
             Choice::Drop(r) => return Err(Verdict::Drop(r)),
         };
 
+        // Entitled: within the subscriber's limits? (see limit.rs)
+        let counted = self.admit(f, key, &limits, (group, ty), sid, path, now_ms, ev)?;
         let Some((gw_addr, gw_port)) = self.ports.alloc(now_ms) else {
+            self.unadmit(counted, sid, now_ms);
             return Err(Verdict::Drop(DropReason::PortExhausted));
         };
         let mut e = UserSession::new(key, gw_addr, gw_port, now_ms);
@@ -404,6 +408,9 @@ impl Worker {
         e.group_index = group;
         e.session_type = ty;
         e.session_id = sid.0;
+        if counted {
+            e.flags.insert(crate::tier2::session::SessionFlags::LIMITED);
+        }
         e.client_path = *path;
         e.last_report_ms = now_ms;
         let interim = self.snaps.policy.get().interim_ms;
@@ -425,6 +432,7 @@ impl Worker {
                 Ok(idx)
             }
             Err(err) => {
+                self.unadmit(counted, sid, now_ms);
                 self.ports.release(
                     gw_addr,
                     gw_port,

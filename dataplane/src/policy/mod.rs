@@ -8,10 +8,12 @@
 //! be reached (claim 6).
 
 mod classify;
+mod limits;
 mod services;
 mod subscribers;
 
 pub use classify::{ClassRule, Classifier, Selection, UserSessionType};
+pub use limits::{Limits, Rate};
 pub use services::{AdminState, Server, Service, ServiceTable, MAX_SERVERS};
 pub use subscribers::{Entitlement, ServiceSet, Subscribers};
 

@@ -2,7 +2,9 @@
 //!
 //! A subscriber is found by its mobile session ID, else by the longest
 //! prefix containing the terminal's address, else the default applies.
+//! An entry also carries the [`Limits`] on each session ID's user sessions.
 
+use super::Limits;
 use hashbrown::HashMap;
 use std::net::Ipv4Addr;
 
@@ -48,6 +50,8 @@ pub struct Entitlement {
     pub services: ServiceSet,
     /// May reach servers outside the system (claim 6).
     pub external: bool,
+    /// Limits on the user sessions of each session ID this applies to.
+    pub limits: Limits,
 }
 
 impl Entitlement {
@@ -55,6 +59,7 @@ impl Entitlement {
         Entitlement {
             services: ServiceSet::All,
             external: true,
+            limits: Limits::NONE,
         }
     }
 
@@ -62,6 +67,7 @@ impl Entitlement {
         Entitlement {
             services: ServiceSet::none(),
             external: false,
+            limits: Limits::NONE,
         }
     }
 }
@@ -159,6 +165,7 @@ mod tests {
             Entitlement {
                 services: ServiceSet::from_indexes([0]),
                 external: false,
+                limits: Limits::NONE,
             },
         );
         s.set_prefix(
@@ -167,6 +174,7 @@ mod tests {
             Entitlement {
                 services: ServiceSet::from_indexes([1, 70]),
                 external: true,
+                limits: Limits::NONE,
             },
         );
         s.set_session(42, Entitlement::allow_all());

@@ -47,6 +47,9 @@ pub enum PinOutcome {
     /// The session was already pinned (to this gateway); nothing changed
     /// except its idle timer.
     AlreadyPinned { gateway: GatewayId },
+    /// Not pinned: the cap or rate on traffic-learned pins was reached (it
+    /// stays steered by Maglev).
+    Refused,
 }
 
 /// Why a session operation was refused.
@@ -107,6 +110,49 @@ pub struct SessionManager {
     draining: HashMap<SessionId, Drain>,
     /// Drain changes not yet published, for [`SteeringTable::with_draining`].
     drain_changes: Vec<(SessionId, Option<GatewayId>)>,
+    /// Cap and rate on pins learned from traffic (API pins are not counted).
+    learned: LearnedPins,
+}
+
+/// The cap and rate limit on traffic-learned pins: a flood of spoofed
+/// session IDs must not fill the steering table (and the control plane's
+/// time) with pins that live for `idle_unpin`. A session refused a pin is
+/// still steered, by Maglev, which gives the pinned answer while the
+/// gateway set is stable.
+#[derive(Clone, Copy, Debug, Default)]
+struct LearnedPins {
+    max: Option<usize>,
+    /// Pins per second; the bucket holds one second's worth.
+    per_s: Option<u32>,
+    /// Thousandths of a pin.
+    tokens: u64,
+    at_ms: u64,
+    /// Traffic-learned pins now.
+    count: usize,
+    /// Pin requests refused by the cap or the rate, since start.
+    refused: u64,
+}
+
+impl LearnedPins {
+    fn take(&mut self, now_ms: u64) -> bool {
+        if self.max.is_some_and(|m| self.count >= m) {
+            return false;
+        }
+        if let Some(r) = self.per_s {
+            let cap = u64::from(r.max(1)) * 1000;
+            let elapsed = now_ms.saturating_sub(self.at_ms);
+            self.tokens = self
+                .tokens
+                .saturating_add(elapsed.saturating_mul(u64::from(r)))
+                .min(cap);
+            self.at_ms = self.at_ms.max(now_ms);
+            if self.tokens < 1000 {
+                return false;
+            }
+            self.tokens -= 1000;
+        }
+        true
+    }
 }
 
 /// A moved session's drain: the gateway it left, and since when (set at
@@ -140,7 +186,30 @@ impl SessionManager {
             drain_ms: DEFAULT_DRAIN_MS,
             draining: HashMap::new(),
             drain_changes: Vec::new(),
+            learned: LearnedPins::default(),
         }
+    }
+
+    /// Caps the pins learned from traffic: at most `max` at a time and
+    /// `per_s` new ones a second (None = no limit). Pins already there
+    /// stay; API pins are never limited.
+    pub fn set_learned_limits(&mut self, max: Option<usize>, per_s: Option<u32>) {
+        if self.learned.per_s.is_none() {
+            // A new bucket starts full.
+            self.learned.tokens = u64::from(per_s.unwrap_or(0)) * 1000;
+        }
+        self.learned.max = max;
+        self.learned.per_s = per_s;
+    }
+
+    /// Pins learned from traffic now.
+    pub fn learned_pins(&self) -> usize {
+        self.learned.count
+    }
+
+    /// Pin requests refused by the cap or rate since start.
+    pub fn pins_refused(&self) -> u64 {
+        self.learned.refused
     }
 
     /// Sets how long a moved session's user sessions may run on on the
@@ -199,7 +268,7 @@ impl SessionManager {
             .collect();
         orphaned.sort_unstable();
         for id in &orphaned {
-            self.sessions.remove(id);
+            self.forget(*id);
             self.pending.push((*id, None));
         }
         Ok(orphaned)
@@ -259,6 +328,10 @@ impl SessionManager {
             });
         }
         self.require_live(gateway)?;
+        if !self.learned.take(now_ms) {
+            self.learned.refused += 1;
+            return Ok(PinOutcome::Refused);
+        }
         self.insert(id, gateway, SessionOrigin::Traffic, now_ms);
         Ok(PinOutcome::Pinned)
     }
@@ -309,10 +382,7 @@ impl SessionManager {
 
     /// Unpins and forgets `id`.
     pub fn delete(&mut self, id: SessionId) -> Result<SessionInfo, SessionError> {
-        let session = self
-            .sessions
-            .remove(&id)
-            .ok_or(SessionError::NotFound(id))?;
+        let session = self.forget(id).ok_or(SessionError::NotFound(id))?;
         self.pending.push((id, None));
         self.end_drain(id);
         Ok(session)
@@ -353,7 +423,7 @@ impl SessionManager {
             .collect();
         expired.sort_unstable();
         for id in &expired {
-            self.sessions.remove(id);
+            self.forget(*id);
             self.pending.push((*id, None));
             self.end_drain(*id);
         }
@@ -373,8 +443,20 @@ impl SessionManager {
         }
     }
 
+    /// Removes `id`, keeping the count of learned pins.
+    fn forget(&mut self, id: SessionId) -> Option<SessionInfo> {
+        let session = self.sessions.remove(&id)?;
+        if session.origin == SessionOrigin::Traffic {
+            self.learned.count = self.learned.count.saturating_sub(1);
+        }
+        Some(session)
+    }
+
     fn insert(&mut self, id: SessionId, gateway: GatewayId, origin: SessionOrigin, now_ms: u64) {
-        self.sessions.insert(
+        if origin == SessionOrigin::Traffic {
+            self.learned.count += 1;
+        }
+        if let Some(old) = self.sessions.insert(
             id,
             SessionInfo {
                 id,
@@ -383,7 +465,11 @@ impl SessionManager {
                 created_ms: now_ms,
                 last_seen_ms: now_ms,
             },
-        );
+        ) {
+            if old.origin == SessionOrigin::Traffic {
+                self.learned.count = self.learned.count.saturating_sub(1);
+            }
+        }
         self.pending.push((id, Some(gateway)));
     }
 
@@ -526,6 +612,62 @@ mod tests {
             message.contains("teid:0x99") && message.contains("list"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn learned_pins_stop_at_the_cap_and_api_pins_do_not_count() {
+        let mut manager = manager_with(&[1, 2]);
+        manager.set_learned_limits(Some(3), None);
+        let mut pinned = 0;
+        for i in 0..100u64 {
+            if manager.pin_request(SessionId(0x0a00_0000 + i), GatewayId(1), 10)
+                == Ok(PinOutcome::Pinned)
+            {
+                pinned += 1;
+            }
+        }
+        assert_eq!(pinned, 3);
+        assert_eq!(manager.learned_pins(), 3);
+        assert_eq!(manager.pins_refused(), 97);
+        assert_eq!(
+            manager.take_changes().len(),
+            3,
+            "refused pins publish nothing"
+        );
+        // API pins are not limited.
+        for i in 0..5u64 {
+            assert!(manager
+                .create(Some(SessionId(0x0b00_0000 + i)), None, 10)
+                .is_ok());
+        }
+        assert_eq!(manager.len(), 8);
+        assert_eq!(manager.learned_pins(), 3);
+        // Idle learned pins go, and make room again.
+        assert_eq!(manager.expire_idle(10 + IDLE_MS + 1).len(), 3);
+        assert_eq!(manager.learned_pins(), 0);
+        assert_eq!(
+            manager.pin_request(SessionId(0x0a00_1000), GatewayId(2), IDLE_MS + 20),
+            Ok(PinOutcome::Pinned)
+        );
+        assert!(manager.delete(SessionId(0x0a00_1000)).is_ok());
+        assert_eq!(manager.learned_pins(), 0);
+    }
+
+    #[test]
+    fn learned_pins_per_second_never_exceed_rate_times_time_plus_one_second() {
+        let mut manager = manager_with(&[1]);
+        manager.set_learned_limits(None, Some(50));
+        let mut pinned = 0u64;
+        // 10 000 requests over 2 s (one every 0.2 ms, in whole ms: 5 per ms).
+        for i in 0..10_000u64 {
+            let now = 1000 + i / 5;
+            if manager.pin_request(SessionId(i), GatewayId(1), now) == Ok(PinOutcome::Pinned) {
+                pinned += 1;
+            }
+        }
+        // One second's worth at once, then 50 a second for 2 s.
+        assert!(pinned <= 50 + 100, "{pinned}");
+        assert!(pinned >= 50 + 99, "{pinned}");
     }
 
     #[test]

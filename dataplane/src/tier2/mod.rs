@@ -6,6 +6,7 @@
 //! new sessions (`select`). Nothing here reads a clock or touches packets:
 //! callers pass times in milliseconds and plain addresses and ports.
 
+pub mod admission;
 pub mod flow_index;
 pub mod ports;
 pub mod select;
@@ -16,6 +17,7 @@ pub mod timer;
 #[cfg(test)]
 mod proptests;
 
+pub use admission::{Admission, Refusal};
 pub use ports::{owner_core, try_owner_core, PortAllocator, PortPool, Quarantine, QuarantineClass};
 pub use select::{consistent, least_load, terminal_hash, LoadCounters, ServerCandidate};
 pub use session::{ClientPath, FlowKey, GtpTunnel, InsertError, UserSession, UserSessionTable};

@@ -98,6 +98,8 @@ impl SessionFlags {
     pub const ACCOUNTED: SessionFlags = SessionFlags(1);
     /// The server was chosen by consistent hash (sticky type).
     pub const STICKY: SessionFlags = SessionFlags(1 << 1);
+    /// Counted against its subscriber's limits (released when it ends).
+    pub const LIMITED: SessionFlags = SessionFlags(1 << 2);
 
     #[inline]
     pub fn contains(self, other: SessionFlags) -> bool {

@@ -57,7 +57,7 @@ fn arp_teaches_neighbours_but_not_impostors() {
     assert_eq!(v, Verdict::Consumed);
     assert!(lab.events.iter().any(|e| matches!(
         e,
-        Event::NeighbourSeen { port: SRV, ip, mac: [2, 9, 9, 9, 9, 9] } if *ip == newcomer
+        Event::NeighbourSeen { port: SRV, ip, mac: [2, 9, 9, 9, 9, 9], kind: crate::event::ArpKind::ReplyToUs } if *ip == newcomer
     )));
     lab.events.clear();
     // Someone claiming our gateway address is ignored.
@@ -75,6 +75,62 @@ fn arp_teaches_neighbours_but_not_impostors() {
     );
     assert_eq!(v, Verdict::Drop(DropReason::ArpIgnored));
     assert!(lab.events.is_empty(), "{:?}", lab.events);
+}
+
+#[test]
+fn arp_not_aimed_at_us_teaches_nothing_and_a_changed_mac_is_only_reported() {
+    use crate::event::ArpKind;
+    let mut lab = Lab::new(1);
+    let s = SERVERS[0];
+    let evil = [2, 0xee, 0xee, 0xee, 0xee, 0xee];
+    // Gratuitous ARP claiming a known server's address with another MAC.
+    let (v, _) = lab.up(SRV, &arp(ArpOp::Request, s, evil, s));
+    assert_eq!(v, Verdict::Drop(DropReason::ArpUnsolicited));
+    assert_eq!(lab.drops(DropReason::ArpUnsolicited), 1);
+    assert!(lab.events.iter().all(|e| matches!(
+        e,
+        Event::NeighbourSeen {
+            kind: ArpKind::Unsolicited,
+            ..
+        }
+    )));
+    assert_eq!(lab.events.len(), 1);
+    // A flood of the same claim is reported once per 100 ms.
+    for _ in 0..50 {
+        lab.up(SRV, &arp(ArpOp::Reply, s, evil, s));
+    }
+    assert_eq!(lab.events.len(), 1);
+    lab.events.clear();
+    // Claims from many MACs share a budget: the event queue is not flooded,
+    // and the server's own answer still gets through.
+    lab.now += 100;
+    for i in 0..200u8 {
+        lab.up(SRV, &arp(ArpOp::Reply, s, [2, 0xee, 0, 0, 1, i], GW));
+    }
+    assert_eq!(lab.events.len(), 32, "one window's budget");
+    let (v, _) = lab.up(SRV, &arp(ArpOp::Reply, s, server_mac(s), GW));
+    assert_eq!(v, Verdict::Consumed);
+    assert!(matches!(
+        lab.events.last(),
+        Some(Event::NeighbourSeen { kind: ArpKind::ReplyToUs, mac, .. }) if *mac == server_mac(s)
+    ));
+    lab.events.clear();
+    lab.now += 100;
+    // Gratuitous ARP of an unknown host: nothing learned, nothing reported.
+    let stranger = Ipv4Addr::new(10, 2, 0, 88);
+    let (v, _) = lab.up(SRV, &arp(ArpOp::Request, stranger, evil, stranger));
+    assert_eq!(v, Verdict::Drop(DropReason::ArpIgnored));
+    assert!(lab.events.is_empty());
+    // A reply to us with the MAC we know is still reported (it confirms).
+    let (v, _) = lab.up(SRV, &arp(ArpOp::Reply, s, server_mac(s), GW));
+    assert_eq!(v, Verdict::Consumed);
+    assert!(matches!(
+        lab.events.as_slice(),
+        [Event::NeighbourSeen {
+            kind: ArpKind::ReplyToUs,
+            ..
+        }]
+    ));
 }
 
 #[test]

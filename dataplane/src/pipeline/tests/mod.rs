@@ -4,6 +4,7 @@
 
 mod behaviour;
 mod edges;
+mod limits;
 mod props;
 mod warm;
 

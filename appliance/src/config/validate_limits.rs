@@ -1,0 +1,123 @@
+//! Rules for the hardening settings (issue 13): per-subscriber limits,
+//! the cap on traffic-learned pins, and anti-spoofing source prefixes.
+//! Kept apart from `validate.rs`; called at its end.
+
+use super::locate::Seg;
+use super::schema::{Config, Role, SubscriberLimits};
+use super::validate::Violation;
+
+/// Largest rate or burst a token bucket holds (see dataplane admission).
+const MAX_RATE: u32 = dataplane::tier2::admission::MAX_RATE;
+
+fn field(name: &'static str) -> Seg<'static> {
+    Seg::Field(name)
+}
+
+pub fn validate_hardening(c: &Config) -> Result<(), Violation> {
+    limits(
+        &c.subscribers.default_limits,
+        vec![field("subscribers"), field("default_limits")],
+    )?;
+    for (i, e) in c.subscribers.entries.iter().enumerate() {
+        if let Some(l) = &e.limits {
+            limits(
+                l,
+                vec![
+                    field("subscribers"),
+                    field("entries"),
+                    Seg::Index(i),
+                    field("limits"),
+                ],
+            )?;
+        }
+    }
+    let st = &c.steering;
+    if st.learned_pins_per_s == Some(0) || st.learned_pins_per_s.is_some_and(|r| r > MAX_RATE) {
+        return Err(Violation {
+            path: vec![field("steering"), field("learned_pins_per_s")],
+            message: format!(
+                "learned_pins_per_s must be 1..={MAX_RATE} (leave it out for no limit)"
+            ),
+        });
+    }
+    for (i, p) in c.ports.iter().enumerate() {
+        let Some(list) = &p.allowed_sources else {
+            continue;
+        };
+        let at = || vec![field("ports"), Seg::Index(i), field("allowed_sources")];
+        if p.role != Role::Access {
+            return Err(Violation {
+                path: at(),
+                message: format!(
+                    "allowed_sources is only for access ports; port \"{}\" is {:?}",
+                    p.name, p.role
+                ),
+            });
+        }
+        if list.is_empty() {
+            return Err(Violation {
+                path: at(),
+                message: "an empty allowed_sources would drop everything; leave it out to allow any source".into(),
+            });
+        }
+        for (j, pfx) in list.iter().enumerate() {
+            let mask = if pfx.prefix_len == 0 {
+                0
+            } else {
+                u32::MAX << (32 - u32::from(pfx.prefix_len))
+            };
+            if u32::from(pfx.addr) & !mask != 0 {
+                let mut path = at();
+                path.push(Seg::Index(j));
+                let net = std::net::Ipv4Addr::from(u32::from(pfx.addr) & mask);
+                return Err(Violation {
+                    path,
+                    message: format!(
+                        "\"{pfx}\" has host bits set; did you mean \"{net}/{}\"?",
+                        pfx.prefix_len
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn limits(l: &SubscriberLimits, at: Vec<Seg<'static>>) -> Result<(), Violation> {
+    let sub = |name: &'static str| {
+        let mut p = at.clone();
+        p.push(field(name));
+        p
+    };
+    if l.max_user_sessions == Some(0) {
+        return Err(Violation {
+            path: sub("max_user_sessions"),
+            message: "max_user_sessions must be at least 1 (leave it out for no limit; refuse services with `services: []`)".into(),
+        });
+    }
+    if let Some(r) = l.new_user_sessions_per_s {
+        if r == 0 || r > MAX_RATE {
+            return Err(Violation {
+                path: sub("new_user_sessions_per_s"),
+                message: format!(
+                    "new_user_sessions_per_s must be 1..={MAX_RATE} (leave it out for no limit)"
+                ),
+            });
+        }
+    }
+    if let Some(b) = l.burst {
+        if l.new_user_sessions_per_s.is_none() {
+            return Err(Violation {
+                path: sub("burst"),
+                message: "burst needs new_user_sessions_per_s".into(),
+            });
+        }
+        if b == 0 || b > MAX_RATE {
+            return Err(Violation {
+                path: sub("burst"),
+                message: format!("burst must be 1..={MAX_RATE}"),
+            });
+        }
+    }
+    Ok(())
+}

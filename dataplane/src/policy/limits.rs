@@ -1,0 +1,35 @@
+//! Per-subscriber limits on user sessions (hardening against one terminal,
+//! or one spoofed source range, taking the whole user-session table).
+//!
+//! A subscriber entry carries [`Limits`]; they apply to each mobile session
+//! ID on its own (a prefix entry limits every session ID it matches
+//! separately, not the entry's sessions together). The counting lives in
+//! [`crate::tier2::admission`], per worker: every user session of one
+//! session ID lives on the one gateway the steering table picks.
+
+/// Limits on one session ID's user sessions. `None` = no limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Limits {
+    /// Live user sessions at most.
+    pub max_live: Option<u32>,
+    /// New user sessions per second (token bucket) and the bucket's size.
+    pub rate: Option<Rate>,
+}
+
+/// A token bucket: `per_s` tokens a second, at most `burst` saved up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rate {
+    pub per_s: u32,
+    pub burst: u32,
+}
+
+impl Limits {
+    pub const NONE: Limits = Limits {
+        max_live: None,
+        rate: None,
+    };
+
+    pub fn is_none(&self) -> bool {
+        self.max_live.is_none() && self.rate.is_none()
+    }
+}

@@ -1,0 +1,412 @@
+//! Per-subscriber admission of new user sessions on one worker: live user
+//! sessions per session ID (a cap) and new ones per second (a token
+//! bucket), so that one terminal or one spoofed source range cannot take
+//! the whole user-session table or port pool.
+//!
+//! Every user session of a session ID lives on the one gateway worker the
+//! steering table picks, so the counts can be per worker with no sharing.
+//! The table is preallocated (twice the user-session capacity, open
+//! addressing with linear probing and backward-shift deletion, hash seeded
+//! per table): no allocation per packet. An entry lives while its session
+//! ID has live user sessions, and after that until its bucket has refilled
+//! (a bounded sweep on the timer tick removes it), so ending sessions
+//! quickly does not buy a fresh burst.
+//!
+//! Tokens are counted in thousandths so that `per_s` tokens a second is
+//! exactly `per_s` thousandths a millisecond: over any interval of `t` ms
+//! at most `burst + per_s * t / 1000` user sessions are admitted.
+
+use crate::hash::hash_u64;
+use crate::policy::Limits;
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+
+/// Why a new user session was not admitted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// The session ID already has its maximum of live user sessions.
+    Live,
+    /// The session ID's new-user-session bucket is empty.
+    Rate,
+    /// The admission table itself is full (counted like a limit).
+    TableFull,
+}
+
+const MILLI: u32 = 1000;
+/// Largest burst and rate the bucket holds (thousandths fit a u32).
+pub const MAX_RATE: u32 = 1_000_000;
+
+/// One session ID's counts: 32 bytes.
+#[derive(Clone, Copy, Debug)]
+struct Slot {
+    /// `tag(session ID)`; 0 = empty.
+    tag: u64,
+    /// When `tokens` was last brought up to date.
+    at_ms: u64,
+    /// Thousandths of a token.
+    tokens: u32,
+    /// The bucket size (thousandths) when last admitted: the sweep may drop
+    /// the entry once it would be full again.
+    cap: u32,
+    /// Refill per ms (thousandths), from the limits last applied.
+    per_ms: u32,
+    live: u32,
+}
+
+const EMPTY: Slot = Slot {
+    tag: 0,
+    at_ms: 0,
+    tokens: 0,
+    cap: 0,
+    per_ms: 0,
+    live: 0,
+};
+
+/// A session ID as stored: never 0 (IDs `u64::MAX - 1` and `u64::MAX`
+/// share one entry; no session key produces either).
+#[inline]
+fn tag(key: u64) -> u64 {
+    key.saturating_add(1)
+}
+
+/// Live counts and token buckets per session ID, on one worker.
+pub struct Admission {
+    slots: Box<[Slot]>,
+    mask: usize,
+    seed: u64,
+    len: usize,
+    /// Next slot the sweep looks at.
+    sweep_at: usize,
+}
+
+impl Admission {
+    /// A table for the session IDs of up to `user_sessions` user sessions.
+    pub fn new(user_sessions: u32) -> Admission {
+        Admission::with_seed(user_sessions, RandomState::new().hash_one(0x6164_6d69_u64))
+    }
+
+    /// Like [`new`](Admission::new) with a fixed hash seed (tests).
+    pub fn with_seed(user_sessions: u32, seed: u64) -> Admission {
+        let n = (user_sessions.max(8) as usize * 2).next_power_of_two();
+        Admission {
+            slots: vec![EMPTY; n].into_boxed_slice(),
+            mask: n - 1,
+            seed,
+            len: 0,
+            sweep_at: 0,
+        }
+    }
+
+    /// Session IDs tracked (live or still refilling).
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Live user sessions counted for `key`.
+    pub fn live(&self, key: u64) -> u32 {
+        self.find(key).map_or(0, |i| self.slots[i].live)
+    }
+
+    #[inline]
+    fn home(&self, key: u64) -> usize {
+        self.home_of_tag(tag(key))
+    }
+
+    #[inline]
+    fn home_of_tag(&self, t: u64) -> usize {
+        (hash_u64(t, self.seed) as usize) & self.mask
+    }
+
+    #[inline]
+    fn find(&self, key: u64) -> Option<usize> {
+        let mut i = self.home(key);
+        for _ in 0..=self.mask {
+            let s = &self.slots[i];
+            if s.tag == 0 {
+                return None;
+            }
+            if s.tag == tag(key) {
+                return Some(i);
+            }
+            i = (i + 1) & self.mask;
+        }
+        None
+    }
+
+    /// A new user session of `key` under `limits`: admitted (counted live,
+    /// one token taken) or refused. Every admission must be matched by one
+    /// [`release`](Self::release) when that user session ends.
+    pub fn admit(&mut self, key: u64, limits: &Limits, now_ms: u64) -> Result<(), Refusal> {
+        let i = match self.find(key) {
+            Some(i) => i,
+            None => {
+                // Keep a free quarter so probe chains stay short.
+                if self.len >= self.slots.len() - self.slots.len() / 4 {
+                    return Err(Refusal::TableFull);
+                }
+                let mut i = self.home(key);
+                while self.slots[i].tag != 0 {
+                    i = (i + 1) & self.mask;
+                }
+                let (cap, per_ms) = bucket(limits);
+                self.slots[i] = Slot {
+                    tag: tag(key),
+                    live: 0,
+                    tokens: cap,
+                    at_ms: now_ms,
+                    cap,
+                    per_ms,
+                };
+                self.len += 1;
+                i
+            }
+        };
+        let s = &mut self.slots[i];
+        if let Some(max) = limits.max_live {
+            if s.live >= max {
+                return Err(Refusal::Live);
+            }
+        }
+        let (cap, per_ms) = bucket(limits);
+        if limits.rate.is_some() {
+            let elapsed = now_ms.saturating_sub(s.at_ms);
+            // A bucket that had no rate before starts full.
+            let before = if s.per_ms == 0 { cap } else { s.tokens };
+            let refill = elapsed.saturating_mul(u64::from(per_ms));
+            s.tokens = u64::from(before).saturating_add(refill).min(u64::from(cap)) as u32;
+            s.at_ms = s.at_ms.max(now_ms);
+            s.cap = cap;
+            s.per_ms = per_ms;
+            if s.tokens < MILLI {
+                return Err(Refusal::Rate);
+            }
+            s.tokens -= MILLI;
+        } else {
+            s.cap = 0;
+            s.per_ms = 0;
+            s.tokens = 0;
+            s.at_ms = now_ms;
+        }
+        s.live += 1;
+        Ok(())
+    }
+
+    /// A user session of `key` admitted earlier has ended (or was never
+    /// created after all): one live fewer. An entry with nothing live and
+    /// no bucket to refill is removed at once.
+    pub fn release(&mut self, key: u64, now_ms: u64) {
+        let Some(i) = self.find(key) else {
+            return;
+        };
+        let s = &mut self.slots[i];
+        s.live = s.live.saturating_sub(1);
+        if s.live == 0 && refilled(s, now_ms) {
+            self.remove_at(i);
+        }
+    }
+
+    /// Removes entries with nothing live whose bucket has refilled, looking
+    /// at no more than `budget` slots (call it on every timer tick).
+    pub fn sweep(&mut self, now_ms: u64, budget: usize) {
+        if self.len == 0 {
+            return;
+        }
+        let mut n = 0;
+        while n < budget.min(self.slots.len()) {
+            let i = self.sweep_at;
+            let s = &self.slots[i];
+            if s.tag != 0 && s.live == 0 && refilled(s, now_ms) {
+                // The shift may move an unvisited entry into slot i: look
+                // at it again.
+                self.remove_at(i);
+            } else {
+                self.sweep_at = (i + 1) & self.mask;
+            }
+            n += 1;
+        }
+    }
+
+    /// Backward-shift deletion: no tombstones.
+    fn remove_at(&mut self, mut hole: usize) {
+        self.slots[hole] = EMPTY;
+        self.len -= 1;
+        let mut i = (hole + 1) & self.mask;
+        while self.slots[i].tag != 0 {
+            let home = self.home_of_tag(self.slots[i].tag);
+            // Move i into the hole if its home is not in (hole, i].
+            let dist_home = i.wrapping_sub(home) & self.mask;
+            let dist_hole = i.wrapping_sub(hole) & self.mask;
+            if dist_home >= dist_hole {
+                self.slots[hole] = self.slots[i];
+                self.slots[i] = EMPTY;
+                hole = i;
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+}
+
+/// (bucket size, refill per ms), in thousandths of a token.
+#[inline]
+fn bucket(limits: &Limits) -> (u32, u32) {
+    match limits.rate {
+        Some(r) => (r.burst.clamp(1, MAX_RATE) * MILLI, r.per_s.min(MAX_RATE)),
+        None => (0, 0),
+    }
+}
+
+/// Whether a bucket would be full by `now_ms` (forgetting it then changes
+/// nothing: a new entry starts full).
+#[inline]
+fn refilled(s: &Slot, now_ms: u64) -> bool {
+    if s.per_ms == 0 {
+        return true;
+    }
+    let missing = u64::from(s.cap.saturating_sub(s.tokens));
+    now_ms
+        .saturating_sub(s.at_ms)
+        .saturating_mul(u64::from(s.per_ms))
+        >= missing
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::Rate;
+    use proptest::prelude::*;
+
+    fn limits(max_live: Option<u32>, per_s: u32, burst: u32) -> Limits {
+        Limits {
+            max_live,
+            rate: (per_s > 0).then_some(Rate { per_s, burst }),
+        }
+    }
+
+    #[test]
+    fn live_cap_is_exact_and_counts_return_to_zero() {
+        let mut a = Admission::with_seed(64, 1);
+        let l = limits(Some(5), 0, 0);
+        for _ in 0..5 {
+            assert_eq!(a.admit(7, &l, 0), Ok(()));
+        }
+        assert_eq!(a.admit(7, &l, 0), Err(Refusal::Live));
+        // Another subscriber is not affected.
+        assert_eq!(a.admit(8, &l, 0), Ok(()));
+        assert_eq!(a.live(7), 5);
+        a.release(7, 1);
+        assert_eq!(a.admit(7, &l, 1), Ok(()));
+        assert_eq!(a.admit(7, &l, 1), Err(Refusal::Live));
+        for _ in 0..5 {
+            a.release(7, 2);
+        }
+        a.release(8, 2);
+        assert_eq!(a.live(7), 0);
+        assert!(a.is_empty(), "entries with nothing live are removed");
+    }
+
+    #[test]
+    fn bucket_refills_at_its_rate() {
+        let mut a = Admission::with_seed(64, 1);
+        let l = limits(None, 10, 3);
+        for _ in 0..3 {
+            assert_eq!(a.admit(1, &l, 1000), Ok(()));
+        }
+        assert_eq!(a.admit(1, &l, 1000), Err(Refusal::Rate));
+        // 10/s: one token per 100 ms.
+        assert_eq!(a.admit(1, &l, 1099), Err(Refusal::Rate));
+        assert_eq!(a.admit(1, &l, 1100), Ok(()));
+        // Ending the sessions does not give the burst back early.
+        for _ in 0..4 {
+            a.release(1, 1100);
+        }
+        assert_eq!(a.admit(1, &l, 1100), Err(Refusal::Rate));
+        // Once refilled, the sweep forgets it.
+        a.sweep(1500, 1 << 20);
+        assert!(a.is_empty());
+    }
+
+    #[test]
+    fn full_table_refuses() {
+        let mut a = Admission::with_seed(8, 1);
+        let l = limits(Some(1), 0, 0);
+        let mut refused = 0;
+        for k in 0..100u64 {
+            if a.admit(k, &l, 0) == Err(Refusal::TableFull) {
+                refused += 1;
+            }
+        }
+        assert_eq!(a.len(), 12, "3/4 of 16 slots");
+        assert_eq!(refused, 88);
+    }
+
+    proptest! {
+        /// Over any run, a session ID gets at most burst + rate × time
+        /// admissions, and never more live than the cap; after every
+        /// session ends and the buckets refill, nothing is left.
+        #[test]
+        fn never_more_than_rate_times_time_plus_burst(
+            per_s in 1u32..2000,
+            burst in 1u32..50,
+            max_live in 1u32..40,
+            steps in proptest::collection::vec((0u64..50, 0u8..4, any::<bool>()), 1..400),
+        ) {
+            let mut a = Admission::with_seed(64, 9);
+            let l = limits(Some(max_live), per_s, burst);
+            let mut now = 0u64;
+            let mut admitted = [0u64; 4];
+            let mut live = [0u32; 4];
+            for (dt, key, end_one) in steps {
+                now += dt;
+                let k = u64::from(key);
+                if end_one && live[key as usize] > 0 {
+                    a.release(k, now);
+                    live[key as usize] -= 1;
+                }
+                if a.admit(k, &l, now).is_ok() {
+                    admitted[key as usize] += 1;
+                    live[key as usize] += 1;
+                }
+                prop_assert!(live[key as usize] <= max_live);
+                prop_assert_eq!(a.live(k), live[key as usize]);
+                let bound = u64::from(burst) + u64::from(per_s) * now / 1000;
+                prop_assert!(admitted[key as usize] <= bound,
+                    "{} admitted by {} ms, bound {}", admitted[key as usize], now, bound);
+            }
+            for k in 0..4u64 {
+                for _ in 0..live[k as usize] {
+                    a.release(k, now);
+                }
+                prop_assert_eq!(a.live(k), 0);
+            }
+            a.sweep(now + 100_000, 1 << 20);
+            prop_assert!(a.is_empty());
+        }
+
+        /// Random inserts and releases keep every key findable (the
+        /// backward shift never loses an entry).
+        #[test]
+        fn deletion_keeps_keys_findable(ops in proptest::collection::vec((0u64..40, any::<bool>()), 1..500)) {
+            let mut a = Admission::with_seed(16, 3);
+            let l = limits(Some(1000), 0, 0);
+            let mut live = std::collections::HashMap::new();
+            for (k, add) in ops {
+                let n = live.entry(k).or_insert(0u32);
+                if add {
+                    if a.admit(k, &l, 0).is_ok() {
+                        *n += 1;
+                    }
+                } else if *n > 0 {
+                    a.release(k, 0);
+                    *n -= 1;
+                }
+                for (&k2, &n2) in &live {
+                    prop_assert_eq!(a.live(k2), n2);
+                }
+            }
+        }
+    }
+}
