@@ -14,6 +14,7 @@ mod l2;
 mod local;
 pub mod nat;
 mod steer;
+mod ttl;
 mod uplink;
 mod warm;
 

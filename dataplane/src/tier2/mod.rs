@@ -7,15 +7,18 @@
 //! callers pass times in milliseconds and plain addresses and ports.
 
 pub mod flow_index;
+pub mod path_guard;
 pub mod ports;
 pub mod select;
 pub mod session;
 pub mod state;
 pub mod timer;
+pub mod window;
 
 #[cfg(test)]
 mod proptests;
 
+pub use path_guard::{PathChange, PathGuard, PATH_QUIET_MS};
 pub use ports::{owner_core, try_owner_core, PortAllocator, PortPool, Quarantine, QuarantineClass};
 pub use select::{consistent, least_load, terminal_hash, LoadCounters, ServerCandidate};
 pub use session::{ClientPath, FlowKey, GtpTunnel, InsertError, UserSession, UserSessionTable};
@@ -23,3 +26,4 @@ pub use state::{
     Direction, EndReason, FlowState, IcmpState, TcpFlags, TcpState, Timeouts, UdpState,
 };
 pub use timer::TimerWheel;
+pub use window::{Segment, TcpWindow};

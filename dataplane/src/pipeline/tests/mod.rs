@@ -4,6 +4,7 @@
 
 mod behaviour;
 mod edges;
+mod hardening;
 mod props;
 mod warm;
 
