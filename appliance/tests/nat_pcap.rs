@@ -50,7 +50,7 @@ fn access_traffic_is_translated_spread_and_answered() {
     // 7: a UDP query to the DNS service.
     input.push(udp_frame(&spec(t0, 5000, DNS_VIP, 53), b"query").expect("UDP frame"));
     // Dropped: no service on port 81; a flow that does not start with SYN;
-    // TTL 1.
+    // TTL 1 (counted as a drop and answered with ICMP time exceeded).
     input.push(syn(t0, 30_100, WEB_VIP, 81, 5));
     input.push(
         tcp_frame(
@@ -90,17 +90,18 @@ fn access_traffic_is_translated_spread_and_answered() {
     );
     let mut tandem = Tandem::start(&scratch.dir, &prefix, &config);
     tandem.wait_running();
-    wait_frames(&[(&srv_out[0], 8), (&acc_out[0], 2)]);
+    wait_frames(&[(&srv_out[0], 8), (&acc_out[0], 3)]);
     let exit = tandem.stop();
     assert_clean_exit(&exit);
     let acc_mac = port_mac(&exit.log, "acc0");
     let srv_mac = port_mac(&exit.log, "srv0");
     assert_ne!(acc_mac, srv_mac);
-    // Thirteen frames in: ten sent (eight translated, two answers), three
-    // dropped; seven user sessions (six TCP, one UDP).
+    // Thirteen frames in: eleven sent (eight translated, three answers),
+    // three dropped (the TTL-1 frame is both: dropped ttl_expired and
+    // answered); seven user sessions (six TCP, one UDP).
     let s = stats(&exit.log);
     let counted = (s["rx"], s["tx"], s["dropped"], s["created"]);
-    assert_eq!(counted, (13, 10, 3, 7), "{s:?}");
+    assert_eq!(counted, (13, 11, 3, 7), "{s:?}");
 
     // Towards the servers: exactly the eight frames that had a service.
     let to_servers = pcap::read(&srv_out[0]);
@@ -143,9 +144,26 @@ fn access_traffic_is_translated_spread_and_answered() {
     assert_eq!(server, SERVERS[0].0);
     assert!(gw_ports.insert(gw_port), "UDP got a port already in use");
 
-    // On the access port: the ARP reply, then the echo reply.
+    // On the access port: the time exceeded, the ARP reply, then the echo
+    // reply.
     let to_terminals = pcap::read(&acc_out[0]);
-    assert_eq!(to_terminals.len(), 2, "frames sent to terminals");
+    assert_eq!(to_terminals.len(), 3, "frames sent to terminals");
+    let f = Frame::new(&to_terminals[0]);
+    assert_eq!((f.dst_mac(), f.src_mac()), (terminal_mac(t0).0, acc_mac));
+    let ip = f.ipv4();
+    assert_eq!(
+        (ip.src(), ip.dst(), ip.proto()),
+        (ACCESS_ADDR, t0, PROTO_ICMP)
+    );
+    assert!(ip.l4_checksum_ok(), "ICMP checksum");
+    let icmp = ip.l4();
+    assert_eq!((icmp[0], icmp[1]), (11, 0), "time exceeded in transit");
+    // It quotes the expired SYN: its addresses and ports.
+    let quoted = &icmp[8..];
+    assert_eq!(&quoted[12..16], &t0.octets());
+    assert_eq!(&quoted[16..20], &WEB_VIP.octets());
+    assert_eq!(&quoted[20..24], &[117, 150, 0, 80], "ports 30102 -> 80");
+    let to_terminals = &to_terminals[1..];
     let f = Frame::new(&to_terminals[0]);
     assert_eq!((f.dst_mac(), f.src_mac()), (terminal_mac(t0).0, acc_mac));
     let arp = f.arp();

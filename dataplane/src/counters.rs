@@ -96,6 +96,9 @@ drop_reasons! {
     NotForUs => "not_for_us",
     /// A TCP segment that cannot open a user session (not a SYN).
     NotSyn => "tcp_not_syn",
+    /// A TCP RST or FIN whose sequence or acknowledgement number is outside
+    /// the connection's window (a blind spoof, or too stale to matter).
+    TcpOutOfWindow => "tcp_out_of_window",
     /// The ring to the owning worker was full.
     HandoffRingFull => "handoff_ring_full",
     /// The transmit queue did not take the packet.
@@ -155,6 +158,16 @@ pub struct WorkerCounters {
     pub rst_sent: Counter,
     pub icmp_errors_sent: Counter,
     pub events_lost: Counter,
+    /// User sessions whose client path (access port, MAC, VLAN, GTP-U
+    /// peer) moved to where a terminal packet came from.
+    pub client_path_moved: Counter,
+    /// Terminal packets from another path that did not move the client
+    /// path (no evidence the sender is the terminal; the packet itself may
+    /// still be forwarded).
+    pub client_path_refused: Counter,
+    /// ICMP time exceeded sent for terminal packets whose TTL ran out
+    /// (each such frame is also counted under the `ttl_expired` drop).
+    pub ttl_exceeded_sent: Counter,
     pub snapshot_generation: Counter,
     pub busy_polls: Counter,
     pub idle_polls: Counter,

@@ -310,7 +310,7 @@ pub fn spec(
 pub fn syn(src: Ipv4Addr, sport: u16, dst: Ipv4Addr, dport: u16) -> Vec<u8> {
     tcp_frame(
         &spec(src, sport, dst, dport, UE_MAC, port_mac(ACC)),
-        1000,
+        SYN_ISN,
         0,
         TcpFlags::SYN,
         65535,
@@ -338,6 +338,34 @@ pub fn tcp(
     )
     .unwrap()
 }
+
+/// [`tcp`] with real sequence and acknowledgement numbers (the gateway
+/// tracks them: a FIN or RST outside the window is dropped).
+#[allow(clippy::too_many_arguments)]
+pub fn tcp_seq(
+    src: Ipv4Addr,
+    sport: u16,
+    dst: Ipv4Addr,
+    dport: u16,
+    flags: TcpFlags,
+    seq: u32,
+    ack: u32,
+    payload: &[u8],
+    macs: ([u8; 6], [u8; 6]),
+) -> Vec<u8> {
+    tcp_frame(
+        &spec(src, sport, dst, dport, macs.0, macs.1),
+        seq,
+        ack,
+        flags,
+        65535,
+        payload,
+    )
+    .unwrap()
+}
+
+/// Initial sequence number of [`syn`].
+pub const SYN_ISN: u32 = 1000;
 
 pub fn udp(
     src: Ipv4Addr,

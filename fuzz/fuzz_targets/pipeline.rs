@@ -441,11 +441,14 @@ fn check_counters(lab: &Lab, t: &Tally) {
     } else {
         0
     };
+    // A TTL-expired terminal packet answered with an ICMP time exceeded is
+    // forwarded (the answer) and also counted under `ttl_expired`.
+    let ttl_answers = lab.sum(|c| c.ttl_exceeded_sent.get());
     for &r in DropReason::ALL {
-        let extra = if r == DropReason::NotEntitled {
-            refusals
-        } else {
-            0
+        let extra = match r {
+            DropReason::NotEntitled => refusals,
+            DropReason::TtlExpired => ttl_answers,
+            _ => 0,
         };
         assert_eq!(
             lab.drops(r),
@@ -461,7 +464,7 @@ fn check_counters(lab: &Lab, t: &Tally) {
     };
     assert_eq!(
         rx,
-        tx + punted + probes + dropped - refusals,
+        tx + punted + probes + dropped - refusals - ttl_answers,
         "rx == tx + punted + dropped"
     );
     if !known::allowed(known::ALLOW_TX_BYTES) {

@@ -78,6 +78,16 @@ pub struct WorkerStats {
     pub refused: u64,
     pub rst_sent: u64,
     pub icmp_errors_sent: u64,
+    /// ICMP time exceeded sent for terminal packets whose TTL ran out.
+    #[serde(default)]
+    pub ttl_exceeded_sent: u64,
+    /// User sessions whose client path moved (terminal mobility).
+    #[serde(default)]
+    pub client_path_moved: u64,
+    /// Terminal packets from another path that did not move the client
+    /// path (no evidence the sender is the terminal).
+    #[serde(default)]
+    pub client_path_refused: u64,
     pub events_lost: u64,
     pub busy_polls: u64,
     pub idle_polls: u64,

@@ -324,6 +324,7 @@ fn workers(workers: &[WorkerStats]) -> String {
         "icmp_replies",
         "rst_sent",
         "icmp_errors_sent",
+        "ttl_exceeded_sent",
         "events_lost",
     ]);
     for w in workers {
@@ -335,10 +336,21 @@ fn workers(workers: &[WorkerStats]) -> String {
             w.icmp_replies.to_string(),
             w.rst_sent.to_string(),
             w.icmp_errors_sent.to_string(),
+            w.ttl_exceeded_sent.to_string(),
             w.events_lost.to_string(),
         ]);
     }
     section(&mut out, "bytes and replies", &replies.render());
+
+    let mut paths = Table::new(&["worker", "client_path_moved", "client_path_refused"]);
+    for w in workers {
+        paths.row(vec![
+            w.index.to_string(),
+            w.client_path_moved.to_string(),
+            w.client_path_refused.to_string(),
+        ]);
+    }
+    section(&mut out, "client paths", &paths.render());
 
     let mut drops = Table::new(&["worker", "drop_reason", "packets"]);
     for w in workers {

@@ -276,6 +276,24 @@ const WORKER_FAMILIES: &[WorkerField] = &[
         |w| w.icmp_errors_sent,
     ),
     (
+        "tandem_worker_ttl_exceeded_sent_total",
+        Kind::Counter,
+        "ICMP time exceeded sent for terminal packets whose TTL ran out (also counted as ttl_expired drops).",
+        |w| w.ttl_exceeded_sent,
+    ),
+    (
+        "tandem_worker_client_path_moved_total",
+        Kind::Counter,
+        "User sessions whose way back to the terminal moved to another access port, MAC, VLAN or GTP-U peer.",
+        |w| w.client_path_moved,
+    ),
+    (
+        "tandem_worker_client_path_refused_total",
+        Kind::Counter,
+        "Terminal packets from another path that did not move the client path (out of window TCP, or UDP/ICMP while the current path is active).",
+        |w| w.client_path_refused,
+    ),
+    (
         "tandem_worker_events_lost_total",
         Kind::Counter,
         "Events (pin requests, accounting) lost because the queue to the control plane was full.",

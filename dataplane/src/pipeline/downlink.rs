@@ -67,13 +67,23 @@ impl Worker {
         if !from_server {
             return Verdict::Drop(DropReason::ReplyMismatch);
         }
-        let refused = l4.flags.rst && e.state == FlowState::Tcp(TcpState::SynSent);
+        let in_window = l4.proto != PROTO_TCP || e.guard.track_tcp(Direction::ToClient, &l4.seg);
+        if !in_window && (l4.flags.rst || l4.flags.fin) {
+            return Verdict::Drop(DropReason::TcpOutOfWindow);
+        }
+        let refused = in_window && l4.flags.rst && e.state == FlowState::Tcp(TcpState::SynSent);
         let server_index = e.server_index;
-        let before = e.state;
-        e.on_packet(Direction::ToClient, ip_len, l4.flags, now_ms);
-        if e.state != before {
-            let deadline = e.deadline_ms(self.snaps.policy.get().timeouts_for(e.session_type));
-            super::expiry::shorten(&mut self.wheel, idx, deadline);
+        if in_window {
+            let before = e.state;
+            e.on_packet(Direction::ToClient, ip_len, l4.flags, now_ms);
+            if e.state != before {
+                let deadline = e.deadline_ms(self.snaps.policy.get().timeouts_for(e.session_type));
+                super::expiry::shorten(&mut self.wheel, idx, deadline);
+            }
+        } else {
+            // Forwarded (the terminal judges it) and counted, but it
+            // neither moves the state nor keeps the session alive.
+            e.count(Direction::ToClient, ip_len);
         }
         let rw = Rewrite {
             src: e.orig_dst_ip,

@@ -14,6 +14,9 @@ use crate::tier2::{FlowState, QuarantineClass, TcpState, UserSession};
 /// Admission-table slots looked at per timer tick (its table is twice the
 /// user-session capacity; 10 ticks a second).
 const ADMISSION_SWEEP: usize = 4096;
+/// Ripe quarantined ports moved back to the free list per gateway address
+/// per timer tick (100 ms): bounded work, 2,560 ports a second.
+const RECLAIM_PER_TICK: usize = 256;
 
 pub(super) fn record(
     worker: &Worker,
@@ -43,12 +46,11 @@ pub(super) fn record(
         packets_down: e.to_client.packets,
         bytes_down: e.to_client.bytes,
         start_ms: e.created_ms,
-        // A user session that ended by itself ended with its last packet;
-        // one the operator ended, or an interim report, ends now.
+        // A user session closed by FIN or RST ended with its last packet;
+        // one the operator ended, or an interim report, ends now. (An idle
+        // timeout ends at its deadline: `remove` sets that.)
         end_ms: match (kind, reason) {
-            (RecordKind::Final, EndReason::Fin | EndReason::Rst | EndReason::Timeout) => {
-                e.last_seen_ms
-            }
+            (RecordKind::Final, EndReason::Fin | EndReason::Rst) => e.last_seen_ms,
             _ => now_ms,
         },
     }
@@ -116,7 +118,14 @@ pub(super) fn remove<E: EventSink>(
             Some(r) => r,
             None => own,
         };
-        let rec = record(w, &e, RecordKind::Final, r, now_ms);
+        let mut rec = record(w, &e, RecordKind::Final, r, now_ms);
+        if r == EndReason::Timeout {
+            // It expired at its deadline (last activity + the idle timeout
+            // of its state), not when the wheel came round to it.
+            let policy = w.snaps.policy.get();
+            let deadline = e.deadline_ms(policy.timeouts_for(e.session_type));
+            rec.end_ms = deadline.min(now_ms);
+        }
         w.emit(ev, Event::Accounting(rec));
     }
     w.counters.user_sessions_expired.inc();
@@ -134,6 +143,10 @@ pub(super) fn run<E: EventSink, P: Prefetch>(
     if w.wheel.current_tick() >= target {
         return 0;
     }
+    // Ports whose quarantine ended go back to the free lists even while no
+    // new user session asks for one, so the quarantine gauge falls when
+    // the worker is idle.
+    w.ports.reclaim(now_ms, RECLAIM_PER_TICK);
     w.update_pool_gauges();
     w.admission.sweep(now_ms, ADMISSION_SWEEP);
     let policy = w.snaps.policy.arc();

@@ -15,6 +15,7 @@ mod limit;
 mod local;
 pub mod nat;
 mod steer;
+mod ttl;
 mod uplink;
 mod warm;
 

@@ -10,8 +10,8 @@ use crate::frame::Frame;
 use crate::policy::Selection;
 use crate::tier1::{GatewayTarget, SessionId};
 use crate::tier2::{
-    consistent, least_load, Direction, FlowKey, GtpTunnel, InsertError, QuarantineClass,
-    ServerCandidate, TcpFlags, UserSession,
+    consistent, least_load, Direction, FlowKey, FlowState, GtpTunnel, InsertError, PathChange,
+    Segment, ServerCandidate, TcpFlags, TcpState, UserSession,
 };
 use crate::topology::Role;
 use crate::wire::{ETHERNET_HEADER_LEN, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
@@ -27,6 +27,9 @@ pub(super) struct L4Info {
     pub src_port: u16,
     pub dst_port: u16,
     pub flags: TcpFlags,
+    /// TCP only: sequence, acknowledgement, window and payload length (all
+    /// zero for UDP and ICMP).
+    pub seg: Segment,
 }
 
 /// Reads ports (or the echo identifier) and TCP flags of the plain frame.
@@ -45,16 +48,30 @@ pub(super) fn l4_info(b: &[u8]) -> Result<L4Info, DropReason> {
                 return Err(DropReason::BadL4Header);
             }
             let fl = l4[13];
+            let flags = TcpFlags {
+                fin: fl & 0x01 != 0,
+                syn: fl & 0x02 != 0,
+                rst: fl & 0x04 != 0,
+                ack: fl & 0x10 != 0,
+            };
+            let doff = usize::from(l4[12] >> 4) * 4;
             Ok(L4Info {
                 proto,
                 ihl,
                 src_port: rd16(l4, 0),
                 dst_port: rd16(l4, 2),
-                flags: TcpFlags {
-                    fin: fl & 0x01 != 0,
-                    syn: fl & 0x02 != 0,
-                    rst: fl & 0x04 != 0,
-                    ack: fl & 0x10 != 0,
+                flags,
+                seg: Segment {
+                    seq: rd32(l4, 4),
+                    ack: rd32(l4, 8),
+                    window: rd16(l4, 14),
+                    payload: (l4.len() - doff) as u32,
+                    flags,
+                    window_scale: if flags.syn {
+                        window_scale_option(&l4[20..doff])
+                    } else {
+                        None
+                    },
                 },
             })
         }
@@ -68,6 +85,7 @@ pub(super) fn l4_info(b: &[u8]) -> Result<L4Info, DropReason> {
                 src_port: rd16(l4, 0),
                 dst_port: rd16(l4, 2),
                 flags: TcpFlags::NONE,
+                seg: Segment::default(),
             })
         }
         PROTO_ICMP => {
@@ -80,10 +98,39 @@ pub(super) fn l4_info(b: &[u8]) -> Result<L4Info, DropReason> {
                 src_port: rd16(l4, 4),
                 dst_port: 0,
                 flags: TcpFlags::NONE,
+                seg: Segment::default(),
             })
         }
         _ => Err(DropReason::UnsupportedProtocol),
     }
+}
+
+#[inline]
+fn rd32(b: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+/// The shift of a window scale option (kind 3) among SYN options, if any.
+/// A malformed option list ends the search.
+#[inline]
+fn window_scale_option(mut opts: &[u8]) -> Option<u8> {
+    while let Some(&kind) = opts.first() {
+        match kind {
+            0 => return None,
+            1 => opts = &opts[1..],
+            _ => {
+                let len = usize::from(*opts.get(1)?);
+                if len < 2 || len > opts.len() {
+                    return None;
+                }
+                if kind == 3 && len == 3 {
+                    return Some(opts[2]);
+                }
+                opts = &opts[len..];
+            }
+        }
+    }
+    None
 }
 
 #[inline]
@@ -116,17 +163,6 @@ impl Worker {
             // Only echo requests open user sessions from the terminal side.
             return Verdict::Drop(DropReason::IcmpIgnored);
         }
-        if b[IP + 8] <= 1 {
-            return Verdict::Drop(DropReason::TtlExpired);
-        }
-        let key = FlowKey {
-            proto: l4.proto,
-            client_ip: ip_at(b, IP + 12),
-            client_port: l4.src_port,
-            dst_ip: ip_at(b, IP + 16),
-            dst_port: l4.dst_port,
-        };
-        let dscp = b[IP + 1] >> 2;
         let path = ClientPath {
             port: in_port,
             mac: l2.src_mac,
@@ -136,7 +172,29 @@ impl Worker {
                 teid,
             }),
         };
-        let idx = match self.table.find_client(&key) {
+        if b[IP + 8] <= 1 {
+            return self.ttl_exceeded(f, &path, now_ms);
+        }
+        let key = FlowKey {
+            proto: l4.proto,
+            client_ip: ip_at(b, IP + 12),
+            client_port: l4.src_port,
+            dst_ip: ip_at(b, IP + 16),
+            dst_port: l4.dst_port,
+        };
+        let dscp = b[IP + 1] >> 2;
+        let found = match self.table.find_client(&key) {
+            Some(i) if self.reuses_closed_tuple(i, &l4) => {
+                // A new connection on the 4-tuple of a closed one: the old
+                // user session ends here and the SYN opens its own, with a
+                // new gateway port (the old one may still be in the
+                // server's TIME_WAIT).
+                super::expiry::remove(self, i, None, now_ms, ev);
+                None
+            }
+            other => other,
+        };
+        let idx = match found {
             Some(i) => i,
             None => {
                 if let Some(previous) = self.drain_handoff(sid, &l4) {
@@ -152,13 +210,36 @@ impl Worker {
         let Some(e) = self.table.get_mut(idx) else {
             return Verdict::Drop(DropReason::NoUserSession);
         };
-        let before = e.state;
-        e.on_packet(Direction::ToServer, ip_len, l4.flags, now_ms);
-        // The terminal may have moved to another I/O point: replies follow it.
-        e.client_path = path;
-        if e.state != before {
-            let deadline = e.deadline_ms(self.snaps.policy.get().timeouts_for(e.session_type));
-            super::expiry::shorten(&mut self.wheel, idx, deadline);
+        let in_window = l4.proto != PROTO_TCP || e.guard.track_tcp(Direction::ToServer, &l4.seg);
+        let same_path = e.client_path == path;
+        match e.guard.decide(
+            l4.proto,
+            same_path,
+            in_window,
+            now_ms.saturating_sub(e.created_ms),
+        ) {
+            PathChange::Same => {}
+            PathChange::Moved => {
+                // The terminal moved to another I/O point: replies follow it.
+                e.client_path = path;
+                self.counters.client_path_moved.inc();
+            }
+            PathChange::Refused => self.counters.client_path_refused.inc(),
+        }
+        if !in_window {
+            if l4.flags.rst || l4.flags.fin {
+                return Verdict::Drop(DropReason::TcpOutOfWindow);
+            }
+            // Forwarded (the server judges it), counted, but it neither
+            // moves the state nor keeps the session alive.
+            e.count(Direction::ToServer, ip_len);
+        } else {
+            let before = e.state;
+            e.on_packet(Direction::ToServer, ip_len, l4.flags, now_ms);
+            if e.state != before {
+                let deadline = e.deadline_ms(self.snaps.policy.get().timeouts_for(e.session_type));
+                super::expiry::shorten(&mut self.wheel, idx, deadline);
+            }
         }
         let rw = Rewrite {
             src: self.cfg.gateway_addrs[usize::from(e.gw_addr)],
@@ -209,6 +290,22 @@ impl Worker {
             };
         }
         verdict
+    }
+
+    /// Whether a terminal's packet is a fresh SYN on the 4-tuple of user
+    /// session `idx` after that connection has closed (time-wait or reset).
+    #[inline]
+    fn reuses_closed_tuple(&self, idx: u32, l4: &L4Info) -> bool {
+        l4.proto == PROTO_TCP
+            && l4.flags.syn
+            && !l4.flags.ack
+            && !l4.flags.rst
+            && self.table.get(idx).is_some_and(|e| {
+                matches!(
+                    e.state,
+                    FlowState::Tcp(TcpState::TimeWait | TcpState::Close)
+                )
+            })
     }
 
     /// A packet this gateway has no user session for, of a mobile session
@@ -433,12 +530,8 @@ impl Worker {
             }
             Err(err) => {
                 self.unadmit(counted, sid, now_ms);
-                self.ports.release(
-                    gw_addr,
-                    gw_port,
-                    QuarantineClass::for_proto(key.proto),
-                    now_ms,
-                );
+                // The port never appeared on the wire: no quarantine.
+                self.ports.unalloc(gw_addr, gw_port);
                 Err(Verdict::Drop(match err {
                     InsertError::TableFull => DropReason::TableFull,
                     _ => DropReason::NoUserSession,

@@ -8,16 +8,19 @@
 
 pub mod admission;
 pub mod flow_index;
+pub mod path_guard;
 pub mod ports;
 pub mod select;
 pub mod session;
 pub mod state;
 pub mod timer;
+pub mod window;
 
 #[cfg(test)]
 mod proptests;
 
 pub use admission::{Admission, Refusal};
+pub use path_guard::{PathChange, PathGuard, PATH_QUIET_MS};
 pub use ports::{owner_core, try_owner_core, PortAllocator, PortPool, Quarantine, QuarantineClass};
 pub use select::{consistent, least_load, terminal_hash, LoadCounters, ServerCandidate};
 pub use session::{ClientPath, FlowKey, GtpTunnel, InsertError, UserSession, UserSessionTable};
@@ -25,3 +28,4 @@ pub use state::{
     Direction, EndReason, FlowState, IcmpState, TcpFlags, TcpState, Timeouts, UdpState,
 };
 pub use timer::TimerWheel;
+pub use window::{Segment, TcpWindow};

@@ -331,6 +331,25 @@ impl PortPool {
         true
     }
 
+    /// Puts back a port that never carried traffic (the packet it was taken
+    /// for was refused, e.g. the table was full): straight to the free
+    /// list, no quarantine, since no peer can hold state for it. Same
+    /// refusals as [`release`](Self::release).
+    #[inline]
+    pub fn unalloc(&mut self, port: u16) -> bool {
+        let Some(slot) = self.slot_of(port) else {
+            self.rejected_releases += 1;
+            return false;
+        };
+        if self.state[slot] != PortState::InUse || !self.free.push_back(port) {
+            self.rejected_releases += 1;
+            return false;
+        }
+        self.state[slot] = PortState::Free;
+        self.in_use -= 1;
+        true
+    }
+
     /// Moves up to `max` ports whose quarantine ended by `now_ms` to the free
     /// list, earliest first. Returns how many moved. Looks only at the heads
     /// of the quarantine FIFOs.
@@ -481,6 +500,19 @@ impl PortAllocator {
         }
     }
 
+    /// [`PortPool::unalloc`] on address `addr`: a port that never carried
+    /// traffic goes straight back to the free list.
+    #[inline]
+    pub fn unalloc(&mut self, addr: u8, port: u16) -> bool {
+        match self.pools.get_mut(usize::from(addr)) {
+            Some(pool) => pool.unalloc(port),
+            None => {
+                self.rejected_releases += 1;
+                false
+            }
+        }
+    }
+
     /// Moves ripe quarantined ports back to the free lists, up to `max` per
     /// address (bounded timer work). Returns how many moved.
     pub fn reclaim(&mut self, now_ms: u64, max_per_addr: usize) -> usize {
@@ -529,6 +561,24 @@ mod tests {
         assert_eq!(try_owner_core(1023, 1024, 2000, 4), None);
         assert_eq!(try_owner_core(2001, 1024, 2000, 4), None);
         assert_eq!(try_owner_core(1030, 1024, 2000, 4), Some(2));
+    }
+
+    #[test]
+    fn an_unused_port_skips_quarantine() {
+        let mut pool = PortPool::new(1000, 1001, 0, 1, Q).unwrap();
+        let a = pool.alloc(0).unwrap();
+        let b = pool.alloc(0).unwrap();
+        assert_eq!(pool.alloc(0), None);
+        assert!(pool.unalloc(a));
+        assert_eq!(pool.stats().quarantined, 0);
+        assert_eq!(pool.stats().in_use, 1);
+        // Reusable at once, not after the TCP quarantine.
+        assert_eq!(pool.alloc(1), Some(a));
+        // Not in use any more: refused like a double release.
+        assert!(pool.release(b, QuarantineClass::Tcp, 1));
+        assert!(!pool.unalloc(b));
+        assert!(!pool.unalloc(999));
+        assert_eq!(pool.rejected_releases(), 2);
     }
 
     #[test]

@@ -14,6 +14,7 @@ use std::hash::{Hash, Hasher};
 use std::net::Ipv4Addr;
 
 use crate::tier2::flow_index::{Bucket, FlowIndex, KeyHash};
+use crate::tier2::path_guard::PathGuard;
 use crate::tier2::state::{Direction, FlowState, TcpFlags, Timeouts};
 
 /// Client-side identity of a flow: the packet as it arrives from the
@@ -42,10 +43,11 @@ impl Hash for FlowKey {
     }
 }
 
-/// The way back to a terminal: the access port and neighbour MAC its last
-/// packet came from, its VLAN (0 = untagged) and GTP-U tunnel. Updated by
-/// every terminal packet, so replies follow a terminal that moves between
-/// I/O points.
+/// The way back to a terminal: the access port and neighbour MAC its
+/// packets come from, its VLAN (0 = untagged) and GTP-U tunnel. A terminal
+/// packet from another path replaces it when [`PathGuard`] sees evidence
+/// that the sender is the terminal, so replies follow a terminal that moves
+/// between I/O points but not a neighbour that spoofs it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClientPath {
     pub port: u16,
@@ -117,7 +119,7 @@ impl SessionFlags {
     }
 }
 
-/// One user session (104 bytes).
+/// One user session (128 bytes: two cache lines).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct UserSession {
     /// Terminal side, as received.
@@ -143,6 +145,9 @@ pub struct UserSession {
     /// The mobile session (tier-1 session ID) this flow belongs to.
     pub session_id: u64,
     pub client_path: ClientPath,
+    /// TCP sequence tracking, or the UDP/ICMP path timing: what it takes
+    /// to move `client_path`.
+    pub guard: PathGuard,
     /// When the last accounting record (start or interim) was written.
     pub last_report_ms: u64,
     pub created_ms: u64,
@@ -173,6 +178,7 @@ impl UserSession {
             state: FlowState::initial(key.proto),
             session_id: 0,
             client_path: ClientPath::NONE,
+            guard: PathGuard::new(),
             last_report_ms: now_ms,
             created_ms: now_ms,
             last_seen_ms: now_ms,
@@ -198,14 +204,21 @@ impl UserSession {
     /// the new `last_seen_ms` when the old deadline comes round.
     #[inline]
     pub fn on_packet(&mut self, dir: Direction, bytes: u32, flags: TcpFlags, now_ms: u64) {
+        self.count(dir, bytes);
+        self.state = self.state.next(dir, flags);
+        self.last_seen_ms = self.last_seen_ms.max(now_ms);
+    }
+
+    /// Counts one packet of `bytes` travelling `dir`, and nothing else (an
+    /// out-of-window TCP segment that is still forwarded).
+    #[inline]
+    pub fn count(&mut self, dir: Direction, bytes: u32) {
         let traffic = match dir {
             Direction::ToServer => &mut self.to_server,
             Direction::ToClient => &mut self.to_client,
         };
         traffic.packets += 1;
         traffic.bytes += u64::from(bytes);
-        self.state = self.state.next(dir, flags);
-        self.last_seen_ms = self.last_seen_ms.max(now_ms);
     }
 
     /// When this session expires if no further packet comes.
@@ -517,8 +530,10 @@ mod tests {
         let size = std::mem::size_of::<UserSession>();
         println!("size_of::<UserSession>() = {size}");
         assert!(size <= 128, "UserSession is {size} bytes");
+        // 120 bytes before TCP sequence tracking; the 12-byte guard fills
+        // the second cache line exactly.
         assert_eq!(
-            size, 120,
+            size, 128,
             "size changed: update BENCHMARKS.md memory figures"
         );
         assert!(std::mem::size_of::<FlowKey>() <= 14);

@@ -455,49 +455,78 @@ fn fin_close_ends_with_reason_fin_and_counts_bytes() {
     let u_mac = (UE_MAC, port_mac(ACC));
     lab.up(
         SRV,
-        &tcp(
+        &tcp_seq(
             o.dst,
             8080,
             GW,
             o.sport,
             TcpFlags::SYN | TcpFlags::ACK,
+            5000,
+            1001,
             &[],
             s_mac,
         ),
     );
     lab.up(
         ACC,
-        &tcp(UE, 40070, VIP, 80, TcpFlags::ACK, b"hello", u_mac),
+        &tcp_seq(
+            UE,
+            40070,
+            VIP,
+            80,
+            TcpFlags::ACK,
+            1001,
+            5001,
+            b"hello",
+            u_mac,
+        ),
     );
     lab.up(
         SRV,
-        &tcp(o.dst, 8080, GW, o.sport, TcpFlags::ACK, &[7u8; 1000], s_mac),
+        &tcp_seq(
+            o.dst,
+            8080,
+            GW,
+            o.sport,
+            TcpFlags::ACK,
+            5001,
+            1006,
+            &[7u8; 1000],
+            s_mac,
+        ),
     );
     lab.up(
         ACC,
-        &tcp(
+        &tcp_seq(
             UE,
             40070,
             VIP,
             80,
             TcpFlags::FIN | TcpFlags::ACK,
+            1006,
+            6001,
             &[],
             u_mac,
         ),
     );
     lab.up(
         SRV,
-        &tcp(
+        &tcp_seq(
             o.dst,
             8080,
             GW,
             o.sport,
             TcpFlags::FIN | TcpFlags::ACK,
+            6001,
+            1007,
             &[],
             s_mac,
         ),
     );
-    lab.up(ACC, &tcp(UE, 40070, VIP, 80, TcpFlags::ACK, &[], u_mac));
+    lab.up(
+        ACC,
+        &tcp_seq(UE, 40070, VIP, 80, TcpFlags::ACK, 1007, 6002, &[], u_mac),
+    );
     lab.tick(11_000);
     let acc = lab.accounting();
     assert_eq!(acc.len(), 1, "{acc:?}");
@@ -516,12 +545,14 @@ fn reset_ends_with_reason_rst() {
     let o = decode(&out);
     lab.up(
         SRV,
-        &tcp(
+        &tcp_seq(
             o.dst,
             8080,
             GW,
             o.sport,
             TcpFlags::RST | TcpFlags::ACK,
+            0,
+            1001,
             &[],
             (server_mac(o.dst), port_mac(SRV)),
         ),
@@ -799,44 +830,56 @@ fn a_close_after_a_long_life_ends_at_the_closing_timeout() {
     let u_mac = (UE_MAC, port_mac(ACC));
     lab.up(
         SRV,
-        &tcp(
+        &tcp_seq(
             o.dst,
             8080,
             GW,
             o.sport,
             TcpFlags::SYN | TcpFlags::ACK,
+            5000,
+            1001,
             &[],
             s_mac,
         ),
     );
-    lab.up(ACC, &tcp(UE, 40100, VIP, 80, TcpFlags::ACK, b"x", u_mac));
+    lab.up(
+        ACC,
+        &tcp_seq(UE, 40100, VIP, 80, TcpFlags::ACK, 1001, 5001, b"x", u_mac),
+    );
     // Established for a minute: the timer now waits for the 900 s timeout.
     lab.tick(60_000);
     lab.up(
         ACC,
-        &tcp(
+        &tcp_seq(
             UE,
             40100,
             VIP,
             80,
             TcpFlags::FIN | TcpFlags::ACK,
+            1002,
+            5001,
             &[],
             u_mac,
         ),
     );
     lab.up(
         SRV,
-        &tcp(
+        &tcp_seq(
             o.dst,
             8080,
             GW,
             o.sport,
             TcpFlags::FIN | TcpFlags::ACK,
+            5001,
+            1003,
             &[],
             s_mac,
         ),
     );
-    lab.up(ACC, &tcp(UE, 40100, VIP, 80, TcpFlags::ACK, &[], u_mac));
+    lab.up(
+        ACC,
+        &tcp_seq(UE, 40100, VIP, 80, TcpFlags::ACK, 1003, 5002, &[], u_mac),
+    );
     lab.tick(11_000);
     assert_eq!(
         lab.live(),
@@ -855,12 +898,14 @@ fn shutdown_keeps_the_reason_of_sessions_already_closed() {
     let o = decode(&out);
     lab.up(
         SRV,
-        &tcp(
+        &tcp_seq(
             o.dst,
             8080,
             GW,
             o.sport,
             TcpFlags::RST | TcpFlags::ACK,
+            0,
+            1001,
             &[],
             (server_mac(o.dst), port_mac(SRV)),
         ),

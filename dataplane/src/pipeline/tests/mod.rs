@@ -4,6 +4,7 @@
 
 mod behaviour;
 mod edges;
+mod hardening;
 mod limits;
 mod props;
 mod warm;

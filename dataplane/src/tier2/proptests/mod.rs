@@ -5,3 +5,4 @@ mod ports;
 mod select;
 mod table;
 mod timer;
+mod window;
