@@ -31,6 +31,10 @@ cargo test --workspace
 echo "== end-to-end tests with real hosts (network namespaces, net_tap)"
 tests/e2e/run.sh
 
+echo "== hostile traffic through the real binary (issue 13)"
+tests/e2e/tcp_hardening.sh
+tests/e2e/subscriber_limits.sh
+
 if [ "${TANDEM_SKIP_FUZZ:-0}" != 1 ]; then
   echo "== fuzz regression: replay every committed seed (scripts/fuzz.sh --seeds)"
   scripts/fuzz.sh --seeds
