@@ -422,6 +422,7 @@ impl Worker {
         UserSessionTable::preallocated_bytes(table_capacity, n_gateway_addrs)
             + TimerWheel::preallocated_bytes(table_capacity, WHEEL_SLOTS)
             + PortAllocator::preallocated_bytes(n_gateway_addrs)
+            + Admission::preallocated_bytes(table_capacity)
     }
 
     /// Ends every user session (shutdown or admin), with accounting.

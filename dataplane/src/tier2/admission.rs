@@ -97,6 +97,13 @@ impl Admission {
         }
     }
 
+    /// Bytes [`new`](Admission::new) allocates for `user_sessions` (what
+    /// `check-config` adds up before start).
+    pub fn preallocated_bytes(user_sessions: u32) -> u64 {
+        let n = (user_sessions.max(8) as u64 * 2).next_power_of_two();
+        n * std::mem::size_of::<Slot>() as u64
+    }
+
     /// Session IDs tracked (live or still refilling).
     pub fn len(&self) -> usize {
         self.len
