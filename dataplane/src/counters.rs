@@ -118,6 +118,12 @@ drop_reasons! {
     MultiSegment => "multi_segment",
     /// Still in a handoff ring or waiting for ARP when the workers stopped.
     Shutdown => "shutdown",
+    /// SYN proxy: an ACK for no user session whose cookie is not one this
+    /// worker issued in the last two key epochs (forged, or too old).
+    SynCookieInvalid => "syn_cookie_invalid",
+    /// SYN proxy: a segment of a proxied connection before the server has
+    /// answered (the terminal retransmits it).
+    SynProxyPending => "syn_proxy_pending",
 }
 
 /// Number of drop reasons.
@@ -144,6 +150,12 @@ pub struct WorkerCounters {
     pub rst_sent: Counter,
     pub icmp_errors_sent: Counter,
     pub events_lost: Counter,
+    /// SYN proxy: cookie SYN-ACKs sent.
+    pub syn_cookies_sent: Counter,
+    /// SYN proxy: terminal ACKs whose cookie was valid (user session made).
+    pub syn_cookies_valid: Counter,
+    /// SYN proxy: server handshakes completed and spliced.
+    pub syn_proxy_opened: Counter,
     pub snapshot_generation: Counter,
     pub busy_polls: Counter,
     pub idle_polls: Counter,

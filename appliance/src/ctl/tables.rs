@@ -283,6 +283,9 @@ fn workers(workers: &[WorkerStats]) -> String {
         "icmp_replies",
         "rst_sent",
         "icmp_errors_sent",
+        "syn_cookies_sent",
+        "syn_cookies_valid",
+        "syn_proxy_opened",
         "events_lost",
     ]);
     for w in workers {
@@ -294,6 +297,9 @@ fn workers(workers: &[WorkerStats]) -> String {
             w.icmp_replies.to_string(),
             w.rst_sent.to_string(),
             w.icmp_errors_sent.to_string(),
+            w.syn_cookies_sent.to_string(),
+            w.syn_cookies_valid.to_string(),
+            w.syn_proxy_opened.to_string(),
             w.events_lost.to_string(),
         ]);
     }

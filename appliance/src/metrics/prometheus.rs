@@ -276,6 +276,24 @@ const WORKER_FAMILIES: &[WorkerField] = &[
         |w| w.icmp_errors_sent,
     ),
     (
+        "tandem_worker_syn_cookies_sent_total",
+        Kind::Counter,
+        "SYN proxy: SYN-ACKs with a cookie the worker sent instead of opening a user session.",
+        |w| w.syn_cookies_sent,
+    ),
+    (
+        "tandem_worker_syn_cookies_valid_total",
+        Kind::Counter,
+        "SYN proxy: terminal ACKs whose cookie was valid (each opened a user session).",
+        |w| w.syn_cookies_valid,
+    ),
+    (
+        "tandem_worker_syn_proxy_opened_total",
+        Kind::Counter,
+        "SYN proxy: proxied connections whose server handshake completed (spliced).",
+        |w| w.syn_proxy_opened,
+    ),
+    (
         "tandem_worker_events_lost_total",
         Kind::Counter,
         "Events (pin requests, accounting) lost because the queue to the control plane was full.",

@@ -168,6 +168,9 @@ impl Control {
                 rst_sent: c.rst_sent.get(),
                 icmp_errors_sent: c.icmp_errors_sent.get(),
                 events_lost: c.events_lost.get(),
+                syn_cookies_sent: c.syn_cookies_sent.get(),
+                syn_cookies_valid: c.syn_cookies_valid.get(),
+                syn_proxy_opened: c.syn_proxy_opened.get(),
                 busy_polls: c.busy_polls.get(),
                 idle_polls: c.idle_polls.get(),
                 drops: DropReason::ALL
@@ -552,6 +555,7 @@ impl Control {
                 servers: Vec::new(),
                 by_type: Vec::new(),
                 removed: false,
+                syn_proxy: dataplane::policy::SynProxyMode::Off,
             });
             Ok(json!({ "message": format!("service \"{name}\" added; add servers to it") }))
         })

@@ -14,6 +14,7 @@ mod l2;
 mod local;
 pub mod nat;
 mod steer;
+mod synproxy;
 mod uplink;
 mod warm;
 
@@ -214,6 +215,8 @@ pub struct Worker {
     pools: Arc<Vec<PoolGauge>>,
     /// Next hop per server index (see `uplink::send_to_server`).
     next_hops: Box<[NextHop]>,
+    /// SYN flood defence: cookie keys and splice slots (`synproxy`).
+    synproxy: synproxy::SynProxy,
 }
 
 /// Timer wheel geometry: 100 ms ticks, 4096 slots (one turn ≈ 7 minutes;
@@ -246,6 +249,7 @@ impl Worker {
         .map_err(|e| format!("port range ({lo}, {hi}): {e:?}"))?;
         let table = UserSessionTable::with_capacity(cfg.table_capacity, n_addrs as u8);
         let wheel = TimerWheel::new(cfg.table_capacity, WHEEL_TICK_MS, WHEEL_SLOTS, now_ms);
+        let synproxy = synproxy::SynProxy::new(cfg.table_capacity);
         Ok(Worker {
             cfg,
             topo,
@@ -267,6 +271,7 @@ impl Worker {
             miss_cache: [(Ipv4Addr::UNSPECIFIED, 0); 64],
             pools: Arc::new((0..n_addrs).map(|_| PoolGauge::default()).collect()),
             next_hops: vec![NextHop::UNKNOWN; MAX_SERVERS].into_boxed_slice(),
+            synproxy,
         })
     }
 

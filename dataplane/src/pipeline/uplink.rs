@@ -9,6 +9,7 @@ use crate::event::{AccountingEvent, EndReason, Event, EventSink, RecordKind, EXT
 use crate::frame::Frame;
 use crate::policy::Selection;
 use crate::tier1::{GatewayTarget, SessionId};
+use crate::tier2::session::SessionFlags;
 use crate::tier2::{
     consistent, least_load, Direction, FlowKey, GtpTunnel, InsertError, QuarantineClass,
     ServerCandidate, TcpFlags, UserSession,
@@ -142,6 +143,14 @@ impl Worker {
                 if let Some(previous) = self.drain_handoff(sid, &l4) {
                     return Verdict::Handoff(previous);
                 }
+                // SYN proxy hook (synproxy/): cookie SYN-ACK, or open on a cookie ACK.
+                if l4.proto == PROTO_TCP {
+                    if let Some(v) =
+                        self.syn_proxy_first(f, &key, &l4, dscp, sid, &path, now_ms, ev)
+                    {
+                        return v;
+                    }
+                }
                 match self.create(f, &key, &l4, dscp, sid, &path, now_ms, ev) {
                     Ok(i) => i,
                     Err(v) => return v,
@@ -151,6 +160,15 @@ impl Worker {
         let ip_len = u32::from(rd16(f.bytes(), IP + 2));
         let Some(e) = self.table.get_mut(idx) else {
             return Verdict::Drop(DropReason::NoUserSession);
+        };
+        // SYN proxy hook (synproxy/): held until the server answers, then spliced below.
+        let splice = if e.flags.0 & SessionFlags::SYN_PROXY != 0 {
+            match self.synproxy.client_segment(idx, e, l4.flags) {
+                Ok(d) => d,
+                Err(r) => return Verdict::Drop(r),
+            }
+        } else {
+            None
         };
         let before = e.state;
         e.on_packet(Direction::ToServer, ip_len, l4.flags, now_ms);
@@ -169,6 +187,9 @@ impl Worker {
         let (server, server_index) = (e.server_ip, e.server_index);
         let b = f.bytes_mut();
         rewrite(&mut b[IP..], l4.ihl, l4.proto, &rw, true);
+        if let Some(delta) = splice {
+            super::synproxy::splice::to_server(&mut b[IP + l4.ihl..], delta);
+        }
         self.send_to_server(f, server, server_index, now_ms, ev)
     }
 
@@ -178,7 +199,7 @@ impl Worker {
     /// scan and no neighbour hash lookup, so the flow-index lookup is its
     /// only hashed one. External hosts (no server index) take the full way.
     #[inline]
-    fn send_to_server<F: Frame, E: EventSink>(
+    pub(super) fn send_to_server<F: Frame, E: EventSink>(
         &mut self,
         f: &mut F,
         server: Ipv4Addr,
@@ -277,7 +298,7 @@ impl Worker {
 
     /// Opens a user session for the first packet of `key`.
     #[allow(clippy::too_many_arguments)]
-    fn create<F: Frame, E: EventSink>(
+    pub(super) fn create<F: Frame, E: EventSink>(
         &mut self,
         f: &mut F,
         key: &FlowKey,

@@ -98,6 +98,13 @@ impl SessionFlags {
     pub const ACCOUNTED: SessionFlags = SessionFlags(1);
     /// The server was chosen by consistent hash (sticky type).
     pub const STICKY: SessionFlags = SessionFlags(1 << 1);
+    /// SYN proxy (`pipeline/synproxy`): opened from a cookie ACK, waiting
+    /// for the server's SYN-ACK.
+    pub const SYN_PROXY_OPENING: SessionFlags = SessionFlags(1 << 2);
+    /// SYN proxy: handshake done, sequence numbers spliced.
+    pub const SYN_PROXY_SPLICED: SessionFlags = SessionFlags(1 << 3);
+    /// Either SYN proxy flag.
+    pub const SYN_PROXY: u8 = (1 << 2) | (1 << 3);
 
     #[inline]
     pub fn contains(self, other: SessionFlags) -> bool {
