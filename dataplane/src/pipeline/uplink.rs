@@ -199,7 +199,7 @@ impl Worker {
     /// scan and no neighbour hash lookup, so the flow-index lookup is its
     /// only hashed one. External hosts (no server index) take the full way.
     #[inline]
-    pub(super) fn send_to_server<F: Frame, E: EventSink>(
+    fn send_to_server<F: Frame, E: EventSink>(
         &mut self,
         f: &mut F,
         server: Ipv4Addr,
