@@ -140,9 +140,6 @@ impl Worker {
         let idx = match self.table.find_client(&key) {
             Some(i) => i,
             None => {
-                if let Some(previous) = self.drain_handoff(sid, &l4) {
-                    return Verdict::Handoff(previous);
-                }
                 // SYN proxy hook (synproxy/): cookie SYN-ACK, or open on a cookie ACK.
                 if l4.proto == PROTO_TCP {
                     if let Some(v) =
@@ -150,6 +147,9 @@ impl Worker {
                     {
                         return v;
                     }
+                }
+                if let Some(previous) = self.drain_handoff(sid, &l4) {
+                    return Verdict::Handoff(previous);
                 }
                 match self.create(f, &key, &l4, dscp, sid, &path, now_ms, ev) {
                     Ok(i) => i,
@@ -241,7 +241,7 @@ impl Worker {
     /// and until the drain ends new UDP and ICMP flows stay on the old
     /// gateway too (they cannot be told apart from old ones here).
     #[inline]
-    fn drain_handoff(&self, sid: SessionId, l4: &L4Info) -> Option<u16> {
+    pub(super) fn drain_handoff(&self, sid: SessionId, l4: &L4Info) -> Option<u16> {
         let steering = self.snaps.steering.get();
         let previous = steering.draining_from(sid)?;
         let owner = steering.lookup(sid)?;

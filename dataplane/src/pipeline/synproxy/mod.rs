@@ -175,6 +175,12 @@ impl Worker {
     /// A TCP segment of `key` with no user session: answers a SYN with a
     /// cookie while the service is proxied, or opens the user session of a
     /// valid cookie ACK. `None`: not the proxy's business, go on as usual.
+    ///
+    /// Runs before the drain handoff of a moved session: a SYN opens a new
+    /// connection here anyway, and a valid cookie ACK belongs to a SYN this
+    /// worker answered (another worker's keys would refuse it). Any other
+    /// ACK of a draining session is left to the handoff: it may belong to
+    /// a connection still open on the old gateway.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn syn_proxy_first<F: Frame, E: EventSink>(
         &mut self,
@@ -218,7 +224,9 @@ impl Worker {
             Some(mss_ix) => Some(
                 self.open_from_cookie(f, key, l4, dscp, sid, path, &t, cookie, mss_ix, now_ms, ev),
             ),
-            None if active => Some(Verdict::Drop(DropReason::SynCookieInvalid)),
+            None if active && self.drain_handoff(sid, l4).is_none() => {
+                Some(Verdict::Drop(DropReason::SynCookieInvalid))
+            }
             None => None,
         }
     }

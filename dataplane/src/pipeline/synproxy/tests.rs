@@ -7,7 +7,7 @@ use crate::counters::DropReason;
 use crate::pipeline::Verdict;
 use crate::policy::SynProxyMode;
 use crate::testkit::*;
-use crate::tier1::SessionKeyMode;
+use crate::tier1::{GatewayId, SessionKeyMode};
 use crate::tier2::syncookie::EPOCH_MS;
 use crate::wire::checksum::l4_checksum;
 use crate::wire::frames::tcp_frame;
@@ -378,6 +378,58 @@ fn a_new_syn_on_a_closed_proxied_tuple_goes_direct() {
     let (v, out) = lab.up(SRV, &sa);
     assert_eq!(v, Verdict::Forward(ACC));
     assert_eq!(seq_of(&out), 7000);
+}
+
+#[test]
+fn a_moved_session_opens_proxied_connections_on_the_new_gateway() {
+    let mut lab = Lab::new(2);
+    let mut p = policy();
+    p.services.services[0].syn_proxy = SynProxyMode::Always;
+    lab.policy.publish(p);
+    let sid = crate::tier1::session_id(SessionKeyMode::SourceIp, UE, None, None).unwrap();
+    let old = lab.owner_of(UE);
+    let new = 1 - old;
+    // A connection proxied and spliced on the old gateway.
+    let (_, out, at) = lab.run(0, ACC, &syn_with_mss(UE, 45000, 10, 1460));
+    assert_eq!(at, old);
+    let c_old = seq_of(&out);
+    let (_, out, _) = lab.run(
+        0,
+        ACC,
+        &from_ue(45000, 11, c_old.wrapping_add(1), TcpFlags::ACK, &[]),
+    );
+    let o = decode(&out);
+    let sa = from_server(o.dst, o.sport, 900, 11, TcpFlags::SYN | TcpFlags::ACK, &[]);
+    assert_eq!(lab.run(0, SRV, &sa).2, old);
+
+    let moved = lab
+        .steering
+        .current()
+        .with_pins(&[(sid, Some(GatewayId(new as u32)))])
+        .with_draining(&[(sid, Some(GatewayId(old as u32)))]);
+    lab.steering.publish(moved);
+
+    // The old connection keeps running, spliced, on the old gateway.
+    let data = from_ue(45000, 11, c_old.wrapping_add(1), TcpFlags::ACK, b"x");
+    let (v, out, at) = lab.run(new, ACC, &data);
+    assert_eq!((v, at), (Verdict::Forward(SRV), old));
+    assert_eq!(ack_of(&out), 901);
+    // A new one is answered and opened by the new gateway.
+    let (v, out, at) = lab.run(old, ACC, &syn_with_mss(UE, 45001, 20, 1460));
+    assert_eq!((v, at), (Verdict::Forward(ACC), new));
+    let c_new = seq_of(&out);
+    let ack = from_ue(45001, 21, c_new.wrapping_add(1), TcpFlags::ACK, &[]);
+    let (v, out, at) = lab.run(old, ACC, &ack);
+    assert_eq!(
+        (v, at),
+        (Verdict::Forward(SRV), new),
+        "not handed to the old gateway"
+    );
+    assert_eq!(decode(&out).tcp_flags, 0x02);
+    // A stray ACK of the draining session still goes to the old gateway.
+    let stray = from_ue(45002, 1, 1, TcpFlags::ACK, &[]);
+    let (v, _, at) = lab.run(new, ACC, &stray);
+    assert_eq!((v, at), (Verdict::Drop(DropReason::SynCookieInvalid), old));
 }
 
 proptest! {
