@@ -34,6 +34,7 @@ tests/e2e/run.sh
 echo "== hostile traffic through the real binary (issue 13)"
 tests/e2e/tcp_hardening.sh
 tests/e2e/subscriber_limits.sh
+tests/e2e/syn_flood.sh
 
 if [ "${TANDEM_SKIP_FUZZ:-0}" != 1 ]; then
   echo "== fuzz regression: replay every committed seed (scripts/fuzz.sh --seeds)"

@@ -5,7 +5,7 @@
 use crate::config::{self, Config, Proto, Role as CfgRole, SessionKey};
 use dataplane::policy::{
     AdminState, ClassRule, Classifier, Entitlement, Limits, Policy, Rate, Selection, Server,
-    Service, ServiceSet, ServiceTable, Subscribers, UserSessionType,
+    Service, ServiceSet, ServiceTable, Subscribers, SynProxyMode, UserSessionType,
 };
 use dataplane::tier1::{Gateway, GatewayId, GatewayTarget, SessionId, SessionKeyMode};
 use dataplane::tier2::{Quarantine, Timeouts};
@@ -91,6 +91,11 @@ pub fn service_table(c: &Config) -> ServiceTable {
             servers: ix,
             by_type: Vec::new(),
             removed: false,
+            syn_proxy: match s.syn_proxy {
+                config::SynProxyMode::Off => SynProxyMode::Off,
+                config::SynProxyMode::Auto => SynProxyMode::Auto,
+                config::SynProxyMode::Always => SynProxyMode::Always,
+            },
         });
     }
     // Type overrides name services that are now all known.
@@ -216,6 +221,7 @@ pub fn policy(c: &Config) -> Policy {
         timeouts: timeouts(&c.timeouts),
         interim_ms: c.accounting.interim_s.saturating_mul(1000),
         reply_rate_per_s: 100,
+        syn_proxy_fill_percent: c.syn_proxy.fill_percent,
     }
 }
 

@@ -21,6 +21,8 @@ const SOME_DROP_REASONS: &[&str] = &[
     "port_exhausted",
     "reply_mismatch",
     "handoff_ring_full",
+    "syn_cookie_invalid",
+    "syn_proxy_pending",
 ];
 
 /// Two workers (so there are gateways 0 and 1) on silent net_null ports;
@@ -184,9 +186,13 @@ fn read_verbs_answer_as_tables_and_json() {
         }
         assert_eq!(w["port_pools"][0]["gateway_address"], "10.2.0.10");
         assert_eq!(w["port_pools"][0]["in_use"], 0);
+        for counter in ["syn_cookies_sent", "syn_cookies_valid", "syn_proxy_opened"] {
+            assert_eq!(w[counter], 0, "worker {i}: {counter}");
+        }
     }
     let table = ctl.ok(&["workers"]);
     assert!(table.starts_with("worker"), "{table}");
+    assert!(table.contains("syn_cookies_sent"), "{table}");
     for section in ["bytes and replies:", "drops:", "port pools:"] {
         assert!(table.contains(section), "no {section} in:\n{table}");
     }

@@ -132,6 +132,12 @@ drop_reasons! {
     /// known neighbour (gratuitous or poisoning): not learned from; the
     /// control plane asks the address to confirm.
     ArpUnsolicited => "arp_unsolicited",
+    /// SYN proxy: an ACK for no user session whose cookie is not one this
+    /// worker issued in the last two key epochs (forged, or too old).
+    SynCookieInvalid => "syn_cookie_invalid",
+    /// SYN proxy: a segment of a proxied connection before the server has
+    /// answered (the terminal retransmits it).
+    SynProxyPending => "syn_proxy_pending",
 }
 
 /// Number of drop reasons.
@@ -168,6 +174,12 @@ pub struct WorkerCounters {
     /// ICMP time exceeded sent for terminal packets whose TTL ran out
     /// (each such frame is also counted under the `ttl_expired` drop).
     pub ttl_exceeded_sent: Counter,
+    /// SYN proxy: cookie SYN-ACKs sent.
+    pub syn_cookies_sent: Counter,
+    /// SYN proxy: terminal ACKs whose cookie was valid (user session made).
+    pub syn_cookies_valid: Counter,
+    /// SYN proxy: server handshakes completed and spliced.
+    pub syn_proxy_opened: Counter,
     pub snapshot_generation: Counter,
     pub busy_polls: Counter,
     pub idle_polls: Counter,

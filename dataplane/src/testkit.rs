@@ -92,6 +92,7 @@ pub fn policy() -> Policy {
                 servers: vec![0, 1, 2],
                 by_type: vec![],
                 removed: false,
+                syn_proxy: crate::policy::SynProxyMode::Off,
             },
             Service {
                 name: "dns".into(),
@@ -102,6 +103,7 @@ pub fn policy() -> Policy {
                 servers: vec![3],
                 by_type: vec![],
                 removed: false,
+                syn_proxy: crate::policy::SynProxyMode::Off,
             },
         ],
         vec![
@@ -127,6 +129,7 @@ pub fn policy() -> Policy {
         timeouts: Timeouts::default(),
         interim_ms: 0,
         reply_rate_per_s: 1000,
+        syn_proxy_fill_percent: 80,
         ..Policy::default()
     }
 }

@@ -89,6 +89,15 @@ pub struct WorkerStats {
     #[serde(default)]
     pub client_path_refused: u64,
     pub events_lost: u64,
+    /// SYN proxy: cookie SYN-ACKs sent.
+    #[serde(default)]
+    pub syn_cookies_sent: u64,
+    /// SYN proxy: terminal ACKs with a valid cookie.
+    #[serde(default)]
+    pub syn_cookies_valid: u64,
+    /// SYN proxy: connections whose server handshake completed.
+    #[serde(default)]
+    pub syn_proxy_opened: u64,
     pub busy_polls: u64,
     pub idle_polls: u64,
     /// (reason label, count) for every reason, zeros included.

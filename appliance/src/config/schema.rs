@@ -23,6 +23,9 @@ pub struct Config {
     pub gateway: Gateway,
     #[serde(default)]
     pub steering: Steering,
+    /// SYN flood defence: when services with `syn_proxy: Auto` are proxied.
+    #[serde(default)]
+    pub syn_proxy: SynProxy,
     #[serde(default)]
     pub services: Vec<Service>,
     #[serde(default)]
@@ -403,6 +406,38 @@ impl Default for Steering {
     }
 }
 
+/// Global settings of the SYN proxy (SYN flood defence).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SynProxy {
+    /// From this fill level (percent, 1 to 100) of a worker's user-session
+    /// table, or of one gateway address's port pool on that worker, the
+    /// worker answers SYNs to `Auto` services with cookies.
+    #[serde(default = "default_syn_proxy_fill")]
+    pub fill_percent: u8,
+}
+
+impl Default for SynProxy {
+    fn default() -> Self {
+        SynProxy {
+            fill_percent: default_syn_proxy_fill(),
+        }
+    }
+}
+
+/// Per service: when Tandem answers SYNs itself with a cookie SYN-ACK and
+/// opens the user session only on the terminal's valid ACK.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+pub enum SynProxyMode {
+    /// Never (every SYN opens a user session at once).
+    #[default]
+    Off,
+    /// While the worker's table or a port pool is `syn_proxy.fill_percent` full.
+    Auto,
+    /// For every new connection.
+    Always,
+}
+
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Hash)]
 pub enum Proto {
     Tcp,
@@ -428,6 +463,9 @@ pub struct Service {
     /// User sessions of these types go to another service's servers.
     #[serde(default)]
     pub pools: Vec<TypePool>,
+    /// SYN flood defence for this (TCP) service.
+    #[serde(default)]
+    pub syn_proxy: SynProxyMode,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -690,6 +728,9 @@ fn default_idle_unpin() -> u64 {
 }
 fn default_move_drain() -> u64 {
     300
+}
+fn default_syn_proxy_fill() -> u8 {
+    80
 }
 fn default_weight() -> u32 {
     1

@@ -119,3 +119,44 @@ fn shipped_examples_are_valid() {
     }
     assert!(n >= 2, "expected example configs in conf/");
 }
+
+#[test]
+fn syn_proxy_settings_parse_and_default_off() {
+    let c = parse(Path::new("t.ron"), GOOD).unwrap();
+    assert_eq!(c.syn_proxy.fill_percent, 80);
+    assert_eq!(c.services[0].syn_proxy, SynProxyMode::Off);
+    let text = GOOD
+        .replace(
+            "servers: [(addr: \"10.2.0.21\")",
+            "syn_proxy: Auto, servers: [(addr: \"10.2.0.21\")",
+        )
+        .replace(
+            "    services: [",
+            "    syn_proxy: (fill_percent: 60),\n    services: [",
+        );
+    let c = parse(Path::new("t.ron"), &text).unwrap();
+    assert_eq!(c.syn_proxy.fill_percent, 60);
+    assert_eq!(c.services[0].syn_proxy, SynProxyMode::Auto);
+}
+
+#[test]
+fn syn_proxy_fill_out_of_range_points_at_it() {
+    let text = GOOD.replace(
+        "    services: [",
+        "    syn_proxy: (fill_percent: 0),\n    services: [",
+    );
+    let e = err(&text);
+    assert_eq!((e.line, e.column), (12, 31), "{e}");
+    assert!(e.message.contains("fill_percent 0"), "{e}");
+}
+
+#[test]
+fn syn_proxy_on_a_udp_service_is_refused() {
+    let text = GOOD.replace(
+        "    ],\n)",
+        "        (name: \"dns\", vip: \"10.9.0.3\", proto: Udp, port: 53, syn_proxy: Always, servers: [(addr: \"10.2.0.23\")]),\n    ],\n)",
+    );
+    let e = err(&text);
+    assert_eq!(e.line, 15, "{e}");
+    assert!(e.message.contains("not TCP"), "{e}");
+}

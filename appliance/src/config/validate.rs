@@ -360,6 +360,16 @@ pub fn validate(c: &Config) -> Result<(), Violation> {
         }
     }
 
+    if !(1..=100).contains(&c.syn_proxy.fill_percent) {
+        return Err(violation(
+            vec![field("syn_proxy"), field("fill_percent")],
+            format!(
+                "fill_percent {} is not a percentage from 1 to 100",
+                c.syn_proxy.fill_percent
+            ),
+        ));
+    }
+
     // Services.
     let mut svc_names = HashSet::new();
     let mut vips: Vec<(usize, super::net::Ip, super::schema::Proto, u16, u16)> = Vec::new();
@@ -392,6 +402,12 @@ pub fn validate(c: &Config) -> Result<(), Violation> {
                 ));
             }
             vips.push((i, vip, s.proto, s.port, end));
+        }
+        if s.proto != super::schema::Proto::Tcp && s.syn_proxy != super::schema::SynProxyMode::Off {
+            return Err(violation(
+                at("syn_proxy"),
+                format!("service \"{}\" is not TCP: syn_proxy must be Off", s.name),
+            ));
         }
         if s.servers.is_empty() {
             return Err(violation(

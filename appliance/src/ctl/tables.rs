@@ -325,6 +325,9 @@ fn workers(workers: &[WorkerStats]) -> String {
         "rst_sent",
         "icmp_errors_sent",
         "ttl_exceeded_sent",
+        "syn_cookies_sent",
+        "syn_cookies_valid",
+        "syn_proxy_opened",
         "events_lost",
     ]);
     for w in workers {
@@ -337,6 +340,9 @@ fn workers(workers: &[WorkerStats]) -> String {
             w.rst_sent.to_string(),
             w.icmp_errors_sent.to_string(),
             w.ttl_exceeded_sent.to_string(),
+            w.syn_cookies_sent.to_string(),
+            w.syn_cookies_valid.to_string(),
+            w.syn_proxy_opened.to_string(),
             w.events_lost.to_string(),
         ]);
     }

@@ -187,6 +187,9 @@ impl Control {
                 client_path_moved: c.client_path_moved.get(),
                 client_path_refused: c.client_path_refused.get(),
                 events_lost: c.events_lost.get(),
+                syn_cookies_sent: c.syn_cookies_sent.get(),
+                syn_cookies_valid: c.syn_cookies_valid.get(),
+                syn_proxy_opened: c.syn_proxy_opened.get(),
                 busy_polls: c.busy_polls.get(),
                 idle_polls: c.idle_polls.get(),
                 drops: DropReason::ALL
@@ -607,6 +610,7 @@ impl Control {
                 servers: Vec::new(),
                 by_type: Vec::new(),
                 removed: false,
+                syn_proxy: dataplane::policy::SynProxyMode::Off,
             });
             Ok(json!({ "message": format!("service \"{name}\" added; add servers to it") }))
         })

@@ -149,6 +149,7 @@ fn policy(timeouts: Timeouts) -> Policy {
             servers: (0..SERVERS.len() as u32).collect(),
             by_type: vec![],
             removed: false,
+            syn_proxy: dataplane::policy::SynProxyMode::Off,
         }],
         servers,
     );

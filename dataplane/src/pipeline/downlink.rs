@@ -5,11 +5,13 @@
 use super::l2::{normalize, rd16, L2};
 use super::nat::{rewrite, Rewrite};
 use super::steer::check_ipv4;
+use super::synproxy::FromServer;
 use super::uplink::l4_info;
 use super::{Verdict, Worker};
 use crate::counters::DropReason;
 use crate::event::{Event, EventSink};
 use crate::frame::Frame;
+use crate::tier2::session::SessionFlags;
 use crate::tier2::{Direction, FlowState, TcpState};
 use crate::wire::checksum::{checksum, update16, update32};
 use crate::wire::{ETHERNET_HEADER_LEN, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
@@ -67,7 +69,26 @@ impl Worker {
         if !from_server {
             return Verdict::Drop(DropReason::ReplyMismatch);
         }
-        let in_window = l4.proto != PROTO_TCP || e.guard.track_tcp(Direction::ToClient, &l4.seg);
+        // SYN proxy hook (synproxy/): ends the server handshake, then spliced below.
+        let splice = if e.flags.0 & SessionFlags::SYN_PROXY != 0 {
+            let (seq, ack) = super::synproxy::splice::seq_ack(f.bytes(), IP + l4.ihl);
+            match self.synproxy.server_segment(idx, e, l4.flags, seq, ack) {
+                FromServer::Splice(d) => Some(d),
+                FromServer::AckServer(first) => {
+                    return self.syn_proxy_ack_server(f, idx, l4.ihl, first, now_ms, _ev)
+                }
+                FromServer::Drop(r) => return Verdict::Drop(r),
+            }
+        } else {
+            None
+        };
+        // Window tracking works in the terminal's view: a spliced server's
+        // sequence numbers are shifted into the cookie's space first.
+        let mut seg = l4.seg;
+        if let Some(delta) = splice {
+            seg.seq = seg.seq.wrapping_add(delta);
+        }
+        let in_window = l4.proto != PROTO_TCP || e.guard.track_tcp(Direction::ToClient, &seg);
         if !in_window && (l4.flags.rst || l4.flags.fin) {
             return Verdict::Drop(DropReason::TcpOutOfWindow);
         }
@@ -101,6 +122,9 @@ impl Worker {
             );
         }
         rewrite(&mut f.bytes_mut()[IP..], l4.ihl, proto, &rw, false);
+        if let Some(delta) = splice {
+            super::synproxy::splice::to_client(&mut f.bytes_mut()[IP + l4.ihl..], delta);
+        }
         self.send_to_client(f, &path)
     }
 

@@ -15,6 +15,7 @@ mod limit;
 mod local;
 pub mod nat;
 mod steer;
+mod synproxy;
 mod ttl;
 mod uplink;
 mod warm;
@@ -224,6 +225,8 @@ pub struct Worker {
     pools: Arc<Vec<PoolGauge>>,
     /// Next hop per server index (see `uplink::send_to_server`).
     next_hops: Box<[NextHop]>,
+    /// SYN flood defence: cookie keys and splice slots (`synproxy`).
+    synproxy: synproxy::SynProxy,
 }
 
 /// Timer wheel geometry: 100 ms ticks, 4096 slots (one turn ≈ 7 minutes;
@@ -257,6 +260,7 @@ impl Worker {
         let table = UserSessionTable::with_capacity(cfg.table_capacity, n_addrs as u8);
         let wheel = TimerWheel::new(cfg.table_capacity, WHEEL_TICK_MS, WHEEL_SLOTS, now_ms);
         let admission = Admission::new(cfg.table_capacity);
+        let synproxy = synproxy::SynProxy::new(cfg.table_capacity);
         Ok(Worker {
             cfg,
             topo,
@@ -281,6 +285,7 @@ impl Worker {
             arp_budget: (0, 0),
             pools: Arc::new((0..n_addrs).map(|_| PoolGauge::default()).collect()),
             next_hops: vec![NextHop::UNKNOWN; MAX_SERVERS].into_boxed_slice(),
+            synproxy,
         })
     }
 

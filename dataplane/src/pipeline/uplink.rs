@@ -9,6 +9,7 @@ use crate::event::{AccountingEvent, EndReason, Event, EventSink, RecordKind, EXT
 use crate::frame::Frame;
 use crate::policy::Selection;
 use crate::tier1::{GatewayTarget, SessionId};
+use crate::tier2::session::SessionFlags;
 use crate::tier2::{
     consistent, least_load, Direction, FlowKey, FlowState, GtpTunnel, InsertError, PathChange,
     Segment, ServerCandidate, TcpFlags, TcpState, UserSession,
@@ -197,6 +198,14 @@ impl Worker {
         let idx = match found {
             Some(i) => i,
             None => {
+                // SYN proxy hook (synproxy/): cookie SYN-ACK, or open on a cookie ACK.
+                if l4.proto == PROTO_TCP {
+                    if let Some(v) =
+                        self.syn_proxy_first(f, &key, &l4, dscp, sid, &path, now_ms, ev)
+                    {
+                        return v;
+                    }
+                }
                 if let Some(previous) = self.drain_handoff(sid, &l4) {
                     return Verdict::Handoff(previous);
                 }
@@ -210,6 +219,17 @@ impl Worker {
         let Some(e) = self.table.get_mut(idx) else {
             return Verdict::Drop(DropReason::NoUserSession);
         };
+        // SYN proxy hook (synproxy/): held until the server answers, then spliced below.
+        let splice = if e.flags.0 & SessionFlags::SYN_PROXY != 0 {
+            match self.synproxy.client_segment(idx, e, l4.flags) {
+                Ok(d) => d,
+                Err(r) => return Verdict::Drop(r),
+            }
+        } else {
+            None
+        };
+        // Window tracking sees the terminal's side of a proxied connection
+        // (its own sequence numbers, acks of the cookie ISN), as it arrives.
         let in_window = l4.proto != PROTO_TCP || e.guard.track_tcp(Direction::ToServer, &l4.seg);
         let same_path = e.client_path == path;
         match e.guard.decide(
@@ -250,6 +270,9 @@ impl Worker {
         let (server, server_index) = (e.server_ip, e.server_index);
         let b = f.bytes_mut();
         rewrite(&mut b[IP..], l4.ihl, l4.proto, &rw, true);
+        if let Some(delta) = splice {
+            super::synproxy::splice::to_server(&mut b[IP + l4.ihl..], delta);
+        }
         self.send_to_server(f, server, server_index, now_ms, ev)
     }
 
@@ -317,7 +340,7 @@ impl Worker {
     /// and until the drain ends new UDP and ICMP flows stay on the old
     /// gateway too (they cannot be told apart from old ones here).
     #[inline]
-    fn drain_handoff(&self, sid: SessionId, l4: &L4Info) -> Option<u16> {
+    pub(super) fn drain_handoff(&self, sid: SessionId, l4: &L4Info) -> Option<u16> {
         let steering = self.snaps.steering.get();
         let previous = steering.draining_from(sid)?;
         let owner = steering.lookup(sid)?;
@@ -374,7 +397,7 @@ impl Worker {
 
     /// Opens a user session for the first packet of `key`.
     #[allow(clippy::too_many_arguments)]
-    fn create<F: Frame, E: EventSink>(
+    pub(super) fn create<F: Frame, E: EventSink>(
         &mut self,
         f: &mut F,
         key: &FlowKey,

@@ -14,7 +14,7 @@ mod subscribers;
 
 pub use classify::{ClassRule, Classifier, Selection, UserSessionType};
 pub use limits::{Limits, Rate};
-pub use services::{AdminState, Server, Service, ServiceTable, MAX_SERVERS};
+pub use services::{AdminState, Server, Service, ServiceTable, SynProxyMode, MAX_SERVERS};
 pub use subscribers::{Entitlement, ServiceSet, Subscribers};
 
 use crate::tier2::Timeouts;
@@ -32,6 +32,10 @@ pub struct Policy {
     pub interim_ms: u64,
     /// Replies Tandem generates (TCP RST, ICMP errors) per second and worker.
     pub reply_rate_per_s: u32,
+    /// Fill level (percent of a worker's user-session table or of one
+    /// gateway address's port pool) from which `SynProxyMode::Auto`
+    /// services are proxied.
+    pub syn_proxy_fill_percent: u8,
 }
 
 impl Policy {

@@ -56,6 +56,21 @@ impl Server {
     }
 }
 
+/// When the SYN proxy answers a service's TCP SYNs itself (with a cookie)
+/// instead of opening a user session at once.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SynProxyMode {
+    /// Never: every SYN opens a user session (the default).
+    #[default]
+    Off,
+    /// While the worker's user-session table or one of its gateway
+    /// addresses' port pools is at least `Policy::syn_proxy_fill_percent`
+    /// full.
+    Auto,
+    /// Always.
+    Always,
+}
+
 /// A service group: a VIP (address, protocol, port range) and its servers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Service {
@@ -72,6 +87,8 @@ pub struct Service {
     /// Removed by the operator; kept so indexes in live user sessions and
     /// their accounting records still name it.
     pub removed: bool,
+    /// SYN flood defence for this service (TCP only).
+    pub syn_proxy: SynProxyMode,
 }
 
 /// Services and servers, with a VIP index.
@@ -169,6 +186,7 @@ mod tests {
                     servers: vec![0, 1],
                     by_type: vec![(2, 2)],
                     removed: false,
+                    syn_proxy: SynProxyMode::Off,
                 },
                 Service {
                     name: "rtp".into(),
@@ -179,6 +197,7 @@ mod tests {
                     servers: vec![1],
                     by_type: vec![],
                     removed: false,
+                    syn_proxy: SynProxyMode::Off,
                 },
                 Service {
                     name: "video-pool".into(),
@@ -189,6 +208,7 @@ mod tests {
                     servers: vec![2],
                     by_type: vec![],
                     removed: false,
+                    syn_proxy: SynProxyMode::Off,
                 },
             ],
             vec![srv(21), srv(22), srv(31)],

@@ -13,6 +13,7 @@ pub mod ports;
 pub mod select;
 pub mod session;
 pub mod state;
+pub mod syncookie;
 pub mod timer;
 pub mod window;
 

@@ -102,6 +102,13 @@ impl SessionFlags {
     pub const STICKY: SessionFlags = SessionFlags(1 << 1);
     /// Counted against its subscriber's limits (released when it ends).
     pub const LIMITED: SessionFlags = SessionFlags(1 << 2);
+    /// SYN proxy (`pipeline/synproxy`): opened from a cookie ACK, waiting
+    /// for the server's SYN-ACK.
+    pub const SYN_PROXY_OPENING: SessionFlags = SessionFlags(1 << 3);
+    /// SYN proxy: handshake done, sequence numbers spliced.
+    pub const SYN_PROXY_SPLICED: SessionFlags = SessionFlags(1 << 4);
+    /// Either SYN proxy flag.
+    pub const SYN_PROXY: u8 = (1 << 3) | (1 << 4);
 
     #[inline]
     pub fn contains(self, other: SessionFlags) -> bool {
