@@ -428,6 +428,7 @@ impl Worker {
             + TimerWheel::preallocated_bytes(table_capacity, WHEEL_SLOTS)
             + PortAllocator::preallocated_bytes(n_gateway_addrs)
             + Admission::preallocated_bytes(table_capacity)
+            + synproxy::SynProxy::preallocated_bytes(table_capacity)
     }
 
     /// Ends every user session (shutdown or admin), with accounting.

@@ -91,6 +91,11 @@ impl SynProxy {
         }
     }
 
+    /// Bytes [`new`](SynProxy::new) allocates for `capacity` user sessions.
+    pub(super) fn preallocated_bytes(capacity: u32) -> u64 {
+        u64::from(capacity) * std::mem::size_of::<Slot>() as u64
+    }
+
     /// A segment from the terminal of proxied session `idx`: `Ok(Some(d))`
     /// to pass it with its ack shifted by `d`, `Ok(None)` to pass it as it
     /// is, `Err` to drop it.
