@@ -15,6 +15,7 @@ pub mod pipeline;
 pub mod policy;
 pub mod prefetch;
 pub mod rcu;
+pub mod shaping;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 pub mod tier1;

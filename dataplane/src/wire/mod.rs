@@ -22,8 +22,10 @@ mod gtpu;
 mod icmp;
 mod ipv4;
 mod mac;
+pub mod proxy_v2;
 pub mod replies;
 mod tcp;
+pub mod tcp_options;
 mod udp;
 
 #[cfg(test)]
