@@ -62,6 +62,51 @@ in_ue() { ip netns exec "$NS_UE" "$@"; }
 in_srv() { ip netns exec "$NS_SRV" "$@"; }
 in_ext() { ip netns exec "$NS_EXT" "$@"; }
 
+# ---- Reporting and cleanup, shared by the e2e scripts (not the demo).
+# A script sets WORKDIR, TANDEM_LOG, and the DPDK file prefixes and control
+# sockets it creates in DPDK_PREFIXES / CTL_SOCKETS, then calls e2e_traps.
+PASSED=0
+FAILED=0
+DPDK_PREFIXES=()
+CTL_SOCKETS=()
+pass() { PASSED=$((PASSED + 1)); printf 'PASS  %s\n' "$*"; }
+fail() { FAILED=$((FAILED + 1)); printf 'FAIL  %s\n' "$*"; }
+check() { # check NAME REASON-IF-FAILED COMMAND...
+  local name=$1 why=$2
+  shift 2
+  if "$@"; then pass "$name"; else fail "$name: $why"; fi
+}
+
+# Stops everything this run started and removes what it created; the temp
+# dir stays with E2E_KEEP=1. Exits with the status the script had.
+e2e_cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  lib_cleanup
+  local p
+  for p in "${DPDK_PREFIXES[@]}"; do rm -rf "/var/run/dpdk/$p"; done
+  for p in "${CTL_SOCKETS[@]}"; do rm -f "$p"; done
+  if [ -n "${WORKDIR:-}" ]; then
+    if [ "${E2E_KEEP:-0}" = 1 ]; then log "kept $WORKDIR"; else rm -rf "$WORKDIR"; fi
+  fi
+  exit "$rc"
+}
+e2e_traps() {
+  trap e2e_cleanup EXIT
+  trap 'log "interrupted"; exit 130' INT TERM
+}
+
+# A setup step failed: report it with the end of tandem's log, and stop.
+setup_failed() {
+  fail "setup: $*"
+  if [ -n "${TANDEM_LOG:-}" ] && [ -s "$TANDEM_LOG" ]; then
+    echo "--- tandem log (last 40 lines)"
+    plain_log "$TANDEM_LOG" | tail -40
+  fi
+  echo "$PASSED passed, $FAILED failed"
+  exit 1
+}
+
 # Tandem's log without colour codes (tracing writes ANSI even to a file).
 plain_log() { sed 's/\x1b\[[0-9;]*m//g' "$1"; }
 

@@ -52,33 +52,11 @@ BIG_BYTES=200000000
 MOBILITY_RATE=${E2E_MOBILITY_RATE:-33M}
 MOBILITY_MOVE_S=2
 
-PASSED=0
-FAILED=0
 TANDEM_RC=""
 
-pass() { PASSED=$((PASSED + 1)); printf 'PASS  %s\n' "$*"; }
-fail() { FAILED=$((FAILED + 1)); printf 'FAIL  %s\n' "$*"; }
-check() { # check NAME REASON-IF-FAILED COMMAND...
-  local name=$1 why=$2
-  shift 2
-  if "$@"; then pass "$name"; else fail "$name: $why"; fi
-}
-
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  lib_cleanup
-  rm -rf "/var/run/dpdk/$FILE_PREFIX"
-  rm -f "$CTL_SOCKET"
-  if [ "${E2E_KEEP:-0}" = 1 ]; then
-    log "kept $WORKDIR"
-  else
-    rm -rf "$WORKDIR"
-  fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'log "interrupted"; exit 130' INT TERM
+DPDK_PREFIXES=("$FILE_PREFIX")
+CTL_SOCKETS=("$CTL_SOCKET")
+e2e_traps
 
 curl_ue() { ip netns exec "$NS_UE" curl -sS "$@"; }
 
@@ -91,17 +69,6 @@ in_list() { # in_list VALUE ITEM...
 
 # The field NAME=... of a body line "server=A client=B:P".
 body_field() { sed -n "s/.*$2=\([^ ]*\).*/\1/p" "$1" | head -1; }
-
-# A setup step failed: report it as a failure with tandem's log and stop.
-setup_failed() {
-  fail "setup: $*"
-  if [ -s "$TANDEM_LOG" ]; then
-    echo "--- tandem log (last 40 lines)"
-    plain_log "$TANDEM_LOG" | tail -40
-  fi
-  echo "$PASSED passed, $FAILED failed"
-  exit 1
-}
 
 prepare() {
   if ! command -v curl >/dev/null || [ -z "$PYTHON" ]; then

@@ -41,28 +41,8 @@ OTHER_IP=$REFUSED_IP # no entry: default (no limits)
 PIN_CAP=40
 EVIL_MAC=02:de:ad:be:ef:01
 
-PASSED=0
-FAILED=0
-pass() { PASSED=$((PASSED + 1)); printf 'PASS  %s\n' "$*"; }
-fail() { FAILED=$((FAILED + 1)); printf 'FAIL  %s\n' "$*"; }
-
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  lib_cleanup
-  rm -rf "/var/run/dpdk/$FILE_PREFIX"
-  if [ "${E2E_KEEP:-0}" = 1 ]; then log "kept $WORKDIR"; else rm -rf "$WORKDIR"; fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'log "interrupted"; exit 130' INT TERM
-
-setup_failed() {
-  fail "setup: $*"
-  [ -s "$TANDEM_LOG" ] && { echo "--- tandem log (last 30 lines)"; plain_log "$TANDEM_LOG" | tail -30; }
-  echo "$PASSED passed, $FAILED failed"
-  exit 1
-}
+DPDK_PREFIXES=("$FILE_PREFIX")
+e2e_traps
 
 ctl() { "$TANDEM" ctl --socket "$CTL_SOCKET" "$@"; }
 stat_of() { ctl --json stats | "$PYTHON" "$HERE/stats.py" "$@"; }

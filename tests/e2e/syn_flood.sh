@@ -42,35 +42,9 @@ FLOOD_S=12
 LEGIT_CONNECTIONS=10
 BIG_BYTES=20000000
 
-PASSED=0
-FAILED=0
-pass() { PASSED=$((PASSED + 1)); printf 'PASS  %s\n' "$*"; }
-fail() { FAILED=$((FAILED + 1)); printf 'FAIL  %s\n' "$*"; }
-
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  lib_cleanup
-  local p
-  for p in a b; do
-    rm -rf "/var/run/dpdk/h4sf${RUN_ID}$p"
-    rm -f "/run/tandem/h4sf${RUN_ID}$p.sock"
-  done
-  if [ "${E2E_KEEP:-0}" = 1 ]; then log "kept $WORKDIR"; else rm -rf "$WORKDIR"; fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'log "interrupted"; exit 130' INT TERM
-
-setup_failed() {
-  fail "setup: $*"
-  if [ -n "$TANDEM_LOG" ] && [ -s "$TANDEM_LOG" ]; then
-    echo "--- tandem log (last 30 lines)"
-    plain_log "$TANDEM_LOG" | tail -30
-  fi
-  echo "$PASSED passed, $FAILED failed"
-  exit 1
-}
+DPDK_PREFIXES=("h4sf${RUN_ID}a" "h4sf${RUN_ID}b")
+CTL_SOCKETS=("/run/tandem/h4sf${RUN_ID}a.sock" "/run/tandem/h4sf${RUN_ID}b.sock")
+e2e_traps
 
 # The laptop config with this run's names and small tables; $2 = "proxy"
 # turns the SYN proxy on (Auto) for the web service.
@@ -204,7 +178,6 @@ make_config a off
 make_config b proxy
 CONFIG_A="$WORKDIR/a.ron"
 CONFIG_B="$WORKDIR/b.ron"
-
 
 # 1. No proxy: the flood takes the tables.
 run_phase a "$CONFIG_A"

@@ -48,38 +48,9 @@ PORT_UDP=41003
 AB_PORTS=(61000 61019)
 AB_N=${E2E_AB_N:-500}
 
-PASSED=0
-FAILED=0
-pass() { PASSED=$((PASSED + 1)); printf 'PASS  %s\n' "$*"; }
-fail() { FAILED=$((FAILED + 1)); printf 'FAIL  %s\n' "$*"; }
-check() { # check NAME REASON-IF-FAILED COMMAND...
-  local name=$1 why=$2
-  shift 2
-  if "$@"; then pass "$name"; else fail "$name: $why"; fi
-}
-
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  lib_cleanup
-  rm -rf "/var/run/dpdk/$FILE_PREFIX"
-  rm -f "$CTL_SOCKET"
-  if [ "${E2E_KEEP:-0}" = 1 ]; then
-    log "kept $WORKDIR"
-  else
-    rm -rf "$WORKDIR"
-  fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'log "interrupted"; exit 130' INT TERM
-
-setup_failed() {
-  fail "setup: $*"
-  [ -s "$TANDEM_LOG" ] && plain_log "$TANDEM_LOG" | tail -30
-  echo "$PASSED passed, $FAILED failed"
-  exit 1
-}
+DPDK_PREFIXES=("$FILE_PREFIX")
+CTL_SOCKETS=("$CTL_SOCKET")
+e2e_traps
 
 in_atk() { ip netns exec "$NS_ATK" "$@"; }
 hostile_ue() { in_ue "$SCAPY_PY" "$HERE/hostile_tcp.py" "$@"; }
