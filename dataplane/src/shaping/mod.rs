@@ -1,8 +1,10 @@
 //! Per-subscriber service policy that meters traffic (issue 15): token
-//! buckets for bitrate limits. Plain values and arithmetic without I/O, so
+//! buckets for bitrate limits and the usage-quota ledger. Plain values and arithmetic without I/O, so
 //! the exactness the operator is promised (never more than rate x time +
 //! burst) is checked by property tests here, not only through iperf3.
 
+mod quota;
 mod token_bucket;
 
-pub use token_bucket::{Rate, TokenBucket};
+pub use quota::{OnExhausted, QuotaEvent, QuotaPlan, QuotaState, Usage, MAX_THRESHOLDS};
+pub use token_bucket::{Rate, TokenBucket, MIN_BURST_BYTES};
