@@ -30,7 +30,7 @@ struct Resolving {
 
 pub struct Control {
     pub shared: Shared,
-    clock: Clock,
+    pub(super) clock: Clock,
     resolving: HashMap<(u16, Ipv4Addr), Resolving>,
     learned_at: HashMap<(u16, Ipv4Addr), u64>,
     last_load_ms: u64,
@@ -214,13 +214,13 @@ impl Control {
         }
     }
 
-    /// One round of control-plane work. Returns the number of events handled.
-    pub fn tick(&mut self) -> usize {
-        let now = self.clock.now_ms();
+    /// Handles what the workers' event rings hold, at most 4096 events per
+    /// ring so one busy worker cannot starve the rest. Also called while an
+    /// API request waits for the workers, so the rings keep draining.
+    pub(super) fn drain_events(&mut self, now: u64) -> usize {
         let mut n = 0;
         let mut queues = std::mem::take(&mut self.shared.events);
         for q in queues.iter_mut() {
-            // Bounded per round so one busy worker cannot starve the rest.
             for _ in 0..4096 {
                 let Ok(e) = q.pop() else { break };
                 self.handle(e, now);
@@ -228,6 +228,13 @@ impl Control {
             }
         }
         self.shared.events = queues;
+        n
+    }
+
+    /// One round of control-plane work. Returns the number of events handled.
+    pub fn tick(&mut self) -> usize {
+        let now = self.clock.now_ms();
+        let mut n = self.drain_events(now);
         // API requests, one at a time.
         let calls: Vec<crate::api::server::ApiCall> = match &self.api {
             Some(rx) => rx.try_iter().take(64).collect(),

@@ -8,6 +8,7 @@
 //! pool must have every mbuf back before EAL is cleaned up.
 
 mod api;
+mod commands;
 mod control;
 mod frame;
 mod health;

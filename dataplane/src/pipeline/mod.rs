@@ -13,6 +13,7 @@ pub mod inspect;
 mod l2;
 mod local;
 pub mod nat;
+pub mod scan;
 mod steer;
 mod uplink;
 mod warm;

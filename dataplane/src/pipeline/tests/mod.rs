@@ -5,6 +5,7 @@
 mod behaviour;
 mod edges;
 mod props;
+mod scan;
 mod warm;
 
 use super::*;
