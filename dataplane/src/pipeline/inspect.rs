@@ -2,7 +2,8 @@
 //! `tandem ctl user-sessions`) or tell it to end. Runs between bursts on
 //! the worker's own core; allocation is fine here, it is not per packet.
 
-use super::{expiry, Worker};
+use super::scan::{ScanJob, ScanResult};
+use super::Worker;
 use crate::event::{EndReason, EventSink};
 use crate::tier2::{FlowState, TcpState, UdpState, UserSession};
 use std::net::Ipv4Addr;
@@ -57,7 +58,7 @@ pub struct Filter {
 }
 
 impl Filter {
-    fn matches(&self, e: &UserSession) -> bool {
+    pub(super) fn matches(&self, e: &UserSession) -> bool {
         self.session_id.is_none_or(|s| s == e.session_id)
             && self.server.is_none_or(|s| s == e.server_ip)
             && self.server_index.is_none_or(|s| s == e.server_index)
@@ -71,25 +72,7 @@ impl Worker {
             .iter()
             .filter(|(_, e)| filter.matches(e))
             .take(limit)
-            .map(|(_, e)| UserSessionInfo {
-                worker: self.cfg.index,
-                session_id: e.session_id,
-                proto: e.proto,
-                terminal: (e.client_ip, e.client_port),
-                destination: (e.orig_dst_ip, e.orig_dst_port),
-                gateway: (self.cfg.gateway_addrs[usize::from(e.gw_addr)], e.gw_port),
-                server: (e.server_ip, e.server_port),
-                service: e.group_index,
-                user_session_type: e.session_type,
-                state: state_name(e.state),
-                packets_up: e.to_server.packets,
-                bytes_up: e.to_server.bytes,
-                packets_down: e.to_client.packets,
-                bytes_down: e.to_client.bytes,
-                created_ms: e.created_ms,
-                last_seen_ms: e.last_seen_ms,
-                access_port: e.client_path.port,
-            })
+            .map(|(_, e)| super::scan::info(self, e))
             .collect()
     }
 
@@ -115,15 +98,9 @@ impl Worker {
         now_ms: u64,
         ev: &mut E,
     ) -> usize {
-        let ids: Vec<u32> = self
-            .table
-            .iter()
-            .filter(|(_, e)| filter.matches(e))
-            .map(|(i, _)| i)
-            .collect();
-        for &idx in &ids {
-            expiry::remove(self, idx, Some(reason), now_ms, ev);
+        match self.run_scan(ScanJob::End { filter, reason }, now_ms, ev) {
+            ScanResult::Ended(n) => n,
+            _ => 0,
         }
-        ids.len()
     }
 }
