@@ -348,7 +348,7 @@ impl Control {
     fn sessions(&mut self) -> Value {
         let mut totals: hashbrown::HashMap<u64, (u64, u64, u64)> = hashbrown::HashMap::new();
         let answers = self.ask_workers(|reply| WorkerCmd::Totals { reply });
-        for (s, n, up, down) in answers.into_iter().flatten().flatten() {
+        for (s, (n, up, down)) in answers.into_iter().flatten().flatten().flatten() {
             let t = totals.entry(s).or_default();
             t.0 += n;
             t.1 += up;

@@ -7,7 +7,7 @@ use super::worker::WorkerCmd;
 use crossbeam::channel::Sender;
 use dataplane::event::{Event, EventSink};
 use dataplane::pipeline::inspect::UserSessionInfo;
-use dataplane::pipeline::scan::{Scan, ScanJob, ScanResult};
+use dataplane::pipeline::scan::{Scan, ScanJob, ScanResult, SessionTotals};
 use dataplane::pipeline::Worker;
 
 /// Slab slots a worker looks at per loop iteration for a control command:
@@ -40,7 +40,7 @@ impl EventSink for ScanSink<'_> {
 
 enum Reply {
     List(Sender<Vec<UserSessionInfo>>),
-    Totals(Sender<Vec<(u64, u64, u64, u64)>>),
+    Totals(Sender<Vec<SessionTotals>>),
     Ended(Sender<usize>),
 }
 
@@ -89,8 +89,9 @@ impl ActiveCommand {
             (Reply::List(tx), ScanResult::List(v)) => {
                 let _ = tx.send(v);
             }
-            (Reply::Totals(tx), ScanResult::Totals(t)) => {
-                let _ = tx.send(t.into_iter().map(|(s, (n, u, d))| (s, n, u, d)).collect());
+            (Reply::Totals(tx), ScanResult::Totals(maps)) => {
+                // As they are: the control plane adds them up.
+                let _ = tx.send(maps);
             }
             (Reply::Ended(tx), ScanResult::Ended(n)) => {
                 let _ = tx.send(n);

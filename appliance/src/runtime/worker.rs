@@ -43,9 +43,9 @@ pub enum WorkerCmd {
         limit: usize,
         reply: Sender<Vec<UserSessionInfo>>,
     },
-    /// Per-session totals of live user sessions.
+    /// Per-session totals of live user sessions (partial maps, to add up).
     Totals {
-        reply: Sender<Vec<(u64, u64, u64, u64)>>,
+        reply: Sender<Vec<dataplane::pipeline::scan::SessionTotals>>,
     },
     /// End user sessions now, with accounting.
     End {

@@ -66,29 +66,6 @@ impl Filter {
 }
 
 impl Worker {
-    /// Up to `limit` user sessions matching `filter`.
-    pub fn user_sessions(&self, filter: Filter, limit: usize) -> Vec<UserSessionInfo> {
-        self.table
-            .iter()
-            .filter(|(_, e)| filter.matches(e))
-            .take(limit)
-            .map(|(_, e)| super::scan::info(self, e))
-            .collect()
-    }
-
-    /// Per mobile session: (session ID, live user sessions, bytes up,
-    /// bytes down) over this worker's user sessions.
-    pub fn session_totals(&self) -> Vec<(u64, u64, u64, u64)> {
-        let mut m: hashbrown::HashMap<u64, (u64, u64, u64)> = hashbrown::HashMap::new();
-        for (_, e) in self.table.iter() {
-            let t = m.entry(e.session_id).or_default();
-            t.0 += 1;
-            t.1 += e.to_server.bytes;
-            t.2 += e.to_client.bytes;
-        }
-        m.into_iter().map(|(s, (n, u, d))| (s, n, u, d)).collect()
-    }
-
     /// Ends the user sessions matching `filter` now, with accounting
     /// records carrying `reason`. Returns how many ended.
     pub fn end_user_sessions<E: EventSink>(

@@ -93,9 +93,11 @@ fn totals_per_mobile_session_add_up() {
     let mut lab = lab_with(30);
     let mut scan = Scan::new(ScanJob::Totals);
     run_in_steps(&mut lab, &mut scan, 5);
-    let ScanResult::Totals(t) = scan.into_result() else {
+    let ScanResult::Totals(maps) = scan.into_result() else {
         panic!("not totals")
     };
+    assert_eq!(maps.len(), 1, "two sessions fit in one map");
+    let t = &maps[0];
     assert_eq!(t.len(), 2);
     assert_eq!(t[&sid(UE)].0, 15);
     assert_eq!(t[&sid(UE_B)].0, 15);
@@ -267,4 +269,32 @@ fn ending_in_one_go_does_not_pause_for_room() {
             .count(),
         10
     );
+}
+
+#[test]
+fn totals_of_many_sessions_come_in_maps_that_never_grow_and_add_up() {
+    use crate::pipeline::scan::TOTALS_CHUNK;
+    let sessions = TOTALS_CHUNK as u32 + 100;
+    let mut lab = Lab::with(1, 1 << 16, SessionKeyMode::SourceIp, PORT_RANGE);
+    for i in 0..sessions {
+        // Terminals 10.9.x.y, two user sessions each.
+        let src = Ipv4Addr::from(0x0a09_0000 + i);
+        for port in [41000, 41001] {
+            let (v, _) = lab.up(ACC, &syn(src, port, VIP, 80));
+            assert!(matches!(v, Verdict::Forward(_)), "{v:?}");
+        }
+    }
+    let mut scan = Scan::new(ScanJob::Totals);
+    run_in_steps(&mut lab, &mut scan, 4096);
+    let ScanResult::Totals(maps) = scan.into_result() else {
+        panic!("not totals")
+    };
+    assert!(maps.len() >= 2, "more sessions than one map holds");
+    assert!(maps.iter().all(|m| m.len() <= TOTALS_CHUNK));
+    let mut sum: hashbrown::HashMap<u64, u64> = hashbrown::HashMap::new();
+    for (s, (n, _, _)) in maps.iter().flatten() {
+        *sum.entry(*s).or_default() += n;
+    }
+    assert_eq!(sum.len(), sessions as usize);
+    assert!(sum.values().all(|&n| n == 2), "two user sessions each");
 }
