@@ -377,7 +377,8 @@ impl Control {
         )
     }
 
-    /// Asks every worker for its user sessions (answers within a second).
+    /// Asks every worker for its user sessions (each walks its table a few
+    /// thousand slots per loop iteration; see `ask_workers`).
     fn user_sessions(
         &mut self,
         session: Option<String>,

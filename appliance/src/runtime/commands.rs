@@ -1,7 +1,8 @@
 //! A control command a worker is answering, a few thousand slots per loop
 //! iteration (`dataplane::pipeline::scan`), so that `ctl sessions`,
-//! `ctl user-sessions` or `ctl session delete` on a loaded appliance do not
-//! stop forwarding while the whole user-session table is walked.
+//! `ctl user-sessions` or ending a failed server's user sessions
+//! (`on_down: Reset`) on a loaded appliance do not stop forwarding while
+//! the whole user-session table is walked.
 
 use super::worker::WorkerCmd;
 use crossbeam::channel::Sender;
@@ -11,8 +12,9 @@ use dataplane::pipeline::scan::{Scan, ScanJob, ScanResult, SessionTotals};
 use dataplane::pipeline::Worker;
 
 /// Slab slots a worker looks at per loop iteration for a control command:
-/// about 20-60 µs of work on this kind of machine, well below a burst's
-/// worth of time at line rate for the NIC's receive ring.
+/// at 1M live user sessions a step took 0.05 ms of CPU (median) and 0.36 ms
+/// at most (`cargo bench -p dataplane --bench scan`), so a walk adds well
+/// under a millisecond to any loop iteration.
 pub const SCAN_BUDGET: u32 = 4096;
 
 /// The event ring as a control command sees it: a push that finds it full
@@ -71,7 +73,8 @@ impl ActiveCommand {
         }
     }
 
-    /// One step of at most `budget` slots; `true` when the answer is sent.
+    /// One step of at most `budget` slots; `true` when the walk is done and
+    /// [`ActiveCommand::answer`] has the answer to send.
     pub fn step<E: EventSink>(
         &mut self,
         w: &mut Worker,
