@@ -51,7 +51,9 @@ cleanup() {
         kill -TERM "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
     fi
-    rm -rf "/var/run/dpdk/$PREFIX" "$DIR"
+    rm -rf "/var/run/dpdk/$PREFIX"
+    # Only a directory this run made (STALL_DIR names one to keep).
+    [ -n "${STALL_DIR:-}" ] || rm -rf "$DIR"
 }
 trap cleanup EXIT
 "$TANDEM" gen-pcap --out "$DIR/flows.pcap" --terminals "$TERMINALS" \
