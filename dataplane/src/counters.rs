@@ -187,6 +187,8 @@ pub struct WorkerCounters {
     pub ring_occupancy: Counter,
     /// Total slots of those rings (gauge).
     pub ring_capacity: Counter,
+    /// How long the worker's loop iterations take.
+    pub loop_times: crate::loop_times::LoopTimes,
     drops: DropCounters,
 }
 

@@ -151,6 +151,15 @@ pub enum Event {
 /// the caller counts that as a lost event.
 pub trait EventSink {
     fn push(&mut self, e: Event) -> bool;
+
+    /// How many more events may be pushed before a control-plane walk
+    /// should pause (`pipeline::scan` ends user sessions only while there
+    /// is room for their records, and resumes on a later loop iteration).
+    /// A sink that never fills, or that waits for room itself, has no
+    /// limit.
+    fn room(&self) -> usize {
+        usize::MAX
+    }
 }
 
 impl EventSink for Vec<Event> {

@@ -11,6 +11,7 @@ pub mod counters;
 pub mod event;
 pub mod frame;
 pub mod hash;
+pub mod loop_times;
 pub mod pipeline;
 pub mod policy;
 pub mod prefetch;

@@ -109,6 +109,34 @@ pub struct WorkerStats {
     pub ring_capacity: u64,
     /// Generation of the newest snapshot this worker has picked up.
     pub snapshot_generation: u64,
+    /// The longest busy loop iteration since the last metrics scrape.
+    #[serde(default)]
+    pub loop_max_ns: u64,
+    /// How long the worker's loop iterations take.
+    #[serde(default)]
+    pub loop_times: LoopStats,
+}
+
+/// Histogram of a worker's busy loop-iteration times.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LoopStats {
+    /// Upper bounds of the buckets, in nanoseconds (+Inf implied last).
+    pub bounds_ns: Vec<u64>,
+    /// Iterations at most each bound; the last entry counts every one.
+    pub cumulative: Vec<u64>,
+    pub count: u64,
+    pub sum_ns: u64,
+}
+
+impl From<dataplane::loop_times::LoopHistogram> for LoopStats {
+    fn from(h: dataplane::loop_times::LoopHistogram) -> Self {
+        LoopStats {
+            bounds_ns: dataplane::loop_times::LOOP_BUCKETS_NS.to_vec(),
+            cumulative: h.cumulative,
+            count: h.count,
+            sum_ns: h.sum_ns,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -18,6 +18,7 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 enum Kind {
     Counter,
     Gauge,
+    Histogram,
 }
 
 impl Kind {
@@ -25,6 +26,7 @@ impl Kind {
         match self {
             Kind::Counter => "counter",
             Kind::Gauge => "gauge",
+            Kind::Histogram => "histogram",
         }
     }
 }
@@ -380,6 +382,8 @@ fn workers(x: &mut Exposition, s: &Stats) {
         }
     }
 
+    loop_times(x, s, &worker_labels);
+
     let name = "tandem_worker_drops_total";
     x.family(
         name,
@@ -390,6 +394,46 @@ fn workers(x: &mut Exposition, s: &Stats) {
         for (reason, count) in super::drops_by_reason(w) {
             x.sample(name, &[("worker", worker), ("reason", reason)], count);
         }
+    }
+}
+
+/// The loop-time histogram and the longest iteration since the last scrape.
+fn loop_times(x: &mut Exposition, s: &Stats, worker_labels: &[String]) {
+    let name = "tandem_worker_loop_seconds";
+    x.family(
+        name,
+        Kind::Histogram,
+        "Busy time of the worker's loop iterations (idle back-off sleeps not counted).",
+    );
+    for (w, worker) in s.workers.iter().zip(worker_labels) {
+        let bucket = format!("{name}_bucket");
+        for (i, count) in w.loop_times.cumulative.iter().enumerate() {
+            let le = w
+                .loop_times
+                .bounds_ns
+                .get(i)
+                .map_or_else(|| "+Inf".to_string(), |ns| (*ns as f64 / 1e9).to_string());
+            x.sample(&bucket, &[("worker", worker), ("le", &le)], *count);
+        }
+        x.sample(
+            &format!("{name}_sum"),
+            &[("worker", worker)],
+            w.loop_times.sum_ns as f64 / 1e9,
+        );
+        x.sample(
+            &format!("{name}_count"),
+            &[("worker", worker)],
+            w.loop_times.count,
+        );
+    }
+    let name = "tandem_worker_loop_max_seconds";
+    x.family(
+        name,
+        Kind::Gauge,
+        "The longest busy loop iteration of the worker since the previous scrape.",
+    );
+    for (w, worker) in s.workers.iter().zip(worker_labels) {
+        x.sample(name, &[("worker", worker)], w.loop_max_ns as f64 / 1e9);
     }
 }
 
@@ -754,6 +798,24 @@ mod tests {
     }
 
     #[test]
+    fn loop_times_are_a_histogram_in_seconds_and_a_max_gauge() {
+        let text = render(&sample::stats());
+        let has = |l: &str| text.lines().any(|x| x == l);
+        assert!(has("# TYPE tandem_worker_loop_seconds histogram"));
+        assert!(has(
+            "tandem_worker_loop_seconds_bucket{worker=\"0\",le=\"0.00001\"} 900"
+        ));
+        assert!(has(
+            "tandem_worker_loop_seconds_bucket{worker=\"0\",le=\"0.0025\"} 1001"
+        ));
+        assert!(has(
+            "tandem_worker_loop_seconds_bucket{worker=\"0\",le=\"+Inf\"} 1001"
+        ));
+        assert!(has("tandem_worker_loop_seconds_count{worker=\"0\"} 1001"));
+        assert!(has("tandem_worker_loop_max_seconds{worker=\"0\"} 0.0015"));
+    }
+
+    #[test]
     fn every_family_is_declared_once_and_samples_follow_their_declaration() {
         let text = render(&sample::stats());
         let mut helps: HashMap<&str, usize> = HashMap::new();
@@ -771,7 +833,14 @@ mod tests {
                 assert_eq!(helps.get(name), Some(&1), "{name}: HELP before TYPE");
                 current = Some(name);
             } else {
-                assert_eq!(Some(sample_name(line)), current, "stray sample {line:?}");
+                let mut name = sample_name(line);
+                // A histogram's samples are its name plus a suffix.
+                if current.and_then(|c| types.get(c)) == Some(&"histogram") {
+                    for suffix in ["_bucket", "_sum", "_count"] {
+                        name = name.strip_suffix(suffix).unwrap_or(name);
+                    }
+                }
+                assert_eq!(Some(name), current, "stray sample {line:?}");
             }
         }
         assert_eq!(helps.len(), types.len());

@@ -80,6 +80,16 @@ fn worker(index: u16, base: u64) -> WorkerStats {
         ring_occupancy: u64::from(index) * 3,
         ring_capacity: 1024,
         snapshot_generation: 42,
+        loop_max_ns: 1_500_000,
+        loop_times: crate::api::stats::LoopStats {
+            bounds_ns: dataplane::loop_times::LOOP_BUCKETS_NS.to_vec(),
+            // 900 idle-fast iterations, 100 slower, one of 1.5 ms.
+            cumulative: vec![
+                900, 990, 1000, 1000, 1000, 1000, 1001, 1001, 1001, 1001, 1001,
+            ],
+            count: 1001,
+            sum_ns: 900 * 2_000 + 90 * 20_000 + 10 * 60_000 + 1_500_000,
+        },
     }
 }
 

@@ -8,7 +8,7 @@ use crate::api::stats::{
     AccountingStats, PortPoolStats, PortStats, ServerStats, ServiceStats, SessionStats,
     SnapshotStats, Stats, WorkerStats,
 };
-use crossbeam::channel::bounded;
+use crossbeam::channel::{bounded, Receiver, Sender, TryRecvError};
 use dataplane::counters::DropReason;
 use dataplane::event::EndReason;
 use dataplane::pipeline::inspect::{Filter, UserSessionInfo};
@@ -19,7 +19,17 @@ use dataplane::tier1::{GatewayId, SessionId, SessionOrigin};
 use dataplane::topology::Role;
 use serde_json::{json, Value};
 use std::net::Ipv4Addr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// How long a control request waits for the workers' answers while nothing
+/// moves (no answer, no event drained). A worker walks its table
+/// `commands::SCAN_BUDGET` slots per loop iteration, so even the largest
+/// table (12.9M slots) takes a few thousand iterations.
+const WORKER_ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest a control request waits for the workers, however busy the
+/// event rings are (ending millions of user sessions takes as long as their
+/// records take to export).
+const WORKER_ANSWER_LIMIT: Duration = Duration::from_secs(120);
 
 type Answer = Result<Value, String>;
 
@@ -63,9 +73,14 @@ impl Control {
             Request::Services => {
                 Ok(serde_json::to_value(self.stats().services).unwrap_or(Value::Null))
             }
-            Request::Metrics => Ok(Value::String(crate::metrics::prometheus::render(
-                &self.stats(),
-            ))),
+            Request::Metrics => {
+                let mut stats = self.stats();
+                // A scrape starts a new interval for the longest loop.
+                for (w, c) in stats.workers.iter_mut().zip(&self.shared.counters) {
+                    w.loop_max_ns = w.loop_max_ns.max(c.loop_times.take_max_ns());
+                }
+                Ok(Value::String(crate::metrics::prometheus::render(&stats)))
+            }
             Request::Sessions => Ok(self.sessions()),
             Request::UserSessions {
                 session,
@@ -215,6 +230,8 @@ impl Control {
                 ring_occupancy: c.ring_occupancy.get(),
                 ring_capacity: c.ring_capacity.get(),
                 snapshot_generation: c.snapshot_generation.get(),
+                loop_max_ns: c.loop_times.peek_max_ns(),
+                loop_times: c.loop_times.histogram().into(),
             })
             .collect();
         let policy = s.policy.current();
@@ -328,19 +345,14 @@ impl Control {
     }
 
     /// Pinned sessions with their gateway, live user sessions and bytes.
-    fn sessions(&self) -> Value {
+    fn sessions(&mut self) -> Value {
         let mut totals: hashbrown::HashMap<u64, (u64, u64, u64)> = hashbrown::HashMap::new();
-        for q in &self.shared.commands {
-            let (tx, rx) = bounded(1);
-            if q.push(WorkerCmd::Totals { reply: tx }).is_ok() {
-                for (s, n, up, down) in rx.recv_timeout(Duration::from_secs(2)).unwrap_or_default()
-                {
-                    let t = totals.entry(s).or_default();
-                    t.0 += n;
-                    t.1 += up;
-                    t.2 += down;
-                }
-            }
+        let answers = self.ask_workers(|reply| WorkerCmd::Totals { reply });
+        for (s, (n, up, down)) in answers.into_iter().flatten().flatten().flatten() {
+            let t = totals.entry(s).or_default();
+            t.0 += n;
+            t.1 += up;
+            t.2 += down;
         }
         Value::Array(
             self.shared
@@ -365,9 +377,10 @@ impl Control {
         )
     }
 
-    /// Asks every worker for its user sessions (answers within a second).
+    /// Asks every worker for its user sessions (each walks its table a few
+    /// thousand slots per loop iteration; see `ask_workers`).
     fn user_sessions(
-        &self,
+        &mut self,
         session: Option<String>,
         server: Option<String>,
         limit: Option<usize>,
@@ -380,20 +393,14 @@ impl Control {
         let limit = limit.unwrap_or(1000).min(100_000);
         let policy = self.shared.policy.current();
         let mut all: Vec<UserSessionInfo> = Vec::new();
-        for q in &self.shared.commands {
-            let (tx, rx) = bounded(1);
-            if q.push(WorkerCmd::Dump {
-                filter,
-                limit,
-                reply: tx,
-            })
-            .is_err()
-            {
-                return Err("a worker is busy with other requests; try again".into());
-            }
-            match rx.recv_timeout(Duration::from_secs(2)) {
-                Ok(v) => all.extend(v),
-                Err(_) => return Err("a worker did not answer in time".into()),
+        for answer in self.ask_workers(|reply| WorkerCmd::Dump {
+            filter,
+            limit,
+            reply,
+        }) {
+            match answer {
+                Some(v) => all.extend(v),
+                None => return Err("a worker did not answer in time; try again".into()),
             }
         }
         all.truncate(limit);
@@ -431,45 +438,71 @@ impl Control {
     }
 
     /// Ends user sessions on every worker (accounting reason `admin`).
-    /// The worker emits one record per user session it ends and waits for
-    /// room in its event ring, so the rings are drained while waiting for
-    /// its answer (no record is lost however many sessions end).
+    /// Each worker ends its matching user sessions a few thousand slots per
+    /// loop iteration, pausing while its event ring is three quarters full
+    /// (one final record per user session); the control plane drains the
+    /// rings while it waits, so no record is lost however many end.
     pub fn end_user_sessions(&mut self, filter: Filter) -> usize {
-        let mut n = 0;
-        for i in 0..self.shared.commands.len() {
-            let (tx, rx) = bounded(1);
-            if self.shared.commands[i]
-                .push(WorkerCmd::End {
-                    filter,
-                    reason: EndReason::Admin,
-                    reply: tx,
-                })
-                .is_err()
-            {
-                continue;
-            }
-            // Bounded: the worker answers within its patience once the
-            // rings stop moving, or has stopped answering at all.
-            let mut quiet_since = std::time::Instant::now();
-            loop {
-                match rx.recv_timeout(Duration::from_millis(1)) {
-                    Ok(ended) => {
-                        n += ended;
-                        break;
+        self.ask_workers(|reply| WorkerCmd::End {
+            filter,
+            reason: EndReason::Admin,
+            reply,
+        })
+        .into_iter()
+        .flatten()
+        .sum()
+    }
+
+    /// Gives every worker the command `make` builds, then waits for all the
+    /// answers (`None` for a worker whose command queue was full or that did
+    /// not answer). Workers answer a little per loop iteration, so a large
+    /// table takes a few thousand iterations; meanwhile the control plane
+    /// drains their event rings (ending user sessions fills them with
+    /// accounting records, and the worker pauses the walk while its ring is
+    /// full). It gives up after `WORKER_ANSWER_TIMEOUT` with no answer and no
+    /// event drained, or after `WORKER_ANSWER_LIMIT` in all; a worker that
+    /// was given up on still finishes the command (an `End` still ends every
+    /// matching user session, its records drained by later ticks), only its
+    /// answer is not awaited.
+    fn ask_workers<T>(&mut self, make: impl Fn(Sender<T>) -> WorkerCmd) -> Vec<Option<T>> {
+        let pending: Vec<Option<Receiver<T>>> = self
+            .shared
+            .commands
+            .iter()
+            .map(|q| {
+                let (tx, rx) = bounded(1);
+                q.push(make(tx)).is_ok().then_some(rx)
+            })
+            .collect();
+        let started = Instant::now();
+        let mut progress = started;
+        let mut answers: Vec<Option<T>> = pending.iter().map(|_| None).collect();
+        loop {
+            let mut waiting = false;
+            for (rx, answer) in pending.iter().zip(answers.iter_mut()) {
+                if let (Some(rx), None) = (rx, &answer) {
+                    match rx.try_recv() {
+                        Ok(v) => {
+                            *answer = Some(v);
+                            progress = Instant::now();
+                        }
+                        Err(TryRecvError::Empty) => waiting = true,
+                        Err(TryRecvError::Disconnected) => {}
                     }
-                    Err(crossbeam::channel::RecvTimeoutError::Disconnected) => break,
-                    Err(crossbeam::channel::RecvTimeoutError::Timeout) => {}
                 }
-                if self.drain_events() > 0 {
-                    quiet_since = std::time::Instant::now();
-                } else if quiet_since.elapsed()
-                    > Duration::from_secs(2) + super::patient_sink::PATIENCE
-                {
-                    break;
-                }
+            }
+            if !waiting
+                || progress.elapsed() >= WORKER_ANSWER_TIMEOUT
+                || started.elapsed() >= WORKER_ANSWER_LIMIT
+            {
+                return answers;
+            }
+            if self.drain_events() > 0 {
+                progress = Instant::now();
+            } else {
+                std::thread::sleep(Duration::from_micros(200));
             }
         }
-        n
     }
 
     fn find_server(p: &Policy, r: &ServerRef) -> Result<(u32, u32), String> {

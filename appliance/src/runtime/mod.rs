@@ -9,6 +9,7 @@
 
 mod api;
 mod api_types;
+mod commands;
 mod control;
 mod frame;
 mod health;

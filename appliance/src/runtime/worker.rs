@@ -3,6 +3,7 @@
 //! run the pipeline on every frame, transmit per port on its own tx queue,
 //! run bounded timer work, and back off when idle.
 
+use super::commands::{ActiveCommand, ScanSink, SCAN_BUDGET};
 use super::frame::MbufFrame;
 use super::patient_sink::PatientSink;
 use crate::clock::Clock;
@@ -17,7 +18,7 @@ use dataplane::prefetch::Prefetch;
 use dpdk_ffi::{Burst, Mbuf, PortId, RingConsumer, RingProducer};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Timer entries examined per loop iteration (bounded work per tick).
 const TIMER_BUDGET: usize = 64;
@@ -42,9 +43,9 @@ pub enum WorkerCmd {
         limit: usize,
         reply: Sender<Vec<UserSessionInfo>>,
     },
-    /// Per-session totals of live user sessions.
+    /// Per-session totals of live user sessions (partial maps, to add up).
     Totals {
-        reply: Sender<Vec<(u64, u64, u64, u64)>>,
+        reply: Sender<Vec<dataplane::pipeline::scan::SessionTotals>>,
     },
     /// End user sessions now, with accounting.
     End {
@@ -276,7 +277,9 @@ pub fn run(mut io: WorkerIo, mut w: Worker) -> i32 {
     let mut loops: u32 = 0;
     let capacity: usize = io.ring_in.iter().map(|r| r.capacity()).sum();
     w.counters().ring_capacity.set(capacity as u64);
+    let mut active: Option<ActiveCommand> = None;
     while !io.stop.load(Ordering::Relaxed) {
+        let started = Instant::now();
         w.begin_burst();
         let now_ms = io.clock.now_ms();
         let mut work = 0usize;
@@ -307,33 +310,22 @@ pub fn run(mut io: WorkerIo, mut w: Worker) -> i32 {
             &mut QueueSink(&mut io.events),
             &CpuPrefetch,
         );
-        if let Some(cmd) = io.commands.pop() {
-            match cmd {
-                WorkerCmd::Dump {
-                    filter,
-                    limit,
-                    reply,
-                } => {
-                    let _ = reply.send(w.user_sessions(filter, limit));
-                }
-                WorkerCmd::Totals { reply } => {
-                    let _ = reply.send(w.session_totals());
-                }
-                WorkerCmd::End {
-                    filter,
-                    reason,
-                    reply,
-                } => {
-                    // One record per user session: wait for room in the
-                    // ring (the control plane drains it while it waits
-                    // for this reply) rather than lose records.
-                    let n = w.end_user_sessions(
-                        filter,
-                        reason,
-                        now_ms,
-                        &mut PatientSink::new(&mut io.events),
-                    );
-                    let _ = reply.send(n);
+        // A control command is answered a little per iteration (ending
+        // user sessions pauses while the event ring is nearly full: the
+        // control plane drains it while it waits for the answer).
+        if active.is_none() {
+            active = io.commands.pop().map(ActiveCommand::new);
+        }
+        if let Some(cmd) = active.as_mut() {
+            work += 1;
+            if cmd.step(
+                &mut w,
+                SCAN_BUDGET,
+                now_ms,
+                &mut ScanSink::new(&mut io.events),
+            ) {
+                if let Some(done) = active.take() {
+                    done.answer();
                 }
             }
         }
@@ -343,6 +335,10 @@ pub fn run(mut io: WorkerIo, mut w: Worker) -> i32 {
             w.counters().ring_occupancy.set(backlog as u64);
         }
 
+        // The busy part of the iteration (the back-off sleep below is not).
+        w.counters()
+            .loop_times
+            .record(started.elapsed().as_nanos() as u64);
         if work > 0 {
             idle_rounds = 0;
             w.counters().busy_polls.inc();
@@ -356,6 +352,19 @@ pub fn run(mut io: WorkerIo, mut w: Worker) -> i32 {
                 }
             }
         }
+    }
+    // A command still in progress is finished in one go, so its requester
+    // gets an answer; records of user sessions it ends wait for room like
+    // the final ones below.
+    if let Some(mut cmd) = active.take() {
+        let now_ms = io.clock.now_ms();
+        while !cmd.step(
+            &mut w,
+            u32::MAX,
+            now_ms,
+            &mut PatientSink::new(&mut io.events),
+        ) {}
+        cmd.answer();
     }
     // Stop: send what is queued, then drain what the others hand us until
     // every worker has stopped handing frames over; each frame left is

@@ -14,6 +14,7 @@ mod l2;
 mod limit;
 mod local;
 pub mod nat;
+pub mod scan;
 mod steer;
 mod synproxy;
 mod ttl;

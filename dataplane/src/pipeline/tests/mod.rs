@@ -7,6 +7,7 @@ mod edges;
 mod hardening;
 mod limits;
 mod props;
+mod scan;
 mod warm;
 
 use super::*;
