@@ -127,6 +127,9 @@ pub enum Request {
     Reload,
     /// Prometheus text exposition of every metric.
     Metrics,
+    /// Cluster members, leases, generation and table digests
+    /// (docs/cluster.md); refused on a stand-alone appliance.
+    Cluster,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -4,6 +4,7 @@
 //! straight to the mistake; the process then exits with status 2.
 
 mod address_roles;
+pub mod cluster;
 mod locate;
 pub mod net;
 mod ron_message;

@@ -82,6 +82,9 @@ pub enum CtlCmd {
     Reload,
     /// Every metric in Prometheus text format.
     Metrics,
+    /// Cluster members, leases, generation and table digests; a loud line
+    /// when digests differ or etcd cannot be reached.
+    Cluster,
 }
 
 #[derive(Debug, Args)]

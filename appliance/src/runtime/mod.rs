@@ -9,6 +9,7 @@
 
 mod api;
 mod api_types;
+mod cluster_control;
 mod control;
 mod frame;
 mod health;
@@ -92,8 +93,24 @@ pub fn run(path: &Path, cfg: Config) -> Result<(), RunError> {
 
     let clock = Clock::new();
     let policy = plan::policy(&cfg);
-    let gateways = plan::gateways(&cfg);
     let n_workers = cfg.workers.len() as u16;
+    // A cluster member joins before DPDK starts: etcd unreachable, other
+    // steering parameters or a gateway address claimed by another
+    // appliance fail the start here. Its gateways are the cluster's.
+    let cluster = match crate::cluster::me(&cfg) {
+        Some(me) => {
+            let handle = crate::cluster::agent::start(me.clone()).map_err(RunError::Setup)?;
+            Some(crate::cluster::Link::new(handle, me))
+        }
+        None => None,
+    };
+    let (gateways, max_gateways) = match &cluster {
+        Some(link) => (
+            crate::cluster::view::table_gateways(&link.view, link.me.appliance_id),
+            link.handle.params.max_gateways as usize,
+        ),
+        None => (plan::gateways(&cfg), dataplane::tier1::DEFAULT_MAX_GATEWAYS),
+    };
 
     let args: Vec<String> = cfg.eal_args().into_iter().skip(1).collect();
     info!(args = %args.join(" "), "starting EAL");
@@ -175,9 +192,13 @@ pub fn run(path: &Path, cfg: Config) -> Result<(), RunError> {
         }
     }
 
-    let steering_table = SteeringTable::new(&gateways)
+    let steering_table = SteeringTable::with_max_gateways(max_gateways)
+        .with_gateways(&gateways)
         .map_err(|e| RunError::Setup(format!("steering table: {e}")))?;
-    let mut manager = SessionManager::new(cfg.steering.idle_unpin_s.saturating_mul(1000));
+    let mut manager = SessionManager::with_max_gateways(
+        cfg.steering.idle_unpin_s.saturating_mul(1000),
+        max_gateways,
+    );
     manager.set_drain_ms(cfg.steering.move_drain_s.saturating_mul(1000));
     manager.set_learned_limits(
         cfg.steering
@@ -341,6 +362,19 @@ pub fn run(path: &Path, cfg: Config) -> Result<(), RunError> {
     // The control API and metrics talk to the control loop through one channel.
     let (api_tx, api_rx) = crossbeam::channel::bounded::<ApiCall>(256);
     control.api = Some(api_rx);
+    if let Some(mut link) = cluster {
+        // The API pins read while joining; the first tick publishes them.
+        if let Err(e) = crate::cluster::apply_view(
+            &mut control.shared.manager,
+            &link.view,
+            link.me.appliance_id,
+            clock.now_ms(),
+        ) {
+            return Err(RunError::Setup(format!("cluster: {e}")));
+        }
+        link.report_digest(&control.shared.manager);
+        control.cluster = Some(link);
+    }
     let socket = cfg.api_socket();
     let api_server = match ApiServer::start(&socket, api_tx.clone(), api_clients) {
         Ok(s) => {
