@@ -123,4 +123,6 @@ impl Config {
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_cluster;
+#[cfg(test)]
 mod tests_limits;
