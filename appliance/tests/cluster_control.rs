@@ -163,6 +163,7 @@ fn config(role: &Role, prefix: &str, socket: &Path, etcd: &str) -> String {
         {ports_workers}
     {SMALL_SIZES}
     idle: (busy_poll: false, max_sleep_us: 1000),
+    steering: (move_drain_s: 2),
     gateway: (addresses: ["{gw}"], user_sessions_per_worker: 1024),
     services: [(name: "web", vip: "10.9.0.1", proto: Tcp, port: 80,
         servers: [(addr: "10.2.0.21", port: 8080)])],
@@ -340,6 +341,58 @@ fn members_agree_pins_spread_failures_and_etcd_loss_are_handled() {
         .refused(&["session", "move", "10.8.0.6", "999"], "not live");
     assert!(refused.contains("200, 201, 300"), "{refused}");
 
+    // G's gateway 201 drains: Maglev gives it no new session anywhere, the
+    // sessions pinned there move (and drain), then it leaves.
+    let ids = |net: u8| -> Vec<String> { (1..=12).map(|i| format!("10.8.{net}.{i}")).collect() };
+    for id in ids(1) {
+        a.ctl.ok(&["session", "create", "--id", &id]);
+    }
+    assert!(
+        wait_until(Duration::from_secs(1), || ids(1)
+            .iter()
+            .all(|id| pinned_gateway(&g, id).is_some())),
+        "G does not see A's sessions"
+    );
+    let on_201 = |m: &Member, ids: &[String]| {
+        ids.iter()
+            .filter(|id| pinned_gateway(m, id) == Some(201))
+            .count()
+    };
+    assert!(on_201(&g, &ids(1)) > 0, "no session of 12 on gateway 201");
+    let said = b.ctl.ok(&["gateway", "drain", "201"]);
+    assert!(said.contains("201 draining"), "{said}");
+    b.ctl.refused(&["gateway", "drain", "999"], "not live");
+    assert!(
+        wait_until(Duration::from_secs(1), || cluster(&a)["draining"]
+            == serde_json::json!([201])),
+        "A does not see the drain"
+    );
+    assert!(
+        wait_until(Duration::from_secs(1), || on_201(&a, &ids(1)) == 0),
+        "sessions pinned to 201 did not move"
+    );
+    for id in ids(2) {
+        a.ctl.ok(&["session", "create", "--id", &id]);
+    }
+    assert!(
+        wait_until(Duration::from_secs(1), || ids(2)
+            .iter()
+            .all(|id| pinned_gateway(&b, id).is_some())),
+        "B does not see A's sessions"
+    );
+    assert_eq!(on_201(&b, &ids(2)), 0, "a new session went to draining 201");
+    assert!(
+        wait_until(Duration::from_secs(6), || {
+            [&a, &g, &b]
+                .iter()
+                .all(|m| m.ctl.json(&["status"])["sessions"]["gateways"] == 2)
+                && agree(&[&a, &g, &b], &[1, 2, 3])
+        }),
+        "201 did not leave after its drain:\n{}",
+        describe(&[&a, &g, &b])
+    );
+    assert_eq!(cluster(&g)["draining"], serde_json::json!([]));
+
     // B dies without a word: after its lease it is gone for the others,
     // its gateway with it, and they agree again.
     let t0 = Instant::now();
@@ -357,7 +410,7 @@ fn members_agree_pins_spread_failures_and_etcd_loss_are_handled() {
         t0.elapsed() >= Duration::from_secs(2),
         "B left before its lease ran out"
     );
-    assert_eq!(a.ctl.json(&["status"])["sessions"]["gateways"], 2);
+    assert_eq!(a.ctl.json(&["status"])["sessions"]["gateways"], 1);
     // Its pin waits in etcd for gateway 300; A steers by Maglev meanwhile.
     assert_eq!(pinned_gateway(&a, "10.8.0.5"), None);
 
@@ -383,8 +436,8 @@ fn members_agree_pins_spread_failures_and_etcd_loss_are_handled() {
             .contains("tandem_cluster_etcd_reachable 0"),
         "metric does not say etcd is unreachable"
     );
-    // The table stays: both gateways of G are still there.
-    assert_eq!(a.ctl.json(&["status"])["sessions"]["gateways"], 2);
+    // The table stays: G's gateway 200 is still there.
+    assert_eq!(a.ctl.json(&["status"])["sessions"]["gateways"], 1);
 
     // etcd comes back: both rejoin and agree.
     etcd.spawn();
@@ -394,11 +447,11 @@ fn members_agree_pins_spread_failures_and_etcd_loss_are_handled() {
         describe(&[&a, &g]),
         etcd.log()
     );
-    let said = g.ctl.ok(&["session", "move", "10.8.0.7", "201"]);
-    assert!(said.contains("201"), "{said}");
+    let said = g.ctl.ok(&["session", "move", "10.8.0.7", "200"]);
+    assert!(said.contains("200"), "{said}");
     assert!(
         wait_until(Duration::from_secs(1), || pinned_gateway(&a, "10.8.0.7")
-            == Some(201)),
+            == Some(200)),
         "A does not apply G's pin after etcd came back"
     );
 

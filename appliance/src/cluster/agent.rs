@@ -10,7 +10,7 @@
 //! and refuses shared changes; when etcd returns it rejoins (a new lease if
 //! the old one expired) and reads everything afresh.
 
-use super::keys::{self, Claim, Digest, Member, Params, Pin};
+use super::keys::{self, Claim, Digest, Drain, Member, Params, Pin};
 use super::view::{self, Kv, View};
 use crate::api::protocol::Response;
 use dataplane::tier1::{GatewayId, SessionId};
@@ -18,6 +18,7 @@ use etcd_client::{
     Client, Compare, CompareOp, ConnectOptions, GetOptions, LeaseKeepAliveStream, LeaseKeeper,
     PutOptions, Txn, TxnOp, WatchOptions, WatchStream,
 };
+use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::net::Ipv4Addr;
 use std::time::Duration;
@@ -39,6 +40,9 @@ pub struct Me {
     /// Gateway (SNAT) addresses to claim (empty for a tier-1 unit only).
     pub gateway_addresses: Vec<Ipv4Addr>,
     pub max_gateways: u32,
+    /// How long a drained gateway stays for its open user sessions
+    /// (`steering.move_drain_s`) before it leaves.
+    pub drain_s: u64,
 }
 
 /// A `ctl` change that goes through etcd.
@@ -64,6 +68,11 @@ pub enum Command {
     },
     /// The digest of the table the control loop built last.
     Digest(Digest),
+    /// `ctl gateway drain`.
+    Drain {
+        gateway: GatewayId,
+        reply: crossbeam::channel::Sender<Response>,
+    },
 }
 
 /// What the agent tells the control loop.
@@ -158,6 +167,11 @@ struct Agent {
     /// The digest to publish, and whether etcd has it.
     digest: Option<Digest>,
     digest_written: bool,
+    /// Own gateways draining, since when this agent saw it.
+    drains_seen: HashMap<u32, std::time::Instant>,
+    /// Own gateways that drained and left: never registered again by this
+    /// process.
+    left: BTreeSet<u32>,
 }
 
 /// How long a starting appliance retries while etcd cannot be reached.
@@ -203,9 +217,22 @@ impl Agent {
             reachable: true,
             digest: None,
             digest_written: false,
+            drains_seen: HashMap::new(),
+            left: BTreeSet::new(),
         };
         agent.params = agent.agree_params().await?;
         agent.register().await?;
+        // A fresh start brings this appliance's gateways back into service:
+        // drains asked of a previous run are over.
+        for (gid, _) in view::own_gateways(
+            agent.me.appliance_id,
+            agent.me.gateways,
+            agent.me.fabric_addr,
+            agent.me.fabric_base_port,
+        ) {
+            let key = keys::drain(&agent.me.cluster, gid.0);
+            Self::timed(agent.me.timeout, agent.client.delete(key, None)).await?;
+        }
         agent.refresh().await?;
         Ok(agent)
     }
@@ -307,6 +334,9 @@ impl Agent {
             self.me.fabric_addr,
             self.me.fabric_base_port,
         ) {
+            if self.left.contains(&gid.0) {
+                continue;
+            }
             ops.push(TxnOp::put(
                 keys::gateway(&c, gid.0),
                 serde_json::to_vec(&rec).map_err(|e| e.to_string())?,
@@ -429,7 +459,49 @@ impl Agent {
         if result.is_ok() {
             result = self.write_digest().await;
         }
+        if result.is_ok() {
+            result = self.leave_drained().await;
+        }
         self.set_reachable(result, upd);
+    }
+
+    /// Own gateways drained for `drain_s` leave: their gateway and drain
+    /// keys go in one transaction, so every appliance drops them at once.
+    async fn leave_drained(&mut self) -> Result<(), String> {
+        let me = self.me.appliance_id;
+        let mine: Vec<u32> = self
+            .view
+            .drains
+            .iter()
+            .copied()
+            .filter(|g| {
+                self.view
+                    .gateways
+                    .get(g)
+                    .is_some_and(|r| r.appliance_id == me)
+            })
+            .collect();
+        self.drains_seen.retain(|g, _| mine.contains(g));
+        let now = std::time::Instant::now();
+        for g in mine {
+            let since = *self.drains_seen.entry(g).or_insert(now);
+            if now.duration_since(since) < Duration::from_secs(self.me.drain_s) {
+                continue;
+            }
+            let c = &self.me.cluster;
+            let txn = Txn::new().and_then([
+                TxnOp::delete(keys::gateway(c, g), None),
+                TxnOp::delete(keys::drain(c, g), None),
+            ]);
+            Self::timed(self.me.timeout, self.client.txn(txn)).await?;
+            self.left.insert(g);
+            self.drains_seen.remove(&g);
+            info!(
+                gateway = g,
+                "cluster: gateway drained; it leaves the cluster"
+            );
+        }
+        Ok(())
     }
 
     fn set_reachable(
@@ -521,6 +593,40 @@ impl Agent {
                         Response::err(format!(
                             "{e}: session {session} was not changed (cluster changes need etcd); \
                              forwarding goes on with the last table"
+                        ))
+                    }
+                };
+                let _ = reply.send(answer);
+            }
+            Command::Drain { gateway, reply } => {
+                let c = &self.me.cluster;
+                let key = keys::drain(c, gateway.0);
+                let value = serde_json::to_vec(&Drain {
+                    requested_by: self.me.appliance_id,
+                })
+                .unwrap_or_default();
+                let txn = Txn::new()
+                    .when([
+                        Compare::version(keys::gateway(c, gateway.0), CompareOp::Greater, 0),
+                        Compare::version(key.clone(), CompareOp::Equal, 0),
+                    ])
+                    .and_then([TxnOp::put(key, value, None)]);
+                let answer = match Self::timed(self.me.timeout, self.client.txn(txn)).await {
+                    Ok(r) if r.succeeded() => Response::ok(serde_json::json!({
+                        "message": format!(
+                            "gateway {gateway} draining: no new sessions there on any appliance; \
+                             its pinned sessions move and their open user sessions finish there; \
+                             it leaves in {} s",
+                            self.me.drain_s
+                        )
+                    })),
+                    Ok(_) => Response::err(format!(
+                        "gateway {gateway} is not live in the cluster or is draining already"
+                    )),
+                    Err(e) => {
+                        self.set_reachable(Err(e.clone()), upd);
+                        Response::err(format!(
+                            "{e}: gateway {gateway} was not drained (cluster changes need etcd)"
                         ))
                     }
                 };
@@ -630,6 +736,7 @@ impl Agent {
             "generation": self.view.generation,
             "gateways": self.view.gateways.len(),
             "pins": self.view.pins.len(),
+            "draining": view::draining(&self.view).iter().map(|g| g.0).collect::<Vec<_>>(),
             "members": members,
             "digest_mismatch": self.view.digest_mismatch(),
         })

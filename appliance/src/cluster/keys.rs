@@ -10,6 +10,7 @@
 //! | `claims/<address>` | [`Claim`] | the appliance's lease; created only if absent |
 //! | `digests/<appliance>` | [`Digest`] | the appliance's lease |
 //! | `pins/<session>` | [`Pin`] | until `ctl session delete` |
+//! | `drains/<gateway>` | [`Drain`] | until the gateway leaves (its appliance deletes both) |
 //!
 //! Only rare changes live here: never per-flow state, never a write per new
 //! mobile session (traffic-learned pins stay on the tier-1 unit).
@@ -47,6 +48,10 @@ pub fn pin(cluster: &str, session: &str) -> String {
     format!("{}pins/{session}", root(cluster))
 }
 
+pub fn drain(cluster: &str, gateway: u32) -> String {
+    format!("{}drains/{gateway}", root(cluster))
+}
+
 /// A key below the root, split into its kind and name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Key<'a> {
@@ -56,6 +61,7 @@ pub enum Key<'a> {
     Claim(&'a str),
     Digest(&'a str),
     Pin(&'a str),
+    Drain(&'a str),
 }
 
 /// Which key `full` is, if it is one of this cluster's; `None` for keys
@@ -76,6 +82,7 @@ pub fn classify<'a>(cluster: &str, full: &'a str) -> Option<Key<'a>> {
         "claims" => Key::Claim(name),
         "digests" => Key::Digest(name),
         "pins" => Key::Pin(name),
+        "drains" => Key::Drain(name),
         _ => return None,
     })
 }
@@ -127,6 +134,14 @@ pub struct Digest {
     pub hash: String,
 }
 
+/// `ctl gateway drain`: no new sessions for the gateway; it leaves after
+/// `steering.move_drain_s`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Drain {
+    /// The appliance whose `ctl` asked for it.
+    pub requested_by: u32,
+}
+
 /// An API pin: the session is steered to this gateway everywhere.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pin {
@@ -146,6 +161,7 @@ mod tests {
         let a = Ipv4Addr::new(10, 2, 0, 1);
         assert_eq!(classify(c, &claim(c, a)), Some(Key::Claim("10.2.0.1")));
         assert_eq!(classify(c, &digest(c, 7)), Some(Key::Digest("7")));
+        assert_eq!(classify(c, &drain(c, 701)), Some(Key::Drain("701")));
         assert_eq!(
             classify(c, &pin(c, "10.8.0.5@vlan100")),
             Some(Key::Pin("10.8.0.5@vlan100"))

@@ -42,6 +42,7 @@ pub fn me(cfg: &crate::config::Config) -> Option<agent::Me> {
             Vec::new()
         },
         max_gateways: cl.max_gateways,
+        drain_s: cfg.steering.move_drain_s,
     })
 }
 
@@ -54,6 +55,8 @@ pub struct Link {
     pub reachable: bool,
     /// The digest last reported to the agent.
     pub digest: Option<keys::Digest>,
+    /// Gateways left out of Maglev now (draining).
+    pub draining: Vec<GatewayId>,
 }
 
 impl Link {
@@ -64,6 +67,7 @@ impl Link {
             me,
             reachable: true,
             digest: None,
+            draining: Vec::new(),
         }
     }
 
@@ -74,6 +78,7 @@ impl Link {
             self.handle.params.max_gateways as usize,
             self.me.fabric_addr,
             self.me.fabric_base_port,
+            &self.draining,
         );
         let d = keys::Digest {
             generation: self.view.generation,
@@ -87,22 +92,49 @@ impl Link {
 }
 
 /// Makes `manager` follow `view`: its gateways become the cluster's (own
-/// workers local, the rest remote), its API pins become exactly the
-/// view's pins to live gateways (moved ones drain as with a local move).
-/// Traffic-learned pins are left alone unless their gateway is gone.
+/// workers local, the rest remote; draining ones out of Maglev), its API
+/// pins become exactly the view's pins to live gateways (moved ones drain
+/// as with a local move). Sessions pinned to a draining gateway, learned
+/// or not, move to their Maglev choice and drain from it, so its open user
+/// sessions finish there. Traffic-learned pins are otherwise left alone
+/// unless their gateway is gone. `draining` is the set in force, updated.
 /// Returns whether the gateway set changed (the caller publishes it).
 pub fn apply_view(
     manager: &mut SessionManager,
     view: &View,
     me: u32,
     now_ms: u64,
+    draining: &mut Vec<GatewayId>,
 ) -> Result<bool, SteeringError> {
     let gateways = view::table_gateways(view, me);
-    let changed = manager.gateways() != gateways.as_slice();
+    let now_draining = view::draining(view);
+    let changed = manager.gateways() != gateways.as_slice() || *draining != now_draining;
     if changed {
-        manager.set_gateways(&gateways)?;
+        manager.set_gateways_excluding(&gateways, &now_draining)?;
+        *draining = now_draining;
     }
-    let desired: BTreeMap<SessionId, GatewayId> = view::live_pins(view).into_iter().collect();
+    let away = |g: GatewayId| draining.contains(&g);
+    let desired: BTreeMap<SessionId, GatewayId> = view::live_pins(view)
+        .into_iter()
+        .filter_map(|(s, g)| {
+            if away(g) {
+                manager.maglev_choice(s).map(|m| (s, m))
+            } else {
+                Some((s, g))
+            }
+        })
+        .collect();
+    if changed && !draining.is_empty() {
+        let leaving: Vec<(SessionId, GatewayId)> = manager
+            .list()
+            .into_iter()
+            .filter(|i| away(i.gateway))
+            .filter_map(|i| manager.maglev_choice(i.id).map(|m| (i.id, m)))
+            .collect();
+        for (session, target) in leaving {
+            let _ = manager.move_to(session, target);
+        }
+    }
     for (&session, &gateway) in &desired {
         let current = manager.get(session);
         if current.is_some_and(|i| i.origin == SessionOrigin::Api && i.gateway == gateway) {
@@ -131,6 +163,7 @@ pub fn table_digest(
     max_gateways: usize,
     fabric_addr: Ipv4Addr,
     fabric_base_port: u16,
+    draining: &[GatewayId],
 ) -> u64 {
     let gateways = view::digest_gateways(manager.gateways(), fabric_addr, fabric_base_port);
     let pins: Vec<(SessionId, GatewayId)> = manager
@@ -139,7 +172,7 @@ pub fn table_digest(
         .filter(|i| i.origin == SessionOrigin::Api)
         .map(|i| (i.id, i.gateway))
         .collect();
-    view::digest(max_gateways, &gateways, &pins)
+    view::digest(max_gateways, &gateways, draining, &pins)
 }
 
 #[cfg(test)]
@@ -179,7 +212,7 @@ mod tests {
     fn a_view_sets_gateways_and_api_pins_and_keeps_learned_pins() {
         let mut m = manager();
         let v = view_with(&[1, 2], &[("10.8.0.1", 201)]);
-        assert!(apply_view(&mut m, &v, 3, 0).unwrap());
+        assert!(apply_view(&mut m, &v, 3, 0, &mut Vec::new()).unwrap());
         assert_eq!(m.gateways().len(), 4);
         let pinned = m.get("10.8.0.1".parse().unwrap()).unwrap();
         assert_eq!(
@@ -190,7 +223,7 @@ mod tests {
         let learned: SessionId = "10.8.0.2".parse().unwrap();
         m.pin_request(learned, GatewayId(100), 0).unwrap();
         m.take_changes();
-        assert!(!apply_view(&mut m, &v, 3, 10).unwrap());
+        assert!(!apply_view(&mut m, &v, 3, 10, &mut Vec::new()).unwrap());
         assert!(m.take_changes().is_empty());
         assert!(m.get(learned).is_some());
     }
@@ -198,33 +231,99 @@ mod tests {
     #[test]
     fn a_moved_pin_drains_and_a_removed_pin_is_deleted() {
         let mut m = manager();
-        apply_view(&mut m, &view_with(&[1, 2], &[("10.8.0.1", 201)]), 3, 0).unwrap();
+        apply_view(
+            &mut m,
+            &view_with(&[1, 2], &[("10.8.0.1", 201)]),
+            3,
+            0,
+            &mut Vec::new(),
+        )
+        .unwrap();
         let s: SessionId = "10.8.0.1".parse().unwrap();
-        apply_view(&mut m, &view_with(&[1, 2], &[("10.8.0.1", 100)]), 3, 5).unwrap();
+        apply_view(
+            &mut m,
+            &view_with(&[1, 2], &[("10.8.0.1", 100)]),
+            3,
+            5,
+            &mut Vec::new(),
+        )
+        .unwrap();
         assert_eq!(m.get(s).unwrap().gateway, GatewayId(100));
         assert_eq!(m.draining_from(s), Some(GatewayId(201)));
-        apply_view(&mut m, &view_with(&[1, 2], &[]), 3, 9).unwrap();
+        apply_view(&mut m, &view_with(&[1, 2], &[]), 3, 9, &mut Vec::new()).unwrap();
         assert!(m.get(s).is_none());
     }
 
     #[test]
     fn a_lost_member_takes_its_gateways_and_their_pins_with_it() {
         let mut m = manager();
-        apply_view(&mut m, &view_with(&[1, 2], &[("10.8.0.1", 201)]), 3, 0).unwrap();
+        apply_view(
+            &mut m,
+            &view_with(&[1, 2], &[("10.8.0.1", 201)]),
+            3,
+            0,
+            &mut Vec::new(),
+        )
+        .unwrap();
         let learned: SessionId = "10.8.0.2".parse().unwrap();
         m.pin_request(learned, GatewayId(200), 0).unwrap();
         // Appliance 2's lease expired: its gateways are gone.
         let v = view_with(&[1], &[("10.8.0.1", 201)]);
-        assert!(apply_view(&mut m, &v, 3, 10).unwrap());
+        assert!(apply_view(&mut m, &v, 3, 10, &mut Vec::new()).unwrap());
         assert_eq!(m.gateways().len(), 2);
         assert!(m.get(learned).is_none());
         assert!(m.get("10.8.0.1".parse().unwrap()).is_none());
         // It comes back: the API pin in etcd applies again.
-        apply_view(&mut m, &view_with(&[1, 2], &[("10.8.0.1", 201)]), 3, 20).unwrap();
+        apply_view(
+            &mut m,
+            &view_with(&[1, 2], &[("10.8.0.1", 201)]),
+            3,
+            20,
+            &mut Vec::new(),
+        )
+        .unwrap();
         assert_eq!(
             m.get("10.8.0.1".parse().unwrap()).unwrap().gateway,
             GatewayId(201)
         );
+    }
+
+    #[test]
+    fn a_draining_gateway_gets_no_new_sessions_and_its_pins_drain_elsewhere() {
+        let mut m = manager();
+        let mut draining = Vec::new();
+        let v = view_with(&[1, 2], &[("10.8.0.1", 201)]);
+        apply_view(&mut m, &v, 3, 0, &mut draining).unwrap();
+        // A learned pin on 201 too.
+        let learned = (0..1000u64)
+            .map(SessionId)
+            .find(|s| m.maglev_choice(*s) == Some(GatewayId(201)))
+            .unwrap();
+        m.pin_request(learned, GatewayId(201), 0).unwrap();
+        // ctl gateway drain 201.
+        let mut kvs_view = v.clone();
+        kvs_view.drains.insert(201);
+        assert!(apply_view(&mut m, &kvs_view, 3, 10, &mut draining).unwrap());
+        assert_eq!(draining, [GatewayId(201)]);
+        for s in ["10.8.0.1".parse().unwrap(), learned] {
+            let info = m.get(s).unwrap();
+            assert_ne!(info.gateway, GatewayId(201));
+            assert_eq!(m.draining_from(s), Some(GatewayId(201)), "{s}");
+        }
+        assert!((0..2000u64).all(|s| m.maglev_choice(SessionId(s)) != Some(GatewayId(201))));
+        // Applying the same view again changes nothing.
+        m.take_changes();
+        assert!(!apply_view(&mut m, &kvs_view, 3, 20, &mut draining).unwrap());
+        assert!(m.take_changes().is_empty());
+        // It leaves: the moved pins stay where they went.
+        let mut gone = kvs_view.clone();
+        gone.gateways.remove(&201);
+        gone.drains.remove(&201);
+        assert!(apply_view(&mut m, &gone, 3, 30, &mut draining).unwrap());
+        assert!(draining.is_empty());
+        assert!(m.get(learned).is_some());
+        // The API pin to 201 waits in etcd; 201 is gone, so it is not applied.
+        assert!(m.get("10.8.0.1".parse().unwrap()).is_none());
     }
 
     #[test]
@@ -234,19 +333,19 @@ mod tests {
             .iter()
             .map(|&me| {
                 let mut m = manager();
-                apply_view(&mut m, &v, me, 0).unwrap();
+                apply_view(&mut m, &v, me, 0, &mut Vec::new()).unwrap();
                 // Learned pins differ per tier-1 unit and do not count.
                 m.pin_request(SessionId(u64::from(me)), GatewayId(100), 0)
                     .unwrap();
-                table_digest(&m, 64, Ipv4Addr::new(10, 9, 0, me as u8), 6081)
+                table_digest(&m, 64, Ipv4Addr::new(10, 9, 0, me as u8), 6081, &[])
             })
             .collect();
         assert_eq!(digests[0], digests[1]);
         assert_eq!(digests[1], digests[2]);
         let mut m = manager();
-        apply_view(&mut m, &view_with(&[1], &[]), 3, 0).unwrap();
+        apply_view(&mut m, &view_with(&[1], &[]), 3, 0, &mut Vec::new()).unwrap();
         assert_ne!(
-            table_digest(&m, 64, Ipv4Addr::new(10, 9, 0, 3), 6081),
+            table_digest(&m, 64, Ipv4Addr::new(10, 9, 0, 3), 6081, &[]),
             digests[0]
         );
     }

@@ -8,10 +8,10 @@
 //! appliance names them (fabric address and port, never "local"), so equal
 //! digests mean equal tables.
 
-use super::keys::{self, Claim, Digest, GatewayRec, Key, Member, Params, Pin};
+use super::keys::{self, Claim, Digest, Drain, GatewayRec, Key, Member, Params, Pin};
 use crate::config::cluster::GATEWAYS_PER_APPLIANCE;
 use dataplane::tier1::{Gateway, GatewayId, GatewayTarget, SessionId};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 
 /// One key-value pair as read from etcd.
@@ -32,8 +32,10 @@ pub struct View {
     pub claims: BTreeMap<Ipv4Addr, Claim>,
     pub digests: BTreeMap<u32, Digest>,
     pub pins: BTreeMap<SessionId, u32>,
+    /// Gateways draining (`ctl gateway drain`).
+    pub drains: BTreeSet<u32>,
     /// The highest mod revision among the table's inputs (params, gateways,
-    /// pins): the generation of the table built from this view.
+    /// pins, drains): the generation of the table built from this view.
     pub generation: i64,
     pub bad_values: usize,
 }
@@ -56,10 +58,20 @@ impl View {
                     n.parse().ok(),
                     parse::<Pin>(&kv.value).map(|p| p.gateway),
                 ),
+                Key::Drain(n) => match (n.parse(), parse::<Drain>(&kv.value)) {
+                    (Ok(g), Some(_)) => {
+                        v.drains.insert(g);
+                        true
+                    }
+                    _ => false,
+                },
             };
             if !ok {
                 v.bad_values += 1;
-            } else if matches!(key, Key::Params | Key::Gateway(_) | Key::Pin(_)) {
+            } else if matches!(
+                key,
+                Key::Params | Key::Gateway(_) | Key::Pin(_) | Key::Drain(_)
+            ) {
                 v.generation = v.generation.max(kv.mod_revision);
             }
         }
@@ -140,6 +152,15 @@ pub fn table_gateways(view: &View, me: u32) -> Vec<Gateway> {
         .collect()
 }
 
+/// Live gateways that are draining: no new sessions for them.
+pub fn draining(view: &View) -> Vec<GatewayId> {
+    view.drains
+        .iter()
+        .filter(|g| view.gateways.contains_key(g))
+        .map(|&g| GatewayId(g))
+        .collect()
+}
+
 /// The API pins to apply: those whose gateway is live now (a pin to a
 /// gateway that is gone waits in etcd and applies if it comes back).
 pub fn live_pins(view: &View) -> Vec<(SessionId, GatewayId)> {
@@ -151,12 +172,15 @@ pub fn live_pins(view: &View) -> Vec<(SessionId, GatewayId)> {
 }
 
 /// FNV-1a over a canonical text of the table inputs: the Maglev size basis,
-/// every gateway as (ID, fabric address, port), every API pin. `gateways`
+/// every gateway as (ID, fabric address, port), the draining ones, every
+/// API pin (as applied: a pin to a draining gateway is applied to its
+/// Maglev choice). `gateways`
 /// names each gateway as the cluster does (a local worker by its fabric
 /// address and port), so every appliance hashes the same bytes.
 pub fn digest(
     max_gateways: usize,
     gateways: &[(GatewayId, Ipv4Addr, u16)],
+    draining: &[GatewayId],
     pins: &[(SessionId, GatewayId)],
 ) -> u64 {
     let mut h = Fnv::new();
@@ -165,6 +189,11 @@ pub fn digest(
     gateways.sort();
     for (id, addr, port) in gateways {
         h.write(format!("g{}={addr}:{port};", id.0).as_bytes());
+    }
+    let mut draining = draining.to_vec();
+    draining.sort();
+    for id in draining {
+        h.write(format!("d{};", id.0).as_bytes());
     }
     let mut pins = pins.to_vec();
     pins.sort();
@@ -293,6 +322,7 @@ mod tests {
             digests.push(digest(
                 64,
                 &digest_gateways(&gws, Ipv4Addr::from(addr), 6081),
+                &[],
                 &live_pins(&v),
             ));
         }
@@ -307,17 +337,18 @@ mod tests {
         let v = View::from_kvs("lab", &cluster_kvs());
         let gws = digest_gateways(&table_gateways(&v, 3), Ipv4Addr::new(10, 9, 0, 3), 6081);
         let pins = live_pins(&v);
-        let base = digest(64, &gws, &pins);
-        assert_ne!(base, digest(65, &gws, &pins));
-        assert_ne!(base, digest(64, &gws[1..], &pins));
-        assert_ne!(base, digest(64, &gws, &[]));
+        let base = digest(64, &gws, &[], &pins);
+        assert_ne!(base, digest(65, &gws, &[], &pins));
+        assert_ne!(base, digest(64, &gws[1..], &[], &pins));
+        assert_ne!(base, digest(64, &gws, &[], &[]));
+        assert_ne!(base, digest(64, &gws, &[GatewayId(101)], &pins));
         let mut moved = gws.clone();
         moved[0].2 += 1;
-        assert_ne!(base, digest(64, &moved, &pins));
+        assert_ne!(base, digest(64, &moved, &[], &pins));
         // Order does not matter.
         let mut reversed = gws.clone();
         reversed.reverse();
-        assert_eq!(base, digest(64, &reversed, &pins));
+        assert_eq!(base, digest(64, &reversed, &[], &pins));
     }
 
     #[test]

@@ -49,6 +49,15 @@ pub fn render(data: &Value) -> Result<String, String> {
         ("max_gateways", text(field("max_gateways")?)),
         ("gateways", text(field("gateways")?)),
         ("api pins", text(field("pins")?)),
+        (
+            "draining",
+            data.get("draining")
+                .and_then(Value::as_array)
+                .filter(|a| !a.is_empty())
+                .map_or("none".to_string(), |a| {
+                    a.iter().map(text).collect::<Vec<_>>().join(", ")
+                }),
+        ),
     ]);
     out.push('\n');
     out.push_str(&super::tables::objects(

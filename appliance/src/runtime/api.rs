@@ -109,7 +109,7 @@ impl Control {
             Request::Subscribers => Ok(self.subscribers()),
             Request::Types => Ok(self.types()),
             Request::Reload => self.reload().map(|msg| json!({ "message": msg })),
-            Request::Cluster => Err(
+            Request::Cluster | Request::DrainGateway { .. } => Err(
                 "this appliance is not in a cluster (its config has no cluster: section)".into(),
             ),
         };

@@ -31,16 +31,23 @@ impl Control {
         let me = link.me.appliance_id;
         let was = link.view.gateways.len();
         link.view = view;
-        match crate::cluster::apply_view(&mut self.shared.manager, &link.view, me, now_ms) {
+        match crate::cluster::apply_view(
+            &mut self.shared.manager,
+            &link.view,
+            me,
+            now_ms,
+            &mut link.draining,
+        ) {
             Ok(true) => {
                 let gateways = self.shared.manager.gateways().to_vec();
                 info!(
                     gateways = gateways.len(),
                     before = was,
+                    draining = ?link.draining,
                     generation = link.view.generation,
                     "cluster: gateway set changed"
                 );
-                if let Err(e) = self.shared.publish_gateways(&gateways) {
+                if let Err(e) = self.shared.publish_gateways(&gateways, &link.draining) {
                     warn!("cluster: gateway set refused: {e}");
                 }
             }
@@ -64,7 +71,7 @@ impl Control {
             Request::CreateSession { id, gateway } => {
                 let Some(id) = id else {
                     let _ = reply.send(Response::err(
-                        "in a cluster a session is created with its ID (e.g. session create 10.8.0.5): \
+                        "in a cluster a session is created with its ID (e.g. session create --id 10.8.0.5): \
                          IDs must be the same on every appliance",
                     ));
                     return None;
@@ -105,6 +112,21 @@ impl Control {
                 Ok(sid) => Command::Pin {
                     session: sid,
                     change: PinChange::Delete,
+                    reply: reply.clone(),
+                },
+                Err(e) => return refuse(&reply, e),
+            },
+            Request::DrainGateway { gateway } => match self.cluster_gateway(*gateway) {
+                Ok(g)
+                    if self
+                        .cluster
+                        .as_ref()
+                        .is_some_and(|l| l.draining.contains(&g)) =>
+                {
+                    return refuse(&reply, format!("gateway {g} is draining already"))
+                }
+                Ok(g) => Command::Drain {
+                    gateway: g,
                     reply: reply.clone(),
                 },
                 Err(e) => return refuse(&reply, e),

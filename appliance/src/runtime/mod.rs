@@ -364,12 +364,18 @@ pub fn run(path: &Path, cfg: Config) -> Result<(), RunError> {
     control.api = Some(api_rx);
     if let Some(mut link) = cluster {
         // The API pins read while joining; the first tick publishes them.
-        if let Err(e) = crate::cluster::apply_view(
+        let applied = crate::cluster::apply_view(
             &mut control.shared.manager,
             &link.view,
             link.me.appliance_id,
             clock.now_ms(),
-        ) {
+            &mut link.draining,
+        )
+        .and_then(|_| {
+            let gateways = control.shared.manager.gateways().to_vec();
+            control.shared.publish_gateways(&gateways, &link.draining)
+        });
+        if let Err(e) = applied {
             return Err(RunError::Setup(format!("cluster: {e}")));
         }
         link.report_digest(&control.shared.manager);

@@ -70,8 +70,12 @@ impl Shared {
     pub fn publish_gateways(
         &mut self,
         gateways: &[dataplane::tier1::Gateway],
+        draining: &[GatewayId],
     ) -> Result<(), dataplane::tier1::SteeringError> {
-        let next = self.steering.current().with_gateways(gateways)?;
+        let next = self
+            .steering
+            .current()
+            .with_gateways_excluding(gateways, draining)?;
         self.steering.publish(next);
         self.published_at[0] = Instant::now();
         Ok(())

@@ -259,6 +259,12 @@ impl SessionManager {
     /// sorted.
     pub fn set_gateways(&mut self, gateways: &[Gateway]) -> Result<Vec<SessionId>, SteeringError> {
         self.placement = self.placement.with_gateways(gateways)?;
+        Ok(self.unpin_orphans())
+    }
+
+    /// Unpins the sessions whose gateway is no longer live; their IDs,
+    /// sorted.
+    fn unpin_orphans(&mut self) -> Vec<SessionId> {
         let placement = &self.placement;
         let mut orphaned: Vec<SessionId> = self
             .sessions
@@ -271,7 +277,27 @@ impl SessionManager {
             self.forget(*id);
             self.pending.push((*id, None));
         }
-        Ok(orphaned)
+        orphaned
+    }
+
+    /// Like [`set_gateways`](SessionManager::set_gateways), with the
+    /// gateways in `not_for_new` (draining) left out of Maglev: see
+    /// [`SteeringTable::with_gateways_excluding`]. Their pins stay; the
+    /// caller moves them.
+    pub fn set_gateways_excluding(
+        &mut self,
+        gateways: &[Gateway],
+        not_for_new: &[GatewayId],
+    ) -> Result<Vec<SessionId>, SteeringError> {
+        self.placement = self
+            .placement
+            .with_gateways_excluding(gateways, not_for_new)?;
+        Ok(self.unpin_orphans())
+    }
+
+    /// The gateway Maglev gives `id` now (pins aside).
+    pub fn maglev_choice(&self, id: SessionId) -> Option<GatewayId> {
+        self.placement.maglev_choice(id)
     }
 
     /// The live gateways, sorted by id.

@@ -135,6 +135,19 @@ impl SteeringTable {
     /// are merged) keeping this table's pinned sessions. Pins to gateways
     /// that are no longer listed stay in the map but are ignored by lookups.
     pub fn with_gateways(&self, gateways: &[Gateway]) -> Result<SteeringTable, SteeringError> {
+        self.with_gateways_excluding(gateways, &[])
+    }
+
+    /// Like [`with_gateways`](SteeringTable::with_gateways), but the
+    /// gateways in `not_for_new` (draining) get no unpinned session: they
+    /// stay live for their pins and drains, Maglev spreads the rest over
+    /// the others. The table size still counts them, so it does not change
+    /// when a drain starts or ends.
+    pub fn with_gateways_excluding(
+        &self,
+        gateways: &[Gateway],
+        not_for_new: &[GatewayId],
+    ) -> Result<SteeringTable, SteeringError> {
         let mut sorted = gateways.to_vec();
         sorted.sort_by_key(|gateway| gateway.id);
         sorted.dedup();
@@ -145,8 +158,13 @@ impl SteeringTable {
                 second: pair[1].target,
             });
         }
-        let ids: Vec<u32> = sorted.iter().map(|gateway| gateway.id.0).collect();
-        let size = Maglev::size_for(self.max_gateways.max(ids.len()));
+        let ids: Vec<u32> = sorted
+            .iter()
+            .map(|gateway| gateway.id)
+            .filter(|id| !not_for_new.contains(id))
+            .map(|id| id.0)
+            .collect();
+        let size = Maglev::size_for(self.max_gateways.max(sorted.len()));
         Ok(SteeringTable {
             maglev: Arc::new(Maglev::new(&ids, size)),
             gateways: Arc::from(sorted),
@@ -258,6 +276,39 @@ impl SteeringTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_gateway_excluded_for_new_sessions_keeps_its_pins() {
+        let gateways: Vec<Gateway> = (0..3)
+            .map(|i| Gateway {
+                id: GatewayId(i),
+                target: GatewayTarget::LocalWorker(i as u16),
+            })
+            .collect();
+        let all = SteeringTable::new(&gateways).unwrap();
+        let pinned = SessionId(1_000_000);
+        let t = all
+            .with_gateways_excluding(&gateways, &[GatewayId(1)])
+            .unwrap()
+            .with_pins(&[(pinned, Some(GatewayId(1)))]);
+        assert_eq!(t.maglev_table_size(), all.maglev_table_size());
+        assert!(t.gateway(GatewayId(1)).is_some());
+        assert_eq!(t.lookup(pinned).unwrap().gateway, GatewayId(1));
+        let (mut moved, mut others_moved) = (0, 0);
+        for s in 0..3000u64 {
+            let before = all.lookup(SessionId(s)).unwrap().gateway;
+            let after = t.lookup(SessionId(s)).unwrap().gateway;
+            assert_ne!(after, GatewayId(1));
+            if before == GatewayId(1) {
+                moved += 1;
+            } else if before != after {
+                others_moved += 1;
+            }
+        }
+        assert!(moved > 500, "{moved}");
+        // Maglev: the excluded gateway's sessions move, few others do.
+        assert!(others_moved * 20 < 3000 - moved, "{others_moved}");
+    }
 
     fn local(id: u32, worker: u16) -> Gateway {
         Gateway {
