@@ -455,9 +455,17 @@ fn members_agree_pins_spread_failures_and_etcd_loss_are_handled() {
         "A does not apply G's pin after etcd came back"
     );
 
+    // A clean stop gives the lease back: G is gone for A well before its
+    // lease would have run out.
     drop(b);
-    for mut m in [a, g] {
-        let exit = m.tandem.stop();
-        common::tandem::assert_clean_exit(&exit);
-    }
+    let (mut a, mut g) = (a, g);
+    let t0 = Instant::now();
+    common::tandem::assert_clean_exit(&g.tandem.stop());
+    assert!(
+        wait_until(Duration::from_secs(1), || member_ids(&cluster(&a)) == [1]),
+        "G still listed {} ms after its clean stop",
+        t0.elapsed().as_millis()
+    );
+    assert_eq!(a.ctl.json(&["status"])["sessions"]["gateways"], 0);
+    common::tandem::assert_clean_exit(&a.tandem.stop());
 }

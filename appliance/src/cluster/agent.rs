@@ -89,6 +89,26 @@ pub struct Handle {
     /// The view read while joining (the first table is built from it).
     pub initial: View,
     pub params: Params,
+    /// Says when the agent has given its lease back (see `leave`).
+    left: crossbeam::channel::Receiver<()>,
+    timeout: Duration,
+}
+
+impl Handle {
+    /// Stops the agent, which gives the lease back so the other appliances
+    /// drop this one at once; waits for that at most twice the etcd timeout.
+    pub fn leave(self) {
+        let Handle {
+            commands,
+            left,
+            timeout,
+            ..
+        } = self;
+        drop(commands);
+        if left.recv_timeout(timeout * 2).is_ok() {
+            info!("cluster: left (lease given back)");
+        }
+    }
 }
 
 /// Starts the agent and waits until it has joined the cluster. An error
@@ -98,6 +118,8 @@ pub fn start(me: Me) -> Result<Handle, String> {
     let (cmd_tx, cmd_rx) = tokio::sync::mpsc::unbounded_channel();
     let (upd_tx, upd_rx) = crossbeam::channel::unbounded();
     let (joined_tx, joined_rx) = crossbeam::channel::bounded(1);
+    let (left_tx, left_rx) = crossbeam::channel::bounded(1);
+    let timeout = me.timeout;
     let wait = JOIN_RETRY + me.timeout * 8 + Duration::from_secs(2);
     std::thread::Builder::new()
         .name("tandem-cluster".into())
@@ -137,6 +159,7 @@ pub fn start(me: Me) -> Result<Handle, String> {
                     return;
                 }
                 agent.run(cmd_rx, upd_tx).await;
+                let _ = left_tx.send(());
             });
         })
         .map_err(|e| format!("cluster: cannot start its thread: {e}"))?;
@@ -146,6 +169,8 @@ pub fn start(me: Me) -> Result<Handle, String> {
             updates: upd_rx,
             initial,
             params,
+            left: left_rx,
+            timeout,
         }),
         Ok(Err(e)) => Err(e),
         Err(_) => Err(format!(

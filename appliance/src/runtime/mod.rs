@@ -427,6 +427,9 @@ pub fn run(path: &Path, cfg: Config) -> Result<(), RunError> {
         });
         info!("stopping");
     }
+    if let Some(link) = control.cluster.take() {
+        link.handle.leave();
+    }
 
     // Shutdown.
     stop.store(true, Ordering::Relaxed);
