@@ -469,3 +469,60 @@ fn members_agree_pins_spread_failures_and_etcd_loss_are_handled() {
     assert_eq!(a.ctl.json(&["status"])["sessions"]["gateways"], 0);
     common::tandem::assert_clean_exit(&a.tandem.stop());
 }
+
+/// A tier-1 unit whose sessions all belong to another appliance's gateways
+/// steers them there and, until the fabric data path lands, drops the
+/// packets as `no_gateway` (docs/cluster.md): counted, none sent.
+#[test]
+fn a_tier1_unit_steers_to_remote_gateways_and_counts_the_drops() {
+    use common::golden::{spec, WEB_VIP};
+    use dataplane::wire::frames::udp_frame;
+    let scratch = Scratch::new("cluster-tier1");
+    let etcd = Etcd::start(&scratch.dir);
+    let g = start(&G, &scratch, &etcd);
+
+    // Ten terminals, two datagrams each, to the web VIP.
+    let frames: Vec<Vec<u8>> = (0..20u8)
+        .map(|i| {
+            let terminal = std::net::Ipv4Addr::new(10, 8, 0, 1 + i % 10);
+            udp_frame(&spec(terminal, 5000, WEB_VIP, 80), b"x").expect("frame")
+        })
+        .collect();
+    let (acc_vdev, _tx) = common::golden::pcap_vdev(&scratch, 0, &frames, 2);
+    let vdevs = format!(r#""{acc_vdev}", "net_null1,no-rx=1""#);
+    let ports = A.ports_workers.replace("net_null0", "net_pcap0");
+    let a = Role {
+        vdevs: Box::leak(vdevs.into_boxed_str()),
+        ports_workers: Box::leak(ports.into_boxed_str()),
+        ..A
+    };
+    let a = start(&a, &scratch, &etcd);
+    assert!(
+        wait_until(Duration::from_secs(5), || {
+            let w = a.ctl.json(&["workers"]);
+            w[0]["drops"]
+                .as_array()
+                .and_then(|d| d.iter().find(|x| x[0] == "no_gateway"))
+                .map(|x| x[1].clone())
+                == Some(serde_json::json!(20))
+        }),
+        "the frames were not dropped as no_gateway:\n{:#}",
+        a.ctl.json(&["workers"])
+    );
+    let workers = a.ctl.json(&["workers"]);
+    assert_eq!(workers[0]["tx_packets"], 0, "{workers:#}");
+    // Steered all the same: the ten sessions are pinned to G's gateways.
+    let sessions = a.ctl.json(&["sessions"]);
+    let gateways: Vec<u64> = sessions
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|s| s["gateway"].as_u64())
+        .collect();
+    assert_eq!(gateways.len(), 10, "{sessions:#}");
+    assert!(
+        gateways.iter().all(|g| *g == 200 || *g == 201),
+        "{sessions:#}"
+    );
+    drop(g);
+}
