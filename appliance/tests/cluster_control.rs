@@ -479,7 +479,9 @@ fn a_tier1_unit_steers_to_remote_gateways_and_counts_the_drops() {
     use dataplane::wire::frames::udp_frame;
     let scratch = Scratch::new("cluster-tier1");
     let etcd = Etcd::start(&scratch.dir);
-    let g = start(&G, &scratch, &etcd);
+    // Names of their own: EAL file prefixes must differ from the other
+    // test's, which runs at the same time in this process.
+    let g = start(&Role { name: "tg", ..G }, &scratch, &etcd);
 
     // Ten terminals, two datagrams each, to the web VIP.
     let frames: Vec<Vec<u8>> = (0..20u8)
@@ -492,6 +494,7 @@ fn a_tier1_unit_steers_to_remote_gateways_and_counts_the_drops() {
     let vdevs = format!(r#""{acc_vdev}", "net_null1,no-rx=1""#);
     let ports = A.ports_workers.replace("net_null0", "net_pcap0");
     let a = Role {
+        name: "ta",
         vdevs: Box::leak(vdevs.into_boxed_str()),
         ports_workers: Box::leak(ports.into_boxed_str()),
         ..A
