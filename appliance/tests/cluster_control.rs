@@ -169,7 +169,7 @@ fn config(role: &Role, prefix: &str, socket: &Path, etcd: &str) -> String {
         servers: [(addr: "10.2.0.21", port: 8080)])],
     api: (socket: "{socket}"),
     cluster: (name: "it", appliance_id: {id}, etcd: ["{etcd}"], lease_ttl_s: 3,
-        etcd_timeout_ms: 500),
+        etcd_timeout_ms: 2000),
 )
 "#,
         lcores = role.lcores,

@@ -197,6 +197,12 @@ struct Agent {
     /// Own gateways that drained and left: never registered again by this
     /// process.
     left: BTreeSet<u32>,
+    /// Whether the member, gateway and claim keys are in etcd under the
+    /// current lease (false after a refused claim: retried every tick).
+    registered: bool,
+    /// Why joining again was refused (an address claimed by another
+    /// appliance while etcd was away): shown by `ctl cluster`.
+    problem: Option<String>,
 }
 
 /// How long a starting appliance retries while etcd cannot be reached.
@@ -244,6 +250,8 @@ impl Agent {
             digest_written: false,
             drains_seen: HashMap::new(),
             left: BTreeSet::new(),
+            registered: false,
+            problem: None,
         };
         agent.params = agent.agree_params().await?;
         agent.register().await?;
@@ -303,6 +311,11 @@ impl Agent {
     async fn register(&mut self) -> Result<(), String> {
         let t = self.me.timeout;
         let ttl = i64::try_from(self.me.lease_ttl_s).unwrap_or(3);
+        self.registered = false;
+        if self.lease != 0 {
+            // A lease left from a refused attempt: give it back.
+            let _ = Self::timed(t, self.client.lease_revoke(self.lease)).await;
+        }
         let grant = Self::timed(t, self.client.lease_grant(ttl, None)).await?;
         self.lease = grant.id();
         self.keeper = None;
@@ -370,6 +383,8 @@ impl Agent {
         }
         Self::timed(t, self.client.txn(Txn::new().and_then(ops))).await?;
         self.digest_written = false;
+        self.registered = true;
+        self.problem = None;
         info!(
             cluster = %c,
             appliance = id,
@@ -471,7 +486,23 @@ impl Agent {
     /// Housekeeping every tick: lease, watch, digest; a failure marks etcd
     /// unreachable until one succeeds.
     async fn housekeeping(&mut self, upd: &crossbeam::channel::Sender<Update>) {
-        let mut result = self.keep_alive().await;
+        let mut result = if self.registered {
+            self.keep_alive().await
+        } else {
+            self.register().await
+        };
+        // etcd answered, but no: another appliance claimed one of this
+        // one's gateway addresses while it was away. It stays out of the
+        // cluster (its gateways are in no table) and says so, loudly.
+        if let Err(e) = &result {
+            if !e.contains(UNREACHABLE) {
+                if self.problem.as_ref() != Some(e) {
+                    error!("cluster: cannot join again: {e}; this appliance's gateways are out of the cluster until it can");
+                    self.problem = Some(e.clone());
+                }
+                result = Ok(());
+            }
+        }
         if result.is_ok() && self.watch.is_none() {
             result = self.start_watch().await;
             if result.is_ok() {
@@ -764,6 +795,7 @@ impl Agent {
             "draining": view::draining(&self.view).iter().map(|g| g.0).collect::<Vec<_>>(),
             "members": members,
             "digest_mismatch": self.view.digest_mismatch(),
+            "problem": self.problem,
         })
     }
 }

@@ -70,6 +70,9 @@ pub fn render(data: &Value) -> Result<String, String> {
             "!!! etcd is UNREACHABLE: forwarding goes on with the last table; session changes are refused; the members above are the last known\n",
         );
     }
+    if let Some(problem) = data.get("problem").and_then(Value::as_str) {
+        out.push_str(&format!("!!! NOT A MEMBER: {problem}\n"));
+    }
     if mismatch {
         out.push_str("!!! DIGEST MISMATCH: the members built different steering tables\n");
     } else {
