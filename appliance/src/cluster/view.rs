@@ -78,6 +78,16 @@ impl View {
         v
     }
 
+    /// Whether `other` holds the same steering inputs (params, gateways,
+    /// pins, drains): then the table built from it is the same, and only
+    /// members, claims or digests changed.
+    pub fn same_inputs(&self, other: &View) -> bool {
+        self.params == other.params
+            && self.gateways == other.gateways
+            && self.pins == other.pins
+            && self.drains == other.drains
+    }
+
     /// Whether the members' digests differ (by hash). Only members'
     /// digests count: a digest outlives nothing but its lease.
     pub fn digest_mismatch(&self) -> bool {
@@ -349,6 +359,21 @@ mod tests {
         let mut reversed = gws.clone();
         reversed.reverse();
         assert_eq!(base, digest(64, &reversed, &[], &pins));
+    }
+
+    #[test]
+    fn digests_and_members_are_not_steering_inputs() {
+        let c = "lab";
+        let base = View::from_kvs(c, &cluster_kvs());
+        let mut kvs = cluster_kvs();
+        kvs.push(kv(
+            keys::digest(c, 1),
+            r#"{"generation":9,"hash":"aa"}"#,
+            20,
+        ));
+        assert!(base.same_inputs(&View::from_kvs(c, &kvs)));
+        kvs.push(kv(keys::drain(c, 101), r#"{"requested_by":1}"#, 21));
+        assert!(!base.same_inputs(&View::from_kvs(c, &kvs)));
     }
 
     #[test]

@@ -30,7 +30,13 @@ impl Control {
         };
         let me = link.me.appliance_id;
         let was = link.view.gateways.len();
+        let same = link.view.same_inputs(&view);
         link.view = view;
+        if same {
+            // Only members, claims or digests moved: the table stands (and
+            // the sessions are not walked again).
+            return;
+        }
         match crate::cluster::apply_view(
             &mut self.shared.manager,
             &link.view,
