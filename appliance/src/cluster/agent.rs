@@ -238,6 +238,7 @@ impl Agent {
         let mut agent = Agent {
             params: Params {
                 max_gateways: me.max_gateways,
+                seed: 0,
             },
             me,
             client,
@@ -277,6 +278,7 @@ impl Agent {
         let key = keys::params(&self.me.cluster);
         let mine = Params {
             max_gateways: self.me.max_gateways,
+            seed: random_seed(),
         };
         let value = serde_json::to_vec(&mine).map_err(|e| e.to_string())?;
         let txn = Txn::new()
@@ -286,7 +288,7 @@ impl Agent {
         let t = self.me.timeout;
         let resp = Self::timed(t, self.client.txn(txn)).await?;
         if resp.succeeded() {
-            info!(cluster = %self.me.cluster, max_gateways = mine.max_gateways, "cluster: steering parameters created");
+            info!(cluster = %self.me.cluster, max_gateways = mine.max_gateways, seed = mine.seed, "cluster: steering parameters created");
             return Ok(mine);
         }
         let mut got = Self::timed(t, self.client.get(key.clone(), None)).await?;
@@ -295,7 +297,7 @@ impl Agent {
             .first()
             .and_then(|kv| serde_json::from_slice(kv.value()).ok())
             .ok_or_else(|| format!("{key} holds something that is not steering parameters"))?;
-        if theirs != mine {
+        if theirs.max_gateways != mine.max_gateways {
             return Err(format!(
                 "the cluster sizes its Maglev tables for max_gateways {} but this config says {}; \
                  every appliance must use the same value",
@@ -789,6 +791,7 @@ impl Agent {
             "etcd_reachable": self.reachable,
             "etcd": self.me.etcd,
             "max_gateways": self.params.max_gateways,
+            "seed": format!("{:016x}", self.params.seed),
             "generation": self.view.generation,
             "gateways": self.view.gateways.len(),
             "pins": self.view.pins.len(),
@@ -805,6 +808,19 @@ enum PinError {
     Refused(String),
     /// etcd could not be asked.
     Etcd(String),
+}
+
+/// A seed nobody can guess from outside: std's per-process random hasher
+/// keys, mixed with the time.
+fn random_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.finish()
 }
 
 /// The next watch message, or never when there is no watch.

@@ -4,7 +4,7 @@
 //!
 //! | key | value | lifetime |
 //! |---|---|---|
-//! | `params` | [`Params`] | created once (create-only transaction), never changed |
+//! | `params` | [`Params`]: seed, maximum gateways | created once (create-only transaction), never changed |
 //! | `members/<appliance>` | [`Member`] | the appliance's lease |
 //! | `gateways/<gateway>` | [`GatewayRec`] | the appliance's lease |
 //! | `claims/<address>` | [`Claim`] | the appliance's lease; created only if absent |
@@ -91,6 +91,9 @@ pub fn classify<'a>(cluster: &str, full: &'a str) -> Option<Key<'a>> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Params {
     pub max_gateways: u32,
+    /// Seeds the Maglev permutations; drawn at random by the appliance
+    /// that creates the parameters.
+    pub seed: u64,
 }
 
 /// One appliance of the cluster.

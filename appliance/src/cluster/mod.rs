@@ -76,6 +76,7 @@ impl Link {
         let hash = table_digest(
             manager,
             self.handle.params.max_gateways as usize,
+            self.handle.params.seed,
             self.me.fabric_addr,
             self.me.fabric_base_port,
             &self.draining,
@@ -161,6 +162,7 @@ pub fn apply_view(
 pub fn table_digest(
     manager: &SessionManager,
     max_gateways: usize,
+    seed: u64,
     fabric_addr: Ipv4Addr,
     fabric_base_port: u16,
     draining: &[GatewayId],
@@ -172,7 +174,7 @@ pub fn table_digest(
         .filter(|i| i.origin == SessionOrigin::Api)
         .map(|i| (i.id, i.gateway))
         .collect();
-    view::digest(max_gateways, &gateways, draining, &pins)
+    view::digest(max_gateways, seed, &gateways, draining, &pins)
 }
 
 #[cfg(test)]
@@ -337,7 +339,7 @@ mod tests {
                 // Learned pins differ per tier-1 unit and do not count.
                 m.pin_request(SessionId(u64::from(me)), GatewayId(100), 0)
                     .unwrap();
-                table_digest(&m, 64, Ipv4Addr::new(10, 9, 0, me as u8), 6081, &[])
+                table_digest(&m, 64, 0, Ipv4Addr::new(10, 9, 0, me as u8), 6081, &[])
             })
             .collect();
         assert_eq!(digests[0], digests[1]);
@@ -345,7 +347,7 @@ mod tests {
         let mut m = manager();
         apply_view(&mut m, &view_with(&[1], &[]), 3, 0, &mut Vec::new()).unwrap();
         assert_ne!(
-            table_digest(&m, 64, Ipv4Addr::new(10, 9, 0, 3), 6081, &[]),
+            table_digest(&m, 64, 0, Ipv4Addr::new(10, 9, 0, 3), 6081, &[]),
             digests[0]
         );
     }

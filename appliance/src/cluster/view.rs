@@ -189,12 +189,13 @@ pub fn live_pins(view: &View) -> Vec<(SessionId, GatewayId)> {
 /// address and port), so every appliance hashes the same bytes.
 pub fn digest(
     max_gateways: usize,
+    seed: u64,
     gateways: &[(GatewayId, Ipv4Addr, u16)],
     draining: &[GatewayId],
     pins: &[(SessionId, GatewayId)],
 ) -> u64 {
     let mut h = Fnv::new();
-    h.write(format!("max={max_gateways};").as_bytes());
+    h.write(format!("max={max_gateways};seed={seed};").as_bytes());
     let mut gateways = gateways.to_vec();
     gateways.sort();
     for (id, addr, port) in gateways {
@@ -258,7 +259,7 @@ mod tests {
     /// Two gateway appliances (1 with two workers, 2 with one) and a pin.
     fn cluster_kvs() -> Vec<Kv> {
         let c = "lab";
-        let mut kvs = vec![kv(keys::params(c), r#"{"max_gateways":64}"#, 2)];
+        let mut kvs = vec![kv(keys::params(c), r#"{"max_gateways":64,"seed":7}"#, 2)];
         for (id, rec) in own_gateways(1, 2, Ipv4Addr::new(10, 9, 0, 1), 6081)
             .into_iter()
             .chain(own_gateways(2, 1, Ipv4Addr::new(10, 9, 0, 2), 6081))
@@ -278,7 +279,13 @@ mod tests {
     #[test]
     fn a_view_parses_inputs_and_counts_what_it_cannot_read() {
         let v = View::from_kvs("lab", &cluster_kvs());
-        assert_eq!(v.params, Some(Params { max_gateways: 64 }));
+        assert_eq!(
+            v.params,
+            Some(Params {
+                max_gateways: 64,
+                seed: 7
+            })
+        );
         assert_eq!(
             v.gateways.keys().copied().collect::<Vec<_>>(),
             [100, 101, 200]
@@ -322,7 +329,7 @@ mod tests {
         let mut digests = Vec::new();
         for (me, addr) in [(1, [10, 9, 0, 1]), (2, [10, 9, 0, 2]), (3, [10, 9, 0, 3])] {
             let gws = table_gateways(&v, me);
-            let t = SteeringTable::with_max_gateways(64)
+            let t = SteeringTable::with_params(64, 7)
                 .with_gateways(&gws)
                 .unwrap();
             let owners: Vec<GatewayId> = (0..2000u64)
@@ -331,6 +338,7 @@ mod tests {
             answers.push(owners);
             digests.push(digest(
                 64,
+                0,
                 &digest_gateways(&gws, Ipv4Addr::from(addr), 6081),
                 &[],
                 &live_pins(&v),
@@ -347,18 +355,19 @@ mod tests {
         let v = View::from_kvs("lab", &cluster_kvs());
         let gws = digest_gateways(&table_gateways(&v, 3), Ipv4Addr::new(10, 9, 0, 3), 6081);
         let pins = live_pins(&v);
-        let base = digest(64, &gws, &[], &pins);
-        assert_ne!(base, digest(65, &gws, &[], &pins));
-        assert_ne!(base, digest(64, &gws[1..], &[], &pins));
-        assert_ne!(base, digest(64, &gws, &[], &[]));
-        assert_ne!(base, digest(64, &gws, &[GatewayId(101)], &pins));
+        let base = digest(64, 0, &gws, &[], &pins);
+        assert_ne!(base, digest(65, 0, &gws, &[], &pins));
+        assert_ne!(base, digest(64, 1, &gws, &[], &pins));
+        assert_ne!(base, digest(64, 0, &gws[1..], &[], &pins));
+        assert_ne!(base, digest(64, 0, &gws, &[], &[]));
+        assert_ne!(base, digest(64, 0, &gws, &[GatewayId(101)], &pins));
         let mut moved = gws.clone();
         moved[0].2 += 1;
-        assert_ne!(base, digest(64, &moved, &[], &pins));
+        assert_ne!(base, digest(64, 0, &moved, &[], &pins));
         // Order does not matter.
         let mut reversed = gws.clone();
         reversed.reverse();
-        assert_eq!(base, digest(64, &reversed, &[], &pins));
+        assert_eq!(base, digest(64, 0, &reversed, &[], &pins));
     }
 
     #[test]

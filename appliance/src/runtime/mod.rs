@@ -104,12 +104,17 @@ pub fn run(path: &Path, cfg: Config) -> Result<(), RunError> {
         }
         None => None,
     };
-    let (gateways, max_gateways) = match &cluster {
+    let (gateways, max_gateways, seed) = match &cluster {
         Some(link) => (
             crate::cluster::view::table_gateways(&link.view, link.me.appliance_id),
             link.handle.params.max_gateways as usize,
+            link.handle.params.seed,
         ),
-        None => (plan::gateways(&cfg), dataplane::tier1::DEFAULT_MAX_GATEWAYS),
+        None => (
+            plan::gateways(&cfg),
+            dataplane::tier1::DEFAULT_MAX_GATEWAYS,
+            0,
+        ),
     };
 
     let args: Vec<String> = cfg.eal_args().into_iter().skip(1).collect();
@@ -192,12 +197,13 @@ pub fn run(path: &Path, cfg: Config) -> Result<(), RunError> {
         }
     }
 
-    let steering_table = SteeringTable::with_max_gateways(max_gateways)
+    let steering_table = SteeringTable::with_params(max_gateways, seed)
         .with_gateways(&gateways)
         .map_err(|e| RunError::Setup(format!("steering table: {e}")))?;
-    let mut manager = SessionManager::with_max_gateways(
+    let mut manager = SessionManager::with_params(
         cfg.steering.idle_unpin_s.saturating_mul(1000),
         max_gateways,
+        seed,
     );
     manager.set_drain_ms(cfg.steering.move_drain_s.saturating_mul(1000));
     manager.set_learned_limits(

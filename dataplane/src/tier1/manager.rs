@@ -177,9 +177,15 @@ impl SessionManager {
     /// Like [`new`](SessionManager::new), with Maglev choices matching
     /// [`SteeringTable::with_max_gateways`]`(max_gateways)`.
     pub fn with_max_gateways(idle_unpin_ms: u64, max_gateways: usize) -> SessionManager {
+        SessionManager::with_params(idle_unpin_ms, max_gateways, 0)
+    }
+
+    /// Like [`with_max_gateways`](SessionManager::with_max_gateways), with
+    /// Maglev choices matching [`SteeringTable::with_params`].
+    pub fn with_params(idle_unpin_ms: u64, max_gateways: usize, seed: u64) -> SessionManager {
         SessionManager {
             idle_unpin_ms,
-            placement: SteeringTable::with_max_gateways(max_gateways),
+            placement: SteeringTable::with_params(max_gateways, seed),
             sessions: HashMap::new(),
             next_assigned: 1,
             pending: Vec::new(),

@@ -104,6 +104,8 @@ pub struct SteeringTable {
     draining: Arc<HashMap<SessionId, GatewayId>>,
     /// The gateway count the Maglev table size is derived from.
     max_gateways: usize,
+    /// The Maglev permutations' seed (0 unless a cluster shares another).
+    seed: u64,
 }
 
 impl Default for SteeringTable {
@@ -122,12 +124,20 @@ impl SteeringTable {
     /// An empty table (no gateways, no pins) whose Maglev table will be
     /// sized for `max_gateways`; tables derived from it keep that size.
     pub fn with_max_gateways(max_gateways: usize) -> SteeringTable {
+        SteeringTable::with_params(max_gateways, 0)
+    }
+
+    /// Like [`with_max_gateways`](SteeringTable::with_max_gateways), with
+    /// Maglev permutations drawn from `seed`: every appliance of a cluster
+    /// uses the cluster's maximum and seed, so their tables are identical.
+    pub fn with_params(max_gateways: usize, seed: u64) -> SteeringTable {
         SteeringTable {
             gateways: Arc::from(Vec::new()),
             maglev: Arc::new(Maglev::new(&[], 0)),
             pinned: PinnedMap::new(),
             draining: Arc::default(),
             max_gateways,
+            seed,
         }
     }
 
@@ -166,11 +176,12 @@ impl SteeringTable {
             .collect();
         let size = Maglev::size_for(self.max_gateways.max(sorted.len()));
         Ok(SteeringTable {
-            maglev: Arc::new(Maglev::new(&ids, size)),
+            maglev: Arc::new(Maglev::with_seed(&ids, size, self.seed)),
             gateways: Arc::from(sorted),
             pinned: self.pinned.clone(),
             draining: Arc::clone(&self.draining),
             max_gateways: self.max_gateways,
+            seed: self.seed,
         })
     }
 
@@ -184,6 +195,7 @@ impl SteeringTable {
             pinned: self.pinned.apply(changes),
             draining: Arc::clone(&self.draining),
             max_gateways: self.max_gateways,
+            seed: self.seed,
         }
     }
 
@@ -306,6 +318,23 @@ mod tests {
             }
         }
         assert!(moved > 500, "{moved}");
+        // The seed deals the slots out differently, the same for everyone.
+        let seeded = |seed| {
+            let t = SteeringTable::with_params(64, seed)
+                .with_gateways(&gateways)
+                .unwrap();
+            (0..3000u64)
+                .map(|s| t.lookup(SessionId(s)).unwrap().gateway)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(seeded(7), seeded(7));
+        assert_ne!(seeded(7), seeded(8));
+        assert_eq!(
+            seeded(0),
+            (0..3000u64)
+                .map(|s| all.lookup(SessionId(s)).unwrap().gateway)
+                .collect::<Vec<_>>()
+        );
         // Maglev: the excluded gateway's sessions move, few others do.
         assert!(others_moved * 20 < 3000 - moved, "{others_moved}");
     }
