@@ -50,7 +50,16 @@ impl View {
             let ok = match key {
                 Key::Params => parse(&kv.value).map(|p| v.params = Some(p)).is_some(),
                 Key::Member(n) => insert(&mut v.members, n.parse().ok(), parse(&kv.value)),
-                Key::Gateway(n) => insert(&mut v.gateways, n.parse().ok(), parse(&kv.value)),
+                // A gateway's ID names its appliance: anything else is
+                // refused, so no record can pass for another's worker.
+                Key::Gateway(n) => insert(
+                    &mut v.gateways,
+                    n.parse().ok(),
+                    parse::<GatewayRec>(&kv.value).filter(|r| {
+                        n.parse::<u32>()
+                            .is_ok_and(|id| id / GATEWAYS_PER_APPLIANCE == r.appliance_id)
+                    }),
+                ),
                 Key::Claim(n) => insert(&mut v.claims, n.parse().ok(), parse(&kv.value)),
                 Key::Digest(n) => insert(&mut v.digests, n.parse().ok(), parse(&kv.value)),
                 Key::Pin(n) => insert(
@@ -151,7 +160,7 @@ pub fn table_gateways(view: &View, me: u32) -> Vec<Gateway> {
         .map(|(&id, rec)| Gateway {
             id: GatewayId(id),
             target: if rec.appliance_id == me {
-                GatewayTarget::LocalWorker((id - me * GATEWAYS_PER_APPLIANCE) as u16)
+                GatewayTarget::LocalWorker((id % GATEWAYS_PER_APPLIANCE) as u16)
             } else {
                 GatewayTarget::Remote {
                     addr: rec.addr,
@@ -273,6 +282,12 @@ mod tests {
         kvs.push(kv(keys::pin(c, "10.8.0.5"), r#"{"gateway":200}"#, 9));
         kvs.push(kv(keys::pin(c, "10.8.0.6"), r#"{"gateway":999}"#, 3));
         kvs.push(kv("/tandem/lab/pins/garbage".into(), "{}", 11));
+        // Gateway 150 is not appliance 2's: refused.
+        kvs.push(kv(
+            keys::gateway(c, 150),
+            r#"{"appliance_id":2,"addr":"10.9.0.2","port":6081}"#,
+            12,
+        ));
         kvs
     }
 
@@ -292,7 +307,7 @@ mod tests {
         );
         assert_eq!(v.gateways[&101].port, 6082);
         assert_eq!(v.pins.len(), 2);
-        assert_eq!(v.bad_values, 1);
+        assert_eq!(v.bad_values, 2);
         // The unreadable pin (revision 11) does not count.
         assert_eq!(v.generation, 9);
         // Only pins to live gateways apply.
