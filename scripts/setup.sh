@@ -16,7 +16,9 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-packages=(libdpdk-dev dpdk dpdk-dev clang libclang-dev pkg-config iproute2 build-essential libpcap-dev python3)
+# protobuf-compiler: protoc, which the etcd client crate needs to build;
+# etcd-server: the shared state of a cluster (docs/cluster.md) and its tests.
+packages=(libdpdk-dev dpdk dpdk-dev clang libclang-dev pkg-config iproute2 build-essential libpcap-dev python3 protobuf-compiler etcd-server)
 if [ "$test_tools" = 1 ]; then
   packages+=(curl iperf3 netcat-openbsd iputils-ping tcpdump tshark nfdump prometheus procps psmisc hping3 python3-scapy tcpreplay apache2-utils)
 fi

@@ -8,6 +8,7 @@
 mod accounting;
 mod api;
 mod clock;
+mod cluster;
 mod config;
 mod ctl;
 mod gen;

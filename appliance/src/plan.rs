@@ -17,6 +17,10 @@ pub fn role(r: CfgRole) -> Role {
         CfgRole::Access => Role::Access,
         CfgRole::Server => Role::Server,
         CfgRole::External => Role::External,
+        // Until the fabric data path lands, a fabric port is a network port
+        // with no gateway address on it: ARP for its own address is
+        // answered, anything else is dropped (docs/cluster.md).
+        CfgRole::Fabric => Role::Server,
     }
 }
 
@@ -265,6 +269,7 @@ pub fn topology(c: &Config, macs: &[[u8; 6]], policy: &Policy) -> Topology {
                     t.add_local(pi, g.0, LocalAddr::Gateway(n as u8));
                 }
             }
+            CfgRole::Fabric => {}
             CfgRole::Access => {
                 for s in &policy.services.services {
                     if let Some(v) = s.vip {

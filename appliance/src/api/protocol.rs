@@ -127,6 +127,14 @@ pub enum Request {
     Reload,
     /// Prometheus text exposition of every metric.
     Metrics,
+    /// Cluster members, leases, generation and table digests
+    /// (docs/cluster.md); refused on a stand-alone appliance.
+    Cluster,
+    /// No new sessions for a gateway of the cluster; it leaves after
+    /// `steering.move_drain_s` (docs/cluster.md).
+    DrainGateway {
+        gateway: u32,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -21,6 +21,23 @@ pub struct Stats {
     pub control_clients: ControlClientStats,
     #[serde(default)]
     pub neighbours: NeighbourStats,
+    /// Cluster membership (absent for a stand-alone appliance).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterStats>,
+}
+
+/// What the control loop knows of the cluster (docs/cluster.md).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ClusterStats {
+    pub etcd_reachable: bool,
+    /// Appliances with a live lease, as last read.
+    pub members: u64,
+    /// Gateways in the steering table (all appliances).
+    pub gateways: u64,
+    /// The highest etcd revision among the table's inputs.
+    pub generation: i64,
+    /// Members' table digests disagree.
+    pub digest_mismatch: bool,
 }
 
 /// The control socket's clients (see `api::clients`).

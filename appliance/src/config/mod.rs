@@ -4,6 +4,7 @@
 //! straight to the mistake; the process then exits with status 2.
 
 mod address_roles;
+pub mod cluster;
 mod locate;
 pub mod net;
 mod ron_message;
@@ -121,5 +122,7 @@ impl Config {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_cluster;
 #[cfg(test)]
 mod tests_limits;

@@ -50,6 +50,10 @@ pub struct Config {
     pub metrics: Metrics,
     #[serde(default)]
     pub log: Log,
+    /// Membership of a cluster of appliances sharing state in etcd; absent
+    /// = a stand-alone appliance (see docs/cluster.md).
+    #[serde(default)]
+    pub cluster: Option<super::cluster::Cluster>,
 }
 
 /// Server health checks.
@@ -211,6 +215,9 @@ pub enum Role {
     Server,
     /// The outside world: servers external to the system.
     External,
+    /// The second network joining the appliances of a cluster (tier-1
+    /// units to packet gateways); needs a `cluster:` section.
+    Fabric,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

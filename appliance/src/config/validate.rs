@@ -150,8 +150,9 @@ pub fn validate(c: &Config) -> Result<(), Violation> {
             }
         }
     }
+    // A cluster member may be a tier-1 unit or a gateway alone (cluster.rs).
     for role in [Role::Access, Role::Server] {
-        if !c.ports.iter().any(|p| p.role == role) {
+        if c.cluster.is_none() && !c.ports.iter().any(|p| p.role == role) {
             return Err(violation(
                 vec![field("ports")],
                 format!("no port has role {role:?}; Tandem needs at least one Access and one Server port"),
@@ -555,7 +556,8 @@ pub fn validate(c: &Config) -> Result<(), Violation> {
     // Addresses with two roles; tables the machine cannot hold.
     super::address_roles::check(c)?;
     super::table_memory::check(c, super::table_memory::machine_memory())?;
-    super::validate_limits::validate_hardening(c)
+    super::validate_limits::validate_hardening(c)?;
+    super::cluster::validate(c)
 }
 
 #[cfg(test)]

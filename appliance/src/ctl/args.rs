@@ -82,6 +82,22 @@ pub enum CtlCmd {
     Reload,
     /// Every metric in Prometheus text format.
     Metrics,
+    /// Cluster members, leases, generation and table digests; a loud line
+    /// when digests differ or etcd cannot be reached.
+    Cluster,
+    /// A gateway of the cluster.
+    #[command(subcommand)]
+    Gateway(GatewayCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GatewayCmd {
+    /// No new sessions there (it leaves Maglev everywhere, its pinned
+    /// sessions move and drain); it leaves after steering.move_drain_s.
+    Drain {
+        /// The gateway ID (appliance_id × 100 + worker, see ctl cluster).
+        id: u32,
+    },
 }
 
 #[derive(Debug, Args)]

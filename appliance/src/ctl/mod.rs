@@ -7,6 +7,7 @@
 
 mod args;
 mod client;
+mod cluster_view;
 mod request;
 mod table;
 mod tables;

@@ -2,7 +2,8 @@
 //! the way its answer is to be shown.
 
 use super::args::{
-    CtlCmd, ServerCmd, ServerTarget, ServiceCmd, SessionCmd, SubscriberCmd, SubscriberKey,
+    CtlCmd, GatewayCmd, ServerCmd, ServerTarget, ServiceCmd, SessionCmd, SubscriberCmd,
+    SubscriberKey,
 };
 use crate::api::protocol::{Request, ServerRef};
 
@@ -24,6 +25,8 @@ pub enum View {
     Metrics,
     /// A change: one line saying what was done.
     Done(String),
+    /// Cluster members and digests (`ctl cluster`).
+    Cluster,
 }
 
 /// What one verb sends and how it shows the answer.
@@ -94,6 +97,11 @@ pub fn plan(cmd: &CtlCmd) -> Result<Plan, String> {
         CtlCmd::Types => plain(Request::Types, View::Types),
         CtlCmd::Reload => done(Request::Reload, "config reloaded".to_string()),
         CtlCmd::Metrics => plain(Request::Metrics, View::Metrics),
+        CtlCmd::Cluster => plain(Request::Cluster, View::Cluster),
+        CtlCmd::Gateway(GatewayCmd::Drain { id }) => done(
+            Request::DrainGateway { gateway: *id },
+            format!("gateway {id} draining"),
+        ),
         CtlCmd::Server(s) => plan_server(s),
         CtlCmd::Service(s) => plan_service(s),
         CtlCmd::Session(s) => plan_session(s),

@@ -79,6 +79,7 @@ pub fn render(view: &View, data: &Value) -> Result<String, String> {
             _ => Err("metrics are not text".to_string()),
         },
         View::Done(what) => Ok(done(what, data)),
+        View::Cluster => super::cluster_view::render(data),
     }
 }
 
@@ -481,7 +482,7 @@ pub fn cell(v: &Value) -> String {
 
 /// A list of objects as a table: the known columns first, in their order,
 /// then any other key found, so that a field added later still shows.
-fn objects(data: &Value, known: &[&str], empty: &str) -> Result<String, String> {
+pub(super) fn objects(data: &Value, known: &[&str], empty: &str) -> Result<String, String> {
     let items = data.as_array().ok_or("expected a list")?;
     if items.is_empty() {
         return Ok(format!("{empty}\n"));

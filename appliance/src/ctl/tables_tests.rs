@@ -90,6 +90,7 @@ fn sample_stats() -> Stats {
         mbufs_in_use: 300,
         mbufs_total: 8191,
         neighbours: Default::default(),
+        cluster: None,
         ..Stats::default()
     }
 }

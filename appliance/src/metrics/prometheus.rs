@@ -361,7 +361,50 @@ pub fn render(s: &Stats) -> String {
     port_pools(&mut x, s);
     services(&mut x, s);
     appliance(&mut x, s);
+    if let Some(c) = &s.cluster {
+        cluster(&mut x, c);
+    }
     x.text
+}
+
+/// Cluster membership (docs/cluster.md); only on cluster members.
+fn cluster(x: &mut Exposition, c: &crate::api::stats::ClusterStats) {
+    let families: [(&str, Kind, &str, Number); 5] = [
+        (
+            "tandem_cluster_etcd_reachable",
+            Kind::Gauge,
+            "1 while etcd answers; 0: forwarding on the last table, shared changes refused.",
+            u64::from(c.etcd_reachable).into(),
+        ),
+        (
+            "tandem_cluster_members",
+            Kind::Gauge,
+            "Appliances with a live lease in the cluster.",
+            c.members.into(),
+        ),
+        (
+            "tandem_cluster_gateways",
+            Kind::Gauge,
+            "Gateways of all appliances in the steering table.",
+            c.gateways.into(),
+        ),
+        (
+            "tandem_cluster_generation",
+            Kind::Gauge,
+            "The highest etcd revision among the steering table's inputs.",
+            u64::try_from(c.generation).unwrap_or(0).into(),
+        ),
+        (
+            "tandem_cluster_digest_mismatch",
+            Kind::Gauge,
+            "1 when the members' steering-table digests differ.",
+            u64::from(c.digest_mismatch).into(),
+        ),
+    ];
+    for (name, kind, help, value) in families {
+        x.family(name, kind, help);
+        x.sample(name, &[], value);
+    }
 }
 
 fn ports(x: &mut Exposition, s: &Stats) {

@@ -169,5 +169,6 @@ pub fn stats() -> Stats {
             evicted: 3,
         },
         neighbours: Default::default(),
+        cluster: None,
     }
 }

@@ -124,6 +124,9 @@ impl Control {
             Request::Subscribers => Ok(self.subscribers()),
             Request::Types => Ok(self.types()),
             Request::Reload => self.reload().map(|msg| json!({ "message": msg })),
+            Request::Cluster | Request::DrainGateway { .. } => Err(
+                "this appliance is not in a cluster (its config has no cluster: section)".into(),
+            ),
         };
         match result {
             Ok(v) => Response::ok(v),
@@ -160,7 +163,11 @@ impl Control {
                 PortStats {
                     name: p.name.clone(),
                     device: p.device.clone(),
-                    role: s.topo.role(i as u16).map_or("?", role_name).to_string(),
+                    role: if p.role == crate::config::Role::Fabric {
+                        "fabric".to_string()
+                    } else {
+                        s.topo.role(i as u16).map_or("?", role_name).to_string()
+                    },
                     mac: dataplane::wire::MacAddr(s.topo.mac(i as u16)).to_string(),
                     addresses: p.addresses.iter().map(|a| a.to_string()).collect(),
                     link_up,
@@ -341,6 +348,16 @@ impl Control {
                 }
             },
             neighbours: s.neighbour_stats.clone(),
+            cluster: self
+                .cluster
+                .as_ref()
+                .map(|l| crate::api::stats::ClusterStats {
+                    etcd_reachable: l.reachable,
+                    members: l.view.members.len() as u64,
+                    gateways: l.view.gateways.len() as u64,
+                    generation: l.view.generation,
+                    digest_mismatch: l.view.digest_mismatch(),
+                }),
         }
     }
 

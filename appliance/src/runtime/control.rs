@@ -45,6 +45,8 @@ pub struct Control {
     pub health: super::health::HealthState,
     /// Requests from the control API and the metrics endpoints.
     pub api: Option<crossbeam::channel::Receiver<crate::api::server::ApiCall>>,
+    /// Membership of a cluster (docs/cluster.md); `None` stand-alone.
+    pub cluster: Option<crate::cluster::Link>,
 }
 
 impl Control {
@@ -76,6 +78,7 @@ impl Control {
             stats_interval_ms: stats_interval_s.saturating_mul(1000),
             last_stats_ms: clock.now_ms(),
             api: None,
+            cluster: None,
             health: super::health::HealthState::new(health),
         }
     }
@@ -343,10 +346,16 @@ impl Control {
             None => Vec::new(),
         };
         for call in calls {
+            // Shared changes go through etcd; the agent answers them.
+            let Some(call) = self.cluster_forward(call) else {
+                n += 1;
+                continue;
+            };
             let answer = self.handle_request(call.request);
             let _ = call.reply.send(answer);
             n += 1;
         }
+        self.cluster_tick(now);
         // Pins decided by the session manager become a new steering snapshot.
         self.pending_pins.extend(self.shared.manager.take_changes());
         // Drains go with the pins of the same round, in one snapshot.

@@ -9,6 +9,7 @@
 
 mod api;
 mod api_types;
+mod cluster_control;
 mod commands;
 mod control;
 mod frame;
@@ -93,8 +94,29 @@ pub fn run(path: &Path, cfg: Config) -> Result<(), RunError> {
 
     let clock = Clock::new();
     let policy = plan::policy(&cfg);
-    let gateways = plan::gateways(&cfg);
     let n_workers = cfg.workers.len() as u16;
+    // A cluster member joins before DPDK starts: etcd unreachable, other
+    // steering parameters or a gateway address claimed by another
+    // appliance fail the start here. Its gateways are the cluster's.
+    let cluster = match crate::cluster::me(&cfg) {
+        Some(me) => {
+            let handle = crate::cluster::agent::start(me.clone()).map_err(RunError::Setup)?;
+            Some(crate::cluster::Link::new(handle, me))
+        }
+        None => None,
+    };
+    let (gateways, max_gateways, seed) = match &cluster {
+        Some(link) => (
+            crate::cluster::view::table_gateways(&link.view, link.me.appliance_id),
+            link.handle.params.max_gateways as usize,
+            link.handle.params.seed,
+        ),
+        None => (
+            plan::gateways(&cfg),
+            dataplane::tier1::DEFAULT_MAX_GATEWAYS,
+            0,
+        ),
+    };
 
     let args: Vec<String> = cfg.eal_args().into_iter().skip(1).collect();
     info!(args = %args.join(" "), "starting EAL");
@@ -176,9 +198,14 @@ pub fn run(path: &Path, cfg: Config) -> Result<(), RunError> {
         }
     }
 
-    let steering_table = SteeringTable::new(&gateways)
+    let steering_table = SteeringTable::with_params(max_gateways, seed)
+        .with_gateways(&gateways)
         .map_err(|e| RunError::Setup(format!("steering table: {e}")))?;
-    let mut manager = SessionManager::new(cfg.steering.idle_unpin_s.saturating_mul(1000));
+    let mut manager = SessionManager::with_params(
+        cfg.steering.idle_unpin_s.saturating_mul(1000),
+        max_gateways,
+        seed,
+    );
     manager.set_drain_ms(cfg.steering.move_drain_s.saturating_mul(1000));
     manager.set_learned_limits(
         cfg.steering
@@ -342,6 +369,25 @@ pub fn run(path: &Path, cfg: Config) -> Result<(), RunError> {
     // The control API and metrics talk to the control loop through one channel.
     let (api_tx, api_rx) = crossbeam::channel::bounded::<ApiCall>(256);
     control.api = Some(api_rx);
+    if let Some(mut link) = cluster {
+        // The API pins read while joining; the first tick publishes them.
+        let applied = crate::cluster::apply_view(
+            &mut control.shared.manager,
+            &link.view,
+            link.me.appliance_id,
+            clock.now_ms(),
+            &mut link.draining,
+        )
+        .and_then(|_| {
+            let gateways = control.shared.manager.gateways().to_vec();
+            control.shared.publish_gateways(&gateways, &link.draining)
+        });
+        if let Err(e) = applied {
+            return Err(RunError::Setup(format!("cluster: {e}")));
+        }
+        link.report_digest(&control.shared.manager);
+        control.cluster = Some(link);
+    }
     let socket = cfg.api_socket();
     let api_server = match ApiServer::start(&socket, api_tx.clone(), api_clients) {
         Ok(s) => {
@@ -387,6 +433,9 @@ pub fn run(path: &Path, cfg: Config) -> Result<(), RunError> {
             hup.swap(false, Ordering::Relaxed)
         });
         info!("stopping");
+    }
+    if let Some(link) = control.cluster.take() {
+        link.handle.leave();
     }
 
     // Shutdown.

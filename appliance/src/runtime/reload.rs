@@ -17,7 +17,7 @@ fn restart_sections(old: &Config, new: &Config) -> Vec<&'static str> {
         serde_json::to_string(a).ok() == serde_json::to_string(b).ok()
     }
     let mut out = Vec::new();
-    let checks: [(&'static str, bool); 13] = [
+    let checks: [(&'static str, bool); 14] = [
         ("eal", same(&old.eal, &new.eal)),
         ("ports", same(&old.ports, &new.ports)),
         ("workers", same(&old.workers, &new.workers)),
@@ -30,6 +30,7 @@ fn restart_sections(old: &Config, new: &Config) -> Vec<&'static str> {
         ("metrics", same(&old.metrics, &new.metrics)),
         ("health", same(&old.health, &new.health)),
         ("log", same(&old.log, &new.log)),
+        ("cluster", same(&old.cluster, &new.cluster)),
         (
             "accounting sinks",
             same(&old.accounting.json, &new.accounting.json)

@@ -65,6 +65,22 @@ impl Shared {
         self.published_at[0] = Instant::now();
     }
 
+    /// Publishes a steering table over a new gateway set (a cluster's
+    /// members changed); pins and drains are kept.
+    pub fn publish_gateways(
+        &mut self,
+        gateways: &[dataplane::tier1::Gateway],
+        draining: &[GatewayId],
+    ) -> Result<(), dataplane::tier1::SteeringError> {
+        let next = self
+            .steering
+            .current()
+            .with_gateways_excluding(gateways, draining)?;
+        self.steering.publish(next);
+        self.published_at[0] = Instant::now();
+        Ok(())
+    }
+
     /// Sums the workers' live user sessions per server and publishes them.
     pub fn publish_loads(&mut self) {
         let n = self.policy.current().services.servers.len();

@@ -48,6 +48,14 @@ impl Maglev {
     /// of gateways, because the permutations only cover every slot when the
     /// size is prime.
     pub fn new(gateway_ids: &[u32], table_size: usize) -> Maglev {
+        Maglev::with_seed(gateway_ids, table_size, 0)
+    }
+
+    /// Like [`new`](Maglev::new), with the gateways' permutations drawn
+    /// from `seed` (a cluster's shared steering parameter): tables built
+    /// with the same ids, size and seed are identical; another seed deals
+    /// the slots out differently. Seed 0 is [`new`](Maglev::new).
+    pub fn with_seed(gateway_ids: &[u32], table_size: usize, seed: u64) -> Maglev {
         let mut ids = gateway_ids.to_vec();
         ids.sort_unstable();
         ids.dedup();
@@ -59,7 +67,7 @@ impl Maglev {
         }
         let size = next_prime(table_size.max(ids.len()).max(2));
         Maglev {
-            slots: populate(&ids, size),
+            slots: populate(&ids, size, seed),
             gateway_ids: ids,
         }
     }
@@ -103,15 +111,15 @@ impl Maglev {
 
 /// The Maglev population loop: gateways take turns claiming the next free
 /// slot of their own permutation until every slot is owned.
-fn populate(ids: &[u32], size: usize) -> Vec<u32> {
+fn populate(ids: &[u32], size: usize, seed: u64) -> Vec<u32> {
     const EMPTY: Option<u32> = None;
     let size_u64 = size as u64;
     // Per gateway: the next slot of its permutation, and its stride.
     let mut cursors: Vec<(u64, u64)> = ids
         .iter()
         .map(|id| {
-            let offset = hash_u32(*id, OFFSET_SEED) % size_u64;
-            let skip = hash_u32(*id, SKIP_SEED) % (size_u64 - 1) + 1;
+            let offset = hash_u32(*id, OFFSET_SEED ^ seed) % size_u64;
+            let skip = hash_u32(*id, SKIP_SEED ^ seed) % (size_u64 - 1) + 1;
             (offset, skip)
         })
         .collect();

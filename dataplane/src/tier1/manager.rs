@@ -177,9 +177,15 @@ impl SessionManager {
     /// Like [`new`](SessionManager::new), with Maglev choices matching
     /// [`SteeringTable::with_max_gateways`]`(max_gateways)`.
     pub fn with_max_gateways(idle_unpin_ms: u64, max_gateways: usize) -> SessionManager {
+        SessionManager::with_params(idle_unpin_ms, max_gateways, 0)
+    }
+
+    /// Like [`with_max_gateways`](SessionManager::with_max_gateways), with
+    /// Maglev choices matching [`SteeringTable::with_params`].
+    pub fn with_params(idle_unpin_ms: u64, max_gateways: usize, seed: u64) -> SessionManager {
         SessionManager {
             idle_unpin_ms,
-            placement: SteeringTable::with_max_gateways(max_gateways),
+            placement: SteeringTable::with_params(max_gateways, seed),
             sessions: HashMap::new(),
             next_assigned: 1,
             pending: Vec::new(),
@@ -259,6 +265,12 @@ impl SessionManager {
     /// sorted.
     pub fn set_gateways(&mut self, gateways: &[Gateway]) -> Result<Vec<SessionId>, SteeringError> {
         self.placement = self.placement.with_gateways(gateways)?;
+        Ok(self.unpin_orphans())
+    }
+
+    /// Unpins the sessions whose gateway is no longer live; their IDs,
+    /// sorted.
+    fn unpin_orphans(&mut self) -> Vec<SessionId> {
         let placement = &self.placement;
         let mut orphaned: Vec<SessionId> = self
             .sessions
@@ -271,7 +283,27 @@ impl SessionManager {
             self.forget(*id);
             self.pending.push((*id, None));
         }
-        Ok(orphaned)
+        orphaned
+    }
+
+    /// Like [`set_gateways`](SessionManager::set_gateways), with the
+    /// gateways in `not_for_new` (draining) left out of Maglev: see
+    /// [`SteeringTable::with_gateways_excluding`]. Their pins stay; the
+    /// caller moves them.
+    pub fn set_gateways_excluding(
+        &mut self,
+        gateways: &[Gateway],
+        not_for_new: &[GatewayId],
+    ) -> Result<Vec<SessionId>, SteeringError> {
+        self.placement = self
+            .placement
+            .with_gateways_excluding(gateways, not_for_new)?;
+        Ok(self.unpin_orphans())
+    }
+
+    /// The gateway Maglev gives `id` now (pins aside).
+    pub fn maglev_choice(&self, id: SessionId) -> Option<GatewayId> {
+        self.placement.maglev_choice(id)
     }
 
     /// The live gateways, sorted by id.
@@ -378,6 +410,30 @@ impl SessionManager {
             }
         }
         Ok(previous)
+    }
+
+    /// Makes `id` an API pin on `gateway`, whatever it was before: created
+    /// if unknown, moved (with the usual drain) if pinned elsewhere, and
+    /// from now on never expired for idleness. A cluster applies the pins
+    /// it reads from etcd this way. Returns the gateway it had, if any.
+    pub fn pin_api(
+        &mut self,
+        id: SessionId,
+        gateway: GatewayId,
+        now_ms: u64,
+    ) -> Result<Option<GatewayId>, SessionError> {
+        self.require_live(gateway)?;
+        let Some(existing) = self.sessions.get(&id).copied() else {
+            self.insert(id, gateway, SessionOrigin::Api, now_ms);
+            return Ok(None);
+        };
+        if existing.origin == SessionOrigin::Traffic {
+            self.learned.count = self.learned.count.saturating_sub(1);
+            if let Some(session) = self.sessions.get_mut(&id) {
+                session.origin = SessionOrigin::Api;
+            }
+        }
+        self.move_to(id, gateway).map(Some)
     }
 
     /// Unpins and forgets `id`.
@@ -488,6 +544,43 @@ impl SessionManager {
 mod tests {
     use super::*;
     use crate::tier1::steering::GatewayTarget;
+
+    #[test]
+    fn pin_api_creates_adopts_and_moves_with_drain() {
+        let gateways: Vec<Gateway> = (0..3)
+            .map(|i| Gateway {
+                id: GatewayId(i),
+                target: GatewayTarget::LocalWorker(i as u16),
+            })
+            .collect();
+        let mut m = SessionManager::new(1000);
+        m.set_drain_ms(5000);
+        m.set_gateways(&gateways).unwrap();
+        let learned = SessionId(7);
+        assert_eq!(
+            m.pin_request(learned, GatewayId(0), 0),
+            Ok(PinOutcome::Pinned)
+        );
+        assert_eq!(m.learned_pins(), 1);
+        // Adopted: now an API pin on gateway 2, draining from 0.
+        assert_eq!(m.pin_api(learned, GatewayId(2), 10), Ok(Some(GatewayId(0))));
+        assert_eq!(m.learned_pins(), 0);
+        assert_eq!(m.draining_from(learned), Some(GatewayId(0)));
+        let info = m.get(learned).unwrap();
+        assert_eq!(
+            (info.gateway, info.origin),
+            (GatewayId(2), SessionOrigin::Api)
+        );
+        // API pins never idle out.
+        assert!(m.expire_idle(1_000_000).is_empty());
+        // Unknown: created; dead gateway: refused, nothing changes.
+        assert_eq!(m.pin_api(SessionId(8), GatewayId(1), 0), Ok(None));
+        assert_eq!(
+            m.pin_api(SessionId(9), GatewayId(5), 0),
+            Err(SessionError::UnknownGateway(GatewayId(5)))
+        );
+        assert!(m.get(SessionId(9)).is_none());
+    }
     use proptest::prelude::*;
 
     const IDLE_MS: u64 = 30_000;

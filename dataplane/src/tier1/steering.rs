@@ -104,6 +104,8 @@ pub struct SteeringTable {
     draining: Arc<HashMap<SessionId, GatewayId>>,
     /// The gateway count the Maglev table size is derived from.
     max_gateways: usize,
+    /// The Maglev permutations' seed (0 unless a cluster shares another).
+    seed: u64,
 }
 
 impl Default for SteeringTable {
@@ -122,12 +124,20 @@ impl SteeringTable {
     /// An empty table (no gateways, no pins) whose Maglev table will be
     /// sized for `max_gateways`; tables derived from it keep that size.
     pub fn with_max_gateways(max_gateways: usize) -> SteeringTable {
+        SteeringTable::with_params(max_gateways, 0)
+    }
+
+    /// Like [`with_max_gateways`](SteeringTable::with_max_gateways), with
+    /// Maglev permutations drawn from `seed`: every appliance of a cluster
+    /// uses the cluster's maximum and seed, so their tables are identical.
+    pub fn with_params(max_gateways: usize, seed: u64) -> SteeringTable {
         SteeringTable {
             gateways: Arc::from(Vec::new()),
             maglev: Arc::new(Maglev::new(&[], 0)),
             pinned: PinnedMap::new(),
             draining: Arc::default(),
             max_gateways,
+            seed,
         }
     }
 
@@ -135,6 +145,19 @@ impl SteeringTable {
     /// are merged) keeping this table's pinned sessions. Pins to gateways
     /// that are no longer listed stay in the map but are ignored by lookups.
     pub fn with_gateways(&self, gateways: &[Gateway]) -> Result<SteeringTable, SteeringError> {
+        self.with_gateways_excluding(gateways, &[])
+    }
+
+    /// Like [`with_gateways`](SteeringTable::with_gateways), but the
+    /// gateways in `not_for_new` (draining) get no unpinned session: they
+    /// stay live for their pins and drains, Maglev spreads the rest over
+    /// the others. The table size still counts them, so it does not change
+    /// when a drain starts or ends.
+    pub fn with_gateways_excluding(
+        &self,
+        gateways: &[Gateway],
+        not_for_new: &[GatewayId],
+    ) -> Result<SteeringTable, SteeringError> {
         let mut sorted = gateways.to_vec();
         sorted.sort_by_key(|gateway| gateway.id);
         sorted.dedup();
@@ -145,14 +168,20 @@ impl SteeringTable {
                 second: pair[1].target,
             });
         }
-        let ids: Vec<u32> = sorted.iter().map(|gateway| gateway.id.0).collect();
-        let size = Maglev::size_for(self.max_gateways.max(ids.len()));
+        let ids: Vec<u32> = sorted
+            .iter()
+            .map(|gateway| gateway.id)
+            .filter(|id| !not_for_new.contains(id))
+            .map(|id| id.0)
+            .collect();
+        let size = Maglev::size_for(self.max_gateways.max(sorted.len()));
         Ok(SteeringTable {
-            maglev: Arc::new(Maglev::new(&ids, size)),
+            maglev: Arc::new(Maglev::with_seed(&ids, size, self.seed)),
             gateways: Arc::from(sorted),
             pinned: self.pinned.clone(),
             draining: Arc::clone(&self.draining),
             max_gateways: self.max_gateways,
+            seed: self.seed,
         })
     }
 
@@ -166,6 +195,7 @@ impl SteeringTable {
             pinned: self.pinned.apply(changes),
             draining: Arc::clone(&self.draining),
             max_gateways: self.max_gateways,
+            seed: self.seed,
         }
     }
 
@@ -258,6 +288,56 @@ impl SteeringTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_gateway_excluded_for_new_sessions_keeps_its_pins() {
+        let gateways: Vec<Gateway> = (0..3)
+            .map(|i| Gateway {
+                id: GatewayId(i),
+                target: GatewayTarget::LocalWorker(i as u16),
+            })
+            .collect();
+        let all = SteeringTable::new(&gateways).unwrap();
+        let pinned = SessionId(1_000_000);
+        let t = all
+            .with_gateways_excluding(&gateways, &[GatewayId(1)])
+            .unwrap()
+            .with_pins(&[(pinned, Some(GatewayId(1)))]);
+        assert_eq!(t.maglev_table_size(), all.maglev_table_size());
+        assert!(t.gateway(GatewayId(1)).is_some());
+        assert_eq!(t.lookup(pinned).unwrap().gateway, GatewayId(1));
+        let (mut moved, mut others_moved) = (0, 0);
+        for s in 0..3000u64 {
+            let before = all.lookup(SessionId(s)).unwrap().gateway;
+            let after = t.lookup(SessionId(s)).unwrap().gateway;
+            assert_ne!(after, GatewayId(1));
+            if before == GatewayId(1) {
+                moved += 1;
+            } else if before != after {
+                others_moved += 1;
+            }
+        }
+        assert!(moved > 500, "{moved}");
+        // The seed deals the slots out differently, the same for everyone.
+        let seeded = |seed| {
+            let t = SteeringTable::with_params(64, seed)
+                .with_gateways(&gateways)
+                .unwrap();
+            (0..3000u64)
+                .map(|s| t.lookup(SessionId(s)).unwrap().gateway)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(seeded(7), seeded(7));
+        assert_ne!(seeded(7), seeded(8));
+        assert_eq!(
+            seeded(0),
+            (0..3000u64)
+                .map(|s| all.lookup(SessionId(s)).unwrap().gateway)
+                .collect::<Vec<_>>()
+        );
+        // Maglev: the excluded gateway's sessions move, few others do.
+        assert!(others_moved * 20 < 3000 - moved, "{others_moved}");
+    }
 
     fn local(id: u32, worker: u16) -> Gateway {
         Gateway {
