@@ -21,6 +21,7 @@ pub mod frames;
 mod gtpu;
 mod icmp;
 mod ipv4;
+mod ipv6;
 mod mac;
 pub mod replies;
 mod tcp;
@@ -28,6 +29,8 @@ mod udp;
 
 #[cfg(test)]
 mod testutil;
+#[cfg(test)]
+mod testutil_v6;
 
 pub use arp::{ArpOp, ArpPacket, ArpRepr, ARP_LEN};
 pub use error::WireError;
@@ -50,6 +53,12 @@ pub use icmp::{
 pub use ipv4::{
     is_unicast, Ipv4Packet, Ipv4Repr, DEFAULT_TTL, IPV4_HEADER_LEN, IPV4_MAX_HEADER_LEN,
     PROTO_ICMP, PROTO_TCP, PROTO_UDP,
+};
+pub use ipv6::{
+    is_unicast_v6, prefix64_key, prefix_key, walk_extension_headers, Ipv6EmitError, Ipv6Error,
+    Ipv6Fragment, Ipv6Packet, Ipv6Repr, Ipv6Upper, DEFAULT_HOP_LIMIT, DEFAULT_SESSION_PREFIX_LEN,
+    FRAGMENT_HEADER_LEN, IPV6_HEADER_LEN, IPV6_MIN_MTU, MAX_EXTENSION_HEADERS, NEXT_DEST_OPTIONS,
+    NEXT_FRAGMENT, NEXT_HOP_BY_HOP, NEXT_NONE, NEXT_ROUTING, PROTO_ICMPV6,
 };
 pub use mac::{MacAddr, MacParseError};
 pub use replies::{
