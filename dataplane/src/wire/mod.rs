@@ -20,10 +20,12 @@ mod ethernet;
 pub mod frames;
 mod gtpu;
 mod icmp;
+mod icmpv6;
 mod ipv4;
 mod ipv6;
 mod mac;
 pub mod replies;
+mod replies_v6;
 mod tcp;
 mod udp;
 
@@ -50,6 +52,16 @@ pub use icmp::{
     TIME_EXCEEDED_TTL, UNREACH_ADMIN_PROHIBITED, UNREACH_FRAG_NEEDED, UNREACH_HOST, UNREACH_NET,
     UNREACH_PORT, UNREACH_PROTOCOL,
 };
+pub use icmpv6::{
+    check_nd_hop_limit, is_error_type_v6, multicast_mac, solicited_node_multicast, Icmpv6Error,
+    Icmpv6Packet, Icmpv6Repr, NdOptions, ICMPV6_DEST_UNREACHABLE, ICMPV6_ECHO_REPLY,
+    ICMPV6_ECHO_REQUEST, ICMPV6_HEADER_LEN, ICMPV6_NEIGHBOR_ADVERT, ICMPV6_NEIGHBOR_SOLICIT,
+    ICMPV6_PACKET_TOO_BIG, ICMPV6_PARAMETER_PROBLEM, ICMPV6_TIME_EXCEEDED, MAX_ND_OPTIONS,
+    NA_FLAG_OVERRIDE, NA_FLAG_ROUTER, NA_FLAG_SOLICITED, ND_HOP_LIMIT, ND_LLADDR_OPT_LEN,
+    ND_MESSAGE_LEN, ND_OPT_SOURCE_LLADDR, ND_OPT_TARGET_LLADDR, PARAM6_HEADER_FIELD,
+    PARAM6_NEXT_HEADER, UNREACH6_ADDRESS, UNREACH6_ADMIN_PROHIBITED, UNREACH6_BEYOND_SCOPE,
+    UNREACH6_NO_ROUTE, UNREACH6_PORT,
+};
 pub use ipv4::{
     is_unicast, Ipv4Packet, Ipv4Repr, DEFAULT_TTL, IPV4_HEADER_LEN, IPV4_MAX_HEADER_LEN,
     PROTO_ICMP, PROTO_TCP, PROTO_UDP,
@@ -65,5 +77,6 @@ pub use replies::{
     turn_into_arp_reply, turn_into_echo_reply, write_icmp_error, write_icmp_frag_needed,
     write_tcp_rst_reply,
 };
+pub use replies_v6::{turn_into_echo_reply_v6, write_neighbor_advertisement, write_packet_too_big};
 pub use tcp::{TcpFlags, TcpRepr, TcpSegment, TCP_HEADER_LEN};
 pub use udp::{UdpDatagram, UdpRepr, UDP_HEADER_LEN};
