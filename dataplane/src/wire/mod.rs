@@ -18,6 +18,7 @@ pub mod checksum;
 mod error;
 mod ethernet;
 pub mod frames;
+mod geneve;
 mod gtpu;
 mod icmp;
 mod icmpv6;
@@ -41,6 +42,12 @@ pub use ethernet::{
     ETHERTYPE_IPV6, ETHERTYPE_VLAN, VLAN_TAG_LEN,
 };
 pub use frames::FrameSpec;
+pub use geneve::{
+    decapsulate, encapsulate, find_tandem_option, outer_src_port, Decapsulated, GeneveEncap,
+    GeneveError, GenevePacket, GeneveRepr, TandemOption, GENEVE_ENCAP_LEN, GENEVE_HEADER_LEN,
+    GENEVE_PORT, GENEVE_PROTO_ETHERNET, MAX_GENEVE_OPTIONS, MAX_HOP_COUNT, TANDEM_OPTION_CLASS,
+    TANDEM_OPTION_DATA_LEN, TANDEM_OPTION_LEN, TANDEM_OPTION_TYPE,
+};
 pub use gtpu::{
     GtpuExtHeaders, GtpuPacket, GtpuRepr, GTPU_EXT_PDU_SESSION_CONTAINER, GTPU_HEADER_LEN,
     GTPU_MSG_ECHO_REQUEST, GTPU_MSG_ECHO_RESPONSE, GTPU_MSG_END_MARKER, GTPU_MSG_ERROR_INDICATION,
