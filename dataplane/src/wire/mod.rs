@@ -25,6 +25,7 @@ mod icmpv6;
 mod ipv4;
 mod ipv6;
 mod mac;
+mod nat64;
 pub mod replies;
 mod replies_v6;
 mod tcp;
@@ -80,6 +81,10 @@ pub use ipv6::{
     NEXT_FRAGMENT, NEXT_HOP_BY_HOP, NEXT_NONE, NEXT_ROUTING, PROTO_ICMPV6,
 };
 pub use mac::{MacAddr, MacParseError};
+pub use nat64::{
+    translate_4to6, translate_6to4, Nat64Error, Nat64Prefix, To4, To6, V4Addrs, V6Addrs,
+    DF_THRESHOLD, NAT64_WELL_KNOWN_PREFIX,
+};
 pub use replies::{
     turn_into_arp_reply, turn_into_echo_reply, write_icmp_error, write_icmp_frag_needed,
     write_tcp_rst_reply,
