@@ -409,3 +409,41 @@ proptest! {
         }
     }
 }
+
+/// Frames built by scapy (an independent implementation), committed as
+/// fuzz seeds: the first byte is the seed's port selector.
+#[test]
+fn frames_built_by_scapy_decapsulate_as_expected() {
+    let hop0 = &include_bytes!("../../../fuzz/seeds/geneve_decap/tandem-hop0")[1..];
+    let got = decapsulate(hop0, GW_PORT).unwrap();
+    assert_eq!(
+        got.option,
+        TandemOption {
+            hop_count: 0,
+            ..encap(0).option
+        }
+    );
+    assert_eq!(got.vni, 0xab_cdef);
+    let vlan = &include_bytes!("../../../fuzz/seeds/geneve_decap/vlan-udp-checksum")[1..];
+    assert!(
+        decapsulate(vlan, GW_PORT).is_ok(),
+        "tagged, with a UDP checksum"
+    );
+    let hop1 = &include_bytes!("../../../fuzz/seeds/geneve_decap/tandem-hop1-6081")[1..];
+    assert!(decapsulate(hop1, GENEVE_PORT).is_ok());
+    let refused = [
+        ("tandem-hop2-loop", GeneveError::HopCountExceeded),
+        ("unknown-critical", GeneveError::UnknownCriticalOption),
+        ("stranger-no-option", GeneveError::MissingTandemOption),
+        ("oam", GeneveError::ControlMessage),
+    ];
+    let seeds: [&[u8]; 4] = [
+        include_bytes!("../../../fuzz/seeds/geneve_decap/tandem-hop2-loop"),
+        include_bytes!("../../../fuzz/seeds/geneve_decap/unknown-critical"),
+        include_bytes!("../../../fuzz/seeds/geneve_decap/stranger-no-option"),
+        include_bytes!("../../../fuzz/seeds/geneve_decap/oam"),
+    ];
+    for ((name, err), seed) in refused.iter().zip(seeds) {
+        assert_eq!(decapsulate(&seed[1..], GW_PORT), Err(*err), "{name}");
+    }
+}

@@ -257,3 +257,20 @@ proptest! {
         prop_assert_eq!(Ipv6Repr::parse(&packet), repr);
     }
 }
+
+/// A frame built by scapy (committed as a fuzz seed): hop-by-hop,
+/// destination options, a spent routing header and a first fragment
+/// before UDP.
+#[test]
+fn walks_a_chain_built_by_scapy() {
+    let frame = include_bytes!("../../../fuzz/seeds/ipv6_views/ext-chain-frag-udp");
+    let packet = Ipv6Packet::new_checked(&frame[14..]).unwrap();
+    let upper = packet.upper_layer().unwrap();
+    assert_eq!((upper.protocol, upper.extension_headers), (17, 4));
+    let frag = upper.fragment.unwrap();
+    assert_eq!((frag.ident, frag.more, frag.offset), (0xbeef, true, 0));
+    assert_eq!(
+        u16::from_be_bytes([frame[14 + upper.offset + 2], frame[14 + upper.offset + 3]]),
+        53
+    );
+}
