@@ -72,8 +72,9 @@ pub enum Icmpv6Error {
     UnsupportedType,
     /// An ND message that breaks RFC 4861 7.1: hop limit not 255, code
     /// not 0, multicast target, an option of length 0 or past the end,
-    /// more than [`MAX_ND_OPTIONS`] options, or a source link-layer
-    /// option from the unspecified address.
+    /// more than [`MAX_ND_OPTIONS`] options, or a solicitation from the
+    /// unspecified address with a source link-layer option or not to a
+    /// solicited-node group.
     BadNeighborDiscovery,
     /// An echo reply was asked for something that is not an echo request.
     NotEchoRequest,
@@ -414,7 +415,11 @@ impl Icmpv6Repr {
                 }
                 let options = NdOptions::parse(&packet.as_bytes()[ND_MESSAGE_LEN..])?;
                 if msg_type == ICMPV6_NEIGHBOR_SOLICIT {
-                    if src.is_unspecified() && options.source_lladdr.is_some() {
+                    // Duplicate address detection: no link-layer address
+                    // to learn, and only to the solicited-node group.
+                    if src.is_unspecified()
+                        && (options.source_lladdr.is_some() || !is_solicited_node_multicast(dst))
+                    {
                         return Err(Icmpv6Error::BadNeighborDiscovery);
                     }
                     Icmpv6Repr::NeighborSolicit {
@@ -540,6 +545,12 @@ pub fn check_nd_hop_limit(hop_limit: u8) -> Result<(), Icmpv6Error> {
 pub fn solicited_node_multicast(addr: Ipv6Addr) -> Ipv6Addr {
     let low = u128::from(addr) & 0x00ff_ffff;
     Ipv6Addr::from(0xff02_0000_0000_0000_0000_0001_ff00_0000u128 | low)
+}
+
+/// Whether `addr` is a solicited-node multicast address (ff02::1:ff00:0/104).
+#[inline]
+pub fn is_solicited_node_multicast(addr: Ipv6Addr) -> bool {
+    u128::from(addr) & !0x00ff_ffff == 0xff02_0000_0000_0000_0000_0001_ff00_0000
 }
 
 /// The Ethernet multicast address of an IPv6 multicast address (RFC 2464

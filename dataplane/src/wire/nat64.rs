@@ -211,7 +211,8 @@ pub fn translate_6to4(packet: &[u8], out: &mut [u8], to: &To4) -> Result<usize, 
         .get_mut(IPV4_HEADER_LEN..)
         .ok_or(Nat64Error::BufferTooSmall)?;
     let l4_len = if protocol == PROTO_ICMP {
-        if upper.fragment.is_some() {
+        // An atomic fragment (offset 0, no M) is a whole message.
+        if upper.fragment.is_some_and(|f| !f.is_first() || f.more) {
             return Err(Nat64Error::FragmentedIcmp);
         }
         if !checksum::l4_verifies_v6(ip.src(), ip.dst(), PROTO_ICMPV6, body) {

@@ -500,6 +500,20 @@ fn a_large_ipv4_error_is_cut_to_fit_1280_bytes() {
 }
 
 #[test]
+fn an_echo_in_an_atomic_fragment_translates_and_a_real_fragment_of_one_does_not() {
+    let (to4, _) = uplink();
+    let l4 = v6_l4(v6(TERMINAL), server6(), PROTO_ICMPV6, echo(128, b"ping"));
+    let atomic = [&[PROTO_ICMPV6, 0, 0, 0, 0, 0, 0, 5][..], &l4].concat();
+    let packet = v6_packet(v6(TERMINAL), server6(), NEXT_FRAGMENT, 0, 64, &atomic);
+    let out = translate4(&packet, &to4).unwrap();
+    assert_eq!(out[20], 8);
+    assert_l4_checksum_v4(&out, 2);
+    let first_of_two = [&[PROTO_ICMPV6, 0, 0, 1, 0, 0, 0, 5][..], &l4].concat();
+    let packet = v6_packet(v6(TERMINAL), server6(), NEXT_FRAGMENT, 0, 64, &first_of_two);
+    assert_eq!(translate4(&packet, &to4), Err(Nat64Error::FragmentedIcmp));
+}
+
+#[test]
 fn error_reasons_are_unique_snake_case() {
     let mut seen = std::collections::HashSet::new();
     for err in Nat64Error::ALL {
