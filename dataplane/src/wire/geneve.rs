@@ -430,6 +430,10 @@ pub struct Decapsulated {
 /// Geneve version 0, not OAM, carrying Ethernet, options well formed, no
 /// unknown critical option, exactly one Tandem option with hop count at
 /// most 1, and an inner frame at least an Ethernet header long.
+///
+/// Anyone can write a Tandem option: whether `outer_src` is a member of
+/// the cluster (and the option's appliance ID is that member's) is the
+/// caller's check, against the membership it learned from etcd.
 pub fn decapsulate(frame: &[u8], port: u16) -> Result<Decapsulated, GeneveError> {
     let eth = EthernetFrame::new_checked(frame).map_err(|_| GeneveError::Truncated)?;
     if eth.ethertype() != ETHERTYPE_IPV4 {

@@ -604,6 +604,32 @@ proptest! {
     }
 
     #[test]
+    fn only_the_documented_fields_are_lost(
+        (src6, server, proto, tc, hop, payload) in arb_v6_flow(),
+        flow_label in 0u32..0x10_0000,
+        dest_options in any::<bool>(),
+    ) {
+        let dst6 = NAT64_WELL_KNOWN_PREFIX.embed(server);
+        let l4 = v6_l4(src6, dst6, proto, l4_for(proto, &payload, 128));
+        let plain = v6_packet(src6, dst6, proto, tc, hop, &l4);
+        // The same packet with a flow label and a destination-options header.
+        let mut rich = plain.clone();
+        Ipv6Packet::new_unchecked(&mut rich[..]).set_version_tc_flow(tc, flow_label);
+        if dest_options {
+            let mut body = vec![proto, 0, 1, 4, 0, 0, 0, 0];
+            body.extend_from_slice(&l4);
+            rich = v6_packet(src6, dst6, 60, tc, hop, &body);
+            Ipv6Packet::new_unchecked(&mut rich[..]).set_version_tc_flow(tc, flow_label);
+        }
+        let (to4, to6) = (
+            To4 { outer: V4Addrs { src: GATEWAY4, dst: server }, inner: V4Addrs { src: server, dst: GATEWAY4 }, ident: 1 },
+            To6 { outer: V6Addrs { src: src6, dst: dst6 }, inner: V6Addrs { src: dst6, dst: src6 } },
+        );
+        let back = translate6(&translate4(&rich, &to4).unwrap(), &to6).unwrap();
+        prop_assert_eq!(back, plain);
+    }
+
+    #[test]
     fn a_v6_fragment_round_trips_when_its_ident_fits_16_bits(
         ident in 0u32..0x1_0000, offset in 0u16..0x2000, more in any::<bool>(),
         data in proptest::collection::vec(any::<u8>(), 8..200),
