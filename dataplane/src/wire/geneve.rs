@@ -1,0 +1,489 @@
+//! Geneve (RFC 8926): the encapsulation of the cluster fabric (issue 12).
+//! A tier-1 unit whose session belongs to a gateway on another appliance
+//! wraps the terminal's Ethernet frame in outer Ethernet + IPv4 + UDP +
+//! Geneve and sends it to that gateway's fabric port; the gateway checks
+//! everything here before it believes a byte of it.
+//!
+//! Every fabric packet carries one **Tandem option** (class
+//! [`TANDEM_OPTION_CLASS`] = 0xFFF0, the first of RFC 8926's
+//! "Experimental Use" range 0xFFF0–0xFFFF; type [`TANDEM_OPTION_TYPE`] =
+//! 0x81, i.e. type 1 with the critical bit, so a Geneve receiver that does
+//! not know it drops the packet instead of ignoring the hop count). Its 16
+//! data bytes, big-endian:
+//!
+//! | bytes | field |
+//! |---|---|
+//! | 0–1 | ingress appliance ID |
+//! | 2–3 | I/O point (port) ID on that appliance |
+//! | 4 | hop count (0 from tier 1; 1 after one second-chance forward) |
+//! | 5–7 | reserved, sent 0, ignored |
+//! | 8–15 | steering table generation |
+//!
+//! UDP checksum: sent as 0 over the IPv4 outer header, as RFC 8926
+//! section 3.3 allows (and Linux's Geneve does by default): the inner
+//! frame keeps its own checksums and the outer IPv4 header is checked, so
+//! a pass over the payload per packet buys nothing. A received non-zero
+//! checksum is verified. The outer packet has DF set: the fabric never
+//! fragments (issue 12 checks the fabric MTU at start).
+//!
+//! Not yet used by the pipeline.
+
+use super::bytes::{read_u16, read_u32, write_u16, write_u32};
+use super::checksum;
+use super::{
+    EthernetFrame, EthernetRepr, Ipv4Packet, Ipv4Repr, MacAddr, ETHERNET_HEADER_LEN,
+    ETHERTYPE_IPV4, IPV4_HEADER_LEN, PROTO_UDP, UDP_HEADER_LEN,
+};
+use std::fmt;
+use std::net::Ipv4Addr;
+
+/// IANA's Geneve port; Tandem uses one port per gateway (`Remote { addr,
+/// port }`), so the port a fabric packet must arrive on is a parameter.
+pub const GENEVE_PORT: u16 = 6081;
+/// The fixed Geneve header.
+pub const GENEVE_HEADER_LEN: usize = 8;
+/// Protocol type of an Ethernet frame payload ("Transparent Ethernet
+/// Bridging").
+pub const GENEVE_PROTO_ETHERNET: u16 = 0x6558;
+/// The Tandem option's class and type (critical).
+pub const TANDEM_OPTION_CLASS: u16 = 0xfff0;
+pub const TANDEM_OPTION_TYPE: u8 = 0x81;
+/// The Tandem option's data length, and with its 4-byte option header.
+pub const TANDEM_OPTION_DATA_LEN: usize = 16;
+pub const TANDEM_OPTION_LEN: usize = 4 + TANDEM_OPTION_DATA_LEN;
+/// How many options a header may carry before it is refused.
+pub const MAX_GENEVE_OPTIONS: usize = 8;
+/// The largest hop count a receiver accepts: one second-chance forward.
+pub const MAX_HOP_COUNT: u8 = 1;
+/// Bytes `encapsulate` writes in front of the inner frame: Ethernet 14,
+/// IPv4 20, UDP 8, Geneve 8, Tandem option 20.
+pub const GENEVE_ENCAP_LEN: usize =
+    ETHERNET_HEADER_LEN + IPV4_HEADER_LEN + UDP_HEADER_LEN + GENEVE_HEADER_LEN + TANDEM_OPTION_LEN;
+/// Outer source ports come from the ephemeral range 49152–65535.
+const EPHEMERAL_BASE: u16 = 0xc000;
+
+const VER_OPTLEN: usize = 0;
+const FLAGS: usize = 1;
+const PROTOCOL: usize = 2;
+const VNI: usize = 4;
+const FLAG_OAM: u8 = 0x80;
+const FLAG_CRITICAL: u8 = 0x40;
+const OPTION_CRITICAL: u8 = 0x80;
+
+/// Why a fabric packet was refused. Each variant is a drop reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum GeneveError {
+    /// A header (outer or Geneve) or what it declares runs past the buffer.
+    Truncated,
+    /// Not IPv4/UDP to the expected port, a bad outer IPv4 header or
+    /// checksum, an outer fragment, or a protocol type other than Ethernet.
+    NotGeneve,
+    /// Geneve version is not 0.
+    BadVersion,
+    /// The O bit: a control message, not a data packet.
+    ControlMessage,
+    /// A non-zero UDP checksum that does not verify.
+    BadChecksum,
+    /// An option runs past the option length, or too many options, or a
+    /// Tandem option of the wrong length or present twice.
+    BadOption,
+    /// An option with the critical bit that is not the Tandem option.
+    UnknownCriticalOption,
+    /// No Tandem option: not from a Tandem tier-1 unit.
+    MissingTandemOption,
+    /// Hop count above [`MAX_HOP_COUNT`]: a forward loop.
+    HopCountExceeded,
+    /// The output buffer has no room for the outer headers.
+    BufferTooSmall,
+}
+
+impl GeneveError {
+    /// Every variant, for registering one counter per reason up front.
+    pub const ALL: [GeneveError; 10] = [
+        GeneveError::Truncated,
+        GeneveError::NotGeneve,
+        GeneveError::BadVersion,
+        GeneveError::ControlMessage,
+        GeneveError::BadChecksum,
+        GeneveError::BadOption,
+        GeneveError::UnknownCriticalOption,
+        GeneveError::MissingTandemOption,
+        GeneveError::HopCountExceeded,
+        GeneveError::BufferTooSmall,
+    ];
+
+    /// The snake_case drop-reason label.
+    pub const fn reason(&self) -> &'static str {
+        match self {
+            GeneveError::Truncated => "geneve_truncated",
+            GeneveError::NotGeneve => "geneve_not_geneve",
+            GeneveError::BadVersion => "geneve_bad_version",
+            GeneveError::ControlMessage => "geneve_control_message",
+            GeneveError::BadChecksum => "geneve_bad_checksum",
+            GeneveError::BadOption => "geneve_bad_option",
+            GeneveError::UnknownCriticalOption => "geneve_unknown_critical_option",
+            GeneveError::MissingTandemOption => "geneve_missing_tandem_option",
+            GeneveError::HopCountExceeded => "geneve_hop_count_exceeded",
+            GeneveError::BufferTooSmall => "geneve_buffer_too_small",
+        }
+    }
+}
+
+impl fmt::Display for GeneveError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.reason())
+    }
+}
+
+impl std::error::Error for GeneveError {}
+
+/// A view of a Geneve header (the UDP payload). After `new_checked` the
+/// fixed header and the options it declares are in the buffer.
+#[derive(Debug, Clone)]
+pub struct GenevePacket<T: AsRef<[u8]>> {
+    buffer: T,
+}
+
+impl<T: AsRef<[u8]>> GenevePacket<T> {
+    #[inline]
+    pub const fn new_unchecked(buffer: T) -> Self {
+        GenevePacket { buffer }
+    }
+
+    /// `Truncated` if the fixed header or its options are not all there.
+    #[inline]
+    pub fn new_checked(buffer: T) -> Result<Self, GeneveError> {
+        let bytes = buffer.as_ref();
+        if bytes.len() < GENEVE_HEADER_LEN {
+            return Err(GeneveError::Truncated);
+        }
+        let packet = GenevePacket { buffer };
+        if packet.payload_offset() > packet.buffer.as_ref().len() {
+            return Err(GeneveError::Truncated);
+        }
+        Ok(packet)
+    }
+
+    #[inline]
+    pub fn version(&self) -> u8 {
+        self.buffer.as_ref()[VER_OPTLEN] >> 6
+    }
+
+    /// Length of the options in bytes (the field counts 4-byte words).
+    #[inline]
+    pub fn options_len(&self) -> usize {
+        4 * usize::from(self.buffer.as_ref()[VER_OPTLEN] & 0x3f)
+    }
+
+    #[inline]
+    pub fn is_oam(&self) -> bool {
+        self.buffer.as_ref()[FLAGS] & FLAG_OAM != 0
+    }
+
+    #[inline]
+    pub fn has_critical_options(&self) -> bool {
+        self.buffer.as_ref()[FLAGS] & FLAG_CRITICAL != 0
+    }
+
+    #[inline]
+    pub fn protocol_type(&self) -> u16 {
+        read_u16(self.buffer.as_ref(), PROTOCOL)
+    }
+
+    #[inline]
+    pub fn vni(&self) -> u32 {
+        read_u32(self.buffer.as_ref(), VNI) >> 8
+    }
+
+    #[inline]
+    pub fn options(&self) -> &[u8] {
+        &self.buffer.as_ref()[GENEVE_HEADER_LEN..self.payload_offset()]
+    }
+
+    /// Offset of the encapsulated frame.
+    #[inline]
+    pub fn payload_offset(&self) -> usize {
+        GENEVE_HEADER_LEN + self.options_len()
+    }
+
+    #[inline]
+    pub fn payload(&self) -> &[u8] {
+        &self.buffer.as_ref()[self.payload_offset()..]
+    }
+}
+
+/// The Geneve fixed header as plain values (version 0, never OAM).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GeneveRepr {
+    /// 24 bits.
+    pub vni: u32,
+    pub protocol_type: u16,
+    /// Bytes of options that follow; a multiple of 4, at most 252.
+    pub options_len: usize,
+    pub critical: bool,
+}
+
+impl GeneveRepr {
+    pub fn parse<T: AsRef<[u8]>>(packet: &GenevePacket<T>) -> Result<Self, GeneveError> {
+        if packet.version() != 0 {
+            return Err(GeneveError::BadVersion);
+        }
+        if packet.is_oam() {
+            return Err(GeneveError::ControlMessage);
+        }
+        Ok(GeneveRepr {
+            vni: packet.vni(),
+            protocol_type: packet.protocol_type(),
+            options_len: packet.options_len(),
+            critical: packet.has_critical_options(),
+        })
+    }
+
+    /// Writes the 8-byte header; `BadOption` if `options_len` is not a
+    /// multiple of 4 up to 252.
+    pub fn emit(&self, buf: &mut [u8]) -> Result<usize, GeneveError> {
+        if !self.options_len.is_multiple_of(4) || self.options_len > 4 * 0x3f {
+            return Err(GeneveError::BadOption);
+        }
+        let header = buf
+            .get_mut(..GENEVE_HEADER_LEN)
+            .ok_or(GeneveError::BufferTooSmall)?;
+        header[VER_OPTLEN] = (self.options_len / 4) as u8;
+        header[FLAGS] = if self.critical { FLAG_CRITICAL } else { 0 };
+        write_u16(header, PROTOCOL, self.protocol_type);
+        write_u32(header, VNI, (self.vni & 0x00ff_ffff) << 8);
+        Ok(GENEVE_HEADER_LEN)
+    }
+}
+
+/// The Tandem option's fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TandemOption {
+    pub appliance_id: u16,
+    pub io_point: u16,
+    pub hop_count: u8,
+    pub generation: u64,
+}
+
+impl TandemOption {
+    /// Reads the option data (the 16 bytes after the option header).
+    fn parse(data: &[u8]) -> Result<Self, GeneveError> {
+        if data.len() != TANDEM_OPTION_DATA_LEN {
+            return Err(GeneveError::BadOption);
+        }
+        let mut generation = [0u8; 8];
+        generation.copy_from_slice(&data[8..16]);
+        Ok(TandemOption {
+            appliance_id: read_u16(data, 0),
+            io_point: read_u16(data, 2),
+            hop_count: data[4],
+            generation: u64::from_be_bytes(generation),
+        })
+    }
+
+    /// Writes the option, header included (20 bytes).
+    pub fn emit(&self, buf: &mut [u8]) -> Result<usize, GeneveError> {
+        let option = buf
+            .get_mut(..TANDEM_OPTION_LEN)
+            .ok_or(GeneveError::BufferTooSmall)?;
+        write_u16(option, 0, TANDEM_OPTION_CLASS);
+        option[2] = TANDEM_OPTION_TYPE;
+        option[3] = (TANDEM_OPTION_DATA_LEN / 4) as u8;
+        write_u16(option, 4, self.appliance_id);
+        write_u16(option, 6, self.io_point);
+        option[8] = self.hop_count;
+        option[9..12].fill(0);
+        option[12..20].copy_from_slice(&self.generation.to_be_bytes());
+        Ok(TANDEM_OPTION_LEN)
+    }
+}
+
+/// Walks `options` (at most [`MAX_GENEVE_OPTIONS`]) and returns the Tandem
+/// option. `BadOption` for an option past the end, too many, or a second
+/// or malformed Tandem option; `UnknownCriticalOption` for any other
+/// option with the critical bit; `MissingTandemOption` if none.
+pub fn find_tandem_option(options: &[u8]) -> Result<TandemOption, GeneveError> {
+    let mut found = None;
+    let mut offset = 0;
+    let mut count = 0;
+    while offset < options.len() {
+        if count == MAX_GENEVE_OPTIONS {
+            return Err(GeneveError::BadOption);
+        }
+        count += 1;
+        let header = options
+            .get(offset..offset + 4)
+            .ok_or(GeneveError::BadOption)?;
+        let (class, opt_type) = (read_u16(header, 0), header[2]);
+        let len = 4 + 4 * usize::from(header[3] & 0x1f);
+        let option = options
+            .get(offset..offset + len)
+            .ok_or(GeneveError::BadOption)?;
+        if class == TANDEM_OPTION_CLASS && opt_type == TANDEM_OPTION_TYPE {
+            if found.is_some() {
+                return Err(GeneveError::BadOption);
+            }
+            found = Some(TandemOption::parse(&option[4..])?);
+        } else if opt_type & OPTION_CRITICAL != 0 {
+            return Err(GeneveError::UnknownCriticalOption);
+        }
+        offset += len;
+    }
+    found.ok_or(GeneveError::MissingTandemOption)
+}
+
+/// What `encapsulate` needs besides the inner frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GeneveEncap {
+    pub src_mac: MacAddr,
+    pub dst_mac: MacAddr,
+    /// This appliance's fabric address.
+    pub src_ip: Ipv4Addr,
+    /// The gateway's fabric address and UDP port.
+    pub dst_ip: Ipv4Addr,
+    pub dst_port: u16,
+    /// The session hash; the outer source port is drawn from it so the
+    /// fabric's RSS/ECMP spreads sessions and keeps each in order.
+    pub flow_hash: u32,
+    pub vni: u32,
+    pub option: TandemOption,
+}
+
+/// The outer UDP source port for `flow_hash`: in 49152–65535 (RFC 6335's
+/// ephemeral range), mixing all 32 bits so hashes differing only in their
+/// upper half still spread.
+#[inline]
+pub const fn outer_src_port(flow_hash: u32) -> u16 {
+    let mixed = flow_hash ^ (flow_hash >> 16);
+    EPHEMERAL_BASE | (mixed as u16 & 0x3fff)
+}
+
+/// Writes outer Ethernet + IPv4 + UDP + Geneve + Tandem option into the
+/// [`GENEVE_ENCAP_LEN`] bytes before `inner_start` in `buf`, whose bytes
+/// from `inner_start` on are the inner Ethernet frame (the mbuf's headroom
+/// holds the outer headers, so the inner frame is never copied). Returns
+/// where the outer frame starts. IPv4: TTL 64, DF set, ident 0; UDP
+/// checksum 0 (see the module doc).
+///
+/// `BufferTooSmall` if `inner_start` < [`GENEVE_ENCAP_LEN`] or past the
+/// buffer; `NotGeneve` if the outer packet would exceed 65535 bytes.
+pub fn encapsulate(
+    buf: &mut [u8],
+    inner_start: usize,
+    encap: &GeneveEncap,
+) -> Result<usize, GeneveError> {
+    if inner_start < GENEVE_ENCAP_LEN || inner_start > buf.len() {
+        return Err(GeneveError::BufferTooSmall);
+    }
+    let start = inner_start - GENEVE_ENCAP_LEN;
+    let inner_len = buf.len() - inner_start;
+    let udp_len = UDP_HEADER_LEN + GENEVE_HEADER_LEN + TANDEM_OPTION_LEN + inner_len;
+    let udp_len16 = u16::try_from(udp_len).map_err(|_| GeneveError::NotGeneve)?;
+    let out = &mut buf[start..inner_start];
+    let l3 = EthernetRepr {
+        dst: encap.dst_mac,
+        src: encap.src_mac,
+        vlan: None,
+        ethertype: ETHERTYPE_IPV4,
+    }
+    .emit(out)
+    .map_err(|_| GeneveError::BufferTooSmall)?;
+    let mut ip = Ipv4Repr::new(encap.src_ip, encap.dst_ip, PROTO_UDP, udp_len);
+    ip.dont_fragment = true;
+    let l4 = l3
+        + ip.emit(&mut out[l3..])
+            .map_err(|_| GeneveError::NotGeneve)?;
+    let udp = &mut out[l4..l4 + UDP_HEADER_LEN];
+    write_u16(udp, 0, outer_src_port(encap.flow_hash));
+    write_u16(udp, 2, encap.dst_port);
+    write_u16(udp, 4, udp_len16);
+    write_u16(udp, 6, 0);
+    let geneve = l4 + UDP_HEADER_LEN;
+    GeneveRepr {
+        vni: encap.vni,
+        protocol_type: GENEVE_PROTO_ETHERNET,
+        options_len: TANDEM_OPTION_LEN,
+        critical: true,
+    }
+    .emit(&mut out[geneve..])?;
+    encap.option.emit(&mut out[geneve + GENEVE_HEADER_LEN..])?;
+    Ok(start)
+}
+
+/// What `decapsulate` found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decapsulated {
+    pub option: TandemOption,
+    pub vni: u32,
+    /// The sending appliance's fabric address and UDP source port.
+    pub outer_src: Ipv4Addr,
+    pub outer_src_port: u16,
+    /// Where the inner Ethernet frame starts in the buffer, and its length
+    /// (up to the UDP length; outer padding excluded).
+    pub inner_offset: usize,
+    pub inner_len: usize,
+}
+
+/// Validates a fabric frame received on `port`: outer Ethernet (VLAN
+/// allowed), IPv4 with a right header checksum and no fragmentation, UDP
+/// to `port` with a length that fits and a checksum that is 0 or right,
+/// Geneve version 0, not OAM, carrying Ethernet, options well formed, no
+/// unknown critical option, exactly one Tandem option with hop count at
+/// most 1, and an inner frame at least an Ethernet header long.
+///
+/// Anyone can write a Tandem option: whether `outer_src` is a member of
+/// the cluster (and the option's appliance ID is that member's) is the
+/// caller's check, against the membership it learned from etcd.
+pub fn decapsulate(frame: &[u8], port: u16) -> Result<Decapsulated, GeneveError> {
+    let eth = EthernetFrame::new_checked(frame).map_err(|_| GeneveError::Truncated)?;
+    if eth.ethertype() != ETHERTYPE_IPV4 {
+        return Err(GeneveError::NotGeneve);
+    }
+    let l3 = eth.payload_offset();
+    let ip = Ipv4Packet::new_checked(&frame[l3..]).map_err(|_| GeneveError::NotGeneve)?;
+    if ip.protocol() != PROTO_UDP || ip.is_fragment() || !ip.verify_checksum() {
+        return Err(GeneveError::NotGeneve);
+    }
+    let l4 = l3 + ip.header_len();
+    let udp = ip.payload();
+    if udp.len() < UDP_HEADER_LEN {
+        return Err(GeneveError::Truncated);
+    }
+    if read_u16(udp, 2) != port {
+        return Err(GeneveError::NotGeneve);
+    }
+    let udp_len = usize::from(read_u16(udp, 4));
+    if udp_len < UDP_HEADER_LEN + GENEVE_HEADER_LEN || udp_len > udp.len() {
+        return Err(GeneveError::Truncated);
+    }
+    let udp = &udp[..udp_len];
+    if read_u16(udp, 6) != 0 && !checksum::l4_verifies(ip.src(), ip.dst(), PROTO_UDP, udp) {
+        return Err(GeneveError::BadChecksum);
+    }
+    let geneve = GenevePacket::new_checked(&udp[UDP_HEADER_LEN..])?;
+    let repr = GeneveRepr::parse(&geneve)?;
+    if repr.protocol_type != GENEVE_PROTO_ETHERNET {
+        return Err(GeneveError::NotGeneve);
+    }
+    let option = find_tandem_option(geneve.options())?;
+    if option.hop_count > MAX_HOP_COUNT {
+        return Err(GeneveError::HopCountExceeded);
+    }
+    let inner_offset = l4 + UDP_HEADER_LEN + geneve.payload_offset();
+    let inner_len = udp_len - UDP_HEADER_LEN - geneve.payload_offset();
+    if inner_len < ETHERNET_HEADER_LEN {
+        return Err(GeneveError::Truncated);
+    }
+    Ok(Decapsulated {
+        option,
+        vni: repr.vni,
+        outer_src: ip.src(),
+        outer_src_port: read_u16(udp, 0),
+        inner_offset,
+        inner_len,
+    })
+}
+
+#[cfg(test)]
+#[path = "geneve_tests.rs"]
+mod tests;

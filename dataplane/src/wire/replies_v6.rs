@@ -1,0 +1,200 @@
+//! IPv6 answers built without allocating: an ICMPv6 echo reply made in
+//! place from the request, the Neighbor Advertisement that answers a
+//! solicitation for one of our addresses (IPv6's ARP reply), and the
+//! Packet Too Big that tells a sender its packet does not fit (IPv6 routers
+//! never fragment, RFC 8200 section 5).
+//!
+//! As in `replies`, whether the appliance should answer (is the address
+//! ours, rate limits) is the caller's decision; these functions enforce
+//! what the RFCs require of any answer. Not yet used by the pipeline.
+
+use super::checksum;
+use super::icmpv6::{
+    check_nd_hop_limit, is_error_type_v6, multicast_mac, Icmpv6Error, Icmpv6Packet, Icmpv6Repr,
+    ICMPV6_ECHO_REPLY, ICMPV6_ECHO_REQUEST, ICMPV6_HEADER_LEN, ICMPV6_NEIGHBOR_SOLICIT,
+    NA_FLAG_OVERRIDE, NA_FLAG_SOLICITED, ND_HOP_LIMIT,
+};
+use super::ipv6::{is_unicast_v6, DEFAULT_HOP_LIMIT, IPV6_MIN_MTU, PROTO_ICMPV6};
+use super::{EthernetFrame, Ipv6Packet, Ipv6Repr, MacAddr, ETHERTYPE_IPV6, IPV6_HEADER_LEN};
+use std::net::Ipv6Addr;
+
+/// All-nodes multicast: where an NA answering duplicate address
+/// detection goes (RFC 4861 7.2.4).
+const ALL_NODES: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
+
+/// The L2 header length and the IPv6 packet of an Ethernet frame.
+fn ipv6_frame(frame: &[u8]) -> Result<(usize, Ipv6Packet<&[u8]>), Icmpv6Error> {
+    let eth = EthernetFrame::new_checked(frame).map_err(|_| Icmpv6Error::NotPlainIpv6)?;
+    if eth.ethertype() != ETHERTYPE_IPV6 {
+        return Err(Icmpv6Error::NotPlainIpv6);
+    }
+    let l3 = eth.payload_offset();
+    let ip = Ipv6Packet::new_checked(&frame[l3..]).map_err(|_| Icmpv6Error::NotPlainIpv6)?;
+    Ok((l3, ip))
+}
+
+/// Rewrites the ICMPv6 echo request in `frame` into its reply, in place:
+/// MACs and addresses swapped, hop limit 64, type 129, checksum patched
+/// incrementally (the pseudo header's sum does not change when source and
+/// destination swap). The VLAN tag and the payload are kept.
+///
+/// Refuses a request with extension headers (`NotPlainIpv6`: the reply
+/// must not echo a routing header back), one whose checksum is wrong
+/// (`BadChecksum`), and one to or from a multicast/unspecified address
+/// (`NonUnicastAddress`; answering a multicast echo from a unicast source
+/// is the caller's choice and needs a different source address).
+pub fn turn_into_echo_reply_v6(frame: &mut [u8]) -> Result<(), Icmpv6Error> {
+    let l3 = {
+        let (l3, ip) = ipv6_frame(frame)?;
+        if ip.next_header() != PROTO_ICMPV6 {
+            return Err(Icmpv6Error::NotPlainIpv6);
+        }
+        if !is_unicast_v6(ip.src()) || !is_unicast_v6(ip.dst()) {
+            return Err(Icmpv6Error::NonUnicastAddress);
+        }
+        let icmp = Icmpv6Packet::new_checked(ip.payload())?;
+        if icmp.msg_type() != ICMPV6_ECHO_REQUEST {
+            return Err(Icmpv6Error::NotEchoRequest);
+        }
+        if !icmp.verify_checksum(ip.src(), ip.dst()) {
+            return Err(Icmpv6Error::BadChecksum);
+        }
+        l3
+    };
+    let (l2, l3_bytes) = frame.split_at_mut(l3);
+    EthernetFrame::new_unchecked(l2).swap_addresses();
+    let mut ip = Ipv6Packet::new_unchecked(l3_bytes);
+    let (src, dst) = (ip.src(), ip.dst());
+    ip.set_src(dst);
+    ip.set_dst(src);
+    ip.set_hop_limit(DEFAULT_HOP_LIMIT);
+    let mut icmp = Icmpv6Packet::new_unchecked(ip.payload_mut());
+    let code = u16::from(icmp.code());
+    let old_word = (u16::from(ICMPV6_ECHO_REQUEST) << 8) | code;
+    let new_word = (u16::from(ICMPV6_ECHO_REPLY) << 8) | code;
+    icmp.set_checksum(checksum::update16(icmp.checksum(), old_word, new_word));
+    icmp.set_msg_type(ICMPV6_ECHO_REPLY);
+    Ok(())
+}
+
+/// Writes into `out` the Neighbor Advertisement answering the Neighbor
+/// Solicitation in `in_frame`, saying `our_mac` owns its target: source =
+/// the target, override flag set, target link-layer option = `our_mac`,
+/// hop limit 255. To a solicitation from an address the NA goes back to
+/// it with the solicited flag; to one from the unspecified address
+/// (duplicate address detection) it goes to all-nodes without it
+/// (RFC 4861 7.2.4). The VLAN tag is kept. Returns the frame length.
+///
+/// Refuses what RFC 4861 7.1.1 says to discard (`BadNeighborDiscovery`:
+/// hop limit not 255, code not 0, multicast target, bad options, a source
+/// link-layer option from the unspecified address), a wrong checksum,
+/// and anything but an NS. Whether the target is ours is the caller's check.
+pub fn write_neighbor_advertisement(
+    in_frame: &[u8],
+    out: &mut [u8],
+    our_mac: MacAddr,
+) -> Result<usize, Icmpv6Error> {
+    let (l3, ip) = ipv6_frame(in_frame)?;
+    if ip.next_header() != PROTO_ICMPV6 {
+        return Err(Icmpv6Error::NotPlainIpv6);
+    }
+    let icmp = Icmpv6Packet::new_checked(ip.payload())?;
+    if icmp.msg_type() != ICMPV6_NEIGHBOR_SOLICIT {
+        return Err(Icmpv6Error::NotNeighborSolicit);
+    }
+    check_nd_hop_limit(ip.hop_limit())?;
+    let Icmpv6Repr::NeighborSolicit {
+        target,
+        source_lladdr,
+    } = Icmpv6Repr::parse(&icmp, ip.src(), ip.dst())?
+    else {
+        return Err(Icmpv6Error::NotNeighborSolicit);
+    };
+    let eth = EthernetFrame::new_unchecked(in_frame);
+    let (dst_ip, flags, dst_mac) = if ip.src().is_unspecified() {
+        (ALL_NODES, NA_FLAG_OVERRIDE, multicast_mac(ALL_NODES))
+    } else {
+        if ip.src().is_multicast() {
+            return Err(Icmpv6Error::NonUnicastAddress);
+        }
+        let mac = source_lladdr.unwrap_or_else(|| eth.src());
+        (ip.src(), NA_FLAG_OVERRIDE | NA_FLAG_SOLICITED, mac)
+    };
+    let advert = Icmpv6Repr::NeighborAdvert {
+        flags,
+        target,
+        target_lladdr: Some(our_mac),
+    };
+    let icmp_len = advert.header_len();
+    let frame_len = l3 + IPV6_HEADER_LEN + icmp_len;
+    if out.len() < frame_len {
+        return Err(Icmpv6Error::BufferTooSmall);
+    }
+    let out = &mut out[..frame_len];
+    out[..l3].copy_from_slice(&in_frame[..l3]);
+    let mut out_eth = EthernetFrame::new_unchecked(&mut out[..l3]);
+    out_eth.set_dst(dst_mac);
+    out_eth.set_src(our_mac);
+    let mut repr = Ipv6Repr::new(target, dst_ip, PROTO_ICMPV6, icmp_len);
+    repr.hop_limit = ND_HOP_LIMIT;
+    repr.emit(&mut out[l3..])
+        .map_err(|_| Icmpv6Error::BufferTooSmall)?;
+    advert.emit(&mut out[l3 + IPV6_HEADER_LEN..], target, dst_ip)?;
+    Ok(frame_len)
+}
+
+/// Writes into `out` a Packet Too Big with `mtu` about the IPv6 packet in
+/// `in_frame`, from `src_ip` (our address on the link) back to the
+/// packet's source, quoting as much of the packet as keeps the ICMPv6
+/// packet within 1280 bytes (RFC 4443 2.4 c). MACs swapped, VLAN kept,
+/// hop limit 64. Returns the frame length.
+///
+/// Refuses a packet from a multicast or unspecified source
+/// (`NonUnicastAddress`) and an ICMPv6 error (`ErrorAboutError`). A
+/// multicast destination is allowed: RFC 4443 2.4 (e.3) makes Packet Too
+/// Big the exception, so path MTU discovery works for multicast.
+pub fn write_packet_too_big(
+    in_frame: &[u8],
+    out: &mut [u8],
+    src_ip: Ipv6Addr,
+    mtu: u32,
+) -> Result<usize, Icmpv6Error> {
+    let (l3, ip) = ipv6_frame(in_frame)?;
+    if !is_unicast_v6(ip.src()) {
+        return Err(Icmpv6Error::NonUnicastAddress);
+    }
+    if let Ok(upper) = ip.upper_layer() {
+        let is_first = upper.fragment.is_none_or(|f| f.is_first());
+        let packet = ip.packet();
+        if upper.protocol == PROTO_ICMPV6 && is_first {
+            // An error, or a message cut off before its type: no answer.
+            match packet.get(upper.offset) {
+                Some(&t) if !is_error_type_v6(t) => {}
+                _ => return Err(Icmpv6Error::ErrorAboutError),
+            }
+        }
+    }
+    let quoted = ip.packet();
+    let room = IPV6_MIN_MTU - IPV6_HEADER_LEN - ICMPV6_HEADER_LEN;
+    let quoted = &quoted[..quoted.len().min(room)];
+    let icmp_len = ICMPV6_HEADER_LEN + quoted.len();
+    let frame_len = l3 + IPV6_HEADER_LEN + icmp_len;
+    if out.len() < frame_len {
+        return Err(Icmpv6Error::BufferTooSmall);
+    }
+    let out = &mut out[..frame_len];
+    out[..l3].copy_from_slice(&in_frame[..l3]);
+    EthernetFrame::new_unchecked(&mut out[..l3]).swap_addresses();
+    let dst_ip = ip.src();
+    Ipv6Repr::new(src_ip, dst_ip, PROTO_ICMPV6, icmp_len)
+        .emit(&mut out[l3..])
+        .map_err(|_| Icmpv6Error::BufferTooSmall)?;
+    let message = &mut out[l3 + IPV6_HEADER_LEN..];
+    message[ICMPV6_HEADER_LEN..].copy_from_slice(quoted);
+    Icmpv6Repr::PacketTooBig { mtu }.emit(message, src_ip, dst_ip)?;
+    Ok(frame_len)
+}
+
+#[cfg(test)]
+#[path = "replies_v6_tests.rs"]
+mod tests;

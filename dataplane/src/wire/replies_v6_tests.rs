@@ -1,0 +1,191 @@
+use super::*;
+use crate::wire::icmpv6::{
+    solicited_node_multicast, ICMPV6_NEIGHBOR_ADVERT, ICMPV6_PACKET_TOO_BIG, ND_OPT_SOURCE_LLADDR,
+};
+use crate::wire::testutil_v6::{icmpv6_message, ipv6_frame, slow_l4_checksum_v6, v6, MAC_A, MAC_B};
+use crate::wire::PROTO_UDP;
+use proptest::prelude::*;
+
+const OUR_MAC: MacAddr = MacAddr([0x02, 0x7a, 0, 0, 0, 1]);
+
+fn l4_verifies(frame: &[u8], l3: usize) -> bool {
+    let ip = Ipv6Packet::new_checked(&frame[l3..]).unwrap();
+    let message = ip.payload();
+    let mut zeroed = message.to_vec();
+    zeroed[2] = 0;
+    zeroed[3] = 0;
+    u16::from_be_bytes([message[2], message[3]])
+        == slow_l4_checksum_v6(ip.src(), ip.dst(), 58, &zeroed)
+}
+
+#[test]
+fn echo_request_becomes_reply_in_place() {
+    let (client, us) = (v6("2001:db8::1"), v6("2001:db8::a"));
+    let message = icmpv6_message(client, us, ICMPV6_ECHO_REQUEST, 0, 0x0042_0001, b"abcdefgh");
+    let mut frame = ipv6_frame(Some(7), client, us, 58, 3, &message);
+    turn_into_echo_reply_v6(&mut frame).unwrap();
+    let eth = EthernetFrame::new_checked(&frame[..]).unwrap();
+    assert_eq!((eth.src(), eth.dst(), eth.vlan()), (MAC_B, MAC_A, Some(7)));
+    let ip = Ipv6Packet::new_checked(&frame[18..]).unwrap();
+    assert_eq!((ip.src(), ip.dst(), ip.hop_limit()), (us, client, 64));
+    let icmp = Icmpv6Packet::new_checked(ip.payload()).unwrap();
+    assert_eq!(icmp.msg_type(), ICMPV6_ECHO_REPLY);
+    assert_eq!((icmp.echo_ident(), icmp.echo_seq()), (0x42, 1));
+    assert_eq!(icmp.data(), b"abcdefgh");
+    assert!(l4_verifies(&frame, 18));
+}
+
+#[test]
+fn echo_reply_refusals() {
+    let (client, us) = (v6("2001:db8::1"), v6("2001:db8::a"));
+    let request = icmpv6_message(client, us, ICMPV6_ECHO_REQUEST, 0, 1, b"x");
+    let mut bad_sum = ipv6_frame(None, client, us, 58, 64, &request);
+    let last = bad_sum.len() - 1;
+    bad_sum[last] ^= 1;
+    assert_eq!(
+        turn_into_echo_reply_v6(&mut bad_sum),
+        Err(Icmpv6Error::BadChecksum)
+    );
+    let multicast = v6("ff02::1");
+    let to_group = icmpv6_message(client, multicast, ICMPV6_ECHO_REQUEST, 0, 1, b"x");
+    let mut frame = ipv6_frame(None, client, multicast, 58, 64, &to_group);
+    assert_eq!(
+        turn_into_echo_reply_v6(&mut frame),
+        Err(Icmpv6Error::NonUnicastAddress)
+    );
+    let reply = icmpv6_message(client, us, ICMPV6_ECHO_REPLY, 0, 1, b"x");
+    let mut frame = ipv6_frame(None, client, us, 58, 64, &reply);
+    assert_eq!(
+        turn_into_echo_reply_v6(&mut frame),
+        Err(Icmpv6Error::NotEchoRequest)
+    );
+    let mut frame = ipv6_frame(None, client, us, PROTO_UDP, 64, &[0; 8]);
+    assert_eq!(
+        turn_into_echo_reply_v6(&mut frame),
+        Err(Icmpv6Error::NotPlainIpv6)
+    );
+}
+
+fn ns_frame(src: Ipv6Addr, target: Ipv6Addr, hop_limit: u8, with_lladdr: bool) -> Vec<u8> {
+    let dst = solicited_node_multicast(target);
+    let mut data = target.octets().to_vec();
+    if with_lladdr {
+        data.extend_from_slice(&[ND_OPT_SOURCE_LLADDR, 1, 2, 0, 0, 0, 0, 0x0c]);
+    }
+    let message = icmpv6_message(src, dst, ICMPV6_NEIGHBOR_SOLICIT, 0, 0, &data);
+    ipv6_frame(None, src, dst, 58, hop_limit, &message)
+}
+
+#[test]
+fn neighbor_solicitation_gets_a_solicited_advertisement() {
+    let (host, ours) = (v6("2001:db8::1"), v6("2001:db8::a"));
+    let frame = ns_frame(host, ours, 255, true);
+    let mut out = [0u8; 128];
+    let len = write_neighbor_advertisement(&frame, &mut out, OUR_MAC).unwrap();
+    assert_eq!(len, 14 + 40 + 32);
+    let out = &out[..len];
+    let eth = EthernetFrame::new_checked(out).unwrap();
+    // Goes to the link-layer address the solicitation named.
+    assert_eq!(
+        (eth.src(), eth.dst()),
+        (OUR_MAC, MacAddr([2, 0, 0, 0, 0, 0x0c]))
+    );
+    let ip = Ipv6Packet::new_checked(&out[14..]).unwrap();
+    assert_eq!((ip.src(), ip.dst(), ip.hop_limit()), (ours, host, 255));
+    let icmp = Icmpv6Packet::new_checked(ip.payload()).unwrap();
+    assert_eq!(icmp.msg_type(), ICMPV6_NEIGHBOR_ADVERT);
+    assert_eq!(
+        Icmpv6Repr::parse(&icmp, ours, host),
+        Ok(Icmpv6Repr::NeighborAdvert {
+            flags: NA_FLAG_SOLICITED | NA_FLAG_OVERRIDE,
+            target: ours,
+            target_lladdr: Some(OUR_MAC),
+        })
+    );
+    assert!(l4_verifies(out, 14));
+}
+
+#[test]
+fn duplicate_address_detection_is_answered_to_all_nodes() {
+    let ours = v6("2001:db8::a");
+    let frame = ns_frame(Ipv6Addr::UNSPECIFIED, ours, 255, false);
+    let mut out = [0u8; 128];
+    let len = write_neighbor_advertisement(&frame, &mut out, OUR_MAC).unwrap();
+    let eth = EthernetFrame::new_checked(&out[..len]).unwrap();
+    assert_eq!(eth.dst(), MacAddr([0x33, 0x33, 0, 0, 0, 1]));
+    let ip = Ipv6Packet::new_checked(&out[14..len]).unwrap();
+    assert_eq!(ip.dst(), v6("ff02::1"));
+    let icmp = Icmpv6Packet::new_checked(ip.payload()).unwrap();
+    assert_eq!(icmp.na_flags(), NA_FLAG_OVERRIDE, "not solicited");
+}
+
+#[test]
+fn forwarded_or_short_buffer_solicitations_are_not_answered() {
+    let (host, ours) = (v6("2001:db8::1"), v6("2001:db8::a"));
+    let mut out = [0u8; 128];
+    let routed = ns_frame(host, ours, 254, true);
+    assert_eq!(
+        write_neighbor_advertisement(&routed, &mut out, OUR_MAC),
+        Err(Icmpv6Error::BadNeighborDiscovery)
+    );
+    let frame = ns_frame(host, ours, 255, true);
+    assert_eq!(
+        write_neighbor_advertisement(&frame, &mut out[..85], OUR_MAC),
+        Err(Icmpv6Error::BufferTooSmall)
+    );
+}
+
+#[test]
+fn packet_too_big_quotes_what_fits_in_1280() {
+    let (client, server, us) = (v6("2001:db8::1"), v6("2001:db8:1::5"), v6("2001:db8::a"));
+    let payload: Vec<u8> = (0..1452u32).map(|i| i as u8).collect();
+    let frame = ipv6_frame(None, client, server, PROTO_UDP, 64, &payload);
+    let mut out = [0u8; 2048];
+    let len = write_packet_too_big(&frame, &mut out, us, 1400).unwrap();
+    assert_eq!(len, 14 + 1280);
+    let ip = Ipv6Packet::new_checked(&out[14..len]).unwrap();
+    assert_eq!((ip.src(), ip.dst(), ip.payload_len()), (us, client, 1240));
+    let icmp = Icmpv6Packet::new_checked(ip.payload()).unwrap();
+    assert_eq!(
+        (icmp.msg_type(), icmp.code(), icmp.mtu()),
+        (ICMPV6_PACKET_TOO_BIG, 0, 1400)
+    );
+    assert_eq!(icmp.quoted().unwrap(), &frame[14..14 + 1232]);
+    assert!(l4_verifies(&out[..len], 14));
+
+    // A small packet is quoted whole.
+    let frame = ipv6_frame(None, client, server, PROTO_UDP, 64, &payload[..100]);
+    let len = write_packet_too_big(&frame, &mut out, us, 1280).unwrap();
+    assert_eq!(len, 14 + 40 + 8 + 140);
+}
+
+#[test]
+fn packet_too_big_is_never_sent_about_an_error_or_to_a_non_unicast_source() {
+    let (client, server, us) = (v6("2001:db8::1"), v6("2001:db8:1::5"), v6("2001:db8::a"));
+    let mut out = [0u8; 2048];
+    let error = icmpv6_message(client, server, 1, 4, 0, &[0; 48]);
+    let frame = ipv6_frame(None, client, server, 58, 64, &error);
+    assert_eq!(
+        write_packet_too_big(&frame, &mut out, us, 1280),
+        Err(Icmpv6Error::ErrorAboutError)
+    );
+    let frame = ipv6_frame(None, Ipv6Addr::UNSPECIFIED, server, PROTO_UDP, 64, &[0; 8]);
+    assert_eq!(
+        write_packet_too_big(&frame, &mut out, us, 1280),
+        Err(Icmpv6Error::NonUnicastAddress)
+    );
+    // To a multicast group is allowed (RFC 4443 2.4 e.3).
+    let frame = ipv6_frame(None, client, v6("ff0e::1"), PROTO_UDP, 64, &[0; 8]);
+    assert!(write_packet_too_big(&frame, &mut out, us, 1280).is_ok());
+}
+
+proptest! {
+    #[test]
+    fn builders_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+        let mut out = [0u8; 1400];
+        let _ = write_neighbor_advertisement(&bytes, &mut out, OUR_MAC);
+        let _ = write_packet_too_big(&bytes, &mut out, v6("2001:db8::a"), 1280);
+        let mut copy = bytes.clone();
+        let _ = turn_into_echo_reply_v6(&mut copy);
+    }
+}
