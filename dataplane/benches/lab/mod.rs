@@ -304,7 +304,7 @@ pub struct CpuPrefetch;
 impl dataplane::prefetch::Prefetch for CpuPrefetch {
     #[inline(always)]
     fn read<T>(&self, value: &T) {
-        dpdk_ffi::prefetch_read(value);
+        cpu_hint::prefetch_read(value);
     }
 }
 
