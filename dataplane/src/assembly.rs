@@ -14,31 +14,21 @@
 //! only lays out which ring joins which pair of workers.
 
 use std::fmt;
-use std::net::Ipv4Addr;
 use std::sync::Arc;
 
 use crate::counters::WorkerCounters;
 use crate::pipeline::{LocalLoad, ServerLoads, Snapshots, Worker, WorkerConfig};
 use crate::policy::Policy;
 use crate::rcu::{Publisher, RcuError};
-use crate::tier1::{SessionKeyMode, SteeringTable};
-use crate::tier2::Quarantine;
+use crate::tier1::SteeringTable;
 use crate::topology::{Neighbours, Topology};
 
 /// Everything the workers of one appliance are built from.
 pub struct WorkersPlan {
-    /// How many workers; worker `i` gets index `i` (its gateway ID and its
-    /// share of the port range).
-    pub n_workers: u16,
-    /// Gateway addresses (user-session source addresses).
-    pub gateway_addrs: Vec<Ipv4Addr>,
-    pub port_range: (u16, u16),
-    /// User sessions per worker.
-    pub table_capacity: u32,
-    pub quarantine: Quarantine,
-    pub session_key: SessionKeyMode,
-    /// Source ports of active health probes, if any.
-    pub probe_ports: Option<(u16, u16)>,
+    /// What every worker is configured with: `worker.n_workers` workers are
+    /// built, and worker `i` gets index `i` (its gateway ID and its share of
+    /// the port range) whatever `worker.index` says.
+    pub worker: WorkerConfig,
     /// Ports, own addresses and routes (shared, never republished).
     pub topology: Topology,
     /// First snapshots, published as generation 1.
@@ -110,13 +100,7 @@ impl WorkersPlan {
     /// server loads yet) and `n_workers` workers reading them.
     pub fn assemble(self) -> Result<Assembly, AssemblyError> {
         let WorkersPlan {
-            n_workers,
-            gateway_addrs,
-            port_range,
-            table_capacity,
-            quarantine,
-            session_key,
-            probe_ports,
+            worker: template,
             topology,
             steering,
             policy,
@@ -131,20 +115,14 @@ impl WorkersPlan {
             loads: Publisher::new(ServerLoads::default(), max_readers),
         };
         let topology = Arc::new(topology);
-        let n = usize::from(n_workers);
+        let n = usize::from(template.n_workers);
         let mut workers = Vec::with_capacity(n);
         let mut loads = Vec::with_capacity(n);
         let mut counters = Vec::with_capacity(n);
-        for index in 0..n_workers {
+        for index in 0..template.n_workers {
             let config = WorkerConfig {
                 index,
-                n_workers,
-                gateway_addrs: gateway_addrs.clone(),
-                port_range,
-                table_capacity,
-                quarantine,
-                session_key,
-                probe_ports,
+                ..template.clone()
             };
             let load = Arc::new(LocalLoad::default());
             let counter = Arc::new(WorkerCounters::default());
@@ -203,7 +181,8 @@ pub fn handoff_mesh<P, C, E>(
 mod tests {
     use super::*;
     use crate::testkit;
-    use crate::tier1::{Gateway, GatewayId, GatewayTarget};
+    use crate::tier1::{Gateway, GatewayId, GatewayTarget, SessionKeyMode};
+    use crate::tier2::Quarantine;
 
     fn plan(n_workers: u16, max_readers: usize) -> WorkersPlan {
         let gateways: Vec<Gateway> = (0..n_workers)
@@ -213,16 +192,19 @@ mod tests {
             })
             .collect();
         WorkersPlan {
-            n_workers,
-            gateway_addrs: vec![testkit::GW],
-            port_range: testkit::PORT_RANGE,
-            table_capacity: 64,
-            quarantine: Quarantine {
-                tcp_ms: 1,
-                other_ms: 1,
+            worker: WorkerConfig {
+                index: 0,
+                n_workers,
+                gateway_addrs: vec![testkit::GW],
+                port_range: testkit::PORT_RANGE,
+                table_capacity: 64,
+                quarantine: Quarantine {
+                    tcp_ms: 1,
+                    other_ms: 1,
+                },
+                session_key: SessionKeyMode::SourceIp,
+                probe_ports: None,
             },
-            session_key: SessionKeyMode::SourceIp,
-            probe_ports: None,
             topology: testkit::topology(),
             steering: SteeringTable::new(&gateways).unwrap(),
             policy: testkit::policy(),
@@ -265,7 +247,7 @@ mod tests {
     #[test]
     fn a_plan_without_gateway_addresses_is_refused() {
         let mut p = plan(1, 1);
-        p.gateway_addrs.clear();
+        p.worker.gateway_addrs.clear();
         let e = p.assemble().err().unwrap();
         assert!(e.to_string().contains("gateway addresses"), "{e}");
     }

@@ -9,7 +9,7 @@ use crate::assembly::{Publishers, WorkersPlan};
 use crate::counters::DropReason;
 use crate::event::Event;
 use crate::frame::{Frame, VecFrame};
-use crate::pipeline::{LocalLoad, ServerLoads, Verdict, Worker};
+use crate::pipeline::{LocalLoad, ServerLoads, Verdict, Worker, WorkerConfig};
 use crate::policy::Policy;
 use crate::policy::{
     AdminState, Entitlement, Server, Service, ServiceSet, ServiceTable, Subscribers,
@@ -181,16 +181,19 @@ impl Lab {
             .collect();
         let now = 1_000_000;
         let assembly = WorkersPlan {
-            n_workers,
-            gateway_addrs: vec![GW],
-            port_range: range,
-            table_capacity: capacity,
-            quarantine: Quarantine {
-                tcp_ms: 60_000,
-                other_ms: 1_000,
+            worker: WorkerConfig {
+                index: 0,
+                n_workers,
+                gateway_addrs: vec![GW],
+                port_range: range,
+                table_capacity: capacity,
+                quarantine: Quarantine {
+                    tcp_ms: 60_000,
+                    other_ms: 1_000,
+                },
+                session_key: key,
+                probe_ports: Some((1000, 1023)),
             },
-            session_key: key,
-            probe_ports: Some((1000, 1023)),
             topology: topo,
             steering: SteeringTable::new(&gateways).unwrap(),
             policy: policy(),

@@ -29,6 +29,6 @@ pub use launch::{launch_on_lcore, LcoreHandle};
 pub use mbuf::Mbuf;
 pub use mempool::{Mempool, SOCKET_ID_ANY};
 pub use pdump::{pdump_init, pdump_uninit};
-pub use port::{LinkStatus, PortId, PortQueues, PortStats, RxQueue, TxQueue};
+pub use port::{LinkStatus, PortId, PortQueues, PortStats, QueueId, RxQueue, TxQueue};
 pub use ring::{mbuf_ring, RingConsumer, RingProducer};
 pub use telemetry::{register_command, TelValue};

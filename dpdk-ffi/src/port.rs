@@ -74,20 +74,25 @@ fn port_pools() -> MutexGuard<'static, BTreeMap<u16, Mempool>> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PortId(u16);
 
+/// Which queue of which port: a name only, it cannot burst.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct QueueId {
+    pub port: PortId,
+    pub queue: u16,
+}
+
 /// The one handle that may receive from a queue of a port (see the module
 /// docs): not `Clone`, bursts take `&mut self`.
 #[derive(Debug, PartialEq, Eq)]
 pub struct RxQueue {
-    port: PortId,
-    queue: u16,
+    id: QueueId,
     generation: u32,
 }
 
 /// The one handle that may transmit on a queue of a port.
 #[derive(Debug, PartialEq, Eq)]
 pub struct TxQueue {
-    port: PortId,
-    queue: u16,
+    id: QueueId,
     generation: u32,
 }
 
@@ -300,15 +305,13 @@ impl PortId {
         Ok(PortQueues {
             rx: (0..rx_queues)
                 .map(|queue| RxQueue {
-                    port,
-                    queue,
+                    id: QueueId { port, queue },
                     generation,
                 })
                 .collect(),
             tx: (0..tx_queues)
                 .map(|queue| TxQueue {
-                    port,
-                    queue,
+                    id: QueueId { port, queue },
                     generation,
                 })
                 .collect(),
@@ -427,16 +430,9 @@ impl PortId {
 }
 
 impl RxQueue {
-    /// The port this queue belongs to.
-    #[inline]
-    pub fn port(&self) -> PortId {
-        self.port
-    }
-
-    /// The queue number.
-    #[inline]
-    pub fn queue(&self) -> u16 {
-        self.queue
+    /// Which queue this is.
+    pub fn id(&self) -> QueueId {
+        self.id
     }
 
     /// Receives into the free part of `burst`; the number of mbufs added.
@@ -444,7 +440,8 @@ impl RxQueue {
     #[inline]
     pub fn rx_burst(&mut self, burst: &mut Burst) -> usize {
         let room = burst.free_space();
-        if room == 0 || !self.port.queues_live(self.generation) {
+        let QueueId { port, queue } = self.id;
+        if room == 0 || !port.queues_live(self.generation) {
             return 0;
         }
         let room = u16::try_from(room).unwrap_or(u16::MAX);
@@ -452,8 +449,7 @@ impl RxQueue {
         // made this handle and is still (the generation matches); the spare
         // part of the burst has room for `room` pointers; this handle is the
         // queue's only one and `&mut self` keeps it to one thread.
-        let received =
-            unsafe { sys::tandem_eth_rx_burst(self.port.0, self.queue, burst.spare_ptr(), room) };
+        let received = unsafe { sys::tandem_eth_rx_burst(port.0, queue, burst.spare_ptr(), room) };
         let len = burst.len() + usize::from(received.min(room));
         // SAFETY: DPDK wrote `received` owned, non-null mbufs after len.
         unsafe { burst.set_len(len) };
@@ -462,16 +458,9 @@ impl RxQueue {
 }
 
 impl TxQueue {
-    /// The port this queue belongs to.
-    #[inline]
-    pub fn port(&self) -> PortId {
-        self.port
-    }
-
-    /// The queue number.
-    #[inline]
-    pub fn queue(&self) -> u16 {
-        self.queue
+    /// Which queue this is.
+    pub fn id(&self) -> QueueId {
+        self.id
     }
 
     /// Transmits from the front of `burst`; the number sent. Sent mbufs
@@ -480,15 +469,15 @@ impl TxQueue {
     /// again or closed.
     #[inline]
     pub fn tx_burst(&mut self, burst: &mut Burst) -> usize {
-        if burst.is_empty() || !self.port.queues_live(self.generation) {
+        let QueueId { port, queue } = self.id;
+        if burst.is_empty() || !port.queues_live(self.generation) {
             return 0;
         }
         let count = u16::try_from(burst.len()).unwrap_or(u16::MAX);
         // SAFETY: the queue is set up and current (generation checked), the
         // burst holds `count` owned mbufs, and this handle is the queue's
         // only one, used through `&mut self` by one thread.
-        let sent =
-            unsafe { sys::tandem_eth_tx_burst(self.port.0, self.queue, burst.as_raw_ptr(), count) };
+        let sent = unsafe { sys::tandem_eth_tx_burst(port.0, queue, burst.as_raw_ptr(), count) };
         let sent = usize::from(sent.min(count));
         // SAFETY: the driver now owns the first `sent` mbufs.
         unsafe { burst.forget_front(sent) };
@@ -534,19 +523,12 @@ mod tests {
         // stops when the port's generation moves.
         let port = PortId(7);
         let mut burst = Burst::new();
-        let mut never = RxQueue {
-            port,
-            queue: 0,
-            generation: 0,
-        };
+        let id = QueueId { port, queue: 0 };
+        let mut never = RxQueue { id, generation: 0 };
         assert_eq!(never.rx_burst(&mut burst), 0);
         let generation = port.retire_queues();
         assert!(port.queues_live(generation));
-        let mut old = TxQueue {
-            port,
-            queue: 0,
-            generation,
-        };
+        let mut old = TxQueue { id, generation };
         port.retire_queues();
         assert!(!port.queues_live(generation));
         assert_eq!(old.tx_burst(&mut burst), 0);

@@ -6,7 +6,7 @@ mod common;
 
 use common::pcap;
 use dpdk_ffi::{
-    Burst, Eal, Error, Mbuf, Mempool, PortId, PortQueues, RxQueue, TxQueue, BURST_MAX,
+    Burst, Eal, Error, Mbuf, Mempool, PortId, PortQueues, QueueId, RxQueue, TxQueue, BURST_MAX,
     SOCKET_ID_ANY,
 };
 
@@ -82,8 +82,8 @@ fn pcap_port_replays_and_records(pool: &Mempool, frames: &[Vec<u8>], tx_pcap: &s
         (Ok([rxq]), Ok([txq])) => (rxq, txq),
         _ => panic!("one rx and one tx queue"),
     };
-    assert_eq!((rxq.port(), rxq.queue()), (port, 0));
-    assert_eq!((txq.port(), txq.queue()), (port, 0));
+    let queue_0 = QueueId { port, queue: 0 };
+    assert_eq!((rxq.id(), txq.id()), (queue_0, queue_0));
     port.start().expect("start");
     assert!(port.mac_addr().is_ok());
     assert!(port.link().is_ok());

@@ -7,7 +7,7 @@ use dataplane::assembly::{Publishers, WorkersPlan};
 use dataplane::counters::{DropReason, WorkerCounters};
 use dataplane::event::Event;
 use dataplane::frame::VecFrame;
-use dataplane::pipeline::{LocalLoad, ServerLoads, Verdict, Worker};
+use dataplane::pipeline::{LocalLoad, ServerLoads, Verdict, Worker, WorkerConfig};
 pub use dataplane::policy::{
     AdminState, Entitlement, Policy, Server, Service, ServiceSet, ServiceTable, Subscribers,
 };
@@ -93,16 +93,19 @@ impl Lab {
             .expect("distinct gateways");
         let now = 1_000_000;
         let assembly = WorkersPlan {
-            n_workers: N_WORKERS,
-            gateway_addrs: vec![GW],
-            port_range: PORT_RANGE,
-            table_capacity: TABLE_CAPACITY,
-            quarantine: Quarantine {
-                tcp_ms: 60_000,
-                other_ms: 1_000,
+            worker: WorkerConfig {
+                index: 0,
+                n_workers: N_WORKERS,
+                gateway_addrs: vec![GW],
+                port_range: PORT_RANGE,
+                table_capacity: TABLE_CAPACITY,
+                quarantine: Quarantine {
+                    tcp_ms: 60_000,
+                    other_ms: 1_000,
+                },
+                session_key: mode,
+                probe_ports: Some(PROBE_PORTS),
             },
-            session_key: mode,
-            probe_ports: Some(PROBE_PORTS),
             topology: topology(),
             steering: steering_table,
             policy: policy(),

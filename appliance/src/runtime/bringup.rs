@@ -19,6 +19,7 @@ use crate::plan;
 use crossbeam::queue::ArrayQueue;
 use dataplane::assembly::{handoff_mesh, Assembly, WorkersPlan};
 use dataplane::event::Event;
+use dataplane::pipeline::WorkerConfig;
 use dataplane::tier1::{SessionManager, SteeringTable};
 use dataplane::topology::Neighbours;
 use dpdk_ffi::{
@@ -228,13 +229,16 @@ pub fn assemble_workers(
     let steering = SteeringTable::new(&plan::gateways(cfg))
         .map_err(|e| RunError::Setup(format!("steering table: {e}")))?;
     WorkersPlan {
-        n_workers: cfg.workers.len() as u16,
-        gateway_addrs: cfg.gateway.addresses.iter().map(|a| a.0).collect(),
-        port_range: cfg.gateway.port_range,
-        table_capacity: cfg.gateway.user_sessions_per_worker,
-        quarantine: plan::quarantine(cfg),
-        session_key: plan::session_key(cfg.steering.key),
-        probe_ports: cfg.health.active.as_ref().map(|a| a.source_ports),
+        worker: WorkerConfig {
+            index: 0,
+            n_workers: cfg.workers.len() as u16,
+            gateway_addrs: cfg.gateway.addresses.iter().map(|a| a.0).collect(),
+            port_range: cfg.gateway.port_range,
+            table_capacity: cfg.gateway.user_sessions_per_worker,
+            quarantine: plan::quarantine(cfg),
+            session_key: plan::session_key(cfg.steering.key),
+            probe_ports: cfg.health.active.as_ref().map(|a| a.source_ports),
+        },
         topology: plan::topology(cfg, macs, &policy),
         steering,
         policy,

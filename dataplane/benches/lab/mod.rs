@@ -12,7 +12,7 @@ use dataplane::assembly::{Publishers, WorkersPlan};
 use dataplane::counters::DropReason;
 use dataplane::event::{Event, EventSink};
 use dataplane::frame::{Frame, VecFrame};
-use dataplane::pipeline::{ServerLoads, Verdict, Worker};
+use dataplane::pipeline::{ServerLoads, Verdict, Worker, WorkerConfig};
 use dataplane::policy::{
     AdminState, Entitlement, Policy, Server, Service, ServiceTable, Subscribers,
 };
@@ -322,13 +322,16 @@ impl Lab {
             n.insert(SRV, ip, server_mac(ip));
         }
         let assembly = WorkersPlan {
-            n_workers: 1,
-            gateway_addrs: (0..s.gateway_addrs).map(gateway_addr).collect(),
-            port_range: (1024, 65535),
-            table_capacity: s.capacity,
-            quarantine: s.quarantine,
-            session_key: SessionKeyMode::SourceIp,
-            probe_ports: None,
+            worker: WorkerConfig {
+                index: 0,
+                n_workers: 1,
+                gateway_addrs: (0..s.gateway_addrs).map(gateway_addr).collect(),
+                port_range: (1024, 65535),
+                table_capacity: s.capacity,
+                quarantine: s.quarantine,
+                session_key: SessionKeyMode::SourceIp,
+                probe_ports: None,
+            },
             topology: topology(s.gateway_addrs),
             steering: SteeringTable::new(&gateways).expect("one gateway"),
             policy: policy(s.timeouts),
