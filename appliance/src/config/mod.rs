@@ -10,7 +10,6 @@ mod ron_message;
 pub mod schema;
 mod table_memory;
 mod validate;
-mod validate_limits;
 
 pub use schema::*;
 
