@@ -262,6 +262,7 @@ pub struct WorkerLinks {
 
 /// The launched workers and the ends the control plane keeps.
 pub struct Launched {
+    pub links: WorkerLinks,
     pub handles: Vec<LcoreHandle>,
     /// Each worker's event ring.
     pub events: Vec<rtrb::Consumer<Event>>,
@@ -271,17 +272,39 @@ pub struct Launched {
     pub error: Option<RunError>,
 }
 
+/// Who gets which queue handle: worker `i` its polled rx queues and tx
+/// queue `i` of every port, the control plane the last tx queue of every
+/// port.
+pub struct QueueShares {
+    pub workers: Vec<(Vec<RxQueue>, Vec<TxQueue>)>,
+    pub control: Vec<TxQueue>,
+}
+
+/// Shares the queue handles out before any worker starts, so a handle
+/// missing (which validation should have made impossible) fails bring-up
+/// with nothing running yet.
+pub fn share_queues(cfg: &Config, ports: &mut Ports) -> Result<QueueShares, RunError> {
+    let n = cfg.workers.len();
+    let workers = (0..n)
+        .map(|i| Ok((worker_polls(cfg, ports, i)?, take_tx_queues(ports, i)?)))
+        .collect::<Result<Vec<_>, RunError>>()?;
+    let control = take_tx_queues(ports, n)?;
+    Ok(QueueShares { workers, control })
+}
+
 /// Gives each worker its queues and rings and launches it on its lcore.
 pub fn launch_workers(
     cfg: &Config,
-    ports: &mut Ports,
+    ports: &Ports,
+    queues: Vec<(Vec<RxQueue>, Vec<TxQueue>)>,
     rings: HandoffRings,
     pipelines: Vec<dataplane::pipeline::Worker>,
-    links: &WorkerLinks,
+    links: WorkerLinks,
     clock: Clock,
-) -> Result<Launched, RunError> {
+) -> Launched {
     let n = cfg.workers.len();
     let mut launched = Launched {
+        links,
         handles: Vec::new(),
         events: Vec::with_capacity(n),
         pools: Vec::with_capacity(n),
@@ -290,21 +313,22 @@ pub fn launch_workers(
     let (ring_out, ring_in) = rings;
     let mut ring_out = ring_out.into_iter();
     let mut ring_in = ring_in.into_iter();
-    for (i, (w, pipeline)) in cfg.workers.iter().zip(pipelines).enumerate() {
+    let parts = cfg.workers.iter().zip(pipelines).zip(queues);
+    for (i, ((w, pipeline), (polls, tx))) in parts.enumerate() {
         launched.pools.push(Arc::clone(pipeline.pool_gauges()));
         let (producer, consumer) = rtrb::RingBuffer::new(cfg.rings.events as usize);
         launched.events.push(consumer);
         let io = worker::WorkerIo {
-            polls: worker_polls(cfg, ports, i)?,
-            tx: take_tx_queues(ports, i)?,
+            polls,
+            tx,
             port_index: ports.index.clone(),
             ring_out: ring_out.next().unwrap_or_default(),
             ring_in: ring_in.next().unwrap_or_default(),
             events: producer,
-            commands: Arc::clone(&links.commands[i]),
-            stop: Arc::clone(&links.stop),
-            stopped: Arc::clone(&links.stopped),
-            finished: Arc::clone(&links.finished),
+            commands: Arc::clone(&launched.links.commands[i]),
+            stop: Arc::clone(&launched.links.stop),
+            stopped: Arc::clone(&launched.links.stopped),
+            finished: Arc::clone(&launched.links.finished),
             n_workers: n,
             busy_poll: cfg.idle.busy_poll,
             max_sleep_us: cfg.idle.max_sleep_us,
@@ -316,12 +340,12 @@ pub fn launch_workers(
                 launched.error = Some(RunError::Setup(format!("worker on lcore {}: {e}", w.lcore)));
                 // The workers never started count as stopped for the
                 // shutdown barrier.
-                links.stopped.fetch_add(n - i, Ordering::AcqRel);
+                launched.links.stopped.fetch_add(n - i, Ordering::AcqRel);
                 break;
             }
         }
     }
-    Ok(launched)
+    launched
 }
 
 /// The rx queues worker `i` polls: those its config names, and its share
@@ -377,22 +401,26 @@ fn take_tx_queues(ports: &mut Ports, queue: usize) -> Result<Vec<TxQueue>, RunEr
         .collect()
 }
 
+/// What the control plane gets besides the DPDK objects and the workers.
+pub struct ControlInputs<'a> {
+    /// Where the config was read from (for reload).
+    pub path: &'a Path,
+    pub manager: SessionManager,
+    pub exporter: Option<AccountingExporter>,
+    pub clients: Arc<Clients>,
+    pub clock: Clock,
+}
+
 /// The control plane: what it holds, and its own tx queues.
-#[allow(clippy::too_many_arguments)] // the parts bring-up made, handed over once
 pub fn control_plane(
     cfg: &Config,
-    path: &Path,
-    ports: &mut Ports,
+    ports: &Ports,
+    control_tx: Vec<TxQueue>,
     pool: &Mempool,
     assembly: Assembly,
     launched: &mut Launched,
-    manager: SessionManager,
-    links: &WorkerLinks,
-    exporter: Option<AccountingExporter>,
-    clients: Arc<Clients>,
-    clock: Clock,
-) -> Result<Control, RunError> {
-    let control_tx = take_tx_queues(ports, cfg.workers.len())?;
+    inputs: ControlInputs,
+) -> Control {
     let Assembly {
         publishers,
         topology,
@@ -411,27 +439,27 @@ pub fn control_plane(
         neighbours: publishers.neighbours,
         loads: publishers.loads,
         neighbours_work,
-        manager,
+        manager: inputs.manager,
         staged_drains: Vec::new(),
         events: std::mem::take(&mut launched.events),
         worker_loads: loads,
         counters,
         pools: std::mem::take(&mut launched.pools),
-        commands: links.commands.clone(),
-        accounting: records::AccountingPipe::new(exporter),
-        api_clients: clients,
+        commands: launched.links.commands.clone(),
+        accounting: records::AccountingPipe::new(inputs.exporter),
+        api_clients: inputs.clients,
         cfg: cfg.clone(),
-        cfg_path: path.to_path_buf(),
+        cfg_path: inputs.path.to_path_buf(),
         started: std::time::Instant::now(),
         published_at: [std::time::Instant::now(); 4],
         neighbour_stats: Default::default(),
     };
-    Ok(Control::new(
+    Control::new(
         shared,
-        clock,
+        inputs.clock,
         cfg.log.stats_interval_s,
         cfg.health.clone(),
-    ))
+    )
 }
 
 /// The control API socket, the metrics endpoint and the DPDK telemetry

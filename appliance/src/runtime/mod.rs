@@ -67,23 +67,28 @@ pub fn run(path: &Path, cfg: Config) -> Result<(), RunError> {
         finished: Arc::new(AtomicUsize::new(0)),
         commands: (0..n).map(|_| Arc::new(ArrayQueue::new(16))).collect(),
     };
+    let queues = bringup::share_queues(&cfg, &mut ports)?;
     let pipelines = std::mem::take(&mut assembly.workers);
-    let mut launched = bringup::launch_workers(&cfg, &mut ports, rings, pipelines, &links, clock)?;
+    let mut launched =
+        bringup::launch_workers(&cfg, &ports, queues.workers, rings, pipelines, links, clock);
 
     let clients = Arc::new(crate::api::clients::Clients::default());
+    let inputs = bringup::ControlInputs {
+        path,
+        manager,
+        exporter,
+        clients: Arc::clone(&clients),
+        clock,
+    };
     let mut control = bringup::control_plane(
         &cfg,
-        path,
-        &mut ports,
+        &ports,
+        queues.control,
         &pool,
         assembly,
         &mut launched,
-        manager,
-        &links,
-        exporter,
-        Arc::clone(&clients),
-        clock,
-    )?;
+        inputs,
+    );
     let front_ends = bringup::start_front_ends(&cfg, &mut control, clients);
     if launched.error.is_none() {
         info!(workers = n, "tandem running; SIGINT or SIGTERM stops it");
@@ -97,7 +102,8 @@ pub fn run(path: &Path, cfg: Config) -> Result<(), RunError> {
     signals.stop.store(true, Ordering::Relaxed);
     shutdown::stop_front_ends(front_ends);
     let lost_before = control.events_lost();
-    shutdown::drain_final_records(&mut control, &links.finished, launched.handles.len());
+    let finished = &launched.links.finished;
+    shutdown::drain_final_records(&mut control, finished, launched.handles.len());
     let worker_failed = shutdown::join_workers(std::mem::take(&mut launched.handles));
     shutdown::final_flush(&mut control, lost_before);
     shutdown::close_ports(&ports.ids, &cfg);
