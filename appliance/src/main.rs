@@ -5,6 +5,8 @@
 //! only checks a config. A config error exits with status 2 before DPDK
 //! starts; a runtime failure exits with status 1.
 
+#![forbid(unsafe_code)]
+
 mod accounting;
 mod api;
 mod clock;

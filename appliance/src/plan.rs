@@ -9,7 +9,7 @@ use dataplane::policy::{
 };
 use dataplane::tier1::{Gateway, GatewayId, GatewayTarget, SessionId, SessionKeyMode};
 use dataplane::tier2::{Quarantine, Timeouts};
-use dataplane::topology::{LocalAddr, PortInfo, Role, Topology};
+use dataplane::topology::{LocalAddr, Neighbours, PortInfo, Role, Topology};
 use dataplane::wire::{PROTO_TCP, PROTO_UDP};
 
 pub fn role(r: CfgRole) -> Role {
@@ -237,6 +237,17 @@ pub fn gateways(c: &Config) -> Vec<Gateway> {
             target: GatewayTarget::LocalWorker(i as u16),
         })
         .collect()
+}
+
+/// The static neighbours of every port, the table ARP learning starts from.
+pub fn neighbours(c: &Config) -> Neighbours {
+    let mut neighbours = Neighbours::default();
+    for (i, p) in c.ports.iter().enumerate() {
+        for n in &p.neighbours {
+            neighbours.insert(i as u16, n.ip.0, n.mac.0);
+        }
+    }
+    neighbours
 }
 
 /// Ports with their MACs (read from DPDK), own addresses and routes.

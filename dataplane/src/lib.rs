@@ -7,6 +7,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod assembly;
 pub mod counters;
 pub mod event;
 pub mod frame;

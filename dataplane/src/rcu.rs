@@ -9,20 +9,27 @@
 //!
 //! * The [`Publisher`] owns the *current* snapshot as an `Arc<T>` inside a
 //!   mutex-protected cell, next to its generation number, and mirrors the
-//!   generation in an `AtomicU64` that readers poll.
+//!   generation in an `AtomicU64` that readers poll. The mutex is the
+//!   control plane's: publishing, registering a reader and taking one
+//!   offline or dropping it (all off the fast path) take it; a worker's
+//!   [`Reader::refresh`] never does.
+//! * Each reader slot has a *mailbox*: a lock-free queue of capacity one
+//!   (`crossbeam_queue::ArrayQueue`) holding the newest `(generation, Arc)`
+//!   the publisher has given that reader and it has not taken yet.
 //! * Each [`Reader`] (one per worker) keeps its own `Arc<T>` clone and the
 //!   generation of that clone. [`Reader::get`] is a plain field access: no
 //!   atomics, no locks.
 //! * [`Reader::refresh`], called once per burst, is the reader's quiescent
 //!   point. It does one acquire load of the published generation. Only when
-//!   that moved (once per publish, not per packet) does it lock the cell
-//!   briefly, clone the new `Arc`, drop its old clone and then store the new
-//!   generation into its own slot with a release store. Readers never do a
-//!   read-modify-write on shared state of their own; the lock is the only
-//!   contended operation and it happens once per publish.
-//! * [`Publisher::publish`] swaps the new snapshot into the cell, bumps the
-//!   generation (release) and moves the previous `Arc` onto a *retire list*
-//!   tagged with its generation.
+//!   that moved (once per publish, not per packet) does it pop its mailbox
+//!   (a few atomic operations on a queue only it and the publisher touch),
+//!   drop its old clone and then store the new generation into its own slot
+//!   with a release store.
+//! * [`Publisher::publish`], under the cell's lock, puts the new `Arc` into
+//!   the mailbox of every online reader (`force_push`: a snapshot the
+//!   reader never took is handed back and dropped by the publisher), swaps
+//!   it into the cell, then bumps the generation (release) and moves the
+//!   previous `Arc` onto a *retire list* tagged with its generation.
 //! * [`Publisher::reclaim`] reads every online reader's slot (acquire) and
 //!   drops the retired snapshots whose generation is older than the oldest
 //!   generation any online reader still reports.
@@ -42,6 +49,15 @@
 //! publisher's drop in `reclaim` is the last one and the memory is released on
 //! the control plane.
 //!
+//! A mailbox never holds the last reference either. It holds at most one
+//! snapshot, the newest pushed, whose generation is at least the one its
+//! reader's slot names, so the publisher still keeps it (current or
+//! retired). When the reader pops it, the mailbox's reference becomes the
+//! reader's. Offline and free slots get nothing: the mailbox is emptied (its
+//! snapshot is still the publisher's too, so that is a decrement) under the
+//! cell's lock before the slot is marked offline or free, and `publish`
+//! checks the slot under the same lock.
+//!
 //! A newly registered (or re-onlined) reader takes its clone and stores its
 //! generation while holding the cell's lock, so a concurrent publish cannot
 //! retire that snapshot before the slot names it.
@@ -55,6 +71,7 @@
 //! reader drops last frees the remaining snapshots (acceptable at shutdown
 //! only, so stop the workers before dropping the publisher).
 
+use crossbeam_queue::ArrayQueue;
 use std::cell::Cell;
 use std::fmt;
 use std::marker::PhantomData;
@@ -89,11 +106,20 @@ impl fmt::Display for RcuError {
 
 impl std::error::Error for RcuError {}
 
-/// One reader's report: the generation it holds, or `SLOT_FREE` /
-/// `SLOT_OFFLINE`. Padded to a cache line so readers do not share lines.
+/// One reader's report, the generation it holds or `SLOT_FREE` /
+/// `SLOT_OFFLINE`, and its mailbox. Padded to a cache line so readers do not
+/// share lines.
 #[repr(align(64))]
-struct ReaderSlot {
+struct ReaderSlot<T> {
     seen: AtomicU64,
+    /// The newest snapshot published for this reader and not yet taken.
+    mailbox: ArrayQueue<(u64, Arc<T>)>,
+}
+
+impl<T> ReaderSlot<T> {
+    fn is_online(&self) -> bool {
+        self.seen.load(Ordering::Acquire) < SLOT_OFFLINE
+    }
 }
 
 /// The current snapshot with its generation, read and written under a lock.
@@ -107,7 +133,7 @@ struct Shared<T> {
     /// Mirror of `current.generation`, polled by readers without the lock.
     generation: AtomicU64,
     current: Mutex<Current<T>>,
-    slots: Box<[ReaderSlot]>,
+    slots: Box<[ReaderSlot<T>]>,
 }
 
 /// A snapshot that is no longer current, kept until every online reader has
@@ -138,6 +164,7 @@ impl<T> Publisher<T> {
         let slots = (0..max_readers)
             .map(|_| ReaderSlot {
                 seen: AtomicU64::new(SLOT_FREE),
+                mailbox: ArrayQueue::new(1),
             })
             .collect();
         Publisher {
@@ -189,6 +216,12 @@ impl<T> Publisher<T> {
         let retired = {
             let mut current = lock(&self.shared.current);
             let generation = current.generation + 1;
+            // Mail first, then bump the generation: a reader that sees the
+            // new generation finds its snapshot waiting. What it never took
+            // is handed back and dropped here, on the control plane.
+            for slot in self.shared.slots.iter().filter(|slot| slot.is_online()) {
+                drop(slot.mailbox.force_push((generation, Arc::clone(&fresh))));
+            }
             let previous = Retired {
                 generation: current.generation,
                 _snapshot: std::mem::replace(&mut current.snapshot, fresh),
@@ -254,7 +287,7 @@ impl<T> Publisher<T> {
         self.shared
             .slots
             .iter()
-            .filter(|slot| slot.seen.load(Ordering::Acquire) < SLOT_OFFLINE)
+            .filter(|slot| slot.is_online())
             .count()
     }
 }
@@ -270,6 +303,21 @@ impl<T> Registration<T> {
         if let Some(slot) = self.shared.slots.get(self.slot) {
             slot.seen.store(seen, Ordering::Release);
         }
+    }
+
+    /// Takes the newest snapshot mailed to this reader, if any.
+    fn take_mail(&self) -> Option<(u64, Arc<T>)> {
+        self.shared.slots.get(self.slot)?.mailbox.pop()
+    }
+
+    /// Empties the mailbox and reports `state` (offline or free), under the
+    /// cell's lock so no publish mails this slot in between. The mailed
+    /// snapshot is newer than the one the slot names, so the publisher
+    /// still holds it and this drop is only a decrement.
+    fn leave(&self, state: u64) {
+        let _current = lock(&self.shared.current);
+        drop(self.take_mail());
+        self.store(state);
     }
 
     /// Takes the current snapshot and reports its generation, both under the
@@ -291,7 +339,7 @@ impl<T> Registration<T> {
 
 impl<T> Drop for Registration<T> {
     fn drop(&mut self) {
-        self.store(SLOT_FREE);
+        self.leave(SLOT_FREE);
     }
 }
 
@@ -310,14 +358,16 @@ pub struct Reader<T> {
 impl<T> Reader<T> {
     /// The quiescent point: call once per burst. Switches to the newest
     /// snapshot if one was published since the last call and reports whether
-    /// it did. Costs one atomic load when nothing changed.
+    /// it did. Costs one atomic load when nothing changed, and a pop from
+    /// this reader's own mailbox when something did; never a lock.
     pub fn refresh(&mut self) -> bool {
         if self.registration.shared.generation.load(Ordering::Acquire) == self.seen {
             return false;
         }
-        let (generation, snapshot) = {
-            let current = lock(&self.registration.shared.current);
-            (current.generation, Arc::clone(&current.snapshot))
+        let Some((generation, snapshot)) = self.registration.take_mail() else {
+            // The publisher mails before it bumps the generation, so an
+            // empty mailbox means this reader already took the newest one.
+            return false;
         };
         // The publisher still holds the old snapshot (our slot names it), so
         // this only decrements its count.
@@ -354,7 +404,7 @@ impl<T> Reader<T> {
             ..
         } = self;
         drop(snapshot);
-        registration.store(SLOT_OFFLINE);
+        registration.leave(SLOT_OFFLINE);
         OfflineReader { registration }
     }
 }
@@ -560,6 +610,61 @@ mod tests {
         assert_send(&reader);
         let seen = thread::spawn(move || reader.get().clone()).join().unwrap();
         assert_eq!(seen, vec![1u8]);
+    }
+
+    #[test]
+    fn refresh_takes_no_lock() {
+        let publisher = Publisher::new(1u32, 1);
+        let mut reader = publisher.reader().unwrap();
+        publisher.publish(2);
+        // Hold the publisher's lock while a worker refreshes: a refresh that
+        // locked would never answer.
+        let held = lock(&publisher.shared.current);
+        let (done, answer) = std::sync::mpsc::channel();
+        let worker = thread::spawn(move || {
+            let switched = reader.refresh();
+            let _ = done.send((switched, *reader.get()));
+            reader
+        });
+        let got = answer.recv_timeout(std::time::Duration::from_secs(10));
+        drop(held);
+        assert_eq!(
+            got,
+            Ok((true, 2)),
+            "refresh blocked on the publisher's lock"
+        );
+        drop(worker.join().unwrap());
+    }
+
+    #[test]
+    fn snapshots_a_reader_skipped_are_freed_on_the_control_plane() {
+        ON_CONTROL_PLANE.with(|c| c.set(true));
+        let log = Arc::new(DropLog::default());
+        let publisher = Publisher::new(Snapshot::new(1, &log), 2);
+        let mut reader = publisher.reader().unwrap();
+        let idle = publisher.reader().unwrap().offline();
+        // Generation 2 is mailed, then displaced by 3 before the reader looks.
+        publisher.publish(Snapshot::new(2, &log));
+        publisher.publish(Snapshot::new(3, &log));
+        assert_eq!(publisher.reclaim(), 0, "the reader still holds gen 1");
+        let (seen, reader) = thread::spawn(move || {
+            // A worker thread: any free here is counted.
+            assert!(reader.refresh());
+            assert!(!reader.refresh());
+            (reader.get().generation, reader)
+        })
+        .join()
+        .unwrap();
+        assert_eq!(seen, 3, "the reader jumps to the newest");
+        assert_eq!(publisher.reclaim(), 2);
+        assert_eq!(drops(&log), 2);
+        assert_eq!(log.drops_on_a_worker.load(Ordering::SeqCst), 0);
+        // The offline reader was mailed nothing and holds nothing.
+        let slot = &publisher.shared.slots[idle.registration.slot];
+        assert!(slot.mailbox.is_empty());
+        let back = idle.online();
+        assert_eq!(back.get().generation, 3);
+        drop((reader, back));
     }
 
     /// Several workers refresh and read while the control plane publishes and

@@ -5,10 +5,11 @@
 //! Used by the pipeline's tests, the fuzz targets and the benchmarks
 //! (feature `testkit`); not part of the appliance.
 
-use crate::counters::{DropReason, WorkerCounters};
+use crate::assembly::{Publishers, WorkersPlan};
+use crate::counters::DropReason;
 use crate::event::Event;
 use crate::frame::{Frame, VecFrame};
-use crate::pipeline::{LocalLoad, ServerLoads, Snapshots, Verdict, Worker, WorkerConfig};
+use crate::pipeline::{LocalLoad, ServerLoads, Verdict, Worker, WorkerConfig};
 use crate::policy::Policy;
 use crate::policy::{
     AdminState, Entitlement, Server, Service, ServiceSet, ServiceTable, Subscribers,
@@ -178,52 +179,43 @@ impl Lab {
                 target: GatewayTarget::LocalWorker(i),
             })
             .collect();
-        let steering = Publisher::new(SteeringTable::new(&gateways).unwrap(), 16);
-        let policy_pub = Publisher::new(policy(), 16);
-        let neigh = Publisher::new(neighbours(), 16);
-        let loads = Publisher::new(ServerLoads::default(), 16);
-        let topo = Arc::new(topo);
         let now = 1_000_000;
-        let mut workers = Vec::new();
-        let mut local_loads = Vec::new();
-        for i in 0..n_workers {
-            let load = Arc::new(LocalLoad::default());
-            let w = Worker::new(
-                WorkerConfig {
-                    index: i,
-                    n_workers,
-                    gateway_addrs: vec![GW],
-                    port_range: range,
-                    table_capacity: capacity,
-                    quarantine: Quarantine {
-                        tcp_ms: 60_000,
-                        other_ms: 1_000,
-                    },
-                    session_key: key,
-                    probe_ports: Some((1000, 1023)),
+        let assembly = WorkersPlan {
+            worker: WorkerConfig {
+                index: 0,
+                n_workers,
+                gateway_addrs: vec![GW],
+                port_range: range,
+                table_capacity: capacity,
+                quarantine: Quarantine {
+                    tcp_ms: 60_000,
+                    other_ms: 1_000,
                 },
-                Arc::clone(&topo),
-                Snapshots {
-                    steering: steering.reader().unwrap(),
-                    policy: policy_pub.reader().unwrap(),
-                    neighbours: neigh.reader().unwrap(),
-                    loads: loads.reader().unwrap(),
-                },
-                Arc::clone(&load),
-                Arc::new(WorkerCounters::default()),
-                now,
-            )
-            .unwrap();
-            workers.push(w);
-            local_loads.push(load);
+                session_key: key,
+                probe_ports: Some((1000, 1023)),
+            },
+            topology: topo,
+            steering: SteeringTable::new(&gateways).unwrap(),
+            policy: policy(),
+            neighbours: neighbours(),
+            max_readers: 16,
+            now_ms: now,
         }
+        .assemble()
+        .unwrap();
+        let Publishers {
+            steering,
+            policy,
+            neighbours,
+            loads,
+        } = assembly.publishers;
         Lab {
             steering,
-            policy: policy_pub,
-            neighbours: neigh,
+            policy,
+            neighbours,
             loads,
-            workers,
-            local_loads,
+            workers: assembly.workers,
+            local_loads: assembly.loads,
             events: Vec::new(),
             now,
         }

@@ -2,12 +2,43 @@
 //! and reading their link state and counters.
 //!
 //! A (port, queue) pair must be polled by one thread at a time: DPDK does no
-//! locking on its queues, and `PortId` is `Copy`, so keeping each queue on
-//! one worker is the caller's job (Tandem gives every worker its own queues).
+//! locking on its queues. So bursts are not methods of the `Copy` port id:
+//! [`PortId::configure`] hands out exactly one [`RxQueue`] / [`TxQueue`]
+//! per queue it sets up, neither `Clone` nor `Copy`, and their burst
+//! methods take `&mut self`. Safe code can move a queue to a worker thread
+//! but cannot poll it from two threads (the same idea as the ring halves
+//! in `ring.rs`). Configuring or closing the port again retires every handle
+//! made before: their bursts then do nothing.
+//!
+//! Moving a queue to the thread that polls it compiles:
+//!
+//! ```no_run
+//! # fn one_poller(mut queue: dpdk_ffi::RxQueue) {
+//! std::thread::spawn(move || queue.rx_burst(&mut dpdk_ffi::Burst::new()));
+//! # }
+//! ```
+//!
+//! Keeping a second handle, or polling one from two threads, does not:
+//!
+//! ```compile_fail
+//! # fn two_pollers(mut queue: dpdk_ffi::RxQueue) {
+//! let mut other = queue.clone(); // RxQueue is not Clone
+//! # }
+//! ```
+//!
+//! ```compile_fail
+//! # fn two_pollers(mut queue: dpdk_ffi::TxQueue, mut burst: dpdk_ffi::Burst) {
+//! std::thread::scope(|s| {
+//!     // Two threads may not borrow one queue mutably at once.
+//!     s.spawn(|| queue.tx_burst(&mut dpdk_ffi::Burst::new()));
+//!     s.spawn(|| queue.tx_burst(&mut burst));
+//! });
+//! # }
+//! ```
 
 use std::collections::BTreeMap;
 use std::ffi::{c_char, CString};
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use crate::burst::Burst;
@@ -17,14 +48,16 @@ use crate::sys;
 
 const MAX_PORTS: usize = sys::RTE_MAX_ETHPORTS as usize;
 
-#[allow(clippy::declare_interior_mutable_const)] // only used to fill the arrays below
-const NO_QUEUES: AtomicU16 = AtomicU16::new(0);
+#[allow(clippy::declare_interior_mutable_const)] // only used to fill the array below
+const NO_QUEUES: AtomicU32 = AtomicU32::new(0);
 
-/// Receive / transmit queues set up on each port by [`PortId::configure`];
-/// bursts on other queue numbers are refused, because DPDK does not check
-/// them and would read past its queue table.
-static RX_QUEUES: [AtomicU16; MAX_PORTS] = [NO_QUEUES; MAX_PORTS];
-static TX_QUEUES: [AtomicU16; MAX_PORTS] = [NO_QUEUES; MAX_PORTS];
+/// Which set of queue handles is live on each port: bumped by
+/// [`PortId::configure`] (before it replaces the queues) and by
+/// [`PortId::close`]. A handle carries the generation it was made in and
+/// bursts only while that is still the port's, because DPDK does not check
+/// queue numbers and would read past its queue table. Generation 0 is never
+/// handed out.
+static QUEUE_GENERATION: [AtomicU32; MAX_PORTS] = [NO_QUEUES; MAX_PORTS];
 
 /// The mempool each configured port receives into, kept alive until the
 /// port is closed.
@@ -40,6 +73,35 @@ fn port_pools() -> MutexGuard<'static, BTreeMap<u16, Mempool>> {
 /// An ethdev port that existed when the id was made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PortId(u16);
+
+/// Which queue of which port: a name only, it cannot burst.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct QueueId {
+    pub port: PortId,
+    pub queue: u16,
+}
+
+/// The one handle that may receive from a queue of a port (see the module
+/// docs): not `Clone`, bursts take `&mut self`.
+#[derive(Debug, PartialEq, Eq)]
+pub struct RxQueue {
+    id: QueueId,
+    generation: u32,
+}
+
+/// The one handle that may transmit on a queue of a port.
+#[derive(Debug, PartialEq, Eq)]
+pub struct TxQueue {
+    id: QueueId,
+    generation: u32,
+}
+
+/// The queues [`PortId::configure`] set up, in queue-number order.
+#[derive(Debug)]
+pub struct PortQueues {
+    pub rx: Vec<RxQueue>,
+    pub tx: Vec<TxQueue>,
+}
 
 /// Link state of a port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -124,12 +186,22 @@ impl PortId {
         usize::from(self.0)
     }
 
-    fn set_queue_counts(self, rx_queues: u16, tx_queues: u16) {
-        let slot = self.queue_table_slot();
-        if let (Some(rx), Some(tx)) = (RX_QUEUES.get(slot), TX_QUEUES.get(slot)) {
-            rx.store(rx_queues, Ordering::Release);
-            tx.store(tx_queues, Ordering::Release);
-        }
+    /// Retires every queue handle of this port; the new generation.
+    fn retire_queues(self) -> u32 {
+        QUEUE_GENERATION
+            .get(self.queue_table_slot())
+            .map_or(0, |generation| {
+                generation.fetch_add(1, Ordering::AcqRel).wrapping_add(1)
+            })
+    }
+
+    /// Whether handles of `generation` may still burst on this port.
+    #[inline]
+    fn queues_live(self, generation: u32) -> bool {
+        generation != 0
+            && QUEUE_GENERATION
+                .get(self.queue_table_slot())
+                .is_some_and(|current| current.load(Ordering::Acquire) == generation)
     }
 
     /// A configuration that spreads received IPv4 flows over `rx_queues`
@@ -159,7 +231,9 @@ impl PortId {
     /// receive queues when there are several and the device supports it) and sets up
     /// `rx_queues` receive queues (filled from `pool`) and `tx_queues`
     /// transmit queues, `rx_desc` / `tx_desc` descriptors each (adjusted to
-    /// what the device allows). The port must be stopped.
+    /// what the device allows). The port must be stopped. Returns the only
+    /// handles of the new queues; handles from an earlier configure stop
+    /// working.
     pub fn configure(
         &self,
         rx_queues: u16,
@@ -167,7 +241,7 @@ impl PortId {
         rx_desc: u16,
         tx_desc: u16,
         pool: &Mempool,
-    ) -> Result<()> {
+    ) -> Result<PortQueues> {
         let plain = sys::rte_eth_conf::default();
         let mut rc = -1;
         if let Some(rss) = self.rss_conf(rx_queues) {
@@ -182,9 +256,15 @@ impl PortId {
             // and refuses a started port.
             rc = unsafe { sys::rte_eth_dev_configure(self.0, rx_queues, tx_queues, &plain) };
         }
+        // The queues are being replaced: the old handles must not burst on
+        // them any more (configure fails on a started port, so none can be
+        // polling right now unless the caller ignored that error).
+        let mut generation = self.retire_queues();
+        if generation == 0 {
+            // Wrapped: 0 means "never handed out".
+            generation = self.retire_queues();
+        }
         self.check("rte_eth_dev_configure", rc)?;
-        // The queues are being replaced: refuse bursts until they are set up.
-        self.set_queue_counts(0, 0);
         let (mut rx_desc, mut tx_desc) = (rx_desc, tx_desc);
         // SAFETY: both pointers are valid u16 locations for the call.
         let rc =
@@ -221,8 +301,21 @@ impl PortId {
             };
             self.check("rte_eth_tx_queue_setup", rc)?;
         }
-        self.set_queue_counts(rx_queues, tx_queues);
-        Ok(())
+        let port = *self;
+        Ok(PortQueues {
+            rx: (0..rx_queues)
+                .map(|queue| RxQueue {
+                    id: QueueId { port, queue },
+                    generation,
+                })
+                .collect(),
+            tx: (0..tx_queues)
+                .map(|queue| TxQueue {
+                    id: QueueId { port, queue },
+                    generation,
+                })
+                .collect(),
+        })
     }
 
     /// Starts the port.
@@ -243,9 +336,9 @@ impl PortId {
     /// Closes the port (it must be stopped): frees its queues and releases
     /// the mempool it received into. The port id is dead afterwards.
     pub fn close(&self) -> Result<()> {
-        self.set_queue_counts(0, 0);
+        self.retire_queues();
         // SAFETY: DPDK validates the port; no burst can reach its queues
-        // through this crate any more (queue counts are 0).
+        // through this crate any more (every handle is retired).
         let rc = unsafe { sys::rte_eth_dev_close(self.0) };
         self.check("rte_eth_dev_close", rc)?;
         port_pools().remove(&self.0);
@@ -334,46 +427,57 @@ impl PortId {
         self.check("rte_eth_dev_get_name_by_port", rc)?;
         Ok(c_chars_to_string(&buf))
     }
+}
 
-    /// Receives into the free part of `burst` from receive queue `queue`;
-    /// the number of mbufs added. 0 for a queue that is not set up.
+impl RxQueue {
+    /// Which queue this is.
+    pub fn id(&self) -> QueueId {
+        self.id
+    }
+
+    /// Receives into the free part of `burst`; the number of mbufs added.
+    /// 0 once the port has been configured again or closed.
     #[inline]
-    pub fn rx_burst(&self, queue: u16, burst: &mut Burst) -> usize {
-        let set_up = RX_QUEUES
-            .get(self.queue_table_slot())
-            .map_or(0, |queues| queues.load(Ordering::Acquire));
+    pub fn rx_burst(&mut self, burst: &mut Burst) -> usize {
         let room = burst.free_space();
-        if queue >= set_up || room == 0 {
+        let QueueId { port, queue } = self.id;
+        if room == 0 || !port.queues_live(self.generation) {
             return 0;
         }
         let room = u16::try_from(room).unwrap_or(u16::MAX);
-        // SAFETY: the queue is set up on this port (checked above), the
-        // spare part of the burst has room for `room` pointers, and the
-        // caller keeps this queue to one thread (module docs).
-        let received = unsafe { sys::tandem_eth_rx_burst(self.0, queue, burst.spare_ptr(), room) };
+        // SAFETY: the queue was set up on this port by the configure that
+        // made this handle and is still (the generation matches); the spare
+        // part of the burst has room for `room` pointers; this handle is the
+        // queue's only one and `&mut self` keeps it to one thread.
+        let received = unsafe { sys::tandem_eth_rx_burst(port.0, queue, burst.spare_ptr(), room) };
         let len = burst.len() + usize::from(received.min(room));
         // SAFETY: DPDK wrote `received` owned, non-null mbufs after len.
         unsafe { burst.set_len(len) };
         usize::from(received)
     }
+}
 
-    /// Transmits from the front of `burst` on transmit queue `queue`; the
-    /// number sent. Sent mbufs leave the burst; unsent ones stay (moved to
-    /// the front) for the caller to retry or free and count. 0 for a queue
-    /// that is not set up.
+impl TxQueue {
+    /// Which queue this is.
+    pub fn id(&self) -> QueueId {
+        self.id
+    }
+
+    /// Transmits from the front of `burst`; the number sent. Sent mbufs
+    /// leave the burst; unsent ones stay (moved to the front) for the caller
+    /// to retry or free and count. 0 once the port has been configured
+    /// again or closed.
     #[inline]
-    pub fn tx_burst(&self, queue: u16, burst: &mut Burst) -> usize {
-        let set_up = TX_QUEUES
-            .get(self.queue_table_slot())
-            .map_or(0, |queues| queues.load(Ordering::Acquire));
-        if queue >= set_up || burst.is_empty() {
+    pub fn tx_burst(&mut self, burst: &mut Burst) -> usize {
+        let QueueId { port, queue } = self.id;
+        if burst.is_empty() || !port.queues_live(self.generation) {
             return 0;
         }
         let count = u16::try_from(burst.len()).unwrap_or(u16::MAX);
-        // SAFETY: the queue is set up on this port (checked above), the
-        // burst holds `count` owned mbufs, and the caller keeps this queue to
-        // one thread (module docs).
-        let sent = unsafe { sys::tandem_eth_tx_burst(self.0, queue, burst.as_raw_ptr(), count) };
+        // SAFETY: the queue is set up and current (generation checked), the
+        // burst holds `count` owned mbufs, and this handle is the queue's
+        // only one, used through `&mut self` by one thread.
+        let sent = unsafe { sys::tandem_eth_tx_burst(port.0, queue, burst.as_raw_ptr(), count) };
         let sent = usize::from(sent.min(count));
         // SAFETY: the driver now owns the first `sent` mbufs.
         unsafe { burst.forget_front(sent) };
@@ -413,11 +517,21 @@ mod tests {
     }
 
     #[test]
-    fn bursts_on_unconfigured_queues_do_nothing() {
-        let port = PortId(0);
+    fn retired_handles_do_nothing() {
+        // Handles this test makes by hand for a port nobody configured:
+        // generation 0 is never live, and a handle of an older generation
+        // stops when the port's generation moves.
+        let port = PortId(7);
         let mut burst = Burst::new();
-        assert_eq!(port.rx_burst(0, &mut burst), 0);
-        assert_eq!(port.tx_burst(0, &mut burst), 0);
+        let id = QueueId { port, queue: 0 };
+        let mut never = RxQueue { id, generation: 0 };
+        assert_eq!(never.rx_burst(&mut burst), 0);
+        let generation = port.retire_queues();
+        assert!(port.queues_live(generation));
+        let mut old = TxQueue { id, generation };
+        port.retire_queues();
+        assert!(!port.queues_live(generation));
+        assert_eq!(old.tx_burst(&mut burst), 0);
         assert!(burst.is_empty());
     }
 }

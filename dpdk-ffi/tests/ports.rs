@@ -5,7 +5,10 @@
 mod common;
 
 use common::pcap;
-use dpdk_ffi::{Burst, Eal, Error, Mbuf, Mempool, PortId, BURST_MAX, SOCKET_ID_ANY};
+use dpdk_ffi::{
+    Burst, Eal, Error, Mbuf, Mempool, PortId, PortQueues, QueueId, RxQueue, TxQueue, BURST_MAX,
+    SOCKET_ID_ANY,
+};
 
 const TEST: &str = "ports";
 /// Polls allowed for frames that are already waiting; a bound, not a time.
@@ -57,13 +60,13 @@ fn frames_travel_through_pcap_and_ring_ports() {
     let _ = std::fs::remove_dir_all(scratch);
 }
 
-fn rx_until(port: PortId, want: usize, into: &mut Vec<Mbuf>) {
+fn rx_until(queue: &mut RxQueue, want: usize, into: &mut Vec<Mbuf>) {
     let mut burst = Burst::new();
     for _ in 0..MAX_POLLS {
         if into.len() >= want {
             return;
         }
-        port.rx_burst(0, &mut burst);
+        queue.rx_burst(&mut burst);
         into.extend(burst.drain(..));
     }
 }
@@ -72,19 +75,22 @@ fn pcap_port_replays_and_records(pool: &Mempool, frames: &[Vec<u8>], tx_pcap: &s
     let port = PortId::by_name("net_pcap0").expect("pcap port");
     assert_eq!(PortId::from_index(port.index()), Some(port));
     assert_eq!(port.name().expect("name"), "net_pcap0");
-    // Bursts before the port is configured do nothing.
-    let mut burst = Burst::new();
-    assert_eq!(port.rx_burst(0, &mut burst), 0);
-
-    port.configure(1, 1, 256, 256, pool).expect("configure");
+    // There is no way to burst before the port is configured: the queue
+    // handles come from configure, one per queue.
+    let PortQueues { rx, tx } = port.configure(1, 1, 256, 256, pool).expect("configure");
+    let (mut rxq, mut txq) = match (<[RxQueue; 1]>::try_from(rx), <[TxQueue; 1]>::try_from(tx)) {
+        (Ok([rxq]), Ok([txq])) => (rxq, txq),
+        _ => panic!("one rx and one tx queue"),
+    };
+    let queue_0 = QueueId { port, queue: 0 };
+    assert_eq!((rxq.id(), txq.id()), (queue_0, queue_0));
     port.start().expect("start");
     assert!(port.mac_addr().is_ok());
     assert!(port.link().is_ok());
-    // Only queue 0 exists.
-    assert_eq!(port.rx_burst(1, &mut burst), 0);
+    let mut burst = Burst::new();
 
     let mut received = Vec::new();
-    rx_until(port, frames.len(), &mut received);
+    rx_until(&mut rxq, frames.len(), &mut received);
     assert_eq!(received.len(), frames.len());
     for (mbuf, frame) in received.iter().zip(frames) {
         assert!(mbuf.is_contiguous());
@@ -102,7 +108,7 @@ fn pcap_port_replays_and_records(pool: &Mempool, frames: &[Vec<u8>], tx_pcap: &s
             mbuf.data_mut()[14] ^= 0xff;
             assert!(out.push(mbuf).is_ok());
         }
-        sent += port.tx_burst(0, &mut out);
+        sent += txq.tx_burst(&mut out);
         assert!(out.is_empty(), "the pcap port writes every frame");
     }
     assert_eq!(sent, frames.len());
@@ -119,7 +125,7 @@ fn pcap_port_replays_and_records(pool: &Mempool, frames: &[Vec<u8>], tx_pcap: &s
 
     port.stop().expect("stop");
     port.close().expect("close");
-    assert_eq!(port.rx_burst(0, &mut burst), 0, "closed ports give nothing");
+    assert_eq!(rxq.rx_burst(&mut burst), 0, "closed ports give nothing");
     assert!(matches!(port.stats(), Err(Error::Port { .. })));
 
     let written = pcap::read(tx_pcap);
@@ -137,7 +143,11 @@ fn tag_of(mbuf: &Mbuf) -> u32 {
 
 fn ring_port_loops_back(pool: &Mempool) {
     let port = PortId::by_name("net_ring0").expect("ring port");
-    port.configure(1, 1, 128, 128, pool).expect("configure");
+    let PortQueues { rx, tx } = port.configure(1, 1, 128, 128, pool).expect("configure");
+    let (mut rxq, mut txq) = match (<[RxQueue; 1]>::try_from(rx), <[TxQueue; 1]>::try_from(tx)) {
+        (Ok([rxq]), Ok([txq])) => (rxq, txq),
+        _ => panic!("one rx and one tx queue"),
+    };
     port.promiscuous_enable().ok(); // the ring PMD may not support it
     port.start().expect("start");
     assert!(port.link().expect("link").up);
@@ -156,7 +166,7 @@ fn ring_port_loops_back(pool: &Mempool) {
             next_tag += 1;
             assert!(burst.push(mbuf).is_ok());
         }
-        let sent = port.tx_burst(0, &mut burst);
+        let sent = txq.tx_burst(&mut burst);
         total_sent += sent;
         if sent < BURST_MAX {
             assert_eq!(burst.len(), BURST_MAX - sent);
@@ -177,7 +187,7 @@ fn ring_port_loops_back(pool: &Mempool) {
     // a partly used burst.
     let mut back = Burst::new();
     assert!(back.alloc_from(pool, 30));
-    assert_eq!(port.rx_burst(0, &mut back), 2);
+    assert_eq!(rxq.rx_burst(&mut back), 2);
     assert!(back.is_full());
     let firsts: Vec<u32> = back.drain(30..).map(|m| tag_of(&m)).collect();
     assert_eq!(firsts, vec![0, 1]);
@@ -186,7 +196,7 @@ fn ring_port_loops_back(pool: &Mempool) {
     let mut polls = 0;
     while received < total_sent && polls < MAX_POLLS {
         let mut burst = Burst::new();
-        port.rx_burst(0, &mut burst);
+        rxq.rx_burst(&mut burst);
         for mbuf in burst.drain(..) {
             assert_eq!(tag_of(&mbuf), received as u32);
             received += 1;
@@ -197,6 +207,34 @@ fn ring_port_loops_back(pool: &Mempool) {
     let stats = port.stats().expect("stats");
     assert_eq!(stats.opackets, total_sent as u64);
     assert_eq!(stats.ipackets, total_sent as u64);
+
+    // Configuring the port again retires the handles it gave before: only
+    // the new ones burst.
+    port.stop().expect("stop");
+    let PortQueues { mut rx, mut tx } = port.configure(1, 1, 128, 128, pool).expect("again");
+    port.start().expect("start again");
+    let mut one = Burst::new();
+    assert!(one.alloc_from(pool, 1));
+    assert!(one.as_mut_slice()[0].append(64));
+    assert_eq!(
+        txq.tx_burst(&mut one),
+        0,
+        "a retired tx handle sends nothing"
+    );
+    assert_eq!(tx[0].tx_burst(&mut one), 1);
+    let mut back = Burst::new();
+    assert_eq!(
+        rxq.rx_burst(&mut back),
+        0,
+        "a retired rx handle gets nothing"
+    );
+    let mut polls = 0;
+    while back.is_empty() && polls < MAX_POLLS {
+        rx[0].rx_burst(&mut back);
+        polls += 1;
+    }
+    assert_eq!(back.len(), 1, "the new handles loop the frame back");
+    back.clear();
 
     port.stop().expect("stop");
     port.close().expect("close");

@@ -3,10 +3,11 @@
 //! the pipeline's own tests), with a small table and port range so that
 //! exhaustion is reachable by a fuzzer.
 
+use dataplane::assembly::{Publishers, WorkersPlan};
 use dataplane::counters::{DropReason, WorkerCounters};
 use dataplane::event::Event;
 use dataplane::frame::VecFrame;
-use dataplane::pipeline::{LocalLoad, ServerLoads, Snapshots, Verdict, Worker, WorkerConfig};
+use dataplane::pipeline::{LocalLoad, ServerLoads, Verdict, Worker, WorkerConfig};
 pub use dataplane::policy::{
     AdminState, Entitlement, Policy, Server, Service, ServiceSet, ServiceTable, Subscribers,
 };
@@ -90,52 +91,43 @@ impl Lab {
         let steering_table = SteeringTable::with_max_gateways(usize::from(N_WORKERS))
             .with_gateways(&gateways)
             .expect("distinct gateways");
-        let steering = Publisher::new(steering_table, 16);
-        let policy_pub = Publisher::new(policy(), 16);
-        let neigh = Publisher::new(neighbours(), 16);
-        let loads = Publisher::new(ServerLoads::default(), 16);
-        let topo = Arc::new(topology());
         let now = 1_000_000;
-        let mut workers = Vec::new();
-        let mut local_loads = Vec::new();
-        for i in 0..N_WORKERS {
-            let load = Arc::new(LocalLoad::default());
-            let w = Worker::new(
-                WorkerConfig {
-                    index: i,
-                    n_workers: N_WORKERS,
-                    gateway_addrs: vec![GW],
-                    port_range: PORT_RANGE,
-                    table_capacity: TABLE_CAPACITY,
-                    quarantine: Quarantine {
-                        tcp_ms: 60_000,
-                        other_ms: 1_000,
-                    },
-                    session_key: mode,
-                    probe_ports: Some(PROBE_PORTS),
+        let assembly = WorkersPlan {
+            worker: WorkerConfig {
+                index: 0,
+                n_workers: N_WORKERS,
+                gateway_addrs: vec![GW],
+                port_range: PORT_RANGE,
+                table_capacity: TABLE_CAPACITY,
+                quarantine: Quarantine {
+                    tcp_ms: 60_000,
+                    other_ms: 1_000,
                 },
-                Arc::clone(&topo),
-                Snapshots {
-                    steering: steering.reader().expect("reader slot"),
-                    policy: policy_pub.reader().expect("reader slot"),
-                    neighbours: neigh.reader().expect("reader slot"),
-                    loads: loads.reader().expect("reader slot"),
-                },
-                Arc::clone(&load),
-                Arc::new(WorkerCounters::default()),
-                now,
-            )
-            .expect("valid worker config");
-            workers.push(w);
-            local_loads.push(load);
+                session_key: mode,
+                probe_ports: Some(PROBE_PORTS),
+            },
+            topology: topology(),
+            steering: steering_table,
+            policy: policy(),
+            neighbours: neighbours(),
+            max_readers: 16,
+            now_ms: now,
         }
+        .assemble()
+        .expect("valid worker plan");
+        let Publishers {
+            steering,
+            policy,
+            neighbours,
+            loads,
+        } = assembly.publishers;
         Lab {
             steering,
-            policy: policy_pub,
-            neighbours: neigh,
+            policy,
+            neighbours,
             loads,
-            workers,
-            local_loads,
+            workers: assembly.workers,
+            local_loads: assembly.loads,
             events: Vec::new(),
             now,
             mode,

@@ -11,7 +11,6 @@ mod ron_message;
 pub mod schema;
 mod table_memory;
 mod validate;
-mod validate_limits;
 
 pub use schema::*;
 

@@ -87,7 +87,8 @@ impl Control {
     /// plane's own tx queue.
     pub fn send(&self, port: u16, frame: &[u8]) -> bool {
         let s = &self.shared;
-        let Some(&pid) = s.ports.get(usize::from(port)) else {
+        let mut control_tx = s.control_tx.borrow_mut();
+        let Some(queue) = control_tx.get_mut(usize::from(port)) else {
             return false;
         };
         let Some(mut m) = Mbuf::alloc(&s.pool) else {
@@ -104,7 +105,7 @@ impl Control {
         if b.push(m).is_err() {
             return false;
         }
-        pid.tx_burst(s.control_tx_queue, &mut b) == 1
+        queue.tx_burst(&mut b) == 1
     }
 
     fn arp_request(&self, port: u16, target: Ipv4Addr, sender: Ipv4Addr) -> bool {

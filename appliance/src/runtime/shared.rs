@@ -13,7 +13,7 @@ use dataplane::policy::Policy;
 use dataplane::rcu::Publisher;
 use dataplane::tier1::{GatewayId, SessionId, SessionManager, SteeringTable};
 use dataplane::topology::{Neighbours, Topology};
-use dpdk_ffi::{Mempool, PortId};
+use dpdk_ffi::{Mempool, PortId, TxQueue};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -22,8 +22,10 @@ pub struct Shared {
     pub topo: Arc<Topology>,
     pub ports: Vec<PortId>,
     pub pool: Mempool,
-    /// The tx queue reserved for the control plane on every port.
-    pub control_tx_queue: u16,
+    /// The control plane's own tx queue on every port, in port order (a
+    /// `RefCell`: the control plane sends from `&self` methods, on one
+    /// thread).
+    pub control_tx: std::cell::RefCell<Vec<TxQueue>>,
     pub steering: Publisher<SteeringTable>,
     pub policy: Publisher<Policy>,
     pub neighbours: Publisher<Neighbours>,

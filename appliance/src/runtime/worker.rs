@@ -15,7 +15,7 @@ use dataplane::event::{Event, EventSink};
 use dataplane::pipeline::inspect::{Filter, UserSessionInfo};
 use dataplane::pipeline::{Verdict, Worker};
 use dataplane::prefetch::Prefetch;
-use dpdk_ffi::{Burst, Mbuf, PortId, RingConsumer, RingProducer};
+use dpdk_ffi::{Burst, Mbuf, RingConsumer, RingProducer, RxQueue, TxQueue};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -57,12 +57,10 @@ pub enum WorkerCmd {
 
 /// Everything a worker lcore owns besides its pipeline.
 pub struct WorkerIo {
-    /// (port, rx queue) pairs this worker polls.
-    pub polls: Vec<(PortId, u16)>,
-    /// This worker's tx queue on every port.
-    pub tx_queue: u16,
-    /// Config port index → DPDK port.
-    pub ports: Vec<PortId>,
+    /// The rx queues this worker polls (only it holds them).
+    pub polls: Vec<RxQueue>,
+    /// This worker's tx queue on every port, by config port index.
+    pub tx: Vec<TxQueue>,
     /// DPDK port id → config port index (u16::MAX: not ours).
     pub port_index: Vec<u16>,
     /// Handoff rings to each other worker (None for itself).
@@ -104,7 +102,7 @@ struct Outputs {
 impl Outputs {
     /// Sends held frames whose neighbour is now known; drops the ones that
     /// waited too long.
-    fn retry_held(&mut self, io: &WorkerIo, w: &Worker, now_ms: u64) {
+    fn retry_held(&mut self, io: &mut WorkerIo, w: &Worker, now_ms: u64) {
         for _ in 0..self.held.len() {
             let Some(mut h) = self.held.pop_front() else {
                 break;
@@ -129,12 +127,12 @@ impl Outputs {
 }
 
 impl Outputs {
-    fn flush_port(&mut self, io: &WorkerIo, w: &Worker, p: usize) {
+    fn flush_port(&mut self, io: &mut WorkerIo, w: &Worker, p: usize) {
         let b = &mut self.tx[p];
         if b.is_empty() {
             return;
         }
-        io.ports[p].tx_burst(io.tx_queue, b);
+        io.tx[p].tx_burst(b);
         if !b.is_empty() {
             w.counters().drop_n(DropReason::TxFull, b.len() as u64);
             b.clear();
@@ -268,7 +266,7 @@ fn prefetch(io: &WorkerIo, w: &Worker, rx: &Burst) {
 /// with final accounting records.
 pub fn run(mut io: WorkerIo, mut w: Worker) -> i32 {
     let mut out = Outputs {
-        tx: (0..io.ports.len()).map(|_| Burst::new()).collect(),
+        tx: (0..io.tx.len()).map(|_| Burst::new()).collect(),
         handoff: (0..io.ring_out.len()).map(|_| Burst::new()).collect(),
         held: std::collections::VecDeque::with_capacity(HOLD_MAX),
     };
@@ -284,8 +282,7 @@ pub fn run(mut io: WorkerIo, mut w: Worker) -> i32 {
         let now_ms = io.clock.now_ms();
         let mut work = 0usize;
         for i in 0..io.polls.len() {
-            let (port, queue) = io.polls[i];
-            let n = port.rx_burst(queue, &mut rx);
+            let n = io.polls[i].rx_burst(&mut rx);
             work += n;
             prefetch(&io, &w, &rx);
             for m in rx.drain(..) {
@@ -301,7 +298,7 @@ pub fn run(mut io: WorkerIo, mut w: Worker) -> i32 {
             }
         }
         if !out.held.is_empty() {
-            out.retry_held(&io, &w, now_ms);
+            out.retry_held(&mut io, &w, now_ms);
         }
         out.flush_all(&mut io, &w);
         work += w.run_timers_prefetched(

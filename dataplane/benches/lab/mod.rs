@@ -8,10 +8,11 @@
 
 #![allow(dead_code)] // each bench binary uses a different part
 
-use dataplane::counters::{DropReason, WorkerCounters};
+use dataplane::assembly::{Publishers, WorkersPlan};
+use dataplane::counters::DropReason;
 use dataplane::event::{Event, EventSink};
 use dataplane::frame::{Frame, VecFrame};
-use dataplane::pipeline::{LocalLoad, ServerLoads, Snapshots, Verdict, Worker, WorkerConfig};
+use dataplane::pipeline::{ServerLoads, Verdict, Worker, WorkerConfig};
 use dataplane::policy::{
     AdminState, Entitlement, Policy, Server, Service, ServiceTable, Subscribers,
 };
@@ -26,7 +27,6 @@ use dataplane::wire::checksum::{checksum, l4_checksum};
 use dataplane::wire::frames::write_tcp_frame;
 use dataplane::wire::{FrameSpec, MacAddr, TcpFlags};
 use std::net::Ipv4Addr;
-use std::sync::Arc;
 
 pub const ACC: u16 = 0;
 pub const SRV: u16 = 1;
@@ -304,7 +304,7 @@ pub struct CpuPrefetch;
 impl dataplane::prefetch::Prefetch for CpuPrefetch {
     #[inline(always)]
     fn read<T>(&self, value: &T) {
-        dpdk_ffi::prefetch_read(value);
+        cpu_hint::prefetch_read(value);
     }
 }
 
@@ -317,16 +317,12 @@ impl Lab {
             id: GatewayId(0),
             target: GatewayTarget::LocalWorker(0),
         }];
-        let steering = Publisher::new(SteeringTable::new(&gateways).expect("one gateway"), 4);
-        let policy = Publisher::new(policy(s.timeouts), 4);
         let mut n = Neighbours::default();
         for ip in SERVERS {
             n.insert(SRV, ip, server_mac(ip));
         }
-        let neighbours = Publisher::new(n, 4);
-        let loads = Publisher::new(ServerLoads::default(), 4);
-        let worker = Worker::new(
-            WorkerConfig {
+        let assembly = WorkersPlan {
+            worker: WorkerConfig {
                 index: 0,
                 n_workers: 1,
                 gateway_addrs: (0..s.gateway_addrs).map(gateway_addr).collect(),
@@ -336,18 +332,22 @@ impl Lab {
                 session_key: SessionKeyMode::SourceIp,
                 probe_ports: None,
             },
-            Arc::new(topology(s.gateway_addrs)),
-            Snapshots {
-                steering: steering.reader().expect("reader"),
-                policy: policy.reader().expect("reader"),
-                neighbours: neighbours.reader().expect("reader"),
-                loads: loads.reader().expect("reader"),
-            },
-            Arc::new(LocalLoad::default()),
-            Arc::new(WorkerCounters::default()),
-            START_MS,
-        )
+            topology: topology(s.gateway_addrs),
+            steering: SteeringTable::new(&gateways).expect("one gateway"),
+            policy: policy(s.timeouts),
+            neighbours: n,
+            max_readers: 4,
+            now_ms: START_MS,
+        }
+        .assemble()
         .expect("worker");
+        let Publishers {
+            steering,
+            policy,
+            neighbours,
+            loads,
+        } = assembly.publishers;
+        let worker = assembly.workers.into_iter().next().expect("one worker");
         Lab {
             worker,
             steering,

@@ -4,9 +4,15 @@
 //! dependent cache misses. Asking for every packet's lines at the start of a
 //! burst lets the misses overlap instead of queueing one behind the other.
 //! `prefetcht0` is a pure hint, but Rust only offers it through an unsafe
-//! intrinsic (the portable `core::hint::prefetch_read` is not stable), and
-//! unsafe code lives in this crate only. The same instruction as DPDK's
-//! `rte_prefetch0`, without a call into C so it inlines into the loop.
+//! intrinsic (the portable `core::hint::prefetch_read` is not stable, and
+//! `_mm_prefetch` takes a raw pointer, so it stays unsafe on Rust 1.95 even
+//! with SSE enabled). The same instruction as DPDK's `rte_prefetch0`,
+//! without a call into C so it inlines into the loop.
+//!
+//! A crate of its own, apart from `dpdk-ffi` (which re-exports it), so the
+//! dataplane's benchmarks prefetch exactly as the appliance does while
+//! `cargo test -p dataplane` builds on a machine without DPDK. Besides
+//! `dpdk-ffi`, the only crate with `unsafe` code: one block, below.
 
 /// Cache line size assumed for stepping through an object.
 const LINE: usize = 64;

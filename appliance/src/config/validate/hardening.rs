@@ -1,19 +1,15 @@
 //! Rules for the hardening settings (issue 13): per-subscriber limits,
 //! the cap on traffic-learned pins, and anti-spoofing source prefixes.
-//! Kept apart from `validate.rs`; called at its end.
+//! Called last.
 
-use super::locate::Seg;
-use super::schema::{Config, Role, SubscriberLimits};
-use super::validate::Violation;
+use super::{field, Violation};
+use crate::config::locate::Seg;
+use crate::config::schema::{Config, Role, SubscriberLimits};
 
 /// Largest rate or burst a token bucket holds (see dataplane admission).
 const MAX_RATE: u32 = dataplane::tier2::admission::MAX_RATE;
 
-fn field(name: &'static str) -> Seg<'static> {
-    Seg::Field(name)
-}
-
-pub fn validate_hardening(c: &Config) -> Result<(), Violation> {
+pub fn check(c: &Config) -> Result<(), Violation> {
     limits(
         &c.subscribers.default_limits,
         vec![field("subscribers"), field("default_limits")],

@@ -1,0 +1,52 @@
+//! The `user_session_types` and `classify` sections: type names unique,
+//! rules that name defined types, sane port ranges and DSCP values.
+
+use super::{field, violation, Violation};
+use crate::config::locate::Seg;
+use crate::config::schema::Config;
+use std::collections::HashSet;
+
+/// Checks both sections; the defined type names, for the service pools.
+pub fn check(c: &Config) -> Result<HashSet<&str>, Violation> {
+    let mut type_names = HashSet::new();
+    for (i, t) in c.user_session_types.iter().enumerate() {
+        if !type_names.insert(t.name.as_str()) {
+            return Err(violation(
+                vec![field("user_session_types"), Seg::Index(i), field("name")],
+                format!("user-session type \"{}\" is defined twice", t.name),
+            ));
+        }
+    }
+    if c.user_session_types.len() > 250 {
+        return Err(violation(
+            vec![field("user_session_types")],
+            "at most 250 user-session types".into(),
+        ));
+    }
+    for (i, r) in c.classify.iter().enumerate() {
+        if !type_names.contains(r.user_session_type.as_str()) {
+            return Err(violation(
+                vec![field("classify"), Seg::Index(i), field("user_session_type")],
+                format!(
+                    "no user-session type is named \"{}\"; define it in user_session_types",
+                    r.user_session_type
+                ),
+            ));
+        }
+        if let Some((a, b)) = r.ports {
+            if a > b {
+                return Err(violation(
+                    vec![field("classify"), Seg::Index(i), field("ports")],
+                    format!("port range ({a}, {b}) is empty"),
+                ));
+            }
+        }
+        if r.dscp.is_some_and(|d| d > 63) {
+            return Err(violation(
+                vec![field("classify"), Seg::Index(i), field("dscp")],
+                "dscp is 0 to 63".into(),
+            ));
+        }
+    }
+    Ok(type_names)
+}
