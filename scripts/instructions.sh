@@ -11,7 +11,8 @@
 # from its own pair of runs:
 #   burst       the prefetch pass + pipeline + burst loop (`measured_burst`,
 #               i.e. Lab::process_burst; not the copy into the burst buffers)
-#   pipeline    `Worker::process` (tier 1, tier 2, rewrite)
+#   pipeline    `Worker::process*` (tier 1, tier 2, rewrite; the bench calls
+#               `process_recorded` with the prefetch pass's frame records)
 #   pass+loop   burst - pipeline: the prefetch pass, begin_burst, the loop
 #
 # Usage: scripts/instructions.sh [SESSIONS (1000)] [BURSTS (500)]
@@ -49,7 +50,7 @@ per_packet() {
 }
 
 burst=$(per_packet '*measured_burst*')
-pipeline=$(per_packet 'dataplane::pipeline::Worker::process')
+pipeline=$(per_packet 'dataplane::pipeline::Worker::process*')
 program=$(per_packet '')
 [ "$pipeline" -gt 0 ] || { echo "Worker::process not found (inlined?)" >&2; exit 1; }
 

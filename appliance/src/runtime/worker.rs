@@ -12,7 +12,7 @@ use dataplane::counters::DropReason;
 use dataplane::event::EndReason;
 use dataplane::event::{Event, EventSink};
 use dataplane::pipeline::inspect::{Filter, UserSessionInfo};
-use dataplane::pipeline::{Verdict, Worker};
+use dataplane::pipeline::{FrameRecord, Ingress, Verdict, Worker, PREFETCH_MAX};
 use dataplane::prefetch::Prefetch;
 use dpdk_ffi::{Burst, Mbuf, PortId, RingConsumer, RingProducer};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -171,7 +171,8 @@ fn handle(
     w: &mut Worker,
     out: &mut Outputs,
     mut m: Mbuf,
-    handed_off: bool,
+    ingress: Ingress,
+    record: &FrameRecord,
     now_ms: u64,
 ) {
     let in_port = io
@@ -186,11 +187,7 @@ fn handle(
     let v = {
         let mut sink = QueueSink(&mut io.events);
         let mut f = MbufFrame(&mut m);
-        if handed_off {
-            w.process_handoff(&mut f, in_port, now_ms, &mut sink)
-        } else {
-            w.process(&mut f, in_port, now_ms, &mut sink)
-        }
+        w.process_recorded(&mut f, record, ingress, in_port, now_ms, &mut sink)
     };
     match v {
         Verdict::Forward(p) => {
@@ -246,9 +243,10 @@ impl Prefetch for CpuPrefetch {
 }
 
 /// Asks for the session state of every frame of a burst before the first
-/// is processed, so their cache misses overlap.
+/// is processed, so their cache misses overlap, and keeps what it read of
+/// each frame in `records` (the pipeline does not parse them again).
 #[inline]
-fn prefetch(io: &WorkerIo, w: &Worker, rx: &Burst) {
+fn prefetch(io: &WorkerIo, w: &Worker, rx: &Burst, records: &mut [FrameRecord]) {
     if rx.is_empty() {
         return;
     }
@@ -260,7 +258,7 @@ fn prefetch(io: &WorkerIo, w: &Worker, rx: &Burst) {
             .unwrap_or(u16::MAX);
         (m.data(), in_port)
     });
-    w.prefetch_burst(frames, &CpuPrefetch);
+    w.prefetch_records(frames, &CpuPrefetch, records);
 }
 
 /// The loop; returns when `stop` is set. Live user sessions are then ended
@@ -272,6 +270,8 @@ pub fn run(mut io: WorkerIo, mut w: Worker) -> i32 {
         held: std::collections::VecDeque::with_capacity(HOLD_MAX),
     };
     let mut rx = Burst::new();
+    // What the prefetch pass read of each frame of the burst.
+    let mut records = [FrameRecord::default(); PREFETCH_MAX];
     let mut idle_rounds: u32 = 0;
     let mut loops: u32 = 0;
     let capacity: usize = io.ring_in.iter().map(|r| r.capacity()).sum();
@@ -284,17 +284,27 @@ pub fn run(mut io: WorkerIo, mut w: Worker) -> i32 {
             let (port, queue) = io.polls[i];
             let n = port.rx_burst(queue, &mut rx);
             work += n;
-            prefetch(&io, &w, &rx);
-            for m in rx.drain(..) {
-                handle(&mut io, &mut w, &mut out, m, false, now_ms);
+            prefetch(&io, &w, &rx, &mut records);
+            for (i, m) in rx.drain(..).enumerate() {
+                let record = records.get(i).unwrap_or(&FrameRecord::UNREAD);
+                handle(&mut io, &mut w, &mut out, m, Ingress::Port, record, now_ms);
             }
         }
         for i in 0..io.ring_in.len() {
             let n = io.ring_in[i].dequeue_burst(&mut rx);
             work += n;
-            prefetch(&io, &w, &rx);
-            for m in rx.drain(..) {
-                handle(&mut io, &mut w, &mut out, m, true, now_ms);
+            prefetch(&io, &w, &rx, &mut records);
+            for (i, m) in rx.drain(..).enumerate() {
+                let record = records.get(i).unwrap_or(&FrameRecord::UNREAD);
+                handle(
+                    &mut io,
+                    &mut w,
+                    &mut out,
+                    m,
+                    Ingress::Handoff,
+                    record,
+                    now_ms,
+                );
             }
         }
         if !out.held.is_empty() {

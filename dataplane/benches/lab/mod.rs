@@ -11,7 +11,9 @@
 use dataplane::counters::{DropReason, WorkerCounters};
 use dataplane::event::{Event, EventSink};
 use dataplane::frame::{Frame, VecFrame};
-use dataplane::pipeline::{LocalLoad, ServerLoads, Snapshots, Verdict, Worker, WorkerConfig};
+use dataplane::pipeline::{
+    FrameRecord, Ingress, LocalLoad, ServerLoads, Snapshots, Verdict, Worker, WorkerConfig,
+};
 use dataplane::policy::{
     AdminState, Entitlement, Policy, Server, Service, ServiceTable, Subscribers,
 };
@@ -424,13 +426,23 @@ impl Lab {
     #[inline]
     pub fn process_burst(&mut self) -> usize {
         self.worker.begin_burst();
+        let mut records = [FrameRecord::default(); BURST];
         if self.prefetch {
             let frames = self.frames.iter().map(|f| (Frame::bytes(f), ACC));
-            self.worker.prefetch_burst(frames, &CpuPrefetch);
+            self.worker
+                .prefetch_records(frames, &CpuPrefetch, &mut records);
         }
         let mut forwarded = 0;
-        for f in &mut self.frames {
-            if let Verdict::Forward(_) = self.worker.process(f, ACC, self.now, &mut self.sink) {
+        for (f, record) in self.frames.iter_mut().zip(&records) {
+            let v = self.worker.process_recorded(
+                f,
+                record,
+                Ingress::Port,
+                ACC,
+                self.now,
+                &mut self.sink,
+            );
+            if let Verdict::Forward(_) = v {
                 forwarded += 1;
             }
         }

@@ -2,11 +2,11 @@
 //! only its recorded server may answer; the reply is translated back to
 //! exactly what the terminal sent to.
 
-use super::l2::{normalize, rd16, L2};
+use super::l2::{normalize, rd16};
 use super::nat::{rewrite, Rewrite};
-use super::steer::check_ipv4;
+use super::parse::Ip;
+use super::steer::Rx;
 use super::synproxy::FromServer;
-use super::uplink::l4_info;
 use super::{Verdict, Worker};
 use crate::counters::DropReason;
 use crate::event::{Event, EventSink};
@@ -14,7 +14,7 @@ use crate::frame::Frame;
 use crate::tier2::session::SessionFlags;
 use crate::tier2::{Direction, FlowState, TcpState};
 use crate::wire::checksum::{checksum, update16, update32};
-use crate::wire::{ETHERNET_HEADER_LEN, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
+use crate::wire::{ETHERNET_HEADER_LEN, ICMP_ECHO_REPLY, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
 use std::net::Ipv4Addr;
 
 const IP: usize = ETHERNET_HEADER_LEN;
@@ -28,34 +28,33 @@ impl Worker {
     pub(super) fn downlink<F: Frame, E: EventSink>(
         &mut self,
         f: &mut F,
-        l2: L2,
+        rx: &Rx,
+        ip: &Ip,
         gw_addr: u8,
         gw_port: u16,
-        now_ms: u64,
-        _ev: &mut E,
+        ev: &mut E,
     ) -> Verdict {
-        if !normalize(f, l2.ip_off) {
+        let now_ms = rx.now_ms;
+        if !normalize(f, ip.start(), ip.total) {
             return Verdict::Drop(DropReason::Truncated);
         }
         let Some(idx) = self.table.find_reply(gw_addr, gw_port) else {
             return Verdict::Drop(DropReason::NoUserSession);
         };
-        let b = f.bytes();
-        let proto = b[IP + 9];
-        let ihl = usize::from(b[IP] & 0x0f) * 4;
-        if proto == PROTO_ICMP && b[IP + ihl] != 0 {
-            if b[IP + 8] <= 1 {
+        let proto = ip.proto;
+        if proto == PROTO_ICMP && rx.frame.l4.is_ok_and(|l4| l4.icmp_type != ICMP_ECHO_REPLY) {
+            if ip.ttl <= 1 {
                 return Verdict::Drop(DropReason::TtlExpired);
             }
-            return self.icmp_error_to_client(f, idx, ihl);
+            return self.icmp_error_to_client(f, idx, ip.header_len());
         }
-        let l4 = match l4_info(b) {
+        let l4 = match rx.frame.l4 {
             Ok(x) => x,
             Err(r) => return Verdict::Drop(r),
         };
-        let src = ip_at(b, IP + 12);
-        let ip_len = u32::from(rd16(b, IP + 2));
-        if b[IP + 8] <= 1 {
+        let src = ip.src;
+        let ip_len = u32::from(ip.total);
+        if ip.ttl <= 1 {
             return Verdict::Drop(DropReason::TtlExpired);
         }
         let Some(e) = self.table.get_mut(idx) else {
@@ -75,7 +74,7 @@ impl Worker {
             match self.synproxy.server_segment(idx, e, l4.flags, seq, ack) {
                 FromServer::Splice(d) => Some(d),
                 FromServer::AckServer(first) => {
-                    return self.syn_proxy_ack_server(f, idx, l4.ihl, first, now_ms, _ev)
+                    return self.syn_proxy_ack_server(f, idx, l4.ihl, first, now_ms, ev)
                 }
                 FromServer::Drop(r) => return Verdict::Drop(r),
             }
@@ -115,7 +114,7 @@ impl Worker {
         let path = e.client_path;
         if refused && server_index != u32::MAX {
             self.emit(
-                _ev,
+                ev,
                 Event::ServerFailure {
                     server: server_index,
                 },
@@ -199,6 +198,5 @@ fn check_ipv4_quoted(q: &[u8]) -> Option<()> {
     if q.len() < 20 || q[0] >> 4 != 4 || usize::from(q[0] & 0x0f) * 4 < 20 {
         return None;
     }
-    let _ = check_ipv4;
     Some(())
 }

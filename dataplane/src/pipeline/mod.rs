@@ -14,12 +14,15 @@ mod l2;
 mod limit;
 mod local;
 pub mod nat;
+mod parse;
 mod steer;
 mod synproxy;
 mod ttl;
 mod uplink;
 mod warm;
 
+pub use parse::FrameRecord;
+pub use steer::Ingress;
 pub use warm::PREFETCH_MAX;
 
 #[cfg(test)]
@@ -342,6 +345,7 @@ impl Worker {
     }
 
     /// A frame received on `in_port` (a DPDK port index).
+    #[inline(never)]
     pub fn process<F: crate::frame::Frame, E: EventSink>(
         &mut self,
         f: &mut F,
@@ -351,7 +355,47 @@ impl Worker {
     ) -> Verdict {
         self.counters.rx_packets.inc();
         self.counters.rx_bytes.add(f.len() as u64);
-        let v = self.dispatch(f, in_port, now_ms, ev, false);
+        let v = self.dispatch(f, in_port, now_ms, ev, steer::Ingress::Port);
+        self.account(v)
+    }
+
+    /// [`process`](Self::process) (or, for [`Ingress::Handoff`],
+    /// [`process_handoff`](Self::process_handoff)) for a frame the prefetch
+    /// pass has read ([`prefetch_records`](Self::prefetch_records)): its
+    /// headers are not parsed again. A record of another frame (other
+    /// length or port) is ignored and the frame parsed here.
+    ///
+    /// Never inlined (nor is `process`): one call per packet keeps the
+    /// pipeline one function in profiles (`scripts/instructions.sh`).
+    #[inline(never)]
+    pub fn process_recorded<F: crate::frame::Frame, E: EventSink>(
+        &mut self,
+        f: &mut F,
+        record: &FrameRecord,
+        ingress: Ingress,
+        in_port: u16,
+        now_ms: u64,
+        ev: &mut E,
+    ) -> Verdict {
+        match ingress {
+            Ingress::Port => {
+                self.counters.rx_packets.inc();
+                self.counters.rx_bytes.add(f.len() as u64);
+            }
+            Ingress::Handoff => self.counters.handoff_in.inc(),
+        }
+        let v = match self.topo.role(in_port) {
+            Some(role) if record.read && record.len == f.len() && record.port == in_port => {
+                let rx = steer::Rx {
+                    port: in_port,
+                    now_ms,
+                    ingress,
+                    frame: &record.parsed,
+                };
+                self.steer(f, &rx, role, ev)
+            }
+            _ => self.dispatch(f, in_port, now_ms, ev, ingress),
+        };
         self.account(v)
     }
 
@@ -364,7 +408,7 @@ impl Worker {
         ev: &mut E,
     ) -> Verdict {
         self.counters.handoff_in.inc();
-        let v = self.dispatch(f, in_port, now_ms, ev, true);
+        let v = self.dispatch(f, in_port, now_ms, ev, steer::Ingress::Handoff);
         self.account(v)
     }
 

@@ -1,8 +1,10 @@
 //! Tier-2, terminal → server: find or create the user session, rewrite to
 //! (gateway address, unique port) → (server, service port), send it on.
 
-use super::l2::{normalize, rd16, set_macs, ClientPath, L2};
+use super::l2::{normalize, rd16, set_macs, ClientPath};
 use super::nat::{rewrite, Rewrite};
+pub(super) use super::parse::L4Info;
+use super::steer::Rx;
 use super::{Verdict, Worker};
 use crate::counters::DropReason;
 use crate::event::{AccountingEvent, EndReason, Event, EventSink, RecordKind, EXTERNAL_SERVICE};
@@ -12,179 +14,65 @@ use crate::tier1::{GatewayTarget, SessionId};
 use crate::tier2::session::SessionFlags;
 use crate::tier2::{
     consistent, least_load, Direction, FlowKey, FlowState, GtpTunnel, InsertError, PathChange,
-    Segment, ServerCandidate, TcpFlags, TcpState, UserSession,
+    ServerCandidate, TcpState, UserSession,
 };
 use crate::topology::Role;
-use crate::wire::{ETHERNET_HEADER_LEN, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
+use crate::wire::{ETHERNET_HEADER_LEN, ICMP_ECHO_REQUEST, PROTO_ICMP, PROTO_TCP};
 use std::net::Ipv4Addr;
 
 const IP: usize = ETHERNET_HEADER_LEN;
 
-/// What the first packet of a flow looks like at L4.
-#[derive(Clone, Copy, Debug)]
-pub(super) struct L4Info {
-    pub proto: u8,
-    pub ihl: usize,
-    pub src_port: u16,
-    pub dst_port: u16,
-    pub flags: TcpFlags,
-    /// TCP only: sequence, acknowledgement, window and payload length (all
-    /// zero for UDP and ICMP).
-    pub seg: Segment,
-}
-
-/// Reads ports (or the echo identifier) and TCP flags of the plain frame.
-#[inline]
-pub(super) fn l4_info(b: &[u8]) -> Result<L4Info, DropReason> {
-    let ihl = usize::from(b[IP] & 0x0f) * 4;
-    let total = usize::from(rd16(b, IP + 2));
-    let proto = b[IP + 9];
-    let l4 = b.get(IP + ihl..IP + total).ok_or(DropReason::Truncated)?;
-    match proto {
-        PROTO_TCP => {
-            if l4.len() < 20
-                || usize::from(l4[12] >> 4) * 4 < 20
-                || usize::from(l4[12] >> 4) * 4 > l4.len()
-            {
-                return Err(DropReason::BadL4Header);
-            }
-            let fl = l4[13];
-            let flags = TcpFlags {
-                fin: fl & 0x01 != 0,
-                syn: fl & 0x02 != 0,
-                rst: fl & 0x04 != 0,
-                ack: fl & 0x10 != 0,
-            };
-            let doff = usize::from(l4[12] >> 4) * 4;
-            Ok(L4Info {
-                proto,
-                ihl,
-                src_port: rd16(l4, 0),
-                dst_port: rd16(l4, 2),
-                flags,
-                seg: Segment {
-                    seq: rd32(l4, 4),
-                    ack: rd32(l4, 8),
-                    window: rd16(l4, 14),
-                    payload: (l4.len() - doff) as u32,
-                    flags,
-                    window_scale: if flags.syn {
-                        window_scale_option(&l4[20..doff])
-                    } else {
-                        None
-                    },
-                },
-            })
-        }
-        PROTO_UDP => {
-            if l4.len() < 8 || usize::from(rd16(l4, 4)) < 8 || usize::from(rd16(l4, 4)) > l4.len() {
-                return Err(DropReason::BadL4Header);
-            }
-            Ok(L4Info {
-                proto,
-                ihl,
-                src_port: rd16(l4, 0),
-                dst_port: rd16(l4, 2),
-                flags: TcpFlags::NONE,
-                seg: Segment::default(),
-            })
-        }
-        PROTO_ICMP => {
-            if l4.len() < 8 {
-                return Err(DropReason::BadL4Header);
-            }
-            Ok(L4Info {
-                proto,
-                ihl,
-                src_port: rd16(l4, 4),
-                dst_port: 0,
-                flags: TcpFlags::NONE,
-                seg: Segment::default(),
-            })
-        }
-        _ => Err(DropReason::UnsupportedProtocol),
-    }
-}
-
-#[inline]
-fn rd32(b: &[u8], at: usize) -> u32 {
-    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-}
-
-/// The shift of a window scale option (kind 3) among SYN options, if any.
-/// A malformed option list ends the search.
-#[inline]
-fn window_scale_option(mut opts: &[u8]) -> Option<u8> {
-    while let Some(&kind) = opts.first() {
-        match kind {
-            0 => return None,
-            1 => opts = &opts[1..],
-            _ => {
-                let len = usize::from(*opts.get(1)?);
-                if len < 2 || len > opts.len() {
-                    return None;
-                }
-                if kind == 3 && len == 3 {
-                    return Some(opts[2]);
-                }
-                opts = &opts[len..];
-            }
-        }
-    }
-    None
-}
-
-#[inline]
-fn ip_at(b: &[u8], at: usize) -> Ipv4Addr {
-    Ipv4Addr::new(b[at], b[at + 1], b[at + 2], b[at + 3])
-}
-
 impl Worker {
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn uplink<F: Frame, E: EventSink>(
         &mut self,
         f: &mut F,
-        in_port: u16,
-        l2: L2,
-        inner_off: usize,
+        rx: &Rx,
         sid: SessionId,
-        tunnel: Option<(Ipv4Addr, u32)>,
-        now_ms: u64,
         ev: &mut E,
     ) -> Verdict {
-        if !normalize(f, inner_off) {
+        let (in_port, now_ms, p) = (rx.port, rx.now_ms, rx.frame);
+        let inner = match p.inner {
+            Ok(ip) => ip,
+            Err(r) => return Verdict::Drop(r),
+        };
+        if !normalize(f, inner.start(), inner.total) {
             return Verdict::Drop(DropReason::Truncated);
         }
-        let b = f.bytes();
-        let l4 = match l4_info(b) {
+        let l4 = match p.l4 {
             Ok(x) => x,
             Err(r) => return Verdict::Drop(r),
         };
-        if l4.proto == PROTO_ICMP && b[IP + l4.ihl] != 8 {
+        if l4.proto == PROTO_ICMP && l4.icmp_type != ICMP_ECHO_REQUEST {
             // Only echo requests open user sessions from the terminal side.
             return Verdict::Drop(DropReason::IcmpIgnored);
         }
         let path = ClientPath {
             port: in_port,
-            mac: l2.src_mac,
-            vlan: l2.vlan.unwrap_or(0),
-            tunnel: tunnel.map_or(GtpTunnel::NONE, |(peer_ip, teid)| GtpTunnel {
-                peer_ip,
-                teid,
-            }),
+            mac: p.l2.src_mac,
+            vlan: p.l2.vlan.unwrap_or(0),
+            tunnel: p
+                .tunnel
+                .map_or(GtpTunnel::NONE, |(peer_ip, teid)| GtpTunnel {
+                    peer_ip,
+                    teid,
+                }),
         };
-        if b[IP + 8] <= 1 {
+        if inner.ttl <= 1 {
             return self.ttl_exceeded(f, &path, now_ms);
         }
         let key = FlowKey {
             proto: l4.proto,
-            client_ip: ip_at(b, IP + 12),
+            client_ip: inner.src,
             client_port: l4.src_port,
-            dst_ip: ip_at(b, IP + 16),
+            dst_ip: inner.dst,
             dst_port: l4.dst_port,
         };
-        let dscp = b[IP + 1] >> 2;
-        let found = match self.table.find_client(&key) {
+        let dscp = inner.dscp;
+        let found = match p.client_hash {
+            Some(hash) => self.table.find_client_hashed(hash, &key),
+            None => self.table.find_client(&key),
+        };
+        let found = match found {
             Some(i) if self.reuses_closed_tuple(i, &l4) => {
                 // A new connection on the 4-tuple of a closed one: the old
                 // user session ends here and the SYN opens its own, with a
@@ -215,7 +103,7 @@ impl Worker {
                 }
             }
         };
-        let ip_len = u32::from(rd16(f.bytes(), IP + 2));
+        let ip_len = u32::from(inner.total);
         let Some(e) = self.table.get_mut(idx) else {
             return Verdict::Drop(DropReason::NoUserSession);
         };

@@ -7,6 +7,7 @@ mod edges;
 mod hardening;
 mod limits;
 mod props;
+mod records;
 mod warm;
 
 use super::*;
