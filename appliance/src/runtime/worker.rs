@@ -11,6 +11,7 @@ use crossbeam::queue::ArrayQueue;
 use dataplane::counters::DropReason;
 use dataplane::event::EndReason;
 use dataplane::event::{Event, EventSink};
+use dataplane::pipeline::hold::HoldQueue;
 use dataplane::pipeline::inspect::{Filter, UserSessionInfo};
 use dataplane::pipeline::{FrameRecord, Ingress, Verdict, Worker, PREFETCH_MAX};
 use dataplane::prefetch::Prefetch;
@@ -82,62 +83,57 @@ pub struct WorkerIo {
     pub clock: Clock,
 }
 
-/// Frames waiting for their next hop's MAC address.
-const HOLD_MAX: usize = 64;
-/// How long a frame may wait for ARP before it is dropped.
-const HOLD_MS: u64 = 1000;
-
-struct Held {
-    m: Mbuf,
-    port: u16,
-    next_hop: std::net::Ipv4Addr,
-    since_ms: u64,
-}
-
 struct Outputs {
     tx: Vec<Burst>,
     handoff: Vec<Burst>,
-    held: std::collections::VecDeque<Held>,
+    /// Frames waiting for their next hop's MAC address (the dataplane's
+    /// hold policy: how many, how long).
+    held: HoldQueue<Mbuf>,
 }
 
 impl Outputs {
     /// Sends held frames whose neighbour is now known; drops the ones that
     /// waited too long.
     fn retry_held(&mut self, io: &WorkerIo, w: &Worker, now_ms: u64) {
-        for _ in 0..self.held.len() {
-            let Some(mut h) = self.held.pop_front() else {
-                break;
-            };
-            if w.complete_held(&mut MbufFrame(&mut h.m), h.port, h.next_hop) {
-                let p = usize::from(h.port);
-                if p < self.tx.len() {
-                    if self.tx[p].is_full() {
-                        self.flush_port(io, w, p);
+        let tx = &mut self.tx;
+        self.held.retry(
+            now_ms,
+            |mut m, port, next_hop| {
+                if !w.complete_held(&mut MbufFrame(&mut m), port, next_hop) {
+                    return Err(m);
+                }
+                let p = usize::from(port);
+                if p < tx.len() {
+                    if tx[p].is_full() {
+                        flush_tx(io, w, &mut tx[p], p);
                     }
-                    if self.tx[p].push(h.m).is_err() {
+                    if tx[p].push(m).is_err() {
                         w.counters().count_drop(DropReason::TxFull);
                     }
                 }
-            } else if now_ms.saturating_sub(h.since_ms) > HOLD_MS {
-                w.counters().count_drop(DropReason::NeighbourMiss);
-            } else {
-                self.held.push_back(h);
-            }
-        }
+                Ok(())
+            },
+            |_| w.counters().count_drop(DropReason::NeighbourMiss),
+        );
+    }
+}
+
+/// Sends what `b` holds on port `p`; what the port does not take is
+/// dropped and counted.
+fn flush_tx(io: &WorkerIo, w: &Worker, b: &mut Burst, p: usize) {
+    if b.is_empty() {
+        return;
+    }
+    io.ports[p].tx_burst(io.tx_queue, b);
+    if !b.is_empty() {
+        w.counters().drop_n(DropReason::TxFull, b.len() as u64);
+        b.clear();
     }
 }
 
 impl Outputs {
     fn flush_port(&mut self, io: &WorkerIo, w: &Worker, p: usize) {
-        let b = &mut self.tx[p];
-        if b.is_empty() {
-            return;
-        }
-        io.ports[p].tx_burst(io.tx_queue, b);
-        if !b.is_empty() {
-            w.counters().drop_n(DropReason::TxFull, b.len() as u64);
-            b.clear();
-        }
+        flush_tx(io, w, &mut self.tx[p], p);
     }
 
     fn flush_ring(&mut self, io: &mut WorkerIo, w: &Worker, t: usize) {
@@ -217,14 +213,7 @@ fn handle(
             }
         }
         Verdict::Hold { port, next_hop } => {
-            if out.held.len() < HOLD_MAX {
-                out.held.push_back(Held {
-                    m,
-                    port,
-                    next_hop,
-                    since_ms: now_ms,
-                });
-            } else {
+            if out.held.hold(m, port, next_hop, now_ms).is_err() {
                 w.counters().count_drop(DropReason::NeighbourMiss);
             }
         }
@@ -267,7 +256,7 @@ pub fn run(mut io: WorkerIo, mut w: Worker) -> i32 {
     let mut out = Outputs {
         tx: (0..io.ports.len()).map(|_| Burst::new()).collect(),
         handoff: (0..io.ring_out.len()).map(|_| Burst::new()).collect(),
-        held: std::collections::VecDeque::with_capacity(HOLD_MAX),
+        held: HoldQueue::default(),
     };
     let mut rx = Burst::new();
     // What the prefetch pass read of each frame of the burst.
@@ -371,8 +360,7 @@ pub fn run(mut io: WorkerIo, mut w: Worker) -> i32 {
     // every worker has stopped handing frames over; each frame left is
     // counted as dropped at shutdown.
     out.flush_all(&mut io, &w);
-    let held = out.held.len() as u64;
-    out.held.clear();
+    let held = out.held.clear() as u64;
     w.counters().drop_n(DropReason::Shutdown, held);
     io.stopped.fetch_add(1, Ordering::AcqRel);
     loop {

@@ -298,6 +298,9 @@ pub struct Lab {
     /// Whether `process_burst` runs the prefetch pass first, as the
     /// appliance's worker loop does.
     pub prefetch: bool,
+    /// What the prefetch pass read of each frame of the burst (kept across
+    /// bursts, like the worker loop's).
+    pub records: [FrameRecord; BURST],
 }
 
 /// The prefetch instruction, as the appliance passes it.
@@ -360,6 +363,7 @@ impl Lab {
             sink: CountingSink::default(),
             frames: (0..BURST).map(|_| VecFrame::new(&[0; 64])).collect(),
             prefetch: true,
+            records: [FrameRecord::UNREAD; BURST],
         }
     }
 
@@ -426,14 +430,15 @@ impl Lab {
     #[inline]
     pub fn process_burst(&mut self) -> usize {
         self.worker.begin_burst();
-        let mut records = [FrameRecord::default(); BURST];
         if self.prefetch {
             let frames = self.frames.iter().map(|f| (Frame::bytes(f), ACC));
             self.worker
-                .prefetch_records(frames, &CpuPrefetch, &mut records);
+                .prefetch_records(frames, &CpuPrefetch, &mut self.records);
+        } else {
+            self.records = [FrameRecord::UNREAD; BURST];
         }
         let mut forwarded = 0;
-        for (f, record) in self.frames.iter_mut().zip(&records) {
+        for (f, record) in self.frames.iter_mut().zip(&self.records) {
             let v = self.worker.process_recorded(
                 f,
                 record,

@@ -9,6 +9,7 @@
 
 mod downlink;
 mod expiry;
+pub mod hold;
 pub mod inspect;
 mod l2;
 mod limit;
@@ -186,15 +187,15 @@ const PIN_RETRY_MS: u64 = 200;
 /// has this generation and the server index still names this address
 /// (topology and routes never change while running).
 #[derive(Clone, Copy, Debug)]
-struct NextHop {
+struct ServerHop {
     generation: u64,
     server: Ipv4Addr,
     port: u16,
     mac: [u8; 6],
 }
 
-impl NextHop {
-    const UNKNOWN: NextHop = NextHop {
+impl ServerHop {
+    const UNKNOWN: ServerHop = ServerHop {
         generation: u64::MAX,
         server: Ipv4Addr::UNSPECIFIED,
         port: 0,
@@ -226,8 +227,8 @@ pub struct Worker {
     /// This 100 ms window's ARP claims of new MACs: (start, used).
     arp_budget: (u64, u32),
     pools: Arc<Vec<PoolGauge>>,
-    /// Next hop per server index (see `uplink::send_to_server`).
-    next_hops: Box<[NextHop]>,
+    /// Where each server index's frames went last (see `uplink::send_to_server`).
+    server_hops: Box<[ServerHop]>,
     /// SYN flood defence: cookie keys and splice slots (`synproxy`).
     synproxy: synproxy::SynProxy,
 }
@@ -287,7 +288,7 @@ impl Worker {
             arp_seen: [(Ipv4Addr::UNSPECIFIED, [0; 6], 0); 64],
             arp_budget: (0, 0),
             pools: Arc::new((0..n_addrs).map(|_| PoolGauge::default()).collect()),
-            next_hops: vec![NextHop::UNKNOWN; MAX_SERVERS].into_boxed_slice(),
+            server_hops: vec![ServerHop::UNKNOWN; MAX_SERVERS].into_boxed_slice(),
             synproxy,
         })
     }

@@ -180,7 +180,7 @@ impl Worker {
     ) -> Verdict {
         let generation = self.snaps.neighbours.generation();
         let slot = server_index as usize;
-        if let Some(hop) = self.next_hops.get(slot) {
+        if let Some(hop) = self.server_hops.get(slot) {
             if hop.generation == generation && hop.server == server {
                 set_macs(f.bytes_mut(), hop.mac, self.topo.mac(hop.port));
                 self.counters.tx_packets.inc();
@@ -189,11 +189,11 @@ impl Worker {
             }
         }
         let verdict = self.send_to_network(f, server, now_ms, ev);
-        if let (Verdict::Forward(port), Some(hop)) = (verdict, self.next_hops.get_mut(slot)) {
+        if let (Verdict::Forward(port), Some(hop)) = (verdict, self.server_hops.get_mut(slot)) {
             // send_to_network has just written the neighbour's MAC.
             let mut mac = [0u8; 6];
             mac.copy_from_slice(&f.bytes()[..6]);
-            *hop = super::NextHop {
+            *hop = super::ServerHop {
                 generation,
                 server,
                 port,

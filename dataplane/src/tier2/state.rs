@@ -136,10 +136,8 @@ impl IcmpState {
     }
 }
 
-/// IP protocol numbers the gateway tracks.
-pub const PROTO_ICMP: u8 = 1;
-pub const PROTO_TCP: u8 = 6;
-pub const PROTO_UDP: u8 = 17;
+/// IP protocol numbers the gateway tracks (defined once, in `wire`).
+pub use crate::wire::{PROTO_ICMP, PROTO_TCP, PROTO_UDP};
 
 /// The state of one user session, whatever its protocol (two bytes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
