@@ -11,18 +11,14 @@ use super::{Verdict, Worker};
 use crate::counters::DropReason;
 use crate::event::{Event, EventSink};
 use crate::frame::Frame;
-use crate::tier2::session::SessionFlags;
+use crate::tier2::user_sessions::SessionFlags;
 use crate::tier2::{Direction, FlowState, TcpState};
 use crate::wire::checksum::{checksum, update16, update32};
-use crate::wire::{ETHERNET_HEADER_LEN, ICMP_ECHO_REPLY, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
-use std::net::Ipv4Addr;
+use crate::wire::{
+    Ipv4Packet, ETHERNET_HEADER_LEN, ICMP_ECHO_REPLY, PROTO_ICMP, PROTO_TCP, PROTO_UDP,
+};
 
 const IP: usize = ETHERNET_HEADER_LEN;
-
-#[inline]
-fn ip_at(b: &[u8], at: usize) -> Ipv4Addr {
-    Ipv4Addr::new(b[at], b[at + 1], b[at + 2], b[at + 3])
-}
 
 impl Worker {
     pub(super) fn downlink<F: Frame, E: EventSink>(
@@ -149,8 +145,9 @@ impl Worker {
         if b.len() < q + 28 || check_ipv4_quoted(&b[q..]).is_none() {
             return Verdict::Drop(DropReason::IcmpUnmatched);
         }
-        let qihl = usize::from(b[q] & 0x0f) * 4;
-        if b.len() < q + qihl + 8 || ip_at(b, q + 12) != gw_ip || ip_at(b, q + 16) != server_ip {
+        let quoted = Ipv4Packet::new_unchecked(&b[q..]);
+        let qihl = quoted.header_len();
+        if b.len() < q + qihl + 8 || quoted.src() != gw_ip || quoted.dst() != server_ip {
             return Verdict::Drop(DropReason::IcmpUnmatched);
         }
         let qproto = b[q + 9];
@@ -171,8 +168,8 @@ impl Worker {
             _ => return Verdict::Drop(DropReason::IcmpUnmatched),
         }
         // Outer header: from the VIP to the terminal.
-        let old_src = u32::from(ip_at(b, IP + 12));
-        let old_dst = u32::from(ip_at(b, IP + 16));
+        let outer = Ipv4Packet::new_unchecked(&b[IP..]);
+        let (old_src, old_dst) = (u32::from(outer.src()), u32::from(outer.dst()));
         let mut c = rd16(b, IP + 10);
         c = update32(c, old_src, u32::from(vip));
         c = update32(c, old_dst, u32::from(client_ip));

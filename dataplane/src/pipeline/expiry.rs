@@ -8,7 +8,7 @@
 use super::{Worker, WHEEL_TICK_MS};
 use crate::event::{AccountingEvent, EndReason, Event, EventSink, RecordKind};
 use crate::prefetch::Prefetch;
-use crate::tier2::session::SessionFlags;
+use crate::tier2::user_sessions::SessionFlags;
 use crate::tier2::{FlowState, QuarantineClass, TcpState, UserSession};
 
 /// Admission-table slots looked at per timer tick (its table is twice the

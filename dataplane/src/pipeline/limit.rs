@@ -100,7 +100,7 @@ impl Worker {
         let Ok(n) = written else {
             return Err(Verdict::Drop(DropReason::SubscriberLimit));
         };
-        if !super::local::replace_contents(f, &out[..n]) {
+        if !super::own_addresses::replace_contents(f, &out[..n]) {
             return Err(Verdict::Drop(DropReason::SubscriberLimit));
         }
         // The refused packet is counted as dropped; its answer goes out.

@@ -13,18 +13,18 @@ pub mod hold;
 pub mod inspect;
 mod l2;
 mod limit;
-mod local;
 pub mod nat;
+mod own_addresses;
 mod parse;
+mod prefetch_pass;
 mod steer;
 mod synproxy;
 mod ttl;
 mod uplink;
-mod warm;
 
 pub use parse::FrameRecord;
+pub use prefetch_pass::PREFETCH_MAX;
 pub use steer::Ingress;
-pub use warm::PREFETCH_MAX;
 
 #[cfg(test)]
 mod tests;
@@ -222,7 +222,7 @@ pub struct Worker {
     limiter: ReplyLimiter,
     /// Recently reported neighbour misses (address, time).
     miss_cache: [(Ipv4Addr, u64); 64],
-    /// Recently reported ARP (address, MAC, time), see `local::arp`.
+    /// Recently reported ARP (address, MAC, time), see `own_addresses::arp`.
     arp_seen: [(Ipv4Addr, [u8; 6], u64); 64],
     /// This 100 ms window's ARP claims of new MACs: (start, used).
     arp_budget: (u64, u32),

@@ -5,13 +5,13 @@
 //! gateway address and its port names the owning worker.
 
 use super::l2::rd16;
-use super::parse::{Ip, Parsed};
-use super::{local, Verdict, Worker, PIN_CACHE, PIN_RETRY_MS};
+use super::parse::{Ip, L4Info, Parsed};
+use super::{own_addresses, Verdict, Worker, PIN_CACHE, PIN_RETRY_MS};
 use crate::counters::DropReason;
 use crate::event::{Event, EventSink};
 use crate::frame::Frame;
 use crate::hash::mix64;
-use crate::tier1::{session_id, GatewayTarget, SessionKeyMode};
+use crate::tier1::{session_id, GatewayTarget, SessionId, SessionKeyMode};
 use crate::tier2::try_owner_core;
 use crate::topology::{LocalAddr, Role};
 use crate::wire::{ETHERTYPE_ARP, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
@@ -79,7 +79,7 @@ impl Worker {
     ) -> Verdict {
         let p = rx.frame;
         if p.ethertype == ETHERTYPE_ARP {
-            return local::arp(self, f, rx.port, p.l2, rx.now_ms, ev);
+            return own_addresses::arp(self, f, rx.port, p.l2, rx.now_ms, ev);
         }
         let outer = match p.outer {
             Ok(ip) => ip,
@@ -117,7 +117,7 @@ impl Worker {
                 }
                 None => {
                     // Not a G-PDU: maybe a ping to our own address.
-                    if let Some(v) = local::maybe_echo(self, f, in_port, outer) {
+                    if let Some(v) = own_addresses::maybe_echo(self, f, in_port, outer) {
                         return v;
                     }
                     return Verdict::Drop(DropReason::BadGtp);
@@ -129,7 +129,7 @@ impl Worker {
 
         // Pings to a VIP or to our own address are answered here.
         if p.tunnel.is_none() && !handed_off {
-            if let Some(v) = local::maybe_echo(self, f, in_port, outer) {
+            if let Some(v) = own_addresses::maybe_echo(self, f, in_port, outer) {
                 return v;
             }
         }
@@ -151,6 +151,32 @@ impl Worker {
             // A gateway in another appliance: not reachable from here yet.
             _ => Verdict::Drop(DropReason::NoGateway),
         }
+    }
+
+    /// A packet this gateway has no user session for, of a mobile session
+    /// that was moved here and is still draining from another worker: unless
+    /// it opens a new TCP connection, its user session may have stayed on
+    /// the old gateway, which gets the packet (the old gateway never hands
+    /// it back: it is not the session's owner). So connections open before
+    /// a move run on where they started, new TCP connections start here,
+    /// and until the drain ends new UDP and ICMP flows stay on the old
+    /// gateway too (they cannot be told apart from old ones here).
+    #[inline]
+    pub(super) fn drain_handoff(&self, sid: SessionId, l4: &L4Info) -> Option<u16> {
+        let steering = self.snaps.steering.get();
+        let previous = steering.draining_from(sid)?;
+        let owner = steering.lookup(sid)?;
+        if owner.target != GatewayTarget::LocalWorker(self.cfg.index) {
+            return None;
+        }
+        let GatewayTarget::LocalWorker(worker) = previous.target else {
+            return None;
+        };
+        if worker == self.cfg.index || worker >= self.cfg.n_workers {
+            return None;
+        }
+        let opens = l4.proto == PROTO_TCP && l4.flags.syn && !l4.flags.ack && !l4.flags.rst;
+        (!opens).then_some(worker)
     }
 
     /// Asks the session manager to pin `sid`, at most once per PIN_RETRY_MS.
@@ -192,7 +218,7 @@ impl Worker {
                         // Echo reply: the identifier is our gateway port.
                         0 => rd16(l4, 4),
                         8 => {
-                            return local::maybe_echo(self, f, in_port, ip)
+                            return own_addresses::maybe_echo(self, f, in_port, ip)
                                 .unwrap_or(Verdict::Drop(DropReason::IcmpIgnored))
                         }
                         // Errors quoting a packet we sent: its source port.
@@ -247,7 +273,7 @@ impl Worker {
                 }
                 self.downlink(f, rx, ip, addr, port, ev)
             }
-            Some(_) => local::maybe_echo(self, f, in_port, ip)
+            Some(_) => own_addresses::maybe_echo(self, f, in_port, ip)
                 .unwrap_or(Verdict::Drop(DropReason::NotForUs)),
             None => Verdict::Drop(DropReason::NotForUs),
         }

@@ -10,8 +10,8 @@ use crate::counters::DropReason;
 use crate::event::{AccountingEvent, EndReason, Event, EventSink, RecordKind, EXTERNAL_SERVICE};
 use crate::frame::Frame;
 use crate::policy::Selection;
-use crate::tier1::{GatewayTarget, SessionId};
-use crate::tier2::session::SessionFlags;
+use crate::tier1::SessionId;
+use crate::tier2::user_sessions::SessionFlags;
 use crate::tier2::{
     consistent, least_load, Direction, FlowKey, FlowState, GtpTunnel, InsertError, PathChange,
     ServerCandidate, TcpState, UserSession,
@@ -219,32 +219,6 @@ impl Worker {
             })
     }
 
-    /// A packet this gateway has no user session for, of a mobile session
-    /// that was moved here and is still draining from another worker: unless
-    /// it opens a new TCP connection, its user session may have stayed on
-    /// the old gateway, which gets the packet (the old gateway never hands
-    /// it back: it is not the session's owner). So connections open before
-    /// a move run on where they started, new TCP connections start here,
-    /// and until the drain ends new UDP and ICMP flows stay on the old
-    /// gateway too (they cannot be told apart from old ones here).
-    #[inline]
-    pub(super) fn drain_handoff(&self, sid: SessionId, l4: &L4Info) -> Option<u16> {
-        let steering = self.snaps.steering.get();
-        let previous = steering.draining_from(sid)?;
-        let owner = steering.lookup(sid)?;
-        if owner.target != GatewayTarget::LocalWorker(self.cfg.index) {
-            return None;
-        }
-        let GatewayTarget::LocalWorker(worker) = previous.target else {
-            return None;
-        };
-        if worker == self.cfg.index || worker >= self.cfg.n_workers {
-            return None;
-        }
-        let opens = l4.proto == PROTO_TCP && l4.flags.syn && !l4.flags.ack && !l4.flags.rst;
-        (!opens).then_some(worker)
-    }
-
     /// Sets the Ethernet header towards `dst` and picks the output port.
     /// An unknown neighbour is reported to the control plane (which
     /// resolves it by ARP), at most once per 100 ms per address.
@@ -417,7 +391,8 @@ impl Worker {
         e.session_type = ty;
         e.session_id = sid.0;
         if counted {
-            e.flags.insert(crate::tier2::session::SessionFlags::LIMITED);
+            e.flags
+                .insert(crate::tier2::user_sessions::SessionFlags::LIMITED);
         }
         e.client_path = *path;
         e.last_report_ms = now_ms;
@@ -517,7 +492,7 @@ impl Worker {
         let Ok(n) = written else {
             return Verdict::Drop(DropReason::NotEntitled);
         };
-        if !super::local::replace_contents(f, &out[..n]) {
+        if !super::own_addresses::replace_contents(f, &out[..n]) {
             return Verdict::Drop(DropReason::NoRoom);
         }
         if key.proto == PROTO_TCP {

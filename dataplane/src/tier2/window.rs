@@ -26,7 +26,7 @@
 //! than 2^30 do not exist (RFC 7323), so the bounds never reach half the
 //! sequence space. Only in-window segments move the tracked ends.
 
-use crate::tier2::state::{Direction, TcpFlags};
+use crate::tier2::flow_state::{Direction, TcpFlags};
 
 /// The fields of one TCP segment the tracker reads.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -48,8 +48,8 @@ use crate::event::EventSink;
 use crate::frame::Frame;
 use crate::policy::SynProxyMode;
 use crate::tier1::SessionId;
-use crate::tier2::session::SessionFlags;
 use crate::tier2::syncookie::{mss_index, CookieTuple, SynCookies, MSS_TABLE};
+use crate::tier2::user_sessions::SessionFlags;
 use crate::tier2::{Direction, FlowKey, TcpFlags, UserSession};
 use crate::wire::{ETHERNET_HEADER_LEN, PROTO_TCP};
 use segments::{Segment, FLAG_ACK, FLAG_SYN};
@@ -437,6 +437,6 @@ impl Worker {
     fn put_segment<F: Frame>(&self, f: &mut F, s: &Segment) -> bool {
         let mut out = [0u8; segments::MAX_LEN];
         let n = segments::write(s, &mut out);
-        super::local::replace_contents(f, &out[..n])
+        super::own_addresses::replace_contents(f, &out[..n])
     }
 }

@@ -6,9 +6,9 @@ mod behaviour;
 mod edges;
 mod hardening;
 mod limits;
+mod prefetch_pass;
 mod props;
 mod records;
-mod warm;
 
 use super::*;
 use crate::event::Event;

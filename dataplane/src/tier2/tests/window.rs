@@ -5,7 +5,7 @@
 
 use proptest::prelude::*;
 
-use crate::tier2::state::{Direction, TcpFlags};
+use crate::tier2::flow_state::{Direction, TcpFlags};
 use crate::tier2::window::{Segment, TcpWindow};
 
 fn flags(syn: bool, ack: bool, fin: bool, rst: bool) -> TcpFlags {
