@@ -34,9 +34,7 @@ use crate::event::{Event, EventSink};
 use crate::policy::{Policy, MAX_SERVERS};
 use crate::rcu::Reader;
 use crate::tier1::{SessionKeyMode, SteeringTable};
-use crate::tier2::{
-    Admission, PortAllocator, Quarantine, ServerCandidate, TimerWheel, UserSessionTable,
-};
+use crate::tier2::{Admission, PortAllocator, Quarantine, TimerWheel, UserSessionTable};
 use crate::topology::{Neighbours, Topology};
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -215,9 +213,8 @@ pub struct Worker {
     wheel: TimerWheel,
     load: Arc<LocalLoad>,
     counters: Arc<WorkerCounters>,
-    rotor: u32,
-    candidates: Vec<ServerCandidate>,
-    candidate_ix: Vec<u32>,
+    /// Buffers and rotor of the admission decision (`policy::admit`).
+    admit_scratch: crate::policy::admit::Scratch,
     pin_cache: Box<[(u64, u64)]>,
     limiter: ReplyLimiter,
     /// Recently reported neighbour misses (address, time).
@@ -275,9 +272,7 @@ impl Worker {
             wheel,
             load,
             counters,
-            rotor: 0,
-            candidates: Vec::with_capacity(MAX_SERVERS),
-            candidate_ix: Vec::with_capacity(MAX_SERVERS),
+            admit_scratch: crate::policy::admit::Scratch::with_capacity(MAX_SERVERS),
             pin_cache: vec![(u64::MAX, 0); PIN_CACHE].into_boxed_slice(),
             // Starts full: the first refusals are answered at once.
             limiter: ReplyLimiter {

@@ -7,14 +7,13 @@ pub(super) use super::parse::L4Info;
 use super::steer::Rx;
 use super::{Verdict, Worker};
 use crate::counters::DropReason;
-use crate::event::{AccountingEvent, EndReason, Event, EventSink, RecordKind, EXTERNAL_SERVICE};
+use crate::event::{AccountingEvent, EndReason, Event, EventSink, RecordKind};
 use crate::frame::Frame;
-use crate::policy::Selection;
+use crate::policy::admit::{self, Decision, NewFlow};
 use crate::tier1::SessionId;
 use crate::tier2::user_sessions::SessionFlags;
 use crate::tier2::{
-    consistent, least_load, Direction, FlowKey, FlowState, GtpTunnel, InsertError, PathChange,
-    ServerCandidate, TcpState, UserSession,
+    Direction, FlowKey, FlowState, GtpTunnel, InsertError, PathChange, TcpState, UserSession,
 };
 use crate::topology::Role;
 use crate::wire::{ETHERNET_HEADER_LEN, ICMP_ECHO_REQUEST, PROTO_ICMP, PROTO_TCP};
@@ -273,108 +272,54 @@ impl Worker {
         if key.proto == PROTO_TCP && !(l4.flags.syn && !l4.flags.ack && !l4.flags.rst) {
             return Err(Verdict::Drop(DropReason::NotSyn));
         }
-        let (choice, limits) = {
-            let policy = self.snaps.policy.get();
-            let ty = policy.classifier.classify(key.proto, key.dst_port, dscp);
-            let ent = policy.subscribers.lookup(sid.0, key.client_ip);
-            let service = if key.proto == PROTO_ICMP {
-                None
-            } else {
-                policy.services.find(key.proto, key.dst_ip, key.dst_port)
-            };
-            let choice = match service {
-                Some(s) if !ent.services.contains(s) => Choice::Refuse {
-                    service: s,
-                    ty,
-                    accounted: policy.classifier.get(ty).is_none_or(|t| t.accounted),
-                },
-                Some(s) => {
-                    let serving = policy.services.serving(s, ty);
-                    let selection = policy
-                        .classifier
-                        .get(ty)
-                        .map_or(Selection::default(), |t| t.selection);
-                    let picked = select(
-                        policy,
-                        self.snaps.loads.get(),
-                        &self.load,
-                        usize::from(self.cfg.index),
-                        &mut self.candidates,
-                        &mut self.candidate_ix,
-                        &mut self.rotor,
-                        serving,
-                        selection,
-                        key.client_ip,
-                    );
-                    match picked {
-                        Some(si) => {
-                            let srv = &policy.services.servers[si as usize];
-                            Choice::Serve {
-                                server_ip: srv.addr,
-                                server_port: srv.port.unwrap_or(key.dst_port),
-                                server_index: si,
-                                service: s,
-                                ty,
-                                deadline_from: *policy.timeouts_for(ty),
-                            }
-                        }
-                        None => Choice::Drop(DropReason::NoServer),
-                    }
-                }
-                None if policy.services.is_vip(key.dst_ip) => Choice::Drop(DropReason::NoService),
-                None => {
-                    let external = self
-                        .topo
-                        .route(key.dst_ip)
-                        .is_some_and(|h| self.topo.role(h.port) == Some(Role::External));
-                    if external && ent.external {
-                        Choice::Serve {
-                            server_ip: key.dst_ip,
-                            server_port: key.dst_port,
-                            server_index: u32::MAX,
-                            service: EXTERNAL_SERVICE,
-                            ty,
-                            deadline_from: *policy.timeouts_for(ty),
-                        }
-                    } else if external && key.proto != PROTO_ICMP {
-                        // Reachable, but this subscriber may not go outside:
-                        // refused like a service it has no right to.
-                        Choice::Refuse {
-                            service: EXTERNAL_SERVICE,
-                            ty,
-                            accounted: policy.classifier.get(ty).is_none_or(|t| t.accounted),
-                        }
-                    } else {
-                        Choice::Drop(DropReason::NoService)
-                    }
-                }
-            };
-            (choice, ent.limits)
+        let flow = NewFlow {
+            proto: key.proto,
+            client_ip: key.client_ip,
+            dst_ip: key.dst_ip,
+            dst_port: key.dst_port,
+            dscp,
+            session_id: sid.0,
         };
-        let (server_ip, server_port, server_index, group, ty, timeouts) = match choice {
-            Choice::Serve {
+        let (decision, limits) = {
+            let (loads, local) = (self.snaps.loads.get(), &self.load);
+            let me = usize::from(self.cfg.index);
+            // Other workers' user sessions as last published, this
+            // worker's counted exactly.
+            let load = |i: usize| {
+                let published = loads.total.get(i).copied().unwrap_or(0);
+                let mine_then = loads
+                    .by_worker
+                    .get(me)
+                    .and_then(|v| v.get(i))
+                    .copied()
+                    .unwrap_or(0);
+                published.saturating_sub(u64::from(mine_then)) + local.get(i)
+            };
+            let topo = &self.topo;
+            let external = |dst| {
+                topo.route(dst)
+                    .is_some_and(|h| topo.role(h.port) == Some(Role::External))
+            };
+            let policy = self.snaps.policy.get();
+            admit::decide(policy, &flow, load, external, &mut self.admit_scratch)
+        };
+        let (server_ip, server_port, server_index, group, ty, timeouts) = match decision {
+            Decision::Serve {
                 server_ip,
                 server_port,
                 server_index,
                 service,
                 ty,
-                deadline_from,
-            } => (
-                server_ip,
-                server_port,
-                server_index,
-                service,
-                ty,
-                deadline_from,
-            ),
-            Choice::Refuse {
+                timeouts,
+            } => (server_ip, server_port, server_index, service, ty, timeouts),
+            Decision::Refuse {
                 service,
                 ty,
                 accounted,
             } => {
                 return Err(self.refuse(f, key, service, ty, sid, path, accounted, now_ms, ev));
             }
-            Choice::Drop(r) => return Err(Verdict::Drop(r)),
+            Decision::Drop(r) => return Err(Verdict::Drop(r)),
         };
 
         // Entitled: within the subscriber's limits? (see limit.rs)
@@ -517,75 +462,4 @@ impl Worker {
         self.counters.tx_bytes.add(f.len() as u64);
         Verdict::Forward(path.port)
     }
-}
-
-/// The outcome of policy for a new user session.
-enum Choice {
-    Serve {
-        server_ip: Ipv4Addr,
-        server_port: u16,
-        server_index: u32,
-        service: u32,
-        ty: u8,
-        deadline_from: crate::tier2::Timeouts,
-    },
-    Refuse {
-        service: u32,
-        ty: u8,
-        accounted: bool,
-    },
-    Drop(DropReason),
-}
-
-/// Picks a server of service `s` for a new user session: least load
-/// (live user sessions on every worker, this worker's counted exactly,
-/// plus any load reported through the API) per weight, or a consistent
-/// hash of the terminal for sticky types.
-#[allow(clippy::too_many_arguments)]
-fn select(
-    policy: &crate::policy::Policy,
-    loads: &super::ServerLoads,
-    local: &super::LocalLoad,
-    me: usize,
-    candidates: &mut Vec<ServerCandidate>,
-    candidate_ix: &mut Vec<u32>,
-    rotor: &mut u32,
-    s: u32,
-    selection: Selection,
-    client: Ipv4Addr,
-) -> Option<u32> {
-    let svc = policy.services.services.get(s as usize)?;
-    candidates.clear();
-    candidate_ix.clear();
-    for &si in &svc.servers {
-        let Some(srv) = policy.services.servers.get(si as usize) else {
-            continue;
-        };
-        let i = si as usize;
-        let published = loads.total.get(i).copied().unwrap_or(0);
-        let mine_then = loads
-            .by_worker
-            .get(me)
-            .and_then(|v| v.get(i))
-            .copied()
-            .unwrap_or(0);
-        let load = published.saturating_sub(u64::from(mine_then))
-            + local.get(i)
-            + u64::from(srv.reported_load);
-        let weight = match selection {
-            Selection::LeastLoad => u32::from(srv.weight > 0),
-            _ => srv.weight,
-        };
-        candidates.push(ServerCandidate {
-            weight,
-            eligible: srv.eligible(),
-            load,
-        });
-        candidate_ix.push(si);
-    }
-    let pick = match selection {
-        Selection::Sticky => consistent(candidates, crate::tier2::terminal_hash(client)),
-        _ => least_load(candidates, rotor),
-    }?;
-    candidate_ix.get(pick).copied()
 }
