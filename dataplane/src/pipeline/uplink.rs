@@ -21,6 +21,18 @@ use std::net::Ipv4Addr;
 
 const IP: usize = ETHERNET_HEADER_LEN;
 
+/// A flow's first packet on its way to a new user session: what creating
+/// it (policy, limits, SYN proxy, refusals) needs to know.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Opening {
+    pub key: FlowKey,
+    pub l4: L4Info,
+    pub dscp: u8,
+    pub sid: SessionId,
+    pub path: ClientPath,
+    pub now_ms: u64,
+}
+
 impl Worker {
     pub(super) fn uplink<F: Frame, E: EventSink>(
         &mut self,
@@ -85,18 +97,24 @@ impl Worker {
         let idx = match found {
             Some(i) => i,
             None => {
+                let opening = Opening {
+                    key,
+                    l4,
+                    dscp,
+                    sid,
+                    path,
+                    now_ms,
+                };
                 // SYN proxy hook (synproxy/): cookie SYN-ACK, or open on a cookie ACK.
                 if l4.proto == PROTO_TCP {
-                    if let Some(v) =
-                        self.syn_proxy_first(f, &key, &l4, dscp, sid, &path, now_ms, ev)
-                    {
+                    if let Some(v) = self.syn_proxy_first(f, &opening, ev) {
                         return v;
                     }
                 }
                 if let Some(previous) = self.drain_handoff(sid, &l4) {
                     return Verdict::Handoff(previous);
                 }
-                match self.create(f, &key, &l4, dscp, sid, &path, now_ms, ev) {
+                match self.create(f, &opening, ev) {
                     Ok(i) => i,
                     Err(v) => return v,
                 }
@@ -256,19 +274,14 @@ impl Worker {
         Verdict::Forward(hop.port)
     }
 
-    /// Opens a user session for the first packet of `key`.
-    #[allow(clippy::too_many_arguments)]
+    /// Opens a user session for the first packet of a flow.
     pub(super) fn create<F: Frame, E: EventSink>(
         &mut self,
         f: &mut F,
-        key: &FlowKey,
-        l4: &L4Info,
-        dscp: u8,
-        sid: SessionId,
-        path: &ClientPath,
-        now_ms: u64,
+        o: &Opening,
         ev: &mut E,
     ) -> Result<u32, Verdict> {
+        let (key, l4, dscp, sid, path, now_ms) = (&o.key, &o.l4, o.dscp, o.sid, &o.path, o.now_ms);
         if key.proto == PROTO_TCP && !(l4.flags.syn && !l4.flags.ack && !l4.flags.rst) {
             return Err(Verdict::Drop(DropReason::NotSyn));
         }
@@ -317,13 +330,13 @@ impl Worker {
                 ty,
                 accounted,
             } => {
-                return Err(self.refuse(f, key, service, ty, sid, path, accounted, now_ms, ev));
+                return Err(self.refuse(f, o, service, ty, accounted, ev));
             }
             Decision::Drop(r) => return Err(Verdict::Drop(r)),
         };
 
         // Entitled: within the subscriber's limits? (see limit.rs)
-        let counted = self.admit(f, key, &limits, (group, ty), sid, path, now_ms, ev)?;
+        let counted = self.admit(f, o, &limits, (group, ty), ev)?;
         let Some((gw_addr, gw_port)) = self.ports.alloc(now_ms) else {
             self.unadmit(counted, sid, now_ms);
             return Err(Verdict::Drop(DropReason::PortExhausted));
@@ -374,19 +387,16 @@ impl Worker {
     /// Refuses a user session the subscriber may not use: TCP gets a RST,
     /// UDP an ICMP administratively-prohibited (both rate-limited), and an
     /// accounting record with reason `not_entitled` is written.
-    #[allow(clippy::too_many_arguments)]
     fn refuse<F: Frame, E: EventSink>(
         &mut self,
         f: &mut F,
-        key: &FlowKey,
+        o: &Opening,
         service: u32,
         ty: u8,
-        sid: SessionId,
-        path: &ClientPath,
         accounted: bool,
-        now_ms: u64,
         ev: &mut E,
     ) -> Verdict {
+        let (key, sid, path, now_ms) = (&o.key, o.sid, &o.path, o.now_ms);
         self.counters.refused.inc();
         if accounted {
             let bytes = u64::from(rd16(f.bytes(), IP + 2));

@@ -41,13 +41,12 @@ pub(super) mod splice;
 mod tests;
 
 use super::l2::{rd16, ClientPath};
-use super::uplink::L4Info;
+use super::uplink::{L4Info, Opening};
 use super::{Verdict, Worker};
 use crate::counters::DropReason;
 use crate::event::EventSink;
 use crate::frame::Frame;
 use crate::policy::SynProxyMode;
-use crate::tier1::SessionId;
 use crate::tier2::syncookie::{mss_index, CookieTuple, SynCookies, MSS_TABLE};
 use crate::tier2::user_sessions::SessionFlags;
 use crate::tier2::{Direction, FlowKey, TcpFlags, UserSession};
@@ -186,18 +185,13 @@ impl Worker {
     /// worker answered (another worker's keys would refuse it). Any other
     /// ACK of a draining session is left to the handoff: it may belong to
     /// a connection still open on the old gateway.
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn syn_proxy_first<F: Frame, E: EventSink>(
         &mut self,
         f: &mut F,
-        key: &FlowKey,
-        l4: &L4Info,
-        dscp: u8,
-        sid: SessionId,
-        path: &ClientPath,
-        now_ms: u64,
+        o: &Opening,
         ev: &mut E,
     ) -> Option<Verdict> {
+        let (key, l4, sid, path, now_ms) = (&o.key, &o.l4, o.sid, &o.path, o.now_ms);
         let (mode, fill) = {
             let policy = self.snaps.policy.get();
             let s = policy.services.find(PROTO_TCP, key.dst_ip, key.dst_port)?;
@@ -226,9 +220,7 @@ impl Worker {
         };
         let cookie = ack.wrapping_sub(1);
         match self.synproxy.cookies.verify(&t, cookie, now_ms) {
-            Some(mss_ix) => Some(
-                self.open_from_cookie(f, key, l4, dscp, sid, path, &t, cookie, mss_ix, now_ms, ev),
-            ),
+            Some(mss_ix) => Some(self.open_from_cookie(f, o, &t, cookie, mss_ix, ev)),
             None if active && self.drain_handoff(sid, l4).is_none() => {
                 Some(Verdict::Drop(DropReason::SynCookieInvalid))
             }
@@ -279,32 +271,30 @@ impl Worker {
 
     /// A valid cookie ACK: opens the user session (policy, server choice,
     /// port) and turns the ACK into the SYN to the server.
-    #[allow(clippy::too_many_arguments)]
     fn open_from_cookie<F: Frame, E: EventSink>(
         &mut self,
         f: &mut F,
-        key: &FlowKey,
-        l4: &L4Info,
-        dscp: u8,
-        sid: SessionId,
-        path: &ClientPath,
+        o: &Opening,
         t: &CookieTuple,
         cookie: u32,
         mss_ix: u8,
-        now_ms: u64,
         ev: &mut E,
     ) -> Verdict {
+        let (l4, now_ms) = (&o.l4, o.now_ms);
         self.counters.syn_cookies_valid.inc();
-        let as_syn = L4Info {
-            flags: TcpFlags {
-                syn: true,
-                ack: false,
-                fin: false,
-                rst: false,
+        let as_syn = Opening {
+            l4: L4Info {
+                flags: TcpFlags {
+                    syn: true,
+                    ack: false,
+                    fin: false,
+                    rst: false,
+                },
+                ..*l4
             },
-            ..*l4
+            ..*o
         };
-        let idx = match self.create(f, key, &as_syn, dscp, sid, path, now_ms, ev) {
+        let idx = match self.create(f, &as_syn, ev) {
             Ok(i) => i,
             Err(v) => return v,
         };
@@ -321,7 +311,7 @@ impl Worker {
             return Verdict::Drop(DropReason::NoUserSession);
         };
         e.flags.insert(SessionFlags::SYN_PROXY_OPENING);
-        e.on_packet(Direction::ToServer, 44, as_syn.flags, now_ms);
+        e.on_packet(Direction::ToServer, 44, as_syn.l4.flags, now_ms);
         // Window tracking learns the handshake the terminal saw: its SYN
         // and the cookie SYN-ACK (neither reached the tracker).
         let client_syn = crate::tier2::Segment {
@@ -329,7 +319,7 @@ impl Worker {
             ack: 0,
             window,
             payload: 0,
-            flags: as_syn.flags,
+            flags: as_syn.l4.flags,
             window_scale: None,
         };
         let cookie_syn_ack = crate::tier2::Segment {
