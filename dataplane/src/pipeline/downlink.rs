@@ -34,7 +34,7 @@ impl Worker {
         if !normalize(f, ip.start(), ip.total) {
             return Verdict::Drop(DropReason::Truncated);
         }
-        let Some(idx) = self.table.find_reply(gw_addr, gw_port) else {
+        let Some(idx) = self.gw.table.find_reply(gw_addr, gw_port) else {
             return Verdict::Drop(DropReason::NoUserSession);
         };
         let proto = ip.proto;
@@ -53,7 +53,7 @@ impl Worker {
         if ip.ttl <= 1 {
             return Verdict::Drop(DropReason::TtlExpired);
         }
-        let Some(e) = self.table.get_mut(idx) else {
+        let Some(e) = self.gw.table.get_mut(idx) else {
             return Verdict::Drop(DropReason::NoUserSession);
         };
         let from_server = e.proto == proto
@@ -67,7 +67,7 @@ impl Worker {
         // SYN proxy hook (synproxy/): ends the server handshake, then spliced below.
         let splice = if e.flags.0 & SessionFlags::SYN_PROXY != 0 {
             let (seq, ack) = super::synproxy::splice::seq_ack(f.bytes(), IP + l4.ihl);
-            match self.synproxy.server_segment(idx, e, l4.flags, seq, ack) {
+            match self.gw.synproxy.server_segment(idx, e, l4.flags, seq, ack) {
                 FromServer::Splice(d) => Some(d),
                 FromServer::AckServer(first) => {
                     return self.syn_proxy_ack_server(f, idx, l4.ihl, first, now_ms, ev)
@@ -94,7 +94,7 @@ impl Worker {
             e.on_packet(Direction::ToClient, ip_len, l4.flags, now_ms);
             if e.state != before {
                 let deadline = e.deadline_ms(self.snaps.policy.get().timeouts_for(e.session_type));
-                super::expiry::shorten(&mut self.wheel, idx, deadline);
+                super::expiry::shorten(&mut self.gw.wheel, idx, deadline);
             }
         } else {
             // Forwarded (the terminal judges it) and counted, but it
@@ -128,7 +128,7 @@ impl Worker {
     /// packet back to what the terminal sent, address the error to the
     /// terminal from the address it talked to, and send it along its path.
     fn icmp_error_to_client<F: Frame>(&mut self, f: &mut F, idx: u32, ihl: usize) -> Verdict {
-        let Some(e) = self.table.get(idx) else {
+        let Some(e) = self.gw.table.get(idx) else {
             return Verdict::Drop(DropReason::NoUserSession);
         };
         let (client_ip, client_port, vip, vip_port, path) = (

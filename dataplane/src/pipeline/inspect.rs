@@ -67,7 +67,8 @@ impl Filter {
 impl Worker {
     /// Up to `limit` user sessions matching `filter`.
     pub fn user_sessions(&self, filter: Filter, limit: usize) -> Vec<UserSessionInfo> {
-        self.table
+        self.gw
+            .table
             .iter()
             .filter(|(_, e)| filter.matches(e))
             .take(limit)
@@ -97,7 +98,7 @@ impl Worker {
     /// bytes down) over this worker's user sessions.
     pub fn session_totals(&self) -> Vec<(u64, u64, u64, u64)> {
         let mut m: hashbrown::HashMap<u64, (u64, u64, u64)> = hashbrown::HashMap::new();
-        for (_, e) in self.table.iter() {
+        for (_, e) in self.gw.table.iter() {
             let t = m.entry(e.session_id).or_default();
             t.0 += 1;
             t.1 += e.to_server.bytes;
@@ -116,6 +117,7 @@ impl Worker {
         ev: &mut E,
     ) -> usize {
         let ids: Vec<u32> = self
+            .gw
             .table
             .iter()
             .filter(|(_, e)| filter.matches(e))

@@ -39,7 +39,7 @@ impl Worker {
         if limits.is_none() {
             return Ok(false);
         }
-        if self.admission.admit(sid.0, limits, now_ms).is_ok() {
+        if self.gw.admission.admit(sid.0, limits, now_ms).is_ok() {
             return Ok(true);
         }
         let accounted = self
@@ -114,7 +114,7 @@ impl Worker {
     #[inline]
     pub(super) fn unadmit(&mut self, counted: bool, sid: SessionId, now_ms: u64) {
         if counted {
-            self.admission.release(sid.0, now_ms);
+            self.gw.admission.release(sid.0, now_ms);
         }
     }
 }

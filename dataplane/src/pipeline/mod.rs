@@ -205,17 +205,16 @@ impl ServerHop {
 pub struct Worker {
     cfg: WorkerConfig,
     topo: Arc<Topology>,
+    /// Shared state, refreshed once per burst (steering for tier 1; policy,
+    /// neighbours and server loads for tier 2).
     snaps: Snapshots,
-    ports: PortAllocator,
-    table: UserSessionTable,
-    /// Live and new user sessions per session ID (subscriber limits).
-    admission: Admission,
-    wheel: TimerWheel,
-    load: Arc<LocalLoad>,
     counters: Arc<WorkerCounters>,
-    /// Buffers and rotor of the admission decision (`policy::admit`).
-    admit_scratch: crate::policy::admit::Scratch,
+    /// Tier 1's own state: recent pin requests (session ID, time), a
+    /// direct-mapped filter (see `steer::request_pin`).
     pin_cache: Box<[(u64, u64)]>,
+    /// Tier 2: the user sessions this worker owns and what serves them.
+    gw: Gateway,
+    /// Rate limit of the replies Tandem generates (RST, ICMP errors).
     limiter: ReplyLimiter,
     /// Recently reported neighbour misses (address, time).
     miss_cache: [(Ipv4Addr, u64); 64],
@@ -224,6 +223,19 @@ pub struct Worker {
     /// This 100 ms window's ARP claims of new MACs: (start, used).
     arp_budget: (u64, u32),
     pools: Arc<Vec<PoolGauge>>,
+}
+
+/// Tier 2's state: the user-session table and everything that serves it.
+struct Gateway {
+    ports: PortAllocator,
+    table: UserSessionTable,
+    /// Live and new user sessions per session ID (subscriber limits).
+    admission: Admission,
+    wheel: TimerWheel,
+    /// This worker's live user sessions per server.
+    load: Arc<LocalLoad>,
+    /// Buffers and rotor of the admission decision (`policy::admit`).
+    admit_scratch: crate::policy::admit::Scratch,
     /// Where each server index's frames went last (see `uplink::send_to_server`).
     server_hops: Box<[ServerHop]>,
     /// SYN flood defence: cookie keys and splice slots (`synproxy`).
@@ -266,14 +278,18 @@ impl Worker {
             cfg,
             topo,
             snaps,
-            ports,
-            table,
-            admission,
-            wheel,
-            load,
             counters,
-            admit_scratch: crate::policy::admit::Scratch::with_capacity(MAX_SERVERS),
             pin_cache: vec![(u64::MAX, 0); PIN_CACHE].into_boxed_slice(),
+            gw: Gateway {
+                ports,
+                table,
+                admission,
+                wheel,
+                load,
+                admit_scratch: crate::policy::admit::Scratch::with_capacity(MAX_SERVERS),
+                server_hops: vec![ServerHop::UNKNOWN; MAX_SERVERS].into_boxed_slice(),
+                synproxy,
+            },
             // Starts full: the first refusals are answered at once.
             limiter: ReplyLimiter {
                 tokens: 0,
@@ -283,8 +299,6 @@ impl Worker {
             arp_seen: [(Ipv4Addr::UNSPECIFIED, [0; 6], 0); 64],
             arp_budget: (0, 0),
             pools: Arc::new((0..n_addrs).map(|_| PoolGauge::default()).collect()),
-            server_hops: vec![ServerHop::UNKNOWN; MAX_SERVERS].into_boxed_slice(),
-            synproxy,
         })
     }
 
@@ -297,11 +311,11 @@ impl Worker {
     }
 
     pub fn table(&self) -> &UserSessionTable {
-        &self.table
+        &self.gw.table
     }
 
     pub fn port_allocator(&self) -> &PortAllocator {
-        &self.ports
+        &self.gw.ports
     }
 
     /// Port pool gauges per gateway address, updated every timer tick; the
@@ -312,7 +326,7 @@ impl Worker {
 
     fn update_pool_gauges(&self) {
         for (a, g) in self.pools.iter().enumerate() {
-            if let Some(s) = self.ports.stats(a as u8) {
+            if let Some(s) = self.gw.ports.stats(a as u8) {
                 g.capacity.set(u64::from(s.capacity));
                 g.in_use.set(u64::from(s.in_use));
                 g.quarantined.set(u64::from(s.quarantined));

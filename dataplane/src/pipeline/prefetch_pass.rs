@@ -71,11 +71,11 @@ impl Worker {
         }
         for lookup in &lookups[..n] {
             let slot = match *lookup {
-                Lookup::Client(hash) => self.table.client_candidate(hash),
-                Lookup::Reply(addr, port) => self.table.find_reply(addr, port),
+                Lookup::Client(hash) => self.gw.table.client_candidate(hash),
+                Lookup::Reply(addr, port) => self.gw.table.find_reply(addr, port),
                 Lookup::Nothing => None,
             };
-            if let Some(memory) = slot.and_then(|idx| self.table.slot_memory(idx)) {
+            if let Some(memory) = slot.and_then(|idx| self.gw.table.slot_memory(idx)) {
                 hint.read(memory);
             }
         }
@@ -132,9 +132,9 @@ impl Worker {
                     dst_ip: ip.dst,
                     dst_port: l4.dst_port,
                 };
-                let hash = self.table.client_hash(&key);
+                let hash = self.gw.table.client_hash(&key);
                 p.client_hash = Some(hash);
-                hint.read(self.table.client_bucket(hash));
+                hint.read(self.gw.table.client_bucket(hash));
                 Lookup::Client(hash)
             }
             Role::Server | Role::External => {
@@ -146,7 +146,7 @@ impl Worker {
                     PROTO_ICMP if l4.icmp_type == ICMP_ECHO_REPLY => l4.src_port,
                     _ => return Lookup::Nothing,
                 };
-                if let Some(cell) = self.table.reply_cell(addr, port) {
+                if let Some(cell) = self.gw.table.reply_cell(addr, port) {
                     hint.read(cell);
                 }
                 Lookup::Reply(addr, port)

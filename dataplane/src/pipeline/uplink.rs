@@ -80,8 +80,8 @@ impl Worker {
         };
         let dscp = inner.dscp;
         let found = match p.client_hash {
-            Some(hash) => self.table.find_client_hashed(hash, &key),
-            None => self.table.find_client(&key),
+            Some(hash) => self.gw.table.find_client_hashed(hash, &key),
+            None => self.gw.table.find_client(&key),
         };
         let found = match found {
             Some(i) if self.reuses_closed_tuple(i, &l4) => {
@@ -121,12 +121,12 @@ impl Worker {
             }
         };
         let ip_len = u32::from(inner.total);
-        let Some(e) = self.table.get_mut(idx) else {
+        let Some(e) = self.gw.table.get_mut(idx) else {
             return Verdict::Drop(DropReason::NoUserSession);
         };
         // SYN proxy hook (synproxy/): held until the server answers, then spliced below.
         let splice = if e.flags.0 & SessionFlags::SYN_PROXY != 0 {
-            match self.synproxy.client_segment(idx, e, l4.flags) {
+            match self.gw.synproxy.client_segment(idx, e, l4.flags) {
                 Ok(d) => d,
                 Err(r) => return Verdict::Drop(r),
             }
@@ -163,7 +163,7 @@ impl Worker {
             e.on_packet(Direction::ToServer, ip_len, l4.flags, now_ms);
             if e.state != before {
                 let deadline = e.deadline_ms(self.snaps.policy.get().timeouts_for(e.session_type));
-                super::expiry::shorten(&mut self.wheel, idx, deadline);
+                super::expiry::shorten(&mut self.gw.wheel, idx, deadline);
             }
         }
         let rw = Rewrite {
@@ -197,7 +197,7 @@ impl Worker {
     ) -> Verdict {
         let generation = self.snaps.neighbours.generation();
         let slot = server_index as usize;
-        if let Some(hop) = self.server_hops.get(slot) {
+        if let Some(hop) = self.gw.server_hops.get(slot) {
             if hop.generation == generation && hop.server == server {
                 set_macs(f.bytes_mut(), hop.mac, self.topo.mac(hop.port));
                 self.counters.tx_packets.inc();
@@ -206,7 +206,7 @@ impl Worker {
             }
         }
         let verdict = self.send_to_network(f, server, now_ms, ev);
-        if let (Verdict::Forward(port), Some(hop)) = (verdict, self.server_hops.get_mut(slot)) {
+        if let (Verdict::Forward(port), Some(hop)) = (verdict, self.gw.server_hops.get_mut(slot)) {
             // send_to_network has just written the neighbour's MAC.
             let mut mac = [0u8; 6];
             mac.copy_from_slice(&f.bytes()[..6]);
@@ -228,7 +228,7 @@ impl Worker {
             && l4.flags.syn
             && !l4.flags.ack
             && !l4.flags.rst
-            && self.table.get(idx).is_some_and(|e| {
+            && self.gw.table.get(idx).is_some_and(|e| {
                 matches!(
                     e.state,
                     FlowState::Tcp(TcpState::TimeWait | TcpState::Close)
@@ -294,7 +294,7 @@ impl Worker {
             session_id: sid.0,
         };
         let (decision, limits) = {
-            let (loads, local) = (self.snaps.loads.get(), &self.load);
+            let (loads, local) = (self.snaps.loads.get(), &self.gw.load);
             let me = usize::from(self.cfg.index);
             // Other workers' user sessions as last published, this
             // worker's counted exactly.
@@ -314,7 +314,7 @@ impl Worker {
                     .is_some_and(|h| topo.role(h.port) == Some(Role::External))
             };
             let policy = self.snaps.policy.get();
-            admit::decide(policy, &flow, load, external, &mut self.admit_scratch)
+            admit::decide(policy, &flow, load, external, &mut self.gw.admit_scratch)
         };
         let (server_ip, server_port, server_index, group, ty, timeouts) = match decision {
             Decision::Serve {
@@ -337,7 +337,7 @@ impl Worker {
 
         // Entitled: within the subscriber's limits? (see limit.rs)
         let counted = self.admit(f, o, &limits, (group, ty), ev)?;
-        let Some((gw_addr, gw_port)) = self.ports.alloc(now_ms) else {
+        let Some((gw_addr, gw_port)) = self.gw.ports.alloc(now_ms) else {
             self.unadmit(counted, sid, now_ms);
             return Err(Verdict::Drop(DropReason::PortExhausted));
         };
@@ -359,23 +359,23 @@ impl Worker {
         if interim > 0 {
             deadline = deadline.min(now_ms.saturating_add(interim));
         }
-        match self.table.insert(*key, e) {
+        match self.gw.table.insert(*key, e) {
             Ok(idx) => {
                 if server_index != u32::MAX {
-                    self.load.inc(server_index as usize);
+                    self.gw.load.inc(server_index as usize);
                 }
-                self.wheel.arm(idx, deadline);
+                self.gw.wheel.arm(idx, deadline);
                 self.counters.user_sessions_created.inc();
                 self.counters
                     .user_sessions_live
-                    .set(u64::from(self.table.len()));
+                    .set(u64::from(self.gw.table.len()));
                 self.emit(ev, Event::SessionActive { session_id: sid.0 });
                 Ok(idx)
             }
             Err(err) => {
                 self.unadmit(counted, sid, now_ms);
                 // The port never appeared on the wire: no quarantine.
-                self.ports.unalloc(gw_addr, gw_port);
+                self.gw.ports.unalloc(gw_addr, gw_port);
                 Err(Verdict::Drop(match err {
                     InsertError::TableFull => DropReason::TableFull,
                     _ => DropReason::NoUserSession,

@@ -166,11 +166,12 @@ impl Worker {
     /// one of its gateway addresses' port pools, is `fill` percent full.
     fn syn_proxy_filled(&self, fill: u8) -> bool {
         let fill = u64::from(fill);
-        if u64::from(self.table.len()) * 100 >= u64::from(self.cfg.table_capacity) * fill {
+        if u64::from(self.gw.table.len()) * 100 >= u64::from(self.cfg.table_capacity) * fill {
             return true;
         }
-        (0..self.ports.n_addrs()).any(|a| {
-            self.ports
+        (0..self.gw.ports.n_addrs()).any(|a| {
+            self.gw
+                .ports
                 .pool(a)
                 .is_some_and(|p| u64::from(p.in_use()) * 100 >= u64::from(p.capacity()) * fill)
         })
@@ -219,7 +220,7 @@ impl Worker {
             client_isn: seq.wrapping_sub(1),
         };
         let cookie = ack.wrapping_sub(1);
-        match self.synproxy.cookies.verify(&t, cookie, now_ms) {
+        match self.gw.synproxy.cookies.verify(&t, cookie, now_ms) {
             Some(mss_ix) => Some(self.open_from_cookie(f, o, &t, cookie, mss_ix, ev)),
             None if active && self.drain_handoff(sid, l4).is_none() => {
                 Some(Verdict::Drop(DropReason::SynCookieInvalid))
@@ -249,7 +250,7 @@ impl Worker {
             vip_port: key.dst_port,
             client_isn: seq,
         };
-        let cookie = self.synproxy.cookies.encode(&t, mss_ix, now_ms);
+        let cookie = self.gw.synproxy.cookies.encode(&t, mss_ix, now_ms);
         let s = Segment {
             src: key.dst_ip,
             dst: key.client_ip,
@@ -300,14 +301,14 @@ impl Worker {
         };
         let b = f.bytes();
         let (tos, window) = (b[IP + 1], rd16(b, IP + l4.ihl + 14));
-        let Some(slot) = self.synproxy.slots.get_mut(idx as usize) else {
+        let Some(slot) = self.gw.synproxy.slots.get_mut(idx as usize) else {
             return Verdict::Drop(DropReason::NoUserSession);
         };
         *slot = Slot {
             client_isn: t.client_isn,
             cookie_or_delta: cookie,
         };
-        let Some(e) = self.table.get_mut(idx) else {
+        let Some(e) = self.gw.table.get_mut(idx) else {
             return Verdict::Drop(DropReason::NoUserSession);
         };
         e.flags.insert(SessionFlags::SYN_PROXY_OPENING);
@@ -370,11 +371,11 @@ impl Worker {
         let b = f.bytes();
         let (server_isn, _) = splice::seq_ack(b, IP + ihl);
         let (ip_len, tos) = (u32::from(rd16(b, IP + 2)), b[IP + 1]);
-        let client_isn = match self.synproxy.slots.get(idx as usize) {
+        let client_isn = match self.gw.synproxy.slots.get(idx as usize) {
             Some(s) => s.client_isn,
             None => return Verdict::Drop(DropReason::NoUserSession),
         };
-        let Some(e) = self.table.get_mut(idx) else {
+        let Some(e) = self.gw.table.get_mut(idx) else {
             return Verdict::Drop(DropReason::NoUserSession);
         };
         let before = e.state;
@@ -406,7 +407,7 @@ impl Worker {
         let server = e.server_ip;
         if e.state != before {
             let deadline = e.deadline_ms(self.snaps.policy.get().timeouts_for(e.session_type));
-            super::expiry::shorten(&mut self.wheel, idx, deadline);
+            super::expiry::shorten(&mut self.gw.wheel, idx, deadline);
         }
         if first {
             self.counters.syn_proxy_opened.inc();
