@@ -5,6 +5,7 @@
 
 use super::*;
 use crate::prefetch::NoPrefetch;
+use crate::wire::frames::gtpu_encap;
 use proptest::prelude::*;
 
 /// [`Lab::run`] through `prefetch_records` and `process_recorded`.
@@ -82,10 +83,48 @@ fn corpus() -> Vec<(u16, Vec<u8>)> {
     ]
 }
 
+/// The same frames in GTP-U tunnels from an eNodeB (TEID mode), plus a
+/// UDP datagram to port 2152 that is no G-PDU.
+fn gtp_corpus() -> Vec<(u16, Vec<u8>)> {
+    let outer = FrameSpec {
+        src_mac: MacAddr(UE_MAC),
+        dst_mac: MacAddr(port_mac(ACC)),
+        vlan: None,
+        src_ip: Ipv4Addr::new(10, 1, 0, 50),
+        dst_ip: Ipv4Addr::new(10, 1, 0, 1),
+        src_port: 2152,
+        dst_port: 2152,
+        ttl: 64,
+    };
+    let mut frames: Vec<(u16, Vec<u8>)> = corpus()
+        .into_iter()
+        .filter(|(port, _)| *port == ACC)
+        .filter_map(|(_, f)| Some((ACC, gtpu_encap(&outer, 0x1234_5678, &f[14..]).ok()?)))
+        .collect();
+    frames.push((
+        ACC,
+        udp(
+            Ipv4Addr::new(10, 1, 0, 50),
+            2152,
+            Ipv4Addr::new(10, 1, 0, 1),
+            2152,
+            b"not gtp",
+            (UE_MAC, port_mac(ACC)),
+        ),
+    ));
+    frames.extend(corpus().into_iter().filter(|(port, _)| *port == SRV));
+    frames
+}
+
 /// Both ways, on two labs built alike: (verdict, bytes) and drop counts.
 fn both_ways(frames: &[(u16, Vec<u8>)], workers: u16) {
-    let mut parsed = Lab::new(workers);
-    let mut recorded = Lab::new(workers);
+    both_ways_in(frames, || Lab::new(workers));
+}
+
+/// [`both_ways`] in labs `lab` builds.
+fn both_ways_in(frames: &[(u16, Vec<u8>)], lab: impl Fn() -> Lab) {
+    let mut parsed = lab();
+    let mut recorded = lab();
     for (port, frame) in frames {
         let w = if *port == ACC { parsed.owner_of(UE) } else { 0 };
         let a = parsed.run(w, *port, frame);
@@ -99,8 +138,22 @@ fn both_ways(frames: &[(u16, Vec<u8>)], workers: u16) {
 
 #[test]
 fn recorded_frames_end_like_parsed_ones() {
+    let mut lab = Lab::new(1);
+    assert_eq!(lab.up(ACC, &corpus()[0].1).0, Verdict::Forward(SRV));
     both_ways(&corpus(), 1);
     both_ways(&corpus(), 2);
+}
+
+#[test]
+fn recorded_tunnelled_frames_end_like_parsed_ones() {
+    let frames = gtp_corpus();
+    assert!(frames.len() >= 6);
+    // Not vacuous: the tunnelled SYN opens a user session.
+    let mut lab = Lab::with(1, 1024, SessionKeyMode::GtpTeid, PORT_RANGE);
+    assert_eq!(lab.up(ACC, &frames[0].1).0, Verdict::Forward(SRV));
+    both_ways_in(&frames, || {
+        Lab::with(1, 1024, SessionKeyMode::GtpTeid, PORT_RANGE)
+    });
 }
 
 #[test]
@@ -152,5 +205,30 @@ proptest! {
         frames.truncate(1); // the SYN first: a session to find
         frames.push((port, frame));
         both_ways(&frames, 1);
+    }
+
+    /// The same for tunnelled frames in TEID mode (the tunnel headers
+    /// mangled too).
+    #[test]
+    fn mangled_tunnelled_frames_end_alike(
+        pick in 0usize..8,
+        edits in prop::collection::vec((0usize..110, any::<u8>()), 0..6),
+        cut in prop::option::of(0usize..110),
+    ) {
+        let mut frames = gtp_corpus();
+        let pick = pick % frames.len();
+        let mut frame = frames[pick].1.clone();
+        for (at, byte) in edits {
+            if let Some(b) = frame.get_mut(at) {
+                *b = byte;
+            }
+        }
+        if let Some(n) = cut {
+            frame.truncate(n);
+        }
+        let port = frames[pick].0;
+        frames.truncate(1);
+        frames.push((port, frame));
+        both_ways_in(&frames, || Lab::with(1, 1024, SessionKeyMode::GtpTeid, PORT_RANGE));
     }
 }
