@@ -84,10 +84,10 @@ impl Worker {
             seg.seq = seg.seq.wrapping_add(delta);
         }
         let in_window = l4.proto != PROTO_TCP || e.guard.track_tcp(Direction::ToClient, &seg);
-        if !in_window && (l4.flags.rst || l4.flags.fin) {
+        if !in_window && (l4.flags.rst() || l4.flags.fin()) {
             return Verdict::Drop(DropReason::TcpOutOfWindow);
         }
-        let refused = in_window && l4.flags.rst && e.state == FlowState::Tcp(TcpState::SynSent);
+        let refused = in_window && l4.flags.rst() && e.state == FlowState::Tcp(TcpState::SynSent);
         let server_index = e.server_index;
         if in_window {
             let before = e.state;

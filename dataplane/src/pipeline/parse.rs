@@ -248,12 +248,7 @@ fn l4_info(b: &[u8], ip: &Ip) -> Result<L4Info, DropReason> {
         PROTO_TCP => {
             let tcp = TcpSegment::new_checked(l4).map_err(|_| DropReason::BadL4Header)?;
             let fl = tcp.flags();
-            let flags = TcpFlags {
-                fin: fl.contains(crate::wire::TcpFlags::FIN),
-                syn: fl.contains(crate::wire::TcpFlags::SYN),
-                rst: fl.contains(crate::wire::TcpFlags::RST),
-                ack: fl.contains(crate::wire::TcpFlags::ACK),
-            };
+            let flags = TcpFlags::from_header_byte(fl.bits());
             let doff = tcp.header_len();
             Ok(L4Info {
                 proto: ip.proto,
@@ -268,7 +263,7 @@ fn l4_info(b: &[u8], ip: &Ip) -> Result<L4Info, DropReason> {
                     window: tcp.window(),
                     payload: (l4.len() - doff) as u32,
                     flags,
-                    window_scale: if flags.syn {
+                    window_scale: if flags.syn() {
                         window_scale_option(&l4[20..doff])
                     } else {
                         None

@@ -175,7 +175,7 @@ impl Worker {
         if worker == self.cfg.index || worker >= self.cfg.n_workers {
             return None;
         }
-        let opens = l4.proto == PROTO_TCP && l4.flags.syn && !l4.flags.ack && !l4.flags.rst;
+        let opens = l4.proto == PROTO_TCP && l4.flags.syn() && !l4.flags.ack() && !l4.flags.rst();
         (!opens).then_some(worker)
     }
 

@@ -152,7 +152,7 @@ impl Worker {
             PathChange::Refused => self.counters.client_path_refused.inc(),
         }
         if !in_window {
-            if l4.flags.rst || l4.flags.fin {
+            if l4.flags.rst() || l4.flags.fin() {
                 return Verdict::Drop(DropReason::TcpOutOfWindow);
             }
             // Forwarded (the server judges it), counted, but it neither
@@ -225,9 +225,9 @@ impl Worker {
     #[inline]
     fn reuses_closed_tuple(&self, idx: u32, l4: &L4Info) -> bool {
         l4.proto == PROTO_TCP
-            && l4.flags.syn
-            && !l4.flags.ack
-            && !l4.flags.rst
+            && l4.flags.syn()
+            && !l4.flags.ack()
+            && !l4.flags.rst()
             && self.gw.table.get(idx).is_some_and(|e| {
                 matches!(
                     e.state,
@@ -282,7 +282,7 @@ impl Worker {
         ev: &mut E,
     ) -> Result<u32, Verdict> {
         let (key, l4, dscp, sid, path, now_ms) = (&o.key, &o.l4, o.dscp, o.sid, &o.path, o.now_ms);
-        if key.proto == PROTO_TCP && !(l4.flags.syn && !l4.flags.ack && !l4.flags.rst) {
+        if key.proto == PROTO_TCP && !(l4.flags.syn() && !l4.flags.ack() && !l4.flags.rst()) {
             return Err(Verdict::Drop(DropReason::NotSyn));
         }
         let flow = NewFlow {

@@ -105,7 +105,7 @@ impl SynProxy {
         e: &mut UserSession,
         flags: TcpFlags,
     ) -> Result<Option<u32>, DropReason> {
-        if flags.syn && !flags.ack {
+        if flags.syn() && !flags.ack() {
             // The terminal opens the 5-tuple anew (after TIME_WAIT): this
             // connection goes straight to the server, unproxied.
             e.flags.remove(SessionFlags::SYN_PROXY_OPENING);
@@ -113,7 +113,7 @@ impl SynProxy {
             return Ok(None);
         }
         if e.flags.contains(SessionFlags::SYN_PROXY_OPENING) {
-            return if flags.rst {
+            return if flags.rst() {
                 Ok(None)
             } else {
                 Err(DropReason::SynProxyPending)
@@ -140,12 +140,12 @@ impl SynProxy {
             return FromServer::Drop(DropReason::NoUserSession);
         };
         if e.flags.contains(SessionFlags::SYN_PROXY_OPENING) {
-            if flags.rst {
+            if flags.rst() {
                 // Refused: the terminal accepts a RST at its RCV.NXT.
                 e.flags.remove(SessionFlags::SYN_PROXY_OPENING);
                 return FromServer::Splice(slot.cookie_or_delta.wrapping_add(1).wrapping_sub(seq));
             }
-            if flags.syn && flags.ack && ack == slot.client_isn.wrapping_add(1) {
+            if flags.syn() && flags.ack() && ack == slot.client_isn.wrapping_add(1) {
                 slot.cookie_or_delta = slot.cookie_or_delta.wrapping_sub(seq);
                 e.flags.remove(SessionFlags::SYN_PROXY_OPENING);
                 e.flags.insert(SessionFlags::SYN_PROXY_SPLICED);
@@ -153,7 +153,7 @@ impl SynProxy {
             }
             return FromServer::Drop(DropReason::SynProxyPending);
         }
-        if flags.syn && flags.ack {
+        if flags.syn() && flags.ack() {
             // Our ACK was lost and the server repeats its SYN-ACK.
             return FromServer::AckServer(false);
         }
@@ -206,10 +206,10 @@ impl Worker {
         };
         let fl = l4.flags;
         let (seq, ack) = splice::seq_ack(f.bytes(), IP + l4.ihl);
-        if fl.syn && !fl.ack && !fl.rst {
+        if fl.syn() && !fl.ack() && !fl.rst() {
             return active.then(|| self.answer_syn(f, key, l4, seq, path, now_ms));
         }
-        if !fl.ack || fl.syn || fl.rst {
+        if !fl.ack() || fl.syn() || fl.rst() {
             return None;
         }
         let t = CookieTuple {
@@ -285,12 +285,7 @@ impl Worker {
         self.counters.syn_cookies_valid.inc();
         let as_syn = Opening {
             l4: L4Info {
-                flags: TcpFlags {
-                    syn: true,
-                    ack: false,
-                    fin: false,
-                    rst: false,
-                },
+                flags: TcpFlags::of(true, false, false, false),
                 ..*l4
             },
             ..*o
@@ -328,12 +323,7 @@ impl Worker {
             ack: t.client_isn.wrapping_add(1),
             window: segments::WINDOW,
             payload: 0,
-            flags: TcpFlags {
-                syn: true,
-                ack: true,
-                fin: false,
-                rst: false,
-            },
+            flags: TcpFlags::of(true, true, false, false),
             window_scale: None,
         };
         e.guard.track_tcp(Direction::ToServer, &client_syn);
@@ -379,12 +369,7 @@ impl Worker {
             return Verdict::Drop(DropReason::NoUserSession);
         };
         let before = e.state;
-        let syn_ack = TcpFlags {
-            syn: true,
-            ack: true,
-            fin: false,
-            rst: false,
-        };
+        let syn_ack = TcpFlags::of(true, true, false, false);
         e.on_packet(Direction::ToClient, ip_len, syn_ack, now_ms);
         e.on_packet(
             Direction::ToServer,
