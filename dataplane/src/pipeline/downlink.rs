@@ -66,11 +66,11 @@ impl Worker {
         }
         // SYN proxy hook (synproxy/): ends the server handshake, then spliced below.
         let splice = if e.flags.0 & SessionFlags::SYN_PROXY != 0 {
-            let (seq, ack) = super::synproxy::splice::seq_ack(f.bytes(), IP + l4.ihl);
+            let (seq, ack) = super::synproxy::splice::seq_ack(f.bytes(), IP + l4.ihl());
             match self.gw.synproxy.server_segment(idx, e, l4.flags, seq, ack) {
                 FromServer::Splice(d) => Some(d),
                 FromServer::AckServer(first) => {
-                    return self.syn_proxy_ack_server(f, idx, l4.ihl, first, now_ms, ev)
+                    return self.syn_proxy_ack_server(f, idx, l4.ihl(), first, now_ms, ev)
                 }
                 FromServer::Drop(r) => return Verdict::Drop(r),
             }
@@ -116,9 +116,9 @@ impl Worker {
                 },
             );
         }
-        rewrite(&mut f.bytes_mut()[IP..], l4.ihl, proto, &rw, false);
+        rewrite(&mut f.bytes_mut()[IP..], l4.ihl(), proto, &rw, false);
         if let Some(delta) = splice {
-            super::synproxy::splice::to_client(&mut f.bytes_mut()[IP + l4.ihl..], delta);
+            super::synproxy::splice::to_client(&mut f.bytes_mut()[IP + l4.ihl()..], delta);
         }
         self.send_to_client(f, &path)
     }

@@ -70,7 +70,8 @@ impl Ip {
 #[derive(Clone, Copy, Debug)]
 pub(super) struct L4Info {
     pub proto: u8,
-    pub ihl: usize,
+    /// The IPv4 header's length, bytes (see [`L4Info::ihl`]).
+    pub ip_header_len: u8,
     /// TCP and UDP: the ports; ICMP: the echo identifier and 0.
     pub src_port: u16,
     pub dst_port: u16,
@@ -80,6 +81,14 @@ pub(super) struct L4Info {
     /// TCP only: sequence, acknowledgement, window and payload length (all
     /// zero for UDP and ICMP).
     pub seg: Segment,
+}
+
+impl L4Info {
+    /// Length of the IPv4 header before this L4 header, bytes.
+    #[inline]
+    pub fn ihl(&self) -> usize {
+        usize::from(self.ip_header_len)
+    }
 }
 
 /// A received frame, read once.
@@ -252,7 +261,7 @@ fn l4_info(b: &[u8], ip: &Ip) -> Result<L4Info, DropReason> {
             let doff = tcp.header_len();
             Ok(L4Info {
                 proto: ip.proto,
-                ihl: ip.header_len(),
+                ip_header_len: ip.ihl,
                 src_port: tcp.src_port(),
                 dst_port: tcp.dst_port(),
                 icmp_type: 0,
@@ -275,7 +284,7 @@ fn l4_info(b: &[u8], ip: &Ip) -> Result<L4Info, DropReason> {
             let udp = UdpDatagram::new_checked(l4).map_err(|_| DropReason::BadL4Header)?;
             Ok(L4Info {
                 proto: ip.proto,
-                ihl: ip.header_len(),
+                ip_header_len: ip.ihl,
                 src_port: udp.src_port(),
                 dst_port: udp.dst_port(),
                 icmp_type: 0,
@@ -287,7 +296,7 @@ fn l4_info(b: &[u8], ip: &Ip) -> Result<L4Info, DropReason> {
             let icmp = IcmpPacket::new_checked(l4).map_err(|_| DropReason::BadL4Header)?;
             Ok(L4Info {
                 proto: ip.proto,
-                ihl: ip.header_len(),
+                ip_header_len: ip.ihl,
                 src_port: icmp.echo_ident(),
                 dst_port: 0,
                 icmp_type: icmp.msg_type(),

@@ -174,9 +174,9 @@ impl Worker {
         };
         let (server, server_index) = (e.server_ip, e.server_index);
         let b = f.bytes_mut();
-        rewrite(&mut b[IP..], l4.ihl, l4.proto, &rw, true);
+        rewrite(&mut b[IP..], l4.ihl(), l4.proto, &rw, true);
         if let Some(delta) = splice {
-            super::synproxy::splice::to_server(&mut b[IP + l4.ihl..], delta);
+            super::synproxy::splice::to_server(&mut b[IP + l4.ihl()..], delta);
         }
         self.send_to_server(f, server, server_index, now_ms, ev)
     }

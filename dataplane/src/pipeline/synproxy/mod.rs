@@ -205,7 +205,7 @@ impl Worker {
             SynProxyMode::Auto => self.syn_proxy_filled(fill),
         };
         let fl = l4.flags;
-        let (seq, ack) = splice::seq_ack(f.bytes(), IP + l4.ihl);
+        let (seq, ack) = splice::seq_ack(f.bytes(), IP + l4.ihl());
         if fl.syn() && !fl.ack() && !fl.rst() {
             return active.then(|| self.answer_syn(f, key, l4, seq, path, now_ms));
         }
@@ -240,7 +240,7 @@ impl Worker {
         now_ms: u64,
     ) -> Verdict {
         let b = f.bytes();
-        let tcp_off = IP + l4.ihl;
+        let tcp_off = IP + l4.ihl();
         let mss = b.get(tcp_off..).and_then(segments::mss_option);
         let mss_ix = mss_index(mss);
         let t = CookieTuple {
@@ -295,7 +295,7 @@ impl Worker {
             Err(v) => return v,
         };
         let b = f.bytes();
-        let (tos, window) = (b[IP + 1], rd16(b, IP + l4.ihl + 14));
+        let (tos, window) = (b[IP + 1], rd16(b, IP + l4.ihl() + 14));
         let Some(slot) = self.gw.synproxy.slots.get_mut(idx as usize) else {
             return Verdict::Drop(DropReason::NoUserSession);
         };
