@@ -16,6 +16,7 @@ export PATH="$HOME/.cargo/bin:$PATH"
 echo "== format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
+scripts/check_no_dpdk_in_dataplane.sh
 
 if [ "$quick" = 1 ]; then
   echo "== unit tests"

@@ -27,6 +27,13 @@ pub const fn mix64(value: u64) -> u64 {
     x ^ (x >> 31)
 }
 
+/// SplitMix64's output step: [`mix64`] of `value` plus the golden gamma, so
+/// 0 does not map to 0 (server selection's hash, `tier2::select`).
+#[inline]
+pub const fn splitmix64(value: u64) -> u64 {
+    mix64(value.wrapping_add(GOLDEN_GAMMA))
+}
+
 /// Hashes one 64-bit integer under `seed`. Different seeds give independent
 /// looking functions.
 #[inline]
@@ -82,6 +89,8 @@ mod tests {
     fn outputs_are_pinned_across_builds_and_platforms() {
         assert_eq!(mix64(0), 0);
         assert_eq!(mix64(1), 0x5692_161d_100b_05e5);
+        assert_eq!(splitmix64(0), 0xe220_a839_7b1d_cdaf);
+        assert_eq!(splitmix64(0), mix64(GOLDEN_GAMMA));
         assert_eq!(hash_u64(0, 0), 0x4821_8226_ff3c_d4bf);
         assert_eq!(hash_u64(0x0a00_0001, 7), 0xb997_5839_ac77_9b67);
         assert_eq!(hash_u32(0x0a00_0001, 7), hash_u64(0x0a00_0001, 7));

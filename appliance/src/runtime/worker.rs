@@ -12,8 +12,9 @@ use crossbeam::queue::ArrayQueue;
 use dataplane::counters::DropReason;
 use dataplane::event::EndReason;
 use dataplane::event::{Event, EventSink};
+use dataplane::pipeline::hold::HoldQueue;
 use dataplane::pipeline::inspect::{Filter, UserSessionInfo};
-use dataplane::pipeline::{Verdict, Worker};
+use dataplane::pipeline::{FrameRecord, Ingress, Verdict, Worker, PREFETCH_MAX};
 use dataplane::prefetch::Prefetch;
 use dpdk_ffi::{Burst, Mbuf, RingConsumer, RingProducer, RxQueue, TxQueue};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -81,62 +82,57 @@ pub struct WorkerIo {
     pub clock: Clock,
 }
 
-/// Frames waiting for their next hop's MAC address.
-const HOLD_MAX: usize = 64;
-/// How long a frame may wait for ARP before it is dropped.
-const HOLD_MS: u64 = 1000;
-
-struct Held {
-    m: Mbuf,
-    port: u16,
-    next_hop: std::net::Ipv4Addr,
-    since_ms: u64,
-}
-
 struct Outputs {
     tx: Vec<Burst>,
     handoff: Vec<Burst>,
-    held: std::collections::VecDeque<Held>,
+    /// Frames waiting for their next hop's MAC address (the dataplane's
+    /// hold policy: how many, how long).
+    held: HoldQueue<Mbuf>,
 }
 
 impl Outputs {
     /// Sends held frames whose neighbour is now known; drops the ones that
     /// waited too long.
     fn retry_held(&mut self, io: &mut WorkerIo, w: &Worker, now_ms: u64) {
-        for _ in 0..self.held.len() {
-            let Some(mut h) = self.held.pop_front() else {
-                break;
-            };
-            if w.complete_held(&mut MbufFrame(&mut h.m), h.port, h.next_hop) {
-                let p = usize::from(h.port);
-                if p < self.tx.len() {
-                    if self.tx[p].is_full() {
-                        self.flush_port(io, w, p);
+        let tx = &mut self.tx;
+        self.held.retry(
+            now_ms,
+            |mut m, port, next_hop| {
+                if !w.complete_held(&mut MbufFrame(&mut m), port, next_hop) {
+                    return Err(m);
+                }
+                let p = usize::from(port);
+                if p < tx.len() {
+                    if tx[p].is_full() {
+                        flush_tx(io, w, &mut tx[p], p);
                     }
-                    if self.tx[p].push(h.m).is_err() {
+                    if tx[p].push(m).is_err() {
                         w.counters().count_drop(DropReason::TxFull);
                     }
                 }
-            } else if now_ms.saturating_sub(h.since_ms) > HOLD_MS {
-                w.counters().count_drop(DropReason::NeighbourMiss);
-            } else {
-                self.held.push_back(h);
-            }
-        }
+                Ok(())
+            },
+            |_| w.counters().count_drop(DropReason::NeighbourMiss),
+        );
+    }
+}
+
+/// Sends what `b` holds on port `p`; what the port does not take is
+/// dropped and counted.
+fn flush_tx(io: &mut WorkerIo, w: &Worker, b: &mut Burst, p: usize) {
+    if b.is_empty() {
+        return;
+    }
+    io.tx[p].tx_burst(b);
+    if !b.is_empty() {
+        w.counters().drop_n(DropReason::TxFull, b.len() as u64);
+        b.clear();
     }
 }
 
 impl Outputs {
     fn flush_port(&mut self, io: &mut WorkerIo, w: &Worker, p: usize) {
-        let b = &mut self.tx[p];
-        if b.is_empty() {
-            return;
-        }
-        io.tx[p].tx_burst(b);
-        if !b.is_empty() {
-            w.counters().drop_n(DropReason::TxFull, b.len() as u64);
-            b.clear();
-        }
+        flush_tx(io, w, &mut self.tx[p], p);
     }
 
     fn flush_ring(&mut self, io: &mut WorkerIo, w: &Worker, t: usize) {
@@ -170,7 +166,8 @@ fn handle(
     w: &mut Worker,
     out: &mut Outputs,
     mut m: Mbuf,
-    handed_off: bool,
+    ingress: Ingress,
+    record: &FrameRecord,
     now_ms: u64,
 ) {
     let in_port = io
@@ -185,11 +182,7 @@ fn handle(
     let v = {
         let mut sink = QueueSink(&mut io.events);
         let mut f = MbufFrame(&mut m);
-        if handed_off {
-            w.process_handoff(&mut f, in_port, now_ms, &mut sink)
-        } else {
-            w.process(&mut f, in_port, now_ms, &mut sink)
-        }
+        w.process_recorded(&mut f, record, ingress, in_port, now_ms, &mut sink)
     };
     match v {
         Verdict::Forward(p) => {
@@ -219,14 +212,7 @@ fn handle(
             }
         }
         Verdict::Hold { port, next_hop } => {
-            if out.held.len() < HOLD_MAX {
-                out.held.push_back(Held {
-                    m,
-                    port,
-                    next_hop,
-                    since_ms: now_ms,
-                });
-            } else {
+            if out.held.hold(m, port, next_hop, now_ms).is_err() {
                 w.counters().count_drop(DropReason::NeighbourMiss);
             }
         }
@@ -245,9 +231,10 @@ impl Prefetch for CpuPrefetch {
 }
 
 /// Asks for the session state of every frame of a burst before the first
-/// is processed, so their cache misses overlap.
+/// is processed, so their cache misses overlap, and keeps what it read of
+/// each frame in `records` (the pipeline does not parse them again).
 #[inline]
-fn prefetch(io: &WorkerIo, w: &Worker, rx: &Burst) {
+fn prefetch(io: &WorkerIo, w: &Worker, rx: &Burst, records: &mut [FrameRecord]) {
     if rx.is_empty() {
         return;
     }
@@ -259,7 +246,7 @@ fn prefetch(io: &WorkerIo, w: &Worker, rx: &Burst) {
             .unwrap_or(u16::MAX);
         (m.data(), in_port)
     });
-    w.prefetch_burst(frames, &CpuPrefetch);
+    w.prefetch_records(frames, &CpuPrefetch, records);
 }
 
 /// The loop; returns when `stop` is set. Live user sessions are then ended
@@ -268,9 +255,11 @@ pub fn run(mut io: WorkerIo, mut w: Worker) -> i32 {
     let mut out = Outputs {
         tx: (0..io.tx.len()).map(|_| Burst::new()).collect(),
         handoff: (0..io.ring_out.len()).map(|_| Burst::new()).collect(),
-        held: std::collections::VecDeque::with_capacity(HOLD_MAX),
+        held: HoldQueue::default(),
     };
     let mut rx = Burst::new();
+    // What the prefetch pass read of each frame of the burst.
+    let mut records = [FrameRecord::default(); PREFETCH_MAX];
     let mut idle_rounds: u32 = 0;
     let mut loops: u32 = 0;
     let capacity: usize = io.ring_in.iter().map(|r| r.capacity()).sum();
@@ -284,17 +273,27 @@ pub fn run(mut io: WorkerIo, mut w: Worker) -> i32 {
         for i in 0..io.polls.len() {
             let n = io.polls[i].rx_burst(&mut rx);
             work += n;
-            prefetch(&io, &w, &rx);
-            for m in rx.drain(..) {
-                handle(&mut io, &mut w, &mut out, m, false, now_ms);
+            prefetch(&io, &w, &rx, &mut records);
+            for (i, m) in rx.drain(..).enumerate() {
+                let record = records.get(i).unwrap_or(&FrameRecord::UNREAD);
+                handle(&mut io, &mut w, &mut out, m, Ingress::Port, record, now_ms);
             }
         }
         for i in 0..io.ring_in.len() {
             let n = io.ring_in[i].dequeue_burst(&mut rx);
             work += n;
-            prefetch(&io, &w, &rx);
-            for m in rx.drain(..) {
-                handle(&mut io, &mut w, &mut out, m, true, now_ms);
+            prefetch(&io, &w, &rx, &mut records);
+            for (i, m) in rx.drain(..).enumerate() {
+                let record = records.get(i).unwrap_or(&FrameRecord::UNREAD);
+                handle(
+                    &mut io,
+                    &mut w,
+                    &mut out,
+                    m,
+                    Ingress::Handoff,
+                    record,
+                    now_ms,
+                );
             }
         }
         if !out.held.is_empty() {
@@ -367,8 +366,7 @@ pub fn run(mut io: WorkerIo, mut w: Worker) -> i32 {
     // every worker has stopped handing frames over; each frame left is
     // counted as dropped at shutdown.
     out.flush_all(&mut io, &w);
-    let held = out.held.len() as u64;
-    out.held.clear();
+    let held = out.held.clear() as u64;
     w.counters().drop_n(DropReason::Shutdown, held);
     io.stopped.fetch_add(1, Ordering::AcqRel);
     loop {

@@ -12,7 +12,7 @@ use dataplane::assembly::{Publishers, WorkersPlan};
 use dataplane::counters::DropReason;
 use dataplane::event::{Event, EventSink};
 use dataplane::frame::{Frame, VecFrame};
-use dataplane::pipeline::{ServerLoads, Verdict, Worker, WorkerConfig};
+use dataplane::pipeline::{FrameRecord, Ingress, ServerLoads, Verdict, Worker, WorkerConfig};
 use dataplane::policy::{
     AdminState, Entitlement, Policy, Server, Service, ServiceTable, Subscribers,
 };
@@ -296,6 +296,9 @@ pub struct Lab {
     /// Whether `process_burst` runs the prefetch pass first, as the
     /// appliance's worker loop does.
     pub prefetch: bool,
+    /// What the prefetch pass read of each frame of the burst (kept across
+    /// bursts, like the worker loop's).
+    pub records: [FrameRecord; BURST],
 }
 
 /// The prefetch instruction, as the appliance passes it.
@@ -358,6 +361,7 @@ impl Lab {
             sink: CountingSink::default(),
             frames: (0..BURST).map(|_| VecFrame::new(&[0; 64])).collect(),
             prefetch: true,
+            records: [FrameRecord::UNREAD; BURST],
         }
     }
 
@@ -426,11 +430,22 @@ impl Lab {
         self.worker.begin_burst();
         if self.prefetch {
             let frames = self.frames.iter().map(|f| (Frame::bytes(f), ACC));
-            self.worker.prefetch_burst(frames, &CpuPrefetch);
+            self.worker
+                .prefetch_records(frames, &CpuPrefetch, &mut self.records);
+        } else {
+            self.records = [FrameRecord::UNREAD; BURST];
         }
         let mut forwarded = 0;
-        for f in &mut self.frames {
-            if let Verdict::Forward(_) = self.worker.process(f, ACC, self.now, &mut self.sink) {
+        for (f, record) in self.frames.iter_mut().zip(&self.records) {
+            let v = self.worker.process_recorded(
+                f,
+                record,
+                Ingress::Port,
+                ACC,
+                self.now,
+                &mut self.sink,
+            );
+            if let Verdict::Forward(_) = v {
                 forwarded += 1;
             }
         }

@@ -2,63 +2,58 @@
 //! only its recorded server may answer; the reply is translated back to
 //! exactly what the terminal sent to.
 
-use super::l2::{normalize, rd16, L2};
+use super::l2::{normalize, rd16};
 use super::nat::{rewrite, Rewrite};
-use super::steer::check_ipv4;
+use super::parse::Ip;
+use super::steer::Rx;
 use super::synproxy::FromServer;
-use super::uplink::l4_info;
 use super::{Verdict, Worker};
 use crate::counters::DropReason;
 use crate::event::{Event, EventSink};
 use crate::frame::Frame;
-use crate::tier2::session::SessionFlags;
+use crate::tier2::user_sessions::SessionFlags;
 use crate::tier2::{Direction, FlowState, TcpState};
 use crate::wire::checksum::{checksum, update16, update32};
-use crate::wire::{ETHERNET_HEADER_LEN, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
-use std::net::Ipv4Addr;
+use crate::wire::{
+    Ipv4Packet, ETHERNET_HEADER_LEN, ICMP_ECHO_REPLY, PROTO_ICMP, PROTO_TCP, PROTO_UDP,
+};
 
 const IP: usize = ETHERNET_HEADER_LEN;
-
-#[inline]
-fn ip_at(b: &[u8], at: usize) -> Ipv4Addr {
-    Ipv4Addr::new(b[at], b[at + 1], b[at + 2], b[at + 3])
-}
 
 impl Worker {
     pub(super) fn downlink<F: Frame, E: EventSink>(
         &mut self,
         f: &mut F,
-        l2: L2,
+        rx: &Rx,
+        ip: &Ip,
         gw_addr: u8,
         gw_port: u16,
-        now_ms: u64,
-        _ev: &mut E,
+        ev: &mut E,
     ) -> Verdict {
-        if !normalize(f, l2.ip_off) {
+        let now_ms = rx.now_ms;
+        if !normalize(f, ip.start(), ip.total) {
             return Verdict::Drop(DropReason::Truncated);
         }
-        let Some(idx) = self.table.find_reply(gw_addr, gw_port) else {
+        let Some(idx) = self.gw.table.find_reply(gw_addr, gw_port) else {
             return Verdict::Drop(DropReason::NoUserSession);
         };
-        let b = f.bytes();
-        let proto = b[IP + 9];
-        let ihl = usize::from(b[IP] & 0x0f) * 4;
-        if proto == PROTO_ICMP && b[IP + ihl] != 0 {
-            if b[IP + 8] <= 1 {
+        let proto = ip.proto;
+        if proto == PROTO_ICMP && rx.frame.l4.is_ok_and(|l4| l4.icmp_type != ICMP_ECHO_REPLY) {
+            if ip.ttl <= 1 {
                 return Verdict::Drop(DropReason::TtlExpired);
             }
-            return self.icmp_error_to_client(f, idx, ihl);
+            return self.icmp_error_to_client(f, idx, ip.header_len());
         }
-        let l4 = match l4_info(b) {
+        let l4 = match rx.frame.l4 {
             Ok(x) => x,
             Err(r) => return Verdict::Drop(r),
         };
-        let src = ip_at(b, IP + 12);
-        let ip_len = u32::from(rd16(b, IP + 2));
-        if b[IP + 8] <= 1 {
+        let src = ip.src;
+        let ip_len = u32::from(ip.total);
+        if ip.ttl <= 1 {
             return Verdict::Drop(DropReason::TtlExpired);
         }
-        let Some(e) = self.table.get_mut(idx) else {
+        let Some(e) = self.gw.table.get_mut(idx) else {
             return Verdict::Drop(DropReason::NoUserSession);
         };
         let from_server = e.proto == proto
@@ -71,11 +66,11 @@ impl Worker {
         }
         // SYN proxy hook (synproxy/): ends the server handshake, then spliced below.
         let splice = if e.flags.0 & SessionFlags::SYN_PROXY != 0 {
-            let (seq, ack) = super::synproxy::splice::seq_ack(f.bytes(), IP + l4.ihl);
-            match self.synproxy.server_segment(idx, e, l4.flags, seq, ack) {
+            let (seq, ack) = super::synproxy::splice::seq_ack(f.bytes(), IP + l4.ihl());
+            match self.gw.synproxy.server_segment(idx, e, l4.flags, seq, ack) {
                 FromServer::Splice(d) => Some(d),
                 FromServer::AckServer(first) => {
-                    return self.syn_proxy_ack_server(f, idx, l4.ihl, first, now_ms, _ev)
+                    return self.syn_proxy_ack_server(f, idx, l4.ihl(), first, now_ms, ev)
                 }
                 FromServer::Drop(r) => return Verdict::Drop(r),
             }
@@ -89,17 +84,17 @@ impl Worker {
             seg.seq = seg.seq.wrapping_add(delta);
         }
         let in_window = l4.proto != PROTO_TCP || e.guard.track_tcp(Direction::ToClient, &seg);
-        if !in_window && (l4.flags.rst || l4.flags.fin) {
+        if !in_window && (l4.flags.rst() || l4.flags.fin()) {
             return Verdict::Drop(DropReason::TcpOutOfWindow);
         }
-        let refused = in_window && l4.flags.rst && e.state == FlowState::Tcp(TcpState::SynSent);
+        let refused = in_window && l4.flags.rst() && e.state == FlowState::Tcp(TcpState::SynSent);
         let server_index = e.server_index;
         if in_window {
             let before = e.state;
             e.on_packet(Direction::ToClient, ip_len, l4.flags, now_ms);
             if e.state != before {
                 let deadline = e.deadline_ms(self.snaps.policy.get().timeouts_for(e.session_type));
-                super::expiry::shorten(&mut self.wheel, idx, deadline);
+                super::expiry::shorten(&mut self.gw.wheel, idx, deadline);
             }
         } else {
             // Forwarded (the terminal judges it) and counted, but it
@@ -115,15 +110,15 @@ impl Worker {
         let path = e.client_path;
         if refused && server_index != u32::MAX {
             self.emit(
-                _ev,
+                ev,
                 Event::ServerFailure {
                     server: server_index,
                 },
             );
         }
-        rewrite(&mut f.bytes_mut()[IP..], l4.ihl, proto, &rw, false);
+        rewrite(&mut f.bytes_mut()[IP..], l4.ihl(), proto, &rw, false);
         if let Some(delta) = splice {
-            super::synproxy::splice::to_client(&mut f.bytes_mut()[IP + l4.ihl..], delta);
+            super::synproxy::splice::to_client(&mut f.bytes_mut()[IP + l4.ihl()..], delta);
         }
         self.send_to_client(f, &path)
     }
@@ -133,7 +128,7 @@ impl Worker {
     /// packet back to what the terminal sent, address the error to the
     /// terminal from the address it talked to, and send it along its path.
     fn icmp_error_to_client<F: Frame>(&mut self, f: &mut F, idx: u32, ihl: usize) -> Verdict {
-        let Some(e) = self.table.get(idx) else {
+        let Some(e) = self.gw.table.get(idx) else {
             return Verdict::Drop(DropReason::NoUserSession);
         };
         let (client_ip, client_port, vip, vip_port, path) = (
@@ -150,8 +145,9 @@ impl Worker {
         if b.len() < q + 28 || check_ipv4_quoted(&b[q..]).is_none() {
             return Verdict::Drop(DropReason::IcmpUnmatched);
         }
-        let qihl = usize::from(b[q] & 0x0f) * 4;
-        if b.len() < q + qihl + 8 || ip_at(b, q + 12) != gw_ip || ip_at(b, q + 16) != server_ip {
+        let quoted = Ipv4Packet::new_unchecked(&b[q..]);
+        let qihl = quoted.header_len();
+        if b.len() < q + qihl + 8 || quoted.src() != gw_ip || quoted.dst() != server_ip {
             return Verdict::Drop(DropReason::IcmpUnmatched);
         }
         let qproto = b[q + 9];
@@ -172,8 +168,8 @@ impl Worker {
             _ => return Verdict::Drop(DropReason::IcmpUnmatched),
         }
         // Outer header: from the VIP to the terminal.
-        let old_src = u32::from(ip_at(b, IP + 12));
-        let old_dst = u32::from(ip_at(b, IP + 16));
+        let outer = Ipv4Packet::new_unchecked(&b[IP..]);
+        let (old_src, old_dst) = (u32::from(outer.src()), u32::from(outer.dst()));
         let mut c = rd16(b, IP + 10);
         c = update32(c, old_src, u32::from(vip));
         c = update32(c, old_dst, u32::from(client_ip));
@@ -199,6 +195,5 @@ fn check_ipv4_quoted(q: &[u8]) -> Option<()> {
     if q.len() < 20 || q[0] >> 4 != 4 || usize::from(q[0] & 0x0f) * 4 < 20 {
         return None;
     }
-    let _ = check_ipv4;
     Some(())
 }

@@ -8,7 +8,7 @@
 use super::{Worker, WHEEL_TICK_MS};
 use crate::event::{AccountingEvent, EndReason, Event, EventSink, RecordKind};
 use crate::prefetch::Prefetch;
-use crate::tier2::session::SessionFlags;
+use crate::tier2::user_sessions::SessionFlags;
 use crate::tier2::{FlowState, QuarantineClass, TcpState, UserSession};
 
 /// Admission-table slots looked at per timer tick (its table is twice the
@@ -74,7 +74,7 @@ pub(super) fn remove<E: EventSink>(
     now_ms: u64,
     ev: &mut E,
 ) {
-    let Some(e) = w.table.remove(idx) else {
+    let Some(e) = w.gw.table.remove(idx) else {
         return;
     };
     if reason.is_none()
@@ -89,18 +89,18 @@ pub(super) fn remove<E: EventSink>(
             },
         );
     }
-    w.wheel.disarm(idx);
+    w.gw.wheel.disarm(idx);
     if e.flags.contains(SessionFlags::LIMITED) {
-        w.admission.release(e.session_id, now_ms);
+        w.gw.admission.release(e.session_id, now_ms);
     }
-    w.ports.release(
+    w.gw.ports.release(
         e.gw_addr,
         e.gw_port,
         QuarantineClass::for_proto(e.proto),
         now_ms,
     );
     if e.server_index != u32::MAX {
-        w.load.dec(e.server_index as usize);
+        w.gw.load.dec(e.server_index as usize);
     }
     let accounted = w
         .snaps
@@ -129,7 +129,9 @@ pub(super) fn remove<E: EventSink>(
         w.emit(ev, Event::Accounting(rec));
     }
     w.counters.user_sessions_expired.inc();
-    w.counters.user_sessions_live.set(u64::from(w.table.len()));
+    w.counters
+        .user_sessions_live
+        .set(u64::from(w.gw.table.len()));
 }
 
 pub(super) fn run<E: EventSink, P: Prefetch>(
@@ -140,15 +142,15 @@ pub(super) fn run<E: EventSink, P: Prefetch>(
     hint: &P,
 ) -> usize {
     let target = now_ms / WHEEL_TICK_MS;
-    if w.wheel.current_tick() >= target {
+    if w.gw.wheel.current_tick() >= target {
         return 0;
     }
     // Ports whose quarantine ended go back to the free lists even while no
     // new user session asks for one, so the quarantine gauge falls when
     // the worker is idle.
-    w.ports.reclaim(now_ms, RECLAIM_PER_TICK);
+    w.gw.ports.reclaim(now_ms, RECLAIM_PER_TICK);
     w.update_pool_gauges();
-    w.admission.sweep(now_ms, ADMISSION_SWEEP);
+    w.gw.admission.sweep(now_ms, ADMISSION_SWEEP);
     let policy = w.snaps.policy.arc();
     let interim = policy.interim_ms;
     let mut expired: [u32; 64] = [0; 64];
@@ -156,8 +158,8 @@ pub(super) fn run<E: EventSink, P: Prefetch>(
     let mut interims: [u32; 64] = [0; 64];
     let mut n_interim = 0usize;
     let budget = budget.min(64);
-    let table = &w.table;
-    let done = w.wheel.advance(now_ms, budget, |idx| {
+    let table = &w.gw.table;
+    let done = w.gw.wheel.advance(now_ms, budget, |idx| {
         let e = table.get(idx)?;
         let deadline = e.deadline_ms(policy.timeouts_for(e.session_type));
         if deadline > now_ms {
@@ -182,7 +184,7 @@ pub(super) fn run<E: EventSink, P: Prefetch>(
         }
     });
     for &idx in &interims[..n_interim] {
-        if let Some(e) = w.table.get(idx) {
+        if let Some(e) = w.gw.table.get(idx) {
             let accounted = policy
                 .classifier
                 .get(e.session_type)
@@ -194,16 +196,16 @@ pub(super) fn run<E: EventSink, P: Prefetch>(
             }
             w.emit(ev, Event::SessionActive { session_id: sid });
         }
-        if let Some(e) = w.table.get_mut(idx) {
+        if let Some(e) = w.gw.table.get_mut(idx) {
             e.last_report_ms = now_ms;
         }
     }
     // The expired sessions' index buckets, reply cells and port states are
     // cold: ask for all of them before removing the first.
     for &idx in &expired[..n_expired] {
-        w.table.prefetch_remove(idx, hint);
-        if let Some(e) = w.table.get(idx) {
-            if let Some((state, ready)) = w.ports.release_memory(e.gw_addr, e.gw_port) {
+        w.gw.table.prefetch_remove(idx, hint);
+        if let Some(e) = w.gw.table.get(idx) {
+            if let Some((state, ready)) = w.gw.ports.release_memory(e.gw_addr, e.gw_port) {
                 hint.read(state);
                 hint.read(ready);
             }
@@ -213,7 +215,7 @@ pub(super) fn run<E: EventSink, P: Prefetch>(
         remove(w, idx, None, now_ms, ev);
     }
     // Still behind (the budget ran out): report work so the caller comes back.
-    done + usize::from(w.wheel.current_tick() < target)
+    done + usize::from(w.gw.wheel.current_tick() < target)
 }
 
 /// Ends every user session now (shutdown).

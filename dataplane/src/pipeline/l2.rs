@@ -15,7 +15,7 @@ use std::net::Ipv4Addr;
 #[derive(Clone, Copy, Debug)]
 pub struct L2 {
     /// Start of the IPv4 packet (after Ethernet and an optional VLAN tag).
-    pub ip_off: usize,
+    pub ip_off: u16,
     pub vlan: Option<u16>,
     pub src_mac: [u8; 6],
 }
@@ -30,17 +30,17 @@ pub fn rd16(b: &[u8], at: usize) -> u16 {
     u16::from_be_bytes([b[at], b[at + 1]])
 }
 
-/// Moves the IPv4 packet at `ip_off` to sit right after a 14-byte Ethernet
-/// header, dropping whatever was in between (VLAN tag, outer GTP-U headers).
-/// Trailing Ethernet padding beyond the IPv4 total length is trimmed.
+/// Moves the IPv4 packet at `ip_off` (of `total` bytes, its checked total
+/// length) to sit right after a 14-byte Ethernet header, dropping whatever
+/// was in between (VLAN tag, outer GTP-U headers). Trailing Ethernet
+/// padding beyond the IPv4 total length is trimmed.
 #[inline]
-pub fn normalize<F: Frame>(f: &mut F, ip_off: usize) -> bool {
+pub fn normalize<F: Frame>(f: &mut F, ip_off: usize, total: u16) -> bool {
     let b = f.bytes();
     if b.len() < ip_off + 20 {
         return false;
     }
-    let total = usize::from(rd16(b, ip_off + 2));
-    let want = ip_off + total;
+    let want = ip_off + usize::from(total);
     if want < b.len() && !f.trim(b.len() - want) {
         return false;
     }
@@ -119,26 +119,4 @@ pub fn to_client<F: Frame>(
     }
     set_macs(f.bytes_mut(), path.mac, our_mac);
     true
-}
-
-/// Reads the outer headers of a GTP-U frame arriving at `ip_off`: returns
-/// (TEID, outer source address, offset of the inner IPv4 packet), or None
-/// if it is not a well-formed G-PDU on UDP port 2152.
-pub fn gtp_inner(b: &[u8], ip_off: usize) -> Option<(u32, Ipv4Addr, usize)> {
-    let ip = b.get(ip_off..)?;
-    if ip.len() < 20 || ip[9] != 17 {
-        return None;
-    }
-    let ihl = usize::from(ip[0] & 0x0f) * 4;
-    let udp = ip.get(ihl..)?;
-    if udp.len() < 8 || rd16(udp, 2) != GTPU_PORT {
-        return None;
-    }
-    let g = crate::wire::GtpuPacket::new_checked(&udp[8..]).ok()?;
-    if g.message_type() != crate::wire::GTPU_MSG_G_PDU {
-        return None;
-    }
-    let inner = ip_off + ihl + 8 + g.payload_offset();
-    let src = Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]);
-    Some((g.teid(), src, inner))
 }

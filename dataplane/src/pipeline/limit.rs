@@ -4,14 +4,14 @@
 //! ICMP administratively prohibited, within the reply rate, and a final
 //! accounting record with reason `subscriber_limit`).
 
-use super::l2::{rd16, ClientPath};
+use super::l2::rd16;
+use super::uplink::Opening;
 use super::{Verdict, Worker};
 use crate::counters::DropReason;
 use crate::event::{AccountingEvent, EndReason, Event, EventSink, RecordKind};
 use crate::frame::Frame;
 use crate::policy::Limits;
 use crate::tier1::SessionId;
-use crate::tier2::FlowKey;
 use crate::wire::{ETHERNET_HEADER_LEN, PROTO_TCP};
 use std::net::Ipv4Addr;
 
@@ -27,22 +27,19 @@ impl Worker {
     /// `Ok(false)`: no limits, nothing counted (no cost for subscribers
     /// without limits; a reload that adds limits counts only user sessions
     /// created after it).
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn admit<F: Frame, E: EventSink>(
         &mut self,
         f: &mut F,
-        key: &FlowKey,
+        o: &Opening,
         limits: &Limits,
         (service, ty): (u32, u8),
-        sid: SessionId,
-        path: &ClientPath,
-        now_ms: u64,
         ev: &mut E,
     ) -> Result<bool, Verdict> {
+        let (key, sid, path, now_ms) = (&o.key, o.sid, &o.path, o.now_ms);
         if limits.is_none() {
             return Ok(false);
         }
-        if self.admission.admit(sid.0, limits, now_ms).is_ok() {
+        if self.gw.admission.admit(sid.0, limits, now_ms).is_ok() {
             return Ok(true);
         }
         let accounted = self
@@ -100,7 +97,7 @@ impl Worker {
         let Ok(n) = written else {
             return Err(Verdict::Drop(DropReason::SubscriberLimit));
         };
-        if !super::local::replace_contents(f, &out[..n]) {
+        if !super::own_addresses::replace_contents(f, &out[..n]) {
             return Err(Verdict::Drop(DropReason::SubscriberLimit));
         }
         // The refused packet is counted as dropped; its answer goes out.
@@ -117,7 +114,7 @@ impl Worker {
     #[inline]
     pub(super) fn unadmit(&mut self, counted: bool, sid: SessionId, now_ms: u64) {
         if counted {
-            self.admission.release(sid.0, now_ms);
+            self.gw.admission.release(sid.0, now_ms);
         }
     }
 }

@@ -9,19 +9,23 @@
 
 mod downlink;
 mod expiry;
+pub mod hold;
 pub mod inspect;
 mod l2;
 mod limit;
-mod local;
 pub mod nat;
+mod own_addresses;
+mod parse;
+mod prefetch_pass;
 pub mod scan;
 mod steer;
 mod synproxy;
 mod ttl;
 mod uplink;
-mod warm;
 
-pub use warm::PREFETCH_MAX;
+pub use parse::FrameRecord;
+pub use prefetch_pass::PREFETCH_MAX;
+pub use steer::Ingress;
 
 #[cfg(test)]
 mod tests;
@@ -31,9 +35,7 @@ use crate::event::{Event, EventSink};
 use crate::policy::{Policy, MAX_SERVERS};
 use crate::rcu::Reader;
 use crate::tier1::{SessionKeyMode, SteeringTable};
-use crate::tier2::{
-    Admission, PortAllocator, Quarantine, ServerCandidate, TimerWheel, UserSessionTable,
-};
+use crate::tier2::{Admission, PortAllocator, Quarantine, TimerWheel, UserSessionTable};
 use crate::topology::{Neighbours, Topology};
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -184,15 +186,15 @@ const PIN_RETRY_MS: u64 = 200;
 /// has this generation and the server index still names this address
 /// (topology and routes never change while running).
 #[derive(Clone, Copy, Debug)]
-struct NextHop {
+struct ServerHop {
     generation: u64,
     server: Ipv4Addr,
     port: u16,
     mac: [u8; 6],
 }
 
-impl NextHop {
-    const UNKNOWN: NextHop = NextHop {
+impl ServerHop {
+    const UNKNOWN: ServerHop = ServerHop {
         generation: u64::MAX,
         server: Ipv4Addr::UNSPECIFIED,
         port: 0,
@@ -204,28 +206,39 @@ impl NextHop {
 pub struct Worker {
     cfg: WorkerConfig,
     topo: Arc<Topology>,
+    /// Shared state, refreshed once per burst (steering for tier 1; policy,
+    /// neighbours and server loads for tier 2).
     snaps: Snapshots,
+    counters: Arc<WorkerCounters>,
+    /// Tier 1's own state: recent pin requests (session ID, time), a
+    /// direct-mapped filter (see `steer::request_pin`).
+    pin_cache: Box<[(u64, u64)]>,
+    /// Tier 2: the user sessions this worker owns and what serves them.
+    gw: Gateway,
+    /// Rate limit of the replies Tandem generates (RST, ICMP errors).
+    limiter: ReplyLimiter,
+    /// Recently reported neighbour misses (address, time).
+    miss_cache: [(Ipv4Addr, u64); 64],
+    /// Recently reported ARP (address, MAC, time), see `own_addresses::arp`.
+    arp_seen: [(Ipv4Addr, [u8; 6], u64); 64],
+    /// This 100 ms window's ARP claims of new MACs: (start, used).
+    arp_budget: (u64, u32),
+    pools: Arc<Vec<PoolGauge>>,
+}
+
+/// Tier 2's state: the user-session table and everything that serves it.
+struct Gateway {
     ports: PortAllocator,
     table: UserSessionTable,
     /// Live and new user sessions per session ID (subscriber limits).
     admission: Admission,
     wheel: TimerWheel,
+    /// This worker's live user sessions per server.
     load: Arc<LocalLoad>,
-    counters: Arc<WorkerCounters>,
-    rotor: u32,
-    candidates: Vec<ServerCandidate>,
-    candidate_ix: Vec<u32>,
-    pin_cache: Box<[(u64, u64)]>,
-    limiter: ReplyLimiter,
-    /// Recently reported neighbour misses (address, time).
-    miss_cache: [(Ipv4Addr, u64); 64],
-    /// Recently reported ARP (address, MAC, time), see `local::arp`.
-    arp_seen: [(Ipv4Addr, [u8; 6], u64); 64],
-    /// This 100 ms window's ARP claims of new MACs: (start, used).
-    arp_budget: (u64, u32),
-    pools: Arc<Vec<PoolGauge>>,
-    /// Next hop per server index (see `uplink::send_to_server`).
-    next_hops: Box<[NextHop]>,
+    /// Buffers and rotor of the admission decision (`policy::admit`).
+    admit_scratch: crate::policy::admit::Scratch,
+    /// Where each server index's frames went last (see `uplink::send_to_server`).
+    server_hops: Box<[ServerHop]>,
     /// SYN flood defence: cookie keys and splice slots (`synproxy`).
     synproxy: synproxy::SynProxy,
 }
@@ -266,16 +279,18 @@ impl Worker {
             cfg,
             topo,
             snaps,
-            ports,
-            table,
-            admission,
-            wheel,
-            load,
             counters,
-            rotor: 0,
-            candidates: Vec::with_capacity(MAX_SERVERS),
-            candidate_ix: Vec::with_capacity(MAX_SERVERS),
             pin_cache: vec![(u64::MAX, 0); PIN_CACHE].into_boxed_slice(),
+            gw: Gateway {
+                ports,
+                table,
+                admission,
+                wheel,
+                load,
+                admit_scratch: crate::policy::admit::Scratch::with_capacity(MAX_SERVERS),
+                server_hops: vec![ServerHop::UNKNOWN; MAX_SERVERS].into_boxed_slice(),
+                synproxy,
+            },
             // Starts full: the first refusals are answered at once.
             limiter: ReplyLimiter {
                 tokens: 0,
@@ -285,8 +300,6 @@ impl Worker {
             arp_seen: [(Ipv4Addr::UNSPECIFIED, [0; 6], 0); 64],
             arp_budget: (0, 0),
             pools: Arc::new((0..n_addrs).map(|_| PoolGauge::default()).collect()),
-            next_hops: vec![NextHop::UNKNOWN; MAX_SERVERS].into_boxed_slice(),
-            synproxy,
         })
     }
 
@@ -299,11 +312,11 @@ impl Worker {
     }
 
     pub fn table(&self) -> &UserSessionTable {
-        &self.table
+        &self.gw.table
     }
 
     pub fn port_allocator(&self) -> &PortAllocator {
-        &self.ports
+        &self.gw.ports
     }
 
     /// Port pool gauges per gateway address, updated every timer tick; the
@@ -314,7 +327,7 @@ impl Worker {
 
     fn update_pool_gauges(&self) {
         for (a, g) in self.pools.iter().enumerate() {
-            if let Some(s) = self.ports.stats(a as u8) {
+            if let Some(s) = self.gw.ports.stats(a as u8) {
                 g.capacity.set(u64::from(s.capacity));
                 g.in_use.set(u64::from(s.in_use));
                 g.quarantined.set(u64::from(s.quarantined));
@@ -343,6 +356,7 @@ impl Worker {
     }
 
     /// A frame received on `in_port` (a DPDK port index).
+    #[inline(never)]
     pub fn process<F: crate::frame::Frame, E: EventSink>(
         &mut self,
         f: &mut F,
@@ -352,7 +366,47 @@ impl Worker {
     ) -> Verdict {
         self.counters.rx_packets.inc();
         self.counters.rx_bytes.add(f.len() as u64);
-        let v = self.dispatch(f, in_port, now_ms, ev, false);
+        let v = self.dispatch(f, in_port, now_ms, ev, steer::Ingress::Port);
+        self.account(v)
+    }
+
+    /// [`process`](Self::process) (or, for [`Ingress::Handoff`],
+    /// [`process_handoff`](Self::process_handoff)) for a frame the prefetch
+    /// pass has read ([`prefetch_records`](Self::prefetch_records)): its
+    /// headers are not parsed again. A record of another frame (other
+    /// length or port) is ignored and the frame parsed here.
+    ///
+    /// Never inlined (nor is `process`): one call per packet keeps the
+    /// pipeline one function in profiles (`scripts/instructions.sh`).
+    #[inline(never)]
+    pub fn process_recorded<F: crate::frame::Frame, E: EventSink>(
+        &mut self,
+        f: &mut F,
+        record: &FrameRecord,
+        ingress: Ingress,
+        in_port: u16,
+        now_ms: u64,
+        ev: &mut E,
+    ) -> Verdict {
+        match ingress {
+            Ingress::Port => {
+                self.counters.rx_packets.inc();
+                self.counters.rx_bytes.add(f.len() as u64);
+            }
+            Ingress::Handoff => self.counters.handoff_in.inc(),
+        }
+        let v = match self.topo.role(in_port) {
+            Some(role) if record.read && record.len == f.len() && record.port == in_port => {
+                let rx = steer::Rx {
+                    port: in_port,
+                    now_ms,
+                    ingress,
+                    frame: &record.parsed,
+                };
+                self.steer(f, &rx, role, ev)
+            }
+            _ => self.dispatch(f, in_port, now_ms, ev, ingress),
+        };
         self.account(v)
     }
 
@@ -365,7 +419,7 @@ impl Worker {
         ev: &mut E,
     ) -> Verdict {
         self.counters.handoff_in.inc();
-        let v = self.dispatch(f, in_port, now_ms, ev, true);
+        let v = self.dispatch(f, in_port, now_ms, ev, steer::Ingress::Handoff);
         self.account(v)
     }
 

@@ -135,14 +135,14 @@ impl Worker {
         now_ms: u64,
         ev: &mut E,
     ) -> bool {
-        let capacity = self.table.capacity();
+        let capacity = self.gw.table.capacity();
         if scan.cursor == 0 {
             if let (ScanJob::List { limit, .. }, ScanResult::List(out)) =
                 (&scan.job, &mut scan.result)
             {
                 // Room for the whole answer at once: growing a long list
                 // would copy it inside one step.
-                out.reserve((*limit).min(self.table.len() as usize));
+                out.reserve((*limit).min(self.gw.table.len() as usize));
             }
         }
         let budget = budget.max(1);
@@ -150,7 +150,7 @@ impl Worker {
         let mut idx = scan.cursor;
         while idx < capacity && spent < budget {
             spent += 1;
-            let Some(e) = self.table.get(idx) else {
+            let Some(e) = self.gw.table.get(idx) else {
                 idx += 1;
                 continue;
             };

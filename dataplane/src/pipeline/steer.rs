@@ -4,84 +4,36 @@
 //! entry, else Maglev). Server and external ports: the destination is a
 //! gateway address and its port names the owning worker.
 
-use super::l2::{gtp_inner, rd16, L2};
-use super::{local, Verdict, Worker, PIN_CACHE, PIN_RETRY_MS};
+use super::l2::rd16;
+use super::parse::{Ip, L4Info, Parsed};
+use super::{own_addresses, Verdict, Worker, PIN_CACHE, PIN_RETRY_MS};
 use crate::counters::DropReason;
 use crate::event::{Event, EventSink};
 use crate::frame::Frame;
 use crate::hash::mix64;
-use crate::tier1::{session_id, GatewayTarget, SessionKeyMode};
+use crate::tier1::{session_id, GatewayTarget, SessionId, SessionKeyMode};
 use crate::tier2::try_owner_core;
 use crate::topology::{LocalAddr, Role};
-use crate::wire::{
-    ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_VLAN, PROTO_ICMP, PROTO_TCP, PROTO_UDP,
-};
-use std::net::Ipv4Addr;
+use crate::wire::{ETHERTYPE_ARP, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
 
-/// Ethernet framing of a received frame.
-#[inline]
-pub(super) fn parse_l2(b: &[u8]) -> Result<(L2, u16), DropReason> {
-    if b.len() < 14 {
-        return Err(DropReason::Truncated);
-    }
-    let mut src_mac = [0u8; 6];
-    src_mac.copy_from_slice(&b[6..12]);
-    let et = rd16(b, 12);
-    if et == ETHERTYPE_VLAN {
-        if b.len() < 18 {
-            return Err(DropReason::Truncated);
-        }
-        let vlan = rd16(b, 14) & 0x0fff;
-        Ok((
-            L2 {
-                ip_off: 18,
-                vlan: Some(vlan),
-                src_mac,
-            },
-            rd16(b, 16),
-        ))
-    } else {
-        Ok((
-            L2 {
-                ip_off: 14,
-                vlan: None,
-                src_mac,
-            },
-            et,
-        ))
-    }
+/// How a frame reached the pipeline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ingress {
+    /// Received on one of this worker's queues: tier 1 decides.
+    Port,
+    /// Handed over by another worker's tier 1, which checked and steered
+    /// it: this worker owns its user session.
+    Handoff,
 }
 
-/// Checks the IPv4 header at `off`: version, IHL, total length within the
-/// frame, not a fragment. Returns the header length.
-#[inline]
-pub(super) fn check_ipv4(b: &[u8], off: usize) -> Result<usize, DropReason> {
-    let ip = b.get(off..).ok_or(DropReason::Truncated)?;
-    if ip.len() < 20 {
-        return Err(DropReason::Truncated);
-    }
-    if ip[0] >> 4 != 4 {
-        return Err(DropReason::BadIpHeader);
-    }
-    let ihl = usize::from(ip[0] & 0x0f) * 4;
-    let total = usize::from(rd16(ip, 2));
-    if ihl < 20 || total < ihl || total > ip.len() {
-        return Err(DropReason::BadIpHeader);
-    }
-    if rd16(ip, 6) & 0x3fff != 0 {
-        return Err(DropReason::Fragment);
-    }
-    Ok(ihl)
-}
-
-#[inline]
-fn ip_at(b: &[u8], off: usize, at: usize) -> Ipv4Addr {
-    Ipv4Addr::new(
-        b[off + at],
-        b[off + at + 1],
-        b[off + at + 2],
-        b[off + at + 3],
-    )
+/// One frame's context on its way through the pipeline: where and when it
+/// arrived, and its headers as [`Parsed::read`] found them.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Rx<'a> {
+    pub port: u16,
+    pub now_ms: u64,
+    pub ingress: Ingress,
+    pub frame: &'a Parsed,
 }
 
 impl Worker {
@@ -91,79 +43,93 @@ impl Worker {
         in_port: u16,
         now_ms: u64,
         ev: &mut E,
-        handed_off: bool,
+        ingress: Ingress,
     ) -> Verdict {
         let Some(role) = self.topo.role(in_port) else {
             return Verdict::Drop(DropReason::NotForUs);
         };
-        let (l2, et) = match parse_l2(f.bytes()) {
-            Ok(x) => x,
+        let p = match Parsed::read(f.bytes(), self.unwraps_gtp(role)) {
+            Ok(p) => p,
             Err(r) => return Verdict::Drop(r),
         };
-        if et == ETHERTYPE_ARP {
-            return local::arp(self, f, in_port, l2, now_ms, ev);
+        let rx = Rx {
+            port: in_port,
+            now_ms,
+            ingress,
+            frame: &p,
+        };
+        self.steer(f, &rx, role, ev)
+    }
+
+    /// Whether frames arriving with `role` are G-PDUs to unwrap.
+    #[inline]
+    pub(super) fn unwraps_gtp(&self, role: Role) -> bool {
+        role == Role::Access && self.cfg.session_key == SessionKeyMode::GtpTeid
+    }
+
+    /// [`dispatch`](Self::dispatch) with the frame already read (by the
+    /// prefetch pass too, see [`FrameRecord`](super::parse::FrameRecord)).
+    #[inline]
+    pub(super) fn steer<F: Frame, E: EventSink>(
+        &mut self,
+        f: &mut F,
+        rx: &Rx,
+        role: Role,
+        ev: &mut E,
+    ) -> Verdict {
+        let p = rx.frame;
+        if p.ethertype == ETHERTYPE_ARP {
+            return own_addresses::arp(self, f, rx.port, p.l2, rx.now_ms, ev);
         }
-        if et != ETHERTYPE_IPV4 {
-            return Verdict::Drop(DropReason::UnsupportedEthertype);
-        }
-        if let Err(r) = check_ipv4(f.bytes(), l2.ip_off) {
-            return Verdict::Drop(r);
-        }
+        let outer = match p.outer {
+            Ok(ip) => ip,
+            Err(r) => return Verdict::Drop(r),
+        };
         match role {
-            Role::Access => self.access_in(f, in_port, l2, now_ms, ev, handed_off),
-            Role::Server | Role::External => {
-                self.network_in(f, in_port, l2, now_ms, ev, handed_off)
-            }
+            Role::Access => self.access_in(f, rx, &outer, ev),
+            Role::Server | Role::External => self.network_in(f, rx, &outer, ev),
         }
     }
 
     fn access_in<F: Frame, E: EventSink>(
         &mut self,
         f: &mut F,
-        in_port: u16,
-        l2: L2,
-        now_ms: u64,
+        rx: &Rx,
+        outer: &Ip,
         ev: &mut E,
-        handed_off: bool,
     ) -> Verdict {
-        let b = f.bytes();
+        let (in_port, now_ms, p) = (rx.port, rx.now_ms, rx.frame);
+        let handed_off = rx.ingress == Ingress::Handoff;
         // Anti-spoofing: the (outer) source must be allowed on this port.
         // A handed-off frame was checked by the worker that received it.
-        if !handed_off && !self.topo.source_allowed(in_port, ip_at(b, l2.ip_off, 12)) {
+        if !handed_off && !self.topo.source_allowed(in_port, outer.src) {
             return Verdict::Drop(DropReason::SourceNotAllowed);
         }
         let mode = self.cfg.session_key;
-        let (sid, tunnel, inner_off) = if mode == SessionKeyMode::GtpTeid {
-            match gtp_inner(b, l2.ip_off) {
-                Some((teid, peer, inner)) => {
-                    if let Err(r) = check_ipv4(b, inner) {
-                        return Verdict::Drop(r);
-                    }
-                    (
-                        session_id(mode, ip_at(b, inner, 12), l2.vlan, Some(teid)),
-                        Some((peer, teid)),
-                        inner,
-                    )
+        let sid = if mode == SessionKeyMode::GtpTeid {
+            match p.tunnel {
+                Some((_, teid)) => {
+                    let inner = match p.inner {
+                        Ok(ip) => ip,
+                        Err(r) => return Verdict::Drop(r),
+                    };
+                    session_id(mode, inner.src, p.l2.vlan, Some(teid))
                 }
                 None => {
                     // Not a G-PDU: maybe a ping to our own address.
-                    if let Some(v) = local::maybe_echo(self, f, in_port, l2, now_ms) {
+                    if let Some(v) = own_addresses::maybe_echo(self, f, in_port, outer) {
                         return v;
                     }
                     return Verdict::Drop(DropReason::BadGtp);
                 }
             }
         } else {
-            (
-                session_id(mode, ip_at(b, l2.ip_off, 12), l2.vlan, None),
-                None,
-                l2.ip_off,
-            )
+            session_id(mode, outer.src, p.l2.vlan, None)
         };
 
         // Pings to a VIP or to our own address are answered here.
-        if tunnel.is_none() && !handed_off {
-            if let Some(v) = local::maybe_echo(self, f, in_port, l2, now_ms) {
+        if p.tunnel.is_none() && !handed_off {
+            if let Some(v) = own_addresses::maybe_echo(self, f, in_port, outer) {
                 return v;
             }
         }
@@ -171,7 +137,7 @@ impl Worker {
             return Verdict::Drop(DropReason::NoSessionKey);
         };
         if handed_off {
-            return self.uplink(f, in_port, l2, inner_off, sid, tunnel, now_ms, ev);
+            return self.uplink(f, rx, sid, ev);
         }
         let Some(steer) = self.snaps.steering.get().lookup(sid) else {
             return Verdict::Drop(DropReason::NoGateway);
@@ -180,13 +146,37 @@ impl Worker {
             self.request_pin(sid.0, steer.gateway.0, now_ms, ev);
         }
         match steer.target {
-            GatewayTarget::LocalWorker(w) if w == self.cfg.index => {
-                self.uplink(f, in_port, l2, inner_off, sid, tunnel, now_ms, ev)
-            }
+            GatewayTarget::LocalWorker(w) if w == self.cfg.index => self.uplink(f, rx, sid, ev),
             GatewayTarget::LocalWorker(w) if w < self.cfg.n_workers => Verdict::Handoff(w),
             // A gateway in another appliance: not reachable from here yet.
             _ => Verdict::Drop(DropReason::NoGateway),
         }
+    }
+
+    /// A packet this gateway has no user session for, of a mobile session
+    /// that was moved here and is still draining from another worker: unless
+    /// it opens a new TCP connection, its user session may have stayed on
+    /// the old gateway, which gets the packet (the old gateway never hands
+    /// it back: it is not the session's owner). So connections open before
+    /// a move run on where they started, new TCP connections start here,
+    /// and until the drain ends new UDP and ICMP flows stay on the old
+    /// gateway too (they cannot be told apart from old ones here).
+    #[inline]
+    pub(super) fn drain_handoff(&self, sid: SessionId, l4: &L4Info) -> Option<u16> {
+        let steering = self.snaps.steering.get();
+        let previous = steering.draining_from(sid)?;
+        let owner = steering.lookup(sid)?;
+        if owner.target != GatewayTarget::LocalWorker(self.cfg.index) {
+            return None;
+        }
+        let GatewayTarget::LocalWorker(worker) = previous.target else {
+            return None;
+        };
+        if worker == self.cfg.index || worker >= self.cfg.n_workers {
+            return None;
+        }
+        let opens = l4.proto == PROTO_TCP && l4.flags.syn() && !l4.flags.ack() && !l4.flags.rst();
+        (!opens).then_some(worker)
     }
 
     /// Asks the session manager to pin `sid`, at most once per PIN_RETRY_MS.
@@ -210,27 +200,25 @@ impl Worker {
     fn network_in<F: Frame, E: EventSink>(
         &mut self,
         f: &mut F,
-        in_port: u16,
-        l2: L2,
-        now_ms: u64,
+        rx: &Rx,
+        ip: &Ip,
         ev: &mut E,
-        handed_off: bool,
     ) -> Verdict {
+        let in_port = rx.port;
         let b = f.bytes();
-        let off = l2.ip_off;
-        let dst = ip_at(b, off, 16);
-        match self.topo.local(in_port, dst) {
+        match self.topo.local(in_port, ip.dst) {
             Some(LocalAddr::Gateway(addr)) => {
-                let ihl = usize::from(b[off] & 0x0f) * 4;
-                let proto = b[off + 9];
-                let l4 = &b[off + ihl..off + usize::from(rd16(b, off + 2))];
+                let proto = ip.proto;
+                let Some(l4) = b.get(ip.l4_off()..ip.end()) else {
+                    return Verdict::Drop(DropReason::Truncated);
+                };
                 let port = match proto {
                     PROTO_TCP | PROTO_UDP if l4.len() >= 8 => rd16(l4, 2),
                     PROTO_ICMP if l4.len() >= 8 => match l4[0] {
                         // Echo reply: the identifier is our gateway port.
                         0 => rd16(l4, 4),
                         8 => {
-                            return local::maybe_echo(self, f, in_port, l2, now_ms)
+                            return own_addresses::maybe_echo(self, f, in_port, ip)
                                 .unwrap_or(Verdict::Drop(DropReason::IcmpIgnored))
                         }
                         // Errors quoting a packet we sent: its source port.
@@ -248,7 +236,7 @@ impl Worker {
                 if let Some((plo, phi)) = self.cfg.probe_ports {
                     if proto == PROTO_TCP && (plo..=phi).contains(&port) && l4.len() >= 20 {
                         // Only the answer of a configured server counts.
-                        let src = ip_at(b, off, 12);
+                        let src = ip.src;
                         let known = self
                             .snaps
                             .policy
@@ -265,7 +253,7 @@ impl Worker {
                         self.emit(
                             ev,
                             Event::ProbeReply {
-                                server: ip_at(b, off, 12),
+                                server: ip.src,
                                 port: rd16(l4, 0),
                                 probe_port: port,
                                 ok: flags & 0x12 == 0x12,
@@ -280,12 +268,12 @@ impl Worker {
                 let Some(owner) = try_owner_core(port, lo, hi, self.cfg.n_workers) else {
                     return Verdict::Drop(DropReason::NoUserSession);
                 };
-                if owner != self.cfg.index && !handed_off {
+                if owner != self.cfg.index && rx.ingress == Ingress::Port {
                     return Verdict::Handoff(owner);
                 }
-                self.downlink(f, l2, addr, port, now_ms, ev)
+                self.downlink(f, rx, ip, addr, port, ev)
             }
-            Some(_) => local::maybe_echo(self, f, in_port, l2, now_ms)
+            Some(_) => own_addresses::maybe_echo(self, f, in_port, ip)
                 .unwrap_or(Verdict::Drop(DropReason::NotForUs)),
             None => Verdict::Drop(DropReason::NotForUs),
         }

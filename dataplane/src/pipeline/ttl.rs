@@ -61,7 +61,7 @@ impl Worker {
         ) else {
             return Verdict::Drop(DropReason::TtlExpired);
         };
-        if !super::local::replace_contents(f, &out[..n]) {
+        if !super::own_addresses::replace_contents(f, &out[..n]) {
             return Verdict::Drop(DropReason::TtlExpired);
         }
         let verdict = self.send_to_client(f, path);

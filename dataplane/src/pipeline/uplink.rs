@@ -1,190 +1,89 @@
 //! Tier-2, terminal → server: find or create the user session, rewrite to
 //! (gateway address, unique port) → (server, service port), send it on.
 
-use super::l2::{normalize, rd16, set_macs, ClientPath, L2};
+use super::l2::{normalize, rd16, set_macs, ClientPath};
 use super::nat::{rewrite, Rewrite};
+pub(super) use super::parse::L4Info;
+use super::steer::Rx;
 use super::{Verdict, Worker};
 use crate::counters::DropReason;
-use crate::event::{AccountingEvent, EndReason, Event, EventSink, RecordKind, EXTERNAL_SERVICE};
+use crate::event::{AccountingEvent, EndReason, Event, EventSink, RecordKind};
 use crate::frame::Frame;
-use crate::policy::Selection;
-use crate::tier1::{GatewayTarget, SessionId};
-use crate::tier2::session::SessionFlags;
+use crate::policy::admit::{self, Decision, NewFlow};
+use crate::tier1::SessionId;
+use crate::tier2::user_sessions::SessionFlags;
 use crate::tier2::{
-    consistent, least_load, Direction, FlowKey, FlowState, GtpTunnel, InsertError, PathChange,
-    Segment, ServerCandidate, TcpFlags, TcpState, UserSession,
+    Direction, FlowKey, FlowState, GtpTunnel, InsertError, PathChange, TcpState, UserSession,
 };
 use crate::topology::Role;
-use crate::wire::{ETHERNET_HEADER_LEN, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
+use crate::wire::{ETHERNET_HEADER_LEN, ICMP_ECHO_REQUEST, PROTO_ICMP, PROTO_TCP};
 use std::net::Ipv4Addr;
 
 const IP: usize = ETHERNET_HEADER_LEN;
 
-/// What the first packet of a flow looks like at L4.
+/// A flow's first packet on its way to a new user session: what creating
+/// it (policy, limits, SYN proxy, refusals) needs to know.
 #[derive(Clone, Copy, Debug)]
-pub(super) struct L4Info {
-    pub proto: u8,
-    pub ihl: usize,
-    pub src_port: u16,
-    pub dst_port: u16,
-    pub flags: TcpFlags,
-    /// TCP only: sequence, acknowledgement, window and payload length (all
-    /// zero for UDP and ICMP).
-    pub seg: Segment,
-}
-
-/// Reads ports (or the echo identifier) and TCP flags of the plain frame.
-#[inline]
-pub(super) fn l4_info(b: &[u8]) -> Result<L4Info, DropReason> {
-    let ihl = usize::from(b[IP] & 0x0f) * 4;
-    let total = usize::from(rd16(b, IP + 2));
-    let proto = b[IP + 9];
-    let l4 = b.get(IP + ihl..IP + total).ok_or(DropReason::Truncated)?;
-    match proto {
-        PROTO_TCP => {
-            if l4.len() < 20
-                || usize::from(l4[12] >> 4) * 4 < 20
-                || usize::from(l4[12] >> 4) * 4 > l4.len()
-            {
-                return Err(DropReason::BadL4Header);
-            }
-            let fl = l4[13];
-            let flags = TcpFlags {
-                fin: fl & 0x01 != 0,
-                syn: fl & 0x02 != 0,
-                rst: fl & 0x04 != 0,
-                ack: fl & 0x10 != 0,
-            };
-            let doff = usize::from(l4[12] >> 4) * 4;
-            Ok(L4Info {
-                proto,
-                ihl,
-                src_port: rd16(l4, 0),
-                dst_port: rd16(l4, 2),
-                flags,
-                seg: Segment {
-                    seq: rd32(l4, 4),
-                    ack: rd32(l4, 8),
-                    window: rd16(l4, 14),
-                    payload: (l4.len() - doff) as u32,
-                    flags,
-                    window_scale: if flags.syn {
-                        window_scale_option(&l4[20..doff])
-                    } else {
-                        None
-                    },
-                },
-            })
-        }
-        PROTO_UDP => {
-            if l4.len() < 8 || usize::from(rd16(l4, 4)) < 8 || usize::from(rd16(l4, 4)) > l4.len() {
-                return Err(DropReason::BadL4Header);
-            }
-            Ok(L4Info {
-                proto,
-                ihl,
-                src_port: rd16(l4, 0),
-                dst_port: rd16(l4, 2),
-                flags: TcpFlags::NONE,
-                seg: Segment::default(),
-            })
-        }
-        PROTO_ICMP => {
-            if l4.len() < 8 {
-                return Err(DropReason::BadL4Header);
-            }
-            Ok(L4Info {
-                proto,
-                ihl,
-                src_port: rd16(l4, 4),
-                dst_port: 0,
-                flags: TcpFlags::NONE,
-                seg: Segment::default(),
-            })
-        }
-        _ => Err(DropReason::UnsupportedProtocol),
-    }
-}
-
-#[inline]
-fn rd32(b: &[u8], at: usize) -> u32 {
-    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-}
-
-/// The shift of a window scale option (kind 3) among SYN options, if any.
-/// A malformed option list ends the search.
-#[inline]
-fn window_scale_option(mut opts: &[u8]) -> Option<u8> {
-    while let Some(&kind) = opts.first() {
-        match kind {
-            0 => return None,
-            1 => opts = &opts[1..],
-            _ => {
-                let len = usize::from(*opts.get(1)?);
-                if len < 2 || len > opts.len() {
-                    return None;
-                }
-                if kind == 3 && len == 3 {
-                    return Some(opts[2]);
-                }
-                opts = &opts[len..];
-            }
-        }
-    }
-    None
-}
-
-#[inline]
-fn ip_at(b: &[u8], at: usize) -> Ipv4Addr {
-    Ipv4Addr::new(b[at], b[at + 1], b[at + 2], b[at + 3])
+pub(super) struct Opening {
+    pub key: FlowKey,
+    pub l4: L4Info,
+    pub dscp: u8,
+    pub sid: SessionId,
+    pub path: ClientPath,
+    pub now_ms: u64,
 }
 
 impl Worker {
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn uplink<F: Frame, E: EventSink>(
         &mut self,
         f: &mut F,
-        in_port: u16,
-        l2: L2,
-        inner_off: usize,
+        rx: &Rx,
         sid: SessionId,
-        tunnel: Option<(Ipv4Addr, u32)>,
-        now_ms: u64,
         ev: &mut E,
     ) -> Verdict {
-        if !normalize(f, inner_off) {
+        let (in_port, now_ms, p) = (rx.port, rx.now_ms, rx.frame);
+        let inner = match p.inner {
+            Ok(ip) => ip,
+            Err(r) => return Verdict::Drop(r),
+        };
+        if !normalize(f, inner.start(), inner.total) {
             return Verdict::Drop(DropReason::Truncated);
         }
-        let b = f.bytes();
-        let l4 = match l4_info(b) {
+        let l4 = match p.l4 {
             Ok(x) => x,
             Err(r) => return Verdict::Drop(r),
         };
-        if l4.proto == PROTO_ICMP && b[IP + l4.ihl] != 8 {
+        if l4.proto == PROTO_ICMP && l4.icmp_type != ICMP_ECHO_REQUEST {
             // Only echo requests open user sessions from the terminal side.
             return Verdict::Drop(DropReason::IcmpIgnored);
         }
         let path = ClientPath {
             port: in_port,
-            mac: l2.src_mac,
-            vlan: l2.vlan.unwrap_or(0),
-            tunnel: tunnel.map_or(GtpTunnel::NONE, |(peer_ip, teid)| GtpTunnel {
-                peer_ip,
-                teid,
-            }),
+            mac: p.l2.src_mac,
+            vlan: p.l2.vlan.unwrap_or(0),
+            tunnel: p
+                .tunnel
+                .map_or(GtpTunnel::NONE, |(peer_ip, teid)| GtpTunnel {
+                    peer_ip,
+                    teid,
+                }),
         };
-        if b[IP + 8] <= 1 {
+        if inner.ttl <= 1 {
             return self.ttl_exceeded(f, &path, now_ms);
         }
         let key = FlowKey {
             proto: l4.proto,
-            client_ip: ip_at(b, IP + 12),
+            client_ip: inner.src,
             client_port: l4.src_port,
-            dst_ip: ip_at(b, IP + 16),
+            dst_ip: inner.dst,
             dst_port: l4.dst_port,
         };
-        let dscp = b[IP + 1] >> 2;
-        let found = match self.table.find_client(&key) {
+        let dscp = inner.dscp;
+        let found = match p.client_hash {
+            Some(hash) => self.gw.table.find_client_hashed(hash, &key),
+            None => self.gw.table.find_client(&key),
+        };
+        let found = match found {
             Some(i) if self.reuses_closed_tuple(i, &l4) => {
                 // A new connection on the 4-tuple of a closed one: the old
                 // user session ends here and the SYN opens its own, with a
@@ -198,30 +97,36 @@ impl Worker {
         let idx = match found {
             Some(i) => i,
             None => {
+                let opening = Opening {
+                    key,
+                    l4,
+                    dscp,
+                    sid,
+                    path,
+                    now_ms,
+                };
                 // SYN proxy hook (synproxy/): cookie SYN-ACK, or open on a cookie ACK.
                 if l4.proto == PROTO_TCP {
-                    if let Some(v) =
-                        self.syn_proxy_first(f, &key, &l4, dscp, sid, &path, now_ms, ev)
-                    {
+                    if let Some(v) = self.syn_proxy_first(f, &opening, ev) {
                         return v;
                     }
                 }
                 if let Some(previous) = self.drain_handoff(sid, &l4) {
                     return Verdict::Handoff(previous);
                 }
-                match self.create(f, &key, &l4, dscp, sid, &path, now_ms, ev) {
+                match self.create(f, &opening, ev) {
                     Ok(i) => i,
                     Err(v) => return v,
                 }
             }
         };
-        let ip_len = u32::from(rd16(f.bytes(), IP + 2));
-        let Some(e) = self.table.get_mut(idx) else {
+        let ip_len = u32::from(inner.total);
+        let Some(e) = self.gw.table.get_mut(idx) else {
             return Verdict::Drop(DropReason::NoUserSession);
         };
         // SYN proxy hook (synproxy/): held until the server answers, then spliced below.
         let splice = if e.flags.0 & SessionFlags::SYN_PROXY != 0 {
-            match self.synproxy.client_segment(idx, e, l4.flags) {
+            match self.gw.synproxy.client_segment(idx, e, l4.flags) {
                 Ok(d) => d,
                 Err(r) => return Verdict::Drop(r),
             }
@@ -247,7 +152,7 @@ impl Worker {
             PathChange::Refused => self.counters.client_path_refused.inc(),
         }
         if !in_window {
-            if l4.flags.rst || l4.flags.fin {
+            if l4.flags.rst() || l4.flags.fin() {
                 return Verdict::Drop(DropReason::TcpOutOfWindow);
             }
             // Forwarded (the server judges it), counted, but it neither
@@ -258,7 +163,7 @@ impl Worker {
             e.on_packet(Direction::ToServer, ip_len, l4.flags, now_ms);
             if e.state != before {
                 let deadline = e.deadline_ms(self.snaps.policy.get().timeouts_for(e.session_type));
-                super::expiry::shorten(&mut self.wheel, idx, deadline);
+                super::expiry::shorten(&mut self.gw.wheel, idx, deadline);
             }
         }
         let rw = Rewrite {
@@ -269,9 +174,9 @@ impl Worker {
         };
         let (server, server_index) = (e.server_ip, e.server_index);
         let b = f.bytes_mut();
-        rewrite(&mut b[IP..], l4.ihl, l4.proto, &rw, true);
+        rewrite(&mut b[IP..], l4.ihl(), l4.proto, &rw, true);
         if let Some(delta) = splice {
-            super::synproxy::splice::to_server(&mut b[IP + l4.ihl..], delta);
+            super::synproxy::splice::to_server(&mut b[IP + l4.ihl()..], delta);
         }
         self.send_to_server(f, server, server_index, now_ms, ev)
     }
@@ -292,7 +197,7 @@ impl Worker {
     ) -> Verdict {
         let generation = self.snaps.neighbours.generation();
         let slot = server_index as usize;
-        if let Some(hop) = self.next_hops.get(slot) {
+        if let Some(hop) = self.gw.server_hops.get(slot) {
             if hop.generation == generation && hop.server == server {
                 set_macs(f.bytes_mut(), hop.mac, self.topo.mac(hop.port));
                 self.counters.tx_packets.inc();
@@ -301,11 +206,11 @@ impl Worker {
             }
         }
         let verdict = self.send_to_network(f, server, now_ms, ev);
-        if let (Verdict::Forward(port), Some(hop)) = (verdict, self.next_hops.get_mut(slot)) {
+        if let (Verdict::Forward(port), Some(hop)) = (verdict, self.gw.server_hops.get_mut(slot)) {
             // send_to_network has just written the neighbour's MAC.
             let mut mac = [0u8; 6];
             mac.copy_from_slice(&f.bytes()[..6]);
-            *hop = super::NextHop {
+            *hop = super::ServerHop {
                 generation,
                 server,
                 port,
@@ -320,41 +225,15 @@ impl Worker {
     #[inline]
     fn reuses_closed_tuple(&self, idx: u32, l4: &L4Info) -> bool {
         l4.proto == PROTO_TCP
-            && l4.flags.syn
-            && !l4.flags.ack
-            && !l4.flags.rst
-            && self.table.get(idx).is_some_and(|e| {
+            && l4.flags.syn()
+            && !l4.flags.ack()
+            && !l4.flags.rst()
+            && self.gw.table.get(idx).is_some_and(|e| {
                 matches!(
                     e.state,
                     FlowState::Tcp(TcpState::TimeWait | TcpState::Close)
                 )
             })
-    }
-
-    /// A packet this gateway has no user session for, of a mobile session
-    /// that was moved here and is still draining from another worker: unless
-    /// it opens a new TCP connection, its user session may have stayed on
-    /// the old gateway, which gets the packet (the old gateway never hands
-    /// it back: it is not the session's owner). So connections open before
-    /// a move run on where they started, new TCP connections start here,
-    /// and until the drain ends new UDP and ICMP flows stay on the old
-    /// gateway too (they cannot be told apart from old ones here).
-    #[inline]
-    pub(super) fn drain_handoff(&self, sid: SessionId, l4: &L4Info) -> Option<u16> {
-        let steering = self.snaps.steering.get();
-        let previous = steering.draining_from(sid)?;
-        let owner = steering.lookup(sid)?;
-        if owner.target != GatewayTarget::LocalWorker(self.cfg.index) {
-            return None;
-        }
-        let GatewayTarget::LocalWorker(worker) = previous.target else {
-            return None;
-        };
-        if worker == self.cfg.index || worker >= self.cfg.n_workers {
-            return None;
-        }
-        let opens = l4.proto == PROTO_TCP && l4.flags.syn && !l4.flags.ack && !l4.flags.rst;
-        (!opens).then_some(worker)
     }
 
     /// Sets the Ethernet header towards `dst` and picks the output port.
@@ -395,129 +274,70 @@ impl Worker {
         Verdict::Forward(hop.port)
     }
 
-    /// Opens a user session for the first packet of `key`.
-    #[allow(clippy::too_many_arguments)]
+    /// Opens a user session for the first packet of a flow.
     pub(super) fn create<F: Frame, E: EventSink>(
         &mut self,
         f: &mut F,
-        key: &FlowKey,
-        l4: &L4Info,
-        dscp: u8,
-        sid: SessionId,
-        path: &ClientPath,
-        now_ms: u64,
+        o: &Opening,
         ev: &mut E,
     ) -> Result<u32, Verdict> {
-        if key.proto == PROTO_TCP && !(l4.flags.syn && !l4.flags.ack && !l4.flags.rst) {
+        let (key, l4, dscp, sid, path, now_ms) = (&o.key, &o.l4, o.dscp, o.sid, &o.path, o.now_ms);
+        if key.proto == PROTO_TCP && !(l4.flags.syn() && !l4.flags.ack() && !l4.flags.rst()) {
             return Err(Verdict::Drop(DropReason::NotSyn));
         }
-        let (choice, limits) = {
-            let policy = self.snaps.policy.get();
-            let ty = policy.classifier.classify(key.proto, key.dst_port, dscp);
-            let ent = policy.subscribers.lookup(sid.0, key.client_ip);
-            let service = if key.proto == PROTO_ICMP {
-                None
-            } else {
-                policy.services.find(key.proto, key.dst_ip, key.dst_port)
-            };
-            let choice = match service {
-                Some(s) if !ent.services.contains(s) => Choice::Refuse {
-                    service: s,
-                    ty,
-                    accounted: policy.classifier.get(ty).is_none_or(|t| t.accounted),
-                },
-                Some(s) => {
-                    let serving = policy.services.serving(s, ty);
-                    let selection = policy
-                        .classifier
-                        .get(ty)
-                        .map_or(Selection::default(), |t| t.selection);
-                    let picked = select(
-                        policy,
-                        self.snaps.loads.get(),
-                        &self.load,
-                        usize::from(self.cfg.index),
-                        &mut self.candidates,
-                        &mut self.candidate_ix,
-                        &mut self.rotor,
-                        serving,
-                        selection,
-                        key.client_ip,
-                    );
-                    match picked {
-                        Some(si) => {
-                            let srv = &policy.services.servers[si as usize];
-                            Choice::Serve {
-                                server_ip: srv.addr,
-                                server_port: srv.port.unwrap_or(key.dst_port),
-                                server_index: si,
-                                service: s,
-                                ty,
-                                deadline_from: *policy.timeouts_for(ty),
-                            }
-                        }
-                        None => Choice::Drop(DropReason::NoServer),
-                    }
-                }
-                None if policy.services.is_vip(key.dst_ip) => Choice::Drop(DropReason::NoService),
-                None => {
-                    let external = self
-                        .topo
-                        .route(key.dst_ip)
-                        .is_some_and(|h| self.topo.role(h.port) == Some(Role::External));
-                    if external && ent.external {
-                        Choice::Serve {
-                            server_ip: key.dst_ip,
-                            server_port: key.dst_port,
-                            server_index: u32::MAX,
-                            service: EXTERNAL_SERVICE,
-                            ty,
-                            deadline_from: *policy.timeouts_for(ty),
-                        }
-                    } else if external && key.proto != PROTO_ICMP {
-                        // Reachable, but this subscriber may not go outside:
-                        // refused like a service it has no right to.
-                        Choice::Refuse {
-                            service: EXTERNAL_SERVICE,
-                            ty,
-                            accounted: policy.classifier.get(ty).is_none_or(|t| t.accounted),
-                        }
-                    } else {
-                        Choice::Drop(DropReason::NoService)
-                    }
-                }
-            };
-            (choice, ent.limits)
+        let flow = NewFlow {
+            proto: key.proto,
+            client_ip: key.client_ip,
+            dst_ip: key.dst_ip,
+            dst_port: key.dst_port,
+            dscp,
+            session_id: sid.0,
         };
-        let (server_ip, server_port, server_index, group, ty, timeouts) = match choice {
-            Choice::Serve {
+        let (decision, limits) = {
+            let (loads, local) = (self.snaps.loads.get(), &self.gw.load);
+            let me = usize::from(self.cfg.index);
+            // Other workers' user sessions as last published, this
+            // worker's counted exactly.
+            let load = |i: usize| {
+                let published = loads.total.get(i).copied().unwrap_or(0);
+                let mine_then = loads
+                    .by_worker
+                    .get(me)
+                    .and_then(|v| v.get(i))
+                    .copied()
+                    .unwrap_or(0);
+                published.saturating_sub(u64::from(mine_then)) + local.get(i)
+            };
+            let topo = &self.topo;
+            let external = |dst| {
+                topo.route(dst)
+                    .is_some_and(|h| topo.role(h.port) == Some(Role::External))
+            };
+            let policy = self.snaps.policy.get();
+            admit::decide(policy, &flow, load, external, &mut self.gw.admit_scratch)
+        };
+        let (server_ip, server_port, server_index, group, ty, timeouts) = match decision {
+            Decision::Serve {
                 server_ip,
                 server_port,
                 server_index,
                 service,
                 ty,
-                deadline_from,
-            } => (
-                server_ip,
-                server_port,
-                server_index,
-                service,
-                ty,
-                deadline_from,
-            ),
-            Choice::Refuse {
+                timeouts,
+            } => (server_ip, server_port, server_index, service, ty, timeouts),
+            Decision::Refuse {
                 service,
                 ty,
                 accounted,
             } => {
-                return Err(self.refuse(f, key, service, ty, sid, path, accounted, now_ms, ev));
+                return Err(self.refuse(f, o, service, ty, accounted, ev));
             }
-            Choice::Drop(r) => return Err(Verdict::Drop(r)),
+            Decision::Drop(r) => return Err(Verdict::Drop(r)),
         };
 
         // Entitled: within the subscriber's limits? (see limit.rs)
-        let counted = self.admit(f, key, &limits, (group, ty), sid, path, now_ms, ev)?;
-        let Some((gw_addr, gw_port)) = self.ports.alloc(now_ms) else {
+        let counted = self.admit(f, o, &limits, (group, ty), ev)?;
+        let Some((gw_addr, gw_port)) = self.gw.ports.alloc(now_ms) else {
             self.unadmit(counted, sid, now_ms);
             return Err(Verdict::Drop(DropReason::PortExhausted));
         };
@@ -529,7 +349,8 @@ impl Worker {
         e.session_type = ty;
         e.session_id = sid.0;
         if counted {
-            e.flags.insert(crate::tier2::session::SessionFlags::LIMITED);
+            e.flags
+                .insert(crate::tier2::user_sessions::SessionFlags::LIMITED);
         }
         e.client_path = *path;
         e.last_report_ms = now_ms;
@@ -538,23 +359,23 @@ impl Worker {
         if interim > 0 {
             deadline = deadline.min(now_ms.saturating_add(interim));
         }
-        match self.table.insert(*key, e) {
+        match self.gw.table.insert(*key, e) {
             Ok(idx) => {
                 if server_index != u32::MAX {
-                    self.load.inc(server_index as usize);
+                    self.gw.load.inc(server_index as usize);
                 }
-                self.wheel.arm(idx, deadline);
+                self.gw.wheel.arm(idx, deadline);
                 self.counters.user_sessions_created.inc();
                 self.counters
                     .user_sessions_live
-                    .set(u64::from(self.table.len()));
+                    .set(u64::from(self.gw.table.len()));
                 self.emit(ev, Event::SessionActive { session_id: sid.0 });
                 Ok(idx)
             }
             Err(err) => {
                 self.unadmit(counted, sid, now_ms);
                 // The port never appeared on the wire: no quarantine.
-                self.ports.unalloc(gw_addr, gw_port);
+                self.gw.ports.unalloc(gw_addr, gw_port);
                 Err(Verdict::Drop(match err {
                     InsertError::TableFull => DropReason::TableFull,
                     _ => DropReason::NoUserSession,
@@ -566,19 +387,16 @@ impl Worker {
     /// Refuses a user session the subscriber may not use: TCP gets a RST,
     /// UDP an ICMP administratively-prohibited (both rate-limited), and an
     /// accounting record with reason `not_entitled` is written.
-    #[allow(clippy::too_many_arguments)]
     fn refuse<F: Frame, E: EventSink>(
         &mut self,
         f: &mut F,
-        key: &FlowKey,
+        o: &Opening,
         service: u32,
         ty: u8,
-        sid: SessionId,
-        path: &ClientPath,
         accounted: bool,
-        now_ms: u64,
         ev: &mut E,
     ) -> Verdict {
+        let (key, sid, path, now_ms) = (&o.key, o.sid, &o.path, o.now_ms);
         self.counters.refused.inc();
         if accounted {
             let bytes = u64::from(rd16(f.bytes(), IP + 2));
@@ -629,7 +447,7 @@ impl Worker {
         let Ok(n) = written else {
             return Verdict::Drop(DropReason::NotEntitled);
         };
-        if !super::local::replace_contents(f, &out[..n]) {
+        if !super::own_addresses::replace_contents(f, &out[..n]) {
             return Verdict::Drop(DropReason::NoRoom);
         }
         if key.proto == PROTO_TCP {
@@ -654,75 +472,4 @@ impl Worker {
         self.counters.tx_bytes.add(f.len() as u64);
         Verdict::Forward(path.port)
     }
-}
-
-/// The outcome of policy for a new user session.
-enum Choice {
-    Serve {
-        server_ip: Ipv4Addr,
-        server_port: u16,
-        server_index: u32,
-        service: u32,
-        ty: u8,
-        deadline_from: crate::tier2::Timeouts,
-    },
-    Refuse {
-        service: u32,
-        ty: u8,
-        accounted: bool,
-    },
-    Drop(DropReason),
-}
-
-/// Picks a server of service `s` for a new user session: least load
-/// (live user sessions on every worker, this worker's counted exactly,
-/// plus any load reported through the API) per weight, or a consistent
-/// hash of the terminal for sticky types.
-#[allow(clippy::too_many_arguments)]
-fn select(
-    policy: &crate::policy::Policy,
-    loads: &super::ServerLoads,
-    local: &super::LocalLoad,
-    me: usize,
-    candidates: &mut Vec<ServerCandidate>,
-    candidate_ix: &mut Vec<u32>,
-    rotor: &mut u32,
-    s: u32,
-    selection: Selection,
-    client: Ipv4Addr,
-) -> Option<u32> {
-    let svc = policy.services.services.get(s as usize)?;
-    candidates.clear();
-    candidate_ix.clear();
-    for &si in &svc.servers {
-        let Some(srv) = policy.services.servers.get(si as usize) else {
-            continue;
-        };
-        let i = si as usize;
-        let published = loads.total.get(i).copied().unwrap_or(0);
-        let mine_then = loads
-            .by_worker
-            .get(me)
-            .and_then(|v| v.get(i))
-            .copied()
-            .unwrap_or(0);
-        let load = published.saturating_sub(u64::from(mine_then))
-            + local.get(i)
-            + u64::from(srv.reported_load);
-        let weight = match selection {
-            Selection::LeastLoad => u32::from(srv.weight > 0),
-            _ => srv.weight,
-        };
-        candidates.push(ServerCandidate {
-            weight,
-            eligible: srv.eligible(),
-            load,
-        });
-        candidate_ix.push(si);
-    }
-    let pick = match selection {
-        Selection::Sticky => consistent(candidates, crate::tier2::terminal_hash(client)),
-        _ => least_load(candidates, rotor),
-    }?;
-    candidate_ix.get(pick).copied()
 }

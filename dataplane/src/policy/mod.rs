@@ -7,6 +7,7 @@
 //! may use the service (claim 5), and whether an external destination may
 //! be reached (claim 6).
 
+pub mod admit;
 mod classify;
 mod limits;
 mod services;

@@ -172,6 +172,22 @@ mod tests {
     use crate::hash::hash_u64;
     use proptest::prelude::*;
 
+    /// Pinned table: every appliance, whatever its build, must fill the
+    /// same table from the same gateways (the hash and the fill order).
+    #[test]
+    fn table_output_is_pinned() {
+        let table = Maglev::new(&[7, 8, 9], 251);
+        let key = |k: u64| crate::hash::hash_u64(k, 0);
+        let first: Vec<u32> = (0..16u64).filter_map(|k| table.lookup(key(k))).collect();
+        assert_eq!(first, [9, 8, 8, 9, 7, 9, 7, 8, 8, 9, 7, 9, 7, 8, 9, 7]);
+        // Every slot, through a key that lands on it.
+        let digest = (0..251u128).fold(0u64, |acc, i| {
+            let k = (((i << 64) + (1 << 63)) / 251) as u64;
+            crate::hash::hash_u64(acc ^ u64::from(table.lookup(k).unwrap_or(0)), 1)
+        });
+        assert_eq!(digest, 0x173c_5378_4fe8_84e1);
+    }
+
     #[test]
     fn sizes_are_primes_with_room_per_gateway() {
         assert_eq!(Maglev::size_for(0), 251);

@@ -9,18 +9,18 @@
 //! produces the changes for the next published table.
 
 pub mod maglev;
-pub mod manager;
 pub mod pinned;
 pub mod session_id;
+pub mod session_manager;
 pub mod steering;
 
 #[cfg(test)]
 mod steering_properties;
 
 pub use maglev::Maglev;
-pub use manager::{PinOutcome, SessionError, SessionInfo, SessionManager, SessionOrigin};
 pub use pinned::PinnedMap;
 pub use session_id::{session_id, ParseSessionIdError, SessionId, SessionIdKind, SessionKeyMode};
+pub use session_manager::{PinOutcome, SessionError, SessionInfo, SessionManager, SessionOrigin};
 pub use steering::{
     Gateway, GatewayId, GatewayTarget, Steer, SteeringError, SteeringTable, DEFAULT_MAX_GATEWAYS,
 };

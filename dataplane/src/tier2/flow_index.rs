@@ -27,7 +27,7 @@ use std::hash::BuildHasher;
 
 use crate::hash::{hash_u64, mix64};
 
-use super::session::FlowKey;
+use super::user_sessions::FlowKey;
 
 /// Entries per bucket (the eighth word is the overflow count).
 const WAYS: usize = 7;

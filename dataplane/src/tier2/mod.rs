@@ -8,25 +8,27 @@
 
 pub mod admission;
 pub mod flow_index;
+pub mod flow_state;
 pub mod path_guard;
 pub mod ports;
 pub mod select;
-pub mod session;
-pub mod state;
 pub mod syncookie;
 pub mod timer;
+pub mod user_sessions;
 pub mod window;
 
 #[cfg(test)]
-mod proptests;
+mod tests;
 
 pub use admission::{Admission, Refusal};
+pub use flow_state::{
+    Direction, EndReason, FlowState, IcmpState, TcpFlags, TcpState, Timeouts, UdpState,
+};
 pub use path_guard::{PathChange, PathGuard, PATH_QUIET_MS};
 pub use ports::{owner_core, try_owner_core, PortAllocator, PortPool, Quarantine, QuarantineClass};
 pub use select::{consistent, least_load, terminal_hash, LoadCounters, ServerCandidate};
-pub use session::{ClientPath, FlowKey, GtpTunnel, InsertError, UserSession, UserSessionTable};
-pub use state::{
-    Direction, EndReason, FlowState, IcmpState, TcpFlags, TcpState, Timeouts, UdpState,
-};
 pub use timer::TimerWheel;
+pub use user_sessions::{
+    ClientPath, FlowKey, GtpTunnel, InsertError, UserSession, UserSessionTable,
+};
 pub use window::{Segment, TcpWindow};

@@ -21,7 +21,7 @@
 //! server (it could have been sent there directly), only the replies keep
 //! going where they went.
 
-use crate::tier2::state::{Direction, PROTO_TCP};
+use crate::tier2::flow_state::{Direction, PROTO_TCP};
 use crate::tier2::window::{Segment, TcpWindow, PACKED_LEN};
 
 /// How long the current client path of a UDP or ICMP user session must
@@ -132,7 +132,7 @@ impl Default for PathGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tier2::state::PROTO_UDP;
+    use crate::tier2::flow_state::PROTO_UDP;
 
     #[test]
     fn is_ten_bytes() {

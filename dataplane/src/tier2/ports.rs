@@ -58,7 +58,7 @@ impl QuarantineClass {
     /// The class for an IP protocol number.
     #[inline]
     pub fn for_proto(proto: u8) -> QuarantineClass {
-        if proto == crate::tier2::state::PROTO_TCP {
+        if proto == crate::tier2::flow_state::PROTO_TCP {
             QuarantineClass::Tcp
         } else {
             QuarantineClass::Other

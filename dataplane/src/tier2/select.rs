@@ -8,6 +8,7 @@
 //! server that goes away must stay in place marked ineligible, or every
 //! sticky key would move.
 
+use crate::hash::splitmix64;
 use std::net::Ipv4Addr;
 
 /// One server as the selector sees it.
@@ -78,7 +79,7 @@ pub fn consistent(cands: &[ServerCandidate], key_hash: u64) -> Option<usize> {
         if !c.usable() {
             continue;
         }
-        let h = mix64(key_hash ^ mix64(i as u64));
+        let h = splitmix64(key_hash ^ splitmix64(i as u64));
         // 53 random bits to a uniform float strictly inside (0, 1).
         let unit = ((h >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
         let score = f64::from(c.weight) / -unit.ln();
@@ -93,20 +94,10 @@ pub fn consistent(cands: &[ServerCandidate], key_hash: u64) -> Option<usize> {
     best.map(|(i, _)| i)
 }
 
-/// A fixed 64-bit mixer (the SplitMix64 finaliser): the same answer on
-/// every core and every run, unlike std's randomly keyed hasher.
-#[inline]
-pub fn mix64(x: u64) -> u64 {
-    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 /// Key hash of a terminal for sticky selection.
 #[inline]
 pub fn terminal_hash(client_ip: Ipv4Addr) -> u64 {
-    mix64(u64::from(u32::from(client_ip)))
+    splitmix64(u64::from(u32::from(client_ip)))
 }
 
 /// Live user sessions per server created by this core (one writer). The
@@ -270,7 +261,7 @@ mod tests {
         let c = [cand(1, 0), cand(3, 0)];
         let mut on_heavy = 0;
         for key in 0..20_000u64 {
-            if consistent(&c, mix64(key)) == Some(1) {
+            if consistent(&c, splitmix64(key)) == Some(1) {
                 on_heavy += 1;
             }
         }
@@ -281,7 +272,7 @@ mod tests {
     #[test]
     fn consistent_is_sticky_and_moves_only_the_removed_servers_keys() {
         let mut c = [cand(1, 0), cand(2, 0), cand(1, 0), cand(3, 0), cand(1, 0)];
-        let keys: Vec<u64> = (0..5000u64).map(mix64).collect();
+        let keys: Vec<u64> = (0..5000u64).map(splitmix64).collect();
         let before: Vec<_> = keys.iter().map(|&k| consistent(&c, k)).collect();
         let again: Vec<_> = keys.iter().map(|&k| consistent(&c, k)).collect();
         assert_eq!(before, again);
@@ -330,6 +321,23 @@ mod tests {
         let a = terminal_hash(Ipv4Addr::new(10, 1, 2, 3));
         assert_eq!(a, terminal_hash(Ipv4Addr::new(10, 1, 2, 3)));
         assert_ne!(a, terminal_hash(Ipv4Addr::new(10, 1, 2, 4)));
-        assert_eq!(mix64(0), 0xE220_A839_7B1D_CDAF);
+        assert_eq!(a, 0x1142_8644_22fd_4b44);
+    }
+
+    /// Pinned picks: sticky terminals keep their server across builds (and
+    /// across appliances of different versions).
+    #[test]
+    fn consistent_picks_are_pinned() {
+        let c: Vec<ServerCandidate> = (0..4)
+            .map(|_| ServerCandidate {
+                weight: 1,
+                eligible: true,
+                load: 0,
+            })
+            .collect();
+        let picks: Vec<usize> = (0..12u64)
+            .filter_map(|k| consistent(&c, splitmix64(k)))
+            .collect();
+        assert_eq!(picks, [0, 1, 2, 3, 2, 0, 3, 3, 1, 0, 1, 3]);
     }
 }

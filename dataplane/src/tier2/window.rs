@@ -26,7 +26,7 @@
 //! than 2^30 do not exist (RFC 7323), so the bounds never reach half the
 //! sequence space. Only in-window segments move the tracked ends.
 
-use crate::tier2::state::{Direction, TcpFlags};
+use crate::tier2::flow_state::{Direction, TcpFlags};
 
 /// The fields of one TCP segment the tracker reads.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -48,8 +48,8 @@ impl Segment {
     pub fn end(&self) -> u32 {
         self.seq
             .wrapping_add(self.payload)
-            .wrapping_add(u32::from(self.flags.syn))
-            .wrapping_add(u32::from(self.flags.fin))
+            .wrapping_add(u32::from(self.flags.syn()))
+            .wrapping_add(u32::from(self.flags.fin()))
     }
 }
 
@@ -209,13 +209,13 @@ impl TcpWindow {
         {
             return false;
         }
-        if seg.flags.ack && self.win_log2[r] != 0 {
+        if seg.flags.ack() && self.win_log2[r] != 0 {
             let r_end = self.end[r];
             if before(r_end, seg.ack) || before(seg.ack, r_end.wrapping_sub(self.max_window(s))) {
                 return false;
             }
         }
-        if seg.flags.syn && seg_end != end {
+        if seg.flags.syn() && seg_end != end {
             // A later SYN must repeat the first (a retransmission). A
             // reused 4-tuple is handled before tracking: it opens a new
             // user session.
@@ -224,7 +224,7 @@ impl TcpWindow {
         if before(end, seg_end) {
             self.end[s] = seg_end;
         }
-        let scale = if seg.flags.syn { 0 } else { self.scale_of(s) };
+        let scale = if seg.flags.syn() { 0 } else { self.scale_of(s) };
         self.widen(s, u64::from(seg.window) << scale);
         true
     }
@@ -234,17 +234,17 @@ impl TcpWindow {
     fn first_from(&mut self, s: usize, seg: &Segment) -> bool {
         if s == 1 {
             // The server: its SYN-ACK or RST must acknowledge the SYN.
-            let acks_syn = seg.flags.ack && self.win_log2[0] != 0 && seg.ack == self.end[0];
+            let acks_syn = seg.flags.ack() && self.win_log2[0] != 0 && seg.ack == self.end[0];
             if !acks_syn {
                 return false;
             }
-            if seg.flags.rst {
+            if seg.flags.rst() {
                 return true;
             }
-            if !seg.flags.syn {
+            if !seg.flags.syn() {
                 return false;
             }
-        } else if !seg.flags.syn || seg.flags.ack || seg.flags.rst {
+        } else if !seg.flags.syn() || seg.flags.ack() || seg.flags.rst() {
             return false;
         }
         self.end[s] = seg.end();
@@ -269,7 +269,7 @@ mod tests {
     use Direction::{ToClient, ToServer};
 
     fn flags(syn: bool, ack: bool, fin: bool, rst: bool) -> TcpFlags {
-        TcpFlags { syn, ack, fin, rst }
+        TcpFlags::of(syn, ack, fin, rst)
     }
 
     fn seg(seq: u32, ack: u32, payload: u32, f: TcpFlags) -> Segment {

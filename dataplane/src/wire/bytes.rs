@@ -1,14 +1,20 @@
 //! Big-endian field access at fixed offsets, shared by the header views so
 //! each of them reads and writes fields the same way.
 
-#[inline]
+// One range check per field (not one per byte), always inlined: the
+// views sit on the per-packet path.
+#[inline(always)]
 pub(crate) fn read_u16(buf: &[u8], at: usize) -> u16 {
-    u16::from_be_bytes([buf[at], buf[at + 1]])
+    let mut b = [0u8; 2];
+    b.copy_from_slice(&buf[at..at + 2]);
+    u16::from_be_bytes(b)
 }
 
-#[inline]
+#[inline(always)]
 pub(crate) fn read_u32(buf: &[u8], at: usize) -> u32 {
-    u32::from_be_bytes([buf[at], buf[at + 1], buf[at + 2], buf[at + 3]])
+    let mut b = [0u8; 4];
+    b.copy_from_slice(&buf[at..at + 4]);
+    u32::from_be_bytes(b)
 }
 
 #[inline]

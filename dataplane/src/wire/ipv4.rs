@@ -2,7 +2,7 @@
 //! gateway does per packet (with incremental checksum updates), and the
 //! header of packets the appliance builds.
 
-use super::bytes::{read_u16, write_u16};
+use super::bytes::{read_u16, read_u32, write_u16};
 use super::checksum;
 use super::WireError;
 use std::net::Ipv4Addr;
@@ -177,16 +177,14 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
         read_u16(self.buffer.as_ref(), CHECKSUM)
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn src(&self) -> Ipv4Addr {
-        let b = self.buffer.as_ref();
-        Ipv4Addr::new(b[SRC], b[SRC + 1], b[SRC + 2], b[SRC + 3])
+        Ipv4Addr::from(read_u32(self.buffer.as_ref(), SRC))
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn dst(&self) -> Ipv4Addr {
-        let b = self.buffer.as_ref();
-        Ipv4Addr::new(b[DST], b[DST + 1], b[DST + 2], b[DST + 3])
+        Ipv4Addr::from(read_u32(self.buffer.as_ref(), DST))
     }
 
     /// The header, options included.

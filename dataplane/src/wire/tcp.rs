@@ -47,9 +47,45 @@ impl TcpFlags {
         (TcpFlags::CWR, "CWR"),
     ];
 
+    /// No flags set (also what UDP and ICMP packets pass to the flow state).
+    pub const NONE: TcpFlags = TcpFlags(0);
+
     #[inline]
     pub const fn empty() -> Self {
         TcpFlags(0)
+    }
+
+    /// The flags the flow state machine and window tracking look at (SYN,
+    /// ACK, FIN, RST) of a TCP header's flags byte; the others are left out.
+    #[inline]
+    pub const fn from_header_byte(bits: u8) -> Self {
+        TcpFlags(bits & (0x01 | 0x02 | 0x04 | 0x10))
+    }
+
+    /// The state machine's four flags, set as given.
+    #[inline]
+    pub const fn of(syn: bool, ack: bool, fin: bool, rst: bool) -> Self {
+        TcpFlags((syn as u8) << 1 | (ack as u8) << 4 | fin as u8 | (rst as u8) << 2)
+    }
+
+    #[inline]
+    pub const fn syn(self) -> bool {
+        self.0 & 0x02 != 0
+    }
+
+    #[inline]
+    pub const fn ack(self) -> bool {
+        self.0 & 0x10 != 0
+    }
+
+    #[inline]
+    pub const fn fin(self) -> bool {
+        self.0 & 0x01 != 0
+    }
+
+    #[inline]
+    pub const fn rst(self) -> bool {
+        self.0 & 0x04 != 0
     }
 
     #[inline]
@@ -406,6 +442,30 @@ impl TcpRepr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn state_machine_flags_keep_syn_ack_fin_rst_only() {
+        let f = TcpFlags::from_header_byte(0xff);
+        assert_eq!(
+            f,
+            TcpFlags::SYN | TcpFlags::ACK | TcpFlags::FIN | TcpFlags::RST
+        );
+        assert!(f.syn() && f.ack() && f.fin() && f.rst());
+        assert_eq!(
+            TcpFlags::from_header_byte(0x18),
+            TcpFlags::ACK,
+            "PSH left out"
+        );
+        assert_eq!(
+            TcpFlags::of(true, true, false, false),
+            TcpFlags::SYN | TcpFlags::ACK
+        );
+        assert_eq!(
+            TcpFlags::of(false, false, true, true),
+            TcpFlags::FIN | TcpFlags::RST
+        );
+        assert!(!TcpFlags::NONE.syn() && !TcpFlags::NONE.ack());
+    }
     use crate::wire::frames::tcp_frame;
     use crate::wire::testutil::{
         arb_frame_spec, arb_ipv4, arb_payload, slow_l4_checksum, slow_l4_checksum_zeroing,

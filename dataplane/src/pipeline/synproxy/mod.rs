@@ -41,15 +41,14 @@ pub(super) mod splice;
 mod tests;
 
 use super::l2::{rd16, ClientPath};
-use super::uplink::L4Info;
+use super::uplink::{L4Info, Opening};
 use super::{Verdict, Worker};
 use crate::counters::DropReason;
 use crate::event::EventSink;
 use crate::frame::Frame;
 use crate::policy::SynProxyMode;
-use crate::tier1::SessionId;
-use crate::tier2::session::SessionFlags;
 use crate::tier2::syncookie::{mss_index, CookieTuple, SynCookies, MSS_TABLE};
+use crate::tier2::user_sessions::SessionFlags;
 use crate::tier2::{Direction, FlowKey, TcpFlags, UserSession};
 use crate::wire::{ETHERNET_HEADER_LEN, PROTO_TCP};
 use segments::{Segment, FLAG_ACK, FLAG_SYN};
@@ -106,7 +105,7 @@ impl SynProxy {
         e: &mut UserSession,
         flags: TcpFlags,
     ) -> Result<Option<u32>, DropReason> {
-        if flags.syn && !flags.ack {
+        if flags.syn() && !flags.ack() {
             // The terminal opens the 5-tuple anew (after TIME_WAIT): this
             // connection goes straight to the server, unproxied.
             e.flags.remove(SessionFlags::SYN_PROXY_OPENING);
@@ -114,7 +113,7 @@ impl SynProxy {
             return Ok(None);
         }
         if e.flags.contains(SessionFlags::SYN_PROXY_OPENING) {
-            return if flags.rst {
+            return if flags.rst() {
                 Ok(None)
             } else {
                 Err(DropReason::SynProxyPending)
@@ -141,12 +140,12 @@ impl SynProxy {
             return FromServer::Drop(DropReason::NoUserSession);
         };
         if e.flags.contains(SessionFlags::SYN_PROXY_OPENING) {
-            if flags.rst {
+            if flags.rst() {
                 // Refused: the terminal accepts a RST at its RCV.NXT.
                 e.flags.remove(SessionFlags::SYN_PROXY_OPENING);
                 return FromServer::Splice(slot.cookie_or_delta.wrapping_add(1).wrapping_sub(seq));
             }
-            if flags.syn && flags.ack && ack == slot.client_isn.wrapping_add(1) {
+            if flags.syn() && flags.ack() && ack == slot.client_isn.wrapping_add(1) {
                 slot.cookie_or_delta = slot.cookie_or_delta.wrapping_sub(seq);
                 e.flags.remove(SessionFlags::SYN_PROXY_OPENING);
                 e.flags.insert(SessionFlags::SYN_PROXY_SPLICED);
@@ -154,7 +153,7 @@ impl SynProxy {
             }
             return FromServer::Drop(DropReason::SynProxyPending);
         }
-        if flags.syn && flags.ack {
+        if flags.syn() && flags.ack() {
             // Our ACK was lost and the server repeats its SYN-ACK.
             return FromServer::AckServer(false);
         }
@@ -167,11 +166,12 @@ impl Worker {
     /// one of its gateway addresses' port pools, is `fill` percent full.
     fn syn_proxy_filled(&self, fill: u8) -> bool {
         let fill = u64::from(fill);
-        if u64::from(self.table.len()) * 100 >= u64::from(self.cfg.table_capacity) * fill {
+        if u64::from(self.gw.table.len()) * 100 >= u64::from(self.cfg.table_capacity) * fill {
             return true;
         }
-        (0..self.ports.n_addrs()).any(|a| {
-            self.ports
+        (0..self.gw.ports.n_addrs()).any(|a| {
+            self.gw
+                .ports
                 .pool(a)
                 .is_some_and(|p| u64::from(p.in_use()) * 100 >= u64::from(p.capacity()) * fill)
         })
@@ -186,18 +186,13 @@ impl Worker {
     /// worker answered (another worker's keys would refuse it). Any other
     /// ACK of a draining session is left to the handoff: it may belong to
     /// a connection still open on the old gateway.
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn syn_proxy_first<F: Frame, E: EventSink>(
         &mut self,
         f: &mut F,
-        key: &FlowKey,
-        l4: &L4Info,
-        dscp: u8,
-        sid: SessionId,
-        path: &ClientPath,
-        now_ms: u64,
+        o: &Opening,
         ev: &mut E,
     ) -> Option<Verdict> {
+        let (key, l4, sid, path, now_ms) = (&o.key, &o.l4, o.sid, &o.path, o.now_ms);
         let (mode, fill) = {
             let policy = self.snaps.policy.get();
             let s = policy.services.find(PROTO_TCP, key.dst_ip, key.dst_port)?;
@@ -210,11 +205,11 @@ impl Worker {
             SynProxyMode::Auto => self.syn_proxy_filled(fill),
         };
         let fl = l4.flags;
-        let (seq, ack) = splice::seq_ack(f.bytes(), IP + l4.ihl);
-        if fl.syn && !fl.ack && !fl.rst {
+        let (seq, ack) = splice::seq_ack(f.bytes(), IP + l4.ihl());
+        if fl.syn() && !fl.ack() && !fl.rst() {
             return active.then(|| self.answer_syn(f, key, l4, seq, path, now_ms));
         }
-        if !fl.ack || fl.syn || fl.rst {
+        if !fl.ack() || fl.syn() || fl.rst() {
             return None;
         }
         let t = CookieTuple {
@@ -225,10 +220,8 @@ impl Worker {
             client_isn: seq.wrapping_sub(1),
         };
         let cookie = ack.wrapping_sub(1);
-        match self.synproxy.cookies.verify(&t, cookie, now_ms) {
-            Some(mss_ix) => Some(
-                self.open_from_cookie(f, key, l4, dscp, sid, path, &t, cookie, mss_ix, now_ms, ev),
-            ),
+        match self.gw.synproxy.cookies.verify(&t, cookie, now_ms) {
+            Some(mss_ix) => Some(self.open_from_cookie(f, o, &t, cookie, mss_ix, ev)),
             None if active && self.drain_handoff(sid, l4).is_none() => {
                 Some(Verdict::Drop(DropReason::SynCookieInvalid))
             }
@@ -247,7 +240,7 @@ impl Worker {
         now_ms: u64,
     ) -> Verdict {
         let b = f.bytes();
-        let tcp_off = IP + l4.ihl;
+        let tcp_off = IP + l4.ihl();
         let mss = b.get(tcp_off..).and_then(segments::mss_option);
         let mss_ix = mss_index(mss);
         let t = CookieTuple {
@@ -257,7 +250,7 @@ impl Worker {
             vip_port: key.dst_port,
             client_isn: seq,
         };
-        let cookie = self.synproxy.cookies.encode(&t, mss_ix, now_ms);
+        let cookie = self.gw.synproxy.cookies.encode(&t, mss_ix, now_ms);
         let s = Segment {
             src: key.dst_ip,
             dst: key.client_ip,
@@ -279,49 +272,42 @@ impl Worker {
 
     /// A valid cookie ACK: opens the user session (policy, server choice,
     /// port) and turns the ACK into the SYN to the server.
-    #[allow(clippy::too_many_arguments)]
     fn open_from_cookie<F: Frame, E: EventSink>(
         &mut self,
         f: &mut F,
-        key: &FlowKey,
-        l4: &L4Info,
-        dscp: u8,
-        sid: SessionId,
-        path: &ClientPath,
+        o: &Opening,
         t: &CookieTuple,
         cookie: u32,
         mss_ix: u8,
-        now_ms: u64,
         ev: &mut E,
     ) -> Verdict {
+        let (l4, now_ms) = (&o.l4, o.now_ms);
         self.counters.syn_cookies_valid.inc();
-        let as_syn = L4Info {
-            flags: TcpFlags {
-                syn: true,
-                ack: false,
-                fin: false,
-                rst: false,
+        let as_syn = Opening {
+            l4: L4Info {
+                flags: TcpFlags::of(true, false, false, false),
+                ..*l4
             },
-            ..*l4
+            ..*o
         };
-        let idx = match self.create(f, key, &as_syn, dscp, sid, path, now_ms, ev) {
+        let idx = match self.create(f, &as_syn, ev) {
             Ok(i) => i,
             Err(v) => return v,
         };
         let b = f.bytes();
-        let (tos, window) = (b[IP + 1], rd16(b, IP + l4.ihl + 14));
-        let Some(slot) = self.synproxy.slots.get_mut(idx as usize) else {
+        let (tos, window) = (b[IP + 1], rd16(b, IP + l4.ihl() + 14));
+        let Some(slot) = self.gw.synproxy.slots.get_mut(idx as usize) else {
             return Verdict::Drop(DropReason::NoUserSession);
         };
         *slot = Slot {
             client_isn: t.client_isn,
             cookie_or_delta: cookie,
         };
-        let Some(e) = self.table.get_mut(idx) else {
+        let Some(e) = self.gw.table.get_mut(idx) else {
             return Verdict::Drop(DropReason::NoUserSession);
         };
         e.flags.insert(SessionFlags::SYN_PROXY_OPENING);
-        e.on_packet(Direction::ToServer, 44, as_syn.flags, now_ms);
+        e.on_packet(Direction::ToServer, 44, as_syn.l4.flags, now_ms);
         // Window tracking learns the handshake the terminal saw: its SYN
         // and the cookie SYN-ACK (neither reached the tracker).
         let client_syn = crate::tier2::Segment {
@@ -329,7 +315,7 @@ impl Worker {
             ack: 0,
             window,
             payload: 0,
-            flags: as_syn.flags,
+            flags: as_syn.l4.flags,
             window_scale: None,
         };
         let cookie_syn_ack = crate::tier2::Segment {
@@ -337,12 +323,7 @@ impl Worker {
             ack: t.client_isn.wrapping_add(1),
             window: segments::WINDOW,
             payload: 0,
-            flags: TcpFlags {
-                syn: true,
-                ack: true,
-                fin: false,
-                rst: false,
-            },
+            flags: TcpFlags::of(true, true, false, false),
             window_scale: None,
         };
         e.guard.track_tcp(Direction::ToServer, &client_syn);
@@ -380,20 +361,15 @@ impl Worker {
         let b = f.bytes();
         let (server_isn, _) = splice::seq_ack(b, IP + ihl);
         let (ip_len, tos) = (u32::from(rd16(b, IP + 2)), b[IP + 1]);
-        let client_isn = match self.synproxy.slots.get(idx as usize) {
+        let client_isn = match self.gw.synproxy.slots.get(idx as usize) {
             Some(s) => s.client_isn,
             None => return Verdict::Drop(DropReason::NoUserSession),
         };
-        let Some(e) = self.table.get_mut(idx) else {
+        let Some(e) = self.gw.table.get_mut(idx) else {
             return Verdict::Drop(DropReason::NoUserSession);
         };
         let before = e.state;
-        let syn_ack = TcpFlags {
-            syn: true,
-            ack: true,
-            fin: false,
-            rst: false,
-        };
+        let syn_ack = TcpFlags::of(true, true, false, false);
         e.on_packet(Direction::ToClient, ip_len, syn_ack, now_ms);
         e.on_packet(
             Direction::ToServer,
@@ -416,7 +392,7 @@ impl Worker {
         let server = e.server_ip;
         if e.state != before {
             let deadline = e.deadline_ms(self.snaps.policy.get().timeouts_for(e.session_type));
-            super::expiry::shorten(&mut self.wheel, idx, deadline);
+            super::expiry::shorten(&mut self.gw.wheel, idx, deadline);
         }
         if first {
             self.counters.syn_proxy_opened.inc();
@@ -437,6 +413,6 @@ impl Worker {
     fn put_segment<F: Frame>(&self, f: &mut F, s: &Segment) -> bool {
         let mut out = [0u8; segments::MAX_LEN];
         let n = segments::write(s, &mut out);
-        super::local::replace_contents(f, &out[..n])
+        super::own_addresses::replace_contents(f, &out[..n])
     }
 }

@@ -69,7 +69,7 @@ fn ended_user_sessions_give_their_place_back() {
     lab.tick(200_000);
     assert_eq!(lab.live(), 0);
     for w in &lab.workers {
-        assert!(w.admission.is_empty(), "counts return to zero");
+        assert!(w.gw.admission.is_empty(), "counts return to zero");
     }
     for i in 0..2u16 {
         assert_eq!(
@@ -145,7 +145,7 @@ fn unlimited_subscribers_are_not_counted_and_limits_added_later_count_from_then(
         );
     }
     assert!(
-        lab.workers[0].admission.is_empty(),
+        lab.workers[0].gw.admission.is_empty(),
         "no limits: nothing tracked"
     );
     lab.policy.publish(limited(Some(2), None));
@@ -163,7 +163,7 @@ fn unlimited_subscribers_are_not_counted_and_limits_added_later_count_from_then(
     lab.tick(200_000);
     assert_eq!(lab.live(), 0);
     assert!(
-        lab.workers[0].admission.is_empty(),
+        lab.workers[0].gw.admission.is_empty(),
         "only counted ones released"
     );
     for i in 0..2u16 {

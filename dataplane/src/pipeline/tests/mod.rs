@@ -6,9 +6,10 @@ mod behaviour;
 mod edges;
 mod hardening;
 mod limits;
+mod prefetch_pass;
 mod props;
+mod records;
 mod scan;
-mod warm;
 
 use super::*;
 use crate::event::Event;

@@ -1,22 +1,18 @@
 //! Traffic addressed to Tandem itself: ARP for its addresses (answered, and
 //! learned from), and pings to VIPs, gateway and port addresses.
 
-use super::l2::{rd16, L2};
+use super::l2::{set_macs, L2};
+use super::parse::Ip;
 use super::{Verdict, Worker};
 use crate::counters::DropReason;
 use crate::event::{ArpKind, Event, EventSink};
 use crate::frame::Frame;
 use crate::topology::Role;
-use crate::wire::checksum::update16;
-use crate::wire::PROTO_ICMP;
+use crate::wire::{
+    turn_into_arp_reply, turn_into_echo_reply, ArpPacket, EthernetFrame, IcmpPacket, MacAddr,
+    ETHERTYPE_IPV4, ICMP_ECHO_REQUEST, PROTO_ICMP,
+};
 use std::net::Ipv4Addr;
-
-const ARP_LEN: usize = 28;
-
-#[inline]
-fn ip_at(b: &[u8], at: usize) -> Ipv4Addr {
-    Ipv4Addr::new(b[at], b[at + 1], b[at + 2], b[at + 3])
-}
 
 /// Replaces a frame's bytes with `data`, growing or shrinking it.
 pub(super) fn replace_contents<F: Frame>(f: &mut F, data: &[u8]) -> bool {
@@ -52,20 +48,22 @@ pub(super) fn arp<F: Frame, E: EventSink>(
     now_ms: u64,
     ev: &mut E,
 ) -> Verdict {
-    let o = l2.ip_off;
-    let b = f.bytes();
-    if b.len() < o + ARP_LEN {
+    let Some(arp) = f.bytes().get(usize::from(l2.ip_off)..) else {
         return Verdict::Drop(DropReason::Truncated);
-    }
+    };
+    let Ok(arp) = ArpPacket::new_checked(arp) else {
+        return Verdict::Drop(DropReason::Truncated);
+    };
     // Ethernet/IPv4 ARP only.
-    if rd16(b, o) != 1 || rd16(b, o + 2) != 0x0800 || b[o + 4] != 6 || b[o + 5] != 4 {
+    if arp.hardware_type() != 1
+        || arp.protocol_type() != ETHERTYPE_IPV4
+        || arp.hardware_len() != 6
+        || arp.protocol_len() != 4
+    {
         return Verdict::Drop(DropReason::ArpIgnored);
     }
-    let op = rd16(b, o + 6);
-    let mut sha = [0u8; 6];
-    sha.copy_from_slice(&b[o + 8..o + 14]);
-    let spa = ip_at(b, o + 14);
-    let tpa = ip_at(b, o + 24);
+    let op = arp.operation();
+    let (sha, spa, tpa) = (arp.sender_mac().0, arp.sender_ip(), arp.target_ip());
     let our_mac = w.topo.mac(port);
 
     if w.topo.local(port, spa).is_some() && sha != our_mac {
@@ -111,14 +109,11 @@ pub(super) fn arp<F: Frame, E: EventSink>(
         }
     }
     if op == 1 && for_us && !spa.is_unspecified() {
-        let b = f.bytes_mut();
-        b[o + 6..o + 8].copy_from_slice(&2u16.to_be_bytes());
-        b[o + 18..o + 24].copy_from_slice(&sha);
-        b[o + 24..o + 28].copy_from_slice(&spa.octets());
-        b[o + 8..o + 14].copy_from_slice(&our_mac);
-        b[o + 14..o + 18].copy_from_slice(&tpa.octets());
-        b[0..6].copy_from_slice(&sha);
-        b[6..12].copy_from_slice(&our_mac);
+        if turn_into_arp_reply(f.bytes_mut(), MacAddr(our_mac)).is_err() {
+            return Verdict::Drop(DropReason::ArpIgnored);
+        }
+        // To the MAC the request names as its sender.
+        set_macs(f.bytes_mut(), sha, our_mac);
         w.counters.arp_replies.inc();
         w.counters.tx_packets.inc();
         w.counters.tx_bytes.add(f.len() as u64);
@@ -171,46 +166,33 @@ impl Worker {
 
 /// Answers an ICMP echo request addressed to one of our addresses (or a
 /// VIP, on an access port) in place. None if the frame is not one.
+#[inline]
 pub(super) fn maybe_echo<F: Frame>(
     w: &mut Worker,
     f: &mut F,
     port: u16,
-    l2: L2,
-    _now_ms: u64,
+    ip: &Ip,
 ) -> Option<Verdict> {
-    let o = l2.ip_off;
+    if ip.proto != PROTO_ICMP {
+        return None;
+    }
+    echo(w, f, port, ip)
+}
+
+/// [`maybe_echo`] for an ICMP packet (rarely on the established path).
+#[inline(never)]
+fn echo<F: Frame>(w: &mut Worker, f: &mut F, port: u16, ip: &Ip) -> Option<Verdict> {
     let b = f.bytes();
-    if b[o + 9] != PROTO_ICMP {
+    let icmp = IcmpPacket::new_checked(b.get(ip.l4_off()..ip.end())?).ok()?;
+    if icmp.msg_type() != ICMP_ECHO_REQUEST || icmp.code() != 0 || !is_ours(w, port, ip.dst) {
         return None;
     }
-    let ihl = usize::from(b[o] & 0x0f) * 4;
-    let total = usize::from(rd16(b, o + 2));
-    let ic = o + ihl;
-    if total < ihl + 8 || b[ic] != 8 || b[ic + 1] != 0 {
-        return None;
-    }
-    let dst = ip_at(b, o + 16);
-    if !is_ours(w, port, dst) {
-        return None;
-    }
-    let src = ip_at(b, o + 12);
-    let b = f.bytes_mut();
-    // ICMP: type 8 → 0 (checksum adjusted for that one word).
-    let c = update16(rd16(b, ic + 2), 0x0800, 0x0000);
-    b[ic] = 0;
-    b[ic + 2..ic + 4].copy_from_slice(&c.to_be_bytes());
-    // IPv4: swap addresses (checksum unchanged), fresh TTL.
-    let old = rd16(b, o + 8);
-    b[o + 8] = 64;
-    let c = update16(rd16(b, o + 10), old, rd16(b, o + 8));
-    b[o + 10..o + 12].copy_from_slice(&c.to_be_bytes());
-    b[o + 12..o + 16].copy_from_slice(&dst.octets());
-    b[o + 16..o + 20].copy_from_slice(&src.octets());
-    let mut mac = [0u8; 6];
-    mac.copy_from_slice(&b[6..12]);
-    let our = w.topo.mac(port);
-    b[0..6].copy_from_slice(&mac);
-    b[6..12].copy_from_slice(&our);
+    let requester = EthernetFrame::new_unchecked(b).src().0;
+    // Swaps addresses, type 8 -> 0, TTL 64, checksums patched.
+    turn_into_echo_reply(f.bytes_mut()).ok()?;
+    // Back to whoever sent it, from this port's own MAC (not from the
+    // address it was sent to, which may have been a broadcast).
+    set_macs(f.bytes_mut(), requester, w.topo.mac(port));
     w.counters.icmp_replies.inc();
     w.counters.tx_packets.inc();
     w.counters.tx_bytes.add(f.len() as u64);

@@ -5,11 +5,11 @@
 
 use proptest::prelude::*;
 
-use crate::tier2::state::{Direction, TcpFlags};
+use crate::tier2::flow_state::{Direction, TcpFlags};
 use crate::tier2::window::{Segment, TcpWindow};
 
 fn flags(syn: bool, ack: bool, fin: bool, rst: bool) -> TcpFlags {
-    TcpFlags { syn, ack, fin, rst }
+    TcpFlags::of(syn, ack, fin, rst)
 }
 
 fn seg(seq: u32, ack: u32, window: u16, payload: u32, f: TcpFlags) -> Segment {

@@ -8,19 +8,17 @@
 //! gateway port, for replies), asks for the pinned leaf and the index
 //! bucket of every packet, then, with the buckets arriving, for every
 //! packet's slab slot. It changes nothing and decides nothing: the normal
-//! pass re-parses and checks everything, so a frame this pass misreads only
-//! costs a wasted hint.
+//! pass checks everything, so a frame this pass misreads only costs a
+//! wasted hint.
 
-use super::l2::{gtp_inner, rd16};
-use super::steer::parse_l2;
+use super::parse::FrameRecord;
 use super::Worker;
 use crate::prefetch::Prefetch;
-use crate::tier1::{session_id, SessionKeyMode};
+use crate::tier1::session_id;
 use crate::tier2::flow_index::KeyHash;
 use crate::tier2::FlowKey;
 use crate::topology::{LocalAddr, Role};
-use crate::wire::{ETHERTYPE_IPV4, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
-use std::net::Ipv4Addr;
+use crate::wire::{ICMP_ECHO_REPLY, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
 
 /// Frames looked at per call (a DPDK burst).
 pub const PREFETCH_MAX: usize = 32;
@@ -37,11 +35,6 @@ enum Lookup {
     Reply(u8, u16),
 }
 
-#[inline]
-fn ip_at(b: &[u8], at: usize) -> Ipv4Addr {
-    Ipv4Addr::new(b[at], b[at + 1], b[at + 2], b[at + 3])
-}
-
 impl Worker {
     /// Prefetches the state the next [`process`](Worker::process) calls for
     /// these frames (bytes and receiving port) will read; at most
@@ -51,54 +44,77 @@ impl Worker {
         frames: impl IntoIterator<Item = (&'a [u8], u16)>,
         hint: &P,
     ) {
+        let mut records = [FrameRecord::default(); PREFETCH_MAX];
+        self.prefetch_records(frames, hint, &mut records);
+    }
+
+    /// [`prefetch_burst`](Self::prefetch_burst) that keeps what it read of
+    /// each frame in `records` (one per frame, in order; at most
+    /// `records.len()` and [`PREFETCH_MAX`] frames), for
+    /// [`process_recorded`](Self::process_recorded). Returns how many
+    /// frames it read.
+    pub fn prefetch_records<'a, P: Prefetch>(
+        &self,
+        frames: impl IntoIterator<Item = (&'a [u8], u16)>,
+        hint: &P,
+        records: &mut [FrameRecord],
+    ) -> usize {
         let mut lookups = [Lookup::Nothing; PREFETCH_MAX];
         let mut n = 0;
-        for (bytes, in_port) in frames.into_iter().take(PREFETCH_MAX) {
-            lookups[n] = self.locate(bytes, in_port, hint);
+        for ((bytes, in_port), record) in frames
+            .into_iter()
+            .zip(records.iter_mut())
+            .take(PREFETCH_MAX)
+        {
+            lookups[n] = self.locate(bytes, in_port, hint, record);
             n += 1;
         }
         for lookup in &lookups[..n] {
             let slot = match *lookup {
-                Lookup::Client(hash) => self.table.client_candidate(hash),
-                Lookup::Reply(addr, port) => self.table.find_reply(addr, port),
+                Lookup::Client(hash) => self.gw.table.client_candidate(hash),
+                Lookup::Reply(addr, port) => self.gw.table.find_reply(addr, port),
                 Lookup::Nothing => None,
             };
-            if let Some(memory) = slot.and_then(|idx| self.table.slot_memory(idx)) {
+            if let Some(memory) = slot.and_then(|idx| self.gw.table.slot_memory(idx)) {
                 hint.read(memory);
             }
         }
+        n
     }
 
     /// Prefetches the first-level lines of one frame and says where its
     /// session will be looked up.
     #[inline]
-    fn locate<P: Prefetch>(&self, b: &[u8], in_port: u16, hint: &P) -> Lookup {
+    fn locate<P: Prefetch>(
+        &self,
+        b: &[u8],
+        in_port: u16,
+        hint: &P,
+        record: &mut FrameRecord,
+    ) -> Lookup {
+        record.len = b.len();
+        record.port = in_port;
+        record.read = false;
         let Some(role) = self.topo.role(in_port) else {
             return Lookup::Nothing;
         };
-        let Ok((l2, ethertype)) = parse_l2(b) else {
-            return Lookup::Nothing;
-        };
-        if ethertype != ETHERTYPE_IPV4 {
+        let mode = self.cfg.session_key;
+        let gtp = self.unwraps_gtp(role);
+        if record.parsed.read_into(b, gtp).is_err() {
             return Lookup::Nothing;
         }
-        let mut ip = l2.ip_off;
+        record.read = true;
+        let p = &mut record.parsed;
+        let (Ok(ip), Ok(l4)) = (p.inner, p.l4) else {
+            return Lookup::Nothing;
+        };
         match role {
             Role::Access => {
-                let mode = self.cfg.session_key;
-                let mut teid = None;
-                if mode == SessionKeyMode::GtpTeid {
-                    let Some((tunnel, _, inner)) = gtp_inner(b, ip) else {
-                        return Lookup::Nothing;
-                    };
-                    teid = Some(tunnel);
-                    ip = inner;
-                }
-                let Some(head) = b.get(ip..ip + 20) else {
+                if gtp && p.tunnel.is_none() {
                     return Lookup::Nothing;
-                };
-                let client_ip = ip_at(head, 12);
-                if let Some(sid) = session_id(mode, client_ip, l2.vlan, teid) {
+                }
+                let teid = p.tunnel.map(|(_, teid)| teid);
+                if let Some(sid) = session_id(mode, ip.src, p.l2.vlan, teid) {
                     let pinned = self.snaps.steering.get().pinned();
                     if let Some(leaf) = pinned.leaf_of(sid) {
                         // The binary search may read any line of the leaf
@@ -109,38 +125,28 @@ impl Worker {
                         }
                     }
                 }
-                let l4 = ip + usize::from(head[0] & 0x0f) * 4;
-                let (client_port, dst_port) = match head[9] {
-                    PROTO_TCP | PROTO_UDP if b.len() >= l4 + 4 => (rd16(b, l4), rd16(b, l4 + 2)),
-                    PROTO_ICMP if b.len() >= l4 + 6 => (rd16(b, l4 + 4), 0),
-                    _ => return Lookup::Nothing,
-                };
                 let key = FlowKey {
-                    proto: head[9],
-                    client_ip,
-                    client_port,
-                    dst_ip: ip_at(head, 16),
-                    dst_port,
+                    proto: l4.proto,
+                    client_ip: ip.src,
+                    client_port: l4.src_port,
+                    dst_ip: ip.dst,
+                    dst_port: l4.dst_port,
                 };
-                let hash = self.table.client_hash(&key);
-                hint.read(self.table.client_bucket(hash));
+                let hash = self.gw.table.client_hash(&key);
+                p.client_hash = Some(hash);
+                hint.read(self.gw.table.client_bucket(hash));
                 Lookup::Client(hash)
             }
             Role::Server | Role::External => {
-                let Some(head) = b.get(ip..ip + 20) else {
+                let Some(LocalAddr::Gateway(addr)) = self.topo.local(in_port, ip.dst) else {
                     return Lookup::Nothing;
                 };
-                let Some(LocalAddr::Gateway(addr)) = self.topo.local(in_port, ip_at(head, 16))
-                else {
-                    return Lookup::Nothing;
-                };
-                let l4 = ip + usize::from(head[0] & 0x0f) * 4;
-                let port = match head[9] {
-                    PROTO_TCP | PROTO_UDP if b.len() >= l4 + 4 => rd16(b, l4 + 2),
-                    PROTO_ICMP if b.len() >= l4 + 6 && b[l4] == 0 => rd16(b, l4 + 4),
+                let port = match l4.proto {
+                    PROTO_TCP | PROTO_UDP => l4.dst_port,
+                    PROTO_ICMP if l4.icmp_type == ICMP_ECHO_REPLY => l4.src_port,
                     _ => return Lookup::Nothing,
                 };
-                if let Some(cell) = self.table.reply_cell(addr, port) {
+                if let Some(cell) = self.gw.table.reply_cell(addr, port) {
                     hint.read(cell);
                 }
                 Lookup::Reply(addr, port)

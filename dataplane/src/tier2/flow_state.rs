@@ -17,36 +17,9 @@ pub enum Direction {
     ToClient,
 }
 
-/// The TCP header flags the state machine looks at.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct TcpFlags {
-    pub syn: bool,
-    pub ack: bool,
-    pub fin: bool,
-    pub rst: bool,
-}
-
-impl TcpFlags {
-    /// No flags set (also what UDP and ICMP packets pass).
-    pub const NONE: TcpFlags = TcpFlags {
-        syn: false,
-        ack: false,
-        fin: false,
-        rst: false,
-    };
-
-    /// Decodes the flags byte of a TCP header (byte 13: CWR ECE URG ACK PSH
-    /// RST SYN FIN, most significant bit first).
-    #[inline]
-    pub fn from_header_byte(bits: u8) -> TcpFlags {
-        TcpFlags {
-            fin: bits & 0x01 != 0,
-            syn: bits & 0x02 != 0,
-            rst: bits & 0x04 != 0,
-            ack: bits & 0x10 != 0,
-        }
-    }
-}
+/// The TCP header flags the state machine looks at (the wire's type; the
+/// state machine reads SYN, ACK, FIN and RST).
+pub use crate::wire::TcpFlags;
 
 /// TCP connection state as seen by a full NAT in the middle.
 ///
@@ -71,28 +44,28 @@ impl TcpState {
     pub fn next(self, dir: Direction, flags: TcpFlags) -> TcpState {
         use Direction::{ToClient, ToServer};
         use TcpState::*;
-        if flags.rst {
+        if flags.rst() {
             return Close;
         }
-        let fresh_syn = flags.syn && !flags.ack;
+        let fresh_syn = flags.syn() && !flags.ack();
         match (self, dir) {
             // SYN-ACK (or a bare SYN: simultaneous open) from the server.
-            (SynSent, ToClient) if flags.syn => SynRecv,
-            (SynSent, ToServer) if flags.fin => FinWait,
+            (SynSent, ToClient) if flags.syn() => SynRecv,
+            (SynSent, ToServer) if flags.fin() => FinWait,
             (SynSent, _) => SynSent,
-            (SynRecv, ToServer) if flags.fin => FinWait,
-            (SynRecv, ToClient) if flags.fin => CloseWait,
-            (SynRecv, ToServer) if flags.ack && !flags.syn => Established,
+            (SynRecv, ToServer) if flags.fin() => FinWait,
+            (SynRecv, ToClient) if flags.fin() => CloseWait,
+            (SynRecv, ToServer) if flags.ack() && !flags.syn() => Established,
             (SynRecv, _) => SynRecv,
-            (Established, ToServer) if flags.fin => FinWait,
-            (Established, ToClient) if flags.fin => CloseWait,
+            (Established, ToServer) if flags.fin() => FinWait,
+            (Established, ToClient) if flags.fin() => CloseWait,
             (Established, _) => Established,
-            (FinWait, ToClient) if flags.fin => LastAck,
+            (FinWait, ToClient) if flags.fin() => LastAck,
             (FinWait, _) => FinWait,
-            (CloseWait, ToServer) if flags.fin => LastAck,
+            (CloseWait, ToServer) if flags.fin() => LastAck,
             (CloseWait, _) => CloseWait,
-            (LastAck, _) if flags.fin => LastAck,
-            (LastAck, _) if flags.ack => TimeWait,
+            (LastAck, _) if flags.fin() => LastAck,
+            (LastAck, _) if flags.ack() => TimeWait,
             (LastAck, _) => LastAck,
             // A new SYN from the terminal reopens the same 5-tuple.
             (TimeWait | Close, ToServer) if fresh_syn => SynSent,
@@ -136,10 +109,8 @@ impl IcmpState {
     }
 }
 
-/// IP protocol numbers the gateway tracks.
-pub const PROTO_ICMP: u8 = 1;
-pub const PROTO_TCP: u8 = 6;
-pub const PROTO_UDP: u8 = 17;
+/// IP protocol numbers the gateway tracks (defined once, in `wire`).
+pub use crate::wire::{PROTO_ICMP, PROTO_TCP, PROTO_UDP};
 
 /// The state of one user session, whatever its protocol (two bytes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -241,36 +212,11 @@ mod tests {
     use super::Direction::{ToClient, ToServer};
     use super::*;
 
-    const SYN: TcpFlags = TcpFlags {
-        syn: true,
-        ack: false,
-        fin: false,
-        rst: false,
-    };
-    const SYN_ACK: TcpFlags = TcpFlags {
-        syn: true,
-        ack: true,
-        fin: false,
-        rst: false,
-    };
-    const ACK: TcpFlags = TcpFlags {
-        syn: false,
-        ack: true,
-        fin: false,
-        rst: false,
-    };
-    const FIN_ACK: TcpFlags = TcpFlags {
-        syn: false,
-        ack: true,
-        fin: true,
-        rst: false,
-    };
-    const RST: TcpFlags = TcpFlags {
-        syn: false,
-        ack: false,
-        fin: false,
-        rst: true,
-    };
+    const SYN: TcpFlags = TcpFlags::of(true, false, false, false);
+    const SYN_ACK: TcpFlags = TcpFlags::of(true, true, false, false);
+    const ACK: TcpFlags = TcpFlags::of(false, true, false, false);
+    const FIN_ACK: TcpFlags = TcpFlags::of(false, true, true, false);
+    const RST: TcpFlags = TcpFlags::of(false, false, false, true);
 
     fn walk(start: TcpState, steps: &[(Direction, TcpFlags)]) -> Vec<TcpState> {
         let mut s = start;
@@ -393,7 +339,7 @@ mod tests {
         assert_eq!(f, SYN_ACK);
         let f = TcpFlags::from_header_byte(0x11);
         assert_eq!(f, FIN_ACK);
-        assert!(TcpFlags::from_header_byte(0x04).rst);
+        assert!(TcpFlags::from_header_byte(0x04).rst());
     }
 
     #[test]

@@ -14,8 +14,8 @@ use std::hash::{Hash, Hasher};
 use std::net::Ipv4Addr;
 
 use crate::tier2::flow_index::{Bucket, FlowIndex, KeyHash};
+use crate::tier2::flow_state::{Direction, FlowState, TcpFlags, Timeouts};
 use crate::tier2::path_guard::PathGuard;
-use crate::tier2::state::{Direction, FlowState, TcpFlags, Timeouts};
 
 /// Client-side identity of a flow: the packet as it arrives from the
 /// terminal. For ICMP echo `client_port` is the echo identifier and
@@ -520,7 +520,7 @@ impl UserSessionTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tier2::state::{TcpState, PROTO_TCP, PROTO_UDP};
+    use crate::tier2::flow_state::{TcpState, PROTO_TCP, PROTO_UDP};
 
     fn key(port: u16) -> FlowKey {
         FlowKey {

@@ -7,7 +7,7 @@ use std::net::Ipv4Addr;
 
 use proptest::prelude::*;
 
-use crate::tier2::session::{FlowKey, InsertError, UserSession, UserSessionTable};
+use crate::tier2::user_sessions::{FlowKey, InsertError, UserSession, UserSessionTable};
 
 const CAPACITY: u32 = 12;
 const N_ADDRS: u8 = 2;

@@ -1,0 +1,64 @@
+//! A fixed amount of work for `scripts/instructions.sh` to count under
+//! callgrind (not a timing benchmark): the established path at N live user
+//! sessions, a given number of 32-frame bursts through the prefetch pass and
+//! the pipeline, exactly as `pipeline.rs`'s `established/pipeline/N` runs
+//! them.
+//!
+//! Usage: `instructions SESSIONS BURSTS`. The script runs it twice (B and 2B
+//! bursts) and subtracts, so the set-up cancels out; callgrind's
+//! `--toggle-collect` on [`measured_burst`] and on `Worker::process` splits
+//! the figure into the pipeline and the prefetch pass plus burst loop.
+
+mod lab;
+
+use lab::{check_translated, write_data, FramePool, Lab, Rng, Setup, BURST};
+use std::hint::black_box;
+
+/// Flows per terminal, as in `pipeline.rs`.
+const FLOWS_PER_TERMINAL: u64 = 8;
+
+/// One burst's prefetch pass and pipeline (not the copy into the burst
+/// buffers): the unit callgrind counts.
+#[inline(never)]
+fn measured_burst(lab: &mut Lab) -> usize {
+    lab.process_burst()
+}
+
+fn arg(i: usize, what: &str) -> u64 {
+    std::env::args()
+        .nth(i)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("usage: instructions SESSIONS BURSTS ({what} missing)"))
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`: run nothing then.
+    if std::env::args().any(|a| a.starts_with("--")) {
+        return;
+    }
+    let n = arg(1, "SESSIONS");
+    let bursts = arg(2, "BURSTS");
+    let setup = Setup::for_sessions(n);
+    let mut lab = Lab::new(&setup);
+    lab.pin_terminals(n.div_ceil(FLOWS_PER_TERMINAL));
+    lab.open(0, n, FLOWS_PER_TERMINAL);
+    assert_eq!(u64::from(lab.worker.table().len()), n);
+    let picks = Rng(n).permutation(n);
+    let pool = FramePool::new(picks.iter().copied(), |s, out| {
+        write_data(s, FLOWS_PER_TERMINAL, out)
+    });
+    let mut cursor = 0;
+    let dropped = lab.dropped();
+    let mut forwarded = 0u64;
+    for _ in 0..bursts {
+        lab.copy_burst(&pool, &mut cursor);
+        forwarded += measured_burst(black_box(&mut lab)) as u64;
+    }
+    // A fast wrong answer must not count: every frame forwarded, translated.
+    assert_eq!(forwarded, bursts * BURST as u64, "every frame forwarded");
+    assert_eq!(lab.dropped(), dropped, "no drops");
+    for f in &lab.frames {
+        check_translated(dataplane::frame::Frame::bytes(f), setup.gateway_addrs);
+    }
+    println!("packets {}", bursts * BURST as u64);
+}

@@ -1,0 +1,332 @@
+//! One read of a received frame's headers: the parsed-frame record.
+//!
+//! [`Parsed::read`] walks a frame once with the checked `wire` views
+//! (Ethernet and VLAN, IPv4, the GTP-U tunnel of an access port in TEID
+//! mode, then TCP, UDP or ICMP of the packet the pipeline works on) and
+//! keeps what tier 1 and tier 2 need in a small `Copy` record: offsets,
+//! addresses, ports, flags. The rest of the pipeline reads the record
+//! instead of parsing again.
+//!
+//! Parsing is eager but judging is not: each layer keeps its outcome as a
+//! `Result`, and the pipeline looks at it exactly where it used to check
+//! that layer, so a bad frame is dropped with the same reason, after the
+//! same earlier decisions (anti-spoofing, echo answers, steering), as when
+//! every stage parsed for itself.
+
+use super::l2::L2;
+use crate::counters::DropReason;
+use crate::tier2::flow_index::KeyHash;
+use crate::tier2::{Segment, TcpFlags};
+use crate::wire::{
+    EthernetFrame, GtpuPacket, IcmpPacket, Ipv4Packet, TcpSegment, UdpDatagram, WireError,
+    ETHERTYPE_IPV4, GTPU_MSG_G_PDU, GTPU_PORT, PROTO_ICMP, PROTO_TCP, PROTO_UDP,
+};
+use std::net::Ipv4Addr;
+
+/// An IPv4 header that passed the pipeline's checks (version, IHL, total
+/// length within the frame, not a fragment).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Ip {
+    /// Offset of the header in the frame (see [`Ip::start`]).
+    off: u32,
+    /// Header length in bytes (see [`Ip::header_len`]).
+    ihl: u8,
+    /// The total length field (header and payload).
+    pub total: u16,
+    pub proto: u8,
+    pub ttl: u8,
+    pub dscp: u8,
+    pub src: Ipv4Addr,
+    pub dst: Ipv4Addr,
+}
+
+impl Ip {
+    /// Offset of the header in the frame.
+    #[inline]
+    pub fn start(&self) -> usize {
+        self.off as usize
+    }
+
+    /// Header length in bytes.
+    #[inline]
+    pub fn header_len(&self) -> usize {
+        usize::from(self.ihl)
+    }
+
+    /// Offset of the L4 header in the frame.
+    #[inline]
+    pub fn l4_off(&self) -> usize {
+        self.start() + self.header_len()
+    }
+
+    /// Offset of the end of the packet (its total length) in the frame.
+    #[inline]
+    pub fn end(&self) -> usize {
+        self.start() + usize::from(self.total)
+    }
+}
+
+/// What the first packet of a flow looks like at L4.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct L4Info {
+    pub proto: u8,
+    /// The IPv4 header's length, bytes (see [`L4Info::ihl`]).
+    pub ip_header_len: u8,
+    /// TCP and UDP: the ports; ICMP: the echo identifier and 0.
+    pub src_port: u16,
+    pub dst_port: u16,
+    /// ICMP only: the message type (0 otherwise).
+    pub icmp_type: u8,
+    pub flags: TcpFlags,
+    /// TCP only: sequence, acknowledgement, window and payload length (all
+    /// zero for UDP and ICMP).
+    pub seg: Segment,
+}
+
+impl L4Info {
+    /// Length of the IPv4 header before this L4 header, bytes.
+    #[inline]
+    pub fn ihl(&self) -> usize {
+        usize::from(self.ip_header_len)
+    }
+}
+
+/// A received frame, read once.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Parsed {
+    pub l2: L2,
+    /// The ethertype after an optional VLAN tag.
+    pub ethertype: u16,
+    /// The (outer) IPv4 header, or why it is not acceptable (an ethertype
+    /// other than IPv4 gives `UnsupportedEthertype`).
+    pub outer: Result<Ip, DropReason>,
+    /// GTP-U G-PDU on an access port in TEID mode: (outer source, TEID).
+    pub tunnel: Option<(Ipv4Addr, u32)>,
+    /// The packet the pipeline works on: the inner one of a G-PDU, else
+    /// the outer one.
+    pub inner: Result<Ip, DropReason>,
+    /// Its L4 header, or why it is not acceptable.
+    pub l4: Result<L4Info, DropReason>,
+    /// The flow index hash of a terminal's flow key, when the prefetch pass
+    /// computed it (same worker, same key).
+    pub client_hash: Option<KeyHash>,
+}
+
+/// A frame's headers as [`Worker::prefetch_records`] read them, for
+/// [`Worker::process_recorded`]: the frame is parsed once per burst, not
+/// once by the prefetch pass and again by the pipeline.
+///
+/// [`Worker::prefetch_records`]: super::Worker::prefetch_records
+/// [`Worker::process_recorded`]: super::Worker::process_recorded
+#[derive(Clone, Copy, Debug)]
+pub struct FrameRecord {
+    /// The frame's length and receiving port when read: a record given
+    /// with another frame is ignored (the pipeline parses that frame).
+    pub(super) len: usize,
+    pub(super) port: u16,
+    /// False: the port is not one of ours or the frame is shorter than an
+    /// Ethernet header (the pipeline decides what that means).
+    pub(super) read: bool,
+    pub(super) parsed: Parsed,
+}
+
+impl FrameRecord {
+    /// A record of no frame: the pipeline parses the frame it is given.
+    pub const UNREAD: FrameRecord = FrameRecord {
+        len: usize::MAX,
+        port: u16::MAX,
+        read: false,
+        parsed: Parsed::NOTHING,
+    };
+}
+
+impl Default for FrameRecord {
+    fn default() -> Self {
+        FrameRecord::UNREAD
+    }
+}
+
+impl Parsed {
+    /// A record of nothing (every layer `Truncated`).
+    const NOTHING: Parsed = Parsed {
+        l2: L2 {
+            ip_off: 0,
+            vlan: None,
+            src_mac: [0; 6],
+        },
+        ethertype: 0,
+        outer: Err(DropReason::Truncated),
+        tunnel: None,
+        inner: Err(DropReason::Truncated),
+        l4: Err(DropReason::Truncated),
+        client_hash: None,
+    };
+
+    /// Reads `b`; `gtp` says whether a G-PDU is to be unwrapped (access
+    /// ports in GTP-TEID mode). Only a frame too short for its Ethernet
+    /// header fails here.
+    #[inline(always)]
+    pub fn read(b: &[u8], gtp: bool) -> Result<Parsed, DropReason> {
+        let mut p = Parsed::NOTHING;
+        p.read_into(b, gtp)?;
+        Ok(p)
+    }
+
+    /// [`read`](Self::read) into `self`, field by field where it lies (a
+    /// record in a burst's array is not built elsewhere and copied).
+    #[inline(always)]
+    pub fn read_into(&mut self, b: &[u8], gtp: bool) -> Result<(), DropReason> {
+        let eth = EthernetFrame::new_checked(b).map_err(|_| DropReason::Truncated)?;
+        self.l2.src_mac.copy_from_slice(&b[6..12]);
+        self.l2.vlan = eth.vlan();
+        self.l2.ip_off = eth.payload_offset() as u16;
+        self.ethertype = eth.ethertype();
+        self.client_hash = None;
+        self.tunnel = None;
+        self.outer = if self.ethertype == ETHERTYPE_IPV4 {
+            ipv4_at(b, eth.payload_offset())
+        } else {
+            Err(DropReason::UnsupportedEthertype)
+        };
+        self.inner = self.outer;
+        if gtp {
+            if let Some((teid, peer, off)) = self.outer.ok().and_then(|ip| gtp_inner(b, &ip)) {
+                self.tunnel = Some((peer, teid));
+                self.inner = ipv4_at(b, off);
+            }
+        }
+        self.l4 = match self.inner {
+            Ok(ip) => l4_info(b, &ip),
+            Err(r) => Err(r),
+        };
+        Ok(())
+    }
+}
+
+/// The IPv4 header at `off`, checked: `Truncated` under 20 bytes,
+/// `BadIpHeader` for a wrong version, IHL or total length, `Fragment`.
+#[inline(always)]
+fn ipv4_at(b: &[u8], off: usize) -> Result<Ip, DropReason> {
+    let bytes = b.get(off..).ok_or(DropReason::Truncated)?;
+    let ip = match Ipv4Packet::new_checked(bytes) {
+        Ok(ip) => ip,
+        Err(WireError::Truncated) if bytes.len() < 20 => return Err(DropReason::Truncated),
+        Err(_) => return Err(DropReason::BadIpHeader),
+    };
+    if ip.is_fragment() {
+        return Err(DropReason::Fragment);
+    }
+    Ok(Ip {
+        off: off as u32,
+        ihl: ip.header_len() as u8,
+        total: ip.total_len() as u16,
+        proto: ip.protocol(),
+        ttl: ip.ttl(),
+        dscp: ip.dscp(),
+        src: ip.src(),
+        dst: ip.dst(),
+    })
+}
+
+/// The G-PDU in the UDP payload of `ip` (port 2152): (TEID, outer source,
+/// offset of the inner IPv4 packet), or None if it is not one.
+#[inline]
+fn gtp_inner(b: &[u8], ip: &Ip) -> Option<(u32, Ipv4Addr, usize)> {
+    if ip.proto != PROTO_UDP {
+        return None;
+    }
+    // The UDP header as far as the frame goes (not cut at the length
+    // fields: what counts is whether the tunnel header is there).
+    let udp = b.get(ip.l4_off()..)?;
+    if udp.len() < 8 || UdpDatagram::new_unchecked(udp).dst_port() != GTPU_PORT {
+        return None;
+    }
+    let g = GtpuPacket::new_checked(&udp[8..]).ok()?;
+    if g.message_type() != GTPU_MSG_G_PDU {
+        return None;
+    }
+    Some((g.teid(), ip.src, ip.l4_off() + 8 + g.payload_offset()))
+}
+
+/// Ports (or the echo identifier), ICMP type and TCP flags and sequence
+/// numbers of the L4 header of `ip` (cut at its total length).
+#[inline(always)]
+fn l4_info(b: &[u8], ip: &Ip) -> Result<L4Info, DropReason> {
+    let l4 = b.get(ip.l4_off()..ip.end()).ok_or(DropReason::Truncated)?;
+    match ip.proto {
+        PROTO_TCP => {
+            let tcp = TcpSegment::new_checked(l4).map_err(|_| DropReason::BadL4Header)?;
+            let fl = tcp.flags();
+            let flags = TcpFlags::from_header_byte(fl.bits());
+            let doff = tcp.header_len();
+            Ok(L4Info {
+                proto: ip.proto,
+                ip_header_len: ip.ihl,
+                src_port: tcp.src_port(),
+                dst_port: tcp.dst_port(),
+                icmp_type: 0,
+                flags,
+                seg: Segment {
+                    seq: tcp.seq_number(),
+                    ack: tcp.ack_number(),
+                    window: tcp.window(),
+                    payload: (l4.len() - doff) as u32,
+                    flags,
+                    window_scale: if flags.syn() {
+                        window_scale_option(&l4[20..doff])
+                    } else {
+                        None
+                    },
+                },
+            })
+        }
+        PROTO_UDP => {
+            let udp = UdpDatagram::new_checked(l4).map_err(|_| DropReason::BadL4Header)?;
+            Ok(L4Info {
+                proto: ip.proto,
+                ip_header_len: ip.ihl,
+                src_port: udp.src_port(),
+                dst_port: udp.dst_port(),
+                icmp_type: 0,
+                flags: TcpFlags::NONE,
+                seg: Segment::default(),
+            })
+        }
+        PROTO_ICMP => {
+            let icmp = IcmpPacket::new_checked(l4).map_err(|_| DropReason::BadL4Header)?;
+            Ok(L4Info {
+                proto: ip.proto,
+                ip_header_len: ip.ihl,
+                src_port: icmp.echo_ident(),
+                dst_port: 0,
+                icmp_type: icmp.msg_type(),
+                flags: TcpFlags::NONE,
+                seg: Segment::default(),
+            })
+        }
+        _ => Err(DropReason::UnsupportedProtocol),
+    }
+}
+
+/// The shift of a window scale option (kind 3) among SYN options, if any.
+/// A malformed option list ends the search.
+#[inline]
+fn window_scale_option(mut opts: &[u8]) -> Option<u8> {
+    while let Some(&kind) = opts.first() {
+        match kind {
+            0 => return None,
+            1 => opts = &opts[1..],
+            _ => {
+                let len = usize::from(*opts.get(1)?);
+                if len < 2 || len > opts.len() {
+                    return None;
+                }
+                if kind == 3 && len == 3 {
+                    return Some(opts[2]);
+                }
+                opts = &opts[len..];
+            }
+        }
+    }
+    None
+}

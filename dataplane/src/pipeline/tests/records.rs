@@ -1,0 +1,234 @@
+//! The prefetch pass's frame records: a frame processed with the record the
+//! pass made of it ends exactly as one the pipeline parses itself (same
+//! verdict, same bytes, same drop reason), for well-formed and mangled
+//! frames, handed off or not; a record of another frame is not used.
+
+use super::*;
+use crate::prefetch::NoPrefetch;
+use crate::wire::frames::gtpu_encap;
+use proptest::prelude::*;
+
+/// [`Lab::run`] through `prefetch_records` and `process_recorded`.
+fn run_recorded(lab: &mut Lab, w: usize, port: u16, frame: &[u8]) -> (Verdict, Vec<u8>, usize) {
+    for wk in &mut lab.workers {
+        wk.begin_burst();
+    }
+    let mut records = [FrameRecord::UNREAD; 1];
+    let read = lab.workers[w].prefetch_records([(frame, port)], &NoPrefetch, &mut records);
+    assert_eq!(read, 1);
+    let mut f = VecFrame::new(frame);
+    let (now, ev) = (lab.now, &mut lab.events);
+    let mut v = lab.workers[w].process_recorded(&mut f, &records[0], Ingress::Port, port, now, ev);
+    let mut at = w;
+    while let Verdict::Handoff(t) = v {
+        at = usize::from(t);
+        // The receiving worker's own prefetch pass reads the frame again.
+        let bytes = f.bytes().to_vec();
+        lab.workers[at].prefetch_records([(&bytes[..], port)], &NoPrefetch, &mut records);
+        let (now, ev) = (lab.now, &mut lab.events);
+        v = lab.workers[at].process_recorded(&mut f, &records[0], Ingress::Handoff, port, now, ev);
+    }
+    (v, f.bytes().to_vec(), at)
+}
+
+/// Frames of every kind the pipeline tells apart, on the ports they
+/// arrive on, after a SYN has opened a user session.
+fn corpus() -> Vec<(u16, Vec<u8>)> {
+    let mut vlan = tcp(
+        UE,
+        40000,
+        VIP,
+        80,
+        TcpFlags::ACK,
+        b"v",
+        (UE_MAC, port_mac(ACC)),
+    );
+    vlan.splice(12..12, [0x81, 0x00, 0x00, 0x07]);
+    vec![
+        (ACC, syn(UE, 40000, VIP, 80)),
+        (
+            ACC,
+            tcp(
+                UE,
+                40000,
+                VIP,
+                80,
+                TcpFlags::ACK,
+                b"data",
+                (UE_MAC, port_mac(ACC)),
+            ),
+        ),
+        (
+            ACC,
+            udp(UE, 5353, DNS_VIP, 53, b"q", (UE_MAC, port_mac(ACC))),
+        ),
+        (ACC, echo(UE, VIP, 7, (UE_MAC, port_mac(ACC)))),
+        (ACC, vlan),
+        (
+            SRV,
+            echo(SERVERS[0], GW, 9, (server_mac(SERVERS[0]), port_mac(SRV))),
+        ),
+        (
+            SRV,
+            tcp(
+                SERVERS[0],
+                8080,
+                GW,
+                1024,
+                TcpFlags::ACK,
+                b"r",
+                (server_mac(SERVERS[0]), port_mac(SRV)),
+            ),
+        ),
+    ]
+}
+
+/// The same frames in GTP-U tunnels from an eNodeB (TEID mode), plus a
+/// UDP datagram to port 2152 that is no G-PDU.
+fn gtp_corpus() -> Vec<(u16, Vec<u8>)> {
+    let outer = FrameSpec {
+        src_mac: MacAddr(UE_MAC),
+        dst_mac: MacAddr(port_mac(ACC)),
+        vlan: None,
+        src_ip: Ipv4Addr::new(10, 1, 0, 50),
+        dst_ip: Ipv4Addr::new(10, 1, 0, 1),
+        src_port: 2152,
+        dst_port: 2152,
+        ttl: 64,
+    };
+    let mut frames: Vec<(u16, Vec<u8>)> = corpus()
+        .into_iter()
+        .filter(|(port, _)| *port == ACC)
+        .filter_map(|(_, f)| Some((ACC, gtpu_encap(&outer, 0x1234_5678, &f[14..]).ok()?)))
+        .collect();
+    frames.push((
+        ACC,
+        udp(
+            Ipv4Addr::new(10, 1, 0, 50),
+            2152,
+            Ipv4Addr::new(10, 1, 0, 1),
+            2152,
+            b"not gtp",
+            (UE_MAC, port_mac(ACC)),
+        ),
+    ));
+    frames.extend(corpus().into_iter().filter(|(port, _)| *port == SRV));
+    frames
+}
+
+/// Both ways, on two labs built alike: (verdict, bytes) and drop counts.
+fn both_ways(frames: &[(u16, Vec<u8>)], workers: u16) {
+    both_ways_in(frames, || Lab::new(workers));
+}
+
+/// [`both_ways`] in labs `lab` builds.
+fn both_ways_in(frames: &[(u16, Vec<u8>)], lab: impl Fn() -> Lab) {
+    let mut parsed = lab();
+    let mut recorded = lab();
+    for (port, frame) in frames {
+        let w = if *port == ACC { parsed.owner_of(UE) } else { 0 };
+        let a = parsed.run(w, *port, frame);
+        let b = run_recorded(&mut recorded, w, *port, frame);
+        assert_eq!(a, b, "port {port}, frame {frame:02x?}");
+    }
+    for r in DropReason::ALL {
+        assert_eq!(parsed.drops(*r), recorded.drops(*r), "{r:?}");
+    }
+}
+
+#[test]
+fn recorded_frames_end_like_parsed_ones() {
+    let mut lab = Lab::new(1);
+    assert_eq!(lab.up(ACC, &corpus()[0].1).0, Verdict::Forward(SRV));
+    both_ways(&corpus(), 1);
+    both_ways(&corpus(), 2);
+}
+
+#[test]
+fn recorded_tunnelled_frames_end_like_parsed_ones() {
+    let frames = gtp_corpus();
+    assert!(frames.len() >= 6);
+    // Not vacuous: the tunnelled SYN opens a user session.
+    let mut lab = Lab::with(1, 1024, SessionKeyMode::GtpTeid, PORT_RANGE);
+    assert_eq!(lab.up(ACC, &frames[0].1).0, Verdict::Forward(SRV));
+    both_ways_in(&frames, || {
+        Lab::with(1, 1024, SessionKeyMode::GtpTeid, PORT_RANGE)
+    });
+}
+
+#[test]
+fn a_record_of_another_frame_is_not_used() {
+    let mut lab = Lab::new(1);
+    lab.workers[0].begin_burst();
+    let syn_frame = syn(UE, 40000, VIP, 80);
+    let data = tcp(
+        UE,
+        40000,
+        VIP,
+        80,
+        TcpFlags::ACK,
+        b"longer payload",
+        (UE_MAC, port_mac(ACC)),
+    );
+    let mut records = [FrameRecord::UNREAD; 1];
+    lab.workers[0].prefetch_records([(&data[..], ACC)], &NoPrefetch, &mut records);
+    // The SYN with the data segment's record: still opens its session.
+    let mut f = VecFrame::new(&syn_frame);
+    let (now, ev) = (lab.now, &mut lab.events);
+    let v = lab.workers[0].process_recorded(&mut f, &records[0], Ingress::Port, ACC, now, ev);
+    assert_eq!(v, Verdict::Forward(SRV));
+    assert_eq!(decode(f.bytes()).tcp_flags, 0x02);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Any corpus frame with some bytes changed (or cut short), on any
+    /// port: the record changes nothing the pipeline decides.
+    #[test]
+    fn mangled_frames_end_alike(
+        pick in 0usize..7,
+        edits in prop::collection::vec((0usize..80, any::<u8>()), 0..6),
+        cut in prop::option::of(0usize..80),
+        port in 0u16..5,
+    ) {
+        let mut frames = corpus();
+        let mut frame = frames[pick].1.clone();
+        for (at, byte) in edits {
+            if let Some(b) = frame.get_mut(at) {
+                *b = byte;
+            }
+        }
+        if let Some(n) = cut {
+            frame.truncate(n);
+        }
+        frames.truncate(1); // the SYN first: a session to find
+        frames.push((port, frame));
+        both_ways(&frames, 1);
+    }
+
+    /// The same for tunnelled frames in TEID mode (the tunnel headers
+    /// mangled too).
+    #[test]
+    fn mangled_tunnelled_frames_end_alike(
+        pick in 0usize..8,
+        edits in prop::collection::vec((0usize..110, any::<u8>()), 0..6),
+        cut in prop::option::of(0usize..110),
+    ) {
+        let mut frames = gtp_corpus();
+        let pick = pick % frames.len();
+        let mut frame = frames[pick].1.clone();
+        for (at, byte) in edits {
+            if let Some(b) = frame.get_mut(at) {
+                *b = byte;
+            }
+        }
+        if let Some(n) = cut {
+            frame.truncate(n);
+        }
+        let port = frames[pick].0;
+        frames.truncate(1);
+        frames.push((port, frame));
+        both_ways_in(&frames, || Lab::with(1, 1024, SessionKeyMode::GtpTeid, PORT_RANGE));
+    }
+}

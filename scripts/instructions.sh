@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Instructions per packet on the established path, counted by callgrind
+# (reproducible: no timing, independent of the machine's load).
+#
+# Builds the `instructions` bench binary (dataplane/benches/instructions.rs:
+# N live user sessions, 8 flows per terminal, terminals pinned, data
+# segments of random sessions in bursts of 32 through the prefetch pass and
+# the pipeline, as `established/pipeline/N` in benches/pipeline.rs) and runs
+# it under `valgrind --tool=callgrind` with B and 2B bursts: the difference
+# is the cost of B bursts with the set-up cancelled out. Three figures, each
+# from its own pair of runs:
+#   burst       the prefetch pass + pipeline + burst loop (`measured_burst`,
+#               i.e. Lab::process_burst; not the copy into the burst buffers)
+#   pipeline    `Worker::process*` (tier 1, tier 2, rewrite; the bench calls
+#               `process_recorded` with the prefetch pass's frame records)
+#   pass+loop   burst - pipeline: the prefetch pass, begin_burst, the loop
+#
+# Usage: scripts/instructions.sh [SESSIONS (1000)] [BURSTS (500)]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+sessions=${1:-1000}
+bursts=${2:-500}
+command -v valgrind >/dev/null || { echo "valgrind is not installed" >&2; exit 1; }
+
+bin=$(cargo bench -p dataplane --bench instructions --no-run --message-format=json 2>/dev/null |
+    sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)
+[ -x "$bin" ] || { echo "could not build the instructions bench" >&2; exit 1; }
+
+work=$(mktemp -d /tmp/instructions.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+# Instructions callgrind collected for one run ($1: bursts, $2: toggle
+# pattern or empty for the whole program).
+count() {
+    local n=$1 toggle=$2 out="$work/cg.$1.$RANDOM"
+    local args=(--tool=callgrind --callgrind-out-file="$out")
+    [ -n "$toggle" ] && args+=(--collect-atstart=no "--toggle-collect=$toggle")
+    valgrind "${args[@]}" "$bin" "$sessions" "$n" >/dev/null 2>"$out.log" ||
+        { cat "$out.log" >&2; exit 1; }
+    sed -n 's/^summary: *\([0-9]*\).*/\1/p' "$out"
+}
+
+# Per packet of the extra B bursts: (count(2B) - count(B)) / (32 B).
+per_packet() {
+    local one two
+    one=$(count "$bursts" "$1")
+    two=$(count "$((2 * bursts))" "$1")
+    echo $(((two - one) / (32 * bursts)))
+}
+
+burst=$(per_packet '*measured_burst*')
+pipeline=$(per_packet 'dataplane::pipeline::Worker::process*')
+program=$(per_packet '')
+[ "$pipeline" -gt 0 ] || { echo "Worker::process not found (inlined?)" >&2; exit 1; }
+
+echo "established path, $sessions live user sessions, $bursts vs $((2 * bursts)) bursts of 32"
+echo "instructions per packet:"
+printf '  %-34s %6d\n' "burst (prefetch pass + pipeline)" "$burst"
+printf '  %-34s %6d\n' "pipeline (Worker::process)" "$pipeline"
+printf '  %-34s %6d\n' "prefetch pass + burst loop" "$((burst - pipeline))"
+printf '  %-34s %6d\n' "whole program (+ copy into bufs)" "$program"
