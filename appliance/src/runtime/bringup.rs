@@ -7,6 +7,7 @@
 //! step after it returns what shutdown (`shutdown.rs`) must release.
 
 use super::control::Control;
+use super::handoff::{carrying_records, HandoffIn, HandoffOut};
 use super::shared::Shared;
 use super::{records, worker, RunError};
 use crate::accounting::{AccountingConfig, AccountingExporter};
@@ -23,8 +24,8 @@ use dataplane::pipeline::WorkerConfig;
 use dataplane::tier1::{SessionManager, SteeringTable};
 use dataplane::topology::Neighbours;
 use dpdk_ffi::{
-    launch_on_lcore, mbuf_ring, Eal, LcoreHandle, Mempool, PortId, PortQueues, RingConsumer,
-    RingProducer, RxQueue, TxQueue, SOCKET_ID_ANY,
+    launch_on_lcore, mbuf_ring, Eal, LcoreHandle, Mempool, PortId, PortQueues, RxQueue, TxQueue,
+    SOCKET_ID_ANY,
 };
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -187,9 +188,10 @@ fn start_port(
 }
 
 /// Per worker: its producers to every other worker and its consumers.
-pub type HandoffRings = (Vec<Vec<Option<RingProducer>>>, Vec<Vec<RingConsumer>>);
+pub type HandoffRings = (Vec<Vec<Option<HandoffOut>>>, Vec<Vec<HandoffIn>>);
 
-/// One SPSC handoff ring per ordered pair of workers.
+/// One SPSC handoff ring per ordered pair of workers, with a ring of
+/// frame records beside it.
 pub fn handoff_rings(cfg: &Config) -> Result<HandoffRings, RunError> {
     Ok(handoff_mesh(cfg.workers.len(), |from, to| {
         mbuf_ring(
@@ -197,6 +199,7 @@ pub fn handoff_rings(cfg: &Config) -> Result<HandoffRings, RunError> {
             cfg.rings.handoff,
             SOCKET_ID_ANY,
         )
+        .map(carrying_records)
     })?)
 }
 

@@ -16,6 +16,7 @@ mod cluster_control;
 mod commands;
 mod control;
 mod frame;
+mod handoff;
 mod health;
 mod neighbour_guard;
 mod patient_sink;

@@ -5,6 +5,7 @@
 
 use super::commands::{ActiveCommand, ScanSink, SCAN_BUDGET};
 use super::frame::MbufFrame;
+use super::handoff::{HandoffIn, HandoffOut};
 use super::patient_sink::PatientSink;
 use crate::clock::Clock;
 use crossbeam::channel::Sender;
@@ -16,7 +17,7 @@ use dataplane::pipeline::hold::HoldQueue;
 use dataplane::pipeline::inspect::{Filter, UserSessionInfo};
 use dataplane::pipeline::{FrameRecord, Ingress, Verdict, Worker, PREFETCH_MAX};
 use dataplane::prefetch::Prefetch;
-use dpdk_ffi::{Burst, Mbuf, RingConsumer, RingProducer, RxQueue, TxQueue};
+use dpdk_ffi::{Burst, Mbuf, RxQueue, TxQueue, BURST_MAX};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -64,10 +65,11 @@ pub struct WorkerIo {
     pub tx: Vec<TxQueue>,
     /// DPDK port id → config port index (u16::MAX: not ours).
     pub port_index: Vec<u16>,
-    /// Handoff rings to each other worker (None for itself).
-    pub ring_out: Vec<Option<RingProducer>>,
+    /// Handoff rings to each other worker (None for itself), carrying
+    /// each frame's record.
+    pub ring_out: Vec<Option<HandoffOut>>,
     /// Handoff rings from the other workers.
-    pub ring_in: Vec<RingConsumer>,
+    pub ring_in: Vec<HandoffIn>,
     pub events: rtrb::Producer<Event>,
     pub commands: Arc<ArrayQueue<WorkerCmd>>,
     pub stop: Arc<AtomicBool>,
@@ -85,6 +87,9 @@ pub struct WorkerIo {
 struct Outputs {
     tx: Vec<Burst>,
     handoff: Vec<Burst>,
+    /// The records of the frames in `handoff` (same indexes), carried with
+    /// them so the receiving worker does not parse them again.
+    handoff_records: Vec<[FrameRecord; BURST_MAX]>,
     /// Frames waiting for their next hop's MAC address (the dataplane's
     /// hold policy: how many, how long).
     held: HoldQueue<Mbuf>,
@@ -141,7 +146,7 @@ impl Outputs {
             return;
         }
         if let Some(ring) = io.ring_out[t].as_mut() {
-            ring.enqueue_burst(b);
+            ring.send(b, &self.handoff_records[t]);
         }
         if !b.is_empty() {
             w.counters()
@@ -207,6 +212,9 @@ fn handle(
             if out.handoff[t].is_full() {
                 out.flush_ring(io, w, t);
             }
+            if let Some(slot) = out.handoff_records[t].get_mut(out.handoff[t].len()) {
+                *slot = record.carried();
+            }
             if out.handoff[t].push(m).is_err() {
                 w.counters().count_drop(DropReason::HandoffRingFull);
             }
@@ -255,6 +263,7 @@ pub fn run(mut io: WorkerIo, mut w: Worker) -> i32 {
     let mut out = Outputs {
         tx: (0..io.tx.len()).map(|_| Burst::new()).collect(),
         handoff: (0..io.ring_out.len()).map(|_| Burst::new()).collect(),
+        handoff_records: vec![[FrameRecord::UNREAD; BURST_MAX]; io.ring_out.len()],
         held: HoldQueue::default(),
     };
     let mut rx = Burst::new();
@@ -280,9 +289,10 @@ pub fn run(mut io: WorkerIo, mut w: Worker) -> i32 {
             }
         }
         for i in 0..io.ring_in.len() {
-            let n = io.ring_in[i].dequeue_burst(&mut rx);
+            // The frames come with the records the sending worker made.
+            let n = io.ring_in[i].receive(&mut rx, &mut records);
             work += n;
-            prefetch(&io, &w, &rx, &mut records);
+            w.prefetch_carried(&mut records[..n.min(PREFETCH_MAX)], &CpuPrefetch);
             for (i, m) in rx.drain(..).enumerate() {
                 let record = records.get(i).unwrap_or(&FrameRecord::UNREAD);
                 handle(
@@ -373,7 +383,7 @@ pub fn run(mut io: WorkerIo, mut w: Worker) -> i32 {
         let all_stopped = io.stopped.load(Ordering::Acquire) >= io.n_workers;
         for i in 0..io.ring_in.len() {
             loop {
-                let n = io.ring_in[i].dequeue_burst(&mut rx);
+                let n = io.ring_in[i].receive(&mut rx, &mut records);
                 if n == 0 {
                     break;
                 }

@@ -396,7 +396,7 @@ impl Worker {
             Ingress::Handoff => self.counters.handoff_in.inc(),
         }
         let v = match self.topo.role(in_port) {
-            Some(role) if record.read && record.len == f.len() && record.port == in_port => {
+            Some(role) if record.describes(f.len(), in_port) => {
                 let rx = steer::Rx {
                     port: in_port,
                     now_ms,

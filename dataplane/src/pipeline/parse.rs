@@ -140,6 +140,29 @@ impl FrameRecord {
     };
 }
 
+impl FrameRecord {
+    /// Whether [`Worker::process_recorded`](super::Worker::process_recorded)
+    /// uses this record for a frame of `len` bytes from `in_port` instead
+    /// of parsing the frame (a record of another frame is not used).
+    #[inline]
+    pub fn describes(&self, len: usize, in_port: u16) -> bool {
+        self.read && self.len == len && self.port == in_port
+    }
+
+    /// This record as it travels with its frame to another worker: what
+    /// is only true on this worker (the flow index hash, under this
+    /// worker's seed) is left out; the receiving worker's
+    /// [`prefetch_carried`](super::Worker::prefetch_carried) computes its
+    /// own. The frame must not change on the way (tier 1 hands frames off
+    /// before rewriting them).
+    #[inline]
+    pub fn carried(&self) -> FrameRecord {
+        let mut record = *self;
+        record.parsed.client_hash = None;
+        record
+    }
+}
+
 impl Default for FrameRecord {
     fn default() -> Self {
         FrameRecord::UNREAD

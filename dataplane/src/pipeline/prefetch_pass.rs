@@ -69,7 +69,30 @@ impl Worker {
             lookups[n] = self.locate(bytes, in_port, hint, record);
             n += 1;
         }
-        for lookup in &lookups[..n] {
+        self.prefetch_slots(&lookups[..n], hint);
+        n
+    }
+
+    /// [`prefetch_records`](Self::prefetch_records) for frames another
+    /// worker handed to this one with the records it made of them
+    /// ([`FrameRecord::carried`]): nothing is parsed again, only this
+    /// worker's lookups are computed (its flow index hash) and prefetched.
+    /// At most [`PREFETCH_MAX`] records are looked at.
+    pub fn prefetch_carried<P: Prefetch>(&self, records: &mut [FrameRecord], hint: &P) {
+        let mut lookups = [Lookup::Nothing; PREFETCH_MAX];
+        let n = records.len().min(PREFETCH_MAX);
+        for (record, lookup) in records[..n].iter_mut().zip(lookups.iter_mut()) {
+            if let Some(role) = self.topo.role(record.port).filter(|_| record.read) {
+                *lookup = self.lookup(role, self.unwraps_gtp(role), record, hint, false);
+            }
+        }
+        self.prefetch_slots(&lookups[..n], hint);
+    }
+
+    /// Asks for the slab slot of every packet whose bucket was asked for.
+    #[inline]
+    fn prefetch_slots<P: Prefetch>(&self, lookups: &[Lookup], hint: &P) {
+        for lookup in lookups {
             let slot = match *lookup {
                 Lookup::Client(hash) => self.gw.table.client_candidate(hash),
                 Lookup::Reply(addr, port) => self.gw.table.find_reply(addr, port),
@@ -79,11 +102,10 @@ impl Worker {
                 hint.read(memory);
             }
         }
-        n
     }
 
-    /// Prefetches the first-level lines of one frame and says where its
-    /// session will be looked up.
+    /// Reads one frame into its record, prefetches the first-level lines
+    /// and says where its session will be looked up.
     #[inline]
     fn locate<P: Prefetch>(
         &self,
@@ -98,13 +120,30 @@ impl Worker {
         let Some(role) = self.topo.role(in_port) else {
             return Lookup::Nothing;
         };
-        let mode = self.cfg.session_key;
         let gtp = self.unwraps_gtp(role);
         if record.parsed.read_into(b, gtp).is_err() {
             return Lookup::Nothing;
         }
         record.read = true;
+        self.lookup(role, gtp, record, hint, true)
+    }
+
+    /// Where the session of a read frame will be looked up; prefetches the
+    /// pinned-map leaf (`steering`: the frame is steered here) and the
+    /// flow-index bucket or reply cell, and keeps the flow index hash in
+    /// the record. `gtp`: the access port unwraps G-PDUs.
+    #[inline]
+    fn lookup<P: Prefetch>(
+        &self,
+        role: Role,
+        gtp: bool,
+        record: &mut FrameRecord,
+        hint: &P,
+        steering: bool,
+    ) -> Lookup {
+        let in_port = record.port;
         let p = &mut record.parsed;
+        p.client_hash = None;
         let (Ok(ip), Ok(l4)) = (p.inner, p.l4) else {
             return Lookup::Nothing;
         };
@@ -113,15 +152,18 @@ impl Worker {
                 if gtp && p.tunnel.is_none() {
                     return Lookup::Nothing;
                 }
-                let teid = p.tunnel.map(|(_, teid)| teid);
-                if let Some(sid) = session_id(mode, ip.src, p.l2.vlan, teid) {
-                    let pinned = self.snaps.steering.get().pinned();
-                    if let Some(leaf) = pinned.leaf_of(sid) {
-                        // The binary search may read any line of the leaf
-                        // (a few entries; about 19 at 10M sessions).
-                        let per_line = leaf.first().map_or(1, |e| 64 / std::mem::size_of_val(e));
-                        for entry in leaf.iter().step_by(per_line.max(1)).take(MAX_LEAF_LINES) {
-                            hint.read(entry);
+                if steering {
+                    let teid = p.tunnel.map(|(_, teid)| teid);
+                    if let Some(sid) = session_id(self.cfg.session_key, ip.src, p.l2.vlan, teid) {
+                        let pinned = self.snaps.steering.get().pinned();
+                        if let Some(leaf) = pinned.leaf_of(sid) {
+                            // The binary search may read any line of the
+                            // leaf (a few entries; about 19 at 10M sessions).
+                            let per_line =
+                                leaf.first().map_or(1, |e| 64 / std::mem::size_of_val(e));
+                            for entry in leaf.iter().step_by(per_line.max(1)).take(MAX_LEAF_LINES) {
+                                hint.read(entry);
+                            }
                         }
                     }
                 }

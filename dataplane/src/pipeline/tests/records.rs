@@ -1,15 +1,22 @@
 //! The prefetch pass's frame records: a frame processed with the record the
 //! pass made of it ends exactly as one the pipeline parses itself (same
 //! verdict, same bytes, same drop reason), for well-formed and mangled
-//! frames, handed off or not; a record of another frame is not used.
+//! frames, handed off (with the record carried, not parsed again) or not; a
+//! record of another frame is not used.
 
 use super::*;
 use crate::prefetch::NoPrefetch;
 use crate::wire::frames::gtpu_encap;
 use proptest::prelude::*;
 
-/// [`Lab::run`] through `prefetch_records` and `process_recorded`.
-fn run_recorded(lab: &mut Lab, w: usize, port: u16, frame: &[u8]) -> (Verdict, Vec<u8>, usize) {
+/// [`Lab::run`] through `prefetch_records` and `process_recorded`, and how
+/// many times the frame was handed off (with its record).
+fn run_recorded(
+    lab: &mut Lab,
+    w: usize,
+    port: u16,
+    frame: &[u8],
+) -> ((Verdict, Vec<u8>, usize), usize) {
     for wk in &mut lab.workers {
         wk.begin_burst();
     }
@@ -20,15 +27,23 @@ fn run_recorded(lab: &mut Lab, w: usize, port: u16, frame: &[u8]) -> (Verdict, V
     let (now, ev) = (lab.now, &mut lab.events);
     let mut v = lab.workers[w].process_recorded(&mut f, &records[0], Ingress::Port, port, now, ev);
     let mut at = w;
+    let mut handoffs = 0;
     while let Verdict::Handoff(t) = v {
         at = usize::from(t);
-        // The receiving worker's own prefetch pass reads the frame again.
-        let bytes = f.bytes().to_vec();
-        lab.workers[at].prefetch_records([(&bytes[..], port)], &NoPrefetch, &mut records);
+        // The record travels with the frame: the receiving worker's
+        // prefetch pass does not read the frame, and its pipeline uses the
+        // record instead of parsing.
+        records[0] = records[0].carried();
+        lab.workers[at].prefetch_carried(&mut records, &NoPrefetch);
+        assert!(
+            records[0].describes(f.len(), port),
+            "a handed-off frame without its record"
+        );
+        handoffs += 1;
         let (now, ev) = (lab.now, &mut lab.events);
         v = lab.workers[at].process_recorded(&mut f, &records[0], Ingress::Handoff, port, now, ev);
     }
-    (v, f.bytes().to_vec(), at)
+    ((v, f.bytes().to_vec(), at), handoffs)
 }
 
 /// Frames of every kind the pipeline tells apart, on the ports they
@@ -116,44 +131,67 @@ fn gtp_corpus() -> Vec<(u16, Vec<u8>)> {
     frames
 }
 
-/// Both ways, on two labs built alike: (verdict, bytes) and drop counts.
-fn both_ways(frames: &[(u16, Vec<u8>)], workers: u16) {
-    both_ways_in(frames, || Lab::new(workers));
+/// Both ways, on two labs built alike: (verdict, bytes) and drop counts;
+/// how many hand-offs the recorded way made.
+fn both_ways(frames: &[(u16, Vec<u8>)], workers: u16) -> usize {
+    both_ways_in(frames, || Lab::new(workers))
 }
 
 /// [`both_ways`] in labs `lab` builds.
-fn both_ways_in(frames: &[(u16, Vec<u8>)], lab: impl Fn() -> Lab) {
+fn both_ways_in(frames: &[(u16, Vec<u8>)], lab: impl Fn() -> Lab) -> usize {
     let mut parsed = lab();
     let mut recorded = lab();
+    let mut handoffs = 0;
     for (port, frame) in frames {
         let w = if *port == ACC { parsed.owner_of(UE) } else { 0 };
         let a = parsed.run(w, *port, frame);
-        let b = run_recorded(&mut recorded, w, *port, frame);
+        let (b, n) = run_recorded(&mut recorded, w, *port, frame);
         assert_eq!(a, b, "port {port}, frame {frame:02x?}");
+        handoffs += n;
     }
     for r in DropReason::ALL {
         assert_eq!(parsed.drops(*r), recorded.drops(*r), "{r:?}");
     }
+    handoffs
 }
 
 #[test]
 fn recorded_frames_end_like_parsed_ones() {
     let mut lab = Lab::new(1);
     assert_eq!(lab.up(ACC, &corpus()[0].1).0, Verdict::Forward(SRV));
-    both_ways(&corpus(), 1);
+    assert_eq!(both_ways(&corpus(), 1), 0);
+    // Replies to a gateway port another worker owns are handed off.
     both_ways(&corpus(), 2);
 }
 
+/// A frame handed to another worker carries its record there: it is not
+/// parsed again (`describes`: the receiving pipeline uses the record) and
+/// ends byte for byte as when the receiving worker parses it.
 #[test]
-fn recorded_tunnelled_frames_end_like_parsed_ones() {
-    let frames = gtp_corpus();
-    assert!(frames.len() >= 6);
-    // Not vacuous: the tunnelled SYN opens a user session.
-    let mut lab = Lab::with(1, 1024, SessionKeyMode::GtpTeid, PORT_RANGE);
-    assert_eq!(lab.up(ACC, &frames[0].1).0, Verdict::Forward(SRV));
-    both_ways_in(&frames, || {
-        Lab::with(1, 1024, SessionKeyMode::GtpTeid, PORT_RANGE)
-    });
+fn handed_off_frames_carry_their_record() {
+    // Terminals whose sessions other workers own: their frames arrive on
+    // the worker that owns UE and are handed off (the data segments find
+    // their user session there only with the receiving worker's own flow
+    // index hash); replies to gateway ports all over the range, received
+    // by worker 0, go to the worker that owns the port.
+    let mut frames = Vec::new();
+    for i in 1..=8u8 {
+        let ue = Ipv4Addr::new(10, 8, 0, 100 + i);
+        let macs = (UE_MAC, port_mac(ACC));
+        frames.push((ACC, syn(ue, 40000, VIP, 80)));
+        frames.push((ACC, tcp(ue, 40000, VIP, 80, TcpFlags::ACK, b"data", macs)));
+        frames.push((ACC, udp(ue, 5353, DNS_VIP, 53, b"q", macs)));
+    }
+    for k in 0..8u16 {
+        let macs = (server_mac(SERVERS[0]), port_mac(SRV));
+        let port = PORT_RANGE.0 + k * 8000;
+        frames.push((
+            SRV,
+            tcp(SERVERS[0], 8080, GW, port, TcpFlags::ACK, b"r", macs),
+        ));
+    }
+    assert!(both_ways(&frames, 2) > 0, "nothing was handed off");
+    assert!(both_ways(&frames, 4) > 0, "nothing was handed off");
 }
 
 #[test]
