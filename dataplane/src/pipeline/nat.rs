@@ -44,24 +44,25 @@ pub struct Rewrite {
 /// Adds the one's-complement difference of one 16-bit word (`~old + new`,
 /// RFC 1624 eqn. 3) to an unfolded sum.
 #[inline(always)]
-fn diff16(acc: u32, old: u16, new: u16) -> u32 {
-    acc + u32::from(!old) + u32::from(new)
+fn diff16(acc: u64, old: u16, new: u16) -> u64 {
+    acc + u64::from(!old) + u64::from(new)
 }
 
+/// [`diff16`] of both halves of a 32-bit word at once: 2^16 is 1 in one's
+/// complement arithmetic (modulo 0xffff), so a 32-bit word adds up to the
+/// same checksum as its two halves once the sum is folded.
 #[inline(always)]
-fn diff32(acc: u32, old: u32, new: u32) -> u32 {
-    diff16(
-        diff16(acc, (old >> 16) as u16, (new >> 16) as u16),
-        old as u16,
-        new as u16,
-    )
+fn diff32(acc: u64, old: u32, new: u32) -> u64 {
+    acc + u64::from(!old) + u64::from(new)
 }
 
 /// Applies an accumulated difference to a checksum: `~(~HC + Σ)`, folded
-/// once.
+/// to 16 bits (the sum of a few 32-bit words stays below 2^36, which three
+/// folds bring to 16 bits).
 #[inline(always)]
-fn apply(csum: u16, acc: u32) -> u16 {
-    let mut s = u32::from(!csum) + acc;
+fn apply(csum: u16, acc: u64) -> u16 {
+    let mut s = u64::from(!csum) + acc;
+    s = (s & 0xffff) + (s >> 16);
     s = (s & 0xffff) + (s >> 16);
     s = (s & 0xffff) + (s >> 16);
     !(s as u16)
@@ -104,22 +105,18 @@ pub fn rewrite(ip: &mut [u8], ihl: usize, proto: u8, rw: &Rewrite, ident_from_sr
     let Some(l4) = ip.get_mut(ihl..ihl + co + 2) else {
         return;
     };
-    let old_sport = rd16(l4, 0);
-    let old_dport = rd16(l4, 2);
+    let old_ports = rd32(l4, 0);
     let c = rd16(l4, co);
     match proto {
         PROTO_TCP | PROTO_UDP => {
-            wr16(l4, 0, rw.src_port);
-            wr16(l4, 2, rw.dst_port);
+            // Both ports as one 32-bit word.
+            let new_ports = (u32::from(rw.src_port) << 16) | u32::from(rw.dst_port);
+            l4[..4].copy_from_slice(&new_ports.to_be_bytes());
             if proto == PROTO_UDP && c == 0 {
                 // No checksum was sent; none is added.
                 return;
             }
-            let acc = diff16(
-                diff16(addrs, old_sport, rw.src_port),
-                old_dport,
-                rw.dst_port,
-            );
+            let acc = diff32(addrs, old_ports, new_ports);
             let mut n = apply(c, acc);
             if proto == PROTO_UDP && n == 0 {
                 n = 0xffff;
