@@ -110,6 +110,10 @@ pub(super) struct Parsed {
     /// The flow index hash of a terminal's flow key, when the prefetch pass
     /// computed it (same worker, same key).
     pub client_hash: Option<KeyHash>,
+    /// The slab slot the flow index's home bucket named for that hash when
+    /// the prefetch pass looked (unconfirmed: the pipeline checks the slot
+    /// holds the key before it uses it).
+    pub client_candidate: Option<u32>,
 }
 
 /// A frame's headers as [`Worker::prefetch_records`] read them, for
@@ -151,7 +155,7 @@ impl FrameRecord {
 
     /// This record as it travels with its frame to another worker: what
     /// is only true on this worker (the flow index hash, under this
-    /// worker's seed) is left out; the receiving worker's
+    /// worker's seed, and the slot it names) is left out; the receiving worker's
     /// [`prefetch_carried`](super::Worker::prefetch_carried) computes its
     /// own. The frame must not change on the way (tier 1 hands frames off
     /// before rewriting them).
@@ -159,6 +163,7 @@ impl FrameRecord {
     pub fn carried(&self) -> FrameRecord {
         let mut record = *self;
         record.parsed.client_hash = None;
+        record.parsed.client_candidate = None;
         record
     }
 }
@@ -183,6 +188,7 @@ impl Parsed {
         inner: Err(DropReason::Truncated),
         l4: Err(DropReason::Truncated),
         client_hash: None,
+        client_candidate: None,
     };
 
     /// Reads `b`; `gtp` says whether a G-PDU is to be unwrapped (access
@@ -205,6 +211,7 @@ impl Parsed {
         self.l2.ip_off = eth.payload_offset() as u16;
         self.ethertype = eth.ethertype();
         self.client_hash = None;
+        self.client_candidate = None;
         self.tunnel = None;
         self.outer = if self.ethertype == ETHERTYPE_IPV4 {
             ipv4_at(b, eth.payload_offset())

@@ -69,7 +69,7 @@ impl Worker {
             lookups[n] = self.locate(bytes, in_port, hint, record);
             n += 1;
         }
-        self.prefetch_slots(&lookups[..n], hint);
+        self.prefetch_slots(&lookups[..n], &mut records[..n], hint);
         n
     }
 
@@ -86,15 +86,26 @@ impl Worker {
                 *lookup = self.lookup(role, self.unwraps_gtp(role), record, hint, false);
             }
         }
-        self.prefetch_slots(&lookups[..n], hint);
+        self.prefetch_slots(&lookups[..n], &mut records[..n], hint);
     }
 
-    /// Asks for the slab slot of every packet whose bucket was asked for.
+    /// Asks for the slab slot of every packet whose bucket was asked for;
+    /// keeps a terminal's candidate slot in its record (the pipeline checks
+    /// it first instead of scanning the bucket again).
     #[inline]
-    fn prefetch_slots<P: Prefetch>(&self, lookups: &[Lookup], hint: &P) {
-        for lookup in lookups {
+    fn prefetch_slots<P: Prefetch>(
+        &self,
+        lookups: &[Lookup],
+        records: &mut [FrameRecord],
+        hint: &P,
+    ) {
+        for (lookup, record) in lookups.iter().zip(records.iter_mut()) {
             let slot = match *lookup {
-                Lookup::Client(hash) => self.gw.table.client_candidate(hash),
+                Lookup::Client(hash) => {
+                    let candidate = self.gw.table.client_candidate(hash);
+                    record.parsed.client_candidate = candidate;
+                    candidate
+                }
                 Lookup::Reply(addr, port) => self.gw.table.find_reply(addr, port),
                 Lookup::Nothing => None,
             };
@@ -144,6 +155,7 @@ impl Worker {
         let in_port = record.port;
         let p = &mut record.parsed;
         p.client_hash = None;
+        p.client_candidate = None;
         let (Ok(ip), Ok(l4)) = (p.inner, p.l4) else {
             return Lookup::Nothing;
         };

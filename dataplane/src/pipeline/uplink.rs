@@ -80,7 +80,10 @@ impl Worker {
         };
         let dscp = inner.dscp;
         let found = match p.client_hash {
-            Some(hash) => self.gw.table.find_client_hashed(hash, &key),
+            Some(hash) => self
+                .gw
+                .table
+                .find_client_hinted(hash, p.client_candidate, &key),
             None => self.gw.table.find_client(&key),
         };
         let found = match found {

@@ -363,6 +363,28 @@ impl UserSessionTable {
         })
     }
 
+    /// [`find_client_hashed`](Self::find_client_hashed) that first tries
+    /// `candidate`, the slot the home bucket named when the prefetch pass
+    /// looked ([`client_candidate`](Self::client_candidate)): a live slot
+    /// holding `key` is the only one (keys are unique), so the bucket is
+    /// not scanned again; a stale candidate (the slot freed or reused since)
+    /// fails the check and the index is searched.
+    #[inline]
+    pub fn find_client_hinted(
+        &self,
+        hash: KeyHash,
+        candidate: Option<u32>,
+        key: &FlowKey,
+    ) -> Option<u32> {
+        if let Some(idx) = candidate {
+            if matches!(self.slots.get(idx as usize), Some(Slot::Live { entry }) if entry.client_key() == *key)
+            {
+                return Some(idx);
+            }
+        }
+        self.find_client_hashed(hash, key)
+    }
+
     /// The index bucket a key with this hash is looked up in first (to
     /// prefetch).
     #[inline]

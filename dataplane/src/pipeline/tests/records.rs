@@ -194,6 +194,56 @@ fn handed_off_frames_carry_their_record() {
     assert!(both_ways(&frames, 4) > 0, "nothing was handed off");
 }
 
+/// The slot the pass noted for a terminal's flow is only a guess: one
+/// naming another session's slot, or no slot at all, still finds the
+/// frame's own user session (the same bytes as without a record).
+#[test]
+fn a_wrong_candidate_slot_is_not_used() {
+    let data = |sport| {
+        tcp(
+            UE,
+            sport,
+            VIP,
+            80,
+            TcpFlags::ACK,
+            b"data",
+            (UE_MAC, port_mac(ACC)),
+        )
+    };
+    let mut parsed = Lab::new(1);
+    let mut recorded = Lab::new(1);
+    for lab in [&mut parsed, &mut recorded] {
+        for sport in [40000, 40001] {
+            assert_eq!(
+                lab.up(ACC, &syn(UE, sport, VIP, 80)).0,
+                Verdict::Forward(SRV)
+            );
+        }
+    }
+    let expected = parsed.run(0, ACC, &data(40000));
+    let frame = data(40000);
+    let mut records = [FrameRecord::UNREAD; 2];
+    let other = data(40001);
+    let w = &mut recorded.workers[0];
+    w.begin_burst();
+    w.prefetch_records(
+        [(&frame[..], ACC), (&other[..], ACC)],
+        &NoPrefetch,
+        &mut records,
+    );
+    let own = records[0].parsed.client_candidate;
+    let theirs = records[1].parsed.client_candidate;
+    assert!(own.is_some() && theirs.is_some() && own != theirs);
+    for wrong in [theirs, Some(u32::MAX)] {
+        let mut record = records[0];
+        record.parsed.client_candidate = wrong;
+        let mut f = VecFrame::new(&frame);
+        let (now, ev) = (recorded.now, &mut recorded.events);
+        let v = recorded.workers[0].process_recorded(&mut f, &record, Ingress::Port, ACC, now, ev);
+        assert_eq!((v, f.bytes().to_vec(), 0), expected);
+    }
+}
+
 #[test]
 fn a_record_of_another_frame_is_not_used() {
     let mut lab = Lab::new(1);
