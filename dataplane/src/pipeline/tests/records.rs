@@ -320,3 +320,10 @@ proptest! {
         both_ways_in(&frames, || Lab::with(1, 1024, SessionKeyMode::GtpTeid, PORT_RANGE));
     }
 }
+
+/// The record is small and fixed: each handoff ring holds one per frame
+/// beside the mbuf (docs/configuration.md gives the memory this costs).
+#[test]
+fn a_frame_record_stays_small() {
+    assert!(std::mem::size_of::<FrameRecord>() <= 144);
+}
