@@ -369,7 +369,7 @@ impl UserSessionTable {
     /// holding `key` is the only one (keys are unique), so the bucket is
     /// not scanned again; a stale candidate (the slot freed or reused since)
     /// fails the check and the index is searched.
-    #[inline]
+    #[inline(always)]
     pub fn find_client_hinted(
         &self,
         hash: KeyHash,
