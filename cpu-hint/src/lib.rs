@@ -23,12 +23,31 @@ const LINE: usize = 64;
 #[inline(always)]
 pub fn prefetch_read<T>(value: &T) {
     let start = (value as *const T).cast::<u8>();
-    let end = start as usize + std::mem::size_of::<T>().max(1);
+    each_line(start, std::mem::size_of::<T>(), prefetch_line);
+}
+
+/// Calls `visit` with one address in each cache line the `size` bytes from
+/// `start` overlap (at least one byte), once per line.
+#[inline(always)]
+fn each_line(start: *const u8, size: usize, mut visit: impl FnMut(*const u8)) {
+    let size = size.max(1);
+    if size <= LINE {
+        // At most two lines: those of its first and its last byte (a
+        // prefetch brings in the whole line of any address in it). `size`
+        // is a constant, so this is straight-line code.
+        visit(start);
+        let last = start.wrapping_add(size - 1);
+        if last as usize / LINE != start as usize / LINE {
+            visit(last);
+        }
+        return;
+    }
+    let end = start as usize + size;
     // Each line the object overlaps, once: from the line of its first byte
     // up to the line of its last.
     let mut line = start.wrapping_sub(start as usize % LINE);
     while (line as usize) < end {
-        prefetch_line(line);
+        visit(line);
         line = line.wrapping_add(LINE);
     }
 }
@@ -38,8 +57,8 @@ fn prefetch_line(address: *const u8) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: `prefetcht0` only hints the cache: it does not dereference the
     // address architecturally and cannot fault. Every address passed here
-    // is the start of a cache line that a live object overlaps (see
-    // `prefetch_read`). SSE is part of the x86-64 baseline.
+    // is a byte of a live object or the start of a cache line that one
+    // overlaps (see `prefetch_read`). SSE is part of the x86-64 baseline.
     unsafe {
         std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(address.cast::<i8>());
     }
@@ -61,6 +80,24 @@ mod tests {
         }
         prefetch_read(&());
         assert!(bytes.iter().enumerate().all(|(i, b)| usize::from(*b) == i));
+    }
+
+    /// Every line an object overlaps is visited once, and no other line.
+    #[test]
+    fn each_line_an_object_overlaps_once() {
+        let bytes = [0u8; 512];
+        let base = bytes.as_ptr();
+        for offset in 0..128 {
+            for size in [0usize, 1, 2, 16, 63, 64, 65, 120, 128, 200] {
+                let start = base.wrapping_add(offset);
+                let mut seen = Vec::new();
+                each_line(start, size, |at| seen.push(at as usize / LINE));
+                let first = start as usize / LINE;
+                let last = (start as usize + size.max(1) - 1) / LINE;
+                let want: Vec<usize> = (first..=last).collect();
+                assert_eq!(seen, want, "offset {offset}, size {size}");
+            }
+        }
     }
 
     #[test]
