@@ -108,6 +108,11 @@ impl Worker {
             dst_port: e.client_port,
         };
         let path = e.client_path;
+        let dscp = self
+            .snaps
+            .policy
+            .get()
+            .dscp_for(e.session_type, e.group_index);
         if refused && server_index != u32::MAX {
             self.emit(
                 ev,
@@ -120,7 +125,11 @@ impl Worker {
         if let Some(delta) = splice {
             super::synproxy::splice::to_client(&mut f.bytes_mut()[IP + l4.ihl()..], delta);
         }
-        self.send_to_client(f, &path)
+        // MSS clamp and DSCP (marks.rs), on the GTP-U outer header too.
+        self.mark(f.bytes_mut(), &l4, path.port, dscp);
+        let verdict = self.send_to_client(f, &path);
+        Self::mark_tunnel(f, &path, dscp);
+        verdict
     }
 
     /// An ICMP error from the server side quoting a packet we translated

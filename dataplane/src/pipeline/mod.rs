@@ -13,6 +13,7 @@ pub mod hold;
 pub mod inspect;
 mod l2;
 mod limit;
+mod marks;
 pub mod nat;
 mod own_addresses;
 mod parse;

@@ -173,11 +173,18 @@ impl Worker {
             dst_port: e.server_port,
         };
         let (server, server_index) = (e.server_ip, e.server_index);
+        let dscp = self
+            .snaps
+            .policy
+            .get()
+            .dscp_for(e.session_type, e.group_index);
         let b = f.bytes_mut();
         rewrite(&mut b[IP..], l4.ihl(), l4.proto, &rw, true);
         if let Some(delta) = splice {
             super::synproxy::splice::to_server(&mut b[IP + l4.ihl()..], delta);
         }
+        // MSS clamp and DSCP (marks.rs).
+        self.mark(b, &l4, in_port, dscp);
         self.send_to_server(f, server, server_index, now_ms, ev)
     }
 

@@ -49,4 +49,23 @@ impl Policy {
             .and_then(|ty| ty.timeouts.as_ref())
             .unwrap_or(&self.timeouts)
     }
+
+    /// The DSCP packets of a user session of type `t` served by service
+    /// `service` are marked with, both ways: the type's, else the
+    /// service's; None = left as sent. Read per packet, so a reload
+    /// re-marks live user sessions too.
+    #[inline]
+    pub fn dscp_for(&self, t: u8, service: u32) -> Option<u8> {
+        let by_type = self
+            .classifier
+            .types
+            .get(usize::from(t))
+            .and_then(|ty| ty.dscp);
+        by_type.or_else(|| {
+            self.services
+                .services
+                .get(service as usize)
+                .and_then(|s| s.dscp)
+        })
+    }
 }

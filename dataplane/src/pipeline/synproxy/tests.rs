@@ -32,7 +32,7 @@ fn payload_of(f: &[u8]) -> &[u8] {
     &f[TCP + doff..14 + total]
 }
 fn mss_of(f: &[u8]) -> Option<u16> {
-    super::segments::mss_option(&f[TCP..])
+    crate::wire::tcp_options::mss(&f[TCP..])
 }
 
 fn lab_with(mode: SynProxyMode, capacity: u32, fill: u8) -> Lab {
