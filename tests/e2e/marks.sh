@@ -14,6 +14,9 @@
 # SYN-ACK the terminal receives announces MSS 1400 (the server sent 1460),
 # checksums valid; (c) every segment from the VIP to the terminal carries
 # DSCP 10, every segment to the server too; (d) `ctl` counts 2 clamps.
+# Then tandem restarts with steering key GtpTeid and (e) a G-PDU carrying a
+# SYN with MSS 1460 (scapy) gets its SYN-ACK back in the tunnel with the
+# outer IPv4 header and the inner one at DSCP 10, MSS 1400, checksums valid.
 # Prints PASS/FAIL per check and a last line "N passed, M failed".
 set -u
 
@@ -32,6 +35,8 @@ IF_EXT="mk${RUN_ID}e0"
 FILE_PREFIX="tdmmk${RUN_ID}"
 WORKDIR="$(mktemp -d "/tmp/tandem-mk.${RUN_ID}.XXXXXX")"
 CONFIG="$WORKDIR/marks.ron"
+CONFIG_GTP="$WORKDIR/marks-gtp.ron"
+SCAPY_PY=${SCAPY_PYTHON:-/usr/bin/python3}
 TANDEM_LOG="$WORKDIR/tandem.log"
 CTL_SOCKET="$WORKDIR/ctl.sock"
 
@@ -45,8 +50,9 @@ e2e_traps
 ctl() { "$TANDEM" ctl --socket "$CTL_SOCKET" "$@"; }
 stat_of() { ctl --json stats | "$PYTHON" "$HERE/stats.py" "$@"; }
 
+# write_config FILE KEY: the config with steering key KEY.
 write_config() {
-  cat >"$CONFIG" <<EOF
+  cat >"$1" <<EOF
 (
     eal: (
         lcores: "0@0,1@1",
@@ -73,6 +79,7 @@ write_config() {
     mempool: (mbufs: 16383),
     idle: (busy_poll: false, max_sleep_us: 500),
     gateway: (addresses: ["${GATEWAY_IPS[0]}"], port_range: (1024, 65535), user_sessions_per_worker: 4096),
+    steering: (key: $2),
     mss_clamp: Some($GLOBAL_CLAMP),
     services: [
         (name: "web", vip: "$VIP_WEB", proto: Tcp, port: 80, dscp: Some($DSCP), servers: [
@@ -98,13 +105,18 @@ prepare() {
     (cd "$REPO_ROOT" && cargo build -q -p appliance) || setup_failed "cargo build failed"
     TANDEM="$REPO_ROOT/target/debug/tandem"
   fi
-  write_config
-  local err
-  err=$("$TANDEM" check-config "$CONFIG" 2>&1) || setup_failed "config rejected: $err"
+  "$SCAPY_PY" -c 'from scapy.contrib.gtp import GTP_U_Header' 2>/dev/null || { log "needs scapy for $SCAPY_PY"; exit 2; }
+  write_config "$CONFIG" SourceIp
+  write_config "$CONFIG_GTP" GtpTeid
+  local err c
+  for c in "$CONFIG" "$CONFIG_GTP"; do
+    err=$("$TANDEM" check-config "$c" 2>&1) || setup_failed "config rejected: $err"
+  done
 }
 
+# setup CONFIG: tandem on CONFIG and the hosts around it.
 setup() {
-  start_tandem "$CONFIG" "$TANDEM_LOG" "$TANDEM" || setup_failed "tandem did not start"
+  start_tandem "$1" "$TANDEM_LOG" "$TANDEM" || setup_failed "tandem did not start"
   topo_build || setup_failed "could not build the namespaces"
   VIDEO_SERVERS=() # not in this config
   topo_servers || setup_failed "servers did not start"
@@ -115,7 +127,7 @@ setup() {
 # until it listens. Sets CAP_PID.
 capture() {
   local ns=$1 ifc=$2 file=$3 filter=$4
-  ip netns exec "$ns" tcpdump -i "$ifc" -nn -U -w "$file" "$filter" 2>"$file.err" &
+  ip netns exec "$ns" tcpdump -i "$ifc" -nn -U --immediate-mode -w "$file" "$filter" 2>"$file.err" &
   CAP_PID=$!
   BG_PIDS+=("$CAP_PID")
   wait_for 5 grep -q "listening on" "$file.err" || { log "tcpdump in $ns: $(cat "$file.err")"; return 1; }
@@ -148,7 +160,7 @@ scenario_curl() {
   ue_pid=$CAP_PID
   local code
   code=$(ip netns exec "$NS_UE" curl -sS -m 5 -o /dev/null -w '%{http_code}' "http://$VIP_WEB/" 2>&1)
-  sleep 0.5
+  sleep 1
   stop_capture "$srv_pid"
   stop_capture "$ue_pid"
   if [ "$code" = 200 ]; then pass "curl through the VIP answered 200"; else fail "curl got '$code'"; fi
@@ -215,13 +227,51 @@ scenario_curl() {
     fail "ctl workers lacks mss_clamped"; fi
 }
 
+# (e) GTP-U: a G-PDU with a SYN from an eNodeB at the terminals' access
+# address; the SYN-ACK comes back tunnelled.
+scenario_gtp() {
+  stop_tandem
+  lib_cleanup
+  : >"$TANDEM_LOG"
+  setup "$CONFIG_GTP"
+  local cap="$WORKDIR/gtp.pcap" pid mac
+  capture "$NS_UE" "$IF_ACC0" "$cap" "udp port 2152" || { fail "setup: tcpdump for GTP-U"; return; }
+  pid=$CAP_PID
+  mac=$(stat_of port-mac acc0)
+  cat >"$WORKDIR/gpdu.py" <<'PY'
+import sys
+from scapy.all import Ether, IP, UDP, TCP, sendp
+from scapy.contrib.gtp import GTP_U_Header
+ifc, mac, enb, acc, ue, vip = sys.argv[1:7]
+syn = IP(src=ue, dst=vip) / TCP(sport=41000, dport=80, flags="S", seq=1000, options=[("MSS", 1460)])
+sendp(Ether(dst=mac) / IP(src=enb, dst=acc) / UDP(sport=2152, dport=2152)
+      / GTP_U_Header(teid=0x1234, gtp_type=255) / syn, iface=ifc, verbose=False)
+PY
+  ip netns exec "$NS_UE" "$SCAPY_PY" "$WORKDIR/gpdu.py" "$IF_ACC0" "$mac" "$UE_A_IP" "$ACC0_GW" 10.8.0.200 "$VIP_WEB" ||
+    { fail "gtp: scapy failed"; stop_capture "$pid"; return; }
+  sleep 1
+  stop_capture "$pid"
+  # outer,inner src | outer,inner DSCP | flags | MSS | IPv4 checksums | TCP checksum
+  tshark -r "$cap" -o ip.check_checksum:TRUE -o tcp.check_checksum:TRUE -T fields -E separator='|' -E occurrence=a \
+    -e ip.src -e ip.dsfield.dscp -e tcp.flags -e tcp.options.mss_val -e ip.checksum.status -e tcp.checksum.status \
+    2>/dev/null >"$WORKDIR/gtp.txt"
+  local line want="$ACC0_GW,$VIP_WEB|$DSCP,$DSCP|0x0012|$PORT_CLAMP|1,1|1"
+  line=$(awk -F'|' '$3 == "0x0012"' "$WORKDIR/gtp.txt" | head -1)
+  if [ "$line" = "$want" ]; then
+    pass "gtp: tunnelled SYN-ACK from $ACC0_GW: outer and inner DSCP $DSCP, MSS $PORT_CLAMP, checksums valid"
+  else
+    fail "gtp: tunnelled SYN-ACK '$line', want '$want'"
+  fi
+}
+
 prepare
-setup
+setup "$CONFIG"
 scenario_curl
+scenario_gtp
 if [ "$FAILED" != 0 ]; then
   echo "--- tandem log (last 30 lines)"
   plain_log "$TANDEM_LOG" | tail -30
-  for f in "$WORKDIR"/server.txt "$WORKDIR"/terminal.txt; do
+  for f in "$WORKDIR"/server.txt "$WORKDIR"/terminal.txt "$WORKDIR"/gtp.txt; do
     [ -s "$f" ] && { echo "--- $f"; cat "$f"; }
   done
 fi
