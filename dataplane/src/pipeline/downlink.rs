@@ -108,11 +108,7 @@ impl Worker {
             dst_port: e.client_port,
         };
         let path = e.client_path;
-        let dscp = self
-            .snaps
-            .policy
-            .get()
-            .dscp_for(e.session_type, e.group_index);
+        let dscp = super::marks::dscp(self.dscp_marks, self.snaps.policy.get(), e);
         if refused && server_index != u32::MAX {
             self.emit(
                 ev,

@@ -18,18 +18,47 @@ use super::l2::ClientPath;
 use super::parse::L4Info;
 use super::Worker;
 use crate::frame::Frame;
+use crate::policy::Policy;
+use crate::tier2::UserSession;
 use crate::wire::{dscp::set_dscp, tcp_options, ETHERNET_HEADER_LEN, PROTO_TCP};
 
 const IP: usize = ETHERNET_HEADER_LEN;
+
+/// The DSCP for user session `e`'s packets; `on`: whether the policy marks
+/// any (`Worker::dscp_marks`), so that without marks this is one test.
+#[inline(always)]
+pub(super) fn dscp(on: bool, policy: &Policy, e: &UserSession) -> Option<u8> {
+    if on {
+        policy.dscp_for(e.session_type, e.group_index)
+    } else {
+        None
+    }
+}
 
 impl Worker {
     /// Marks a translated plain frame (Ethernet + IPv4, L4 as `l4`
     /// describes it) of a user session whose terminal is reached through
     /// `client_port`: clamps the MSS of a SYN or SYN-ACK and sets `dscp`.
-    #[inline]
+    /// Unmarked established packets cost one test here.
+    #[inline(always)]
     pub(super) fn mark(&self, b: &mut [u8], l4: &L4Info, client_port: u16, dscp: Option<u8>) {
-        if l4.proto == PROTO_TCP && l4.flags.syn() {
-            self.clamp_syn(b, IP + l4.ihl(), client_port);
+        let syn = l4.proto == PROTO_TCP && l4.flags.syn();
+        if syn || dscp.is_some() {
+            self.mark_now(b, syn, IP + l4.ihl(), client_port, dscp);
+        }
+    }
+
+    #[inline(never)]
+    fn mark_now(
+        &self,
+        b: &mut [u8],
+        syn: bool,
+        tcp_off: usize,
+        client_port: u16,
+        dscp: Option<u8>,
+    ) {
+        if syn {
+            self.clamp_syn(b, tcp_off, client_port);
         }
         if let Some(d) = dscp {
             if let Some(ip) = b.get_mut(IP..) {

@@ -173,11 +173,7 @@ impl Worker {
             dst_port: e.server_port,
         };
         let (server, server_index) = (e.server_ip, e.server_index);
-        let dscp = self
-            .snaps
-            .policy
-            .get()
-            .dscp_for(e.session_type, e.group_index);
+        let dscp = super::marks::dscp(self.dscp_marks, self.snaps.policy.get(), e);
         let b = f.bytes_mut();
         rewrite(&mut b[IP..], l4.ihl(), l4.proto, &rw, true);
         if let Some(delta) = splice {

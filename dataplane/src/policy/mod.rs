@@ -50,6 +50,15 @@ impl Policy {
             .unwrap_or(&self.timeouts)
     }
 
+    /// Whether any type or service marks a DSCP (checked once per new
+    /// snapshot, so that the established path can skip [`dscp_for`]).
+    ///
+    /// [`dscp_for`]: Policy::dscp_for
+    pub fn marks_dscp(&self) -> bool {
+        self.classifier.types.iter().any(|t| t.dscp.is_some())
+            || self.services.services.iter().any(|s| s.dscp.is_some())
+    }
+
     /// The DSCP packets of a user session of type `t` served by service
     /// `service` are marked with, both ways: the type's, else the
     /// service's; None = left as sent. Read per packet, so a reload

@@ -342,10 +342,7 @@ impl Worker {
             mss: Some(mss),
             tos: marked_tos(
                 tos,
-                self.snaps
-                    .policy
-                    .get()
-                    .dscp_for(e.session_type, e.group_index),
+                crate::pipeline::marks::dscp(self.dscp_marks, self.snaps.policy.get(), e),
             ),
         };
         let server = e.server_ip;
@@ -397,10 +394,7 @@ impl Worker {
             mss: None,
             tos: marked_tos(
                 tos,
-                self.snaps
-                    .policy
-                    .get()
-                    .dscp_for(e.session_type, e.group_index),
+                crate::pipeline::marks::dscp(self.dscp_marks, self.snaps.policy.get(), e),
             ),
         };
         let server = e.server_ip;
