@@ -12,7 +12,8 @@
 //!
 //! Both are rewrites in place with incremental checksums; neither drops a
 //! packet. The DSCP is read from the policy per packet (the user session
-//! has no spare byte), so a reload re-marks live user sessions.
+//! has no spare byte) when the policy marks any, so a reload re-marks
+//! live user sessions; without marks the established path pays one test.
 
 use super::l2::ClientPath;
 use super::parse::L4Info;
