@@ -124,7 +124,9 @@ impl Worker {
         // MSS clamp and DSCP (marks.rs), on the GTP-U outer header too.
         self.mark(f.bytes_mut(), &l4, path.port, dscp);
         let verdict = self.send_to_client(f, &path);
-        Self::mark_tunnel(f, &path, dscp);
+        if matches!(verdict, Verdict::Forward(_)) {
+            Self::mark_tunnel(f, &path, dscp);
+        }
         verdict
     }
 
