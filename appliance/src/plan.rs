@@ -100,6 +100,7 @@ pub fn service_table(c: &Config) -> ServiceTable {
                 config::SynProxyMode::Auto => SynProxyMode::Auto,
                 config::SynProxyMode::Always => SynProxyMode::Always,
             },
+            dscp: s.dscp,
         });
     }
     // Type overrides name services that are now all known.
@@ -145,6 +146,7 @@ pub fn classifier(c: &Config) -> Classifier {
             },
             timeouts: t.timeouts.as_ref().map(timeouts),
             accounted: t.accounted,
+            dscp: t.dscp,
         })
         .collect();
     let rules = c
@@ -269,6 +271,9 @@ pub fn topology(c: &Config, macs: &[[u8; 6]], policy: &Policy) -> Topology {
         for r in &p.routes {
             t.add_route(r.prefix.addr, r.prefix.prefix_len, pi, r.via.0);
         }
+        // An access port's own clamp, else the global one (every port:
+        // on a cluster gateway the terminal's path is the fabric port).
+        t.set_mss_clamp(pi, p.mss_clamp.or(c.mss_clamp));
         if let Some(list) = &p.allowed_sources {
             let v: Vec<(std::net::Ipv4Addr, u8)> =
                 list.iter().map(|c| (c.addr, c.prefix_len)).collect();

@@ -355,3 +355,86 @@ fn unknown_field_message_reads_well() {
         "Unexpected field named `bogus_field` in `Eal`, expected one of",
     );
 }
+
+// ------------------------------------------------ MSS clamps and DSCP marks
+
+#[test]
+fn mss_clamps_and_dscp_marks_in_range_are_valid() {
+    let text = with(
+        &with_service("10.9.0.1"),
+        "proto: Tcp,",
+        "proto: Tcp, dscp: Some(10),",
+    );
+    let text = with(
+        &text,
+        "role: Access,",
+        "role: Access, mss_clamp: Some(1400),",
+    );
+    let text = with(
+        &text,
+        "user_sessions_per_worker: 1024),",
+        "user_sessions_per_worker: 1024),\n    mss_clamp: Some(536),\n    user_session_types: [(name: \"voice\", dscp: Some(46))],",
+    );
+    let scratch = Scratch::new("marks-ok");
+    let file = scratch.path("ok.ron");
+    std::fs::write(&file, text).expect("write");
+    let path = file.to_str().expect("utf-8 path");
+    let (status, _, stderr) = run_to_end(&["check-config", path], LIMIT);
+    assert_eq!(status.code(), Some(0), "{stderr}");
+}
+
+#[test]
+fn port_mss_clamp_below_536() {
+    let text = with(
+        &base("x"),
+        "role: Access,",
+        "role: Access, mss_clamp: Some(400),",
+    );
+    rejected("mss-low", &text, 5, Some("Some(400)"), "outside 536..=9176");
+}
+
+#[test]
+fn mss_clamp_on_a_server_port() {
+    let text = with(
+        &base("x"),
+        "role: Server,",
+        "role: Server, mss_clamp: Some(1400),",
+    );
+    rejected("mss-server", &text, 6, Some("Some(1400)"), "access ports");
+}
+
+#[test]
+fn global_mss_clamp_above_9176() {
+    let text = with(
+        &base("x"),
+        "user_sessions_per_worker: 1024),",
+        "user_sessions_per_worker: 1024),\n    mss_clamp: Some(9200),",
+    );
+    rejected(
+        "mss-high",
+        &text,
+        12,
+        Some("Some(9200)"),
+        "outside 536..=9176",
+    );
+}
+
+#[test]
+fn user_session_type_dscp_above_63() {
+    let text = with(
+        &base("x"),
+        "user_sessions_per_worker: 1024),",
+        "user_sessions_per_worker: 1024),\n    user_session_types: [(name: \"voice\", dscp: Some(64))],",
+    );
+    rejected("dscp-type", &text, 12, Some("Some(64)"), "0 to 63");
+}
+
+#[test]
+fn service_dscp_above_63() {
+    let text = with(
+        &with_service("10.9.0.1"),
+        "proto: Tcp,",
+        "proto: Tcp, dscp: Some(70),",
+    );
+    rejected("dscp-service", &text, 12, Some("Some(70)"), "0 to 63");
+}

@@ -180,6 +180,9 @@ pub struct WorkerCounters {
     pub syn_cookies_valid: Counter,
     /// SYN proxy: server handshakes completed and spliced.
     pub syn_proxy_opened: Counter,
+    /// SYN and SYN-ACK segments whose MSS option was lowered to the
+    /// `mss_clamp` of their access port (SYN proxy segments included).
+    pub mss_clamped: Counter,
     pub snapshot_generation: Counter,
     pub busy_polls: Counter,
     pub idle_polls: Counter,

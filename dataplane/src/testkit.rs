@@ -94,6 +94,7 @@ pub fn policy() -> Policy {
                 by_type: vec![],
                 removed: false,
                 syn_proxy: crate::policy::SynProxyMode::Off,
+                dscp: None,
             },
             Service {
                 name: "dns".into(),
@@ -105,6 +106,7 @@ pub fn policy() -> Policy {
                 by_type: vec![],
                 removed: false,
                 syn_proxy: crate::policy::SynProxyMode::Off,
+                dscp: None,
             },
         ],
         vec![

@@ -68,6 +68,9 @@ pub struct Topology {
     /// Per port: the source prefixes allowed in, as (network, mask);
     /// empty = any source (anti-spoofing on access ports).
     allowed_sources: Vec<Vec<(u32, u32)>>,
+    /// Per port: the largest MSS a SYN or SYN-ACK of a user session whose
+    /// terminal is reached through it may announce; 0 = no clamp.
+    mss_clamp: Vec<u16>,
 }
 
 fn mask(len: u8) -> u32 {
@@ -114,6 +117,25 @@ impl Topology {
             via: Some(via),
         });
         self.sort_routes();
+    }
+
+    /// Clamps the MSS of user sessions through `port` to `max` (None: no
+    /// clamp).
+    pub fn set_mss_clamp(&mut self, port: u16, max: Option<u16>) {
+        let p = usize::from(port);
+        if self.mss_clamp.len() <= p {
+            self.mss_clamp.resize(p + 1, 0);
+        }
+        self.mss_clamp[p] = max.unwrap_or(0);
+    }
+
+    /// The MSS clamp of `port`, if it has one.
+    #[inline]
+    pub fn mss_clamp(&self, port: u16) -> Option<u16> {
+        self.mss_clamp
+            .get(usize::from(port))
+            .copied()
+            .filter(|&m| m != 0)
     }
 
     /// Restricts the sources accepted on `port` to these prefixes.

@@ -115,6 +115,9 @@ pub struct WorkerStats {
     /// SYN proxy: connections whose server handshake completed.
     #[serde(default)]
     pub syn_proxy_opened: u64,
+    /// SYN and SYN-ACK segments whose MSS was lowered to `mss_clamp`.
+    #[serde(default)]
+    pub mss_clamped: u64,
     pub busy_polls: u64,
     pub idle_polls: u64,
     /// (reason label, count) for every reason, zeros included.

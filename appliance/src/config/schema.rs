@@ -26,6 +26,10 @@ pub struct Config {
     /// SYN flood defence: when services with `syn_proxy: Auto` are proxied.
     #[serde(default)]
     pub syn_proxy: SynProxy,
+    /// TCP MSS clamp for user sessions through access ports without their
+    /// own `mss_clamp` (536..=9176); absent = no clamp.
+    #[serde(default)]
+    pub mss_clamp: Option<u16>,
     #[serde(default)]
     pub services: Vec<Service>,
     #[serde(default)]
@@ -248,6 +252,11 @@ pub struct Port {
     /// outer source (the tunnel peer), not the terminal's address.
     #[serde(default)]
     pub allowed_sources: Option<Vec<Ipv4Cidr>>,
+    /// Access ports only: the largest TCP MSS a SYN or SYN-ACK of a user
+    /// session through this port may announce (536..=9176); absent = the
+    /// global `mss_clamp`.
+    #[serde(default)]
+    pub mss_clamp: Option<u16>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -473,6 +482,10 @@ pub struct Service {
     /// SYN flood defence for this (TCP) service.
     #[serde(default)]
     pub syn_proxy: SynProxyMode,
+    /// DSCP (0..=63) set on this service's packets both ways, unless the
+    /// user-session type sets one.
+    #[serde(default)]
+    pub dscp: Option<u8>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -501,6 +514,10 @@ pub struct UserSessionType {
     /// Absent: the global `timeouts`.
     #[serde(default)]
     pub timeouts: Option<Timeouts>,
+    /// DSCP (0..=63) set on this type's packets both ways (wins over the
+    /// service's `dscp`).
+    #[serde(default)]
+    pub dscp: Option<u8>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Hash)]

@@ -329,6 +329,7 @@ fn workers(workers: &[WorkerStats]) -> String {
         "syn_cookies_sent",
         "syn_cookies_valid",
         "syn_proxy_opened",
+        "mss_clamped",
         "events_lost",
     ]);
     for w in workers {
@@ -344,6 +345,7 @@ fn workers(workers: &[WorkerStats]) -> String {
             w.syn_cookies_sent.to_string(),
             w.syn_cookies_valid.to_string(),
             w.syn_proxy_opened.to_string(),
+            w.mss_clamped.to_string(),
             w.events_lost.to_string(),
         ]);
     }

@@ -314,6 +314,12 @@ const WORKER_FAMILIES: &[WorkerField] = &[
         |w| w.syn_proxy_opened,
     ),
     (
+        "tandem_worker_mss_clamped_total",
+        Kind::Counter,
+        "SYN and SYN-ACK segments whose TCP MSS option was lowered to the access port's mss_clamp.",
+        |w| w.mss_clamped,
+    ),
+    (
         "tandem_worker_events_lost_total",
         Kind::Counter,
         "Events (pin requests, accounting) lost because the queue to the control plane was full.",
@@ -783,6 +789,7 @@ mod tests {
             "tandem_worker_syn_cookies_sent_total{worker=\"0\"} 6",
             "tandem_worker_syn_cookies_valid_total{worker=\"1\"} 7",
             "tandem_worker_syn_proxy_opened_total{worker=\"0\"} 8",
+            "tandem_worker_mss_clamped_total{worker=\"1\"} 9",
             "tandem_worker_drops_total{worker=\"0\",reason=\"syn_cookie_invalid\"} 0",
             "tandem_worker_drops_total{worker=\"1\",reason=\"table_full\"} 7",
             "tandem_worker_drops_total{worker=\"1\",reason=\"ip_fragment\"} 2",

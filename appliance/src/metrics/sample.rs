@@ -67,6 +67,7 @@ fn worker(index: u16, base: u64) -> WorkerStats {
         syn_cookies_sent: 6,
         syn_cookies_valid: 7,
         syn_proxy_opened: 8,
+        mss_clamped: 9,
         busy_polls: 100,
         idle_polls: 900,
         drops,

@@ -212,6 +212,7 @@ impl Control {
                 syn_cookies_sent: c.syn_cookies_sent.get(),
                 syn_cookies_valid: c.syn_cookies_valid.get(),
                 syn_proxy_opened: c.syn_proxy_opened.get(),
+                mss_clamped: c.mss_clamped.get(),
                 busy_polls: c.busy_polls.get(),
                 idle_polls: c.idle_polls.get(),
                 drops: DropReason::ALL
@@ -661,6 +662,7 @@ impl Control {
                 by_type: Vec::new(),
                 removed: false,
                 syn_proxy: dataplane::policy::SynProxyMode::Off,
+                dscp: None,
             });
             Ok(json!({ "message": format!("service \"{name}\" added; add servers to it") }))
         })

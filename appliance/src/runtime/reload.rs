@@ -17,9 +17,11 @@ fn restart_sections(old: &Config, new: &Config) -> Vec<&'static str> {
         serde_json::to_string(a).ok() == serde_json::to_string(b).ok()
     }
     let mut out = Vec::new();
-    let checks: [(&'static str, bool); 14] = [
+    let checks: [(&'static str, bool); 15] = [
         ("eal", same(&old.eal, &new.eal)),
         ("ports", same(&old.ports, &new.ports)),
+        // Clamps live in the topology, fixed for a run like the ports.
+        ("mss_clamp", same(&old.mss_clamp, &new.mss_clamp)),
         ("workers", same(&old.workers, &new.workers)),
         ("mempool", same(&old.mempool, &new.mempool)),
         ("rings", same(&old.rings, &new.rings)),
@@ -222,5 +224,15 @@ mod tests {
             r#"(addr: "10.2.0.22", weight: 3)"#,
         ));
         assert!(restart_sections(&a, &c).is_empty());
+        // MSS clamps need a restart; DSCP marks are policy and reload.
+        let d = cfg(&BASE.replace(
+            "gateway: (addresses: [\"10.2.0.10\"]),",
+            "gateway: (addresses: [\"10.2.0.10\"]),\n    mss_clamp: Some(1400),",
+        ));
+        assert_eq!(restart_sections(&a, &d), vec!["mss_clamp"]);
+        let e = cfg(&BASE.replace("port: 80,", "port: 80, dscp: Some(46),"));
+        assert!(restart_sections(&a, &e).is_empty());
+        let p = merge_policy(&plan::policy(&a), &e).unwrap();
+        assert_eq!(p.dscp_for(0, 0), Some(46), "web's new DSCP applies");
     }
 }

@@ -150,6 +150,7 @@ fn policy(timeouts: Timeouts) -> Policy {
             by_type: vec![],
             removed: false,
             syn_proxy: dataplane::policy::SynProxyMode::Off,
+            dscp: None,
         }],
         servers,
     );

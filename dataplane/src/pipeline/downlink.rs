@@ -108,6 +108,7 @@ impl Worker {
             dst_port: e.client_port,
         };
         let path = e.client_path;
+        let dscp = super::marks::dscp(self.dscp_marks, self.snaps.policy.get(), e);
         if refused && server_index != u32::MAX {
             self.emit(
                 ev,
@@ -120,7 +121,13 @@ impl Worker {
         if let Some(delta) = splice {
             super::synproxy::splice::to_client(&mut f.bytes_mut()[IP + l4.ihl()..], delta);
         }
-        self.send_to_client(f, &path)
+        // MSS clamp and DSCP (marks.rs), on the GTP-U outer header too.
+        self.mark(f.bytes_mut(), &l4, path.port, dscp);
+        let verdict = self.send_to_client(f, &path);
+        if matches!(verdict, Verdict::Forward(_)) {
+            Self::mark_tunnel(f, &path, dscp);
+        }
+        verdict
     }
 
     /// An ICMP error from the server side quoting a packet we translated

@@ -13,6 +13,7 @@ pub mod hold;
 pub mod inspect;
 mod l2;
 mod limit;
+mod marks;
 pub mod nat;
 mod own_addresses;
 mod parse;
@@ -224,6 +225,9 @@ pub struct Worker {
     /// This 100 ms window's ARP claims of new MACs: (start, used).
     arp_budget: (u64, u32),
     pools: Arc<Vec<PoolGauge>>,
+    /// Whether the policy snapshot marks any DSCP (`marks.rs`): without,
+    /// the established path skips the per-packet lookup.
+    dscp_marks: bool,
 }
 
 /// Tier 2's state: the user-session table and everything that serves it.
@@ -275,7 +279,9 @@ impl Worker {
         let wheel = TimerWheel::new(cfg.table_capacity, WHEEL_TICK_MS, WHEEL_SLOTS, now_ms);
         let admission = Admission::new(cfg.table_capacity);
         let synproxy = synproxy::SynProxy::new(cfg.table_capacity);
+        let dscp_marks = snaps.policy.get().marks_dscp();
         Ok(Worker {
+            dscp_marks,
             cfg,
             topo,
             snaps,
@@ -341,7 +347,10 @@ impl Worker {
     #[inline]
     pub fn begin_burst(&mut self) -> bool {
         let mut changed = self.snaps.steering.refresh();
-        changed |= self.snaps.policy.refresh();
+        if self.snaps.policy.refresh() {
+            changed = true;
+            self.dscp_marks = self.snaps.policy.get().marks_dscp();
+        }
         changed |= self.snaps.neighbours.refresh();
         changed |= self.snaps.loads.refresh();
         if changed {

@@ -303,7 +303,7 @@ fn l4_info(b: &[u8], ip: &Ip) -> Result<L4Info, DropReason> {
                     payload: (l4.len() - doff) as u32,
                     flags,
                     window_scale: if flags.syn() {
-                        window_scale_option(&l4[20..doff])
+                        crate::wire::tcp_options::window_scale(&l4[..doff])
                     } else {
                         None
                     },
@@ -336,27 +336,4 @@ fn l4_info(b: &[u8], ip: &Ip) -> Result<L4Info, DropReason> {
         }
         _ => Err(DropReason::UnsupportedProtocol),
     }
-}
-
-/// The shift of a window scale option (kind 3) among SYN options, if any.
-/// A malformed option list ends the search.
-#[inline]
-fn window_scale_option(mut opts: &[u8]) -> Option<u8> {
-    while let Some(&kind) = opts.first() {
-        match kind {
-            0 => return None,
-            1 => opts = &opts[1..],
-            _ => {
-                let len = usize::from(*opts.get(1)?);
-                if len < 2 || len > opts.len() {
-                    return None;
-                }
-                if kind == 3 && len == 3 {
-                    return Some(opts[2]);
-                }
-                opts = &opts[len..];
-            }
-        }
-    }
-    None
 }

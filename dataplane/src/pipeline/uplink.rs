@@ -176,11 +176,14 @@ impl Worker {
             dst_port: e.server_port,
         };
         let (server, server_index) = (e.server_ip, e.server_index);
+        let dscp = super::marks::dscp(self.dscp_marks, self.snaps.policy.get(), e);
         let b = f.bytes_mut();
         rewrite(&mut b[IP..], l4.ihl(), l4.proto, &rw, true);
         if let Some(delta) = splice {
             super::synproxy::splice::to_server(&mut b[IP + l4.ihl()..], delta);
         }
+        // MSS clamp and DSCP (marks.rs).
+        self.mark(b, &l4, in_port, dscp);
         self.send_to_server(f, server, server_index, now_ms, ev)
     }
 

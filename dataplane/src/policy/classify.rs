@@ -25,6 +25,8 @@ pub struct UserSessionType {
     pub timeouts: Option<Timeouts>,
     /// Whether accounting records are written for it.
     pub accounted: bool,
+    /// DSCP set on its packets both ways (wins over the service's).
+    pub dscp: Option<u8>,
 }
 
 /// One classification rule; every present condition must hold.
@@ -64,6 +66,7 @@ impl Default for Classifier {
                 selection: Selection::default(),
                 timeouts: None,
                 accounted: true,
+                dscp: None,
             }],
             rules: Vec::new(),
         }
@@ -102,6 +105,7 @@ mod tests {
             selection: Selection::LeastLoad,
             timeouts: None,
             accounted: true,
+            dscp: None,
         }
     }
 

@@ -49,4 +49,32 @@ impl Policy {
             .and_then(|ty| ty.timeouts.as_ref())
             .unwrap_or(&self.timeouts)
     }
+
+    /// Whether any type or service marks a DSCP (checked once per new
+    /// snapshot, so that the established path can skip [`dscp_for`]).
+    ///
+    /// [`dscp_for`]: Policy::dscp_for
+    pub fn marks_dscp(&self) -> bool {
+        self.classifier.types.iter().any(|t| t.dscp.is_some())
+            || self.services.services.iter().any(|s| s.dscp.is_some())
+    }
+
+    /// The DSCP packets of a user session of type `t` served by service
+    /// `service` are marked with, both ways: the type's, else the
+    /// service's; None = left as sent. Read per packet, so a reload
+    /// re-marks live user sessions too.
+    #[inline]
+    pub fn dscp_for(&self, t: u8, service: u32) -> Option<u8> {
+        let by_type = self
+            .classifier
+            .types
+            .get(usize::from(t))
+            .and_then(|ty| ty.dscp);
+        by_type.or_else(|| {
+            self.services
+                .services
+                .get(service as usize)
+                .and_then(|s| s.dscp)
+        })
+    }
 }

@@ -89,6 +89,9 @@ pub struct Service {
     pub removed: bool,
     /// SYN flood defence for this service (TCP only).
     pub syn_proxy: SynProxyMode,
+    /// DSCP set on its user sessions' packets both ways, unless their
+    /// user-session type sets one.
+    pub dscp: Option<u8>,
 }
 
 /// Services and servers, with a VIP index.
@@ -187,6 +190,7 @@ mod tests {
                     by_type: vec![(2, 2)],
                     removed: false,
                     syn_proxy: SynProxyMode::Off,
+                    dscp: None,
                 },
                 Service {
                     name: "rtp".into(),
@@ -198,6 +202,7 @@ mod tests {
                     by_type: vec![],
                     removed: false,
                     syn_proxy: SynProxyMode::Off,
+                    dscp: None,
                 },
                 Service {
                     name: "video-pool".into(),
@@ -209,6 +214,7 @@ mod tests {
                     by_type: vec![],
                     removed: false,
                     syn_proxy: SynProxyMode::Off,
+                    dscp: None,
                 },
             ],
             vec![srv(21), srv(22), srv(31)],

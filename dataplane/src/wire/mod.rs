@@ -15,6 +15,7 @@
 mod arp;
 mod bytes;
 pub mod checksum;
+pub mod dscp;
 mod error;
 mod ethernet;
 pub mod frames;

@@ -12,6 +12,7 @@ mod exporters;
 mod gateway;
 mod hardening;
 mod health;
+mod marks;
 mod ports;
 mod services;
 mod sizes;
@@ -46,6 +47,7 @@ pub fn validate(c: &Config) -> Result<(), Violation> {
     let type_names = classify::check(c)?;
     let service_names = services::check(c, &type_names)?;
     subscribers::check(c, &service_names)?;
+    marks::check(c)?;
     health::check(c)?;
     exporters::check(c)?;
     // Addresses with two roles; tables the machine cannot hold.

@@ -241,8 +241,9 @@ impl Worker {
     ) -> Verdict {
         let b = f.bytes();
         let tcp_off = IP + l4.ihl();
-        let mss = b.get(tcp_off..).and_then(segments::mss_option);
+        let mss = b.get(tcp_off..).and_then(crate::wire::tcp_options::mss);
         let mss_ix = mss_index(mss);
+        let announced = self.clamped_mss(MSS_TABLE[usize::from(mss_ix)], path.port);
         let t = CookieTuple {
             client_ip: key.client_ip,
             client_port: key.client_port,
@@ -260,7 +261,7 @@ impl Worker {
             ack: seq.wrapping_add(1),
             flags: FLAG_SYN | FLAG_ACK,
             window: segments::WINDOW,
-            mss: Some(MSS_TABLE[usize::from(mss_ix)]),
+            mss: Some(announced),
             tos: b[IP + 1],
         };
         if !self.put_segment(f, &s) {
@@ -294,6 +295,7 @@ impl Worker {
             Ok(i) => i,
             Err(v) => return v,
         };
+        let mss = self.clamped_mss(MSS_TABLE[usize::from(mss_ix & 3)], o.path.port);
         let b = f.bytes();
         let (tos, window) = (b[IP + 1], rd16(b, IP + l4.ihl() + 14));
         let Some(slot) = self.gw.synproxy.slots.get_mut(idx as usize) else {
@@ -337,8 +339,11 @@ impl Worker {
             ack: 0,
             flags: FLAG_SYN,
             window,
-            mss: Some(MSS_TABLE[usize::from(mss_ix & 3)]),
-            tos,
+            mss: Some(mss),
+            tos: marked_tos(
+                tos,
+                crate::pipeline::marks::dscp(self.dscp_marks, self.snaps.policy.get(), e),
+            ),
         };
         let server = e.server_ip;
         if !self.put_segment(f, &s) {
@@ -387,7 +392,10 @@ impl Worker {
             flags: FLAG_ACK,
             window: segments::WINDOW,
             mss: None,
-            tos,
+            tos: marked_tos(
+                tos,
+                crate::pipeline::marks::dscp(self.dscp_marks, self.snaps.policy.get(), e),
+            ),
         };
         let server = e.server_ip;
         if e.state != before {
@@ -415,4 +423,12 @@ impl Worker {
         let n = segments::write(s, &mut out);
         super::own_addresses::replace_contents(f, &out[..n])
     }
+}
+
+/// The TOS byte of a segment the proxy writes toward the server: `tos`
+/// with the user session's DSCP, if it has one (ECN kept).
+fn marked_tos(tos: u8, dscp: Option<u8>) -> u8 {
+    dscp.map_or(tos, |d| {
+        (d & crate::wire::dscp::DSCP_MAX) << 2 | (tos & 0x03)
+    })
 }

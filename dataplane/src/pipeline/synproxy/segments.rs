@@ -37,31 +37,6 @@ pub struct Segment {
     pub tos: u8,
 }
 
-/// The MSS option of a TCP header (`tcp`: header with options), if any.
-pub fn mss_option(tcp: &[u8]) -> Option<u16> {
-    let doff = usize::from(*tcp.get(12)? >> 4) * 4;
-    let opts = tcp.get(20..doff)?;
-    let mut i = 0;
-    while i < opts.len() {
-        match opts[i] {
-            0 => return None,
-            1 => i += 1,
-            kind => {
-                let len = usize::from(*opts.get(i + 1)?);
-                if len < 2 {
-                    return None;
-                }
-                if kind == 2 && len == 4 {
-                    let v = opts.get(i + 2..i + 4)?;
-                    return Some(u16::from_be_bytes([v[0], v[1]]));
-                }
-                i += len;
-            }
-        }
-    }
-    None
-}
-
 /// Writes `s` as a frame into `out`; returns its length.
 pub fn write(s: &Segment, out: &mut [u8; MAX_LEN]) -> usize {
     let tcp_len = if s.mss.is_some() { 24 } else { 20 };
@@ -122,23 +97,9 @@ mod tests {
         let ip = &out[14..n];
         assert_eq!(checksum(&ip[..20]), 0);
         assert!(l4_verifies(s.src, s.dst, PROTO_TCP, &ip[20..]));
-        assert_eq!(mss_option(&ip[20..]), Some(1440));
+        assert_eq!(crate::wire::tcp_options::mss(&ip[20..]), Some(1440));
         let n = write(&Segment { mss: None, ..s }, &mut out);
         assert_eq!(n, MAX_LEN - 4);
-        assert_eq!(mss_option(&out[34..n]), None);
-    }
-
-    #[test]
-    fn mss_option_skips_other_options_and_stops_on_garbage() {
-        let mut tcp = [0u8; 32];
-        tcp[12] = 8 << 4;
-        tcp[20..32].copy_from_slice(&[1, 1, 4, 2, 8, 10, 0, 0, 0, 0, 0, 0]);
-        assert_eq!(mss_option(&tcp), None, "SACK-permitted, timestamps, no MSS");
-        tcp[20..32].copy_from_slice(&[1, 3, 3, 7, 2, 4, 0x05, 0xb4, 0, 0, 0, 0]);
-        assert_eq!(mss_option(&tcp), Some(1460));
-        tcp[20..24].copy_from_slice(&[5, 0, 0, 0]);
-        assert_eq!(mss_option(&tcp), None, "zero length option");
-        tcp[12] = 15 << 4;
-        assert_eq!(mss_option(&tcp), None, "data offset past the buffer");
+        assert_eq!(crate::wire::tcp_options::mss(&out[34..n]), None);
     }
 }

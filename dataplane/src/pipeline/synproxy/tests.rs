@@ -32,7 +32,7 @@ fn payload_of(f: &[u8]) -> &[u8] {
     &f[TCP + doff..14 + total]
 }
 fn mss_of(f: &[u8]) -> Option<u16> {
-    super::segments::mss_option(&f[TCP..])
+    crate::wire::tcp_options::mss(&f[TCP..])
 }
 
 fn lab_with(mode: SynProxyMode, capacity: u32, fill: u8) -> Lab {
@@ -486,4 +486,32 @@ proptest! {
         splice::to_server(&mut g[TCP..], delta.wrapping_neg());
         prop_assert_eq!(&g, &f);
     }
+}
+
+#[test]
+fn proxy_segments_honour_the_mss_clamp_and_the_dscp() {
+    let mut topo = topology();
+    topo.set_mss_clamp(ACC, Some(1400));
+    let mut lab = Lab::with_topology(1, 64, SessionKeyMode::SourceIp, PORT_RANGE, topo);
+    let mut p = policy();
+    p.services.services[0].syn_proxy = SynProxyMode::Always;
+    p.services.services[0].dscp = Some(26);
+    lab.policy.publish(p);
+
+    // The cookie SYN-ACK to the terminal announces at most the clamp.
+    let (v, out) = lab.up(ACC, &syn_with_mss(UE, 40000, 1000, 1460));
+    assert_eq!(v, Verdict::Forward(ACC));
+    decode(&out);
+    assert_eq!(mss_of(&out), Some(1400), "cookie SYN-ACK clamped");
+    let cookie = seq_of(&out);
+
+    // The SYN the proxy writes to the server too, with the service's DSCP.
+    let ack = from_ue(40000, 1001, cookie.wrapping_add(1), TcpFlags::ACK, &[]);
+    let (v, out) = lab.up(ACC, &ack);
+    assert_eq!(v, Verdict::Forward(SRV));
+    let o = decode(&out);
+    assert_eq!(o.tcp_flags, 0x02, "SYN to the server");
+    assert_eq!(mss_of(&out), Some(1400), "proxy SYN clamped");
+    assert_eq!(out[15] >> 2, 26, "proxy SYN marked");
+    assert_eq!(lab.workers[0].counters().mss_clamped.get(), 2);
 }

@@ -6,6 +6,7 @@ mod behaviour;
 mod edges;
 mod hardening;
 mod limits;
+mod marks;
 mod prefetch_pass;
 mod props;
 mod records;
