@@ -53,6 +53,10 @@ impl Worker {
         if ip.ttl <= 1 {
             return Verdict::Drop(DropReason::TtlExpired);
         }
+        // Bitrate limit hook (rate_limit.rs).
+        if !self.within_bitrate(idx, Direction::ToClient, ip_len, now_ms) {
+            return Verdict::Drop(DropReason::BitrateLimited);
+        }
         let Some(e) = self.gw.table.get_mut(idx) else {
             return Verdict::Drop(DropReason::NoUserSession);
         };

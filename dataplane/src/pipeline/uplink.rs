@@ -121,6 +121,10 @@ impl Worker {
             }
         };
         let ip_len = u32::from(inner.total);
+        // Bitrate limit hook (rate_limit.rs).
+        if !self.within_bitrate(idx, Direction::ToServer, ip_len, now_ms) {
+            return Verdict::Drop(DropReason::BitrateLimited);
+        }
         let Some(e) = self.gw.table.get_mut(idx) else {
             return Verdict::Drop(DropReason::NoUserSession);
         };
@@ -351,6 +355,9 @@ impl Worker {
         if counted {
             e.flags
                 .insert(crate::tier2::user_sessions::SessionFlags::LIMITED);
+            if limits.bitrate.is_some() {
+                e.flags.insert(SessionFlags::BITRATE);
+            }
         }
         e.client_path = *path;
         e.last_report_ms = now_ms;
