@@ -195,13 +195,16 @@ pub fn limits(l: &config::SubscriberLimits) -> Limits {
 }
 
 /// Bitrate limits as the dataplane meters them: bytes per second, and the
-/// burst (default 50 ms of the rate, at least 64 kB).
+/// burst (default half a second of the rate, at least 64 kB: TCP recovers
+/// from a loss with a retransmission timeout of at least 200 ms, and a
+/// shallower bucket overflows while it waits, so a greedy download gets
+/// well under the rate).
 pub fn bitrate(b: &config::BitrateLimit) -> Bitrate {
     let rate = |mbit: u32| {
         let bits = u64::from(mbit) * 1_000_000;
         let burst = match b.burst_kb {
             Some(kb) => u64::from(kb) * 1000,
-            None => (bits / 8 / 20).max(DEFAULT_MIN_BURST_BYTES),
+            None => (bits / 8 / 2).max(DEFAULT_MIN_BURST_BYTES),
         };
         ByteRate::from_bits_per_s(bits, burst)
     };

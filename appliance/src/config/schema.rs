@@ -588,8 +588,8 @@ pub struct BitrateLimit {
     /// Server → terminal, Mbit/s (of IP packets).
     #[serde(default)]
     pub down_mbit: Option<u32>,
-    /// Bucket depth per direction, kB (1000 bytes); default: 50 ms of the
-    /// rate, at least 64 kB.
+    /// Bucket depth per direction, kB (1000 bytes); default: half a second
+    /// of the rate, at least 64 kB.
     #[serde(default)]
     pub burst_kb: Option<u32>,
 }

@@ -117,7 +117,7 @@ fn bitrate_limits_reach_the_plan_in_bytes() {
     assert_eq!((down.bytes_per_s, down.burst_bytes), (6_250_000, 100_000));
     let other = subs.lookup(0, std::net::Ipv4Addr::new(10, 8, 2, 7));
     assert_eq!(other.limits.bitrate, None, "the default has none");
-    // The default burst: 50 ms of the rate, at least 64 kB.
+    // The default burst: half a second of the rate, at least 64 kB.
     let c = parse(Path::new("t.ron"), &with_bitrate("(down_mbit: 200)")).unwrap();
     let subs = crate::plan::subscribers(&c);
     let b = subs
@@ -126,14 +126,19 @@ fn bitrate_limits_reach_the_plan_in_bytes() {
         .bitrate
         .expect("a bitrate limit");
     assert_eq!(b.up, None);
-    assert_eq!(b.down.map(|r| r.burst_bytes), Some(1_250_000));
-    let c = parse(Path::new("t.ron"), &with_bitrate("(up_mbit: 1)")).unwrap();
+    assert_eq!(b.down.map(|r| r.burst_bytes), Some(12_500_000));
+    let c = parse(
+        Path::new("t.ron"),
+        &with_bitrate("(up_mbit: 1, down_mbit: 2)"),
+    )
+    .unwrap();
     let subs = crate::plan::subscribers(&c);
     let b = subs
         .lookup(0, std::net::Ipv4Addr::new(10, 8, 1, 7))
         .limits
         .bitrate;
     assert_eq!(b.and_then(|b| b.up).map(|r| r.burst_bytes), Some(64_000));
+    assert_eq!(b.and_then(|b| b.down).map(|r| r.burst_bytes), Some(125_000));
 }
 
 #[test]
