@@ -53,10 +53,6 @@ impl Worker {
         if ip.ttl <= 1 {
             return Verdict::Drop(DropReason::TtlExpired);
         }
-        // Bitrate limit hook (rate_limit.rs).
-        if !self.within_bitrate(idx, Direction::ToClient, ip_len, now_ms) {
-            return Verdict::Drop(DropReason::BitrateLimited);
-        }
         let Some(e) = self.gw.table.get_mut(idx) else {
             return Verdict::Drop(DropReason::NoUserSession);
         };
@@ -67,6 +63,18 @@ impl Worker {
             };
         if !from_server {
             return Verdict::Drop(DropReason::ReplyMismatch);
+        }
+        // Bitrate limit hook (rate_limit.rs).
+        if e.flags.0 & SessionFlags::BITRATE.0 != 0
+            && !super::rate_limit::conforms(
+                &mut self.gw.admission,
+                &self.snaps.policy,
+                e,
+                (Direction::ToClient, ip_len),
+                now_ms,
+            )
+        {
+            return Verdict::Drop(DropReason::BitrateLimited);
         }
         // SYN proxy hook (synproxy/): ends the server handshake, then spliced below.
         let splice = if e.flags.0 & SessionFlags::SYN_PROXY != 0 {

@@ -185,3 +185,26 @@ fn the_meter_goes_with_the_last_user_session_once_refilled() {
     let got = greedy(&mut lab, &[(ACC, up_frame(UE, 5001))], 40, 1)[0];
     assert_eq!(got, BURST / PKT * PKT, "a full burst after the pause");
 }
+
+#[test]
+fn replies_from_anyone_but_the_server_spend_no_tokens() {
+    let mut lab = Lab::new(1);
+    lab.policy.publish(limited(None, Some(rate(BPS))));
+    let gw_port = open(&mut lab, UE, 5000);
+    let spoofed = udp(
+        SERVERS[1],
+        5353,
+        GW,
+        gw_port,
+        &PAYLOAD,
+        (server_mac(SERVERS[1]), port_mac(SRV)),
+    );
+    for _ in 0..100 {
+        let (v, _, _) = lab.run(0, SRV, &spoofed);
+        assert_eq!(v, Verdict::Drop(DropReason::ReplyMismatch));
+    }
+    // The server still finds the whole burst.
+    let got = greedy(&mut lab, &[(SRV, down_frame(gw_port))], 40, 1)[0];
+    assert_eq!(got, BURST / PKT * PKT);
+    assert_eq!(lab.drops(DropReason::BitrateLimited), 40 - BURST / PKT);
+}
