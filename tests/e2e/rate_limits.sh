@@ -18,6 +18,10 @@
 # printed first, and a limit the path cannot carry is reported, not
 # failed, with the measured ceiling.
 # Prints PASS/FAIL per check and a last line "N passed, M failed".
+# A drop policer and TCP: a loss costs the sender a retransmission timeout
+# (>= 200 ms), which the default burst (0.5 s of the rate) absorbs; on a
+# loaded VM a longer stall sometimes pulls one transfer under 0.95 R
+# (BENCHMARKS.md lists every run).
 set -u
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
