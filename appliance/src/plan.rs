@@ -7,6 +7,7 @@ use dataplane::policy::{
     AdminState, ClassRule, Classifier, Entitlement, Limits, Policy, Rate, Selection, Server,
     Service, ServiceSet, ServiceTable, Subscribers, SynProxyMode, UserSessionType,
 };
+use dataplane::shaping::{Bitrate, Rate as ByteRate};
 use dataplane::tier1::{Gateway, GatewayId, GatewayTarget, SessionId, SessionKeyMode};
 use dataplane::tier2::{Quarantine, Timeouts};
 use dataplane::topology::{LocalAddr, Neighbours, PortInfo, Role, Topology};
@@ -191,8 +192,32 @@ pub fn limits(l: &config::SubscriberLimits) -> Limits {
             per_s,
             burst: l.burst.unwrap_or(per_s).max(1),
         }),
+        bitrate: l.bitrate.as_ref().map(bitrate),
     }
 }
+
+/// Bitrate limits as the dataplane meters them: bytes per second, and the
+/// burst (default half a second of the rate, at least 64 kB: TCP recovers
+/// from a loss with a retransmission timeout of at least 200 ms, and a
+/// shallower bucket overflows while it waits, so a greedy download gets
+/// well under the rate).
+pub fn bitrate(b: &config::BitrateLimit) -> Bitrate {
+    let rate = |mbit: u32| {
+        let bits = u64::from(mbit) * 1_000_000;
+        let burst = match b.burst_kb {
+            Some(kb) => u64::from(kb) * 1000,
+            None => (bits / 8 / 2).max(DEFAULT_MIN_BURST_BYTES),
+        };
+        ByteRate::from_bits_per_s(bits, burst)
+    };
+    Bitrate {
+        up: b.up_mbit.map(rate),
+        down: b.down_mbit.map(rate),
+    }
+}
+
+/// The smallest default bitrate burst: 64 kB.
+const DEFAULT_MIN_BURST_BYTES: u64 = 64_000;
 
 pub fn subscribers(c: &Config) -> Subscribers {
     let default = Entitlement {

@@ -438,3 +438,50 @@ fn service_dscp_above_63() {
     );
     rejected("dscp-service", &text, 12, Some("Some(70)"), "0 to 63");
 }
+
+/// `base` with a subscriber entry whose limits are `limits` (line 12).
+fn with_limits(limits: &str) -> String {
+    with(
+        &base("x"),
+        "user_sessions_per_worker: 1024),",
+        &format!(
+            "user_sessions_per_worker: 1024),\n    subscribers: (entries: [(prefix: \"10.8.0.0/24\", limits: {limits})]),"
+        ),
+    )
+}
+
+#[test]
+fn bitrate_limit_of_zero() {
+    let text = with_limits("(bitrate: (up_mbit: 0, down_mbit: 50))");
+    rejected(
+        "bitrate-zero",
+        &text,
+        12,
+        Some("up_mbit: 0"),
+        "up_mbit must be 1..=",
+    );
+}
+
+#[test]
+fn bitrate_limit_without_a_direction() {
+    let text = with_limits("(bitrate: (burst_kb: 64))");
+    rejected(
+        "bitrate-none",
+        &text,
+        12,
+        None,
+        "needs up_mbit, down_mbit or both",
+    );
+}
+
+#[test]
+fn a_valid_bitrate_limit_is_accepted() {
+    let scratch = Scratch::new("bitrate-ok");
+    let file = scratch.path("ok.ron");
+    let text = with_limits("(bitrate: (up_mbit: 10, down_mbit: 50, burst_kb: 64))");
+    std::fs::write(&file, text).expect("write");
+    let path = file.to_str().expect("utf-8 path");
+    let (status, stdout, stderr) = run_to_end(&["check-config", path], LIMIT);
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert_eq!(stdout.trim(), format!("{path}: ok"));
+}

@@ -23,6 +23,7 @@ const SOME_DROP_REASONS: &[&str] = &[
     "handoff_ring_full",
     "syn_cookie_invalid",
     "syn_proxy_pending",
+    "bitrate_limited",
 ];
 
 /// Two workers (so there are gateways 0 and 1) on silent net_null ports;

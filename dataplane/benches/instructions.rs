@@ -4,7 +4,9 @@
 //! the pipeline, exactly as `pipeline.rs`'s `established/pipeline/N` runs
 //! them.
 //!
-//! Usage: `instructions SESSIONS BURSTS`. The script runs it twice (B and 2B
+//! Usage: `instructions SESSIONS BURSTS [bitrate]` (`bitrate`: every
+//! subscriber has a bitrate limit that drops nothing, see
+//! `Lab::limit_bitrate`). The script runs it twice (B and 2B
 //! bursts) and subtracts, so the set-up cancels out; callgrind's
 //! `--toggle-collect` on [`measured_burst`] and on `Worker::process` splits
 //! the figure into the pipeline and the prefetch pass plus burst loop.
@@ -40,6 +42,9 @@ fn main() {
     let bursts = arg(2, "BURSTS");
     let setup = Setup::for_sessions(n);
     let mut lab = Lab::new(&setup);
+    if std::env::args().nth(3).as_deref() == Some("bitrate") {
+        lab.limit_bitrate();
+    }
     lab.pin_terminals(n.div_ceil(FLOWS_PER_TERMINAL));
     lab.open(0, n, FLOWS_PER_TERMINAL);
     assert_eq!(u64::from(lab.worker.table().len()), n);

@@ -138,6 +138,9 @@ drop_reasons! {
     /// SYN proxy: a segment of a proxied connection before the server has
     /// answered (the terminal retransmits it).
     SynProxyPending => "syn_proxy_pending",
+    /// Over its session ID's bitrate limit, up or down (token bucket per
+    /// direction; `pipeline::rate_limit`).
+    BitrateLimited => "bitrate_limited",
 }
 
 /// Number of drop reasons.

@@ -589,6 +589,26 @@ pub struct SubscriberLimits {
     /// New user sessions allowed at once; default: one second's worth.
     #[serde(default)]
     pub burst: Option<u32>,
+    /// Bitrate limits, shared by all of the session ID's user sessions.
+    #[serde(default)]
+    pub bitrate: Option<BitrateLimit>,
+}
+
+/// A bitrate limit per direction (token buckets; exceeding packets are
+/// dropped). Absent direction = not limited; at least one is given.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct BitrateLimit {
+    /// Terminal → server, Mbit/s (of IP packets).
+    #[serde(default)]
+    pub up_mbit: Option<u32>,
+    /// Server → terminal, Mbit/s (of IP packets).
+    #[serde(default)]
+    pub down_mbit: Option<u32>,
+    /// Bucket depth per direction, kB (1000 bytes); default: half a second
+    /// of the rate, at least 64 kB.
+    #[serde(default)]
+    pub burst_kb: Option<u32>,
 }
 
 /// One subscriber (by mobile session ID) or group of them (by prefix).

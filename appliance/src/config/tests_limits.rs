@@ -89,3 +89,70 @@ fn allowed_sources_errors_point_at_the_prefix() {
     assert_eq!(e.line, 7, "{e}");
     assert!(e.message.contains("only for access ports"), "{e}");
 }
+
+/// GOOD with a bitrate limit on the 10.8.1.0/24 entry (line 20).
+fn with_bitrate(bitrate: &str) -> String {
+    GOOD.replace(
+        "(max_user_sessions: 5)",
+        &format!("(max_user_sessions: 5, bitrate: {bitrate})"),
+    )
+}
+
+#[test]
+fn bitrate_limits_reach_the_plan_in_bytes() {
+    let c = parse(
+        Path::new("t.ron"),
+        &with_bitrate("(up_mbit: 10, down_mbit: 50, burst_kb: 100)"),
+    )
+    .unwrap();
+    let subs = crate::plan::subscribers(&c);
+    let b = subs
+        .lookup(0, std::net::Ipv4Addr::new(10, 8, 1, 7))
+        .limits
+        .bitrate
+        .expect("a bitrate limit");
+    let up = b.up.expect("up");
+    let down = b.down.expect("down");
+    assert_eq!((up.bytes_per_s, up.burst_bytes), (1_250_000, 100_000));
+    assert_eq!((down.bytes_per_s, down.burst_bytes), (6_250_000, 100_000));
+    let other = subs.lookup(0, std::net::Ipv4Addr::new(10, 8, 2, 7));
+    assert_eq!(other.limits.bitrate, None, "the default has none");
+    // The default burst: half a second of the rate, at least 64 kB.
+    let c = parse(Path::new("t.ron"), &with_bitrate("(down_mbit: 200)")).unwrap();
+    let subs = crate::plan::subscribers(&c);
+    let b = subs
+        .lookup(0, std::net::Ipv4Addr::new(10, 8, 1, 7))
+        .limits
+        .bitrate
+        .expect("a bitrate limit");
+    assert_eq!(b.up, None);
+    assert_eq!(b.down.map(|r| r.burst_bytes), Some(12_500_000));
+    let c = parse(
+        Path::new("t.ron"),
+        &with_bitrate("(up_mbit: 1, down_mbit: 2)"),
+    )
+    .unwrap();
+    let subs = crate::plan::subscribers(&c);
+    let b = subs
+        .lookup(0, std::net::Ipv4Addr::new(10, 8, 1, 7))
+        .limits
+        .bitrate;
+    assert_eq!(b.and_then(|b| b.up).map(|r| r.burst_bytes), Some(64_000));
+    assert_eq!(b.and_then(|b| b.down).map(|r| r.burst_bytes), Some(125_000));
+}
+
+#[test]
+fn bad_bitrate_limits_are_refused_at_their_place() {
+    let e = err(&with_bitrate("(burst_kb: 64)"));
+    assert_eq!(e.line, 20, "{e}");
+    assert!(e.message.contains("up_mbit, down_mbit or both"), "{e}");
+    let e = err(&with_bitrate("(up_mbit: 0)"));
+    assert_eq!(e.line, 20, "{e}");
+    assert!(e.message.contains("up_mbit must be 1..="), "{e}");
+    let e = err(&with_bitrate("(up_mbit: 10, down_mbit: 400001)"));
+    assert!(e.message.contains("down_mbit must be"), "{e}");
+    let e = err(&with_bitrate("(up_mbit: 10, burst_kb: 0)"));
+    assert!(e.message.contains("burst_kb must be"), "{e}");
+    let e = err(&with_bitrate("(up_mbit: 10, down: 5)"));
+    assert_eq!(e.line, 20, "{e}");
+}

@@ -382,6 +382,22 @@ impl Lab {
         self.steering.reclaim();
     }
 
+    /// Gives every subscriber a bitrate limit up and down too high to drop
+    /// anything, so that the established path pays for the metering
+    /// (issue 15). Call it before [`open`](Self::open).
+    pub fn limit_bitrate(&mut self) {
+        let rate = dataplane::shaping::Rate {
+            bytes_per_s: 1 << 40,
+            burst_bytes: 1 << 40,
+        };
+        let mut p = (*self.policy.current()).clone();
+        p.subscribers.default.limits.bitrate = Some(dataplane::shaping::Bitrate {
+            up: Some(rate),
+            down: Some(rate),
+        });
+        self.policy.publish(p);
+    }
+
     /// Runs one frame through the pipeline.
     pub fn process(&mut self, bytes: &[u8]) -> Verdict {
         let f = &mut self.frames[0];

@@ -64,6 +64,18 @@ impl Worker {
         if !from_server {
             return Verdict::Drop(DropReason::ReplyMismatch);
         }
+        // Bitrate limit hook (rate_limit.rs).
+        if e.flags.0 & SessionFlags::BITRATE.0 != 0
+            && !super::rate_limit::conforms(
+                &mut self.gw.admission,
+                &self.snaps.policy,
+                e,
+                (Direction::ToClient, ip_len),
+                now_ms,
+            )
+        {
+            return Verdict::Drop(DropReason::BitrateLimited);
+        }
         // SYN proxy hook (synproxy/): ends the server handshake, then spliced below.
         let splice = if e.flags.0 & SessionFlags::SYN_PROXY != 0 {
             let (seq, ack) = super::synproxy::splice::seq_ack(f.bytes(), IP + l4.ihl());

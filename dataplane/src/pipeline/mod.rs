@@ -18,6 +18,7 @@ pub mod nat;
 mod own_addresses;
 mod parse;
 mod prefetch_pass;
+mod rate_limit;
 pub mod scan;
 mod steer;
 mod synproxy;

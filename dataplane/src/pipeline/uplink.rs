@@ -127,6 +127,18 @@ impl Worker {
         let Some(e) = self.gw.table.get_mut(idx) else {
             return Verdict::Drop(DropReason::NoUserSession);
         };
+        // Bitrate limit hook (rate_limit.rs).
+        if e.flags.0 & SessionFlags::BITRATE.0 != 0
+            && !super::rate_limit::conforms(
+                &mut self.gw.admission,
+                &self.snaps.policy,
+                e,
+                (Direction::ToServer, ip_len),
+                now_ms,
+            )
+        {
+            return Verdict::Drop(DropReason::BitrateLimited);
+        }
         // SYN proxy hook (synproxy/): held until the server answers, then spliced below.
         let splice = if e.flags.0 & SessionFlags::SYN_PROXY != 0 {
             match self.gw.synproxy.client_segment(idx, e, l4.flags) {
@@ -357,6 +369,9 @@ impl Worker {
         if counted {
             e.flags
                 .insert(crate::tier2::user_sessions::SessionFlags::LIMITED);
+            if limits.bitrate.is_some() {
+                e.flags.insert(SessionFlags::BITRATE);
+            }
         }
         e.client_path = *path;
         e.last_report_ms = now_ms;

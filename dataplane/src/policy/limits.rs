@@ -7,6 +7,8 @@
 //! [`crate::tier2::admission`], per worker: every user session of one
 //! session ID lives on the one gateway the steering table picks.
 
+use crate::shaping::Bitrate;
+
 /// Limits on one session ID's user sessions. `None` = no limit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct Limits {
@@ -14,6 +16,9 @@ pub struct Limits {
     pub max_live: Option<u32>,
     /// New user sessions per second (token bucket) and the bucket's size.
     pub rate: Option<Rate>,
+    /// Bitrate limits, up and down, shared by all of the session ID's user
+    /// sessions (`pipeline::rate_limit`).
+    pub bitrate: Option<Bitrate>,
 }
 
 /// A token bucket: `per_s` tokens a second, at most `burst` saved up.
@@ -27,9 +32,10 @@ impl Limits {
     pub const NONE: Limits = Limits {
         max_live: None,
         rate: None,
+        bitrate: None,
     };
 
     pub fn is_none(&self) -> bool {
-        self.max_live.is_none() && self.rate.is_none()
+        self.max_live.is_none() && self.rate.is_none() && self.bitrate.is_none()
     }
 }

@@ -5,7 +5,9 @@
 //! packet): which service group a destination belongs to (claim 3), the
 //! user-session type and its treatment (claim 9), whether the subscriber
 //! may use the service (claim 5), and whether an external destination may
-//! be reached (claim 6).
+//! be reached (claim 6). The one exception: a subscriber's bitrate limit
+//! (`Limits::bitrate`) is looked up again on the established path, once
+//! per session ID after each reload (`pipeline::rate_limit`).
 
 pub mod admit;
 mod classify;

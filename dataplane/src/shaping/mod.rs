@@ -3,8 +3,10 @@
 //! the exactness the operator is promised (never more than rate x time +
 //! burst) is checked by property tests here, not only through iperf3.
 
+mod meter;
 mod quota;
 mod token_bucket;
 
+pub use meter::{Bitrate, Meter};
 pub use quota::{OnExhausted, QuotaEvent, QuotaPlan, QuotaState, Usage, MAX_THRESHOLDS};
 pub use token_bucket::{Rate, TokenBucket, MIN_BURST_BYTES};

@@ -12,12 +12,17 @@
 //! (a bounded sweep on the timer tick removes it), so ending sessions
 //! quickly does not buy a fresh burst.
 //!
+//! Each entry also has a bitrate [`Meter`] (a parallel array, moved with
+//! its entry): the byte buckets of the session ID's user sessions, up and
+//! down. An entry is kept until they too are full again.
+//!
 //! Tokens are counted in thousandths so that `per_s` tokens a second is
 //! exactly `per_s` thousandths a millisecond: over any interval of `t` ms
 //! at most `burst + per_s * t / 1000` user sessions are admitted.
 
 use crate::hash::hash_u64;
 use crate::policy::Limits;
+use crate::shaping::Meter;
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 
@@ -72,6 +77,8 @@ fn tag(key: u64) -> u64 {
 /// Live counts and token buckets per session ID, on one worker.
 pub struct Admission {
     slots: Box<[Slot]>,
+    /// The bitrate meter of the entry in the same slot.
+    meters: Box<[Meter]>,
     mask: usize,
     seed: u64,
     len: usize,
@@ -90,6 +97,7 @@ impl Admission {
         let n = (user_sessions.max(8) as usize * 2).next_power_of_two();
         Admission {
             slots: vec![EMPTY; n].into_boxed_slice(),
+            meters: vec![Meter::EMPTY; n].into_boxed_slice(),
             mask: n - 1,
             seed,
             len: 0,
@@ -101,7 +109,7 @@ impl Admission {
     /// `check-config` adds up before start).
     pub fn preallocated_bytes(user_sessions: u32) -> u64 {
         let n = (user_sessions.max(8) as u64 * 2).next_power_of_two();
-        n * std::mem::size_of::<Slot>() as u64
+        n * (std::mem::size_of::<Slot>() + std::mem::size_of::<Meter>()) as u64
     }
 
     /// Session IDs tracked (live or still refilling).
@@ -144,6 +152,14 @@ impl Admission {
         None
     }
 
+    /// The bitrate meter of `key`, while it has an entry (a user session
+    /// counted by [`admit`](Self::admit) is live, or its buckets refill).
+    #[inline]
+    pub fn meter(&mut self, key: u64) -> Option<&mut Meter> {
+        let i = self.find(key)?;
+        self.meters.get_mut(i)
+    }
+
     /// A new user session of `key` under `limits`: admitted (counted live,
     /// one token taken) or refused. Every admission must be matched by one
     /// [`release`](Self::release) when that user session ends.
@@ -168,6 +184,7 @@ impl Admission {
                     cap,
                     per_ms,
                 };
+                self.meters[i] = Meter::EMPTY;
                 self.len += 1;
                 i
             }
@@ -211,7 +228,7 @@ impl Admission {
         };
         let s = &mut self.slots[i];
         s.live = s.live.saturating_sub(1);
-        if s.live == 0 && refilled(s, now_ms) {
+        if s.live == 0 && refilled(s, now_ms) && self.meters[i].is_full(now_ms) {
             self.remove_at(i);
         }
     }
@@ -226,7 +243,7 @@ impl Admission {
         while n < budget.min(self.slots.len()) {
             let i = self.sweep_at;
             let s = &self.slots[i];
-            if s.tag != 0 && s.live == 0 && refilled(s, now_ms) {
+            if s.tag != 0 && s.live == 0 && refilled(s, now_ms) && self.meters[i].is_full(now_ms) {
                 // The shift may move an unvisited entry into slot i: look
                 // at it again.
                 self.remove_at(i);
@@ -240,6 +257,7 @@ impl Admission {
     /// Backward-shift deletion: no tombstones.
     fn remove_at(&mut self, mut hole: usize) {
         self.slots[hole] = EMPTY;
+        self.meters[hole] = Meter::EMPTY;
         self.len -= 1;
         let mut i = (hole + 1) & self.mask;
         while self.slots[i].tag != 0 {
@@ -250,6 +268,8 @@ impl Admission {
             if dist_home >= dist_hole {
                 self.slots[hole] = self.slots[i];
                 self.slots[i] = EMPTY;
+                self.meters[hole] = self.meters[i];
+                self.meters[i] = Meter::EMPTY;
                 hole = i;
             }
             i = (i + 1) & self.mask;
@@ -290,6 +310,7 @@ mod tests {
         Limits {
             max_live,
             rate: (per_s > 0).then_some(Rate { per_s, burst }),
+            bitrate: None,
         }
     }
 
@@ -333,6 +354,36 @@ mod tests {
         assert_eq!(a.admit(1, &l, 1100), Err(Refusal::Rate));
         // Once refilled, the sweep forgets it.
         a.sweep(1500, 1 << 20);
+        assert!(a.is_empty());
+    }
+
+    #[test]
+    fn an_entry_stays_until_its_bitrate_buckets_refill() {
+        use crate::shaping::{Bitrate, Rate as ByteRate};
+        use crate::tier2::Direction;
+        let mut a = Admission::with_seed(64, 1);
+        let l = limits(Some(10), 0, 0);
+        assert_eq!(a.admit(3, &l, 0), Ok(()));
+        let r = ByteRate {
+            bytes_per_s: 1_000_000,
+            burst_bytes: 20_000,
+        };
+        let m = a.meter(3).expect("a meter while live");
+        m.apply(
+            Some(Bitrate {
+                up: Some(r),
+                down: None,
+            }),
+            1,
+        );
+        assert!(m.take(Direction::ToServer, 20_000, 0));
+        // Nothing live, but the bucket is empty: a new user session must
+        // not find a fresh burst.
+        a.release(3, 0);
+        assert_eq!(a.len(), 1);
+        a.sweep(19, 1 << 20);
+        assert_eq!(a.len(), 1, "19 ms refill 19 000 of 20 000 bytes");
+        a.sweep(20, 1 << 20);
         assert!(a.is_empty());
     }
 

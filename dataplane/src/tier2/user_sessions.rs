@@ -107,6 +107,8 @@ impl SessionFlags {
     pub const SYN_PROXY_OPENING: SessionFlags = SessionFlags(1 << 3);
     /// SYN proxy: handshake done, sequence numbers spliced.
     pub const SYN_PROXY_SPLICED: SessionFlags = SessionFlags(1 << 4);
+    /// Metered against its session ID's bitrate limits (`pipeline::rate_limit`).
+    pub const BITRATE: SessionFlags = SessionFlags(1 << 5);
     /// Either SYN proxy flag.
     pub const SYN_PROXY: u8 = (1 << 3) | (1 << 4);
 

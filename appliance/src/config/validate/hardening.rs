@@ -4,7 +4,7 @@
 
 use super::{field, Violation};
 use crate::config::locate::Seg;
-use crate::config::schema::{Config, Role, SubscriberLimits};
+use crate::config::schema::{BitrateLimit, Config, Role, SubscriberLimits};
 
 /// Largest rate or burst a token bucket holds (see dataplane admission).
 const MAX_RATE: u32 = dataplane::tier2::admission::MAX_RATE;
@@ -114,6 +114,47 @@ fn limits(l: &SubscriberLimits, at: Vec<Seg<'static>>) -> Result<(), Violation> 
                 message: format!("burst must be 1..={MAX_RATE}"),
             });
         }
+    }
+    if let Some(b) = &l.bitrate {
+        bitrate(b, &sub("bitrate"))?;
+    }
+    Ok(())
+}
+
+/// Largest bitrate limit, Mbit/s (400 Gbit/s: beyond any port).
+const MAX_MBIT: u32 = 400_000;
+/// Largest bitrate burst, kB (1 GB).
+const MAX_BURST_KB: u32 = 1_000_000;
+
+fn bitrate(b: &BitrateLimit, at: &[Seg<'static>]) -> Result<(), Violation> {
+    let sub = |name: &'static str| {
+        let mut p = at.to_vec();
+        p.push(field(name));
+        p
+    };
+    if b.up_mbit.is_none() && b.down_mbit.is_none() {
+        return Err(Violation {
+            path: at.to_vec(),
+            message:
+                "a bitrate limit needs up_mbit, down_mbit or both (leave bitrate out for no limit)"
+                    .into(),
+        });
+    }
+    for (name, v) in [("up_mbit", b.up_mbit), ("down_mbit", b.down_mbit)] {
+        if v.is_some_and(|m| m == 0 || m > MAX_MBIT) {
+            return Err(Violation {
+                path: sub(name),
+                message: format!(
+                    "{name} must be 1..={MAX_MBIT} Mbit/s (leave it out for no limit in that direction)"
+                ),
+            });
+        }
+    }
+    if b.burst_kb.is_some_and(|kb| kb == 0 || kb > MAX_BURST_KB) {
+        return Err(Violation {
+            path: sub("burst_kb"),
+            message: format!("burst_kb must be 1..={MAX_BURST_KB} (kB of 1000 bytes)"),
+        });
     }
     Ok(())
 }

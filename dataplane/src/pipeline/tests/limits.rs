@@ -17,7 +17,11 @@ fn limited(max_live: Option<u32>, rate: Option<Rate>) -> Policy {
         Entitlement {
             services: ServiceSet::All,
             external: true,
-            limits: Limits { max_live, rate },
+            limits: Limits {
+                max_live,
+                rate,
+                bitrate: None,
+            },
         },
     );
     p

@@ -3,6 +3,7 @@
 //! run in is `crate::testkit`.
 
 mod behaviour;
+mod bitrate;
 mod edges;
 mod hardening;
 mod limits;

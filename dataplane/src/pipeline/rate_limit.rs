@@ -1,0 +1,48 @@
+//! Per-subscriber bitrate limits on the established path (issue 15): the
+//! hook `uplink` and `downlink` call for every packet of a user session
+//! that carries `SessionFlags::BITRATE` (once its reply is known to come
+//! from its server, so nobody else can spend a terminal's tokens).
+//!
+//! A user session created under limits with a bitrate (`Limits::bitrate`)
+//! carries the flag; its packets take their IP length from the token
+//! bucket of their direction in the session ID's [`Meter`], which lives
+//! next to the session ID's admission entry on this gateway worker, so all
+//! of one terminal's user sessions share it. A packet that does not
+//! conform is dropped (`bitrate_limited`). User sessions without the flag
+//! pay one flag test at the call site; flagged ones one admission-table
+//! lookup here, and a subscriber lookup only when a reload has published a
+//! new policy (the meter then takes the new rates: a reload changes the
+//! limit of live user sessions).
+//!
+//! [`Meter`]: crate::shaping::Meter
+
+use crate::policy::Policy;
+use crate::rcu::Reader;
+use crate::tier2::{Admission, Direction, UserSession};
+
+/// Whether user session `e`'s packet of `len` IP bytes in `dir` is within
+/// its session ID's bitrate limit (its tokens are taken if so). Out of
+/// line: the call sites stay small for user sessions without a limit.
+#[inline(never)]
+pub(super) fn conforms(
+    admission: &mut Admission,
+    policy: &Reader<Policy>,
+    e: &UserSession,
+    (dir, len): (Direction, u32),
+    now_ms: u64,
+) -> bool {
+    let Some(meter) = admission.meter(e.session_id) else {
+        return true;
+    };
+    let generation = policy.generation();
+    if meter.generation != generation {
+        let bitrate = policy
+            .get()
+            .subscribers
+            .lookup(e.session_id, e.client_ip)
+            .limits
+            .bitrate;
+        meter.apply(bitrate, generation);
+    }
+    meter.take(dir, len, now_ms)
+}
