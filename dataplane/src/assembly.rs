@@ -204,6 +204,7 @@ mod tests {
                 },
                 session_key: SessionKeyMode::SourceIp,
                 probe_ports: None,
+                bitrate_meters: false,
             },
             topology: testkit::topology(),
             steering: SteeringTable::new(&gateways).unwrap(),

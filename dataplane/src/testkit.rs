@@ -195,6 +195,7 @@ impl Lab {
                 },
                 session_key: key,
                 probe_ports: Some((1000, 1023)),
+                bitrate_meters: true,
             },
             topology: topo,
             steering: SteeringTable::new(&gateways).unwrap(),

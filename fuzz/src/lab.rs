@@ -105,6 +105,7 @@ impl Lab {
                 },
                 session_key: mode,
                 probe_ports: Some(PROBE_PORTS),
+                bitrate_meters: true,
             },
             topology: topology(),
             steering: steering_table,

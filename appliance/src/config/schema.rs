@@ -788,3 +788,17 @@ fn default_interim() -> u64 {
 fn default_log_level() -> String {
     "info".into()
 }
+
+impl Config {
+    /// Whether any subscriber limit (an entry's or the default) has a
+    /// bitrate limit: then the workers allocate bitrate meters at start,
+    /// and a reload cannot add the first one (restart needed).
+    pub fn has_bitrate_limits(&self) -> bool {
+        self.subscribers.default_limits.bitrate.is_some()
+            || self
+                .subscribers
+                .entries
+                .iter()
+                .any(|e| e.limits.as_ref().is_some_and(|l| l.bitrate.is_some()))
+    }
+}

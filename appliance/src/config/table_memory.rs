@@ -24,8 +24,11 @@ pub fn machine_memory() -> Option<u64> {
 /// Heap bytes one worker allocates at start for this config.
 pub fn worker_bytes(c: &Config) -> u64 {
     let n_addrs = u8::try_from(c.gateway.addresses.len()).unwrap_or(u8::MAX);
-    dataplane::pipeline::Worker::preallocated_bytes(c.gateway.user_sessions_per_worker, n_addrs)
-        + u64::from(c.rings.events) * std::mem::size_of::<dataplane::event::Event>() as u64
+    dataplane::pipeline::Worker::preallocated_bytes(
+        c.gateway.user_sessions_per_worker,
+        n_addrs,
+        c.has_bitrate_limits(),
+    ) + u64::from(c.rings.events) * std::mem::size_of::<dataplane::event::Event>() as u64
 }
 
 fn gib(bytes: u64) -> f64 {
@@ -95,9 +98,9 @@ mod tests {
     fn bytes_grow_with_sessions_and_workers() {
         let one = worker_bytes(&config(1 << 20, 1));
         // About 165 bytes per user session (BENCHMARKS.md), plus the
-        // per-address reply index and port pools, plus 144 bytes of
-        // bitrate meters (72 per admission slot, two slots per user session).
-        assert!(one > 300 << 20 && one < 400 << 20, "{one}");
+        // per-address reply index and port pools; no bitrate limit, so no
+        // bitrate meters.
+        assert!(one > 200 << 20 && one < 300 << 20, "{one}");
         assert!(worker_bytes(&config(1 << 21, 1)) > one);
     }
 

@@ -285,6 +285,7 @@ pub fn assemble_workers(
             quarantine: plan::quarantine(cfg),
             session_key: plan::session_key(cfg.steering.key),
             probe_ports: cfg.health.active.as_ref().map(|a| a.source_ports),
+            bitrate_meters: cfg.has_bitrate_limits(),
         },
         topology: plan::topology(cfg, macs, &policy),
         steering,

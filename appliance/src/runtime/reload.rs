@@ -17,7 +17,7 @@ fn restart_sections(old: &Config, new: &Config) -> Vec<&'static str> {
         serde_json::to_string(a).ok() == serde_json::to_string(b).ok()
     }
     let mut out = Vec::new();
-    let checks: [(&'static str, bool); 15] = [
+    let checks: [(&'static str, bool); 16] = [
         ("eal", same(&old.eal, &new.eal)),
         ("ports", same(&old.ports, &new.ports)),
         // Clamps live in the topology, fixed for a run like the ports.
@@ -33,6 +33,11 @@ fn restart_sections(old: &Config, new: &Config) -> Vec<&'static str> {
         ("health", same(&old.health, &new.health)),
         ("log", same(&old.log, &new.log)),
         ("cluster", same(&old.cluster, &new.cluster)),
+        // Bitrate meters are allocated at start only when a limit exists.
+        (
+            "subscribers (a first bitrate limit)",
+            old.has_bitrate_limits() || !new.has_bitrate_limits(),
+        ),
         (
             "accounting sinks",
             same(&old.accounting.json, &new.accounting.json)
@@ -234,5 +239,21 @@ mod tests {
         assert!(restart_sections(&a, &e).is_empty());
         let p = merge_policy(&plan::policy(&a), &e).unwrap();
         assert_eq!(p.dscp_for(0, 0), Some(46), "web's new DSCP applies");
+        // The first bitrate limit needs a restart (meters are allocated at
+        // start); changing one that exists does not.
+        let limited = |mbit: u32| {
+            cfg(&BASE.replace(
+                "gateway: (addresses: [\"10.2.0.10\"]),",
+                &format!(
+                    "gateway: (addresses: [\"10.2.0.10\"]),\n    subscribers: (default_limits: (bitrate: (up_mbit: {mbit}))),"
+                ),
+            ))
+        };
+        assert_eq!(
+            restart_sections(&a, &limited(10)),
+            vec!["subscribers (a first bitrate limit)"]
+        );
+        assert!(restart_sections(&limited(10), &limited(20)).is_empty());
+        assert!(restart_sections(&limited(10), &a).is_empty());
     }
 }

@@ -335,6 +335,7 @@ impl Lab {
                 quarantine: s.quarantine,
                 session_key: SessionKeyMode::SourceIp,
                 probe_ports: None,
+                bitrate_meters: true,
             },
             topology: topology(s.gateway_addrs),
             steering: SteeringTable::new(&gateways).expect("one gateway"),

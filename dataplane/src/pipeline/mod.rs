@@ -139,6 +139,9 @@ pub struct WorkerConfig {
     /// Source ports of active health probes (outside `port_range`): answers
     /// to them are reported to the control plane, never translated.
     pub probe_ports: Option<(u16, u16)>,
+    /// Allocate a bitrate meter per session ID (the config has a bitrate
+    /// limit); without, bitrate limits cannot apply.
+    pub bitrate_meters: bool,
 }
 
 /// The snapshots a worker reads.
@@ -278,7 +281,7 @@ impl Worker {
         .map_err(|e| format!("port range ({lo}, {hi}): {e:?}"))?;
         let table = UserSessionTable::with_capacity(cfg.table_capacity, n_addrs as u8);
         let wheel = TimerWheel::new(cfg.table_capacity, WHEEL_TICK_MS, WHEEL_SLOTS, now_ms);
-        let admission = Admission::new(cfg.table_capacity);
+        let admission = Admission::new(cfg.table_capacity, cfg.bitrate_meters);
         let synproxy = synproxy::SynProxy::new(cfg.table_capacity);
         let dscp_marks = snaps.policy.get().marks_dscp();
         Ok(Worker {
@@ -488,11 +491,15 @@ impl Worker {
     /// user sessions over `n_gateway_addrs` addresses (session table, timer
     /// wheel, port pools; an upper bound within a few bytes per session),
     /// computed without allocating.
-    pub fn preallocated_bytes(table_capacity: u32, n_gateway_addrs: u8) -> u64 {
+    pub fn preallocated_bytes(
+        table_capacity: u32,
+        n_gateway_addrs: u8,
+        bitrate_meters: bool,
+    ) -> u64 {
         UserSessionTable::preallocated_bytes(table_capacity, n_gateway_addrs)
             + TimerWheel::preallocated_bytes(table_capacity, WHEEL_SLOTS)
             + PortAllocator::preallocated_bytes(n_gateway_addrs)
-            + Admission::preallocated_bytes(table_capacity)
+            + Admission::preallocated_bytes(table_capacity, bitrate_meters)
             + synproxy::SynProxy::preallocated_bytes(table_capacity)
     }
 

@@ -14,7 +14,10 @@
 //!
 //! Each entry also has a bitrate [`Meter`] (a parallel array, moved with
 //! its entry): the byte buckets of the session ID's user sessions, up and
-//! down. An entry is kept until they too are full again.
+//! down. An entry is kept until they too are full again. The meters are
+//! allocated only when the config has a bitrate limit at start (72 bytes a
+//! slot, two slots per user session): a gateway without limits does not
+//! pay for them.
 //!
 //! Tokens are counted in thousandths so that `per_s` tokens a second is
 //! exactly `per_s` thousandths a millisecond: over any interval of `t` ms
@@ -88,16 +91,25 @@ pub struct Admission {
 
 impl Admission {
     /// A table for the session IDs of up to `user_sessions` user sessions.
-    pub fn new(user_sessions: u32) -> Admission {
-        Admission::with_seed(user_sessions, RandomState::new().hash_one(0x6164_6d69_u64))
+    /// With `meters`, each entry has a bitrate meter; without, [`meter`]
+    /// finds none (no bitrate limit can apply).
+    ///
+    /// [`meter`]: Admission::meter
+    pub fn new(user_sessions: u32, meters: bool) -> Admission {
+        let seed = RandomState::new().hash_one(0x6164_6d69_u64);
+        Admission::with_seed_and_meters(user_sessions, seed, meters)
     }
 
-    /// Like [`new`](Admission::new) with a fixed hash seed (tests).
+    /// Like [`new`](Admission::new) with a fixed hash seed and meters (tests).
     pub fn with_seed(user_sessions: u32, seed: u64) -> Admission {
+        Admission::with_seed_and_meters(user_sessions, seed, true)
+    }
+
+    fn with_seed_and_meters(user_sessions: u32, seed: u64, meters: bool) -> Admission {
         let n = (user_sessions.max(8) as usize * 2).next_power_of_two();
         Admission {
             slots: vec![EMPTY; n].into_boxed_slice(),
-            meters: vec![Meter::EMPTY; n].into_boxed_slice(),
+            meters: vec![Meter::EMPTY; if meters { n } else { 0 }].into_boxed_slice(),
             mask: n - 1,
             seed,
             len: 0,
@@ -107,9 +119,31 @@ impl Admission {
 
     /// Bytes [`new`](Admission::new) allocates for `user_sessions` (what
     /// `check-config` adds up before start).
-    pub fn preallocated_bytes(user_sessions: u32) -> u64 {
+    pub fn preallocated_bytes(user_sessions: u32, meters: bool) -> u64 {
         let n = (user_sessions.max(8) as u64 * 2).next_power_of_two();
-        n * (std::mem::size_of::<Slot>() + std::mem::size_of::<Meter>()) as u64
+        let meter = if meters {
+            std::mem::size_of::<Meter>()
+        } else {
+            0
+        };
+        n * (std::mem::size_of::<Slot>() + meter) as u64
+    }
+
+    /// Whether this table has bitrate meters.
+    pub fn has_meters(&self) -> bool {
+        !self.meters.is_empty()
+    }
+
+    #[inline]
+    fn meter_full(&mut self, i: usize, now_ms: u64) -> bool {
+        self.meters.get_mut(i).is_none_or(|m| m.is_full(now_ms))
+    }
+
+    #[inline]
+    fn clear_meter(&mut self, i: usize) {
+        if let Some(m) = self.meters.get_mut(i) {
+            *m = Meter::EMPTY;
+        }
     }
 
     /// Session IDs tracked (live or still refilling).
@@ -184,7 +218,7 @@ impl Admission {
                     cap,
                     per_ms,
                 };
-                self.meters[i] = Meter::EMPTY;
+                self.clear_meter(i);
                 self.len += 1;
                 i
             }
@@ -228,7 +262,7 @@ impl Admission {
         };
         let s = &mut self.slots[i];
         s.live = s.live.saturating_sub(1);
-        if s.live == 0 && refilled(s, now_ms) && self.meters[i].is_full(now_ms) {
+        if s.live == 0 && refilled(s, now_ms) && self.meter_full(i, now_ms) {
             self.remove_at(i);
         }
     }
@@ -243,7 +277,7 @@ impl Admission {
         while n < budget.min(self.slots.len()) {
             let i = self.sweep_at;
             let s = &self.slots[i];
-            if s.tag != 0 && s.live == 0 && refilled(s, now_ms) && self.meters[i].is_full(now_ms) {
+            if s.tag != 0 && s.live == 0 && refilled(s, now_ms) && self.meter_full(i, now_ms) {
                 // The shift may move an unvisited entry into slot i: look
                 // at it again.
                 self.remove_at(i);
@@ -257,7 +291,7 @@ impl Admission {
     /// Backward-shift deletion: no tombstones.
     fn remove_at(&mut self, mut hole: usize) {
         self.slots[hole] = EMPTY;
-        self.meters[hole] = Meter::EMPTY;
+        self.clear_meter(hole);
         self.len -= 1;
         let mut i = (hole + 1) & self.mask;
         while self.slots[i].tag != 0 {
@@ -268,8 +302,10 @@ impl Admission {
             if dist_home >= dist_hole {
                 self.slots[hole] = self.slots[i];
                 self.slots[i] = EMPTY;
-                self.meters[hole] = self.meters[i];
-                self.meters[i] = Meter::EMPTY;
+                if let Some(&m) = self.meters.get(i) {
+                    self.meters[hole] = m;
+                    self.meters[i] = Meter::EMPTY;
+                }
                 hole = i;
             }
             i = (i + 1) & self.mask;
@@ -355,6 +391,17 @@ mod tests {
         // Once refilled, the sweep forgets it.
         a.sweep(1500, 1 << 20);
         assert!(a.is_empty());
+    }
+
+    #[test]
+    fn without_meters_no_bitrate_applies_and_none_is_allocated() {
+        let mut a = Admission::new(64, false);
+        assert!(!a.has_meters());
+        assert_eq!(a.admit(3, &limits(Some(10), 0, 0), 0), Ok(()));
+        assert!(a.meter(3).is_none());
+        a.release(3, 0);
+        assert!(a.is_empty());
+        assert!(Admission::preallocated_bytes(64, false) < Admission::preallocated_bytes(64, true));
     }
 
     #[test]
