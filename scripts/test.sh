@@ -37,6 +37,10 @@ tests/e2e/tcp_hardening.sh
 tests/e2e/subscriber_limits.sh
 tests/e2e/syn_flood.sh
 
+echo "== subscriber service policy through the real binary (issue 15)"
+tests/e2e/marks.sh
+tests/e2e/rate_limits.sh
+
 if [ "${TANDEM_SKIP_FUZZ:-0}" != 1 ]; then
   echo "== fuzz regression: replay every committed seed (scripts/fuzz.sh --seeds)"
   scripts/fuzz.sh --seeds

@@ -159,25 +159,39 @@ scenario_ceiling() {
 }
 
 # One limited transfer: source $1, limit $2 Mbit/s, direction $3 ("" / -R).
+# Over the limit fails at once. Under 0.95 R is measured once more before
+# it fails: a policer drop costs a TCP sender a retransmission timeout, and
+# on a loaded 2-core VM that stall now and then outlasts the burst (every
+# figure is printed, the first included).
 scenario_limit() {
-  local src=$1 mbit=$2 dir=$3 name g ceiling lo hi
+  local src=$1 mbit=$2 dir=$3 name g ceiling lo hi pct attempt first=""
   name="$mbit Mbit/s $([ -z "$dir" ] && echo up || echo down)"
-  g=$(goodput "$src" "$dir")
-  if [ -z "$g" ]; then
-    fail "$name: iperf3 failed ($(tail -3 "$WORKDIR/iperf-$src$dir.json" | tr '\n' ' '))"
-    return
-  fi
   lo=$((mbit * 950000))
   hi=$((mbit * 1000000))
   ceiling=$([ -z "$dir" ] && echo "$CEILING_UP" || echo "$CEILING_DOWN")
-  local pct=$((g * 1000 / hi))
-  if [ "$g" -ge "$lo" ] && [ "$g" -le "$hi" ]; then
-    pass "$name: goodput $g bit/s = $((pct / 10)).$((pct % 10))% of the limit"
-  elif [ "$g" -le "$hi" ] && [ "${ceiling:-0}" -lt "$hi" ]; then
-    pass "$name: goodput $g bit/s ($((pct / 10)).$((pct % 10))%), but the unlimited path carries only ${ceiling:-?} bit/s here: not judged"
-  else
-    fail "$name: goodput $g bit/s = $((pct / 10)).$((pct % 10))% of the limit, want 95..100%"
-  fi
+  for attempt in 1 2; do
+    g=$(goodput "$src" "$dir")
+    if [ -z "$g" ]; then
+      fail "$name: iperf3 failed ($(tail -3 "$WORKDIR/iperf-$src$dir.json" | tr '\n' ' '))"
+      return
+    fi
+    pct=$((g * 1000 / hi))
+    if [ "$g" -gt "$hi" ]; then
+      fail "$name: goodput $g bit/s = $((pct / 10)).$((pct % 10))% of the limit: over it"
+      return
+    fi
+    if [ "$g" -ge "$lo" ]; then
+      pass "$name: goodput $g bit/s = $((pct / 10)).$((pct % 10))% of the limit${first:+ (first run: $first)}"
+      return
+    fi
+    if [ "${ceiling:-0}" -lt "$hi" ]; then
+      pass "$name: goodput $g bit/s ($((pct / 10)).$((pct % 10))%), but the unlimited path carries only ${ceiling:-?} bit/s here: not judged"
+      return
+    fi
+    first="$((pct / 10)).$((pct % 10))%"
+    log "$name: $first of the limit on attempt $attempt"
+  done
+  fail "$name: goodput $g bit/s = $((pct / 10)).$((pct % 10))% of the limit twice under 95% (first run: $first)"
 }
 
 scenario_counted() {
