@@ -48,7 +48,11 @@ fn ipv6(data: &[u8]) {
     let repr = Ipv6Repr::parse(&ip);
     let mut out = vec![0u8; IPV6_HEADER_LEN];
     assert_eq!(repr.emit(&mut out), Ok(IPV6_HEADER_LEN));
-    assert_eq!(&out[..], &data[..IPV6_HEADER_LEN], "the fixed header emits as read");
+    assert_eq!(
+        &out[..],
+        &data[..IPV6_HEADER_LEN],
+        "the fixed header emits as read"
+    );
     let Ok(upper) = ip.upper_layer() else {
         return;
     };
@@ -62,11 +66,19 @@ fn icmpv6(data: &[u8], src: Ipv6Addr, dst: Ipv6Addr) {
     let Ok(packet) = Icmpv6Packet::new_checked(data) else {
         return;
     };
-    let _ = (packet.quoted(), packet.nd_target(), packet.mtu(), packet.echo_seq());
+    let _ = (
+        packet.quoted(),
+        packet.nd_target(),
+        packet.mtu(),
+        packet.echo_seq(),
+    );
     let Ok(repr) = Icmpv6Repr::parse(&packet, src, dst) else {
         return;
     };
-    assert!(packet.verify_checksum(src, dst), "parse accepted a wrong checksum");
+    assert!(
+        packet.verify_checksum(src, dst),
+        "parse accepted a wrong checksum"
+    );
     // Echo and error messages are emitted with their data after the
     // 8-byte header; ND messages on their own (the Repr keeps only the
     // link-layer option, so other options are not carried over).
@@ -96,7 +108,10 @@ fn answers(data: &[u8]) {
         assert_eq!(icmp.msg_type(), ICMPV6_ECHO_REPLY);
         assert!(icmp.verify_checksum(ip.src(), ip.dst()), "reply checksum");
         assert_eq!(copy.len(), data.len());
-        assert_eq!(&copy[l3 + IPV6_HEADER_LEN + 8..], &data[l3 + IPV6_HEADER_LEN + 8..]);
+        assert_eq!(
+            &copy[l3 + IPV6_HEADER_LEN + 8..],
+            &data[l3 + IPV6_HEADER_LEN + 8..]
+        );
     }
     let mut out = vec![0u8; 1600];
     if let Ok(len) = write_neighbor_advertisement(data, &mut out, OUR_MAC) {
@@ -104,7 +119,12 @@ fn answers(data: &[u8]) {
         assert_eq!(ip.hop_limit(), 255);
         let icmp = Icmpv6Packet::new_checked(ip.payload()).expect("NA parses");
         assert_eq!(icmp.msg_type(), ICMPV6_NEIGHBOR_ADVERT);
-        assert!(l4_verifies_v6(ip.src(), ip.dst(), PROTO_ICMPV6, ip.payload()));
+        assert!(l4_verifies_v6(
+            ip.src(),
+            ip.dst(),
+            PROTO_ICMPV6,
+            ip.payload()
+        ));
         assert!(Icmpv6Repr::parse(&icmp, ip.src(), ip.dst()).is_ok());
     }
     if let Ok(len) = write_packet_too_big(data, &mut out, OUR_IP, 1280) {
@@ -112,7 +132,12 @@ fn answers(data: &[u8]) {
         assert!(len - l3 <= IPV6_MIN_MTU, "PTB longer than 1280");
         let icmp = Icmpv6Packet::new_checked(ip.payload()).expect("PTB parses");
         assert_eq!(icmp.msg_type(), ICMPV6_PACKET_TOO_BIG);
-        assert!(l4_verifies_v6(ip.src(), ip.dst(), PROTO_ICMPV6, ip.payload()));
+        assert!(l4_verifies_v6(
+            ip.src(),
+            ip.dst(),
+            PROTO_ICMPV6,
+            ip.payload()
+        ));
     }
 }
 

@@ -25,13 +25,25 @@ fuzz_target!(|data: &[u8]| {
     };
     let server6 = NAT64_WELL_KNOWN_PREFIX.embed(SERVER);
     let to4 = To4 {
-        outer: V4Addrs { src: GATEWAY, dst: SERVER },
-        inner: V4Addrs { src: SERVER, dst: GATEWAY },
+        outer: V4Addrs {
+            src: GATEWAY,
+            dst: SERVER,
+        },
+        inner: V4Addrs {
+            src: SERVER,
+            dst: GATEWAY,
+        },
         ident: 7,
     };
     let to6 = To6 {
-        outer: V6Addrs { src: server6, dst: TERMINAL },
-        inner: V6Addrs { src: TERMINAL, dst: server6 },
+        outer: V6Addrs {
+            src: server6,
+            dst: TERMINAL,
+        },
+        inner: V6Addrs {
+            src: TERMINAL,
+            dst: server6,
+        },
     };
     let mut out = vec![0u8; packet.len() + 128];
     let small = usize::from(cut).min(out.len());
@@ -44,7 +56,10 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(ip.total_len(), len);
         assert!(ip.verify_checksum());
         if ip.protocol() == PROTO_ICMP {
-            assert!(verifies(ip.payload()), "ICMP checksum computed from scratch");
+            assert!(
+                verifies(ip.payload()),
+                "ICMP checksum computed from scratch"
+            );
         }
         let mut back = vec![0u8; len + 128];
         let _ = translate_4to6(v4, &mut back, &to6);
@@ -54,7 +69,12 @@ fuzz_target!(|data: &[u8]| {
         let ip = Ipv6Packet::new_checked(v6).expect("translation parses");
         assert_eq!(ip.payload_len() + 40, len);
         if ip.next_header() == PROTO_ICMPV6 {
-            assert!(l4_verifies_v6(ip.src(), ip.dst(), PROTO_ICMPV6, ip.payload()));
+            assert!(l4_verifies_v6(
+                ip.src(),
+                ip.dst(),
+                PROTO_ICMPV6,
+                ip.payload()
+            ));
             if v6[40] < 128 {
                 assert!(len <= IPV6_MIN_MTU, "ICMPv6 error over 1280 bytes");
             }

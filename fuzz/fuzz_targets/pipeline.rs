@@ -18,9 +18,7 @@ use dataplane::tier2::UserSession;
 use dataplane::wire::{Ipv4Packet, ICMP_HEADER_LEN, PROTO_ICMP};
 use libfuzzer_sys::fuzz_target;
 use tandem_fuzz::known;
-use tandem_fuzz::lab::{
-    Held, Lab, EXT, EXT_HOST, HOLD_MAX, HOLD_MS, N_PORTS, N_WORKERS, SERVERS, SRV, TABLE_CAPACITY,
-};
+use tandem_fuzz::lab::{Lab, EXT, EXT_HOST, N_PORTS, N_WORKERS, SERVERS, SRV, TABLE_CAPACITY};
 use tandem_fuzz::layers::{addressing, checksums, outer_ttl, Addressing, Checksums};
 use tandem_fuzz::script::{self, AnswerKind, Mode, Op, Script};
 
@@ -61,7 +59,7 @@ fuzz_target!(|script: Script| {
     // Far enough for every idle timeout, quarantine and held frame.
     tick(&mut lab, &mut tally, 1_000_000);
     tick(&mut lab, &mut tally, 2_000_000);
-    assert!(lab.held.iter().all(Vec::is_empty), "frames held forever");
+    assert!(lab.held.iter().all(|h| h.is_empty()), "frames held forever");
     check_holdings(&lab);
     check_all_released(&lab);
     check_counters(&lab, &tally);
@@ -196,17 +194,23 @@ fn tick(lab: &mut Lab, tally: &mut Tally, ms: u64) {
 fn retry_held(lab: &mut Lab, tally: &mut Tally) {
     for w in 0..lab.workers.len() {
         lab.workers[w].begin_burst();
-        let held = std::mem::take(&mut lab.held[w]);
-        for mut h in held {
-            let worker = &lab.workers[w];
-            if worker.complete_held(&mut h.frame, h.port, h.next_hop) {
-                forwarded(tally, h.port, &h.frame, h.input_valid, &[]);
-            } else if lab.now.saturating_sub(h.since_ms) > HOLD_MS {
-                worker.counters().count_drop(DropReason::NeighbourMiss);
-                tally.drops[DropReason::NeighbourMiss as usize] += 1;
-            } else {
-                lab.held[w].push(h);
-            }
+        let worker = &lab.workers[w];
+        let mut expired = 0;
+        lab.held[w].retry(
+            lab.now,
+            |(mut frame, input_valid), port, next_hop| {
+                if worker.complete_held(&mut frame, port, next_hop) {
+                    forwarded(tally, port, &frame, input_valid, &[]);
+                    Ok(())
+                } else {
+                    Err((frame, input_valid))
+                }
+            },
+            |_| expired += 1,
+        );
+        for _ in 0..expired {
+            worker.counters().count_drop(DropReason::NeighbourMiss);
+            tally.drops[DropReason::NeighbourMiss as usize] += 1;
         }
     }
 }
@@ -265,15 +269,10 @@ fn send(
         Verdict::Consumed => tally.consumed += 1,
         Verdict::Hold { port, next_hop } => {
             assert!(port < N_PORTS, "held for unknown port {port}");
-            if lab.held[j.at].len() < HOLD_MAX {
-                lab.held[j.at].push(Held {
-                    frame: f,
-                    port,
-                    next_hop,
-                    since_ms: lab.now,
-                    input_valid,
-                });
-            } else {
+            if lab.held[j.at]
+                .hold((f, input_valid), port, next_hop, lab.now)
+                .is_err()
+            {
                 lab.workers[j.at]
                     .counters()
                     .count_drop(DropReason::NeighbourMiss);

@@ -7,6 +7,7 @@ use dataplane::assembly::{Publishers, WorkersPlan};
 use dataplane::counters::{DropReason, WorkerCounters};
 use dataplane::event::Event;
 use dataplane::frame::VecFrame;
+use dataplane::pipeline::hold::HoldQueue;
 use dataplane::pipeline::{LocalLoad, ServerLoads, Verdict, Worker, WorkerConfig};
 pub use dataplane::policy::{
     AdminState, Entitlement, Policy, Server, Service, ServiceSet, ServiceTable, Subscribers,
@@ -50,20 +51,15 @@ pub struct Journey {
     pub hops: u32,
 }
 
-/// Frames a worker holds while their next hop is resolved, like the
-/// appliance's worker loop does: at most `HOLD_MAX`, each for `HOLD_MS`.
+/// Frames a worker holds while their next hop is resolved, with the
+/// dataplane's hold policy as the appliance's worker loop uses it, but
+/// smaller so that the fuzzer reaches a full queue: at most `HOLD_MAX`,
+/// each for `HOLD_MS`.
 pub const HOLD_MAX: usize = 4;
 pub const HOLD_MS: u64 = 500;
 
-/// A frame waiting for its next hop's MAC address.
-pub struct Held {
-    pub frame: VecFrame,
-    pub port: u16,
-    pub next_hop: Ipv4Addr,
-    pub since_ms: u64,
-    /// Whether every checksum of the frame was right when it came in.
-    pub input_valid: bool,
-}
+/// A held frame, and whether every checksum of it was right when it came in.
+pub type Held = (VecFrame, bool);
 
 /// Publishers and workers, plus what the harness saw of them.
 pub struct Lab {
@@ -77,7 +73,7 @@ pub struct Lab {
     pub now: u64,
     pub mode: SessionKeyMode,
     /// Held frames, per worker.
-    pub held: Vec<Vec<Held>>,
+    pub held: Vec<HoldQueue<Held>>,
 }
 
 impl Lab {
@@ -132,7 +128,9 @@ impl Lab {
             events: Vec::new(),
             now,
             mode,
-            held: (0..N_WORKERS).map(|_| Vec::new()).collect(),
+            held: (0..N_WORKERS)
+                .map(|_| HoldQueue::new(HOLD_MAX, HOLD_MS))
+                .collect(),
         }
     }
 
