@@ -670,12 +670,16 @@ impl Agent {
         let mut tick = tokio::time::interval(period);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            // Commands first: while etcd is unreachable every tick is due
+            // at once, and a fair pick let `ctl` wait several housekeeping
+            // passes (each up to a few etcd timeouts) and give up.
             tokio::select! {
-                _ = tick.tick() => self.housekeeping(&upd).await,
+                biased;
                 cmd = commands.recv() => {
                     let Some(cmd) = cmd else { break };
                     self.command(cmd, &upd).await;
                 }
+                _ = tick.tick() => self.housekeeping(&upd).await,
                 msg = next_watch(&mut self.watch) => {
                     let result = match msg {
                         Ok(Some(_)) => self.refresh().await.map(|changed| {
