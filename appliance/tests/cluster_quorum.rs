@@ -14,23 +14,16 @@
 
 mod common;
 
+use common::cluster::{free_port, member_ids, pinned_gateway};
 use common::ctl::Ctl;
 use common::tandem::Tandem;
 use common::tapnet::{exchange, udp, TapNet};
 use common::{file_prefix, tap, wait_until, Scratch, SMALL_SIZES};
 use serde_json::Value;
-use std::net::{Ipv4Addr, TcpListener};
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// A free loopback TCP port (bound then released).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
 
 /// One member of the etcd cluster; killed (by its PID) when dropped.
 struct EtcdMember {
@@ -231,17 +224,6 @@ fn cluster(ctl: &Ctl) -> Value {
     ctl.json(&["cluster"])
 }
 
-fn member_ids(c: &Value) -> Vec<u64> {
-    c["members"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|m| m["appliance_id"].as_u64())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// The one digest every member reports as `ctl` reads them; None when
 /// they differ, one is missing or etcd is unreachable.
 fn one_digest(ctl: &Ctl, ids: &[u64]) -> Option<String> {
@@ -268,15 +250,6 @@ fn agree(x: &Ctl, t: &Ctl) -> bool {
 
 fn describe(x: &Ctl, t: &Ctl) -> String {
     format!("X: {:#}\nT: {:#}", cluster(x), cluster(t))
-}
-
-/// The gateway a session is pinned to on one appliance, if any.
-fn pinned_gateway(ctl: &Ctl, session: &str) -> Option<u64> {
-    ctl.json(&["sessions"])
-        .as_array()?
-        .iter()
-        .find(|s| s["id"] == session)
-        .and_then(|s| s["gateway"].as_u64())
 }
 
 fn worker_count(ctl: &Ctl, field: &str) -> u64 {
