@@ -14,22 +14,14 @@
 
 mod common;
 
+use common::cluster::{free_port, member_ids};
 use common::ctl::Ctl;
 use common::tandem::{run_to_end, Tandem};
 use common::{file_prefix, wait_until, Scratch, SMALL_SIZES};
 use serde_json::Value;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// A free loopback TCP port (bound then released).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
 
 /// One etcd member on loopback; killed (by its PID) when dropped.
 struct Etcd {
@@ -204,17 +196,6 @@ fn cluster(m: &Member) -> Value {
     m.ctl.json(&["cluster"])
 }
 
-fn member_ids(c: &Value) -> Vec<u64> {
-    c["members"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|m| m["appliance_id"].as_u64())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// The digests the members report, as one appliance reads them.
 fn digests(c: &Value) -> Vec<String> {
     c["members"]
@@ -253,12 +234,7 @@ fn describe(ms: &[&Member]) -> String {
 
 /// The gateway a session is pinned to on one appliance, if any.
 fn pinned_gateway(m: &Member, session: &str) -> Option<u64> {
-    let sessions = m.ctl.json(&["sessions"]);
-    sessions
-        .as_array()?
-        .iter()
-        .find(|s| s["id"] == session)
-        .and_then(|s| s["gateway"].as_u64())
+    common::cluster::pinned_gateway(&m.ctl, session)
 }
 
 #[test]

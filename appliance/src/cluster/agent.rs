@@ -9,6 +9,11 @@
 //! appliance keeps its last view (forwarding goes on with the last table)
 //! and refuses shared changes; when etcd returns it rejoins (a new lease if
 //! the old one expired) and reads everything afresh.
+//!
+//! It talks to one etcd endpoint at a time and fails over to the next
+//! that accepts a connection when that one stops answering: etcd-client's
+//! balanced channel keeps sending some requests to a member that is down,
+//! which made one stopped member of three look like losing etcd.
 
 use super::keys::{self, Claim, Digest, Drain, Member, Params, Pin};
 use super::view::{self, Kv, View};
@@ -183,6 +188,8 @@ pub fn start(me: Me) -> Result<Handle, String> {
 struct Agent {
     me: Me,
     client: Client,
+    /// The index in `me.etcd` of the endpoint `client` talks to.
+    endpoint: usize,
     params: Params,
     lease: i64,
     keeper: Option<(LeaseKeeper, LeaseKeepAliveStream)>,
@@ -230,11 +237,69 @@ impl Agent {
         }
     }
 
-    async fn join(me: Me) -> Result<Agent, String> {
+    /// A client of endpoint `i` of `me.etcd` alone.
+    async fn connect(me: &Me, i: usize) -> Result<Client, String> {
         let opts = ConnectOptions::new()
             .with_connect_timeout(me.timeout)
             .with_timeout(me.timeout);
-        let client = Self::timed(me.timeout, Client::connect(&me.etcd, Some(opts))).await?;
+        let endpoint = me.etcd.get(i).map(String::as_str).unwrap_or_default();
+        Self::timed(me.timeout, Client::connect([endpoint], Some(opts))).await
+    }
+
+    /// Whether `url` (`http://host:port`) accepts a TCP connection now;
+    /// a member that is down refuses at once, where a request to it would
+    /// wait for the etcd timeout.
+    async fn accepts(url: &str, timeout: Duration) -> bool {
+        let rest = url.split_once("://").map_or(url, |(_, r)| r);
+        let hostport = rest.split('/').next().unwrap_or(rest);
+        let limit = timeout.min(Duration::from_millis(300));
+        matches!(
+            tokio::time::timeout(limit, tokio::net::TcpStream::connect(hostport)).await,
+            Ok(Ok(_))
+        )
+    }
+
+    /// The first endpoint from `from` on (cyclically) that accepts a
+    /// connection, or `from` itself when none does.
+    async fn pick_endpoint(me: &Me, from: usize) -> usize {
+        let n = me.etcd.len().max(1);
+        for step in 0..n {
+            let i = (from + step) % n;
+            if let Some(url) = me.etcd.get(i) {
+                if Self::accepts(url, me.timeout).await {
+                    return i;
+                }
+            }
+        }
+        from % n
+    }
+
+    /// Moves to the next endpoint that accepts a connection (with more
+    /// than one configured); true when the client changed.
+    async fn fail_over(&mut self) -> bool {
+        let n = self.me.etcd.len();
+        if n < 2 {
+            return false;
+        }
+        let i = Self::pick_endpoint(&self.me, self.endpoint + 1).await;
+        match Self::connect(&self.me, i).await {
+            Ok(client) => {
+                if i != self.endpoint {
+                    info!(endpoint = %self.me.etcd[i], "cluster: etcd endpoint");
+                }
+                self.client = client;
+                self.endpoint = i;
+                self.watch = None;
+                self.keeper = None;
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    async fn join(me: Me) -> Result<Agent, String> {
+        let endpoint = Self::pick_endpoint(&me, 0).await;
+        let client = Self::connect(&me, endpoint).await?;
         let mut agent = Agent {
             params: Params {
                 max_gateways: me.max_gateways,
@@ -242,6 +307,7 @@ impl Agent {
             },
             me,
             client,
+            endpoint,
             lease: 0,
             keeper: None,
             watch: None,
@@ -488,6 +554,9 @@ impl Agent {
     /// Housekeeping every tick: lease, watch, digest; a failure marks etcd
     /// unreachable until one succeeds.
     async fn housekeeping(&mut self, upd: &crossbeam::channel::Sender<Update>) {
+        if !self.reachable {
+            self.fail_over().await;
+        }
         let mut result = if self.registered {
             self.keep_alive().await
         } else {
@@ -601,12 +670,16 @@ impl Agent {
         let mut tick = tokio::time::interval(period);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            // Commands first: while etcd is unreachable every tick is due
+            // at once, and a fair pick let `ctl` wait several housekeeping
+            // passes (each up to a few etcd timeouts) and give up.
             tokio::select! {
-                _ = tick.tick() => self.housekeeping(&upd).await,
+                biased;
                 cmd = commands.recv() => {
                     let Some(cmd) = cmd else { break };
                     self.command(cmd, &upd).await;
                 }
+                _ = tick.tick() => self.housekeeping(&upd).await,
                 msg = next_watch(&mut self.watch) => {
                     let result = match msg {
                         Ok(Some(_)) => self.refresh().await.map(|changed| {
@@ -642,7 +715,16 @@ impl Agent {
                 change,
                 reply,
             } => {
-                let r = self.pin(session, change).await;
+                let t0 = std::time::Instant::now();
+                let mut r = self.pin(session, change).await;
+                // Refused at once (the member is down, not slow): once more
+                // through another member.
+                if matches!(r, Err(PinError::Etcd(_)))
+                    && t0.elapsed() < self.me.timeout
+                    && self.fail_over().await
+                {
+                    r = self.pin(session, change).await;
+                }
                 let answer = match r {
                     Ok(msg) => Response::ok(serde_json::json!({ "message": msg })),
                     Err(PinError::Refused(msg)) => Response::err(msg),
@@ -754,10 +836,11 @@ impl Agent {
                 }
             });
             self.set_reachable(r, upd);
-        } else {
-            // Asked while unreachable: try now rather than at the next tick.
-            self.housekeeping(upd).await;
         }
+        // Asked while unreachable: no attempt here. The tick tries again
+        // within 500 ms; trying here too made `ctl` wait for two etcd
+        // timeouts in a row when etcd had no quorum (requests hang rather
+        // than fail) and give up after 5 s.
         let mut members = Vec::new();
         for (id, m) in self.view.members.clone() {
             let ttl = if self.reachable {

@@ -8,6 +8,7 @@
 //! tap interfaces after itself and this process's id.
 #![allow(dead_code)] // each test file uses a different part
 
+pub mod cluster;
 pub mod ctl;
 pub mod golden;
 pub mod hugepages;
