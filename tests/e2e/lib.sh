@@ -62,6 +62,32 @@ in_ue() { ip netns exec "$NS_UE" "$@"; }
 in_srv() { ip netns exec "$NS_SRV" "$@"; }
 in_ext() { ip netns exec "$NS_EXT" "$@"; }
 
+# ---- Talking to the running tandem (TANDEM, CTL_SOCKET set by the script).
+ctl() { "$TANDEM" ctl --socket "$CTL_SOCKET" "$@"; }
+# One figure from `ctl --json stats` (tests/e2e/stats.py says which).
+stat_of() { ctl --json stats | "$PYTHON" "$E2E_DIR/stats.py" "$@"; }
+
+# The eal section of a config with this run's four taps (access 0 and 1,
+# server, external) on two lcores without hugepages, for a config heredoc:
+# a line "$(tap_eal_section)" right after the opening "(".
+tap_eal_section() {
+  cat <<EAL
+    eal: (
+        lcores: "0@0,1@1",
+        main_lcore: 0,
+        no_huge: true,
+        memory_mb: 256,
+        file_prefix: "$FILE_PREFIX",
+        vdevs: [
+            "net_tap0,iface=$IF_ACC0",
+            "net_tap1,iface=$IF_ACC1",
+            "net_tap2,iface=$IF_SRV",
+            "net_tap3,iface=$IF_EXT",
+        ],
+    ),
+EAL
+}
+
 # ---- Reporting and cleanup, shared by the e2e scripts (not the demo).
 # A script sets WORKDIR, TANDEM_LOG, and the DPDK file prefixes and control
 # sockets it creates in DPDK_PREFIXES / CTL_SOCKETS, then calls e2e_traps.

@@ -52,25 +52,11 @@ IPERF_PORT=5201
 DPDK_PREFIXES=("$FILE_PREFIX")
 e2e_traps
 
-ctl() { "$TANDEM" ctl --socket "$CTL_SOCKET" "$@"; }
-stat_of() { ctl --json stats | "$PYTHON" "$HERE/stats.py" "$@"; }
 
 write_config() {
   cat >"$CONFIG" <<EOF
 (
-    eal: (
-        lcores: "0@0,1@1",
-        main_lcore: 0,
-        no_huge: true,
-        memory_mb: 256,
-        file_prefix: "$FILE_PREFIX",
-        vdevs: [
-            "net_tap0,iface=$IF_ACC0",
-            "net_tap1,iface=$IF_ACC1",
-            "net_tap2,iface=$IF_SRV",
-            "net_tap3,iface=$IF_EXT",
-        ],
-    ),
+$(tap_eal_section)
     ports: [
         (name: "acc0", device: "net_tap0", role: Access, addresses: ["$ACC0_GW/24"]),
         (name: "acc1", device: "net_tap1", role: Access, addresses: ["$ACC1_GW/24"]),

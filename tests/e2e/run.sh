@@ -268,7 +268,6 @@ scenario_mobility() {
 # 4b. Moving the terminal's mobile session to the other gateway (worker)
 # in the middle of a download: the download drains on the gateway it
 # started on and completes; a new connection starts on the new gateway.
-ctl() { "$TANDEM" ctl --socket "$CTL_SOCKET" "$@"; }
 session_json() { # FIELD: that field of the terminal's mobile session
   ctl --json sessions | "$PYTHON" -c '
 import json, sys

@@ -55,7 +55,6 @@ e2e_traps
 in_atk() { ip netns exec "$NS_ATK" "$@"; }
 hostile_ue() { in_ue "$SCAPY_PY" "$HERE/hostile_tcp.py" "$@"; }
 hostile_atk() { in_atk "$SCAPY_PY" "$HERE/hostile_tcp.py" "$@"; }
-ctl() { "$TANDEM" ctl --socket "$CTL_SOCKET" "$@"; }
 # Packets dropped for reason $1, all workers.
 drops() { ctl workers 2>/dev/null | awk -v r="$1" '$2 == r { n += $3 } END { print n + 0 }'; }
 
