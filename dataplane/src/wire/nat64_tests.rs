@@ -634,6 +634,10 @@ proptest! {
         ident in 0u32..0x1_0000, offset in 0u16..0x2000, more in any::<bool>(),
         data in proptest::collection::vec(any::<u8>(), 8..200),
     ) {
+        // An atomic fragment (offset 0, no more) is a whole datagram: its
+        // IPv4 form is not a fragment, so it comes back without a fragment
+        // header (RFC 7915 5.1.1; tested on its own above).
+        prop_assume!(offset != 0 || more);
         let (to4, to6) = uplink();
         let mut frag = vec![PROTO_UDP, 0];
         frag.extend_from_slice(&((offset << 3) | u16::from(more)).to_be_bytes());
