@@ -6,6 +6,7 @@ mod behaviour;
 mod bitrate;
 mod edges;
 mod hardening;
+mod ipv6;
 mod limits;
 mod marks;
 mod prefetch_pass;
