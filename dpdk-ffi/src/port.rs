@@ -352,6 +352,14 @@ impl PortId {
         self.check("rte_eth_promiscuous_enable", rc)
     }
 
+    /// Accept every multicast frame (IPv6 Neighbor Discovery reaches a
+    /// port at its solicited-node group's MAC, 33:33:ff:..).
+    pub fn allmulticast_enable(&self) -> Result<()> {
+        // SAFETY: DPDK validates the port.
+        let rc = unsafe { sys::rte_eth_allmulticast_enable(self.0) };
+        self.check("rte_eth_allmulticast_enable", rc)
+    }
+
     /// The port's MAC address.
     pub fn mac_addr(&self) -> Result<[u8; 6]> {
         let mut addr = sys::rte_ether_addr::default();

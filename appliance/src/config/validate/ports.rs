@@ -1,8 +1,10 @@
 //! The `ports` section: names, devices, queues and addresses unique, and
-//! at least one Access and one Server port.
+//! at least one Access and one Server port. IPv6 port addresses must be
+//! unicast and may not sit on a fabric port (the fabric is IPv4 Geneve).
 
 use super::{field, violation, Violation};
 use crate::config::locate::Seg;
+use crate::config::net::Ipv6Cidr;
 use crate::config::schema::{Config, Role};
 use std::collections::{HashMap, HashSet};
 
@@ -48,16 +50,22 @@ pub fn check(c: &Config) -> Result<HashMap<&str, usize>, Violation> {
             ));
         }
         for (j, a) in p.addresses.iter().enumerate() {
-            if !addrs.insert(a.addr) {
+            let at = || {
+                vec![
+                    field("ports"),
+                    Seg::Index(i),
+                    field("addresses"),
+                    Seg::Index(j),
+                ]
+            };
+            if !addrs.insert(a.ip()) {
                 return Err(violation(
-                    vec![
-                        field("ports"),
-                        Seg::Index(i),
-                        field("addresses"),
-                        Seg::Index(j),
-                    ],
-                    format!("address {} is configured twice", a.addr),
+                    at(),
+                    format!("address {} is configured twice", a.ip()),
                 ));
+            }
+            if let Some(v6) = a.v6() {
+                check_ipv6(p, v6).map_err(|message| violation(at(), message))?;
             }
         }
     }
@@ -71,4 +79,29 @@ pub fn check(c: &Config) -> Result<HashMap<&str, usize>, Violation> {
         }
     }
     Ok(names)
+}
+
+/// An IPv6 port address: a unicast address Neighbor Discovery can answer
+/// for, on a port whose traffic Tandem reads as IPv6.
+fn check_ipv6(p: &crate::config::schema::Port, a: Ipv6Cidr) -> Result<(), String> {
+    let addr = a.addr;
+    if addr.is_multicast() || addr.is_unspecified() || addr.is_loopback() {
+        return Err(format!(
+            "IPv6 address {addr} of port \"{}\" must be a unicast address \
+             (not multicast, :: or ::1)",
+            p.name
+        ));
+    }
+    if addr.to_ipv4_mapped().is_some() {
+        return Err(format!(
+            "{addr} is an IPv4-mapped IPv6 address; give the IPv4 address itself"
+        ));
+    }
+    if p.role == Role::Fabric {
+        return Err(format!(
+            "fabric port \"{}\" takes IPv4 addresses only (the fabric carries IPv4 Geneve)",
+            p.name
+        ));
+    }
+    Ok(())
 }
