@@ -5,6 +5,7 @@
 mod behaviour;
 mod bitrate;
 mod edges;
+mod fragments;
 mod hardening;
 mod ipv6;
 mod limits;
