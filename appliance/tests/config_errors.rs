@@ -602,3 +602,65 @@ fn ipv6_vip_server_or_gateway_address_is_refused() {
         "only port addresses may be IPv6 yet",
     );
 }
+
+// ------------------------------------------------------------ per-port MTU
+
+#[test]
+fn port_mtus_in_range_are_valid() {
+    let text = with(
+        &base("x"),
+        "role: Access,",
+        "role: Access, mtu: Some(1400),",
+    );
+    let text = with(&text, "role: Server,", "role: Server, mtu: Some(576),");
+    let scratch = Scratch::new("mtu-ok");
+    let file = scratch.path("ok.ron");
+    std::fs::write(&file, text).expect("write");
+    let path = file.to_str().expect("utf-8 path");
+    let (status, _, stderr) = run_to_end(&["check-config", path], LIMIT);
+    assert_eq!(status.code(), Some(0), "{stderr}");
+}
+
+#[test]
+fn port_mtu_below_576() {
+    let text = with(&base("x"), "role: Server,", "role: Server, mtu: Some(500),");
+    rejected(
+        "mtu-low",
+        &text,
+        6,
+        Some("Some(500)"),
+        "mtu 500 is below 576",
+    );
+}
+
+#[test]
+fn port_mtu_below_1280_with_an_ipv6_address() {
+    let text = with(
+        &base("x"),
+        r#"role: Access, addresses: ["10.1.0.1/24"]"#,
+        r#"role: Access, addresses: ["10.1.0.1/24", "2001:db8:1::1/64"], mtu: Some(1000)"#,
+    );
+    rejected(
+        "mtu-v6",
+        &text,
+        5,
+        Some("Some(1000)"),
+        "mtu 1000 is below 1280: the port has an IPv6 address",
+    );
+}
+
+#[test]
+fn port_mtu_larger_than_an_mbuf() {
+    let text = with(
+        &base("x"),
+        "role: Server,",
+        "role: Server, mtu: Some(9000),",
+    );
+    rejected(
+        "mtu-big",
+        &text,
+        6,
+        Some("Some(9000)"),
+        "mtu 9000 does not fit one mbuf",
+    );
+}

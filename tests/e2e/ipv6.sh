@@ -17,7 +17,9 @@
 # answered, and a ping routed through tandem to another IPv6 prefix is not
 # served; (d) `ctl stats` counts all of it: nd_replies, icmp_replies,
 # icmpv6_bad_neighbor_discovery, nd_ignored, ipv6_not_served, and no
-# unsupported_ethertype; (e) tandem stops cleanly.
+# unsupported_ethertype; (e) acc0's `mtu: Some(1400)` is the tap's MTU
+# and a 1400-byte IPv6 ping (the most that fits) is answered; (f) tandem
+# stops cleanly.
 # Prints PASS/FAIL per check and a last line "N passed, M failed".
 set -u
 
@@ -43,6 +45,7 @@ CTL_SOCKET="$WORKDIR/ctl.sock"
 ACC0_V6=2001:db8:1::1
 UE_V6=2001:db8:1::100
 ELSEWHERE_V6=2001:db8:9::1
+ACC0_MTU=1400
 
 DPDK_PREFIXES=("$FILE_PREFIX")
 CTL_SOCKETS=("$CTL_SOCKET")
@@ -53,7 +56,7 @@ write_config() {
 (
 $(tap_eal_section)
     ports: [
-        (name: "acc0", device: "net_tap0", role: Access, addresses: ["$ACC0_GW/24", "$ACC0_V6/64"]),
+        (name: "acc0", device: "net_tap0", role: Access, addresses: ["$ACC0_GW/24", "$ACC0_V6/64"], mtu: Some($ACC0_MTU)),
         (name: "acc1", device: "net_tap1", role: Access, addresses: ["$ACC1_GW/24"]),
         (name: "srv0", device: "net_tap2", role: Server, addresses: ["10.2.0.1/24"]),
         (name: "ext0", device: "net_tap3", role: External, addresses: ["$EXT_GW/24"]),
@@ -199,6 +202,20 @@ PY
   fi
 }
 
+# (e) The port's MTU reached the device (net_tap: the kernel interface).
+scenario_mtu() {
+  local mtu out
+  mtu=$(in_ue ip -o link show dev "$IF_ACC0" | sed -n 's/.* mtu \([0-9]*\) .*/\1/p')
+  if [ "$mtu" = "$ACC0_MTU" ]; then pass "acc0's mtu $ACC0_MTU is the tap's MTU"; else
+    fail "tap MTU '$mtu', want $ACC0_MTU"; fi
+  # 40 (IPv6) + 8 (ICMPv6) + 1352 = 1400 bytes.
+  if out=$(in_ue ping -6 -c 1 -W 2 -s $((ACC0_MTU - 48)) "$ACC0_V6" 2>&1); then
+    pass "a $ACC0_MTU-byte IPv6 ping of the port address is answered"
+  else
+    fail "$ACC0_MTU-byte ping: $(tail -2 <<<"$out" | tr '\n' ' ')"
+  fi
+}
+
 # (d) The counters.
 scenario_counters() {
   local n
@@ -228,6 +245,7 @@ scenario_ping
 scenario_ipv4
 scenario_refused
 scenario_counters
+scenario_mtu
 stop_tandem 20
 if [ "$TANDEM_RC" = 0 ]; then pass "tandem stopped cleanly"; else fail "tandem exit status $TANDEM_RC"; fi
 if plain_log "$TANDEM_LOG" | grep -q panicked; then fail "tandem panicked"; fi

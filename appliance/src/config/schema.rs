@@ -259,6 +259,10 @@ pub struct Port {
     /// global `mss_clamp`.
     #[serde(default)]
     pub mss_clamp: Option<u16>,
+    /// The device's MTU (largest IP packet, L2 header excluded), set at
+    /// start: `Some(1400)`; absent = the device's default (1500 on most).
+    #[serde(default)]
+    pub mtu: Option<u16>,
 }
 
 impl Port {

@@ -180,6 +180,9 @@ fn start_port(
             queues
         }
     };
+    if let Some(mtu) = p.mtu {
+        pid.set_mtu(mtu).map_err(port_error(p))?;
+    }
     if p.promiscuous {
         pid.promiscuous_enable().map_err(port_error(p))?;
     } else if p.ipv6_addresses().next().is_some() {
