@@ -90,8 +90,6 @@ pub(super) struct Ip6 {
     pub end: u16,
     /// The upper-layer protocol the walk ended at.
     pub proto: u8,
-    /// How many extension headers were stepped over.
-    pub extension_headers: u8,
     /// Whether a fragment header was among them.
     pub fragment: bool,
 }
@@ -329,7 +327,6 @@ fn ipv6_at(b: &[u8], off: usize) -> Result<Ip6, DropReason> {
         upper: at(upper.offset),
         end: at(ip.packet_end()),
         proto: upper.protocol,
-        extension_headers: upper.extension_headers as u8,
         fragment: upper.fragment.is_some(),
     })
 }

@@ -14,7 +14,7 @@ const ALL_NODES: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
 const ALL_ROUTERS: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 2);
 
 /// ff02::1:ffXX:XXXX of `a`, written out (RFC 4291 2.7.1).
-fn solicited_node(a: Ipv6Addr) -> Ipv6Addr {
+pub(super) fn solicited_node(a: Ipv6Addr) -> Ipv6Addr {
     let o = a.octets();
     Ipv6Addr::from([
         0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, o[13], o[14], o[15],
@@ -60,7 +60,13 @@ fn icmpv6(src: Ipv6Addr, dst: Ipv6Addr, head: [u8; 4], body: u32, data: &[u8]) -
 }
 
 /// A Neighbor Solicitation for `target` with a source link-layer option.
-fn ns(src: Ipv6Addr, dst: Ipv6Addr, target: Ipv6Addr, hop: u8, vlan: Option<u16>) -> Vec<u8> {
+pub(super) fn ns(
+    src: Ipv6Addr,
+    dst: Ipv6Addr,
+    target: Ipv6Addr,
+    hop: u8,
+    vlan: Option<u16>,
+) -> Vec<u8> {
     let mut data = target.octets().to_vec();
     if !src.is_unspecified() {
         data.extend_from_slice(&[1, 1]);
@@ -222,7 +228,7 @@ fn a_solicitation_with_a_wrong_checksum_is_not_answered() {
     );
 }
 
-fn echo_request(src: Ipv6Addr, dst: Ipv6Addr, vlan: Option<u16>) -> Vec<u8> {
+pub(super) fn echo_request(src: Ipv6Addr, dst: Ipv6Addr, vlan: Option<u16>) -> Vec<u8> {
     let m = icmpv6(src, dst, [128, 0, 0, 0], 0x1234_0007, b"tandem ping six");
     v6_frame((UE_MAC, port_mac(ACC)), vlan, src, dst, ICMPV6, 64, &m)
 }
