@@ -287,7 +287,7 @@ pub fn topology(c: &Config, macs: &[[u8; 6]], policy: &Policy) -> Topology {
             name: p.name.clone(),
             role: role(p.role),
             mac: *mac,
-            addresses: p.addresses.iter().map(|a| (a.addr, a.prefix_len)).collect(),
+            addresses: p.ipv4_addresses().map(|a| (a.addr, a.prefix_len)).collect(),
         })
         .collect();
     let mut t = Topology::new(ports);
@@ -299,6 +299,9 @@ pub fn topology(c: &Config, macs: &[[u8; 6]], policy: &Policy) -> Topology {
         // An access port's own clamp, else the global one (every port:
         // on a cluster gateway the terminal's path is the fabric port).
         t.set_mss_clamp(pi, p.mss_clamp.or(c.mss_clamp));
+        let v6: Vec<(std::net::Ipv6Addr, u8)> =
+            p.ipv6_addresses().map(|a| (a.addr, a.prefix_len)).collect();
+        t.set_ipv6_addresses(pi, &v6);
         if let Some(list) = &p.allowed_sources {
             let v: Vec<(std::net::Ipv4Addr, u8)> =
                 list.iter().map(|c| (c.addr, c.prefix_len)).collect();
@@ -321,4 +324,36 @@ pub fn topology(c: &Config, macs: &[[u8; 6]], policy: &Policy) -> Topology {
         }
     }
     t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{Ipv4Addr, Ipv6Addr};
+    use std::path::Path;
+
+    #[test]
+    fn ipv6_port_addresses_reach_the_topology_and_ipv4_stays_first() {
+        let text = r#"(
+    eal: (lcores: "0-1", no_huge: true, memory_mb: 256, file_prefix: "t",
+          vdevs: ["net_ring0", "net_ring1"]),
+    ports: [
+        (name: "acc0", device: "net_ring0", role: Access,
+         addresses: ["2001:db8:1::1/64", "10.1.0.1/24"]),
+        (name: "srv0", device: "net_ring1", role: Server, addresses: ["10.2.0.1/24"]),
+    ],
+    workers: [(lcore: 1, poll: [(port: "acc0"), (port: "srv0")])],
+    gateway: (addresses: ["10.2.0.10"]),
+)"#;
+        let c = crate::config::parse(Path::new("t.ron"), text).unwrap();
+        let t = topology(&c, &[[2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]], &policy(&c));
+        let v6: Ipv6Addr = "2001:db8:1::1".parse().unwrap();
+        assert!(t.is_own_ipv6(0, v6));
+        assert!(!t.is_own_ipv6(1, v6));
+        assert_eq!(t.ipv6_addresses(0), &[(v6, 64)]);
+        // What Tandem sends from the port (ARP, ICMP errors, GTP-U) keeps
+        // the IPv4 address, and the IPv6 one makes no IPv4 route.
+        assert_eq!(t.port_address(0), Some(Ipv4Addr::new(10, 1, 0, 1)));
+        assert_eq!(t.route(Ipv4Addr::new(10, 1, 0, 7)).map(|h| h.port), Some(0));
+    }
 }

@@ -485,3 +485,182 @@ fn a_valid_bitrate_limit_is_accepted() {
     assert_eq!(status.code(), Some(0), "{stderr}");
     assert_eq!(stdout.trim(), format!("{path}: ok"));
 }
+
+// ------------------------------------------------------ IPv6 port addresses
+
+#[test]
+fn ipv6_port_addresses_are_valid() {
+    let text = with(
+        &base("x"),
+        r#"addresses: ["10.1.0.1/24"]"#,
+        r#"addresses: ["10.1.0.1/24", "2001:db8:1::1/64", "fe80::1/64"]"#,
+    );
+    let text = with(
+        &text,
+        r#"addresses: ["10.2.0.1/24"]"#,
+        r#"addresses: ["2001:db8:2::1/64", "10.2.0.1/24"]"#,
+    );
+    let scratch = Scratch::new("v6-ok");
+    let file = scratch.path("ok.ron");
+    std::fs::write(&file, text).expect("write");
+    let path = file.to_str().expect("utf-8 path");
+    let (status, _, stderr) = run_to_end(&["check-config", path], LIMIT);
+    assert_eq!(status.code(), Some(0), "{stderr}");
+}
+
+#[test]
+fn ipv6_port_address_that_does_not_parse() {
+    let text = with(&base("x"), "10.2.0.1/24", "2001:db8::g/64");
+    rejected(
+        "v6-syntax",
+        &text,
+        6,
+        Some(r#""2001:db8::g/64""#),
+        "'2001:db8::g/64' is not an IPv6 address",
+    );
+}
+
+#[test]
+fn ipv6_prefix_length_above_128() {
+    let text = with(&base("x"), "10.2.0.1/24", "2001:db8:2::1/129");
+    rejected(
+        "v6-prefix",
+        &text,
+        6,
+        Some(r#""2001:db8:2::1/129""#),
+        "prefix length must be 0..=128",
+    );
+}
+
+#[test]
+fn multicast_ipv6_port_address() {
+    let text = with(
+        &base("x"),
+        r#"addresses: ["10.1.0.1/24"]"#,
+        r#"addresses: ["10.1.0.1/24", "ff02::1/64"]"#,
+    );
+    rejected(
+        "v6-multicast",
+        &text,
+        5,
+        Some(r#""ff02::1/64""#),
+        "must be a unicast address",
+    );
+}
+
+#[test]
+fn ipv6_port_address_on_two_ports() {
+    let text = with(
+        &base("x"),
+        r#"addresses: ["10.1.0.1/24"]"#,
+        r#"addresses: ["10.1.0.1/24", "2001:db8::1/64"]"#,
+    );
+    let text = with(
+        &text,
+        r#"addresses: ["10.2.0.1/24"]"#,
+        r#"addresses: ["10.2.0.1/24", "2001:db8:0::1/64"]"#,
+    );
+    rejected(
+        "v6-twice",
+        &text,
+        6,
+        Some(r#""2001:db8:0::1/64""#),
+        "address 2001:db8::1 is configured twice",
+    );
+}
+
+/// IPv6 VIPs, servers and gateway addresses are not served yet: each is
+/// refused where it stands, saying so, instead of being accepted and
+/// doing nothing.
+#[test]
+fn ipv6_vip_server_or_gateway_address_is_refused() {
+    rejected(
+        "v6-vip",
+        &with_service("2001:db8:9::1"),
+        12,
+        Some(r#""2001:db8:9::1""#),
+        "only port addresses may be IPv6 yet",
+    );
+    let server = with(
+        &with_service("10.9.0.1"),
+        r#"addr: "10.2.0.21""#,
+        r#"addr: "2001:db8:2::21""#,
+    );
+    rejected(
+        "v6-server",
+        &server,
+        12,
+        Some(r#""2001:db8:2::21""#),
+        "only port addresses may be IPv6 yet",
+    );
+    let gateway = with(&base("x"), r#"["10.2.0.10"]"#, r#"["2001:db8:2::10"]"#);
+    rejected(
+        "v6-gateway",
+        &gateway,
+        11,
+        Some(r#""2001:db8:2::10""#),
+        "only port addresses may be IPv6 yet",
+    );
+}
+
+// ------------------------------------------------------------ per-port MTU
+
+#[test]
+fn port_mtus_in_range_are_valid() {
+    let text = with(
+        &base("x"),
+        "role: Access,",
+        "role: Access, mtu: Some(1400),",
+    );
+    let text = with(&text, "role: Server,", "role: Server, mtu: Some(576),");
+    let scratch = Scratch::new("mtu-ok");
+    let file = scratch.path("ok.ron");
+    std::fs::write(&file, text).expect("write");
+    let path = file.to_str().expect("utf-8 path");
+    let (status, _, stderr) = run_to_end(&["check-config", path], LIMIT);
+    assert_eq!(status.code(), Some(0), "{stderr}");
+}
+
+#[test]
+fn port_mtu_below_576() {
+    let text = with(&base("x"), "role: Server,", "role: Server, mtu: Some(500),");
+    rejected(
+        "mtu-low",
+        &text,
+        6,
+        Some("Some(500)"),
+        "mtu 500 is below 576",
+    );
+}
+
+#[test]
+fn port_mtu_below_1280_with_an_ipv6_address() {
+    let text = with(
+        &base("x"),
+        r#"role: Access, addresses: ["10.1.0.1/24"]"#,
+        r#"role: Access, addresses: ["10.1.0.1/24", "2001:db8:1::1/64"], mtu: Some(1000)"#,
+    );
+    rejected(
+        "mtu-v6",
+        &text,
+        5,
+        Some("Some(1000)"),
+        "mtu 1000 is below 1280: the port has an IPv6 address",
+    );
+}
+
+#[test]
+fn port_mtu_larger_than_an_mbuf() {
+    let text = with(
+        &base("x"),
+        "role: Server,",
+        "role: Server, mtu: Some(9000),",
+    );
+    rejected(
+        "mtu-big",
+        &text,
+        6,
+        Some("Some(9000)"),
+        "mtu 9000 does not fit one mbuf",
+    );
+}

@@ -24,6 +24,9 @@ const SOME_DROP_REASONS: &[&str] = &[
     "syn_cookie_invalid",
     "syn_proxy_pending",
     "bitrate_limited",
+    "ipv6_not_served",
+    "nd_ignored",
+    "icmpv6_bad_neighbor_discovery",
 ];
 
 /// Two workers (so there are gateways 0 and 1) on silent net_null ports;

@@ -60,7 +60,7 @@ macro_rules! drop_reasons {
 drop_reasons! {
     /// Shorter than the headers it claims to have.
     Truncated => "truncated",
-    /// Not IPv4 (and not ARP).
+    /// Not IPv4, IPv6 or ARP.
     UnsupportedEthertype => "unsupported_ethertype",
     /// IPv4 header invalid: version, IHL or total length.
     BadIpHeader => "bad_ip_header",
@@ -141,6 +141,72 @@ drop_reasons! {
     /// Over its session ID's bitrate limit, up or down (token bucket per
     /// direction; `pipeline::rate_limit`).
     BitrateLimited => "bitrate_limited",
+    /// IPv6: shorter than the 40-byte header (`wire::Ipv6Error` labels).
+    Ipv6Truncated => "ipv6_truncated",
+    /// IPv6 ethertype (or inner packet of a G-PDU) whose version is not 6.
+    Ipv6BadVersion => "ipv6_bad_version",
+    /// IPv6 payload length runs past the frame.
+    Ipv6BadPayloadLength => "ipv6_bad_payload_length",
+    /// More than `wire::MAX_EXTENSION_HEADERS` IPv6 extension headers.
+    Ipv6ExtensionChainTooLong => "ipv6_extension_chain_too_long",
+    /// An IPv6 extension header past the payload, a hop-by-hop header not
+    /// first, or a fragment header with reserved bits set.
+    Ipv6BadExtensionHeader => "ipv6_bad_extension_header",
+    /// Well-formed IPv6 that Tandem does not serve yet: anything but
+    /// Neighbor Discovery and echo requests for a port's IPv6 address
+    /// (no IPv6 NAT, VIPs or forwarding in this version).
+    Ipv6NotServed => "ipv6_not_served",
+    /// Neighbor Discovery Tandem does not answer: router solicitations
+    /// and advertisements, redirects, advertisements (no IPv6 neighbour
+    /// cache yet) and solicitations for addresses that are not ours.
+    NdIgnored => "nd_ignored",
+    /// ICMPv6 to a port address shorter than its type needs.
+    Icmpv6Truncated => "icmpv6_truncated",
+    /// ICMPv6 to a port address whose checksum does not verify.
+    Icmpv6BadChecksum => "icmpv6_bad_checksum",
+    /// ICMPv6 to a port address of a type Tandem does not answer.
+    Icmpv6UnsupportedType => "icmpv6_unsupported_type",
+    /// Neighbor Discovery that breaks RFC 4861 7.1 (hop limit not 255,
+    /// code not 0, multicast target, bad options).
+    Icmpv6BadNeighborDiscovery => "icmpv6_bad_neighbor_discovery",
+    /// An echo request from a multicast or unspecified source.
+    Icmpv6NonUnicastAddress => "icmpv6_non_unicast_address",
+    /// An echo request with extension headers (a reply must not echo a
+    /// routing header back).
+    Icmpv6NotPlainIpv6 => "icmpv6_not_plain_ipv6",
+}
+
+impl From<crate::wire::Ipv6Error> for DropReason {
+    fn from(e: crate::wire::Ipv6Error) -> DropReason {
+        use crate::wire::Ipv6Error as E;
+        match e {
+            E::Truncated => DropReason::Ipv6Truncated,
+            E::BadVersion => DropReason::Ipv6BadVersion,
+            E::BadPayloadLength => DropReason::Ipv6BadPayloadLength,
+            E::ExtensionChainTooLong => DropReason::Ipv6ExtensionChainTooLong,
+            E::BadExtensionHeader => DropReason::Ipv6BadExtensionHeader,
+        }
+    }
+}
+
+impl From<crate::wire::Icmpv6Error> for DropReason {
+    /// The answers the pipeline asks `wire` for never meet the other type
+    /// errors (it checks the type first) or a short buffer (an NA fits in
+    /// 128 bytes); they are folded into the nearest reason.
+    fn from(e: crate::wire::Icmpv6Error) -> DropReason {
+        use crate::wire::Icmpv6Error as E;
+        match e {
+            E::Truncated => DropReason::Icmpv6Truncated,
+            E::BadChecksum => DropReason::Icmpv6BadChecksum,
+            E::UnsupportedType | E::NotEchoRequest | E::NotNeighborSolicit | E::ErrorAboutError => {
+                DropReason::Icmpv6UnsupportedType
+            }
+            E::BadNeighborDiscovery => DropReason::Icmpv6BadNeighborDiscovery,
+            E::NonUnicastAddress => DropReason::Icmpv6NonUnicastAddress,
+            E::NotPlainIpv6 => DropReason::Icmpv6NotPlainIpv6,
+            E::BufferTooSmall => DropReason::NoRoom,
+        }
+    }
 }
 
 /// Number of drop reasons.
@@ -161,6 +227,9 @@ pub struct WorkerCounters {
     pub user_sessions_live: Counter,
     pub arp_replies: Counter,
     pub icmp_replies: Counter,
+    /// Neighbor Advertisements sent for a port's IPv6 address (IPv6's ARP
+    /// replies; ICMPv6 echo replies count in `icmp_replies`).
+    pub nd_replies: Counter,
     /// New user sessions refused (subscriber not entitled); the refused
     /// packet becomes the RST or ICMP answer, or is dropped `rate_limited`.
     pub refused: Counter,
@@ -241,6 +310,19 @@ mod tests {
             assert!(l
                 .chars()
                 .all(|c| c.is_ascii_lowercase() || c == '_' || c.is_ascii_digit()));
+        }
+    }
+
+    #[test]
+    fn ipv6_reasons_carry_the_wire_labels() {
+        for e in crate::wire::Ipv6Error::ALL {
+            assert_eq!(DropReason::from(e).as_str(), e.reason());
+        }
+        for e in crate::wire::Icmpv6Error::ALL {
+            let r = DropReason::from(e);
+            if r.as_str().starts_with("icmpv6_") && r != DropReason::Icmpv6UnsupportedType {
+                assert_eq!(r.as_str(), e.reason());
+            }
         }
     }
 

@@ -21,7 +21,7 @@ use crate::topology::{Neighbours, PortInfo, Role, Topology};
 use crate::wire::checksum::{checksum, l4_checksum};
 use crate::wire::frames::{icmp_echo_frame, tcp_frame, udp_frame};
 use crate::wire::{FrameSpec, MacAddr, TcpFlags};
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 pub const ACC: u16 = 0;
@@ -50,6 +50,11 @@ pub const SERVERS: [Ipv4Addr; 3] = [
     Ipv4Addr::new(10, 2, 0, 23),
 ];
 pub const PORT_RANGE: (u16, u16) = (1024, 65535);
+/// The IPv6 addresses of the access port and the server port.
+pub const ACC_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1);
+pub const SRV_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 2, 0, 0, 0, 0, 1);
+/// A terminal's IPv6 address on the access port's link.
+pub const UE_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0x100);
 
 pub fn topology() -> Topology {
     let port = |name: &str, role, p: u16, a: [u8; 4]| PortInfo {
@@ -68,6 +73,8 @@ pub fn topology() -> Topology {
     t.add_local(EXT, GW, LocalAddr::Gateway(0));
     t.add_local(ACC, VIP, LocalAddr::Vip);
     t.add_local(ACC2, VIP, LocalAddr::Vip);
+    t.set_ipv6_addresses(ACC, &[(ACC_V6, 64)]);
+    t.set_ipv6_addresses(SRV, &[(SRV_V6, 64)]);
     t
 }
 

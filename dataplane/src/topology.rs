@@ -4,9 +4,12 @@
 //! `Topology` is fixed for the life of a run (ports and addresses come from
 //! the config; changing them needs a restart). `Neighbours` changes as ARP
 //! learns and is published as a snapshot.
+//!
+//! A port's IPv6 addresses are only its own (Neighbor Discovery and echo
+//! are answered for them): no IPv6 routes or neighbours yet.
 
 use hashbrown::HashMap;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// What a port faces.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -71,6 +74,9 @@ pub struct Topology {
     /// Per port: the largest MSS a SYN or SYN-ACK of a user session whose
     /// terminal is reached through it may announce; 0 = no clamp.
     mss_clamp: Vec<u16>,
+    /// Per port: its IPv6 addresses with prefix length (a few per port,
+    /// looked up only for IPv6 frames).
+    ipv6: Vec<Vec<(Ipv6Addr, u8)>>,
 }
 
 fn mask(len: u8) -> u32 {
@@ -136,6 +142,27 @@ impl Topology {
             .get(usize::from(port))
             .copied()
             .filter(|&m| m != 0)
+    }
+
+    /// Gives `port` these IPv6 addresses (with prefix lengths).
+    pub fn set_ipv6_addresses(&mut self, port: u16, addresses: &[(Ipv6Addr, u8)]) {
+        let p = usize::from(port);
+        if self.ipv6.len() <= p {
+            self.ipv6.resize(p + 1, Vec::new());
+        }
+        self.ipv6[p] = addresses.to_vec();
+    }
+
+    /// The IPv6 addresses of `port` (with prefix lengths); empty if none.
+    #[inline]
+    pub fn ipv6_addresses(&self, port: u16) -> &[(Ipv6Addr, u8)] {
+        self.ipv6.get(usize::from(port)).map_or(&[], Vec::as_slice)
+    }
+
+    /// Whether `ip` is one of `port`'s IPv6 addresses.
+    #[inline]
+    pub fn is_own_ipv6(&self, port: u16, ip: Ipv6Addr) -> bool {
+        self.ipv6_addresses(port).iter().any(|&(a, _)| a == ip)
     }
 
     /// Restricts the sources accepted on `port` to these prefixes.
@@ -348,6 +375,18 @@ mod tests {
         assert!(t.is_connected(1, Ipv4Addr::new(10, 2, 0, 99)));
         assert!(!t.is_connected(1, Ipv4Addr::new(10, 3, 0, 99)));
         assert_eq!(t.port_address(2), Some(Ipv4Addr::new(10, 3, 0, 1)));
+    }
+
+    #[test]
+    fn ipv6_addresses_are_per_port() {
+        let mut t = topo();
+        let a: Ipv6Addr = "2001:db8:1::1".parse().unwrap();
+        t.set_ipv6_addresses(2, &[(a, 64)]);
+        assert!(t.is_own_ipv6(2, a));
+        assert!(!t.is_own_ipv6(0, a));
+        assert!(!t.is_own_ipv6(9, a));
+        assert_eq!(t.ipv6_addresses(2), &[(a, 64)]);
+        assert!(t.ipv6_addresses(1).is_empty());
     }
 
     #[test]

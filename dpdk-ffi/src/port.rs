@@ -352,6 +352,22 @@ impl PortId {
         self.check("rte_eth_promiscuous_enable", rc)
     }
 
+    /// Sets the MTU (the largest IP packet, L2 header excluded); between
+    /// `configure` and `start`.
+    pub fn set_mtu(&self, mtu: u16) -> Result<()> {
+        // SAFETY: DPDK validates the port and the value.
+        let rc = unsafe { sys::rte_eth_dev_set_mtu(self.0, mtu) };
+        self.check("rte_eth_dev_set_mtu", rc)
+    }
+
+    /// Accept every multicast frame (IPv6 Neighbor Discovery reaches a
+    /// port at its solicited-node group's MAC, 33:33:ff:..).
+    pub fn allmulticast_enable(&self) -> Result<()> {
+        // SAFETY: DPDK validates the port.
+        let rc = unsafe { sys::rte_eth_allmulticast_enable(self.0) };
+        self.check("rte_eth_allmulticast_enable", rc)
+    }
+
     /// The port's MAC address.
     pub fn mac_addr(&self) -> Result<[u8; 6]> {
         let mut addr = sys::rte_ether_addr::default();

@@ -90,6 +90,9 @@ pub struct WorkerStats {
     pub user_sessions_expired: u64,
     pub arp_replies: u64,
     pub icmp_replies: u64,
+    /// Neighbor Advertisements sent for a port's IPv6 address.
+    #[serde(default)]
+    pub nd_replies: u64,
     /// New user sessions refused: the subscriber is not entitled.
     #[serde(default)]
     pub refused: u64,

@@ -21,7 +21,7 @@ pub fn check(c: &Config) -> Result<(), Violation> {
     // Address -> the role it was first given, in words.
     let mut owners: HashMap<Ipv4Addr, String> = HashMap::new();
     for p in &c.ports {
-        for a in &p.addresses {
+        for a in p.ipv4_addresses() {
             owners
                 .entry(a.addr)
                 .or_insert_with(|| format!("the address of port \"{}\"", p.name));

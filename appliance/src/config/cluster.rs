@@ -91,7 +91,7 @@ pub fn fabric_addr(c: &Config) -> Option<Ipv4Addr> {
     c.ports
         .iter()
         .find(|p| p.role == Role::Fabric)
-        .and_then(|p| p.addresses.first())
+        .and_then(|p| p.ipv4_addresses().next())
         .map(|a| a.addr)
 }
 
@@ -211,7 +211,7 @@ pub fn validate(c: &Config) -> Result<(), Violation> {
             })
         }
         [i] => {
-            if c.ports[*i].addresses.is_empty() {
+            if c.ports[*i].ipv4_addresses().next().is_none() {
                 return Err(Violation {
                     path: vec![field("ports"), Seg::Index(*i), field("role")],
                     message: format!(

@@ -6,7 +6,7 @@
 use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize, Serializer};
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
 /// An IPv4 address with its prefix length, e.g. `10.1.0.1/24`.
@@ -56,6 +56,111 @@ impl Serialize for Ipv4Cidr {
     }
 }
 
+/// An IPv6 address with its prefix length, e.g. `2001:db8:1::1/64`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Ipv6Cidr {
+    pub addr: Ipv6Addr,
+    pub prefix_len: u8,
+}
+
+impl FromStr for Ipv6Cidr {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (a, p) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let addr = Ipv6Addr::from_str(a).map_err(|_| {
+            format!("'{s}' is not an IPv6 address (expected e.g. 2001:db8:1::1/64)")
+        })?;
+        let prefix_len = match p {
+            None => 128,
+            Some(p) => match p.parse::<u8>() {
+                Ok(n) if n <= 128 => n,
+                _ => return Err(format!("'{s}': prefix length must be 0..=128")),
+            },
+        };
+        Ok(Ipv6Cidr { addr, prefix_len })
+    }
+}
+
+impl fmt::Display for Ipv6Cidr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix_len)
+    }
+}
+
+/// One address of a port: IPv4 or IPv6, with prefix length. Written as a
+/// string; one with a `:` is read as IPv6.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PortAddr {
+    V4(Ipv4Cidr),
+    V6(Ipv6Cidr),
+}
+
+impl PortAddr {
+    /// The IPv4 address, if this is one.
+    pub fn v4(&self) -> Option<Ipv4Cidr> {
+        match self {
+            PortAddr::V4(c) => Some(*c),
+            PortAddr::V6(_) => None,
+        }
+    }
+
+    /// The IPv6 address, if this is one.
+    pub fn v6(&self) -> Option<Ipv6Cidr> {
+        match self {
+            PortAddr::V6(c) => Some(*c),
+            PortAddr::V4(_) => None,
+        }
+    }
+
+    /// The address without its prefix length.
+    pub fn ip(&self) -> std::net::IpAddr {
+        match self {
+            PortAddr::V4(c) => c.addr.into(),
+            PortAddr::V6(c) => c.addr.into(),
+        }
+    }
+}
+
+impl FromStr for PortAddr {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.contains(':') {
+            Ipv6Cidr::from_str(s).map(PortAddr::V6)
+        } else {
+            Ipv4Cidr::from_str(s)
+                .map(PortAddr::V4)
+                .map_err(|e| format!("{e}; an IPv6 address is written e.g. 2001:db8:1::1/64"))
+        }
+    }
+}
+
+impl fmt::Display for PortAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PortAddr::V4(c) => c.fmt(f),
+            PortAddr::V6(c) => c.fmt(f),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for PortAddr {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        PortAddr::from_str(&s).map_err(de::Error::custom)
+    }
+}
+
+impl Serialize for PortAddr {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 /// A plain IPv4 address written as a string, e.g. `"10.2.0.21"`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Ip(pub Ipv4Addr);
@@ -63,6 +168,12 @@ pub struct Ip(pub Ipv4Addr);
 impl<'de> Deserialize<'de> for Ip {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
+        if Ipv6Addr::from_str(&s).is_ok() {
+            return Err(de::Error::custom(format!(
+                "'{s}' is an IPv6 address; only port addresses may be IPv6 yet \
+                 (no IPv6 VIPs, servers, gateway addresses, routes or neighbours)"
+            )));
+        }
         Ipv4Addr::from_str(&s)
             .map(Ip)
             .map_err(|_| de::Error::custom(format!("'{s}' is not an IPv4 address")))
@@ -153,6 +264,23 @@ mod tests {
         assert!("10.1.0/24".parse::<Ipv4Cidr>().is_err());
         assert!("10.1.0.1/33".parse::<Ipv4Cidr>().is_err());
         assert!("10.1.0.1/x".parse::<Ipv4Cidr>().is_err());
+    }
+
+    #[test]
+    fn port_addresses_of_both_versions_parse() {
+        let v4: PortAddr = "10.1.0.1/24".parse().unwrap();
+        assert_eq!(v4.v4().map(|c| c.prefix_len), Some(24));
+        assert_eq!(v4.v6(), None);
+        let v6: PortAddr = "2001:db8:1::1/64".parse().unwrap();
+        let c = v6.v6().unwrap();
+        assert_eq!(c.addr, "2001:db8:1::1".parse::<Ipv6Addr>().unwrap());
+        assert_eq!(c.prefix_len, 64);
+        assert_eq!(v6.to_string(), "2001:db8:1::1/64");
+        let host: PortAddr = "fe80::1".parse().unwrap();
+        assert_eq!(host.v6().map(|c| c.prefix_len), Some(128));
+        assert!("2001:db8::1/129".parse::<PortAddr>().is_err());
+        assert!("2001:db8::g/64".parse::<PortAddr>().is_err());
+        assert!("10.1.0.1/33".parse::<PortAddr>().is_err());
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! operator would expect without saying anything. Cross-field rules (names
 //! unique, workers off the main lcore, ...) live in `validate.rs`.
 
-use super::net::{Ip, Ipv4Cidr, Mac};
+use super::net::{Ip, Ipv4Cidr, Ipv6Cidr, Mac, PortAddr};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -232,9 +232,11 @@ pub struct Port {
     /// DPDK device name: a vdev name (`net_tap0`) or a PCI address (`0000:03:00.0`).
     pub device: String,
     pub role: Role,
-    /// Addresses with prefix on this port's network (connected routes).
+    /// Addresses with prefix on this port's network: IPv4 ones give
+    /// connected routes; IPv6 ones answer Neighbor Discovery and echo
+    /// only (no IPv6 forwarding yet).
     #[serde(default)]
-    pub addresses: Vec<Ipv4Cidr>,
+    pub addresses: Vec<PortAddr>,
     /// Receive queues (each polled by exactly one worker).
     #[serde(default = "one")]
     pub rx_queues: u16,
@@ -257,6 +259,23 @@ pub struct Port {
     /// global `mss_clamp`.
     #[serde(default)]
     pub mss_clamp: Option<u16>,
+    /// The device's MTU (largest IP packet, L2 header excluded), set at
+    /// start: `Some(1400)`; absent = the device's default (1500 on most).
+    #[serde(default)]
+    pub mtu: Option<u16>,
+}
+
+impl Port {
+    /// The port's IPv4 addresses, in the order given (the first is the
+    /// source of what Tandem sends there).
+    pub fn ipv4_addresses(&self) -> impl Iterator<Item = Ipv4Cidr> + '_ {
+        self.addresses.iter().filter_map(PortAddr::v4)
+    }
+
+    /// The port's IPv6 addresses, in the order given.
+    pub fn ipv6_addresses(&self) -> impl Iterator<Item = Ipv6Cidr> + '_ {
+        self.addresses.iter().filter_map(PortAddr::v6)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

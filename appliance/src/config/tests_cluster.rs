@@ -149,3 +149,25 @@ fn a_member_needs_one_fabric_port_with_an_address_and_a_role() {
     let e = err(&text);
     assert!(e.message.contains("neither an Access port"), "{e}");
 }
+
+#[test]
+fn a_fabric_port_takes_ipv4_addresses_only() {
+    let text = GATEWAY.replace(
+        "addresses: [\"10.99.0.2/24\"]",
+        "addresses: [\"10.99.0.2/24\", \"2001:db8:99::2/64\"]",
+    );
+    let e = err(&text);
+    assert!(e.message.contains("takes IPv4 addresses only"), "{e}");
+    assert_eq!(e.line, line_of(&text, "role: Fabric"), "{e}");
+    // An IPv6 address first does not become the fabric address: the
+    // server port may have one, and the fabric address stays IPv4.
+    let text = GATEWAY.replace(
+        "addresses: [\"10.2.0.1/24\"]",
+        "addresses: [\"2001:db8:2::1/64\", \"10.2.0.1/24\"]",
+    );
+    let c = parse(Path::new("t.ron"), &text).unwrap();
+    assert_eq!(
+        cluster::fabric_addr(&c),
+        Some(std::net::Ipv4Addr::new(10, 99, 0, 2))
+    );
+}

@@ -260,6 +260,12 @@ const WORKER_FAMILIES: &[WorkerField] = &[
         |w| w.icmp_replies,
     ),
     (
+        "tandem_worker_nd_replies_total",
+        Kind::Counter,
+        "IPv6 Neighbor Advertisements the worker sent for port addresses.",
+        |w| w.nd_replies,
+    ),
+    (
         "tandem_worker_user_sessions_refused_total",
         Kind::Counter,
         "New user sessions refused because the subscriber is not entitled to the service.",

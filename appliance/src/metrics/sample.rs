@@ -57,6 +57,7 @@ fn worker(index: u16, base: u64) -> WorkerStats {
         user_sessions_expired: base / 10,
         arp_replies: 1,
         icmp_replies: 2,
+        nd_replies: 9,
         refused: 5,
         rst_sent: 3,
         icmp_errors_sent: 4,

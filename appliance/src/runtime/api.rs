@@ -202,6 +202,7 @@ impl Control {
                 user_sessions_expired: c.user_sessions_expired.get(),
                 arp_replies: c.arp_replies.get(),
                 icmp_replies: c.icmp_replies.get(),
+                nd_replies: c.nd_replies.get(),
                 refused: c.refused.get(),
                 rst_sent: c.rst_sent.get(),
                 icmp_errors_sent: c.icmp_errors_sent.get(),

@@ -180,8 +180,19 @@ fn start_port(
             queues
         }
     };
+    if let Some(mtu) = p.mtu {
+        pid.set_mtu(mtu).map_err(port_error(p))?;
+    }
     if p.promiscuous {
         pid.promiscuous_enable().map_err(port_error(p))?;
+    } else if p.ipv6_addresses().next().is_some() {
+        // Solicitations for an IPv6 port address go to its solicited-node
+        // multicast group. A PMD without the switch (net_null, net_ring)
+        // delivers what it has anyway.
+        if let Err(e) = pid.allmulticast_enable() {
+            warn!(port = %p.name, "cannot enable all-multicast reception: {e}; \
+                  Neighbor Solicitations for its IPv6 addresses may not arrive");
+        }
     }
     pid.start().map_err(port_error(p))?;
     Ok((pid, queues, rx_queues))

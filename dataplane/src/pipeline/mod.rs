@@ -16,6 +16,7 @@ mod limit;
 mod marks;
 pub mod nat;
 mod own_addresses;
+mod own_addresses_v6;
 mod parse;
 mod prefetch_pass;
 mod rate_limit;

@@ -7,6 +7,13 @@
 //! addresses, ports, flags. The rest of the pipeline reads the record
 //! instead of parsing again.
 //!
+//! IPv6 (plain, in a VLAN, or inside a G-PDU) is read as far as this
+//! version serves it: the fixed header and the bounded extension-header
+//! walk ([`Ip6`]); a malformed packet gets its `ipv6_*` reason, a
+//! well-formed one `ipv6_not_served` unless `own_addresses_v6` answers it
+//! (Neighbor Discovery and echo for a port's IPv6 address). IPv4 frames
+//! never reach the IPv6 code: it sits behind the ethertype test.
+//!
 //! Parsing is eager but judging is not: each layer keeps its outcome as a
 //! `Result`, and the pipeline looks at it exactly where it used to check
 //! that layer, so a bad frame is dropped with the same reason, after the
@@ -18,8 +25,9 @@ use crate::counters::DropReason;
 use crate::tier2::flow_index::KeyHash;
 use crate::tier2::{Segment, TcpFlags};
 use crate::wire::{
-    EthernetFrame, GtpuPacket, IcmpPacket, Ipv4Packet, TcpSegment, UdpDatagram, WireError,
-    ETHERTYPE_IPV4, GTPU_MSG_G_PDU, GTPU_PORT, PROTO_ICMP, PROTO_TCP, PROTO_UDP,
+    EthernetFrame, GtpuPacket, IcmpPacket, Ipv4Packet, Ipv6Packet, TcpSegment, UdpDatagram,
+    WireError, ETHERTYPE_IPV4, ETHERTYPE_IPV6, GTPU_MSG_G_PDU, GTPU_PORT, PROTO_ICMP, PROTO_TCP,
+    PROTO_UDP,
 };
 use std::net::Ipv4Addr;
 
@@ -66,6 +74,50 @@ impl Ip {
     }
 }
 
+/// An IPv6 packet that passed the `wire` checks: fixed header, payload
+/// length within the frame, extension headers walked within
+/// `MAX_EXTENSION_HEADERS`. Addresses and hop limit stay in the frame
+/// (read where they are needed, which is rarely: this version only
+/// answers Neighbor Discovery and echo), so the record stays small.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Ip6 {
+    /// Offset of the IPv6 header in the frame.
+    pub off: u16,
+    /// Offset of the upper-layer header in the frame (for a fragment that
+    /// is not the first, of its data).
+    pub upper: u16,
+    /// Offset of the end of the packet (40 + payload length) in the frame.
+    pub end: u16,
+    /// The upper-layer protocol the walk ended at.
+    pub proto: u8,
+    /// Whether a fragment header was among them.
+    pub fragment: bool,
+}
+
+/// What a frame's outer layer is when it is not an IPv4 packet the
+/// pipeline works on. (The IPv6 packet sits here rather than in a field of
+/// its own: the record stays as small as it was.)
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum NotIpv4 {
+    /// To be dropped with this reason (malformed IPv4 or IPv6, another
+    /// ethertype, a short frame).
+    Drop(DropReason),
+    /// A well-formed IPv6 packet: only Tandem's own addresses answer it
+    /// (`own_addresses_v6`), the rest is `Ipv6NotServed`.
+    Ipv6(Ip6),
+}
+
+impl NotIpv4 {
+    /// The reason to drop the frame if nothing answers it.
+    #[inline(always)]
+    pub fn reason(self) -> DropReason {
+        match self {
+            NotIpv4::Drop(r) => r,
+            NotIpv4::Ipv6(_) => DropReason::Ipv6NotServed,
+        }
+    }
+}
+
 /// What the first packet of a flow looks like at L4.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct L4Info {
@@ -97,9 +149,11 @@ pub(super) struct Parsed {
     pub l2: L2,
     /// The ethertype after an optional VLAN tag.
     pub ethertype: u16,
-    /// The (outer) IPv4 header, or why it is not acceptable (an ethertype
-    /// other than IPv4 gives `UnsupportedEthertype`).
-    pub outer: Result<Ip, DropReason>,
+    /// The (outer) IPv4 header, or what the frame is instead: a
+    /// well-formed IPv6 packet, or the reason to drop it (an ethertype
+    /// other than IPv4 or IPv6 gives `UnsupportedEthertype`, a malformed
+    /// IPv6 packet its `ipv6_*` reason).
+    pub outer: Result<Ip, NotIpv4>,
     /// GTP-U G-PDU on an access port in TEID mode: (outer source, TEID).
     pub tunnel: Option<(Ipv4Addr, u32)>,
     /// The packet the pipeline works on: the inner one of a G-PDU, else
@@ -183,7 +237,7 @@ impl Parsed {
             src_mac: [0; 6],
         },
         ethertype: 0,
-        outer: Err(DropReason::Truncated),
+        outer: Err(NotIpv4::Drop(DropReason::Truncated)),
         tunnel: None,
         inner: Err(DropReason::Truncated),
         l4: Err(DropReason::Truncated),
@@ -214,15 +268,15 @@ impl Parsed {
         self.client_candidate = None;
         self.tunnel = None;
         self.outer = if self.ethertype == ETHERTYPE_IPV4 {
-            ipv4_at(b, eth.payload_offset())
+            ipv4_at(b, eth.payload_offset()).map_err(NotIpv4::Drop)
         } else {
-            Err(DropReason::UnsupportedEthertype)
+            not_ipv4(self.ethertype, b, eth.payload_offset())
         };
-        self.inner = self.outer;
+        self.inner = self.outer.map_err(NotIpv4::reason);
         if gtp {
             if let Some((teid, peer, off)) = self.outer.ok().and_then(|ip| gtp_inner(b, &ip)) {
                 self.tunnel = Some((peer, teid));
-                self.inner = ipv4_at(b, off);
+                self.inner = inner_at(b, off);
             }
         }
         self.l4 = match self.inner {
@@ -231,6 +285,50 @@ impl Parsed {
         };
         Ok(())
     }
+}
+
+/// The outer layer of a frame whose ethertype is not IPv4: IPv6 is read,
+/// anything else is `UnsupportedEthertype`. Out of line: IPv4 frames never
+/// come here.
+#[inline(never)]
+fn not_ipv4(ethertype: u16, b: &[u8], off: usize) -> Result<Ip, NotIpv4> {
+    if ethertype != ETHERTYPE_IPV6 {
+        return Err(NotIpv4::Drop(DropReason::UnsupportedEthertype));
+    }
+    match ipv6_at(b, off) {
+        Ok(ip6) => Err(NotIpv4::Ipv6(ip6)),
+        Err(r) => Err(NotIpv4::Drop(r)),
+    }
+}
+
+/// The packet inside a G-PDU at `off`: IPv4 as the outer one, IPv6 read
+/// and refused (`ipv6_not_served`, or why it is malformed): a terminal's
+/// IPv6 is not served yet, whatever carries it.
+#[inline(always)]
+fn inner_at(b: &[u8], off: usize) -> Result<Ip, DropReason> {
+    if b.get(off).is_some_and(|v| v >> 4 == 6) {
+        ipv6_at(b, off)?;
+        return Err(DropReason::Ipv6NotServed);
+    }
+    ipv4_at(b, off)
+}
+
+/// The IPv6 packet at `off`, checked by `wire::Ipv6Packet` and its bounded
+/// extension-header walk; each failure is its `ipv6_*` reason.
+#[inline(never)]
+fn ipv6_at(b: &[u8], off: usize) -> Result<Ip6, DropReason> {
+    let bytes = b.get(off..).ok_or(DropReason::Ipv6Truncated)?;
+    let ip = Ipv6Packet::new_checked(bytes)?;
+    let upper = ip.upper_layer()?;
+    // A frame is one mbuf segment: every offset in it fits in 16 bits.
+    let at = |o: usize| u16::try_from(off + o).unwrap_or(u16::MAX);
+    Ok(Ip6 {
+        off: at(0),
+        upper: at(upper.offset),
+        end: at(ip.packet_end()),
+        proto: upper.protocol,
+        fragment: upper.fragment.is_some(),
+    })
 }
 
 /// The IPv4 header at `off`, checked: `Truncated` under 20 bytes,

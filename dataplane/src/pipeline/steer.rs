@@ -5,8 +5,8 @@
 //! gateway address and its port names the owning worker.
 
 use super::l2::rd16;
-use super::parse::{Ip, L4Info, Parsed};
-use super::{own_addresses, Verdict, Worker, PIN_CACHE, PIN_RETRY_MS};
+use super::parse::{Ip, L4Info, NotIpv4, Parsed};
+use super::{own_addresses, own_addresses_v6, Verdict, Worker, PIN_CACHE, PIN_RETRY_MS};
 use crate::counters::DropReason;
 use crate::event::{Event, EventSink};
 use crate::frame::Frame;
@@ -83,7 +83,9 @@ impl Worker {
         }
         let outer = match p.outer {
             Ok(ip) => ip,
-            Err(r) => return Verdict::Drop(r),
+            // Well-formed IPv6: only Tandem's own addresses answer.
+            Err(NotIpv4::Ipv6(ip6)) => return own_addresses_v6::ipv6(self, f, rx.port, &ip6),
+            Err(NotIpv4::Drop(r)) => return Verdict::Drop(r),
         };
         match role {
             Role::Access => self.access_in(f, rx, &outer, ev),

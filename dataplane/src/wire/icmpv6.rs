@@ -3,8 +3,8 @@
 //! to be reachable at all (ND is IPv6's ARP) and to report errors.
 //!
 //! The checksum covers the IPv6 pseudo header, so the verify and fill
-//! functions take the packet's addresses. Not yet used by the pipeline
-//! (issue 14); `replies_v6` builds the answers.
+//! functions take the packet's addresses. `replies_v6` builds the answers;
+//! the pipeline's `own_addresses_v6` uses them for a port's IPv6 addresses.
 
 use super::bytes::{read_u16, read_u32, write_u16, write_u32};
 use super::checksum;

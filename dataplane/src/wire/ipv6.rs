@@ -2,8 +2,9 @@
 //! the extension headers the appliance must step over to find TCP, UDP or
 //! ICMPv6, and the prefix key that names an IPv6 terminal's session.
 //!
-//! Not yet used by the pipeline (issue 14): these are the checked views the
-//! IPv6, NAT64 and fabric paths will be built on. A chain of extension
+//! The pipeline reads every IPv6 frame with these views
+//! (`pipeline/parse.rs`); the IPv6 NAT, NAT64 and fabric paths (issue 14)
+//! will be built on them too. A chain of extension
 //! headers is walked at most [`MAX_EXTENSION_HEADERS`] deep, so a hostile
 //! packet cannot make a worker loop; a longer chain is an error the caller
 //! counts and drops.

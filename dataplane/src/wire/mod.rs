@@ -37,7 +37,7 @@ mod udp;
 #[cfg(test)]
 mod testutil;
 #[cfg(test)]
-mod testutil_v6;
+pub(crate) mod testutil_v6;
 
 pub use arp::{ArpOp, ArpPacket, ArpRepr, ARP_LEN};
 pub use error::WireError;

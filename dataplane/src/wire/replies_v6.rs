@@ -6,7 +6,9 @@
 //!
 //! As in `replies`, whether the appliance should answer (is the address
 //! ours, rate limits) is the caller's decision; these functions enforce
-//! what the RFCs require of any answer. Not yet used by the pipeline.
+//! what the RFCs require of any answer. The pipeline answers ND and echo
+//! for a port's IPv6 addresses with the first two (`own_addresses_v6`);
+//! Packet Too Big waits for the IPv6 forwarding paths.
 
 use super::checksum;
 use super::icmpv6::{

@@ -1,8 +1,10 @@
 //! The `ports` section: names, devices, queues and addresses unique, and
-//! at least one Access and one Server port.
+//! at least one Access and one Server port. IPv6 port addresses must be
+//! unicast and may not sit on a fabric port (the fabric is IPv4 Geneve).
 
 use super::{field, violation, Violation};
 use crate::config::locate::Seg;
+use crate::config::net::Ipv6Cidr;
 use crate::config::schema::{Config, Role};
 use std::collections::{HashMap, HashSet};
 
@@ -47,17 +49,26 @@ pub fn check(c: &Config) -> Result<HashMap<&str, usize>, Violation> {
                 "rx_queues must be 1 to 64".into(),
             ));
         }
+        if let Some(mtu) = p.mtu {
+            check_mtu(c, p, mtu).map_err(|message| violation(at("mtu"), message))?;
+        }
         for (j, a) in p.addresses.iter().enumerate() {
-            if !addrs.insert(a.addr) {
+            let at = || {
+                vec![
+                    field("ports"),
+                    Seg::Index(i),
+                    field("addresses"),
+                    Seg::Index(j),
+                ]
+            };
+            if !addrs.insert(a.ip()) {
                 return Err(violation(
-                    vec![
-                        field("ports"),
-                        Seg::Index(i),
-                        field("addresses"),
-                        Seg::Index(j),
-                    ],
-                    format!("address {} is configured twice", a.addr),
+                    at(),
+                    format!("address {} is configured twice", a.ip()),
                 ));
+            }
+            if let Some(v6) = a.v6() {
+                check_ipv6(p, v6).map_err(|message| violation(at(), message))?;
             }
         }
     }
@@ -71,4 +82,65 @@ pub fn check(c: &Config) -> Result<HashMap<&str, usize>, Violation> {
         }
     }
     Ok(names)
+}
+
+/// Bytes of an mbuf's data room DPDK keeps in front of the frame
+/// (RTE_PKTMBUF_HEADROOM).
+const MBUF_HEADROOM: u32 = 128;
+/// Ethernet header with one VLAN tag.
+const L2_MAX: u32 = 18;
+
+/// A port's MTU: at least 576 (the IPv4 datagram every host must take),
+/// 1280 with an IPv6 address (RFC 8200 section 5), and a largest frame
+/// that fits one mbuf (frames in several are dropped `multi_segment`).
+fn check_mtu(c: &Config, p: &crate::config::schema::Port, mtu: u16) -> Result<(), String> {
+    let min = if p.ipv6_addresses().next().is_some() {
+        1280
+    } else {
+        576
+    };
+    if mtu < min {
+        let why = if min == 1280 {
+            "the port has an IPv6 address and IPv6 links carry at least 1280"
+        } else {
+            "every IPv4 host must take 576-byte datagrams"
+        };
+        return Err(format!("mtu {mtu} is below {min}: {why}"));
+    }
+    let room = u32::from(c.mempool.data_room).saturating_sub(MBUF_HEADROOM);
+    if u32::from(mtu) + L2_MAX > room {
+        return Err(format!(
+            "mtu {mtu} does not fit one mbuf: a frame of {} bytes (with Ethernet and a VLAN tag) \
+             needs mempool.data_room of at least {} (it is {})",
+            u32::from(mtu) + L2_MAX,
+            u32::from(mtu) + L2_MAX + MBUF_HEADROOM,
+            c.mempool.data_room
+        ));
+    }
+    Ok(())
+}
+
+/// An IPv6 port address: a unicast address Neighbor Discovery can answer
+/// for, on a port whose traffic Tandem reads as IPv6.
+fn check_ipv6(p: &crate::config::schema::Port, a: Ipv6Cidr) -> Result<(), String> {
+    let addr = a.addr;
+    if addr.is_multicast() || addr.is_unspecified() || addr.is_loopback() {
+        return Err(format!(
+            "IPv6 address {addr} of port \"{}\" must be a unicast address \
+             (not multicast, :: or ::1)",
+            p.name
+        ));
+    }
+    if addr.to_ipv4_mapped().is_some() {
+        return Err(format!(
+            "{addr} is an IPv4-mapped IPv6 address; give the IPv4 address itself"
+        ));
+    }
+    if p.role == Role::Fabric {
+        return Err(format!(
+            "fabric port \"{}\" takes IPv4 addresses only (the fabric carries IPv4 Geneve)",
+            p.name
+        ));
+    }
+    Ok(())
 }

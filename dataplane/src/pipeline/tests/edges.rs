@@ -326,10 +326,17 @@ fn malformed_frames_are_dropped_with_reasons() {
         lab.up(ACC, &bad_offset).0,
         Verdict::Drop(DropReason::BadL4Header)
     );
+    // An IPv6 ethertype over an IPv4 packet: read as IPv6, version 4.
     let mut ipv6 = good.clone();
     ipv6[12..14].copy_from_slice(&[0x86, 0xdd]);
     assert_eq!(
         lab.up(ACC, &ipv6).0,
+        Verdict::Drop(DropReason::Ipv6BadVersion)
+    );
+    let mut lldp = good.clone();
+    lldp[12..14].copy_from_slice(&[0x88, 0xcc]);
+    assert_eq!(
+        lab.up(ACC, &lldp).0,
         Verdict::Drop(DropReason::UnsupportedEthertype)
     );
     let mut ttl1 = good.clone();

@@ -5,7 +5,9 @@
 mod behaviour;
 mod bitrate;
 mod edges;
+mod fragments;
 mod hardening;
+mod ipv6;
 mod limits;
 mod marks;
 mod prefetch_pass;

@@ -268,8 +268,52 @@ fn a_record_of_another_frame_is_not_used() {
     assert_eq!(decode(f.bytes()).tcp_flags, 0x02);
 }
 
+/// IPv6 frames (answered ND and echo, in a VLAN, not served) next to an
+/// IPv4 SYN: the record decides as parsing does.
+fn ipv6_corpus() -> Vec<(u16, Vec<u8>)> {
+    use super::ipv6::{echo_request, ns, solicited_node};
+    vec![
+        (ACC, syn(UE, 40000, VIP, 80)),
+        (ACC, ns(UE_V6, solicited_node(ACC_V6), ACC_V6, 255, None)),
+        (ACC, ns(UE_V6, solicited_node(ACC_V6), ACC_V6, 255, Some(9))),
+        (ACC, ns(UE_V6, solicited_node(ACC_V6), ACC_V6, 64, None)),
+        (ACC, echo_request(UE_V6, ACC_V6, None)),
+        (ACC, echo_request(UE_V6, SRV_V6, None)),
+        (SRV, echo_request(UE_V6, SRV_V6, Some(3))),
+    ]
+}
+
+#[test]
+fn recorded_ipv6_frames_end_like_parsed_ones() {
+    assert_eq!(both_ways(&ipv6_corpus(), 1), 0);
+    assert_eq!(both_ways(&ipv6_corpus(), 2), 0, "IPv6 is never handed off");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// IPv6 frames with some bytes changed or cut short, on any port.
+    #[test]
+    fn mangled_ipv6_frames_end_alike(
+        pick in 1usize..7,
+        edits in prop::collection::vec((0usize..100, any::<u8>()), 0..6),
+        cut in prop::option::of(0usize..100),
+        port in 0u16..5,
+    ) {
+        let mut frames = ipv6_corpus();
+        let mut frame = frames[pick].1.clone();
+        for (at, byte) in edits {
+            if let Some(b) = frame.get_mut(at) {
+                *b = byte;
+            }
+        }
+        if let Some(n) = cut {
+            frame.truncate(n);
+        }
+        frames.truncate(1);
+        frames.push((port, frame));
+        both_ways(&frames, 1);
+    }
 
     /// Any corpus frame with some bytes changed (or cut short), on any
     /// port: the record changes nothing the pipeline decides.

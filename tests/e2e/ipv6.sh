@@ -1,0 +1,257 @@
+#!/usr/bin/env bash
+# IPv6 on a port address through the real binary (issue 14, first slice):
+# a terminal namespace with IPv6 on the access tap's link, tandem with an
+# IPv6 address on that port, real ping and curl. Needs root and scapy for
+# /usr/bin/python3 (or SCAPY_PYTHON).
+#
+#   tests/e2e/ipv6.sh           build (debug) and run
+#   TANDEM_BIN=path ipv6.sh     use that binary
+#   E2E_KEEP=1 ...              keep the temp dir (logs, config, capture)
+#
+# Checks: (a) `ping -6` of the access port's IPv6 address answers, the
+# kernel having resolved it through Neighbor Discovery: its neighbour entry
+# holds the port's MAC, and the advertisement on the wire has the
+# solicited and override flags and a checksum tshark accepts; (b) IPv4
+# through the appliance still works (curl through the VIP, 200); (c) a
+# solicitation with hop limit 64 and a router solicitation (scapy) are not
+# answered, and a ping routed through tandem to another IPv6 prefix is not
+# served; (d) `ctl stats` counts all of it: nd_replies, icmp_replies,
+# icmpv6_bad_neighbor_discovery, nd_ignored, ipv6_not_served, and no
+# unsupported_ethertype; (e) acc0's `mtu: Some(1400)` is the tap's MTU
+# and a 1400-byte IPv6 ping (the most that fits) is answered; (f) tandem
+# stops cleanly.
+# Prints PASS/FAIL per check and a last line "N passed, M failed".
+set -u
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=tests/e2e/lib.sh
+. "$HERE/lib.sh"
+
+RUN_ID=$$
+NS_UE="v6${RUN_ID}ue"
+NS_SRV="v6${RUN_ID}srv"
+NS_EXT="v6${RUN_ID}ext"
+IF_ACC0="v6${RUN_ID}a0"
+IF_ACC1="v6${RUN_ID}a1"
+IF_SRV="v6${RUN_ID}s0"
+IF_EXT="v6${RUN_ID}e0"
+FILE_PREFIX="tdmv6${RUN_ID}"
+WORKDIR="$(mktemp -d "/tmp/tandem-v6.${RUN_ID}.XXXXXX")"
+CONFIG="$WORKDIR/ipv6.ron"
+SCAPY_PY=${SCAPY_PYTHON:-/usr/bin/python3}
+TANDEM_LOG="$WORKDIR/tandem.log"
+CTL_SOCKET="$WORKDIR/ctl.sock"
+
+ACC0_V6=2001:db8:1::1
+UE_V6=2001:db8:1::100
+ELSEWHERE_V6=2001:db8:9::1
+ACC0_MTU=1400
+
+DPDK_PREFIXES=("$FILE_PREFIX")
+CTL_SOCKETS=("$CTL_SOCKET")
+e2e_traps
+
+write_config() {
+  cat >"$CONFIG" <<EOF
+(
+$(tap_eal_section)
+    ports: [
+        (name: "acc0", device: "net_tap0", role: Access, addresses: ["$ACC0_GW/24", "$ACC0_V6/64"], mtu: Some($ACC0_MTU)),
+        (name: "acc1", device: "net_tap1", role: Access, addresses: ["$ACC1_GW/24"]),
+        (name: "srv0", device: "net_tap2", role: Server, addresses: ["10.2.0.1/24"]),
+        (name: "ext0", device: "net_tap3", role: External, addresses: ["$EXT_GW/24"]),
+    ],
+    workers: [
+        (lcore: 1, poll: [(port: "acc0"), (port: "acc1"), (port: "srv0"), (port: "ext0")]),
+    ],
+    mempool: (mbufs: 16383),
+    idle: (busy_poll: false, max_sleep_us: 500),
+    gateway: (addresses: ["${GATEWAY_IPS[0]}"], port_range: (1024, 65535), user_sessions_per_worker: 4096),
+    services: [
+        (name: "web", vip: "$VIP_WEB", proto: Tcp, port: 80, servers: [
+            (addr: "${WEB_SERVERS[0]}", port: 8080),
+            (addr: "${WEB_SERVERS[1]}", port: 8080),
+            (addr: "${WEB_SERVERS[2]}", port: 8080),
+        ]),
+    ],
+    api: (socket: "$CTL_SOCKET"),
+)
+EOF
+}
+
+prepare() {
+  [ "$(id -u)" = 0 ] || { log "needs root"; exit 2; }
+  local t
+  for t in curl ping tcpdump tshark; do
+    command -v "$t" >/dev/null || { log "needs $t"; exit 2; }
+  done
+  "$SCAPY_PY" -c 'from scapy.layers.inet6 import ICMPv6ND_NS' 2>/dev/null || { log "needs scapy for $SCAPY_PY"; exit 2; }
+  TANDEM=${TANDEM_BIN:-}
+  if [ -z "$TANDEM" ]; then
+    log "building tandem (debug)"
+    (cd "$REPO_ROOT" && cargo build -q -p appliance) || setup_failed "cargo build failed"
+    TANDEM="$REPO_ROOT/target/debug/tandem"
+  fi
+  write_config
+  local err
+  err=$("$TANDEM" check-config "$CONFIG" 2>&1) || setup_failed "config rejected: $err"
+}
+
+setup() {
+  start_tandem "$CONFIG" "$TANDEM_LOG" "$TANDEM" || setup_failed "tandem did not start"
+  topo_build || setup_failed "could not build the namespaces"
+  VIDEO_SERVERS=() # not in this config
+  topo_servers || setup_failed "servers did not start"
+  topo_wait_neighbours "$TANDEM_LOG" || setup_failed "tandem did not resolve the servers"
+  # IPv6 on the terminal's side of acc0 only (lib.sh turns it off
+  # everywhere); nodad: the address is usable at once.
+  in_ue sysctl -qw "net.ipv6.conf.$IF_ACC0.disable_ipv6=0" || setup_failed "could not enable IPv6 on $IF_ACC0"
+  in_ue ip -6 addr add "$UE_V6/64" dev "$IF_ACC0" nodad || setup_failed "could not add $UE_V6"
+  in_ue ip -6 route add "${ELSEWHERE_V6%::1}::/64" via "$ACC0_V6" dev "$IF_ACC0" || setup_failed "could not add the IPv6 route"
+}
+
+# Starts tcpdump in the terminal namespace on acc0 writing $1 (ICMPv6
+# only); waits until it listens. Sets CAP_PID.
+capture() {
+  # ip netns exec execs tcpdump, so $! is tcpdump itself (a function
+  # would put a subshell in between that SIGINT does not stop).
+  ip netns exec "$NS_UE" tcpdump -i "$IF_ACC0" -nn -U --immediate-mode -w "$1" icmp6 2>"$1.err" &
+  CAP_PID=$!
+  BG_PIDS+=("$CAP_PID")
+  wait_for 5 grep -q "listening on" "$1.err" || { log "tcpdump: $(cat "$1.err")"; return 1; }
+}
+
+stop_capture() {
+  local p keep=()
+  kill -INT "$1" 2>/dev/null
+  wait "$1" 2>/dev/null
+  for p in "${BG_PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+  BG_PIDS=("${keep[@]}")
+}
+
+# (a) ping -6 of the port address, resolved by ND.
+scenario_ping() {
+  local cap="$WORKDIR/nd.pcap" pid out mac neigh na
+  capture "$cap" || { fail "setup: tcpdump in the terminal namespace"; return; }
+  pid=$CAP_PID
+  in_ue ip -6 neigh flush dev "$IF_ACC0" 2>/dev/null
+  out=$(in_ue ping -6 -c 3 -i 0.2 -W 2 "$ACC0_V6" 2>&1)
+  local rc=$?
+  sleep 0.5
+  stop_capture "$pid"
+  local got
+  got=$(sed -n 's/.* \([0-9]*\) received.*/\1/p' <<<"$out")
+  if [ "$rc" = 0 ] && [ "${got:-0}" = 3 ]; then pass "ping -6 $ACC0_V6: 3 of 3 answered"; else
+    fail "ping -6 $ACC0_V6 (exit $rc): $(tail -2 <<<"$out" | tr '\n' ' ')"; fi
+
+  mac=$(stat_of port-mac acc0)
+  neigh=$(in_ue ip -6 neigh show "$ACC0_V6" dev "$IF_ACC0")
+  if grep -qi "lladdr $mac" <<<"$neigh"; then pass "the kernel resolved $ACC0_V6 by ND to acc0's MAC $mac"; else
+    fail "neighbour entry '$neigh', want lladdr $mac"; fi
+
+  # The advertisement as the kernel received it: from the port address,
+  # solicited and override, target option = the port's MAC, checksum good.
+  na=$(tshark -r "$cap" -Y "icmpv6.type == 136" -T fields -E separator=' ' \
+    -e ipv6.src -e ipv6.hlim -e icmpv6.nd.na.flag.s -e icmpv6.nd.na.flag.o -e icmpv6.opt.linkaddr \
+    -e icmpv6.checksum.status 2>/dev/null | head -1)
+  local want="$ACC0_V6 255 1 1 $mac 1"
+  # tshark prints flags as True/1 depending on version: normalise.
+  na=$(sed -e 's/True/1/g' -e 's/False/0/g' <<<"$na")
+  if [ "$na" = "$want" ]; then pass "the NA on the wire: $na"; else fail "NA on the wire '$na', want '$want'"; fi
+}
+
+# (b) IPv4 through the appliance.
+scenario_ipv4() {
+  local code
+  code=$(in_ue curl -sS -m 5 -o /dev/null -w '%{http_code}' "http://$VIP_WEB/" 2>&1)
+  if [ "$code" = 200 ]; then pass "IPv4: curl through the VIP answered 200"; else fail "IPv4: curl got '$code'"; fi
+}
+
+# (c) What is not answered.
+scenario_refused() {
+  local mac
+  mac=$(stat_of port-mac acc0)
+  cat >"$WORKDIR/nd.py" <<'PY'
+import sys
+from scapy.all import Ether, sendp
+from scapy.layers.inet6 import IPv6, ICMPv6ND_NS, ICMPv6ND_RS, ICMPv6NDOptSrcLLAddr, in6_getnsma, in6_getnsmac, inet_pton, socket
+ifc, src, target = sys.argv[1:4]
+group = in6_getnsma(inet_pton(socket.AF_INET6, target))
+group_ip = socket.inet_ntop(socket.AF_INET6, group)
+l2 = Ether(dst=in6_getnsmac(group))
+# A solicitation for the port address that crossed a router (hop limit 64).
+sendp(l2 / IPv6(src=src, dst=group_ip, hlim=64) / ICMPv6ND_NS(tgt=target), iface=ifc, verbose=False)
+# A router solicitation: Tandem advertises no prefixes.
+sendp(Ether(dst="33:33:00:00:00:02") / IPv6(src=src, dst="ff02::2", hlim=255) / ICMPv6ND_RS(), iface=ifc, verbose=False)
+PY
+  local before_bad before_replies
+  before_bad=$(stat_of drop icmpv6_bad_neighbor_discovery)
+  before_replies=$(stat_of worker nd_replies)
+  in_ue "$SCAPY_PY" "$WORKDIR/nd.py" "$IF_ACC0" "$UE_V6" "$ACC0_V6" || { fail "scapy failed"; return; }
+  # A ping to another prefix routed through tandem: not served.
+  in_ue ping -6 -c 2 -i 0.2 -W 1 "$ELSEWHERE_V6" >/dev/null 2>&1 &&
+    fail "ping -6 $ELSEWHERE_V6 through tandem was answered"
+  sleep 0.5
+  local bad replies
+  bad=$(stat_of drop icmpv6_bad_neighbor_discovery)
+  replies=$(stat_of worker nd_replies)
+  if [ "$bad" = $((before_bad + 1)) ] && [ "$replies" = "$before_replies" ]; then
+    pass "NS with hop limit 64: not answered, icmpv6_bad_neighbor_discovery $before_bad -> $bad"
+  else
+    fail "NS with hop limit 64: bad ND $before_bad -> $bad, nd_replies $before_replies -> $replies"
+  fi
+}
+
+# (e) The port's MTU reached the device (net_tap: the kernel interface).
+scenario_mtu() {
+  local mtu out
+  mtu=$(in_ue ip -o link show dev "$IF_ACC0" | sed -n 's/.* mtu \([0-9]*\) .*/\1/p')
+  if [ "$mtu" = "$ACC0_MTU" ]; then pass "acc0's mtu $ACC0_MTU is the tap's MTU"; else
+    fail "tap MTU '$mtu', want $ACC0_MTU"; fi
+  # 40 (IPv6) + 8 (ICMPv6) + 1352 = 1400 bytes.
+  if out=$(in_ue ping -6 -c 1 -W 2 -s $((ACC0_MTU - 48)) "$ACC0_V6" 2>&1); then
+    pass "a $ACC0_MTU-byte IPv6 ping of the port address is answered"
+  else
+    fail "$ACC0_MTU-byte ping: $(tail -2 <<<"$out" | tr '\n' ' ')"
+  fi
+}
+
+# (d) The counters.
+scenario_counters() {
+  local n
+  n=$(stat_of worker nd_replies)
+  if [ "${n:-0}" -ge 1 ]; then pass "ctl stats: nd_replies = $n"; else fail "ctl stats: nd_replies = '$n'"; fi
+  n=$(stat_of worker icmp_replies)
+  if [ "${n:-0}" -ge 3 ]; then pass "ctl stats: icmp_replies = $n (the ICMPv6 echo replies)"; else
+    fail "ctl stats: icmp_replies = '$n', want >= 3"; fi
+  n=$(stat_of drop nd_ignored)
+  if [ "${n:-0}" -ge 1 ]; then pass "ctl stats: nd_ignored = $n (router solicitations, DAD for the link-local address)"; else
+    fail "ctl stats: nd_ignored = '$n'"; fi
+  n=$(stat_of drop ipv6_not_served)
+  if [ "${n:-0}" -ge 2 ]; then pass "ctl stats: ipv6_not_served = $n (the routed pings, MLD)"; else
+    fail "ctl stats: ipv6_not_served = '$n', want >= 2"; fi
+  n=$(stat_of drop unsupported_ethertype)
+  if [ "${n:-0}" = 0 ]; then pass "ctl stats: no IPv6 frame counted as unsupported_ethertype"; else
+    fail "ctl stats: unsupported_ethertype = $n"; fi
+  if ctl workers | grep -q nd_replies; then pass "ctl workers shows nd_replies"; else
+    fail "ctl workers lacks nd_replies"; fi
+  if ctl ports | grep -q "$ACC0_V6/64"; then pass "ctl ports lists $ACC0_V6/64 on acc0"; else
+    fail "ctl ports does not list $ACC0_V6/64"; fi
+}
+
+prepare
+setup
+scenario_ping
+scenario_ipv4
+scenario_refused
+scenario_counters
+scenario_mtu
+stop_tandem 20
+if [ "$TANDEM_RC" = 0 ]; then pass "tandem stopped cleanly"; else fail "tandem exit status $TANDEM_RC"; fi
+if plain_log "$TANDEM_LOG" | grep -q panicked; then fail "tandem panicked"; fi
+if [ "$FAILED" != 0 ]; then
+  echo "--- tandem log (last 30 lines)"
+  plain_log "$TANDEM_LOG" | tail -30
+fi
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" = 0 ]
