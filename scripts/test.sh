@@ -41,6 +41,9 @@ echo "== subscriber service policy through the real binary (issue 15)"
 tests/e2e/marks.sh
 tests/e2e/rate_limits.sh
 
+echo "== IPv6 on port addresses (issue 14)"
+tests/e2e/ipv6.sh
+
 if [ "${TANDEM_SKIP_FUZZ:-0}" != 1 ]; then
   echo "== fuzz regression: replay every committed seed (scripts/fuzz.sh --seeds)"
   scripts/fuzz.sh --seeds
