@@ -141,6 +141,9 @@ drop_reasons! {
     /// Over its session ID's bitrate limit, up or down (token bucket per
     /// direction; `pipeline::rate_limit`).
     BitrateLimited => "bitrate_limited",
+    /// PROXY protocol: a terminal segment that must carry the header but
+    /// whose buffer has no tailroom for it (the terminal retransmits it).
+    ProxyNoRoom => "proxy_no_room",
 }
 
 /// Number of drop reasons.
@@ -186,6 +189,9 @@ pub struct WorkerCounters {
     /// SYN and SYN-ACK segments whose MSS option was lowered to the
     /// `mss_clamp` of their access port (SYN proxy segments included).
     pub mss_clamped: Counter,
+    /// PROXY protocol v2 headers put in front of a terminal's first byte
+    /// (re-sends of an unacknowledged header included).
+    pub proxy_headers_inserted: Counter,
     pub snapshot_generation: Counter,
     pub busy_polls: Counter,
     pub idle_polls: Counter,

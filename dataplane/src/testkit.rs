@@ -95,6 +95,7 @@ pub fn policy() -> Policy {
                 removed: false,
                 syn_proxy: crate::policy::SynProxyMode::Off,
                 dscp: None,
+                proxy_v2: false,
             },
             Service {
                 name: "dns".into(),
@@ -107,6 +108,7 @@ pub fn policy() -> Policy {
                 removed: false,
                 syn_proxy: crate::policy::SynProxyMode::Off,
                 dscp: None,
+                proxy_v2: false,
             },
         ],
         vec![

@@ -151,6 +151,7 @@ fn policy(timeouts: Timeouts) -> Policy {
             removed: false,
             syn_proxy: dataplane::policy::SynProxyMode::Off,
             dscp: None,
+            proxy_v2: false,
         }],
         servers,
     );

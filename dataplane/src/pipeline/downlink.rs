@@ -89,11 +89,21 @@ impl Worker {
         } else {
             None
         };
+        // PROXY protocol hook (proxy_protocol/): acks back into the
+        // terminal's numbers, below.
+        let proxied = (e.flags.0 & SessionFlags::PROXY_V2.0 != 0 && proto == PROTO_TCP)
+            .then(|| self.gw.proxy.server_segment(idx, l4.flags, l4.seg.ack));
         // Window tracking works in the terminal's view: a spliced server's
-        // sequence numbers are shifted into the cookie's space first.
+        // sequence numbers are shifted into the cookie's space first, a
+        // PROXY session's acknowledgements out of the header's.
         let mut seg = l4.seg;
         if let Some(delta) = splice {
             seg.seq = seg.seq.wrapping_add(delta);
+        }
+        if let Some(s) = proxied {
+            if l4.flags.ack() {
+                seg.ack = s.to_client_ack(seg.ack);
+            }
         }
         let in_window = l4.proto != PROTO_TCP || e.guard.track_tcp(Direction::ToClient, &seg);
         if !in_window && (l4.flags.rst() || l4.flags.fin()) {
@@ -132,6 +142,9 @@ impl Worker {
         rewrite(&mut f.bytes_mut()[IP..], l4.ihl(), proto, &rw, false);
         if let Some(delta) = splice {
             super::synproxy::splice::to_client(&mut f.bytes_mut()[IP + l4.ihl()..], delta);
+        }
+        if let Some(s) = proxied {
+            super::proxy_protocol::segment::to_client(&mut f.bytes_mut()[IP + l4.ihl()..], s);
         }
         // MSS clamp and DSCP (marks.rs), on the GTP-U outer header too.
         self.mark(f.bytes_mut(), &l4, path.port, dscp);

@@ -1,0 +1,210 @@
+//! The terminal's address for servers behind full NAT (issue 15 item 5): a
+//! PROXY protocol v2 header (`wire::proxy_v2`) in front of the bytes a
+//! terminal sends on each TCP user session of a service with
+//! `proxy_protocol: V2`.
+//!
+//! The header (39 bytes: the terminal's address and port, the VIP and
+//! port it addressed, and the session ID as TLV 0xE0) occupies the
+//! server's sequence numbers `client ISN + 1 ..= client ISN + 39`, so:
+//!
+//! - **Placement.** It rides on the first terminal segment after the SYN,
+//!   which on Linux and every common stack is the ACK that completes the
+//!   handshake: the header travels in its own segment, a full-size data
+//!   segment never carries it, and a server that speaks first (SMTP, SSH)
+//!   gets it before it answers. Any terminal segment that starts at the
+//!   terminal's first byte (`ISN + 1`) while the server has not yet
+//!   acknowledged the whole header carries it again: a lost handshake ACK
+//!   or a retransmitted first segment re-sends it, and a server that
+//!   already has it drops the repeated bytes as a duplicate.
+//! - **MTU.** A segment that carries the header grows by 39 bytes, so the
+//!   MSS the server's SYN-ACK announces to the terminal is lowered by 39
+//!   (with the port's `mss_clamp`, if any, applied after).
+//! - **Shifting.** Every other terminal segment after the SYN has its
+//!   sequence number raised by 39; every server segment has its
+//!   acknowledgement (and SACK edges) lowered by 39, an acknowledgement
+//!   inside the header meaning none of the terminal's data
+//!   (`wire::proxy_v2::InsertedBytes`). Window tracking sees the terminal's
+//!   numbers. Each rewrite updates the checksums incrementally: the
+//!   insertion sums the TCP header, never the payload
+//!   ([`segment::insert`]).
+//!
+//! The SYN proxy answers handshakes itself and holds the terminal's first
+//! segments, so a service cannot have both (config refuses it).
+//!
+//! State: one 8-byte slot per user-session slab index (the terminal's ISN,
+//! whether the server has acknowledged the header), allocated with the
+//! table like the SYN proxy's, and one flag bit in the user session
+//! (`SessionFlags::PROXY_V2`); `UserSession` stays 128 bytes. The flag is
+//! set when the user session is created, from the service that serves it:
+//! a reload that changes `proxy_protocol` applies to new connections.
+
+pub(super) mod segment;
+
+#[cfg(test)]
+mod tests;
+
+use super::parse::L4Info;
+use super::Worker;
+use crate::counters::DropReason;
+use crate::frame::Frame;
+use crate::tier2::{TcpFlags, UserSession};
+use crate::wire::proxy_v2::{InsertedBytes, ProxyHeader};
+use crate::wire::ETHERNET_HEADER_LEN;
+use std::net::IpAddr;
+
+const IP: usize = ETHERNET_HEADER_LEN;
+
+/// Bytes of the header Tandem sends: IPv4 addresses and the session ID
+/// TLV (16 fixed + 12 addresses and ports + 11 TLV).
+pub const HEADER_LEN: u32 = 39;
+
+/// What the proxy keeps for one user session of a PROXY service.
+#[derive(Clone, Copy, Debug, Default)]
+struct Slot {
+    /// The sequence number of the terminal's SYN.
+    client_isn: u32,
+    /// The server has acknowledged every byte of the header.
+    acked: bool,
+}
+
+/// One worker's PROXY protocol state: a slot per user-session slab index.
+#[derive(Debug)]
+pub(super) struct ProxyV2 {
+    slots: Box<[Slot]>,
+}
+
+/// What a terminal segment of a PROXY user session needs on its way out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Upstream {
+    /// Unchanged (the SYN, and anything at the SYN's sequence number).
+    AsIs,
+    /// Sequence number raised by the header length.
+    Shift,
+    /// The header goes in front of its payload (it starts at the
+    /// terminal's first byte and the server has not acknowledged the
+    /// header).
+    Insert,
+}
+
+impl ProxyV2 {
+    pub(super) fn new(capacity: u32) -> ProxyV2 {
+        ProxyV2 {
+            slots: vec![Slot::default(); capacity as usize].into_boxed_slice(),
+        }
+    }
+
+    /// Bytes [`new`](ProxyV2::new) allocates for `capacity` user sessions.
+    pub(super) fn preallocated_bytes(capacity: u32) -> u64 {
+        u64::from(capacity) * std::mem::size_of::<Slot>() as u64
+    }
+
+    /// A new PROXY user session at slab index `idx`, opened by a SYN with
+    /// sequence number `client_isn`.
+    pub(super) fn open(&mut self, idx: u32, client_isn: u32) {
+        if let Some(s) = self.slots.get_mut(idx as usize) {
+            *s = Slot {
+                client_isn,
+                acked: false,
+            };
+        }
+    }
+
+    /// A terminal segment of PROXY session `idx`, with its own sequence
+    /// number.
+    #[inline]
+    pub(super) fn client_segment(&mut self, idx: u32, flags: TcpFlags, seq: u32) -> Upstream {
+        let Some(s) = self.slots.get_mut(idx as usize) else {
+            return Upstream::AsIs;
+        };
+        if flags.syn() && !flags.ack() {
+            // A SYN again (retransmitted, or the 4-tuple reopened): the
+            // header goes ahead of this connection's first byte.
+            *s = Slot {
+                client_isn: seq,
+                acked: false,
+            };
+            return Upstream::AsIs;
+        }
+        if seq == s.client_isn {
+            return Upstream::AsIs;
+        }
+        if !s.acked && !flags.rst() && seq == s.client_isn.wrapping_add(1) {
+            return Upstream::Insert;
+        }
+        Upstream::Shift
+    }
+
+    /// A server segment of PROXY session `idx` with acknowledgement number
+    /// `ack` (server space): notes whether it covers the header, and
+    /// returns how to move the numbers back.
+    #[inline]
+    pub(super) fn server_segment(&mut self, idx: u32, flags: TcpFlags, ack: u32) -> InsertedBytes {
+        let Some(s) = self.slots.get_mut(idx as usize) else {
+            return InsertedBytes {
+                client_isn: 0,
+                inserted: 0,
+            };
+        };
+        if flags.ack() {
+            let past = ack.wrapping_sub(s.client_isn.wrapping_add(1));
+            if (HEADER_LEN..1 << 31).contains(&past) {
+                s.acked = true;
+            }
+        }
+        InsertedBytes {
+            client_isn: s.client_isn,
+            inserted: HEADER_LEN,
+        }
+    }
+}
+
+/// The header for user session `e`: the terminal's address and port as it
+/// sent them, the VIP and port it addressed, its session ID.
+fn header_of(e: &UserSession) -> [u8; HEADER_LEN as usize] {
+    let h = ProxyHeader {
+        src: IpAddr::V4(e.client_ip),
+        src_port: e.client_port,
+        dst: IpAddr::V4(e.orig_dst_ip),
+        dst_port: e.orig_dst_port,
+        session_id: Some(e.session_id),
+    };
+    let mut out = [0u8; HEADER_LEN as usize];
+    // IPv4 to IPv4 into a buffer of exactly its length: cannot fail.
+    let _ = h.emit(&mut out);
+    out
+}
+
+impl Worker {
+    /// Terminal → server, after translation: inserts the header or shifts
+    /// the sequence number of PROXY session `idx`'s segment. `Err`: the
+    /// frame has no room for the header (`proxy_no_room`).
+    #[inline(never)]
+    pub(super) fn proxy_to_server<F: Frame>(
+        &mut self,
+        f: &mut F,
+        idx: u32,
+        l4: &L4Info,
+    ) -> Result<(), DropReason> {
+        let tcp = IP + l4.ihl();
+        match self.gw.proxy.client_segment(idx, l4.flags, l4.seg.seq) {
+            Upstream::AsIs => Ok(()),
+            Upstream::Shift => {
+                if let Some(t) = f.bytes_mut().get_mut(tcp..) {
+                    segment::shift_to_server(t, HEADER_LEN);
+                }
+                Ok(())
+            }
+            Upstream::Insert => {
+                let Some(e) = self.gw.table.get(idx) else {
+                    return Err(DropReason::NoUserSession);
+                };
+                let header = header_of(e);
+                if !segment::insert(f, IP, &header) {
+                    return Err(DropReason::ProxyNoRoom);
+                }
+                self.counters.proxy_headers_inserted.inc();
+                Ok(())
+            }
+        }
+    }
+}
