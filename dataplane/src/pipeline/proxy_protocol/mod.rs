@@ -9,13 +9,19 @@
 //!
 //! - **Placement.** It rides on the first terminal segment after the SYN,
 //!   which on Linux and every common stack is the ACK that completes the
-//!   handshake: the header travels in its own segment, a full-size data
-//!   segment never carries it, and a server that speaks first (SMTP, SSH)
-//!   gets it before it answers. Any terminal segment that starts at the
-//!   terminal's first byte (`ISN + 1`) while the server has not yet
-//!   acknowledged the whole header carries it again: a lost handshake ACK
-//!   or a retransmitted first segment re-sends it, and a server that
-//!   already has it drops the repeated bytes as a duplicate.
+//!   handshake: the header travels in its own segment, the request after
+//!   it is not delayed or enlarged, and a server that speaks first (SMTP,
+//!   SSH) gets it before it answers.
+//! - **Re-sending.** Until the server has acknowledged the whole header,
+//!   the header goes again in front of a terminal segment that starts at
+//!   the terminal's first byte (`ISN + 1`) and is either empty (a repeated
+//!   handshake ACK, answering a repeated SYN-ACK when the first was lost)
+//!   or a retransmission of the first data (the segment at `ISN + 1` with
+//!   data seen a second time). The first transmission of the first data
+//!   goes shifted, right after the header: if the header was lost, the
+//!   server holds that data out of order until the retransmission fills
+//!   the gap. A server that already has the header drops a repeated one
+//!   as a duplicate.
 //! - **MTU.** A segment that carries the header grows by 39 bytes, so the
 //!   MSS the server's SYN-ACK announces to the terminal is lowered by 39
 //!   (with the port's `mss_clamp`, if any, applied after).
@@ -32,7 +38,7 @@
 //! segments, so a service cannot have both (config refuses it).
 //!
 //! State: one 8-byte slot per user-session slab index (the terminal's ISN,
-//! whether the server has acknowledged the header), allocated with the
+//! how far the header has got), allocated with the
 //! table like the SYN proxy's, and one flag bit in the user session
 //! (`SessionFlags::PROXY_V2`); `UserSession` stays 128 bytes. The flag is
 //! set when the user session is created, from the service that serves it:
@@ -63,9 +69,16 @@ pub const HEADER_LEN: u32 = 39;
 struct Slot {
     /// The sequence number of the terminal's SYN.
     client_isn: u32,
-    /// The server has acknowledged every byte of the header.
-    acked: bool,
+    /// `SENT`, `FIRST_DATA`, `ACKED`.
+    progress: u8,
 }
+
+/// The header has been sent at least once.
+const SENT: u8 = 1;
+/// A segment with data at the terminal's first byte has gone out.
+const FIRST_DATA: u8 = 2;
+/// The server has acknowledged every byte of the header.
+const ACKED: u8 = 4;
 
 /// One worker's PROXY protocol state: a slot per user-session slab index.
 #[derive(Debug)]
@@ -104,15 +117,21 @@ impl ProxyV2 {
         if let Some(s) = self.slots.get_mut(idx as usize) {
             *s = Slot {
                 client_isn,
-                acked: false,
+                progress: 0,
             };
         }
     }
 
     /// A terminal segment of PROXY session `idx`, with its own sequence
-    /// number.
+    /// number and payload length.
     #[inline]
-    pub(super) fn client_segment(&mut self, idx: u32, flags: TcpFlags, seq: u32) -> Upstream {
+    pub(super) fn client_segment(
+        &mut self,
+        idx: u32,
+        flags: TcpFlags,
+        seq: u32,
+        payload: u32,
+    ) -> Upstream {
         let Some(s) = self.slots.get_mut(idx as usize) else {
             return Upstream::AsIs;
         };
@@ -121,17 +140,29 @@ impl ProxyV2 {
             // header goes ahead of this connection's first byte.
             *s = Slot {
                 client_isn: seq,
-                acked: false,
+                progress: 0,
             };
             return Upstream::AsIs;
         }
         if seq == s.client_isn {
             return Upstream::AsIs;
         }
-        if !s.acked && !flags.rst() && seq == s.client_isn.wrapping_add(1) {
+        if s.progress & ACKED != 0 || flags.rst() || seq != s.client_isn.wrapping_add(1) {
+            return Upstream::Shift;
+        }
+        let before = s.progress;
+        s.progress |= SENT;
+        if payload == 0 {
             return Upstream::Insert;
         }
-        Upstream::Shift
+        s.progress |= FIRST_DATA;
+        if before == SENT {
+            // The first data, after the header went on its own: shifted.
+            Upstream::Shift
+        } else {
+            // The header has not gone yet, or this is the first data again.
+            Upstream::Insert
+        }
     }
 
     /// A server segment of PROXY session `idx` with acknowledgement number
@@ -148,7 +179,7 @@ impl ProxyV2 {
         if flags.ack() {
             let past = ack.wrapping_sub(s.client_isn.wrapping_add(1));
             if (HEADER_LEN..1 << 31).contains(&past) {
-                s.acked = true;
+                s.progress |= ACKED;
             }
         }
         InsertedBytes {
@@ -186,7 +217,11 @@ impl Worker {
         l4: &L4Info,
     ) -> Result<(), DropReason> {
         let tcp = IP + l4.ihl();
-        match self.gw.proxy.client_segment(idx, l4.flags, l4.seg.seq) {
+        match self
+            .gw
+            .proxy
+            .client_segment(idx, l4.flags, l4.seg.seq, l4.seg.payload)
+        {
             Upstream::AsIs => Ok(()),
             Upstream::Shift => {
                 if let Some(t) = f.bytes_mut().get_mut(tcp..) {

@@ -240,9 +240,18 @@ fn an_unacknowledged_header_is_resent_with_a_retransmitted_first_segment() {
     let mut lab = lab(true);
     let (c, _) = handshake(&mut lab);
     let first = ISN.wrapping_add(1);
-    // The handshake ACK with the header is lost; the request goes, and is
-    // retransmitted: both times with the header in front.
+    // The handshake ACK carries the header; the request's first
+    // transmission follows it, shifted.
     up(&mut lab, first, TcpFlags::ACK, &[]);
+    let out = up(&mut lab, first, TcpFlags::ACK | TcpFlags::PSH, b"GET /");
+    assert_eq!(seq_of(&out), first.wrapping_add(HEADER_LEN));
+    assert_eq!(payload_of(&out), b"GET /");
+    assert_eq!(inserted(&lab), 1);
+    // The header was lost: the server holds the request out of order and
+    // acknowledges nothing; the terminal retransmits the request, which
+    // now carries the header in front, each time until it is acknowledged.
+    let back = down(&mut lab, &c, first, &[]);
+    assert_eq!(ack_of(&back), first);
     for round in 2..=3 {
         let out = up(&mut lab, first, TcpFlags::ACK | TcpFlags::PSH, b"GET /");
         assert_eq!(seq_of(&out), first);
@@ -255,17 +264,40 @@ fn an_unacknowledged_header_is_resent_with_a_retransmitted_first_segment() {
         assert_eq!(&p[HEADER_LEN as usize..], b"GET /");
         assert_eq!(inserted(&lab), round);
     }
+    // A repeated handshake ACK (the server repeated its SYN-ACK) too.
+    let out = up(&mut lab, first, TcpFlags::ACK, &[]);
+    assert_eq!(payload_of(&out).len(), HEADER_LEN as usize);
+    assert_eq!(inserted(&lab), 4);
     // An acknowledgement inside the header acknowledges nothing.
     let back = down(&mut lab, &c, first.wrapping_add(20), &[]);
     assert_eq!(ack_of(&back), first);
-    assert_eq!(inserted(&lab), 3);
     // Once the server has all of it, a retransmission is only shifted.
     let back = down(&mut lab, &c, first.wrapping_add(HEADER_LEN + 5), &[]);
     assert_eq!(ack_of(&back), first.wrapping_add(5));
     let out = up(&mut lab, first, TcpFlags::ACK | TcpFlags::PSH, b"GET /");
     assert_eq!(seq_of(&out), first.wrapping_add(HEADER_LEN));
     assert_eq!(payload_of(&out), b"GET /");
-    assert_eq!(inserted(&lab), 3);
+    let out = up(&mut lab, first, TcpFlags::ACK, &[]);
+    assert_eq!(seq_of(&out), first.wrapping_add(HEADER_LEN));
+    assert_eq!(payload_of(&out), b"");
+    assert_eq!(inserted(&lab), 4);
+}
+
+#[test]
+fn data_on_the_handshake_ack_carries_the_header_itself() {
+    // A stack that sends its request with the ACK completing the handshake.
+    let mut lab = lab(true);
+    handshake(&mut lab);
+    let first = ISN.wrapping_add(1);
+    let out = up(&mut lab, first, TcpFlags::ACK | TcpFlags::PSH, b"HELO");
+    assert_eq!(seq_of(&out), first);
+    let p = payload_of(&out);
+    assert_eq!(
+        ProxyHeader::parse(p),
+        Ok((expected_header(), HEADER_LEN as usize))
+    );
+    assert_eq!(&p[HEADER_LEN as usize..], b"HELO");
+    assert_eq!(inserted(&lab), 1);
 }
 
 #[test]
