@@ -5,6 +5,7 @@
 use super::l2::{normalize, rd16};
 use super::nat::{rewrite, Rewrite};
 use super::parse::Ip;
+use super::proxy_protocol::Downstream;
 use super::steer::Rx;
 use super::synproxy::FromServer;
 use super::{Verdict, Worker};
@@ -91,8 +92,19 @@ impl Worker {
         };
         // PROXY protocol hook (proxy_protocol/): acks back into the
         // terminal's numbers, below.
-        let proxied = (e.flags.0 & SessionFlags::PROXY_V2.0 != 0 && proto == PROTO_TCP)
-            .then(|| self.gw.proxy.server_segment(idx, l4.flags, l4.seg.ack));
+        let proxied = if e.flags.0 & SessionFlags::PROXY_V2.0 != 0 && proto == PROTO_TCP {
+            if e.flags.contains(SessionFlags::PROXY_V2_ACKED) {
+                Some(Downstream::Acked)
+            } else {
+                let (d, acked) = self.gw.proxy.server_segment(idx, l4.flags, l4.seg.ack);
+                if acked {
+                    e.flags.insert(SessionFlags::PROXY_V2_ACKED);
+                }
+                Some(d)
+            }
+        } else {
+            None
+        };
         // Window tracking works in the terminal's view: a spliced server's
         // sequence numbers are shifted into the cookie's space first, a
         // PROXY session's acknowledgements out of the header's.
@@ -100,9 +112,9 @@ impl Worker {
         if let Some(delta) = splice {
             seg.seq = seg.seq.wrapping_add(delta);
         }
-        if let Some(s) = proxied {
+        if let Some(d) = proxied {
             if l4.flags.ack() {
-                seg.ack = s.to_client_ack(seg.ack);
+                seg.ack = d.client_ack(seg.ack);
             }
         }
         let in_window = l4.proto != PROTO_TCP || e.guard.track_tcp(Direction::ToClient, &seg);
@@ -143,8 +155,12 @@ impl Worker {
         if let Some(delta) = splice {
             super::synproxy::splice::to_client(&mut f.bytes_mut()[IP + l4.ihl()..], delta);
         }
-        if let Some(s) = proxied {
-            super::proxy_protocol::segment::to_client(&mut f.bytes_mut()[IP + l4.ihl()..], s);
+        if let Some(d) = proxied {
+            super::proxy_protocol::segment::to_client(
+                &mut f.bytes_mut()[IP + l4.ihl()..],
+                |a| d.client_ack(a),
+                super::proxy_protocol::HEADER_LEN,
+            );
         }
         // MSS clamp and DSCP (marks.rs), on the GTP-U outer header too.
         self.mark(f.bytes_mut(), &l4, path.port, dscp);

@@ -189,7 +189,7 @@ impl Worker {
         };
         let (server, server_index) = (e.server_ip, e.server_index);
         let dscp = super::marks::dscp(self.dscp_marks, self.snaps.policy.get(), e);
-        let proxy_v2 = e.flags.0 & SessionFlags::PROXY_V2.0 != 0;
+        let proxy_v2 = e.flags.0 & (SessionFlags::PROXY_V2.0 | SessionFlags::PROXY_V2_ACKED.0);
         let b = f.bytes_mut();
         rewrite(&mut b[IP..], l4.ihl(), l4.proto, &rw, true);
         if let Some(delta) = splice {
@@ -197,8 +197,15 @@ impl Worker {
         }
         // PROXY protocol hook (proxy_protocol/): header in front of the
         // terminal's first byte, sequence numbers shifted after it.
-        if proxy_v2 && l4.proto == PROTO_TCP {
-            if let Err(r) = self.proxy_to_server(f, idx, &l4) {
+        if proxy_v2 != 0 && l4.proto == PROTO_TCP {
+            let acked = SessionFlags::PROXY_V2.0 | SessionFlags::PROXY_V2_ACKED.0;
+            if proxy_v2 == acked && !l4.flags.syn() {
+                // Established: only the shift, no state read.
+                super::proxy_protocol::segment::shift_to_server(
+                    &mut f.bytes_mut()[IP + l4.ihl()..],
+                    super::proxy_protocol::HEADER_LEN,
+                );
+            } else if let Err(r) = self.proxy_to_server(f, idx, &l4) {
                 return Verdict::Drop(r);
             }
         }

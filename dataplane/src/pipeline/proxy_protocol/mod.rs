@@ -38,10 +38,12 @@
 //! segments, so a service cannot have both (config refuses it).
 //!
 //! State: one 8-byte slot per user-session slab index (the terminal's ISN,
-//! how far the header has got), allocated with the
-//! table like the SYN proxy's, and one flag bit in the user session
-//! (`SessionFlags::PROXY_V2`); `UserSession` stays 128 bytes. The flag is
-//! set when the user session is created, from the service that serves it:
+//! how far the header has got), allocated with the table like the SYN
+//! proxy's, and two flag bits in the user session (`PROXY_V2`, and
+//! `PROXY_V2_ACKED` once the server has acknowledged the header);
+//! `UserSession` stays 128 bytes. The established path (header
+//! acknowledged) reads only the flags: a shift costs no extra memory
+//! access. `PROXY_V2` is set when the user session is created, from the service that serves it:
 //! a reload that changes `proxy_protocol` applies to new connections.
 
 pub(super) mod segment;
@@ -53,6 +55,7 @@ use super::parse::L4Info;
 use super::Worker;
 use crate::counters::DropReason;
 use crate::frame::Frame;
+use crate::tier2::user_sessions::SessionFlags;
 use crate::tier2::{TcpFlags, UserSession};
 use crate::wire::proxy_v2::{InsertedBytes, ProxyHeader};
 use crate::wire::ETHERNET_HEADER_LEN;
@@ -64,12 +67,14 @@ const IP: usize = ETHERNET_HEADER_LEN;
 /// TLV (16 fixed + 12 addresses and ports + 11 TLV).
 pub const HEADER_LEN: u32 = 39;
 
-/// What the proxy keeps for one user session of a PROXY service.
+/// What the proxy keeps for one user session of a PROXY service until the
+/// server has acknowledged the header (then the session's
+/// `PROXY_V2_ACKED` flag says all, and the slot is not read again).
 #[derive(Clone, Copy, Debug, Default)]
 struct Slot {
     /// The sequence number of the terminal's SYN.
     client_isn: u32,
-    /// `SENT`, `FIRST_DATA`, `ACKED`.
+    /// `SENT`, `FIRST_DATA`.
     progress: u8,
 }
 
@@ -77,8 +82,6 @@ struct Slot {
 const SENT: u8 = 1;
 /// A segment with data at the terminal's first byte has gone out.
 const FIRST_DATA: u8 = 2;
-/// The server has acknowledged every byte of the header.
-const ACKED: u8 = 4;
 
 /// One worker's PROXY protocol state: a slot per user-session slab index.
 #[derive(Debug)]
@@ -147,7 +150,7 @@ impl ProxyV2 {
         if seq == s.client_isn {
             return Upstream::AsIs;
         }
-        if s.progress & ACKED != 0 || flags.rst() || seq != s.client_isn.wrapping_add(1) {
+        if flags.rst() || seq != s.client_isn.wrapping_add(1) {
             return Upstream::Shift;
         }
         let before = s.progress;
@@ -165,26 +168,43 @@ impl ProxyV2 {
         }
     }
 
-    /// A server segment of PROXY session `idx` with acknowledgement number
-    /// `ack` (server space): notes whether it covers the header, and
-    /// returns how to move the numbers back.
+    /// A server segment of PROXY session `idx`, whose header is not known
+    /// to be acknowledged, with acknowledgement number `ack` (server
+    /// space): how to move its numbers back, and whether it acknowledges
+    /// the whole header.
     #[inline]
-    pub(super) fn server_segment(&mut self, idx: u32, flags: TcpFlags, ack: u32) -> InsertedBytes {
-        let Some(s) = self.slots.get_mut(idx as usize) else {
-            return InsertedBytes {
-                client_isn: 0,
-                inserted: 0,
-            };
+    pub(super) fn server_segment(&self, idx: u32, flags: TcpFlags, ack: u32) -> (Downstream, bool) {
+        let Some(s) = self.slots.get(idx as usize) else {
+            return (Downstream::Acked, false);
         };
-        if flags.ack() {
-            let past = ack.wrapping_sub(s.client_isn.wrapping_add(1));
-            if (HEADER_LEN..1 << 31).contains(&past) {
-                s.progress |= ACKED;
-            }
-        }
-        InsertedBytes {
+        let past = ack.wrapping_sub(s.client_isn.wrapping_add(1));
+        let acked = flags.ack() && (HEADER_LEN..1 << 31).contains(&past);
+        let shift = InsertedBytes {
             client_isn: s.client_isn,
             inserted: HEADER_LEN,
+        };
+        (Downstream::Early(shift), acked)
+    }
+}
+
+/// How a server segment's acknowledgement moves back to the terminal's
+/// numbers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Downstream {
+    /// The header may not all be acknowledged yet: an acknowledgement
+    /// inside it means no data.
+    Early(InsertedBytes),
+    /// The server has the header: every acknowledgement loses its length.
+    Acked,
+}
+
+impl Downstream {
+    /// A server acknowledgement as the terminal must see it.
+    #[inline]
+    pub(super) fn client_ack(self, ack: u32) -> u32 {
+        match self {
+            Downstream::Early(s) => s.to_client_ack(ack),
+            Downstream::Acked => ack.wrapping_sub(HEADER_LEN),
         }
     }
 }
@@ -217,6 +237,11 @@ impl Worker {
         l4: &L4Info,
     ) -> Result<(), DropReason> {
         let tcp = IP + l4.ihl();
+        if l4.flags.syn() && !l4.flags.ack() {
+            if let Some(e) = self.gw.table.get_mut(idx) {
+                e.flags.remove(SessionFlags::PROXY_V2_ACKED);
+            }
+        }
         match self
             .gw
             .proxy

@@ -6,7 +6,6 @@
 use crate::frame::Frame;
 use crate::pipeline::synproxy::splice::{map_ack, map_seq};
 use crate::wire::checksum::{add, pseudo_header_sum, sum, update16};
-use crate::wire::proxy_v2::InsertedBytes;
 use crate::wire::tcp_options::{clamp_mss, mss, shift_sack};
 use crate::wire::PROTO_TCP;
 use std::net::Ipv4Addr;
@@ -96,20 +95,19 @@ pub fn shift_to_server(tcp: &mut [u8], inserted: u32) {
     map_seq(tcp, |s| s.wrapping_add(inserted));
 }
 
-/// Server → terminal: the acknowledgement and SACK edges lose the
-/// inserted bytes (an acknowledgement inside the header acknowledges no
-/// data); a SYN-ACK's MSS is lowered by them so that a full-size segment
-/// with the header still fits the path.
+/// Server → terminal: the acknowledgement becomes `client_ack(ack)` and
+/// SACK edges lose the `inserted` bytes; a SYN-ACK's MSS is lowered by
+/// them so that a full-size segment with the header still fits the path.
 #[inline]
-pub fn to_client(tcp: &mut [u8], s: InsertedBytes) {
-    map_ack(tcp, |a| s.to_client_ack(a));
+pub fn to_client(tcp: &mut [u8], client_ack: impl FnOnce(u32) -> u32, inserted: u32) {
+    map_ack(tcp, client_ack);
     let options = tcp.get(12).is_some_and(|o| o >> 4 > 5);
     if options {
-        shift_sack(tcp, 0u32.wrapping_sub(s.inserted));
+        shift_sack(tcp, 0u32.wrapping_sub(inserted));
         let syn = tcp.get(13).is_some_and(|f| f & 0x02 != 0);
         if syn {
             if let Some(m) = mss(tcp) {
-                clamp_mss(tcp, m.saturating_sub(s.inserted as u16));
+                clamp_mss(tcp, m.saturating_sub(inserted as u16));
             }
         }
     }
