@@ -195,22 +195,15 @@ impl Worker {
         if let Some(delta) = splice {
             super::synproxy::splice::to_server(&mut b[IP + l4.ihl()..], delta);
         }
+        // MSS clamp and DSCP (marks.rs).
+        self.mark(b, &l4, in_port, dscp);
         // PROXY protocol hook (proxy_protocol/): header in front of the
         // terminal's first byte, sequence numbers shifted after it.
-        if proxy_v2 != 0 && l4.proto == PROTO_TCP {
-            let acked = SessionFlags::PROXY_V2.0 | SessionFlags::PROXY_V2_ACKED.0;
-            if proxy_v2 == acked && !l4.flags.syn() {
-                // Established: only the shift, no state read.
-                super::proxy_protocol::segment::shift_to_server(
-                    &mut f.bytes_mut()[IP + l4.ihl()..],
-                    super::proxy_protocol::HEADER_LEN,
-                );
-            } else if let Err(r) = self.proxy_to_server(f, idx, &l4) {
+        if proxy_v2 != 0 {
+            if let Err(r) = self.proxy_to_server(f, idx, &l4, proxy_v2) {
                 return Verdict::Drop(r);
             }
         }
-        // MSS clamp and DSCP (marks.rs).
-        self.mark(f.bytes_mut(), &l4, in_port, dscp);
         self.send_to_server(f, server, server_index, now_ms, ev)
     }
 

@@ -58,7 +58,7 @@ use crate::frame::Frame;
 use crate::tier2::user_sessions::SessionFlags;
 use crate::tier2::{TcpFlags, UserSession};
 use crate::wire::proxy_v2::{InsertedBytes, ProxyHeader};
-use crate::wire::ETHERNET_HEADER_LEN;
+use crate::wire::{ETHERNET_HEADER_LEN, PROTO_TCP};
 use std::net::IpAddr;
 
 const IP: usize = ETHERNET_HEADER_LEN;
@@ -226,17 +226,32 @@ fn header_of(e: &UserSession) -> [u8; HEADER_LEN as usize] {
 }
 
 impl Worker {
-    /// Terminal → server, after translation: inserts the header or shifts
-    /// the sequence number of PROXY session `idx`'s segment. `Err`: the
-    /// frame has no room for the header (`proxy_no_room`).
+    /// Terminal → server, after translation (and marks): inserts the
+    /// header or shifts the sequence number of PROXY session `idx`'s
+    /// segment; `flags`: the session's `PROXY_V2` and `PROXY_V2_ACKED`
+    /// bits. `Err`: the frame has no room for the header
+    /// (`proxy_no_room`). Out of line: a session without the option pays
+    /// only its caller's flag test.
     #[inline(never)]
     pub(super) fn proxy_to_server<F: Frame>(
         &mut self,
         f: &mut F,
         idx: u32,
         l4: &L4Info,
+        flags: u8,
     ) -> Result<(), DropReason> {
+        if l4.proto != PROTO_TCP {
+            return Ok(());
+        }
         let tcp = IP + l4.ihl();
+        let acked = SessionFlags::PROXY_V2.0 | SessionFlags::PROXY_V2_ACKED.0;
+        if flags == acked && !l4.flags.syn() {
+            // Established: only the shift, no slot read.
+            if let Some(t) = f.bytes_mut().get_mut(tcp..) {
+                segment::shift_to_server(t, HEADER_LEN);
+            }
+            return Ok(());
+        }
         if l4.flags.syn() && !l4.flags.ack() {
             if let Some(e) = self.gw.table.get_mut(idx) {
                 e.flags.remove(SessionFlags::PROXY_V2_ACKED);
