@@ -187,6 +187,7 @@ impl Worker {
             e.client_path,
         );
         let (server_ip, gw_ip) = (e.server_ip, self.cfg.gateway_addrs[usize::from(e.gw_addr)]);
+        let proxied = e.flags.contains(SessionFlags::PROXY_V2);
         let b = f.bytes_mut();
         let icmp_off = IP + ihl;
         let q = icmp_off + 8;
@@ -211,6 +212,12 @@ impl Worker {
             PROTO_TCP | PROTO_UDP => {
                 b[ql4..ql4 + 2].copy_from_slice(&client_port.to_be_bytes());
                 b[ql4 + 2..ql4 + 4].copy_from_slice(&vip_port.to_be_bytes());
+                if proxied && qproto == PROTO_TCP {
+                    // The terminal checks the quoted sequence number
+                    // against what it sent (e.g. before taking a smaller
+                    // path MTU): back out of the PROXY header's shift.
+                    self.gw.proxy.quoted_to_client(idx, &mut b[ql4..]);
+                }
             }
             PROTO_ICMP => b[ql4 + 4..ql4 + 6].copy_from_slice(&client_port.to_be_bytes()),
             _ => return Verdict::Drop(DropReason::IcmpUnmatched),

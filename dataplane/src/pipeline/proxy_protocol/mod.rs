@@ -187,6 +187,24 @@ impl ProxyV2 {
     }
 }
 
+impl ProxyV2 {
+    /// The sequence number of a TCP header quoted in an ICMP error from the
+    /// server side (`tcp`: its first 8 bytes at least; the ICMP checksum
+    /// is recomputed by the caller) moved back into the terminal's
+    /// numbers: a segment that carried the header starts at the terminal's
+    /// first byte as it is, any other lost the header's length.
+    pub(super) fn quoted_to_client(&self, idx: u32, tcp: &mut [u8]) {
+        let (Some(s), Some(q)) = (self.slots.get(idx as usize), tcp.get_mut(4..8)) else {
+            return;
+        };
+        let seq = u32::from_be_bytes([q[0], q[1], q[2], q[3]]);
+        let first = s.client_isn.wrapping_add(1);
+        if seq != s.client_isn && seq != first {
+            q.copy_from_slice(&seq.wrapping_sub(HEADER_LEN).to_be_bytes());
+        }
+    }
+}
+
 /// How a server segment's acknowledgement moves back to the terminal's
 /// numbers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

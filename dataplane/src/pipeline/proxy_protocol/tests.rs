@@ -362,6 +362,44 @@ fn a_first_segment_that_cannot_grow_is_dropped_and_named() {
     assert_eq!(inserted(&lab), 0);
 }
 
+#[test]
+fn an_icmp_error_quotes_the_terminals_own_sequence_number() {
+    let mut lab = lab(true);
+    let (c, _) = handshake(&mut lab);
+    let first = ISN.wrapping_add(1);
+    up(&mut lab, first, TcpFlags::ACK, &[]);
+    down(&mut lab, &c, first.wrapping_add(HEADER_LEN), &[]);
+    let out = up(
+        &mut lab,
+        first.wrapping_add(100),
+        TcpFlags::ACK,
+        &[0x55; 1000],
+    );
+    assert_eq!(seq_of(&out), first.wrapping_add(100 + HEADER_LEN));
+    // A router on the server side: fragmentation needed, quoting it.
+    let quoted = &out[14..14 + 28];
+    let err = crate::wire::frames::icmp_frame(
+        &spec(c.server, 0, GW, 0, server_mac(c.server), port_mac(SRV)),
+        &crate::wire::IcmpRepr::DestUnreachable {
+            code: 4,
+            next_hop_mtu: 1400,
+        },
+        quoted,
+    )
+    .unwrap();
+    let (v, back) = lab.up(SRV, &err);
+    assert_eq!(v, Verdict::Forward(ACC));
+    let b = decode(&back);
+    assert_eq!((b.src, b.dst), (VIP, UE));
+    let inner = &back[14 + 20 + 8..];
+    assert_eq!(&inner[12..16], &UE.octets());
+    assert_eq!(
+        rd32(inner, 24),
+        first.wrapping_add(100),
+        "terminal's numbers"
+    );
+}
+
 /// `insert` on a bare frame: the header lands between TCP header and
 /// payload, lengths grow, both checksums equal from-scratch ones.
 #[test]
