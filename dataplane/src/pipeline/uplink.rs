@@ -367,15 +367,16 @@ impl Worker {
             self.unadmit(counted, sid, now_ms);
             return Err(Verdict::Drop(DropReason::PortExhausted));
         };
-        let proxy_v2 = key.proto == PROTO_TCP
-            && self
-                .snaps
-                .policy
-                .get()
+        // The PROXY option of the service whose servers serve it (a type
+        // pool's, when the terminal's type is pooled elsewhere).
+        let proxy_v2 = key.proto == PROTO_TCP && {
+            let services = &self.snaps.policy.get().services;
+            let serving = services.serving(group, ty);
+            services
                 .services
-                .services
-                .get(group as usize)
-                .is_some_and(|s| s.proxy_v2);
+                .get(serving as usize)
+                .is_some_and(|s| s.proxy_v2)
+        };
         let mut e = UserSession::new(key, gw_addr, gw_port, now_ms);
         e.server_ip = server_ip;
         e.server_port = server_port;

@@ -349,6 +349,32 @@ fn a_service_without_the_option_is_untouched() {
     assert_eq!(inserted(&lab), 0);
 }
 
+/// A type pool: the option of the service whose servers serve the
+/// connection counts, not the one the terminal addressed.
+#[test]
+fn the_serving_pools_option_decides() {
+    for (addressed, pool, want) in [(false, true, true), (true, false, false)] {
+        let mut lab = Lab::with(1, 64, SessionKeyMode::SourceIp, PORT_RANGE);
+        let mut p = policy();
+        let mut pooled = p.services.services[0].clone();
+        pooled.name = "pool".into();
+        pooled.vip = None;
+        pooled.proxy_v2 = pool;
+        p.services.services.push(pooled);
+        p.services.services[0].proxy_v2 = addressed;
+        // Type 0 (every terminal's here) is served by the pool.
+        p.services.services[0].by_type = vec![(0, 2)];
+        lab.policy.publish(p);
+        let (_, mss) = handshake(&mut lab);
+        let header = up(&mut lab, ISN.wrapping_add(1), TcpFlags::ACK, &[]);
+        assert_eq!(
+            (mss == Some(1460 - 39), !payload_of(&header).is_empty()),
+            (want, want),
+            "addressed service {addressed}, pool {pool}"
+        );
+    }
+}
+
 #[test]
 fn a_first_segment_that_cannot_grow_is_dropped_and_named() {
     let mut lab = lab(true);
