@@ -190,6 +190,14 @@ impl Worker {
         let (server, server_index) = (e.server_ip, e.server_index);
         let dscp = super::marks::dscp(self.dscp_marks, self.snaps.policy.get(), e);
         let proxy_v2 = e.flags.0 & (SessionFlags::PROXY_V2.0 | SessionFlags::PROXY_V2_ACKED.0);
+        // PROXY protocol hook (proxy_protocol/): header in front of the
+        // terminal's first byte, sequence numbers shifted after it (before
+        // the translation, which updates the checksums incrementally).
+        if proxy_v2 != 0 {
+            if let Err(r) = self.proxy_to_server(f, idx, &l4, proxy_v2) {
+                return Verdict::Drop(r);
+            }
+        }
         let b = f.bytes_mut();
         rewrite(&mut b[IP..], l4.ihl(), l4.proto, &rw, true);
         if let Some(delta) = splice {
@@ -197,13 +205,6 @@ impl Worker {
         }
         // MSS clamp and DSCP (marks.rs).
         self.mark(b, &l4, in_port, dscp);
-        // PROXY protocol hook (proxy_protocol/): header in front of the
-        // terminal's first byte, sequence numbers shifted after it.
-        if proxy_v2 != 0 {
-            if let Err(r) = self.proxy_to_server(f, idx, &l4, proxy_v2) {
-                return Verdict::Drop(r);
-            }
-        }
         self.send_to_server(f, server, server_index, now_ms, ev)
     }
 

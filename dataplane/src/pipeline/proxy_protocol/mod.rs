@@ -244,7 +244,7 @@ fn header_of(e: &UserSession) -> [u8; HEADER_LEN as usize] {
 }
 
 impl Worker {
-    /// Terminal → server, after translation (and marks): inserts the
+    /// Terminal → server, before translation: inserts the
     /// header or shifts the sequence number of PROXY session `idx`'s
     /// segment; `flags`: the session's `PROXY_V2` and `PROXY_V2_ACKED`
     /// bits. `Err`: the frame has no room for the header
