@@ -38,6 +38,30 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
+# nginx-light: the PROXY protocol server of tests/e2e/proxy_protocol.sh,
+# which runs its own nginx inside a namespace. Debian starts a newly
+# installed service (nginx on port 80) unless policy-rc.d says no: it says
+# no for this one install when nothing says so already.
+if [ "$test_tools" = 1 ] && ! command -v nginx >/dev/null 2>&1; then
+  echo "setup.sh: installing nginx-light (its service left stopped)"
+  SUDO=""
+  [ "$(id -u)" = 0 ] || SUDO=sudo
+  own_policy=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+    $SUDO chmod +x /usr/sbin/policy-rc.d
+    own_policy=1
+  fi
+  rc=0
+  $SUDO apt-get update -qq || rc=$?
+  [ "$rc" != 0 ] || $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx-light || rc=$?
+  [ "$own_policy" = 0 ] || $SUDO rm -f /usr/sbin/policy-rc.d
+  [ "$rc" = 0 ] || exit "$rc"
+  if command -v systemctl >/dev/null 2>&1; then
+    $SUDO systemctl disable --now nginx >/dev/null 2>&1 || true
+  fi
+fi
+
 if ! command -v cargo >/dev/null 2>&1; then
   if [ -x "$HOME/.cargo/bin/cargo" ]; then
     export PATH="$HOME/.cargo/bin:$PATH"

@@ -40,6 +40,7 @@ tests/e2e/syn_flood.sh
 echo "== subscriber service policy through the real binary (issue 15)"
 tests/e2e/marks.sh
 tests/e2e/rate_limits.sh
+tests/e2e/proxy_protocol.sh
 
 echo "== IPv6 on port addresses (issue 14)"
 tests/e2e/ipv6.sh

@@ -102,6 +102,7 @@ pub fn service_table(c: &Config) -> ServiceTable {
                 config::SynProxyMode::Always => SynProxyMode::Always,
             },
             dscp: s.dscp,
+            proxy_v2: s.proxy_protocol == config::ProxyProtocol::V2,
         });
     }
     // Type overrides name services that are now all known.

@@ -614,6 +614,16 @@ fn port_mtus_in_range_are_valid() {
     );
     let text = with(&text, "role: Server,", "role: Server, mtu: Some(576),");
     let scratch = Scratch::new("mtu-ok");
+// ------------------------------------------------ PROXY protocol
+
+#[test]
+fn proxy_protocol_on_a_tcp_service_is_valid() {
+    let text = with(
+        &with_service("10.9.0.1"),
+        "proto: Tcp,",
+        "proto: Tcp, proxy_protocol: V2,",
+    );
+    let scratch = Scratch::new("proxy-ok");
     let file = scratch.path("ok.ron");
     std::fs::write(&file, text).expect("write");
     let path = file.to_str().expect("utf-8 path");
@@ -663,4 +673,31 @@ fn port_mtu_larger_than_an_mbuf() {
         Some("Some(9000)"),
         "mtu 9000 does not fit one mbuf",
     );
+fn proxy_protocol_on_a_udp_service() {
+    let text = with(
+        &with_service("10.9.0.1"),
+        "proto: Tcp,",
+        "proto: Udp, proxy_protocol: V2,",
+    );
+    rejected("proxy-udp", &text, 12, Some("V2"), "is not TCP");
+}
+
+#[test]
+fn proxy_protocol_with_a_syn_proxy() {
+    let text = with(
+        &with_service("10.9.0.1"),
+        "proto: Tcp,",
+        "proto: Tcp, syn_proxy: Always, proxy_protocol: V2,",
+    );
+    rejected("proxy-synproxy", &text, 12, Some("V2"), "syn_proxy Off");
+}
+
+#[test]
+fn proxy_protocol_version_unknown() {
+    let text = with(
+        &with_service("10.9.0.1"),
+        "proto: Tcp,",
+        "proto: Tcp, proxy_protocol: V1,",
+    );
+    rejected("proxy-v1", &text, 12, Some("V1"), "V1");
 }

@@ -27,6 +27,7 @@ const SOME_DROP_REASONS: &[&str] = &[
     "ipv6_not_served",
     "nd_ignored",
     "icmpv6_bad_neighbor_discovery",
+    "proxy_no_room",
 ];
 
 /// Two workers (so there are gateways 0 and 1) on silent net_null ports;

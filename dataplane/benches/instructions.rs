@@ -4,16 +4,19 @@
 //! the pipeline, exactly as `pipeline.rs`'s `established/pipeline/N` runs
 //! them.
 //!
-//! Usage: `instructions SESSIONS BURSTS [bitrate]` (`bitrate`: every
-//! subscriber has a bitrate limit that drops nothing, see
-//! `Lab::limit_bitrate`). The script runs it twice (B and 2B
+//! Usage: `instructions SESSIONS BURSTS [bitrate|proxy_on|proxy_off]`
+//! (`bitrate`: every subscriber has a bitrate limit that drops nothing, see
+//! `Lab::limit_bitrate`; `proxy_on`: the service sends PROXY protocol
+//! headers, each server has acknowledged its header, and the data segments
+//! are past the first byte, as `proxy_v2/proxied/N` in `pipeline.rs`;
+//! `proxy_off`: the same traffic to a service without the option). The script runs it twice (B and 2B
 //! bursts) and subtracts, so the set-up cancels out; callgrind's
 //! `--toggle-collect` on [`measured_burst`] and on `Worker::process` splits
 //! the figure into the pipeline and the prefetch pass plus burst loop.
 
 mod lab;
 
-use lab::{check_translated, write_data, FramePool, Lab, Rng, Setup, BURST};
+use lab::{check_translated, write_data, write_data_at, FramePool, Lab, Rng, Setup, BURST};
 use std::hint::black_box;
 
 /// Flows per terminal, as in `pipeline.rs`.
@@ -42,15 +45,26 @@ fn main() {
     let bursts = arg(2, "BURSTS");
     let setup = Setup::for_sessions(n);
     let mut lab = Lab::new(&setup);
-    if std::env::args().nth(3).as_deref() == Some("bitrate") {
-        lab.limit_bitrate();
+    let mode = std::env::args().nth(3).unwrap_or_default();
+    match mode.as_str() {
+        "bitrate" => lab.limit_bitrate(),
+        "proxy_on" => lab.proxy_protocol(),
+        _ => {}
     }
     lab.pin_terminals(n.div_ceil(FLOWS_PER_TERMINAL));
     lab.open(0, n, FLOWS_PER_TERMINAL);
     assert_eq!(u64::from(lab.worker.table().len()), n);
+    let proxy_traffic = mode.starts_with("proxy_");
+    if proxy_traffic {
+        lab.acknowledge_headers(n, FLOWS_PER_TERMINAL);
+    }
     let picks = Rng(n).permutation(n);
     let pool = FramePool::new(picks.iter().copied(), |s, out| {
-        write_data(s, FLOWS_PER_TERMINAL, out)
+        if proxy_traffic {
+            write_data_at(s, FLOWS_PER_TERMINAL, 1101, out)
+        } else {
+            write_data(s, FLOWS_PER_TERMINAL, out)
+        }
     });
     let mut cursor = 0;
     let dropped = lab.dropped();

@@ -8,6 +8,10 @@
 //!   pass (what it gains). `established/copy_only/N` is the part of that
 //!   which only copies the prepared frames into the burst buffers
 //!   (subtract it).
+//! * `proxy_v2/{plain,proxied}/N`: the established path of a service
+//!   without and with `proxy_protocol: V2` (issue 15), data segments past
+//!   the terminal's first byte after the server acknowledged the header
+//!   (the proxied ones get their sequence number shifted).
 //! * `new_sessions/live_L`: every frame a fresh 5-tuple (a SYN), with the
 //!   timer wheel expiring old user sessions as in the worker loop, so the
 //!   table holds about L live user sessions (steady state).
@@ -26,7 +30,10 @@ use criterion::{
 };
 use dataplane::frame::Frame;
 use dataplane::tier2::{Quarantine, Timeouts};
-use lab::{addrs_for, check_translated, write_data, write_syn, FramePool, Lab, Rng, Setup, BURST};
+use lab::{
+    addrs_for, check_translated, write_data, write_data_at, write_syn, FramePool, Lab, Rng, Setup,
+    BURST,
+};
 use std::time::{Duration, Instant};
 
 /// Prepared frames of the established benchmark (random sessions).
@@ -124,6 +131,55 @@ fn established(c: &mut Criterion) {
                 black_box(&lab.frames);
             })
         });
+    }
+    g.finish();
+}
+
+/// The established path with and without the PROXY protocol: same
+/// sessions, same frames (sequence number 1101, past the first byte, so
+/// the proxied ones are shifted, not given a header), each session's
+/// server having acknowledged a segment (for the proxied ones: the header).
+fn proxy_v2(c: &mut Criterion) {
+    let mut g = c.benchmark_group("proxy_v2");
+    g.throughput(Throughput::Elements(BURST as u64));
+    for n in [1_000u64, 1_000_000] {
+        let id = label(n);
+        for kind in ["plain", "proxied"] {
+            if !selected(&format!("proxy_v2/{kind}/{id}")) {
+                continue;
+            }
+            let setup = Setup::for_sessions(n);
+            let mut lab = Lab::new(&setup);
+            if kind == "proxied" {
+                lab.proxy_protocol();
+            }
+            lab.pin_terminals(n.div_ceil(FLOWS_PER_TERMINAL));
+            lab.open(0, n, FLOWS_PER_TERMINAL);
+            // Both kinds see the same traffic before the measurement.
+            lab.acknowledge_headers(n, FLOWS_PER_TERMINAL);
+            let picks = Rng(n).permutation(n.min(POOL));
+            let pool = FramePool::new(picks.iter().copied(), |s, out| {
+                write_data_at(s, FLOWS_PER_TERMINAL, 1101, out)
+            });
+            let mut cursor = 0;
+            assert_eq!(lab.burst(&pool, &mut cursor), BURST);
+            for f in &lab.frames {
+                check_translated(f.bytes(), setup.gateway_addrs);
+                let seq = u32::from_be_bytes([
+                    f.bytes()[38],
+                    f.bytes()[39],
+                    f.bytes()[40],
+                    f.bytes()[41],
+                ]);
+                let want = if kind == "proxied" { 1101 + 39 } else { 1101 };
+                assert_eq!(seq, want, "{kind}: sequence number toward the server");
+            }
+            let dropped = lab.dropped();
+            g.bench_function(BenchmarkId::new(kind, &id), |b| {
+                b.iter(|| black_box(lab.burst(&pool, &mut cursor)))
+            });
+            assert_eq!(lab.dropped(), dropped, "drops while measuring");
+        }
     }
     g.finish();
 }
@@ -269,6 +325,6 @@ criterion_group! {
         .sample_size(20)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(4));
-    targets = established, new_sessions, expiry
+    targets = established, proxy_v2, new_sessions, expiry
 }
 criterion_main!(benches);

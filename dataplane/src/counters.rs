@@ -174,6 +174,9 @@ drop_reasons! {
     /// An echo request with extension headers (a reply must not echo a
     /// routing header back).
     Icmpv6NotPlainIpv6 => "icmpv6_not_plain_ipv6",
+    /// PROXY protocol: a terminal segment that must carry the header but
+    /// whose buffer has no tailroom for it (the terminal retransmits it).
+    ProxyNoRoom => "proxy_no_room",
 }
 
 impl From<crate::wire::Ipv6Error> for DropReason {
@@ -255,6 +258,9 @@ pub struct WorkerCounters {
     /// SYN and SYN-ACK segments whose MSS option was lowered to the
     /// `mss_clamp` of their access port (SYN proxy segments included).
     pub mss_clamped: Counter,
+    /// PROXY protocol v2 headers put in front of a terminal's first byte
+    /// (re-sends of an unacknowledged header included).
+    pub proxy_headers_inserted: Counter,
     pub snapshot_generation: Counter,
     pub busy_polls: Counter,
     pub idle_polls: Counter,

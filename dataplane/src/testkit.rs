@@ -102,6 +102,7 @@ pub fn policy() -> Policy {
                 removed: false,
                 syn_proxy: crate::policy::SynProxyMode::Off,
                 dscp: None,
+                proxy_v2: false,
             },
             Service {
                 name: "dns".into(),
@@ -114,6 +115,7 @@ pub fn policy() -> Policy {
                 removed: false,
                 syn_proxy: crate::policy::SynProxyMode::Off,
                 dscp: None,
+                proxy_v2: false,
             },
         ],
         vec![

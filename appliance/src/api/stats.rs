@@ -121,6 +121,9 @@ pub struct WorkerStats {
     /// SYN and SYN-ACK segments whose MSS was lowered to `mss_clamp`.
     #[serde(default)]
     pub mss_clamped: u64,
+    /// PROXY protocol v2 headers inserted toward servers (re-sends included).
+    #[serde(default)]
+    pub proxy_headers_inserted: u64,
     pub busy_polls: u64,
     pub idle_polls: u64,
     /// (reason label, count) for every reason, zeros included.

@@ -505,6 +505,20 @@ pub struct Service {
     /// user-session type sets one.
     #[serde(default)]
     pub dscp: Option<u8>,
+    /// PROXY protocol header toward this (TCP) service's servers.
+    #[serde(default)]
+    pub proxy_protocol: ProxyProtocol,
+}
+
+/// Per service: whether the servers are told each terminal's address and
+/// port (and session ID) in a PROXY protocol header ahead of the data.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+pub enum ProxyProtocol {
+    /// No header: servers see the gateway's address (the default).
+    #[default]
+    Off,
+    /// A binary version 2 header with the session ID as TLV 0xE0.
+    V2,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -331,6 +331,7 @@ fn workers(workers: &[WorkerStats]) -> String {
         "syn_cookies_valid",
         "syn_proxy_opened",
         "mss_clamped",
+        "proxy_headers_inserted",
         "events_lost",
     ]);
     for w in workers {
@@ -348,6 +349,7 @@ fn workers(workers: &[WorkerStats]) -> String {
             w.syn_cookies_valid.to_string(),
             w.syn_proxy_opened.to_string(),
             w.mss_clamped.to_string(),
+            w.proxy_headers_inserted.to_string(),
             w.events_lost.to_string(),
         ]);
     }

@@ -326,6 +326,12 @@ const WORKER_FAMILIES: &[WorkerField] = &[
         |w| w.mss_clamped,
     ),
     (
+        "tandem_worker_proxy_headers_inserted_total",
+        Kind::Counter,
+        "PROXY protocol v2 headers put in front of a terminal's first byte toward a server (re-sends included).",
+        |w| w.proxy_headers_inserted,
+    ),
+    (
         "tandem_worker_events_lost_total",
         Kind::Counter,
         "Events (pin requests, accounting) lost because the queue to the control plane was full.",
@@ -796,6 +802,7 @@ mod tests {
             "tandem_worker_syn_cookies_valid_total{worker=\"1\"} 7",
             "tandem_worker_syn_proxy_opened_total{worker=\"0\"} 8",
             "tandem_worker_mss_clamped_total{worker=\"1\"} 9",
+            "tandem_worker_proxy_headers_inserted_total{worker=\"0\"} 10",
             "tandem_worker_drops_total{worker=\"0\",reason=\"syn_cookie_invalid\"} 0",
             "tandem_worker_drops_total{worker=\"1\",reason=\"table_full\"} 7",
             "tandem_worker_drops_total{worker=\"1\",reason=\"ip_fragment\"} 2",

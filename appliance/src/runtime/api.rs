@@ -214,6 +214,7 @@ impl Control {
                 syn_cookies_valid: c.syn_cookies_valid.get(),
                 syn_proxy_opened: c.syn_proxy_opened.get(),
                 mss_clamped: c.mss_clamped.get(),
+                proxy_headers_inserted: c.proxy_headers_inserted.get(),
                 busy_polls: c.busy_polls.get(),
                 idle_polls: c.idle_polls.get(),
                 drops: DropReason::ALL
@@ -664,6 +665,7 @@ impl Control {
                 removed: false,
                 syn_proxy: dataplane::policy::SynProxyMode::Off,
                 dscp: None,
+                proxy_v2: false,
             });
             Ok(json!({ "message": format!("service \"{name}\" added; add servers to it") }))
         })

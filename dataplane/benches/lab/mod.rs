@@ -151,6 +151,7 @@ fn policy(timeouts: Timeouts) -> Policy {
             removed: false,
             syn_proxy: dataplane::policy::SynProxyMode::Off,
             dscp: None,
+            proxy_v2: false,
         }],
         servers,
     );
@@ -199,10 +200,15 @@ pub fn write_syn(s: u64, flows_per_terminal: u64, out: &mut [u8]) -> usize {
 
 /// Writes a 64-byte data segment of user session `s`; returns its length.
 pub fn write_data(s: u64, flows_per_terminal: u64, out: &mut [u8]) -> usize {
+    write_data_at(s, flows_per_terminal, 1001, out)
+}
+
+/// [`write_data`] with sequence number `seq`.
+pub fn write_data_at(s: u64, flows_per_terminal: u64, seq: u32, out: &mut [u8]) -> usize {
     let (src, sport) = flow(s, flows_per_terminal);
     write_tcp_frame(
         &spec(src, sport),
-        1001,
+        seq,
         5001,
         TcpFlags::ACK | TcpFlags::PSH,
         65535,
@@ -397,6 +403,51 @@ impl Lab {
             down: Some(rate),
         });
         self.policy.publish(p);
+    }
+
+    /// Sends every new connection's server a PROXY protocol v2 header
+    /// (issue 15). Call it before [`open`](Self::open).
+    pub fn proxy_protocol(&mut self) {
+        let mut p = (*self.policy.current()).clone();
+        p.services.services[0].proxy_v2 = true;
+        self.policy.publish(p);
+    }
+
+    /// For PROXY sessions `0..n`: sends each a segment past the first byte
+    /// and its server's acknowledgement of it (which covers the header),
+    /// so that their established path is measured (not timed).
+    pub fn acknowledge_headers(&mut self, n: u64, flows_per_terminal: u64) {
+        let mut buf = [0u8; 128];
+        for s in 0..n {
+            if s % 4096 == 0 {
+                self.worker.begin_burst();
+            }
+            let len = write_data_at(s, flows_per_terminal, 1101, &mut buf);
+            assert_eq!(self.process(&buf[..len]), Verdict::Forward(SRV));
+            let out = self.frames[0].bytes();
+            let ip = &out[14..];
+            let gw = Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]);
+            let server = Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]);
+            let gw_port = u16::from_be_bytes([ip[20], ip[21]]);
+            let seq = u32::from_be_bytes([ip[24], ip[25], ip[26], ip[27]]);
+            let spec = FrameSpec {
+                src_mac: MacAddr(server_mac(server)),
+                dst_mac: MacAddr([2, 0, 0, 0, 0, 2]),
+                vlan: None,
+                src_ip: server,
+                dst_ip: gw,
+                src_port: SERVER_PORT,
+                dst_port: gw_port,
+                ttl: 64,
+            };
+            let ack = seq.wrapping_add(DATA_PAYLOAD.len() as u32);
+            let len = write_tcp_frame(&spec, 5001, ack, TcpFlags::ACK, 65535, &[], &mut buf)
+                .expect("an ACK fits 128 bytes");
+            let f = &mut self.frames[0];
+            f.reset(&buf[..len]);
+            let v = self.worker.process(f, SRV, self.now, &mut self.sink);
+            assert_eq!(v, Verdict::Forward(ACC), "server ACK of user session {s}");
+        }
     }
 
     /// Runs one frame through the pipeline.

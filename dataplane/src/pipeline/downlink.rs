@@ -5,6 +5,7 @@
 use super::l2::{normalize, rd16};
 use super::nat::{rewrite, Rewrite};
 use super::parse::Ip;
+use super::proxy_protocol::Downstream;
 use super::steer::Rx;
 use super::synproxy::FromServer;
 use super::{Verdict, Worker};
@@ -89,11 +90,32 @@ impl Worker {
         } else {
             None
         };
+        // PROXY protocol hook (proxy_protocol/): acks back into the
+        // terminal's numbers, below.
+        let proxied = if e.flags.0 & SessionFlags::PROXY_V2.0 != 0 && proto == PROTO_TCP {
+            if e.flags.contains(SessionFlags::PROXY_V2_ACKED) {
+                Some(Downstream::Acked)
+            } else {
+                let (d, acked) = self.gw.proxy.server_segment(idx, l4.flags, l4.seg.ack);
+                if acked {
+                    e.flags.insert(SessionFlags::PROXY_V2_ACKED);
+                }
+                Some(d)
+            }
+        } else {
+            None
+        };
         // Window tracking works in the terminal's view: a spliced server's
-        // sequence numbers are shifted into the cookie's space first.
+        // sequence numbers are shifted into the cookie's space first, a
+        // PROXY session's acknowledgements out of the header's.
         let mut seg = l4.seg;
         if let Some(delta) = splice {
             seg.seq = seg.seq.wrapping_add(delta);
+        }
+        if let Some(d) = proxied {
+            if l4.flags.ack() {
+                seg.ack = d.client_ack(seg.ack);
+            }
         }
         let in_window = l4.proto != PROTO_TCP || e.guard.track_tcp(Direction::ToClient, &seg);
         if !in_window && (l4.flags.rst() || l4.flags.fin()) {
@@ -133,6 +155,13 @@ impl Worker {
         if let Some(delta) = splice {
             super::synproxy::splice::to_client(&mut f.bytes_mut()[IP + l4.ihl()..], delta);
         }
+        if let Some(d) = proxied {
+            super::proxy_protocol::segment::to_client(
+                &mut f.bytes_mut()[IP + l4.ihl()..],
+                |a| d.client_ack(a),
+                super::proxy_protocol::HEADER_LEN,
+            );
+        }
         // MSS clamp and DSCP (marks.rs), on the GTP-U outer header too.
         self.mark(f.bytes_mut(), &l4, path.port, dscp);
         let verdict = self.send_to_client(f, &path);
@@ -158,6 +187,7 @@ impl Worker {
             e.client_path,
         );
         let (server_ip, gw_ip) = (e.server_ip, self.cfg.gateway_addrs[usize::from(e.gw_addr)]);
+        let proxied = e.flags.contains(SessionFlags::PROXY_V2);
         let b = f.bytes_mut();
         let icmp_off = IP + ihl;
         let q = icmp_off + 8;
@@ -182,6 +212,12 @@ impl Worker {
             PROTO_TCP | PROTO_UDP => {
                 b[ql4..ql4 + 2].copy_from_slice(&client_port.to_be_bytes());
                 b[ql4 + 2..ql4 + 4].copy_from_slice(&vip_port.to_be_bytes());
+                if proxied && qproto == PROTO_TCP {
+                    // The terminal checks the quoted sequence number
+                    // against what it sent (e.g. before taking a smaller
+                    // path MTU): back out of the PROXY header's shift.
+                    self.gw.proxy.quoted_to_client(idx, &mut b[ql4..]);
+                }
             }
             PROTO_ICMP => b[ql4 + 4..ql4 + 6].copy_from_slice(&client_port.to_be_bytes()),
             _ => return Verdict::Drop(DropReason::IcmpUnmatched),

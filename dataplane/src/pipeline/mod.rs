@@ -19,6 +19,7 @@ mod own_addresses;
 mod own_addresses_v6;
 mod parse;
 mod prefetch_pass;
+mod proxy_protocol;
 mod rate_limit;
 pub mod scan;
 mod steer;
@@ -250,6 +251,8 @@ struct Gateway {
     server_hops: Box<[ServerHop]>,
     /// SYN flood defence: cookie keys and splice slots (`synproxy`).
     synproxy: synproxy::SynProxy,
+    /// PROXY protocol v2 toward servers: per-session ISN slots (`proxy_protocol`).
+    proxy: proxy_protocol::ProxyV2,
 }
 
 /// Timer wheel geometry: 100 ms ticks, 4096 slots (one turn ≈ 7 minutes;
@@ -284,6 +287,7 @@ impl Worker {
         let wheel = TimerWheel::new(cfg.table_capacity, WHEEL_TICK_MS, WHEEL_SLOTS, now_ms);
         let admission = Admission::new(cfg.table_capacity, cfg.bitrate_meters);
         let synproxy = synproxy::SynProxy::new(cfg.table_capacity);
+        let proxy = proxy_protocol::ProxyV2::new(cfg.table_capacity);
         let dscp_marks = snaps.policy.get().marks_dscp();
         Ok(Worker {
             dscp_marks,
@@ -301,6 +305,7 @@ impl Worker {
                 admit_scratch: crate::policy::admit::Scratch::with_capacity(MAX_SERVERS),
                 server_hops: vec![ServerHop::UNKNOWN; MAX_SERVERS].into_boxed_slice(),
                 synproxy,
+                proxy,
             },
             // Starts full: the first refusals are answered at once.
             limiter: ReplyLimiter {
@@ -502,6 +507,7 @@ impl Worker {
             + PortAllocator::preallocated_bytes(n_gateway_addrs)
             + Admission::preallocated_bytes(table_capacity, bitrate_meters)
             + synproxy::SynProxy::preallocated_bytes(table_capacity)
+            + proxy_protocol::ProxyV2::preallocated_bytes(table_capacity)
     }
 
     /// Ends every user session (shutdown or admin), with accounting.

@@ -189,6 +189,15 @@ impl Worker {
         };
         let (server, server_index) = (e.server_ip, e.server_index);
         let dscp = super::marks::dscp(self.dscp_marks, self.snaps.policy.get(), e);
+        let proxy_v2 = e.flags.0 & (SessionFlags::PROXY_V2.0 | SessionFlags::PROXY_V2_ACKED.0);
+        // PROXY protocol hook (proxy_protocol/): header in front of the
+        // terminal's first byte, sequence numbers shifted after it (before
+        // the translation, which updates the checksums incrementally).
+        if proxy_v2 != 0 {
+            if let Err(r) = self.proxy_to_server(f, idx, &l4, proxy_v2) {
+                return Verdict::Drop(r);
+            }
+        }
         let b = f.bytes_mut();
         rewrite(&mut b[IP..], l4.ihl(), l4.proto, &rw, true);
         if let Some(delta) = splice {
@@ -359,6 +368,16 @@ impl Worker {
             self.unadmit(counted, sid, now_ms);
             return Err(Verdict::Drop(DropReason::PortExhausted));
         };
+        // The PROXY option of the service whose servers serve it (a type
+        // pool's, when the terminal's type is pooled elsewhere).
+        let proxy_v2 = key.proto == PROTO_TCP && {
+            let services = &self.snaps.policy.get().services;
+            let serving = services.serving(group, ty);
+            services
+                .services
+                .get(serving as usize)
+                .is_some_and(|s| s.proxy_v2)
+        };
         let mut e = UserSession::new(key, gw_addr, gw_port, now_ms);
         e.server_ip = server_ip;
         e.server_port = server_port;
@@ -373,6 +392,9 @@ impl Worker {
                 e.flags.insert(SessionFlags::BITRATE);
             }
         }
+        if proxy_v2 {
+            e.flags.insert(SessionFlags::PROXY_V2);
+        }
         e.client_path = *path;
         e.last_report_ms = now_ms;
         let interim = self.snaps.policy.get().interim_ms;
@@ -382,6 +404,9 @@ impl Worker {
         }
         match self.gw.table.insert(*key, e) {
             Ok(idx) => {
+                if proxy_v2 {
+                    self.gw.proxy.open(idx, l4.seg.seq);
+                }
                 if server_index != u32::MAX {
                     self.gw.load.inc(server_index as usize);
                 }

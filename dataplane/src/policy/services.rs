@@ -92,6 +92,10 @@ pub struct Service {
     /// DSCP set on its user sessions' packets both ways, unless their
     /// user-session type sets one.
     pub dscp: Option<u8>,
+    /// TCP only: a PROXY protocol v2 header (terminal's address and port,
+    /// VIP and port, session ID) goes to this service's servers ahead of
+    /// each connection's first byte (`pipeline/proxy_protocol`).
+    pub proxy_v2: bool,
 }
 
 /// Services and servers, with a VIP index.
@@ -191,6 +195,7 @@ mod tests {
                     removed: false,
                     syn_proxy: SynProxyMode::Off,
                     dscp: None,
+                    proxy_v2: false,
                 },
                 Service {
                     name: "rtp".into(),
@@ -203,6 +208,7 @@ mod tests {
                     removed: false,
                     syn_proxy: SynProxyMode::Off,
                     dscp: None,
+                    proxy_v2: false,
                 },
                 Service {
                     name: "video-pool".into(),
@@ -215,6 +221,7 @@ mod tests {
                     removed: false,
                     syn_proxy: SynProxyMode::Off,
                     dscp: None,
+                    proxy_v2: false,
                 },
             ],
             vec![srv(21), srv(22), srv(31)],

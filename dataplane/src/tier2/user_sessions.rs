@@ -109,6 +109,11 @@ impl SessionFlags {
     pub const SYN_PROXY_SPLICED: SessionFlags = SessionFlags(1 << 4);
     /// Metered against its session ID's bitrate limits (`pipeline::rate_limit`).
     pub const BITRATE: SessionFlags = SessionFlags(1 << 5);
+    /// Its server gets a PROXY protocol v2 header; sequence numbers are
+    /// shifted by it (`pipeline::proxy_protocol`).
+    pub const PROXY_V2: SessionFlags = SessionFlags(1 << 6);
+    /// PROXY protocol: the server has acknowledged the whole header.
+    pub const PROXY_V2_ACKED: SessionFlags = SessionFlags(1 << 7);
     /// Either SYN proxy flag.
     pub const SYN_PROXY: u8 = (1 << 3) | (1 << 4);
 

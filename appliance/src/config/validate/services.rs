@@ -1,6 +1,7 @@
 //! The `syn_proxy` and `services` sections: the SYN proxy's fill
 //! threshold; service names unique, VIP port ranges that do not overlap,
-//! servers, and pools that name defined types and services.
+//! servers, pools that name defined types and services, and the per-service
+//! TCP-only options (`syn_proxy`, `proxy_protocol`).
 
 use super::{field, violation, Violation};
 use crate::config::locate::Seg;
@@ -65,6 +66,28 @@ pub fn check<'c>(c: &'c Config, type_names: &HashSet<&str>) -> Result<HashSet<&'
                 at("syn_proxy"),
                 format!("service \"{}\" is not TCP: syn_proxy must be Off", s.name),
             ));
+        }
+        if s.proxy_protocol != crate::config::schema::ProxyProtocol::Off {
+            if s.proto != crate::config::schema::Proto::Tcp {
+                return Err(violation(
+                    at("proxy_protocol"),
+                    format!(
+                        "service \"{}\" is not TCP: proxy_protocol must be Off",
+                        s.name
+                    ),
+                ));
+            }
+            if s.syn_proxy != crate::config::schema::SynProxyMode::Off {
+                // The SYN proxy answers the handshake itself and holds the
+                // terminal's first segments: no header can be placed.
+                return Err(violation(
+                    at("proxy_protocol"),
+                    format!(
+                        "service \"{}\" has a syn_proxy: proxy_protocol needs syn_proxy Off",
+                        s.name
+                    ),
+                ));
+            }
         }
         if s.servers.is_empty() {
             return Err(violation(

@@ -309,6 +309,8 @@ impl Worker {
             return Verdict::Drop(DropReason::NoUserSession);
         };
         e.flags.insert(SessionFlags::SYN_PROXY_OPENING);
+        // No PROXY header on a proxied handshake (config forbids both).
+        e.flags.remove(SessionFlags::PROXY_V2);
         e.on_packet(Direction::ToServer, 44, as_syn.l4.flags, now_ms);
         // Window tracking learns the handshake the terminal saw: its SYN
         // and the cookie SYN-ACK (neither reached the tracker).

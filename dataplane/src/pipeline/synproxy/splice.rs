@@ -39,17 +39,31 @@ fn shift(tcp: &mut [u8], at: usize, new: impl FnOnce(u32) -> u32) {
     h[16..18].copy_from_slice(&c.to_be_bytes());
 }
 
+/// Rewrites the sequence number to `new(old)`. Also used by the PROXY
+/// protocol (`pipeline/proxy_protocol`), which moves the other side's
+/// numbers.
+#[inline]
+pub fn map_seq(tcp: &mut [u8], new: impl FnOnce(u32) -> u32) {
+    shift(tcp, 4, new);
+}
+
+/// Rewrites the acknowledgement number to `new(old)`, only when the ACK
+/// flag is set: the field means nothing otherwise and is passed as it came.
+#[inline]
+pub fn map_ack(tcp: &mut [u8], new: impl FnOnce(u32) -> u32) {
+    if tcp.get(13).is_some_and(|f| f & 0x10 != 0) {
+        shift(tcp, 8, new);
+    }
+}
+
 /// Server → terminal: `seq += delta`.
 #[inline]
 pub fn to_client(tcp: &mut [u8], delta: u32) {
-    shift(tcp, 4, |s| s.wrapping_add(delta));
+    map_seq(tcp, |s| s.wrapping_add(delta));
 }
 
-/// Terminal → server: `ack -= delta` (only when the ACK flag is set: the
-/// field means nothing otherwise and is passed as it came).
+/// Terminal → server: `ack -= delta` (only with the ACK flag).
 #[inline]
 pub fn to_server(tcp: &mut [u8], delta: u32) {
-    if tcp.get(13).is_some_and(|f| f & 0x10 != 0) {
-        shift(tcp, 8, |a| a.wrapping_sub(delta));
-    }
+    map_ack(tcp, |a| a.wrapping_sub(delta));
 }
