@@ -614,16 +614,6 @@ fn port_mtus_in_range_are_valid() {
     );
     let text = with(&text, "role: Server,", "role: Server, mtu: Some(576),");
     let scratch = Scratch::new("mtu-ok");
-// ------------------------------------------------ PROXY protocol
-
-#[test]
-fn proxy_protocol_on_a_tcp_service_is_valid() {
-    let text = with(
-        &with_service("10.9.0.1"),
-        "proto: Tcp,",
-        "proto: Tcp, proxy_protocol: V2,",
-    );
-    let scratch = Scratch::new("proxy-ok");
     let file = scratch.path("ok.ron");
     std::fs::write(&file, text).expect("write");
     let path = file.to_str().expect("utf-8 path");
@@ -673,6 +663,26 @@ fn port_mtu_larger_than_an_mbuf() {
         Some("Some(9000)"),
         "mtu 9000 does not fit one mbuf",
     );
+}
+
+// ------------------------------------------------ PROXY protocol
+
+#[test]
+fn proxy_protocol_on_a_tcp_service_is_valid() {
+    let text = with(
+        &with_service("10.9.0.1"),
+        "proto: Tcp,",
+        "proto: Tcp, proxy_protocol: V2,",
+    );
+    let scratch = Scratch::new("proxy-ok");
+    let file = scratch.path("ok.ron");
+    std::fs::write(&file, text).expect("write");
+    let path = file.to_str().expect("utf-8 path");
+    let (status, _, stderr) = run_to_end(&["check-config", path], LIMIT);
+    assert_eq!(status.code(), Some(0), "{stderr}");
+}
+
+#[test]
 fn proxy_protocol_on_a_udp_service() {
     let text = with(
         &with_service("10.9.0.1"),
