@@ -24,6 +24,7 @@ const SOME_DROP_REASONS: &[&str] = &[
     "syn_cookie_invalid",
     "syn_proxy_pending",
     "bitrate_limited",
+    "quota_exhausted",
 ];
 
 /// Two workers (so there are gateways 0 and 1) on silent net_null ports;

@@ -141,6 +141,11 @@ drop_reasons! {
     /// Over its session ID's bitrate limit, up or down (token bucket per
     /// direction; `pipeline::rate_limit`).
     BitrateLimited => "bitrate_limited",
+    /// A packet of a subscriber whose usage quota is used up with
+    /// `on_exhausted: Block`: a new user session refused, or a TCP segment
+    /// of one the quota ended (answered by RST / ICMP while the reply rate
+    /// allows).
+    QuotaExhausted => "quota_exhausted",
 }
 
 /// Number of drop reasons.

@@ -21,6 +21,9 @@ pub struct Stats {
     pub control_clients: ControlClientStats,
     #[serde(default)]
     pub neighbours: NeighbourStats,
+    /// Usage quotas: what the ledger reported, who is blocked or throttled.
+    #[serde(default)]
+    pub quota: QuotaStats,
     /// Cluster membership (absent for a stand-alone appliance).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<ClusterStats>,
@@ -214,6 +217,22 @@ pub struct NeighbourStats {
     pub neighbour_changes_refused: u64,
     /// A new MAC for a neighbour, confirmed by a reply to our request.
     pub neighbour_changed: u64,
+}
+
+/// What the usage-quota ledger has done (`runtime::quota`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct QuotaStats {
+    /// Thresholds crossed (each wrote a `quota_threshold` record).
+    pub thresholds: u64,
+    /// Quotas used up.
+    pub exhausted: u64,
+    /// Used-up quotas lifted again (new period, grant, reset, reload).
+    pub renewed: u64,
+    /// Session IDs blocked / throttled now.
+    pub blocked: u64,
+    pub throttled: u64,
+    /// Session IDs with an account this run.
+    pub accounts: u64,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

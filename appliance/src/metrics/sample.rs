@@ -170,6 +170,14 @@ pub fn stats() -> Stats {
             evicted: 3,
         },
         neighbours: Default::default(),
+        quota: crate::api::stats::QuotaStats {
+            thresholds: 3,
+            exhausted: 1,
+            renewed: 0,
+            blocked: 1,
+            throttled: 0,
+            accounts: 2,
+        },
         cluster: None,
     }
 }

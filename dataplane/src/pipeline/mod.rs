@@ -19,6 +19,7 @@ mod own_addresses;
 mod parse;
 mod prefetch_pass;
 mod rate_limit;
+mod refuse;
 pub mod scan;
 mod steer;
 mod synproxy;
@@ -254,6 +255,10 @@ struct Gateway {
 /// Timer wheel geometry: 100 ms ticks, 4096 slots (one turn ≈ 7 minutes;
 /// longer deadlines wait in their slot and are re-checked).
 const WHEEL_TICK_MS: u64 = 100;
+/// A user session of a subscriber with a usage quota reports its totals
+/// (`Event::Usage`) at least this often while it lives: with the wheel's
+/// tick, what it carries reaches the ledger within 0.35 s.
+pub const USAGE_REPORT_MS: u64 = 250;
 const WHEEL_SLOTS: u32 = 4096;
 
 impl Worker {

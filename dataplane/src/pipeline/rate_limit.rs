@@ -12,7 +12,10 @@
 //! pay one flag test at the call site; flagged ones one admission-table
 //! lookup here, and a subscriber lookup only when a reload has published a
 //! new policy (the meter then takes the new rates: a reload changes the
-//! limit of live user sessions).
+//! limit of live user sessions). A subscriber whose usage quota is used up
+//! with `on_exhausted: Throttle(..)` is metered at the throttle rates
+//! (`Policy::quota`) instead; its user sessions carry the flag from
+//! creation, so the throttle reaches those already open too.
 //!
 //! [`Meter`]: crate::shaping::Meter
 
@@ -36,12 +39,14 @@ pub(super) fn conforms(
     };
     let generation = policy.generation();
     if meter.generation != generation {
-        let bitrate = policy
-            .get()
-            .subscribers
-            .lookup(e.session_id, e.client_ip)
-            .limits
-            .bitrate;
+        // A used-up quota that throttles wins over the subscriber's own limit.
+        let p = policy.get();
+        let bitrate = p.quota.throttle(e.session_id).or_else(|| {
+            p.subscribers
+                .lookup(e.session_id, e.client_ip)
+                .limits
+                .bitrate
+        });
         meter.apply(bitrate, generation);
     }
     meter.take(dir, len, now_ms)

@@ -109,6 +109,9 @@ impl SessionFlags {
     pub const SYN_PROXY_SPLICED: SessionFlags = SessionFlags(1 << 4);
     /// Metered against its session ID's bitrate limits (`pipeline::rate_limit`).
     pub const BITRATE: SessionFlags = SessionFlags(1 << 5);
+    /// Its subscriber has a usage quota: its totals are reported to the
+    /// control plane's ledger (`Event::Usage`) while it lives and when it ends.
+    pub const QUOTA: SessionFlags = SessionFlags(1 << 6);
     /// Either SYN proxy flag.
     pub const SYN_PROXY: u8 = (1 << 3) | (1 << 4);
 

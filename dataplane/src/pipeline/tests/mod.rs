@@ -10,6 +10,7 @@ mod limits;
 mod marks;
 mod prefetch_pass;
 mod props;
+mod quota;
 mod records;
 mod scan;
 
