@@ -130,10 +130,10 @@ pub(super) fn remove<E: EventSink>(
         .is_none_or(|t| t.accounted);
     if accounted {
         // A TCP user session already closed by FIN or RST ended that way,
-        // even when the operator (or shutdown) removes it.
+        // even when the operator (or shutdown, or a used-up quota) removes it.
         let own = e.state.end_reason_on_expiry();
         let r = match reason {
-            Some(EndReason::Admin) if own != EndReason::Timeout => own,
+            Some(EndReason::Admin | EndReason::QuotaExhausted) if own != EndReason::Timeout => own,
             Some(r) => r,
             None => own,
         };
