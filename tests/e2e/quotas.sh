@@ -17,7 +17,9 @@
 # accounting and, decoded by tshark, in the IPFIX export; bad `ctl quota`
 # requests fail and change nothing; a reload keeps the counted usage;
 # `ctl quota grant` lets traffic through again and `ctl quota reset` starts
-# over; the throttled terminal's iperf3 download runs at about the
+# over; a download running when the quota runs out is reset on both sides
+# (curl gets a reset, the server keeps no connection) and the overshoot is
+# printed and bounded; the throttled terminal's iperf3 download runs at about the
 # throttle rate (loose bound); the quota metrics count it all.
 # Prints PASS/FAIL per check and a last line "N passed, M failed".
 set -u
@@ -277,6 +279,29 @@ scenario_grant_and_reset() {
     test "$(usage_of "$QUOTA_IP" used_bytes)" = 0
 }
 
+# A download running when the quota runs out is reset, on both sides.
+scenario_ended_download() {
+  local rc=0 got t0 ms used est
+  t0=$(date +%s%N)
+  got=$(ip netns exec "$NS_UE" curl -sS -m 30 --limit-rate 2M --interface "$QUOTA_IP" -o /dev/null \
+    -w '%{size_download}' "http://$VIP_WEB/big?n=50000000" 2>"$WORKDIR/curl-ended.err") || rc=$?
+  ms=$((($(date +%s%N) - t0) / 1000000))
+  if [ "$rc" = 56 ] && [ "$ms" -lt 15000 ]; then
+    pass "ended download: reset after ${got} bytes and $ms ms (curl 56: $(tr -d '\n' <"$WORKDIR/curl-ended.err"))"
+  else
+    fail "ended download: curl $rc after $ms ms, $got bytes ($(tr -d '\n' <"$WORKDIR/curl-ended.err"))"
+  fi
+  sleep 1
+  used=$(usage_of "$QUOTA_IP" used_bytes)
+  log "ended download: used $used of $QUOTA_BYTES, $((used - QUOTA_BYTES)) bytes over"
+  check "ended download: at most $SLACK_BYTES bytes over the quota ($((used - QUOTA_BYTES)))" "more" \
+    test "$((used - QUOTA_BYTES))" -le "$SLACK_BYTES"
+  # The server's side was reset too: nothing established to it is left.
+  est=$(ip netns exec "$NS_SRV" ss -Htn state established "( sport = :8080 )" | wc -l)
+  check "ended download: the server's connection is gone ($est established)" "still there" \
+    test "$est" = 0
+}
+
 scenario_throttle() {
   local i rc got state out g hi
   for i in $(seq 1 10); do
@@ -303,8 +328,8 @@ scenario_throttle() {
 scenario_metrics() {
   local m
   m=$(ctl metrics)
-  check "metrics: tandem_quota_exhausted_total 2" "$(grep '^tandem_quota_exhausted' <<<"$m")" \
-    grep -q '^tandem_quota_exhausted_total 2$' <<<"$m"
+  check "metrics: tandem_quota_exhausted_total 3" "$(grep '^tandem_quota_exhausted' <<<"$m")" \
+    grep -q '^tandem_quota_exhausted_total 3$' <<<"$m"
   check "metrics: tandem_quota_thresholds_total >= 1" "$(grep '^tandem_quota_thresholds' <<<"$m")" \
     grep -Eq '^tandem_quota_thresholds_total [1-9]' <<<"$m"
   check "metrics: one subscriber throttled now" "$(grep '^tandem_quota_throttled' <<<"$m")" \
@@ -319,6 +344,7 @@ scenario_records
 scenario_bad_requests
 scenario_reload_keeps_usage
 scenario_grant_and_reset
+scenario_ended_download
 scenario_throttle
 scenario_metrics
 if [ "$FAILED" != 0 ]; then

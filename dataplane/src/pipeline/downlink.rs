@@ -95,6 +95,10 @@ impl Worker {
         if let Some(delta) = splice {
             seg.seq = seg.seq.wrapping_add(delta);
         }
+        // Quota end hook (quota_end.rs): resets instead of the segment.
+        if e.flags.contains(SessionFlags::QUOTA_ENDED) {
+            return self.quota_ended_from_server(f, idx, seg.seq, now_ms, ev);
+        }
         let in_window = l4.proto != PROTO_TCP || e.guard.track_tcp(Direction::ToClient, &seg);
         if !in_window && (l4.flags.rst() || l4.flags.fin()) {
             return Verdict::Drop(DropReason::TcpOutOfWindow);

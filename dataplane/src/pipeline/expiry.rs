@@ -133,6 +133,9 @@ pub(super) fn remove<E: EventSink>(
         // even when the operator (or shutdown, or a used-up quota) removes it.
         let own = e.state.end_reason_on_expiry();
         let r = match reason {
+            // Marked by a used-up quota (quota_end.rs): that is its end,
+            // whether by resets or by its closing timeout.
+            _ if e.flags.contains(SessionFlags::QUOTA_ENDED) => EndReason::QuotaExhausted,
             Some(EndReason::Admin | EndReason::QuotaExhausted) if own != EndReason::Timeout => own,
             Some(r) => r,
             None => own,

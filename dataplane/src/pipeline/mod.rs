@@ -18,6 +18,7 @@ pub mod nat;
 mod own_addresses;
 mod parse;
 mod prefetch_pass;
+mod quota_end;
 mod rate_limit;
 mod refuse;
 pub mod scan;

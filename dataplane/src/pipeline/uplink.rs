@@ -128,17 +128,21 @@ impl Worker {
         let Some(e) = self.gw.table.get_mut(idx) else {
             return Verdict::Drop(DropReason::NoUserSession);
         };
-        // Bitrate limit hook (rate_limit.rs).
-        if e.flags.0 & SessionFlags::BITRATE.0 != 0
-            && !super::rate_limit::conforms(
+        // Bitrate limit and quota end hooks (rate_limit.rs, quota_end.rs):
+        // one flag test for user sessions with neither.
+        if e.flags.0 & (SessionFlags::BITRATE.0 | SessionFlags::QUOTA_ENDED.0) != 0 {
+            if e.flags.contains(SessionFlags::QUOTA_ENDED) {
+                return self.quota_ended_from_client(f, idx, &path, now_ms);
+            }
+            if !super::rate_limit::conforms(
                 &mut self.gw.admission,
                 &self.snaps.policy,
                 e,
                 (Direction::ToServer, ip_len),
                 now_ms,
-            )
-        {
-            return Verdict::Drop(DropReason::BitrateLimited);
+            ) {
+                return Verdict::Drop(DropReason::BitrateLimited);
+            }
         }
         // SYN proxy hook (synproxy/): held until the server answers, then spliced below.
         let splice = if e.flags.0 & SessionFlags::SYN_PROXY != 0 {
@@ -206,7 +210,7 @@ impl Worker {
     /// scan and no neighbour hash lookup, so the flow-index lookup is its
     /// only hashed one. External hosts (no server index) take the full way.
     #[inline]
-    fn send_to_server<F: Frame, E: EventSink>(
+    pub(super) fn send_to_server<F: Frame, E: EventSink>(
         &mut self,
         f: &mut F,
         server: Ipv4Addr,

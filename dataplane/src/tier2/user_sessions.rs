@@ -112,6 +112,9 @@ impl SessionFlags {
     /// Its subscriber has a usage quota: its totals are reported to the
     /// control plane's ledger (`Event::Usage`) while it lives and when it ends.
     pub const QUOTA: SessionFlags = SessionFlags(1 << 6);
+    /// Its subscriber's quota ran out (`Block`): the next segments are
+    /// answered by resets and it is removed (`pipeline::quota_end`).
+    pub const QUOTA_ENDED: SessionFlags = SessionFlags(1 << 7);
     /// Either SYN proxy flag.
     pub const SYN_PROXY: u8 = (1 << 3) | (1 << 4);
 

@@ -194,3 +194,147 @@ fn throttled_meters_take_the_throttle_rate_for_open_user_sessions() {
     );
     assert!(lab.drops(DropReason::BitrateLimited) > 0);
 }
+
+const C_ISN: u32 = SYN_ISN;
+const S_ISN: u32 = 7_000_000;
+
+/// A connection of UE from `port` after the handshake: the server and
+/// the gateway port it sees.
+fn connect(lab: &mut Lab, port: u16) -> (Ipv4Addr, u16) {
+    let um = (UE_MAC, port_mac(ACC));
+    let syn = tcp_seq(UE, port, VIP, 80, TcpFlags::SYN, C_ISN, 0, &[], um);
+    let (v, out) = lab.up(ACC, &syn);
+    assert_eq!(v, Verdict::Forward(SRV));
+    let o = decode(&out);
+    let sm = (server_mac(o.dst), port_mac(SRV));
+    let syn_ack = tcp_seq(
+        o.dst,
+        8080,
+        GW,
+        o.sport,
+        TcpFlags::SYN | TcpFlags::ACK,
+        S_ISN,
+        C_ISN + 1,
+        &[],
+        sm,
+    );
+    assert_eq!(lab.up(SRV, &syn_ack).0, Verdict::Forward(ACC));
+    let ack = tcp_seq(
+        UE,
+        port,
+        VIP,
+        80,
+        TcpFlags::ACK,
+        C_ISN + 1,
+        S_ISN + 1,
+        &[],
+        um,
+    );
+    assert_eq!(lab.up(ACC, &ack).0, Verdict::Forward(SRV));
+    (o.dst, o.sport)
+}
+
+/// The TCP sequence number and flags of a frame.
+fn seq_flags(f: &[u8]) -> (u32, u8) {
+    let tcp = 14 + usize::from(f[14] & 0x0f) * 4;
+    (
+        u32::from_be_bytes([f[tcp + 4], f[tcp + 5], f[tcp + 6], f[tcp + 7]]),
+        f[tcp + 13],
+    )
+}
+
+fn end_for_quota(lab: &mut Lab) -> usize {
+    let now = lab.now;
+    let filter = crate::pipeline::inspect::Filter {
+        session_id: Some(sid(UE)),
+        ..Default::default()
+    };
+    lab.workers[0].end_user_sessions(filter, EndReason::QuotaExhausted, now, &mut lab.events)
+}
+
+#[test]
+fn open_connections_of_a_blocked_subscriber_end_with_a_reset_to_each_side() {
+    let mut lab = Lab::new(1);
+    lab.policy
+        .publish(with_quota(OnExhausted::Block, QuotaVerdicts::default()));
+    let (server, gw_port) = connect(&mut lab, 40000);
+    let (_, gw_port2) = connect(&mut lab, 40001);
+    assert_eq!(lab.up(ACC, &up_frame(UE, 5000)).0, Verdict::Forward(SRV));
+    lab.policy.publish(with_quota(
+        OnExhausted::Block,
+        QuotaVerdicts::new([sid(UE)], []),
+    ));
+    lab.events.clear();
+    assert_eq!(end_for_quota(&mut lab), 3);
+    assert_eq!(lab.live(), 2, "the UDP one removed, the connections marked");
+    // A download goes on: its next server segment becomes a RST to the
+    // terminal with the sequence number the terminal expects.
+    let sm = (server_mac(server), port_mac(SRV));
+    let data = tcp_seq(
+        server,
+        8080,
+        GW,
+        gw_port,
+        TcpFlags::ACK,
+        S_ISN + 1,
+        C_ISN + 1,
+        &[1; 500],
+        sm,
+    );
+    let (v, out) = lab.up(SRV, &data);
+    assert_eq!(v, Verdict::Forward(ACC));
+    let o = decode(&out);
+    assert_eq!((o.src, o.sport, o.dst, o.dport), (VIP, 80, UE, 40000));
+    assert_eq!(
+        seq_flags(&out),
+        (S_ISN + 1, 0x04),
+        "RST at the expected sequence"
+    );
+    assert_eq!(out.len(), 54, "no payload");
+    // The server's next segment: a RST back to it, and the end.
+    let (v, out) = lab.up(SRV, &data);
+    assert_eq!(v, Verdict::Forward(SRV));
+    let o = decode(&out);
+    assert_eq!(
+        (o.src, o.sport, o.dst, o.dport),
+        (GW, gw_port, server, 8080)
+    );
+    assert_eq!(
+        seq_flags(&out),
+        (C_ISN + 1, 0x04),
+        "RST at the server's ack"
+    );
+    assert_eq!(lab.live(), 1);
+    // The other connection: the terminal speaks first and gets its RST.
+    let um = (UE_MAC, port_mac(ACC));
+    let req = tcp_seq(
+        UE,
+        40001,
+        VIP,
+        80,
+        TcpFlags::ACK,
+        C_ISN + 1,
+        S_ISN + 1,
+        b"GET",
+        um,
+    );
+    let (v, out) = lab.up(ACC, &req);
+    assert_eq!(v, Verdict::Forward(ACC));
+    assert_eq!(seq_flags(&out), (S_ISN + 1, 0x04));
+    // Nobody else speaks: gone after the closing timeout, with its record.
+    lab.tick(60_000);
+    assert_eq!(lab.live(), 0);
+    let finals: Vec<_> = lab
+        .accounting()
+        .into_iter()
+        .filter(|a| a.kind == crate::event::RecordKind::Final)
+        .map(|a| (a.gateway_port, a.end_reason))
+        .collect();
+    assert_eq!(finals.len(), 3, "{finals:?}");
+    assert!(
+        finals.iter().all(|(_, r)| *r == EndReason::QuotaExhausted),
+        "{finals:?}"
+    );
+    assert!(finals.iter().any(|(p, _)| *p == gw_port2));
+    assert_eq!(lab.drops(DropReason::QuotaExhausted), 3);
+}
