@@ -148,6 +148,7 @@ pub fn classifier(c: &Config) -> Classifier {
             timeouts: t.timeouts.as_ref().map(timeouts),
             accounted: t.accounted,
             dscp: t.dscp,
+            over_limit_dscp: t.over_limit_dscp,
         })
         .collect();
     let rules = c

@@ -565,3 +565,35 @@ fn valid_quotas_are_accepted() {
         assert_eq!(stdout.trim(), format!("{path}: ok"));
     }
 }
+
+#[test]
+fn user_session_type_over_limit_dscp_above_63() {
+    let text = with(
+        &base("x"),
+        "user_sessions_per_worker: 1024),",
+        "user_sessions_per_worker: 1024),\n    user_session_types: [(name: \"bulk\", over_limit_dscp: Some(99))],",
+    );
+    rejected(
+        "dscp-over-limit",
+        &text,
+        12,
+        Some("Some(99)"),
+        "dscp 99 is not a DSCP value (0 to 63)",
+    );
+}
+
+#[test]
+fn a_type_that_re_marks_over_its_limit_is_accepted() {
+    let scratch = Scratch::new("dscp-over-limit-ok");
+    let file = scratch.path("ok.ron");
+    let text = with(
+        &with_limits("(bitrate: (up_mbit: 10, down_mbit: 10))"),
+        "user_sessions_per_worker: 1024),",
+        "user_sessions_per_worker: 1024),\n    user_session_types: [(name: \"bulk\", over_limit_dscp: Some(8))],",
+    );
+    std::fs::write(&file, text).expect("write");
+    let path = file.to_str().expect("utf-8 path");
+    let (status, stdout, stderr) = run_to_end(&["check-config", path], LIMIT);
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert_eq!(stdout.trim(), format!("{path}: ok"));
+}

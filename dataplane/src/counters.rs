@@ -191,6 +191,9 @@ pub struct WorkerCounters {
     /// SYN and SYN-ACK segments whose MSS option was lowered to the
     /// `mss_clamp` of their access port (SYN proxy segments included).
     pub mss_clamped: Counter,
+    /// Packets over their session ID's bitrate limit forwarded re-marked
+    /// to their type's `over_limit_dscp` instead of dropped.
+    pub bitrate_remarked: Counter,
     pub snapshot_generation: Counter,
     pub busy_polls: Counter,
     pub idle_polls: Counter,

@@ -121,6 +121,9 @@ pub struct WorkerStats {
     /// SYN and SYN-ACK segments whose MSS was lowered to `mss_clamp`.
     #[serde(default)]
     pub mss_clamped: u64,
+    /// Packets over a bitrate limit forwarded re-marked (`over_limit_dscp`).
+    #[serde(default)]
+    pub bitrate_remarked: u64,
     pub busy_polls: u64,
     pub idle_polls: u64,
     /// (reason label, count) for every reason, zeros included.

@@ -518,6 +518,10 @@ pub struct UserSessionType {
     /// service's `dscp`).
     #[serde(default)]
     pub dscp: Option<u8>,
+    /// DSCP (0..=63) a packet of this type over its subscriber's bitrate
+    /// limit is re-marked to, instead of being dropped; absent = dropped.
+    #[serde(default)]
+    pub over_limit_dscp: Option<u8>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Hash)]

@@ -272,10 +272,7 @@ fn socket_flag_wins_over_environment_which_wins_over_default() {
 
 #[test]
 fn quota_verbs_map_to_their_requests() {
-    assert_eq!(
-        request("ctl usage"),
-        Request::Usage { subscriber: None }
-    );
+    assert_eq!(request("ctl usage"), Request::Usage { subscriber: None });
     assert_eq!(view("ctl usage"), View::Usage);
     assert_eq!(
         request("ctl usage 10.8.0.5"),

@@ -342,6 +342,7 @@ fn workers(workers: &[WorkerStats]) -> String {
         "syn_cookies_valid",
         "syn_proxy_opened",
         "mss_clamped",
+        "bitrate_remarked",
         "events_lost",
     ]);
     for w in workers {
@@ -358,6 +359,7 @@ fn workers(workers: &[WorkerStats]) -> String {
             w.syn_cookies_valid.to_string(),
             w.syn_proxy_opened.to_string(),
             w.mss_clamped.to_string(),
+            w.bitrate_remarked.to_string(),
             w.events_lost.to_string(),
         ]);
     }

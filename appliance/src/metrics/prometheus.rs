@@ -320,6 +320,12 @@ const WORKER_FAMILIES: &[WorkerField] = &[
         |w| w.mss_clamped,
     ),
     (
+        "tandem_worker_bitrate_remarked_total",
+        Kind::Counter,
+        "Packets over their session ID's bitrate limit forwarded re-marked to their type's over_limit_dscp instead of dropped.",
+        |w| w.bitrate_remarked,
+    ),
+    (
         "tandem_worker_events_lost_total",
         Kind::Counter,
         "Events (pin requests, accounting) lost because the queue to the control plane was full.",

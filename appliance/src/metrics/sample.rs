@@ -68,6 +68,7 @@ fn worker(index: u16, base: u64) -> WorkerStats {
         syn_cookies_valid: 7,
         syn_proxy_opened: 8,
         mss_clamped: 9,
+        bitrate_remarked: 4,
         busy_polls: 100,
         idle_polls: 900,
         drops,

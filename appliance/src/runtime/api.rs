@@ -220,6 +220,7 @@ impl Control {
                 syn_cookies_valid: c.syn_cookies_valid.get(),
                 syn_proxy_opened: c.syn_proxy_opened.get(),
                 mss_clamped: c.mss_clamped.get(),
+                bitrate_remarked: c.bitrate_remarked.get(),
                 busy_polls: c.busy_polls.get(),
                 idle_polls: c.idle_polls.get(),
                 drops: DropReason::ALL

@@ -64,7 +64,9 @@ impl Worker {
         if !from_server {
             return Verdict::Drop(DropReason::ReplyMismatch);
         }
-        // Bitrate limit hook (rate_limit.rs).
+        // Bitrate limit hook (rate_limit.rs): dropped, or re-marked where
+        // its type says so.
+        let mut over_limit = None;
         if e.flags.0 & SessionFlags::BITRATE.0 != 0
             && !super::rate_limit::conforms(
                 &mut self.gw.admission,
@@ -74,7 +76,11 @@ impl Worker {
                 now_ms,
             )
         {
-            return Verdict::Drop(DropReason::BitrateLimited);
+            match super::rate_limit::over_limit_dscp(&self.snaps.policy, e) {
+                Some(d) => over_limit = Some(d),
+                None => return Verdict::Drop(DropReason::BitrateLimited),
+            }
+            self.counters.bitrate_remarked.inc();
         }
         // SYN proxy hook (synproxy/): ends the server handshake, then spliced below.
         let splice = if e.flags.0 & SessionFlags::SYN_PROXY != 0 {
@@ -124,7 +130,8 @@ impl Worker {
             dst_port: e.client_port,
         };
         let path = e.client_path;
-        let dscp = super::marks::dscp(self.dscp_marks, self.snaps.policy.get(), e);
+        let dscp =
+            over_limit.or_else(|| super::marks::dscp(self.dscp_marks, self.snaps.policy.get(), e));
         if refused && server_index != u32::MAX {
             self.emit(
                 ev,

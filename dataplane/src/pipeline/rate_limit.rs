@@ -8,7 +8,10 @@
 //! bucket of their direction in the session ID's [`Meter`], which lives
 //! next to the session ID's admission entry on this gateway worker, so all
 //! of one terminal's user sessions share it. A packet that does not
-//! conform is dropped (`bitrate_limited`). User sessions without the flag
+//! conform is dropped (`bitrate_limited`), or, if its user-session type
+//! has an `over_limit_dscp`, forwarded with that DSCP (both ways, the
+//! GTP-U outer header too) and counted as `bitrate_remarked`; it takes no
+//! tokens. User sessions without the flag
 //! pay one flag test at the call site; flagged ones one admission-table
 //! lookup here, and a subscriber lookup only when a reload has published a
 //! new policy (the meter then takes the new rates: a reload changes the
@@ -22,6 +25,18 @@
 use crate::policy::Policy;
 use crate::rcu::Reader;
 use crate::tier2::{Admission, Direction, UserSession};
+
+/// The DSCP a packet of `e` over its limit is re-marked to instead of
+/// being dropped (its type's `over_limit_dscp`), if any. Only asked for a
+/// packet that did not conform.
+#[cold]
+pub(super) fn over_limit_dscp(policy: &Reader<Policy>, e: &UserSession) -> Option<u8> {
+    policy
+        .get()
+        .classifier
+        .get(e.session_type)
+        .and_then(|t| t.over_limit_dscp)
+}
 
 /// Whether user session `e`'s packet of `len` IP bytes in `dir` is within
 /// its session ID's bitrate limit (its tokens are taken if so). Out of

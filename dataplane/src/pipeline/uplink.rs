@@ -130,6 +130,7 @@ impl Worker {
         };
         // Bitrate limit and quota end hooks (rate_limit.rs, quota_end.rs):
         // one flag test for user sessions with neither.
+        let mut over_limit = None;
         if e.flags.0 & (SessionFlags::BITRATE.0 | SessionFlags::QUOTA_ENDED.0) != 0 {
             if e.flags.contains(SessionFlags::QUOTA_ENDED) {
                 return self.quota_ended_from_client(f, idx, &path, now_ms);
@@ -141,7 +142,12 @@ impl Worker {
                 (Direction::ToServer, ip_len),
                 now_ms,
             ) {
-                return Verdict::Drop(DropReason::BitrateLimited);
+                // Re-marked instead of dropped where its type says so.
+                match super::rate_limit::over_limit_dscp(&self.snaps.policy, e) {
+                    Some(d) => over_limit = Some(d),
+                    None => return Verdict::Drop(DropReason::BitrateLimited),
+                }
+                self.counters.bitrate_remarked.inc();
             }
         }
         // SYN proxy hook (synproxy/): held until the server answers, then spliced below.
@@ -193,7 +199,8 @@ impl Worker {
             dst_port: e.server_port,
         };
         let (server, server_index) = (e.server_ip, e.server_index);
-        let dscp = super::marks::dscp(self.dscp_marks, self.snaps.policy.get(), e);
+        let dscp =
+            over_limit.or_else(|| super::marks::dscp(self.dscp_marks, self.snaps.policy.get(), e));
         let b = f.bytes_mut();
         rewrite(&mut b[IP..], l4.ihl(), l4.proto, &rw, true);
         if let Some(delta) = splice {

@@ -12,6 +12,7 @@ mod prefetch_pass;
 mod props;
 mod quota;
 mod records;
+mod remark;
 mod scan;
 
 use super::*;
