@@ -66,7 +66,6 @@ impl Worker {
         }
         // Bitrate limit hook (rate_limit.rs): dropped, or re-marked where
         // its type says so.
-        let mut over_limit = None;
         if e.flags.0 & SessionFlags::BITRATE.0 != 0
             && !super::rate_limit::conforms(
                 &mut self.gw.admission,
@@ -77,7 +76,7 @@ impl Worker {
             )
         {
             match super::rate_limit::over_limit_dscp(&self.snaps.policy, e) {
-                Some(d) => over_limit = Some(d),
+                Some(d) => self.over_limit = Some((idx, d)),
                 None => return Verdict::Drop(DropReason::BitrateLimited),
             }
             self.counters.bitrate_remarked.inc();
@@ -130,8 +129,12 @@ impl Worker {
             dst_port: e.client_port,
         };
         let path = e.client_path;
-        let dscp =
-            over_limit.or_else(|| super::marks::dscp(self.dscp_marks, self.snaps.policy.get(), e));
+        let dscp = super::marks::dscp(
+            self.dscp_marks,
+            self.snaps.policy.get(),
+            e,
+            (&mut self.over_limit, idx),
+        );
         if refused && server_index != u32::MAX {
             self.emit(
                 ev,

@@ -234,6 +234,9 @@ pub struct Worker {
     /// Whether the policy snapshot marks any DSCP (`marks.rs`): without,
     /// the established path skips the per-packet lookup.
     dscp_marks: bool,
+    /// The user session (slab index) whose packet in flight is over its
+    /// bitrate limit and re-marked, and the DSCP (`rate_limit::take_remark`).
+    over_limit: Option<(u32, u8)>,
 }
 
 /// Tier 2's state: the user-session table and everything that serves it.
@@ -292,6 +295,7 @@ impl Worker {
         let dscp_marks = snaps.policy.get().marks_dscp();
         Ok(Worker {
             dscp_marks,
+            over_limit: None,
             cfg,
             topo,
             snaps,

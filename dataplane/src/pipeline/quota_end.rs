@@ -60,6 +60,9 @@ pub(super) fn mark(w: &mut Worker, idx: u32, now_ms: u64) -> bool {
 
 impl Worker {
     /// A terminal's segment of a marked user session: a RST back to it.
+    /// Out of line: the established path only tests the flag.
+    #[cold]
+    #[inline(never)]
     pub(super) fn quota_ended_from_client<F: Frame>(
         &mut self,
         f: &mut F,
@@ -89,6 +92,8 @@ impl Worker {
     /// A server's segment (sequence number `seq` in the terminal's view)
     /// of a marked user session: a RST to the terminal the first time, a
     /// RST back to the server once the terminal has had its own.
+    #[cold]
+    #[inline(never)]
     pub(super) fn quota_ended_from_server<F: Frame, E: EventSink>(
         &mut self,
         f: &mut F,
@@ -110,7 +115,7 @@ impl Worker {
             e.client_port,
             e.client_path,
         );
-        let (server, server_index) = (e.server_ip, e.server_index);
+        let server = e.server_ip;
         let rate = self.snaps.policy.get().reply_rate_per_s;
         if terminal_reset {
             let mut out = [0u8; 192];
@@ -126,7 +131,9 @@ impl Worker {
                 return Verdict::Drop(DropReason::NoRoom);
             }
             self.counters.rst_sent.inc();
-            return self.send_to_server(f, server, server_index, now_ms, ev);
+            // The full way (not the per-server hop cache: a second caller
+            // would keep `send_to_server` from being inlined into the uplink).
+            return self.send_to_network(f, server, now_ms, ev);
         }
         if !self.limiter.allow(now_ms, rate) {
             return Verdict::Drop(DropReason::QuotaExhausted);

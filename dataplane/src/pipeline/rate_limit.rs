@@ -38,6 +38,22 @@ pub(super) fn over_limit_dscp(policy: &Reader<Policy>, e: &UserSession) -> Optio
         .and_then(|t| t.over_limit_dscp)
 }
 
+/// The re-mark DSCP the hook noted for user session `idx`'s packet
+/// (`Worker::over_limit`), taken. Noted in the worker and read only where
+/// the policy marks DSCPs (`marks::dscp`): a local carried from the hook to
+/// the marking cost every packet 14 instructions (`scripts/instructions.sh`),
+/// also without any limit.
+#[inline(always)]
+pub(super) fn take_remark(slot: &mut Option<(u32, u8)>, idx: u32) -> Option<u8> {
+    match *slot {
+        None => None,
+        Some((i, d)) => {
+            *slot = None;
+            (i == idx).then_some(d)
+        }
+    }
+}
+
 /// Whether user session `e`'s packet of `len` IP bytes in `dir` is within
 /// its session ID's bitrate limit (its tokens are taken if so). Out of
 /// line: the call sites stay small for user sessions without a limit.

@@ -130,7 +130,6 @@ impl Worker {
         };
         // Bitrate limit and quota end hooks (rate_limit.rs, quota_end.rs):
         // one flag test for user sessions with neither.
-        let mut over_limit = None;
         if e.flags.0 & (SessionFlags::BITRATE.0 | SessionFlags::QUOTA_ENDED.0) != 0 {
             if e.flags.contains(SessionFlags::QUOTA_ENDED) {
                 return self.quota_ended_from_client(f, idx, &path, now_ms);
@@ -144,7 +143,7 @@ impl Worker {
             ) {
                 // Re-marked instead of dropped where its type says so.
                 match super::rate_limit::over_limit_dscp(&self.snaps.policy, e) {
-                    Some(d) => over_limit = Some(d),
+                    Some(d) => self.over_limit = Some((idx, d)),
                     None => return Verdict::Drop(DropReason::BitrateLimited),
                 }
                 self.counters.bitrate_remarked.inc();
@@ -199,8 +198,12 @@ impl Worker {
             dst_port: e.server_port,
         };
         let (server, server_index) = (e.server_ip, e.server_index);
-        let dscp =
-            over_limit.or_else(|| super::marks::dscp(self.dscp_marks, self.snaps.policy.get(), e));
+        let dscp = super::marks::dscp(
+            self.dscp_marks,
+            self.snaps.policy.get(),
+            e,
+            (&mut self.over_limit, idx),
+        );
         let b = f.bytes_mut();
         rewrite(&mut b[IP..], l4.ihl(), l4.proto, &rw, true);
         if let Some(delta) = splice {
@@ -217,7 +220,7 @@ impl Worker {
     /// scan and no neighbour hash lookup, so the flow-index lookup is its
     /// only hashed one. External hosts (no server index) take the full way.
     #[inline]
-    pub(super) fn send_to_server<F: Frame, E: EventSink>(
+    fn send_to_server<F: Frame, E: EventSink>(
         &mut self,
         f: &mut F,
         server: Ipv4Addr,

@@ -56,12 +56,16 @@ impl Policy {
             .unwrap_or(&self.timeouts)
     }
 
-    /// Whether any type or service marks a DSCP (checked once per new
-    /// snapshot, so that the established path can skip [`dscp_for`]).
+    /// Whether any type or service marks a DSCP, or a type re-marks packets
+    /// over their bitrate limit (checked once per new snapshot, so that the
+    /// established path can skip [`dscp_for`]).
     ///
     /// [`dscp_for`]: Policy::dscp_for
     pub fn marks_dscp(&self) -> bool {
-        self.classifier.types.iter().any(|t| t.dscp.is_some())
+        self.classifier
+            .types
+            .iter()
+            .any(|t| t.dscp.is_some() || t.over_limit_dscp.is_some())
             || self.services.services.iter().any(|s| s.dscp.is_some())
     }
 

@@ -342,7 +342,12 @@ impl Worker {
             mss: Some(mss),
             tos: marked_tos(
                 tos,
-                crate::pipeline::marks::dscp(self.dscp_marks, self.snaps.policy.get(), e),
+                crate::pipeline::marks::dscp(
+                    self.dscp_marks,
+                    self.snaps.policy.get(),
+                    e,
+                    (&mut None, u32::MAX),
+                ),
             ),
         };
         let server = e.server_ip;
@@ -394,7 +399,12 @@ impl Worker {
             mss: None,
             tos: marked_tos(
                 tos,
-                crate::pipeline::marks::dscp(self.dscp_marks, self.snaps.policy.get(), e),
+                crate::pipeline::marks::dscp(
+                    self.dscp_marks,
+                    self.snaps.policy.get(),
+                    e,
+                    (&mut None, u32::MAX),
+                ),
             ),
         };
         let server = e.server_ip;
