@@ -216,8 +216,22 @@ impl Control {
                 self.quota.settle(sid, &plan, now, &mut self.quota_changes);
             }
         }
+        let was_blocked: Vec<u64> = self.shared.policy.current().quota.blocked().collect();
         self.quota_tick(now, false);
         self.publish_quota_verdicts();
+        // A used-up quota whose action became Block: its open user
+        // sessions end now, as if it had run out under Block.
+        let newly: Vec<u64> = self
+            .shared
+            .policy
+            .current()
+            .quota
+            .blocked()
+            .filter(|sid| !was_blocked.contains(sid))
+            .collect();
+        for sid in newly {
+            self.end_quietly(sid);
+        }
     }
 
     fn quota_subject(&self, subscriber: &str) -> Result<(SessionId, QuotaPlan), String> {
