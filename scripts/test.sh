@@ -41,6 +41,8 @@ echo "== subscriber service policy through the real binary (issue 15)"
 tests/e2e/marks.sh
 tests/e2e/rate_limits.sh
 tests/e2e/proxy_protocol.sh
+tests/e2e/quotas.sh
+tests/e2e/remark.sh
 
 echo "== IPv6 on port addresses (issue 14)"
 tests/e2e/ipv6.sh

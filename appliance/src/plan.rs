@@ -7,7 +7,7 @@ use dataplane::policy::{
     AdminState, ClassRule, Classifier, Entitlement, Limits, Policy, Rate, Selection, Server,
     Service, ServiceSet, ServiceTable, Subscribers, SynProxyMode, UserSessionType,
 };
-use dataplane::shaping::{Bitrate, Rate as ByteRate};
+use dataplane::shaping::{Bitrate, OnExhausted, QuotaPlan, Rate as ByteRate, MAX_THRESHOLDS};
 use dataplane::tier1::{Gateway, GatewayId, GatewayTarget, SessionId, SessionKeyMode};
 use dataplane::tier2::{Quarantine, Timeouts};
 use dataplane::topology::{LocalAddr, Neighbours, PortInfo, Role, Topology};
@@ -149,6 +149,7 @@ pub fn classifier(c: &Config) -> Classifier {
             timeouts: t.timeouts.as_ref().map(timeouts),
             accounted: t.accounted,
             dscp: t.dscp,
+            over_limit_dscp: t.over_limit_dscp,
         })
         .collect();
     let rules = c
@@ -194,6 +195,32 @@ pub fn limits(l: &config::SubscriberLimits) -> Limits {
             burst: l.burst.unwrap_or(per_s).max(1),
         }),
         bitrate: l.bitrate.as_ref().map(bitrate),
+        quota: l.quota.as_ref().map(quota),
+    }
+}
+
+/// A quota as the ledger keeps it (a throttle as a bitrate limit with the
+/// default burst).
+pub fn quota(q: &config::Quota) -> QuotaPlan {
+    let mut thresholds = [0u8; MAX_THRESHOLDS];
+    let n = q.thresholds.len().min(MAX_THRESHOLDS);
+    thresholds[..n].copy_from_slice(&q.thresholds[..n]);
+    QuotaPlan {
+        bytes: q.bytes,
+        online_s: q.online_s,
+        period_s: q.period_s.unwrap_or(0),
+        thresholds,
+        n_thresholds: n as u8,
+        on_exhausted: match q.on_exhausted {
+            config::OnExhausted::Block => OnExhausted::Block,
+            config::OnExhausted::Throttle(up, down) => {
+                OnExhausted::Throttle(bitrate(&config::BitrateLimit {
+                    up_mbit: Some(up),
+                    down_mbit: Some(down),
+                    burst_kb: None,
+                }))
+            }
+        },
     }
 }
 
@@ -254,6 +281,9 @@ pub fn policy(c: &Config) -> Policy {
         interim_ms: c.accounting.interim_s.saturating_mul(1000),
         reply_rate_per_s: 100,
         syn_proxy_fill_percent: c.syn_proxy.fill_percent,
+        // The control plane's ledger decides; it publishes its verdicts
+        // over this (`runtime::quota`).
+        quota: Default::default(),
     }
 }
 

@@ -711,3 +711,115 @@ fn proxy_protocol_version_unknown() {
     );
     rejected("proxy-v1", &text, 12, Some("V1"), "V1");
 }
+
+#[test]
+fn quota_without_bytes_or_time() {
+    let text = with_limits("(quota: (period_s: 3600, thresholds: [50]))");
+    rejected(
+        "quota-none",
+        &text,
+        12,
+        None,
+        "a quota needs bytes, online_s or both",
+    );
+}
+
+#[test]
+fn quota_thresholds_out_of_order() {
+    let text = with_limits("(quota: (bytes: 2000000, thresholds: [80, 50]))");
+    rejected(
+        "quota-order",
+        &text,
+        12,
+        Some("50"),
+        "thresholds are percentages 1..=99 in ascending order",
+    );
+}
+
+#[test]
+fn quota_threshold_of_100() {
+    let text = with_limits("(quota: (bytes: 2000000, thresholds: [50, 100]))");
+    rejected("quota-100", &text, 12, Some("100"), "threshold 100");
+}
+
+#[test]
+fn quota_period_of_zero() {
+    let text = with_limits("(quota: (bytes: 2000000, period_s: 0))");
+    rejected(
+        "quota-period",
+        &text,
+        12,
+        Some("period_s: 0"),
+        "period_s must be at least 1",
+    );
+}
+
+#[test]
+fn quota_throttle_of_zero() {
+    let text = with_limits("(quota: (bytes: 2000000, on_exhausted: Throttle(0, 5)))");
+    rejected(
+        "quota-throttle",
+        &text,
+        12,
+        Some("Throttle(0, 5)"),
+        "Throttle(up_mbit, down_mbit): each must be 1..=",
+    );
+}
+
+#[test]
+fn quota_with_an_unknown_action() {
+    let text = with_limits("(quota: (bytes: 2000000, on_exhausted: Drop))");
+    rejected("quota-action", &text, 12, Some("Drop"), "Drop");
+}
+
+#[test]
+fn valid_quotas_are_accepted() {
+    for (i, q) in [
+        "(quota: (bytes: 2000000, period_s: 86400, thresholds: [50, 80], on_exhausted: Block))",
+        "(quota: (online_s: 3600, on_exhausted: Throttle(1, 2)))",
+        "(max_user_sessions: 10, quota: (bytes: 1, online_s: 1))",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let scratch = Scratch::new(&format!("quota-ok-{i}"));
+        let file = scratch.path("ok.ron");
+        std::fs::write(&file, with_limits(q)).expect("write");
+        let path = file.to_str().expect("utf-8 path");
+        let (status, stdout, stderr) = run_to_end(&["check-config", path], LIMIT);
+        assert_eq!(status.code(), Some(0), "{q}: {stderr}");
+        assert_eq!(stdout.trim(), format!("{path}: ok"));
+    }
+}
+
+#[test]
+fn user_session_type_over_limit_dscp_above_63() {
+    let text = with(
+        &base("x"),
+        "user_sessions_per_worker: 1024),",
+        "user_sessions_per_worker: 1024),\n    user_session_types: [(name: \"bulk\", over_limit_dscp: Some(99))],",
+    );
+    rejected(
+        "dscp-over-limit",
+        &text,
+        12,
+        Some("Some(99)"),
+        "dscp 99 is not a DSCP value (0 to 63)",
+    );
+}
+
+#[test]
+fn a_type_that_re_marks_over_its_limit_is_accepted() {
+    let scratch = Scratch::new("dscp-over-limit-ok");
+    let file = scratch.path("ok.ron");
+    let text = with(
+        &with_limits("(bitrate: (up_mbit: 10, down_mbit: 10))"),
+        "user_sessions_per_worker: 1024),",
+        "user_sessions_per_worker: 1024),\n    user_session_types: [(name: \"bulk\", over_limit_dscp: Some(8))],",
+    );
+    std::fs::write(&file, text).expect("write");
+    let path = file.to_str().expect("utf-8 path");
+    let (status, stdout, stderr) = run_to_end(&["check-config", path], LIMIT);
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert_eq!(stdout.trim(), format!("{path}: ok"));
+}

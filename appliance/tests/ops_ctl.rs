@@ -28,6 +28,7 @@ const SOME_DROP_REASONS: &[&str] = &[
     "nd_ignored",
     "icmpv6_bad_neighbor_discovery",
     "proxy_no_room",
+    "quota_exhausted",
 ];
 
 /// Two workers (so there are gateways 0 and 1) on silent net_null ports;

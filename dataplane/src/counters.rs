@@ -177,6 +177,11 @@ drop_reasons! {
     /// PROXY protocol: a terminal segment that must carry the header but
     /// whose buffer has no tailroom for it (the terminal retransmits it).
     ProxyNoRoom => "proxy_no_room",
+    /// A packet of a subscriber whose usage quota is used up with
+    /// `on_exhausted: Block`: a new user session refused, or a TCP segment
+    /// of one the quota ended (answered by RST / ICMP while the reply rate
+    /// allows).
+    QuotaExhausted => "quota_exhausted",
 }
 
 impl From<crate::wire::Ipv6Error> for DropReason {
@@ -261,6 +266,9 @@ pub struct WorkerCounters {
     /// PROXY protocol v2 headers put in front of a terminal's first byte
     /// (re-sends of an unacknowledged header included).
     pub proxy_headers_inserted: Counter,
+    /// Packets over their session ID's bitrate limit forwarded re-marked
+    /// to their type's `over_limit_dscp` instead of dropped.
+    pub bitrate_remarked: Counter,
     pub snapshot_generation: Counter,
     pub busy_polls: Counter,
     pub idle_polls: Counter,

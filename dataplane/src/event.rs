@@ -22,6 +22,13 @@ pub enum EndReason {
     Admin,
     /// Refused at creation: over the subscriber's limits.
     SubscriberLimit,
+    /// Refused at creation, or ended, because the subscriber's usage quota
+    /// is used up (`on_exhausted: Block`); also the reason of the
+    /// subscriber's own record written when that happens.
+    QuotaExhausted,
+    /// Not a user session's end: the subscriber's record written when its
+    /// usage crossed a quota threshold (the percentage is in the record).
+    QuotaThreshold,
 }
 
 impl EndReason {
@@ -33,6 +40,8 @@ impl EndReason {
             EndReason::NotEntitled => "not_entitled",
             EndReason::Admin => "admin",
             EndReason::SubscriberLimit => "subscriber_limit",
+            EndReason::QuotaExhausted => "quota_exhausted",
+            EndReason::QuotaThreshold => "quota_threshold",
         }
     }
 }
@@ -92,6 +101,28 @@ pub struct AccountingEvent {
     pub end_ms: u64,
 }
 
+/// What one user session of a subscriber with a usage quota has carried so
+/// far (`SessionFlags::QUOTA`), reported at most every
+/// `pipeline::USAGE_REPORT_MS` while it lives and once when it ends. The
+/// control plane keeps the ledger: it adds the difference to the totals it
+/// saw last for the same user session (worker, gateway address and port,
+/// creation time), so a lost report costs nothing but delay.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UsageReport {
+    pub session_id: u64,
+    /// The terminal (to find the subscriber entry of a prefix).
+    pub terminal_ip: Ipv4Addr,
+    pub worker: u16,
+    pub gateway_ip: Ipv4Addr,
+    pub gateway_port: u16,
+    pub created_ms: u64,
+    /// IP bytes so far, terminal to server and back.
+    pub bytes_up: u64,
+    pub bytes_down: u64,
+    /// The user session has ended (its last report).
+    pub ended: bool,
+}
+
 /// What kind of ARP told of a neighbour.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u8)]
@@ -120,6 +151,8 @@ pub enum Event {
     SessionActive { session_id: u64 },
     /// An accounting record.
     Accounting(AccountingEvent),
+    /// Usage of a user session counted against its subscriber's quota.
+    Usage(UsageReport),
     /// A neighbour announced itself (ARP request or reply seen on a port);
     /// `kind` says how, so the control plane can tell an answer to its own
     /// request from an unasked claim.

@@ -46,7 +46,16 @@
 //! * final fin / rst: 3 end of flow detected, 2 flow deleted;
 //! * final timeout: 1 idle timeout, 2 flow deleted;
 //! * final admin: 4 forced end, 2 flow deleted;
-//! * final not_entitled: 4 forced end, 3 flow denied.
+//! * final not_entitled, subscriber_limit: 4 forced end, 3 flow denied;
+//! * final quota_exhausted: 4 forced end, and 3 flow denied for a user
+//!   session refused at creation, 2 flow deleted for one the quota ended.
+//!
+//! A subscriber's quota record (issue 15: a threshold crossed, or the quota
+//! used up) is an interim record of no user session: applicationName
+//! (96) is `quota`, applicationCategoryName (372) says why
+//! (`quota_threshold_50`, `quota_exhausted`), sourceIPv4Address is the
+//! terminal, octetTotalCount and its reverse the period's bytes each way,
+//! flowStart/EndMilliseconds the period's start and the crossing.
 //!
 //! natEvent (230) is not used: its values (RFC 8158) have no "update", so an
 //! interim record could only be mislabelled as a create or a delete;
@@ -159,10 +168,13 @@ const STANDARD_FIELDS: &[Field] = &[
         o.extend_from_slice(&r.packets_down.to_be_bytes())
     }),
     std_ie(136, 1, |r, o| o.push(flow_end_reason(r.kind, r.end_reason))),
-    std_ie(233, 1, |r, o| o.push(firewall_event(r.kind, r.end_reason))),
+    std_ie(233, 1, |r, o| {
+        o.push(firewall_event(r.kind, r.end_reason, r.gateway_port))
+    }),
     std_ie(96, VARIABLE_LENGTH, |r, o| put_name(o, &r.service)),
-    std_ie(372, VARIABLE_LENGTH, |r, o| {
-        put_name(o, &r.user_session_type)
+    std_ie(372, VARIABLE_LENGTH, |r, o| match r.quota_reason() {
+        Some(reason) => put_name(o, &reason),
+        None => put_name(o, &r.user_session_type),
     }),
 ];
 
@@ -296,16 +308,22 @@ pub fn flow_end_reason(kind: RecordKind, reason: EndReason) -> u8 {
         (RecordKind::Final, EndReason::Fin | EndReason::Rst) => 3,
         (
             RecordKind::Final,
-            EndReason::Admin | EndReason::NotEntitled | EndReason::SubscriberLimit,
+            EndReason::Admin
+            | EndReason::NotEntitled
+            | EndReason::SubscriberLimit
+            | EndReason::QuotaExhausted
+            | EndReason::QuotaThreshold,
         ) => 4,
     }
 }
 
 /// firewallEvent (IANA): 2 flow deleted, 3 flow denied, 5 flow update.
-pub fn firewall_event(kind: RecordKind, reason: EndReason) -> u8 {
+pub fn firewall_event(kind: RecordKind, reason: EndReason, gateway_port: u16) -> u8 {
     match (kind, reason) {
         (RecordKind::Interim, _) => 5,
         (RecordKind::Final, EndReason::NotEntitled | EndReason::SubscriberLimit) => 3,
+        // Refused at creation (no gateway port) or ended: denied or deleted.
+        (RecordKind::Final, EndReason::QuotaExhausted) if gateway_port == 0 => 3,
         (RecordKind::Final, _) => 2,
     }
 }

@@ -126,8 +126,11 @@ fn assert_record_matches(got: &HashMap<ElementKey, Vec<u8>>, rec: &AccountingRec
     assert_eq!(uint(got, (29305, 85)), rec.bytes_down);
     assert_eq!(uint(got, (29305, 86)), rec.packets_down);
     assert_eq!(text(got, (0, 96)), rec.service);
-    assert_eq!(text(got, (0, 372)), rec.user_session_type);
-    if rec.service_index.is_none() {
+    let category = rec
+        .quota_reason()
+        .unwrap_or_else(|| rec.user_session_type.clone());
+    assert_eq!(text(got, (0, 372)), category);
+    if rec.service_index.is_none() && rec.quota_reason().is_none() {
         assert_eq!(text(got, (0, 96)), "external");
     }
     // Values from the IANA flowEndReason and firewallEvent registries.
@@ -137,6 +140,8 @@ fn assert_record_matches(got: &HashMap<ElementKey, Vec<u8>>, rec: &AccountingRec
         (RecordKind::Final, EndReason::Fin | EndReason::Rst) => (3, 2),
         (RecordKind::Final, EndReason::Admin) => (4, 2),
         (RecordKind::Final, EndReason::NotEntitled | EndReason::SubscriberLimit) => (4, 3),
+        (RecordKind::Final, EndReason::QuotaExhausted) if rec.gateway_port == 0 => (4, 3),
+        (RecordKind::Final, EndReason::QuotaExhausted | EndReason::QuotaThreshold) => (4, 2),
     };
     assert_eq!(uint(got, (0, 136)), end_reason, "{rec:?}");
     assert_eq!(uint(got, (0, 233)), fw_event, "{rec:?}");
@@ -173,6 +178,9 @@ fn every_end_reason_maps_on_the_wire() {
         EndReason::Timeout,
         EndReason::NotEntitled,
         EndReason::Admin,
+        EndReason::SubscriberLimit,
+        EndReason::QuotaExhausted,
+        EndReason::QuotaThreshold,
     ];
     let mut recs = Vec::new();
     for kind in [RecordKind::Final, RecordKind::Interim] {
@@ -189,6 +197,39 @@ fn every_end_reason_maps_on_the_wire() {
     let msg = decoder.decode(&buf).unwrap();
     for (got, rec) in msg.records.iter().zip(&recs) {
         assert_record_matches(got, rec);
+    }
+}
+
+#[test]
+fn quota_records_say_why_in_the_application_category() {
+    let (_, mut decoder) = template_and_decoder();
+    let names = crate::accounting::test_support::FixedNames;
+    let mut ev = crate::accounting::test_support::sample_event(2);
+    ev.kind = RecordKind::Interim;
+    ev.end_reason = EndReason::QuotaThreshold;
+    let threshold = AccountingRecord::quota(&ev, Some(50), &names);
+    ev.end_reason = EndReason::QuotaExhausted;
+    let exhausted = AccountingRecord::quota(&ev, None, &names);
+    // A user session the quota refused: its type's name, flow denied.
+    let refused = AccountingRecord {
+        kind: RecordKind::Final,
+        end_reason: EndReason::QuotaExhausted,
+        gateway_port: 0,
+        ..sample_record(1)
+    };
+    let recs = vec![threshold, exhausted, refused];
+    let mut buf = Vec::new();
+    encode_data_message(HEADER, &recs, &mut buf);
+    let msg = decoder.decode(&buf).unwrap();
+    let got = &msg.records;
+    assert_eq!(text(&got[0], (0, 96)), "quota");
+    assert_eq!(text(&got[0], (0, 372)), "quota_threshold_50");
+    assert_eq!(text(&got[1], (0, 372)), "quota_exhausted");
+    assert_eq!(uint(&got[1], (0, 85)), recs[1].bytes_up);
+    assert_eq!(text(&got[2], (0, 372)), recs[2].user_session_type);
+    assert_eq!(uint(&got[2], (0, 233)), 3, "flow denied");
+    for (g, rec) in got.iter().zip(&recs) {
+        assert_record_matches(g, rec);
     }
 }
 

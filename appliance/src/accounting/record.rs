@@ -79,6 +79,10 @@ pub struct AccountingRecord {
     /// The same instants as RFC 3339 UTC text, millisecond precision.
     pub start: String,
     pub end: String,
+    /// A subscriber's quota record (`end_reason` `quota_threshold`): the
+    /// percentage of the quota crossed. Absent from other records.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quota_threshold_percent: Option<u8>,
 }
 
 impl AccountingRecord {
@@ -117,9 +121,45 @@ impl AccountingRecord {
             end_ms: ev.end_ms,
             start: rfc3339_utc_ms(ev.start_ms),
             end: rfc3339_utc_ms(ev.end_ms),
+            quota_threshold_percent: None,
+        }
+    }
+
+    /// A subscriber's quota record: kind `interim`, reason
+    /// `quota_threshold` (with `percent`) or `quota_exhausted`, service
+    /// `"quota"`, no user session; bytes are the period's so far, start
+    /// and end the period's start and now.
+    pub fn quota(
+        ev: &AccountingEvent,
+        percent: Option<u8>,
+        names: &dyn NameResolver,
+    ) -> AccountingRecord {
+        let mut rec = AccountingRecord::from_event(ev, names);
+        rec.service = QUOTA_SERVICE_NAME.to_string();
+        rec.service_index = None;
+        rec.user_session_id = String::new();
+        rec.user_session_type = String::new();
+        rec.quota_threshold_percent = percent;
+        rec
+    }
+
+    /// What a quota record's reason says, as one word (IPFIX carries it in
+    /// applicationCategoryName): `quota_threshold_50`, `quota_exhausted`.
+    pub fn quota_reason(&self) -> Option<String> {
+        match (self.kind, self.end_reason, self.quota_threshold_percent) {
+            (RecordKind::Interim, EndReason::QuotaThreshold, Some(p)) => {
+                Some(format!("quota_threshold_{p}"))
+            }
+            (RecordKind::Interim, EndReason::QuotaExhausted, _) => {
+                Some("quota_exhausted".to_string())
+            }
+            _ => None,
         }
     }
 }
+
+/// Service name written in a subscriber's quota records.
+pub const QUOTA_SERVICE_NAME: &str = "quota";
 
 /// The word for an IP protocol number: `"tcp"`, `"udp"`, `"icmp"`, or the
 /// number itself.
@@ -258,6 +298,26 @@ mod tests {
             "end": "2024-02-29T23:59:59.999Z",
         });
         assert_eq!(v, expected);
+    }
+
+    #[test]
+    fn a_quota_record_names_its_reason_and_percentage() {
+        let mut ev = event();
+        ev.kind = RecordKind::Interim;
+        ev.end_reason = EndReason::QuotaThreshold;
+        let rec = AccountingRecord::quota(&ev, Some(80), &FixedNames);
+        let v = serde_json::to_value(&rec).unwrap();
+        assert_eq!(v["kind"], "interim");
+        assert_eq!(v["end_reason"], "quota_threshold");
+        assert_eq!(v["quota_threshold_percent"], 80);
+        assert_eq!(v["service"], "quota");
+        assert_eq!(v["subscriber"], "sub-abc");
+        assert_eq!(v["bytes_down"], 22_000);
+        assert_eq!(rec.quota_reason().as_deref(), Some("quota_threshold_80"));
+        // Other records carry no percentage at all.
+        let plain =
+            serde_json::to_value(AccountingRecord::from_event(&event(), &FixedNames)).unwrap();
+        assert!(plain.get("quota_threshold_percent").is_none());
     }
 
     #[test]

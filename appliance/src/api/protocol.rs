@@ -125,6 +125,24 @@ pub enum Request {
     Types,
     /// Re-read the config file and apply what can change at run time.
     Reload,
+    /// Usage quotas: used, remaining, state and period end, of every
+    /// subscriber with a quota that has used something, or of one.
+    Usage {
+        #[serde(default)]
+        subscriber: Option<String>,
+    },
+    /// More bytes and/or online seconds for a subscriber's current period.
+    QuotaGrant {
+        subscriber: String,
+        #[serde(default)]
+        bytes: u64,
+        #[serde(default)]
+        seconds: u64,
+    },
+    /// A subscriber's quota starts a fresh period now.
+    QuotaReset {
+        subscriber: String,
+    },
     /// Prometheus text exposition of every metric.
     Metrics,
     /// Cluster members, leases, generation and table digests

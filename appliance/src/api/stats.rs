@@ -21,6 +21,9 @@ pub struct Stats {
     pub control_clients: ControlClientStats,
     #[serde(default)]
     pub neighbours: NeighbourStats,
+    /// Usage quotas: what the ledger reported, who is blocked or throttled.
+    #[serde(default)]
+    pub quota: QuotaStats,
     /// Cluster membership (absent for a stand-alone appliance).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<ClusterStats>,
@@ -124,6 +127,9 @@ pub struct WorkerStats {
     /// PROXY protocol v2 headers inserted toward servers (re-sends included).
     #[serde(default)]
     pub proxy_headers_inserted: u64,
+    /// Packets over a bitrate limit forwarded re-marked (`over_limit_dscp`).
+    #[serde(default)]
+    pub bitrate_remarked: u64,
     pub busy_polls: u64,
     pub idle_polls: u64,
     /// (reason label, count) for every reason, zeros included.
@@ -220,6 +226,22 @@ pub struct NeighbourStats {
     pub neighbour_changes_refused: u64,
     /// A new MAC for a neighbour, confirmed by a reply to our request.
     pub neighbour_changed: u64,
+}
+
+/// What the usage-quota ledger has done (`runtime::quota`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct QuotaStats {
+    /// Thresholds crossed (each wrote a `quota_threshold` record).
+    pub thresholds: u64,
+    /// Quotas used up.
+    pub exhausted: u64,
+    /// Used-up quotas lifted again (new period, grant, reset, reload).
+    pub renewed: u64,
+    /// Session IDs blocked / throttled now.
+    pub blocked: u64,
+    pub throttled: u64,
+    /// Session IDs with an account this run.
+    pub accounts: u64,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -551,6 +551,10 @@ pub struct UserSessionType {
     /// service's `dscp`).
     #[serde(default)]
     pub dscp: Option<u8>,
+    /// DSCP (0..=63) a packet of this type over its subscriber's bitrate
+    /// limit is re-marked to, instead of being dropped; absent = dropped.
+    #[serde(default)]
+    pub over_limit_dscp: Option<u8>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Hash)]
@@ -625,6 +629,43 @@ pub struct SubscriberLimits {
     /// Bitrate limits, shared by all of the session ID's user sessions.
     #[serde(default)]
     pub bitrate: Option<BitrateLimit>,
+    /// A usage quota of each session ID (a prefix entry gives each session
+    /// ID it matches its own); absent = none.
+    #[serde(default)]
+    pub quota: Option<Quota>,
+}
+
+/// A usage quota: bytes and/or online time per period, the thresholds that
+/// write an interim accounting record, and what happens once it is used up.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Quota {
+    /// Bytes per period, both directions together (IP bytes).
+    #[serde(default)]
+    pub bytes: Option<u64>,
+    /// Seconds per period with at least one live user session.
+    #[serde(default)]
+    pub online_s: Option<u64>,
+    /// Length of a period, seconds; absent = the quota never renews by
+    /// itself (only `tandem ctl quota grant` or `reset` renew it).
+    #[serde(default)]
+    pub period_s: Option<u64>,
+    /// Percentages (1..=99, ascending, at most 8) at which an interim
+    /// record with reason `quota_threshold` is written.
+    #[serde(default)]
+    pub thresholds: Vec<u8>,
+    #[serde(default)]
+    pub on_exhausted: OnExhausted,
+}
+
+/// What happens to a subscriber whose quota is used up.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+pub enum OnExhausted {
+    /// New user sessions are refused and open ones ended.
+    #[default]
+    Block,
+    /// Traffic goes on at (up, down) Mbit/s.
+    Throttle(u32, u32),
 }
 
 /// A bitrate limit per direction (token buckets; exceeding packets are
@@ -824,14 +865,21 @@ fn default_log_level() -> String {
 
 impl Config {
     /// Whether any subscriber limit (an entry's or the default) has a
-    /// bitrate limit: then the workers allocate bitrate meters at start,
+    /// bitrate limit or a quota that throttles: then the workers allocate bitrate meters at start,
     /// and a reload cannot add the first one (restart needed).
     pub fn has_bitrate_limits(&self) -> bool {
-        self.subscribers.default_limits.bitrate.is_some()
+        // A quota that throttles once used up meters too.
+        let metered = |l: &SubscriberLimits| {
+            l.bitrate.is_some()
+                || l.quota
+                    .as_ref()
+                    .is_some_and(|q| matches!(q.on_exhausted, OnExhausted::Throttle(..)))
+        };
+        metered(&self.subscribers.default_limits)
             || self
                 .subscribers
                 .entries
                 .iter()
-                .any(|e| e.limits.as_ref().is_some_and(|l| l.bitrate.is_some()))
+                .any(|e| e.limits.as_ref().is_some_and(metered))
     }
 }

@@ -80,6 +80,14 @@ pub enum CtlCmd {
     Types,
     /// Re-read the config file and apply what can change at run time.
     Reload,
+    /// Usage quotas: used and remaining bytes and time, state, period end.
+    Usage {
+        /// Only this subscriber (its session ID, e.g. 10.1.0.5, teid:0x10).
+        subscriber: Option<String>,
+    },
+    /// Grant more of a subscriber's quota, or reset it.
+    #[command(subcommand)]
+    Quota(QuotaCmd),
     /// Every metric in Prometheus text format.
     Metrics,
     /// Cluster members, leases, generation and table digests; a loud line
@@ -88,6 +96,26 @@ pub enum CtlCmd {
     /// A gateway of the cluster.
     #[command(subcommand)]
     Gateway(GatewayCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QuotaCmd {
+    /// More bytes and/or online seconds for the current period.
+    Grant {
+        /// The subscriber's session ID.
+        subscriber: String,
+        /// Bytes to add.
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        bytes: u64,
+        /// Online seconds to add.
+        #[arg(long, value_name = "S", default_value_t = 0)]
+        seconds: u64,
+    },
+    /// Start a fresh period now (usage back to zero).
+    Reset {
+        /// The subscriber's session ID.
+        subscriber: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

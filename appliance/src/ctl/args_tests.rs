@@ -269,3 +269,42 @@ fn socket_flag_wins_over_environment_which_wins_over_default() {
     );
     assert_eq!(resolve_socket(None, None), PathBuf::from(DEFAULT_SOCKET));
 }
+
+#[test]
+fn quota_verbs_map_to_their_requests() {
+    assert_eq!(request("ctl usage"), Request::Usage { subscriber: None });
+    assert_eq!(view("ctl usage"), View::Usage);
+    assert_eq!(
+        request("ctl usage 10.8.0.5"),
+        Request::Usage {
+            subscriber: Some("10.8.0.5".into())
+        }
+    );
+    assert_eq!(
+        request("ctl quota grant 10.8.0.5 --bytes 5000000"),
+        Request::QuotaGrant {
+            subscriber: "10.8.0.5".into(),
+            bytes: 5_000_000,
+            seconds: 0
+        }
+    );
+    assert_eq!(
+        request("ctl quota grant teid:0x10 --seconds 60"),
+        Request::QuotaGrant {
+            subscriber: "teid:0x10".into(),
+            bytes: 0,
+            seconds: 60
+        }
+    );
+    assert_eq!(
+        request("ctl quota reset 10.8.0.5"),
+        Request::QuotaReset {
+            subscriber: "10.8.0.5".into()
+        }
+    );
+    assert!(matches!(view("ctl quota reset 10.8.0.5"), View::Done(_)));
+    // Usage errors: no subscriber, a negative amount.
+    assert!(parse("ctl quota grant --bytes 5").is_err());
+    assert!(parse("ctl quota grant 10.8.0.5 --bytes -5").is_err());
+    assert!(parse("ctl quota reset").is_err());
+}

@@ -2,7 +2,7 @@
 //! the way its answer is to be shown.
 
 use super::args::{
-    CtlCmd, GatewayCmd, ServerCmd, ServerTarget, ServiceCmd, SessionCmd, SubscriberCmd,
+    CtlCmd, GatewayCmd, QuotaCmd, ServerCmd, ServerTarget, ServiceCmd, SessionCmd, SubscriberCmd,
     SubscriberKey,
 };
 use crate::api::protocol::{Request, ServerRef};
@@ -21,6 +21,8 @@ pub enum View {
     Services,
     Subscribers,
     Types,
+    /// Usage quotas (`ctl usage`).
+    Usage,
     /// Prometheus text, printed as it comes.
     Metrics,
     /// A change: one line saying what was done.
@@ -96,6 +98,30 @@ pub fn plan(cmd: &CtlCmd) -> Result<Plan, String> {
         CtlCmd::Subscribers => plain(Request::Subscribers, View::Subscribers),
         CtlCmd::Types => plain(Request::Types, View::Types),
         CtlCmd::Reload => done(Request::Reload, "config reloaded".to_string()),
+        CtlCmd::Usage { subscriber } => plain(
+            Request::Usage {
+                subscriber: subscriber.clone(),
+            },
+            View::Usage,
+        ),
+        CtlCmd::Quota(QuotaCmd::Grant {
+            subscriber,
+            bytes,
+            seconds,
+        }) => done(
+            Request::QuotaGrant {
+                subscriber: subscriber.clone(),
+                bytes: *bytes,
+                seconds: *seconds,
+            },
+            format!("granted {bytes} bytes and {seconds} s to {subscriber}"),
+        ),
+        CtlCmd::Quota(QuotaCmd::Reset { subscriber }) => done(
+            Request::QuotaReset {
+                subscriber: subscriber.clone(),
+            },
+            format!("quota of {subscriber} reset"),
+        ),
         CtlCmd::Metrics => plain(Request::Metrics, View::Metrics),
         CtlCmd::Cluster => plain(Request::Cluster, View::Cluster),
         CtlCmd::Gateway(GatewayCmd::Drain { id }) => done(

@@ -57,6 +57,17 @@ pub const TYPE_COLUMNS: &[&str] = &[
     "icmp_s",
 ];
 
+/// Columns of a subscriber's usage quota (`ctl usage`), in the order shown.
+pub const USAGE_COLUMNS: &[&str] = &[
+    "subscriber",
+    "state",
+    "used_bytes",
+    "remaining_bytes",
+    "used_s",
+    "remaining_s",
+    "period_end",
+];
+
 /// Columns of a subscriber policy, in the order shown.
 pub const SUBSCRIBER_COLUMNS: &[&str] = &["match", "services", "external"];
 
@@ -73,6 +84,7 @@ pub fn render(view: &View, data: &Value) -> Result<String, String> {
         View::UserSessions => objects(data, USER_SESSION_COLUMNS, "no user sessions"),
         View::Subscribers => objects(data, SUBSCRIBER_COLUMNS, "no subscriber policies"),
         View::Types => objects(data, TYPE_COLUMNS, "no user-session types"),
+        View::Usage => objects(data, USAGE_COLUMNS, "no usage counted against a quota"),
         View::Metrics => match data {
             Value::String(text) if text.ends_with('\n') || text.is_empty() => Ok(text.clone()),
             Value::String(text) => Ok(format!("{text}\n")),
@@ -332,6 +344,7 @@ fn workers(workers: &[WorkerStats]) -> String {
         "syn_proxy_opened",
         "mss_clamped",
         "proxy_headers_inserted",
+        "bitrate_remarked",
         "events_lost",
     ]);
     for w in workers {
@@ -350,6 +363,7 @@ fn workers(workers: &[WorkerStats]) -> String {
             w.syn_proxy_opened.to_string(),
             w.mss_clamped.to_string(),
             w.proxy_headers_inserted.to_string(),
+            w.bitrate_remarked.to_string(),
             w.events_lost.to_string(),
         ]);
     }

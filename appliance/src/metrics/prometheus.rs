@@ -332,6 +332,12 @@ const WORKER_FAMILIES: &[WorkerField] = &[
         |w| w.proxy_headers_inserted,
     ),
     (
+        "tandem_worker_bitrate_remarked_total",
+        Kind::Counter,
+        "Packets over their session ID's bitrate limit forwarded re-marked to their type's over_limit_dscp instead of dropped.",
+        |w| w.bitrate_remarked,
+    ),
+    (
         "tandem_worker_events_lost_total",
         Kind::Counter,
         "Events (pin requests, accounting) lost because the queue to the control plane was full.",
@@ -379,10 +385,57 @@ pub fn render(s: &Stats) -> String {
     port_pools(&mut x, s);
     services(&mut x, s);
     appliance(&mut x, s);
+    quota(&mut x, &s.quota);
     if let Some(c) = &s.cluster {
         cluster(&mut x, c);
     }
     x.text
+}
+
+/// Usage quotas (issue 15).
+fn quota(x: &mut Exposition, q: &crate::api::stats::QuotaStats) {
+    let families: [(&str, Kind, &str, Number); 6] = [
+        (
+            "tandem_quota_thresholds_total",
+            Kind::Counter,
+            "Quota thresholds crossed (each wrote a quota_threshold record).",
+            q.thresholds.into(),
+        ),
+        (
+            "tandem_quota_exhausted_total",
+            Kind::Counter,
+            "Subscribers' quotas used up.",
+            q.exhausted.into(),
+        ),
+        (
+            "tandem_quota_renewed_total",
+            Kind::Counter,
+            "Used-up quotas lifted again (new period, grant, reset or reload).",
+            q.renewed.into(),
+        ),
+        (
+            "tandem_quota_blocked",
+            Kind::Gauge,
+            "Session IDs whose new user sessions are refused (quota used up, Block).",
+            q.blocked.into(),
+        ),
+        (
+            "tandem_quota_throttled",
+            Kind::Gauge,
+            "Session IDs metered at their quota's throttle rate.",
+            q.throttled.into(),
+        ),
+        (
+            "tandem_quota_accounts",
+            Kind::Gauge,
+            "Session IDs with usage counted against a quota.",
+            q.accounts.into(),
+        ),
+    ];
+    for (name, kind, help, value) in families {
+        x.family(name, kind, help);
+        x.sample(name, &[], value);
+    }
 }
 
 /// Cluster membership (docs/cluster.md); only on cluster members.

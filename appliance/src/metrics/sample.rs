@@ -70,6 +70,7 @@ fn worker(index: u16, base: u64) -> WorkerStats {
         syn_proxy_opened: 8,
         mss_clamped: 9,
         proxy_headers_inserted: 10,
+        bitrate_remarked: 4,
         busy_polls: 100,
         idle_polls: 900,
         drops,
@@ -172,6 +173,14 @@ pub fn stats() -> Stats {
             evicted: 3,
         },
         neighbours: Default::default(),
+        quota: crate::api::stats::QuotaStats {
+            thresholds: 3,
+            exhausted: 1,
+            renewed: 0,
+            blocked: 1,
+            throttled: 0,
+            accounts: 2,
+        },
         cluster: None,
     }
 }

@@ -124,6 +124,13 @@ impl Control {
             Request::Subscribers => Ok(self.subscribers()),
             Request::Types => Ok(self.types()),
             Request::Reload => self.reload().map(|msg| json!({ "message": msg })),
+            Request::Usage { subscriber } => self.usage(subscriber),
+            Request::QuotaGrant {
+                subscriber,
+                bytes,
+                seconds,
+            } => self.quota_grant(&subscriber, bytes, seconds),
+            Request::QuotaReset { subscriber } => self.quota_reset(&subscriber),
             Request::Cluster | Request::DrainGateway { .. } => Err(
                 "this appliance is not in a cluster (its config has no cluster: section)".into(),
             ),
@@ -215,6 +222,7 @@ impl Control {
                 syn_proxy_opened: c.syn_proxy_opened.get(),
                 mss_clamped: c.mss_clamped.get(),
                 proxy_headers_inserted: c.proxy_headers_inserted.get(),
+                bitrate_remarked: c.bitrate_remarked.get(),
                 busy_polls: c.busy_polls.get(),
                 idle_polls: c.idle_polls.get(),
                 drops: DropReason::ALL
@@ -303,6 +311,7 @@ impl Control {
                 learned_pins: s.manager.learned_pins() as u64,
                 pins_refused: s.manager.pins_refused(),
             },
+            quota: self.quota_stats(),
             accounting: AccountingStats {
                 records: s.accounting.records,
                 exported: acct.exported,

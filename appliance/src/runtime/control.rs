@@ -47,6 +47,10 @@ pub struct Control {
     pub api: Option<crossbeam::channel::Receiver<crate::api::server::ApiCall>>,
     /// Membership of a cluster (docs/cluster.md); `None` stand-alone.
     pub cluster: Option<crate::cluster::Link>,
+    /// Usage quotas (`quota.rs`): the ledger and its crossings not yet
+    /// acted on.
+    pub(super) quota: super::quota_ledger::QuotaLedger,
+    pub(super) quota_changes: Vec<super::quota_ledger::Change>,
 }
 
 impl Control {
@@ -80,7 +84,14 @@ impl Control {
             api: None,
             cluster: None,
             health: super::health::HealthState::new(health),
+            quota: Default::default(),
+            quota_changes: Vec::new(),
         }
+    }
+
+    /// The control plane's clock now (epoch milliseconds).
+    pub(super) fn clock_now_ms(&self) -> u64 {
+        self.clock.now_ms()
     }
 
     /// Sends a frame built by the control plane on `port`, on the control
@@ -255,6 +266,7 @@ impl Control {
             }
             Event::NeighbourMiss { port, ip } => self.resolve(port, ip, now),
             Event::Accounting(a) => self.shared.accounting.push(a),
+            Event::Usage(r) => self.on_usage(&r, now),
             Event::ServerFailure { server } => self.on_server_failure(server, now),
             Event::ProbeReply {
                 server,
@@ -387,10 +399,12 @@ impl Control {
             self.last_load_ms = now;
             self.shared.publish_loads();
         }
-        if now.saturating_sub(self.last_second_ms) >= 1000 {
+        let second = now.saturating_sub(self.last_second_ms) >= 1000;
+        if second {
             self.last_second_ms = now;
             self.every_second(now);
         }
+        self.quota_tick(now, second);
         let lost: u64 = self
             .shared
             .counters

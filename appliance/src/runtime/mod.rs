@@ -20,6 +20,8 @@ mod handoff;
 mod health;
 mod neighbour_guard;
 mod patient_sink;
+mod quota;
+mod quota_ledger;
 pub mod records;
 mod reload;
 mod shared;

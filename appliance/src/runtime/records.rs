@@ -33,6 +33,9 @@ impl NameResolver for Names<'_> {
 pub struct AccountingPipe {
     exporter: Option<AccountingExporter>,
     pending: Vec<AccountingEvent>,
+    /// Subscribers' quota records (`runtime::quota`), with the threshold
+    /// percentage of a threshold record.
+    pending_quota: Vec<(AccountingEvent, Option<u8>)>,
     /// Records produced so far (exported or not).
     pub records: u64,
     lost_seen: u64,
@@ -43,6 +46,7 @@ impl AccountingPipe {
         AccountingPipe {
             exporter,
             pending: Vec::new(),
+            pending_quota: Vec::new(),
             records: 0,
             lost_seen: 0,
         }
@@ -50,6 +54,11 @@ impl AccountingPipe {
 
     pub fn push(&mut self, e: AccountingEvent) {
         self.pending.push(e);
+    }
+
+    /// A subscriber's quota record (threshold `percent`, or exhausted).
+    pub fn push_quota(&mut self, e: AccountingEvent, percent: Option<u8>) {
+        self.pending_quota.push((e, percent));
     }
 
     /// Reports events lost in the workers' queues; `total` is the sum of
@@ -64,23 +73,29 @@ impl AccountingPipe {
     }
 
     pub fn flush(&mut self, policy: &Policy) {
-        if self.pending.is_empty() {
+        if self.pending.is_empty() && self.pending_quota.is_empty() {
             if let Some(x) = self.exporter.as_mut() {
                 x.tick();
             }
             return;
         }
-        self.records += self.pending.len() as u64;
+        self.records += (self.pending.len() + self.pending_quota.len()) as u64;
         if let Some(x) = self.exporter.as_mut() {
             let names = Names(policy);
             let recs: Vec<AccountingRecord> = self
                 .pending
                 .iter()
                 .map(|e| AccountingRecord::from_event(e, &names))
+                .chain(
+                    self.pending_quota
+                        .iter()
+                        .map(|(e, pct)| AccountingRecord::quota(e, *pct, &names)),
+                )
                 .collect();
             x.export(&recs);
         }
         self.pending.clear();
+        self.pending_quota.clear();
     }
 
     pub fn counters(&self) -> Option<crate::accounting::AccountingCounters> {

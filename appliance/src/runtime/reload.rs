@@ -127,6 +127,9 @@ pub fn merge_policy(old: &Policy, new_cfg: &Config) -> Result<Policy, String> {
     }
     let mut p = fresh;
     p.services = dataplane::policy::ServiceTable::new(services, servers);
+    // The quota verdicts stay until the ledger has settled under the new
+    // plans (`Control::quota_replan`).
+    p.quota = old.quota.clone();
     Ok(p)
 }
 
@@ -146,6 +149,8 @@ impl Control {
         let merged = merge_policy(&self.shared.policy.current(), &new_cfg)?;
         self.shared.publish_policy(merged);
         self.shared.cfg = new_cfg;
+        // Counted usage is kept; a changed quota applies to it.
+        self.quota_replan();
         self.resolve_known();
         info!(file = %path.display(), "config reloaded");
         Ok(format!(

@@ -65,7 +65,8 @@ impl Worker {
         if !from_server {
             return Verdict::Drop(DropReason::ReplyMismatch);
         }
-        // Bitrate limit hook (rate_limit.rs).
+        // Bitrate limit hook (rate_limit.rs): dropped, or re-marked where
+        // its type says so.
         if e.flags.0 & SessionFlags::BITRATE.0 != 0
             && !super::rate_limit::conforms(
                 &mut self.gw.admission,
@@ -75,7 +76,11 @@ impl Worker {
                 now_ms,
             )
         {
-            return Verdict::Drop(DropReason::BitrateLimited);
+            match super::rate_limit::over_limit_dscp(&self.snaps.policy, e) {
+                Some(d) => self.over_limit = Some((idx, d)),
+                None => return Verdict::Drop(DropReason::BitrateLimited),
+            }
+            self.counters.bitrate_remarked.inc();
         }
         // SYN proxy hook (synproxy/): ends the server handshake, then spliced below.
         let splice = if e.flags.0 & SessionFlags::SYN_PROXY != 0 {
@@ -117,6 +122,10 @@ impl Worker {
                 seg.ack = d.client_ack(seg.ack);
             }
         }
+        // Quota end hook (quota_end.rs): resets instead of the segment.
+        if e.flags.contains(SessionFlags::QUOTA_ENDED) {
+            return self.quota_ended_from_server(f, idx, seg.seq, now_ms, ev);
+        }
         let in_window = l4.proto != PROTO_TCP || e.guard.track_tcp(Direction::ToClient, &seg);
         if !in_window && (l4.flags.rst() || l4.flags.fin()) {
             return Verdict::Drop(DropReason::TcpOutOfWindow);
@@ -142,7 +151,12 @@ impl Worker {
             dst_port: e.client_port,
         };
         let path = e.client_path;
-        let dscp = super::marks::dscp(self.dscp_marks, self.snaps.policy.get(), e);
+        let dscp = super::marks::dscp(
+            self.dscp_marks,
+            self.snaps.policy.get(),
+            e,
+            (&mut self.over_limit, idx),
+        );
         if refused && server_index != u32::MAX {
             self.emit(
                 ev,

@@ -6,7 +6,7 @@
 //! accounting record is emitted.
 
 use super::{Worker, WHEEL_TICK_MS};
-use crate::event::{AccountingEvent, EndReason, Event, EventSink, RecordKind};
+use crate::event::{AccountingEvent, EndReason, Event, EventSink, RecordKind, UsageReport};
 use crate::prefetch::Prefetch;
 use crate::tier2::user_sessions::SessionFlags;
 use crate::tier2::{FlowState, QuarantineClass, TcpState, UserSession};
@@ -56,6 +56,21 @@ pub(super) fn record(
     }
 }
 
+/// The usage report of a user session counted against a quota.
+fn usage(worker: &Worker, e: &UserSession, ended: bool) -> Event {
+    Event::Usage(UsageReport {
+        session_id: e.session_id,
+        terminal_ip: e.client_ip,
+        worker: worker.cfg.index,
+        gateway_ip: worker.cfg.gateway_addrs[usize::from(e.gw_addr)],
+        gateway_port: e.gw_port,
+        created_ms: e.created_ms,
+        bytes_up: e.to_server.bytes,
+        bytes_down: e.to_client.bytes,
+        ended,
+    })
+}
+
 /// A state change (e.g. the TCP close) may bring a user session's end
 /// closer than its armed deadline: re-arm it then. (Later deadlines need
 /// nothing: the wheel re-checks lazily.)
@@ -90,6 +105,10 @@ pub(super) fn remove<E: EventSink>(
         );
     }
     w.gw.wheel.disarm(idx);
+    if e.flags.contains(SessionFlags::QUOTA) {
+        let last = usage(w, &e, true);
+        w.emit(ev, last);
+    }
     if e.flags.contains(SessionFlags::LIMITED) {
         w.gw.admission.release(e.session_id, now_ms);
     }
@@ -111,10 +130,13 @@ pub(super) fn remove<E: EventSink>(
         .is_none_or(|t| t.accounted);
     if accounted {
         // A TCP user session already closed by FIN or RST ended that way,
-        // even when the operator (or shutdown) removes it.
+        // even when the operator (or shutdown, or a used-up quota) removes it.
         let own = e.state.end_reason_on_expiry();
         let r = match reason {
-            Some(EndReason::Admin) if own != EndReason::Timeout => own,
+            // Marked by a used-up quota (quota_end.rs): that is its end,
+            // whether by resets or by its closing timeout.
+            _ if e.flags.contains(SessionFlags::QUOTA_ENDED) => EndReason::QuotaExhausted,
+            Some(EndReason::Admin | EndReason::QuotaExhausted) if own != EndReason::Timeout => own,
             Some(r) => r,
             None => own,
         };
@@ -157,6 +179,8 @@ pub(super) fn run<E: EventSink, P: Prefetch>(
     let mut n_expired = 0usize;
     let mut interims: [u32; 64] = [0; 64];
     let mut n_interim = 0usize;
+    let mut reports: [u32; 64] = [0; 64];
+    let mut n_reports = 0usize;
     let budget = budget.min(64);
     let table = &w.gw.table;
     let done = w.gw.wheel.advance(now_ms, budget, |idx| {
@@ -173,6 +197,15 @@ pub(super) fn run<E: EventSink, P: Prefetch>(
                 } else {
                     next = next.min(due.max(now_ms + 1));
                 }
+            }
+            if e.flags.contains(SessionFlags::QUOTA) {
+                // Counted against a quota: report on every visit, and visit
+                // again within the report interval.
+                if n_reports < reports.len() {
+                    reports[n_reports] = idx;
+                    n_reports += 1;
+                }
+                next = next.min(now_ms + super::USAGE_REPORT_MS);
             }
             Some(next)
         } else {
@@ -198,6 +231,12 @@ pub(super) fn run<E: EventSink, P: Prefetch>(
         }
         if let Some(e) = w.gw.table.get_mut(idx) {
             e.last_report_ms = now_ms;
+        }
+    }
+    for &idx in &reports[..n_reports] {
+        if let Some(e) = w.gw.table.get(idx) {
+            let report = usage(w, e, false);
+            w.emit(ev, report);
         }
     }
     // The expired sessions' index buckets, reply cells and port states are

@@ -26,11 +26,20 @@ use crate::wire::{dscp::set_dscp, tcp_options, ETHERNET_HEADER_LEN, PROTO_TCP};
 const IP: usize = ETHERNET_HEADER_LEN;
 
 /// The DSCP for user session `e`'s packets; `on`: whether the policy marks
-/// any (`Worker::dscp_marks`), so that without marks this is one test.
+/// any (`Worker::dscp_marks`, which a type's `over_limit_dscp` also turns
+/// on), so that without marks this is one test. A packet the bitrate hook
+/// found over the limit of a type that re-marks (`remark`: the worker's
+/// note of it and this user session's slab index) gets that DSCP.
 #[inline(always)]
-pub(super) fn dscp(on: bool, policy: &Policy, e: &UserSession) -> Option<u8> {
+pub(super) fn dscp(
+    on: bool,
+    policy: &Policy,
+    e: &UserSession,
+    remark: (&mut Option<(u32, u8)>, u32),
+) -> Option<u8> {
     if on {
-        policy.dscp_for(e.session_type, e.group_index)
+        super::rate_limit::take_remark(remark.0, remark.1)
+            .or_else(|| policy.dscp_for(e.session_type, e.group_index))
     } else {
         None
     }

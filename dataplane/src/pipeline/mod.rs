@@ -20,7 +20,9 @@ mod own_addresses_v6;
 mod parse;
 mod prefetch_pass;
 mod proxy_protocol;
+mod quota_end;
 mod rate_limit;
+mod refuse;
 pub mod scan;
 mod steer;
 mod synproxy;
@@ -234,6 +236,9 @@ pub struct Worker {
     /// Whether the policy snapshot marks any DSCP (`marks.rs`): without,
     /// the established path skips the per-packet lookup.
     dscp_marks: bool,
+    /// The user session (slab index) whose packet in flight is over its
+    /// bitrate limit and re-marked, and the DSCP (`rate_limit::take_remark`).
+    over_limit: Option<(u32, u8)>,
 }
 
 /// Tier 2's state: the user-session table and everything that serves it.
@@ -258,6 +263,10 @@ struct Gateway {
 /// Timer wheel geometry: 100 ms ticks, 4096 slots (one turn ≈ 7 minutes;
 /// longer deadlines wait in their slot and are re-checked).
 const WHEEL_TICK_MS: u64 = 100;
+/// A user session of a subscriber with a usage quota reports its totals
+/// (`Event::Usage`) at least this often while it lives: with the wheel's
+/// tick, what it carries reaches the ledger within 0.35 s.
+pub const USAGE_REPORT_MS: u64 = 250;
 const WHEEL_SLOTS: u32 = 4096;
 
 impl Worker {
@@ -291,6 +300,7 @@ impl Worker {
         let dscp_marks = snaps.policy.get().marks_dscp();
         Ok(Worker {
             dscp_marks,
+            over_limit: None,
             cfg,
             topo,
             snaps,

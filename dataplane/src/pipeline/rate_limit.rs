@@ -8,17 +8,51 @@
 //! bucket of their direction in the session ID's [`Meter`], which lives
 //! next to the session ID's admission entry on this gateway worker, so all
 //! of one terminal's user sessions share it. A packet that does not
-//! conform is dropped (`bitrate_limited`). User sessions without the flag
+//! conform is dropped (`bitrate_limited`), or, if its user-session type
+//! has an `over_limit_dscp`, forwarded with that DSCP (both ways, the
+//! GTP-U outer header too) and counted as `bitrate_remarked`; it takes no
+//! tokens. User sessions without the flag
 //! pay one flag test at the call site; flagged ones one admission-table
 //! lookup here, and a subscriber lookup only when a reload has published a
 //! new policy (the meter then takes the new rates: a reload changes the
-//! limit of live user sessions).
+//! limit of live user sessions). A subscriber whose usage quota is used up
+//! with `on_exhausted: Throttle(..)` is metered at the throttle rates
+//! (`Policy::quota`) instead; its user sessions carry the flag from
+//! creation, so the throttle reaches those already open too.
 //!
 //! [`Meter`]: crate::shaping::Meter
 
 use crate::policy::Policy;
 use crate::rcu::Reader;
 use crate::tier2::{Admission, Direction, UserSession};
+
+/// The DSCP a packet of `e` over its limit is re-marked to instead of
+/// being dropped (its type's `over_limit_dscp`), if any. Only asked for a
+/// packet that did not conform.
+#[cold]
+pub(super) fn over_limit_dscp(policy: &Reader<Policy>, e: &UserSession) -> Option<u8> {
+    policy
+        .get()
+        .classifier
+        .get(e.session_type)
+        .and_then(|t| t.over_limit_dscp)
+}
+
+/// The re-mark DSCP the hook noted for user session `idx`'s packet
+/// (`Worker::over_limit`), taken. Noted in the worker and read only where
+/// the policy marks DSCPs (`marks::dscp`): a local carried from the hook to
+/// the marking cost every packet 14 instructions (`scripts/instructions.sh`),
+/// also without any limit.
+#[inline(always)]
+pub(super) fn take_remark(slot: &mut Option<(u32, u8)>, idx: u32) -> Option<u8> {
+    match *slot {
+        None => None,
+        Some((i, d)) => {
+            *slot = None;
+            (i == idx).then_some(d)
+        }
+    }
+}
 
 /// Whether user session `e`'s packet of `len` IP bytes in `dir` is within
 /// its session ID's bitrate limit (its tokens are taken if so). Out of
@@ -36,12 +70,14 @@ pub(super) fn conforms(
     };
     let generation = policy.generation();
     if meter.generation != generation {
-        let bitrate = policy
-            .get()
-            .subscribers
-            .lookup(e.session_id, e.client_ip)
-            .limits
-            .bitrate;
+        // A used-up quota that throttles wins over the subscriber's own limit.
+        let p = policy.get();
+        let bitrate = p.quota.throttle(e.session_id).or_else(|| {
+            p.subscribers
+                .lookup(e.session_id, e.client_ip)
+                .limits
+                .bitrate
+        });
         meter.apply(bitrate, generation);
     }
     meter.take(dir, len, now_ms)

@@ -185,7 +185,13 @@ impl Worker {
                         break;
                     }
                     let reason = *reason;
-                    expiry::remove(self, idx, Some(reason), now_ms, ev);
+                    // A used-up quota ends open TCP connections with resets
+                    // on their next segments (quota_end.rs).
+                    let marked = reason == crate::event::EndReason::QuotaExhausted
+                        && super::quota_end::mark(self, idx, now_ms);
+                    if !marked {
+                        expiry::remove(self, idx, Some(reason), now_ms, ev);
+                    }
                     *n += 1;
                     spent = spent.saturating_add(REMOVE_COST);
                 }

@@ -1,13 +1,14 @@
 //! Tier-2, terminal → server: find or create the user session, rewrite to
 //! (gateway address, unique port) → (server, service port), send it on.
 
-use super::l2::{normalize, rd16, set_macs, ClientPath};
+use super::l2::{normalize, set_macs, ClientPath};
 use super::nat::{rewrite, Rewrite};
 pub(super) use super::parse::L4Info;
+use super::refuse::Refused;
 use super::steer::Rx;
 use super::{Verdict, Worker};
 use crate::counters::DropReason;
-use crate::event::{AccountingEvent, EndReason, Event, EventSink, RecordKind};
+use crate::event::{EndReason, Event, EventSink};
 use crate::frame::Frame;
 use crate::policy::admit::{self, Decision, NewFlow};
 use crate::tier1::SessionId;
@@ -127,17 +128,26 @@ impl Worker {
         let Some(e) = self.gw.table.get_mut(idx) else {
             return Verdict::Drop(DropReason::NoUserSession);
         };
-        // Bitrate limit hook (rate_limit.rs).
-        if e.flags.0 & SessionFlags::BITRATE.0 != 0
-            && !super::rate_limit::conforms(
+        // Bitrate limit and quota end hooks (rate_limit.rs, quota_end.rs):
+        // one flag test for user sessions with neither.
+        if e.flags.0 & (SessionFlags::BITRATE.0 | SessionFlags::QUOTA_ENDED.0) != 0 {
+            if e.flags.contains(SessionFlags::QUOTA_ENDED) {
+                return self.quota_ended_from_client(f, idx, &path, now_ms);
+            }
+            if !super::rate_limit::conforms(
                 &mut self.gw.admission,
                 &self.snaps.policy,
                 e,
                 (Direction::ToServer, ip_len),
                 now_ms,
-            )
-        {
-            return Verdict::Drop(DropReason::BitrateLimited);
+            ) {
+                // Re-marked instead of dropped where its type says so.
+                match super::rate_limit::over_limit_dscp(&self.snaps.policy, e) {
+                    Some(d) => self.over_limit = Some((idx, d)),
+                    None => return Verdict::Drop(DropReason::BitrateLimited),
+                }
+                self.counters.bitrate_remarked.inc();
+            }
         }
         // SYN proxy hook (synproxy/): held until the server answers, then spliced below.
         let splice = if e.flags.0 & SessionFlags::SYN_PROXY != 0 {
@@ -188,7 +198,12 @@ impl Worker {
             dst_port: e.server_port,
         };
         let (server, server_index) = (e.server_ip, e.server_index);
-        let dscp = super::marks::dscp(self.dscp_marks, self.snaps.policy.get(), e);
+        let dscp = super::marks::dscp(
+            self.dscp_marks,
+            self.snaps.policy.get(),
+            e,
+            (&mut self.over_limit, idx),
+        );
         let proxy_v2 = e.flags.0 & (SessionFlags::PROXY_V2.0 | SessionFlags::PROXY_V2_ACKED.0);
         // PROXY protocol hook (proxy_protocol/): header in front of the
         // terminal's first byte, sequence numbers shifted after it (before
@@ -309,7 +324,16 @@ impl Worker {
         ev: &mut E,
     ) -> Result<u32, Verdict> {
         let (key, l4, dscp, sid, path, now_ms) = (&o.key, &o.l4, o.dscp, o.sid, &o.path, o.now_ms);
+        // Quota used up with `Block` (the control plane's verdict, in the
+        // policy snapshot): refused below, once the record can name the
+        // service; a TCP segment of a user session the quota ended gets
+        // its RST here, without a record.
+        let quota_blocked = self.snaps.policy.get().quota.is_blocked(sid.0);
+        let quota_refusal = (EndReason::QuotaExhausted, DropReason::QuotaExhausted);
         if key.proto == PROTO_TCP && !(l4.flags.syn() && !l4.flags.ack() && !l4.flags.rst()) {
+            if quota_blocked && !l4.flags.rst() {
+                return Err(self.refuse(f, o, quota_refusal, None, ev));
+            }
             return Err(Verdict::Drop(DropReason::NotSyn));
         }
         let flow = NewFlow {
@@ -357,11 +381,27 @@ impl Worker {
                 ty,
                 accounted,
             } => {
-                return Err(self.refuse(f, o, service, ty, accounted, ev));
+                let refused = Refused {
+                    service,
+                    ty,
+                    accounted,
+                };
+                let not_entitled = (EndReason::NotEntitled, DropReason::RateLimited);
+                return Err(self.refuse(f, o, not_entitled, Some(refused), ev));
             }
             Decision::Drop(r) => return Err(Verdict::Drop(r)),
         };
 
+        if quota_blocked {
+            let accounted =
+                (self.snaps.policy.get().classifier.get(ty)).is_none_or(|t| t.accounted);
+            let refused = Refused {
+                service: group,
+                ty,
+                accounted,
+            };
+            return Err(self.refuse(f, o, quota_refusal, Some(refused), ev));
+        }
         // Entitled: within the subscriber's limits? (see limit.rs)
         let counted = self.admit(f, o, &limits, (group, ty), ev)?;
         let Some((gw_addr, gw_port)) = self.gw.ports.alloc(now_ms) else {
@@ -388,8 +428,11 @@ impl Worker {
         if counted {
             e.flags
                 .insert(crate::tier2::user_sessions::SessionFlags::LIMITED);
-            if limits.bitrate.is_some() {
+            if limits.metered() {
                 e.flags.insert(SessionFlags::BITRATE);
+            }
+            if limits.quota.is_some() {
+                e.flags.insert(SessionFlags::QUOTA);
             }
         }
         if proxy_v2 {
@@ -401,6 +444,9 @@ impl Worker {
         let mut deadline = e.deadline_ms(&timeouts);
         if interim > 0 {
             deadline = deadline.min(now_ms.saturating_add(interim));
+        }
+        if e.flags.contains(SessionFlags::QUOTA) {
+            deadline = deadline.min(now_ms.saturating_add(super::USAGE_REPORT_MS));
         }
         match self.gw.table.insert(*key, e) {
             Ok(idx) => {
@@ -428,80 +474,6 @@ impl Worker {
                 }))
             }
         }
-    }
-
-    /// Refuses a user session the subscriber may not use: TCP gets a RST,
-    /// UDP an ICMP administratively-prohibited (both rate-limited), and an
-    /// accounting record with reason `not_entitled` is written.
-    fn refuse<F: Frame, E: EventSink>(
-        &mut self,
-        f: &mut F,
-        o: &Opening,
-        service: u32,
-        ty: u8,
-        accounted: bool,
-        ev: &mut E,
-    ) -> Verdict {
-        let (key, sid, path, now_ms) = (&o.key, o.sid, &o.path, o.now_ms);
-        self.counters.refused.inc();
-        if accounted {
-            let bytes = u64::from(rd16(f.bytes(), IP + 2));
-            self.emit(
-                ev,
-                Event::Accounting(AccountingEvent {
-                    kind: RecordKind::Final,
-                    end_reason: EndReason::NotEntitled,
-                    proto: key.proto,
-                    user_session_type: ty,
-                    worker: self.cfg.index,
-                    session_id: sid.0,
-                    terminal_ip: key.client_ip,
-                    terminal_port: key.client_port,
-                    gateway_ip: Ipv4Addr::UNSPECIFIED,
-                    gateway_port: 0,
-                    dest_ip: key.dst_ip,
-                    dest_port: key.dst_port,
-                    server_ip: Ipv4Addr::UNSPECIFIED,
-                    server_port: 0,
-                    service,
-                    packets_up: 1,
-                    bytes_up: bytes,
-                    packets_down: 0,
-                    bytes_down: 0,
-                    start_ms: now_ms,
-                    end_ms: now_ms,
-                }),
-            );
-        }
-        let rate = self.snaps.policy.get().reply_rate_per_s;
-        if !self.limiter.allow(now_ms, rate) {
-            return Verdict::Drop(DropReason::RateLimited);
-        }
-        let mut out = [0u8; 192];
-        let written = if key.proto == PROTO_TCP {
-            crate::wire::write_tcp_rst_reply(f.bytes(), &mut out)
-        } else {
-            let src = key.dst_ip;
-            crate::wire::write_icmp_error(
-                f.bytes(),
-                &mut out,
-                crate::wire::ICMP_DEST_UNREACHABLE,
-                crate::wire::UNREACH_ADMIN_PROHIBITED,
-                src,
-            )
-        };
-        let Ok(n) = written else {
-            return Verdict::Drop(DropReason::NotEntitled);
-        };
-        if !super::own_addresses::replace_contents(f, &out[..n]) {
-            return Verdict::Drop(DropReason::NoRoom);
-        }
-        if key.proto == PROTO_TCP {
-            self.counters.rst_sent.inc();
-        } else {
-            self.counters.icmp_errors_sent.inc();
-        }
-        self.send_to_client(f, path)
     }
 
     /// Sends a plain frame back to a terminal along `path`.

@@ -27,6 +27,9 @@ pub struct UserSessionType {
     pub accounted: bool,
     /// DSCP set on its packets both ways (wins over the service's).
     pub dscp: Option<u8>,
+    /// A packet over its session ID's bitrate limit is forwarded with this
+    /// DSCP instead of being dropped (`pipeline::rate_limit`).
+    pub over_limit_dscp: Option<u8>,
 }
 
 /// One classification rule; every present condition must hold.
@@ -67,6 +70,7 @@ impl Default for Classifier {
                 timeouts: None,
                 accounted: true,
                 dscp: None,
+                over_limit_dscp: None,
             }],
             rules: Vec::new(),
         }
@@ -106,6 +110,7 @@ mod tests {
             timeouts: None,
             accounted: true,
             dscp: None,
+            over_limit_dscp: None,
         }
     }
 

@@ -7,7 +7,7 @@
 //! [`crate::tier2::admission`], per worker: every user session of one
 //! session ID lives on the one gateway the steering table picks.
 
-use crate::shaping::Bitrate;
+use crate::shaping::{Bitrate, OnExhausted, QuotaPlan};
 
 /// Limits on one session ID's user sessions. `None` = no limit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -19,6 +19,9 @@ pub struct Limits {
     /// Bitrate limits, up and down, shared by all of the session ID's user
     /// sessions (`pipeline::rate_limit`).
     pub bitrate: Option<Bitrate>,
+    /// A usage quota per session ID: its user sessions report what they
+    /// carry (`SessionFlags::QUOTA`) to the control plane's ledger.
+    pub quota: Option<QuotaPlan>,
 }
 
 /// A token bucket: `per_s` tokens a second, at most `burst` saved up.
@@ -33,9 +36,22 @@ impl Limits {
         max_live: None,
         rate: None,
         bitrate: None,
+        quota: None,
     };
 
     pub fn is_none(&self) -> bool {
-        self.max_live.is_none() && self.rate.is_none() && self.bitrate.is_none()
+        self.max_live.is_none()
+            && self.rate.is_none()
+            && self.bitrate.is_none()
+            && self.quota.is_none()
+    }
+
+    /// Whether user sessions under these limits are metered: a bitrate
+    /// limit, or a quota that throttles once used up.
+    pub fn metered(&self) -> bool {
+        self.bitrate.is_some()
+            || self
+                .quota
+                .is_some_and(|q| matches!(q.on_exhausted, OnExhausted::Throttle(_)))
     }
 }

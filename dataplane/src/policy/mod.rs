@@ -6,8 +6,9 @@
 //! user-session type and its treatment (claim 9), whether the subscriber
 //! may use the service (claim 5), and whether an external destination may
 //! be reached (claim 6). The one exception: a subscriber's bitrate limit
-//! (`Limits::bitrate`) is looked up again on the established path, once
-//! per session ID after each reload (`pipeline::rate_limit`).
+//! (`Limits::bitrate`, or the throttle of a used-up quota) is looked up
+//! again on the established path, once per session ID after each publish
+//! (`pipeline::rate_limit`).
 
 pub mod admit;
 mod classify;
@@ -39,6 +40,9 @@ pub struct Policy {
     /// gateway address's port pool) from which `SynProxyMode::Auto`
     /// services are proxied.
     pub syn_proxy_fill_percent: u8,
+    /// Session IDs over their usage quota (the control plane's ledger
+    /// decides; `shaping::QuotaVerdicts`).
+    pub quota: crate::shaping::QuotaVerdicts,
 }
 
 impl Policy {
@@ -52,12 +56,16 @@ impl Policy {
             .unwrap_or(&self.timeouts)
     }
 
-    /// Whether any type or service marks a DSCP (checked once per new
-    /// snapshot, so that the established path can skip [`dscp_for`]).
+    /// Whether any type or service marks a DSCP, or a type re-marks packets
+    /// over their bitrate limit (checked once per new snapshot, so that the
+    /// established path can skip [`dscp_for`]).
     ///
     /// [`dscp_for`]: Policy::dscp_for
     pub fn marks_dscp(&self) -> bool {
-        self.classifier.types.iter().any(|t| t.dscp.is_some())
+        self.classifier
+            .types
+            .iter()
+            .any(|t| t.dscp.is_some() || t.over_limit_dscp.is_some())
             || self.services.services.iter().any(|s| s.dscp.is_some())
     }
 

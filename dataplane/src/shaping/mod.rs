@@ -6,7 +6,9 @@
 mod meter;
 mod quota;
 mod token_bucket;
+mod verdicts;
 
 pub use meter::{Bitrate, Meter};
 pub use quota::{OnExhausted, QuotaEvent, QuotaPlan, QuotaState, Usage, MAX_THRESHOLDS};
 pub use token_bucket::{Rate, TokenBucket, MIN_BURST_BYTES};
+pub use verdicts::QuotaVerdicts;

@@ -9,7 +9,7 @@
 //! own — so every rule (crossing order, period roll-over, grants after
 //! exhaustion) is tested here.
 
-use super::Rate;
+use super::Bitrate;
 
 /// Most thresholds one quota may have.
 pub const MAX_THRESHOLDS: usize = 8;
@@ -19,8 +19,9 @@ pub const MAX_THRESHOLDS: usize = 8;
 pub enum OnExhausted {
     /// New user sessions are refused and open ones ended.
     Block,
-    /// Traffic continues at this rate (both directions).
-    Throttle(Rate),
+    /// Traffic continues at these rates (up and down; the subscriber's
+    /// bitrate meters take them instead of its own `bitrate` limit).
+    Throttle(Bitrate),
 }
 
 /// A quota as the config gives it.

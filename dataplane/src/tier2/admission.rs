@@ -346,7 +346,7 @@ mod tests {
         Limits {
             max_live,
             rate: (per_s > 0).then_some(Rate { per_s, burst }),
-            bitrate: None,
+            ..Limits::NONE
         }
     }
 

@@ -67,7 +67,12 @@ impl ClientPath {
 
 /// GTP-U tunnel a session's downlink goes back through; all zero when the
 /// terminal is not behind a tunnel.
+///
+/// Packed to 2-byte alignment so that [`ClientPath`] has no padding and
+/// [`UserSession`] keeps two cache lines with 16 flag bits (fields are
+/// read and written by value; take no reference to them).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C, packed(2))]
 pub struct GtpTunnel {
     pub peer_ip: Ipv4Addr,
     pub teid: u32,
@@ -93,7 +98,7 @@ pub struct Traffic {
 
 /// Bit set of per-session flags.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct SessionFlags(pub u8);
+pub struct SessionFlags(pub u16);
 
 impl SessionFlags {
     /// The start of this session has been reported to accounting.
@@ -114,8 +119,14 @@ impl SessionFlags {
     pub const PROXY_V2: SessionFlags = SessionFlags(1 << 6);
     /// PROXY protocol: the server has acknowledged the whole header.
     pub const PROXY_V2_ACKED: SessionFlags = SessionFlags(1 << 7);
+    /// Its subscriber has a usage quota: its totals are reported to the
+    /// control plane's ledger (`Event::Usage`) while it lives and when it ends.
+    pub const QUOTA: SessionFlags = SessionFlags(1 << 8);
+    /// Its subscriber's quota ran out (`Block`): the next segments are
+    /// answered by resets and it is removed (`pipeline::quota_end`).
+    pub const QUOTA_ENDED: SessionFlags = SessionFlags(1 << 9);
     /// Either SYN proxy flag.
-    pub const SYN_PROXY: u8 = (1 << 3) | (1 << 4);
+    pub const SYN_PROXY: u16 = (1 << 3) | (1 << 4);
 
     #[inline]
     pub fn contains(self, other: SessionFlags) -> bool {

@@ -118,11 +118,14 @@ fn limits(l: &SubscriberLimits, at: Vec<Seg<'static>>) -> Result<(), Violation> 
     if let Some(b) = &l.bitrate {
         bitrate(b, &sub("bitrate"))?;
     }
+    if let Some(q) = &l.quota {
+        super::quota::check(q, &sub("quota"))?;
+    }
     Ok(())
 }
 
 /// Largest bitrate limit, Mbit/s (400 Gbit/s: beyond any port).
-const MAX_MBIT: u32 = 400_000;
+pub(super) const MAX_MBIT: u32 = 400_000;
 /// Largest bitrate burst, kB (1 GB).
 const MAX_BURST_KB: u32 = 1_000_000;
 

@@ -1,5 +1,6 @@
 //! MSS clamps (global `mss_clamp`, a port's `mss_clamp`) and DSCP marks
-//! (`user_session_types[].dscp`, `services[].dscp`): values in range, and
+//! (`user_session_types[].dscp` and `.over_limit_dscp`,
+//! `services[].dscp`): values in range, and
 //! a port's own clamp only on an access port (the terminals' side).
 
 use super::{field, violation, Violation};
@@ -57,6 +58,16 @@ pub fn check(c: &Config) -> Result<(), Violation> {
             dscp_ok(
                 d,
                 vec![field("user_session_types"), Seg::Index(i), field("dscp")],
+            )?;
+        }
+        if let Some(d) = t.over_limit_dscp {
+            dscp_ok(
+                d,
+                vec![
+                    field("user_session_types"),
+                    Seg::Index(i),
+                    field("over_limit_dscp"),
+                ],
             )?;
         }
     }

@@ -14,6 +14,7 @@ mod hardening;
 mod health;
 mod marks;
 mod ports;
+mod quota;
 mod services;
 mod sizes;
 mod subscribers;

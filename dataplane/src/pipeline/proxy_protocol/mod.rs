@@ -256,7 +256,7 @@ impl Worker {
         f: &mut F,
         idx: u32,
         l4: &L4Info,
-        flags: u8,
+        flags: u16,
     ) -> Result<(), DropReason> {
         if l4.proto != PROTO_TCP {
             return Ok(());

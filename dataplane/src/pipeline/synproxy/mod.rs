@@ -344,7 +344,12 @@ impl Worker {
             mss: Some(mss),
             tos: marked_tos(
                 tos,
-                crate::pipeline::marks::dscp(self.dscp_marks, self.snaps.policy.get(), e),
+                crate::pipeline::marks::dscp(
+                    self.dscp_marks,
+                    self.snaps.policy.get(),
+                    e,
+                    (&mut None, u32::MAX),
+                ),
             ),
         };
         let server = e.server_ip;
@@ -396,7 +401,12 @@ impl Worker {
             mss: None,
             tos: marked_tos(
                 tos,
-                crate::pipeline::marks::dscp(self.dscp_marks, self.snaps.policy.get(), e),
+                crate::pipeline::marks::dscp(
+                    self.dscp_marks,
+                    self.snaps.policy.get(),
+                    e,
+                    (&mut None, u32::MAX),
+                ),
             ),
         };
         let server = e.server_ip;

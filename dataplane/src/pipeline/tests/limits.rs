@@ -20,7 +20,7 @@ fn limited(max_live: Option<u32>, rate: Option<Rate>) -> Policy {
             limits: Limits {
                 max_live,
                 rate,
-                bitrate: None,
+                ..Limits::NONE
             },
         },
     );

@@ -12,7 +12,9 @@ mod limits;
 mod marks;
 mod prefetch_pass;
 mod props;
+mod quota;
 mod records;
+mod remark;
 mod scan;
 
 use super::*;
