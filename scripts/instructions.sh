@@ -21,6 +21,9 @@
 # PROXY=on scripts/instructions.sh ...: the service sends PROXY protocol v2
 # headers (acknowledged; data past the first byte, so shifted); PROXY=off:
 # the same traffic without the option, the figure to compare with.
+# FABRIC=encapsulate or FABRIC=decap_tier2 scripts/instructions.sh ...: the
+# two ends of the cluster fabric instead (issue 12; the tier-1 unit wrapping
+# each segment in Geneve, the gateway unwrapping it and running tier 2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,7 +44,7 @@ count() {
     local n=$1 toggle=$2 out="$work/cg.$1.$RANDOM"
     local args=(--tool=callgrind --callgrind-out-file="$out")
     [ -n "$toggle" ] && args+=(--collect-atstart=no "--toggle-collect=$toggle")
-    valgrind "${args[@]}" "$bin" "$sessions" "$n" ${BITRATE:+bitrate} ${PROXY:+proxy_$PROXY} >/dev/null 2>"$out.log" ||
+    valgrind "${args[@]}" "$bin" "$sessions" "$n" ${BITRATE:+bitrate} ${PROXY:+proxy_$PROXY} ${FABRIC:+"$FABRIC"} >/dev/null 2>"$out.log" ||
         { cat "$out.log" >&2; exit 1; }
     sed -n 's/^summary: *\([0-9]*\).*/\1/p' "$out"
 }
@@ -59,7 +62,7 @@ pipeline=$(per_packet 'dataplane::pipeline::Worker::process*')
 program=$(per_packet '')
 [ "$pipeline" -gt 0 ] || { echo "Worker::process not found (inlined?)" >&2; exit 1; }
 
-echo "established path, $sessions live user sessions${BITRATE:+ (bitrate limit)}${PROXY:+ (PROXY protocol $PROXY)}, $bursts vs $((2 * bursts)) bursts of 32"
+echo "established path, $sessions live user sessions${BITRATE:+ (bitrate limit)}${PROXY:+ (PROXY protocol $PROXY)}${FABRIC:+ (fabric: $FABRIC)}, $bursts vs $((2 * bursts)) bursts of 32"
 echo "instructions per packet:"
 printf '  %-34s %6d\n' "burst (prefetch pass + pipeline)" "$burst"
 printf '  %-34s %6d\n' "pipeline (Worker::process)" "$pipeline"

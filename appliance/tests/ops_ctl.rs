@@ -29,6 +29,8 @@ const SOME_DROP_REASONS: &[&str] = &[
     "icmpv6_bad_neighbor_discovery",
     "proxy_no_room",
     "quota_exhausted",
+    "fabric_stranger",
+    "geneve_hop_count_exceeded",
 ];
 
 /// Two workers (so there are gateways 0 and 1) on silent net_null ports;

@@ -58,6 +58,7 @@ fn role_name(r: Role) -> &'static str {
         Role::Access => "access",
         Role::Server => "server",
         Role::External => "external",
+        Role::Fabric => "fabric",
     }
 }
 
@@ -223,6 +224,9 @@ impl Control {
                 mss_clamped: c.mss_clamped.get(),
                 proxy_headers_inserted: c.proxy_headers_inserted.get(),
                 bitrate_remarked: c.bitrate_remarked.get(),
+                fabric_tx: c.fabric_tx.get(),
+                fabric_rx: c.fabric_rx.get(),
+                second_chance: c.second_chance.get(),
                 busy_polls: c.busy_polls.get(),
                 idle_polls: c.idle_polls.get(),
                 drops: DropReason::ALL

@@ -194,8 +194,37 @@ fn start_port(
                   Neighbor Solicitations for its IPv6 addresses may not arrive");
         }
     }
+    if let (crate::config::Role::Fabric, Some(cl)) = (p.role, cfg.cluster.as_ref()) {
+        fabric_mtu(&pid, p, cl.fabric_mtu)?;
+    }
     pid.start().map_err(port_error(p))?;
     Ok((pid, queues, rx_queues))
+}
+
+/// Gives the fabric port `cluster.fabric_mtu`: the outer packets are never
+/// fragmented, so the device must take them whole. A device that cannot
+/// set its MTU (net_ring, net_null) is accepted when it already takes at
+/// least that much; anything else refuses the start.
+fn fabric_mtu(pid: &PortId, p: &crate::config::Port, mtu: u16) -> Result<(), RunError> {
+    match pid.set_mtu(mtu) {
+        Ok(()) => {
+            info!(port = %p.name, mtu, "fabric MTU set");
+            Ok(())
+        }
+        Err(set) => match pid.mtu() {
+            Ok(now) if now >= mtu => {
+                info!(port = %p.name, mtu = now, "fabric MTU: the device keeps its own ({set})");
+                Ok(())
+            }
+            now => Err(RunError::Setup(format!(
+                "fabric port \"{}\" (device {}) cannot take cluster.fabric_mtu {mtu} ({set}; its MTU is {}): \
+                 lower fabric_mtu or use a device that takes it (fabric packets are never fragmented)",
+                p.name,
+                p.device,
+                now.map_or_else(|e| format!("unknown: {e}"), |m| m.to_string())
+            ))),
+        },
+    }
 }
 
 /// Per worker: its producers to every other worker and its consumers.
@@ -220,6 +249,9 @@ pub struct SteeringInputs {
     pub gateways: Vec<dataplane::tier1::Gateway>,
     pub max_gateways: usize,
     pub seed: u64,
+    /// The cluster's members on the fabric as read while joining (the
+    /// workers accept fabric frames from them from the first burst on).
+    pub fabric: dataplane::tier1::FabricPeers,
 }
 
 /// A cluster member joins before DPDK starts: etcd unreachable, other
@@ -240,11 +272,13 @@ pub fn steering_inputs(cfg: &Config, cluster: Option<&crate::cluster::Link>) -> 
             gateways: crate::cluster::view::table_gateways(&link.view, link.me.appliance_id),
             max_gateways: link.handle.params.max_gateways as usize,
             seed: link.handle.params.seed,
+            fabric: crate::cluster::fabric_peers(&link.view),
         },
         None => SteeringInputs {
             gateways: plan::gateways(cfg),
             max_gateways: dataplane::tier1::DEFAULT_MAX_GATEWAYS,
             seed: 0,
+            fabric: dataplane::tier1::FabricPeers::default(),
         },
     }
 }
@@ -285,7 +319,8 @@ pub fn assemble_workers(
     let policy = plan::policy(cfg);
     let steering = SteeringTable::with_params(inputs.max_gateways, inputs.seed)
         .with_gateways(&inputs.gateways)
-        .map_err(|e| RunError::Setup(format!("steering table: {e}")))?;
+        .map_err(|e| RunError::Setup(format!("steering table: {e}")))?
+        .with_fabric(inputs.fabric.clone());
     WorkersPlan {
         worker: WorkerConfig {
             index: 0,
@@ -297,6 +332,7 @@ pub fn assemble_workers(
             session_key: plan::session_key(cfg.steering.key),
             probe_ports: cfg.health.active.as_ref().map(|a| a.source_ports),
             bitrate_meters: cfg.has_bitrate_limits(),
+            fabric: plan::fabric(cfg),
         },
         topology: plan::topology(cfg, macs, &policy),
         steering,
@@ -531,6 +567,9 @@ pub fn attach_cluster(
     let Some(mut link) = cluster else {
         return Ok(());
     };
+    control
+        .shared
+        .publish_fabric(crate::cluster::fabric_peers(&link.view));
     let applied = crate::cluster::apply_view(
         &mut control.shared.manager,
         &link.view,

@@ -9,6 +9,7 @@
 
 mod downlink;
 mod expiry;
+pub mod fabric;
 pub mod hold;
 pub mod inspect;
 mod l2;
@@ -146,6 +147,9 @@ pub struct WorkerConfig {
     /// Allocate a bitrate meter per session ID (the config has a bitrate
     /// limit); without, bitrate limits cannot apply.
     pub bitrate_meters: bool,
+    /// This appliance's place on the cluster fabric (`fabric.rs`); `None`
+    /// stand-alone.
+    pub fabric: Option<fabric::FabricConfig>,
 }
 
 /// The snapshots a worker reads.
@@ -239,7 +243,14 @@ pub struct Worker {
     /// The user session (slab index) whose packet in flight is over its
     /// bitrate limit and re-marked, and the DSCP (`rate_limit::take_remark`).
     over_limit: Option<(u32, u8)>,
+    /// Where frames to other appliances' fabric addresses went last, by
+    /// the address's low bits (`fabric.rs`): like `Gateway::server_hops`,
+    /// no route scan and neighbour lookup per encapsulated packet.
+    fabric_hops: [ServerHop; FABRIC_HOPS],
 }
+
+/// Slots of `Worker::fabric_hops` (a power of two).
+const FABRIC_HOPS: usize = 16;
 
 /// Tier 2's state: the user-session table and everything that serves it.
 struct Gateway {
@@ -301,6 +312,7 @@ impl Worker {
         Ok(Worker {
             dscp_marks,
             over_limit: None,
+            fabric_hops: [ServerHop::UNKNOWN; FABRIC_HOPS],
             cfg,
             topo,
             snaps,
@@ -431,6 +443,7 @@ impl Worker {
                     now_ms,
                     ingress,
                     frame: &record.parsed,
+                    fabric: None,
                 };
                 self.steer(f, &rx, role, ev)
             }

@@ -63,12 +63,13 @@ impl Worker {
     /// Out of line: the established path only tests the flag.
     #[cold]
     #[inline(never)]
-    pub(super) fn quota_ended_from_client<F: Frame>(
+    pub(super) fn quota_ended_from_client<F: Frame, E: EventSink>(
         &mut self,
         f: &mut F,
         idx: u32,
         path: &ClientPath,
         now_ms: u64,
+        ev: &mut E,
     ) -> Verdict {
         if let Some(e) = self.gw.table.get_mut(idx) {
             e.state = FlowState::Tcp(TcpState::Close);
@@ -86,7 +87,7 @@ impl Worker {
             return Verdict::Drop(DropReason::NoRoom);
         }
         self.counters.rst_sent.inc();
-        self.send_to_client(f, path)
+        self.send_to_client(f, path, now_ms, ev)
     }
 
     /// A server's segment (sequence number `seq` in the terminal's view)
@@ -145,7 +146,7 @@ impl Worker {
             return Verdict::Drop(DropReason::NoRoom);
         }
         self.counters.rst_sent.inc();
-        self.send_to_client(f, &path)
+        self.send_to_client(f, &path, now_ms, ev)
     }
 }
 

@@ -113,6 +113,6 @@ impl Worker {
         } else {
             self.counters.icmp_errors_sent.inc();
         }
-        self.send_to_client(f, path)
+        self.send_to_client(f, path, now_ms, ev)
     }
 }

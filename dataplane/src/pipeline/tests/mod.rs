@@ -5,6 +5,7 @@
 mod behaviour;
 mod bitrate;
 mod edges;
+mod fabric;
 mod fragments;
 mod hardening;
 mod ipv6;
