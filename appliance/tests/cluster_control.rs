@@ -584,6 +584,7 @@ fn a_gateway_takes_sessions_from_the_fabric_and_refuses_strangers() {
                 hop_count: 0,
                 flags: 0,
                 generation: 0,
+                draining_from: 0,
             },
         };
         encapsulate(&mut buf, GENEVE_ENCAP_LEN, &encap).expect("room");

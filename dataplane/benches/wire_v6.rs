@@ -38,6 +38,7 @@ fn encap_params() -> GeneveEncap {
             hop_count: 0,
             flags: 0,
             generation: 3,
+            draining_from: 0,
         },
     }
 }

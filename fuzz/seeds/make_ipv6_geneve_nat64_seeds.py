@@ -27,9 +27,10 @@ put("ipv6_views", "unreach-quote", raw(eth6()/IPv6(src=US, dst=T)/ICMPv6DestUnre
 put("ipv6_views", "later-fragment-tcp", raw(eth6()/IPv6(src=T, dst=US, nh=44)/IPv6ExtHdrFragment(nh=6, id=9, offset=100, m=0)/Raw(b"\x00"*24)))
 
 # geneve_decap: selector byte, then the frame
-def option(hop, appliance=41999999, io=3, gen=0x0102030405060708, cls=0xfff0, typ=0x81, flags=0):
-    # data: appliance ID (4 bytes), I/O point (2), hop count (1), flags (1), generation (8)
-    return struct.pack(">HBB", cls, typ, 4) + struct.pack(">IHBBQ", appliance, io, hop, flags, gen)
+def option(hop, appliance=41999999, io=3, gen=0x0102030405060708, cls=0xfff0, typ=0x81, flags=0, draining=0):
+    # data: appliance ID (4 bytes), I/O point (2), hop count (1), flags (1), generation (8),
+    # the gateway the session drains from at the tier-1 unit (4)
+    return struct.pack(">HBB", cls, typ, 5) + struct.pack(">IHBBQI", appliance, io, hop, flags, gen, draining)
 def geneve(opts, vni=0xabcdef, flags=0x40, ver=0, proto=0x6558):
     return bytes([(ver << 6) | (len(opts) // 4), flags]) + struct.pack(">HI", proto, vni << 8) + opts
 inner = raw(Ether(src=A, dst=B)/IP(src="10.8.0.100", dst="10.9.0.1")/UDP(sport=40000, dport=53)/Raw(b"inner"))

@@ -101,7 +101,7 @@ fn field(name: &'static str) -> Seg<'static> {
 
 /// Bytes the fabric adds in front of a terminal's IPv4 packet: outer IPv4,
 /// UDP, Geneve, the Tandem option and the inner Ethernet header.
-const FABRIC_ENCAP: u16 = 20 + 8 + 8 + 20 + 14;
+const FABRIC_ENCAP: u16 = 20 + 8 + 8 + dataplane::wire::TANDEM_OPTION_LEN as u16 + 14;
 
 fn at(f: &'static str) -> Vec<Seg<'static>> {
     vec![field("cluster"), field(f)]

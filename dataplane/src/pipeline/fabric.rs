@@ -88,6 +88,9 @@ pub(super) struct FabricIn {
     pub io_point: u16,
     /// 0 from tier 1, 1 after a second-chance forward.
     pub hop: u8,
+    /// The gateway ID the session drains from at the tier-1 unit (0:
+    /// none), which this appliance may not know (learned pins are local).
+    pub draining_from: u32,
 }
 
 /// The outer UDP source port's entropy for a session: its hash.
@@ -133,12 +136,16 @@ impl Worker {
                 self.clamp_for_fabric(f.bytes_mut(), ip.l4_off(), fab.mtu);
             }
         }
+        let steering = self.snaps.steering.get();
         let option = TandemOption {
             appliance_id: fab.appliance_id,
             io_point: rx.port,
             hop_count: 0,
             flags: 0,
-            generation: self.snaps.steering.get().fabric().generation,
+            generation: steering.fabric().generation,
+            // What only this tier-1 unit knows (its learned pins): where
+            // the session drains from, for the gateway's second chance.
+            draining_from: steering.draining_from(sid).map_or(0, |g| g.id.0),
         };
         self.encap_and_send(f, (addr, port), option, flow_hash(sid.0), rx.now_ms, ev)
     }
@@ -267,6 +274,7 @@ impl Worker {
                 appliance_id: option.appliance_id,
                 io_point: option.io_point,
                 hop: option.hop_count,
+                draining_from: option.draining_from,
             }),
         };
         self.uplink(f, &inner_rx, sid, ev)
@@ -323,6 +331,7 @@ impl Worker {
             hop_count: 0,
             flags: TANDEM_FLAG_TO_TIER1,
             generation,
+            draining_from: 0,
         };
         self.encap_and_send(f, dst, option, hash, now_ms, ev)
     }
@@ -375,6 +384,7 @@ impl Worker {
             hop_count: 1,
             flags: 0,
             generation: self.snaps.steering.get().fabric().generation,
+            draining_from: 0,
         };
         let hash = flow_hash(sid.0);
         self.counters.second_chance.inc();

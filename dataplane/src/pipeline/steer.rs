@@ -12,7 +12,7 @@ use crate::counters::DropReason;
 use crate::event::{Event, EventSink};
 use crate::frame::Frame;
 use crate::hash::mix64;
-use crate::tier1::{session_id, GatewayTarget, SessionId, SessionKeyMode};
+use crate::tier1::{session_id, GatewayId, GatewayTarget, SessionId, SessionKeyMode};
 use crate::tier2::try_owner_core;
 use crate::topology::{LocalAddr, Role};
 use crate::wire::{ETHERTYPE_ARP, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
@@ -192,10 +192,17 @@ impl Worker {
         &self,
         sid: SessionId,
         l4: &L4Info,
-        hop: u8,
+        fabric: Option<FabricIn>,
     ) -> Option<SecondChance> {
         let steering = self.snaps.steering.get();
-        let previous = steering.draining_from(sid)?;
+        let (hop, hint) = fabric.map_or((0, 0), |fi| (fi.hop, fi.draining_from));
+        let previous = match steering.draining_from(sid) {
+            Some(previous) => previous,
+            // The tier-1 unit's word (its learned pins are its own): the
+            // gateway it still has to be a live one here.
+            None if hint != 0 => steering.gateway(GatewayId(hint))?,
+            None => return None,
+        };
         if hop > 0 {
             return None;
         }

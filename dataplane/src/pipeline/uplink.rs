@@ -119,8 +119,7 @@ impl Worker {
                         return v;
                     }
                 }
-                let hop = rx.fabric.map_or(0, |fi| fi.hop);
-                if let Some(previous) = self.drain_handoff(sid, &l4, hop) {
+                if let Some(previous) = self.drain_handoff(sid, &l4, rx.fabric) {
                     return self.second_chance(f, rx, (&path, sid), previous, ev);
                 }
                 match self.create(f, &opening, ev) {

@@ -8,7 +8,7 @@
 //! [`TANDEM_OPTION_CLASS`] = 0xFFF0, the first of RFC 8926's
 //! "Experimental Use" range 0xFFF0–0xFFFF; type [`TANDEM_OPTION_TYPE`] =
 //! 0x81, i.e. type 1 with the critical bit, so a Geneve receiver that does
-//! not know it drops the packet instead of ignoring the hop count). Its 16
+//! not know it drops the packet instead of ignoring the hop count). Its 20
 //! data bytes, big-endian:
 //!
 //! | bytes | field |
@@ -18,6 +18,7 @@
 //! | 6 | hop count (0 from tier 1; 1 after one second-chance forward) |
 //! | 7 | flags: bit 0 ([`TANDEM_FLAG_TO_TIER1`]) = downlink, gateway → tier-1 unit; other bits sent 0, ignored |
 //! | 8–15 | steering table generation of the sender |
+//! | 16–19 | uplink: the gateway the session is draining from at the tier-1 unit (after a move or a drain), 0 if none; the gateway gives a packet it has no user session for a second chance there |
 //!
 //! UDP checksum: sent as 0 over the IPv4 outer header, as RFC 8926
 //! section 3.3 allows (and Linux's Geneve does by default): the inner
@@ -49,7 +50,7 @@ pub const GENEVE_PROTO_ETHERNET: u16 = 0x6558;
 pub const TANDEM_OPTION_CLASS: u16 = 0xfff0;
 pub const TANDEM_OPTION_TYPE: u8 = 0x81;
 /// The Tandem option's data length, and with its 4-byte option header.
-pub const TANDEM_OPTION_DATA_LEN: usize = 16;
+pub const TANDEM_OPTION_DATA_LEN: usize = 20;
 pub const TANDEM_OPTION_LEN: usize = 4 + TANDEM_OPTION_DATA_LEN;
 /// Flag bit of the option: the frame goes from a gateway back to the
 /// tier-1 unit (downlink), not to a gateway.
@@ -59,7 +60,7 @@ pub const MAX_GENEVE_OPTIONS: usize = 8;
 /// The largest hop count a receiver accepts: one second-chance forward.
 pub const MAX_HOP_COUNT: u8 = 1;
 /// Bytes `encapsulate` writes in front of the inner frame: Ethernet 14,
-/// IPv4 20, UDP 8, Geneve 8, Tandem option 20.
+/// IPv4 20, UDP 8, Geneve 8, Tandem option 24.
 pub const GENEVE_ENCAP_LEN: usize =
     ETHERNET_HEADER_LEN + IPV4_HEADER_LEN + UDP_HEADER_LEN + GENEVE_HEADER_LEN + TANDEM_OPTION_LEN;
 /// Outer source ports come from the ephemeral range 49152–65535.
@@ -268,10 +269,15 @@ pub struct TandemOption {
     /// [`TANDEM_FLAG_TO_TIER1`] or 0 (unknown bits are ignored on receipt).
     pub flags: u8,
     pub generation: u64,
+    /// Uplink from a tier-1 unit: the gateway ID the session is draining
+    /// from there (moved or drained away from it), 0 for none. The tier-1
+    /// unit knows it from its own pins; a gateway on another appliance
+    /// does not, and needs it for the second chance.
+    pub draining_from: u32,
 }
 
 impl TandemOption {
-    /// Reads the option data (the 16 bytes after the option header).
+    /// Reads the option data (the 20 bytes after the option header).
     fn parse(data: &[u8]) -> Result<Self, GeneveError> {
         if data.len() != TANDEM_OPTION_DATA_LEN {
             return Err(GeneveError::BadOption);
@@ -284,10 +290,11 @@ impl TandemOption {
             hop_count: data[6],
             flags: data[7] & TANDEM_FLAG_TO_TIER1,
             generation: u64::from_be_bytes(generation),
+            draining_from: read_u32(data, 16),
         })
     }
 
-    /// Writes the option, header included (20 bytes).
+    /// Writes the option, header included (24 bytes).
     pub fn emit(&self, buf: &mut [u8]) -> Result<usize, GeneveError> {
         let option = buf
             .get_mut(..TANDEM_OPTION_LEN)
@@ -300,6 +307,7 @@ impl TandemOption {
         option[10] = self.hop_count;
         option[11] = self.flags & TANDEM_FLAG_TO_TIER1;
         option[12..20].copy_from_slice(&self.generation.to_be_bytes());
+        write_u32(option, 20, self.draining_from);
         Ok(TANDEM_OPTION_LEN)
     }
 }

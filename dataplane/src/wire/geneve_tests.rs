@@ -22,6 +22,7 @@ fn encap(hop_count: u8) -> GeneveEncap {
             hop_count,
             flags: 0,
             generation: 0x0102_0304_0506_0708,
+            draining_from: 401,
         },
     }
 }
@@ -101,22 +102,24 @@ fn encapsulation_writes_the_outer_headers_byte_for_byte() {
         &DST_MAC.0[..],
         &SRC_MAC.0[..],
         &[0x08, 0x00],
-        // IPv4: 20-byte header, total 20 + 8 + 8 + 20 + inner, DF, TTL 64, UDP.
+        // IPv4: 20-byte header, total 20 + 8 + 8 + 24 + inner, DF, TTL 64, UDP.
         &[0x45, 0x00],
-        &((20 + 8 + 8 + 20 + inner_frame().len()) as u16).to_be_bytes(),
+        &((20 + 8 + 8 + 24 + inner_frame().len()) as u16).to_be_bytes(),
         &[0x00, 0x00, 0x40, 0x00, 64, 17, 0, 0],
         &[10, 77, 0, 1, 10, 77, 0, 2],
         // UDP: source port from the hash, gateway port, length, checksum 0.
         &outer_src_port(0xdead_beef).to_be_bytes(),
         &GW_PORT.to_be_bytes(),
-        &((8 + 8 + 20 + inner_frame().len()) as u16).to_be_bytes(),
+        &((8 + 8 + 24 + inner_frame().len()) as u16).to_be_bytes(),
         &[0, 0],
-        // Geneve: version 0, 5 words of options, C bit, Ethernet, VNI.
-        &[0x05, 0x40, 0x65, 0x58, 0xab, 0xcd, 0xef, 0x00],
-        // Tandem option: class 0xfff0, type 0x81, 4 words; appliance
+        // Geneve: version 0, 6 words of options, C bit, Ethernet, VNI.
+        &[0x06, 0x40, 0x65, 0x58, 0xab, 0xcd, 0xef, 0x00],
+        // Tandem option: class 0xfff0, type 0x81, 5 words; appliance
         // 41 999 999 (0x0280_de7f, four bytes), I/O point 3, hop 0, flags 0.
-        &[0xff, 0xf0, 0x81, 0x04, 0x02, 0x80, 0xde, 0x7f, 0, 3, 0, 0],
+        &[0xff, 0xf0, 0x81, 0x05, 0x02, 0x80, 0xde, 0x7f, 0, 3, 0, 0],
         &[1, 2, 3, 4, 5, 6, 7, 8],
+        // Draining from gateway 401.
+        &[0, 0, 0x01, 0x91],
     ]
     .concat();
     let mut actual = frame[..GENEVE_ENCAP_LEN].to_vec();
@@ -177,7 +180,7 @@ fn a_right_udp_checksum_is_accepted_and_a_wrong_one_refused() {
 fn strangers_and_bad_headers_are_refused_with_their_reason() {
     let option = tandem_option_bytes(0);
     let good = [
-        geneve_header(20, 0, 0x40, GENEVE_PROTO_ETHERNET),
+        geneve_header(TANDEM_OPTION_LEN, 0, 0x40, GENEVE_PROTO_ETHERNET),
         option.clone(),
     ]
     .concat();
@@ -189,7 +192,7 @@ fn strangers_and_bad_headers_are_refused_with_their_reason() {
         Err(GeneveError::NotGeneve)
     );
     let v1 = [
-        geneve_header(20, 0x40, 0x40, GENEVE_PROTO_ETHERNET),
+        geneve_header(TANDEM_OPTION_LEN, 0x40, 0x40, GENEVE_PROTO_ETHERNET),
         option.clone(),
     ]
     .concat();
@@ -198,7 +201,7 @@ fn strangers_and_bad_headers_are_refused_with_their_reason() {
         Err(GeneveError::BadVersion)
     );
     let oam = [
-        geneve_header(20, 0, 0xc0, GENEVE_PROTO_ETHERNET),
+        geneve_header(TANDEM_OPTION_LEN, 0, 0xc0, GENEVE_PROTO_ETHERNET),
         option.clone(),
     ]
     .concat();
@@ -206,7 +209,11 @@ fn strangers_and_bad_headers_are_refused_with_their_reason() {
         decapsulate(&with_geneve(&oam), GW_PORT),
         Err(GeneveError::ControlMessage)
     );
-    let ipv4 = [geneve_header(20, 0, 0x40, 0x0800), option.clone()].concat();
+    let ipv4 = [
+        geneve_header(TANDEM_OPTION_LEN, 0, 0x40, 0x0800),
+        option.clone(),
+    ]
+    .concat();
     assert_eq!(
         decapsulate(&with_geneve(&ipv4), GW_PORT),
         Err(GeneveError::NotGeneve)
@@ -230,7 +237,7 @@ fn strangers_and_bad_headers_are_refused_with_their_reason() {
     );
     // A non-critical unknown option next to ours is stepped over.
     let both = [
-        geneve_header(28, 0, 0x40, GENEVE_PROTO_ETHERNET),
+        geneve_header(TANDEM_OPTION_LEN + 8, 0, 0x40, GENEVE_PROTO_ETHERNET),
         stranger.to_vec(),
         option.clone(),
     ]
@@ -239,7 +246,7 @@ fn strangers_and_bad_headers_are_refused_with_their_reason() {
     // An unknown critical option.
     let critical = [0x01, 0x02, 0x83, 0x01, 0, 0, 0, 0];
     let crit = [
-        geneve_header(28, 0, 0x40, GENEVE_PROTO_ETHERNET),
+        geneve_header(TANDEM_OPTION_LEN + 8, 0, 0x40, GENEVE_PROTO_ETHERNET),
         option.clone(),
         critical.to_vec(),
     ]
@@ -250,7 +257,7 @@ fn strangers_and_bad_headers_are_refused_with_their_reason() {
     );
     // Ours twice, or of the wrong length.
     let twice = [
-        geneve_header(40, 0, 0x40, GENEVE_PROTO_ETHERNET),
+        geneve_header(2 * TANDEM_OPTION_LEN, 0, 0x40, GENEVE_PROTO_ETHERNET),
         option.clone(),
         option.clone(),
     ]
@@ -268,8 +275,12 @@ fn strangers_and_bad_headers_are_refused_with_their_reason() {
     );
     // An option whose length runs past the option area.
     let mut long = option.clone();
-    long[3] = 5;
-    let long = [geneve_header(20, 0, 0x40, GENEVE_PROTO_ETHERNET), long].concat();
+    long[3] = 6;
+    let long = [
+        geneve_header(TANDEM_OPTION_LEN, 0, 0x40, GENEVE_PROTO_ETHERNET),
+        long,
+    ]
+    .concat();
     assert_eq!(
         decapsulate(&with_geneve(&long), GW_PORT),
         Err(GeneveError::BadOption)
@@ -387,11 +398,12 @@ proptest! {
     fn decapsulate_undoes_encapsulate(
         appliance_id in any::<u32>(), io_point in any::<u16>(), hop_count in 0u8..=1,
         flags in 0u8..=1,
-        generation in any::<u64>(), vni in 0u32..0x100_0000, flow_hash in any::<u32>(),
+        generation in any::<u64>(), draining_from in any::<u32>(),
+        vni in 0u32..0x100_0000, flow_hash in any::<u32>(),
         inner in proptest::collection::vec(any::<u8>(), 14..1500),
     ) {
         let mut params = encap(hop_count);
-        params.option = TandemOption { appliance_id, io_point, hop_count, flags, generation };
+        params.option = TandemOption { appliance_id, io_point, hop_count, flags, generation, draining_from };
         params.vni = vni;
         params.flow_hash = flow_hash;
         let mut buf = vec![0u8; GENEVE_ENCAP_LEN + 10];
@@ -423,6 +435,7 @@ fn frames_built_by_scapy_decapsulate_as_expected() {
         got.option,
         TandemOption {
             hop_count: 0,
+            draining_from: 0,
             ..encap(0).option
         }
     );

@@ -222,7 +222,7 @@ impl Worker {
         let cookie = ack.wrapping_sub(1);
         match self.gw.synproxy.cookies.verify(&t, cookie, now_ms) {
             Some(mss_ix) => Some(self.open_from_cookie(f, o, &t, cookie, mss_ix, ev)),
-            None if active && self.drain_handoff(sid, l4, 0).is_none() => {
+            None if active && self.drain_handoff(sid, l4, None).is_none() => {
                 Some(Verdict::Drop(DropReason::SynCookieInvalid))
             }
             None => None,

@@ -17,7 +17,7 @@ const FAB: u16 = 4;
 const BASE: u16 = 6081;
 const GENERATION: u64 = 42;
 /// Outer Ethernet 14, IPv4 20, UDP 8, Geneve 8, Tandem option 20.
-const ENCAP: usize = 70;
+const ENCAP: usize = 74;
 
 fn fab_addr(id: u32) -> Ipv4Addr {
     Ipv4Addr::new(10, 99, 0, id as u8)
@@ -187,15 +187,16 @@ fn uplink_crosses_the_fabric_to_the_gateway_and_the_reply_comes_back_as_a_stand_
     assert_eq!(rd16(udp_h, 2), BASE);
     assert_eq!(usize::from(rd16(udp_h, 4)), geneve.len() - 34);
     assert_eq!(rd16(udp_h, 6), 0);
-    // Geneve: version 0, 5 words of options, critical, Ethernet, VNI 0.
-    assert_eq!(&geneve[42..50], &[0x05, 0x40, 0x65, 0x58, 0, 0, 0, 0]);
+    // Geneve: version 0, 6 words of options, critical, Ethernet, VNI 0.
+    assert_eq!(&geneve[42..50], &[0x06, 0x40, 0x65, 0x58, 0, 0, 0, 0]);
     // The Tandem option: appliance 1, I/O point = the access port, hop 0,
-    // no flags, the table generation.
-    assert_eq!(&geneve[50..54], &[0xff, 0xf0, 0x81, 0x04]);
+    // no flags, the table generation, draining from no gateway.
+    assert_eq!(&geneve[50..54], &[0xff, 0xf0, 0x81, 0x05]);
     assert_eq!(&geneve[54..58], &1u32.to_be_bytes());
     assert_eq!(rd16(&geneve, 58), ACC);
     assert_eq!((geneve[60], geneve[61]), (0, 0));
     assert_eq!(&geneve[62..70], &GENERATION.to_be_bytes());
+    assert_eq!(&geneve[70..74], &[0; 4]);
     // The inner frame is the terminal's, untouched.
     assert_eq!(&geneve[ENCAP..], &query[..]);
     assert_eq!(c.a1.workers[0].counters().fabric_tx.get(), 1);
@@ -262,16 +263,16 @@ fn mss_at(b: &[u8], ip: usize) -> Option<u16> {
 #[test]
 fn an_encapsulated_syn_and_syn_ack_announce_an_mss_that_fits_the_fabric() {
     let mut c = cluster();
-    assert_eq!(fabric_mss(1500), 1386);
+    assert_eq!(fabric_mss(1500), 1382);
     let (v, geneve, _) = c.a1.run(0, ACC, &syn_with_mss(1460));
     assert_eq!(v, Verdict::Forward(FAB));
-    assert_eq!(mss_at(&geneve, ENCAP + 14), Some(1386));
+    assert_eq!(mss_at(&geneve, ENCAP + 14), Some(1382));
     assert_eq!(c.a1.workers[0].counters().mss_clamped.get(), 1);
     // The gateway's decode checks the TCP checksum the clamp updated.
     let (v, to_server, _) = c.g2.run(0, FAB, &geneve);
     assert_eq!(v, Verdict::Forward(SRV));
     let out = decode(&to_server);
-    assert_eq!(mss_at(&to_server, 14), Some(1386));
+    assert_eq!(mss_at(&to_server, 14), Some(1382));
     // The server's SYN-ACK (MSS 8960) goes back clamped too.
     let [hi, lo] = 8960u16.to_be_bytes();
     let mut syn_ack = tcp_frame(
@@ -296,22 +297,22 @@ fn an_encapsulated_syn_and_syn_ack_announce_an_mss_that_fits_the_fabric() {
     syn_ack[34 + 16..34 + 18].copy_from_slice(&cs.to_be_bytes());
     let (v, back, _) = c.g2.run(0, SRV, &syn_ack);
     assert_eq!(v, Verdict::Forward(FAB));
-    assert_eq!(mss_at(&back, ENCAP + 14), Some(1386));
+    assert_eq!(mss_at(&back, ENCAP + 14), Some(1382));
     let (v, to_terminal, _) = c.a1.run(0, FAB, &back);
     assert_eq!(v, Verdict::Forward(ACC));
     let t = decode(&to_terminal);
     assert_eq!(t.tcp_flags & 0x12, 0x12);
-    assert_eq!(mss_at(&to_terminal, 14), Some(1386));
+    assert_eq!(mss_at(&to_terminal, 14), Some(1382));
 }
 
 #[test]
 fn a_frame_too_big_for_the_fabric_is_dropped_and_counted() {
     let mut a1 = member(1, 600);
-    // 14 + 20 + 8 + 500 = 542 bytes: with 56 bytes of outer headers the
-    // outer packet is 584 <= 600 and passes; 20 bytes more do not.
-    let (v, _, _) = a1.run(0, ACC, &dns_query(&[7; 500]));
+    // 14 + 20 + 8 + 498 = 540 bytes: with 60 bytes of outer headers the
+    // outer packet is 600 <= 600 and passes; one byte more does not.
+    let (v, _, _) = a1.run(0, ACC, &dns_query(&[7; 498]));
     assert_eq!(v, Verdict::Forward(FAB));
-    let (v, _, _) = a1.run(0, ACC, &dns_query(&[7; 531]));
+    let (v, _, _) = a1.run(0, ACC, &dns_query(&[7; 499]));
     assert_eq!(v, Verdict::Drop(DropReason::FabricTooBig));
     assert_eq!(a1.drops(DropReason::FabricTooBig), 1);
 }
@@ -339,7 +340,7 @@ fn strangers_bad_options_and_loops_are_dropped_with_their_reason() {
         (
             {
                 let mut f = geneve.clone();
-                f[53] = 5;
+                f[53] = 4;
                 f
             },
             DropReason::GeneveBadOption,
@@ -515,6 +516,51 @@ fn second_chance_forwards_once_to_the_old_gateway_over_the_fabric_and_never_twic
     let cs = checksum(&again[14..34]);
     again[24..26].copy_from_slice(&cs.to_be_bytes());
     let (v, _, _) = c.g4.run(0, FAB, &again);
+    assert_eq!(v, Verdict::Drop(DropReason::NotSyn));
+    assert_eq!(c.g4.workers[0].counters().second_chance.get(), 1);
+}
+
+#[test]
+fn second_chance_follows_the_tier1_units_drain_which_the_gateway_does_not_know() {
+    let mut c = cluster();
+    let (gw_port, server) = open_tcp(&mut c);
+    // Only the tier-1 unit knows the session drains from 200 (a learned
+    // pin moved by a gateway drain stays on the unit that learned it); the
+    // gateways' tables just say 400.
+    c.a1.steering
+        .publish(table(1, 400).with_draining(&[(sid(UE), Some(GatewayId(200)))]));
+    c.g4.steering.publish(table(4, 400));
+    let (_, geneve, _) = c.a1.run(0, ACC, &client_ack(SYN_ISN + 1, b"more"));
+    assert_eq!(&geneve[30..34], &fab_addr(4).octets());
+    // The option's last four bytes name the gateway it drains from.
+    assert_eq!(&geneve[70..74], &200u32.to_be_bytes());
+    let (v, forwarded, _) = c.g4.run(0, FAB, &geneve);
+    assert_eq!(v, Verdict::Forward(FAB), "second chance to 200");
+    assert_eq!(c.g4.workers[0].counters().second_chance.get(), 1);
+    assert_eq!(&forwarded[30..34], &fab_addr(2).octets());
+    assert_eq!(forwarded[60], 1, "hop count 1");
+    assert_eq!(
+        &forwarded[70..74],
+        &[0; 4],
+        "a forwarded frame names no drain"
+    );
+    let (v, _, _) = c.g2.run(0, FAB, &forwarded);
+    assert_eq!(v, Verdict::Forward(SRV));
+    let (v, back, _) = c.g2.run(0, SRV, &server_data(gw_port, server, 5001));
+    assert_eq!(v, Verdict::Forward(FAB));
+    assert_eq!(&back[30..34], &fab_addr(1).octets());
+    // Without the drain the option says 0 and the gateway drops as before.
+    c.a1.steering.publish(table(1, 400));
+    let (_, geneve, _) = c.a1.run(0, ACC, &client_ack(SYN_ISN + 5, b"late"));
+    assert_eq!(&geneve[70..74], &[0; 4]);
+    let (v, _, _) = c.g4.run(0, FAB, &geneve);
+    assert_eq!(v, Verdict::Drop(DropReason::NotSyn));
+    // A drain naming a gateway that is not live here is ignored.
+    c.a1.steering
+        .publish(table(1, 400).with_draining(&[(sid(UE), Some(GatewayId(200)))]));
+    let (_, mut geneve, _) = c.a1.run(0, ACC, &client_ack(SYN_ISN + 9, b"x"));
+    geneve[70..74].copy_from_slice(&900u32.to_be_bytes());
+    let (v, _, _) = c.g4.run(0, FAB, &geneve);
     assert_eq!(v, Verdict::Drop(DropReason::NotSyn));
     assert_eq!(c.g4.workers[0].counters().second_chance.get(), 1);
 }
