@@ -3,6 +3,7 @@
 //! steering table. Pure: runs before DPDK starts.
 
 use crate::config::{self, Config, Proto, Role as CfgRole, SessionKey};
+use dataplane::pipeline::fabric::FabricConfig;
 use dataplane::policy::{
     AdminState, ClassRule, Classifier, Entitlement, Limits, Policy, Rate, Selection, Server,
     Service, ServiceSet, ServiceTable, Subscribers, SynProxyMode, UserSessionType,
@@ -18,10 +19,8 @@ pub fn role(r: CfgRole) -> Role {
         CfgRole::Access => Role::Access,
         CfgRole::Server => Role::Server,
         CfgRole::External => Role::External,
-        // Until the fabric data path lands, a fabric port is a network port
-        // with no gateway address on it: ARP for its own address is
-        // answered, anything else is dropped (docs/cluster.md).
-        CfgRole::Fabric => Role::Server,
+        // Geneve to and from the other appliances (docs/cluster.md).
+        CfgRole::Fabric => Role::Fabric,
     }
 }
 
@@ -264,6 +263,21 @@ pub fn gateways(c: &Config) -> Vec<Gateway> {
             target: GatewayTarget::LocalWorker(i as u16),
         })
         .collect()
+}
+
+/// This appliance's place on the cluster fabric, for the workers; `None`
+/// stand-alone (or, which check-config refuses, without a fabric address).
+pub fn fabric(c: &Config) -> Option<FabricConfig> {
+    let cl = c.cluster.as_ref()?;
+    let port = c.ports.iter().position(|p| p.role == CfgRole::Fabric)?;
+    Some(FabricConfig {
+        appliance_id: cl.appliance_id,
+        port: u16::try_from(port).ok()?,
+        addr: config::cluster::fabric_addr(c)?,
+        base_port: cl.fabric_base_port,
+        mtu: cl.fabric_mtu,
+        gateways: config::cluster::roles(c).gateway,
+    })
 }
 
 /// The static neighbours of every port, the table ARP learning starts from.

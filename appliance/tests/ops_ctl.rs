@@ -24,6 +24,8 @@ const SOME_DROP_REASONS: &[&str] = &[
     "syn_cookie_invalid",
     "syn_proxy_pending",
     "bitrate_limited",
+    "fabric_stranger",
+    "geneve_hop_count_exceeded",
 ];
 
 /// Two workers (so there are gateways 0 and 1) on silent net_null ports;

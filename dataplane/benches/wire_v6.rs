@@ -36,6 +36,7 @@ fn encap_params() -> GeneveEncap {
             appliance_id: 1,
             io_point: 2,
             hop_count: 0,
+            flags: 0,
             generation: 3,
         },
     }

@@ -141,6 +141,60 @@ drop_reasons! {
     /// Over its session ID's bitrate limit, up or down (token bucket per
     /// direction; `pipeline::rate_limit`).
     BitrateLimited => "bitrate_limited",
+    /// Fabric (Geneve, `wire::geneve::GeneveError`): a header or what it
+    /// declares runs past the frame.
+    GeneveTruncated => "geneve_truncated",
+    /// Fabric: not IPv4/UDP to a fabric port, a bad outer IPv4 header or
+    /// checksum, an outer fragment, or a payload other than Ethernet.
+    GeneveNotGeneve => "geneve_not_geneve",
+    /// Fabric: Geneve version other than 0.
+    GeneveBadVersion => "geneve_bad_version",
+    /// Fabric: a Geneve control (OAM) message.
+    GeneveControlMessage => "geneve_control_message",
+    /// Fabric: a non-zero UDP checksum that does not verify.
+    GeneveBadChecksum => "geneve_bad_checksum",
+    /// Fabric: malformed options, or the Tandem option twice or of the
+    /// wrong length.
+    GeneveBadOption => "geneve_bad_option",
+    /// Fabric: a critical option other than Tandem's.
+    GeneveUnknownCriticalOption => "geneve_unknown_critical_option",
+    /// Fabric: no Tandem option.
+    GeneveMissingTandemOption => "geneve_missing_tandem_option",
+    /// Fabric: hop count over 1 (a forwarding loop).
+    GeneveHopCountExceeded => "geneve_hop_count_exceeded",
+    /// Fabric: the outer source is not the fabric address of a current
+    /// cluster member.
+    FabricStranger => "fabric_stranger",
+    /// Fabric: the Tandem option's appliance ID is not the sender's (or,
+    /// after a second-chance forward, not a member's).
+    FabricWrongAppliance => "fabric_wrong_appliance",
+    /// Fabric downlink: the option's I/O point is not an access port of
+    /// this appliance.
+    FabricBadIoPoint => "fabric_bad_io_point",
+    /// Fabric: the encapsulated frame would exceed `cluster.fabric_mtu`
+    /// (the outer packet is never fragmented).
+    FabricTooBig => "fabric_too_big",
+    /// Fabric downlink: the tier-1 unit the user session came through is
+    /// no longer a member of the cluster.
+    FabricPeerGone => "fabric_peer_gone",
+}
+
+impl From<crate::wire::GeneveError> for DropReason {
+    fn from(e: crate::wire::GeneveError) -> DropReason {
+        use crate::wire::GeneveError as G;
+        match e {
+            G::Truncated => DropReason::GeneveTruncated,
+            G::NotGeneve => DropReason::GeneveNotGeneve,
+            G::BadVersion => DropReason::GeneveBadVersion,
+            G::ControlMessage => DropReason::GeneveControlMessage,
+            G::BadChecksum => DropReason::GeneveBadChecksum,
+            G::BadOption => DropReason::GeneveBadOption,
+            G::UnknownCriticalOption => DropReason::GeneveUnknownCriticalOption,
+            G::MissingTandemOption => DropReason::GeneveMissingTandemOption,
+            G::HopCountExceeded => DropReason::GeneveHopCountExceeded,
+            G::BufferTooSmall => DropReason::NoRoom,
+        }
+    }
 }
 
 /// Number of drop reasons.
@@ -186,6 +240,14 @@ pub struct WorkerCounters {
     /// SYN and SYN-ACK segments whose MSS option was lowered to the
     /// `mss_clamp` of their access port (SYN proxy segments included).
     pub mss_clamped: Counter,
+    /// Frames sent encapsulated on the fabric (to a gateway, back to a
+    /// tier-1 unit, or a second-chance forward); also counted in `tx`.
+    pub fabric_tx: Counter,
+    /// Fabric frames decapsulated and accepted (from a current member).
+    pub fabric_rx: Counter,
+    /// Packets a gateway forwarded once (hop count 1) to the gateway a
+    /// session is draining from (second chance); also in `fabric_tx`.
+    pub second_chance: Counter,
     pub snapshot_generation: Counter,
     pub busy_polls: Counter,
     pub idle_polls: Counter,
@@ -241,6 +303,18 @@ mod tests {
             assert!(l
                 .chars()
                 .all(|c| c.is_ascii_lowercase() || c == '_' || c.is_ascii_digit()));
+        }
+    }
+
+    #[test]
+    fn every_geneve_error_has_the_drop_reason_of_its_label() {
+        for e in crate::wire::GeneveError::ALL {
+            let r = DropReason::from(e);
+            if e == crate::wire::GeneveError::BufferTooSmall {
+                assert_eq!(r, DropReason::NoRoom);
+            } else {
+                assert_eq!(r.as_str(), e.reason());
+            }
         }
     }
 

@@ -175,6 +175,18 @@ impl Lab {
         range: (u16, u16),
         topo: Topology,
     ) -> Lab {
+        Lab::cluster_member(n_workers, capacity, key, (range, topo), None)
+    }
+
+    /// Like [`Lab::with_topology`], for an appliance on a cluster fabric
+    /// (`fabric`: its place there; `None` stand-alone).
+    pub fn cluster_member(
+        n_workers: u16,
+        capacity: u32,
+        key: SessionKeyMode,
+        (range, topo): ((u16, u16), Topology),
+        fabric: Option<crate::pipeline::fabric::FabricConfig>,
+    ) -> Lab {
         let gateways: Vec<Gateway> = (0..n_workers)
             .map(|i| Gateway {
                 id: GatewayId(u32::from(i)),
@@ -196,6 +208,7 @@ impl Lab {
                 session_key: key,
                 probe_ports: Some((1000, 1023)),
                 bitrate_meters: true,
+                fabric,
             },
             topology: topo,
             steering: SteeringTable::new(&gateways).unwrap(),

@@ -17,6 +17,9 @@ pub enum Role {
     Server,
     /// The outside world.
     External,
+    /// The cluster fabric (issue 12): Geneve to and from the other
+    /// appliances' gateways and tier-1 units (`pipeline/fabric.rs`).
+    Fabric,
 }
 
 /// One DPDK port as the pipeline sees it.

@@ -318,6 +318,24 @@ impl PortId {
         })
     }
 
+    /// Sets the port's MTU (the largest IP packet it sends and receives,
+    /// Ethernet header not counted); fails where the device cannot take it
+    /// or does not support setting it.
+    pub fn set_mtu(&self, mtu: u16) -> Result<()> {
+        // SAFETY: DPDK validates the port and the value.
+        let rc = unsafe { sys::rte_eth_dev_set_mtu(self.0, mtu) };
+        self.check("rte_eth_dev_set_mtu", rc)
+    }
+
+    /// The port's MTU now.
+    pub fn mtu(&self) -> Result<u16> {
+        let mut mtu = 0u16;
+        // SAFETY: mtu is a valid, writable u16 for the call.
+        let rc = unsafe { sys::rte_eth_dev_get_mtu(self.0, &mut mtu) };
+        self.check("rte_eth_dev_get_mtu", rc)?;
+        Ok(mtu)
+    }
+
     /// Starts the port.
     pub fn start(&self) -> Result<()> {
         // SAFETY: DPDK validates the port and its configuration.

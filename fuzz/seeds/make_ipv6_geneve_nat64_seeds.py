@@ -27,8 +27,9 @@ put("ipv6_views", "unreach-quote", raw(eth6()/IPv6(src=US, dst=T)/ICMPv6DestUnre
 put("ipv6_views", "later-fragment-tcp", raw(eth6()/IPv6(src=T, dst=US, nh=44)/IPv6ExtHdrFragment(nh=6, id=9, offset=100, m=0)/Raw(b"\x00"*24)))
 
 # geneve_decap: selector byte, then the frame
-def option(hop, appliance=7, io=3, gen=0x0102030405060708, cls=0xfff0, typ=0x81):
-    return struct.pack(">HBB", cls, typ, 4) + struct.pack(">HHB3xQ", appliance, io, hop, gen)
+def option(hop, appliance=41999999, io=3, gen=0x0102030405060708, cls=0xfff0, typ=0x81, flags=0):
+    # data: appliance ID (4 bytes), I/O point (2), hop count (1), flags (1), generation (8)
+    return struct.pack(">HBB", cls, typ, 4) + struct.pack(">IHBBQ", appliance, io, hop, flags, gen)
 def geneve(opts, vni=0xabcdef, flags=0x40, ver=0, proto=0x6558):
     return bytes([(ver << 6) | (len(opts) // 4), flags]) + struct.pack(">HI", proto, vni << 8) + opts
 inner = raw(Ether(src=A, dst=B)/IP(src="10.8.0.100", dst="10.9.0.1")/UDP(sport=40000, dport=53)/Raw(b"inner"))
@@ -44,6 +45,7 @@ put("geneve_decap", "tandem-hop2-loop", b"\x01" + fabric(geneve(option(2))))
 put("geneve_decap", "unknown-critical", b"\x01" + fabric(geneve(option(0) + struct.pack(">HBB", 0x0102, 0x83, 1) + b"\0" * 4)))
 put("geneve_decap", "stranger-no-option", b"\x01" + fabric(geneve(struct.pack(">HBB", 0x0102, 0x03, 1) + b"\0" * 4, flags=0)))
 put("geneve_decap", "oam", b"\x01" + fabric(geneve(option(0), flags=0xc0)))
+put("geneve_decap", "tandem-to-tier1", b"\x01" + fabric(geneve(option(0, appliance=2, io=1, flags=1))))
 put("geneve_decap", "vlan-udp-checksum", b"\x01" + fabric(geneve(option(0)), vlan=5, csum=1))
 
 # nat64_translate: output-size byte, then the IP packet

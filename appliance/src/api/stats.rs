@@ -118,6 +118,17 @@ pub struct WorkerStats {
     /// SYN and SYN-ACK segments whose MSS was lowered to `mss_clamp`.
     #[serde(default)]
     pub mss_clamped: u64,
+    /// Cluster fabric: frames sent encapsulated (to gateways, to tier-1
+    /// units, second chances).
+    #[serde(default)]
+    pub fabric_tx: u64,
+    /// Cluster fabric: frames received from members and decapsulated.
+    #[serde(default)]
+    pub fabric_rx: u64,
+    /// Cluster fabric: packets forwarded once to a session's previous
+    /// gateway (second chance).
+    #[serde(default)]
+    pub second_chance: u64,
     pub busy_polls: u64,
     pub idle_polls: u64,
     /// (reason label, count) for every reason, zeros included.

@@ -12,7 +12,9 @@ pub mod agent;
 pub mod keys;
 pub mod view;
 
-use dataplane::tier1::{GatewayId, SessionId, SessionManager, SessionOrigin, SteeringError};
+use dataplane::tier1::{
+    FabricPeer, FabricPeers, GatewayId, SessionId, SessionManager, SessionOrigin, SteeringError,
+};
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use view::View;
@@ -154,6 +156,23 @@ pub fn apply_view(
         let _ = manager.delete(session);
     }
     Ok(changed)
+}
+
+/// The members' fabric addresses and the table generation of `view`, for
+/// the workers (`dataplane::pipeline::fabric`): a fabric packet is believed
+/// only from a member, and names it.
+pub fn fabric_peers(view: &View) -> FabricPeers {
+    FabricPeers::new(
+        u64::try_from(view.generation).unwrap_or(0),
+        view.members
+            .values()
+            .map(|m| FabricPeer {
+                appliance_id: m.appliance_id,
+                addr: m.fabric_addr,
+                base_port: m.fabric_base_port,
+            })
+            .collect(),
+    )
 }
 
 /// The digest of the table `manager` holds: its gateways as the cluster

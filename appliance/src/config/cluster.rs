@@ -10,7 +10,7 @@
 //! `validate.rs`; called at its end.
 
 use super::locate::Seg;
-use super::schema::{Config, Role};
+use super::schema::{Config, Role, SessionKey};
 use super::validate::Violation;
 use serde::{Deserialize, Serialize};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -99,6 +99,10 @@ fn field(name: &'static str) -> Seg<'static> {
     Seg::Field(name)
 }
 
+/// Bytes the fabric adds in front of a terminal's IPv4 packet: outer IPv4,
+/// UDP, Geneve, the Tandem option and the inner Ethernet header.
+const FABRIC_ENCAP: u16 = 20 + 8 + 8 + 20 + 14;
+
 fn at(f: &'static str) -> Vec<Seg<'static>> {
     vec![field("cluster"), field(f)]
 }
@@ -179,16 +183,41 @@ pub fn validate(c: &Config) -> Result<(), Violation> {
             message: "max_gateways must be 1..=10000".into(),
         });
     }
-    // Geneve: outer IPv4 (20) + UDP (8) + Geneve with the Tandem option
-    // (8 + 16) + inner Ethernet (14) must leave room for a 576-byte packet.
-    if cl.fabric_mtu < 576 + 66 || cl.fabric_mtu > 9216 {
+    // Geneve: outer IPv4 (20) + UDP (8) + Geneve (8) + the Tandem option
+    // (20) + inner Ethernet (14) must leave room for a 576-byte packet.
+    if cl.fabric_mtu < 576 + FABRIC_ENCAP || cl.fabric_mtu > 9216 {
         return Err(Violation {
             path: at("fabric_mtu"),
             message: format!(
-                "fabric_mtu {} must be {}..=9216 (the encapsulation adds 66 bytes to a packet of at least 576)",
+                "fabric_mtu {} must be {}..=9216 (the encapsulation adds {FABRIC_ENCAP} bytes to a packet of at least 576)",
                 cl.fabric_mtu,
-                576 + 66
+                576 + FABRIC_ENCAP
             ),
+        });
+    }
+    // A fabric frame (outer Ethernet included) must fit one mbuf after
+    // DPDK's 128 bytes of headroom.
+    let room = usize::from(c.mempool.data_room).saturating_sub(128);
+    if usize::from(cl.fabric_mtu) + 14 > room {
+        return Err(Violation {
+            path: at("fabric_mtu"),
+            message: format!(
+                "fabric_mtu {} does not fit an mbuf of mempool.data_room {} (frames up to {room} bytes); \
+                 raise data_room to at least {} or lower fabric_mtu",
+                cl.fabric_mtu,
+                c.mempool.data_room,
+                usize::from(cl.fabric_mtu) + 14 + 128
+            ),
+        });
+    }
+    if c.steering.key == SessionKey::GtpTeid {
+        return Err(Violation {
+            path: vec![field("steering"), field("key")],
+            message:
+                "session key GtpTeid is not supported in a cluster: GTP-U tunnels do not cross \
+                      the fabric (a gateway on another appliance could not send the downlink back \
+                      through the tunnel); use SourceIp or SourceIpVlan, or run stand-alone"
+                    .into(),
         });
     }
     let workers = c.workers.len() as u32;

@@ -111,6 +111,11 @@ fn cluster_mistakes_point_at_the_value() {
             "appliance_id: 2, fabric_base_port: 0,",
             "leaves no room",
         ),
+        (
+            "appliance_id: 2,",
+            "appliance_id: 2, fabric_mtu: 9000,",
+            "does not fit an mbuf of mempool.data_room 2176",
+        ),
     ];
     for (from, to, says) in cases {
         let text = GATEWAY.replace(from, to);
@@ -118,6 +123,37 @@ fn cluster_mistakes_point_at_the_value() {
         assert!(e.message.contains(says), "{to}: {e}");
         assert_eq!(e.line, line_of(&text, "cluster:"), "{to}: {e}");
         assert!(e.to_string().starts_with("t.ron:"), "{e}");
+    }
+}
+
+#[test]
+fn a_jumbo_fabric_mtu_needs_a_data_room_that_holds_it() {
+    let text = GATEWAY.replace("appliance_id: 2,", "appliance_id: 2, fabric_mtu: 9000,") + "";
+    let text = text.replacen(
+        "(\n    eal:",
+        "(\n    mempool: (data_room: 9142),\n    eal:",
+        1,
+    );
+    parse(Path::new("t.ron"), &text).unwrap();
+}
+
+#[test]
+fn gtp_teid_sessions_are_refused_in_a_cluster_whatever_the_roles() {
+    for text in [
+        GATEWAY.to_string(),
+        GATEWAY.replace("role: Server", "role: Access"),
+    ] {
+        let text = text.replacen(
+            "(\n    eal:",
+            "(\n    steering: (key: GtpTeid),\n    eal:",
+            1,
+        );
+        let e = err(&text);
+        assert!(
+            e.message.contains("GtpTeid is not supported in a cluster"),
+            "{e}"
+        );
+        assert_eq!(e.line, line_of(&text, "key: GtpTeid"), "{e}");
     }
 }
 

@@ -351,6 +351,22 @@ fn workers(workers: &[WorkerStats]) -> String {
     }
     section(&mut out, "bytes and replies", &replies.render());
 
+    if workers
+        .iter()
+        .any(|w| w.fabric_tx + w.fabric_rx + w.second_chance > 0)
+    {
+        let mut fabric = Table::new(&["worker", "fabric_tx", "fabric_rx", "second_chance"]);
+        for w in workers {
+            fabric.row(vec![
+                w.index.to_string(),
+                w.fabric_tx.to_string(),
+                w.fabric_rx.to_string(),
+                w.second_chance.to_string(),
+            ]);
+        }
+        section(&mut out, "cluster fabric", &fabric.render());
+    }
+
     let mut paths = Table::new(&["worker", "client_path_moved", "client_path_refused"]);
     for w in workers {
         paths.row(vec![

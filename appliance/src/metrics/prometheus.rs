@@ -320,6 +320,24 @@ const WORKER_FAMILIES: &[WorkerField] = &[
         |w| w.mss_clamped,
     ),
     (
+        "tandem_worker_fabric_tx_total",
+        Kind::Counter,
+        "Cluster fabric: frames sent Geneve-encapsulated (to a gateway, back to a tier-1 unit, second chances).",
+        |w| w.fabric_tx,
+    ),
+    (
+        "tandem_worker_fabric_rx_total",
+        Kind::Counter,
+        "Cluster fabric: frames from cluster members decapsulated and accepted.",
+        |w| w.fabric_rx,
+    ),
+    (
+        "tandem_worker_second_chance_total",
+        Kind::Counter,
+        "Cluster fabric: packets of a draining session forwarded once (hop count 1) to its previous gateway.",
+        |w| w.second_chance,
+    ),
+    (
         "tandem_worker_events_lost_total",
         Kind::Counter,
         "Events (pin requests, accounting) lost because the queue to the control plane was full.",

@@ -58,6 +58,7 @@ fn role_name(r: Role) -> &'static str {
         Role::Access => "access",
         Role::Server => "server",
         Role::External => "external",
+        Role::Fabric => "fabric",
     }
 }
 
@@ -213,6 +214,9 @@ impl Control {
                 syn_cookies_valid: c.syn_cookies_valid.get(),
                 syn_proxy_opened: c.syn_proxy_opened.get(),
                 mss_clamped: c.mss_clamped.get(),
+                fabric_tx: c.fabric_tx.get(),
+                fabric_rx: c.fabric_rx.get(),
+                second_chance: c.second_chance.get(),
                 busy_polls: c.busy_polls.get(),
                 idle_polls: c.idle_polls.get(),
                 drops: DropReason::ALL

@@ -183,8 +183,37 @@ fn start_port(
     if p.promiscuous {
         pid.promiscuous_enable().map_err(port_error(p))?;
     }
+    if let (crate::config::Role::Fabric, Some(cl)) = (p.role, cfg.cluster.as_ref()) {
+        fabric_mtu(&pid, p, cl.fabric_mtu)?;
+    }
     pid.start().map_err(port_error(p))?;
     Ok((pid, queues, rx_queues))
+}
+
+/// Gives the fabric port `cluster.fabric_mtu`: the outer packets are never
+/// fragmented, so the device must take them whole. A device that cannot
+/// set its MTU (net_ring, net_null) is accepted when it already takes at
+/// least that much; anything else refuses the start.
+fn fabric_mtu(pid: &PortId, p: &crate::config::Port, mtu: u16) -> Result<(), RunError> {
+    match pid.set_mtu(mtu) {
+        Ok(()) => {
+            info!(port = %p.name, mtu, "fabric MTU set");
+            Ok(())
+        }
+        Err(set) => match pid.mtu() {
+            Ok(now) if now >= mtu => {
+                info!(port = %p.name, mtu = now, "fabric MTU: the device keeps its own ({set})");
+                Ok(())
+            }
+            now => Err(RunError::Setup(format!(
+                "fabric port \"{}\" (device {}) cannot take cluster.fabric_mtu {mtu} ({set}; its MTU is {}): \
+                 lower fabric_mtu or use a device that takes it (fabric packets are never fragmented)",
+                p.name,
+                p.device,
+                now.map_or_else(|e| format!("unknown: {e}"), |m| m.to_string())
+            ))),
+        },
+    }
 }
 
 /// Per worker: its producers to every other worker and its consumers.
@@ -286,6 +315,7 @@ pub fn assemble_workers(
             session_key: plan::session_key(cfg.steering.key),
             probe_ports: cfg.health.active.as_ref().map(|a| a.source_ports),
             bitrate_meters: cfg.has_bitrate_limits(),
+            fabric: plan::fabric(cfg),
         },
         topology: plan::topology(cfg, macs, &policy),
         steering,
@@ -520,6 +550,9 @@ pub fn attach_cluster(
     let Some(mut link) = cluster else {
         return Ok(());
     };
+    control
+        .shared
+        .publish_fabric(crate::cluster::fabric_peers(&link.view));
     let applied = crate::cluster::apply_view(
         &mut control.shared.manager,
         &link.view,

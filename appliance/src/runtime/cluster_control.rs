@@ -29,6 +29,8 @@ impl Control {
             return;
         };
         let me = link.me.appliance_id;
+        self.shared
+            .publish_fabric(crate::cluster::fabric_peers(&view));
         let was = link.view.gateways.len();
         let same = link.view.same_inputs(&view);
         link.view = view;

@@ -83,6 +83,17 @@ impl Shared {
         Ok(())
     }
 
+    /// Publishes the cluster members and table generation the workers
+    /// check fabric packets against, if they changed.
+    pub fn publish_fabric(&mut self, peers: dataplane::tier1::FabricPeers) {
+        if *self.steering.current().fabric() == peers {
+            return;
+        }
+        let next = self.steering.current().with_fabric(peers);
+        self.steering.publish(next);
+        self.published_at[0] = Instant::now();
+    }
+
     /// Sums the workers' live user sessions per server and publishes them.
     pub fn publish_loads(&mut self) {
         let n = self.policy.current().services.servers.len();

@@ -336,6 +336,7 @@ impl Lab {
                 session_key: SessionKeyMode::SourceIp,
                 probe_ports: None,
                 bitrate_meters: true,
+                fabric: None,
             },
             topology: topology(s.gateway_addrs),
             steering: SteeringTable::new(&gateways).expect("one gateway"),

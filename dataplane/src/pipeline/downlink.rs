@@ -42,7 +42,7 @@ impl Worker {
             if ip.ttl <= 1 {
                 return Verdict::Drop(DropReason::TtlExpired);
             }
-            return self.icmp_error_to_client(f, idx, ip.header_len());
+            return self.icmp_error_to_client(f, idx, ip.header_len(), (now_ms, ev));
         }
         let l4 = match rx.frame.l4 {
             Ok(x) => x,
@@ -135,8 +135,9 @@ impl Worker {
         }
         // MSS clamp and DSCP (marks.rs), on the GTP-U outer header too.
         self.mark(f.bytes_mut(), &l4, path.port, dscp);
-        let verdict = self.send_to_client(f, &path);
-        if matches!(verdict, Verdict::Forward(_)) {
+        let verdict = self.send_to_client(f, &path, now_ms, ev);
+        let fabric = self.cfg.fabric.is_some_and(|fab| fab.port == path.port);
+        if matches!(verdict, Verdict::Forward(_)) && !fabric {
             Self::mark_tunnel(f, &path, dscp);
         }
         verdict
@@ -146,7 +147,13 @@ impl Worker {
     /// (e.g. port unreachable, fragmentation needed): translate the quoted
     /// packet back to what the terminal sent, address the error to the
     /// terminal from the address it talked to, and send it along its path.
-    fn icmp_error_to_client<F: Frame>(&mut self, f: &mut F, idx: u32, ihl: usize) -> Verdict {
+    fn icmp_error_to_client<F: Frame, E: EventSink>(
+        &mut self,
+        f: &mut F,
+        idx: u32,
+        ihl: usize,
+        (now_ms, ev): (u64, &mut E),
+    ) -> Verdict {
         let Some(e) = self.gw.table.get(idx) else {
             return Verdict::Drop(DropReason::NoUserSession);
         };
@@ -204,7 +211,7 @@ impl Worker {
         b[icmp_off + 2..icmp_off + 4].copy_from_slice(&[0, 0]);
         let c = checksum(&b[icmp_off..end]);
         b[icmp_off + 2..icmp_off + 4].copy_from_slice(&c.to_be_bytes());
-        self.send_to_client(f, &path)
+        self.send_to_client(f, &path, now_ms, ev)
     }
 }
 

@@ -107,7 +107,7 @@ impl Worker {
         } else {
             self.counters.icmp_errors_sent.inc();
         }
-        Err(self.send_to_client(f, path))
+        Err(self.send_to_client(f, path, now_ms, ev))
     }
 
     /// Gives back an admission whose user session was not created.

@@ -9,6 +9,7 @@
 
 mod downlink;
 mod expiry;
+pub mod fabric;
 pub mod hold;
 pub mod inspect;
 mod l2;
@@ -142,6 +143,9 @@ pub struct WorkerConfig {
     /// Allocate a bitrate meter per session ID (the config has a bitrate
     /// limit); without, bitrate limits cannot apply.
     pub bitrate_meters: bool,
+    /// This appliance's place on the cluster fabric (`fabric.rs`); `None`
+    /// stand-alone.
+    pub fabric: Option<fabric::FabricConfig>,
 }
 
 /// The snapshots a worker reads.
@@ -415,6 +419,7 @@ impl Worker {
                     now_ms,
                     ingress,
                     frame: &record.parsed,
+                    fabric: None,
                 };
                 self.steer(f, &rx, role, ev)
             }

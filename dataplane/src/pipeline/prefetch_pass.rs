@@ -191,6 +191,8 @@ impl Worker {
                 hint.read(self.gw.table.client_bucket(hash));
                 Lookup::Client(hash)
             }
+            // Fabric frames are decapsulated first (`fabric.rs`).
+            Role::Fabric => Lookup::Nothing,
             Role::Server | Role::External => {
                 let Some(LocalAddr::Gateway(addr)) = self.topo.local(in_port, ip.dst) else {
                     return Lookup::Nothing;

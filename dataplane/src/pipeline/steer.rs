@@ -4,6 +4,7 @@
 //! entry, else Maglev). Server and external ports: the destination is a
 //! gateway address and its port names the owning worker.
 
+use super::fabric::FabricIn;
 use super::l2::rd16;
 use super::parse::{Ip, L4Info, Parsed};
 use super::{own_addresses, Verdict, Worker, PIN_CACHE, PIN_RETRY_MS};
@@ -15,6 +16,7 @@ use crate::tier1::{session_id, GatewayTarget, SessionId, SessionKeyMode};
 use crate::tier2::try_owner_core;
 use crate::topology::{LocalAddr, Role};
 use crate::wire::{ETHERTYPE_ARP, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
+use std::net::Ipv4Addr;
 
 /// How a frame reached the pipeline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,6 +36,19 @@ pub(super) struct Rx<'a> {
     pub now_ms: u64,
     pub ingress: Ingress,
     pub frame: &'a Parsed,
+    /// A frame that came over the fabric: who sent it, for tier 2
+    /// (`fabric.rs`); `None` for everything else.
+    pub fabric: Option<FabricIn>,
+}
+
+/// Where a packet of a draining session gets its second chance
+/// ([`Worker::drain_handoff`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum SecondChance {
+    /// Another worker of this appliance.
+    Worker(u16),
+    /// A gateway on another appliance, over the fabric.
+    Remote { addr: Ipv4Addr, port: u16 },
 }
 
 impl Worker {
@@ -57,6 +72,7 @@ impl Worker {
             now_ms,
             ingress,
             frame: &p,
+            fabric: None,
         };
         self.steer(f, &rx, role, ev)
     }
@@ -88,6 +104,7 @@ impl Worker {
         match role {
             Role::Access => self.access_in(f, rx, &outer, ev),
             Role::Server | Role::External => self.network_in(f, rx, &outer, ev),
+            Role::Fabric => self.fabric_in(f, rx, &outer, ev),
         }
     }
 
@@ -148,8 +165,10 @@ impl Worker {
         match steer.target {
             GatewayTarget::LocalWorker(w) if w == self.cfg.index => self.uplink(f, rx, sid, ev),
             GatewayTarget::LocalWorker(w) if w < self.cfg.n_workers => Verdict::Handoff(w),
-            // A gateway in another appliance: not reachable from here yet.
-            _ => Verdict::Drop(DropReason::NoGateway),
+            GatewayTarget::Remote { addr, port } => {
+                self.send_to_remote_gateway(f, rx, sid, (addr, port), ev)
+            }
+            GatewayTarget::LocalWorker(_) => Verdict::Drop(DropReason::NoGateway),
         }
     }
 
@@ -161,22 +180,41 @@ impl Worker {
     /// a move run on where they started, new TCP connections start here,
     /// and until the drain ends new UDP and ICMP flows stay on the old
     /// gateway too (they cannot be told apart from old ones here).
+    ///
+    /// In a cluster the old gateway may be on another appliance: the
+    /// packet goes there over the fabric with hop count 1 (`fabric.rs`),
+    /// and one that arrived with hop count 1 (`hop`) gets no further
+    /// chance: it is dropped `no_user_session` as it would be anyway.
     #[inline]
-    pub(super) fn drain_handoff(&self, sid: SessionId, l4: &L4Info) -> Option<u16> {
+    pub(super) fn drain_handoff(
+        &self,
+        sid: SessionId,
+        l4: &L4Info,
+        hop: u8,
+    ) -> Option<SecondChance> {
         let steering = self.snaps.steering.get();
         let previous = steering.draining_from(sid)?;
+        if hop > 0 {
+            return None;
+        }
         let owner = steering.lookup(sid)?;
         if owner.target != GatewayTarget::LocalWorker(self.cfg.index) {
             return None;
         }
-        let GatewayTarget::LocalWorker(worker) = previous.target else {
-            return None;
+        let target = match previous.target {
+            GatewayTarget::LocalWorker(worker) => {
+                if worker == self.cfg.index || worker >= self.cfg.n_workers {
+                    return None;
+                }
+                SecondChance::Worker(worker)
+            }
+            GatewayTarget::Remote { addr, port } => {
+                self.cfg.fabric?;
+                SecondChance::Remote { addr, port }
+            }
         };
-        if worker == self.cfg.index || worker >= self.cfg.n_workers {
-            return None;
-        }
         let opens = l4.proto == PROTO_TCP && l4.flags.syn() && !l4.flags.ack() && !l4.flags.rst();
-        (!opens).then_some(worker)
+        (!opens).then_some(target)
     }
 
     /// Asks the session manager to pin `sid`, at most once per PIN_RETRY_MS.

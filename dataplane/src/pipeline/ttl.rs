@@ -29,11 +29,12 @@ impl Worker {
     /// is reached. An answered frame is counted under `ttl_expired` too,
     /// and under `ttl_exceeded_sent` (so `rx = tx + dropped` is off by
     /// that count, as for refusals).
-    pub(super) fn ttl_exceeded<F: Frame>(
+    pub(super) fn ttl_exceeded<F: Frame, E: crate::event::EventSink>(
         &mut self,
         f: &mut F,
         path: &ClientPath,
         now_ms: u64,
+        ev: &mut E,
     ) -> Verdict {
         // RFC 1812 4.3.2.2 / 5.2.2: no ICMP error about a header that
         // may be corrupt; only this rare path pays for checking it.
@@ -64,7 +65,7 @@ impl Worker {
         if !super::own_addresses::replace_contents(f, &out[..n]) {
             return Verdict::Drop(DropReason::TtlExpired);
         }
-        let verdict = self.send_to_client(f, path);
+        let verdict = self.send_to_client(f, path, now_ms, ev);
         if matches!(verdict, Verdict::Forward(_)) {
             self.counters.count_drop(DropReason::TtlExpired);
             self.counters.ttl_exceeded_sent.inc();

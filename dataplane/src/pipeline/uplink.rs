@@ -61,15 +61,19 @@ impl Worker {
             port: in_port,
             mac: p.l2.src_mac,
             vlan: p.l2.vlan.unwrap_or(0),
-            tunnel: p
-                .tunnel
-                .map_or(GtpTunnel::NONE, |(peer_ip, teid)| GtpTunnel {
-                    peer_ip,
-                    teid,
-                }),
+            tunnel: match rx.fabric {
+                // Behind another appliance's tier-1 unit (fabric.rs).
+                Some(fi) => super::fabric::fabric_tunnel(fi.peer, fi.io_point),
+                None => p
+                    .tunnel
+                    .map_or(GtpTunnel::NONE, |(peer_ip, teid)| GtpTunnel {
+                        peer_ip,
+                        teid,
+                    }),
+            },
         };
         if inner.ttl <= 1 {
-            return self.ttl_exceeded(f, &path, now_ms);
+            return self.ttl_exceeded(f, &path, now_ms, ev);
         }
         let key = FlowKey {
             proto: l4.proto,
@@ -114,8 +118,9 @@ impl Worker {
                         return v;
                     }
                 }
-                if let Some(previous) = self.drain_handoff(sid, &l4) {
-                    return Verdict::Handoff(previous);
+                let hop = rx.fabric.map_or(0, |fi| fi.hop);
+                if let Some(previous) = self.drain_handoff(sid, &l4, hop) {
+                    return self.second_chance(f, rx, (&path, sid), previous, ev);
                 }
                 match self.create(f, &opening, ev) {
                     Ok(i) => i,
@@ -476,12 +481,23 @@ impl Worker {
         } else {
             self.counters.icmp_errors_sent.inc();
         }
-        self.send_to_client(f, path)
+        self.send_to_client(f, path, now_ms, ev)
     }
 
-    /// Sends a plain frame back to a terminal along `path`.
+    /// Sends a plain frame back to a terminal along `path` (through the
+    /// fabric when the terminal is behind another appliance's tier-1 unit:
+    /// its path names the fabric port, `fabric.rs`).
     #[inline]
-    pub(super) fn send_to_client<F: Frame>(&self, f: &mut F, path: &ClientPath) -> Verdict {
+    pub(super) fn send_to_client<F: Frame, E: EventSink>(
+        &mut self,
+        f: &mut F,
+        path: &ClientPath,
+        now_ms: u64,
+        ev: &mut E,
+    ) -> Verdict {
+        if self.cfg.fabric.is_some_and(|fab| fab.port == path.port) {
+            return self.send_to_tier1(f, path, now_ms, ev);
+        }
         let our_ip = self
             .topo
             .port_address(path.port)

@@ -8,6 +8,7 @@
 //! identically. The [`SessionManager`] on the control plane keeps the pins and
 //! produces the changes for the next published table.
 
+pub mod fabric_peers;
 pub mod maglev;
 pub mod pinned;
 pub mod session_id;
@@ -17,6 +18,7 @@ pub mod steering;
 #[cfg(test)]
 mod steering_properties;
 
+pub use fabric_peers::{FabricPeer, FabricPeers};
 pub use maglev::Maglev;
 pub use pinned::PinnedMap;
 pub use session_id::{session_id, ParseSessionIdError, SessionId, SessionIdKind, SessionKeyMode};

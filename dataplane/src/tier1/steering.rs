@@ -21,6 +21,7 @@ use std::sync::Arc;
 
 use hashbrown::HashMap;
 
+use super::fabric_peers::FabricPeers;
 use super::maglev::Maglev;
 use super::pinned::PinnedMap;
 use super::session_id::SessionId;
@@ -40,8 +41,8 @@ impl fmt::Display for GatewayId {
 pub enum GatewayTarget {
     /// A worker core of this appliance, by worker index.
     LocalWorker(u16),
-    /// A gateway in another appliance, reached by encapsulation to this
-    /// address and port (not forwarded yet; the table carries it already).
+    /// A gateway in another appliance, reached by Geneve encapsulation to
+    /// this fabric address and UDP port (`pipeline/fabric.rs`).
     Remote { addr: Ipv4Addr, port: u16 },
 }
 
@@ -106,6 +107,9 @@ pub struct SteeringTable {
     max_gateways: usize,
     /// The Maglev permutations' seed (0 unless a cluster shares another).
     seed: u64,
+    /// The cluster members on the fabric and the table generation (empty
+    /// on a stand-alone appliance).
+    fabric: Arc<FabricPeers>,
 }
 
 impl Default for SteeringTable {
@@ -138,6 +142,7 @@ impl SteeringTable {
             draining: Arc::default(),
             max_gateways,
             seed,
+            fabric: Arc::default(),
         }
     }
 
@@ -182,6 +187,7 @@ impl SteeringTable {
             draining: Arc::clone(&self.draining),
             max_gateways: self.max_gateways,
             seed: self.seed,
+            fabric: Arc::clone(&self.fabric),
         })
     }
 
@@ -196,7 +202,23 @@ impl SteeringTable {
             draining: Arc::clone(&self.draining),
             max_gateways: self.max_gateways,
             seed: self.seed,
+            fabric: Arc::clone(&self.fabric),
         }
+    }
+
+    /// A new table with these fabric members and generation, sharing
+    /// everything else.
+    pub fn with_fabric(&self, peers: FabricPeers) -> SteeringTable {
+        SteeringTable {
+            fabric: Arc::new(peers),
+            ..self.clone()
+        }
+    }
+
+    /// The cluster members on the fabric and the table generation.
+    #[inline]
+    pub fn fabric(&self) -> &FabricPeers {
+        &self.fabric
     }
 
     /// A new table with drain `changes` applied: `Some(previous)` marks a

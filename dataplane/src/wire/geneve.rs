@@ -13,11 +13,11 @@
 //!
 //! | bytes | field |
 //! |---|---|
-//! | 0–1 | ingress appliance ID |
-//! | 2–3 | I/O point (port) ID on that appliance |
-//! | 4 | hop count (0 from tier 1; 1 after one second-chance forward) |
-//! | 5–7 | reserved, sent 0, ignored |
-//! | 8–15 | steering table generation |
+//! | 0–3 | appliance ID (`cluster.appliance_id`, up to 42 000 000): the ingress tier-1 unit of an uplink frame, the sending gateway's appliance of a downlink frame |
+//! | 4–5 | I/O point: the access port (DPDK port index) on the tier-1 unit the terminal is behind |
+//! | 6 | hop count (0 from tier 1; 1 after one second-chance forward) |
+//! | 7 | flags: bit 0 ([`TANDEM_FLAG_TO_TIER1`]) = downlink, gateway → tier-1 unit; other bits sent 0, ignored |
+//! | 8–15 | steering table generation of the sender |
 //!
 //! UDP checksum: sent as 0 over the IPv4 outer header, as RFC 8926
 //! section 3.3 allows (and Linux's Geneve does by default): the inner
@@ -26,7 +26,7 @@
 //! checksum is verified. The outer packet has DF set: the fabric never
 //! fragments (issue 12 checks the fabric MTU at start).
 //!
-//! Not yet used by the pipeline.
+//! Used by the pipeline's fabric stage (`pipeline/fabric.rs`).
 
 use super::bytes::{read_u16, read_u32, write_u16, write_u32};
 use super::checksum;
@@ -51,6 +51,9 @@ pub const TANDEM_OPTION_TYPE: u8 = 0x81;
 /// The Tandem option's data length, and with its 4-byte option header.
 pub const TANDEM_OPTION_DATA_LEN: usize = 16;
 pub const TANDEM_OPTION_LEN: usize = 4 + TANDEM_OPTION_DATA_LEN;
+/// Flag bit of the option: the frame goes from a gateway back to the
+/// tier-1 unit (downlink), not to a gateway.
+pub const TANDEM_FLAG_TO_TIER1: u8 = 0x01;
 /// How many options a header may carry before it is refused.
 pub const MAX_GENEVE_OPTIONS: usize = 8;
 /// The largest hop count a receiver accepts: one second-chance forward.
@@ -259,9 +262,11 @@ impl GeneveRepr {
 /// The Tandem option's fields.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TandemOption {
-    pub appliance_id: u16,
+    pub appliance_id: u32,
     pub io_point: u16,
     pub hop_count: u8,
+    /// [`TANDEM_FLAG_TO_TIER1`] or 0 (unknown bits are ignored on receipt).
+    pub flags: u8,
     pub generation: u64,
 }
 
@@ -274,9 +279,10 @@ impl TandemOption {
         let mut generation = [0u8; 8];
         generation.copy_from_slice(&data[8..16]);
         Ok(TandemOption {
-            appliance_id: read_u16(data, 0),
-            io_point: read_u16(data, 2),
-            hop_count: data[4],
+            appliance_id: read_u32(data, 0),
+            io_point: read_u16(data, 4),
+            hop_count: data[6],
+            flags: data[7] & TANDEM_FLAG_TO_TIER1,
             generation: u64::from_be_bytes(generation),
         })
     }
@@ -289,10 +295,10 @@ impl TandemOption {
         write_u16(option, 0, TANDEM_OPTION_CLASS);
         option[2] = TANDEM_OPTION_TYPE;
         option[3] = (TANDEM_OPTION_DATA_LEN / 4) as u8;
-        write_u16(option, 4, self.appliance_id);
-        write_u16(option, 6, self.io_point);
-        option[8] = self.hop_count;
-        option[9..12].fill(0);
+        write_u32(option, 4, self.appliance_id);
+        write_u16(option, 8, self.io_point);
+        option[10] = self.hop_count;
+        option[11] = self.flags & TANDEM_FLAG_TO_TIER1;
         option[12..20].copy_from_slice(&self.generation.to_be_bytes());
         Ok(TANDEM_OPTION_LEN)
     }

@@ -17,9 +17,10 @@ fn encap(hop_count: u8) -> GeneveEncap {
         flow_hash: 0xdead_beef,
         vni: 0x00ab_cdef,
         option: TandemOption {
-            appliance_id: 7,
+            appliance_id: 41_999_999,
             io_point: 3,
             hop_count,
+            flags: 0,
             generation: 0x0102_0304_0506_0708,
         },
     }
@@ -112,8 +113,9 @@ fn encapsulation_writes_the_outer_headers_byte_for_byte() {
         &[0, 0],
         // Geneve: version 0, 5 words of options, C bit, Ethernet, VNI.
         &[0x05, 0x40, 0x65, 0x58, 0xab, 0xcd, 0xef, 0x00],
-        // Tandem option: class 0xfff0, type 0x81, 4 words.
-        &[0xff, 0xf0, 0x81, 0x04, 0, 7, 0, 3, 0, 0, 0, 0],
+        // Tandem option: class 0xfff0, type 0x81, 4 words; appliance
+        // 41 999 999 (0x0280_de7f, four bytes), I/O point 3, hop 0, flags 0.
+        &[0xff, 0xf0, 0x81, 0x04, 0x02, 0x80, 0xde, 0x7f, 0, 3, 0, 0],
         &[1, 2, 3, 4, 5, 6, 7, 8],
     ]
     .concat();
@@ -383,12 +385,13 @@ fn tshark_decodes_the_encapsulation_as_geneve() {
 proptest! {
     #[test]
     fn decapsulate_undoes_encapsulate(
-        appliance_id in any::<u16>(), io_point in any::<u16>(), hop_count in 0u8..=1,
+        appliance_id in any::<u32>(), io_point in any::<u16>(), hop_count in 0u8..=1,
+        flags in 0u8..=1,
         generation in any::<u64>(), vni in 0u32..0x100_0000, flow_hash in any::<u32>(),
         inner in proptest::collection::vec(any::<u8>(), 14..1500),
     ) {
         let mut params = encap(hop_count);
-        params.option = TandemOption { appliance_id, io_point, hop_count, generation };
+        params.option = TandemOption { appliance_id, io_point, hop_count, flags, generation };
         params.vni = vni;
         params.flow_hash = flow_hash;
         let mut buf = vec![0u8; GENEVE_ENCAP_LEN + 10];

@@ -207,7 +207,7 @@ impl Worker {
         let fl = l4.flags;
         let (seq, ack) = splice::seq_ack(f.bytes(), IP + l4.ihl());
         if fl.syn() && !fl.ack() && !fl.rst() {
-            return active.then(|| self.answer_syn(f, key, l4, seq, path, now_ms));
+            return active.then(|| self.answer_syn(f, key, l4, seq, path, (now_ms, ev)));
         }
         if !fl.ack() || fl.syn() || fl.rst() {
             return None;
@@ -222,7 +222,7 @@ impl Worker {
         let cookie = ack.wrapping_sub(1);
         match self.gw.synproxy.cookies.verify(&t, cookie, now_ms) {
             Some(mss_ix) => Some(self.open_from_cookie(f, o, &t, cookie, mss_ix, ev)),
-            None if active && self.drain_handoff(sid, l4).is_none() => {
+            None if active && self.drain_handoff(sid, l4, 0).is_none() => {
                 Some(Verdict::Drop(DropReason::SynCookieInvalid))
             }
             None => None,
@@ -230,14 +230,14 @@ impl Worker {
     }
 
     /// Turns the terminal's SYN into the cookie SYN-ACK from the VIP.
-    fn answer_syn<F: Frame>(
+    fn answer_syn<F: Frame, E: EventSink>(
         &mut self,
         f: &mut F,
         key: &FlowKey,
         l4: &L4Info,
         seq: u32,
         path: &ClientPath,
-        now_ms: u64,
+        (now_ms, ev): (u64, &mut E),
     ) -> Verdict {
         let b = f.bytes();
         let tcp_off = IP + l4.ihl();
@@ -268,7 +268,7 @@ impl Worker {
             return Verdict::Drop(DropReason::NoRoom);
         }
         self.counters.syn_cookies_sent.inc();
-        self.send_to_client(f, path)
+        self.send_to_client(f, path, now_ms, ev)
     }
 
     /// A valid cookie ACK: opens the user session (policy, server choice,

@@ -5,6 +5,7 @@
 mod behaviour;
 mod bitrate;
 mod edges;
+mod fabric;
 mod hardening;
 mod limits;
 mod marks;

@@ -1,0 +1,435 @@
+//! The cluster fabric (issue 12, docs/cluster.md): Geneve between the
+//! tier-1 units and the gateways of different appliances.
+//!
+//! - **Tier 1 → gateway.** A terminal's frame whose session belongs to a
+//!   `Remote { addr, port }` gateway leaves on the fabric port as it came
+//!   in (VLAN tag included, Ethernet padding trimmed), wrapped in outer
+//!   Ethernet, IPv4 (DF, from this appliance's fabric address), UDP (to
+//!   the gateway's port, from a port drawn from the session hash), Geneve
+//!   and the Tandem option (this appliance, the access port as I/O point,
+//!   hop count 0, the table generation). Anti-spoofing was checked on the
+//!   access port; the gateway trusts the inner source of a member.
+//! - **Gateway.** A fabric packet to `fabric_base_port + w` is for worker
+//!   `w` (handed off, still encapsulated, when it arrived elsewhere). Its
+//!   outer source must be a current member and the option that member's;
+//!   then the outer headers go and tier 2 runs on the inner frame as if it
+//!   had come in on an access port, with the tier-1 unit's fabric address
+//!   and I/O point as the user session's client path (in its `tunnel`:
+//!   `peer_ip` = that address, `teid` = the I/O point; GTP-U and the fabric
+//!   never meet, check-config refuses `GtpTeid` in a cluster).
+//! - **Gateway → tier 1.** A frame for such a terminal is built as a
+//!   stand-alone appliance would send it (terminal MAC, VLAN) and wrapped
+//!   again, with the downlink flag, to the tier-1 unit's fabric address and
+//!   its `fabric_base_port`.
+//! - **Tier 1 downlink.** A member's downlink frame leaves the access port
+//!   its I/O point names, source MAC that port's.
+//! - **Second chance.** See [`Worker::second_chance`].
+//!
+//! The outer packet is never fragmented: a frame that would exceed
+//! `fabric_mtu` is dropped `fabric_too_big`, and the MSS of every SYN and
+//! SYN-ACK encapsulated is clamped to [`fabric_mss`] first.
+
+use super::l2::{to_client, ClientPath};
+use super::parse::{Ip, Parsed};
+use super::steer::{Rx, SecondChance};
+use super::{own_addresses, Verdict, Worker};
+use crate::counters::DropReason;
+use crate::event::EventSink;
+use crate::frame::Frame;
+use crate::hash::mix64;
+use crate::tier1::{session_id, SessionId};
+use crate::tier2::GtpTunnel;
+use crate::topology::Role;
+use crate::wire::{
+    decapsulate, encapsulate, tcp_options, GeneveEncap, MacAddr, TandemOption, ETHERNET_HEADER_LEN,
+    GENEVE_ENCAP_LEN, PROTO_TCP, PROTO_UDP, TANDEM_FLAG_TO_TIER1,
+};
+use std::net::Ipv4Addr;
+
+/// This appliance's place on the fabric; `None` on a stand-alone one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FabricConfig {
+    /// `cluster.appliance_id`.
+    pub appliance_id: u32,
+    /// The Fabric port (DPDK port index).
+    pub port: u16,
+    /// Its address: the outer source of what this appliance sends.
+    pub addr: Ipv4Addr,
+    /// `cluster.fabric_base_port`: gateway (worker) `w` receives on
+    /// `base_port + w`, the tier-1 unit its downlink on `base_port`.
+    pub base_port: u16,
+    /// `cluster.fabric_mtu`: the largest outer IPv4 packet.
+    pub mtu: u16,
+    /// Whether the workers are gateways (the appliance has server or
+    /// external ports).
+    pub gateways: bool,
+}
+
+/// What the outer headers add to the IPv4 packet size: IPv4 20, UDP 8,
+/// Geneve 8, Tandem option 20 (the outer Ethernet header is not in the MTU).
+pub const FABRIC_OVERHEAD: usize = GENEVE_ENCAP_LEN - ETHERNET_HEADER_LEN;
+
+/// The largest TCP MSS whose full-size segment still fits in one fabric
+/// packet of `mtu`: the outer headers, the inner Ethernet header and a VLAN
+/// tag, IPv4 20 and TCP 20 come off.
+pub const fn fabric_mss(mtu: u16) -> u16 {
+    let overhead = (FABRIC_OVERHEAD + ETHERNET_HEADER_LEN + 4 + 20 + 20) as u16;
+    mtu.saturating_sub(overhead)
+}
+
+/// How a fabric frame's sender was judged: who the terminal's tier-1 unit
+/// is, for the user session's client path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct FabricIn {
+    /// The tier-1 unit's fabric address and appliance ID.
+    pub peer: Ipv4Addr,
+    pub appliance_id: u32,
+    /// The access port on the tier-1 unit.
+    pub io_point: u16,
+    /// 0 from tier 1, 1 after a second-chance forward.
+    pub hop: u8,
+}
+
+/// The outer UDP source port's entropy for a session: its hash.
+#[inline]
+fn flow_hash(sid: u64) -> u32 {
+    mix64(sid) as u32
+}
+
+/// A client path through the fabric: the terminal is behind the access
+/// port `io_point` of the tier-1 unit at `peer`.
+#[inline]
+pub(super) fn fabric_tunnel(peer: Ipv4Addr, io_point: u16) -> GtpTunnel {
+    GtpTunnel {
+        peer_ip: peer,
+        teid: u32::from(io_point),
+    }
+}
+
+impl Worker {
+    /// Tier 1: sends a terminal's frame (as received) to the gateway at
+    /// `addr:port` on another appliance.
+    pub(super) fn send_to_remote_gateway<F: Frame, E: EventSink>(
+        &mut self,
+        f: &mut F,
+        rx: &Rx,
+        sid: SessionId,
+        (addr, port): (Ipv4Addr, u16),
+        ev: &mut E,
+    ) -> Verdict {
+        let Some(fab) = self.cfg.fabric else {
+            return Verdict::Drop(DropReason::NoGateway);
+        };
+        let p = rx.frame;
+        if let Ok(outer) = p.outer {
+            // Ethernet padding does not travel.
+            let (len, end) = (f.len(), outer.end());
+            if len > end && !f.trim(len - end) {
+                return Verdict::Drop(DropReason::Truncated);
+            }
+        }
+        if let (Ok(ip), Ok(l4)) = (p.inner, p.l4) {
+            if l4.proto == PROTO_TCP && l4.flags.syn() {
+                self.clamp_for_fabric(f.bytes_mut(), ip.l4_off(), fab.mtu);
+            }
+        }
+        let option = TandemOption {
+            appliance_id: fab.appliance_id,
+            io_point: rx.port,
+            hop_count: 0,
+            flags: 0,
+            generation: self.snaps.steering.get().fabric().generation,
+        };
+        self.encap_and_send(f, (addr, port), option, flow_hash(sid.0), rx.now_ms, ev)
+    }
+
+    /// A frame received on the fabric port.
+    pub(super) fn fabric_in<F: Frame, E: EventSink>(
+        &mut self,
+        f: &mut F,
+        rx: &Rx,
+        outer: &Ip,
+        ev: &mut E,
+    ) -> Verdict {
+        let Some(fab) = self.cfg.fabric else {
+            return Verdict::Drop(DropReason::NotForUs);
+        };
+        if outer.dst != fab.addr || outer.proto != PROTO_UDP {
+            // Pings to the fabric address are answered, as on any port.
+            return own_addresses::maybe_echo(self, f, rx.port, outer)
+                .unwrap_or(Verdict::Drop(DropReason::NotForUs));
+        }
+        let dst_port = match rx.frame.l4 {
+            Ok(l4) => l4.dst_port,
+            Err(r) => return Verdict::Drop(r),
+        };
+        let d = match decapsulate(f.bytes(), dst_port) {
+            Ok(d) => d,
+            Err(e) => return Verdict::Drop(e.into()),
+        };
+        let option = d.option;
+        let to_tier1 = option.flags & TANDEM_FLAG_TO_TIER1 != 0;
+        // Which of our receivers: the tier-1 unit's downlink port or a gateway's.
+        let worker = if to_tier1 {
+            if dst_port != fab.base_port {
+                return Verdict::Drop(DropReason::NotForUs);
+            }
+            None
+        } else {
+            match dst_port.checked_sub(fab.base_port) {
+                Some(w) if fab.gateways && w < self.cfg.n_workers => Some(w),
+                _ => return Verdict::Drop(DropReason::NotForUs),
+            }
+        };
+        // Believe nothing of a stranger's: the sender must be a member and
+        // the option must name it (after a second chance: name a member,
+        // the tier-1 unit the terminal is behind).
+        let peer = {
+            let peers = self.snaps.steering.get().fabric();
+            let Some(sender) = peers.by_addr(d.outer_src) else {
+                return Verdict::Drop(DropReason::FabricStranger);
+            };
+            let tier1 = if option.hop_count == 0 || to_tier1 {
+                (sender.appliance_id == option.appliance_id).then_some(sender)
+            } else {
+                peers.by_id(option.appliance_id)
+            };
+            match tier1 {
+                Some(t) => t.addr,
+                None => return Verdict::Drop(DropReason::FabricWrongAppliance),
+            }
+        };
+        if let Some(w) = worker {
+            if w != self.cfg.index {
+                if rx.ingress == super::Ingress::Port {
+                    // Still encapsulated: the owner checks it again.
+                    return Verdict::Handoff(w);
+                }
+                return Verdict::Drop(DropReason::NotForUs);
+            }
+        } else if self.topo.role(option.io_point) != Some(Role::Access) {
+            return Verdict::Drop(DropReason::FabricBadIoPoint);
+        }
+        // The outer headers (and any outer padding) go.
+        let (len, end) = (f.len(), d.inner_offset + d.inner_len);
+        if (len > end && !f.trim(len - end)) || !f.adj(d.inner_offset) {
+            return Verdict::Drop(DropReason::Truncated);
+        }
+        self.counters.fabric_rx.inc();
+        if to_tier1 {
+            let port = option.io_point;
+            let mac = self.topo.mac(port);
+            f.bytes_mut()[6..12].copy_from_slice(&mac);
+            self.counters.tx_packets.inc();
+            self.counters.tx_bytes.add(f.len() as u64);
+            return Verdict::Forward(port);
+        }
+        let inner = match Parsed::read(f.bytes(), false) {
+            Ok(p) => p,
+            Err(r) => return Verdict::Drop(r),
+        };
+        let ip = match inner.outer {
+            Ok(ip) => ip,
+            Err(r) => return Verdict::Drop(r),
+        };
+        let Some(sid) = session_id(self.cfg.session_key, ip.src, inner.l2.vlan, None) else {
+            return Verdict::Drop(DropReason::NoSessionKey);
+        };
+        let inner_rx = Rx {
+            port: rx.port,
+            now_ms: rx.now_ms,
+            ingress: rx.ingress,
+            frame: &inner,
+            fabric: Some(FabricIn {
+                peer,
+                appliance_id: option.appliance_id,
+                io_point: option.io_point,
+                hop: option.hop_count,
+            }),
+        };
+        self.uplink(f, &inner_rx, sid, ev)
+    }
+
+    /// Gateway: sends a plain frame (Ethernet + IPv4, as `send_to_client`
+    /// gets it) to a terminal behind another appliance's tier-1 unit.
+    pub(super) fn send_to_tier1<F: Frame, E: EventSink>(
+        &mut self,
+        f: &mut F,
+        path: &ClientPath,
+        now_ms: u64,
+        ev: &mut E,
+    ) -> Verdict {
+        let Some(fab) = self.cfg.fabric else {
+            return Verdict::Drop(DropReason::NoRoute);
+        };
+        let (dst, generation) = {
+            let steering = self.snaps.steering.get();
+            let peers = steering.fabric();
+            match peers.by_addr(path.tunnel.peer_ip) {
+                Some(p) => ((p.addr, p.base_port), peers.generation),
+                None => return Verdict::Drop(DropReason::FabricPeerGone),
+            }
+        };
+        let hash = {
+            let b = f.bytes();
+            if b.len() < ETHERNET_HEADER_LEN + 20 {
+                return Verdict::Drop(DropReason::Truncated);
+            }
+            // The terminal's address, as the tier-1 unit hashed its session.
+            let ip = &b[ETHERNET_HEADER_LEN..];
+            let syn_at =
+                (ip[9] == PROTO_TCP).then(|| ETHERNET_HEADER_LEN + usize::from(ip[0] & 0x0f) * 4);
+            if let Some(tcp) = syn_at {
+                if b.get(tcp + 13).is_some_and(|fl| fl & 0x02 != 0) {
+                    self.clamp_for_fabric(f.bytes_mut(), tcp, fab.mtu);
+                }
+            }
+            let b = f.bytes();
+            let terminal = u32::from_be_bytes([b[30], b[31], b[32], b[33]]);
+            flow_hash(u64::from(terminal))
+        };
+        let plain = ClientPath {
+            tunnel: GtpTunnel::NONE,
+            ..*path
+        };
+        if !to_client(f, &plain, self.topo.mac(fab.port), fab.addr) {
+            return Verdict::Drop(DropReason::NoRoom);
+        }
+        let option = TandemOption {
+            appliance_id: fab.appliance_id,
+            io_point: path.tunnel.teid as u16,
+            hop_count: 0,
+            flags: TANDEM_FLAG_TO_TIER1,
+            generation,
+        };
+        self.encap_and_send(f, dst, option, hash, now_ms, ev)
+    }
+
+    /// Second chance (issue 12 item 4, `steer::drain_handoff`): a packet
+    /// for no user session here, of a session draining from `previous`,
+    /// goes once to that gateway. A local worker gets a frame that came in
+    /// on an access port as today; one that came over the fabric is
+    /// wrapped again (to this appliance, hop count 1) so the worker learns
+    /// the tier-1 unit from it. A remote gateway gets it over the fabric
+    /// with hop count 1, naming the tier-1 unit the terminal is behind; a
+    /// packet with hop count 1 is never forwarded again. `f` is the
+    /// normalised frame (`l2::normalize`), `path` the terminal's.
+    pub(super) fn second_chance<F: Frame, E: EventSink>(
+        &mut self,
+        f: &mut F,
+        rx: &Rx,
+        (path, sid): (&ClientPath, SessionId),
+        previous: SecondChance,
+        ev: &mut E,
+    ) -> Verdict {
+        let (dst, local) = match (previous, rx.fabric) {
+            (SecondChance::Worker(w), None) => return Verdict::Handoff(w),
+            (SecondChance::Worker(w), Some(_)) => match self.cfg.fabric {
+                Some(fab) => ((fab.addr, fab.base_port.saturating_add(w)), Some(w)),
+                None => return Verdict::Drop(DropReason::NoUserSession),
+            },
+            (SecondChance::Remote { addr, port }, _) => ((addr, port), None),
+        };
+        let Some(fab) = self.cfg.fabric else {
+            return Verdict::Drop(DropReason::NoUserSession);
+        };
+        let (appliance_id, io_point) = match rx.fabric {
+            Some(fi) => (fi.appliance_id, fi.io_point),
+            None => (fab.appliance_id, rx.port),
+        };
+        // The inner frame as the tier-1 unit sent it: the terminal's MAC
+        // as source, its VLAN tag.
+        let plain = ClientPath {
+            tunnel: GtpTunnel::NONE,
+            ..*path
+        };
+        if !to_client(f, &plain, path.mac, fab.addr) {
+            return Verdict::Drop(DropReason::NoRoom);
+        }
+        f.bytes_mut()[0..6].copy_from_slice(&self.topo.mac(fab.port));
+        let option = TandemOption {
+            appliance_id,
+            io_point,
+            hop_count: 1,
+            flags: 0,
+            generation: self.snaps.steering.get().fabric().generation,
+        };
+        let hash = flow_hash(sid.0);
+        self.counters.second_chance.inc();
+        match local {
+            Some(w) => {
+                if let Err(v) = self.encap_only(f, dst, option, hash) {
+                    return v;
+                }
+                Verdict::Handoff(w)
+            }
+            None => self.encap_and_send(f, dst, option, hash, rx.now_ms, ev),
+        }
+    }
+
+    /// Wraps `f` for `dst` (checking the MTU); the outer MACs are left to
+    /// the caller.
+    fn encap_only<F: Frame>(
+        &self,
+        f: &mut F,
+        (dst_ip, dst_port): (Ipv4Addr, u16),
+        option: TandemOption,
+        flow_hash: u32,
+    ) -> Result<(), Verdict> {
+        let Some(fab) = self.cfg.fabric else {
+            return Err(Verdict::Drop(DropReason::NoRoute));
+        };
+        if f.len() + FABRIC_OVERHEAD > usize::from(fab.mtu) {
+            return Err(Verdict::Drop(DropReason::FabricTooBig));
+        }
+        if !f.prepend(GENEVE_ENCAP_LEN) {
+            return Err(Verdict::Drop(DropReason::NoRoom));
+        }
+        let encap = GeneveEncap {
+            src_mac: MacAddr(self.topo.mac(fab.port)),
+            dst_mac: MacAddr([0; 6]),
+            src_ip: fab.addr,
+            dst_ip,
+            dst_port,
+            flow_hash,
+            vni: 0,
+            option,
+        };
+        encapsulate(f.bytes_mut(), GENEVE_ENCAP_LEN, &encap)
+            .map(|_| ())
+            .map_err(|e| Verdict::Drop(e.into()))
+    }
+
+    /// Wraps `f` for `dst` and sends it towards it (held while its next
+    /// hop's MAC is being resolved).
+    fn encap_and_send<F: Frame, E: EventSink>(
+        &mut self,
+        f: &mut F,
+        dst: (Ipv4Addr, u16),
+        option: TandemOption,
+        flow_hash: u32,
+        now_ms: u64,
+        ev: &mut E,
+    ) -> Verdict {
+        if let Err(v) = self.encap_only(f, dst, option, flow_hash) {
+            return v;
+        }
+        let verdict = self.send_to_network(f, dst.0, now_ms, ev);
+        if matches!(verdict, Verdict::Forward(_) | Verdict::Hold { .. }) {
+            self.counters.fabric_tx.inc();
+        }
+        verdict
+    }
+
+    /// Lowers the MSS of the SYN or SYN-ACK whose TCP header is at
+    /// `tcp_off` to what fits a fabric packet of `mtu` (counted in
+    /// `mss_clamped`).
+    #[cold]
+    fn clamp_for_fabric(&self, b: &mut [u8], tcp_off: usize, mtu: u16) {
+        if let Some(tcp) = b.get_mut(tcp_off..) {
+            if tcp_options::clamp_mss(tcp, fabric_mss(mtu)).is_some() {
+                self.counters.mss_clamped.inc();
+            }
+        }
+    }
+}

@@ -1,0 +1,551 @@
+//! The cluster fabric (`pipeline/fabric.rs`, issue 12) with one lab per
+//! appliance: tier-1 units 1 and 3, gateway appliances 2 and 4 (one worker
+//! each: gateways 200 and 400), all on the fabric network 10.99.0.0/24.
+//! Frames go from lab to lab by hand, as the fabric would carry them.
+
+use super::*;
+use crate::pipeline::fabric::{fabric_mss, FabricConfig};
+use crate::tier1::{
+    session_id, FabricPeer, FabricPeers, Gateway, GatewayTarget, SessionId, SteeringTable,
+};
+use crate::topology::{LocalAddr, PortInfo, Role, Topology};
+use crate::wire::checksum::l4_checksum;
+use crate::wire::frames::tcp_frame;
+use crate::wire::{outer_src_port, TANDEM_FLAG_TO_TIER1};
+
+const FAB: u16 = 4;
+const BASE: u16 = 6081;
+const GENERATION: u64 = 42;
+/// Outer Ethernet 14, IPv4 20, UDP 8, Geneve 8, Tandem option 20.
+const ENCAP: usize = 70;
+
+fn fab_addr(id: u32) -> Ipv4Addr {
+    Ipv4Addr::new(10, 99, 0, id as u8)
+}
+
+fn fab_mac(id: u32) -> [u8; 6] {
+    [2, 0xfa, 0, 0, 0, id as u8]
+}
+
+/// The lab topology plus a fabric port (port 4).
+fn member_topology(id: u32) -> Topology {
+    let mut ports = topology().ports;
+    ports.push(PortInfo {
+        name: "fab0".into(),
+        role: Role::Fabric,
+        mac: fab_mac(id),
+        addresses: vec![(fab_addr(id), 24)],
+    });
+    let mut t = Topology::new(ports);
+    t.add_local(SRV, GW, LocalAddr::Gateway(0));
+    t.add_local(EXT, GW, LocalAddr::Gateway(0));
+    t.add_local(ACC, VIP, LocalAddr::Vip);
+    t.add_local(ACC2, VIP, LocalAddr::Vip);
+    t
+}
+
+fn sid(terminal: Ipv4Addr) -> SessionId {
+    session_id(SessionKeyMode::SourceIp, terminal, None, None).unwrap()
+}
+
+/// The steering table appliance `me` builds: gateways 200 and 400, its
+/// own local, the session of `UE` pinned to `pinned`.
+fn table(me: u32, pinned: u32) -> SteeringTable {
+    let gateways: Vec<Gateway> = [2u32, 4]
+        .iter()
+        .map(|&app| Gateway {
+            id: GatewayId(app * 100),
+            target: if app == me {
+                GatewayTarget::LocalWorker(0)
+            } else {
+                GatewayTarget::Remote {
+                    addr: fab_addr(app),
+                    port: BASE,
+                }
+            },
+        })
+        .collect();
+    let peers = FabricPeers::new(
+        GENERATION,
+        [1, 2, 3, 4]
+            .iter()
+            .map(|&id| FabricPeer {
+                appliance_id: id,
+                addr: fab_addr(id),
+                base_port: BASE,
+            })
+            .collect(),
+    );
+    SteeringTable::new(&gateways)
+        .unwrap()
+        .with_fabric(peers)
+        .with_pins(&[(sid(UE), Some(GatewayId(pinned)))])
+}
+
+/// Appliance `id` (gateways: 2 and 4), fabric MTU `mtu`.
+fn member(id: u32, mtu: u16) -> Lab {
+    let fabric = FabricConfig {
+        appliance_id: id,
+        port: FAB,
+        addr: fab_addr(id),
+        base_port: BASE,
+        mtu,
+        gateways: id.is_multiple_of(2),
+    };
+    let lab = Lab::cluster_member(
+        1,
+        1 << 12,
+        SessionKeyMode::SourceIp,
+        (PORT_RANGE, member_topology(id)),
+        Some(fabric),
+    );
+    lab.steering.publish(table(id, 200));
+    let mut n = neighbours();
+    for other in [1u32, 2, 3, 4] {
+        if other != id {
+            n.insert(FAB, fab_addr(other), fab_mac(other));
+        }
+    }
+    lab.neighbours.publish(n);
+    lab
+}
+
+struct Cluster {
+    a1: Lab,
+    g2: Lab,
+    a3: Lab,
+    g4: Lab,
+}
+
+fn cluster() -> Cluster {
+    Cluster {
+        a1: member(1, 1500),
+        g2: member(2, 1500),
+        a3: member(3, 1500),
+        g4: member(4, 1500),
+    }
+}
+
+fn dns_query(payload: &[u8]) -> Vec<u8> {
+    udp(UE, 40000, DNS_VIP, 53, payload, (UE_MAC, port_mac(ACC)))
+}
+
+fn dns_answer(gw_port: u16, payload: &[u8]) -> Vec<u8> {
+    udp(
+        SERVERS[0],
+        5353,
+        GW,
+        gw_port,
+        payload,
+        (server_mac(SERVERS[0]), port_mac(SRV)),
+    )
+}
+
+fn rd16(b: &[u8], at: usize) -> u16 {
+    u16::from_be_bytes([b[at], b[at + 1]])
+}
+
+/// Rewrites the outer IPv4 source of a fabric frame (checksum redone).
+fn with_outer_src(frame: &[u8], src: Ipv4Addr) -> Vec<u8> {
+    let mut f = frame.to_vec();
+    f[26..30].copy_from_slice(&src.octets());
+    f[24..26].copy_from_slice(&[0, 0]);
+    let c = checksum(&f[14..34]);
+    f[24..26].copy_from_slice(&c.to_be_bytes());
+    f
+}
+
+#[test]
+fn uplink_crosses_the_fabric_to_the_gateway_and_the_reply_comes_back_as_a_stand_alone_sends_it() {
+    let mut c = cluster();
+    let query = dns_query(b"where is the server?");
+
+    // Tier 1 (appliance 1): the session belongs to gateway 200 on appliance 2.
+    let (v, geneve, _) = c.a1.run(0, ACC, &query);
+    assert_eq!(v, Verdict::Forward(FAB));
+    assert_eq!(geneve.len(), ENCAP + query.len());
+    // Outer Ethernet: to appliance 2's fabric MAC, from ours.
+    assert_eq!(&geneve[0..6], &fab_mac(2));
+    assert_eq!(&geneve[6..12], &fab_mac(1));
+    assert_eq!(&geneve[12..14], &[0x08, 0x00]);
+    // Outer IPv4: header checksum computed from scratch over the header.
+    let ip = &geneve[14..34];
+    assert_eq!(ip[0], 0x45);
+    assert_eq!(usize::from(rd16(ip, 2)), geneve.len() - 14);
+    assert_eq!(rd16(ip, 6), 0x4000, "DF set, no fragment offset");
+    assert_eq!((ip[8], ip[9]), (64, 17));
+    assert_eq!(checksum(ip), 0, "outer IPv4 header checksum");
+    assert_eq!(&ip[12..16], &fab_addr(1).octets());
+    assert_eq!(&ip[16..20], &fab_addr(2).octets());
+    // Outer UDP: from the session hash, to gateway 200's port, checksum 0.
+    let udp_h = &geneve[34..42];
+    assert!(rd16(udp_h, 0) >= 49152, "ephemeral source port");
+    assert_eq!(
+        rd16(udp_h, 0),
+        outer_src_port(crate::hash::mix64(sid(UE).0) as u32)
+    );
+    assert_eq!(rd16(udp_h, 2), BASE);
+    assert_eq!(usize::from(rd16(udp_h, 4)), geneve.len() - 34);
+    assert_eq!(rd16(udp_h, 6), 0);
+    // Geneve: version 0, 5 words of options, critical, Ethernet, VNI 0.
+    assert_eq!(&geneve[42..50], &[0x05, 0x40, 0x65, 0x58, 0, 0, 0, 0]);
+    // The Tandem option: appliance 1, I/O point = the access port, hop 0,
+    // no flags, the table generation.
+    assert_eq!(&geneve[50..54], &[0xff, 0xf0, 0x81, 0x04]);
+    assert_eq!(&geneve[54..58], &1u32.to_be_bytes());
+    assert_eq!(rd16(&geneve, 58), ACC);
+    assert_eq!((geneve[60], geneve[61]), (0, 0));
+    assert_eq!(&geneve[62..70], &GENERATION.to_be_bytes());
+    // The inner frame is the terminal's, untouched.
+    assert_eq!(&geneve[ENCAP..], &query[..]);
+    assert_eq!(c.a1.workers[0].counters().fabric_tx.get(), 1);
+
+    // The gateway: decapsulated, translated, to the server.
+    let (v, to_server, _) = c.g2.run(0, FAB, &geneve);
+    assert_eq!(v, Verdict::Forward(SRV));
+    let out = decode(&to_server);
+    assert_eq!((out.src, out.dst, out.dport), (GW, SERVERS[0], 5353));
+    assert_eq!(out.dst_mac, server_mac(SERVERS[0]));
+    assert_eq!(c.g2.workers[0].counters().fabric_rx.get(), 1);
+    assert_eq!(c.g2.live(), 1);
+
+    // The server's answer goes back over the fabric to appliance 1.
+    let answer = dns_answer(out.sport, b"here");
+    let (v, back, _) = c.g2.run(0, SRV, &answer);
+    assert_eq!(v, Verdict::Forward(FAB));
+    assert_eq!(&back[0..6], &fab_mac(1));
+    assert_eq!(checksum(&back[14..34]), 0);
+    assert_eq!(&back[26..30], &fab_addr(2).octets());
+    assert_eq!(&back[30..34], &fab_addr(1).octets());
+    assert_eq!(rd16(&back, 36), BASE, "the tier-1 unit's base port");
+    assert_eq!(&back[54..58], &2u32.to_be_bytes(), "sent by appliance 2");
+    assert_eq!(rd16(&back, 58), ACC, "to the terminal's I/O point");
+    assert_eq!(back[61], TANDEM_FLAG_TO_TIER1);
+    let (v, to_terminal, _) = c.a1.run(0, FAB, &back);
+    assert_eq!(v, Verdict::Forward(ACC));
+
+    // A stand-alone appliance, the same exchange.
+    let mut alone = Lab::new(1);
+    let (_, alone_up, _) = alone.run(0, ACC, &query);
+    let alone_port = decode(&alone_up).sport;
+    let (v, alone_down, _) = alone.run(0, SRV, &dns_answer(alone_port, b"here"));
+    assert_eq!(v, Verdict::Forward(ACC));
+    assert_eq!(to_terminal, alone_down, "byte for byte, MACs included");
+    let t = decode(&to_terminal);
+    assert_eq!((t.src, t.sport, t.dst, t.dport), (DNS_VIP, 53, UE, 40000));
+}
+
+/// A SYN announcing MSS `mss` (with valid checksums).
+fn syn_with_mss(mss: u16) -> Vec<u8> {
+    let [hi, lo] = mss.to_be_bytes();
+    let mut f = tcp_frame(
+        &spec(UE, 40001, VIP, 80, UE_MAC, port_mac(ACC)),
+        SYN_ISN,
+        0,
+        TcpFlags::SYN,
+        65535,
+        &[2, 4, hi, lo],
+    )
+    .unwrap();
+    f[34 + 12] = 6 << 4;
+    f[34 + 16..34 + 18].copy_from_slice(&[0, 0]);
+    let c = l4_checksum(UE, VIP, 6, &f[34..]);
+    f[34 + 16..34 + 18].copy_from_slice(&c.to_be_bytes());
+    f
+}
+
+fn mss_at(b: &[u8], ip: usize) -> Option<u16> {
+    let ihl = usize::from(b[ip] & 0x0f) * 4;
+    crate::wire::tcp_options::mss(&b[ip + ihl..])
+}
+
+#[test]
+fn an_encapsulated_syn_and_syn_ack_announce_an_mss_that_fits_the_fabric() {
+    let mut c = cluster();
+    assert_eq!(fabric_mss(1500), 1386);
+    let (v, geneve, _) = c.a1.run(0, ACC, &syn_with_mss(1460));
+    assert_eq!(v, Verdict::Forward(FAB));
+    assert_eq!(mss_at(&geneve, ENCAP + 14), Some(1386));
+    assert_eq!(c.a1.workers[0].counters().mss_clamped.get(), 1);
+    // The gateway's decode checks the TCP checksum the clamp updated.
+    let (v, to_server, _) = c.g2.run(0, FAB, &geneve);
+    assert_eq!(v, Verdict::Forward(SRV));
+    let out = decode(&to_server);
+    assert_eq!(mss_at(&to_server, 14), Some(1386));
+    // The server's SYN-ACK (MSS 8960) goes back clamped too.
+    let [hi, lo] = 8960u16.to_be_bytes();
+    let mut syn_ack = tcp_frame(
+        &spec(
+            out.dst,
+            out.dport,
+            GW,
+            out.sport,
+            server_mac(out.dst),
+            port_mac(SRV),
+        ),
+        5000,
+        SYN_ISN + 1,
+        TcpFlags::SYN | TcpFlags::ACK,
+        65535,
+        &[2, 4, hi, lo],
+    )
+    .unwrap();
+    syn_ack[34 + 12] = 6 << 4;
+    syn_ack[34 + 16..34 + 18].copy_from_slice(&[0, 0]);
+    let cs = l4_checksum(out.dst, GW, 6, &syn_ack[34..]);
+    syn_ack[34 + 16..34 + 18].copy_from_slice(&cs.to_be_bytes());
+    let (v, back, _) = c.g2.run(0, SRV, &syn_ack);
+    assert_eq!(v, Verdict::Forward(FAB));
+    assert_eq!(mss_at(&back, ENCAP + 14), Some(1386));
+    let (v, to_terminal, _) = c.a1.run(0, FAB, &back);
+    assert_eq!(v, Verdict::Forward(ACC));
+    let t = decode(&to_terminal);
+    assert_eq!(t.tcp_flags & 0x12, 0x12);
+    assert_eq!(mss_at(&to_terminal, 14), Some(1386));
+}
+
+#[test]
+fn a_frame_too_big_for_the_fabric_is_dropped_and_counted() {
+    let mut a1 = member(1, 600);
+    // 14 + 20 + 8 + 500 = 542 bytes: with 56 bytes of outer headers the
+    // outer packet is 584 <= 600 and passes; 20 bytes more do not.
+    let (v, _, _) = a1.run(0, ACC, &dns_query(&[7; 500]));
+    assert_eq!(v, Verdict::Forward(FAB));
+    let (v, _, _) = a1.run(0, ACC, &dns_query(&[7; 531]));
+    assert_eq!(v, Verdict::Drop(DropReason::FabricTooBig));
+    assert_eq!(a1.drops(DropReason::FabricTooBig), 1);
+}
+
+#[test]
+fn strangers_bad_options_and_loops_are_dropped_with_their_reason() {
+    let mut c = cluster();
+    let (_, geneve, _) = c.a1.run(0, ACC, &dns_query(b"q"));
+    let cases: Vec<(Vec<u8>, DropReason)> = vec![
+        // Not a member's fabric address.
+        (
+            with_outer_src(&geneve, Ipv4Addr::new(10, 99, 0, 9)),
+            DropReason::FabricStranger,
+        ),
+        // A member, but the option names another appliance.
+        (
+            {
+                let mut f = geneve.clone();
+                f[57] = 3;
+                f
+            },
+            DropReason::FabricWrongAppliance,
+        ),
+        // The option's length does not fit the option area.
+        (
+            {
+                let mut f = geneve.clone();
+                f[53] = 5;
+                f
+            },
+            DropReason::GeneveBadOption,
+        ),
+        // Hop count 2: a loop.
+        (
+            {
+                let mut f = geneve.clone();
+                f[60] = 2;
+                f
+            },
+            DropReason::GeneveHopCountExceeded,
+        ),
+        // A wrong outer header checksum.
+        (
+            {
+                let mut f = geneve.clone();
+                f[24] ^= 1;
+                f
+            },
+            DropReason::GeneveNotGeneve,
+        ),
+    ];
+    for (frame, reason) in cases {
+        let (v, _, _) = c.g2.run(0, FAB, &frame);
+        assert_eq!(v, Verdict::Drop(reason), "{reason:?}");
+        assert_eq!(c.g2.drops(reason), 1, "{reason:?}");
+    }
+    assert_eq!(c.g2.live(), 0, "nothing got through");
+    assert_eq!(c.g2.workers[0].counters().fabric_rx.get(), 0);
+    // A downlink from a stranger is not sent to the terminal either, nor
+    // one naming a port that is not an access port.
+    let (_, to_server, _) = c.g2.run(0, FAB, &geneve);
+    let (_, back, _) =
+        c.g2.run(0, SRV, &dns_answer(decode(&to_server).sport, b"a"));
+    let (v, _, _) =
+        c.a1.run(0, FAB, &with_outer_src(&back, Ipv4Addr::new(10, 99, 0, 9)));
+    assert_eq!(v, Verdict::Drop(DropReason::FabricStranger));
+    let mut bad_port = back.clone();
+    bad_port[58..60].copy_from_slice(&SRV.to_be_bytes());
+    let (v, _, _) = c.a1.run(0, FAB, &bad_port);
+    assert_eq!(v, Verdict::Drop(DropReason::FabricBadIoPoint));
+    let (v, _, _) = c.a1.run(0, FAB, &back);
+    assert_eq!(v, Verdict::Forward(ACC));
+}
+
+/// A TCP connection through `via` (appliance 1 or 3) to gateway 200;
+/// returns the gateway port and the server.
+fn open_tcp(c: &mut Cluster) -> (u16, Ipv4Addr) {
+    let (_, geneve, _) = c.a1.run(0, ACC, &syn());
+    let (_, to_server, _) = c.g2.run(0, FAB, &geneve);
+    let out = decode(&to_server);
+    let syn_ack = tcp_seq(
+        out.dst,
+        out.dport,
+        GW,
+        out.sport,
+        TcpFlags::SYN | TcpFlags::ACK,
+        5000,
+        SYN_ISN + 1,
+        &[],
+        (server_mac(out.dst), port_mac(SRV)),
+    );
+    let (v, back, _) = c.g2.run(0, SRV, &syn_ack);
+    assert_eq!(v, Verdict::Forward(FAB));
+    let (v, _, _) = c.a1.run(0, FAB, &back);
+    assert_eq!(v, Verdict::Forward(ACC));
+    (out.sport, out.dst)
+}
+
+fn syn() -> Vec<u8> {
+    crate::testkit::syn(UE, 40002, VIP, 80)
+}
+
+fn client_ack(seq: u32, payload: &[u8]) -> Vec<u8> {
+    tcp_seq(
+        UE,
+        40002,
+        VIP,
+        80,
+        TcpFlags::ACK,
+        seq,
+        5001,
+        payload,
+        (UE_MAC, port_mac(ACC)),
+    )
+}
+
+fn server_data(gw_port: u16, server: Ipv4Addr, seq: u32) -> Vec<u8> {
+    tcp_seq(
+        server,
+        8080,
+        GW,
+        gw_port,
+        TcpFlags::ACK,
+        seq,
+        SYN_ISN + 1,
+        b"data",
+        (server_mac(server), port_mac(SRV)),
+    )
+}
+
+#[test]
+fn the_latest_uplink_wins_a_terminal_moving_to_another_tier1_unit_gets_its_downlink_there() {
+    let mut c = cluster();
+    let (gw_port, server) = open_tcp(&mut c);
+    // The terminal now enters at appliance 3 (same session, same gateway).
+    let (v, geneve, _) = c.a3.run(0, ACC, &client_ack(SYN_ISN + 1, b"hello"));
+    assert_eq!(v, Verdict::Forward(FAB));
+    assert_eq!(&geneve[54..58], &3u32.to_be_bytes());
+    let (v, _, _) = c.g2.run(0, FAB, &geneve);
+    assert_eq!(v, Verdict::Forward(SRV));
+    assert_eq!(c.g2.workers[0].counters().client_path_moved.get(), 1);
+    // The server's data goes to appliance 3 now.
+    let (v, back, _) = c.g2.run(0, SRV, &server_data(gw_port, server, 5001));
+    assert_eq!(v, Verdict::Forward(FAB));
+    assert_eq!(&back[0..6], &fab_mac(3));
+    assert_eq!(&back[30..34], &fab_addr(3).octets());
+    let (v, to_terminal, _) = c.a3.run(0, FAB, &back);
+    assert_eq!(v, Verdict::Forward(ACC));
+    assert_eq!(decode(&to_terminal).dst, UE);
+    assert_eq!(c.g2.live(), 1, "one user session throughout");
+}
+
+#[test]
+fn second_chance_forwards_once_to_the_old_gateway_over_the_fabric_and_never_twice() {
+    let mut c = cluster();
+    let (gw_port, server) = open_tcp(&mut c);
+    // The session moves to gateway 400 and drains from 200, everywhere.
+    for (lab, me) in [(&c.a1, 1), (&c.g2, 2), (&c.a3, 3), (&c.g4, 4)] {
+        lab.steering
+            .publish(table(me, 400).with_draining(&[(sid(UE), Some(GatewayId(200)))]));
+    }
+    // The open connection's next segment goes to 400, which has no user
+    // session for it: it forwards it once, hop count 1, to 200.
+    let (_, geneve, _) = c.a1.run(0, ACC, &client_ack(SYN_ISN + 1, b"more"));
+    assert_eq!(&geneve[30..34], &fab_addr(4).octets());
+    let (v, forwarded, _) = c.g4.run(0, FAB, &geneve);
+    assert_eq!(v, Verdict::Forward(FAB));
+    assert_eq!(c.g4.workers[0].counters().second_chance.get(), 1);
+    assert_eq!(c.g4.live(), 0);
+    assert_eq!(&forwarded[0..6], &fab_mac(2));
+    assert_eq!(checksum(&forwarded[14..34]), 0);
+    assert_eq!(&forwarded[26..30], &fab_addr(4).octets());
+    assert_eq!(&forwarded[30..34], &fab_addr(2).octets());
+    assert_eq!(rd16(&forwarded, 36), BASE);
+    assert_eq!(
+        &forwarded[54..58],
+        &1u32.to_be_bytes(),
+        "still names the tier-1 unit"
+    );
+    assert_eq!(rd16(&forwarded, 58), ACC);
+    assert_eq!(forwarded[60], 1, "hop count 1");
+    // The terminal's frame (but for its destination MAC: the tier-1 unit's
+    // access port, which the gateway does not keep).
+    assert_eq!(&forwarded[ENCAP + 6..], &geneve[ENCAP + 6..]);
+    // The old gateway carries it on; replies still go to the tier-1 unit.
+    let (v, _, _) = c.g2.run(0, FAB, &forwarded);
+    assert_eq!(v, Verdict::Forward(SRV));
+    let (v, back, _) = c.g2.run(0, SRV, &server_data(gw_port, server, 5001));
+    assert_eq!(v, Verdict::Forward(FAB));
+    assert_eq!(&back[30..34], &fab_addr(1).octets());
+    // A new connection starts on 400.
+    let (_, geneve_syn, _) = c.a1.run(0, ACC, &crate::testkit::syn(UE, 40100, VIP, 80));
+    let (v, _, _) = c.g4.run(0, FAB, &geneve_syn);
+    assert_eq!(v, Verdict::Forward(SRV));
+    assert_eq!(c.g4.live(), 1);
+    // A packet that already had its second chance gets none again: 400
+    // receiving hop count 1 for a connection it does not have drops it.
+    let mut again = forwarded.clone();
+    again[30..34].copy_from_slice(&fab_addr(4).octets());
+    again[24..26].copy_from_slice(&[0, 0]);
+    let cs = checksum(&again[14..34]);
+    again[24..26].copy_from_slice(&cs.to_be_bytes());
+    let (v, _, _) = c.g4.run(0, FAB, &again);
+    assert_eq!(v, Verdict::Drop(DropReason::NotSyn));
+    assert_eq!(c.g4.workers[0].counters().second_chance.get(), 1);
+}
+
+#[test]
+fn a_gateway_hands_a_fabric_frame_to_the_worker_whose_port_it_names() {
+    let mut g = Lab::cluster_member(
+        2,
+        1 << 12,
+        SessionKeyMode::SourceIp,
+        (PORT_RANGE, member_topology(2)),
+        Some(FabricConfig {
+            appliance_id: 2,
+            port: FAB,
+            addr: fab_addr(2),
+            base_port: BASE,
+            mtu: 1500,
+            gateways: true,
+        }),
+    );
+    g.steering.publish(table(2, 200));
+    let mut c = cluster();
+    let (_, mut geneve, _) = c.a1.run(0, ACC, &dns_query(b"q"));
+    // For gateway 201: worker 1's port.
+    geneve[36..38].copy_from_slice(&(BASE + 1).to_be_bytes());
+    let (v, _, at) = g.run(0, FAB, &geneve);
+    assert_eq!((v, at), (Verdict::Forward(SRV), 1));
+    assert_eq!(g.workers[1].table().len(), 1);
+    assert_eq!(g.workers[0].counters().handoff_out.get(), 1);
+    // No worker 2: not for us.
+    geneve[36..38].copy_from_slice(&(BASE + 2).to_be_bytes());
+    let (v, _, _) = g.run(0, FAB, &geneve);
+    assert_eq!(v, Verdict::Drop(DropReason::NotForUs));
+}
