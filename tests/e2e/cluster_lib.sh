@@ -165,7 +165,7 @@ cl_topo_build() {
   for ns in "$NS_SRV:$CL_BR_SRV" "$NS_FAB:$CL_BR_FAB"; do
     br=${ns#*:}
     ns=${ns%%:*}
-    ip -n "$ns" link add "$br" type bridge stp_state 0 forward_delay 0 || return 1
+    ip -n "$ns" link add "$br" address "$(cl_random_mac)" type bridge stp_state 0 forward_delay 0 || return 1
     ip netns exec "$ns" sysctl -qw "net.ipv6.conf.$br.disable_ipv6=1" || return 1
     ip -n "$ns" link set "$br" up || return 1
   done
@@ -179,6 +179,20 @@ cl_topo_build() {
   ip netns exec "$NS_UE" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 || return 1
 }
 
+# A random locally administered unicast MAC.
+cl_random_mac() {
+  printf '02:%02x:%02x:%02x:%02x:%02x\n' $((RANDOM % 256)) $((RANDOM % 256)) $((RANDOM % 256)) $((RANDOM % 256)) $((RANDOM % 256))
+}
+
+# Puts tap $1 (in namespace $2) into bridge $3. net_tap gives the kernel
+# side of a tap the MAC of the DPDK port; in a bridge, a port's own MAC is
+# the bridge's (a local FDB entry), so frames to that tandem would end in
+# the bridge's stack instead of its tap. The kernel side gets another MAC.
+cl_bridge_tap() {
+  ip -n "$2" link set dev "$1" address "$(cl_random_mac)" || return 1
+  ip -n "$2" link set dev "$1" master "$3"
+}
+
 # Moves member $1's taps into the namespaces: access -> NS_UE with the
 # terminal side's address, server -> the server bridge, fabric -> the
 # fabric bridge.
@@ -186,7 +200,7 @@ cl_wire() {
   local m=$1 fab srv acc
   fab=$(cl_tap "$m" f)
   move_tap "$fab" "$NS_FAB" || return 1
-  ip -n "$NS_FAB" link set "$fab" master "$CL_BR_FAB" || return 1
+  cl_bridge_tap "$fab" "$NS_FAB" "$CL_BR_FAB" || return 1
   if cl_tier1 "$m"; then
     acc=$(cl_tap "$m" a)
     move_tap "$acc" "$NS_UE" || return 1
@@ -195,7 +209,7 @@ cl_wire() {
   else
     srv=$(cl_tap "$m" s)
     move_tap "$srv" "$NS_SRV" || return 1
-    ip -n "$NS_SRV" link set "$srv" master "$CL_BR_SRV" || return 1
+    cl_bridge_tap "$srv" "$NS_SRV" "$CL_BR_SRV" || return 1
   fi
 }
 
