@@ -136,15 +136,20 @@ scene() {
     out=$(ip netns exec "$NS_UE" curl -sS -m 5 --interface "$t" "http://$CL_VIP_WEB/" 2>&1)
     say "$t -> http://$CL_VIP_WEB/ (pinned to $m, translates to $(cl_gateway_addr "$m")): $out"
   done
+  sleep 1 # tshark writes what it captured before it stops
   kill -INT "$tshark_pid" 2>/dev/null
   bg_wait "$tshark_pid"
 
   bold "the fabric as tshark sees it (Geneve on UDP $CL_FABRIC_PORT)"
-  tshark -r "$pcap" -d "udp.port==$CL_FABRIC_PORT,geneve" -Y geneve -c 4 2>/dev/null | sed 's/^/   /'
+  # ip.src and ip.dst hold the outer and the inner header's, in that order.
+  tshark -r "$pcap" -d "udp.port==$CL_FABRIC_PORT,geneve" -Y geneve -c 4 -T fields -E separator=/t \
+    -e ip.src -e ip.dst -e udp.dstport -e _ws.col.Info 2>/dev/null |
+    awk -F'\t' '{ split($1, s, ","); split($2, d, ",");
+      printf "   outer %s -> %s UDP %s (Geneve) | inner %s -> %s %s\n", s[1], d[1], substr($3, 1, index($3 ",", ",") - 1), s[2], d[2], $4 }'
   tshark -r "$pcap" -d "udp.port==$CL_FABRIC_PORT,geneve" -Y geneve -c 1 -V 2>/dev/null |
     sed -n '/^Generic Network Virtualization Encapsulation/,/^[A-Z]/p' | head -12 | sed 's/^/   /'
   [ -s "$pcap" ] && [ -n "$(tshark -r "$pcap" -d "udp.port==$CL_FABRIC_PORT,geneve" -Y geneve -c 1 2>/dev/null)" ] ||
-    say "(no Geneve captured: this build has no fabric data path yet)"
+    say "(no Geneve captured: see the appliances' logs in $WORKDIR)"
 
   bold "tandem ctl sessions on G2: the API pins, applied there too"
   cl_ctl G2 sessions | sed 's/^/   /'

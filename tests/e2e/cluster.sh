@@ -105,6 +105,17 @@ request() {
 pinned_to() { [ "$(cl_pinned_gateway "$1" "$2")" = "$3" ]; }
 gateways_are() { cl_cluster_facts "$1" | grep -qx "gateways $2"; }
 etcd_unreachable_at() { cl_cluster_facts "$1" | grep -qx "reachable false"; }
+# Each live member's `ctl stats` into $WORKDIR/stats-STEP-MEMBER.txt (the
+# counters of a member killed later are gone with it).
+save_stats() {
+  local m
+  for m in A1 A2 G1 G2 G3; do
+    cl_alive "$m" && cl_ctl "$m" stats >"$WORKDIR/stats-$1-$m.txt" 2>&1
+  done
+}
+# The drop reasons with packets in a saved stats file, on one line.
+drops_in() { awk '/^drops:/ { on = 1; next } on && NF == 2 && $2 ~ /^[0-9]+$/ && $2 > 0 { printf "%s=%s ", $1, $2 }' "$1"; }
+
 ue_rx_bytes() { ip netns exec "$NS_UE" cat "/sys/class/net/$(cl_tap "$1" a)/statistics/rx_bytes"; }
 
 # ---- Set-up.
@@ -340,7 +351,10 @@ check_5_drain() {
   check "5 drain: 15 new connections avoid G1 (G1=${seen[G1]:-0} G2=${seen[G2]:-0} G3=${seen[G3]:-0} failed=${seen[none]:-0})" "" \
     test "${seen[G1]:-0}" = 0 -a "${seen[none]:-0}" = 0
   for i in $names; do download_ok "$i" 600000 && n_ok=$((n_ok + 1)); done
-  check "5 drain: $n_ok of 30 open connections completed ($on_g1 on G1)" "$(cat "$WORKDIR"/dl/drain*.e | sort | uniq -c | head -3)" \
+  save_stats drain
+  local why="" m
+  for m in G1 G2 G3; do why+="$m drops: $(drops_in "$WORKDIR/stats-drain-$m.txt"); "; done
+  check "5 drain: $n_ok of 30 open connections completed ($on_g1 on G1)" "$(cat "$WORKDIR"/dl/drain*.e | sort | uniq -c | head -3); $why" \
     test "$n_ok" = 30
   local gone=0
   wait_for $((CL_MOVE_DRAIN_S + 5)) gateways_are A1 2 && gone=1
@@ -371,7 +385,8 @@ check_6_kill() {
   victim_terminal="10.8.4.${on_g2[0]#kill}"
   local start ok_ms=""
   start=$(date +%s%N)
-  cl_kill9 G2
+  save_stats before-kill
+  cl_kill9 G2 2>/dev/null
   while [ $((($(date +%s%N) - start) / 1000000)) -lt 10000 ]; do
     if ip netns exec "$NS_UE" curl -s --connect-timeout 0.4 -m 2 --interface "$victim_terminal" -o /dev/null "http://$CL_VIP_WEB/"; then
       ok_ms=$((($(date +%s%N) - start) / 1000000))
@@ -434,12 +449,11 @@ main() {
   check_6_kill
   check_7_etcd
   log "took $SECONDS s; logs in $WORKDIR"
+  save_stats end
   if [ "$FAILED" != 0 ] || [ "${E2E_SHOW_LOG:-0}" = 1 ]; then
-    local m
-    for m in A1 A2 G1 G2 G3; do
-      cl_alive "$m" || continue
-      echo "--- $m: ctl stats (drops)"
-      cl_ctl "$m" stats 2>&1 | grep -iE "drop|rx |tx " | head -12
+    local f
+    for f in "$WORKDIR"/stats-*.txt; do
+      echo "--- $(basename "$f" .txt): $(drops_in "$f")"
     done
   fi
   echo "$PASSED passed, $FAILED failed"
