@@ -142,13 +142,13 @@ scene() {
 
   bold "the fabric as tshark sees it (Geneve on UDP $CL_FABRIC_PORT)"
   # ip.src and ip.dst hold the outer and the inner header's, in that order.
-  tshark -r "$pcap" -d "udp.port==$CL_FABRIC_PORT,geneve" -Y geneve -c 4 -T fields -E separator=/t \
-    -e ip.src -e ip.dst -e udp.dstport -e _ws.col.Info 2>/dev/null |
+  tshark -r "$pcap" -d "udp.port==$CL_FABRIC_PORT,geneve" -Y geneve -T fields -E separator=/t \
+    -e ip.src -e ip.dst -e udp.dstport -e _ws.col.Info 2>/dev/null | head -6 |
     awk -F'\t' '{ split($1, s, ","); split($2, d, ",");
       printf "   outer %s -> %s UDP %s (Geneve) | inner %s -> %s %s\n", s[1], d[1], substr($3, 1, index($3 ",", ",") - 1), s[2], d[2], $4 }'
-  tshark -r "$pcap" -d "udp.port==$CL_FABRIC_PORT,geneve" -Y geneve -c 1 -V 2>/dev/null |
+  tshark -r "$pcap" -d "udp.port==$CL_FABRIC_PORT,geneve" -Y geneve -c 10 -V 2>/dev/null |
     sed -n '/^Generic Network Virtualization Encapsulation/,/^[A-Z]/p' | head -12 | sed 's/^/   /'
-  [ -s "$pcap" ] && [ -n "$(tshark -r "$pcap" -d "udp.port==$CL_FABRIC_PORT,geneve" -Y geneve -c 1 2>/dev/null)" ] ||
+  [ -s "$pcap" ] && [ -n "$(tshark -r "$pcap" -d "udp.port==$CL_FABRIC_PORT,geneve" -Y geneve 2>/dev/null | head -1)" ] ||
     say "(no Geneve captured)"
 
   bold "tandem ctl sessions on G2: the API pins, applied there too"

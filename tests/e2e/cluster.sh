@@ -102,6 +102,7 @@ request() {
   if [ -n "$out" ]; then cl_member_of_addr "${out%:*}"; else echo none; fi
 }
 
+glob_match() { [[ "$1" == $2 ]]; } # glob_match TEXT PATTERN
 pinned_to() { [ "$(cl_pinned_gateway "$1" "$2")" = "$3" ]; }
 gateways_are() { cl_cluster_facts "$1" | grep -qx "gateways $2"; }
 etcd_unreachable_at() { cl_cluster_facts "$1" | grep -qx "reachable false"; }
@@ -228,9 +229,21 @@ check_1_fabric() {
   # shellcheck disable=SC2086
   down=$(tshark -r "$pcap" $dec -Y "geneve && ip.src == $(cl_fabric_addr G2) && ip.dst == $(cl_fabric_addr A1) && ip.dst == $MOBILE" 2>/dev/null | wc -l)
   # shellcheck disable=SC2086
-  line=$(tshark -r "$pcap" $dec -Y geneve -c 1 -V 2>/dev/null | grep -m1 "Generic Network Virtualization Encapsulation" | sed 's/^ *//')
+  line=$(tshark -r "$pcap" $dec -Y geneve -c 10 -V 2>/dev/null | grep -m1 "Generic Network Virtualization Encapsulation" | sed 's/^ *//')
   check "1 fabric: tshark decodes Geneve A1 -> G2 ($up packets) and G2 -> A1 ($down): ${line:-none}" \
     "capture in $pcap" test "$up" -gt 0 -a "$down" -gt 0
+  # The Tandem option (dataplane/src/wire/geneve.rs: class 0xfff0, type
+  # 0x81, then appliance ID (4 bytes), I/O point (2), hop count, flags,
+  # generation (8)): from A1 uplink, from G2 downlink to a tier-1 unit.
+  local opt_up opt_down want_up want_down
+  # shellcheck disable=SC2086
+  opt_up=$(tshark -r "$pcap" $dec -Y "geneve && ip.src == $(cl_fabric_addr A1)" -T fields -e geneve.option 2>/dev/null | head -1)
+  # shellcheck disable=SC2086
+  opt_down=$(tshark -r "$pcap" $dec -Y "geneve && ip.src == $(cl_fabric_addr G2)" -T fields -e geneve.option 2>/dev/null | head -1)
+  want_up="fff08104$(printf %08x "$(cl_appliance_id A1)")????0000"
+  want_down="fff08104$(printf %08x "$(cl_appliance_id G2)")????0001"
+  check "1 fabric: the Tandem option names A1, hop 0 uplink (${opt_up:0:24}...) and G2, downlink flag (${opt_down:0:24}...)" \
+    "want $want_up... and $want_down..." glob_match "${opt_up:0:24} ${opt_down:0:24}" "$want_up $want_down"
 }
 
 # ---- 2. The terminal moves from A1 to A2 in the middle of a big download:
