@@ -88,6 +88,15 @@ download_gateway() {
   c=$(tr -d '\r' <"$WORKDIR/dl/$1.h" 2>/dev/null | sed -n 's/^X-Client: //p')
   cl_member_of_addr "${c%:*}"
 }
+# The downloads named in $1 that failed: "NAME on GATEWAY: BYTES bytes".
+broken_downloads() {
+  local n size
+  for n in $1; do
+    [ -s "$WORKDIR/dl/$n.e" ] || continue
+    read -r size _ <"$WORKDIR/dl/$n.r"
+    printf '%s on %s: %s bytes; ' "$n" "$(download_gateway "$n")" "${size:-?}"
+  done
+}
 # Waits (up to $2 s) until every download named in $1 has its headers.
 downloads_started() {
   local names=$1 limit=$2
@@ -304,7 +313,7 @@ check_4_join() {
   per=$(tr ' ' '\n' <<<"$per" | grep . | sort | uniq -c | awk '{ printf "%s on %s, ", $1, $2 }')
   for i in $names; do download_ok "$i" 3000000 && n_ok=$((n_ok + 1)); done
   check "4 join: $n_ok of 50 connections open across the join completed (${per}$open still open when G3 was up)" \
-    "$(cat "$WORKDIR"/dl/join*.e | sort | uniq -c | head -3)" test "$n_ok" = 50 -a "$open" = 50
+    "$(cat "$WORKDIR"/dl/join*.e | sort | uniq -c | head -3); $(broken_downloads "$names")" test "$n_ok" = 50 -a "$open" = 50
   declare -A seen=()
   for ((i = 1; i <= 30; i++)); do
     local g
@@ -473,6 +482,9 @@ main() {
   check_7_etcd
   log "took $SECONDS s; logs in $WORKDIR"
   save_stats end
+  # What the kernel side of the bridged taps dropped (not in tandem's counters).
+  local ns
+  for ns in "$NS_FAB" "$NS_SRV" "$NS_UE"; do ip -n "$ns" -s link >"$WORKDIR/links-$ns.txt" 2>&1; done
   if [ "$FAILED" != 0 ] || [ "${E2E_SHOW_LOG:-0}" = 1 ]; then
     local f
     for f in "$WORKDIR"/stats-*.txt; do

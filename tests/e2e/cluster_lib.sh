@@ -190,8 +190,15 @@ cl_random_mac() {
 # the bridge's stack instead of its tap. The kernel side gets another MAC.
 cl_bridge_tap() {
   ip -n "$2" link set dev "$1" address "$(cl_random_mac)" || return 1
+  cl_tap_queue "$1" "$2" || return 1
   ip -n "$2" link set dev "$1" master "$3"
 }
+
+# A longer queue on the kernel side of tap $1 (in namespace $2): frames
+# wait there until the (debug, CPU-sharing) tandem reads them, and the
+# default 1000 overflowed under 50 downloads (TX dropped in `ip -s link`),
+# which stalled TCP for seconds at a time.
+cl_tap_queue() { ip -n "$2" link set dev "$1" txqueuelen 10000; }
 
 # Moves member $1's taps into the namespaces: access -> NS_UE with the
 # terminal side's address, server -> the server bridge, fabric -> the
@@ -204,6 +211,7 @@ cl_wire() {
   if cl_tier1 "$m"; then
     acc=$(cl_tap "$m" a)
     move_tap "$acc" "$NS_UE" || return 1
+    cl_tap_queue "$acc" "$NS_UE" || return 1
     ip netns exec "$NS_UE" sysctl -qw "net.ipv4.conf.$acc.rp_filter=0" || return 1
     ip -n "$NS_UE" addr add "$(cl_terminal_side "$m")/24" dev "$acc" || return 1
   else
