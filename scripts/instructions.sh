@@ -18,6 +18,9 @@
 # Usage: scripts/instructions.sh [SESSIONS (1000)] [BURSTS (500)]
 # BITRATE=1 scripts/instructions.sh ...: every subscriber has a bitrate limit
 # (too high to drop anything), to see what the metering costs.
+# FABRIC=encapsulate or FABRIC=decap_tier2 scripts/instructions.sh ...: the
+# two ends of the cluster fabric instead (issue 12; the tier-1 unit wrapping
+# each segment in Geneve, the gateway unwrapping it and running tier 2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,7 +41,7 @@ count() {
     local n=$1 toggle=$2 out="$work/cg.$1.$RANDOM"
     local args=(--tool=callgrind --callgrind-out-file="$out")
     [ -n "$toggle" ] && args+=(--collect-atstart=no "--toggle-collect=$toggle")
-    valgrind "${args[@]}" "$bin" "$sessions" "$n" ${BITRATE:+bitrate} >/dev/null 2>"$out.log" ||
+    valgrind "${args[@]}" "$bin" "$sessions" "$n" ${BITRATE:+bitrate} ${FABRIC:+"$FABRIC"} >/dev/null 2>"$out.log" ||
         { cat "$out.log" >&2; exit 1; }
     sed -n 's/^summary: *\([0-9]*\).*/\1/p' "$out"
 }
@@ -56,7 +59,7 @@ pipeline=$(per_packet 'dataplane::pipeline::Worker::process*')
 program=$(per_packet '')
 [ "$pipeline" -gt 0 ] || { echo "Worker::process not found (inlined?)" >&2; exit 1; }
 
-echo "established path, $sessions live user sessions${BITRATE:+ (bitrate limit)}, $bursts vs $((2 * bursts)) bursts of 32"
+echo "established path, $sessions live user sessions${BITRATE:+ (bitrate limit)}${FABRIC:+ (fabric: $FABRIC)}, $bursts vs $((2 * bursts)) bursts of 32"
 echo "instructions per packet:"
 printf '  %-34s %6d\n' "burst (prefetch pass + pipeline)" "$burst"
 printf '  %-34s %6d\n' "pipeline (Worker::process)" "$pipeline"

@@ -4,16 +4,17 @@
 //! the pipeline, exactly as `pipeline.rs`'s `established/pipeline/N` runs
 //! them.
 //!
-//! Usage: `instructions SESSIONS BURSTS [bitrate]` (`bitrate`: every
-//! subscriber has a bitrate limit that drops nothing, see
-//! `Lab::limit_bitrate`). The script runs it twice (B and 2B
+//! Usage: `instructions SESSIONS BURSTS [bitrate|encapsulate|decap_tier2]`
+//! (`bitrate`: every subscriber has a bitrate limit that drops nothing,
+//! see `Lab::limit_bitrate`; `encapsulate` and `decap_tier2`: the two ends
+//! of the cluster fabric, as `pipeline.rs`'s `fabric/*/N`). The script runs it twice (B and 2B
 //! bursts) and subtracts, so the set-up cancels out; callgrind's
 //! `--toggle-collect` on [`measured_burst`] and on `Worker::process` splits
 //! the figure into the pipeline and the prefetch pass plus burst loop.
 
 mod lab;
 
-use lab::{check_translated, write_data, FramePool, Lab, Rng, Setup, BURST};
+use lab::{check_translated, write_data, FabricPair, FramePool, Lab, Rng, Setup, BURST};
 use std::hint::black_box;
 
 /// Flows per terminal, as in `pipeline.rs`.
@@ -24,6 +25,38 @@ const FLOWS_PER_TERMINAL: u64 = 8;
 #[inline(never)]
 fn measured_burst(lab: &mut Lab) -> usize {
     lab.process_burst()
+}
+
+/// One end of the fabric: `bursts` bursts through the tier-1 unit
+/// (`encapsulate`) or the gateway.
+fn fabric(setup: &Setup, n: u64, bursts: u64, encapsulate: bool) {
+    let picks = Rng(n).permutation(n);
+    let FabricPair {
+        tier1,
+        gateway,
+        plain,
+        wrapped,
+    } = FabricPair::new(setup, n, FLOWS_PER_TERMINAL, &picks);
+    let (mut lab, pool) = if encapsulate {
+        (tier1, plain)
+    } else {
+        (gateway, wrapped)
+    };
+    let mut cursor = 0;
+    let dropped = lab.dropped();
+    let mut forwarded = 0u64;
+    for _ in 0..bursts {
+        lab.copy_burst(&pool, &mut cursor);
+        forwarded += measured_burst(black_box(&mut lab)) as u64;
+    }
+    assert_eq!(forwarded, bursts * BURST as u64, "every frame forwarded");
+    assert_eq!(lab.dropped(), dropped, "no drops");
+    if !encapsulate {
+        for f in &lab.frames {
+            check_translated(dataplane::frame::Frame::bytes(f), setup.gateway_addrs);
+        }
+    }
+    println!("packets {}", bursts * BURST as u64);
 }
 
 fn arg(i: usize, what: &str) -> u64 {
@@ -41,6 +74,11 @@ fn main() {
     let n = arg(1, "SESSIONS");
     let bursts = arg(2, "BURSTS");
     let setup = Setup::for_sessions(n);
+    let mode = std::env::args().nth(3);
+    if let Some(end @ ("encapsulate" | "decap_tier2")) = mode.as_deref() {
+        fabric(&setup, n, bursts, end == "encapsulate");
+        return;
+    }
     let mut lab = Lab::new(&setup);
     if std::env::args().nth(3).as_deref() == Some("bitrate") {
         lab.limit_bitrate();

@@ -13,6 +13,13 @@
 //!   table holds about L live user sessions (steady state).
 //! * `expiry/per_session`: one idle user session expired (timer wheel,
 //!   table removal, port to quarantine, final accounting record).
+//! * `fabric/encapsulate/N`, `fabric/decap_tier2/N` (issue 12): the data
+//!   segments of `established/pipeline/N` across the cluster fabric. The
+//!   tier-1 unit steers each to a gateway on another appliance and wraps
+//!   it in Geneve; the gateway appliance takes the wrapped frames on its
+//!   fabric port, checks and strips the outer headers and runs tier 2.
+//!   Their sum is the cross-appliance cost of a packet, against
+//!   `established/pipeline/N` (both tiers on one worker).
 //!
 //! Throughput is in elements = packets (or expiries): ns per packet is
 //! 1000 / (Melem/s). The 10M case needs about 3 GiB and a minute of set-up:
@@ -26,7 +33,10 @@ use criterion::{
 };
 use dataplane::frame::Frame;
 use dataplane::tier2::{Quarantine, Timeouts};
-use lab::{addrs_for, check_translated, write_data, write_syn, FramePool, Lab, Rng, Setup, BURST};
+use lab::{
+    addrs_for, check_translated, write_data, write_syn, FabricPair, FramePool, Lab, Rng, Setup,
+    BURST,
+};
 use std::time::{Duration, Instant};
 
 /// Prepared frames of the established benchmark (random sessions).
@@ -263,12 +273,69 @@ fn expiry(c: &mut Criterion) {
     g.finish();
 }
 
+fn fabric(c: &mut Criterion) {
+    let mut g = c.benchmark_group("fabric");
+    g.throughput(Throughput::Elements(BURST as u64));
+    for n in [1_000u64, 1_000_000] {
+        let id = label(n);
+        if !["encapsulate", "decap_tier2"]
+            .iter()
+            .any(|b| selected(&format!("fabric/{b}/{id}")))
+        {
+            continue;
+        }
+        let setup = Setup::for_sessions(n);
+        let mut rng = Rng(n);
+        let picks: Vec<u64> = if n <= POOL {
+            rng.permutation(n)
+        } else {
+            (0..POOL).map(|_| rng.next_u64() % n).collect()
+        };
+        let FabricPair {
+            mut tier1,
+            mut gateway,
+            plain,
+            wrapped,
+        } = FabricPair::new(&setup, n, FLOWS_PER_TERMINAL, &picks);
+        let (mut at1, mut at2) = (0, 0);
+        assert_eq!(tier1.burst(&plain, &mut at1), BURST);
+        assert_eq!(gateway.burst(&wrapped, &mut at2), BURST);
+        // A fast wrong answer must not pass: the gateway's output, checked.
+        for f in &gateway.frames {
+            check_translated(f.bytes(), setup.gateway_addrs);
+        }
+        let dropped = (tier1.dropped(), gateway.dropped());
+        g.bench_function(BenchmarkId::new("encapsulate", &id), |b| {
+            b.iter(|| black_box(tier1.burst(&plain, &mut at1)))
+        });
+        g.bench_function(BenchmarkId::new("decap_tier2", &id), |b| {
+            b.iter(|| black_box(gateway.burst(&wrapped, &mut at2)))
+        });
+        assert_eq!(
+            (tier1.dropped(), gateway.dropped()),
+            dropped,
+            "drops while measuring"
+        );
+        assert_eq!(
+            u64::from(gateway.worker.table().len()),
+            n,
+            "no session added"
+        );
+        assert_eq!(
+            tier1.worker.table().len(),
+            0,
+            "tier 1 holds no user session"
+        );
+    }
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .sample_size(20)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(4));
-    targets = established, new_sessions, expiry
+    targets = established, new_sessions, expiry, fabric
 }
 criterion_main!(benches);

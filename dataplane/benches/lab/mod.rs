@@ -12,6 +12,7 @@ use dataplane::assembly::{Publishers, WorkersPlan};
 use dataplane::counters::DropReason;
 use dataplane::event::{Event, EventSink};
 use dataplane::frame::{Frame, VecFrame};
+use dataplane::pipeline::fabric::FabricConfig;
 use dataplane::pipeline::{FrameRecord, Ingress, ServerLoads, Verdict, Worker, WorkerConfig};
 use dataplane::policy::{
     AdminState, Entitlement, Policy, Server, Service, ServiceTable, Subscribers,
@@ -19,7 +20,8 @@ use dataplane::policy::{
 use dataplane::rcu::Publisher;
 use dataplane::tier1::SessionId;
 use dataplane::tier1::{
-    session_id, Gateway, GatewayId, GatewayTarget, SessionKeyMode, SteeringTable,
+    session_id, FabricPeer, FabricPeers, Gateway, GatewayId, GatewayTarget, SessionKeyMode,
+    SteeringTable,
 };
 use dataplane::tier2::{FlowKey, Quarantine, Timeouts};
 use dataplane::topology::{LocalAddr, Neighbours, PortInfo, Role, Topology};
@@ -30,6 +32,22 @@ use std::net::Ipv4Addr;
 
 pub const ACC: u16 = 0;
 pub const SRV: u16 = 1;
+/// The fabric port of a lab on the cluster fabric ([`Lab::on_fabric`]).
+pub const FAB: u16 = 2;
+/// Fabric addresses of the tier-1 unit (appliance 1) and the gateway
+/// appliance (appliance 2); gateway 0 listens on `FABRIC_BASE_PORT`.
+pub const TIER1_FABRIC: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 1);
+pub const GATEWAY_FABRIC: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 2);
+pub const FABRIC_BASE_PORT: u16 = 6081;
+
+/// Which end of the cluster fabric a lab plays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FabricEnd {
+    /// Appliance 1: steers every session to gateway 0 on appliance 2.
+    Tier1,
+    /// Appliance 2: its worker is gateway 0.
+    Gateway,
+}
 pub const VIP: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 1);
 pub const VIP_PORT: u16 = 80;
 pub const SERVERS: [Ipv4Addr; 4] = [
@@ -105,8 +123,12 @@ fn server_mac(ip: Ipv4Addr) -> [u8; 6] {
     [2, 0, 0, 0, 0x20, ip.octets()[3]]
 }
 
-fn topology(n_addrs: u8) -> Topology {
-    let mut t = Topology::new(vec![
+fn fabric_mac(addr: Ipv4Addr) -> [u8; 6] {
+    [2, 0xfa, 0, 0, 0, addr.octets()[3]]
+}
+
+fn topology(n_addrs: u8, fabric: Option<Ipv4Addr>) -> Topology {
+    let mut ports = vec![
         PortInfo {
             name: "acc0".into(),
             role: Role::Access,
@@ -119,7 +141,16 @@ fn topology(n_addrs: u8) -> Topology {
             mac: [2, 0, 0, 0, 0, 2],
             addresses: vec![(Ipv4Addr::new(10, 2, 0, 1), 16)],
         },
-    ]);
+    ];
+    if let Some(addr) = fabric {
+        ports.push(PortInfo {
+            name: "fab0".into(),
+            role: Role::Fabric,
+            mac: fabric_mac(addr),
+            addresses: vec![(addr, 24)],
+        });
+    }
+    let mut t = Topology::new(ports);
     t.add_local(ACC, VIP, LocalAddr::Vip);
     for i in 0..n_addrs {
         t.add_local(SRV, gateway_addr(i), LocalAddr::Gateway(i));
@@ -250,6 +281,19 @@ impl FramePool {
         FramePool { bytes, frame_len }
     }
 
+    /// Frames already written (of one length).
+    pub fn from_frames(frames: &[Vec<u8>]) -> FramePool {
+        let frame_len = frames.first().map_or(0, Vec::len);
+        assert!(
+            frames.iter().all(|f| f.len() == frame_len),
+            "frames of one length"
+        );
+        FramePool {
+            bytes: frames.concat(),
+            frame_len,
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.bytes.len() / self.frame_len.max(1)
     }
@@ -300,6 +344,9 @@ pub struct Lab {
     /// What the prefetch pass read of each frame of the burst (kept across
     /// bursts, like the worker loop's).
     pub records: [FrameRecord; BURST],
+    /// The port the frames arrive on (the access port unless the lab is a
+    /// gateway on the fabric).
+    pub in_port: u16,
 }
 
 /// The prefetch instruction, as the appliance passes it.
@@ -317,13 +364,62 @@ pub const START_MS: u64 = 1_000_000;
 
 impl Lab {
     pub fn new(s: &Setup) -> Lab {
+        Lab::build(s, None)
+    }
+
+    /// A lab at one end of the cluster fabric (issue 12): the tier-1 unit
+    /// encapsulates every session to the gateway appliance; the gateway
+    /// receives them on its fabric port.
+    pub fn on_fabric(s: &Setup, end: FabricEnd) -> Lab {
+        Lab::build(s, Some(end))
+    }
+
+    fn build(s: &Setup, end: Option<FabricEnd>) -> Lab {
+        let target = match end {
+            Some(FabricEnd::Tier1) => GatewayTarget::Remote {
+                addr: GATEWAY_FABRIC,
+                port: FABRIC_BASE_PORT,
+            },
+            _ => GatewayTarget::LocalWorker(0),
+        };
         let gateways = [Gateway {
             id: GatewayId(0),
-            target: GatewayTarget::LocalWorker(0),
+            target,
         }];
         let mut n = Neighbours::default();
         for ip in SERVERS {
             n.insert(SRV, ip, server_mac(ip));
+        }
+        let (me, other) = match end {
+            Some(FabricEnd::Tier1) => ((1, TIER1_FABRIC), GATEWAY_FABRIC),
+            _ => ((2, GATEWAY_FABRIC), TIER1_FABRIC),
+        };
+        let fabric = end.map(|e| FabricConfig {
+            appliance_id: me.0,
+            port: FAB,
+            addr: me.1,
+            base_port: FABRIC_BASE_PORT,
+            mtu: 1500,
+            gateways: e == FabricEnd::Gateway,
+        });
+        let mut steering = SteeringTable::new(&gateways).expect("one gateway");
+        if fabric.is_some() {
+            n.insert(FAB, other, fabric_mac(other));
+            steering = steering.with_fabric(FabricPeers::new(
+                1,
+                vec![
+                    FabricPeer {
+                        appliance_id: 1,
+                        addr: TIER1_FABRIC,
+                        base_port: FABRIC_BASE_PORT,
+                    },
+                    FabricPeer {
+                        appliance_id: 2,
+                        addr: GATEWAY_FABRIC,
+                        base_port: FABRIC_BASE_PORT,
+                    },
+                ],
+            ));
         }
         let assembly = WorkersPlan {
             worker: WorkerConfig {
@@ -336,10 +432,10 @@ impl Lab {
                 session_key: SessionKeyMode::SourceIp,
                 probe_ports: None,
                 bitrate_meters: true,
-                fabric: None,
+                fabric,
             },
-            topology: topology(s.gateway_addrs),
-            steering: SteeringTable::new(&gateways).expect("one gateway"),
+            topology: topology(s.gateway_addrs, fabric.map(|f| f.addr)),
+            steering,
             policy: policy(s.timeouts),
             neighbours: n,
             max_readers: 4,
@@ -365,6 +461,10 @@ impl Lab {
             frames: (0..BURST).map(|_| VecFrame::new(&[0; 64])).collect(),
             prefetch: true,
             records: [FrameRecord::UNREAD; BURST],
+            in_port: match end {
+                Some(FabricEnd::Gateway) => FAB,
+                _ => ACC,
+            },
         }
     }
 
@@ -404,7 +504,8 @@ impl Lab {
     pub fn process(&mut self, bytes: &[u8]) -> Verdict {
         let f = &mut self.frames[0];
         f.reset(bytes);
-        self.worker.process(f, ACC, self.now, &mut self.sink)
+        self.worker
+            .process(f, self.in_port, self.now, &mut self.sink)
     }
 
     /// Opens user sessions `first..first + n` with SYNs (not timed);
@@ -448,7 +549,8 @@ impl Lab {
     pub fn process_burst(&mut self) -> usize {
         self.worker.begin_burst();
         if self.prefetch {
-            let frames = self.frames.iter().map(|f| (Frame::bytes(f), ACC));
+            let port = self.in_port;
+            let frames = self.frames.iter().map(|f| (Frame::bytes(f), port));
             self.worker
                 .prefetch_records(frames, &CpuPrefetch, &mut self.records);
         } else {
@@ -460,7 +562,7 @@ impl Lab {
                 f,
                 record,
                 Ingress::Port,
-                ACC,
+                self.in_port,
                 self.now,
                 &mut self.sink,
             );
@@ -477,6 +579,59 @@ impl Lab {
 
     pub fn drops(&self, r: DropReason) -> u64 {
         self.worker.counters().dropped(r)
+    }
+}
+
+/// `lab`'s answer to each of `frames` (each must leave on `port`).
+pub fn through(lab: &mut Lab, frames: impl Iterator<Item = Vec<u8>>, port: u16) -> Vec<Vec<u8>> {
+    frames
+        .enumerate()
+        .map(|(i, bytes)| {
+            if i % 4096 == 0 {
+                lab.worker.begin_burst();
+            }
+            assert_eq!(lab.process(&bytes), Verdict::Forward(port), "frame {i}");
+            Frame::bytes(&lab.frames[0]).to_vec()
+        })
+        .collect()
+}
+
+/// Both ends of the cluster fabric (issue 12) with user sessions open on
+/// the gateway, and data segments as each end receives them.
+pub struct FabricPair {
+    pub tier1: Lab,
+    pub gateway: Lab,
+    /// The segments of the picked user sessions, as terminals send them.
+    pub plain: FramePool,
+    /// The same, as the tier-1 unit wraps them for the gateway.
+    pub wrapped: FramePool,
+}
+
+impl FabricPair {
+    /// User sessions `0..n` opened on the gateway through the tier-1 unit
+    /// (not timed); the data segments of `picks`.
+    pub fn new(s: &Setup, n: u64, flows_per_terminal: u64, picks: &[u64]) -> FabricPair {
+        let mut tier1 = Lab::on_fabric(s, FabricEnd::Tier1);
+        let mut gateway = Lab::on_fabric(s, FabricEnd::Gateway);
+        let terminals = n.div_ceil(flows_per_terminal);
+        tier1.pin_terminals(terminals);
+        gateway.pin_terminals(terminals);
+        let frame = |write: fn(u64, u64, &mut [u8]) -> usize, i: u64| {
+            let mut buf = [0u8; 128];
+            let len = write(i, flows_per_terminal, &mut buf);
+            buf[..len].to_vec()
+        };
+        let syns = through(&mut tier1, (0..n).map(|i| frame(write_syn, i)), FAB);
+        through(&mut gateway, syns.into_iter(), SRV);
+        assert_eq!(u64::from(gateway.worker.table().len()), n);
+        let plain: Vec<Vec<u8>> = picks.iter().map(|&i| frame(write_data, i)).collect();
+        let wrapped = through(&mut tier1, plain.iter().cloned(), FAB);
+        FabricPair {
+            tier1,
+            gateway,
+            plain: FramePool::from_frames(&plain),
+            wrapped: FramePool::from_frames(&wrapped),
+        }
     }
 }
 

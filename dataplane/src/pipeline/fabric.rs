@@ -154,14 +154,29 @@ impl Worker {
         let Some(fab) = self.cfg.fabric else {
             return Verdict::Drop(DropReason::NotForUs);
         };
+        // A frame handed over by another worker may have been wrapped again
+        // there (`second_chance`) and travel with the record of what it was:
+        // read its outer header afresh.
+        let outer = if rx.ingress == super::Ingress::Handoff {
+            match Parsed::read(f.bytes(), false).map(|p| p.outer) {
+                Ok(Ok(ip)) => ip,
+                Ok(Err(r)) | Err(r) => return Verdict::Drop(r),
+            }
+        } else {
+            *outer
+        };
+        let outer = &outer;
         if outer.dst != fab.addr || outer.proto != PROTO_UDP {
             // Pings to the fabric address are answered, as on any port.
             return own_addresses::maybe_echo(self, f, rx.port, outer)
                 .unwrap_or(Verdict::Drop(DropReason::NotForUs));
         }
-        let dst_port = match rx.frame.l4 {
-            Ok(l4) => l4.dst_port,
-            Err(r) => return Verdict::Drop(r),
+        let Some(dst_port) = f
+            .bytes()
+            .get(outer.l4_off() + 2..outer.l4_off() + 4)
+            .map(|p| u16::from_be_bytes([p[0], p[1]]))
+        else {
+            return Verdict::Drop(DropReason::GeneveTruncated);
         };
         let d = match decapsulate(f.bytes(), dst_port) {
             Ok(d) => d,
@@ -414,7 +429,31 @@ impl Worker {
         if let Err(v) = self.encap_only(f, dst, option, flow_hash) {
             return v;
         }
-        let verdict = self.send_to_network(f, dst.0, now_ms, ev);
+        // The next hop towards this address as last found, while the
+        // neighbour snapshot is the same.
+        let generation = self.snaps.neighbours.generation();
+        let slot = (u32::from(dst.0) as usize) % super::FABRIC_HOPS;
+        let hop = self.fabric_hops[slot];
+        let verdict = if hop.generation == generation && hop.server == dst.0 {
+            super::l2::set_macs(f.bytes_mut(), hop.mac, self.topo.mac(hop.port));
+            self.counters.tx_packets.inc();
+            self.counters.tx_bytes.add(f.len() as u64);
+            Verdict::Forward(hop.port)
+        } else {
+            let verdict = self.send_to_network(f, dst.0, now_ms, ev);
+            if let Verdict::Forward(port) = verdict {
+                // send_to_network has just written the neighbour's MAC.
+                let mut mac = [0u8; 6];
+                mac.copy_from_slice(&f.bytes()[0..6]);
+                self.fabric_hops[slot] = super::ServerHop {
+                    generation,
+                    server: dst.0,
+                    port,
+                    mac,
+                };
+            }
+            verdict
+        };
         if matches!(verdict, Verdict::Forward(_) | Verdict::Hold { .. }) {
             self.counters.fabric_tx.inc();
         }

@@ -236,7 +236,14 @@ pub struct Worker {
     /// Whether the policy snapshot marks any DSCP (`marks.rs`): without,
     /// the established path skips the per-packet lookup.
     dscp_marks: bool,
+    /// Where frames to other appliances' fabric addresses went last, by
+    /// the address's low bits (`fabric.rs`): like `Gateway::server_hops`,
+    /// no route scan and neighbour lookup per encapsulated packet.
+    fabric_hops: [ServerHop; FABRIC_HOPS],
 }
+
+/// Slots of `Worker::fabric_hops` (a power of two).
+const FABRIC_HOPS: usize = 16;
 
 /// Tier 2's state: the user-session table and everything that serves it.
 struct Gateway {
@@ -290,6 +297,7 @@ impl Worker {
         let dscp_marks = snaps.policy.get().marks_dscp();
         Ok(Worker {
             dscp_marks,
+            fabric_hops: [ServerHop::UNKNOWN; FABRIC_HOPS],
             cfg,
             topo,
             snaps,

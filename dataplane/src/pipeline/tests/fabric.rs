@@ -549,3 +549,78 @@ fn a_gateway_hands_a_fabric_frame_to_the_worker_whose_port_it_names() {
     let (v, _, _) = g.run(0, FAB, &geneve);
     assert_eq!(v, Verdict::Drop(DropReason::NotForUs));
 }
+
+/// Gateways 200 and 201 (appliance 2's two workers) as appliance `me`
+/// sees them; the session of `UE` pinned to `pinned`, draining from
+/// `draining`.
+fn two_worker_table(me: u32, pinned: u32, draining: Option<u32>) -> SteeringTable {
+    let gateways: Vec<Gateway> = (0..2u16)
+        .map(|w| Gateway {
+            id: GatewayId(200 + u32::from(w)),
+            target: if me == 2 {
+                GatewayTarget::LocalWorker(w)
+            } else {
+                GatewayTarget::Remote {
+                    addr: fab_addr(2),
+                    port: BASE + w,
+                }
+            },
+        })
+        .collect();
+    let mut t = table(me, 200)
+        .with_gateways(&gateways)
+        .unwrap()
+        .with_pins(&[(sid(UE), Some(GatewayId(pinned)))]);
+    if let Some(d) = draining {
+        t = t.with_draining(&[(sid(UE), Some(GatewayId(d)))]);
+    }
+    t
+}
+
+#[test]
+fn second_chance_to_another_worker_of_the_gateway_keeps_the_tier1_unit() {
+    let mut a1 = member(1, 1500);
+    let mut g = Lab::cluster_member(
+        2,
+        1 << 12,
+        SessionKeyMode::SourceIp,
+        (PORT_RANGE, member_topology(2)),
+        Some(FabricConfig {
+            appliance_id: 2,
+            port: FAB,
+            addr: fab_addr(2),
+            base_port: BASE,
+            mtu: 1500,
+            gateways: true,
+        }),
+    );
+    let mut n = neighbours();
+    n.insert(FAB, fab_addr(1), fab_mac(1));
+    g.neighbours.publish(n);
+    a1.steering.publish(two_worker_table(1, 201, None));
+    g.steering.publish(two_worker_table(2, 201, None));
+    // A UDP flow opens on gateway 201 (worker 1).
+    let (_, geneve, _) = a1.run(0, ACC, &dns_query(b"first"));
+    assert_eq!(rd16(&geneve, 36), BASE + 1);
+    let (v, to_server, at) = g.run(1, FAB, &geneve);
+    assert_eq!((v, at), (Verdict::Forward(SRV), 1));
+    let gw_port = decode(&to_server).sport;
+    // The session moves to 200 and drains from 201.
+    a1.steering.publish(two_worker_table(1, 200, Some(201)));
+    g.steering.publish(two_worker_table(2, 200, Some(201)));
+    let (_, geneve, _) = a1.run(0, ACC, &dns_query(b"second"));
+    assert_eq!(rd16(&geneve, 36), BASE);
+    // Worker 0 has no user session: it gives the frame, wrapped again with
+    // hop count 1, to worker 1, which still has one.
+    let (v, to_server, at) = g.run(0, FAB, &geneve);
+    assert_eq!((v, at), (Verdict::Forward(SRV), 1));
+    assert_eq!(decode(&to_server).sport, gw_port, "the same user session");
+    assert_eq!(g.workers[0].counters().second_chance.get(), 1);
+    assert_eq!(g.workers[0].table().len(), 0);
+    // Its answer still goes back to appliance 1.
+    let (v, back, _) = g.run(1, SRV, &dns_answer(gw_port, b"a"));
+    assert_eq!(v, Verdict::Forward(FAB));
+    assert_eq!(&back[30..34], &fab_addr(1).octets());
+    let (v, _, _) = a1.run(0, FAB, &back);
+    assert_eq!(v, Verdict::Forward(ACC));
+}
