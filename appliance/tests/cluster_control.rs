@@ -450,12 +450,16 @@ fn members_agree_pins_spread_failures_and_etcd_loss_are_handled() {
 }
 
 /// A tier-1 unit whose sessions all belong to another appliance's gateways
-/// steers them there and, until the fabric data path lands, drops the
-/// packets as `no_gateway` (docs/cluster.md): counted, none sent.
+/// steers them there and sends them over the fabric (docs/cluster.md):
+/// every frame leaves the fabric port (a net_pcap recording) in Geneve to
+/// G's fabric address and the port of the session's gateway, with the
+/// Tandem option naming appliance 1 and the access port, and the
+/// terminal's frame inside byte for byte.
 #[test]
-fn a_tier1_unit_steers_to_remote_gateways_and_counts_the_drops() {
+fn a_tier1_unit_encapsulates_to_remote_gateways_over_the_fabric() {
     use common::golden::{spec, WEB_VIP};
     use dataplane::wire::frames::udp_frame;
+    use dataplane::wire::{decapsulate, TandemOption};
     let scratch = Scratch::new("cluster-tier1");
     let etcd = Etcd::start(&scratch.dir);
     // Names of their own: EAL file prefixes must differ from the other
@@ -470,41 +474,77 @@ fn a_tier1_unit_steers_to_remote_gateways_and_counts_the_drops() {
         })
         .collect();
     let (acc_vdev, _tx) = common::golden::pcap_vdev(&scratch, 0, &frames, 2);
-    let vdevs = format!(r#""{acc_vdev}", "net_null1,no-rx=1""#);
-    let ports = A.ports_workers.replace("net_null0", "net_pcap0");
+    // The fabric port records what it sends (one file per tx queue); G's
+    // fabric MAC is a static neighbour (nothing answers ARP here).
+    let (fab_vdev, fab_tx) = common::golden::pcap_vdev(&scratch, 1, &[], 2);
+    let vdevs = format!(r#""{acc_vdev}", "{fab_vdev}""#);
+    let ports = A.ports_workers.replace("net_null0", "net_pcap0").replace(
+        r#"(name: "fab0", device: "net_null1", role: Fabric, addresses: ["10.99.0.1/24"]),"#,
+        r#"(name: "fab0", device: "net_pcap1", role: Fabric, addresses: ["10.99.0.1/24"],
+            neighbours: [(ip: "10.99.0.2", mac: "02:fa:00:00:00:02")]),"#,
+    );
     let a = Role {
         name: "ta",
         vdevs: Box::leak(vdevs.into_boxed_str()),
         ports_workers: Box::leak(ports.into_boxed_str()),
         ..A
     };
-    let a = start(&a, &scratch, &etcd);
+    let mut a = start(&a, &scratch, &etcd);
     assert!(
         wait_until(Duration::from_secs(5), || {
-            let w = a.ctl.json(&["workers"]);
-            w[0]["drops"]
-                .as_array()
-                .and_then(|d| d.iter().find(|x| x[0] == "no_gateway"))
-                .map(|x| x[1].clone())
-                == Some(serde_json::json!(20))
+            a.ctl.json(&["workers"])[0]["fabric_tx"] == serde_json::json!(20)
         }),
-        "the frames were not dropped as no_gateway:\n{:#}",
+        "the frames were not sent over the fabric:\n{:#}",
         a.ctl.json(&["workers"])
     );
     let workers = a.ctl.json(&["workers"]);
-    assert_eq!(workers[0]["tx_packets"], 0, "{workers:#}");
+    assert_eq!(workers[0]["tx_packets"], 20, "{workers:#}");
     // Steered all the same: the ten sessions are pinned to G's gateways.
     let sessions = a.ctl.json(&["sessions"]);
-    let gateways: Vec<u64> = sessions
+    let pinned: Vec<(String, u64)> = sessions
         .as_array()
         .expect("list")
         .iter()
-        .filter_map(|s| s["gateway"].as_u64())
+        .filter_map(|s| Some((s["id"].as_str()?.to_string(), s["gateway"].as_u64()?)))
         .collect();
-    assert_eq!(gateways.len(), 10, "{sessions:#}");
+    assert_eq!(pinned.len(), 10, "{sessions:#}");
     assert!(
-        gateways.iter().all(|g| *g == 200 || *g == 201),
+        pinned.iter().all(|(_, g)| *g == 200 || *g == 201),
         "{sessions:#}"
     );
+    common::tandem::assert_clean_exit(&a.tandem.stop());
+    // Besides the control plane's gratuitous ARP: the 20 frames.
+    let sent: Vec<Vec<u8>> = fab_tx
+        .iter()
+        .flat_map(|f| common::pcap::read(f))
+        .filter(|f| f[12..14] != [0x08, 0x06])
+        .collect();
+    assert_eq!(sent.len(), 20);
+    for frame in &sent {
+        assert_eq!(&frame[0..6], &[2, 0xfa, 0, 0, 0, 2], "to G's fabric MAC");
+        let port = u16::from_be_bytes([frame[36], frame[37]]);
+        let d = decapsulate(frame, port).expect("a well-formed fabric frame");
+        assert_eq!(d.outer_src, std::net::Ipv4Addr::new(10, 99, 0, 1));
+        assert_eq!(&frame[30..34], &[10, 99, 0, 2]);
+        let inner = &frame[d.inner_offset..d.inner_offset + d.inner_len];
+        assert!(
+            frames.iter().any(|f| f == inner),
+            "the terminal's frame inside"
+        );
+        // The gateway the session is pinned to decides the port: 6081 + w.
+        let terminal = std::net::Ipv4Addr::new(inner[26], inner[27], inner[28], inner[29]);
+        let gateway = pinned
+            .iter()
+            .find(|(id, _)| *id == terminal.to_string())
+            .map(|(_, g)| *g)
+            .expect("a pinned session");
+        assert_eq!(u64::from(port), 6081 + gateway - 200, "{terminal}");
+        assert_eq!(
+            (d.option.appliance_id, d.option.io_point, d.option.hop_count),
+            (1, 0, 0),
+            "{:?}",
+            d.option as TandemOption
+        );
+    }
     drop(g);
 }

@@ -179,6 +179,11 @@ impl Worker {
                         }
                     }
                 }
+                if self.cfg.fabric.is_some_and(|f| !f.gateways) {
+                    // A tier-1 unit only: its sessions' user sessions are
+                    // on other appliances, its own table stays empty.
+                    return Lookup::Nothing;
+                }
                 let key = FlowKey {
                     proto: l4.proto,
                     client_ip: ip.src,
