@@ -29,7 +29,8 @@
 #
 #   tests/e2e/cluster.sh              build (debug) and run every check
 #   TANDEM_BIN=path cluster.sh        use that binary
-#   E2E_KEEP=1 cluster.sh             keep the temp dir (logs, configs, pcap)
+#   E2E_KEEP=1 cluster.sh             keep the temp dir (logs, configs, pcap);
+#                                     kept without etcd's data when a check fails
 #   E2E_CLUSTER_BIG=200000000 E2E_CLUSTER_RATE=25M   the moved download
 #
 # Prints PASS/FAIL per check and "N passed, M failed"; exits non-zero if
@@ -202,7 +203,9 @@ check_1_fabric() {
     test "$(cl_pinned_gateway A1 "$MOBILE")" = "$g2"
 
   local pcap="$WORKDIR/fabric.pcapng" tshark_pid
-  bg_client ip netns exec "$NS_FAB" tshark -q -i "$CL_BR_FAB" -f udp -w "$pcap" >"$WORKDIR/tshark.out" 2>&1
+  # 160 bytes a frame: the outer headers, Geneve, the option and the
+  # inner headers; not the payload.
+  bg_client ip netns exec "$NS_FAB" tshark -q -i "$CL_BR_FAB" -f udp -s 160 -w "$pcap" >"$WORKDIR/tshark.out" 2>&1
   tshark_pid=$LAST_PID
   wait_for 10 grep -q "Capturing on" "$WORKDIR/tshark.out"
 
@@ -490,6 +493,13 @@ main() {
     for f in "$WORKDIR"/stats-*.txt; do
       echo "--- $(basename "$f" .txt): $(drops_in "$f")"
     done
+  fi
+  if [ "$FAILED" != 0 ] && [ "${E2E_KEEP:-0}" != 1 ]; then
+    # Failures may be intermittent: keep the logs, configs, stats and
+    # capture (not etcd's data, 60 MB of preallocated log).
+    cl_etcd_stop
+    rm -rf "$WORKDIR/etcd-data"
+    E2E_KEEP=1
   fi
   echo "$PASSED passed, $FAILED failed"
   [ "$FAILED" = 0 ]
