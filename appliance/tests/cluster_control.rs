@@ -548,3 +548,127 @@ fn a_tier1_unit_encapsulates_to_remote_gateways_over_the_fabric() {
     }
     drop(g);
 }
+
+/// A gateway appliance takes sessions from the fabric through the real
+/// binary: SYNs wrapped in Geneve by tier-1 unit A (a member, appliance 1)
+/// arrive on G's fabric port (a net_pcap replay) for gateways 200 and 201;
+/// those for 200 are handed to worker 0 through the handoff ring, each
+/// opens a user session on its gateway and leaves the server port
+/// translated (a net_pcap recording). A frame from a stranger and one whose
+/// option names another appliance are dropped with their reasons.
+#[test]
+fn a_gateway_takes_sessions_from_the_fabric_and_refuses_strangers() {
+    use common::golden::{spec, WEB_VIP};
+    use dataplane::wire::frames::tcp_frame;
+    use dataplane::wire::GENEVE_ENCAP_LEN;
+    use dataplane::wire::{encapsulate, GeneveEncap, MacAddr, TandemOption, TcpFlags};
+    use std::net::Ipv4Addr;
+    let scratch = Scratch::new("cluster-gateway");
+    let etcd = Etcd::start(&scratch.dir);
+    let _a = start(&Role { name: "fa", ..A }, &scratch, &etcd);
+
+    let wrap = |inner: &[u8], src: Ipv4Addr, port: u16, appliance_id: u32| {
+        let mut buf = vec![0u8; GENEVE_ENCAP_LEN];
+        buf.extend_from_slice(inner);
+        let encap = GeneveEncap {
+            src_mac: MacAddr([2, 0xfa, 0, 0, 0, 1]),
+            dst_mac: MacAddr([2, 0xfa, 0, 0, 0, 2]),
+            src_ip: src,
+            dst_ip: Ipv4Addr::new(10, 99, 0, 2),
+            dst_port: port,
+            flow_hash: u32::from(port),
+            vni: 0,
+            option: TandemOption {
+                appliance_id,
+                io_point: 0,
+                hop_count: 0,
+                flags: 0,
+                generation: 0,
+            },
+        };
+        encapsulate(&mut buf, GENEVE_ENCAP_LEN, &encap).expect("room");
+        buf
+    };
+    let member = Ipv4Addr::new(10, 99, 0, 1);
+    let syn = |i: u8| {
+        let terminal = Ipv4Addr::new(10, 8, 0, 1 + i);
+        tcp_frame(
+            &spec(terminal, 40000, WEB_VIP, 80),
+            1000,
+            0,
+            TcpFlags::SYN,
+            65535,
+            &[],
+        )
+        .expect("frame")
+    };
+    // Ten sessions, five for each gateway; then a stranger and a liar.
+    let mut frames: Vec<Vec<u8>> = (0..10u8)
+        .map(|i| wrap(&syn(i), member, 6081 + u16::from(i % 2), 1))
+        .collect();
+    frames.push(wrap(&syn(20), Ipv4Addr::new(10, 99, 0, 9), 6081, 1));
+    frames.push(wrap(&syn(21), member, 6081, 3));
+    let (srv_vdev, srv_tx) = common::golden::pcap_vdev(&scratch, 0, &[], 3);
+    let (fab_vdev, _fab_tx) = common::golden::pcap_vdev(&scratch, 1, &frames, 3);
+    let vdevs = format!(r#""{srv_vdev}", "{fab_vdev}""#);
+    let ports = G
+        .ports_workers
+        .replace(
+            r#"(name: "srv0", device: "net_null0", role: Server, addresses: ["10.2.0.1/24"]),"#,
+            r#"(name: "srv0", device: "net_pcap0", role: Server, addresses: ["10.2.0.1/24"],
+            neighbours: [(ip: "10.2.0.21", mac: "02:00:00:00:02:21")]),"#,
+        )
+        .replace("net_null1", "net_pcap1");
+    let g = Role {
+        name: "fg",
+        vdevs: Box::leak(vdevs.into_boxed_str()),
+        ports_workers: Box::leak(ports.into_boxed_str()),
+        ..G
+    };
+    let mut g = start(&g, &scratch, &etcd);
+    let drop_of = |w: &Value, reason: &str| -> u64 {
+        w.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|x| x["drops"].as_array())
+            .flatten()
+            .filter(|d| d[0] == reason)
+            .filter_map(|d| d[1].as_u64())
+            .sum()
+    };
+    let sum = |w: &Value, field: &str| -> u64 {
+        w.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|x| x[field].as_u64())
+            .sum()
+    };
+    assert!(
+        wait_until(Duration::from_secs(5), || {
+            let w = g.ctl.json(&["workers"]);
+            sum(&w, "fabric_rx") == 10
+                && drop_of(&w, "fabric_stranger") == 1
+                && drop_of(&w, "fabric_wrong_appliance") == 1
+        }),
+        "the fabric frames were not all judged:\n{:#}",
+        g.ctl.json(&["workers"])
+    );
+    let w = g.ctl.json(&["workers"]);
+    assert_eq!(w[0]["user_sessions_live"], 5, "gateway 200: {w:#}");
+    assert_eq!(w[1]["user_sessions_live"], 5, "gateway 201: {w:#}");
+    assert_eq!(w[1]["handoff_out"], 5, "200's frames handed over: {w:#}");
+    common::tandem::assert_clean_exit(&g.tandem.stop());
+    let sent: Vec<Vec<u8>> = srv_tx
+        .iter()
+        .flat_map(|f| common::pcap::read(f))
+        .filter(|f| f[12..14] == [0x08, 0x00])
+        .collect();
+    assert_eq!(sent.len(), 10, "ten SYNs to the server");
+    for f in &sent {
+        assert_eq!(&f[0..6], &[2, 0, 0, 0, 2, 0x21], "the server's MAC");
+        assert_eq!(&f[26..30], &[10, 2, 0, 20], "from G's gateway address");
+        assert_eq!(&f[30..34], &[10, 2, 0, 21]);
+        assert_eq!(u16::from_be_bytes([f[36], f[37]]), 8080);
+        assert_eq!(f[47] & 0x12, 0x02, "a SYN");
+    }
+}

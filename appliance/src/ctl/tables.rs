@@ -351,19 +351,7 @@ fn workers(workers: &[WorkerStats]) -> String {
     }
     section(&mut out, "bytes and replies", &replies.render());
 
-    if workers
-        .iter()
-        .any(|w| w.fabric_tx + w.fabric_rx + w.second_chance > 0)
-    {
-        let mut fabric = Table::new(&["worker", "fabric_tx", "fabric_rx", "second_chance"]);
-        for w in workers {
-            fabric.row(vec![
-                w.index.to_string(),
-                w.fabric_tx.to_string(),
-                w.fabric_rx.to_string(),
-                w.second_chance.to_string(),
-            ]);
-        }
+    if let Some(fabric) = fabric(workers) {
         section(&mut out, "cluster fabric", &fabric.render());
     }
 
@@ -415,6 +403,26 @@ fn workers(workers: &[WorkerStats]) -> String {
     out
 }
 
+/// Per worker, what crossed the cluster fabric; `None` while nothing has.
+fn fabric(workers: &[WorkerStats]) -> Option<Table> {
+    if workers
+        .iter()
+        .all(|w| w.fabric_tx + w.fabric_rx + w.second_chance == 0)
+    {
+        return None;
+    }
+    let mut fabric = Table::new(&["worker", "fabric_tx", "fabric_rx", "second_chance"]);
+    for w in workers {
+        fabric.row(vec![
+            w.index.to_string(),
+            w.fabric_tx.to_string(),
+            w.fabric_rx.to_string(),
+            w.second_chance.to_string(),
+        ]);
+    }
+    Some(fabric)
+}
+
 fn stats_summary(s: &Stats) -> String {
     let mut out = String::new();
     section(&mut out, "ports", &ports(&s.ports));
@@ -424,6 +432,9 @@ fn stats_summary(s: &Stats) -> String {
         workers_summary(&s.workers).render()
     };
     section(&mut out, "workers", &workers_text);
+    if let Some(fabric) = fabric(&s.workers) {
+        section(&mut out, "cluster fabric", &fabric.render());
+    }
     let drops = drops_by_reason(&s.workers);
     if drops.is_empty() {
         section(&mut out, "drops", "none\n");

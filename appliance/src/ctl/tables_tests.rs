@@ -419,3 +419,37 @@ fn confirmations_prefer_the_appliances_message() {
         "created session: gateway=3 id=teid:0x10\n"
     );
 }
+
+#[test]
+fn the_cluster_fabric_section_appears_once_something_crossed_it() {
+    let mut s = sample_stats();
+    let text = render(&View::StatsSummary, &to_value(&s)).unwrap();
+    assert!(!text.contains("cluster fabric"), "{text}");
+    let last = s.workers.len() - 1;
+    s.workers[last].fabric_tx = 7;
+    s.workers[last].fabric_rx = 5;
+    s.workers[last].second_chance = 1;
+    let index = s.workers[last].index.to_string();
+    for text in [
+        render(&View::StatsSummary, &to_value(&s)).unwrap(),
+        render(&View::Workers, &to_value(&s.workers)).unwrap(),
+    ] {
+        let section = text
+            .split("cluster fabric:\n")
+            .nth(1)
+            .unwrap_or_else(|| panic!("no fabric section:\n{text}"));
+        let rows: Vec<Vec<&str>> = section
+            .lines()
+            .take_while(|l| !l.is_empty())
+            .map(words)
+            .collect();
+        assert_eq!(
+            rows[0],
+            ["worker", "fabric_tx", "fabric_rx", "second_chance"]
+        );
+        assert!(
+            rows.contains(&vec![index.as_str(), "7", "5", "1"]),
+            "{text}"
+        );
+    }
+}

@@ -238,6 +238,9 @@ pub struct SteeringInputs {
     pub gateways: Vec<dataplane::tier1::Gateway>,
     pub max_gateways: usize,
     pub seed: u64,
+    /// The cluster's members on the fabric as read while joining (the
+    /// workers accept fabric frames from them from the first burst on).
+    pub fabric: dataplane::tier1::FabricPeers,
 }
 
 /// A cluster member joins before DPDK starts: etcd unreachable, other
@@ -258,11 +261,13 @@ pub fn steering_inputs(cfg: &Config, cluster: Option<&crate::cluster::Link>) -> 
             gateways: crate::cluster::view::table_gateways(&link.view, link.me.appliance_id),
             max_gateways: link.handle.params.max_gateways as usize,
             seed: link.handle.params.seed,
+            fabric: crate::cluster::fabric_peers(&link.view),
         },
         None => SteeringInputs {
             gateways: plan::gateways(cfg),
             max_gateways: dataplane::tier1::DEFAULT_MAX_GATEWAYS,
             seed: 0,
+            fabric: dataplane::tier1::FabricPeers::default(),
         },
     }
 }
@@ -303,7 +308,8 @@ pub fn assemble_workers(
     let policy = plan::policy(cfg);
     let steering = SteeringTable::with_params(inputs.max_gateways, inputs.seed)
         .with_gateways(&inputs.gateways)
-        .map_err(|e| RunError::Setup(format!("steering table: {e}")))?;
+        .map_err(|e| RunError::Setup(format!("steering table: {e}")))?
+        .with_fabric(inputs.fabric.clone());
     WorkersPlan {
         worker: WorkerConfig {
             index: 0,

@@ -239,10 +239,16 @@ impl Worker {
             self.counters.tx_bytes.add(f.len() as u64);
             return Verdict::Forward(port);
         }
-        let inner = match Parsed::read(f.bytes(), false) {
+        let mut inner = match Parsed::read(f.bytes(), false) {
             Ok(p) => p,
             Err(r) => return Verdict::Drop(r),
         };
+        if rx.ingress == super::Ingress::Port {
+            // The prefetch pass's hint for the inner flow (same bytes, same
+            // key: `prefetch_pass::locate_fabric`); none on a handoff.
+            inner.client_hash = rx.frame.client_hash;
+            inner.client_candidate = rx.frame.client_candidate;
+        }
         let ip = match inner.outer {
             Ok(ip) => ip,
             Err(r) => return Verdict::Drop(r),

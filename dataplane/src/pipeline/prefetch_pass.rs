@@ -11,7 +11,7 @@
 //! pass checks everything, so a frame this pass misreads only costs a
 //! wasted hint.
 
-use super::parse::FrameRecord;
+use super::parse::{FrameRecord, Parsed};
 use super::Worker;
 use crate::prefetch::Prefetch;
 use crate::tier1::session_id;
@@ -136,7 +136,56 @@ impl Worker {
             return Lookup::Nothing;
         }
         record.read = true;
+        if role == Role::Fabric {
+            return self.locate_fabric(b, record, hint);
+        }
         self.lookup(role, gtp, record, hint, true)
+    }
+
+    /// A fabric frame for one of this appliance's gateways: the user
+    /// session of the terminal's frame inside (read with the same
+    /// [`Parsed::read`] the pipeline uses once the outer headers are gone,
+    /// so the flow key and its hash are the same; nothing is checked here,
+    /// `fabric.rs` checks everything before it uses the hint).
+    #[inline]
+    fn locate_fabric<P: Prefetch>(&self, b: &[u8], record: &mut FrameRecord, hint: &P) -> Lookup {
+        let p = &mut record.parsed;
+        p.client_hash = None;
+        p.client_candidate = None;
+        // Only for this worker's own gateway port (others get it handed).
+        let mine = |f: super::fabric::FabricConfig| {
+            f.gateways
+                && p.l4
+                    .is_ok_and(|l4| l4.dst_port == f.base_port.wrapping_add(self.cfg.index))
+        };
+        if !self.cfg.fabric.is_some_and(mine) {
+            return Lookup::Nothing;
+        }
+        let Ok(outer) = p.outer else {
+            return Lookup::Nothing;
+        };
+        let geneve = outer.l4_off() + 8;
+        let Some(&ver_optlen) = b.get(geneve) else {
+            return Lookup::Nothing;
+        };
+        let inner_at = geneve + 8 + 4 * usize::from(ver_optlen & 0x3f);
+        let Some(Ok(inner)) = b.get(inner_at..).map(|inner| Parsed::read(inner, false)) else {
+            return Lookup::Nothing;
+        };
+        let (Ok(ip), Ok(l4)) = (inner.outer, inner.l4) else {
+            return Lookup::Nothing;
+        };
+        let key = FlowKey {
+            proto: l4.proto,
+            client_ip: ip.src,
+            client_port: l4.src_port,
+            dst_ip: ip.dst,
+            dst_port: l4.dst_port,
+        };
+        let hash = self.gw.table.client_hash(&key);
+        p.client_hash = Some(hash);
+        hint.read(self.gw.table.client_bucket(hash));
+        Lookup::Client(hash)
     }
 
     /// Where the session of a read frame will be looked up; prefetches the

@@ -48,6 +48,11 @@ impl Hash for FlowKey {
 /// packet from another path replaces it when [`PathGuard`] sees evidence
 /// that the sender is the terminal, so replies follow a terminal that moves
 /// between I/O points but not a neighbour that spoofs it.
+///
+/// On a cluster gateway a terminal behind another appliance's tier-1 unit
+/// has `port` = the Fabric port and `tunnel` = (that unit's fabric address,
+/// the I/O point on it as `teid`): GTP-U sessions never cross the fabric,
+/// so the two meanings never meet (`pipeline/fabric.rs`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClientPath {
     pub port: u16,

@@ -624,3 +624,38 @@ fn second_chance_to_another_worker_of_the_gateway_keeps_the_tier1_unit() {
     let (v, _, _) = a1.run(0, FAB, &back);
     assert_eq!(v, Verdict::Forward(ACC));
 }
+
+#[test]
+fn the_prefetch_pass_hints_the_inner_flow_and_the_gateway_finds_the_same_user_session() {
+    let mut c = cluster();
+    let (_, first, _) = c.a1.run(0, ACC, &dns_query(b"one"));
+    let (v, to_server, _) = c.g2.run(0, FAB, &first);
+    assert_eq!(v, Verdict::Forward(SRV));
+    let gw_port = decode(&to_server).sport;
+    let (_, second, _) = c.a1.run(0, ACC, &dns_query(b"two"));
+    let g = &mut c.g2.workers[0];
+    g.begin_burst();
+    let mut records = [FrameRecord::UNREAD; 1];
+    let frames = [(&second[..], FAB)];
+    assert_eq!(
+        g.prefetch_records(frames, &crate::prefetch::NoPrefetch, &mut records),
+        1
+    );
+    assert!(
+        records[0].parsed.client_hash.is_some(),
+        "the inner flow was hashed"
+    );
+    let mut f = VecFrame::new(&second);
+    let mut events = Vec::new();
+    let v = g.process_recorded(
+        &mut f,
+        &records[0],
+        Ingress::Port,
+        FAB,
+        c.g2.now,
+        &mut events,
+    );
+    assert_eq!(v, Verdict::Forward(SRV));
+    assert_eq!(decode(f.bytes()).sport, gw_port, "the same user session");
+    assert_eq!(g.table().len(), 1, "no second one");
+}
