@@ -659,3 +659,36 @@ fn the_prefetch_pass_hints_the_inner_flow_and_the_gateway_finds_the_same_user_se
     assert_eq!(decode(f.bytes()).sport, gw_port, "the same user session");
     assert_eq!(g.table().len(), 1, "no second one");
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(32))]
+
+    /// Any terminal frame a tier-1 unit sends over the fabric (any size
+    /// that fits, tagged or not) decapsulates to itself byte for byte, and
+    /// the gateway translates it to the server.
+    #[test]
+    fn any_terminal_frame_crosses_the_fabric_byte_exact(
+        payload in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..1400),
+        sport in 1024u16..,
+        vlan in proptest::option::of(1u16..4095),
+    ) {
+        let mut a1 = member(1, 1500);
+        let mut g2 = member(2, 1500);
+        let mut s = spec(UE, sport, DNS_VIP, 53, UE_MAC, port_mac(ACC));
+        s.vlan = vlan;
+        let frame = crate::wire::frames::udp_frame(&s, &payload).unwrap();
+        let (v, wrapped, _) = a1.run(0, ACC, &frame);
+        if frame.len() + 56 > 1500 {
+            proptest::prop_assert_eq!(v, Verdict::Drop(DropReason::FabricTooBig));
+            return Ok(());
+        }
+        proptest::prop_assert_eq!(v, Verdict::Forward(FAB));
+        let d = crate::wire::decapsulate(&wrapped, BASE).unwrap();
+        proptest::prop_assert_eq!(&wrapped[d.inner_offset..d.inner_offset + d.inner_len], &frame[..]);
+        let (v, to_server, _) = g2.run(0, FAB, &wrapped);
+        proptest::prop_assert_eq!(v, Verdict::Forward(SRV));
+        let out = decode(&to_server);
+        proptest::prop_assert_eq!((out.src, out.dst, out.dport), (GW, SERVERS[0], 5353));
+        proptest::prop_assert_eq!(&to_server[42..], &payload[..]);
+    }
+}
