@@ -8,6 +8,9 @@
 #   scripts/demo.sh --release   the same with a release build
 #   scripts/demo.sh --stay      after the scenario, keep everything up until
 #                               Ctrl-C so you can try your own requests
+#   scripts/demo.sh --cluster   the cluster scene instead: etcd, a tier-1
+#                               unit and two gateways as three appliances
+#                               (scripts/demo-cluster.sh, docs/cluster.md)
 #
 # Names are fixed by conf/laptop.ron (taps tdm-acc0 tdm-acc1 tdm-srv0
 # tdm-ext0; accounting in /tmp/tandem-accounting.jsonl, truncated at start),
@@ -20,14 +23,21 @@ cd "$(dirname "$0")/.." || exit 1
 
 profile=debug
 stay=0
+cluster=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --release) profile=release; shift ;;
     --stay) stay=1; shift ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    --cluster) cluster=1; shift ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "demo.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
 done
+
+if [ "$cluster" = 1 ]; then
+  [ "$stay" = 0 ] || { echo "demo.sh: --stay is not for the cluster scene" >&2; exit 2; }
+  exec scripts/demo-cluster.sh "--$profile"
+fi
 
 CONFIG=conf/laptop.ron
 ACCOUNTING=/tmp/tandem-accounting.jsonl
