@@ -47,6 +47,9 @@ tests/e2e/remark.sh
 echo "== IPv6 on port addresses (issue 14)"
 tests/e2e/ipv6.sh
 
+echo "== a cluster of five appliances with etcd (issue 12)"
+tests/e2e/cluster.sh
+
 if [ "${TANDEM_SKIP_FUZZ:-0}" != 1 ]; then
   echo "== fuzz regression: replay every committed seed (scripts/fuzz.sh --seeds)"
   scripts/fuzz.sh --seeds
