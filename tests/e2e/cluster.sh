@@ -246,14 +246,15 @@ check_1_fabric() {
     "capture in $pcap" test "$up" -gt 0 -a "$down" -gt 0
   # The Tandem option (dataplane/src/wire/geneve.rs: class 0xfff0, type
   # 0x81, then appliance ID (4 bytes), I/O point (2), hop count, flags,
-  # generation (8)): from A1 uplink, from G2 downlink to a tier-1 unit.
+  # generation (8), draining-from gateway (4)): from A1 uplink, from G2
+  # downlink to a tier-1 unit.
   local opt_up opt_down want_up want_down
   # shellcheck disable=SC2086
   opt_up=$(tshark -r "$pcap" $dec -Y "geneve && ip.src == $(cl_fabric_addr A1)" -T fields -e geneve.option 2>/dev/null | head -1)
   # shellcheck disable=SC2086
   opt_down=$(tshark -r "$pcap" $dec -Y "geneve && ip.src == $(cl_fabric_addr G2)" -T fields -e geneve.option 2>/dev/null | head -1)
-  want_up="fff08104$(printf %08x "$(cl_appliance_id A1)")????0000"
-  want_down="fff08104$(printf %08x "$(cl_appliance_id G2)")????0001"
+  want_up="fff08105$(printf %08x "$(cl_appliance_id A1)")????0000"
+  want_down="fff08105$(printf %08x "$(cl_appliance_id G2)")????0001"
   check "1 fabric: the Tandem option names A1, hop 0 uplink (${opt_up:0:24}...) and G2, downlink flag (${opt_down:0:24}...)" \
     "want $want_up... and $want_down..." glob_match "${opt_up:0:24} ${opt_down:0:24}" "$want_up $want_down"
 }
@@ -412,8 +413,8 @@ check_6_kill() {
   local victim_terminal
   victim_terminal="10.8.4.${on_g2[0]#kill}"
   local start ok_ms=""
-  start=$(date +%s%N)
   save_stats before-kill
+  start=$(date +%s%N)
   cl_kill9 G2 2>/dev/null
   while [ $((($(date +%s%N) - start) / 1000000)) -lt 10000 ]; do
     if ip netns exec "$NS_UE" curl -s --connect-timeout 0.4 -m 2 --interface "$victim_terminal" -o /dev/null "http://$CL_VIP_WEB/"; then
