@@ -272,8 +272,8 @@ impl Parsed {
     /// frame's, its packet's offset counted from the outer frame's start;
     /// `outer` stays the outer IPv4 header. False (and the record is of
     /// the inner frame alone, to be read again) if the inner frame is not
-    /// an IPv4 packet.
-    #[inline(always)]
+    /// an IPv4 packet. Out of line (see `prefetch_pass::locate_fabric`).
+    #[inline(never)]
     pub fn read_fabric_inner(&mut self, inner: &[u8], inner_offset: usize) -> bool {
         let outer = self.outer;
         if self.read_into(inner, false).is_err() {
