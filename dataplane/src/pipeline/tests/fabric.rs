@@ -4,7 +4,7 @@
 //! Frames go from lab to lab by hand, as the fabric would carry them.
 
 use super::*;
-use crate::pipeline::fabric::{fabric_mss, FabricConfig};
+use crate::pipeline::fabric::{fabric_mss, FabricConfig, FABRIC_OVERHEAD};
 use crate::tier1::{
     session_id, FabricPeer, FabricPeers, Gateway, GatewayTarget, SessionId, SteeringTable,
 };
@@ -801,7 +801,7 @@ proptest::proptest! {
         s.vlan = vlan;
         let frame = crate::wire::frames::udp_frame(&s, &payload).unwrap();
         let (v, wrapped, _) = a1.run(0, ACC, &frame);
-        if frame.len() + 56 > 1500 {
+        if frame.len() + FABRIC_OVERHEAD > 1500 {
             proptest::prop_assert_eq!(v, Verdict::Drop(DropReason::FabricTooBig));
             return Ok(());
         }
