@@ -111,33 +111,36 @@ pub(super) fn fabric_tunnel(peer: Ipv4Addr, io_point: u16) -> GtpTunnel {
 }
 
 /// The terminal's frame, now at the start of `inner` (the outer headers
-/// that were `inner_offset` bytes long are gone), as the prefetch pass read
-/// it into the frame's record (`prefetch_pass::locate_fabric`: same bytes,
-/// same reads, offsets counted from the outer frame's start), or read now
-/// when there is no such record (a handoff, a frame that came without one).
-/// Nothing of it was used before `decapsulate_after_ipv4` accepted the
-/// outer headers.
+/// that were `inner_offset` bytes long are gone), into `parsed` (a copy of
+/// the frame's record): as the prefetch pass read it into that record
+/// (`prefetch_pass::locate_fabric`: same bytes, same reads, offsets counted
+/// from the outer frame's start), or read now when there is no such record
+/// (a handoff, a frame that came without one). Nothing of it was used
+/// before `decapsulate_after_ipv4` accepted the outer headers. Fills
+/// `parsed` in place: the record is not built elsewhere and copied.
 #[inline(always)]
-fn inner_record(inner: &[u8], rx: &Rx, inner_offset: usize) -> Result<Parsed, DropReason> {
-    let p = rx.frame;
+fn inner_record(
+    parsed: &mut Parsed,
+    inner: &[u8],
+    rx: &Rx,
+    inner_offset: usize,
+) -> Result<(), DropReason> {
     if rx.ingress == Ingress::Port {
-        if let Some(ip) = p.fabric_inner(inner_offset) {
-            return Ok(Parsed {
-                outer: Ok(ip),
-                inner: Ok(ip),
-                tunnel: None,
-                ..*p
-            });
+        if let Some(ip) = rx.frame.fabric_inner(inner_offset) {
+            parsed.outer = Ok(ip);
+            parsed.inner = Ok(ip);
+            parsed.tunnel = None;
+            return Ok(());
         }
     }
-    let mut parsed = Parsed::read(inner, false)?;
+    parsed.read_into(inner, false)?;
     if rx.ingress == Ingress::Port {
         // The prefetch pass's hint for the inner flow, if any (none on a
         // handoff).
-        parsed.client_hash = p.client_hash;
-        parsed.client_candidate = p.client_candidate;
+        parsed.client_hash = rx.frame.client_hash;
+        parsed.client_candidate = rx.frame.client_candidate;
     }
-    Ok(parsed)
+    Ok(())
 }
 
 impl Worker {
@@ -289,10 +292,10 @@ impl Worker {
             self.counters.tx_bytes.add(f.len() as u64);
             return Verdict::Forward(port);
         }
-        let inner = match inner_record(f.bytes(), rx, d.inner_offset) {
-            Ok(p) => p,
-            Err(r) => return Verdict::Drop(r),
-        };
+        let mut inner = *rx.frame;
+        if let Err(r) = inner_record(&mut inner, f.bytes(), rx, d.inner_offset) {
+            return Verdict::Drop(r);
+        }
         let ip = match inner.outer {
             Ok(ip) => ip,
             Err(r) => return Verdict::Drop(r.reason()),

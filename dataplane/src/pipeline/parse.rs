@@ -255,7 +255,7 @@ impl Parsed {
     /// `inner_offset` bytes of outer headers are gone. `None` for any other
     /// record (its packet is its outer one: same offset), or if the inner
     /// frame was read at another offset than `inner_offset`.
-    #[inline]
+    #[inline(always)]
     pub fn fabric_inner(&self, inner_offset: usize) -> Option<Ip> {
         let (Ok(outer), Ok(inner)) = (self.outer, self.inner) else {
             return None;
