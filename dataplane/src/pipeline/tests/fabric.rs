@@ -671,6 +671,65 @@ fn second_chance_to_another_worker_of_the_gateway_keeps_the_tier1_unit() {
     assert_eq!(v, Verdict::Forward(ACC));
 }
 
+/// The second chance to another worker with the frame records the
+/// appliance uses: the frame the prefetch pass read (inner frame included)
+/// is wrapped again and handed to worker 1 with its record, which does
+/// not describe the new frame's inner reading: worker 1 reads the frame
+/// itself and finds the user session it has.
+#[test]
+fn a_recorded_fabric_frame_wrapped_again_for_another_worker_finds_its_user_session() {
+    let mut a1 = member(1, 1500);
+    let mut g = Lab::cluster_member(
+        2,
+        1 << 12,
+        SessionKeyMode::SourceIp,
+        (PORT_RANGE, member_topology(2)),
+        Some(FabricConfig {
+            appliance_id: 2,
+            port: FAB,
+            addr: fab_addr(2),
+            base_port: BASE,
+            mtu: 1500,
+            gateways: true,
+        }),
+    );
+    let mut n = neighbours();
+    n.insert(FAB, fab_addr(1), fab_mac(1));
+    g.neighbours.publish(n);
+    a1.steering.publish(two_worker_table(1, 201, None));
+    g.steering.publish(two_worker_table(2, 201, None));
+    let (_, geneve, _) = a1.run(0, ACC, &dns_query(b"first"));
+    let (_, to_server, _) = g.run(1, FAB, &geneve);
+    let gw_port = decode(&to_server).sport;
+    a1.steering.publish(two_worker_table(1, 200, Some(201)));
+    g.steering.publish(two_worker_table(2, 200, Some(201)));
+    let (_, geneve, _) = a1.run(0, ACC, &dns_query(b"second"));
+    for w in &mut g.workers {
+        w.begin_burst();
+    }
+    let mut records = [FrameRecord::UNREAD; 1];
+    let hint = crate::prefetch::NoPrefetch;
+    assert_eq!(
+        g.workers[0].prefetch_records([(&geneve[..], FAB)], &hint, &mut records),
+        1
+    );
+    assert!(
+        records[0].parsed.client_hash.is_some(),
+        "the inner frame was read"
+    );
+    let mut f = VecFrame::new(&geneve);
+    let (now, ev) = (g.now, &mut g.events);
+    let v = g.workers[0].process_recorded(&mut f, &records[0], Ingress::Port, FAB, now, ev);
+    assert_eq!(v, Verdict::Handoff(1));
+    records[0] = records[0].carried();
+    g.workers[1].prefetch_carried(&mut records, &hint);
+    let (now, ev) = (g.now, &mut g.events);
+    let v = g.workers[1].process_recorded(&mut f, &records[0], Ingress::Handoff, FAB, now, ev);
+    assert_eq!(v, Verdict::Forward(SRV));
+    assert_eq!(decode(f.bytes()).sport, gw_port, "the same user session");
+    assert_eq!(g.workers[0].table().len(), 0);
+}
+
 #[test]
 fn the_prefetch_pass_hints_the_inner_flow_and_the_gateway_finds_the_same_user_session() {
     let mut c = cluster();
