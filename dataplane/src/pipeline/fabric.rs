@@ -32,7 +32,7 @@
 use super::l2::{to_client, ClientPath};
 use super::parse::{Ip, Parsed};
 use super::steer::{Rx, SecondChance};
-use super::{own_addresses, Verdict, Worker};
+use super::{own_addresses, Ingress, Verdict, Worker};
 use crate::counters::DropReason;
 use crate::event::EventSink;
 use crate::frame::Frame;
@@ -41,8 +41,9 @@ use crate::tier1::{session_id, SessionId};
 use crate::tier2::GtpTunnel;
 use crate::topology::Role;
 use crate::wire::{
-    decapsulate, encapsulate, tcp_options, GeneveEncap, MacAddr, TandemOption, ETHERNET_HEADER_LEN,
-    GENEVE_ENCAP_LEN, PROTO_TCP, PROTO_UDP, TANDEM_FLAG_TO_TIER1,
+    decapsulate_after_ipv4, encapsulate, tcp_options, GeneveEncap, MacAddr, OuterIpv4,
+    TandemOption, ETHERNET_HEADER_LEN, GENEVE_ENCAP_LEN, PROTO_TCP, PROTO_UDP,
+    TANDEM_FLAG_TO_TIER1,
 };
 use std::net::Ipv4Addr;
 
@@ -109,6 +110,39 @@ pub(super) fn fabric_tunnel(peer: Ipv4Addr, io_point: u16) -> GtpTunnel {
     }
 }
 
+/// The terminal's frame, now at the start of `inner` (the outer headers
+/// that were `inner_offset` bytes long are gone), into `parsed` (a copy of
+/// the frame's record): as the prefetch pass read it into that record
+/// (`prefetch_pass::locate_fabric`: same bytes, same reads, offsets counted
+/// from the outer frame's start), or read now when there is no such record
+/// (a handoff, a frame that came without one). Nothing of it was used
+/// before `decapsulate_after_ipv4` accepted the outer headers. Fills
+/// `parsed` in place: the record is not built elsewhere and copied.
+#[inline(always)]
+fn inner_record(
+    parsed: &mut Parsed,
+    inner: &[u8],
+    rx: &Rx,
+    inner_offset: usize,
+) -> Result<(), DropReason> {
+    if rx.ingress == Ingress::Port {
+        if let Some(ip) = rx.frame.fabric_inner(inner_offset) {
+            parsed.outer = Ok(ip);
+            parsed.inner = Ok(ip);
+            parsed.tunnel = None;
+            return Ok(());
+        }
+    }
+    parsed.read_into(inner, false)?;
+    if rx.ingress == Ingress::Port {
+        // The prefetch pass's hint for the inner flow, if any (none on a
+        // handoff).
+        parsed.client_hash = rx.frame.client_hash;
+        parsed.client_candidate = rx.frame.client_candidate;
+    }
+    Ok(())
+}
+
 impl Worker {
     /// Tier 1: sends a terminal's frame (as received) to the gateway at
     /// `addr:port` on another appliance.
@@ -150,7 +184,9 @@ impl Worker {
         self.encap_and_send(f, (addr, port), option, flow_hash(sid.0), rx.now_ms, ev)
     }
 
-    /// A frame received on the fabric port.
+    /// A frame received on the fabric port. Out of line: `steer` stays as
+    /// small for the local path as it was before the fabric.
+    #[inline(never)]
     pub(super) fn fabric_in<F: Frame, E: EventSink>(
         &mut self,
         f: &mut F,
@@ -164,7 +200,7 @@ impl Worker {
         // A frame handed over by another worker may have been wrapped again
         // there (`second_chance`) and travel with the record of what it was:
         // read its outer header afresh.
-        let outer = if rx.ingress == super::Ingress::Handoff {
+        let outer = if rx.ingress == Ingress::Handoff {
             match Parsed::read(f.bytes(), false).map(|p| p.outer) {
                 Ok(Ok(ip)) => ip,
                 Ok(Err(r)) => return Verdict::Drop(r.reason()),
@@ -186,7 +222,16 @@ impl Worker {
         else {
             return Verdict::Drop(DropReason::GeneveTruncated);
         };
-        let d = match decapsulate(f.bytes(), dst_port) {
+        let outer_v4 = OuterIpv4 {
+            start: outer.start(),
+            header_len: outer.header_len(),
+            end: outer.end(),
+            src: outer.src,
+            dst: outer.dst,
+        };
+        // The outer Ethernet and IPv4 headers were read with the frame's
+        // record; the rest is checked here, in one pass.
+        let d = match decapsulate_after_ipv4(f.bytes(), &outer_v4, dst_port) {
             Ok(d) => d,
             Err(e) => return Verdict::Drop(e.into()),
         };
@@ -224,7 +269,7 @@ impl Worker {
         };
         if let Some(w) = worker {
             if w != self.cfg.index {
-                if rx.ingress == super::Ingress::Port {
+                if rx.ingress == Ingress::Port {
                     // Still encapsulated: the owner checks it again.
                     return Verdict::Handoff(w);
                 }
@@ -247,15 +292,9 @@ impl Worker {
             self.counters.tx_bytes.add(f.len() as u64);
             return Verdict::Forward(port);
         }
-        let mut inner = match Parsed::read(f.bytes(), false) {
-            Ok(p) => p,
-            Err(r) => return Verdict::Drop(r),
-        };
-        if rx.ingress == super::Ingress::Port {
-            // The prefetch pass's hint for the inner flow (same bytes, same
-            // key: `prefetch_pass::locate_fabric`); none on a handoff.
-            inner.client_hash = rx.frame.client_hash;
-            inner.client_candidate = rx.frame.client_candidate;
+        let mut inner = *rx.frame;
+        if let Err(r) = inner_record(&mut inner, f.bytes(), rx, d.inner_offset) {
+            return Verdict::Drop(r);
         }
         let ip = match inner.outer {
             Ok(ip) => ip,

@@ -72,6 +72,16 @@ impl Ip {
     pub fn end(&self) -> usize {
         self.start() + usize::from(self.total)
     }
+
+    /// This header, `by` bytes further into a frame (or, negative, nearer
+    /// its start): where it lies once headers before it come or go.
+    #[inline]
+    fn moved(self, by: isize) -> Ip {
+        Ip {
+            off: self.off.wrapping_add_signed(by as i32),
+            ..self
+        }
+    }
 }
 
 /// An IPv6 packet that passed the `wire` checks: fixed header, payload
@@ -218,6 +228,15 @@ impl FrameRecord {
         let mut record = *self;
         record.parsed.client_hash = None;
         record.parsed.client_candidate = None;
+        // A fabric frame's record with its inner frame read in
+        // ([`Parsed::read_fabric_inner`]) describes a frame that may be
+        // wrapped again on the way (a second chance): the receiver reads
+        // it afresh.
+        if let (Ok(outer), Ok(inner)) = (record.parsed.outer, record.parsed.inner) {
+            if inner.start() != outer.start() && record.parsed.tunnel.is_none() {
+                record.read = false;
+            }
+        }
         record
     }
 }
@@ -229,6 +248,45 @@ impl Default for FrameRecord {
 }
 
 impl Parsed {
+    /// A fabric frame's record in which the prefetch pass replaced the
+    /// outer frame's L2, L4 and packet with those of the terminal's frame
+    /// inside (`prefetch_pass::locate_fabric`; `outer` stays the outer IPv4
+    /// header): that packet's IPv4 header, moved to where it lies once the
+    /// `inner_offset` bytes of outer headers are gone. `None` for any other
+    /// record (its packet is its outer one: same offset), or if the inner
+    /// frame was read at another offset than `inner_offset`.
+    #[inline(always)]
+    pub fn fabric_inner(&self, inner_offset: usize) -> Option<Ip> {
+        let (Ok(outer), Ok(inner)) = (self.outer, self.inner) else {
+            return None;
+        };
+        (self.tunnel.is_none()
+            && inner.start() != outer.start()
+            && inner.start() == inner_offset + usize::from(self.l2.ip_off))
+        .then(|| inner.moved(-(inner_offset as isize)))
+    }
+
+    /// Reads the terminal's frame inside a fabric frame (the `inner` bytes,
+    /// found at `inner_offset` of the outer frame) over this record of the
+    /// outer frame: L2, ethertype, L4 and the packet become the inner
+    /// frame's, its packet's offset counted from the outer frame's start;
+    /// `outer` stays the outer IPv4 header. False (and the record is of
+    /// the inner frame alone, to be read again) if the inner frame is not
+    /// an IPv4 packet. Out of line (see `prefetch_pass::locate_fabric`).
+    #[inline(never)]
+    pub fn read_fabric_inner(&mut self, inner: &[u8], inner_offset: usize) -> bool {
+        let outer = self.outer;
+        if self.read_into(inner, false).is_err() {
+            return false;
+        }
+        let Ok(ip) = self.inner else {
+            return false;
+        };
+        self.inner = Ok(ip.moved(inner_offset as isize));
+        self.outer = outer;
+        true
+    }
+
     /// A record of nothing (every layer `Truncated`).
     const NOTHING: Parsed = Parsed {
         l2: L2 {

@@ -11,7 +11,7 @@
 //! pass checks everything, so a frame this pass misreads only costs a
 //! wasted hint.
 
-use super::parse::{FrameRecord, Parsed};
+use super::parse::FrameRecord;
 use super::Worker;
 use crate::prefetch::Prefetch;
 use crate::tier1::session_id;
@@ -142,37 +142,52 @@ impl Worker {
         self.lookup(role, gtp, record, hint, true)
     }
 
-    /// A fabric frame for one of this appliance's gateways: the user
-    /// session of the terminal's frame inside (read with the same
-    /// [`Parsed::read`] the pipeline uses once the outer headers are gone,
-    /// so the flow key and its hash are the same; nothing is checked here,
-    /// `fabric.rs` checks everything before it uses the hint).
+    /// A fabric frame for one of this appliance's gateways: the terminal's
+    /// frame inside is read into the record (over the outer frame's L2, L4
+    /// and packet; the outer IPv4 header stays: `Parsed::read_fabric_inner`)
+    /// with the same `Parsed::read` the pipeline would use once the outer
+    /// headers are gone, on the same bytes (up to the outer UDP length), so
+    /// the pipeline does not read it again and the flow key and its hash
+    /// are the same. Nothing is checked here: `fabric.rs` checks the outer
+    /// headers before it uses any of it. The inner read itself is out of
+    /// line (`Parsed::read_fabric_inner`): inlined here, it made the
+    /// access ports' `locate` (the local path) a few instructions dearer.
     #[inline]
     fn locate_fabric<P: Prefetch>(&self, b: &[u8], record: &mut FrameRecord, hint: &P) -> Lookup {
         let p = &mut record.parsed;
         p.client_hash = None;
         p.client_candidate = None;
-        // Only for this worker's own gateway port (others get it handed).
+        let Ok(outer) = p.outer else {
+            return Lookup::Nothing;
+        };
+        // Only for this worker's own gateway port (others get it handed),
+        // as `fabric_in` will see it.
         let mine = |f: super::fabric::FabricConfig| {
             f.gateways
+                && outer.dst == f.addr
+                && outer.proto == PROTO_UDP
                 && p.l4
                     .is_ok_and(|l4| l4.dst_port == f.base_port.wrapping_add(self.cfg.index))
         };
         if !self.cfg.fabric.is_some_and(mine) {
             return Lookup::Nothing;
         }
-        let Ok(outer) = p.outer else {
+        let udp = outer.l4_off();
+        let (Some(&ver_optlen), Some(udp_len)) = (b.get(udp + 8), b.get(udp + 4..udp + 6)) else {
             return Lookup::Nothing;
         };
-        let geneve = outer.l4_off() + 8;
-        let Some(&ver_optlen) = b.get(geneve) else {
+        let inner_at = udp + 16 + 4 * usize::from(ver_optlen & 0x3f);
+        let inner_end = udp + usize::from(u16::from_be_bytes([udp_len[0], udp_len[1]]));
+        let Some(inner) = b.get(inner_at..inner_end) else {
             return Lookup::Nothing;
         };
-        let inner_at = geneve + 8 + 4 * usize::from(ver_optlen & 0x3f);
-        let Some(Ok(inner)) = b.get(inner_at..).map(|inner| Parsed::read(inner, false)) else {
+        if !p.read_fabric_inner(inner, inner_at) {
+            // Not an IPv4 packet inside: the record is of the outer frame
+            // again, the pipeline drops it with its reason.
+            let _ = p.read_into(b, false);
             return Lookup::Nothing;
-        };
-        let (Ok(ip), Ok(l4)) = (inner.outer, inner.l4) else {
+        }
+        let (Ok(ip), Ok(l4)) = (p.inner, p.l4) else {
             return Lookup::Nothing;
         };
         let key = FlowKey {

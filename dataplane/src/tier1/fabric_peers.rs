@@ -10,6 +10,10 @@
 
 use std::net::Ipv4Addr;
 
+/// Up to how many members [`FabricPeers::by_addr`] scans instead of
+/// searching.
+const SCANNED_MEMBERS: usize = 8;
+
 /// One appliance of the cluster as the fabric knows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FabricPeer {
@@ -44,9 +48,14 @@ impl FabricPeers {
         }
     }
 
-    /// The member whose fabric address is `addr`.
+    /// The member whose fabric address is `addr`: looked up for every
+    /// fabric packet, so a cluster of a few appliances is scanned (cheaper
+    /// than the binary search's branches), a large one searched.
     #[inline]
     pub fn by_addr(&self, addr: Ipv4Addr) -> Option<&FabricPeer> {
+        if self.by_addr.len() <= SCANNED_MEMBERS {
+            return self.by_addr.iter().find(|m| m.addr == addr);
+        }
         let i = self
             .by_addr
             .binary_search_by_key(&u32::from(addr), |m| u32::from(m.addr))

@@ -455,11 +455,53 @@ pub fn decapsulate(frame: &[u8], port: u16) -> Result<Decapsulated, GeneveError>
     }
     let l3 = eth.payload_offset();
     let ip = Ipv4Packet::new_checked(&frame[l3..]).map_err(|_| GeneveError::NotGeneve)?;
-    if ip.protocol() != PROTO_UDP || ip.is_fragment() || !ip.verify_checksum() {
+    if ip.is_fragment() {
         return Err(GeneveError::NotGeneve);
     }
-    let l4 = l3 + ip.header_len();
-    let udp = ip.payload();
+    let outer = OuterIpv4 {
+        start: l3,
+        header_len: ip.header_len(),
+        end: l3 + ip.total_len(),
+        src: ip.src(),
+        dst: ip.dst(),
+    };
+    decapsulate_after_ipv4(frame, &outer, port)
+}
+
+/// The outer IPv4 header of a fabric frame as its caller already read and
+/// checked it in `frame` (the pipeline's frame record): version 4, an IHL
+/// of at least 20 bytes, a total length within the frame, not a fragment.
+/// Its protocol and header checksum are [`decapsulate_after_ipv4`]'s to
+/// check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OuterIpv4 {
+    /// Offset of the IPv4 header in the frame, its length, and the offset
+    /// of the packet's end (its total length).
+    pub start: usize,
+    pub header_len: usize,
+    pub end: usize,
+    pub src: Ipv4Addr,
+    pub dst: Ipv4Addr,
+}
+
+/// [`decapsulate`] for a frame whose outer Ethernet and IPv4 headers the
+/// caller has read (`outer`): the rest of the checks, in the same order
+/// (protocol and IPv4 header checksum, UDP, Geneve, the options). The
+/// options are walked once; the common case, exactly one option and it
+/// the Tandem option, is read without the general walk.
+#[inline]
+pub fn decapsulate_after_ipv4(
+    frame: &[u8],
+    outer: &OuterIpv4,
+    port: u16,
+) -> Result<Decapsulated, GeneveError> {
+    let l4 = outer.start + outer.header_len;
+    let (Some(header), Some(udp)) = (frame.get(outer.start..l4), frame.get(l4..outer.end)) else {
+        return Err(GeneveError::NotGeneve);
+    };
+    if header.get(9) != Some(&PROTO_UDP) || !checksum::verifies(header) {
+        return Err(GeneveError::NotGeneve);
+    }
     if udp.len() < UDP_HEADER_LEN {
         return Err(GeneveError::Truncated);
     }
@@ -471,27 +513,49 @@ pub fn decapsulate(frame: &[u8], port: u16) -> Result<Decapsulated, GeneveError>
         return Err(GeneveError::Truncated);
     }
     let udp = &udp[..udp_len];
-    if read_u16(udp, 6) != 0 && !checksum::l4_verifies(ip.src(), ip.dst(), PROTO_UDP, udp) {
+    if read_u16(udp, 6) != 0 && !checksum::l4_verifies(outer.src, outer.dst, PROTO_UDP, udp) {
         return Err(GeneveError::BadChecksum);
     }
-    let geneve = GenevePacket::new_checked(&udp[UDP_HEADER_LEN..])?;
-    let repr = GeneveRepr::parse(&geneve)?;
-    if repr.protocol_type != GENEVE_PROTO_ETHERNET {
+    // Geneve: the fixed header (present: udp_len >= 16), then what it
+    // declares.
+    let geneve = &udp[UDP_HEADER_LEN..];
+    let payload_offset = GENEVE_HEADER_LEN + 4 * usize::from(geneve[VER_OPTLEN] & 0x3f);
+    if payload_offset > geneve.len() {
+        return Err(GeneveError::Truncated);
+    }
+    if geneve[VER_OPTLEN] >> 6 != 0 {
+        return Err(GeneveError::BadVersion);
+    }
+    if geneve[FLAGS] & FLAG_OAM != 0 {
+        return Err(GeneveError::ControlMessage);
+    }
+    if read_u16(geneve, PROTOCOL) != GENEVE_PROTO_ETHERNET {
         return Err(GeneveError::NotGeneve);
     }
-    let option = find_tandem_option(geneve.options())?;
+    let options = &geneve[GENEVE_HEADER_LEN..payload_offset];
+    // Exactly one option, the Tandem option of the right length (what
+    // every Tandem sends), is read directly; anything else is walked.
+    let option = if options.len() == TANDEM_OPTION_LEN
+        && read_u16(options, 0) == TANDEM_OPTION_CLASS
+        && options[2] == TANDEM_OPTION_TYPE
+        && usize::from(options[3] & 0x1f) * 4 == TANDEM_OPTION_DATA_LEN
+    {
+        TandemOption::parse(&options[4..])?
+    } else {
+        find_tandem_option(options)?
+    };
     if option.hop_count > MAX_HOP_COUNT {
         return Err(GeneveError::HopCountExceeded);
     }
-    let inner_offset = l4 + UDP_HEADER_LEN + geneve.payload_offset();
-    let inner_len = udp_len - UDP_HEADER_LEN - geneve.payload_offset();
+    let inner_offset = l4 + UDP_HEADER_LEN + payload_offset;
+    let inner_len = udp_len - UDP_HEADER_LEN - payload_offset;
     if inner_len < ETHERNET_HEADER_LEN {
         return Err(GeneveError::Truncated);
     }
     Ok(Decapsulated {
         option,
-        vni: repr.vni,
-        outer_src: ip.src(),
+        vni: read_u32(geneve, VNI) >> 8,
+        outer_src: outer.src,
         outer_src_port: read_u16(udp, 0),
         inner_offset,
         inner_len,

@@ -416,6 +416,20 @@ proptest! {
         prop_assert_eq!(&buf[start + got.inner_offset..start + got.inner_offset + got.inner_len], &inner[..]);
     }
 
+    /// The one-option fast path of `decapsulate` reads the option exactly
+    /// as the general walk does: any byte of the option area changed, the
+    /// result is `find_tandem_option`'s (then the hop count check).
+    #[test]
+    fn the_one_option_fast_path_agrees_with_the_walk(at in 0usize..TANDEM_OPTION_LEN, value in any::<u8>()) {
+        let mut frame = encapsulated(0);
+        let options = GENEVE_ENCAP_LEN - TANDEM_OPTION_LEN;
+        frame[options + at] = value;
+        let walked = find_tandem_option(&frame[options..GENEVE_ENCAP_LEN]).and_then(|o| {
+            if o.hop_count > MAX_HOP_COUNT { Err(GeneveError::HopCountExceeded) } else { Ok(o) }
+        });
+        prop_assert_eq!(decapsulate(&frame, GW_PORT).map(|d| d.option), walked);
+    }
+
     #[test]
     fn any_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
         let _ = decapsulate(&bytes, GW_PORT);

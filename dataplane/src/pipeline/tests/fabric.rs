@@ -671,6 +671,65 @@ fn second_chance_to_another_worker_of_the_gateway_keeps_the_tier1_unit() {
     assert_eq!(v, Verdict::Forward(ACC));
 }
 
+/// The second chance to another worker with the frame records the
+/// appliance uses: the frame the prefetch pass read (inner frame included)
+/// is wrapped again and handed to worker 1 with its record, which does
+/// not describe the new frame's inner reading: worker 1 reads the frame
+/// itself and finds the user session it has.
+#[test]
+fn a_recorded_fabric_frame_wrapped_again_for_another_worker_finds_its_user_session() {
+    let mut a1 = member(1, 1500);
+    let mut g = Lab::cluster_member(
+        2,
+        1 << 12,
+        SessionKeyMode::SourceIp,
+        (PORT_RANGE, member_topology(2)),
+        Some(FabricConfig {
+            appliance_id: 2,
+            port: FAB,
+            addr: fab_addr(2),
+            base_port: BASE,
+            mtu: 1500,
+            gateways: true,
+        }),
+    );
+    let mut n = neighbours();
+    n.insert(FAB, fab_addr(1), fab_mac(1));
+    g.neighbours.publish(n);
+    a1.steering.publish(two_worker_table(1, 201, None));
+    g.steering.publish(two_worker_table(2, 201, None));
+    let (_, geneve, _) = a1.run(0, ACC, &dns_query(b"first"));
+    let (_, to_server, _) = g.run(1, FAB, &geneve);
+    let gw_port = decode(&to_server).sport;
+    a1.steering.publish(two_worker_table(1, 200, Some(201)));
+    g.steering.publish(two_worker_table(2, 200, Some(201)));
+    let (_, geneve, _) = a1.run(0, ACC, &dns_query(b"second"));
+    for w in &mut g.workers {
+        w.begin_burst();
+    }
+    let mut records = [FrameRecord::UNREAD; 1];
+    let hint = crate::prefetch::NoPrefetch;
+    assert_eq!(
+        g.workers[0].prefetch_records([(&geneve[..], FAB)], &hint, &mut records),
+        1
+    );
+    assert!(
+        records[0].parsed.client_hash.is_some(),
+        "the inner frame was read"
+    );
+    let mut f = VecFrame::new(&geneve);
+    let (now, ev) = (g.now, &mut g.events);
+    let v = g.workers[0].process_recorded(&mut f, &records[0], Ingress::Port, FAB, now, ev);
+    assert_eq!(v, Verdict::Handoff(1));
+    records[0] = records[0].carried();
+    g.workers[1].prefetch_carried(&mut records, &hint);
+    let (now, ev) = (g.now, &mut g.events);
+    let v = g.workers[1].process_recorded(&mut f, &records[0], Ingress::Handoff, FAB, now, ev);
+    assert_eq!(v, Verdict::Forward(SRV));
+    assert_eq!(decode(f.bytes()).sport, gw_port, "the same user session");
+    assert_eq!(g.workers[0].table().len(), 0);
+}
+
 #[test]
 fn the_prefetch_pass_hints_the_inner_flow_and_the_gateway_finds_the_same_user_session() {
     let mut c = cluster();
@@ -704,6 +763,83 @@ fn the_prefetch_pass_hints_the_inner_flow_and_the_gateway_finds_the_same_user_se
     assert_eq!(v, Verdict::Forward(SRV));
     assert_eq!(decode(f.bytes()).sport, gw_port, "the same user session");
     assert_eq!(g.table().len(), 1, "no second one");
+}
+
+/// `frame` received by the one worker of `lab` on the fabric port through
+/// the prefetch pass and `process_recorded` (the inner frame read into the
+/// record there, not again by the pipeline).
+fn run_recorded(lab: &mut Lab, frame: &[u8]) -> (Verdict, Vec<u8>) {
+    let g = &mut lab.workers[0];
+    g.begin_burst();
+    let mut records = [FrameRecord::UNREAD; 1];
+    let read = g.prefetch_records([(frame, FAB)], &crate::prefetch::NoPrefetch, &mut records);
+    assert_eq!(read, 1);
+    let mut f = VecFrame::new(frame);
+    let v = g.process_recorded(
+        &mut f,
+        &records[0],
+        Ingress::Port,
+        FAB,
+        lab.now,
+        &mut lab.events,
+    );
+    (v, f.bytes().to_vec())
+}
+
+/// The gateway that takes the inner frame's reading from the prefetch
+/// pass's record ends every fabric frame exactly as one that reads it
+/// itself: same verdict, same bytes, same drop reason, for good frames,
+/// every refused kind (stranger, wrong appliance, bad option, hop count,
+/// outer checksum, before anything of the inner frame counts), an inner
+/// frame that is not IPv4, and one whose IPv4 length runs past the outer
+/// UDP length into the outer padding.
+#[test]
+fn a_fabric_frame_read_by_the_prefetch_pass_ends_as_one_the_gateway_reads() {
+    let mut c = cluster();
+    let (_, syn_wrapped, _) = c.a1.run(0, ACC, &syn());
+    let (_, query, _) = c.a1.run(0, ACC, &dns_query(b"what?"));
+    let (_, data, _) = c.a1.run(0, ACC, &client_ack(SYN_ISN + 1, b"data"));
+    let mut padded = query.clone();
+    padded.extend_from_slice(&[0; 16]);
+    let mut overrun = padded.clone();
+    // The inner IPv4 total length reaches 8 bytes into the outer padding.
+    let total = rd16(&overrun, ENCAP + 16) + 8;
+    overrun[ENCAP + 16..ENCAP + 18].copy_from_slice(&total.to_be_bytes());
+    let mut not_ipv4 = query.clone();
+    not_ipv4[ENCAP + 12..ENCAP + 14].copy_from_slice(&[0x08, 0x06]);
+    let mut frames = vec![
+        syn_wrapped.clone(),
+        query.clone(),
+        data,
+        padded,
+        overrun,
+        not_ipv4,
+        with_outer_src(&query, Ipv4Addr::new(10, 99, 0, 9)),
+        query[..ENCAP + 10].to_vec(),
+    ];
+    for (at, value) in [
+        (57, 3),
+        (53, 4),
+        (60, 2),
+        (24, 0xff),
+        (43, 0x80),
+        (50, 0x7f),
+    ] {
+        let mut f = query.clone();
+        f[at] ^= value;
+        frames.push(f);
+    }
+    let (mut parsed, mut recorded) = (member(2, 1500), member(2, 1500));
+    for frame in &frames {
+        let a = parsed.run(0, FAB, frame);
+        let b = run_recorded(&mut recorded, frame);
+        assert_eq!((a.0, a.1), b, "frame {frame:02x?}");
+    }
+    for r in DropReason::ALL {
+        assert_eq!(parsed.drops(*r), recorded.drops(*r), "{r:?}");
+    }
+    assert_eq!(recorded.live(), 2, "the UDP and the TCP user session");
+    assert!(recorded.drops(DropReason::FabricStranger) == 1);
 }
 
 proptest::proptest! {
