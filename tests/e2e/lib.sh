@@ -88,6 +88,27 @@ tap_eal_section() {
 EAL
 }
 
+# The four tap ports of tap_eal_section polled by one worker with idle
+# backoff, and one gateway address: the part of the config that
+# quotas.sh, rate_limits.sh and remark.sh share (their services and
+# subscribers follow it).
+tap_one_worker_section() {
+  cat <<PORTS
+    ports: [
+        (name: "acc0", device: "net_tap0", role: Access, addresses: ["$ACC0_GW/24"]),
+        (name: "acc1", device: "net_tap1", role: Access, addresses: ["$ACC1_GW/24"]),
+        (name: "srv0", device: "net_tap2", role: Server, addresses: ["10.2.0.1/24"]),
+        (name: "ext0", device: "net_tap3", role: External, addresses: ["$EXT_GW/24"]),
+    ],
+    workers: [
+        (lcore: 1, poll: [(port: "acc0"), (port: "acc1"), (port: "srv0"), (port: "ext0")]),
+    ],
+    mempool: (mbufs: 32767),
+    idle: (busy_poll: false, max_sleep_us: 100),
+    gateway: (addresses: ["${GATEWAY_IPS[0]}"], port_range: (1024, 65535), user_sessions_per_worker: 4096),
+PORTS
+}
+
 # ---- Reporting and cleanup, shared by the e2e scripts (not the demo).
 # A script sets WORKDIR, TANDEM_LOG, and the DPDK file prefixes and control
 # sockets it creates in DPDK_PREFIXES / CTL_SOCKETS, then calls e2e_traps.

@@ -47,18 +47,7 @@ write_config() {
   cat >"$CONFIG" <<EOF
 (
 $(tap_eal_section)
-    ports: [
-        (name: "acc0", device: "net_tap0", role: Access, addresses: ["$ACC0_GW/24"]),
-        (name: "acc1", device: "net_tap1", role: Access, addresses: ["$ACC1_GW/24"]),
-        (name: "srv0", device: "net_tap2", role: Server, addresses: ["10.2.0.1/24"]),
-        (name: "ext0", device: "net_tap3", role: External, addresses: ["$EXT_GW/24"]),
-    ],
-    workers: [
-        (lcore: 1, poll: [(port: "acc0"), (port: "acc1"), (port: "srv0"), (port: "ext0")]),
-    ],
-    mempool: (mbufs: 32767),
-    idle: (busy_poll: false, max_sleep_us: 100),
-    gateway: (addresses: ["${GATEWAY_IPS[0]}"], port_range: (1024, 65535), user_sessions_per_worker: 4096),
+$(tap_one_worker_section)
     services: [
         (name: "web", vip: "$VIP_WEB", proto: Tcp, port: 80, servers: [
             (addr: "${WEB_SERVERS[0]}", port: 8080),
