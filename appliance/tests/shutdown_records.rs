@@ -12,20 +12,15 @@
 
 mod common;
 
-use common::golden::{neighbours, spec, DNS_VIP, SERVERS, WEB_VIP};
+use common::golden::{spec, DNS_VIP};
+use common::replay::{ReplayConfig, ReplayVdevs, TERMINALS};
 use common::tandem::{assert_clean_exit, Tandem};
 use common::{ctl::Ctl, file_prefix, pcap, wait_until, Scratch};
 use dataplane::wire::frames::udp_frame;
 use serde_json::Value;
-use std::net::Ipv4Addr;
 use std::time::Duration;
 
-const TERMINALS: u32 = 500;
 const PORTS_EACH: u16 = 160;
-
-fn terminal(i: u32) -> Ipv4Addr {
-    Ipv4Addr::new(10, 1, 1 + (i / 250) as u8, 1 + (i % 250) as u8)
-}
 
 #[test]
 fn sigterm_writes_a_final_record_for_every_live_user_session() {
@@ -35,71 +30,21 @@ fn sigterm_writes_a_final_record_for_every_live_user_session() {
     let total = (TERMINALS * u32::from(PORTS_EACH)) as usize;
 
     // Two input files, one per rx queue: half the terminals in each.
-    let mut inputs: [Vec<Vec<u8>>; 2] = [Vec::new(), Vec::new()];
-    for p in 0..PORTS_EACH {
-        for t in 0..TERMINALS {
-            let frame =
-                udp_frame(&spec(terminal(t), 20_000 + p, DNS_VIP, 53), b"q").expect("UDP frame");
-            inputs[(t % 2) as usize].push(frame);
-        }
-    }
-    let mut acc_vdev = String::from("net_pcap0");
-    for (q, frames) in inputs.iter().enumerate() {
-        let f = scratch.path(&format!("acc-in-{q}.pcap"));
-        pcap::write(&f, frames);
-        acc_vdev.push_str(&format!(",rx_pcap={}", f.display()));
-    }
-    // Three tx queues per port (two workers and the control plane).
-    for q in 0..3 {
-        acc_vdev.push_str(&format!(
-            ",tx_pcap={}",
-            scratch.path(&format!("acc-out-{q}.pcap")).display()
-        ));
-    }
-    let srv_in = scratch.path("srv-in.pcap");
-    pcap::write(&srv_in, &[]);
-    let srv_out: Vec<_> = (0..3)
-        .map(|q| scratch.path(&format!("srv-out-{q}.pcap")))
-        .collect();
-    let mut srv_vdev = format!("net_pcap1,rx_pcap={}", srv_in.display());
-    for f in &srv_out {
-        srv_vdev.push_str(&format!(",tx_pcap={}", f.display()));
-    }
+    let vdevs = ReplayVdevs::write(&scratch, PORTS_EACH, |t, port| {
+        udp_frame(&spec(t, port, DNS_VIP, 53), b"q").expect("UDP frame")
+    });
+    let srv_out = &vdevs.server_out;
     let json = scratch.path("accounting.jsonl");
     let socket = scratch.path("api.sock");
-    let config = format!(
-        r#"(
-    eal: (lcores: "0@0,1@0,2@1", no_huge: true, memory_mb: 256, file_prefix: "{prefix}",
-        vdevs: ["{acc_vdev}", "{srv_vdev}"]),
-    ports: [
-        (name: "acc0", device: "net_pcap0", role: Access, addresses: ["10.1.0.1/16"], rx_queues: 2),
-        (name: "srv0", device: "net_pcap1", role: Server, addresses: ["10.2.0.1/24"],
-         neighbours: [{neighbours}]),
-    ],
-    workers: [
-        (lcore: 1, poll: [(port: "acc0", queue: 0), (port: "srv0")]),
-        (lcore: 2, poll: [(port: "acc0", queue: 1)]),
-    ],
-    mempool: (mbufs: 32767, cache: 64),
-    rings: (rx_desc: 256, tx_desc: 256, handoff: 4096, events: 4096),
-    api: (socket: "{socket}"),
-    gateway: (addresses: ["10.2.0.10", "10.2.0.11", "10.2.0.12", "10.2.0.13"],
-        port_range: (1024, 65535), user_sessions_per_worker: 131072),
-    timeouts: (udp_s: 600, udp_replied_s: 600),
-    services: [
-        (name: "web", vip: "{WEB_VIP}", proto: Tcp, port: 80,
-         servers: [(addr: "{web}", port: 8080)]),
-        (name: "dns", vip: "{DNS_VIP}", proto: Udp, port: 53,
-         servers: [(addr: "{dns}", port: 5353)]),
-    ],
-    accounting: (interim_s: 0, json: (path: "{json}")),
-)"#,
-        neighbours = neighbours(),
-        socket = socket.display(),
-        json = json.display(),
-        web = SERVERS[0].0,
-        dns = SERVERS[1].0,
-    );
+    let config = ReplayConfig {
+        gateway_addresses: r#""10.2.0.10", "10.2.0.11", "10.2.0.12", "10.2.0.13""#,
+        timeouts: "udp_s: 600, udp_replied_s: 600",
+        extra: &format!(
+            r#"accounting: (interim_s: 0, json: (path: "{}")),"#,
+            json.display()
+        ),
+    }
+    .render(&prefix, &vdevs, &socket);
     let mut tandem = Tandem::start(&scratch.dir, &prefix, &config);
     tandem.wait_running();
 

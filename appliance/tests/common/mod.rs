@@ -17,6 +17,7 @@ pub mod observe;
 pub mod packet;
 pub mod pcap;
 pub mod pcapng;
+pub mod replay;
 pub mod tandem;
 pub mod tap;
 pub mod tapnet;
