@@ -24,6 +24,8 @@ set -u
 cd "$(dirname "$0")/.." || exit 1
 # shellcheck source=tests/e2e/lib.sh
 . tests/e2e/lib.sh
+# shellcheck source=scripts/demo_lib.sh
+. scripts/demo_lib.sh
 # shellcheck source=tests/e2e/cluster_lib.sh
 . tests/e2e/cluster_lib.sh
 
@@ -42,8 +44,6 @@ NS_FAB=tdm-cl-fab
 WORKDIR="$(mktemp -d /tmp/tandem-demo-cluster.XXXXXX)"
 export PATH="$HOME/.cargo/bin:$PATH"
 
-bold() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-say() { printf '   %s\n' "$*"; }
 
 cleanup() {
   trap - EXIT INT TERM
@@ -56,44 +56,8 @@ trap cleanup EXIT
 trap 'echo; say "interrupted"; exit 130' INT TERM
 
 preflight() {
-  if [ "$(id -u)" != 0 ]; then
-    echo "demo-cluster.sh: needs root (network namespaces, taps, DPDK): sudo $0" >&2
-    exit 2
-  fi
-  local need=0 t
-  for t in curl python3 ip cargo pkg-config etcd tshark; do
-    command -v "$t" >/dev/null || need=1
-  done
-  if [ "$need" = 1 ]; then
-    bold "installing what is missing (scripts/setup.sh --test-tools)"
-    scripts/setup.sh --test-tools || exit 2
-  fi
-  PYTHON=${PYTHON:-$(command -v /usr/bin/python3 || command -v python3)}
-  local ifc ns
-  for ifc in "$(cl_tap A1 a)" "$(cl_tap G1 f)"; do
-    if ip link show dev "$ifc" >/dev/null 2>&1; then
-      echo "demo-cluster.sh: $ifc exists: is another cluster demo running?" >&2
-      exit 2
-    fi
-  done
-  for ns in "$NS_UE" "$NS_SRV" "$NS_FAB"; do
-    ip netns list | awk '{ print $1 }' | grep -qx "$ns" || continue
-    if [ -n "$(ip netns pids "$ns" 2>/dev/null)" ]; then
-      echo "demo-cluster.sh: namespace $ns is in use: is another cluster demo running?" >&2
-      exit 2
-    fi
-    ip netns del "$ns"
-  done
-}
-
-build() {
-  bold "building tandem ($profile)"
-  if [ "$profile" = release ]; then
-    cargo build -q --release -p appliance || exit 2
-  else
-    cargo build -q -p appliance || exit 2
-  fi
-  TANDEM="target/$profile/tandem"
+  demo_preflight demo-cluster.sh "curl python3 ip cargo pkg-config etcd tshark" \
+    "$(cl_tap A1 a) $(cl_tap G1 f)" "$NS_UE $NS_SRV $NS_FAB"
 }
 
 bring_up() {
@@ -159,7 +123,7 @@ scene() {
 
 main() {
   preflight
-  build
+  demo_build
   bring_up
   scene
   bold "stopping the appliances and etcd, removing the namespaces"

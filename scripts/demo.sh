@@ -20,6 +20,8 @@ set -u
 cd "$(dirname "$0")/.." || exit 1
 # shellcheck source=tests/e2e/lib.sh
 . tests/e2e/lib.sh
+# shellcheck source=scripts/demo_lib.sh
+. scripts/demo_lib.sh
 
 profile=debug
 stay=0
@@ -57,8 +59,6 @@ if [ -z "$CTL_SOCKET" ]; then
 fi
 export PATH="$HOME/.cargo/bin:$PATH"
 
-bold() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-say() { printf '   %s\n' "$*"; }
 
 cleanup() {
   trap - EXIT INT TERM
@@ -69,47 +69,8 @@ trap cleanup EXIT
 trap 'echo; say "interrupted"; finish; exit 130' INT TERM
 
 preflight() {
-  if [ "$(id -u)" != 0 ]; then
-    echo "demo.sh: needs root (network namespaces, taps, DPDK): sudo $0" >&2
-    exit 2
-  fi
-  local need=0 t
-  for t in curl python3 ip cargo pkg-config; do
-    command -v "$t" >/dev/null || need=1
-  done
-  pkg-config --exists libdpdk 2>/dev/null || need=1
-  if [ "$need" = 1 ]; then
-    bold "installing what is missing (scripts/setup.sh --test-tools)"
-    scripts/setup.sh --test-tools || exit 2
-  fi
-  PYTHON=${PYTHON:-$(command -v /usr/bin/python3 || command -v python3)}
-  # The names are fixed: refuse to fight another demo (or a tandem started
-  # by hand with the laptop config); remove namespaces a crashed demo left.
-  local ifc ns
-  for ifc in "$IF_ACC0" "$IF_ACC1" "$IF_SRV" "$IF_EXT"; do
-    if ip link show dev "$ifc" >/dev/null 2>&1; then
-      echo "demo.sh: $ifc exists: is tandem already running with $CONFIG?" >&2
-      exit 2
-    fi
-  done
-  for ns in "$NS_UE" "$NS_SRV" "$NS_EXT"; do
-    ip netns list | awk '{ print $1 }' | grep -qx "$ns" || continue
-    if [ -n "$(ip netns pids "$ns" 2>/dev/null)" ]; then
-      echo "demo.sh: namespace $ns is in use: is another demo running?" >&2
-      exit 2
-    fi
-    ip netns del "$ns"
-  done
-}
-
-build() {
-  bold "building tandem ($profile)"
-  if [ "$profile" = release ]; then
-    cargo build -q --release -p appliance || exit 2
-  else
-    cargo build -q -p appliance || exit 2
-  fi
-  TANDEM="target/$profile/tandem"
+  demo_preflight demo.sh "curl python3 ip cargo pkg-config" \
+    "$IF_ACC0 $IF_ACC1 $IF_SRV $IF_EXT" "$NS_UE $NS_SRV $NS_EXT"
 }
 
 # >>> show_counters: live counters while the demo runs.
@@ -229,7 +190,7 @@ finish() {
 
 main() {
   preflight
-  build
+  demo_build
   : >"$ACCOUNTING"
   bold "starting tandem with $CONFIG (log: $TANDEM_LOG)"
   start_tandem "$CONFIG" "$TANDEM_LOG" "$TANDEM" || exit 1
