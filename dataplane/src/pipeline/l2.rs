@@ -34,7 +34,7 @@ pub fn rd16(b: &[u8], at: usize) -> u16 {
 /// length) to sit right after a 14-byte Ethernet header, dropping whatever
 /// was in between (VLAN tag, outer GTP-U headers). Trailing Ethernet
 /// padding beyond the IPv4 total length is trimmed.
-#[inline]
+#[inline(always)]
 pub fn normalize<F: Frame>(f: &mut F, ip_off: usize, total: u16) -> bool {
     let b = f.bytes();
     if b.len() < ip_off + 20 {

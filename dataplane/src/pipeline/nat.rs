@@ -78,7 +78,7 @@ fn apply(csum: u16, acc: u64) -> u16 {
 /// For ICMP echo the identifier takes the place of the source port when
 /// `ident_from_src` is true (terminal → server), or of the destination
 /// port otherwise (the identifier of a reply is the gateway port).
-#[inline]
+#[inline(always)]
 pub fn rewrite(ip: &mut [u8], ihl: usize, proto: u8, rw: &Rewrite, ident_from_src: bool) {
     // Fixed-size views: one length check each, then no per-byte checks.
     // Words are summed as they lie in memory (see `ne16`).

@@ -233,7 +233,7 @@ impl Worker {
     /// snapshot stays the same: the established path then does no route
     /// scan and no neighbour hash lookup, so the flow-index lookup is its
     /// only hashed one. External hosts (no server index) take the full way.
-    #[inline]
+    #[inline(always)]
     fn send_to_server<F: Frame, E: EventSink>(
         &mut self,
         f: &mut F,
