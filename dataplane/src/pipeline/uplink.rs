@@ -35,6 +35,7 @@ pub(super) struct Opening {
 }
 
 impl Worker {
+    #[inline(always)]
     pub(super) fn uplink<F: Frame, E: EventSink>(
         &mut self,
         f: &mut F,
