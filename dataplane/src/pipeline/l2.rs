@@ -34,7 +34,7 @@ pub fn rd16(b: &[u8], at: usize) -> u16 {
 /// length) to sit right after a 14-byte Ethernet header, dropping whatever
 /// was in between (VLAN tag, outer GTP-U headers). Trailing Ethernet
 /// padding beyond the IPv4 total length is trimmed.
-#[inline]
+#[inline(always)]
 pub fn normalize<F: Frame>(f: &mut F, ip_off: usize, total: u16) -> bool {
     let b = f.bytes();
     if b.len() < ip_off + 20 {
@@ -59,10 +59,14 @@ pub fn normalize<F: Frame>(f: &mut F, ip_off: usize, total: u16) -> bool {
 }
 
 /// Writes the Ethernet addresses of an outgoing plain frame.
-#[inline]
+#[inline(always)]
 pub fn set_macs(b: &mut [u8], dst: [u8; 6], src: [u8; 6]) {
-    b[0..6].copy_from_slice(&dst);
-    b[6..12].copy_from_slice(&src);
+    // One length check, then two fixed-size stores (every frame here has
+    // an Ethernet header: nothing shorter gets this far).
+    if let Some((macs, _)) = b.split_first_chunk_mut::<12>() {
+        macs[..6].copy_from_slice(&dst);
+        macs[6..].copy_from_slice(&src);
+    }
 }
 
 /// Turns a plain frame (Ethernet + IPv4) into what the terminal's side

@@ -220,7 +220,7 @@ impl Worker {
         let p = &mut record.parsed;
         p.client_hash = None;
         p.client_candidate = None;
-        let (Ok(ip), Ok(l4)) = (p.inner, p.l4) else {
+        let (Ok(ip), Ok(l4)) = (&p.inner, &p.l4) else {
             return Lookup::Nothing;
         };
         match role {

@@ -98,15 +98,15 @@ impl Worker {
             return own_addresses::arp(self, f, rx.port, p.l2, rx.now_ms, ev);
         }
         let outer = match p.outer {
-            Ok(ip) => ip,
+            Ok(ref ip) => ip,
             // Well-formed IPv6: only Tandem's own addresses answer.
             Err(NotIpv4::Ipv6(ip6)) => return own_addresses_v6::ipv6(self, f, rx.port, &ip6),
             Err(NotIpv4::Drop(r)) => return Verdict::Drop(r),
         };
         match role {
-            Role::Access => self.access_in(f, rx, &outer, ev),
-            Role::Server | Role::External => self.network_in(f, rx, &outer, ev),
-            Role::Fabric => self.fabric_in(f, rx, &outer, ev),
+            Role::Access => self.access_in(f, rx, outer, ev),
+            Role::Server | Role::External => self.network_in(f, rx, outer, ev),
+            Role::Fabric => self.fabric_in(f, rx, outer, ev),
         }
     }
 

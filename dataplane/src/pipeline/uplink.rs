@@ -35,6 +35,7 @@ pub(super) struct Opening {
 }
 
 impl Worker {
+    #[inline(always)]
     pub(super) fn uplink<F: Frame, E: EventSink>(
         &mut self,
         f: &mut F,
@@ -43,16 +44,17 @@ impl Worker {
         ev: &mut E,
     ) -> Verdict {
         let (in_port, now_ms, p) = (rx.port, rx.now_ms, rx.frame);
-        let inner = match p.inner {
+        // Borrowed from the record, not copied out of their `Result`s.
+        let inner = match &p.inner {
             Ok(ip) => ip,
-            Err(r) => return Verdict::Drop(r),
+            Err(r) => return Verdict::Drop(*r),
         };
         if !normalize(f, inner.start(), inner.total) {
             return Verdict::Drop(DropReason::Truncated);
         }
-        let l4 = match p.l4 {
+        let l4 = match &p.l4 {
             Ok(x) => x,
-            Err(r) => return Verdict::Drop(r),
+            Err(r) => return Verdict::Drop(*r),
         };
         if l4.proto == PROTO_ICMP && l4.icmp_type != ICMP_ECHO_REQUEST {
             // Only echo requests open user sessions from the terminal side.
@@ -92,7 +94,7 @@ impl Worker {
             None => self.gw.table.find_client(&key),
         };
         let found = match found {
-            Some(i) if self.reuses_closed_tuple(i, &l4) => {
+            Some(i) if self.reuses_closed_tuple(i, l4) => {
                 // A new connection on the 4-tuple of a closed one: the old
                 // user session ends here and the SYN opens its own, with a
                 // new gateway port (the old one may still be in the
@@ -107,7 +109,7 @@ impl Worker {
             None => {
                 let opening = Opening {
                     key,
-                    l4,
+                    l4: *l4,
                     dscp,
                     sid,
                     path,
@@ -119,7 +121,7 @@ impl Worker {
                         return v;
                     }
                 }
-                if let Some(previous) = self.drain_handoff(sid, &l4, rx.fabric) {
+                if let Some(previous) = self.drain_handoff(sid, l4, rx.fabric) {
                     return self.second_chance(f, rx, (&path, sid), previous, ev);
                 }
                 match self.create(f, &opening, ev) {
@@ -213,7 +215,7 @@ impl Worker {
         // terminal's first byte, sequence numbers shifted after it (before
         // the translation, which updates the checksums incrementally).
         if proxy_v2 != 0 {
-            if let Err(r) = self.proxy_to_server(f, idx, &l4, proxy_v2) {
+            if let Err(r) = self.proxy_to_server(f, idx, l4, proxy_v2) {
                 return Verdict::Drop(r);
             }
         }
@@ -223,7 +225,7 @@ impl Worker {
             super::synproxy::splice::to_server(&mut b[IP + l4.ihl()..], delta);
         }
         // MSS clamp and DSCP (marks.rs).
-        self.mark(b, &l4, in_port, dscp);
+        self.mark(b, l4, in_port, dscp);
         self.send_to_server(f, server, server_index, now_ms, ev)
     }
 
@@ -232,7 +234,7 @@ impl Worker {
     /// snapshot stays the same: the established path then does no route
     /// scan and no neighbour hash lookup, so the flow-index lookup is its
     /// only hashed one. External hosts (no server index) take the full way.
-    #[inline]
+    #[inline(always)]
     fn send_to_server<F: Frame, E: EventSink>(
         &mut self,
         f: &mut F,

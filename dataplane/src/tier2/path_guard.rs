@@ -71,7 +71,7 @@ impl PathGuard {
 
     /// Checks a TCP segment against the window and records it if it is in
     /// window (see [`TcpWindow::track`]).
-    #[inline]
+    #[inline(always)]
     pub fn track_tcp(&mut self, dir: Direction, seg: &Segment) -> bool {
         let mut w = self.tcp();
         let ok = w.track(dir, seg);

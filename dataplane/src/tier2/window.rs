@@ -9,7 +9,7 @@
 //! so a spoofed RST or FIN cannot end a connection and a spoofed segment
 //! cannot claim to be the terminal.
 //!
-//! Per side the tracker keeps only what it needs (12 bytes for both sides):
+//! Per side the tracker keeps only what it needs (10 bytes for both sides):
 //! the highest sequence end that side has sent, the largest window it has
 //! advertised (rounded up to a power of two, at least 64 KiB), and the
 //! window scale it announced in its SYN. A segment from sender S to
@@ -73,11 +73,13 @@ pub const PACKED_LEN: usize = 10;
 pub struct TcpWindow {
     /// Highest sequence end each side has sent.
     end: [u32; 2],
-    /// log2 of the bound on each side's advertised window; 0 = that side
-    /// has sent nothing yet.
-    win_log2: [u8; 2],
-    /// Window scale each side announced in its SYN, `NO_SCALE` if none.
-    scale: [u8; 2],
+    /// Per side, as stored ([`pack`](Self::pack)): in the high nibble log2
+    /// of the bound on the side's advertised window less 15 (0: that side
+    /// has sent nothing yet; see [`max_window`](Self::max_window)), in the low
+    /// nibble the window scale it announced in its SYN, `NO_SCALE` if none.
+    /// Kept packed: the established path decodes only the nibbles it
+    /// reads, and storing the window back is a copy.
+    meta: [u8; 2],
 }
 
 /// `a` is before `b` in sequence space.
@@ -109,8 +111,7 @@ impl TcpWindow {
     /// Nothing seen from either side.
     pub const UNSEEN: TcpWindow = TcpWindow {
         end: [0; 2],
-        win_log2: [0; 2],
-        scale: [NO_SCALE; 2],
+        meta: [NO_SCALE; 2],
     };
 
     /// The 10 bytes [`super::path_guard::PathGuard`] stores: both ends, then
@@ -121,14 +122,7 @@ impl TcpWindow {
         let mut out = [0u8; PACKED_LEN];
         out[0..4].copy_from_slice(&self.end[0].to_ne_bytes());
         out[4..8].copy_from_slice(&self.end[1].to_ne_bytes());
-        for s in 0..2 {
-            let log = if self.win_log2[s] == 0 {
-                0
-            } else {
-                self.win_log2[s] - (MIN_WIN_LOG2 - 1)
-            };
-            out[8 + s] = (log << 4) | (self.scale[s] & 0x0f);
-        }
+        out[8..10].copy_from_slice(&self.meta);
         out
     }
 
@@ -136,28 +130,28 @@ impl TcpWindow {
     #[inline]
     pub fn unpack(b: &[u8; PACKED_LEN]) -> TcpWindow {
         let word = |at: usize| u32::from_ne_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
-        let meta = |s: usize| {
-            let log = b[8 + s] >> 4;
-            let log = if log == 0 {
-                0
-            } else {
-                log + (MIN_WIN_LOG2 - 1)
-            };
-            (log, b[8 + s] & 0x0f)
-        };
-        let (l0, s0) = meta(0);
-        let (l1, s1) = meta(1);
         TcpWindow {
             end: [word(0), word(4)],
-            win_log2: [l0, l1],
-            scale: [s0, s1],
+            meta: [b[8], b[9]],
         }
+    }
+
+    /// Whether side `s` has sent anything that was tracked.
+    #[inline]
+    fn seen(&self, s: usize) -> bool {
+        self.meta[s] >= 0x10
+    }
+
+    /// Window scale side `s` announced in its SYN, `NO_SCALE` if none.
+    #[inline]
+    fn scale(&self, s: usize) -> u8 {
+        self.meta[s] & 0x0f
     }
 
     /// Whether the sender of `dir` has sent anything that was tracked.
     #[inline]
     pub fn has_seen(&self, dir: Direction) -> bool {
-        self.win_log2[side(dir)] != 0
+        self.seen(side(dir))
     }
 
     /// Highest sequence end the sender of `dir` has sent (0 if unseen).
@@ -169,17 +163,18 @@ impl TcpWindow {
     /// Bound on the window side `s` advertises; 64 KiB until it is known.
     #[inline]
     fn max_window(&self, s: usize) -> u32 {
-        1u32 << self.win_log2[s].max(MIN_WIN_LOG2)
+        // Unseen (0) gives 15: the floor of 16 covers it.
+        1u32 << ((self.meta[s] >> 4) + (MIN_WIN_LOG2 - 1)).max(MIN_WIN_LOG2)
     }
 
     /// Scale applied to the window field of side `s` outside SYNs: only
     /// when both SYNs carried the option.
     #[inline]
     fn scale_of(&self, s: usize) -> u8 {
-        if self.scale[0] == NO_SCALE || self.scale[1] == NO_SCALE {
+        if self.scale(0) == NO_SCALE || self.scale(1) == NO_SCALE {
             0
         } else {
-            self.scale[s]
+            self.scale(s)
         }
     }
 
@@ -196,7 +191,7 @@ impl TcpWindow {
     pub fn track(&mut self, dir: Direction, seg: &Segment) -> bool {
         let s = side(dir);
         let r = 1 - s;
-        if self.win_log2[s] == 0 {
+        if !self.seen(s) {
             return self.first_from(s, seg);
         }
         let receiver_win = self.max_window(r);
@@ -209,7 +204,7 @@ impl TcpWindow {
         {
             return false;
         }
-        if seg.flags.ack() && self.win_log2[r] != 0 {
+        if seg.flags.ack() && self.seen(r) {
             let r_end = self.end[r];
             if before(r_end, seg.ack) || before(seg.ack, r_end.wrapping_sub(self.max_window(s))) {
                 return false;
@@ -234,7 +229,7 @@ impl TcpWindow {
     fn first_from(&mut self, s: usize, seg: &Segment) -> bool {
         if s == 1 {
             // The server: its SYN-ACK or RST must acknowledge the SYN.
-            let acks_syn = seg.flags.ack() && self.win_log2[0] != 0 && seg.ack == self.end[0];
+            let acks_syn = seg.flags.ack() && self.seen(0) && seg.ack == self.end[0];
             if !acks_syn {
                 return false;
             }
@@ -248,7 +243,8 @@ impl TcpWindow {
             return false;
         }
         self.end[s] = seg.end();
-        self.scale[s] = seg.window_scale.map_or(NO_SCALE, |w| w.min(MAX_SCALE));
+        let scale = seg.window_scale.map_or(NO_SCALE, |w| w.min(MAX_SCALE));
+        self.meta[s] = (self.meta[s] & 0xf0) | scale;
         self.widen(s, u64::from(seg.window));
         true
     }
@@ -256,9 +252,10 @@ impl TcpWindow {
     /// Raises the window bound of side `s` to cover `bytes`.
     #[inline]
     fn widen(&mut self, s: usize, bytes: u64) {
-        let log = win_log2_of(bytes);
-        if log > self.win_log2[s] {
-            self.win_log2[s] = log;
+        // 1 to 15 in the high nibble (the bound is at least 2^16).
+        let stored = win_log2_of(bytes) - (MIN_WIN_LOG2 - 1);
+        if stored > self.meta[s] >> 4 {
+            self.meta[s] = (stored << 4) | (self.meta[s] & 0x0f);
         }
     }
 }
@@ -318,7 +315,7 @@ mod tests {
         let mut big = seg(u32::MAX - 4, 78, 0, flags(false, true, false, false));
         big.window = 65535;
         assert!(w.track(ToServer, &big));
-        assert_eq!(w.win_log2[0], 30);
+        assert_eq!(w.max_window(0), 1 << 30);
         assert_eq!(TcpWindow::unpack(&w.pack()), w);
     }
 
