@@ -160,18 +160,18 @@ pub(super) fn fabric_tunnel(peer: Ipv4Addr, io_point: u16) -> GtpTunnel {
     }
 }
 
-/// The terminal's frame, now at the start of `inner` (the outer headers
+/// The terminal's frame, now at the start of the frame `inner` (the outer headers
 /// that were `inner_offset` bytes long are gone), into `parsed` (a copy of
 /// the frame's record): as the prefetch pass read it into that record
 /// (`prefetch_pass::locate_fabric`: same bytes, same reads, offsets counted
-/// from the outer frame's start), or read now when there is no such record
+/// from the outer frame's start), or read now (its bytes asked for only then) when there is no such record
 /// (a handoff, a frame that came without one). Nothing of it was used
 /// before `decapsulate_after_ipv4` accepted the outer headers. Fills
 /// `parsed` in place: the record is not built elsewhere and copied.
 #[inline(always)]
-fn inner_record(
+fn inner_record<F: Frame>(
     parsed: &mut Parsed,
-    inner: &[u8],
+    inner: &F,
     rx: &Rx,
     inner_offset: usize,
 ) -> Result<(), DropReason> {
@@ -183,7 +183,7 @@ fn inner_record(
             return Ok(());
         }
     }
-    parsed.read_into(inner, false)?;
+    parsed.read_into(inner.bytes(), false)?;
     if rx.ingress == Ingress::Port {
         // The prefetch pass's hint for the inner flow, if any (none on a
         // handoff).
@@ -265,8 +265,8 @@ impl Worker {
             return own_addresses::maybe_echo(self, f, rx.port, outer)
                 .unwrap_or(Verdict::Drop(DropReason::NotForUs));
         }
-        let Some(dst_port) = f
-            .bytes()
+        let b = f.bytes();
+        let Some(dst_port) = b
             .get(outer.l4_off() + 2..outer.l4_off() + 4)
             .map(|p| u16::from_be_bytes([p[0], p[1]]))
         else {
@@ -281,7 +281,7 @@ impl Worker {
         };
         // The outer Ethernet and IPv4 headers were read with the frame's
         // record; the rest is checked here, in one pass.
-        let d = match decapsulate_after_ipv4(f.bytes(), &outer_v4, dst_port) {
+        let d = match decapsulate_after_ipv4(b, &outer_v4, dst_port) {
             Ok(d) => d,
             Err(e) => return Verdict::Drop(e.into()),
         };
@@ -348,7 +348,7 @@ impl Worker {
             return Verdict::Forward(port);
         }
         let mut inner = *rx.frame;
-        if let Err(r) = inner_record(&mut inner, f.bytes(), rx, d.inner_offset) {
+        if let Err(r) = inner_record(&mut inner, f, rx, d.inner_offset) {
             return Verdict::Drop(r);
         }
         let ip = match inner.outer {
