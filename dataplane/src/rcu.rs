@@ -391,6 +391,7 @@ impl<T> Reader<T> {
     }
 
     /// The generation of the snapshot [`get`](Reader::get) returns.
+    #[inline]
     pub fn generation(&self) -> u64 {
         self.seen
     }

@@ -41,8 +41,8 @@ use crate::tier1::{session_id, SessionId};
 use crate::tier2::GtpTunnel;
 use crate::topology::Role;
 use crate::wire::{
-    decapsulate_after_ipv4, encapsulate, tcp_options, GeneveEncap, MacAddr, OuterIpv4,
-    TandemOption, ETHERNET_HEADER_LEN, GENEVE_ENCAP_LEN, PROTO_TCP, PROTO_UDP,
+    decapsulate_after_ipv4, encapsulate, tcp_options, GeneveEncap, GeneveTemplate, MacAddr,
+    OuterIpv4, TandemOption, ETHERNET_HEADER_LEN, GENEVE_ENCAP_LEN, PROTO_TCP, PROTO_UDP,
     TANDEM_FLAG_TO_TIER1,
 };
 use std::net::Ipv4Addr;
@@ -94,6 +94,56 @@ pub(super) struct FabricIn {
     pub draining_from: u32,
 }
 
+/// Where frames to one fabric destination (address and UDP port) went
+/// last and the outer headers they got ([`GeneveTemplate`]): valid while
+/// the neighbour snapshot has this generation (topology and routes never
+/// change while running; this appliance's fabric address and MAC neither).
+/// A worker keeps [`FABRIC_HOPS`](super::FABRIC_HOPS) of them, by the
+/// destination's low bits: no route scan, neighbour lookup or header
+/// building per encapsulated packet.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct FabricHop {
+    generation: u64,
+    dst: (Ipv4Addr, u16),
+    port: u16,
+    template: GeneveTemplate,
+}
+
+impl FabricHop {
+    /// An empty slot (no generation is `u64::MAX`).
+    pub(super) const UNKNOWN: FabricHop = FabricHop {
+        generation: u64::MAX,
+        dst: (Ipv4Addr::UNSPECIFIED, 0),
+        port: 0,
+        template: GeneveTemplate::EMPTY,
+    };
+
+    /// The slot of a destination: the gateways of one appliance differ by
+    /// port, appliances by address.
+    #[inline]
+    fn slot((addr, port): (Ipv4Addr, u16)) -> usize {
+        (u32::from(addr) ^ u32::from(port)) as usize % super::FABRIC_HOPS
+    }
+}
+
+/// The member a fabric packet came from last (`Worker::member_id`), as of
+/// the steering snapshot of this generation.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct FabricSender {
+    generation: u64,
+    addr: Ipv4Addr,
+    appliance_id: u32,
+}
+
+impl FabricSender {
+    /// None yet (no snapshot has generation `u64::MAX`).
+    pub(super) const UNKNOWN: FabricSender = FabricSender {
+        generation: u64::MAX,
+        addr: Ipv4Addr::UNSPECIFIED,
+        appliance_id: 0,
+    };
+}
+
 /// The outer UDP source port's entropy for a session: its hash.
 #[inline]
 fn flow_hash(sid: u64) -> u32 {
@@ -110,18 +160,18 @@ pub(super) fn fabric_tunnel(peer: Ipv4Addr, io_point: u16) -> GtpTunnel {
     }
 }
 
-/// The terminal's frame, now at the start of `inner` (the outer headers
+/// The terminal's frame, now at the start of the frame `inner` (the outer headers
 /// that were `inner_offset` bytes long are gone), into `parsed` (a copy of
 /// the frame's record): as the prefetch pass read it into that record
 /// (`prefetch_pass::locate_fabric`: same bytes, same reads, offsets counted
-/// from the outer frame's start), or read now when there is no such record
+/// from the outer frame's start), or read now (its bytes asked for only then) when there is no such record
 /// (a handoff, a frame that came without one). Nothing of it was used
 /// before `decapsulate_after_ipv4` accepted the outer headers. Fills
 /// `parsed` in place: the record is not built elsewhere and copied.
 #[inline(always)]
-fn inner_record(
+fn inner_record<F: Frame>(
     parsed: &mut Parsed,
-    inner: &[u8],
+    inner: &F,
     rx: &Rx,
     inner_offset: usize,
 ) -> Result<(), DropReason> {
@@ -133,7 +183,7 @@ fn inner_record(
             return Ok(());
         }
     }
-    parsed.read_into(inner, false)?;
+    parsed.read_into(inner.bytes(), false)?;
     if rx.ingress == Ingress::Port {
         // The prefetch pass's hint for the inner flow, if any (none on a
         // handoff).
@@ -215,8 +265,8 @@ impl Worker {
             return own_addresses::maybe_echo(self, f, rx.port, outer)
                 .unwrap_or(Verdict::Drop(DropReason::NotForUs));
         }
-        let Some(dst_port) = f
-            .bytes()
+        let b = f.bytes();
+        let Some(dst_port) = b
             .get(outer.l4_off() + 2..outer.l4_off() + 4)
             .map(|p| u16::from_be_bytes([p[0], p[1]]))
         else {
@@ -231,7 +281,7 @@ impl Worker {
         };
         // The outer Ethernet and IPv4 headers were read with the frame's
         // record; the rest is checked here, in one pass.
-        let d = match decapsulate_after_ipv4(f.bytes(), &outer_v4, dst_port) {
+        let d = match decapsulate_after_ipv4(b, &outer_v4, dst_port) {
             Ok(d) => d,
             Err(e) => return Verdict::Drop(e.into()),
         };
@@ -252,17 +302,22 @@ impl Worker {
         // Believe nothing of a stranger's: the sender must be a member and
         // the option must name it (after a second chance: name a member,
         // the tier-1 unit the terminal is behind).
-        let peer = {
-            let peers = self.snaps.steering.get().fabric();
-            let Some(sender) = peers.by_addr(d.outer_src) else {
-                return Verdict::Drop(DropReason::FabricStranger);
-            };
-            let tier1 = if option.hop_count == 0 || to_tier1 {
-                (sender.appliance_id == option.appliance_id).then_some(sender)
-            } else {
-                peers.by_id(option.appliance_id)
-            };
-            match tier1 {
+        let Some(sender_id) = self.member_id(d.outer_src) else {
+            return Verdict::Drop(DropReason::FabricStranger);
+        };
+        let peer = if option.hop_count == 0 || to_tier1 {
+            if sender_id != option.appliance_id {
+                return Verdict::Drop(DropReason::FabricWrongAppliance);
+            }
+            d.outer_src
+        } else {
+            match self
+                .snaps
+                .steering
+                .get()
+                .fabric()
+                .by_id(option.appliance_id)
+            {
                 Some(t) => t.addr,
                 None => return Verdict::Drop(DropReason::FabricWrongAppliance),
             }
@@ -293,7 +348,7 @@ impl Worker {
             return Verdict::Forward(port);
         }
         let mut inner = *rx.frame;
-        if let Err(r) = inner_record(&mut inner, f.bytes(), rx, d.inner_offset) {
+        if let Err(r) = inner_record(&mut inner, f, rx, d.inner_offset) {
             return Verdict::Drop(r);
         }
         let ip = match inner.outer {
@@ -317,6 +372,32 @@ impl Worker {
             }),
         };
         self.uplink(f, &inner_rx, sid, ev)
+    }
+
+    /// The appliance ID of the member whose fabric address is `addr`, or
+    /// `None` for a stranger. The last member found is remembered with the
+    /// steering snapshot's generation (the member list comes with it):
+    /// the packets of one tier-1 unit cost one comparison, not a scan.
+    #[inline]
+    fn member_id(&mut self, addr: Ipv4Addr) -> Option<u32> {
+        let generation = self.snaps.steering.generation();
+        let last = self.fabric_sender;
+        if last.generation == generation && last.addr == addr {
+            return Some(last.appliance_id);
+        }
+        let appliance_id = self
+            .snaps
+            .steering
+            .get()
+            .fabric()
+            .by_addr(addr)?
+            .appliance_id;
+        self.fabric_sender = FabricSender {
+            generation,
+            addr,
+            appliance_id,
+        };
+        Some(appliance_id)
     }
 
     /// Gateway: sends a plain frame (Ethernet + IPv4, as `send_to_client`
@@ -472,7 +553,11 @@ impl Worker {
     }
 
     /// Wraps `f` for `dst` and sends it towards it (held while its next
-    /// hop's MAC is being resolved).
+    /// hop's MAC is being resolved). The outer headers of a destination
+    /// whose next hop was found before, while the neighbour snapshot is
+    /// the same, are that packet's, copied from the worker's template of
+    /// them ([`FabricHop`]) and patched; the first packet to it is wrapped
+    /// field by field and its headers become the template.
     fn encap_and_send<F: Frame, E: EventSink>(
         &mut self,
         f: &mut F,
@@ -482,34 +567,47 @@ impl Worker {
         now_ms: u64,
         ev: &mut E,
     ) -> Verdict {
+        let generation = self.snaps.neighbours.generation();
+        let slot = FabricHop::slot(dst);
+        let hop = &self.fabric_hops[slot];
+        if hop.generation == generation && hop.dst == dst {
+            let Some(fab) = self.cfg.fabric else {
+                return Verdict::Drop(DropReason::NoRoute);
+            };
+            let inner_len = f.len();
+            if inner_len + FABRIC_OVERHEAD > usize::from(fab.mtu) {
+                return Verdict::Drop(DropReason::FabricTooBig);
+            }
+            if !f.prepend(GENEVE_ENCAP_LEN) {
+                return Verdict::Drop(DropReason::NoRoom);
+            }
+            let Some(out) = f.bytes_mut().first_chunk_mut() else {
+                return Verdict::Drop(DropReason::NoRoom);
+            };
+            if let Err(e) = hop.template.write(out, inner_len, flow_hash, &option) {
+                return Verdict::Drop(e.into());
+            }
+            self.counters.tx_packets.inc();
+            self.counters.tx_bytes.add(f.len() as u64);
+            self.counters.fabric_tx.inc();
+            return Verdict::Forward(hop.port);
+        }
         if let Err(v) = self.encap_only(f, dst, option, flow_hash) {
             return v;
         }
-        // The next hop towards this address as last found, while the
-        // neighbour snapshot is the same.
-        let generation = self.snaps.neighbours.generation();
-        let slot = (u32::from(dst.0) as usize) % super::FABRIC_HOPS;
-        let hop = self.fabric_hops[slot];
-        let verdict = if hop.generation == generation && hop.server == dst.0 {
-            super::l2::set_macs(f.bytes_mut(), hop.mac, self.topo.mac(hop.port));
-            self.counters.tx_packets.inc();
-            self.counters.tx_bytes.add(f.len() as u64);
-            Verdict::Forward(hop.port)
-        } else {
-            let verdict = self.send_to_network(f, dst.0, now_ms, ev);
-            if let Verdict::Forward(port) = verdict {
-                // send_to_network has just written the neighbour's MAC.
-                let mut mac = [0u8; 6];
-                mac.copy_from_slice(&f.bytes()[0..6]);
-                self.fabric_hops[slot] = super::ServerHop {
+        let verdict = self.send_to_network(f, dst.0, now_ms, ev);
+        if let Verdict::Forward(port) = verdict {
+            // send_to_network has just written the neighbour's MAC: these
+            // outer headers are the next packet's but for what changes.
+            if let Some(template) = GeneveTemplate::from_outer(f.bytes()) {
+                self.fabric_hops[slot] = FabricHop {
                     generation,
-                    server: dst.0,
+                    dst,
                     port,
-                    mac,
+                    template,
                 };
             }
-            verdict
-        };
+        }
         if matches!(verdict, Verdict::Forward(_) | Verdict::Hold { .. }) {
             self.counters.fabric_tx.inc();
         }

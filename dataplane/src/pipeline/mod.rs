@@ -243,10 +243,14 @@ pub struct Worker {
     /// The user session (slab index) whose packet in flight is over its
     /// bitrate limit and re-marked, and the DSCP (`rate_limit::take_remark`).
     over_limit: Option<(u32, u8)>,
-    /// Where frames to other appliances' fabric addresses went last, by
-    /// the address's low bits (`fabric.rs`): like `Gateway::server_hops`,
-    /// no route scan and neighbour lookup per encapsulated packet.
-    fabric_hops: [ServerHop; FABRIC_HOPS],
+    /// Where frames to other appliances' fabric addresses went last and
+    /// their outer headers, by the destination's low bits
+    /// (`fabric::FabricHop`): like `Gateway::server_hops`, no route scan
+    /// and neighbour lookup per encapsulated packet.
+    fabric_hops: [fabric::FabricHop; FABRIC_HOPS],
+    /// The fabric member that sent the last fabric packet
+    /// (`fabric::FabricSender`).
+    fabric_sender: fabric::FabricSender,
 }
 
 /// Slots of `Worker::fabric_hops` (a power of two).
@@ -312,7 +316,8 @@ impl Worker {
         Ok(Worker {
             dscp_marks,
             over_limit: None,
-            fabric_hops: [ServerHop::UNKNOWN; FABRIC_HOPS],
+            fabric_hops: [fabric::FabricHop::UNKNOWN; FABRIC_HOPS],
+            fabric_sender: fabric::FabricSender::UNKNOWN,
             cfg,
             topo,
             snaps,

@@ -229,7 +229,7 @@ impl FrameRecord {
         record.parsed.client_hash = None;
         record.parsed.client_candidate = None;
         // A fabric frame's record with its inner frame read in
-        // ([`Parsed::read_fabric_inner`]) describes a frame that may be
+        // ([`Parsed::read_fabric`]) describes a frame that may be
         // wrapped again on the way (a second chance): the receiver reads
         // it afresh.
         if let (Ok(outer), Ok(inner)) = (record.parsed.outer, record.parsed.inner) {
@@ -266,25 +266,72 @@ impl Parsed {
         .then(|| inner.moved(-(inner_offset as isize)))
     }
 
-    /// Reads the terminal's frame inside a fabric frame (the `inner` bytes,
-    /// found at `inner_offset` of the outer frame) over this record of the
-    /// outer frame: L2, ethertype, L4 and the packet become the inner
-    /// frame's, its packet's offset counted from the outer frame's start;
-    /// `outer` stays the outer IPv4 header. False (and the record is of
-    /// the inner frame alone, to be read again) if the inner frame is not
-    /// an IPv4 packet. Out of line (see `prefetch_pass::locate_fabric`).
+    /// The prefetch pass's read of a fabric frame for the gateway port `to`
+    /// (this worker's fabric address and UDP port,
+    /// `prefetch_pass::locate_fabric`): the outer frame only as far as the
+    /// fabric needs (Ethernet, the IPv4 header, the UDP header's ports and
+    /// length; not the full record of a frame), then the terminal's frame
+    /// inside, up to the UDP length, read over this record with the same
+    /// `read_into` the pipeline would use once the outer headers are gone:
+    /// its L2, ethertype, L4 and packet are the inner frame's, its packet's
+    /// offset counted from the outer frame's start, and `outer` is the
+    /// outer IPv4 header. Nothing of the Geneve header is checked here
+    /// (`fabric.rs` checks it before it uses any of this).
+    ///
+    /// False if the frame is not for `to` or holds no IPv4 packet: the
+    /// record is then of no frame in particular, to be read again as the
+    /// outer frame. Out of line: inlined in `locate`, it made the access
+    /// ports' reads (the local path) a few instructions dearer.
     #[inline(never)]
-    pub fn read_fabric_inner(&mut self, inner: &[u8], inner_offset: usize) -> bool {
-        let outer = self.outer;
+    pub fn read_fabric(&mut self, b: &[u8], (addr, port): (Ipv4Addr, u16)) -> bool {
+        let Ok(eth) = EthernetFrame::new_checked(b) else {
+            return false;
+        };
+        if eth.ethertype() != ETHERTYPE_IPV4 {
+            return false;
+        }
+        let Ok(outer) = ipv4_at(b, eth.payload_offset()) else {
+            return false;
+        };
+        if outer.dst != addr || outer.proto != PROTO_UDP {
+            return false;
+        }
+        let udp_at = outer.l4_off();
+        let Some(udp) = b
+            .get(udp_at..outer.end())
+            .and_then(|l4| UdpDatagram::new_checked(l4).ok())
+        else {
+            return false;
+        };
+        if udp.dst_port() != port {
+            return false;
+        }
+        let udp_len = udp.length();
+        let Some(&ver_optlen) = b.get(udp_at + 8) else {
+            return false;
+        };
+        let inner_at = udp_at + 16 + 4 * usize::from(ver_optlen & 0x3f);
+        let Some(inner) = b.get(inner_at..udp_at + udp_len) else {
+            return false;
+        };
         if self.read_into(inner, false).is_err() {
             return false;
         }
         let Ok(ip) = self.inner else {
             return false;
         };
-        self.inner = Ok(ip.moved(inner_offset as isize));
-        self.outer = outer;
+        self.inner = Ok(ip.moved(inner_at as isize));
+        self.outer = Ok(outer);
         true
+    }
+
+    /// [`read_into`](Self::read_into) without G-PDUs, out of line: for the
+    /// frames on the fabric port that `read_fabric` does not take. True if
+    /// the frame was read. (Inlined in the prefetch pass's `locate`, the
+    /// access ports' reads, the local path, were a few instructions dearer.)
+    #[inline(never)]
+    pub fn read_other(&mut self, b: &[u8]) -> bool {
+        self.read_into(b, false).is_ok()
     }
 
     /// A record of nothing (every layer `Truncated`).

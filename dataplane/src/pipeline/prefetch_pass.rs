@@ -132,61 +132,39 @@ impl Worker {
             return Lookup::Nothing;
         };
         let gtp = self.unwraps_gtp(role);
-        if record.parsed.read_into(b, gtp).is_err() {
+        if role != Role::Fabric {
+            if record.parsed.read_into(b, gtp).is_err() {
+                return Lookup::Nothing;
+            }
+            record.read = true;
+            return self.lookup(role, gtp, record, hint, true);
+        }
+        self.locate_fabric(b, record, hint)
+    }
+
+    /// A fabric frame for this worker's gateway port (others get it
+    /// handed, as `fabric_in` will see it): the terminal's frame inside is
+    /// read into the record (`Parsed::read_fabric`: the outer frame only as
+    /// far as the fabric needs; the terminal's frame with the same
+    /// `Parsed::read` the pipeline would use once the outer headers are
+    /// gone, on the same bytes, up to the outer UDP length), so the
+    /// pipeline does not read it again and the flow key and its hash are
+    /// the same. Nothing is checked here: `fabric.rs` checks the outer
+    /// headers before it uses any of it. Any other frame on the fabric
+    /// port is read as on any port (out of line: `Parsed::read_other`).
+    #[inline]
+    fn locate_fabric<P: Prefetch>(&self, b: &[u8], record: &mut FrameRecord, hint: &P) -> Lookup {
+        let to = self
+            .cfg
+            .fabric
+            .filter(|f| f.gateways)
+            .map(|f| (f.addr, f.base_port.wrapping_add(self.cfg.index)));
+        let p = &mut record.parsed;
+        if !to.is_some_and(|to| p.read_fabric(b, to)) {
+            record.read = p.read_other(b);
             return Lookup::Nothing;
         }
         record.read = true;
-        if role == Role::Fabric {
-            return self.locate_fabric(b, record, hint);
-        }
-        self.lookup(role, gtp, record, hint, true)
-    }
-
-    /// A fabric frame for one of this appliance's gateways: the terminal's
-    /// frame inside is read into the record (over the outer frame's L2, L4
-    /// and packet; the outer IPv4 header stays: `Parsed::read_fabric_inner`)
-    /// with the same `Parsed::read` the pipeline would use once the outer
-    /// headers are gone, on the same bytes (up to the outer UDP length), so
-    /// the pipeline does not read it again and the flow key and its hash
-    /// are the same. Nothing is checked here: `fabric.rs` checks the outer
-    /// headers before it uses any of it. The inner read itself is out of
-    /// line (`Parsed::read_fabric_inner`): inlined here, it made the
-    /// access ports' `locate` (the local path) a few instructions dearer.
-    #[inline]
-    fn locate_fabric<P: Prefetch>(&self, b: &[u8], record: &mut FrameRecord, hint: &P) -> Lookup {
-        let p = &mut record.parsed;
-        p.client_hash = None;
-        p.client_candidate = None;
-        let Ok(outer) = p.outer else {
-            return Lookup::Nothing;
-        };
-        // Only for this worker's own gateway port (others get it handed),
-        // as `fabric_in` will see it.
-        let mine = |f: super::fabric::FabricConfig| {
-            f.gateways
-                && outer.dst == f.addr
-                && outer.proto == PROTO_UDP
-                && p.l4
-                    .is_ok_and(|l4| l4.dst_port == f.base_port.wrapping_add(self.cfg.index))
-        };
-        if !self.cfg.fabric.is_some_and(mine) {
-            return Lookup::Nothing;
-        }
-        let udp = outer.l4_off();
-        let (Some(&ver_optlen), Some(udp_len)) = (b.get(udp + 8), b.get(udp + 4..udp + 6)) else {
-            return Lookup::Nothing;
-        };
-        let inner_at = udp + 16 + 4 * usize::from(ver_optlen & 0x3f);
-        let inner_end = udp + usize::from(u16::from_be_bytes([udp_len[0], udp_len[1]]));
-        let Some(inner) = b.get(inner_at..inner_end) else {
-            return Lookup::Nothing;
-        };
-        if !p.read_fabric_inner(inner, inner_at) {
-            // Not an IPv4 packet inside: the record is of the outer frame
-            // again, the pipeline drops it with its reason.
-            let _ = p.read_into(b, false);
-            return Lookup::Nothing;
-        }
         let (Ok(ip), Ok(l4)) = (p.inner, p.l4) else {
             return Lookup::Nothing;
         };

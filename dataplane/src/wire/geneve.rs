@@ -63,6 +63,23 @@ pub const MAX_HOP_COUNT: u8 = 1;
 /// IPv4 20, UDP 8, Geneve 8, Tandem option 24.
 pub const GENEVE_ENCAP_LEN: usize =
     ETHERNET_HEADER_LEN + IPV4_HEADER_LEN + UDP_HEADER_LEN + GENEVE_HEADER_LEN + TANDEM_OPTION_LEN;
+/// The first 12 bytes of the Geneve header `encapsulate` writes: version
+/// 0, 24 bytes of options, the critical-options flag, Ethernet, VNI 0,
+/// then the Tandem option's header (class, type, 5 words of data).
+const TANDEM_GENEVE_PREFIX: [u8; 12] = [
+    (TANDEM_OPTION_LEN / 4) as u8,
+    FLAG_CRITICAL,
+    (GENEVE_PROTO_ETHERNET >> 8) as u8,
+    GENEVE_PROTO_ETHERNET as u8,
+    0,
+    0,
+    0,
+    0,
+    (TANDEM_OPTION_CLASS >> 8) as u8,
+    TANDEM_OPTION_CLASS as u8,
+    TANDEM_OPTION_TYPE,
+    (TANDEM_OPTION_DATA_LEN / 4) as u8,
+];
 /// Outer source ports come from the ephemeral range 49152–65535.
 const EPHEMERAL_BASE: u16 = 0xc000;
 
@@ -279,19 +296,25 @@ pub struct TandemOption {
 impl TandemOption {
     /// Reads the option data (the 20 bytes after the option header).
     fn parse(data: &[u8]) -> Result<Self, GeneveError> {
-        if data.len() != TANDEM_OPTION_DATA_LEN {
-            return Err(GeneveError::BadOption);
+        match <&[u8; TANDEM_OPTION_DATA_LEN]>::try_from(data) {
+            Ok(data) => Ok(Self::from_data(data)),
+            Err(_) => Err(GeneveError::BadOption),
         }
+    }
+
+    /// The option data, known to be 20 bytes.
+    #[inline(always)]
+    fn from_data(data: &[u8; TANDEM_OPTION_DATA_LEN]) -> Self {
         let mut generation = [0u8; 8];
         generation.copy_from_slice(&data[8..16]);
-        Ok(TandemOption {
+        TandemOption {
             appliance_id: read_u32(data, 0),
             io_point: read_u16(data, 4),
             hop_count: data[6],
             flags: data[7] & TANDEM_FLAG_TO_TIER1,
             generation: u64::from_be_bytes(generation),
             draining_from: read_u32(data, 16),
-        })
+        }
     }
 
     /// Writes the option, header included (24 bytes).
@@ -302,13 +325,19 @@ impl TandemOption {
         write_u16(option, 0, TANDEM_OPTION_CLASS);
         option[2] = TANDEM_OPTION_TYPE;
         option[3] = (TANDEM_OPTION_DATA_LEN / 4) as u8;
-        write_u32(option, 4, self.appliance_id);
-        write_u16(option, 8, self.io_point);
-        option[10] = self.hop_count;
-        option[11] = self.flags & TANDEM_FLAG_TO_TIER1;
-        option[12..20].copy_from_slice(&self.generation.to_be_bytes());
-        write_u32(option, 20, self.draining_from);
+        self.emit_data(&mut option[4..]);
         Ok(TANDEM_OPTION_LEN)
+    }
+
+    /// Writes the option's 20 data bytes (`data` is at least that long).
+    #[inline(always)]
+    fn emit_data(&self, data: &mut [u8]) {
+        write_u32(data, 0, self.appliance_id);
+        write_u16(data, 4, self.io_point);
+        data[6] = self.hop_count;
+        data[7] = self.flags & TANDEM_FLAG_TO_TIER1;
+        data[8..16].copy_from_slice(&self.generation.to_be_bytes());
+        write_u32(data, 16, self.draining_from);
     }
 }
 
@@ -424,6 +453,80 @@ pub fn encapsulate(
     Ok(start)
 }
 
+/// The outer headers [`encapsulate`] writes for one destination (outer
+/// MACs, addresses, UDP destination port), kept to be written again for
+/// every packet to it: one copy of the 74 bytes, then only what changes
+/// from packet to packet is patched (the IPv4 total length and header
+/// checksum, the UDP source port and length, the Tandem option's data).
+/// The IPv4 header checksum comes from the sum of the header's other
+/// words, taken once. The result is byte for byte what `encapsulate`
+/// writes for the same values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GeneveTemplate {
+    bytes: [u8; GENEVE_ENCAP_LEN],
+    /// The one's-complement sum of the IPv4 header's words without its
+    /// total length and checksum.
+    ip_partial_sum: u16,
+}
+
+/// Offsets in the outer headers: IPv4 total length and checksum, UDP
+/// source port and length, the Tandem option's data.
+const T_IP: usize = ETHERNET_HEADER_LEN;
+const T_IP_TOTAL_LEN: usize = T_IP + 2;
+const T_IP_CHECKSUM: usize = T_IP + 10;
+const T_UDP: usize = T_IP + IPV4_HEADER_LEN;
+const T_OPTION_DATA: usize = GENEVE_ENCAP_LEN - TANDEM_OPTION_DATA_LEN;
+
+impl GeneveTemplate {
+    /// A template of nothing (all zero), for an empty cache slot.
+    pub const EMPTY: GeneveTemplate = GeneveTemplate {
+        bytes: [0; GENEVE_ENCAP_LEN],
+        ip_partial_sum: 0,
+    };
+
+    /// The template of outer headers as `encapsulate` wrote them (the
+    /// first [`GENEVE_ENCAP_LEN`] bytes of `outer`, the MACs included);
+    /// `None` if `outer` is shorter.
+    pub fn from_outer(outer: &[u8]) -> Option<GeneveTemplate> {
+        let bytes: [u8; GENEVE_ENCAP_LEN] = *outer.first_chunk()?;
+        // Every word of the IPv4 header but the two that change.
+        let mut header = [0u8; IPV4_HEADER_LEN];
+        header.copy_from_slice(&bytes[T_IP..T_UDP]);
+        write_u16(&mut header, 2, 0);
+        write_u16(&mut header, 10, 0);
+        let ip_partial_sum = checksum::sum(&header);
+        Some(GeneveTemplate {
+            bytes,
+            ip_partial_sum,
+        })
+    }
+
+    /// The outer headers for an inner frame of `inner_len` bytes, the
+    /// session hash `flow_hash` and `option`, into `out` (the bytes before
+    /// the inner frame). `NotGeneve` if the outer packet would exceed
+    /// 65535 bytes, as `encapsulate` says.
+    #[inline]
+    pub fn write(
+        &self,
+        out: &mut [u8; GENEVE_ENCAP_LEN],
+        inner_len: usize,
+        flow_hash: u32,
+        option: &TandemOption,
+    ) -> Result<(), GeneveError> {
+        let udp_len = UDP_HEADER_LEN + GENEVE_HEADER_LEN + TANDEM_OPTION_LEN + inner_len;
+        let ip_len =
+            u16::try_from(IPV4_HEADER_LEN + udp_len).map_err(|_| GeneveError::NotGeneve)?;
+        *out = self.bytes;
+        write_u16(out, T_IP_TOTAL_LEN, ip_len);
+        let csum = !checksum::add(self.ip_partial_sum, ip_len);
+        write_u16(out, T_IP_CHECKSUM, csum);
+        write_u16(out, T_UDP, outer_src_port(flow_hash));
+        write_u16(out, T_UDP + 4, ip_len - IPV4_HEADER_LEN as u16);
+        option.emit_data(&mut out[T_OPTION_DATA..]);
+        Ok(())
+    }
+}
+
 /// What `decapsulate` found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Decapsulated {
@@ -519,6 +622,18 @@ pub fn decapsulate_after_ipv4(
     // Geneve: the fixed header (present: udp_len >= 16), then what it
     // declares.
     let geneve = &udp[UDP_HEADER_LEN..];
+    // What every Tandem sends (`encapsulate`: VNI 0, one option, the
+    // Tandem option) is recognised by one compare of its first 12 bytes
+    // and read at fixed offsets; it passes every check below, in the same
+    // order. Anything else takes the checks one by one.
+    if let Some(g) = geneve.first_chunk::<{ GENEVE_HEADER_LEN + TANDEM_OPTION_LEN }>() {
+        if let (Some(fixed), Some(data)) = (g.first_chunk::<12>(), g.last_chunk()) {
+            if *fixed == TANDEM_GENEVE_PREFIX {
+                let option = TandemOption::from_data(data);
+                return accepted(option, l4, udp, g.len(), outer.src);
+            }
+        }
+    }
     let payload_offset = GENEVE_HEADER_LEN + 4 * usize::from(geneve[VER_OPTLEN] & 0x3f);
     if payload_offset > geneve.len() {
         return Err(GeneveError::Truncated);
@@ -533,8 +648,8 @@ pub fn decapsulate_after_ipv4(
         return Err(GeneveError::NotGeneve);
     }
     let options = &geneve[GENEVE_HEADER_LEN..payload_offset];
-    // Exactly one option, the Tandem option of the right length (what
-    // every Tandem sends), is read directly; anything else is walked.
+    // Exactly one option, the Tandem option of the right length, is read
+    // directly; anything else is walked.
     let option = if options.len() == TANDEM_OPTION_LEN
         && read_u16(options, 0) == TANDEM_OPTION_CLASS
         && options[2] == TANDEM_OPTION_TYPE
@@ -544,18 +659,33 @@ pub fn decapsulate_after_ipv4(
     } else {
         find_tandem_option(options)?
     };
+    accepted(option, l4, udp, payload_offset, outer.src)
+}
+
+/// The last checks of [`decapsulate_after_ipv4`] (hop count, an inner
+/// frame at least an Ethernet header long) on the option found in the
+/// Geneve header of `udp` (the UDP datagram at `l4`, cut at its length),
+/// whose inner frame starts `payload_offset` bytes into the Geneve header.
+#[inline(always)]
+fn accepted(
+    option: TandemOption,
+    l4: usize,
+    udp: &[u8],
+    payload_offset: usize,
+    outer_src: Ipv4Addr,
+) -> Result<Decapsulated, GeneveError> {
     if option.hop_count > MAX_HOP_COUNT {
         return Err(GeneveError::HopCountExceeded);
     }
     let inner_offset = l4 + UDP_HEADER_LEN + payload_offset;
-    let inner_len = udp_len - UDP_HEADER_LEN - payload_offset;
+    let inner_len = udp.len() - UDP_HEADER_LEN - payload_offset;
     if inner_len < ETHERNET_HEADER_LEN {
         return Err(GeneveError::Truncated);
     }
     Ok(Decapsulated {
         option,
-        vni: read_u32(geneve, VNI) >> 8,
-        outer_src: outer.src,
+        vni: read_u32(udp, UDP_HEADER_LEN + VNI) >> 8,
+        outer_src,
         outer_src_port: read_u16(udp, 0),
         inner_offset,
         inner_len,

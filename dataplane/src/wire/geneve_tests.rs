@@ -430,6 +430,66 @@ proptest! {
         prop_assert_eq!(decapsulate(&frame, GW_PORT).map(|d| d.option), walked);
     }
 
+    /// What every Tandem sends (VNI 0, the Tandem option alone) is read
+    /// at fixed offsets after one compare: any byte of the Geneve header
+    /// and option changed, `decapsulate` says what the checks one by one
+    /// say (`GenevePacket`, `GeneveRepr`, the protocol, the option walk,
+    /// the hop count).
+    #[test]
+    fn the_fixed_header_fast_path_agrees_with_the_checks(
+        at in 0usize..GENEVE_HEADER_LEN + TANDEM_OPTION_LEN, value in any::<u8>(),
+    ) {
+        let mut params = encap(0);
+        params.vni = 0;
+        let mut frame = vec![0u8; GENEVE_ENCAP_LEN];
+        frame.extend_from_slice(&inner_frame());
+        encapsulate(&mut frame, GENEVE_ENCAP_LEN, &params).unwrap();
+        let geneve_at = GENEVE_ENCAP_LEN - TANDEM_OPTION_LEN - GENEVE_HEADER_LEN;
+        frame[geneve_at + at] = value;
+        let one_by_one = GenevePacket::new_checked(&frame[geneve_at..]).and_then(|packet| {
+            let repr = GeneveRepr::parse(&packet)?;
+            if repr.protocol_type != GENEVE_PROTO_ETHERNET {
+                return Err(GeneveError::NotGeneve);
+            }
+            let option = find_tandem_option(packet.options())?;
+            if option.hop_count > MAX_HOP_COUNT {
+                return Err(GeneveError::HopCountExceeded);
+            }
+            Ok((option, repr.vni, geneve_at + packet.payload_offset()))
+        });
+        let got = decapsulate(&frame, GW_PORT).map(|d| (d.option, d.vni, d.inner_offset));
+        prop_assert_eq!(got, one_by_one);
+    }
+
+    /// The outer headers of one packet, as a template, give any later
+    /// packet to the same destination exactly what `encapsulate` writes
+    /// for it: lengths, IPv4 checksum, UDP source port, every option field.
+    #[test]
+    fn the_template_writes_what_encapsulate_writes(
+        first_len in 14usize..1500, len in 14usize..9000,
+        appliance_id in any::<u32>(), io_point in any::<u16>(), hop_count in 0u8..=1,
+        flags in 0u8..=1, generation in any::<u64>(), draining_from in any::<u32>(),
+        flow_hash in any::<u32>(), src in any::<u32>(), dst in any::<u32>(),
+        ttl_byte in any::<u8>(),
+    ) {
+        let mut params = encap(0);
+        params.vni = 0;
+        params.src_ip = Ipv4Addr::from(src);
+        params.dst_ip = Ipv4Addr::from(dst);
+        let mut first = vec![ttl_byte; GENEVE_ENCAP_LEN + first_len];
+        encapsulate(&mut first, GENEVE_ENCAP_LEN, &params).unwrap();
+        let template = GeneveTemplate::from_outer(&first).unwrap();
+
+        params.option = TandemOption { appliance_id, io_point, hop_count, flags, generation, draining_from };
+        params.flow_hash = flow_hash;
+        let mut want = vec![0x5a; GENEVE_ENCAP_LEN + len];
+        encapsulate(&mut want, GENEVE_ENCAP_LEN, &params).unwrap();
+        let mut got = [0xa5u8; GENEVE_ENCAP_LEN];
+        template.write(&mut got, len, flow_hash, &params.option).unwrap();
+        prop_assert_eq!(&got[..], &want[..GENEVE_ENCAP_LEN]);
+        prop_assert_eq!(slow_checksum(&got[14..34]), 0);
+    }
+
     #[test]
     fn any_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
         let _ = decapsulate(&bytes, GW_PORT);

@@ -48,10 +48,10 @@ pub use ethernet::{
 pub use frames::FrameSpec;
 pub use geneve::{
     decapsulate, decapsulate_after_ipv4, encapsulate, find_tandem_option, outer_src_port,
-    Decapsulated, GeneveEncap, GeneveError, GenevePacket, GeneveRepr, OuterIpv4, TandemOption,
-    GENEVE_ENCAP_LEN, GENEVE_HEADER_LEN, GENEVE_PORT, GENEVE_PROTO_ETHERNET, MAX_GENEVE_OPTIONS,
-    MAX_HOP_COUNT, TANDEM_FLAG_TO_TIER1, TANDEM_OPTION_CLASS, TANDEM_OPTION_DATA_LEN,
-    TANDEM_OPTION_LEN, TANDEM_OPTION_TYPE,
+    Decapsulated, GeneveEncap, GeneveError, GenevePacket, GeneveRepr, GeneveTemplate, OuterIpv4,
+    TandemOption, GENEVE_ENCAP_LEN, GENEVE_HEADER_LEN, GENEVE_PORT, GENEVE_PROTO_ETHERNET,
+    MAX_GENEVE_OPTIONS, MAX_HOP_COUNT, TANDEM_FLAG_TO_TIER1, TANDEM_OPTION_CLASS,
+    TANDEM_OPTION_DATA_LEN, TANDEM_OPTION_LEN, TANDEM_OPTION_TYPE,
 };
 pub use gtpu::{
     GtpuExtHeaders, GtpuPacket, GtpuRepr, GTPU_EXT_PDU_SESSION_CONTAINER, GTPU_HEADER_LEN,

@@ -236,6 +236,70 @@ fn uplink_crosses_the_fabric_to_the_gateway_and_the_reply_comes_back_as_a_stand_
     assert_eq!((t.src, t.sport, t.dst, t.dport), (DNS_VIP, 53, UE, 40000));
 }
 
+/// What `wire::encapsulate` writes in front of `inner` for appliance 1's
+/// tier 1 sending the session of `UE` from the access port to gateway 200
+/// on appliance 2 (next hop MAC `dst_mac`).
+fn encapsulated_by_hand(inner: &[u8], dst_mac: [u8; 6]) -> Vec<u8> {
+    let encap = crate::wire::GeneveEncap {
+        src_mac: crate::wire::MacAddr(fab_mac(1)),
+        dst_mac: crate::wire::MacAddr(dst_mac),
+        src_ip: fab_addr(1),
+        dst_ip: fab_addr(2),
+        dst_port: BASE,
+        flow_hash: crate::hash::mix64(sid(UE).0) as u32,
+        vni: 0,
+        option: crate::wire::TandemOption {
+            appliance_id: 1,
+            io_point: ACC,
+            hop_count: 0,
+            flags: 0,
+            generation: GENERATION,
+            draining_from: 0,
+        },
+    };
+    let mut out = vec![0u8; ENCAP];
+    out.extend_from_slice(inner);
+    crate::wire::encapsulate(&mut out, ENCAP, &encap).unwrap();
+    out
+}
+
+/// After the first packet to a gateway the outer headers come from the
+/// worker's template of them: every packet, whatever its size, is still
+/// byte for byte what the encapsulation writes field by field (lengths,
+/// outer IPv4 checksum), and a new MAC for the gateway's fabric address
+/// is used from the next packet on.
+#[test]
+fn every_packet_to_a_gateway_is_wrapped_as_the_first_byte_for_byte() {
+    let mut a1 = member(1, 1500);
+    for payload_len in [20usize, 0, 1, 700, 1380, 33] {
+        let query = dns_query(&vec![0x61; payload_len]);
+        let (v, wrapped, _) = a1.run(0, ACC, &query);
+        assert_eq!(v, Verdict::Forward(FAB));
+        assert_eq!(
+            wrapped,
+            encapsulated_by_hand(&query, fab_mac(2)),
+            "{payload_len} bytes"
+        );
+        assert_eq!(checksum(&wrapped[14..34]), 0);
+    }
+    assert_eq!(a1.workers[0].counters().fabric_tx.get(), 6);
+
+    let moved = [2, 0xfa, 0, 0, 0, 0x22];
+    let mut n = neighbours();
+    for other in [2u32, 3, 4] {
+        n.insert(
+            FAB,
+            fab_addr(other),
+            if other == 2 { moved } else { fab_mac(other) },
+        );
+    }
+    a1.neighbours.publish(n);
+    let query = dns_query(b"after the move");
+    let (v, wrapped, _) = a1.run(0, ACC, &query);
+    assert_eq!(v, Verdict::Forward(FAB));
+    assert_eq!(wrapped, encapsulated_by_hand(&query, moved));
+}
+
 /// A SYN announcing MSS `mss` (with valid checksums).
 fn syn_with_mss(mss: u16) -> Vec<u8> {
     let [hi, lo] = mss.to_be_bytes();
