@@ -438,6 +438,7 @@ impl Lab {
                 session_key: SessionKeyMode::SourceIp,
                 probe_ports: None,
                 bitrate_meters: true,
+                limited_types: 1,
                 fabric,
             },
             topology: topology(s.gateway_addrs, fabric.map(|f| f.addr)),

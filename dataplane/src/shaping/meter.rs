@@ -5,7 +5,7 @@
 //! established path reads the policy only when a reload has published a new
 //! one (once per session ID and reload), never per packet.
 
-use super::{Rate, TokenBucket};
+use super::{Rate, TokenBucket, TypeBuckets};
 use crate::tier2::Direction;
 
 /// A limit up (terminal → server) and down (server → terminal); `None`:
@@ -17,7 +17,7 @@ pub struct Bitrate {
 }
 
 /// `Rate::bytes_per_s` of a direction without a limit.
-const UNLIMITED: Rate = Rate {
+pub(super) const UNLIMITED: Rate = Rate {
     bytes_per_s: 0,
     burst_bytes: 0,
 };
@@ -55,12 +55,45 @@ impl Meter {
     /// tokens if so).
     #[inline]
     pub fn take(&mut self, dir: Direction, len: u32, now_ms: u64) -> bool {
+        self.take_with(None, dir, len, now_ms)
+    }
+
+    /// Like [`take`](Self::take) for a packet that must also pass the
+    /// buckets of its user-session type (`ty`: this session ID's buckets of
+    /// that type and the type's rates, up and down). It conforms only if
+    /// both buckets hold its bytes, and only then are they taken, from
+    /// both: a packet one bucket refuses takes nothing from the other.
+    #[inline]
+    pub fn take_with(
+        &mut self,
+        ty: Option<(&mut TypeBuckets, &[Rate; 2])>,
+        dir: Direction,
+        len: u32,
+        now_ms: u64,
+    ) -> bool {
         let d = match dir {
             Direction::ToServer => 0,
             Direction::ToClient => 1,
         };
-        let rate = &self.rates[d];
-        rate.bytes_per_s == 0 || self.buckets[d].take(rate, now_ms, len as usize)
+        let need = u64::from(len) * 1000;
+        let mine = &self.rates[d];
+        let limited = mine.bytes_per_s != 0;
+        if limited && !self.buckets[d].fits(mine, now_ms, need) {
+            return false;
+        }
+        if let Some((buckets, rates)) = ty {
+            let rate = &rates[d];
+            if rate.bytes_per_s != 0 {
+                if !buckets[d].fits(rate, now_ms, need) {
+                    return false;
+                }
+                buckets[d].spend(need);
+            }
+        }
+        if limited {
+            self.buckets[d].spend(need);
+        }
+        true
     }
 
     /// Whether both buckets are full by `now_ms`: forgetting the meter then

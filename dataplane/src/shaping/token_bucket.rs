@@ -101,14 +101,28 @@ impl TokenBucket {
     /// conforms) and returns true; otherwise takes nothing and returns false.
     #[inline]
     pub fn take(&mut self, rate: &Rate, now_ms: u64, len: usize) -> bool {
-        self.refill(rate, now_ms);
         let need = (len as u64).saturating_mul(1000);
-        if self.tokens >= need {
-            self.tokens -= need;
+        if self.fits(rate, now_ms, need) {
+            self.spend(need);
             true
         } else {
             false
         }
+    }
+
+    /// Whether `need_milli` milli-bytes are there by `now_ms`, taking
+    /// nothing: a packet that must pass two buckets asks both before it
+    /// [`spend`](Self::spend)s from either.
+    #[inline]
+    pub fn fits(&mut self, rate: &Rate, now_ms: u64, need_milli: u64) -> bool {
+        self.refill(rate, now_ms);
+        self.tokens >= need_milli
+    }
+
+    /// Takes `need_milli` milli-bytes that [`fits`](Self::fits) found.
+    #[inline]
+    pub fn spend(&mut self, need_milli: u64) {
+        self.tokens = self.tokens.saturating_sub(need_milli);
     }
 
     /// Whole bytes available now (for `ctl` and tests).
