@@ -507,6 +507,26 @@ impl Lab {
         self.policy.publish(p);
     }
 
+    /// Like [`limit_bitrate`](Self::limit_bitrate), and the user-session
+    /// type of all the traffic has a bitrate limit of its own too (as
+    /// high), so every packet passes two buckets. Call it before
+    /// [`open`](Self::open).
+    pub fn limit_type_bitrate(&mut self) {
+        self.limit_bitrate();
+        let rate = dataplane::shaping::Rate {
+            bytes_per_s: 1 << 40,
+            burst_bytes: 1 << 40,
+        };
+        let mut p = (*self.policy.current()).clone();
+        for t in &mut p.classifier.types {
+            t.bitrate = Some(dataplane::shaping::Bitrate {
+                up: Some(rate),
+                down: Some(rate),
+            });
+        }
+        self.policy.publish(p);
+    }
+
     /// Sends every new connection's server a PROXY protocol v2 header
     /// (issue 15). Call it before [`open`](Self::open).
     pub fn proxy_protocol(&mut self) {

@@ -36,7 +36,7 @@
 
 use crate::policy::Policy;
 use crate::rcu::Reader;
-use crate::tier2::admission::Metered;
+use crate::shaping::{Meter, TypeLimits};
 use crate::tier2::{Admission, Direction, UserSession};
 
 /// The DSCP a packet of `e` over its limit is re-marked to instead of
@@ -78,30 +78,27 @@ pub(super) fn conforms(
     (dir, len): (Direction, u32),
     now_ms: u64,
 ) -> bool {
-    let Some(mut m) = admission.metered(e.session_id) else {
-        return true;
-    };
     let generation = policy.generation();
-    if m.meter.generation != generation {
-        refresh(&mut m, policy, e, generation);
-    }
-    let Metered {
-        meter,
-        types,
-        buckets,
-    } = m;
-    let ty = match types.slot(e.session_type) {
-        Some(s) => buckets.get_mut(s).map(|b| (b, types.rates(s))),
-        None => None,
+    let refresh = |meter: &mut Meter, types: &mut TypeLimits| {
+        refresh(meter, types, policy, e, generation);
     };
-    meter.take_with(ty, dir, len, now_ms)
+    match admission.meters_for(e.session_id, e.session_type, generation, refresh) {
+        Some((meter, ty)) => meter.take_with(ty, dir, len, now_ms),
+        None => true,
+    }
 }
 
-/// Gives `m` the rates of policy `generation`: its session ID's (a used-up
-/// quota that throttles wins over the subscriber's own limit) and, once per
-/// generation and worker, the user-session types'.
+/// Gives `meter` the rates of policy `generation`: its session ID's (a
+/// used-up quota that throttles wins over the subscriber's own limit) and,
+/// once per generation and worker, the user-session types' to `types`.
 #[cold]
-fn refresh(m: &mut Metered<'_>, policy: &Reader<Policy>, e: &UserSession, generation: u64) {
+fn refresh(
+    meter: &mut Meter,
+    types: &mut TypeLimits,
+    policy: &Reader<Policy>,
+    e: &UserSession,
+    generation: u64,
+) {
     let p = policy.get();
     let bitrate = p.quota.throttle(e.session_id).or_else(|| {
         p.subscribers
@@ -109,10 +106,9 @@ fn refresh(m: &mut Metered<'_>, policy: &Reader<Policy>, e: &UserSession, genera
             .limits
             .bitrate
     });
-    m.meter.apply(bitrate, generation);
-    if m.types.generation != generation {
-        m.types
-            .apply(p.classifier.types.iter().map(|t| t.bitrate.as_ref()));
-        m.types.generation = generation;
+    meter.apply(bitrate, generation);
+    if types.generation != generation {
+        types.apply(p.classifier.types.iter().map(|t| t.bitrate.as_ref()));
+        types.generation = generation;
     }
 }

@@ -5,7 +5,7 @@
 //! established path reads the policy only when a reload has published a new
 //! one (once per session ID and reload), never per packet.
 
-use super::{Rate, TokenBucket, TypeBuckets};
+use super::{Rate, Shape, TokenBucket, TypeBuckets};
 use crate::tier2::Direction;
 
 /// A limit up (terminal → server) and down (server → terminal); `None`:
@@ -16,20 +16,14 @@ pub struct Bitrate {
     pub down: Option<Rate>,
 }
 
-/// `Rate::bytes_per_s` of a direction without a limit.
-pub(super) const UNLIMITED: Rate = Rate {
-    bytes_per_s: 0,
-    burst_bytes: 0,
-};
-
 /// Generation of a meter that has not been given rates yet.
 pub const UNSET: u64 = u64::MAX;
 
 /// Buckets and rates of one session ID (72 bytes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Meter {
-    /// Up, down.
-    rates: [Rate; 2],
+    /// Up, down, as the buckets use them ([`Shape::UNLIMITED`]: none).
+    rates: [Shape; 2],
     buckets: [TokenBucket; 2],
     /// The policy generation `rates` come from ([`UNSET`]: none yet).
     pub generation: u64,
@@ -37,7 +31,7 @@ pub struct Meter {
 
 impl Meter {
     pub const EMPTY: Meter = Meter {
-        rates: [UNLIMITED; 2],
+        rates: [Shape::UNLIMITED; 2],
         buckets: [TokenBucket::new(); 2],
         generation: UNSET,
     };
@@ -47,7 +41,13 @@ impl Meter {
     /// packet, a new rate from now on.
     pub fn apply(&mut self, limit: Option<Bitrate>, generation: u64) {
         let b = limit.unwrap_or_default();
-        self.rates = [b.up.unwrap_or(UNLIMITED), b.down.unwrap_or(UNLIMITED)];
+        self.rates = [shape(b.up), shape(b.down)];
+        for (bucket, rate) in self.buckets.iter_mut().zip(&self.rates) {
+            if !rate.is_limited() {
+                // No limit any more: at once, not at the next millisecond.
+                *bucket = TokenBucket::new();
+            }
+        }
         self.generation = generation;
     }
 
@@ -66,7 +66,7 @@ impl Meter {
     #[inline]
     pub fn take_with(
         &mut self,
-        ty: Option<(&mut TypeBuckets, &[Rate; 2])>,
+        ty: Option<(&mut TypeBuckets, &[Shape; 2])>,
         dir: Direction,
         len: u32,
         now_ms: u64,
@@ -75,24 +75,19 @@ impl Meter {
             Direction::ToServer => 0,
             Direction::ToClient => 1,
         };
+        // A direction without a limit is a bucket that is never short
+        // (`Shape::UNLIMITED`): no test for it here.
         let need = u64::from(len) * 1000;
-        let mine = &self.rates[d];
-        let limited = mine.bytes_per_s != 0;
-        if limited && !self.buckets[d].fits(mine, now_ms, need) {
+        if !self.buckets[d].fits(&self.rates[d], now_ms, need) {
             return false;
         }
         if let Some((buckets, rates)) = ty {
-            let rate = &rates[d];
-            if rate.bytes_per_s != 0 {
-                if !buckets[d].fits(rate, now_ms, need) {
-                    return false;
-                }
-                buckets[d].spend(need);
+            if !buckets[d].fits(&rates[d], now_ms, need) {
+                return false;
             }
+            buckets[d].spend(need);
         }
-        if limited {
-            self.buckets[d].spend(need);
-        }
+        self.buckets[d].spend(need);
         true
     }
 
@@ -100,11 +95,15 @@ impl Meter {
     /// changes nothing (a new one starts full), so the sweep may.
     pub fn is_full(&mut self, now_ms: u64) -> bool {
         (0..2).all(|d| {
-            let rate = self.rates[d];
-            rate.bytes_per_s == 0
-                || self.buckets[d].available_bytes(&rate, now_ms) >= rate.effective_burst()
+            let shape = self.rates[d];
+            !shape.is_limited() || self.buckets[d].is_full(&shape, now_ms)
         })
     }
+}
+
+/// A direction's rate as a bucket uses it; `None`: not limited.
+pub(super) fn shape(rate: Option<Rate>) -> Shape {
+    rate.map_or(Shape::UNLIMITED, |r| r.shape())
 }
 
 #[cfg(test)]

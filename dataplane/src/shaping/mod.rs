@@ -11,6 +11,6 @@ mod verdicts;
 
 pub use meter::{Bitrate, Meter};
 pub use quota::{OnExhausted, QuotaEvent, QuotaPlan, QuotaState, Usage, MAX_THRESHOLDS};
-pub use token_bucket::{Rate, TokenBucket, MIN_BURST_BYTES};
+pub use token_bucket::{Rate, Shape, TokenBucket, MIN_BURST_BYTES};
 pub use type_limits::{TypeBuckets, TypeLimits, MAX_LIMITED_TYPES};
 pub use verdicts::QuotaVerdicts;

@@ -10,8 +10,8 @@
 //! most [`MAX_LIMITED_TYPES`]; the number is fixed when the worker starts,
 //! so the buckets are preallocated: 32 bytes per limited type and entry).
 
-use super::meter::{UNLIMITED, UNSET};
-use super::{Bitrate, Rate, TokenBucket};
+use super::meter::{shape, UNSET};
+use super::{Bitrate, Shape, TokenBucket};
 
 /// Most user-session types that may have a bitrate limit.
 pub const MAX_LIMITED_TYPES: usize = 8;
@@ -28,8 +28,9 @@ const NO_SLOT: u8 = u8::MAX;
 pub struct TypeLimits {
     /// Per type index: its slot, or [`NO_SLOT`].
     slot_of: [u8; 256],
-    /// Per slot: up, down ([`UNLIMITED`] where that direction has none).
-    rates: [[Rate; 2]; MAX_LIMITED_TYPES],
+    /// Per slot: up, down, as the buckets use them
+    /// ([`Shape::UNLIMITED`] where that direction has none).
+    rates: [[Shape; 2]; MAX_LIMITED_TYPES],
     /// Slots each session ID has (allocated at start).
     slots: u8,
     /// The policy generation these come from (`meter::UNSET`: none yet).
@@ -42,7 +43,7 @@ impl TypeLimits {
     pub fn new(slots: usize) -> TypeLimits {
         TypeLimits {
             slot_of: [NO_SLOT; 256],
-            rates: [[UNLIMITED; 2]; MAX_LIMITED_TYPES],
+            rates: [[Shape::UNLIMITED; 2]; MAX_LIMITED_TYPES],
             slots: slots.min(MAX_LIMITED_TYPES) as u8,
             generation: UNSET,
         }
@@ -56,7 +57,9 @@ impl TypeLimits {
     /// Takes the limits of the policy's types, in order (`limits[t]`: type
     /// `t`'s). Types with a limit get the slots in order; one beyond the
     /// slots allocated at start gets none (the config check refuses a
-    /// reload that would need more).
+    /// reload that would need more). The buckets keep their tokens; a
+    /// direction whose limit is lifted passes everything from the next
+    /// millisecond (an unlimited bucket refills to the brim each one).
     pub fn apply<'a>(&mut self, limits: impl IntoIterator<Item = Option<&'a Bitrate>>) {
         self.slot_of = [NO_SLOT; 256];
         let mut next = 0u8;
@@ -66,8 +69,7 @@ impl TypeLimits {
                 break;
             }
             self.slot_of[t] = next;
-            self.rates[usize::from(next)] =
-                [b.up.unwrap_or(UNLIMITED), b.down.unwrap_or(UNLIMITED)];
+            self.rates[usize::from(next)] = [shape(b.up), shape(b.down)];
             next += 1;
         }
     }
@@ -81,7 +83,7 @@ impl TypeLimits {
 
     /// The rates of `slot`, up and down.
     #[inline]
-    pub fn rates(&self, slot: usize) -> &[Rate; 2] {
+    pub fn rates(&self, slot: usize) -> &[Shape; 2] {
         &self.rates[slot % MAX_LIMITED_TYPES]
     }
 
@@ -89,9 +91,9 @@ impl TypeLimits {
     /// is full by `now_ms`: forgetting them then changes nothing.
     pub fn all_full(&self, buckets: &mut [TypeBuckets], now_ms: u64) -> bool {
         buckets.iter_mut().zip(&self.rates).all(|(b, rates)| {
-            b.iter_mut().zip(rates).all(|(b, r)| {
-                r.bytes_per_s == 0 || b.available_bytes(r, now_ms) >= r.effective_burst()
-            })
+            b.iter_mut()
+                .zip(rates)
+                .all(|(b, r)| !r.is_limited() || b.is_full(r, now_ms))
         })
     }
 }
@@ -99,7 +101,7 @@ impl TypeLimits {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::shaping::Meter;
+    use crate::shaping::{Meter, Rate};
     use crate::tier2::Direction;
     use proptest::prelude::*;
 
@@ -122,8 +124,8 @@ mod tests {
         assert_eq!(l.slot(0), None);
         assert_eq!(l.slot(1), Some(0));
         assert_eq!(l.slot(3), None, "one slot allocated");
-        assert_eq!(l.rates(0)[1].bytes_per_s, 625_000);
-        assert_eq!(l.rates(0)[0], UNLIMITED);
+        assert_eq!(l.rates(0)[1].per_ms, 625_000);
+        assert_eq!(l.rates(0)[0], Shape::UNLIMITED);
         let mut l = TypeLimits::new(2);
         l.apply([None, Some(&video), None, Some(&bulk)]);
         assert_eq!(l.slot(3), Some(1));
@@ -151,7 +153,7 @@ mod tests {
             1,
         );
         let mut ty: TypeBuckets = [TokenBucket::new(); 2];
-        let rates = [UNLIMITED, ty_rate];
+        let rates = [Shape::UNLIMITED, ty_rate.shape()];
         // The type bucket is emptied by the type's own packets...
         assert!(ty[1].take(&ty_rate, 0, 20_000));
         // ...so this packet is refused, and the subscriber keeps its tokens.
@@ -225,7 +227,7 @@ mod tests {
             let sub_rate = Rate::from_bits_per_s(sub_kbit * 1000, 0);
             let mut m = Meter::EMPTY;
             m.apply(Some(Bitrate { up: Some(sub_rate), down: None }), 1);
-            let rates = [ty_rate, UNLIMITED];
+            let rates = [ty_rate.shape(), Shape::UNLIMITED];
             let mut ty: TypeBuckets = [TokenBucket::new(); 2];
             let (len, secs) = (1500u32, 2u64);
             let mut passed = 0u128;

@@ -30,9 +30,9 @@
 //! exactly `per_s` thousandths a millisecond: over any interval of `t` ms
 //! at most `burst + per_s * t / 1000` user sessions are admitted.
 
-use crate::hash::hash_u64;
+use crate::hash::{mix64, splitmix64};
 use crate::policy::Limits;
-use crate::shaping::{Meter, TokenBucket, TypeBuckets, TypeLimits};
+use crate::shaping::{Meter, Shape, TokenBucket, TypeBuckets, TypeLimits};
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 
@@ -95,6 +95,9 @@ pub struct Admission {
     /// The rates of the limited types and which buckets each uses.
     types: TypeLimits,
     mask: usize,
+    /// The hash seed, mixed once: `mix64(tag ^ seed)` is
+    /// `hash::hash_u64(tag, seed_before_mixing)` without mixing the seed
+    /// again for every lookup.
     seed: u64,
     len: usize,
     /// Next slot the sweep looks at.
@@ -134,7 +137,7 @@ impl Admission {
             type_buckets: vec![[TokenBucket::new(); 2]; n * types.slots()].into_boxed_slice(),
             types,
             mask: n - 1,
-            seed,
+            seed: splitmix64(seed),
             len: 0,
             sweep_at: 0,
         }
@@ -220,23 +223,28 @@ impl Admission {
 
     #[inline]
     fn home_of_tag(&self, t: u64) -> usize {
-        (hash_u64(t, self.seed) as usize) & self.mask
+        (mix64(t ^ self.seed) as usize) & self.mask
     }
 
     #[inline]
     fn find(&self, key: u64) -> Option<usize> {
-        let mut i = self.home(key);
-        for _ in 0..=self.mask {
-            let s = &self.slots[i];
-            if s.tag == 0 {
-                return None;
-            }
-            if s.tag == tag(key) {
+        let t = tag(key);
+        let mut i = self.home_of_tag(t);
+        // A quarter of the slots stays free, so a probe ends at an empty
+        // one; the bound only guards against a bug (and is counted off the
+        // path of a hit at home, the established path's case).
+        let mut probed = 0;
+        loop {
+            let s = self.slots.get(i)?;
+            if s.tag == t {
                 return Some(i);
             }
+            if s.tag == 0 || probed == self.mask {
+                return None;
+            }
+            probed += 1;
             i = (i + 1) & self.mask;
         }
-        None
     }
 
     /// The bitrate meter of `key`, while it has an entry (a user session
@@ -247,9 +255,38 @@ impl Admission {
         self.meters.get_mut(i)
     }
 
-    /// The meter of `key` with its type buckets and the worker's type
-    /// limits (see [`meter`](Self::meter)).
+    /// What a packet of a user session of `key` and type `ty` is metered
+    /// by (the established path, `pipeline::rate_limit`): the session ID's
+    /// meter and, if `ty` has a limit, its buckets of that type and the
+    /// type's rates. A meter that has not seen policy `generation` is
+    /// first given to `refresh` with the worker's type limits (which it
+    /// must bring up to that generation too, if they are not).
     #[inline]
+    pub fn meters_for(
+        &mut self,
+        key: u64,
+        ty: u8,
+        generation: u64,
+        refresh: impl FnOnce(&mut Meter, &mut TypeLimits),
+    ) -> Option<(&mut Meter, Option<TypeMeter<'_>>)> {
+        let i = self.find(key)?;
+        let meter = self.meters.get_mut(i)?;
+        if meter.generation != generation {
+            refresh(meter, &mut self.types);
+        }
+        let types = &self.types;
+        let ty = match types.slot(ty) {
+            Some(s) => self
+                .type_buckets
+                .get_mut(i * types.slots() + s)
+                .map(|b| (b, types.rates(s))),
+            None => None,
+        };
+        Some((meter, ty))
+    }
+
+    /// The meter of `key` with all its type buckets and the worker's type
+    /// limits (inspection and tests; see [`meter`](Self::meter)).
     pub fn metered(&mut self, key: u64) -> Option<Metered<'_>> {
         let i = self.find(key)?;
         let meter = self.meters.get_mut(i)?;
@@ -376,6 +413,10 @@ impl Admission {
         }
     }
 }
+
+/// A session ID's buckets of one user-session type and that type's rates,
+/// up and down ([`Admission::meters_for`]).
+pub type TypeMeter<'a> = (&'a mut TypeBuckets, &'a [Shape; 2]);
 
 /// One session ID's bitrate state on this worker ([`Admission::metered`]).
 pub struct Metered<'a> {
@@ -539,7 +580,7 @@ mod tests {
         let m = a.metered(key).expect("metered");
         let s = m.types.slot(1).expect("type 1 limited");
         let r = m.types.rates(s)[1];
-        m.buckets[s][1].available_bytes(&r, now_ms)
+        m.buckets[s][1].available(&r, now_ms)
     }
 
     #[test]
@@ -549,7 +590,8 @@ mod tests {
         slow_type(&mut a, 3);
         let m = a.metered(3).expect("metered");
         let (s, r) = (m.types.slot(1).expect("slot"), m.types.rates(0)[1]);
-        assert!(m.buckets[s][1].take(&r, 0, 1_000_000));
+        assert!(m.buckets[s][1].fits(&r, 0, 1_000_000_000));
+        m.buckets[s][1].spend(1_000_000_000);
         a.release(3, 0);
         a.sweep(10_000, 1 << 20);
         assert_eq!(a.len(), 1, "10 s refill 10 of 1 000 000 bytes");
@@ -634,7 +676,9 @@ mod tests {
                             slow_type(&mut a, k);
                             let m = a.metered(k).expect("metered");
                             let r = m.types.rates(0)[1];
-                            prop_assert!(m.buckets[0][1].take(&r, 0, k as usize + 1));
+                            let need = (k + 1) * 1000;
+                            prop_assert!(m.buckets[0][1].fits(&r, 0, need));
+                            m.buckets[0][1].spend(need);
                         }
                     }
                 } else if *n > 0 {
