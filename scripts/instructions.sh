@@ -17,7 +17,8 @@
 #
 # Usage: scripts/instructions.sh [SESSIONS (1000)] [BURSTS (500)]
 # BITRATE=1 scripts/instructions.sh ...: every subscriber has a bitrate limit
-# (too high to drop anything), to see what the metering costs.
+# (too high to drop anything), to see what the metering costs; BITRATE=type:
+# and the traffic's user-session type has one of its own (two buckets).
 # PROXY=on scripts/instructions.sh ...: the service sends PROXY protocol v2
 # headers (acknowledged; data past the first byte, so shifted); PROXY=off:
 # the same traffic without the option, the figure to compare with.
@@ -30,6 +31,12 @@ cd "$(dirname "$0")/.."
 sessions=${1:-1000}
 bursts=${2:-500}
 command -v valgrind >/dev/null || { echo "valgrind is not installed" >&2; exit 1; }
+
+case ${BITRATE:-} in
+    "") bitrate_mode="" ;;
+    type) bitrate_mode=bitrate_type ;;
+    *) bitrate_mode=bitrate ;;
+esac
 
 bin=$(cargo bench -p dataplane --bench instructions --no-run --message-format=json 2>/dev/null |
     sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)
@@ -44,7 +51,7 @@ count() {
     local n=$1 toggle=$2 out="$work/cg.$1.$RANDOM"
     local args=(--tool=callgrind --callgrind-out-file="$out")
     [ -n "$toggle" ] && args+=(--collect-atstart=no "--toggle-collect=$toggle")
-    valgrind "${args[@]}" "$bin" "$sessions" "$n" ${BITRATE:+bitrate} ${PROXY:+proxy_$PROXY} ${FABRIC:+"$FABRIC"} >/dev/null 2>"$out.log" ||
+    valgrind "${args[@]}" "$bin" "$sessions" "$n" ${bitrate_mode:+"$bitrate_mode"} ${PROXY:+proxy_$PROXY} ${FABRIC:+"$FABRIC"} >/dev/null 2>"$out.log" ||
         { cat "$out.log" >&2; exit 1; }
     sed -n 's/^summary: *\([0-9]*\).*/\1/p' "$out"
 }
@@ -62,7 +69,7 @@ pipeline=$(per_packet 'dataplane::pipeline::Worker::process*')
 program=$(per_packet '')
 [ "$pipeline" -gt 0 ] || { echo "Worker::process not found (inlined?)" >&2; exit 1; }
 
-echo "established path, $sessions live user sessions${BITRATE:+ (bitrate limit)}${PROXY:+ (PROXY protocol $PROXY)}${FABRIC:+ (fabric: $FABRIC)}, $bursts vs $((2 * bursts)) bursts of 32"
+echo "established path, $sessions live user sessions${bitrate_mode:+ ($bitrate_mode)}${PROXY:+ (PROXY protocol $PROXY)}${FABRIC:+ (fabric: $FABRIC)}, $bursts vs $((2 * bursts)) bursts of 32"
 echo "instructions per packet:"
 printf '  %-34s %6d\n' "burst (prefetch pass + pipeline)" "$burst"
 printf '  %-34s %6d\n' "pipeline (Worker::process)" "$pipeline"

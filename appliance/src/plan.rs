@@ -149,6 +149,7 @@ pub fn classifier(c: &Config) -> Classifier {
             accounted: t.accounted,
             dscp: t.dscp,
             over_limit_dscp: t.over_limit_dscp,
+            bitrate: t.bitrate.as_ref().map(bitrate),
         })
         .collect();
     let rules = c

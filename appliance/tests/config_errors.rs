@@ -823,3 +823,83 @@ fn a_type_that_re_marks_over_its_limit_is_accepted() {
     assert_eq!(status.code(), Some(0), "{stderr}");
     assert_eq!(stdout.trim(), format!("{path}: ok"));
 }
+
+/// The base config with these user-session types (on line 12).
+fn with_types(types: &str) -> String {
+    with(
+        &base("x"),
+        "user_sessions_per_worker: 1024),",
+        &format!("user_sessions_per_worker: 1024),\n    user_session_types: [{types}],"),
+    )
+}
+
+#[test]
+fn type_bitrate_limit_of_zero() {
+    rejected(
+        "type-bitrate-zero",
+        &with_types("(name: \"video\", bitrate: (down_mbit: 0))"),
+        12,
+        Some("down_mbit: 0"),
+        "down_mbit must be 1..=",
+    );
+}
+
+#[test]
+fn type_bitrate_limit_without_a_direction() {
+    rejected(
+        "type-bitrate-none",
+        &with_types("(name: \"video\", bitrate: (burst_kb: 64))"),
+        12,
+        Some("(burst_kb"),
+        "needs up_mbit, down_mbit or both",
+    );
+}
+
+#[test]
+fn type_bitrate_burst_smaller_than_a_packet() {
+    rejected(
+        "type-bitrate-burst",
+        &with_types("(name: \"video\", bitrate: (down_mbit: 5, burst_kb: 1))"),
+        12,
+        Some("burst_kb: 1"),
+        "a burst must hold at least one 1500-byte packet",
+    );
+    // The same rule for a subscriber's limit.
+    rejected(
+        "sub-bitrate-burst",
+        &with_limits("(bitrate: (up_mbit: 5, burst_kb: 1))"),
+        12,
+        Some("burst_kb: 1"),
+        "a burst must hold at least one 1500-byte packet",
+    );
+}
+
+#[test]
+fn too_many_types_with_a_bitrate_limit() {
+    let types: Vec<String> = (0..9)
+        .map(|i| format!("(name: \"t{i}\", bitrate: (down_mbit: 5))"))
+        .collect();
+    rejected(
+        "type-bitrate-many",
+        &with_types(&types.join(", ")),
+        12,
+        Some("(down_mbit: 5)"),
+        "at most 8 user-session types may have a bitrate limit",
+    );
+}
+
+#[test]
+fn a_type_bitrate_limit_is_accepted_with_a_subscriber_limit() {
+    let scratch = Scratch::new("type-bitrate-ok");
+    let file = scratch.path("ok.ron");
+    let text = with(
+        &with_limits("(bitrate: (up_mbit: 50, down_mbit: 50))"),
+        "user_sessions_per_worker: 1024),",
+        "user_sessions_per_worker: 1024),\n    user_session_types: [(name: \"other\"), (name: \"video\", over_limit_dscp: Some(8), bitrate: (down_mbit: 5, burst_kb: 64))],",
+    );
+    std::fs::write(&file, text).expect("write");
+    let path = file.to_str().expect("utf-8 path");
+    let (status, stdout, stderr) = run_to_end(&["check-config", path], LIMIT);
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert_eq!(stdout.trim(), format!("{path}: ok"));
+}

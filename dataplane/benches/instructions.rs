@@ -4,9 +4,10 @@
 //! the pipeline, exactly as `pipeline.rs`'s `established/pipeline/N` runs
 //! them.
 //!
-//! Usage: `instructions SESSIONS BURSTS [bitrate|proxy_on|proxy_off|encapsulate|decap_tier2]`
+//! Usage: `instructions SESSIONS BURSTS [bitrate|bitrate_type|proxy_on|proxy_off|encapsulate|decap_tier2]`
 //! (`bitrate`: every subscriber has a bitrate limit that drops nothing, see
-//! `Lab::limit_bitrate`; `proxy_on`: the service sends PROXY protocol
+//! `Lab::limit_bitrate`; `bitrate_type`: and the traffic's user-session
+//! type has one of its own, `Lab::limit_type_bitrate`; `proxy_on`: the service sends PROXY protocol
 //! headers, each server has acknowledged its header, and the data segments
 //! are past the first byte, as `proxy_v2/proxied/N` in `pipeline.rs`;
 //! `proxy_off`: the same traffic to a service without the option;
@@ -89,6 +90,7 @@ fn main() {
     let mode = std::env::args().nth(3).unwrap_or_default();
     match mode.as_str() {
         "bitrate" => lab.limit_bitrate(),
+        "bitrate_type" => lab.limit_type_bitrate(),
         "proxy_on" => lab.proxy_protocol(),
         _ => {}
     }

@@ -205,6 +205,7 @@ mod tests {
                 session_key: SessionKeyMode::SourceIp,
                 probe_ports: None,
                 bitrate_meters: false,
+                limited_types: 0,
                 fabric: None,
             },
             topology: testkit::topology(),

@@ -217,6 +217,7 @@ impl Lab {
                 session_key: key,
                 probe_ports: Some((1000, 1023)),
                 bitrate_meters: true,
+                limited_types: 2,
                 fabric,
             },
             topology: topo,

@@ -102,6 +102,7 @@ impl Lab {
                 session_key: mode,
                 probe_ports: Some(PROBE_PORTS),
                 bitrate_meters: true,
+                limited_types: 0,
                 fabric: None,
             },
             topology: topology(),

@@ -552,9 +552,15 @@ pub struct UserSessionType {
     #[serde(default)]
     pub dscp: Option<u8>,
     /// DSCP (0..=63) a packet of this type over its subscriber's bitrate
-    /// limit is re-marked to, instead of being dropped; absent = dropped.
+    /// limit (or this type's own) is re-marked to, instead of being
+    /// dropped; absent = dropped.
     #[serde(default)]
     pub over_limit_dscp: Option<u8>,
+    /// A bitrate limit on each session ID's user sessions of this type
+    /// (shared by them on their gateway, on top of the subscriber's own
+    /// limit); same syntax as a subscriber's `bitrate`.
+    #[serde(default)]
+    pub bitrate: Option<BitrateLimit>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Hash)]
@@ -865,9 +871,24 @@ fn default_log_level() -> String {
 
 impl Config {
     /// Whether any subscriber limit (an entry's or the default) has a
-    /// bitrate limit or a quota that throttles: then the workers allocate bitrate meters at start,
+    /// bitrate limit or a quota that throttles, or a user-session type has
+    /// a bitrate limit: then the workers allocate bitrate meters at start,
     /// and a reload cannot add the first one (restart needed).
     pub fn has_bitrate_limits(&self) -> bool {
+        self.limited_types() > 0 || self.has_subscriber_bitrate_limits()
+    }
+
+    /// User-session types with a bitrate limit of their own: each session
+    /// ID's meter has buckets for this many (fixed at start; a reload
+    /// cannot raise it).
+    pub fn limited_types(&self) -> usize {
+        self.user_session_types
+            .iter()
+            .filter(|t| t.bitrate.is_some())
+            .count()
+    }
+
+    fn has_subscriber_bitrate_limits(&self) -> bool {
         // A quota that throttles once used up meters too.
         let metered = |l: &SubscriberLimits| {
             l.bitrate.is_some()

@@ -28,6 +28,7 @@ pub fn worker_bytes(c: &Config) -> u64 {
         c.gateway.user_sessions_per_worker,
         n_addrs,
         c.has_bitrate_limits(),
+        c.limited_types(),
     ) + u64::from(c.rings.events) * std::mem::size_of::<dataplane::event::Event>() as u64
 }
 

@@ -156,3 +156,27 @@ fn bad_bitrate_limits_are_refused_at_their_place() {
     let e = err(&with_bitrate("(up_mbit: 10, down: 5)"));
     assert_eq!(e.line, 20, "{e}");
 }
+
+#[test]
+fn a_type_bitrate_limit_reaches_the_classifier_and_allocates_meters() {
+    let text = GOOD.replace(
+        "    services: [",
+        "    user_session_types: [(name: \"other\"), (name: \"video\", bitrate: (down_mbit: 5))],\n    services: [",
+    );
+    let c = parse(Path::new("t.ron"), &text).unwrap();
+    assert!(c.has_bitrate_limits(), "meters for the type's buckets");
+    assert_eq!(c.limited_types(), 1);
+    let cl = crate::plan::classifier(&c);
+    let b = cl.types[1].bitrate.expect("video's limit");
+    assert_eq!(b.up, None);
+    let down = b.down.expect("down");
+    // 5 Mbit/s; the default burst, as for a subscriber: half a second.
+    assert_eq!((down.bytes_per_s, down.burst_bytes), (625_000, 312_500));
+    assert!(!cl.has_bitrate(0) && cl.has_bitrate(1));
+    let without = parse(Path::new("t.ron"), GOOD).unwrap();
+    assert!(!without.has_bitrate_limits());
+    assert!(
+        super::table_memory::worker_bytes(&c) > super::table_memory::worker_bytes(&without),
+        "check-config counts the meters"
+    );
+}

@@ -332,6 +332,7 @@ pub fn assemble_workers(
             session_key: plan::session_key(cfg.steering.key),
             probe_ports: cfg.health.active.as_ref().map(|a| a.source_ports),
             bitrate_meters: cfg.has_bitrate_limits(),
+            limited_types: cfg.limited_types(),
             fabric: plan::fabric(cfg),
         },
         topology: plan::topology(cfg, macs, &policy),

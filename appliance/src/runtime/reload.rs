@@ -17,7 +17,7 @@ fn restart_sections(old: &Config, new: &Config) -> Vec<&'static str> {
         serde_json::to_string(a).ok() == serde_json::to_string(b).ok()
     }
     let mut out = Vec::new();
-    let checks: [(&'static str, bool); 16] = [
+    let checks: [(&'static str, bool); 17] = [
         ("eal", same(&old.eal, &new.eal)),
         ("ports", same(&old.ports, &new.ports)),
         // Clamps live in the topology, fixed for a run like the ports.
@@ -37,6 +37,11 @@ fn restart_sections(old: &Config, new: &Config) -> Vec<&'static str> {
         (
             "subscribers (a first bitrate limit)",
             old.has_bitrate_limits() || !new.has_bitrate_limits(),
+        ),
+        // Each session ID has buckets for as many limited types as at start.
+        (
+            "user_session_types (more types with a bitrate limit)",
+            new.limited_types() <= old.limited_types(),
         ),
         (
             "accounting sinks",
@@ -260,5 +265,31 @@ mod tests {
         );
         assert!(restart_sections(&limited(10), &limited(20)).is_empty());
         assert!(restart_sections(&limited(10), &a).is_empty());
+        // A type limit needs type buckets, as many as at start.
+        let types = |list: &str| {
+            cfg(&BASE.replace(
+                "gateway: (addresses: [\"10.2.0.10\"]),",
+                &format!(
+                    "gateway: (addresses: [\"10.2.0.10\"]),\n    user_session_types: [{list}],"
+                ),
+            ))
+        };
+        let one = types(r#"(name: "a", bitrate: (down_mbit: 5)), (name: "b")"#);
+        let other = types(r#"(name: "a"), (name: "b", bitrate: (up_mbit: 9))"#);
+        let two =
+            types(r#"(name: "a", bitrate: (down_mbit: 5)), (name: "b", bitrate: (up_mbit: 9))"#);
+        assert_eq!(
+            restart_sections(&a, &one),
+            vec![
+                "subscribers (a first bitrate limit)",
+                "user_session_types (more types with a bitrate limit)"
+            ]
+        );
+        assert!(restart_sections(&one, &other).is_empty());
+        assert!(restart_sections(&two, &one).is_empty());
+        assert_eq!(
+            restart_sections(&one, &two),
+            vec!["user_session_types (more types with a bitrate limit)"]
+        );
     }
 }

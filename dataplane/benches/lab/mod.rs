@@ -438,6 +438,7 @@ impl Lab {
                 session_key: SessionKeyMode::SourceIp,
                 probe_ports: None,
                 bitrate_meters: true,
+                limited_types: 1,
                 fabric,
             },
             topology: topology(s.gateway_addrs, fabric.map(|f| f.addr)),
@@ -503,6 +504,26 @@ impl Lab {
             up: Some(rate),
             down: Some(rate),
         });
+        self.policy.publish(p);
+    }
+
+    /// Like [`limit_bitrate`](Self::limit_bitrate), and the user-session
+    /// type of all the traffic has a bitrate limit of its own too (as
+    /// high), so every packet passes two buckets. Call it before
+    /// [`open`](Self::open).
+    pub fn limit_type_bitrate(&mut self) {
+        self.limit_bitrate();
+        let rate = dataplane::shaping::Rate {
+            bytes_per_s: 1 << 40,
+            burst_bytes: 1 << 40,
+        };
+        let mut p = (*self.policy.current()).clone();
+        for t in &mut p.classifier.types {
+            t.bitrate = Some(dataplane::shaping::Bitrate {
+                up: Some(rate),
+                down: Some(rate),
+            });
+        }
         self.policy.publish(p);
     }
 

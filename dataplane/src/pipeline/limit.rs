@@ -22,17 +22,20 @@ impl Worker {
     /// created after all, [`Self::unadmit`] gives the count back.
     /// `Ok(false)`: no limits, nothing counted (no cost for subscribers
     /// without limits; a reload that adds limits counts only user sessions
-    /// created after it).
+    /// created after it). `type_metered`: its type has a bitrate limit of
+    /// its own, so it is counted (its session ID gets an entry, where the
+    /// type's buckets are) even without limits.
     pub(super) fn admit<F: Frame, E: EventSink>(
         &mut self,
         f: &mut F,
         o: &Opening,
         limits: &Limits,
+        type_metered: bool,
         (service, ty): (u32, u8),
         ev: &mut E,
     ) -> Result<bool, Verdict> {
         let (sid, now_ms) = (o.sid, o.now_ms);
-        if limits.is_none() {
+        if limits.is_none() && !type_metered {
             return Ok(false);
         }
         if self.gw.admission.admit(sid.0, limits, now_ms).is_ok() {

@@ -147,6 +147,10 @@ pub struct WorkerConfig {
     /// Allocate a bitrate meter per session ID (the config has a bitrate
     /// limit); without, bitrate limits cannot apply.
     pub bitrate_meters: bool,
+    /// With `bitrate_meters`: user-session types with a bitrate limit of
+    /// their own that each session ID has buckets for (at most
+    /// `shaping::MAX_LIMITED_TYPES`; types limited beyond them are not).
+    pub limited_types: usize,
     /// This appliance's place on the cluster fabric (`fabric.rs`); `None`
     /// stand-alone.
     pub fabric: Option<fabric::FabricConfig>,
@@ -309,7 +313,7 @@ impl Worker {
         .map_err(|e| format!("port range ({lo}, {hi}): {e:?}"))?;
         let table = UserSessionTable::with_capacity(cfg.table_capacity, n_addrs as u8);
         let wheel = TimerWheel::new(cfg.table_capacity, WHEEL_TICK_MS, WHEEL_SLOTS, now_ms);
-        let admission = Admission::new(cfg.table_capacity, cfg.bitrate_meters);
+        let admission = Admission::new(cfg.table_capacity, cfg.bitrate_meters, cfg.limited_types);
         let synproxy = synproxy::SynProxy::new(cfg.table_capacity);
         let proxy = proxy_protocol::ProxyV2::new(cfg.table_capacity);
         let dscp_marks = snaps.policy.get().marks_dscp();
@@ -529,11 +533,12 @@ impl Worker {
         table_capacity: u32,
         n_gateway_addrs: u8,
         bitrate_meters: bool,
+        limited_types: usize,
     ) -> u64 {
         UserSessionTable::preallocated_bytes(table_capacity, n_gateway_addrs)
             + TimerWheel::preallocated_bytes(table_capacity, WHEEL_SLOTS)
             + PortAllocator::preallocated_bytes(n_gateway_addrs)
-            + Admission::preallocated_bytes(table_capacity, bitrate_meters)
+            + Admission::preallocated_bytes(table_capacity, bitrate_meters, limited_types)
             + synproxy::SynProxy::preallocated_bytes(table_capacity)
             + proxy_protocol::ProxyV2::preallocated_bytes(table_capacity)
     }

@@ -20,10 +20,23 @@
 //! (`Policy::quota`) instead; its user sessions carry the flag from
 //! creation, so the throttle reaches those already open too.
 //!
+//! A user-session type may have a bitrate limit of its own
+//! (`UserSessionType::bitrate`): then each session ID's user sessions of
+//! that type share a second pair of buckets (`shaping::TypeLimits`, in the
+//! same admission entry), and they carry the flag whether or not their
+//! subscriber has a limit. A packet conforms only if both its subscriber's
+//! bucket and its type's hold its bytes; only then are they taken from
+//! both, so a packet one limit refuses costs the other nothing. Over
+//! either, it is dropped or re-marked as above. The types' rates are taken
+//! from the policy together with the subscriber's (once per session ID and
+//! reload: a meter that has seen generation G implies the worker's copy of
+//! the types' rates has too).
+//!
 //! [`Meter`]: crate::shaping::Meter
 
 use crate::policy::Policy;
 use crate::rcu::Reader;
+use crate::shaping::{Meter, TypeLimits};
 use crate::tier2::{Admission, Direction, UserSession};
 
 /// The DSCP a packet of `e` over its limit is re-marked to instead of
@@ -65,20 +78,37 @@ pub(super) fn conforms(
     (dir, len): (Direction, u32),
     now_ms: u64,
 ) -> bool {
-    let Some(meter) = admission.meter(e.session_id) else {
-        return true;
-    };
     let generation = policy.generation();
-    if meter.generation != generation {
-        // A used-up quota that throttles wins over the subscriber's own limit.
-        let p = policy.get();
-        let bitrate = p.quota.throttle(e.session_id).or_else(|| {
-            p.subscribers
-                .lookup(e.session_id, e.client_ip)
-                .limits
-                .bitrate
-        });
-        meter.apply(bitrate, generation);
+    let refresh = |meter: &mut Meter, types: &mut TypeLimits| {
+        refresh(meter, types, policy, e, generation);
+    };
+    match admission.meters_for(e.session_id, e.session_type, generation, refresh) {
+        Some((meter, ty)) => meter.take_with(ty, dir, len, now_ms),
+        None => true,
     }
-    meter.take(dir, len, now_ms)
+}
+
+/// Gives `meter` the rates of policy `generation`: its session ID's (a
+/// used-up quota that throttles wins over the subscriber's own limit) and,
+/// once per generation and worker, the user-session types' to `types`.
+#[cold]
+fn refresh(
+    meter: &mut Meter,
+    types: &mut TypeLimits,
+    policy: &Reader<Policy>,
+    e: &UserSession,
+    generation: u64,
+) {
+    let p = policy.get();
+    let bitrate = p.quota.throttle(e.session_id).or_else(|| {
+        p.subscribers
+            .lookup(e.session_id, e.client_ip)
+            .limits
+            .bitrate
+    });
+    meter.apply(bitrate, generation);
+    if types.generation != generation {
+        types.apply(p.classifier.types.iter().map(|t| t.bitrate.as_ref()));
+        types.generation = generation;
+    }
 }

@@ -408,8 +408,11 @@ impl Worker {
             };
             return Err(self.refuse(f, o, quota_refusal, Some(refused), ev));
         }
-        // Entitled: within the subscriber's limits? (see limit.rs)
-        let counted = self.admit(f, o, &limits, (group, ty), ev)?;
+        // Entitled: within the subscriber's limits? (see limit.rs) A type
+        // with a bitrate limit of its own meters even without them.
+        let type_metered = self.gw.admission.limited_types() > 0
+            && self.snaps.policy.get().classifier.has_bitrate(ty);
+        let counted = self.admit(f, o, &limits, type_metered, (group, ty), ev)?;
         let Some((gw_addr, gw_port)) = self.gw.ports.alloc(now_ms) else {
             self.unadmit(counted, sid, now_ms);
             return Err(Verdict::Drop(DropReason::PortExhausted));
@@ -434,7 +437,7 @@ impl Worker {
         if counted {
             e.flags
                 .insert(crate::tier2::user_sessions::SessionFlags::LIMITED);
-            if limits.metered() {
+            if limits.metered() || type_metered {
                 e.flags.insert(SessionFlags::BITRATE);
             }
             if limits.quota.is_some() {

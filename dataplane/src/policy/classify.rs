@@ -1,6 +1,7 @@
 //! User-session types (claim 9): ordered rules name a type, the type sets
 //! how its user sessions are served.
 
+use crate::shaping::Bitrate;
 use crate::tier2::Timeouts;
 
 /// How a server is chosen for a new user session.
@@ -28,8 +29,13 @@ pub struct UserSessionType {
     /// DSCP set on its packets both ways (wins over the service's).
     pub dscp: Option<u8>,
     /// A packet over its session ID's bitrate limit is forwarded with this
-    /// DSCP instead of being dropped (`pipeline::rate_limit`).
+    /// DSCP instead of being dropped (`pipeline::rate_limit`); so is one
+    /// over this type's own `bitrate` limit.
     pub over_limit_dscp: Option<u8>,
+    /// A bitrate limit on each session ID's user sessions of this type
+    /// (shared by them, on top of the subscriber's own limit;
+    /// `shaping::TypeLimits`).
+    pub bitrate: Option<Bitrate>,
 }
 
 /// One classification rule; every present condition must hold.
@@ -71,6 +77,7 @@ impl Default for Classifier {
                 accounted: true,
                 dscp: None,
                 over_limit_dscp: None,
+                bitrate: None,
             }],
             rules: Vec::new(),
         }
@@ -97,6 +104,16 @@ impl Classifier {
     pub fn get(&self, t: u8) -> Option<&UserSessionType> {
         self.types.get(usize::from(t))
     }
+
+    /// Whether type `t` has a bitrate limit of its own.
+    pub fn has_bitrate(&self, t: u8) -> bool {
+        self.get(t).is_some_and(|ty| ty.bitrate.is_some())
+    }
+
+    /// How many types have a bitrate limit of their own.
+    pub fn limited_types(&self) -> usize {
+        self.types.iter().filter(|t| t.bitrate.is_some()).count()
+    }
 }
 
 #[cfg(test)]
@@ -111,6 +128,7 @@ mod tests {
             accounted: true,
             dscp: None,
             over_limit_dscp: None,
+            bitrate: None,
         }
     }
 

@@ -5,7 +5,7 @@
 //! established path reads the policy only when a reload has published a new
 //! one (once per session ID and reload), never per packet.
 
-use super::{Rate, TokenBucket};
+use super::{Rate, Shape, TokenBucket, TypeBuckets};
 use crate::tier2::Direction;
 
 /// A limit up (terminal → server) and down (server → terminal); `None`:
@@ -16,20 +16,14 @@ pub struct Bitrate {
     pub down: Option<Rate>,
 }
 
-/// `Rate::bytes_per_s` of a direction without a limit.
-const UNLIMITED: Rate = Rate {
-    bytes_per_s: 0,
-    burst_bytes: 0,
-};
-
 /// Generation of a meter that has not been given rates yet.
 pub const UNSET: u64 = u64::MAX;
 
 /// Buckets and rates of one session ID (72 bytes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Meter {
-    /// Up, down.
-    rates: [Rate; 2],
+    /// Up, down, as the buckets use them ([`Shape::UNLIMITED`]: none).
+    rates: [Shape; 2],
     buckets: [TokenBucket; 2],
     /// The policy generation `rates` come from ([`UNSET`]: none yet).
     pub generation: u64,
@@ -37,7 +31,7 @@ pub struct Meter {
 
 impl Meter {
     pub const EMPTY: Meter = Meter {
-        rates: [UNLIMITED; 2],
+        rates: [Shape::UNLIMITED; 2],
         buckets: [TokenBucket::new(); 2],
         generation: UNSET,
     };
@@ -47,7 +41,13 @@ impl Meter {
     /// packet, a new rate from now on.
     pub fn apply(&mut self, limit: Option<Bitrate>, generation: u64) {
         let b = limit.unwrap_or_default();
-        self.rates = [b.up.unwrap_or(UNLIMITED), b.down.unwrap_or(UNLIMITED)];
+        self.rates = [shape(b.up), shape(b.down)];
+        for (bucket, rate) in self.buckets.iter_mut().zip(&self.rates) {
+            if !rate.is_limited() {
+                // No limit any more: at once, not at the next millisecond.
+                *bucket = TokenBucket::new();
+            }
+        }
         self.generation = generation;
     }
 
@@ -55,23 +55,55 @@ impl Meter {
     /// tokens if so).
     #[inline]
     pub fn take(&mut self, dir: Direction, len: u32, now_ms: u64) -> bool {
+        self.take_with(None, dir, len, now_ms)
+    }
+
+    /// Like [`take`](Self::take) for a packet that must also pass the
+    /// buckets of its user-session type (`ty`: this session ID's buckets of
+    /// that type and the type's rates, up and down). It conforms only if
+    /// both buckets hold its bytes, and only then are they taken, from
+    /// both: a packet one bucket refuses takes nothing from the other.
+    #[inline]
+    pub fn take_with(
+        &mut self,
+        ty: Option<(&mut TypeBuckets, &[Shape; 2])>,
+        dir: Direction,
+        len: u32,
+        now_ms: u64,
+    ) -> bool {
         let d = match dir {
             Direction::ToServer => 0,
             Direction::ToClient => 1,
         };
-        let rate = &self.rates[d];
-        rate.bytes_per_s == 0 || self.buckets[d].take(rate, now_ms, len as usize)
+        // A direction without a limit is a bucket that is never short
+        // (`Shape::UNLIMITED`): no test for it here.
+        let need = u64::from(len) * 1000;
+        if !self.buckets[d].fits(&self.rates[d], now_ms, need) {
+            return false;
+        }
+        if let Some((buckets, rates)) = ty {
+            if !buckets[d].fits(&rates[d], now_ms, need) {
+                return false;
+            }
+            buckets[d].spend(need);
+        }
+        self.buckets[d].spend(need);
+        true
     }
 
     /// Whether both buckets are full by `now_ms`: forgetting the meter then
     /// changes nothing (a new one starts full), so the sweep may.
     pub fn is_full(&mut self, now_ms: u64) -> bool {
         (0..2).all(|d| {
-            let rate = self.rates[d];
-            rate.bytes_per_s == 0
-                || self.buckets[d].available_bytes(&rate, now_ms) >= rate.effective_burst()
+            let shape = self.rates[d];
+            !shape.is_limited() || self.buckets[d].is_full(&shape, now_ms)
         })
     }
+}
+
+/// A direction's rate as a bucket uses it; `None`: not limited.
+pub(super) fn shape(rate: Option<Rate>) -> Shape {
+    rate.map_or(Shape::UNLIMITED, |r| r.shape())
 }
 
 #[cfg(test)]

@@ -37,11 +37,39 @@ impl Rate {
             .max((self.bytes_per_s / 1000).saturating_add(MIN_BURST_BYTES))
     }
 
-    /// The bucket depth in milli-bytes (saturating: a burst this large is
-    /// unlimited in practice).
+    /// The rate as a bucket uses it, computed once (when a meter takes
+    /// its rates), not per packet.
     #[inline]
-    fn depth(&self) -> u64 {
-        self.effective_burst().saturating_mul(1000)
+    pub fn shape(&self) -> Shape {
+        Shape {
+            per_ms: self.bytes_per_s,
+            // Saturating: a burst this large is unlimited in practice.
+            depth: self.effective_burst().saturating_mul(1000),
+        }
+    }
+}
+
+/// A [`Rate`] in the units of the bucket: milli-bytes added per
+/// millisecond (= bytes per second) and the depth in milli-bytes.
+/// [`Shape::UNLIMITED`] is a bucket that is never short (it refills to
+/// `u64::MAX` at every millisecond, more than 10^13 frames), so the
+/// established path needs no test for "not limited".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shape {
+    pub per_ms: u64,
+    pub depth: u64,
+}
+
+impl Shape {
+    /// A direction without a limit.
+    pub const UNLIMITED: Shape = Shape {
+        per_ms: u64::MAX,
+        depth: u64::MAX,
+    };
+
+    #[inline]
+    pub fn is_limited(&self) -> bool {
+        self.depth != u64::MAX
     }
 }
 
@@ -51,15 +79,12 @@ pub const MIN_BURST_BYTES: u64 = 9216;
 /// Tokens and the time they were last added.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TokenBucket {
-    /// Milli-bytes available now.
+    /// Milli-bytes available now; `u64::MAX` in a bucket that has not seen
+    /// a packet yet, so that its first refill fills it to the depth.
     tokens: u64,
-    /// When tokens were last added (ms); [`NEVER`] until the first packet,
-    /// which finds the bucket full.
+    /// When tokens were last added (ms).
     last_ms: u64,
 }
-
-/// `last_ms` of a bucket that has not seen a packet yet.
-const NEVER: u64 = u64::MAX;
 
 impl Default for TokenBucket {
     fn default() -> Self {
@@ -71,29 +96,23 @@ impl TokenBucket {
     /// A bucket that has not been used yet; it starts full at its first packet.
     pub const fn new() -> TokenBucket {
         TokenBucket {
-            tokens: 0,
-            last_ms: NEVER,
+            tokens: u64::MAX,
+            last_ms: 0,
         }
     }
 
     #[inline]
-    fn refill(&mut self, rate: &Rate, now_ms: u64) {
-        let depth = rate.depth();
-        if self.last_ms == NEVER {
-            self.tokens = depth;
-            self.last_ms = now_ms;
-            return;
-        }
+    fn refill(&mut self, shape: &Shape, now_ms: u64) {
         // A clock that goes backwards adds nothing (and does not move
         // `last_ms` back, which would add the same time twice later).
         let elapsed = now_ms.saturating_sub(self.last_ms);
         if elapsed > 0 {
-            let add = elapsed.saturating_mul(rate.bytes_per_s);
-            self.tokens = self.tokens.saturating_add(add).min(depth);
+            let add = elapsed.saturating_mul(shape.per_ms);
+            self.tokens = self.tokens.saturating_add(add).min(shape.depth);
             self.last_ms = now_ms;
-        } else if self.tokens > depth {
-            // The burst was lowered by a policy change.
-            self.tokens = depth;
+        } else if self.tokens > shape.depth {
+            // A new bucket, or the burst was lowered by a policy change.
+            self.tokens = shape.depth;
         }
     }
 
@@ -101,19 +120,46 @@ impl TokenBucket {
     /// conforms) and returns true; otherwise takes nothing and returns false.
     #[inline]
     pub fn take(&mut self, rate: &Rate, now_ms: u64, len: usize) -> bool {
-        self.refill(rate, now_ms);
         let need = (len as u64).saturating_mul(1000);
-        if self.tokens >= need {
-            self.tokens -= need;
+        if self.fits(&rate.shape(), now_ms, need) {
+            self.spend(need);
             true
         } else {
             false
         }
     }
 
+    /// Whether `need_milli` milli-bytes are there by `now_ms`, taking
+    /// nothing: a packet that must pass two buckets asks both before it
+    /// [`spend`](Self::spend)s from either.
+    #[inline]
+    pub fn fits(&mut self, shape: &Shape, now_ms: u64, need_milli: u64) -> bool {
+        self.refill(shape, now_ms);
+        self.tokens >= need_milli
+    }
+
+    /// Takes `need_milli` milli-bytes that [`fits`](Self::fits) found.
+    #[inline]
+    pub fn spend(&mut self, need_milli: u64) {
+        self.tokens = self.tokens.saturating_sub(need_milli);
+    }
+
+    /// Whether the bucket is full by `now_ms` (forgetting it then changes
+    /// nothing: a new one starts full).
+    #[inline]
+    pub fn is_full(&mut self, shape: &Shape, now_ms: u64) -> bool {
+        self.refill(shape, now_ms);
+        self.tokens >= shape.depth
+    }
+
     /// Whole bytes available now (for `ctl` and tests).
     pub fn available_bytes(&mut self, rate: &Rate, now_ms: u64) -> u64 {
-        self.refill(rate, now_ms);
+        self.available(&rate.shape(), now_ms)
+    }
+
+    /// [`available_bytes`](Self::available_bytes) at a [`Shape`].
+    pub fn available(&mut self, shape: &Shape, now_ms: u64) -> u64 {
+        self.refill(shape, now_ms);
         self.tokens / 1000
     }
 }

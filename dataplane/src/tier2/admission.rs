@@ -19,13 +19,20 @@
 //! slot, two slots per user session): a gateway without limits does not
 //! pay for them.
 //!
+//! Next to them, for the user-session types with a bitrate limit of their
+//! own (`shaping::TypeLimits`), each entry has that many [`TypeBuckets`]
+//! (another parallel array, 32 bytes per limited type and slot, also
+//! allocated only when the config has such a type): the buckets of the
+//! session ID's user sessions of each limited type. An entry is kept until
+//! they are full again too.
+//!
 //! Tokens are counted in thousandths so that `per_s` tokens a second is
 //! exactly `per_s` thousandths a millisecond: over any interval of `t` ms
 //! at most `burst + per_s * t / 1000` user sessions are admitted.
 
-use crate::hash::hash_u64;
+use crate::hash::{mix64, splitmix64};
 use crate::policy::Limits;
-use crate::shaping::Meter;
+use crate::shaping::{Meter, Shape, TokenBucket, TypeBuckets, TypeLimits};
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 
@@ -82,7 +89,15 @@ pub struct Admission {
     slots: Box<[Slot]>,
     /// The bitrate meter of the entry in the same slot.
     meters: Box<[Meter]>,
+    /// The type buckets of the entry in slot `i`:
+    /// `type_buckets[i * types.slots()..][..types.slots()]`.
+    type_buckets: Box<[TypeBuckets]>,
+    /// The rates of the limited types and which buckets each uses.
+    types: TypeLimits,
     mask: usize,
+    /// The hash seed, mixed once: `mix64(tag ^ seed)` is
+    /// `hash::hash_u64(tag, seed_before_mixing)` without mixing the seed
+    /// again for every lookup.
     seed: u64,
     len: usize,
     /// Next slot the sweep looks at.
@@ -91,27 +106,38 @@ pub struct Admission {
 
 impl Admission {
     /// A table for the session IDs of up to `user_sessions` user sessions.
-    /// With `meters`, each entry has a bitrate meter; without, [`meter`]
-    /// finds none (no bitrate limit can apply).
+    /// With `meters`, each entry has a bitrate meter, and buckets for
+    /// `limited_types` user-session types with limits of their own (at most
+    /// `shaping::MAX_LIMITED_TYPES`); without, [`metered`] finds none (no
+    /// bitrate limit can apply).
     ///
-    /// [`meter`]: Admission::meter
-    pub fn new(user_sessions: u32, meters: bool) -> Admission {
+    /// [`metered`]: Admission::metered
+    pub fn new(user_sessions: u32, meters: bool, limited_types: usize) -> Admission {
         let seed = RandomState::new().hash_one(0x6164_6d69_u64);
-        Admission::with_seed_and_meters(user_sessions, seed, meters)
+        Admission::with_seed_and_meters(user_sessions, seed, meters, limited_types)
     }
 
-    /// Like [`new`](Admission::new) with a fixed hash seed and meters (tests).
+    /// Like [`new`](Admission::new) with a fixed hash seed and meters, and
+    /// buckets for two limited types (tests).
     pub fn with_seed(user_sessions: u32, seed: u64) -> Admission {
-        Admission::with_seed_and_meters(user_sessions, seed, true)
+        Admission::with_seed_and_meters(user_sessions, seed, true, 2)
     }
 
-    fn with_seed_and_meters(user_sessions: u32, seed: u64, meters: bool) -> Admission {
+    fn with_seed_and_meters(
+        user_sessions: u32,
+        seed: u64,
+        meters: bool,
+        limited_types: usize,
+    ) -> Admission {
         let n = (user_sessions.max(8) as usize * 2).next_power_of_two();
+        let types = TypeLimits::new(if meters { limited_types } else { 0 });
         Admission {
             slots: vec![EMPTY; n].into_boxed_slice(),
             meters: vec![Meter::EMPTY; if meters { n } else { 0 }].into_boxed_slice(),
+            type_buckets: vec![[TokenBucket::new(); 2]; n * types.slots()].into_boxed_slice(),
+            types,
             mask: n - 1,
-            seed,
+            seed: splitmix64(seed),
             len: 0,
             sweep_at: 0,
         }
@@ -119,10 +145,11 @@ impl Admission {
 
     /// Bytes [`new`](Admission::new) allocates for `user_sessions` (what
     /// `check-config` adds up before start).
-    pub fn preallocated_bytes(user_sessions: u32, meters: bool) -> u64 {
+    pub fn preallocated_bytes(user_sessions: u32, meters: bool, limited_types: usize) -> u64 {
         let n = (user_sessions.max(8) as u64 * 2).next_power_of_two();
         let meter = if meters {
             std::mem::size_of::<Meter>()
+                + TypeLimits::new(limited_types).slots() * std::mem::size_of::<TypeBuckets>()
         } else {
             0
         };
@@ -134,9 +161,19 @@ impl Admission {
         !self.meters.is_empty()
     }
 
+    /// Slots for limited user-session types each entry has.
+    pub fn limited_types(&self) -> usize {
+        self.types.slots()
+    }
+
     #[inline]
     fn meter_full(&mut self, i: usize, now_ms: u64) -> bool {
+        let k = self.types.slots();
         self.meters.get_mut(i).is_none_or(|m| m.is_full(now_ms))
+            && (k == 0 || {
+                let buckets = &mut self.type_buckets[i * k..(i + 1) * k];
+                self.types.all_full(buckets, now_ms)
+            })
     }
 
     #[inline]
@@ -144,6 +181,25 @@ impl Admission {
         if let Some(m) = self.meters.get_mut(i) {
             *m = Meter::EMPTY;
         }
+        let k = self.types.slots();
+        if let Some(b) = self.type_buckets.get_mut(i * k..(i + 1) * k) {
+            b.fill([TokenBucket::new(); 2]);
+        }
+    }
+
+    /// Moves the meter and type buckets of slot `from` to slot `to` (the
+    /// backward shift), leaving `from` empty.
+    #[inline]
+    fn move_meter(&mut self, from: usize, to: usize) {
+        if let Some(&m) = self.meters.get(from) {
+            self.meters[to] = m;
+        }
+        let k = self.types.slots();
+        if k > 0 {
+            self.type_buckets
+                .copy_within(from * k..(from + 1) * k, to * k);
+        }
+        self.clear_meter(from);
     }
 
     /// Session IDs tracked (live or still refilling).
@@ -167,23 +223,28 @@ impl Admission {
 
     #[inline]
     fn home_of_tag(&self, t: u64) -> usize {
-        (hash_u64(t, self.seed) as usize) & self.mask
+        (mix64(t ^ self.seed) as usize) & self.mask
     }
 
     #[inline]
     fn find(&self, key: u64) -> Option<usize> {
-        let mut i = self.home(key);
-        for _ in 0..=self.mask {
-            let s = &self.slots[i];
-            if s.tag == 0 {
-                return None;
-            }
-            if s.tag == tag(key) {
+        let t = tag(key);
+        let mut i = self.home_of_tag(t);
+        // A quarter of the slots stays free, so a probe ends at an empty
+        // one; the bound only guards against a bug (and is counted off the
+        // path of a hit at home, the established path's case).
+        let mut probed = 0;
+        loop {
+            let s = self.slots.get(i)?;
+            if s.tag == t {
                 return Some(i);
             }
+            if s.tag == 0 || probed == self.mask {
+                return None;
+            }
+            probed += 1;
             i = (i + 1) & self.mask;
         }
-        None
     }
 
     /// The bitrate meter of `key`, while it has an entry (a user session
@@ -192,6 +253,49 @@ impl Admission {
     pub fn meter(&mut self, key: u64) -> Option<&mut Meter> {
         let i = self.find(key)?;
         self.meters.get_mut(i)
+    }
+
+    /// What a packet of a user session of `key` and type `ty` is metered
+    /// by (the established path, `pipeline::rate_limit`): the session ID's
+    /// meter and, if `ty` has a limit, its buckets of that type and the
+    /// type's rates. A meter that has not seen policy `generation` is
+    /// first given to `refresh` with the worker's type limits (which it
+    /// must bring up to that generation too, if they are not).
+    #[inline]
+    pub fn meters_for(
+        &mut self,
+        key: u64,
+        ty: u8,
+        generation: u64,
+        refresh: impl FnOnce(&mut Meter, &mut TypeLimits),
+    ) -> Option<(&mut Meter, Option<TypeMeter<'_>>)> {
+        let i = self.find(key)?;
+        let meter = self.meters.get_mut(i)?;
+        if meter.generation != generation {
+            refresh(meter, &mut self.types);
+        }
+        let types = &self.types;
+        let ty = match types.slot(ty) {
+            Some(s) => self
+                .type_buckets
+                .get_mut(i * types.slots() + s)
+                .map(|b| (b, types.rates(s))),
+            None => None,
+        };
+        Some((meter, ty))
+    }
+
+    /// The meter of `key` with all its type buckets and the worker's type
+    /// limits (inspection and tests; see [`meter`](Self::meter)).
+    pub fn metered(&mut self, key: u64) -> Option<Metered<'_>> {
+        let i = self.find(key)?;
+        let meter = self.meters.get_mut(i)?;
+        let k = self.types.slots();
+        Some(Metered {
+            meter,
+            types: &mut self.types,
+            buckets: &mut self.type_buckets[i * k..(i + 1) * k],
+        })
     }
 
     /// A new user session of `key` under `limits`: admitted (counted live,
@@ -302,15 +406,26 @@ impl Admission {
             if dist_home >= dist_hole {
                 self.slots[hole] = self.slots[i];
                 self.slots[i] = EMPTY;
-                if let Some(&m) = self.meters.get(i) {
-                    self.meters[hole] = m;
-                    self.meters[i] = Meter::EMPTY;
-                }
+                self.move_meter(i, hole);
                 hole = i;
             }
             i = (i + 1) & self.mask;
         }
     }
+}
+
+/// A session ID's buckets of one user-session type and that type's rates,
+/// up and down ([`Admission::meters_for`]).
+pub type TypeMeter<'a> = (&'a mut TypeBuckets, &'a [Shape; 2]);
+
+/// One session ID's bitrate state on this worker ([`Admission::metered`]).
+pub struct Metered<'a> {
+    /// Its own limit's buckets and rates.
+    pub meter: &'a mut Meter,
+    /// The worker's limits of user-session types (shared by all entries).
+    pub types: &'a mut TypeLimits,
+    /// Its buckets of each limited type, by slot.
+    pub buckets: &'a mut [TypeBuckets],
 }
 
 /// (bucket size, refill per ms), in thousandths of a token.
@@ -395,13 +510,22 @@ mod tests {
 
     #[test]
     fn without_meters_no_bitrate_applies_and_none_is_allocated() {
-        let mut a = Admission::new(64, false);
+        let mut a = Admission::new(64, false, 2);
         assert!(!a.has_meters());
         assert_eq!(a.admit(3, &limits(Some(10), 0, 0), 0), Ok(()));
         assert!(a.meter(3).is_none());
         a.release(3, 0);
         assert!(a.is_empty());
-        assert!(Admission::preallocated_bytes(64, false) < Admission::preallocated_bytes(64, true));
+        assert!(a.metered(3).is_none() && a.limited_types() == 0);
+        assert!(
+            Admission::preallocated_bytes(64, false, 2)
+                < Admission::preallocated_bytes(64, true, 0)
+        );
+        assert_eq!(
+            Admission::preallocated_bytes(64, true, 2) - Admission::preallocated_bytes(64, true, 0),
+            128 * 2 * 32,
+            "128 slots, two limited types of 32 bytes"
+        );
     }
 
     #[test]
@@ -431,6 +555,47 @@ mod tests {
         a.sweep(19, 1 << 20);
         assert_eq!(a.len(), 1, "19 ms refill 19 000 of 20 000 bytes");
         a.sweep(20, 1 << 20);
+        assert!(a.is_empty());
+    }
+
+    /// Type limits of a test: type 1 limited down to 1 byte a second,
+    /// 1 MB deep (so a bucket keeps what was taken from it).
+    fn slow_type(a: &mut Admission, key: u64) {
+        use crate::shaping::{Bitrate, Rate as ByteRate};
+        let r = ByteRate {
+            bytes_per_s: 1,
+            burst_bytes: 1_000_000,
+        };
+        let b = Bitrate {
+            up: None,
+            down: Some(r),
+        };
+        let m = a.metered(key).expect("metered");
+        m.types.apply([None, Some(&b)]);
+        m.types.generation = 1;
+    }
+
+    /// Bytes left in `key`'s type-1 bucket down at `now_ms`.
+    fn type_left(a: &mut Admission, key: u64, now_ms: u64) -> u64 {
+        let m = a.metered(key).expect("metered");
+        let s = m.types.slot(1).expect("type 1 limited");
+        let r = m.types.rates(s)[1];
+        m.buckets[s][1].available(&r, now_ms)
+    }
+
+    #[test]
+    fn an_entry_stays_until_its_type_buckets_refill() {
+        let mut a = Admission::with_seed(64, 1);
+        assert_eq!(a.admit(3, &Limits::NONE, 0), Ok(()));
+        slow_type(&mut a, 3);
+        let m = a.metered(3).expect("metered");
+        let (s, r) = (m.types.slot(1).expect("slot"), m.types.rates(0)[1]);
+        assert!(m.buckets[s][1].fits(&r, 0, 1_000_000_000));
+        m.buckets[s][1].spend(1_000_000_000);
+        a.release(3, 0);
+        a.sweep(10_000, 1 << 20);
+        assert_eq!(a.len(), 1, "10 s refill 10 of 1 000 000 bytes");
+        a.sweep(1_000_000_000, 1 << 20);
         assert!(a.is_empty());
     }
 
@@ -498,11 +663,23 @@ mod tests {
             let mut a = Admission::with_seed(16, 3);
             let l = limits(Some(1000), 0, 0);
             let mut live = std::collections::HashMap::new();
+            let mut marked = std::collections::HashSet::new();
             for (k, add) in ops {
                 let n = live.entry(k).or_insert(0u32);
                 if add {
                     if a.admit(k, &l, 0).is_ok() {
                         *n += 1;
+                        if k % 2 == 0 && marked.insert(k) {
+                            // Even keys' type buckets hold what says whose
+                            // they are (and so keep their entries: they
+                            // never refill); odd keys' entries go at release.
+                            slow_type(&mut a, k);
+                            let m = a.metered(k).expect("metered");
+                            let r = m.types.rates(0)[1];
+                            let need = (k + 1) * 1000;
+                            prop_assert!(m.buckets[0][1].fits(&r, 0, need));
+                            m.buckets[0][1].spend(need);
+                        }
                     }
                 } else if *n > 0 {
                     a.release(k, 0);
@@ -510,6 +687,10 @@ mod tests {
                 }
                 for (&k2, &n2) in &live {
                     prop_assert_eq!(a.live(k2), n2);
+                }
+                for &k2 in &marked {
+                    // The backward shift moves the type buckets with their entry.
+                    prop_assert_eq!(type_left(&mut a, k2, 0), 1_000_000 - k2 - 1);
                 }
             }
         }

@@ -1,9 +1,12 @@
 //! The `user_session_types` and `classify` sections: type names unique,
-//! rules that name defined types, sane port ranges and DSCP values.
+//! rules that name defined types, sane port ranges and DSCP values, and
+//! the types' bitrate limits (the subscriber limits' rules, at most
+//! `MAX_LIMITED_TYPES` of them).
 
 use super::{field, violation, Violation};
 use crate::config::locate::Seg;
 use crate::config::schema::Config;
+use dataplane::shaping::MAX_LIMITED_TYPES;
 use std::collections::HashSet;
 
 /// Checks both sections; the defined type names, for the service pools.
@@ -22,6 +25,19 @@ pub fn check(c: &Config) -> Result<HashSet<&str>, Violation> {
             vec![field("user_session_types")],
             "at most 250 user-session types".into(),
         ));
+    }
+    let mut limited = 0;
+    for (i, t) in c.user_session_types.iter().enumerate() {
+        let Some(b) = &t.bitrate else { continue };
+        let at = vec![field("user_session_types"), Seg::Index(i), field("bitrate")];
+        super::hardening::bitrate(b, &at)?;
+        limited += 1;
+        if limited > MAX_LIMITED_TYPES {
+            return Err(violation(
+                at,
+                format!("at most {MAX_LIMITED_TYPES} user-session types may have a bitrate limit"),
+            ));
+        }
     }
     for (i, r) in c.classify.iter().enumerate() {
         if !type_names.contains(r.user_session_type.as_str()) {

@@ -126,10 +126,16 @@ fn limits(l: &SubscriberLimits, at: Vec<Seg<'static>>) -> Result<(), Violation> 
 
 /// Largest bitrate limit, Mbit/s (400 Gbit/s: beyond any port).
 pub(super) const MAX_MBIT: u32 = 400_000;
+/// Smallest bitrate burst, kB: one 1500-byte packet (the dataplane
+/// keeps at least a jumbo frame and a millisecond of the rate anyway, but a
+/// smaller figure is a mistake, not a wish).
+const MIN_BURST_KB: u32 = 2;
 /// Largest bitrate burst, kB (1 GB).
 const MAX_BURST_KB: u32 = 1_000_000;
 
-fn bitrate(b: &BitrateLimit, at: &[Seg<'static>]) -> Result<(), Violation> {
+/// Checks a bitrate limit at `at` (a subscriber's, or a user-session
+/// type's: one set of rules for both).
+pub(super) fn bitrate(b: &BitrateLimit, at: &[Seg<'static>]) -> Result<(), Violation> {
     let sub = |name: &'static str| {
         let mut p = at.to_vec();
         p.push(field(name));
@@ -153,10 +159,14 @@ fn bitrate(b: &BitrateLimit, at: &[Seg<'static>]) -> Result<(), Violation> {
             });
         }
     }
-    if b.burst_kb.is_some_and(|kb| kb == 0 || kb > MAX_BURST_KB) {
+    if b.burst_kb
+        .is_some_and(|kb| !(MIN_BURST_KB..=MAX_BURST_KB).contains(&kb))
+    {
         return Err(Violation {
             path: sub("burst_kb"),
-            message: format!("burst_kb must be 1..={MAX_BURST_KB} (kB of 1000 bytes)"),
+            message: format!(
+                "burst_kb must be {MIN_BURST_KB}..={MAX_BURST_KB} (kB of 1000 bytes; a burst must hold at least one 1500-byte packet)"
+            ),
         });
     }
     Ok(())

@@ -17,6 +17,7 @@ mod quota;
 mod records;
 mod remark;
 mod scan;
+mod type_bitrate;
 
 use super::*;
 use crate::event::Event;
