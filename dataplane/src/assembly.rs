@@ -206,6 +206,7 @@ mod tests {
                 probe_ports: None,
                 bitrate_meters: false,
                 fabric: None,
+                fragments: crate::tier2::FragmentLimits::DEFAULT,
             },
             topology: testkit::topology(),
             steering: SteeringTable::new(&gateways).unwrap(),

@@ -103,6 +103,7 @@ impl Lab {
                 probe_ports: Some(PROBE_PORTS),
                 bitrate_meters: true,
                 fabric: None,
+                fragments: dataplane::tier2::FragmentLimits::DEFAULT,
             },
             topology: topology(),
             steering: steering_table,

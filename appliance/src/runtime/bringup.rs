@@ -333,6 +333,10 @@ pub fn assemble_workers(
             probe_ports: cfg.health.active.as_ref().map(|a| a.source_ports),
             bitrate_meters: cfg.has_bitrate_limits(),
             fabric: plan::fabric(cfg),
+            fragments: dataplane::tier2::FragmentLimits {
+                max_datagrams: cfg.gateway.fragments.max_datagrams,
+                timeout_ms: cfg.gateway.fragments.timeout_ms,
+            },
         },
         topology: plan::topology(cfg, macs, &policy),
         steering,

@@ -439,6 +439,7 @@ impl Lab {
                 probe_ports: None,
                 bitrate_meters: true,
                 fabric,
+                fragments: dataplane::tier2::FragmentLimits::DEFAULT,
             },
             topology: topology(s.gateway_addrs, fabric.map(|f| f.addr)),
             steering,

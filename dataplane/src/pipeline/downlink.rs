@@ -32,6 +32,9 @@ impl Worker {
         ev: &mut E,
     ) -> Verdict {
         let now_ms = rx.now_ms;
+        let fragment = ip
+            .is_fragment()
+            .then(|| super::fragments::fragment_key(f.bytes(), ip, false));
         if !normalize(f, ip.start(), ip.total) {
             return Verdict::Drop(DropReason::Truncated);
         }
@@ -64,6 +67,18 @@ impl Worker {
             };
         if !from_server {
             return Verdict::Drop(DropReason::ReplyMismatch);
+        }
+        // Fragments hook (fragments.rs): the first of a datagram's pieces
+        // leaves the entry the later ones follow.
+        if let Some(key) = fragment {
+            let follow = crate::tier2::Follow::Session {
+                idx,
+                gw_port: e.gw_port,
+                created_ms: e.created_ms,
+            };
+            if self.gw.fragments.open(key, follow, now_ms).is_err() {
+                return Verdict::Drop(DropReason::FragmentTableFull);
+            }
         }
         // Bitrate limit hook (rate_limit.rs): dropped, or re-marked where
         // its type says so.

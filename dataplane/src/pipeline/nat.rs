@@ -141,6 +141,26 @@ pub fn rewrite(ip: &mut [u8], ihl: usize, proto: u8, rw: &Rewrite, ident_from_sr
     }
 }
 
+/// The IPv4 header part of [`rewrite`] alone, for a fragment other than
+/// the first (`fragments.rs`): new addresses, TTL decremented, header
+/// checksum updated. Its L4 checksum lives in the first fragment, whose
+/// incremental update already covers the whole datagram's new
+/// pseudo-header and ports.
+#[inline]
+pub fn rewrite_addresses(ip: &mut [u8], src: Ipv4Addr, dst: Ipv4Addr) {
+    let Some(Ok(hdr)) = ip.get_mut(..20).map(<&mut [u8; 20]>::try_from) else {
+        return;
+    };
+    let (new_src, new_dst) = (u32::from(src), u32::from(dst));
+    let addrs = diff32(diff32(0, rd32(hdr, 12), new_src), rd32(hdr, 16), new_dst);
+    let old_ttl_word = rd16(hdr, 8);
+    hdr[8] = hdr[8].saturating_sub(1);
+    let csum = apply(rd16(hdr, 10), diff16(addrs, old_ttl_word, rd16(hdr, 8)));
+    wr16(hdr, 10, csum);
+    hdr[12..16].copy_from_slice(&new_src.to_be_bytes());
+    hdr[16..20].copy_from_slice(&new_dst.to_be_bytes());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
