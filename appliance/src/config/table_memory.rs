@@ -29,6 +29,7 @@ pub fn worker_bytes(c: &Config) -> u64 {
         n_addrs,
         c.has_bitrate_limits(),
     ) + u64::from(c.rings.events) * std::mem::size_of::<dataplane::event::Event>() as u64
+        + dataplane::tier2::FragmentTable::preallocated_bytes(c.gateway.fragments.max_datagrams)
 }
 
 fn gib(bytes: u64) -> f64 {
