@@ -68,18 +68,6 @@ impl Worker {
         if !from_server {
             return Verdict::Drop(DropReason::ReplyMismatch);
         }
-        // Fragments hook (fragments.rs): the first of a datagram's pieces
-        // leaves the entry the later ones follow.
-        if let Some(key) = fragment {
-            let follow = crate::tier2::Follow::Session {
-                idx,
-                gw_port: e.gw_port,
-                created_ms: e.created_ms,
-            };
-            if self.gw.fragments.open(key, follow, now_ms).is_err() {
-                return Verdict::Drop(DropReason::FragmentTableFull);
-            }
-        }
         // Bitrate limit hook (rate_limit.rs): dropped, or re-marked where
         // its type says so.
         if e.flags.0 & SessionFlags::BITRATE.0 != 0
@@ -179,6 +167,13 @@ impl Worker {
                     server: server_index,
                 },
             );
+        }
+        // Fragments hook (fragments.rs): the first of a datagram's pieces,
+        // about to leave, leaves the entry the later ones follow.
+        if let Some(key) = fragment {
+            if let Err(r) = self.open_fragment(key, idx, now_ms) {
+                return Verdict::Drop(r);
+            }
         }
         rewrite(&mut f.bytes_mut()[IP..], l4.ihl(), proto, &rw, false);
         if let Some(delta) = splice {

@@ -48,7 +48,7 @@ impl Worker {
             Err(r) => return Verdict::Drop(r),
         };
         // Fragments hook (fragments.rs): a later one follows its first; a
-        // first one goes on and is recorded below.
+        // first one goes on and is recorded once nothing drops it.
         let fragment = if inner.is_fragment() {
             if !self.follows_fragments() {
                 return Verdict::Drop(DropReason::Fragment);
@@ -141,11 +141,6 @@ impl Worker {
                 }
             }
         };
-        if let Some(key) = fragment {
-            if let Err(r) = self.open_fragment(key, idx, now_ms) {
-                return Verdict::Drop(r);
-            }
-        }
         let ip_len = u32::from(inner.total);
         let Some(e) = self.gw.table.get_mut(idx) else {
             return Verdict::Drop(DropReason::NoUserSession);
@@ -236,6 +231,12 @@ impl Worker {
                 return Verdict::Drop(DropReason::Fragment);
             }
             if let Err(r) = self.proxy_to_server(f, idx, &l4, proxy_v2) {
+                return Verdict::Drop(r);
+            }
+        }
+        // A first fragment that leaves: its datagram's later ones follow.
+        if let Some(key) = fragment {
+            if let Err(r) = self.open_fragment(key, idx, now_ms) {
                 return Verdict::Drop(r);
             }
         }

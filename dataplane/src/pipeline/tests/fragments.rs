@@ -455,3 +455,20 @@ proptest! {
         prop_assert!(b.workers[0].gw.fragments.is_empty());
     }
 }
+
+#[test]
+fn a_first_fragment_that_is_dropped_leaves_nothing_to_follow() {
+    let mut lab = Lab::new(1);
+    // UDP to the web VIP, a TCP service: no service.
+    let d = udp(UE, 40009, VIP, 80, &question(), (UE_MAC, port_mac(ACC)));
+    let pieces = fragments(&d, 16, 11);
+    assert_eq!(
+        lab.up(ACC, &pieces[0]).0,
+        Verdict::Drop(DropReason::NoService)
+    );
+    assert_eq!(lab.live(), 0);
+    assert!(lab.workers[0].gw.fragments.is_empty());
+    for p in &pieces[1..] {
+        assert_eq!(lab.up(ACC, p).0, Verdict::Drop(DropReason::FragmentNoFirst));
+    }
+}
