@@ -903,3 +903,72 @@ fn a_type_bitrate_limit_is_accepted_with_a_subscriber_limit() {
     assert_eq!(status.code(), Some(0), "{stderr}");
     assert_eq!(stdout.trim(), format!("{path}: ok"));
 }
+
+/// `base` with `gateway.fragments` set to `fragments`, on a line of its
+/// own (line 12).
+fn with_fragments(fragments: &str) -> String {
+    with(
+        &base("x"),
+        "user_sessions_per_worker: 1024),",
+        &format!("user_sessions_per_worker: 1024,\n        fragments: {fragments}),"),
+    )
+}
+
+#[test]
+fn fragment_table_larger_than_its_bound() {
+    let text = with_fragments("(max_datagrams: 2000000)");
+    rejected(
+        "fragments-max",
+        &text,
+        12,
+        Some("2000000"),
+        "max_datagrams 2000000 is over 1048576",
+    );
+}
+
+#[test]
+fn fragment_timeout_out_of_range() {
+    for (i, t) in ["0", "30001"].iter().enumerate() {
+        let text = with_fragments(&format!("(max_datagrams: 64, timeout_ms: {t})"));
+        rejected(
+            &format!("fragments-timeout-{i}"),
+            &text,
+            12,
+            Some(t),
+            &format!("timeout_ms {t} must be 1..=30000"),
+        );
+    }
+}
+
+#[test]
+fn fragment_settings_unknown_field() {
+    let text = with_fragments("(max_datagram: 64)");
+    rejected(
+        "fragments-field",
+        &text,
+        12,
+        Some("max_datagram"),
+        "max_datagram",
+    );
+}
+
+#[test]
+fn valid_fragment_settings_are_accepted() {
+    for (i, fr) in [
+        "(max_datagrams: 0)",
+        "(max_datagrams: 0, timeout_ms: 0)",
+        "(max_datagrams: 4096, timeout_ms: 30000)",
+        "(timeout_ms: 500)",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let scratch = Scratch::new(&format!("fragments-ok-{i}"));
+        let file = scratch.path("ok.ron");
+        std::fs::write(&file, with_fragments(fr)).expect("write");
+        let path = file.to_str().expect("utf-8 path");
+        let (status, stdout, stderr) = run_to_end(&["check-config", path], LIMIT);
+        assert_eq!(status.code(), Some(0), "{fr}: {stderr}");
+        assert_eq!(stdout.trim(), format!("{path}: ok"));
+    }
+}

@@ -21,6 +21,7 @@ const SOME_DROP_REASONS: &[&str] = &[
     "port_exhausted",
     "reply_mismatch",
     "handoff_ring_full",
+    "fragment_no_first",
     "syn_cookie_invalid",
     "syn_proxy_pending",
     "bitrate_limited",

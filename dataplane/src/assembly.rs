@@ -207,6 +207,7 @@ mod tests {
                 bitrate_meters: false,
                 limited_types: 0,
                 fabric: None,
+                fragments: crate::tier2::FragmentLimits::DEFAULT,
             },
             topology: testkit::topology(),
             steering: SteeringTable::new(&gateways).unwrap(),

@@ -64,8 +64,24 @@ drop_reasons! {
     UnsupportedEthertype => "unsupported_ethertype",
     /// IPv4 header invalid: version, IHL or total length.
     BadIpHeader => "bad_ip_header",
-    /// IPv4 fragment: Tandem does not reassemble.
+    /// IPv4 fragment Tandem does not follow: any, with
+    /// `gateway.fragments.max_datagrams: 0`; else one that is not for a
+    /// user session (to Tandem's own addresses or a VIP's ping, a
+    /// fragmented GTP-U or fabric packet, an ICMP error, a PROXY protocol
+    /// connection). Nothing is reassembled.
     Fragment => "ip_fragment",
+    /// A later IPv4 fragment (offset > 0) whose datagram's first fragment
+    /// did not pass here (not yet, or its entry was ended: last fragment
+    /// seen, user session gone).
+    FragmentNoFirst => "fragment_no_first",
+    /// A first IPv4 fragment when the worker's fragment table
+    /// (`gateway.fragments.max_datagrams`) has no room for its datagram.
+    FragmentTableFull => "fragment_table_full",
+    /// A later IPv4 fragment that came more than
+    /// `gateway.fragments.timeout_ms` after its datagram's first.
+    FragmentTimeout => "fragment_timeout",
+    /// A first IPv4 fragment too short to hold its TCP, UDP or ICMP header.
+    FragmentShortFirst => "fragment_short_first",
     /// Not TCP, UDP or ICMP.
     UnsupportedProtocol => "unsupported_protocol",
     /// TCP/UDP/ICMP header invalid.

@@ -196,6 +196,37 @@ impl Lab {
         (range, topo): ((u16, u16), Topology),
         fabric: Option<crate::pipeline::fabric::FabricConfig>,
     ) -> Lab {
+        Lab::build(
+            n_workers,
+            capacity,
+            key,
+            (range, topo),
+            (fabric, crate::tier2::FragmentLimits::DEFAULT),
+        )
+    }
+
+    /// Like [`Lab::new`] with fragment table bounds of the caller's
+    /// (`gateway.fragments`; [`Lab::new`] has the config's defaults).
+    pub fn with_fragments(n_workers: u16, fragments: crate::tier2::FragmentLimits) -> Lab {
+        Lab::build(
+            n_workers,
+            1 << 12,
+            SessionKeyMode::SourceIp,
+            (PORT_RANGE, topology()),
+            (None, fragments),
+        )
+    }
+
+    fn build(
+        n_workers: u16,
+        capacity: u32,
+        key: SessionKeyMode,
+        (range, topo): ((u16, u16), Topology),
+        (fabric, fragments): (
+            Option<crate::pipeline::fabric::FabricConfig>,
+            crate::tier2::FragmentLimits,
+        ),
+    ) -> Lab {
         let gateways: Vec<Gateway> = (0..n_workers)
             .map(|i| Gateway {
                 id: GatewayId(u32::from(i)),
@@ -219,6 +250,7 @@ impl Lab {
                 bitrate_meters: true,
                 limited_types: 2,
                 fabric,
+                fragments,
             },
             topology: topo,
             steering: SteeringTable::new(&gateways).unwrap(),

@@ -104,6 +104,7 @@ impl Lab {
                 bitrate_meters: true,
                 limited_types: 0,
                 fabric: None,
+                fragments: dataplane::tier2::FragmentLimits::DEFAULT,
             },
             topology: topology(),
             steering: steering_table,

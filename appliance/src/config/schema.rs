@@ -395,6 +395,31 @@ pub struct Gateway {
     /// Same for UDP and ICMP, ms.
     #[serde(default = "default_quarantine_other")]
     pub quarantine_other_ms: u64,
+    /// IPv4 fragments that follow their datagram's first (per worker).
+    #[serde(default)]
+    pub fragments: Fragments,
+}
+
+/// `gateway.fragments`: each worker follows the later fragments of at most
+/// `max_datagrams` fragmented IPv4 datagrams at once, each for
+/// `timeout_ms` after its first fragment (a table allocated at start).
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Fragments {
+    /// 0: no fragment is followed (every one is dropped `ip_fragment`).
+    #[serde(default = "default_fragment_datagrams")]
+    pub max_datagrams: u32,
+    #[serde(default = "default_fragment_timeout")]
+    pub timeout_ms: u64,
+}
+
+impl Default for Fragments {
+    fn default() -> Self {
+        Fragments {
+            max_datagrams: default_fragment_datagrams(),
+            timeout_ms: default_fragment_timeout(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
@@ -843,6 +868,12 @@ fn default_quarantine_tcp() -> u64 {
 }
 fn default_quarantine_other() -> u64 {
     1_000
+}
+fn default_fragment_datagrams() -> u32 {
+    1024
+}
+fn default_fragment_timeout() -> u64 {
+    2_000
 }
 fn default_session_key() -> SessionKey {
     SessionKey::SourceIp

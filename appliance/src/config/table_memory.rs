@@ -30,6 +30,7 @@ pub fn worker_bytes(c: &Config) -> u64 {
         c.has_bitrate_limits(),
         c.limited_types(),
     ) + u64::from(c.rings.events) * std::mem::size_of::<dataplane::event::Event>() as u64
+        + dataplane::tier2::FragmentTable::preallocated_bytes(c.gateway.fragments.max_datagrams)
 }
 
 fn gib(bytes: u64) -> f64 {

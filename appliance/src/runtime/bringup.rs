@@ -334,6 +334,10 @@ pub fn assemble_workers(
             bitrate_meters: cfg.has_bitrate_limits(),
             limited_types: cfg.limited_types(),
             fabric: plan::fabric(cfg),
+            fragments: dataplane::tier2::FragmentLimits {
+                max_datagrams: cfg.gateway.fragments.max_datagrams,
+                timeout_ms: cfg.gateway.fragments.timeout_ms,
+            },
         },
         topology: plan::topology(cfg, macs, &policy),
         steering,

@@ -440,6 +440,7 @@ impl Lab {
                 bitrate_meters: true,
                 limited_types: 1,
                 fabric,
+                fragments: dataplane::tier2::FragmentLimits::DEFAULT,
             },
             topology: topology(s.gateway_addrs, fabric.map(|f| f.addr)),
             steering,

@@ -32,6 +32,9 @@ impl Worker {
         ev: &mut E,
     ) -> Verdict {
         let now_ms = rx.now_ms;
+        let fragment = ip
+            .is_fragment()
+            .then(|| super::fragments::fragment_key(f.bytes(), ip, false));
         if !normalize(f, ip.start(), ip.total) {
             return Verdict::Drop(DropReason::Truncated);
         }
@@ -164,6 +167,13 @@ impl Worker {
                     server: server_index,
                 },
             );
+        }
+        // Fragments hook (fragments.rs): the first of a datagram's pieces,
+        // about to leave, leaves the entry the later ones follow.
+        if let Some(key) = fragment {
+            if let Err(r) = self.open_fragment(key, idx, now_ms) {
+                return Verdict::Drop(r);
+            }
         }
         rewrite(&mut f.bytes_mut()[IP..], l4.ihl(), proto, &rw, false);
         if let Some(delta) = splice {

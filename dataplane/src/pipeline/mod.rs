@@ -10,6 +10,7 @@
 mod downlink;
 mod expiry;
 pub mod fabric;
+mod fragments;
 pub mod hold;
 pub mod inspect;
 mod l2;
@@ -42,7 +43,10 @@ use crate::event::{Event, EventSink};
 use crate::policy::{Policy, MAX_SERVERS};
 use crate::rcu::Reader;
 use crate::tier1::{SessionKeyMode, SteeringTable};
-use crate::tier2::{Admission, PortAllocator, Quarantine, TimerWheel, UserSessionTable};
+use crate::tier2::{
+    Admission, FragmentLimits, FragmentTable, PortAllocator, Quarantine, TimerWheel,
+    UserSessionTable,
+};
 use crate::topology::{Neighbours, Topology};
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -154,6 +158,9 @@ pub struct WorkerConfig {
     /// This appliance's place on the cluster fabric (`fabric.rs`); `None`
     /// stand-alone.
     pub fabric: Option<fabric::FabricConfig>,
+    /// Bounds of the fragment table (`fragments.rs`): how many fragmented
+    /// datagrams are followed at once, for how long.
+    pub fragments: FragmentLimits,
 }
 
 /// The snapshots a worker reads.
@@ -277,6 +284,8 @@ struct Gateway {
     synproxy: synproxy::SynProxy,
     /// PROXY protocol v2 toward servers: per-session ISN slots (`proxy_protocol`).
     proxy: proxy_protocol::ProxyV2,
+    /// Fragmented datagrams being followed (`fragments.rs`).
+    fragments: FragmentTable,
 }
 
 /// Timer wheel geometry: 100 ms ticks, 4096 slots (one turn ≈ 7 minutes;
@@ -317,6 +326,7 @@ impl Worker {
         let synproxy = synproxy::SynProxy::new(cfg.table_capacity);
         let proxy = proxy_protocol::ProxyV2::new(cfg.table_capacity);
         let dscp_marks = snaps.policy.get().marks_dscp();
+        let fragments = cfg.fragments;
         Ok(Worker {
             dscp_marks,
             over_limit: None,
@@ -337,6 +347,7 @@ impl Worker {
                 server_hops: vec![ServerHop::UNKNOWN; MAX_SERVERS].into_boxed_slice(),
                 synproxy,
                 proxy,
+                fragments: FragmentTable::new(fragments),
             },
             // Starts full: the first refusals are answered at once.
             limiter: ReplyLimiter {

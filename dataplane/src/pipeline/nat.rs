@@ -153,6 +153,33 @@ pub fn rewrite(ip: &mut [u8], ihl: usize, proto: u8, rw: &Rewrite, ident_from_sr
     }
 }
 
+/// The IPv4 header part of [`rewrite`] alone, for a fragment other than
+/// the first (`fragments.rs`): new addresses, TTL decremented, header
+/// checksum updated. Its L4 checksum lives in the first fragment, whose
+/// incremental update already covers the whole datagram's new
+/// pseudo-header and ports.
+#[inline]
+pub fn rewrite_addresses(ip: &mut [u8], src: Ipv4Addr, dst: Ipv4Addr) {
+    let Some(Ok(hdr)) = ip.get_mut(..20).map(<&mut [u8; 20]>::try_from) else {
+        return;
+    };
+    // Words summed as they lie in memory, as in `rewrite`.
+    let (new_src, new_dst) = (src.octets(), dst.octets());
+    let old_src = ne32(&[hdr[12], hdr[13], hdr[14], hdr[15]]);
+    let old_dst = ne32(&[hdr[16], hdr[17], hdr[18], hdr[19]]);
+    let addrs = diff32(diff32(0, old_src, ne32(&new_src)), old_dst, ne32(&new_dst));
+    let old_ttl_word = ne16(&[hdr[8], hdr[9]]);
+    hdr[8] = hdr[8].saturating_sub(1);
+    let ttl_word = ne16(&[hdr[8], hdr[9]]);
+    let csum = apply(
+        ne16(&[hdr[10], hdr[11]]),
+        diff16(addrs, old_ttl_word, ttl_word),
+    );
+    hdr[10..12].copy_from_slice(&csum.to_ne_bytes());
+    hdr[12..16].copy_from_slice(&new_src);
+    hdr[16..20].copy_from_slice(&new_dst);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -30,7 +30,7 @@ pub(super) fn replace_contents<F: Frame>(f: &mut F, data: &[u8]) -> bool {
 
 /// Whether `ip` is answered for on `port`: one of our addresses there, or
 /// a VIP on an access port.
-fn is_ours(w: &Worker, port: u16, ip: Ipv4Addr) -> bool {
+pub(super) fn is_ours(w: &Worker, port: u16, ip: Ipv4Addr) -> bool {
     w.topo.local(port, ip).is_some()
         || (w.topo.role(port) == Some(Role::Access) && w.snaps.policy.get().services.is_vip(ip))
 }

@@ -31,8 +31,14 @@ use crate::wire::{
 };
 use std::net::Ipv4Addr;
 
+/// MF in the IPv4 flags-and-offset word.
+const FRAG_MF: u16 = 0x2000;
+/// The fragment offset (8-byte units) in the IPv4 flags-and-offset word.
+const FRAG_OFFSET_MASK: u16 = 0x1fff;
+
 /// An IPv4 header that passed the pipeline's checks (version, IHL, total
-/// length within the frame, not a fragment).
+/// length within the frame). A fragment passes too, marked in `frag`: the
+/// pipeline follows it (`fragments.rs`) or drops it as `ip_fragment`.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Ip {
     /// Offset of the header in the frame (see [`Ip::start`]).
@@ -41,6 +47,10 @@ pub(super) struct Ip {
     ihl: u8,
     /// The total length field (header and payload).
     pub total: u16,
+    /// The flags-and-offset word less DF: MF (0x2000) and the fragment
+    /// offset in 8-byte units; 0 for a packet that is not a fragment. (It
+    /// fits in the record's padding: the record stays as large as it was.)
+    pub frag: u16,
     pub proto: u8,
     pub ttl: u8,
     pub dscp: u8,
@@ -71,6 +81,25 @@ impl Ip {
     #[inline]
     pub fn end(&self) -> usize {
         self.start() + usize::from(self.total)
+    }
+
+    /// Whether this packet is a piece of a fragmented datagram.
+    #[inline(always)]
+    pub fn is_fragment(&self) -> bool {
+        self.frag != 0
+    }
+
+    /// Whether this is a fragment other than the first (offset > 0): it
+    /// carries no L4 header.
+    #[inline]
+    pub fn is_later_fragment(&self) -> bool {
+        self.frag & FRAG_OFFSET_MASK != 0
+    }
+
+    /// Whether more fragments follow this one (MF).
+    #[inline]
+    pub fn more_fragments(&self) -> bool {
+        self.frag & FRAG_MF != 0
     }
 
     /// This header, `by` bytes further into a frame (or, negative, nearer
@@ -437,7 +466,8 @@ fn ipv6_at(b: &[u8], off: usize) -> Result<Ip6, DropReason> {
 }
 
 /// The IPv4 header at `off`, checked: `Truncated` under 20 bytes,
-/// `BadIpHeader` for a wrong version, IHL or total length, `Fragment`.
+/// `BadIpHeader` for a wrong version, IHL or total length. A fragment is
+/// read with its flags and offset in `frag`.
 #[inline(always)]
 fn ipv4_at(b: &[u8], off: usize) -> Result<Ip, DropReason> {
     let bytes = b.get(off..).ok_or(DropReason::Truncated)?;
@@ -446,13 +476,16 @@ fn ipv4_at(b: &[u8], off: usize) -> Result<Ip, DropReason> {
         Err(WireError::Truncated) if bytes.len() < 20 => return Err(DropReason::Truncated),
         Err(_) => return Err(DropReason::BadIpHeader),
     };
-    if ip.is_fragment() {
-        return Err(DropReason::Fragment);
-    }
+    let frag = if ip.is_fragment() {
+        u16::from_be_bytes([bytes[6], bytes[7]]) & (FRAG_MF | FRAG_OFFSET_MASK)
+    } else {
+        0
+    };
     Ok(Ip {
         off: off as u32,
         ihl: ip.header_len() as u8,
         total: ip.total_len() as u16,
+        frag,
         proto: ip.protocol(),
         ttl: ip.ttl(),
         dscp: ip.dscp(),
@@ -465,7 +498,8 @@ fn ipv4_at(b: &[u8], off: usize) -> Result<Ip, DropReason> {
 /// offset of the inner IPv4 packet), or None if it is not one.
 #[inline]
 fn gtp_inner(b: &[u8], ip: &Ip) -> Option<(u32, Ipv4Addr, usize)> {
-    if ip.proto != PROTO_UDP {
+    // A fragmented tunnel packet is not unwrapped (tier 1 drops it).
+    if ip.proto != PROTO_UDP || ip.is_fragment() {
         return None;
     }
     // The UDP header as far as the frame goes (not cut at the length
@@ -482,10 +516,15 @@ fn gtp_inner(b: &[u8], ip: &Ip) -> Option<(u32, Ipv4Addr, usize)> {
 }
 
 /// Ports (or the echo identifier), ICMP type and TCP flags and sequence
-/// numbers of the L4 header of `ip` (cut at its total length).
+/// numbers of the L4 header of `ip` (cut at its total length). A fragment
+/// other than the first has none (`Fragment`); a first fragment's is read
+/// by [`first_fragment_l4`].
 #[inline(always)]
 fn l4_info(b: &[u8], ip: &Ip) -> Result<L4Info, DropReason> {
     let l4 = b.get(ip.l4_off()..ip.end()).ok_or(DropReason::Truncated)?;
+    if ip.is_fragment() {
+        return first_fragment_l4(l4, ip);
+    }
     match ip.proto {
         PROTO_TCP => {
             let tcp = TcpSegment::new_checked(l4).map_err(|_| DropReason::BadL4Header)?;
@@ -539,4 +578,74 @@ fn l4_info(b: &[u8], ip: &Ip) -> Result<L4Info, DropReason> {
         }
         _ => Err(DropReason::UnsupportedProtocol),
     }
+}
+
+/// The L4 header of a fragment: only the first (offset 0) has one, and its
+/// length fields describe the whole datagram, not this piece, so only the
+/// header itself must be there (`FragmentShortFirst` if it is not). Out of
+/// line: unfragmented packets never come here.
+#[inline(never)]
+fn first_fragment_l4(l4: &[u8], ip: &Ip) -> Result<L4Info, DropReason> {
+    if ip.is_later_fragment() {
+        return Err(DropReason::Fragment);
+    }
+    let short = DropReason::FragmentShortFirst;
+    let mut info = L4Info {
+        proto: ip.proto,
+        ip_header_len: ip.ihl,
+        src_port: 0,
+        dst_port: 0,
+        icmp_type: 0,
+        flags: TcpFlags::NONE,
+        seg: Segment::default(),
+    };
+    match ip.proto {
+        PROTO_TCP => {
+            let tcp = TcpSegment::new_unchecked(l4);
+            let doff = l4.get(12).map_or(0, |b| usize::from(b >> 4) * 4);
+            if doff < 20 || l4.len() < doff {
+                return Err(if l4.len() < 20 {
+                    short
+                } else {
+                    DropReason::BadL4Header
+                });
+            }
+            let flags = TcpFlags::from_header_byte(tcp.flags().bits());
+            info.src_port = tcp.src_port();
+            info.dst_port = tcp.dst_port();
+            info.flags = flags;
+            info.seg = Segment {
+                seq: tcp.seq_number(),
+                ack: tcp.ack_number(),
+                window: tcp.window(),
+                // This piece's payload only: the window tracker sees less
+                // than was sent, never more.
+                payload: (l4.len() - doff) as u32,
+                flags,
+                window_scale: if flags.syn() {
+                    crate::wire::tcp_options::window_scale(&l4[..doff])
+                } else {
+                    None
+                },
+            };
+        }
+        PROTO_UDP => {
+            if l4.len() < 8 {
+                return Err(short);
+            }
+            let udp = UdpDatagram::new_unchecked(l4);
+            info.src_port = udp.src_port();
+            info.dst_port = udp.dst_port();
+        }
+        PROTO_ICMP => {
+            if l4.len() < 8 {
+                return Err(short);
+            }
+            let icmp = IcmpPacket::new_unchecked(l4);
+            info.src_port = icmp.echo_ident();
+            info.icmp_type = icmp.msg_type();
+        }
+        _ => return Err(DropReason::UnsupportedProtocol),
+    }
+    Ok(info)
 }

@@ -103,6 +103,9 @@ impl Worker {
             Err(NotIpv4::Ipv6(ip6)) => return own_addresses_v6::ipv6(self, f, rx.port, &ip6),
             Err(NotIpv4::Drop(r)) => return Verdict::Drop(r),
         };
+        if outer.is_fragment() && !self.follows_outer_fragment(role) {
+            return Verdict::Drop(DropReason::Fragment);
+        }
         match role {
             Role::Access => self.access_in(f, rx, outer, ev),
             Role::Server | Role::External => self.network_in(f, rx, outer, ev),
@@ -129,6 +132,9 @@ impl Worker {
             match p.tunnel {
                 Some((_, teid)) => {
                     let inner = match p.inner {
+                        Ok(ip) if ip.is_fragment() && !self.follows_fragments() => {
+                            return Verdict::Drop(DropReason::Fragment)
+                        }
                         Ok(ip) => ip,
                         Err(r) => return Verdict::Drop(r),
                     };
@@ -146,6 +152,17 @@ impl Worker {
             session_id(mode, outer.src, p.l2.vlan, None)
         };
 
+        // Fragments to a VIP or to our own address are not followed: a
+        // ping there is answered here, whole or not at all.
+        if outer.is_fragment()
+            && (matches!(
+                self.topo.local(in_port, outer.dst),
+                Some(LocalAddr::Port | LocalAddr::Gateway(_))
+            ) || (outer.proto == PROTO_ICMP
+                && own_addresses::is_ours(self, in_port, outer.dst)))
+        {
+            return Verdict::Drop(DropReason::Fragment);
+        }
         // Pings to a VIP or to our own address are answered here.
         if p.tunnel.is_none() && !handed_off {
             if let Some(v) = own_addresses::maybe_echo(self, f, in_port, outer) {
@@ -254,6 +271,11 @@ impl Worker {
         let in_port = rx.port;
         let b = f.bytes();
         match self.topo.local(in_port, ip.dst) {
+            Some(LocalAddr::Gateway(addr)) if ip.is_fragment() => {
+                self.network_fragment_in(f, rx, ip, addr, ev)
+            }
+            // Fragments to Tandem's own addresses are not followed.
+            Some(_) | None if ip.is_fragment() => Verdict::Drop(DropReason::Fragment),
             Some(LocalAddr::Gateway(addr)) => {
                 let proto = ip.proto;
                 let Some(l4) = b.get(ip.l4_off()..ip.end()) else {

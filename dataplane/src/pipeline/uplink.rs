@@ -49,6 +49,19 @@ impl Worker {
             Ok(ip) => ip,
             Err(r) => return Verdict::Drop(*r),
         };
+        // Fragments hook (fragments.rs): a later one follows its first; a
+        // first one goes on and is recorded once nothing drops it.
+        let fragment = if inner.is_fragment() {
+            if !self.follows_fragments() {
+                return Verdict::Drop(DropReason::Fragment);
+            }
+            if inner.is_later_fragment() {
+                return self.uplink_later_fragment(f, rx, inner, ev);
+            }
+            Some(super::fragments::fragment_key(f.bytes(), inner, true))
+        } else {
+            None
+        };
         if !normalize(f, inner.start(), inner.total) {
             return Verdict::Drop(DropReason::Truncated);
         }
@@ -215,7 +228,17 @@ impl Worker {
         // terminal's first byte, sequence numbers shifted after it (before
         // the translation, which updates the checksums incrementally).
         if proxy_v2 != 0 {
+            if fragment.is_some() {
+                // The header would not fit in front of a piece.
+                return Verdict::Drop(DropReason::Fragment);
+            }
             if let Err(r) = self.proxy_to_server(f, idx, l4, proxy_v2) {
+                return Verdict::Drop(r);
+            }
+        }
+        // A first fragment that leaves: its datagram's later ones follow.
+        if let Some(key) = fragment {
+            if let Err(r) = self.open_fragment(key, idx, now_ms) {
                 return Verdict::Drop(r);
             }
         }
@@ -235,7 +258,7 @@ impl Worker {
     /// scan and no neighbour hash lookup, so the flow-index lookup is its
     /// only hashed one. External hosts (no server index) take the full way.
     #[inline(always)]
-    fn send_to_server<F: Frame, E: EventSink>(
+    pub(super) fn send_to_server<F: Frame, E: EventSink>(
         &mut self,
         f: &mut F,
         server: Ipv4Addr,

@@ -9,6 +9,7 @@
 pub mod admission;
 pub mod flow_index;
 pub mod flow_state;
+pub mod fragment_table;
 pub mod path_guard;
 pub mod ports;
 pub mod select;
@@ -24,6 +25,7 @@ pub use admission::{Admission, Refusal};
 pub use flow_state::{
     Direction, EndReason, FlowState, IcmpState, TcpFlags, TcpState, Timeouts, UdpState,
 };
+pub use fragment_table::{Follow, FragmentKey, FragmentLimits, FragmentTable, Miss};
 pub use path_guard::{PathChange, PathGuard, PATH_QUIET_MS};
 pub use ports::{owner_core, try_owner_core, PortAllocator, PortPool, Quarantine, QuarantineClass};
 pub use select::{consistent, least_load, terminal_hash, LoadCounters, ServerCandidate};

@@ -315,10 +315,11 @@ fn malformed_frames_are_dropped_with_reasons() {
         Verdict::Drop(DropReason::BadIpHeader)
     );
     let mut fragment = good.clone();
-    fragment[20] = 0x20; // MF
+    fragment[20] = 0x20; // MF, offset 8: a later piece of nothing seen
+    fragment[21] = 1;
     assert_eq!(
         lab.up(ACC, &fragment).0,
-        Verdict::Drop(DropReason::Fragment)
+        Verdict::Drop(DropReason::FragmentNoFirst)
     );
     let mut bad_offset = good.clone();
     bad_offset[14 + 20 + 12] = 0x20; // data offset 2 words
