@@ -9,7 +9,9 @@ use dataplane::policy::{
     Service, ServiceSet, ServiceTable, Subscribers, SynProxyMode, UserSessionType,
 };
 use dataplane::shaping::{Bitrate, OnExhausted, QuotaPlan, Rate as ByteRate, MAX_THRESHOLDS};
-use dataplane::tier1::{Gateway, GatewayId, GatewayTarget, SessionId, SessionKeyMode};
+use dataplane::tier1::{
+    Gateway, GatewayId, GatewayTarget, Ipv6SessionPrefix, SessionId, SessionKeyMode,
+};
 use dataplane::tier2::{Quarantine, Timeouts};
 use dataplane::topology::{LocalAddr, Neighbours, PortInfo, Role, Topology};
 use dataplane::wire::{PROTO_TCP, PROTO_UDP};
@@ -37,6 +39,12 @@ pub fn session_key(k: SessionKey) -> SessionKeyMode {
         SessionKey::SourceIpVlan => SessionKeyMode::SourceIpVlan,
         SessionKey::GtpTeid => SessionKeyMode::GtpTeid,
     }
+}
+
+/// The IPv6 session prefix of `steering.ipv6_prefix_len` (validated to
+/// be one of the four lengths; /64 otherwise).
+pub fn ipv6_session_prefix(bits: u8) -> Ipv6SessionPrefix {
+    Ipv6SessionPrefix::from_bits(bits).unwrap_or_default()
 }
 
 pub fn timeouts(t: &config::Timeouts) -> Timeouts {

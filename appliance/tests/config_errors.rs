@@ -823,3 +823,38 @@ fn a_type_that_re_marks_over_its_limit_is_accepted() {
     assert_eq!(status.code(), Some(0), "{stderr}");
     assert_eq!(stdout.trim(), format!("{path}: ok"));
 }
+
+// ------------------------------------------------ IPv6 session prefix
+
+#[test]
+fn ipv6_session_prefix_lengths_48_56_60_and_64_are_valid() {
+    for len in [48, 56, 60, 64] {
+        let scratch = Scratch::new(&format!("v6len{len}"));
+        let file = scratch.path("ok.ron");
+        let text = with(
+            &base(&file_prefix("v6len")),
+            "    gateway:",
+            &format!("    steering: (ipv6_prefix_len: {len}),\n    gateway:"),
+        );
+        std::fs::write(&file, text).expect("write");
+        let path = file.to_str().expect("utf-8 path");
+        let (status, _, stderr) = run_to_end(&["check-config", path], LIMIT);
+        assert_eq!(status.code(), Some(0), "/{len}: {stderr}");
+    }
+}
+
+#[test]
+fn ipv6_session_prefix_length_that_is_not_one_of_the_four() {
+    let text = with(
+        &base("x"),
+        "    gateway:",
+        "    steering: (ipv6_prefix_len: 63),\n    gateway:",
+    );
+    rejected(
+        "v6len63",
+        &text,
+        11,
+        Some("63"),
+        "ipv6_prefix_len must be 48, 56, 60 or 64",
+    );
+}

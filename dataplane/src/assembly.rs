@@ -203,6 +203,7 @@ mod tests {
                     other_ms: 1,
                 },
                 session_key: SessionKeyMode::SourceIp,
+                ipv6_session_prefix: crate::tier1::Ipv6SessionPrefix::P64,
                 probe_ports: None,
                 bitrate_meters: false,
                 fabric: None,

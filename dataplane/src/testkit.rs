@@ -215,6 +215,7 @@ impl Lab {
                     other_ms: 1_000,
                 },
                 session_key: key,
+                ipv6_session_prefix: crate::tier1::Ipv6SessionPrefix::P64,
                 probe_ports: Some((1000, 1023)),
                 bitrate_meters: true,
                 fabric,

@@ -18,8 +18,11 @@
 # served; (d) `ctl stats` counts all of it: nd_replies, icmp_replies,
 # icmpv6_bad_neighbor_discovery, nd_ignored, ipv6_not_served, and no
 # unsupported_ethertype; (e) acc0's `mtu: Some(1400)` is the tap's MTU
-# and a 1400-byte IPv6 ping (the most that fits) is answered; (f) tandem
-# stops cleanly.
+# and a 1400-byte IPv6 ping (the most that fits) is answered; (g) tier 1
+# steers the terminal by its /64: the routed pings from two interface
+# identifiers of one /64 make one pinned session `2001:db8:1::/64` (`ctl
+# sessions`), whose gateway stays the same, and `ctl session delete` takes
+# the session in its address/length form; (f) tandem stops cleanly.
 # Prints PASS/FAIL per check and a last line "N passed, M failed".
 set -u
 
@@ -44,6 +47,8 @@ CTL_SOCKET="$WORKDIR/ctl.sock"
 
 ACC0_V6=2001:db8:1::1
 UE_V6=2001:db8:1::100
+UE_V6_OTHER_IID=2001:db8:1::beef:1
+UE_PREFIX_SESSION=2001:db8:1::/64
 ELSEWHERE_V6=2001:db8:9::1
 ACC0_MTU=1400
 
@@ -216,6 +221,46 @@ scenario_mtu() {
   fi
 }
 
+# The pinned sessions whose ID is an IPv6 prefix, one "ID GATEWAY" a line.
+v6_sessions() {
+  ctl --json sessions | "$PYTHON" -c '
+import json, sys
+for s in json.load(sys.stdin):
+    if ":" in s["id"] and not s["id"].startswith(("teid:", "id:", "raw:")):
+        print(s["id"], s.get("gateway"))'
+}
+
+# (g) Tier 1 steers an IPv6 terminal by its /64 (scenario_refused's
+# routed pings from $UE_V6 asked for the pin).
+scenario_prefix_session() {
+  local first second
+  wait_for 5 test -n "$(v6_sessions)"
+  first=$(v6_sessions)
+  if [ "$first" = "$UE_PREFIX_SESSION 0" ]; then pass "ctl sessions: $UE_V6's pings pinned session $first"; else
+    fail "ctl sessions after $UE_V6's pings: '$first', want '$UE_PREFIX_SESSION 0'"; fi
+  # The terminal takes another interface identifier in the same /64.
+  in_ue ip -6 addr add "$UE_V6_OTHER_IID/64" dev "$IF_ACC0" nodad || { fail "could not add $UE_V6_OTHER_IID"; return; }
+  local before
+  before=$(stat_of drop ipv6_not_served)
+  in_ue ping -6 -c 2 -i 0.2 -W 1 -I "$UE_V6_OTHER_IID" "$ELSEWHERE_V6" >/dev/null 2>&1
+  sleep 0.5
+  second=$(v6_sessions)
+  if [ "$second" = "$first" ] && [ "$(stat_of drop ipv6_not_served)" -ge $((before + 2)) ]; then
+    pass "ctl sessions after pings from $UE_V6_OTHER_IID: the same one session ($second)"
+  else
+    fail "ctl sessions after pings from $UE_V6_OTHER_IID: '$second', want '$first' (ipv6_not_served $before -> $(stat_of drop ipv6_not_served))"
+  fi
+  # Any address of the prefix with its length names the session.
+  local out
+  if out=$(ctl session delete "$UE_V6_OTHER_IID/64" 2>&1) && [ -z "$(v6_sessions)" ]; then
+    pass "ctl session delete $UE_V6_OTHER_IID/64: $out"
+  else
+    fail "ctl session delete $UE_V6_OTHER_IID/64: '$out', sessions left: '$(v6_sessions)'"
+  fi
+  if out=$(ctl session delete "fe80::1/64" 2>&1); then fail "a link-local prefix was taken as a session ID: $out"; else
+    pass "ctl refuses fe80::1/64 as a session ID"; fi
+}
+
 # (d) The counters.
 scenario_counters() {
   local n
@@ -244,6 +289,7 @@ setup
 scenario_ping
 scenario_ipv4
 scenario_refused
+scenario_prefix_session
 scenario_counters
 scenario_mtu
 stop_tandem 20

@@ -427,6 +427,11 @@ pub struct Steering {
     /// bucket holding one second's worth). Absent = no limit.
     #[serde(default)]
     pub learned_pins_per_s: Option<u32>,
+    /// How many leading bits of an IPv6 terminal's source address are its
+    /// session ID under `key: SourceIp` (48, 56, 60 or 64): a terminal that
+    /// changes the rest keeps its session and gateway.
+    #[serde(default = "default_ipv6_prefix_len")]
+    pub ipv6_prefix_len: u8,
 }
 
 impl Default for Steering {
@@ -437,6 +442,7 @@ impl Default for Steering {
             move_drain_s: default_move_drain(),
             learned_pins_max: None,
             learned_pins_per_s: None,
+            ipv6_prefix_len: default_ipv6_prefix_len(),
         }
     }
 }
@@ -840,6 +846,9 @@ fn default_quarantine_other() -> u64 {
 }
 fn default_session_key() -> SessionKey {
     SessionKey::SourceIp
+}
+fn default_ipv6_prefix_len() -> u8 {
+    64
 }
 fn default_idle_unpin() -> u64 {
     3600

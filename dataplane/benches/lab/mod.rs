@@ -436,6 +436,7 @@ impl Lab {
                 table_capacity: s.capacity,
                 quarantine: s.quarantine,
                 session_key: SessionKeyMode::SourceIp,
+                ipv6_session_prefix: dataplane::tier1::Ipv6SessionPrefix::P64,
                 probe_ports: None,
                 bitrate_meters: true,
                 fabric,

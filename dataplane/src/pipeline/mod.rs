@@ -41,7 +41,7 @@ use crate::counters::{Counter, DropReason, WorkerCounters};
 use crate::event::{Event, EventSink};
 use crate::policy::{Policy, MAX_SERVERS};
 use crate::rcu::Reader;
-use crate::tier1::{SessionKeyMode, SteeringTable};
+use crate::tier1::{Ipv6SessionPrefix, SessionKeyMode, SteeringTable};
 use crate::tier2::{Admission, PortAllocator, Quarantine, TimerWheel, UserSessionTable};
 use crate::topology::{Neighbours, Topology};
 use std::net::Ipv4Addr;
@@ -141,6 +141,9 @@ pub struct WorkerConfig {
     pub table_capacity: u32,
     pub quarantine: Quarantine,
     pub session_key: SessionKeyMode,
+    /// How much of an IPv6 terminal's source address is its session ID
+    /// (`steering.ipv6_prefix_len`; only under `SessionKeyMode::SourceIp`).
+    pub ipv6_session_prefix: Ipv6SessionPrefix,
     /// Source ports of active health probes (outside `port_range`): answers
     /// to them are reported to the control plane, never translated.
     pub probe_ports: Option<(u16, u16)>,

@@ -9,6 +9,7 @@ mod fabric;
 mod fragments;
 mod hardening;
 mod ipv6;
+mod ipv6_steering;
 mod limits;
 mod marks;
 mod prefetch_pass;
