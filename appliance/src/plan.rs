@@ -41,6 +41,18 @@ pub fn session_key(k: SessionKey) -> SessionKeyMode {
     }
 }
 
+/// NAT64 for the workers: on when the config has a `nat64` section (its
+/// prefix, validated to be a /96) or a service with a `vip6`; off (no side
+/// array, no buffer) otherwise.
+pub fn nat64(c: &config::Config) -> Option<dataplane::pipeline::Nat64Config> {
+    let prefix = c
+        .nat64
+        .as_ref()
+        .map(|n| dataplane::wire::Nat64Prefix::new(n.prefix.addr));
+    let vip6 = c.services.iter().any(|s| s.vip6.is_some());
+    (prefix.is_some() || vip6).then_some(dataplane::pipeline::Nat64Config { prefix })
+}
+
 /// The IPv6 session prefix of `steering.ipv6_prefix_len` (validated to
 /// be one of the four lengths; /64 otherwise).
 pub fn ipv6_session_prefix(bits: u8) -> Ipv6SessionPrefix {
@@ -97,6 +109,7 @@ pub fn service_table(c: &Config) -> ServiceTable {
         services.push(Service {
             name: s.name.clone(),
             vip: s.vip.map(|v| v.0),
+            vip6: s.vip6.map(|v| v.0),
             proto: proto(s.proto),
             port_lo: s.port,
             port_hi: s.port_end.unwrap_or(s.port),

@@ -94,6 +94,7 @@ pub fn policy() -> Policy {
             Service {
                 name: "web".into(),
                 vip: Some(VIP),
+                vip6: None,
                 proto: 6,
                 port_lo: 80,
                 port_hi: 80,
@@ -107,6 +108,7 @@ pub fn policy() -> Policy {
             Service {
                 name: "dns".into(),
                 vip: Some(DNS_VIP),
+                vip6: None,
                 proto: 17,
                 port_lo: 53,
                 port_hi: 53,
@@ -196,6 +198,32 @@ impl Lab {
         (range, topo): ((u16, u16), Topology),
         fabric: Option<crate::pipeline::fabric::FabricConfig>,
     ) -> Lab {
+        Lab::build(n_workers, capacity, key, (range, topo), (fabric, None))
+    }
+
+    /// A stand-alone lab with NAT64 on (`prefix`: the NAT64 prefix, if
+    /// any; the caller publishes a policy with IPv6 VIPs).
+    pub fn nat64(n_workers: u16, prefix: Option<crate::wire::Nat64Prefix>) -> Lab {
+        let nat64 = crate::pipeline::Nat64Config { prefix };
+        Lab::build(
+            n_workers,
+            1 << 12,
+            SessionKeyMode::SourceIp,
+            (PORT_RANGE, topology()),
+            (None, Some(nat64)),
+        )
+    }
+
+    fn build(
+        n_workers: u16,
+        capacity: u32,
+        key: SessionKeyMode,
+        (range, topo): ((u16, u16), Topology),
+        (fabric, nat64): (
+            Option<crate::pipeline::fabric::FabricConfig>,
+            Option<crate::pipeline::Nat64Config>,
+        ),
+    ) -> Lab {
         let gateways: Vec<Gateway> = (0..n_workers)
             .map(|i| Gateway {
                 id: GatewayId(u32::from(i)),
@@ -215,6 +243,7 @@ impl Lab {
                     other_ms: 1_000,
                 },
                 session_key: key,
+                nat64,
                 ipv6_session_prefix: crate::tier1::Ipv6SessionPrefix::P64,
                 probe_ports: Some((1000, 1023)),
                 bitrate_meters: true,

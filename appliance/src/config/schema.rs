@@ -58,6 +58,10 @@ pub struct Config {
     /// = a stand-alone appliance (see docs/cluster.md).
     #[serde(default)]
     pub cluster: Option<super::cluster::Cluster>,
+    /// NAT64 for IPv6 terminals: destinations inside `prefix` are the IPv4
+    /// hosts they embed (RFC 6052). Absent: only services' `vip6`.
+    #[serde(default)]
+    pub nat64: Option<Nat64>,
 }
 
 /// Server health checks.
@@ -447,6 +451,22 @@ impl Default for Steering {
     }
 }
 
+/// The `nat64` section.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Nat64 {
+    /// The RFC 6052 prefix (a /96) whose addresses embed IPv4 ones.
+    #[serde(default = "default_nat64_prefix")]
+    pub prefix: super::net::Ipv6Cidr,
+}
+
+fn default_nat64_prefix() -> super::net::Ipv6Cidr {
+    super::net::Ipv6Cidr {
+        addr: std::net::Ipv6Addr::new(0x64, 0xff9b, 0, 0, 0, 0, 0, 0),
+        prefix_len: 96,
+    }
+}
+
 /// Global settings of the SYN proxy (SYN flood defence).
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -494,6 +514,10 @@ pub struct Service {
     /// another service's `pools`.
     #[serde(default)]
     pub vip: Option<Ip>,
+    /// An IPv6 VIP instead: IPv6 terminals reach the (IPv4) servers
+    /// through NAT64.
+    #[serde(default)]
+    pub vip6: Option<super::net::Ip6>,
     pub proto: Proto,
     /// Destination port, or the first of a range.
     pub port: u16,

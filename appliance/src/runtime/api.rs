@@ -673,6 +673,7 @@ impl Control {
             p.services.services.push(Service {
                 name: name.clone(),
                 vip: Some(vip),
+                vip6: None,
                 proto,
                 port_lo: port,
                 port_hi: end,

@@ -16,6 +16,7 @@ mod l2;
 mod limit;
 mod marks;
 pub mod nat;
+mod nat64;
 mod own_addresses;
 mod own_addresses_v6;
 mod parse;
@@ -30,6 +31,7 @@ mod synproxy;
 mod ttl;
 mod uplink;
 
+pub use nat64::Nat64Config;
 pub use parse::FrameRecord;
 pub use prefetch_pass::PREFETCH_MAX;
 pub use steer::Ingress;
@@ -153,6 +155,9 @@ pub struct WorkerConfig {
     /// This appliance's place on the cluster fabric (`fabric.rs`); `None`
     /// stand-alone.
     pub fabric: Option<fabric::FabricConfig>,
+    /// NAT64 for IPv6 terminals (`nat64.rs`); `None`: the config has no
+    /// IPv6 VIP and no `nat64` section, and nothing is allocated for it.
+    pub nat64: Option<Nat64Config>,
 }
 
 /// The snapshots a worker reads.
@@ -250,6 +255,10 @@ pub struct Worker {
     /// the address's low bits (`fabric.rs`): like `Gateway::server_hops`,
     /// no route scan and neighbour lookup per encapsulated packet.
     fabric_hops: [ServerHop; FABRIC_HOPS],
+    /// NAT64: the buffer a packet is translated into (`nat64.rs`; empty
+    /// without NAT64) and the IPv4 identification counter.
+    nat64_buf: Box<[u8]>,
+    nat64_ident: u32,
 }
 
 /// Slots of `Worker::fabric_hops` (a power of two).
@@ -272,6 +281,8 @@ struct Gateway {
     synproxy: synproxy::SynProxy,
     /// PROXY protocol v2 toward servers: per-session ISN slots (`proxy_protocol`).
     proxy: proxy_protocol::ProxyV2,
+    /// NAT64: the IPv6 addresses per slab index (`nat64.rs`).
+    nat64: nat64::Side,
 }
 
 /// Timer wheel geometry: 100 ms ticks, 4096 slots (one turn ≈ 7 minutes;
@@ -312,7 +323,12 @@ impl Worker {
         let synproxy = synproxy::SynProxy::new(cfg.table_capacity);
         let proxy = proxy_protocol::ProxyV2::new(cfg.table_capacity);
         let dscp_marks = snaps.policy.get().marks_dscp();
+        let nat64_on = cfg.nat64.is_some();
+        let nat64 = nat64::Side::new(cfg.table_capacity, nat64_on);
+        let nat64_buf = vec![0u8; if nat64_on { nat64::BUFFER_LEN } else { 0 }].into_boxed_slice();
         Ok(Worker {
+            nat64_buf,
+            nat64_ident: 0,
             dscp_marks,
             over_limit: None,
             fabric_hops: [ServerHop::UNKNOWN; FABRIC_HOPS],
@@ -331,6 +347,7 @@ impl Worker {
                 server_hops: vec![ServerHop::UNKNOWN; MAX_SERVERS].into_boxed_slice(),
                 synproxy,
                 proxy,
+                nat64,
             },
             // Starts full: the first refusals are answered at once.
             limiter: ReplyLimiter {

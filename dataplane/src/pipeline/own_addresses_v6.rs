@@ -60,7 +60,13 @@ pub(super) fn own<F: Frame>(w: &mut Worker, f: &mut F, port: u16, ip6: &Ip6) -> 
     if msg_type.is_some_and(|t| ND_TYPES.contains(&t)) {
         return Some(neighbour_discovery(w, f, port, ip6, hop_limit, dst));
     }
-    if !w.topo.is_own_ipv6(port, dst) {
+    // A port's own address, or on an access port an IPv6 VIP (pinged
+    // like an IPv4 VIP; NAT64 serves the rest of its traffic).
+    let vip = || {
+        w.topo.role(port) == Some(crate::topology::Role::Access)
+            && w.snaps.policy.get().services.is_vip6(dst)
+    };
+    if !w.topo.is_own_ipv6(port, dst) && !vip() {
         return None;
     }
     if let Err(e) = Icmpv6Packet::new_checked(message) {

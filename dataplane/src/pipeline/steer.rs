@@ -241,22 +241,6 @@ impl Worker {
         }
     }
 
-    /// Tier 2 for an IPv6 terminal's packet steered to this gateway: no
-    /// IPv6 service is served yet (NAT64 is issue 14's next step), so it
-    /// ends here, `ipv6_not_served`, after tier 1 has steered and pinned
-    /// its session.
-    #[inline]
-    fn uplink_v6<F: Frame, E: EventSink>(
-        &mut self,
-        _f: &mut F,
-        _rx: &Rx,
-        _sid: SessionId,
-        _ip6: &Ip6,
-        _ev: &mut E,
-    ) -> Verdict {
-        Verdict::Drop(DropReason::Ipv6NotServed)
-    }
-
     /// A packet this gateway has no user session for, of a mobile session
     /// that was moved here and is still draining from another worker: unless
     /// it opens a new TCP connection, its user session may have stayed on

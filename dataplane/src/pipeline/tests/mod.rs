@@ -12,6 +12,7 @@ mod ipv6;
 mod ipv6_steering;
 mod limits;
 mod marks;
+mod nat64;
 mod prefetch_pass;
 mod props;
 mod quota;
