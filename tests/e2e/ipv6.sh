@@ -26,8 +26,10 @@
 # terminal fetches from the IPv4 web servers through the IPv6 VIP
 # (`curl -6`, the server sees a gateway address) and from the IPv4
 # external host through 64:ff9b::<its address>, pings the IPv6 VIP, runs
-# iperf3 through the prefix; `ctl stats` counts no NAT64 drop; (f) tandem
-# stops cleanly.
+# iperf3 through the prefix; `ctl stats` counts no NAT64 drop; the JSON
+# accounting records of those user sessions (final ones, written as
+# tandem stops) carry the terminal's IPv6 address and the IPv6 VIP or
+# prefix address; (f) tandem stops cleanly.
 # Prints PASS/FAIL per check and a last line "N passed, M failed".
 set -u
 
@@ -49,6 +51,7 @@ CONFIG="$WORKDIR/ipv6.ron"
 SCAPY_PY=${SCAPY_PYTHON:-/usr/bin/python3}
 TANDEM_LOG="$WORKDIR/tandem.log"
 CTL_SOCKET="$WORKDIR/ctl.sock"
+ACCOUNTING="$WORKDIR/accounting.jsonl"
 
 ACC0_V6=2001:db8:1::1
 UE_V6=2001:db8:1::100
@@ -93,6 +96,7 @@ $(tap_eal_section)
         ]),
     ],
     nat64: (prefix: "$NAT64_PREFIX/96"),
+    accounting: (json: (path: "$ACCOUNTING")),
     api: (socket: "$CTL_SOCKET"),
 )
 EOF
@@ -236,6 +240,9 @@ scenario_mtu() {
   fi
 }
 
+# The canonical text of an IPv6 address (64:ff9b::10.3.0.2 -> 64:ff9b::a03:2).
+ipaddr_v6() { "$PYTHON" -c 'import ipaddress, sys; print(ipaddress.IPv6Address(sys.argv[1]).compressed)' "$1"; }
+
 # The pinned sessions whose ID is an IPv6 prefix, one "ID GATEWAY" a line.
 v6_sessions() {
   ctl --json sessions | "$PYTHON" -c '
@@ -276,17 +283,18 @@ scenario_prefix_session() {
     pass "ctl refuses fe80::1/64 as a session ID"; fi
 }
 
-# (h) NAT64 with real clients.
+# (h) NAT64 with real clients, from $UE_V6 (the terminal also has
+# $UE_V6_OTHER_IID since (g), which its kernel would prefer).
 scenario_nat64() {
   local hdr="$WORKDIR/nat64.headers" code client
-  code=$(in_ue curl -6 -sS -m 5 -D "$hdr" -o /dev/null -w '%{http_code}' "http://[$VIP6_WEB]/" 2>&1)
+  code=$(in_ue curl -6 --interface "$UE_V6" -sS -m 5 -D "$hdr" -o /dev/null -w '%{http_code}' "http://[$VIP6_WEB]/" 2>&1)
   client=$(tr -d '\r' <"$hdr" 2>/dev/null | sed -n 's/^X-Client: //p')
   if [ "$code" = 200 ] && [ "${client%:*}" = "${GATEWAY_IPS[0]}" ]; then
     pass "curl -6 http://[$VIP6_WEB]/: 200 from an IPv4 web server, which saw $client"
   else
     fail "curl -6 through the IPv6 VIP: '$code', the server saw '$client'"
   fi
-  code=$(in_ue curl -6 -sS -m 5 -D "$hdr" -o /dev/null -w '%{http_code}' "http://[$EXT_V6]:8080/" 2>&1)
+  code=$(in_ue curl -6 --interface "$UE_V6" -sS -m 5 -D "$hdr" -o /dev/null -w '%{http_code}' "http://[$EXT_V6]:8080/" 2>&1)
   client=$(tr -d '\r' <"$hdr" 2>/dev/null | sed -n 's/^X-Client: //p')
   if [ "$code" = 200 ] && [ "${client%:*}" = "${GATEWAY_IPS[0]}" ]; then
     pass "curl -6 http://[$EXT_V6]:8080/: 200 from the IPv4 host $EXT_IP, which saw $client"
@@ -294,11 +302,11 @@ scenario_nat64() {
     fail "curl -6 through the NAT64 prefix: '$code', the host saw '$client'"
   fi
   local out got
-  out=$(in_ue ping -6 -c 3 -i 0.2 -W 2 "$VIP6_WEB" 2>&1)
+  out=$(in_ue ping -6 -c 3 -i 0.2 -W 2 -I "$UE_V6" "$VIP6_WEB" 2>&1)
   got=$(sed -n 's/.* \([0-9]*\) received.*/\1/p' <<<"$out")
   if [ "${got:-0}" = 3 ]; then pass "ping -6 $VIP6_WEB (the IPv6 VIP): 3 of 3 answered"; else
     fail "ping -6 $VIP6_WEB: $(tail -2 <<<"$out" | tr '\n' ' ')"; fi
-  out=$(in_ue ping -6 -c 3 -i 0.2 -W 2 "$EXT_V6" 2>&1)
+  out=$(in_ue ping -6 -c 3 -i 0.2 -W 2 -I "$UE_V6" "$EXT_V6" 2>&1)
   got=$(sed -n 's/.* \([0-9]*\) received.*/\1/p' <<<"$out")
   if [ "${got:-0}" = 3 ]; then pass "ping -6 $EXT_V6: 3 of 3 echoed by the IPv4 host through NAT64"; else
     fail "ping -6 $EXT_V6: $(tail -2 <<<"$out" | tr '\n' ' ')"; fi
@@ -306,7 +314,7 @@ scenario_nat64() {
     ip netns exec "$NS_EXT" iperf3 -s -B "$EXT_IP" -p "$IPERF_PORT" -1 >"$WORKDIR/iperf-s.out" 2>&1 &
     BG_PIDS+=($!)
     sleep 0.5
-    out=$(in_ue timeout 20 iperf3 -6 -c "$EXT_V6" -p "$IPERF_PORT" -t 2 -f m 2>&1)
+    out=$(in_ue timeout 20 iperf3 -6 -B "$UE_V6" -c "$EXT_V6" -p "$IPERF_PORT" -t 2 -f m 2>&1)
     local rate
     rate=$(grep -E 'receiver' <<<"$out" | awk '{for (i=1;i<=NF;i++) if ($i=="Mbits/sec") print $(i-1)}' | tail -1)
     if [ -n "$rate" ]; then pass "iperf3 -6 through NAT64 to $EXT_IP: $rate Mbit/s"; else
@@ -358,6 +366,22 @@ scenario_counters
 scenario_mtu
 stop_tandem 20
 if [ "$TANDEM_RC" = 0 ]; then pass "tandem stopped cleanly"; else fail "tandem exit status $TANDEM_RC"; fi
+# (h) The NAT64 user sessions' records name their IPv6 ends.
+nat64_records=$("$PYTHON" - "$ACCOUNTING" "$UE_V6" <<'PY'
+import ipaddress, json, sys
+seen = set()
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if "terminal_ipv6" in r:
+        assert r["terminal_ip"] == "0.0.0.0", r
+        seen.add((r["terminal_ipv6"], str(ipaddress.ip_address(r["dest_ipv6"])), r["service"], r["proto"]))
+print(" ".join(sorted(f"{t}->{d}/{s}/{p}" for t, d, s, p in seen)))
+PY
+)
+for want in "$UE_V6->$VIP6_WEB/web6/tcp" "$UE_V6->$(ipaddr_v6 "$EXT_V6")/external/tcp" "$UE_V6->$(ipaddr_v6 "$EXT_V6")/external/icmp"; do
+  if grep -qF -- "$want" <<<"$nat64_records"; then pass "JSON accounting: a record $want"; else
+    fail "JSON accounting: no record $want in '$nat64_records'"; fi
+done
 if plain_log "$TANDEM_LOG" | grep -q panicked; then fail "tandem panicked"; fi
 if [ "$FAILED" != 0 ]; then
   echo "--- tandem log (last 30 lines)"

@@ -44,7 +44,7 @@ use super::steer::Rx;
 use super::uplink::Opening;
 use super::{Verdict, Worker};
 use crate::counters::DropReason;
-use crate::event::{Event, EventSink};
+use crate::event::{Event, EventSink, Ipv6Ends};
 use crate::frame::Frame;
 use crate::hash::{hash_u64, mix64};
 use crate::tier1::SessionId;
@@ -436,6 +436,17 @@ impl Worker {
             return Verdict::Drop(DropReason::NoRoom);
         }
         self.send_to_client(f, &path, now_ms, ev)
+    }
+
+    /// The IPv6 ends of user session `e` at slab index `idx`, if it is a
+    /// NAT64 one (for its accounting records).
+    #[inline]
+    pub(super) fn nat64_ends(&self, idx: u32, e: &crate::tier2::UserSession) -> Option<Ipv6Ends> {
+        if !e.flags.contains(SessionFlags::NAT64) {
+            return None;
+        }
+        let (terminal, dest) = self.gw.nat64.get(idx)?;
+        Some(Ipv6Ends { terminal, dest })
     }
 
     /// Records the IPv6 addresses of a NAT64 user session just created at

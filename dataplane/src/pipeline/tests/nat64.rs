@@ -547,9 +547,25 @@ fn a_nat64_user_session_expires_and_frees_its_port() {
     lab.tick(10 * 60 * 1000);
     assert_eq!(lab.live(), 0);
     let records = lab.accounting();
-    assert!(
-        records.iter().any(|r| r.gateway_port == o.sport),
-        "{records:?}"
+    let r = records
+        .iter()
+        .find(|r| r.gateway_port == o.sport)
+        .expect("its final record");
+    // The record names the IPv6 ends, not the key's folds.
+    assert_eq!(
+        r.ipv6,
+        Some(crate::event::Ipv6Ends {
+            terminal: TERMINAL,
+            dest: DNS_VIP6
+        })
+    );
+    assert_eq!(
+        (r.terminal_ip, r.dest_ip),
+        (Ipv4Addr::UNSPECIFIED, Ipv4Addr::UNSPECIFIED)
+    );
+    assert_eq!(
+        (r.terminal_port, r.dest_port, r.server_ip),
+        (5353, 53, SERVERS[0])
     );
     // The reply now finds nothing.
     let l4 = udp_l4(5353, o.sport, b"late");
