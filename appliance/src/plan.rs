@@ -9,7 +9,9 @@ use dataplane::policy::{
     Service, ServiceSet, ServiceTable, Subscribers, SynProxyMode, UserSessionType,
 };
 use dataplane::shaping::{Bitrate, OnExhausted, QuotaPlan, Rate as ByteRate, MAX_THRESHOLDS};
-use dataplane::tier1::{Gateway, GatewayId, GatewayTarget, SessionId, SessionKeyMode};
+use dataplane::tier1::{
+    Gateway, GatewayId, GatewayTarget, Ipv6SessionPrefix, SessionId, SessionKeyMode,
+};
 use dataplane::tier2::{Quarantine, Timeouts};
 use dataplane::topology::{LocalAddr, Neighbours, PortInfo, Role, Topology};
 use dataplane::wire::{PROTO_TCP, PROTO_UDP};
@@ -37,6 +39,24 @@ pub fn session_key(k: SessionKey) -> SessionKeyMode {
         SessionKey::SourceIpVlan => SessionKeyMode::SourceIpVlan,
         SessionKey::GtpTeid => SessionKeyMode::GtpTeid,
     }
+}
+
+/// NAT64 for the workers: on when the config has a `nat64` section (its
+/// prefix, validated to be a /96) or a service with a `vip6`; off (no side
+/// array, no buffer) otherwise.
+pub fn nat64(c: &config::Config) -> Option<dataplane::pipeline::Nat64Config> {
+    let prefix = c
+        .nat64
+        .as_ref()
+        .map(|n| dataplane::wire::Nat64Prefix::new(n.prefix.addr));
+    let vip6 = c.services.iter().any(|s| s.vip6.is_some());
+    (prefix.is_some() || vip6).then_some(dataplane::pipeline::Nat64Config { prefix })
+}
+
+/// The IPv6 session prefix of `steering.ipv6_prefix_len` (validated to
+/// be one of the four lengths; /64 otherwise).
+pub fn ipv6_session_prefix(bits: u8) -> Ipv6SessionPrefix {
+    Ipv6SessionPrefix::from_bits(bits).unwrap_or_default()
 }
 
 pub fn timeouts(t: &config::Timeouts) -> Timeouts {
@@ -89,6 +109,7 @@ pub fn service_table(c: &Config) -> ServiceTable {
         services.push(Service {
             name: s.name.clone(),
             vip: s.vip.map(|v| v.0),
+            vip6: s.vip6.map(|v| v.0),
             proto: proto(s.proto),
             port_lo: s.port,
             port_hi: s.port_end.unwrap_or(s.port),

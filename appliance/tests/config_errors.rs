@@ -579,7 +579,7 @@ fn ipv6_vip_server_or_gateway_address_is_refused() {
         &with_service("2001:db8:9::1"),
         12,
         Some(r#""2001:db8:9::1""#),
-        "only port addresses may be IPv6 yet",
+        "is written `vip6`",
     );
     let server = with(
         &with_service("10.9.0.1"),
@@ -591,7 +591,7 @@ fn ipv6_vip_server_or_gateway_address_is_refused() {
         &server,
         12,
         Some(r#""2001:db8:2::21""#),
-        "only port addresses may be IPv6 yet",
+        "IPv6 servers are not supported yet",
     );
     let gateway = with(&base("x"), r#"["10.2.0.10"]"#, r#"["2001:db8:2::10"]"#);
     rejected(
@@ -599,7 +599,7 @@ fn ipv6_vip_server_or_gateway_address_is_refused() {
         &gateway,
         11,
         Some(r#""2001:db8:2::10""#),
-        "only port addresses may be IPv6 yet",
+        "gateway addresses",
     );
 }
 
@@ -971,4 +971,128 @@ fn valid_fragment_settings_are_accepted() {
         assert_eq!(status.code(), Some(0), "{fr}: {stderr}");
         assert_eq!(stdout.trim(), format!("{path}: ok"));
     }
+}
+
+// ------------------------------------------------ IPv6 session prefix
+
+#[test]
+fn ipv6_session_prefix_lengths_48_56_60_and_64_are_valid() {
+    for len in [48, 56, 60, 64] {
+        let scratch = Scratch::new(&format!("v6len{len}"));
+        let file = scratch.path("ok.ron");
+        let text = with(
+            &base(&file_prefix("v6len")),
+            "    gateway:",
+            &format!("    steering: (ipv6_prefix_len: {len}),\n    gateway:"),
+        );
+        std::fs::write(&file, text).expect("write");
+        let path = file.to_str().expect("utf-8 path");
+        let (status, _, stderr) = run_to_end(&["check-config", path], LIMIT);
+        assert_eq!(status.code(), Some(0), "/{len}: {stderr}");
+    }
+}
+
+#[test]
+fn ipv6_session_prefix_length_that_is_not_one_of_the_four() {
+    let text = with(
+        &base("x"),
+        "    gateway:",
+        "    steering: (ipv6_prefix_len: 63),\n    gateway:",
+    );
+    rejected(
+        "v6len63",
+        &text,
+        11,
+        Some("63"),
+        "ipv6_prefix_len must be 48, 56, 60 or 64",
+    );
+}
+
+// ------------------------------------------------------------------ NAT64
+
+/// The base config with a NAT64 service (`vip6`, line 12) and `extra`
+/// lines after it (from line 13).
+fn with_vip6(service: &str, extra: &str) -> String {
+    with(
+        &base("x"),
+        "user_sessions_per_worker: 1024),",
+        &format!("user_sessions_per_worker: 1024),\n    services: [{service}],{extra}"),
+    )
+}
+
+const WEB6: &str = r#"(name: "web6", vip6: "2001:db8:9::80", proto: Tcp, port: 80, servers: [(addr: "10.2.0.21", port: 8080)])"#;
+
+#[test]
+fn a_nat64_service_and_prefix_are_valid() {
+    for extra in [
+        "",
+        "\n    nat64: (),",
+        "\n    nat64: (prefix: \"2001:db8:64::/96\"),",
+    ] {
+        let scratch = Scratch::new("nat64-ok");
+        let file = scratch.path("ok.ron");
+        std::fs::write(&file, with_vip6(WEB6, extra)).expect("write");
+        let path = file.to_str().expect("utf-8 path");
+        let (status, _, stderr) = run_to_end(&["check-config", path], LIMIT);
+        assert_eq!(status.code(), Some(0), "{extra}: {stderr}");
+    }
+}
+
+#[test]
+fn nat64_mistakes_are_refused_where_they_are() {
+    rejected(
+        "vip6-and-vip",
+        &with_vip6(&WEB6.replace("vip6:", "vip: \"10.9.0.1\", vip6:"), ""),
+        12,
+        Some(r#""2001:db8:9::80""#),
+        "has both vip and vip6",
+    );
+    rejected(
+        "vip6-no-servers",
+        &with_vip6(&WEB6.replace(r#"(addr: "10.2.0.21", port: 8080)"#, ""), ""),
+        12,
+        Some(r#""2001:db8:9::80""#),
+        "an IPv6 VIP needs IPv4 servers",
+    );
+    rejected(
+        "vip6-v4",
+        &with_vip6(&WEB6.replace("2001:db8:9::80", "10.9.0.1"), ""),
+        12,
+        Some(r#""10.9.0.1""#),
+        "an IPv4 VIP is written `vip`",
+    );
+    rejected(
+        "vip6-proxy",
+        &with_vip6(
+            &WEB6.replace("servers:", "proxy_protocol: V2, servers:"),
+            "",
+        ),
+        12,
+        Some(r#""2001:db8:9::80""#),
+        "not supported on an IPv6 VIP",
+    );
+    rejected(
+        "nat64-64",
+        &with_vip6(WEB6, "\n    nat64: (prefix: \"64:ff9b::/64\"),"),
+        13,
+        Some(r#""64:ff9b::/64""#),
+        "must be a /96",
+    );
+    rejected(
+        "nat64-gtp",
+        &with_vip6(WEB6, "\n    steering: (key: GtpTeid),"),
+        12,
+        Some(r#""2001:db8:9::80""#),
+        "needs steering key SourceIp",
+    );
+    rejected(
+        "vip6-in-prefix",
+        &with_vip6(
+            &WEB6.replace("2001:db8:9::80", "64:ff9b::a09:1"),
+            "\n    nat64: (),",
+        ),
+        12,
+        Some(r#""64:ff9b::a09:1""#),
+        "inside the NAT64 prefix",
+    );
 }

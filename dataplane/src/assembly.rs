@@ -203,6 +203,8 @@ mod tests {
                     other_ms: 1,
                 },
                 session_key: SessionKeyMode::SourceIp,
+                nat64: None,
+                ipv6_session_prefix: crate::tier1::Ipv6SessionPrefix::P64,
                 probe_ports: None,
                 bitrate_meters: false,
                 limited_types: 0,

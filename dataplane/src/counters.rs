@@ -234,6 +234,43 @@ drop_reasons! {
     /// Fabric downlink: the tier-1 unit the user session came through is
     /// no longer a member of the cluster.
     FabricPeerGone => "fabric_peer_gone",
+    /// NAT64 (`wire::Nat64Error` labels): a malformed packet, or a quoted
+    /// packet inside an ICMP error that is.
+    Nat64BadPacket => "nat64_bad_packet",
+    /// NAT64: a checksum that must verify to translate does not (ICMP,
+    /// ICMPv6, IPv4 header), or an IPv6 UDP datagram with checksum 0.
+    Nat64BadChecksum => "nat64_bad_checksum",
+    /// NAT64: not TCP, UDP or ICMP/ICMPv6.
+    Nat64UnsupportedProtocol => "nat64_unsupported_protocol",
+    /// NAT64: an ICMP type or code RFC 7915 does not translate.
+    Nat64UntranslatableIcmp => "nat64_untranslatable_icmp",
+    /// NAT64: a routing header with segments left.
+    Nat64RoutingHeader => "nat64_routing_header",
+    /// NAT64: an ICMP message in fragments.
+    Nat64FragmentedIcmp => "nat64_fragmented_icmp",
+    /// NAT64: a fragmented IPv4 UDP datagram without checksum.
+    Nat64UdpZeroChecksumFragment => "nat64_udp_zero_checksum_fragment",
+    /// NAT64: the translated packet does not fit the worker's buffer.
+    Nat64BufferTooSmall => "nat64_buffer_too_small",
+    /// NAT64: an ICMP error from the IPv4 side about a translated user
+    /// session (its quoted packet is not translated back to IPv6 yet).
+    Nat64IcmpError => "nat64_icmp_error",
+}
+
+impl From<crate::wire::Nat64Error> for DropReason {
+    fn from(e: crate::wire::Nat64Error) -> DropReason {
+        use crate::wire::Nat64Error as E;
+        match e {
+            E::BadPacket => DropReason::Nat64BadPacket,
+            E::BadChecksum => DropReason::Nat64BadChecksum,
+            E::UnsupportedProtocol => DropReason::Nat64UnsupportedProtocol,
+            E::UntranslatableIcmp => DropReason::Nat64UntranslatableIcmp,
+            E::RoutingHeader => DropReason::Nat64RoutingHeader,
+            E::FragmentedIcmp => DropReason::Nat64FragmentedIcmp,
+            E::UdpZeroChecksumFragment => DropReason::Nat64UdpZeroChecksumFragment,
+            E::BufferTooSmall => DropReason::Nat64BufferTooSmall,
+        }
+    }
 }
 
 impl From<crate::wire::Ipv6Error> for DropReason {

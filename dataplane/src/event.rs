@@ -4,7 +4,7 @@
 //! bounded lockless queue and count the ones that did not fit. The control
 //! plane turns them into session pins, accounting records, ARP requests.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// Why a user session's accounting record was written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -65,6 +65,16 @@ impl RecordKind {
     }
 }
 
+/// The IPv6 ends of a NAT64 user session (its record's `terminal_ip` and
+/// `dest_ip` are then unspecified: the IPv4 fields cannot hold them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ipv6Ends {
+    /// The terminal's IPv6 address.
+    pub terminal: Ipv6Addr,
+    /// What it addressed: an IPv6 VIP or a NAT64-prefix address.
+    pub dest: Ipv6Addr,
+}
+
 /// Accounting for one user session, as a worker reports it. Names (service,
 /// type) are indexes into the policy snapshot; the control plane resolves
 /// them. Times are milliseconds since the Unix epoch.
@@ -99,6 +109,9 @@ pub struct AccountingEvent {
     pub bytes_down: u64,
     pub start_ms: u64,
     pub end_ms: u64,
+    /// NAT64 user sessions: the terminal's and the destination's IPv6
+    /// addresses; `None` for IPv4.
+    pub ipv6: Option<Ipv6Ends>,
 }
 
 /// What one user session of a subscriber with a usage quota has carried so

@@ -94,6 +94,7 @@ pub fn policy() -> Policy {
             Service {
                 name: "web".into(),
                 vip: Some(VIP),
+                vip6: None,
                 proto: 6,
                 port_lo: 80,
                 port_hi: 80,
@@ -107,6 +108,7 @@ pub fn policy() -> Policy {
             Service {
                 name: "dns".into(),
                 vip: Some(DNS_VIP),
+                vip6: None,
                 proto: 17,
                 port_lo: 53,
                 port_hi: 53,
@@ -201,7 +203,7 @@ impl Lab {
             capacity,
             key,
             (range, topo),
-            (fabric, crate::tier2::FragmentLimits::DEFAULT),
+            (fabric, crate::tier2::FragmentLimits::DEFAULT, None),
         )
     }
 
@@ -213,7 +215,20 @@ impl Lab {
             1 << 12,
             SessionKeyMode::SourceIp,
             (PORT_RANGE, topology()),
-            (None, fragments),
+            (None, fragments, None),
+        )
+    }
+
+    /// A stand-alone lab with NAT64 on (`prefix`: the NAT64 prefix, if
+    /// any; the caller publishes a policy with IPv6 VIPs).
+    pub fn nat64(n_workers: u16, prefix: Option<crate::wire::Nat64Prefix>) -> Lab {
+        let nat64 = crate::pipeline::Nat64Config { prefix };
+        Lab::build(
+            n_workers,
+            1 << 12,
+            SessionKeyMode::SourceIp,
+            (PORT_RANGE, topology()),
+            (None, crate::tier2::FragmentLimits::DEFAULT, Some(nat64)),
         )
     }
 
@@ -222,9 +237,10 @@ impl Lab {
         capacity: u32,
         key: SessionKeyMode,
         (range, topo): ((u16, u16), Topology),
-        (fabric, fragments): (
+        (fabric, fragments, nat64): (
             Option<crate::pipeline::fabric::FabricConfig>,
             crate::tier2::FragmentLimits,
+            Option<crate::pipeline::Nat64Config>,
         ),
     ) -> Lab {
         let gateways: Vec<Gateway> = (0..n_workers)
@@ -246,6 +262,8 @@ impl Lab {
                     other_ms: 1_000,
                 },
                 session_key: key,
+                nat64,
+                ipv6_session_prefix: crate::tier1::Ipv6SessionPrefix::P64,
                 probe_ports: Some((1000, 1023)),
                 bitrate_meters: true,
                 limited_types: 2,

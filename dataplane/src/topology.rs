@@ -193,6 +193,16 @@ impl Topology {
         }
     }
 
+    /// Whether an IPv6 terminal may send on `port`: only where no
+    /// `allowed_sources` are set (they are IPv4 prefixes, so a port that
+    /// has them admits no IPv6 source).
+    #[inline]
+    pub fn admits_ipv6_sources(&self, port: u16) -> bool {
+        self.allowed_sources
+            .get(usize::from(port))
+            .is_none_or(|list| list.is_empty())
+    }
+
     /// Declares one of Tandem's own addresses on a port.
     pub fn add_local(&mut self, port: u16, ip: Ipv4Addr, kind: LocalAddr) {
         self.local.insert((port, ip), kind);

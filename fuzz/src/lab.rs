@@ -100,6 +100,8 @@ impl Lab {
                     other_ms: 1_000,
                 },
                 session_key: mode,
+                nat64: None,
+                ipv6_session_prefix: dataplane::tier1::Ipv6SessionPrefix::P64,
                 probe_ports: Some(PROBE_PORTS),
                 bitrate_meters: true,
                 limited_types: 0,

@@ -18,8 +18,18 @@
 # served; (d) `ctl stats` counts all of it: nd_replies, icmp_replies,
 # icmpv6_bad_neighbor_discovery, nd_ignored, ipv6_not_served, and no
 # unsupported_ethertype; (e) acc0's `mtu: Some(1400)` is the tap's MTU
-# and a 1400-byte IPv6 ping (the most that fits) is answered; (f) tandem
-# stops cleanly.
+# and a 1400-byte IPv6 ping (the most that fits) is answered; (g) tier 1
+# steers the terminal by its /64: the routed pings from two interface
+# identifiers of one /64 make one pinned session `2001:db8:1::/64` (`ctl
+# sessions`), whose gateway stays the same, and `ctl session delete` takes
+# the session in its address/length form; (h) NAT64: the IPv6-only
+# terminal fetches from the IPv4 web servers through the IPv6 VIP
+# (`curl -6`, the server sees a gateway address) and from the IPv4
+# external host through 64:ff9b::<its address>, pings the IPv6 VIP, runs
+# iperf3 through the prefix; `ctl stats` counts no NAT64 drop; the JSON
+# accounting records of those user sessions (final ones, written as
+# tandem stops) carry the terminal's IPv6 address and the IPv6 VIP or
+# prefix address; (f) tandem stops cleanly.
 # Prints PASS/FAIL per check and a last line "N passed, M failed".
 set -u
 
@@ -41,11 +51,18 @@ CONFIG="$WORKDIR/ipv6.ron"
 SCAPY_PY=${SCAPY_PYTHON:-/usr/bin/python3}
 TANDEM_LOG="$WORKDIR/tandem.log"
 CTL_SOCKET="$WORKDIR/ctl.sock"
+ACCOUNTING="$WORKDIR/accounting.jsonl"
 
 ACC0_V6=2001:db8:1::1
 UE_V6=2001:db8:1::100
+UE_V6_OTHER_IID=2001:db8:1::beef:1
+UE_PREFIX_SESSION=2001:db8:1::/64
 ELSEWHERE_V6=2001:db8:9::1
 ACC0_MTU=1400
+VIP6_WEB=2001:db8:9::80
+NAT64_PREFIX=64:ff9b::
+EXT_V6="${NAT64_PREFIX}$EXT_IP"
+IPERF_PORT=5201
 
 DPDK_PREFIXES=("$FILE_PREFIX")
 CTL_SOCKETS=("$CTL_SOCKET")
@@ -73,7 +90,13 @@ $(tap_eal_section)
             (addr: "${WEB_SERVERS[1]}", port: 8080),
             (addr: "${WEB_SERVERS[2]}", port: 8080),
         ]),
+        (name: "web6", vip6: "$VIP6_WEB", proto: Tcp, port: 80, servers: [
+            (addr: "${WEB_SERVERS[0]}", port: 8080),
+            (addr: "${WEB_SERVERS[1]}", port: 8080),
+        ]),
     ],
+    nat64: (prefix: "$NAT64_PREFIX/96"),
+    accounting: (json: (path: "$ACCOUNTING")),
     api: (socket: "$CTL_SOCKET"),
 )
 EOF
@@ -108,6 +131,7 @@ setup() {
   in_ue sysctl -qw "net.ipv6.conf.$IF_ACC0.disable_ipv6=0" || setup_failed "could not enable IPv6 on $IF_ACC0"
   in_ue ip -6 addr add "$UE_V6/64" dev "$IF_ACC0" nodad || setup_failed "could not add $UE_V6"
   in_ue ip -6 route add "${ELSEWHERE_V6%::1}::/64" via "$ACC0_V6" dev "$IF_ACC0" || setup_failed "could not add the IPv6 route"
+  in_ue ip -6 route add "$NAT64_PREFIX/96" via "$ACC0_V6" dev "$IF_ACC0" || setup_failed "could not add the NAT64 route"
 }
 
 # Starts tcpdump in the terminal namespace on acc0 writing $1 (ICMPv6
@@ -216,6 +240,98 @@ scenario_mtu() {
   fi
 }
 
+# The canonical text of an IPv6 address (64:ff9b::10.3.0.2 -> 64:ff9b::a03:2).
+ipaddr_v6() { "$PYTHON" -c 'import ipaddress, sys; print(ipaddress.IPv6Address(sys.argv[1]).compressed)' "$1"; }
+
+# The pinned sessions whose ID is an IPv6 prefix, one "ID GATEWAY" a line.
+v6_sessions() {
+  ctl --json sessions | "$PYTHON" -c '
+import json, sys
+for s in json.load(sys.stdin):
+    if ":" in s["id"] and not s["id"].startswith(("teid:", "id:", "raw:")):
+        print(s["id"], s.get("gateway"))'
+}
+
+# (g) Tier 1 steers an IPv6 terminal by its /64 (scenario_refused's
+# routed pings from $UE_V6 asked for the pin).
+scenario_prefix_session() {
+  local first second
+  wait_for 5 test -n "$(v6_sessions)"
+  first=$(v6_sessions)
+  if [ "$first" = "$UE_PREFIX_SESSION 0" ]; then pass "ctl sessions: $UE_V6's pings pinned session $first"; else
+    fail "ctl sessions after $UE_V6's pings: '$first', want '$UE_PREFIX_SESSION 0'"; fi
+  # The terminal takes another interface identifier in the same /64.
+  in_ue ip -6 addr add "$UE_V6_OTHER_IID/64" dev "$IF_ACC0" nodad || { fail "could not add $UE_V6_OTHER_IID"; return; }
+  local before
+  before=$(stat_of drop ipv6_not_served)
+  in_ue ping -6 -c 2 -i 0.2 -W 1 -I "$UE_V6_OTHER_IID" "$ELSEWHERE_V6" >/dev/null 2>&1
+  sleep 0.5
+  second=$(v6_sessions)
+  if [ "$second" = "$first" ] && [ "$(stat_of drop ipv6_not_served)" -ge $((before + 2)) ]; then
+    pass "ctl sessions after pings from $UE_V6_OTHER_IID: the same one session ($second)"
+  else
+    fail "ctl sessions after pings from $UE_V6_OTHER_IID: '$second', want '$first' (ipv6_not_served $before -> $(stat_of drop ipv6_not_served))"
+  fi
+  # Any address of the prefix with its length names the session.
+  local out
+  if out=$(ctl session delete "$UE_V6_OTHER_IID/64" 2>&1) && [ -z "$(v6_sessions)" ]; then
+    pass "ctl session delete $UE_V6_OTHER_IID/64: $out"
+  else
+    fail "ctl session delete $UE_V6_OTHER_IID/64: '$out', sessions left: '$(v6_sessions)'"
+  fi
+  if out=$(ctl session delete "fe80::1/64" 2>&1); then fail "a link-local prefix was taken as a session ID: $out"; else
+    pass "ctl refuses fe80::1/64 as a session ID"; fi
+}
+
+# (h) NAT64 with real clients, from $UE_V6 (the terminal also has
+# $UE_V6_OTHER_IID since (g), which its kernel would prefer).
+scenario_nat64() {
+  local hdr="$WORKDIR/nat64.headers" code client
+  code=$(in_ue curl -6 --interface "$UE_V6" -sS -m 5 -D "$hdr" -o /dev/null -w '%{http_code}' "http://[$VIP6_WEB]/" 2>&1)
+  client=$(tr -d '\r' <"$hdr" 2>/dev/null | sed -n 's/^X-Client: //p')
+  if [ "$code" = 200 ] && [ "${client%:*}" = "${GATEWAY_IPS[0]}" ]; then
+    pass "curl -6 http://[$VIP6_WEB]/: 200 from an IPv4 web server, which saw $client"
+  else
+    fail "curl -6 through the IPv6 VIP: '$code', the server saw '$client'"
+  fi
+  code=$(in_ue curl -6 --interface "$UE_V6" -sS -m 5 -D "$hdr" -o /dev/null -w '%{http_code}' "http://[$EXT_V6]:8080/" 2>&1)
+  client=$(tr -d '\r' <"$hdr" 2>/dev/null | sed -n 's/^X-Client: //p')
+  if [ "$code" = 200 ] && [ "${client%:*}" = "${GATEWAY_IPS[0]}" ]; then
+    pass "curl -6 http://[$EXT_V6]:8080/: 200 from the IPv4 host $EXT_IP, which saw $client"
+  else
+    fail "curl -6 through the NAT64 prefix: '$code', the host saw '$client'"
+  fi
+  local out got
+  out=$(in_ue ping -6 -c 3 -i 0.2 -W 2 -I "$UE_V6" "$VIP6_WEB" 2>&1)
+  got=$(sed -n 's/.* \([0-9]*\) received.*/\1/p' <<<"$out")
+  if [ "${got:-0}" = 3 ]; then pass "ping -6 $VIP6_WEB (the IPv6 VIP): 3 of 3 answered"; else
+    fail "ping -6 $VIP6_WEB: $(tail -2 <<<"$out" | tr '\n' ' ')"; fi
+  out=$(in_ue ping -6 -c 3 -i 0.2 -W 2 -I "$UE_V6" "$EXT_V6" 2>&1)
+  got=$(sed -n 's/.* \([0-9]*\) received.*/\1/p' <<<"$out")
+  if [ "${got:-0}" = 3 ]; then pass "ping -6 $EXT_V6: 3 of 3 echoed by the IPv4 host through NAT64"; else
+    fail "ping -6 $EXT_V6: $(tail -2 <<<"$out" | tr '\n' ' ')"; fi
+  if command -v iperf3 >/dev/null; then
+    ip netns exec "$NS_EXT" iperf3 -s -B "$EXT_IP" -p "$IPERF_PORT" -1 >"$WORKDIR/iperf-s.out" 2>&1 &
+    BG_PIDS+=($!)
+    sleep 0.5
+    out=$(in_ue timeout 20 iperf3 -6 -B "$UE_V6" -c "$EXT_V6" -p "$IPERF_PORT" -t 2 -f m 2>&1)
+    local rate
+    rate=$(grep -E 'receiver' <<<"$out" | awk '{for (i=1;i<=NF;i++) if ($i=="Mbits/sec") print $(i-1)}' | tail -1)
+    if [ -n "$rate" ]; then pass "iperf3 -6 through NAT64 to $EXT_IP: $rate Mbit/s"; else
+      fail "iperf3 -6 through NAT64: $(tail -3 <<<"$out" | tr '\n' ' ')"; fi
+  else
+    fail "iperf3 is not installed"
+  fi
+  local drops="" r n
+  for r in nat64_bad_packet nat64_bad_checksum nat64_unsupported_protocol nat64_untranslatable_icmp \
+    nat64_routing_header nat64_fragmented_icmp nat64_udp_zero_checksum_fragment nat64_buffer_too_small \
+    nat64_icmp_error; do
+    n=$(stat_of drop "$r")
+    [ "$n" = 0 ] || drops="$drops $r=${n:-missing}"
+  done
+  if [ -z "$drops" ]; then pass "ctl stats: no nat64_* drop"; else fail "ctl stats: NAT64 drops $drops"; fi
+}
+
 # (d) The counters.
 scenario_counters() {
   local n
@@ -244,10 +360,28 @@ setup
 scenario_ping
 scenario_ipv4
 scenario_refused
+scenario_prefix_session
+scenario_nat64
 scenario_counters
 scenario_mtu
 stop_tandem 20
 if [ "$TANDEM_RC" = 0 ]; then pass "tandem stopped cleanly"; else fail "tandem exit status $TANDEM_RC"; fi
+# (h) The NAT64 user sessions' records name their IPv6 ends.
+nat64_records=$("$PYTHON" - "$ACCOUNTING" "$UE_V6" <<'PY'
+import ipaddress, json, sys
+seen = set()
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if "terminal_ipv6" in r:
+        assert r["terminal_ip"] == "0.0.0.0", r
+        seen.add((r["terminal_ipv6"], str(ipaddress.ip_address(r["dest_ipv6"])), r["service"], r["proto"]))
+print(" ".join(sorted(f"{t}->{d}/{s}/{p}" for t, d, s, p in seen)))
+PY
+)
+for want in "$UE_V6->$VIP6_WEB/web6/tcp" "$UE_V6->$(ipaddr_v6 "$EXT_V6")/external/tcp" "$UE_V6->$(ipaddr_v6 "$EXT_V6")/external/icmp"; do
+  if grep -qF -- "$want" <<<"$nat64_records"; then pass "JSON accounting: a record $want"; else
+    fail "JSON accounting: no record $want in '$nat64_records'"; fi
+done
 if plain_log "$TANDEM_LOG" | grep -q panicked; then fail "tandem panicked"; fi
 if [ "$FAILED" != 0 ]; then
   echo "--- tandem log (last 30 lines)"

@@ -20,6 +20,13 @@
 //! | user_session_type (name)| applicationCategoryName (372), string, variable length |
 //! | session_id              | only with `enterprise: N` in the config: PEN N, IE 1, unsigned64 |
 //!
+//! NAT64 user sessions (an IPv6 terminal reaching IPv4 servers) go under a
+//! second template, 257: the same elements, with the terminal and what it
+//! addressed (an IPv6 VIP or a NAT64-prefix address) as sourceIPv6Address
+//! (27) / destinationIPv6Address (28) in place of 8 / 12; the post-NAT
+//! elements 225 / 226 stay IPv4 (gateway address, server). A message holds
+//! one data set per run of records of one template, in record order.
+//!
 //! The service and the user-session type go as their names in the IANA
 //! application elements (the type is a first-level category of the traffic,
 //! the service the application it reaches), so collectors show them without
@@ -66,7 +73,7 @@
 //! (RFC 7011 §8.4, §10.3.6).
 
 use std::io;
-use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use dataplane::event::{EndReason, RecordKind};
@@ -77,8 +84,10 @@ use super::record::AccountingRecord;
 pub const IPFIX_VERSION: u16 = 10;
 /// Set ID of a template set.
 pub const TEMPLATE_SET_ID: u16 = 2;
-/// The one template this exporter defines (data set ID).
+/// The template of IPv4 records (data set ID).
 pub const TEMPLATE_ID: u16 = 256;
+/// The template of NAT64 records: IPv6 before the translation, IPv4 after.
+pub const NAT64_TEMPLATE_ID: u16 = 257;
 /// PEN that marks RFC 5103 reverse-direction elements.
 pub const REVERSE_PEN: u32 = 29305;
 /// Largest message sent: stays below common path MTUs with IP and UDP
@@ -122,6 +131,10 @@ const fn pen_ie(pen: u32, id: u16, len: u16, put: fn(&AccountingRecord, &mut Vec
 
 fn put_ip(out: &mut Vec<u8>, ip: Ipv4Addr) {
     out.extend_from_slice(&ip.octets());
+}
+
+fn put_ip6(out: &mut Vec<u8>, ip: Option<Ipv6Addr>) {
+    out.extend_from_slice(&ip.unwrap_or(Ipv6Addr::UNSPECIFIED).octets());
 }
 
 fn put_name(out: &mut Vec<u8>, name: &str) {
@@ -185,10 +198,29 @@ fn session_id_field(pen: u32) -> Field {
     })
 }
 
-/// The one template this exporter sends. Template and data records are
-/// both written from its list of elements, so they cannot disagree.
+/// The NAT64 template's elements: the standard ones with the terminal and
+/// what it addressed as sourceIPv6Address (27) / destinationIPv6Address
+/// (28) in place of their IPv4 elements (8 / 12); the post-NAT elements stay
+/// IPv4 (the gateway address and the server).
+fn nat64_field(f: &Field) -> Field {
+    match (f.pen, f.id) {
+        (None, 8) => std_ie(27, 16, |r, o| put_ip6(o, r.terminal_ipv6)),
+        (None, 12) => std_ie(28, 16, |r, o| put_ip6(o, r.dest_ipv6)),
+        _ => Field {
+            id: f.id,
+            len: f.len,
+            pen: f.pen,
+            put: f.put,
+        },
+    }
+}
+
+/// The two templates this exporter sends: IPv4 records (256) and NAT64
+/// records (257). Template and data records are both written from their
+/// lists of elements, so they cannot disagree.
 pub struct Template {
     fields: Vec<Field>,
+    nat64_fields: Vec<Field>,
 }
 
 impl Template {
@@ -207,18 +239,32 @@ impl Template {
         if let Some(pen) = enterprise {
             fields.push(session_id_field(pen));
         }
-        Template { fields }
+        let nat64_fields = fields.iter().map(nat64_field).collect();
+        Template {
+            fields,
+            nat64_fields,
+        }
+    }
+
+    /// The template ID and elements of `rec`: NAT64 records (those with the
+    /// terminal's IPv6 address) go under their own template.
+    fn template_of(&self, rec: &AccountingRecord) -> (u16, &[Field]) {
+        if rec.terminal_ipv6.is_some() {
+            (NAT64_TEMPLATE_ID, &self.nat64_fields)
+        } else {
+            (TEMPLATE_ID, &self.fields)
+        }
     }
 
     /// Bytes of `rec` as a data record.
     pub fn record_bytes(&self, rec: &AccountingRecord) -> usize {
-        let mut scratch = Vec::with_capacity(128);
+        let mut scratch = Vec::with_capacity(160);
         self.put_record(rec, &mut scratch);
         scratch.len()
     }
 
     fn put_record(&self, rec: &AccountingRecord, out: &mut Vec<u8>) {
-        for field in &self.fields {
+        for field in self.template_of(rec).1 {
             (field.put)(rec, out);
         }
     }
@@ -231,18 +277,23 @@ impl Template {
         let set_start = out.len();
         put_u16(out, TEMPLATE_SET_ID);
         put_u16(out, 0); // set length, patched below
-        put_u16(out, TEMPLATE_ID);
-        put_u16(out, self.fields.len() as u16);
-        for field in &self.fields {
-            match field.pen {
-                None => {
-                    put_u16(out, field.id);
-                    put_u16(out, field.len);
-                }
-                Some(pen) => {
-                    put_u16(out, field.id | ENTERPRISE_BIT);
-                    put_u16(out, field.len);
-                    out.extend_from_slice(&pen.to_be_bytes());
+        for (id, fields) in [
+            (TEMPLATE_ID, &self.fields),
+            (NAT64_TEMPLATE_ID, &self.nat64_fields),
+        ] {
+            put_u16(out, id);
+            put_u16(out, fields.len() as u16);
+            for field in fields {
+                match field.pen {
+                    None => {
+                        put_u16(out, field.id);
+                        put_u16(out, field.len);
+                    }
+                    Some(pen) => {
+                        put_u16(out, field.id | ENTERPRISE_BIT);
+                        put_u16(out, field.len);
+                        out.extend_from_slice(&pen.to_be_bytes());
+                    }
                 }
             }
         }
@@ -250,9 +301,10 @@ impl Template {
         patch_len(out, 0);
     }
 
-    /// Writes a message with one data set of `recs` into `out` (cleared
-    /// first). The exporter packs records so the message stays within
-    /// `MAX_MESSAGE_BYTES`; more still encode correctly, only larger.
+    /// Writes a message of `recs` into `out` (cleared first), in order: one
+    /// data set per run of records of one template. The exporter packs
+    /// records so the message stays within `MAX_MESSAGE_BYTES`; more still
+    /// encode correctly, only larger.
     pub fn encode_data_message(
         &self,
         header: MessageHeader,
@@ -261,22 +313,37 @@ impl Template {
     ) {
         out.clear();
         start_message(header, out);
-        let set_start = out.len();
-        put_u16(out, TEMPLATE_ID);
-        put_u16(out, 0); // set length, patched below
+        let mut set: Option<(u16, usize)> = None;
         for rec in recs {
+            let id = self.template_of(rec).0;
+            if set.map(|(open, _)| open) != Some(id) {
+                if let Some((_, start)) = set {
+                    patch_len(out, start);
+                }
+                set = Some((id, out.len()));
+                put_u16(out, id);
+                put_u16(out, 0); // set length, patched when it ends
+            }
             self.put_record(rec, out);
         }
-        patch_len(out, set_start);
+        if let Some((_, start)) = set {
+            patch_len(out, start);
+        }
         patch_len(out, 0);
     }
 
     /// How many of `recs` (at least one) go in the next message so that it
     /// stays within `MAX_MESSAGE_BYTES`.
     pub fn records_that_fit(&self, recs: &[AccountingRecord]) -> usize {
-        let mut bytes = MESSAGE_HEADER_BYTES + SET_HEADER_BYTES;
+        let mut bytes = MESSAGE_HEADER_BYTES;
         let mut n = 0;
+        let mut open = None;
         for rec in recs {
+            let id = self.template_of(rec).0;
+            if open != Some(id) {
+                bytes += SET_HEADER_BYTES;
+                open = Some(id);
+            }
             bytes += self.record_bytes(rec);
             if bytes > MAX_MESSAGE_BYTES && n > 0 {
                 break;

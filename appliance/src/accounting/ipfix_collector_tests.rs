@@ -33,7 +33,34 @@ fn installed(tool: &str) -> Option<PathBuf> {
 /// The records sent: every end reason, kind, protocol, internal and
 /// external services.
 fn records() -> Vec<AccountingRecord> {
-    (0..20).map(sample_record).collect()
+    (0..20)
+        .map(|n| {
+            let rec = sample_record(n);
+            if n % 5 != 4 {
+                return rec;
+            }
+            // Every fifth a NAT64 user session: IPv6 terminal and
+            // destination, IPv4 gateway address and server.
+            AccountingRecord {
+                terminal_ip: std::net::Ipv4Addr::UNSPECIFIED,
+                dest_ip: std::net::Ipv4Addr::UNSPECIFIED,
+                terminal_ipv6: Some(std::net::Ipv6Addr::new(
+                    0x2001,
+                    0xdb8,
+                    1,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0x100 + n as u16,
+                )),
+                dest_ipv6: Some(std::net::Ipv6Addr::new(
+                    0x64, 0xff9b, 0, 0, 0, 0, 0x0a03, n as u16,
+                )),
+                ..rec
+            }
+        })
+        .collect()
 }
 
 /// Each record as the JSON sink writes it, keyed by user-session ID.
@@ -231,6 +258,7 @@ fn tshark_decodes_what_the_json_sink_says() {
     let mut sequences = Vec::new();
     let mut flows = Vec::new();
     let mut template_seen = false;
+    let mut nat64_template_seen = false;
     for pkt in packets {
         let cflow = &pkt["_source"]["layers"]["cflow"];
         assert_eq!(str_at(cflow, "cflow.version"), "10");
@@ -246,6 +274,9 @@ fn tshark_decodes_what_the_json_sink_says() {
                 if key.starts_with("Template (Id = 256, Count = 19)") {
                     assert_template_pens(item);
                     template_seen = true;
+                } else if key.starts_with("Template (Id = 257, Count = 19)") {
+                    assert_template_pens(item);
+                    nat64_template_seen = true;
                 } else if key.starts_with("Flow ") {
                     flows.push(item.clone());
                 } else {
@@ -255,9 +286,13 @@ fn tshark_decodes_what_the_json_sink_says() {
         }
     }
     assert!(template_seen, "no template in the capture");
-    assert_eq!(sequences, vec![0, 0, 15]);
+    assert!(nat64_template_seen, "no NAT64 template in the capture");
+    let sizes = message_sizes(&recs);
+    assert_eq!(sizes.len(), 2, "{sizes:?}");
+    assert_eq!(sequences, vec![0, 0, sizes[0] as u64]);
     assert_eq!(flows.len(), recs.len());
 
+    let mut nat64_flows = 0;
     for flow in &flows {
         let us_id = format!(
             "{}:{}",
@@ -269,9 +304,17 @@ fn tshark_decodes_what_the_json_sink_says() {
             .unwrap_or_else(|| panic!("no JSON record for {us_id}"));
         let field = |k: &str| str_at(flow, k).to_string();
         let num = |k: &str| rec[k].as_u64().unwrap().to_string();
-        assert_eq!(field("cflow.srcaddr"), str_at(rec, "terminal_ip"));
+        if rec.get("terminal_ipv6").is_some() {
+            // NAT64: the IPv6 elements in place of the IPv4 ones.
+            nat64_flows += 1;
+            assert_eq!(field("cflow.srcaddrv6"), str_at(rec, "terminal_ipv6"));
+            assert_eq!(field("cflow.dstaddrv6"), str_at(rec, "dest_ipv6"));
+            assert!(flow.get("cflow.srcaddr").is_none(), "{flow:#}");
+        } else {
+            assert_eq!(field("cflow.srcaddr"), str_at(rec, "terminal_ip"));
+            assert_eq!(field("cflow.dstaddr"), str_at(rec, "dest_ip"));
+        }
         assert_eq!(field("cflow.srcport"), num("terminal_port"));
-        assert_eq!(field("cflow.dstaddr"), str_at(rec, "dest_ip"));
         assert_eq!(field("cflow.dstport"), num("dest_port"));
         assert_eq!(field("cflow.protocol"), proto_number(rec).to_string());
         assert_eq!(
@@ -315,6 +358,7 @@ fn tshark_decodes_what_the_json_sink_says() {
             "{flow:#}"
         );
     }
+    assert_eq!(nat64_flows, 4, "NAT64 flows decoded");
 }
 
 /// Fields 14 and 15 are RFC 5103 reverse elements, every other one an IANA
@@ -503,6 +547,7 @@ fn nfcapd_collects_what_the_json_sink_says() {
     assert_eq!(flows.len(), recs.len());
 
     let json = json_by_user_session(&recs);
+    let mut nat64_flows = 0;
     for flow in flows {
         let us_id = format!(
             "{}:{}",
@@ -514,8 +559,15 @@ fn nfcapd_collects_what_the_json_sink_says() {
             .unwrap_or_else(|| panic!("no JSON record for {us_id}"));
         let num = |k: &str| rec[k].as_u64().unwrap();
         let flow_num = |k: &str| flow[k].as_u64().unwrap_or_else(|| panic!("{k} in {flow}"));
-        assert_eq!(str_at(flow, "src4_addr"), str_at(rec, "terminal_ip"));
-        assert_eq!(str_at(flow, "dst4_addr"), str_at(rec, "dest_ip"));
+        if rec.get("terminal_ipv6").is_some() {
+            // NAT64: IPv6 before the translation, IPv4 after.
+            nat64_flows += 1;
+            assert_eq!(str_at(flow, "src6_addr"), str_at(rec, "terminal_ipv6"));
+            assert_eq!(str_at(flow, "dst6_addr"), str_at(rec, "dest_ipv6"));
+        } else {
+            assert_eq!(str_at(flow, "src4_addr"), str_at(rec, "terminal_ip"));
+            assert_eq!(str_at(flow, "dst4_addr"), str_at(rec, "dest_ip"));
+        }
         assert_eq!(flow_num("proto"), proto_number(rec));
         // nfdump shows ICMP flows with a type and code in place of ports.
         if proto_number(rec) != 1 {
@@ -532,4 +584,5 @@ fn nfcapd_collects_what_the_json_sink_says() {
         assert_eq!(format!("{}Z", str_at(flow, "first")), str_at(rec, "start"));
         assert_eq!(format!("{}Z", str_at(flow, "last")), str_at(rec, "end"));
     }
+    assert_eq!(nat64_flows, 4, "NAT64 flows collected");
 }

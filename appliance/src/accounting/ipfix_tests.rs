@@ -37,7 +37,7 @@ fn template_lists_the_documented_elements() {
     assert_eq!(msg.sequence, 77);
     assert_eq!(msg.domain, 0x0102_0304);
     assert!(msg.records.is_empty());
-    assert_eq!(msg.templates.len(), 1);
+    assert_eq!(msg.templates.len(), 2);
     let (id, fields) = &msg.templates[0];
     assert_eq!(*id, 256);
     let f = |enterprise, id, len| TemplateField {
@@ -67,6 +67,11 @@ fn template_lists_the_documented_elements() {
         f(0, 372, 65535), // applicationCategoryName, variable length
     ];
     assert_eq!(fields, &expected, "no enterprise element by default");
+    // NAT64 records: IPv6 pre-NAT addresses, IPv4 post-NAT ones.
+    let mut nat64 = expected.clone();
+    nat64[2] = f(0, 27, 16); // sourceIPv6Address
+    nat64[3] = f(0, 28, 16); // destinationIPv6Address
+    assert_eq!(msg.templates[1], (257, nat64));
 
     // With the operator's enterprise number, the session ID is added
     // under it, and nothing else changes.
@@ -76,6 +81,7 @@ fn template_lists_the_documented_elements() {
     let mut with_pen = expected.clone();
     with_pen.push(f(64_999, 1, 8)); // mobile session ID
     assert_eq!(msg.templates[0].1, with_pen);
+    assert_eq!(msg.templates[1].1.last(), Some(&f(64_999, 1, 8)));
 }
 
 #[test]
@@ -245,6 +251,114 @@ fn a_full_message_fits_the_mtu_and_one_more_record_would_not() {
     assert!(buf.len() > 1400, "{}", buf.len());
 }
 
+/// A NAT64 user session's record: the terminal's IPv6 address and the
+/// NAT64-prefix address it addressed.
+fn nat64_record(n: u32) -> AccountingRecord {
+    AccountingRecord {
+        terminal_ip: std::net::Ipv4Addr::UNSPECIFIED,
+        dest_ip: std::net::Ipv4Addr::UNSPECIFIED,
+        terminal_ipv6: Some("2001:db8:1::100".parse().unwrap()),
+        dest_ipv6: Some("64:ff9b::a03:2".parse().unwrap()),
+        ..sample_record(n)
+    }
+}
+
+#[test]
+fn nat64_records_carry_ipv6_pre_nat_and_ipv4_post_nat_addresses() {
+    let rec = nat64_record(0);
+    let mut buf = Vec::new();
+    encode_data_message(HEADER, std::slice::from_ref(&rec), &mut buf);
+    // Bytes from RFC 7011 and the element list, not from the encoder: the
+    // set header names template 257; after the two 8-byte times come the
+    // 16 bytes of sourceIPv6Address, the 16 of destinationIPv6Address,
+    // the two ports, the protocol, then the 4-byte postNAT IPv4 addresses.
+    let set = &buf[16..];
+    assert_eq!(&set[0..2], &[0x01, 0x01], "set ID 257");
+    assert_eq!(usize::from(u16::from_be_bytes([set[2], set[3]])), set.len());
+    let body = &set[4..];
+    assert_eq!(&body[0..8], &rec.start_ms.to_be_bytes());
+    assert_eq!(
+        &body[16..32],
+        &[0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x00]
+    );
+    assert_eq!(
+        &body[32..48],
+        &[0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0, 10, 3, 0, 2]
+    );
+    assert_eq!(&body[48..50], &rec.terminal_port.to_be_bytes());
+    assert_eq!(&body[50..52], &rec.dest_port.to_be_bytes());
+    assert_eq!(body[52], rec.proto);
+    assert_eq!(&body[53..57], &rec.gateway_ip.octets());
+    assert_eq!(&body[57..61], &rec.server_ip.octets());
+    // 24 bytes more than the IPv4 record of the same user session.
+    let v4 = Template::new(None).record_bytes(&sample_record(0));
+    assert_eq!(Template::new(None).record_bytes(&rec), v4 + 24);
+
+    // A collector that knows both templates reads everything else as in
+    // an IPv4 record.
+    let (_, mut decoder) = template_and_decoder();
+    let msg = decoder.decode(&buf).unwrap();
+    let got = &msg.records[0];
+    assert_eq!(
+        got.get(&(0, 27)).unwrap().as_slice(),
+        &rec.terminal_ipv6.unwrap().octets()
+    );
+    assert_eq!(
+        got.get(&(0, 28)).unwrap().as_slice(),
+        &rec.dest_ipv6.unwrap().octets()
+    );
+    assert!(!got.contains_key(&(0, 8)) && !got.contains_key(&(0, 12)));
+    assert_eq!(ipv4(got, (0, 225)), rec.gateway_ip);
+    assert_eq!(ipv4(got, (0, 226)), rec.server_ip);
+    assert_eq!(uint(got, (0, 85)), rec.bytes_up);
+    assert_eq!(text(got, (0, 96)), rec.service);
+}
+
+#[test]
+fn mixed_records_go_in_one_set_per_run_of_a_template_in_order() {
+    let recs = vec![
+        sample_record(0),
+        sample_record(1),
+        nat64_record(2),
+        sample_record(3),
+    ];
+    let mut buf = Vec::new();
+    encode_data_message(HEADER, &recs, &mut buf);
+    // Walk the sets by their headers: 256 (two records), 257, 256.
+    let mut ids = Vec::new();
+    let mut at = 16;
+    while at < buf.len() {
+        ids.push(u16::from_be_bytes([buf[at], buf[at + 1]]));
+        at += usize::from(u16::from_be_bytes([buf[at + 2], buf[at + 3]]));
+    }
+    assert_eq!(at, buf.len());
+    assert_eq!(ids, vec![256, 257, 256]);
+    let (_, mut decoder) = template_and_decoder();
+    let msg = decoder.decode(&buf).unwrap();
+    assert_eq!(msg.records.len(), 4);
+    for i in [0, 1, 3] {
+        assert_record_matches(&msg.records[i], &recs[i]);
+    }
+    assert!(msg.records[2].contains_key(&(0, 27)));
+    // The packing counts the extra set headers: a message of alternating
+    // records stays within the limit.
+    let template = Template::new(None);
+    let alternating: Vec<_> = (0..100)
+        .map(|n| {
+            if n % 2 == 0 {
+                sample_record(n)
+            } else {
+                nat64_record(n)
+            }
+        })
+        .collect();
+    let n = template.records_that_fit(&alternating);
+    template.encode_data_message(HEADER, &alternating[..n], &mut buf);
+    assert!(buf.len() <= 1400, "{}", buf.len());
+    template.encode_data_message(HEADER, &alternating[..n + 1], &mut buf);
+    assert!(buf.len() > 1400, "{}", buf.len());
+}
+
 #[test]
 fn long_names_are_cut_at_a_character_boundary() {
     let rec = AccountingRecord {
@@ -304,7 +418,7 @@ fn exporter_sends_template_first_and_counts_sequence_in_records() {
         })
         .collect();
     assert_nothing_more(&rx);
-    assert_eq!(msgs[0].templates.len(), 1);
+    assert_eq!(msgs[0].templates.len(), 2);
     assert!(msgs[0].records.is_empty());
     let counts: Vec<usize> = msgs.iter().map(|m| m.records.len()).collect();
     assert_eq!(counts, vec![0, per, second, rest]);
@@ -346,6 +460,6 @@ fn template_is_resent_when_the_refresh_interval_has_passed() {
         .collect();
     assert_eq!(
         shape,
-        vec![(1, 0, 0), (0, 1, 0), (1, 0, 1), (1, 0, 1), (0, 1, 1)]
+        vec![(2, 0, 0), (0, 1, 0), (2, 0, 1), (2, 0, 1), (0, 1, 1)]
     );
 }

@@ -79,6 +79,13 @@ pub struct AccountingRecord {
     /// The same instants as RFC 3339 UTC text, millisecond precision.
     pub start: String,
     pub end: String,
+    /// NAT64 user sessions (`terminal_ip` and `dest_ip` are then
+    /// 0.0.0.0): the terminal's IPv6 address and the IPv6 address it
+    /// addressed (an IPv6 VIP or a NAT64-prefix address). Absent for IPv4.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub terminal_ipv6: Option<std::net::Ipv6Addr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dest_ipv6: Option<std::net::Ipv6Addr>,
     /// A subscriber's quota record (`end_reason` `quota_threshold`): the
     /// percentage of the quota crossed. Absent from other records.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -121,6 +128,8 @@ impl AccountingRecord {
             end_ms: ev.end_ms,
             start: rfc3339_utc_ms(ev.start_ms),
             end: rfc3339_utc_ms(ev.end_ms),
+            terminal_ipv6: ev.ipv6.map(|v| v.terminal),
+            dest_ipv6: ev.ipv6.map(|v| v.dest),
             quota_threshold_percent: None,
         }
     }
@@ -261,6 +270,7 @@ mod tests {
             bytes_down: 22_000,
             start_ms: 1_709_164_800_123,
             end_ms: 1_709_251_199_999,
+            ipv6: None,
         }
     }
 
@@ -298,6 +308,25 @@ mod tests {
             "end": "2024-02-29T23:59:59.999Z",
         });
         assert_eq!(v, expected);
+    }
+
+    #[test]
+    fn a_nat64_record_carries_the_ipv6_ends() {
+        let mut ev = event();
+        ev.terminal_ip = Ipv4Addr::UNSPECIFIED;
+        ev.dest_ip = Ipv4Addr::UNSPECIFIED;
+        ev.ipv6 = Some(dataplane::event::Ipv6Ends {
+            terminal: "2001:db8:1::100".parse().unwrap(),
+            dest: "64:ff9b::c633:640a".parse().unwrap(),
+        });
+        let v = serde_json::to_value(AccountingRecord::from_event(&ev, &FixedNames)).unwrap();
+        assert_eq!(v["terminal_ipv6"], "2001:db8:1::100");
+        assert_eq!(v["dest_ipv6"], "64:ff9b::c633:640a");
+        assert_eq!(v["terminal_ip"], "0.0.0.0");
+        assert_eq!(v["dest_ip"], "0.0.0.0");
+        // After the translation: IPv4 as for any record.
+        assert_eq!(v["gateway_ip"], "192.0.2.1");
+        assert_eq!(v["server_ip"], "198.51.100.20");
     }
 
     #[test]

@@ -63,6 +63,7 @@ pub fn sample_event(n: u32) -> AccountingEvent {
         bytes_down: 9_000_000_000 + u64::from(n) * 7_777,
         start_ms: 1_700_000_000_000 + u64::from(n) * 1_001,
         end_ms: 1_700_000_060_000 + u64::from(n) * 2_003,
+        ipv6: None,
     }
 }
 

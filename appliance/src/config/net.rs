@@ -170,8 +170,9 @@ impl<'de> Deserialize<'de> for Ip {
         let s = String::deserialize(d)?;
         if Ipv6Addr::from_str(&s).is_ok() {
             return Err(de::Error::custom(format!(
-                "'{s}' is an IPv6 address; only port addresses may be IPv6 yet \
-                 (no IPv6 VIPs, servers, gateway addresses, routes or neighbours)"
+                "'{s}' is an IPv6 address; IPv6 servers are not supported yet, nor IPv6 \
+                 gateway addresses, routes or neighbours (an IPv6 VIP whose IPv4 servers \
+                 are reached through NAT64 is written `vip6`)"
             )));
         }
         Ipv4Addr::from_str(&s)
@@ -189,6 +190,57 @@ impl Serialize for Ip {
 impl fmt::Display for Ip {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
+    }
+}
+
+/// An IPv6 unicast address written as a string, e.g. `"2001:db8:9::80"`
+/// (a service's `vip6`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Ip6(pub Ipv6Addr);
+
+impl<'de> Deserialize<'de> for Ip6 {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if Ipv4Addr::from_str(&s).is_ok() {
+            return Err(de::Error::custom(format!(
+                "'{s}' is an IPv4 address; an IPv4 VIP is written `vip`"
+            )));
+        }
+        let a = Ipv6Addr::from_str(&s)
+            .map_err(|_| de::Error::custom(format!("'{s}' is not an IPv6 address")))?;
+        if a.is_multicast() || a.is_unspecified() || a.is_loopback() || a.to_ipv4_mapped().is_some()
+        {
+            return Err(de::Error::custom(format!(
+                "'{s}' is not a unicast IPv6 address (multicast, ::, ::1 and IPv4-mapped \
+                 addresses cannot be a VIP)"
+            )));
+        }
+        Ok(Ip6(a))
+    }
+}
+
+impl Serialize for Ip6 {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
+}
+
+impl fmt::Display for Ip6 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl<'de> Deserialize<'de> for Ipv6Cidr {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Ipv6Cidr::from_str(&s).map_err(de::Error::custom)
+    }
+}
+
+impl Serialize for Ipv6Cidr {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
     }
 }
 

@@ -58,6 +58,10 @@ pub struct Config {
     /// = a stand-alone appliance (see docs/cluster.md).
     #[serde(default)]
     pub cluster: Option<super::cluster::Cluster>,
+    /// NAT64 for IPv6 terminals: destinations inside `prefix` are the IPv4
+    /// hosts they embed (RFC 6052). Absent: only services' `vip6`.
+    #[serde(default)]
+    pub nat64: Option<Nat64>,
 }
 
 /// Server health checks.
@@ -452,6 +456,11 @@ pub struct Steering {
     /// bucket holding one second's worth). Absent = no limit.
     #[serde(default)]
     pub learned_pins_per_s: Option<u32>,
+    /// How many leading bits of an IPv6 terminal's source address are its
+    /// session ID under `key: SourceIp` (48, 56, 60 or 64): a terminal that
+    /// changes the rest keeps its session and gateway.
+    #[serde(default = "default_ipv6_prefix_len")]
+    pub ipv6_prefix_len: u8,
 }
 
 impl Default for Steering {
@@ -462,7 +471,24 @@ impl Default for Steering {
             move_drain_s: default_move_drain(),
             learned_pins_max: None,
             learned_pins_per_s: None,
+            ipv6_prefix_len: default_ipv6_prefix_len(),
         }
+    }
+}
+
+/// The `nat64` section.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Nat64 {
+    /// The RFC 6052 prefix (a /96) whose addresses embed IPv4 ones.
+    #[serde(default = "default_nat64_prefix")]
+    pub prefix: super::net::Ipv6Cidr,
+}
+
+fn default_nat64_prefix() -> super::net::Ipv6Cidr {
+    super::net::Ipv6Cidr {
+        addr: std::net::Ipv6Addr::new(0x64, 0xff9b, 0, 0, 0, 0, 0, 0),
+        prefix_len: 96,
     }
 }
 
@@ -513,6 +539,10 @@ pub struct Service {
     /// another service's `pools`.
     #[serde(default)]
     pub vip: Option<Ip>,
+    /// An IPv6 VIP instead: IPv6 terminals reach the (IPv4) servers
+    /// through NAT64.
+    #[serde(default)]
+    pub vip6: Option<super::net::Ip6>,
     pub proto: Proto,
     /// Destination port, or the first of a range.
     pub port: u16,
@@ -877,6 +907,9 @@ fn default_fragment_timeout() -> u64 {
 }
 fn default_session_key() -> SessionKey {
     SessionKey::SourceIp
+}
+fn default_ipv6_prefix_len() -> u8 {
+    64
 }
 fn default_idle_unpin() -> u64 {
     3600

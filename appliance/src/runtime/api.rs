@@ -49,7 +49,10 @@ fn parse_ip(s: &str) -> Result<Ipv4Addr, String> {
 
 fn parse_sid(s: &str) -> Result<SessionId, String> {
     s.parse().map_err(|_| {
-        format!("'{s}' is not a session ID (e.g. 10.8.0.5, 10.8.0.5@vlan100, teid:0x10, id:42)")
+        format!(
+            "'{s}' is not a session ID (e.g. 10.8.0.5, 10.8.0.5@vlan100, teid:0x10, id:42, \
+             2001:db8:1:2::/64)"
+        )
     })
 }
 
@@ -670,6 +673,7 @@ impl Control {
             p.services.services.push(Service {
                 name: name.clone(),
                 vip: Some(vip),
+                vip6: None,
                 proto,
                 port_lo: port,
                 port_hi: end,

@@ -330,6 +330,8 @@ pub fn assemble_workers(
             table_capacity: cfg.gateway.user_sessions_per_worker,
             quarantine: plan::quarantine(cfg),
             session_key: plan::session_key(cfg.steering.key),
+            nat64: plan::nat64(cfg),
+            ipv6_session_prefix: plan::ipv6_session_prefix(cfg.steering.ipv6_prefix_len),
             probe_ports: cfg.health.active.as_ref().map(|a| a.source_ports),
             bitrate_meters: cfg.has_bitrate_limits(),
             limited_types: cfg.limited_types(),

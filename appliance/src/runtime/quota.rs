@@ -63,6 +63,7 @@ fn record(c: &Change, percent: Option<u8>, now_ms: u64) -> AccountingEvent {
         bytes_down: c.account.bytes_down,
         start_ms: c.account.usage.period_start_s.saturating_mul(1000),
         end_ms: now_ms,
+        ipv6: None,
     }
 }
 

@@ -174,6 +174,7 @@ fn policy(timeouts: Timeouts) -> Policy {
         vec![Service {
             name: "web".into(),
             vip: Some(VIP),
+            vip6: None,
             proto: 6,
             port_lo: VIP_PORT,
             port_hi: VIP_PORT,
@@ -436,6 +437,8 @@ impl Lab {
                 table_capacity: s.capacity,
                 quarantine: s.quarantine,
                 session_key: SessionKeyMode::SourceIp,
+                nat64: None,
+                ipv6_session_prefix: dataplane::tier1::Ipv6SessionPrefix::P64,
                 probe_ports: None,
                 bitrate_meters: true,
                 limited_types: 1,

@@ -69,21 +69,24 @@ impl Worker {
             return Verdict::Drop(DropReason::ReplyMismatch);
         }
         // Bitrate limit hook (rate_limit.rs): dropped, or re-marked where
-        // its type says so.
-        if e.flags.0 & SessionFlags::BITRATE.0 != 0
-            && !super::rate_limit::conforms(
+        // its type says so; NAT64 hook (nat64.rs) behind the same test.
+        if e.flags.0 & (SessionFlags::BITRATE.0 | SessionFlags::NAT64.0) != 0 {
+            if e.flags.contains(SessionFlags::NAT64) {
+                return self.downlink_nat64(f, rx, ip, idx, &l4, ev);
+            }
+            if !super::rate_limit::conforms(
                 &mut self.gw.admission,
                 &self.snaps.policy,
                 e,
                 (Direction::ToClient, ip_len),
                 now_ms,
-            )
-        {
-            match super::rate_limit::over_limit_dscp(&self.snaps.policy, e) {
-                Some(d) => self.over_limit = Some((idx, d)),
-                None => return Verdict::Drop(DropReason::BitrateLimited),
+            ) {
+                match super::rate_limit::over_limit_dscp(&self.snaps.policy, e) {
+                    Some(d) => self.over_limit = Some((idx, d)),
+                    None => return Verdict::Drop(DropReason::BitrateLimited),
+                }
+                self.counters.bitrate_remarked.inc();
             }
-            self.counters.bitrate_remarked.inc();
         }
         // SYN proxy hook (synproxy/): ends the server handshake, then spliced below.
         let splice = if e.flags.0 & SessionFlags::SYN_PROXY != 0 {
@@ -210,6 +213,10 @@ impl Worker {
         let Some(e) = self.gw.table.get(idx) else {
             return Verdict::Drop(DropReason::NoUserSession);
         };
+        if e.flags.contains(SessionFlags::NAT64) {
+            // Its quoted packet is not translated back to IPv6 yet.
+            return Verdict::Drop(DropReason::Nat64IcmpError);
+        }
         let (client_ip, client_port, vip, vip_port, path) = (
             e.client_ip,
             e.client_port,

@@ -20,23 +20,34 @@ const RECLAIM_PER_TICK: usize = 256;
 
 pub(super) fn record(
     worker: &Worker,
-    e: &UserSession,
+    (idx, e): (u32, &UserSession),
     kind: RecordKind,
     reason: EndReason,
     now_ms: u64,
 ) -> AccountingEvent {
+    // NAT64: the IPv6 ends from the side array; the IPv4 fields hold only
+    // the key's folds, so they say nothing.
+    let ipv6 = worker.nat64_ends(idx, e);
+    let unless_v6 = |a: std::net::Ipv4Addr| {
+        if ipv6.is_some() {
+            std::net::Ipv4Addr::UNSPECIFIED
+        } else {
+            a
+        }
+    };
     AccountingEvent {
+        ipv6,
         kind,
         end_reason: reason,
         proto: e.proto,
         user_session_type: e.session_type,
         worker: worker.cfg.index,
         session_id: e.session_id,
-        terminal_ip: e.client_ip,
+        terminal_ip: unless_v6(e.client_ip),
         terminal_port: e.client_port,
         gateway_ip: worker.cfg.gateway_addrs[usize::from(e.gw_addr)],
         gateway_port: e.gw_port,
-        dest_ip: e.orig_dst_ip,
+        dest_ip: unless_v6(e.orig_dst_ip),
         dest_port: e.orig_dst_port,
         server_ip: e.server_ip,
         server_port: e.server_port,
@@ -60,7 +71,13 @@ pub(super) fn record(
 fn usage(worker: &Worker, e: &UserSession, ended: bool) -> Event {
     Event::Usage(UsageReport {
         session_id: e.session_id,
-        terminal_ip: e.client_ip,
+        // A NAT64 key's fold is no IPv4 terminal (whose prefix could
+        // name a quota plan).
+        terminal_ip: if e.flags.contains(SessionFlags::NAT64) {
+            std::net::Ipv4Addr::UNSPECIFIED
+        } else {
+            e.client_ip
+        },
         worker: worker.cfg.index,
         gateway_ip: worker.cfg.gateway_addrs[usize::from(e.gw_addr)],
         gateway_port: e.gw_port,
@@ -140,7 +157,7 @@ pub(super) fn remove<E: EventSink>(
             Some(r) => r,
             None => own,
         };
-        let mut rec = record(w, &e, RecordKind::Final, r, now_ms);
+        let mut rec = record(w, (idx, &e), RecordKind::Final, r, now_ms);
         if r == EndReason::Timeout {
             // It expired at its deadline (last activity + the idle timeout
             // of its state), not when the wheel came round to it.
@@ -224,7 +241,7 @@ pub(super) fn run<E: EventSink, P: Prefetch>(
                 .is_none_or(|t| t.accounted);
             let sid = e.session_id;
             if accounted {
-                let rec = record(w, e, RecordKind::Interim, EndReason::Timeout, now_ms);
+                let rec = record(w, (idx, e), RecordKind::Interim, EndReason::Timeout, now_ms);
                 w.emit(ev, Event::Accounting(rec));
             }
             w.emit(ev, Event::SessionActive { session_id: sid });

@@ -84,6 +84,9 @@ pub fn to_client<F: Frame>(
     let extra = vlan_len + if tunnel { GTP_ENCAP_LEN } else { 0 };
     if extra > 0 {
         let inner_len = f.len().saturating_sub(ETHERNET_HEADER_LEN);
+        // The packet's own ethertype (IPv4, or IPv6 from NAT64) follows a
+        // VLAN tag; a tunnel's outer header is IPv4.
+        let inner_type = f.bytes().get(12..14).map_or([8, 0], |t| [t[0], t[1]]);
         if !f.prepend(extra) {
             return false;
         }
@@ -94,7 +97,11 @@ pub fn to_client<F: Frame>(
             b[14..16].copy_from_slice(&(path.vlan & 0x0fff).to_be_bytes());
             at = 16;
         }
-        b[at..at + 2].copy_from_slice(&ETHERTYPE_IPV4.to_be_bytes());
+        if tunnel {
+            b[at..at + 2].copy_from_slice(&ETHERTYPE_IPV4.to_be_bytes());
+        } else {
+            b[at..at + 2].copy_from_slice(&inner_type);
+        }
         if tunnel {
             let o = at + 2;
             let total = (GTP_ENCAP_LEN + inner_len) as u16;

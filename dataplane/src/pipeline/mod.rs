@@ -17,6 +17,7 @@ mod l2;
 mod limit;
 mod marks;
 pub mod nat;
+mod nat64;
 mod own_addresses;
 mod own_addresses_v6;
 mod parse;
@@ -31,6 +32,7 @@ mod synproxy;
 mod ttl;
 mod uplink;
 
+pub use nat64::Nat64Config;
 pub use parse::FrameRecord;
 pub use prefetch_pass::PREFETCH_MAX;
 pub use steer::Ingress;
@@ -42,7 +44,7 @@ use crate::counters::{Counter, DropReason, WorkerCounters};
 use crate::event::{Event, EventSink};
 use crate::policy::{Policy, MAX_SERVERS};
 use crate::rcu::Reader;
-use crate::tier1::{SessionKeyMode, SteeringTable};
+use crate::tier1::{Ipv6SessionPrefix, SessionKeyMode, SteeringTable};
 use crate::tier2::{
     Admission, FragmentLimits, FragmentTable, PortAllocator, Quarantine, TimerWheel,
     UserSessionTable,
@@ -145,6 +147,9 @@ pub struct WorkerConfig {
     pub table_capacity: u32,
     pub quarantine: Quarantine,
     pub session_key: SessionKeyMode,
+    /// How much of an IPv6 terminal's source address is its session ID
+    /// (`steering.ipv6_prefix_len`; only under `SessionKeyMode::SourceIp`).
+    pub ipv6_session_prefix: Ipv6SessionPrefix,
     /// Source ports of active health probes (outside `port_range`): answers
     /// to them are reported to the control plane, never translated.
     pub probe_ports: Option<(u16, u16)>,
@@ -161,6 +166,9 @@ pub struct WorkerConfig {
     /// Bounds of the fragment table (`fragments.rs`): how many fragmented
     /// datagrams are followed at once, for how long.
     pub fragments: FragmentLimits,
+    /// NAT64 for IPv6 terminals (`nat64.rs`); `None`: the config has no
+    /// IPv6 VIP and no `nat64` section, and nothing is allocated for it.
+    pub nat64: Option<Nat64Config>,
 }
 
 /// The snapshots a worker reads.
@@ -262,6 +270,10 @@ pub struct Worker {
     /// The fabric member that sent the last fabric packet
     /// (`fabric::FabricSender`).
     fabric_sender: fabric::FabricSender,
+    /// NAT64: the buffer a packet is translated into (`nat64.rs`; empty
+    /// without NAT64) and the IPv4 identification counter.
+    nat64_buf: Box<[u8]>,
+    nat64_ident: u32,
 }
 
 /// Slots of `Worker::fabric_hops` (a power of two).
@@ -286,6 +298,8 @@ struct Gateway {
     proxy: proxy_protocol::ProxyV2,
     /// Fragmented datagrams being followed (`fragments.rs`).
     fragments: FragmentTable,
+    /// NAT64: the IPv6 addresses per slab index (`nat64.rs`).
+    nat64: nat64::Side,
 }
 
 /// Timer wheel geometry: 100 ms ticks, 4096 slots (one turn ≈ 7 minutes;
@@ -327,7 +341,12 @@ impl Worker {
         let proxy = proxy_protocol::ProxyV2::new(cfg.table_capacity);
         let dscp_marks = snaps.policy.get().marks_dscp();
         let fragments = cfg.fragments;
+        let nat64_on = cfg.nat64.is_some();
+        let nat64 = nat64::Side::new(cfg.table_capacity, nat64_on);
+        let nat64_buf = vec![0u8; if nat64_on { nat64::BUFFER_LEN } else { 0 }].into_boxed_slice();
         Ok(Worker {
+            nat64_buf,
+            nat64_ident: 0,
             dscp_marks,
             over_limit: None,
             fabric_hops: [fabric::FabricHop::UNKNOWN; FABRIC_HOPS],
@@ -348,6 +367,7 @@ impl Worker {
                 synproxy,
                 proxy,
                 fragments: FragmentTable::new(fragments),
+                nat64,
             },
             // Starts full: the first refusals are answered at once.
             limiter: ReplyLimiter {

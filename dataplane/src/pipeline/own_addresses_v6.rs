@@ -6,7 +6,9 @@
 //! take part in (`nd_ignored`; it is not a router advertiser and keeps no
 //! IPv6 neighbour cache yet), malformed ICMPv6 to its addresses
 //! (`icmpv6_*`), and any other IPv6 to or through it (`ipv6_not_served`:
-//! no IPv6 VIPs, gateway addresses or forwarding yet).
+//! no IPv6 VIPs, gateway addresses or forwarding yet), except a terminal's
+//! packet on an access port: tier 1 steers it by its prefix
+//! (`steer.rs`, `Worker::access_in_v6`).
 //!
 //! The answers are built by `wire::replies_v6` (which checks what RFC 4861
 //! and RFC 4443 require of the request: hop limit 255, code 0, options,
@@ -36,16 +38,18 @@ const NA_FRAME_ROOM: usize = 128;
 
 /// A well-formed IPv6 packet (`ip6`) received on `port`: answered if it is
 /// Neighbor Discovery or an echo request for one of the port's IPv6
-/// addresses, else dropped with its reason.
+/// addresses, dropped with its reason if it is other ICMPv6 to them or ND;
+/// `None` for everything else (a terminal's packet to steer, or
+/// `ipv6_not_served`).
 #[inline(never)]
-pub(super) fn ipv6<F: Frame>(w: &mut Worker, f: &mut F, port: u16, ip6: &Ip6) -> Verdict {
+pub(super) fn own<F: Frame>(w: &mut Worker, f: &mut F, port: u16, ip6: &Ip6) -> Option<Verdict> {
     if ip6.proto != PROTO_ICMPV6 || ip6.fragment {
-        return Verdict::Drop(DropReason::Ipv6NotServed);
+        return None;
     }
     let b = f.bytes();
     // Parse checked the fixed header and the payload length.
     let Some(header) = b.get(usize::from(ip6.off)..) else {
-        return Verdict::Drop(DropReason::Ipv6Truncated);
+        return Some(Verdict::Drop(DropReason::Ipv6Truncated));
     };
     let header = Ipv6Packet::new_unchecked(header);
     let (dst, hop_limit) = (header.dst(), header.hop_limit());
@@ -54,18 +58,24 @@ pub(super) fn ipv6<F: Frame>(w: &mut Worker, f: &mut F, port: u16, ip6: &Ip6) ->
         .unwrap_or(&[]);
     let msg_type = message.first().copied();
     if msg_type.is_some_and(|t| ND_TYPES.contains(&t)) {
-        return neighbour_discovery(w, f, port, ip6, hop_limit, dst);
+        return Some(neighbour_discovery(w, f, port, ip6, hop_limit, dst));
     }
-    if !w.topo.is_own_ipv6(port, dst) {
-        return Verdict::Drop(DropReason::Ipv6NotServed);
+    // A port's own address, or on an access port an IPv6 VIP (pinged
+    // like an IPv4 VIP; NAT64 serves the rest of its traffic).
+    let vip = || {
+        w.topo.role(port) == Some(crate::topology::Role::Access)
+            && w.snaps.policy.get().services.is_vip6(dst)
+    };
+    if !w.topo.is_own_ipv6(port, dst) && !vip() {
+        return None;
     }
     if let Err(e) = Icmpv6Packet::new_checked(message) {
-        return Verdict::Drop(e.into());
+        return Some(Verdict::Drop(e.into()));
     }
     if msg_type != Some(ICMPV6_ECHO_REQUEST) {
-        return Verdict::Drop(DropReason::Icmpv6UnsupportedType);
+        return Some(Verdict::Drop(DropReason::Icmpv6UnsupportedType));
     }
-    echo(w, f, port)
+    Some(echo(w, f, port))
 }
 
 /// Neighbor Discovery: RFC 4861 7.1 drops any ND message whose hop limit

@@ -26,8 +26,8 @@ use crate::tier2::flow_index::KeyHash;
 use crate::tier2::{Segment, TcpFlags};
 use crate::wire::{
     EthernetFrame, GtpuPacket, IcmpPacket, Ipv4Packet, Ipv6Packet, TcpSegment, UdpDatagram,
-    WireError, ETHERTYPE_IPV4, ETHERTYPE_IPV6, GTPU_MSG_G_PDU, GTPU_PORT, PROTO_ICMP, PROTO_TCP,
-    PROTO_UDP,
+    WireError, ETHERTYPE_IPV4, ETHERTYPE_IPV6, GTPU_MSG_G_PDU, GTPU_PORT, ICMPV6_ECHO_REQUEST,
+    PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP,
 };
 use std::net::Ipv4Addr;
 
@@ -525,15 +525,54 @@ fn l4_info(b: &[u8], ip: &Ip) -> Result<L4Info, DropReason> {
     if ip.is_fragment() {
         return first_fragment_l4(l4, ip);
     }
-    match ip.proto {
+    l4_fields(l4, ip.proto, ip.ihl)
+}
+
+/// The L4 header of an IPv6 terminal's packet `ip6` as NAT64 sees it: TCP
+/// and UDP as over IPv4, an ICMPv6 echo request as the ICMP echo request
+/// it becomes (any other ICMPv6 opens nothing: `icmp_ignored`, as ICMP
+/// from a terminal); `ip_header_len` is the translated IPv4 header's, 20.
+#[inline(never)]
+pub(super) fn l4_info_v6(b: &[u8], ip6: &Ip6) -> Result<L4Info, DropReason> {
+    let l4 = b
+        .get(usize::from(ip6.upper)..usize::from(ip6.end))
+        .ok_or(DropReason::Truncated)?;
+    match ip6.proto {
+        PROTO_TCP | PROTO_UDP => l4_fields(l4, ip6.proto, 20),
+        PROTO_ICMPV6 => {
+            if l4.len() < 8 {
+                return Err(DropReason::BadL4Header);
+            }
+            if l4[0] != ICMPV6_ECHO_REQUEST {
+                return Err(DropReason::IcmpIgnored);
+            }
+            Ok(L4Info {
+                proto: PROTO_ICMP,
+                ip_header_len: 20,
+                src_port: u16::from_be_bytes([l4[4], l4[5]]),
+                dst_port: 0,
+                icmp_type: crate::wire::ICMP_ECHO_REQUEST,
+                flags: TcpFlags::NONE,
+                seg: Segment::default(),
+            })
+        }
+        _ => Err(DropReason::UnsupportedProtocol),
+    }
+}
+
+/// [`L4Info`] of the L4 header `l4` (cut at its packet's end) of protocol
+/// `proto` after an IP header of `ihl` bytes.
+#[inline(always)]
+fn l4_fields(l4: &[u8], proto: u8, ihl: u8) -> Result<L4Info, DropReason> {
+    match proto {
         PROTO_TCP => {
             let tcp = TcpSegment::new_checked(l4).map_err(|_| DropReason::BadL4Header)?;
             let fl = tcp.flags();
             let flags = TcpFlags::from_header_byte(fl.bits());
             let doff = tcp.header_len();
             Ok(L4Info {
-                proto: ip.proto,
-                ip_header_len: ip.ihl,
+                proto,
+                ip_header_len: ihl,
                 src_port: tcp.src_port(),
                 dst_port: tcp.dst_port(),
                 icmp_type: 0,
@@ -555,8 +594,8 @@ fn l4_info(b: &[u8], ip: &Ip) -> Result<L4Info, DropReason> {
         PROTO_UDP => {
             let udp = UdpDatagram::new_checked(l4).map_err(|_| DropReason::BadL4Header)?;
             Ok(L4Info {
-                proto: ip.proto,
-                ip_header_len: ip.ihl,
+                proto,
+                ip_header_len: ihl,
                 src_port: udp.src_port(),
                 dst_port: udp.dst_port(),
                 icmp_type: 0,
@@ -567,8 +606,8 @@ fn l4_info(b: &[u8], ip: &Ip) -> Result<L4Info, DropReason> {
         PROTO_ICMP => {
             let icmp = IcmpPacket::new_checked(l4).map_err(|_| DropReason::BadL4Header)?;
             Ok(L4Info {
-                proto: ip.proto,
-                ip_header_len: ip.ihl,
+                proto,
+                ip_header_len: ihl,
                 src_port: icmp.echo_ident(),
                 dst_port: 0,
                 icmp_type: icmp.msg_type(),

@@ -55,6 +55,18 @@ impl Worker {
         }
         if let Some(r) = refused.filter(|r| r.accounted) {
             let bytes = u64::from(rd16(f.bytes(), IP + 2));
+            // NAT64: the IPv6 ends (the key holds only their folds).
+            let ipv6 = o.v6.map(|v6| crate::event::Ipv6Ends {
+                terminal: v6.src,
+                dest: v6.dst,
+            });
+            let v4 = |a: Ipv4Addr| {
+                if ipv6.is_some() {
+                    Ipv4Addr::UNSPECIFIED
+                } else {
+                    a
+                }
+            };
             self.emit(
                 ev,
                 Event::Accounting(AccountingEvent {
@@ -64,11 +76,11 @@ impl Worker {
                     user_session_type: r.ty,
                     worker: self.cfg.index,
                     session_id: sid.0,
-                    terminal_ip: key.client_ip,
+                    terminal_ip: v4(key.client_ip),
                     terminal_port: key.client_port,
                     gateway_ip: Ipv4Addr::UNSPECIFIED,
                     gateway_port: 0,
-                    dest_ip: key.dst_ip,
+                    dest_ip: v4(key.dst_ip),
                     dest_port: key.dst_port,
                     server_ip: Ipv4Addr::UNSPECIFIED,
                     server_port: 0,
@@ -79,6 +91,7 @@ impl Worker {
                     bytes_down: 0,
                     start_ms: now_ms,
                     end_ms: now_ms,
+                    ipv6,
                 }),
             );
         }

@@ -6,16 +6,18 @@
 
 use super::fabric::FabricIn;
 use super::l2::rd16;
-use super::parse::{Ip, L4Info, NotIpv4, Parsed};
+use super::parse::{Ip, Ip6, L4Info, NotIpv4, Parsed};
 use super::{own_addresses, own_addresses_v6, Verdict, Worker, PIN_CACHE, PIN_RETRY_MS};
 use crate::counters::DropReason;
 use crate::event::{Event, EventSink};
 use crate::frame::Frame;
 use crate::hash::mix64;
-use crate::tier1::{session_id, GatewayId, GatewayTarget, SessionId, SessionKeyMode};
+use crate::tier1::{
+    session_id, session_id_v6, GatewayId, GatewayTarget, SessionId, SessionKeyMode,
+};
 use crate::tier2::try_owner_core;
 use crate::topology::{LocalAddr, Role};
-use crate::wire::{ETHERTYPE_ARP, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
+use crate::wire::{Ipv6Packet, ETHERTYPE_ARP, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
 use std::net::Ipv4Addr;
 
 /// How a frame reached the pipeline.
@@ -99,8 +101,17 @@ impl Worker {
         }
         let outer = match p.outer {
             Ok(ref ip) => ip,
-            // Well-formed IPv6: only Tandem's own addresses answer.
-            Err(NotIpv4::Ipv6(ip6)) => return own_addresses_v6::ipv6(self, f, rx.port, &ip6),
+            // Well-formed IPv6: Tandem's own addresses answer; a
+            // terminal's packet on an access port is steered by its prefix.
+            Err(NotIpv4::Ipv6(ip6)) => {
+                if let Some(v) = own_addresses_v6::own(self, f, rx.port, &ip6) {
+                    return v;
+                }
+                if role == Role::Access {
+                    return self.access_in_v6(f, rx, &ip6, ev);
+                }
+                return Verdict::Drop(DropReason::Ipv6NotServed);
+            }
             Err(NotIpv4::Drop(r)) => return Verdict::Drop(r),
         };
         if outer.is_fragment() && !self.follows_outer_fragment(role) {
@@ -131,14 +142,16 @@ impl Worker {
         let sid = if mode == SessionKeyMode::GtpTeid {
             match p.tunnel {
                 Some((_, teid)) => {
-                    let inner = match p.inner {
+                    match p.inner {
                         Ok(ip) if ip.is_fragment() && !self.follows_fragments() => {
                             return Verdict::Drop(DropReason::Fragment)
                         }
-                        Ok(ip) => ip,
+                        // IPv6 inside a well-formed G-PDU is steered by its
+                        // TEID like IPv4 (tier 2 says what it serves).
+                        Ok(_) | Err(DropReason::Ipv6NotServed) => {}
                         Err(r) => return Verdict::Drop(r),
-                    };
-                    session_id(mode, inner.src, p.l2.vlan, Some(teid))
+                    }
+                    Some(SessionId::from_teid(teid))
                 }
                 None => {
                     // Not a G-PDU: maybe a ping to our own address.
@@ -187,6 +200,60 @@ impl Worker {
             GatewayTarget::Remote { addr, port } => {
                 self.send_to_remote_gateway(f, rx, sid, (addr, port), ev)
             }
+            GatewayTarget::LocalWorker(_) => Verdict::Drop(DropReason::NoGateway),
+        }
+    }
+
+    /// Tier 1 for an IPv6 terminal's packet on an access port (not for one
+    /// of Tandem's own addresses): anti-spoofing (a port with
+    /// `allowed_sources`, all IPv4 prefixes, admits no IPv6 terminal), the
+    /// session ID from the source prefix (`session_id_v6`: only in the
+    /// source-address mode, only for global unicast sources; anything else
+    /// is `ipv6_not_served`), steering and the pin request as for IPv4.
+    /// Multicast destinations (MLD, ND to groups) are not a terminal's
+    /// traffic to a gateway: `ipv6_not_served` before any state. A gateway
+    /// on another appliance gets no IPv6 over the fabric yet
+    /// (`ipv6_not_served` here). Out of line: IPv4 never comes here.
+    #[inline(never)]
+    pub(super) fn access_in_v6<F: Frame, E: EventSink>(
+        &mut self,
+        f: &mut F,
+        rx: &Rx,
+        ip6: &Ip6,
+        ev: &mut E,
+    ) -> Verdict {
+        let handed_off = rx.ingress == Ingress::Handoff;
+        if !handed_off && !self.topo.admits_ipv6_sources(rx.port) {
+            return Verdict::Drop(DropReason::SourceNotAllowed);
+        }
+        let Some(header) = f.bytes().get(usize::from(ip6.off)..) else {
+            return Verdict::Drop(DropReason::Ipv6Truncated);
+        };
+        // Parse checked the fixed header.
+        let header = Ipv6Packet::new_unchecked(header);
+        if header.dst().is_multicast() {
+            return Verdict::Drop(DropReason::Ipv6NotServed);
+        }
+        let src = header.src();
+        let Some(sid) = session_id_v6(self.cfg.session_key, src, self.cfg.ipv6_session_prefix)
+        else {
+            return Verdict::Drop(DropReason::Ipv6NotServed);
+        };
+        if handed_off {
+            return self.uplink_v6(f, rx, sid, ip6, ev);
+        }
+        let Some(steer) = self.snaps.steering.get().lookup(sid) else {
+            return Verdict::Drop(DropReason::NoGateway);
+        };
+        if !steer.pinned {
+            self.request_pin(sid.0, steer.gateway.0, rx.now_ms, ev);
+        }
+        match steer.target {
+            GatewayTarget::LocalWorker(w) if w == self.cfg.index => {
+                self.uplink_v6(f, rx, sid, ip6, ev)
+            }
+            GatewayTarget::LocalWorker(w) if w < self.cfg.n_workers => Verdict::Handoff(w),
+            GatewayTarget::Remote { .. } => Verdict::Drop(DropReason::Ipv6NotServed),
             GatewayTarget::LocalWorker(_) => Verdict::Drop(DropReason::NoGateway),
         }
     }

@@ -32,6 +32,8 @@ pub(super) struct Opening {
     pub sid: SessionId,
     pub path: ClientPath,
     pub now_ms: u64,
+    /// An IPv6 terminal's flow (NAT64, `nat64.rs`); `None` for IPv4.
+    pub v6: Option<super::nat64::V6Opening>,
 }
 
 impl Worker {
@@ -98,6 +100,10 @@ impl Worker {
             dst_ip: inner.dst,
             dst_port: l4.dst_port,
         };
+        if super::nat64::is_nat64_key_space(inner.dst) {
+            // "This network" is no destination, and its keys are NAT64's.
+            return Verdict::Drop(DropReason::NoRoute);
+        }
         let dscp = inner.dscp;
         let found = match p.client_hash {
             Some(hash) => self
@@ -127,6 +133,7 @@ impl Worker {
                     sid,
                     path,
                     now_ms,
+                    v6: None,
                 };
                 // SYN proxy hook (synproxy/): cookie SYN-ACK, or open on a cookie ACK.
                 if l4.proto == PROTO_TCP {
@@ -294,7 +301,7 @@ impl Worker {
     /// Whether a terminal's packet is a fresh SYN on the 4-tuple of user
     /// session `idx` after that connection has closed (time-wait or reset).
     #[inline]
-    fn reuses_closed_tuple(&self, idx: u32, l4: &L4Info) -> bool {
+    pub(super) fn reuses_closed_tuple(&self, idx: u32, l4: &L4Info) -> bool {
         l4.proto == PROTO_TCP
             && l4.flags.syn()
             && !l4.flags.ack()
@@ -368,10 +375,11 @@ impl Worker {
         let flow = NewFlow {
             proto: key.proto,
             client_ip: key.client_ip,
-            dst_ip: key.dst_ip,
+            dst_ip: o.v6.map_or(key.dst_ip, |v6| v6.dst4),
             dst_port: key.dst_port,
             dscp,
             session_id: sid.0,
+            ipv6: o.v6.map(|v6| v6.vip),
         };
         let (decision, limits) = {
             let (loads, local) = (self.snaps.loads.get(), &self.gw.load);
@@ -442,7 +450,7 @@ impl Worker {
         };
         // The PROXY option of the service whose servers serve it (a type
         // pool's, when the terminal's type is pooled elsewhere).
-        let proxy_v2 = key.proto == PROTO_TCP && {
+        let proxy_v2 = key.proto == PROTO_TCP && o.v6.is_none() && {
             let services = &self.snaps.policy.get().services;
             let serving = services.serving(group, ty);
             services
@@ -470,6 +478,9 @@ impl Worker {
         if proxy_v2 {
             e.flags.insert(SessionFlags::PROXY_V2);
         }
+        if o.v6.is_some() {
+            e.flags.insert(SessionFlags::NAT64);
+        }
         e.client_path = *path;
         e.last_report_ms = now_ms;
         let interim = self.snaps.policy.get().interim_ms;
@@ -484,6 +495,9 @@ impl Worker {
             Ok(idx) => {
                 if proxy_v2 {
                     self.gw.proxy.open(idx, l4.seg.seq);
+                }
+                if let Some(v6) = &o.v6 {
+                    self.nat64_opened(idx, v6);
                 }
                 if server_index != u32::MAX {
                     self.gw.load.inc(server_index as usize);

@@ -11,17 +11,25 @@ use crate::counters::DropReason;
 use crate::event::EXTERNAL_SERVICE;
 use crate::tier2::{consistent, least_load, terminal_hash, ServerCandidate, Timeouts};
 use crate::wire::PROTO_ICMP;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// What a new flow looks like to policy.
 #[derive(Clone, Copy, Debug)]
 pub struct NewFlow {
     pub proto: u8,
+    /// The terminal's IPv4 address; for an IPv6 terminal (NAT64) a 32-bit
+    /// fold of its address, which only spreads sticky selection: its
+    /// subscriber entry is found by session ID alone (prefix entries are
+    /// IPv4 prefixes).
     pub client_ip: Ipv4Addr,
     pub dst_ip: Ipv4Addr,
     pub dst_port: u16,
     pub dscp: u8,
     pub session_id: u64,
+    /// NAT64: the terminal is an IPv6 one, and `Some(vip)` when it
+    /// addressed a service's IPv6 VIP (else `dst_ip` is the IPv4 address
+    /// its NAT64-prefix destination embeds).
+    pub ipv6: Option<Option<Ipv6Addr>>,
 }
 
 /// The outcome of policy for a new user session.
@@ -80,10 +88,16 @@ pub fn decide(
     let ty = policy
         .classifier
         .classify(flow.proto, flow.dst_port, flow.dscp);
-    let ent = policy.subscribers.lookup(flow.session_id, flow.client_ip);
+    let (subscriber_ip, vip6) = match flow.ipv6 {
+        None => (flow.client_ip, None),
+        Some(vip6) => (Ipv4Addr::UNSPECIFIED, vip6),
+    };
+    let ent = policy.subscribers.lookup(flow.session_id, subscriber_ip);
     let accounted = policy.classifier.get(ty).is_none_or(|t| t.accounted);
     let service = if flow.proto == PROTO_ICMP {
         None
+    } else if let Some(vip6) = vip6 {
+        policy.services.find6(flow.proto, vip6, flow.dst_port)
     } else {
         policy.services.find(flow.proto, flow.dst_ip, flow.dst_port)
     };
@@ -114,7 +128,9 @@ pub fn decide(
                 None => Decision::Drop(DropReason::NoServer),
             }
         }
-        None if policy.services.is_vip(flow.dst_ip) => Decision::Drop(DropReason::NoService),
+        None if vip6.is_some() || policy.services.is_vip(flow.dst_ip) => {
+            Decision::Drop(DropReason::NoService)
+        }
         None => {
             let external = external(flow.dst_ip);
             if external && ent.external {
@@ -196,6 +212,7 @@ mod tests {
             dst_port,
             dscp: 0,
             session_id: u64::from(u32::from(client_ip)),
+            ipv6: None,
         }
     }
 

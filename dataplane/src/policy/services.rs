@@ -5,7 +5,7 @@
 //! and live user sessions keep pointing at the right server.
 
 use hashbrown::HashMap;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// The most servers one run can know (load counters are sized for it).
 pub const MAX_SERVERS: usize = 4096;
@@ -77,6 +77,9 @@ pub struct Service {
     pub name: String,
     /// None for a pool that is reached only through a type override.
     pub vip: Option<Ipv4Addr>,
+    /// An IPv6 VIP (NAT64: IPv6 terminals reach the IPv4 servers through
+    /// it); a service has one VIP of either version, or none.
+    pub vip6: Option<Ipv6Addr>,
     pub proto: u8,
     pub port_lo: u16,
     pub port_hi: u16,
@@ -104,6 +107,7 @@ pub struct ServiceTable {
     pub services: Vec<Service>,
     pub servers: Vec<Server>,
     vips: HashMap<(Ipv4Addr, u8), Vec<u32>>,
+    vips6: HashMap<(Ipv6Addr, u8), Vec<u32>>,
 }
 
 impl ServiceTable {
@@ -112,6 +116,7 @@ impl ServiceTable {
             services,
             servers,
             vips: HashMap::new(),
+            vips6: HashMap::new(),
         };
         t.reindex();
         t
@@ -120,11 +125,31 @@ impl ServiceTable {
     /// Rebuilds the VIP index after `services` changed.
     pub fn reindex(&mut self) {
         self.vips.clear();
+        self.vips6.clear();
         for (i, s) in self.services.iter().enumerate() {
             if let (Some(vip), false) = (s.vip, s.removed) {
                 self.vips.entry((vip, s.proto)).or_default().push(i as u32);
             }
+            if let (Some(vip), false) = (s.vip6, s.removed) {
+                self.vips6.entry((vip, s.proto)).or_default().push(i as u32);
+            }
         }
+    }
+
+    /// The service whose IPv6 VIP an IPv6 terminal addressed (NAT64).
+    #[inline]
+    pub fn find6(&self, proto: u8, dst: Ipv6Addr, dst_port: u16) -> Option<u32> {
+        self.vips6.get(&(dst, proto))?.iter().copied().find(|&i| {
+            let s = &self.services[i as usize];
+            (s.port_lo..=s.port_hi).contains(&dst_port)
+        })
+    }
+
+    /// Whether `dst` is an IPv6 VIP for any protocol.
+    pub fn is_vip6(&self, dst: Ipv6Addr) -> bool {
+        self.services
+            .iter()
+            .any(|s| s.vip6 == Some(dst) && !s.removed)
     }
 
     /// The service whose VIP the terminal addressed.
@@ -187,6 +212,7 @@ mod tests {
                 Service {
                     name: "web".into(),
                     vip: Some(Ipv4Addr::new(10, 9, 0, 1)),
+                    vip6: None,
                     proto: 6,
                     port_lo: 80,
                     port_hi: 80,
@@ -200,6 +226,7 @@ mod tests {
                 Service {
                     name: "rtp".into(),
                     vip: Some(Ipv4Addr::new(10, 9, 0, 1)),
+                    vip6: None,
                     proto: 17,
                     port_lo: 10000,
                     port_hi: 20000,
@@ -213,6 +240,7 @@ mod tests {
                 Service {
                     name: "video-pool".into(),
                     vip: None,
+                    vip6: None,
                     proto: 6,
                     port_lo: 0,
                     port_hi: 0,

@@ -21,7 +21,10 @@ mod steering_properties;
 pub use fabric_peers::{FabricPeer, FabricPeers};
 pub use maglev::Maglev;
 pub use pinned::PinnedMap;
-pub use session_id::{session_id, ParseSessionIdError, SessionId, SessionIdKind, SessionKeyMode};
+pub use session_id::{
+    session_id, session_id_v6, Ipv6SessionPrefix, ParseSessionIdError, SessionId, SessionIdKind,
+    SessionKeyMode,
+};
 pub use session_manager::{PinOutcome, SessionError, SessionInfo, SessionManager, SessionOrigin};
 pub use steering::{
     Gateway, GatewayId, GatewayTarget, Steer, SteeringError, SteeringTable, DEFAULT_MAX_GATEWAYS,

@@ -12,12 +12,24 @@
 //! | `0x01` | source IP + VLAN | VLAN ID in bits 32..44, address in 0..32 | `10.0.0.1@vlan100` |
 //! | `0x02` | GTP-U TEID | TEID in bits 0..32 | `teid:0x1234` |
 //! | `0x03` | assigned by the session manager | counter in bits 0..56 | `id:42` |
+//! | `0x80`–`0xff` (bit 63) | IPv6 source prefix | see below | `2001:db8:1:2::/64` |
+//!
+//! An IPv6 terminal's ID is its source prefix (default /64; 3GPP gives
+//! every terminal its own /64), so a terminal that rotates its interface
+//! identifier (privacy addresses, RFC 8981) keeps its session and its
+//! gateway. The ID carries the prefix and its length: bit 63 marks the
+//! kind, bits 61..63 the length ([`Ipv6SessionPrefix`]: 0 = /64, 1 = /60,
+//! 2 = /56, 3 = /48), bits 0..61 the address's bits 3..64 (the first three
+//! are always `001`: only global unicast, `2000::/3`, has a session ID),
+//! the bits past the length zero. The text form is the prefix in CIDR
+//! notation; `ctl` also accepts any address inside it with its length
+//! (`2001:db8:1:2::99/64`), and a bare address stands for its /64.
 //!
 //! Any other value prints (and parses) as `raw:0x…`, so every `u64` has a
 //! text form that reads back to itself.
 
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
 use crate::hash::hash_u64;
@@ -35,6 +47,81 @@ const LOW_32: u64 = 0xffff_ffff;
 pub const MAX_ASSIGNED: u64 = (1 << KIND_SHIFT) - 1;
 /// Seed of the hash that feeds Maglev: the same on every appliance.
 const STEERING_SEED: u64 = 0x7469_6572_315f_7374;
+/// Bit 63: the ID is an IPv6 prefix.
+const IPV6_FLAG: u64 = 1 << 63;
+/// Bits 61..63 of an IPv6 ID: its length code.
+const IPV6_LEN_SHIFT: u32 = 61;
+/// Bits 0..61 of an IPv6 ID: the prefix without its leading `001`.
+const IPV6_BITS: u64 = (1 << IPV6_LEN_SHIFT) - 1;
+/// The first three bits of every global unicast address (`2000::/3`).
+const GLOBAL_UNICAST: u64 = 0b001 << 61;
+
+/// How many leading bits of an IPv6 terminal's source address make its
+/// session ID: the lengths operators hand out (3GPP: /64 per terminal;
+/// RFC 6177: /48, /56 or /60 to a site), one of four so the length fits
+/// in the ID beside the prefix.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Ipv6SessionPrefix {
+    P48,
+    P56,
+    P60,
+    #[default]
+    P64,
+}
+
+impl Ipv6SessionPrefix {
+    /// Every length, for messages and tests.
+    pub const ALL: [Ipv6SessionPrefix; 4] = [
+        Ipv6SessionPrefix::P64,
+        Ipv6SessionPrefix::P60,
+        Ipv6SessionPrefix::P56,
+        Ipv6SessionPrefix::P48,
+    ];
+
+    /// The prefix length in bits.
+    pub const fn bits(self) -> u8 {
+        match self {
+            Ipv6SessionPrefix::P48 => 48,
+            Ipv6SessionPrefix::P56 => 56,
+            Ipv6SessionPrefix::P60 => 60,
+            Ipv6SessionPrefix::P64 => 64,
+        }
+    }
+
+    /// The length of `bits`, if it is one of the four.
+    pub const fn from_bits(bits: u8) -> Option<Ipv6SessionPrefix> {
+        match bits {
+            48 => Some(Ipv6SessionPrefix::P48),
+            56 => Some(Ipv6SessionPrefix::P56),
+            60 => Some(Ipv6SessionPrefix::P60),
+            64 => Some(Ipv6SessionPrefix::P64),
+            _ => None,
+        }
+    }
+
+    const fn code(self) -> u64 {
+        match self {
+            Ipv6SessionPrefix::P64 => 0,
+            Ipv6SessionPrefix::P60 => 1,
+            Ipv6SessionPrefix::P56 => 2,
+            Ipv6SessionPrefix::P48 => 3,
+        }
+    }
+
+    const fn from_code(code: u64) -> Ipv6SessionPrefix {
+        match code & 3 {
+            0 => Ipv6SessionPrefix::P64,
+            1 => Ipv6SessionPrefix::P60,
+            2 => Ipv6SessionPrefix::P56,
+            _ => Ipv6SessionPrefix::P48,
+        }
+    }
+
+    /// The mask of the prefix's bits within the address's upper 64.
+    const fn mask(self) -> u64 {
+        !0u64 << (64 - self.bits() as u32)
+    }
+}
 
 /// The ID of one mobile session (see the module docs for the layout).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -61,6 +148,11 @@ pub enum SessionIdKind {
     },
     GtpTeid(u32),
     Assigned(u64),
+    /// An IPv6 terminal's source prefix (`addr` has no bits past `len`).
+    Ipv6Prefix {
+        addr: Ipv6Addr,
+        len: Ipv6SessionPrefix,
+    },
     /// A value no constructor produces (for example a corrupt config).
     Raw(u64),
 }
@@ -83,7 +175,38 @@ pub fn session_id(
     }
 }
 
+/// The session ID of an IPv6 terminal's packet from `src` under `mode`:
+/// its prefix of length `len` in the source-address modes (`None` for a
+/// source outside `2000::/3`: link-local, unique-local, unspecified and
+/// multicast sources name no terminal's session), `None` under
+/// `SourceIpVlan` (no room in the ID for a VLAN beside a prefix) and
+/// `GtpTeid` (there the TEID is the ID, whatever the inner version).
+#[inline]
+pub fn session_id_v6(
+    mode: SessionKeyMode,
+    src: Ipv6Addr,
+    len: Ipv6SessionPrefix,
+) -> Option<SessionId> {
+    match mode {
+        SessionKeyMode::SourceIp => SessionId::from_ipv6_prefix(src, len),
+        SessionKeyMode::SourceIpVlan | SessionKeyMode::GtpTeid => None,
+    }
+}
+
 impl SessionId {
+    /// The ID of the prefix of length `len` that holds `addr`; `None`
+    /// outside global unicast (`2000::/3`).
+    #[inline]
+    pub const fn from_ipv6_prefix(addr: Ipv6Addr, len: Ipv6SessionPrefix) -> Option<SessionId> {
+        let upper = (addr.to_bits() >> 64) as u64;
+        if upper & !IPV6_BITS != GLOBAL_UNICAST {
+            return None;
+        }
+        Some(SessionId(
+            IPV6_FLAG | len.code() << IPV6_LEN_SHIFT | (upper & len.mask() & IPV6_BITS),
+        ))
+    }
+
     pub const fn from_source_ip(addr: Ipv4Addr) -> SessionId {
         SessionId(KIND_SOURCE_IP << KIND_SHIFT | u32::from_be_bytes(addr.octets()) as u64)
     }
@@ -117,6 +240,17 @@ impl SessionId {
         let value = self.0;
         let low = value & LOW_32;
         let middle = (value >> VLAN_SHIFT) & ((1 << (KIND_SHIFT - VLAN_SHIFT)) - 1);
+        if value & IPV6_FLAG != 0 {
+            let len = Ipv6SessionPrefix::from_code(value >> IPV6_LEN_SHIFT);
+            let upper = GLOBAL_UNICAST | (value & IPV6_BITS);
+            if upper & !len.mask() != 0 {
+                return SessionIdKind::Raw(value);
+            }
+            return SessionIdKind::Ipv6Prefix {
+                addr: Ipv6Addr::from_bits(u128::from(upper) << 64),
+                len,
+            };
+        }
         match value >> KIND_SHIFT {
             KIND_SOURCE_IP if middle == 0 => SessionIdKind::SourceIp(Ipv4Addr::from(low as u32)),
             KIND_SOURCE_IP_VLAN if middle <= u64::from(VLAN_ID_MASK) => {
@@ -146,6 +280,7 @@ impl fmt::Display for SessionId {
             SessionIdKind::SourceIpVlan { addr, vlan } => write!(f, "{addr}@vlan{vlan}"),
             SessionIdKind::GtpTeid(teid) => write!(f, "teid:{teid:#x}"),
             SessionIdKind::Assigned(counter) => write!(f, "id:{counter}"),
+            SessionIdKind::Ipv6Prefix { addr, len } => write!(f, "{addr}/{}", len.bits()),
             SessionIdKind::Raw(value) => write!(f, "raw:{value:#x}"),
         }
     }
@@ -163,7 +298,9 @@ impl fmt::Display for ParseSessionIdError {
             f,
             "`{}` is not a session ID; write an IPv4 address (10.0.0.1), an address \
              with its VLAN ID 0-4095 (10.0.0.1@vlan100), a GTP-U TEID (teid:0x1234 or \
-             teid:4660), a manager-assigned ID (id:42) or raw:0x<hex>",
+             teid:4660), a manager-assigned ID (id:42), an IPv6 terminal's prefix \
+             (2001:db8:1:2::/64; length 48, 56, 60 or 64; a global unicast address) \
+             or raw:0x<hex>",
             self.input
         )
     }
@@ -200,6 +337,13 @@ fn parse_session_id(text: &str) -> Option<SessionId> {
             return None;
         }
         return Some(SessionId::from_source_ip_vlan(addr.parse().ok()?, vlan));
+    }
+    if text.contains(':') {
+        let (addr, len) = match text.split_once('/') {
+            Some((addr, len)) => (addr, Ipv6SessionPrefix::from_bits(len.parse().ok()?)?),
+            None => (text, Ipv6SessionPrefix::P64),
+        };
+        return SessionId::from_ipv6_prefix(addr.parse().ok()?, len);
     }
     text.parse().ok().map(SessionId::from_source_ip)
 }
@@ -339,7 +483,107 @@ mod tests {
         assert!("teid".parse::<SessionKeyMode>().is_err());
     }
 
+    fn v6(text: &str) -> Ipv6Addr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn an_ipv6_terminal_keeps_its_id_when_it_changes_its_interface_identifier() {
+        use Ipv6SessionPrefix::*;
+        let a = v6("2001:db8:1:2:a8bb:ccff:fedd:eeff");
+        let b = v6("2001:db8:1:2:1234:5678:9abc:def0");
+        let other = v6("2001:db8:1:3::1");
+        let id = session_id_v6(SessionKeyMode::SourceIp, a, P64).unwrap();
+        assert_eq!(session_id_v6(SessionKeyMode::SourceIp, b, P64), Some(id));
+        assert_ne!(
+            session_id_v6(SessionKeyMode::SourceIp, other, P64),
+            Some(id)
+        );
+        // A /56 holds both /64s.
+        assert_eq!(
+            SessionId::from_ipv6_prefix(a, P56),
+            SessionId::from_ipv6_prefix(other, P56)
+        );
+        assert_eq!(
+            id.kind(),
+            SessionIdKind::Ipv6Prefix {
+                addr: v6("2001:db8:1:2::"),
+                len: P64
+            }
+        );
+    }
+
+    #[test]
+    fn only_global_unicast_ipv6_sources_and_the_source_mode_have_an_id() {
+        use Ipv6SessionPrefix::P64;
+        for src in ["fe80::1", "fd00::1", "::", "::1", "ff02::1", "4000::1"] {
+            assert_eq!(SessionId::from_ipv6_prefix(v6(src), P64), None, "{src}");
+        }
+        let a = v6("2001:db8::1");
+        assert_eq!(session_id_v6(SessionKeyMode::SourceIpVlan, a, P64), None);
+        assert_eq!(session_id_v6(SessionKeyMode::GtpTeid, a, P64), None);
+        assert!(session_id_v6(SessionKeyMode::SourceIp, v6("3fff:ffff::1"), P64).is_some());
+    }
+
+    #[test]
+    fn ipv6_ids_do_not_collide_with_other_kinds_or_lengths() {
+        use Ipv6SessionPrefix::*;
+        let a = v6("2001:db8:1:200::1");
+        let ids: Vec<SessionId> = [P64, P60, P56, P48]
+            .iter()
+            .map(|&len| SessionId::from_ipv6_prefix(a, len).unwrap())
+            .collect();
+        for (i, x) in ids.iter().enumerate() {
+            for y in &ids[i + 1..] {
+                assert_ne!(x, y);
+            }
+            assert!(x.0 >> 56 > KIND_ASSIGNED);
+        }
+    }
+
+    #[test]
+    fn ipv6_text_forms() {
+        use Ipv6SessionPrefix::*;
+        let id = SessionId::from_ipv6_prefix(v6("2001:db8:1:2::77"), P64).unwrap();
+        assert_eq!(id.to_string(), "2001:db8:1:2::/64");
+        for text in [
+            "2001:db8:1:2::/64",
+            "2001:db8:1:2::77",
+            "2001:db8:1:2:ffff::1/64",
+        ] {
+            assert_eq!(text.parse(), Ok(id), "{text}");
+        }
+        let id56 = SessionId::from_ipv6_prefix(v6("2001:db8:1:2ff::1"), P56).unwrap();
+        assert_eq!(id56.to_string(), "2001:db8:1:200::/56");
+        assert_eq!("2001:db8:1:2ff::1/56".parse(), Ok(id56));
+        for bad in ["2001:db8::/63", "fe80::1/64", "2001:db8::/", "2001:db8:::1"] {
+            let error = bad.parse::<SessionId>().unwrap_err();
+            assert!(error.to_string().contains("2001:db8:1:2::/64"), "{bad}");
+        }
+        for len in Ipv6SessionPrefix::ALL {
+            assert_eq!(Ipv6SessionPrefix::from_bits(len.bits()), Some(len));
+        }
+        assert_eq!(Ipv6SessionPrefix::from_bits(63), None);
+    }
+
     proptest! {
+        #[test]
+        fn ipv6_ids_read_back_and_ignore_the_bits_past_their_length(
+            addr in any::<u128>(), iid in any::<u64>(), code in 0usize..4,
+        ) {
+            let len = Ipv6SessionPrefix::ALL[code];
+            // Into 2000::/3.
+            let addr = addr & !(0b111 << 125) | 0b001 << 125;
+            let a = Ipv6Addr::from_bits(addr);
+            let id = SessionId::from_ipv6_prefix(a, len).unwrap();
+            prop_assert_eq!(id.to_string().parse::<SessionId>(), Ok(id));
+            // Any bits past the length: the same ID.
+            let past_length = !(u128::MAX << (128 - u32::from(len.bits())));
+            let noise = u128::from(iid) << 64 | u128::from(iid);
+            let b = Ipv6Addr::from_bits(addr ^ (noise & past_length));
+            prop_assert_eq!(SessionId::from_ipv6_prefix(b, len), Some(id));
+        }
+
         #[test]
         fn every_id_reads_back_from_its_text(value in any::<u64>()) {
             let id = SessionId(value);

@@ -130,6 +130,9 @@ impl SessionFlags {
     /// Its subscriber's quota ran out (`Block`): the next segments are
     /// answered by resets and it is removed (`pipeline::quota_end`).
     pub const QUOTA_ENDED: SessionFlags = SessionFlags(1 << 9);
+    /// NAT64 (`pipeline::nat64`): an IPv6 terminal's user session toward
+    /// an IPv4 server; its IPv6 addresses are in the NAT64 side array.
+    pub const NAT64: SessionFlags = SessionFlags(1 << 10);
     /// Either SYN proxy flag.
     pub const SYN_PROXY: u16 = (1 << 3) | (1 << 4);
 

@@ -35,7 +35,7 @@ pub mod tcp_options;
 mod udp;
 
 #[cfg(test)]
-mod testutil;
+pub(crate) mod testutil;
 #[cfg(test)]
 pub(crate) mod testutil_v6;
 

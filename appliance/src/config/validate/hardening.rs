@@ -1,5 +1,6 @@
 //! Rules for the hardening settings (issue 13): per-subscriber limits,
-//! the cap on traffic-learned pins, and anti-spoofing source prefixes.
+//! the cap on traffic-learned pins, and anti-spoofing source prefixes;
+//! and the IPv6 session prefix length beside the other steering settings.
 //! Called last.
 
 use super::{field, Violation};
@@ -33,6 +34,16 @@ pub fn check(c: &Config) -> Result<(), Violation> {
             path: vec![field("steering"), field("learned_pins_per_s")],
             message: format!(
                 "learned_pins_per_s must be 1..={MAX_RATE} (leave it out for no limit)"
+            ),
+        });
+    }
+    if dataplane::tier1::Ipv6SessionPrefix::from_bits(st.ipv6_prefix_len).is_none() {
+        return Err(Violation {
+            path: vec![field("steering"), field("ipv6_prefix_len")],
+            message: format!(
+                "ipv6_prefix_len must be 48, 56, 60 or 64 (the prefix an IPv6 terminal's \
+                 session ID is made of), not {}",
+                st.ipv6_prefix_len
             ),
         });
     }

@@ -54,6 +54,7 @@ pub fn validate(c: &Config) -> Result<(), Violation> {
     // Addresses with two roles; tables the machine cannot hold.
     super::address_roles::check(c)?;
     super::table_memory::check(c, super::table_memory::machine_memory())?;
+    services::check_nat64(c)?;
     hardening::check(c)?;
     super::cluster::validate(c)
 }

@@ -1,0 +1,458 @@
+//! NAT64 in tier 2 (issue 14): IPv6 terminals reach IPv4 servers, stateful
+//! as RFC 6146, headers translated as RFC 7915 (`wire::nat64`).
+//!
+//! Two kinds of IPv6 destination open a NAT64 user session: a service's
+//! IPv6 VIP (its servers are IPv4: least load, entitlement, types as for
+//! an IPv4 VIP), and an address inside the configured NAT64 prefix (RFC
+//! 6052, `64:ff9b::/96` by default), which stands for the IPv4 host it
+//! embeds (an IPv4 VIP, or an external host under the external
+//! entitlement, exactly as if the terminal had addressed it over IPv4).
+//!
+//! A NAT64 user session is an ordinary `UserSession` (128 bytes) with
+//! `SessionFlags::NAT64`: the same port allocator (a unique port per
+//! gateway address exactly as for IPv4), reply index, timers, accounting.
+//! What does not fit in it, the terminal's IPv6 address and the IPv6
+//! destination it addressed, lives in a side array of 32 bytes per slab
+//! index ([`Side`]), allocated only when the config has NAT64. The flow
+//! index is keyed by a fold of the IPv6 5-tuple ([`v6_key`]): 32 bits of
+//! the source, 24 of the destination in `0.0.0.0/8` (a destination no
+//! IPv4 flow may have: the IPv4 uplink drops it `no_route`, so the two
+//! kinds of key never meet), the ports and protocol; a found slot is
+//! confirmed against the side entry, so a fold that collides is a miss,
+//! never another terminal's session.
+//!
+//! Uplink: the IPv6 packet is translated into a worker-owned buffer with
+//! the gateway address and the server as IPv4 addresses, the ports are
+//! rewritten like an IPv4 packet's (incremental checksums), and the frame
+//! becomes the IPv4 frame. Downlink: the server's IPv4 reply is found by
+//! (gateway address, port) as today, its ports are rewritten back and it
+//! is translated into IPv6 from the address the terminal addressed to the
+//! terminal (a UDP checksum of 0 gets one computed). TCP, UDP and ICMP
+//! echo ↔ ICMPv6 echo; ICMP errors about a NAT64 user session are dropped
+//! `nat64_icmp_error` (their quoted packet is not translated back yet).
+//! Not on this path: fragments (`ip_fragment`, as IPv4), IPv6 inside
+//! GTP-U and over the fabric (`ipv6_not_served`), SYN proxy and PROXY
+//! protocol (a NAT64 user session is never proxied), ICMPv6 time exceeded
+//! (a hop limit of 1 is dropped `ttl_expired`) and DSCP marks on the way
+//! back (the server's TOS becomes the traffic class).
+
+use super::l2::ClientPath;
+use super::nat::{rewrite, Rewrite};
+use super::own_addresses::replace_contents;
+use super::parse::{l4_info_v6, Ip, Ip6, L4Info};
+use super::steer::Rx;
+use super::uplink::Opening;
+use super::{Verdict, Worker};
+use crate::counters::DropReason;
+use crate::event::{Event, EventSink, Ipv6Ends};
+use crate::frame::Frame;
+use crate::hash::{hash_u64, mix64};
+use crate::tier1::SessionId;
+use crate::tier2::user_sessions::SessionFlags;
+use crate::tier2::{Direction, FlowKey, FlowState, GtpTunnel, PathChange, TcpState};
+use crate::wire::{
+    translate_4to6, translate_6to4, Ipv6Packet, Nat64Prefix, To4, To6, V4Addrs, V6Addrs,
+    ETHERNET_HEADER_LEN, ETHERTYPE_IPV4, ETHERTYPE_IPV6, PROTO_TCP,
+};
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+const IP: usize = ETHERNET_HEADER_LEN;
+
+/// Room for one translated frame: Ethernet and the largest packet a
+/// single-segment mbuf carries, plus the 20 bytes IPv6 adds.
+pub const BUFFER_LEN: usize = 16 * 1024;
+
+/// Seeds of the folds that make an IPv6 flow's key.
+const CLIENT_SEED: u64 = 0x6e61_7436_345f_6331;
+const DST_SEED: u64 = 0x6e61_7436_345f_6473;
+
+/// A worker's NAT64 settings (`None` in `WorkerConfig::nat64`: no NAT64,
+/// IPv6 terminals end `ipv6_not_served` on their gateway).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Nat64Config {
+    /// Destinations inside this prefix are the IPv4 hosts they embed;
+    /// `None`: only services' IPv6 VIPs are translated.
+    pub prefix: Option<Nat64Prefix>,
+}
+
+/// The IPv6 addresses of each NAT64 user session, by slab index: the
+/// terminal's (16 bytes) and the one it addressed (16 bytes).
+#[derive(Debug, Default)]
+pub(super) struct Side {
+    addrs: Box<[[u8; 32]]>,
+}
+
+impl Side {
+    /// One entry per slab slot when NAT64 is `on`, none otherwise.
+    pub fn new(capacity: u32, on: bool) -> Side {
+        let n = if on { capacity as usize } else { 0 };
+        Side {
+            addrs: vec![[0u8; 32]; n].into_boxed_slice(),
+        }
+    }
+
+    fn set(&mut self, idx: u32, client: Ipv6Addr, dst: Ipv6Addr) {
+        if let Some(slot) = self.addrs.get_mut(idx as usize) {
+            slot[..16].copy_from_slice(&client.octets());
+            slot[16..].copy_from_slice(&dst.octets());
+        }
+    }
+
+    /// (terminal, destination) of slab index `idx`.
+    pub fn get(&self, idx: u32) -> Option<(Ipv6Addr, Ipv6Addr)> {
+        let slot = self.addrs.get(idx as usize)?;
+        let mut client = [0u8; 16];
+        let mut dst = [0u8; 16];
+        client.copy_from_slice(&slot[..16]);
+        dst.copy_from_slice(&slot[16..]);
+        Some((Ipv6Addr::from(client), Ipv6Addr::from(dst)))
+    }
+
+    fn holds(&self, idx: u32, client: Ipv6Addr, dst: Ipv6Addr) -> bool {
+        self.addrs
+            .get(idx as usize)
+            .is_some_and(|slot| slot[..16] == client.octets() && slot[16..] == dst.octets())
+    }
+}
+
+/// The IPv6 flow a new user session is opened for.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct V6Opening {
+    pub src: Ipv6Addr,
+    pub dst: Ipv6Addr,
+    /// `Some(dst)` when `dst` is a service's IPv6 VIP.
+    pub vip: Option<Ipv6Addr>,
+    /// The IPv4 host a NAT64-prefix destination embeds (unspecified for
+    /// a VIP).
+    pub dst4: Ipv4Addr,
+}
+
+/// 64 bits of an IPv6 address under `seed`.
+#[inline]
+fn fold(a: Ipv6Addr, seed: u64) -> u64 {
+    let bits = a.to_bits();
+    hash_u64((bits >> 64) as u64 ^ mix64(bits as u64 ^ seed), seed)
+}
+
+/// The flow-index key of an IPv6 flow (see the module docs).
+#[inline]
+pub(super) fn v6_key(proto: u8, src: Ipv6Addr, sport: u16, dst: Ipv6Addr, dport: u16) -> FlowKey {
+    FlowKey {
+        proto,
+        client_ip: Ipv4Addr::from(fold(src, CLIENT_SEED) as u32),
+        client_port: sport,
+        dst_ip: Ipv4Addr::from(fold(dst, DST_SEED) as u32 & 0x00ff_ffff),
+        dst_port: dport,
+    }
+}
+
+/// Whether an IPv4 terminal's destination is one of the keys NAT64 user
+/// sessions use (`0.0.0.0/8`, "this network": never a destination).
+#[inline(always)]
+pub(super) fn is_nat64_key_space(dst: Ipv4Addr) -> bool {
+    dst.octets()[0] == 0
+}
+
+impl Worker {
+    /// Tier 2 for an IPv6 terminal's packet steered to this gateway: a
+    /// NAT64 user session found or opened, the packet translated to IPv4
+    /// toward its server. Without NAT64 in the config, or to a
+    /// destination that is neither an IPv6 VIP nor inside the NAT64
+    /// prefix: `ipv6_not_served`.
+    #[inline(never)]
+    pub(super) fn uplink_v6<F: Frame, E: EventSink>(
+        &mut self,
+        f: &mut F,
+        rx: &Rx,
+        sid: SessionId,
+        ip6: &Ip6,
+        ev: &mut E,
+    ) -> Verdict {
+        let Some(nat64) = self.cfg.nat64 else {
+            return Verdict::Drop(DropReason::Ipv6NotServed);
+        };
+        let now_ms = rx.now_ms;
+        let b = f.bytes();
+        let Some(header) = b.get(usize::from(ip6.off)..) else {
+            return Verdict::Drop(DropReason::Ipv6Truncated);
+        };
+        // Parse checked the fixed header.
+        let header = Ipv6Packet::new_unchecked(header);
+        let (src, dst, hop_limit) = (header.src(), header.dst(), header.hop_limit());
+        let dscp = header.traffic_class() >> 2;
+        let (vip, dst4) = match nat64.prefix.and_then(|p| p.extract(dst)) {
+            Some(v4) => (None, v4),
+            None if self.snaps.policy.get().services.is_vip6(dst) => {
+                (Some(dst), Ipv4Addr::UNSPECIFIED)
+            }
+            None => return Verdict::Drop(DropReason::Ipv6NotServed),
+        };
+        if ip6.fragment {
+            return Verdict::Drop(DropReason::Fragment);
+        }
+        let l4 = match l4_info_v6(b, ip6) {
+            Ok(l4) => l4,
+            Err(r) => return Verdict::Drop(r),
+        };
+        if hop_limit <= 1 {
+            return Verdict::Drop(DropReason::TtlExpired);
+        }
+        let p = rx.frame;
+        let path = ClientPath {
+            port: rx.port,
+            mac: p.l2.src_mac,
+            vlan: p.l2.vlan.unwrap_or(0),
+            tunnel: GtpTunnel::NONE,
+        };
+        let key = v6_key(l4.proto, src, l4.src_port, dst, l4.dst_port);
+        let found = self
+            .gw
+            .table
+            .find_client(&key)
+            .filter(|&i| self.gw.nat64.holds(i, src, dst));
+        let found = match found {
+            Some(i) if self.reuses_closed_tuple(i, &l4) => {
+                super::expiry::remove(self, i, None, now_ms, ev);
+                None
+            }
+            other => other,
+        };
+        let idx = match found {
+            Some(i) => i,
+            None => {
+                let opening = Opening {
+                    key,
+                    l4,
+                    dscp,
+                    sid,
+                    path,
+                    now_ms,
+                    v6: Some(V6Opening {
+                        src,
+                        dst,
+                        vip,
+                        dst4,
+                    }),
+                };
+                match self.create(f, &opening, ev) {
+                    Ok(i) => i,
+                    Err(v) => return v,
+                }
+            }
+        };
+        let ip_len = u32::from(ip6.end - ip6.off);
+        let Some(e) = self.gw.table.get_mut(idx) else {
+            return Verdict::Drop(DropReason::NoUserSession);
+        };
+        if e.flags.0 & (SessionFlags::BITRATE.0 | SessionFlags::QUOTA_ENDED.0) != 0 {
+            if e.flags.contains(SessionFlags::QUOTA_ENDED) {
+                return Verdict::Drop(DropReason::QuotaExhausted);
+            }
+            if !super::rate_limit::conforms(
+                &mut self.gw.admission,
+                &self.snaps.policy,
+                e,
+                (Direction::ToServer, ip_len),
+                now_ms,
+            ) {
+                match super::rate_limit::over_limit_dscp(&self.snaps.policy, e) {
+                    Some(d) => self.over_limit = Some((idx, d)),
+                    None => return Verdict::Drop(DropReason::BitrateLimited),
+                }
+                self.counters.bitrate_remarked.inc();
+            }
+        }
+        let in_window = l4.proto != PROTO_TCP || e.guard.track_tcp(Direction::ToServer, &l4.seg);
+        let same_path = e.client_path == path;
+        match e.guard.decide(
+            l4.proto,
+            same_path,
+            in_window,
+            now_ms.saturating_sub(e.created_ms),
+        ) {
+            PathChange::Same => {}
+            PathChange::Moved => {
+                e.client_path = path;
+                self.counters.client_path_moved.inc();
+            }
+            PathChange::Refused => self.counters.client_path_refused.inc(),
+        }
+        if !in_window {
+            if l4.flags.rst() || l4.flags.fin() {
+                return Verdict::Drop(DropReason::TcpOutOfWindow);
+            }
+            e.count(Direction::ToServer, ip_len);
+        } else {
+            let before = e.state;
+            e.on_packet(Direction::ToServer, ip_len, l4.flags, now_ms);
+            if e.state != before {
+                let deadline = e.deadline_ms(self.snaps.policy.get().timeouts_for(e.session_type));
+                super::expiry::shorten(&mut self.gw.wheel, idx, deadline);
+            }
+        }
+        let gateway = self.cfg.gateway_addrs[usize::from(e.gw_addr)];
+        let rw = Rewrite {
+            src: gateway,
+            src_port: e.gw_port,
+            dst: e.server_ip,
+            dst_port: e.server_port,
+        };
+        let (server, server_index) = (e.server_ip, e.server_index);
+        let dscp = super::marks::dscp(
+            self.dscp_marks,
+            self.snaps.policy.get(),
+            e,
+            (&mut self.over_limit, idx),
+        );
+        let to = To4 {
+            outer: V4Addrs {
+                src: gateway,
+                dst: server,
+            },
+            inner: V4Addrs {
+                src: server,
+                dst: gateway,
+            },
+            ident: rw.src_port ^ (self.nat64_ident as u16),
+        };
+        self.nat64_ident = self.nat64_ident.wrapping_add(1);
+        let packet = &f.bytes()[usize::from(ip6.off)..usize::from(ip6.end)];
+        let buf = &mut self.nat64_buf;
+        let n = match buf
+            .get_mut(IP..)
+            .map(|out| translate_6to4(packet, out, &to))
+        {
+            Some(Ok(n)) => n,
+            Some(Err(e)) => return Verdict::Drop(e.into()),
+            None => return Verdict::Drop(DropReason::Nat64BufferTooSmall),
+        };
+        rewrite(&mut buf[IP..IP + n], l4.ihl(), l4.proto, &rw, true);
+        buf[12..14].copy_from_slice(&ETHERTYPE_IPV4.to_be_bytes());
+        if !replace_contents(f, &self.nat64_buf[..IP + n]) {
+            return Verdict::Drop(DropReason::NoRoom);
+        }
+        self.mark(f.bytes_mut(), &l4, rx.port, dscp);
+        self.send_to_server(f, server, server_index, now_ms, ev)
+    }
+
+    /// Tier 2 for a server's reply to a NAT64 user session (`downlink`
+    /// found it, checked it came from its server, and sends it here on the
+    /// flag): its ports rewritten back, translated into IPv6 from the
+    /// address the terminal addressed, sent along the terminal's path.
+    #[inline(never)]
+    pub(super) fn downlink_nat64<F: Frame, E: EventSink>(
+        &mut self,
+        f: &mut F,
+        rx: &Rx,
+        ip: &Ip,
+        idx: u32,
+        l4: &L4Info,
+        ev: &mut E,
+    ) -> Verdict {
+        let now_ms = rx.now_ms;
+        let ip_len = u32::from(ip.total);
+        let Some((client6, dst6)) = self.gw.nat64.get(idx) else {
+            return Verdict::Drop(DropReason::NoUserSession);
+        };
+        let Some(e) = self.gw.table.get_mut(idx) else {
+            return Verdict::Drop(DropReason::NoUserSession);
+        };
+        if e.flags.contains(SessionFlags::BITRATE)
+            && !super::rate_limit::conforms(
+                &mut self.gw.admission,
+                &self.snaps.policy,
+                e,
+                (Direction::ToClient, ip_len),
+                now_ms,
+            )
+        {
+            match super::rate_limit::over_limit_dscp(&self.snaps.policy, e) {
+                Some(d) => self.over_limit = Some((idx, d)),
+                None => return Verdict::Drop(DropReason::BitrateLimited),
+            }
+            self.counters.bitrate_remarked.inc();
+        }
+        if e.flags.contains(SessionFlags::QUOTA_ENDED) {
+            return Verdict::Drop(DropReason::QuotaExhausted);
+        }
+        let in_window = l4.proto != PROTO_TCP || e.guard.track_tcp(Direction::ToClient, &l4.seg);
+        if !in_window && (l4.flags.rst() || l4.flags.fin()) {
+            return Verdict::Drop(DropReason::TcpOutOfWindow);
+        }
+        let refused = in_window && l4.flags.rst() && e.state == FlowState::Tcp(TcpState::SynSent);
+        let server_index = e.server_index;
+        if in_window {
+            let before = e.state;
+            e.on_packet(Direction::ToClient, ip_len, l4.flags, now_ms);
+            if e.state != before {
+                let deadline = e.deadline_ms(self.snaps.policy.get().timeouts_for(e.session_type));
+                super::expiry::shorten(&mut self.gw.wheel, idx, deadline);
+            }
+        } else {
+            e.count(Direction::ToClient, ip_len);
+        }
+        // Addresses stay (the translation replaces them): ports and TTL.
+        let rw = Rewrite {
+            src: ip.src,
+            src_port: e.orig_dst_port,
+            dst: ip.dst,
+            dst_port: e.client_port,
+        };
+        let path = e.client_path;
+        if refused && server_index != u32::MAX {
+            self.emit(
+                ev,
+                Event::ServerFailure {
+                    server: server_index,
+                },
+            );
+        }
+        let b = f.bytes_mut();
+        let Some(packet) = b.get_mut(IP..IP + usize::from(ip.total)) else {
+            return Verdict::Drop(DropReason::Truncated);
+        };
+        rewrite(packet, ip.header_len(), l4.proto, &rw, false);
+        let to = To6 {
+            outer: V6Addrs {
+                src: dst6,
+                dst: client6,
+            },
+            inner: V6Addrs {
+                src: client6,
+                dst: dst6,
+            },
+        };
+        let buf = &mut self.nat64_buf;
+        let n = match buf
+            .get_mut(IP..)
+            .map(|out| translate_4to6(packet, out, &to))
+        {
+            Some(Ok(n)) => n,
+            Some(Err(e)) => return Verdict::Drop(e.into()),
+            None => return Verdict::Drop(DropReason::Nat64BufferTooSmall),
+        };
+        buf[12..14].copy_from_slice(&ETHERTYPE_IPV6.to_be_bytes());
+        if !replace_contents(f, &self.nat64_buf[..IP + n]) {
+            return Verdict::Drop(DropReason::NoRoom);
+        }
+        self.send_to_client(f, &path, now_ms, ev)
+    }
+
+    /// The IPv6 ends of user session `e` at slab index `idx`, if it is a
+    /// NAT64 one (for its accounting records).
+    #[inline]
+    pub(super) fn nat64_ends(&self, idx: u32, e: &crate::tier2::UserSession) -> Option<Ipv6Ends> {
+        if !e.flags.contains(SessionFlags::NAT64) {
+            return None;
+        }
+        let (terminal, dest) = self.gw.nat64.get(idx)?;
+        Some(Ipv6Ends { terminal, dest })
+    }
+
+    /// Records the IPv6 addresses of a NAT64 user session just created at
+    /// slab index `idx`.
+    #[inline]
+    pub(super) fn nat64_opened(&mut self, idx: u32, v6: &V6Opening) {
+        self.gw.nat64.set(idx, v6.src, v6.dst);
+    }
+}
