@@ -16,9 +16,12 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-# protobuf-compiler: protoc, which the etcd client crate needs to build;
+# protobuf-compiler: protoc, which the etcd client crate needs to build,
+# and libprotobuf-dev: the google/protobuf/*.proto it imports (without it,
+# on a fresh bookworm with --no-install-recommends, etcd-client's build
+# script fails: "google/protobuf/descriptor.proto: File not found");
 # etcd-server: the shared state of a cluster (docs/cluster.md) and its tests.
-packages=(libdpdk-dev dpdk dpdk-dev clang libclang-dev pkg-config iproute2 build-essential libpcap-dev python3 protobuf-compiler etcd-server)
+packages=(libdpdk-dev dpdk dpdk-dev clang libclang-dev pkg-config iproute2 build-essential libpcap-dev python3 protobuf-compiler libprotobuf-dev etcd-server)
 if [ "$test_tools" = 1 ]; then
   packages+=(curl iperf3 netcat-openbsd iputils-ping tcpdump tshark nfdump prometheus procps psmisc hping3 python3-scapy tcpreplay apache2-utils)
 fi

@@ -856,6 +856,28 @@ fn type_bitrate_limit_without_a_direction() {
 }
 
 #[test]
+fn type_bitrate_limit_with_a_misspelt_field() {
+    rejected(
+        "type-bitrate-typo",
+        &with_types("(name: \"video\", bitrate: (down_mbps: 5))"),
+        12,
+        Some("down_mbps"),
+        "Unexpected field named `down_mbps` in `BitrateLimit`",
+    );
+}
+
+#[test]
+fn type_bitrate_limit_over_the_highest_rate() {
+    rejected(
+        "type-bitrate-high",
+        &with_types("(name: \"video\", bitrate: (up_mbit: 400001))"),
+        12,
+        Some("up_mbit: 400001"),
+        "up_mbit must be 1..=400000",
+    );
+}
+
+#[test]
 fn type_bitrate_burst_smaller_than_a_packet() {
     rejected(
         "type-bitrate-burst",
