@@ -476,11 +476,8 @@ fn ipv4_at(b: &[u8], off: usize) -> Result<Ip, DropReason> {
         Err(WireError::Truncated) if bytes.len() < 20 => return Err(DropReason::Truncated),
         Err(_) => return Err(DropReason::BadIpHeader),
     };
-    let frag = if ip.is_fragment() {
-        u16::from_be_bytes([bytes[6], bytes[7]]) & (FRAG_MF | FRAG_OFFSET_MASK)
-    } else {
-        0
-    };
+    // MF and the offset, DF left out: no branch, one load.
+    let frag = ip.flags_frag() & (FRAG_MF | FRAG_OFFSET_MASK);
     Ok(Ip {
         off: off as u32,
         ihl: ip.header_len() as u8,
