@@ -59,7 +59,7 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
     }
 
     /// Wraps after validating version, IHL and total length.
-    #[inline]
+    #[inline(always)]
     pub fn new_checked(buffer: T) -> Result<Self, WireError> {
         let packet = Self::new_checked_header(buffer)?;
         let total_len = packet.total_len();
@@ -72,7 +72,7 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
     /// Wraps after validating version and IHL only, not the total length:
     /// for the header an ICMP error quotes, which is followed by just
     /// 8 bytes of its payload. `payload()` is then cut at the buffer's end.
-    #[inline]
+    #[inline(always)]
     pub fn new_checked_header(buffer: T) -> Result<Self, WireError> {
         let bytes = buffer.as_ref();
         if bytes.len() < IPV4_HEADER_LEN {
