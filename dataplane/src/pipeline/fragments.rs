@@ -134,7 +134,7 @@ impl Worker {
             return self.uplink_later_fragment(f, rx, inner, ev);
         }
         let key = fragment_key(f.bytes(), inner, true);
-        self.uplink_packet::<true, F, E>(f, rx, sid, *inner, Some(key), ev)
+        self.uplink_packet::<true, F, E>(f, rx, sid, inner, Some(key), ev)
     }
 
     /// Records the datagram of a first fragment about to be translated

@@ -44,14 +44,15 @@ impl Worker {
         sid: SessionId,
         ev: &mut E,
     ) -> Verdict {
-        let inner = match rx.frame.inner {
+        // Borrowed from the record, not copied out of its `Result`.
+        let inner = match &rx.frame.inner {
             Ok(ip) => ip,
-            Err(r) => return Verdict::Drop(r),
+            Err(r) => return Verdict::Drop(*r),
         };
         // Fragments hook (fragments.rs): a later one follows its first; a
         // first one goes the way below and is recorded before its rewrite.
         if inner.is_fragment() {
-            return self.uplink_fragment(f, rx, sid, &inner, ev);
+            return self.uplink_fragment(f, rx, sid, inner, ev);
         }
         self.uplink_packet::<false, F, E>(f, rx, sid, inner, None, ev)
     }
@@ -66,7 +67,7 @@ impl Worker {
         f: &mut F,
         rx: &Rx,
         sid: SessionId,
-        inner: Ip,
+        inner: &Ip,
         first: Option<FragmentKey>,
         ev: &mut E,
     ) -> Verdict {
