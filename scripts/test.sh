@@ -44,8 +44,9 @@ tests/e2e/proxy_protocol.sh
 tests/e2e/quotas.sh
 tests/e2e/remark.sh
 
-echo "== IPv6 on port addresses (issue 14)"
+echo "== IPv6 on port addresses, IPv4 fragments (issue 14)"
 tests/e2e/ipv6.sh
+tests/e2e/fragments.sh
 
 echo "== a cluster of five appliances with etcd (issue 12)"
 tests/e2e/cluster.sh

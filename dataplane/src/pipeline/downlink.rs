@@ -13,7 +13,7 @@ use crate::counters::DropReason;
 use crate::event::{Event, EventSink};
 use crate::frame::Frame;
 use crate::tier2::user_sessions::SessionFlags;
-use crate::tier2::{Direction, FlowState, TcpState};
+use crate::tier2::{Direction, FlowState, FragmentKey, TcpState};
 use crate::wire::checksum::{checksum, update16, update32};
 use crate::wire::{
     Ipv4Packet, ETHERNET_HEADER_LEN, ICMP_ECHO_REPLY, PROTO_ICMP, PROTO_TCP, PROTO_UDP,
@@ -22,19 +22,19 @@ use crate::wire::{
 const IP: usize = ETHERNET_HEADER_LEN;
 
 impl Worker {
-    pub(super) fn downlink<F: Frame, E: EventSink>(
+    /// `FIRST_FRAGMENT`: `ip` is a first fragment (`fragments.rs`, `first`
+    /// its fragment table key), recorded just before its rewrite; a
+    /// constant, so the established path's copy has no fragment code.
+    pub(super) fn downlink<const FIRST_FRAGMENT: bool, F: Frame, E: EventSink>(
         &mut self,
         f: &mut F,
         rx: &Rx,
         ip: &Ip,
-        gw_addr: u8,
-        gw_port: u16,
+        (gw_addr, gw_port): (u8, u16),
+        first: Option<FragmentKey>,
         ev: &mut E,
     ) -> Verdict {
         let now_ms = rx.now_ms;
-        let fragment = ip
-            .is_fragment()
-            .then(|| super::fragments::fragment_key(f.bytes(), ip, false));
         if !normalize(f, ip.start(), ip.total) {
             return Verdict::Drop(DropReason::Truncated);
         }
@@ -173,8 +173,8 @@ impl Worker {
         }
         // Fragments hook (fragments.rs): the first of a datagram's pieces,
         // about to leave, leaves the entry the later ones follow.
-        if let Some(key) = fragment {
-            if let Err(r) = self.open_fragment(key, idx, now_ms) {
+        if FIRST_FRAGMENT {
+            if let Err(r) = self.open_fragment(first, idx, now_ms) {
                 return Verdict::Drop(r);
             }
         }

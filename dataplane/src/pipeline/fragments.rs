@@ -24,8 +24,14 @@
 //! fragmented GTP-U or fabric packets (the outer packet), ICMP errors,
 //! TCP of PROXY protocol connections. Nothing is reassembled, later
 //! fragments are not counted against bitrate limits (their bytes are
-//! accounted), and an entry whose user session ended is found dead at the
-//! next lookup (`fragment_no_first`).
+//! accounted), and an entry whose user session ended (or used up its
+//! quota) is found dead at the next lookup (`fragment_no_first`).
+//!
+//! Cost on the established path: one test in `Parsed::read` (a fragment
+//! is read again, out of line, by `read_fragmented`), and `steer`,
+//! `uplink` and `network_in` hand fragments here; the first fragment's
+//! steps inside `uplink_packet` and `downlink` are in their copies for
+//! `FIRST_FRAGMENT = true` only.
 
 use super::l2::normalize;
 use super::nat::rewrite_addresses;
@@ -35,16 +41,17 @@ use super::{Verdict, Worker};
 use crate::counters::DropReason;
 use crate::event::EventSink;
 use crate::frame::Frame;
-use crate::tier1::SessionKeyMode;
+use crate::tier1::{SessionId, SessionKeyMode};
+use crate::tier2::user_sessions::SessionFlags;
 use crate::tier2::{Direction, Follow, FragmentKey, Miss};
-use crate::topology::Role;
+use crate::topology::{LocalAddr, Role};
 use crate::wire::{ETHERNET_HEADER_LEN, ICMP_ECHO_REPLY, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
 
 const IP: usize = ETHERNET_HEADER_LEN;
 
 /// The fragment table key of the packet `ip` of frame `b`, as it arrived.
 #[inline]
-pub(super) fn fragment_key(b: &[u8], ip: &Ip, uplink: bool) -> FragmentKey {
+fn fragment_key(b: &[u8], ip: &Ip, uplink: bool) -> FragmentKey {
     let at = ip.start() + 4;
     let ident = b
         .get(at..at + 2)
@@ -65,29 +72,82 @@ impl Worker {
         self.gw.fragments.enabled()
     }
 
-    /// Whether an outer packet that is a fragment, arriving on a port of
-    /// `role`, may be followed: from terminals (not GTP-U tunnels, whose
-    /// outer packet is not the terminal's) and from servers and external
-    /// hosts; never on the fabric.
+    /// Tier 1 for a frame whose outer IPv4 packet is a fragment (out of
+    /// line: the established path only tests `Ip::is_fragment`). Followed
+    /// from terminals (not GTP-U tunnels, whose outer packet is not the
+    /// terminal's) unless it is for Tandem's own address or a VIP's ping,
+    /// and from servers and external hosts to a gateway address; never on
+    /// the fabric.
     #[inline(never)]
-    pub(super) fn follows_outer_fragment(&self, role: Role) -> bool {
-        self.follows_fragments()
-            && match role {
-                Role::Access => self.cfg.session_key != SessionKeyMode::GtpTeid,
-                Role::Server | Role::External => true,
-                Role::Fabric => false,
+    #[cold]
+    pub(super) fn outer_fragment_in<F: Frame, E: EventSink>(
+        &mut self,
+        f: &mut F,
+        rx: &Rx,
+        role: Role,
+        outer: &Ip,
+        ev: &mut E,
+    ) -> Verdict {
+        if !self.follows_fragments() {
+            return Verdict::Drop(DropReason::Fragment);
+        }
+        let local = self.topo.local(rx.port, outer.dst);
+        match role {
+            Role::Access if self.cfg.session_key != SessionKeyMode::GtpTeid => {
+                // A ping to a VIP or to our own address is answered
+                // whole or not at all.
+                let ours = matches!(local, Some(LocalAddr::Port | LocalAddr::Gateway(_)))
+                    || (outer.proto == PROTO_ICMP
+                        && super::own_addresses::is_ours(self, rx.port, outer.dst));
+                if ours {
+                    return Verdict::Drop(DropReason::Fragment);
+                }
+                self.access_in(f, rx, outer, ev)
             }
+            Role::Server | Role::External => match local {
+                Some(LocalAddr::Gateway(addr)) => self.network_fragment_in(f, rx, outer, addr, ev),
+                _ => Verdict::Drop(DropReason::Fragment),
+            },
+            Role::Access | Role::Fabric => Verdict::Drop(DropReason::Fragment),
+        }
+    }
+
+    /// Terminal → server: a fragment, out of line (the established path
+    /// only tests `Ip::is_fragment`). A later one follows its first; a
+    /// first one goes the way of any packet (`uplink_packet`), which
+    /// records its datagram just before its rewrite, once nothing dropped,
+    /// refused or answered it.
+    #[inline(never)]
+    #[cold]
+    pub(super) fn uplink_fragment<F: Frame, E: EventSink>(
+        &mut self,
+        f: &mut F,
+        rx: &Rx,
+        sid: SessionId,
+        inner: &Ip,
+        ev: &mut E,
+    ) -> Verdict {
+        if !self.follows_fragments() {
+            return Verdict::Drop(DropReason::Fragment);
+        }
+        if inner.is_later_fragment() {
+            return self.uplink_later_fragment(f, rx, inner, ev);
+        }
+        let key = fragment_key(f.bytes(), inner, true);
+        self.uplink_packet::<true, F, E>(f, rx, sid, inner, Some(key), ev)
     }
 
     /// Records the datagram of a first fragment about to be translated
-    /// for user session `idx` (the key as the fragment arrived).
+    /// for user session `idx` (`key`, as the fragment arrived): called by
+    /// `uplink_packet` and `downlink` for a first fragment (`FIRST_FRAGMENT`,
+    /// a constant: the established path's copy has no such call).
     pub(super) fn open_fragment(
         &mut self,
-        key: FragmentKey,
+        key: Option<FragmentKey>,
         idx: u32,
         now_ms: u64,
     ) -> Result<(), DropReason> {
-        let Some(e) = self.gw.table.get(idx) else {
+        let (Some(key), Some(e)) = (key, self.gw.table.get(idx)) else {
             return Err(DropReason::NoUserSession);
         };
         let follow = Follow::Session {
@@ -133,7 +193,11 @@ impl Worker {
         self.gw
             .table
             .get(idx)
-            .is_some_and(|e| e.gw_port == gw_port && e.created_ms == created_ms)
+            .is_some_and(|e| {
+                e.gw_port == gw_port
+                    && e.created_ms == created_ms
+                    && !e.flags.contains(SessionFlags::QUOTA_ENDED)
+            })
             .then_some(idx)
     }
 
@@ -228,7 +292,8 @@ impl Worker {
             }
             return Verdict::Handoff(owner);
         }
-        self.downlink(f, rx, ip, gw_addr, port, ev)
+        let key = fragment_key(f.bytes(), ip, false);
+        self.downlink::<true, F, E>(f, rx, ip, (gw_addr, port), Some(key), ev)
     }
 
     /// Server → terminal: a fragment after the first, on the worker that

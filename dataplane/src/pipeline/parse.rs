@@ -319,7 +319,7 @@ impl Parsed {
         if eth.ethertype() != ETHERTYPE_IPV4 {
             return false;
         }
-        let Ok(outer) = ipv4_at(b, eth.payload_offset()) else {
+        let Ok(outer) = ipv4_at::<false>(b, eth.payload_offset()) else {
             return false;
         };
         if outer.dst != addr || outer.proto != PROTO_UDP {
@@ -393,6 +393,15 @@ impl Parsed {
     /// record in a burst's array is not built elsewhere and copied).
     #[inline(always)]
     pub fn read_into(&mut self, b: &[u8], gtp: bool) -> Result<(), DropReason> {
+        self.read_as::<false>(b, gtp)
+    }
+
+    /// [`read_into`](Self::read_into), reading fragments (`FRAGMENTS`) or
+    /// stopping at one: the established path reads with `false`, so a
+    /// packet that is not a fragment pays nothing for them, and a fragment
+    /// (outer, or inside a G-PDU) is read again, out of line, with `true`.
+    #[inline(always)]
+    fn read_as<const FRAGMENTS: bool>(&mut self, b: &[u8], gtp: bool) -> Result<(), DropReason> {
         let eth = EthernetFrame::new_checked(b).map_err(|_| DropReason::Truncated)?;
         self.l2.src_mac.copy_from_slice(&b[6..12]);
         self.l2.vlan = eth.vlan();
@@ -402,7 +411,7 @@ impl Parsed {
         self.client_candidate = None;
         self.tunnel = None;
         self.outer = if self.ethertype == ETHERTYPE_IPV4 {
-            ipv4_at(b, eth.payload_offset()).map_err(NotIpv4::Drop)
+            ipv4_at::<FRAGMENTS>(b, eth.payload_offset()).map_err(NotIpv4::Drop)
         } else {
             not_ipv4(self.ethertype, b, eth.payload_offset())
         };
@@ -410,14 +419,27 @@ impl Parsed {
         if gtp {
             if let Some((teid, peer, off)) = self.outer.ok().and_then(|ip| gtp_inner(b, &ip)) {
                 self.tunnel = Some((peer, teid));
-                self.inner = inner_at(b, off);
+                self.inner = inner_at::<FRAGMENTS>(b, off);
             }
         }
         self.l4 = match self.inner {
+            Ok(ip) if FRAGMENTS && ip.is_fragment() => b
+                .get(ip.l4_off()..ip.end())
+                .ok_or(DropReason::Truncated)
+                .and_then(|l4| first_fragment_l4(l4, &ip)),
             Ok(ip) => l4_info(b, &ip),
+            Err(DropReason::Fragment) if !FRAGMENTS => return self.read_fragmented(b, gtp),
             Err(r) => Err(r),
         };
         Ok(())
+    }
+
+    /// A frame with a fragment in it, read again with fragments (see
+    /// [`read_as`](Self::read_as)).
+    #[inline(never)]
+    #[cold]
+    fn read_fragmented(&mut self, b: &[u8], gtp: bool) -> Result<(), DropReason> {
+        self.read_as::<true>(b, gtp)
     }
 }
 
@@ -439,12 +461,12 @@ fn not_ipv4(ethertype: u16, b: &[u8], off: usize) -> Result<Ip, NotIpv4> {
 /// and refused (`ipv6_not_served`, or why it is malformed): a terminal's
 /// IPv6 is not served yet, whatever carries it.
 #[inline(always)]
-fn inner_at(b: &[u8], off: usize) -> Result<Ip, DropReason> {
+fn inner_at<const FRAGMENTS: bool>(b: &[u8], off: usize) -> Result<Ip, DropReason> {
     if b.get(off).is_some_and(|v| v >> 4 == 6) {
         ipv6_at(b, off)?;
         return Err(DropReason::Ipv6NotServed);
     }
-    ipv4_at(b, off)
+    ipv4_at::<FRAGMENTS>(b, off)
 }
 
 /// The IPv6 packet at `off`, checked by `wire::Ipv6Packet` and its bounded
@@ -467,17 +489,23 @@ fn ipv6_at(b: &[u8], off: usize) -> Result<Ip6, DropReason> {
 
 /// The IPv4 header at `off`, checked: `Truncated` under 20 bytes,
 /// `BadIpHeader` for a wrong version, IHL or total length. A fragment is
-/// read with its flags and offset in `frag`.
+/// `Fragment`, or with `FRAGMENTS` read with its flags and offset in `frag`.
 #[inline(always)]
-fn ipv4_at(b: &[u8], off: usize) -> Result<Ip, DropReason> {
+fn ipv4_at<const FRAGMENTS: bool>(b: &[u8], off: usize) -> Result<Ip, DropReason> {
     let bytes = b.get(off..).ok_or(DropReason::Truncated)?;
     let ip = match Ipv4Packet::new_checked(bytes) {
         Ok(ip) => ip,
         Err(WireError::Truncated) if bytes.len() < 20 => return Err(DropReason::Truncated),
         Err(_) => return Err(DropReason::BadIpHeader),
     };
-    // MF and the offset, DF left out: no branch, one load.
-    let frag = ip.flags_frag() & (FRAG_MF | FRAG_OFFSET_MASK);
+    // MF and offset, DF left out.
+    let frag = if FRAGMENTS {
+        ip.flags_frag() & (FRAG_MF | FRAG_OFFSET_MASK)
+    } else if ip.is_fragment() {
+        return Err(DropReason::Fragment);
+    } else {
+        0
+    };
     Ok(Ip {
         off: off as u32,
         ihl: ip.header_len() as u8,
@@ -513,15 +541,11 @@ fn gtp_inner(b: &[u8], ip: &Ip) -> Option<(u32, Ipv4Addr, usize)> {
 }
 
 /// Ports (or the echo identifier), ICMP type and TCP flags and sequence
-/// numbers of the L4 header of `ip` (cut at its total length). A fragment
-/// other than the first has none (`Fragment`); a first fragment's is read
-/// by [`first_fragment_l4`].
+/// numbers of the L4 header of `ip` (cut at its total length). A
+/// fragment's is read by [`first_fragment_l4`].
 #[inline(always)]
 fn l4_info(b: &[u8], ip: &Ip) -> Result<L4Info, DropReason> {
     let l4 = b.get(ip.l4_off()..ip.end()).ok_or(DropReason::Truncated)?;
-    if ip.is_fragment() {
-        return first_fragment_l4(l4, ip);
-    }
     l4_fields(l4, ip.proto, ip.ihl)
 }
 
@@ -618,9 +642,7 @@ fn l4_fields(l4: &[u8], proto: u8, ihl: u8) -> Result<L4Info, DropReason> {
 
 /// The L4 header of a fragment: only the first (offset 0) has one, and its
 /// length fields describe the whole datagram, not this piece, so only the
-/// header itself must be there (`FragmentShortFirst` if it is not). Out of
-/// line: unfragmented packets never come here.
-#[inline(never)]
+/// header itself must be there (`FragmentShortFirst` if it is not).
 fn first_fragment_l4(l4: &[u8], ip: &Ip) -> Result<L4Info, DropReason> {
     if ip.is_later_fragment() {
         return Err(DropReason::Fragment);

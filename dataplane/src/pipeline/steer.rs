@@ -114,8 +114,8 @@ impl Worker {
             }
             Err(NotIpv4::Drop(r)) => return Verdict::Drop(r),
         };
-        if outer.is_fragment() && !self.follows_outer_fragment(role) {
-            return Verdict::Drop(DropReason::Fragment);
+        if outer.is_fragment() {
+            return self.outer_fragment_in(f, rx, role, outer, ev);
         }
         match role {
             Role::Access => self.access_in(f, rx, outer, ev),
@@ -124,7 +124,9 @@ impl Worker {
         }
     }
 
-    fn access_in<F: Frame, E: EventSink>(
+    // Inlined into `steer` as it was before `fragments.rs` called it too.
+    #[inline(always)]
+    pub(super) fn access_in<F: Frame, E: EventSink>(
         &mut self,
         f: &mut F,
         rx: &Rx,
@@ -165,17 +167,6 @@ impl Worker {
             session_id(mode, outer.src, p.l2.vlan, None)
         };
 
-        // Fragments to a VIP or to our own address are not followed: a
-        // ping there is answered here, whole or not at all.
-        if outer.is_fragment()
-            && (matches!(
-                self.topo.local(in_port, outer.dst),
-                Some(LocalAddr::Port | LocalAddr::Gateway(_))
-            ) || (outer.proto == PROTO_ICMP
-                && own_addresses::is_ours(self, in_port, outer.dst)))
-        {
-            return Verdict::Drop(DropReason::Fragment);
-        }
         // Pings to a VIP or to our own address are answered here.
         if p.tunnel.is_none() && !handed_off {
             if let Some(v) = own_addresses::maybe_echo(self, f, in_port, outer) {
@@ -328,7 +319,7 @@ impl Worker {
         );
     }
 
-    fn network_in<F: Frame, E: EventSink>(
+    pub(super) fn network_in<F: Frame, E: EventSink>(
         &mut self,
         f: &mut F,
         rx: &Rx,
@@ -338,11 +329,6 @@ impl Worker {
         let in_port = rx.port;
         let b = f.bytes();
         match self.topo.local(in_port, ip.dst) {
-            Some(LocalAddr::Gateway(addr)) if ip.is_fragment() => {
-                self.network_fragment_in(f, rx, ip, addr, ev)
-            }
-            // Fragments to Tandem's own addresses are not followed.
-            Some(_) | None if ip.is_fragment() => Verdict::Drop(DropReason::Fragment),
             Some(LocalAddr::Gateway(addr)) => {
                 let proto = ip.proto;
                 let Some(l4) = b.get(ip.l4_off()..ip.end()) else {
@@ -407,7 +393,7 @@ impl Worker {
                 if owner != self.cfg.index && rx.ingress == Ingress::Port {
                     return Verdict::Handoff(owner);
                 }
-                self.downlink(f, rx, ip, addr, port, ev)
+                self.downlink::<false, F, E>(f, rx, ip, (addr, port), None, ev)
             }
             Some(_) => own_addresses::maybe_echo(self, f, in_port, ip)
                 .unwrap_or(Verdict::Drop(DropReason::NotForUs)),

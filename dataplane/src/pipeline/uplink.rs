@@ -3,6 +3,7 @@
 
 use super::l2::{normalize, set_macs, ClientPath};
 use super::nat::{rewrite, Rewrite};
+use super::parse::Ip;
 pub(super) use super::parse::L4Info;
 use super::refuse::Refused;
 use super::steer::Rx;
@@ -14,7 +15,8 @@ use crate::policy::admit::{self, Decision, NewFlow};
 use crate::tier1::SessionId;
 use crate::tier2::user_sessions::SessionFlags;
 use crate::tier2::{
-    Direction, FlowKey, FlowState, GtpTunnel, InsertError, PathChange, TcpState, UserSession,
+    Direction, FlowKey, FlowState, FragmentKey, GtpTunnel, InsertError, PathChange, TcpState,
+    UserSession,
 };
 use crate::topology::Role;
 use crate::wire::{ETHERNET_HEADER_LEN, ICMP_ECHO_REQUEST, PROTO_ICMP, PROTO_TCP};
@@ -45,25 +47,34 @@ impl Worker {
         sid: SessionId,
         ev: &mut E,
     ) -> Verdict {
-        let (in_port, now_ms, p) = (rx.port, rx.now_ms, rx.frame);
-        // Borrowed from the record, not copied out of their `Result`s.
-        let inner = match &p.inner {
+        // Borrowed from the record, not copied out of its `Result`.
+        let inner = match &rx.frame.inner {
             Ok(ip) => ip,
             Err(r) => return Verdict::Drop(*r),
         };
         // Fragments hook (fragments.rs): a later one follows its first; a
-        // first one goes on and is recorded once nothing drops it.
-        let fragment = if inner.is_fragment() {
-            if !self.follows_fragments() {
-                return Verdict::Drop(DropReason::Fragment);
-            }
-            if inner.is_later_fragment() {
-                return self.uplink_later_fragment(f, rx, inner, ev);
-            }
-            Some(super::fragments::fragment_key(f.bytes(), inner, true))
-        } else {
-            None
-        };
+        // first one goes the way below and is recorded before its rewrite.
+        if inner.is_fragment() {
+            return self.uplink_fragment(f, rx, sid, inner, ev);
+        }
+        self.uplink_packet::<false, F, E>(f, rx, sid, inner, None, ev)
+    }
+
+    /// [`uplink`](Self::uplink) for a packet that is not a fragment
+    /// (`FIRST_FRAGMENT` false, `first` None), or for a first fragment
+    /// (`fragments.rs`: true, its fragment table key): a constant, so the
+    /// established path's copy has no fragment code in it.
+    #[inline(always)]
+    pub(super) fn uplink_packet<const FIRST_FRAGMENT: bool, F: Frame, E: EventSink>(
+        &mut self,
+        f: &mut F,
+        rx: &Rx,
+        sid: SessionId,
+        inner: &Ip,
+        first: Option<FragmentKey>,
+        ev: &mut E,
+    ) -> Verdict {
+        let (in_port, now_ms, p) = (rx.port, rx.now_ms, rx.frame);
         if !normalize(f, inner.start(), inner.total) {
             return Verdict::Drop(DropReason::Truncated);
         }
@@ -235,7 +246,7 @@ impl Worker {
         // terminal's first byte, sequence numbers shifted after it (before
         // the translation, which updates the checksums incrementally).
         if proxy_v2 != 0 {
-            if fragment.is_some() {
+            if FIRST_FRAGMENT {
                 // The header would not fit in front of a piece.
                 return Verdict::Drop(DropReason::Fragment);
             }
@@ -244,8 +255,8 @@ impl Worker {
             }
         }
         // A first fragment that leaves: its datagram's later ones follow.
-        if let Some(key) = fragment {
-            if let Err(r) = self.open_fragment(key, idx, now_ms) {
+        if FIRST_FRAGMENT {
+            if let Err(r) = self.open_fragment(first, idx, now_ms) {
                 return Verdict::Drop(r);
             }
         }

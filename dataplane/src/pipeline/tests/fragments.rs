@@ -16,7 +16,7 @@ use proptest::prelude::*;
 /// Splits the IPv4 packet of `frame` (plain Ethernet, no options) into
 /// fragments of at most `chunk` payload bytes (a multiple of 8), each with
 /// a correct header checksum, as a sender's kernel would.
-fn fragments(frame: &[u8], chunk: usize, ident: u16) -> Vec<Vec<u8>> {
+pub(super) fn fragments(frame: &[u8], chunk: usize, ident: u16) -> Vec<Vec<u8>> {
     let (l2, ip) = frame.split_at(14);
     let payload = &ip[20..];
     let mut out = Vec::new();

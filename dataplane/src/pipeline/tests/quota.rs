@@ -338,3 +338,37 @@ fn open_connections_of_a_blocked_subscriber_end_with_a_reset_to_each_side() {
     assert!(finals.iter().any(|(p, _)| *p == gw_port2));
     assert_eq!(lab.drops(DropReason::QuotaExhausted), 3);
 }
+
+#[test]
+fn later_fragments_of_a_connection_its_quota_ended_do_not_pass() {
+    let mut lab = Lab::new(1);
+    lab.policy
+        .publish(with_quota(OnExhausted::Block, QuotaVerdicts::default()));
+    connect(&mut lab, 40000);
+    // A data segment of 48 bytes in three pieces; the first one passes.
+    let um = (UE_MAC, port_mac(ACC));
+    let seg = tcp_seq(
+        UE,
+        40000,
+        VIP,
+        80,
+        TcpFlags::ACK,
+        C_ISN + 1,
+        S_ISN + 1,
+        &[7; 48],
+        um,
+    );
+    let pieces = super::fragments::fragments(&seg, 24, 77);
+    assert_eq!(pieces.len(), 3);
+    assert_eq!(lab.up(ACC, &pieces[0]).0, Verdict::Forward(SRV));
+    lab.policy.publish(with_quota(
+        OnExhausted::Block,
+        QuotaVerdicts::new([sid(UE)], []),
+    ));
+    assert_eq!(end_for_quota(&mut lab), 1);
+    assert_eq!(lab.live(), 1, "the connection marked, not removed");
+    // The rest of the datagram no longer follows it.
+    for p in &pieces[1..] {
+        assert_eq!(lab.up(ACC, p).0, Verdict::Drop(DropReason::FragmentNoFirst));
+    }
+}
