@@ -85,24 +85,7 @@ pub fn rewrite(ip: &mut [u8], ihl: usize, proto: u8, rw: &Rewrite, ident_from_sr
     let Some(Ok(hdr)) = ip.get_mut(..20).map(<&mut [u8; 20]>::try_from) else {
         return;
     };
-    let new_src = rw.src.octets();
-    let new_dst = rw.dst.octets();
-    let old_src = ne32(&[hdr[12], hdr[13], hdr[14], hdr[15]]);
-    let old_dst = ne32(&[hdr[16], hdr[17], hdr[18], hdr[19]]);
-    // The pseudo-header part shared by the IPv4 and the TCP/UDP checksum.
-    let addrs = diff32(diff32(0, old_src, ne32(&new_src)), old_dst, ne32(&new_dst));
-
-    // IPv4 header: addresses and TTL (TTL shares a 16-bit word with protocol).
-    let old_ttl_word = ne16(&[hdr[8], hdr[9]]);
-    hdr[8] = hdr[8].saturating_sub(1);
-    let ttl_word = ne16(&[hdr[8], hdr[9]]);
-    let csum = apply(
-        ne16(&[hdr[10], hdr[11]]),
-        diff16(addrs, old_ttl_word, ttl_word),
-    );
-    hdr[10..12].copy_from_slice(&csum.to_ne_bytes());
-    hdr[12..16].copy_from_slice(&new_src);
-    hdr[16..20].copy_from_slice(&new_dst);
+    let addrs = rewrite_header(hdr, rw.src, rw.dst);
 
     match proto {
         PROTO_TCP | PROTO_UDP => {
@@ -163,11 +146,20 @@ pub fn rewrite_addresses(ip: &mut [u8], src: Ipv4Addr, dst: Ipv4Addr) {
     let Some(Ok(hdr)) = ip.get_mut(..20).map(<&mut [u8; 20]>::try_from) else {
         return;
     };
-    // Words summed as they lie in memory, as in `rewrite`.
+    rewrite_header(hdr, src, dst);
+}
+
+/// The IPv4 header `hdr` to `src` -> `dst`, TTL decremented, its checksum
+/// updated incrementally. Returns the addresses' unfolded checksum
+/// difference, the pseudo-header part an L4 checksum shares. Words are
+/// summed as they lie in memory (see `ne16`).
+#[inline(always)]
+fn rewrite_header(hdr: &mut [u8; 20], src: Ipv4Addr, dst: Ipv4Addr) -> u64 {
     let (new_src, new_dst) = (src.octets(), dst.octets());
     let old_src = ne32(&[hdr[12], hdr[13], hdr[14], hdr[15]]);
     let old_dst = ne32(&[hdr[16], hdr[17], hdr[18], hdr[19]]);
     let addrs = diff32(diff32(0, old_src, ne32(&new_src)), old_dst, ne32(&new_dst));
+    // TTL shares a 16-bit word with the protocol.
     let old_ttl_word = ne16(&[hdr[8], hdr[9]]);
     hdr[8] = hdr[8].saturating_sub(1);
     let ttl_word = ne16(&[hdr[8], hdr[9]]);
@@ -178,6 +170,7 @@ pub fn rewrite_addresses(ip: &mut [u8], src: Ipv4Addr, dst: Ipv4Addr) {
     hdr[10..12].copy_from_slice(&csum.to_ne_bytes());
     hdr[12..16].copy_from_slice(&new_src);
     hdr[16..20].copy_from_slice(&new_dst);
+    addrs
 }
 
 #[cfg(test)]
