@@ -104,6 +104,12 @@ impl Side {
         }
     }
 
+    /// The entry of slab index `idx` (for the prefetch pass).
+    #[inline]
+    pub fn entry(&self, idx: u32) -> Option<&[u8; 32]> {
+        self.addrs.get(idx as usize)
+    }
+
     /// (terminal, destination) of slab index `idx`.
     pub fn get(&self, idx: u32) -> Option<(Ipv6Addr, Ipv6Addr)> {
         let slot = self.addrs.get(idx as usize)?;
@@ -241,7 +247,16 @@ impl Worker {
             tunnel: GtpTunnel::NONE,
         };
         let key1 = v6_key(l4.proto, src, l4.src_port, dst, l4.dst_port);
-        let (key, found) = match self.gw.table.find_client(&key1) {
+        // The prefetch pass hashed `key1` and asked for its bucket
+        // (`locate_nat64`); a frame handed over comes without.
+        let first = match p.client_hash {
+            Some(hash) => self
+                .gw
+                .table
+                .find_client_hinted(hash, p.client_candidate, &key1),
+            None => self.gw.table.find_client(&key1),
+        };
+        let (key, found) = match first {
             Some(i) if self.gw.nat64.holds(i, src, dst) => (key1, Some(i)),
             first => {
                 // Not under its key: under the alternate one if another

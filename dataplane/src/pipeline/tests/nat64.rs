@@ -534,6 +534,73 @@ fn an_ipv4_packet_with_a_nat64_user_sessions_folded_key_does_not_reach_it() {
     assert_eq!(lab.live(), 1, "the NAT64 user session is untouched");
 }
 
+/// Records the address of every prefetch hint.
+#[derive(Default)]
+struct Hints(std::cell::RefCell<Vec<usize>>);
+
+impl crate::prefetch::Prefetch for Hints {
+    fn read<T>(&self, value: &T) {
+        self.0.borrow_mut().push(value as *const T as usize);
+    }
+}
+
+#[test]
+fn the_prefetch_pass_hints_a_nat64_flows_bucket_and_slot_and_the_pipeline_uses_its_hash() {
+    let mut lab = nat64_lab(1, None);
+    let syn = summed6(tcp_l4(40000, 80, 7000, 0, 0x02, b""), 16, TERMINAL, VIP6, 6);
+    let (v, out) = lab.up(ACC, &frame6(up_macs(), TERMINAL, VIP6, 6, HOP, TC, &syn));
+    assert_eq!(v, Verdict::Forward(SRV));
+    let opened = decode(&out);
+    let key = crate::pipeline::nat64::v6_key(6, TERMINAL, 40000, VIP6, 80);
+    let data = summed6(
+        tcp_l4(40000, 80, 7001, 1, 0x18, b"x"),
+        16,
+        TERMINAL,
+        VIP6,
+        6,
+    );
+    let data = frame6(up_macs(), TERMINAL, VIP6, 6, HOP, TC, &data);
+
+    let w = &mut lab.workers[0];
+    w.begin_burst();
+    let idx = w.table().find_client(&key).expect("its user session");
+    let hash = w.table().client_hash(&key);
+    let hints = Hints::default();
+    let mut records = [FrameRecord::UNREAD; 1];
+    assert_eq!(
+        w.prefetch_records([(&data[..], ACC)], &hints, &mut records),
+        1
+    );
+    assert_eq!(records[0].parsed.client_hash, Some(hash));
+    assert_eq!(records[0].parsed.client_candidate, Some(idx));
+    let hinted = hints.0.borrow().clone();
+    assert!(hinted.contains(&(w.table().client_bucket(hash) as *const _ as usize)));
+    assert!(hinted.contains(&(w.table().slot_memory(idx).unwrap() as *const _ as usize)));
+    assert!(hinted.contains(&(w.gw.nat64.entry(idx).unwrap() as *const _ as usize)));
+
+    // The recorded path finds the same user session (no second one).
+    let mut f = VecFrame::new(&data);
+    let (now, ev) = (lab.now, &mut lab.events);
+    let v = lab.workers[0].process_recorded(&mut f, &records[0], Ingress::Port, ACC, now, ev);
+    assert_eq!(v, Verdict::Forward(SRV));
+    let o = decode(f.bytes());
+    assert_eq!(
+        (o.src, o.sport, o.dst),
+        (opened.src, opened.sport, opened.dst)
+    );
+    assert_eq!(lab.live(), 1);
+
+    // A stale candidate is checked, not trusted.
+    let mut record = records[0];
+    record.parsed.client_candidate = Some(u32::MAX);
+    let mut f = VecFrame::new(&data);
+    let (now, ev) = (lab.now, &mut lab.events);
+    let v = lab.workers[0].process_recorded(&mut f, &record, Ingress::Port, ACC, now, ev);
+    assert_eq!(v, Verdict::Forward(SRV));
+    assert_eq!(decode(f.bytes()).sport, opened.sport);
+    assert_eq!(lab.live(), 1);
+}
+
 /// Two IPv6 terminals whose flows to `DNS_VIP6` port 53 from port 5353
 /// fold to the same flow-index key (a birthday search over 32 bits).
 fn colliding_terminals() -> (Ipv6Addr, Ipv6Addr) {
