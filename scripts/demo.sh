@@ -149,6 +149,23 @@ scenario() {
   bold "external host $EXT_IP: NAT through the gateway address"
   curl_from "$TERM_IP" "http://$EXT_IP:8080/"
 
+  # IPv6 terminal on acc0 (conf/laptop.ron: acc0 2001:db8:1::1/64, web6's
+  # vip6, the nat64 prefix): NAT64 to the IPv4 servers and host.
+  local ue6=2001:db8:1::100 acc0_v6=2001:db8:1::1 vip6=2001:db8:9::80 ext6="64:ff9b::$EXT_IP"
+  bold "IPv6 terminal $ue6: NAT64 to the IPv4 web servers via vip6 $vip6, to $EXT_IP as $ext6"
+  if in_ue sysctl -qw "net.ipv6.conf.$IF_ACC0.disable_ipv6=0" &&
+    in_ue ip -6 addr add "$ue6/64" dev "$IF_ACC0" nodad &&
+    in_ue ip -6 route add 2001:db8:9::/64 via "$acc0_v6" dev "$IF_ACC0" &&
+    in_ue ip -6 route add 64:ff9b::/96 via "$acc0_v6" dev "$IF_ACC0"; then
+    if command -v ping >/dev/null; then
+      in_ue ping -6 -n -c 2 -i 0.2 -W 1 -I "$ue6" "$vip6" | grep -E "packets transmitted" | sed "s/^/   $vip6: /"
+    fi
+    curl_from "$ue6" "http://[$vip6]/"
+    curl_from "$ue6" "http://[$ext6]:8080/"
+  else
+    say "could not give $NS_UE IPv6 on $IF_ACC0"
+  fi
+
   bold "mobility: a 50 MB download moves from $IF_ACC0 to $IF_ACC1 half-way"
   terminal_route "$IF_ACC0" "$ACC0_GW"
   bg_client ip netns exec "$NS_UE" curl -sS -m 60 --limit-rate 10M -o /dev/null -D "$WORKDIR/mobility.headers" \

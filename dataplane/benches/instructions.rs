@@ -4,7 +4,7 @@
 //! the pipeline, exactly as `pipeline.rs`'s `established/pipeline/N` runs
 //! them.
 //!
-//! Usage: `instructions SESSIONS BURSTS [bitrate|bitrate_type|proxy_on|proxy_off|encapsulate|decap_tier2]`
+//! Usage: `instructions SESSIONS BURSTS [bitrate|bitrate_type|proxy_on|proxy_off|encapsulate|decap_tier2|nat64]`
 //! (`bitrate`: every subscriber has a bitrate limit that drops nothing, see
 //! `Lab::limit_bitrate`; `bitrate_type`: and the traffic's user-session
 //! type has one of its own, `Lab::limit_type_bitrate`; `proxy_on`: the service sends PROXY protocol
@@ -12,7 +12,9 @@
 //! are past the first byte, as `proxy_v2/proxied/N` in `pipeline.rs`;
 //! `proxy_off`: the same traffic to a service without the option;
 //! `encapsulate` and `decap_tier2`: the two ends of the cluster fabric, as
-//! `pipeline.rs`'s `fabric/*/N`). The script runs it twice (B and 2B
+//! `pipeline.rs`'s `fabric/*/N`; `nat64`: IPv6 terminals, one /64 each,
+//! to the web VIP through the NAT64 prefix (`64:ff9b::10.9.0.1`), the same
+//! data segments in IPv6, translated to IPv4 toward the servers). The script runs it twice (B and 2B
 //! bursts) and subtracts, so the set-up cancels out; callgrind's
 //! `--toggle-collect` on [`measured_burst`] and on `Worker::process` splits
 //! the figure into the pipeline and the prefetch pass plus burst loop.
@@ -20,7 +22,8 @@
 mod lab;
 
 use lab::{
-    check_translated, write_data, write_data_at, FabricPair, FramePool, Lab, Rng, Setup, BURST,
+    check_translated, write_data, write_data6, write_data_at, FabricPair, FramePool, Lab, Rng,
+    Setup, BURST,
 };
 use std::hint::black_box;
 
@@ -86,16 +89,26 @@ fn main() {
         fabric(&setup, n, bursts, end == "encapsulate");
         return;
     }
-    let mut lab = Lab::new(&setup);
     let mode = std::env::args().nth(3).unwrap_or_default();
+    let nat64 = mode == "nat64";
+    let mut lab = if nat64 {
+        Lab::nat64(&setup)
+    } else {
+        Lab::new(&setup)
+    };
     match mode.as_str() {
         "bitrate" => lab.limit_bitrate(),
         "bitrate_type" => lab.limit_type_bitrate(),
         "proxy_on" => lab.proxy_protocol(),
         _ => {}
     }
-    lab.pin_terminals(n.div_ceil(FLOWS_PER_TERMINAL));
-    lab.open(0, n, FLOWS_PER_TERMINAL);
+    if nat64 {
+        lab.pin_terminals6(n.div_ceil(FLOWS_PER_TERMINAL));
+        lab.open6(0, n, FLOWS_PER_TERMINAL);
+    } else {
+        lab.pin_terminals(n.div_ceil(FLOWS_PER_TERMINAL));
+        lab.open(0, n, FLOWS_PER_TERMINAL);
+    }
     assert_eq!(u64::from(lab.worker.table().len()), n);
     let proxy_traffic = mode.starts_with("proxy_");
     if proxy_traffic {
@@ -105,6 +118,8 @@ fn main() {
     let pool = FramePool::new(picks.iter().copied(), |s, out| {
         if proxy_traffic {
             write_data_at(s, FLOWS_PER_TERMINAL, 1101, out)
+        } else if nat64 {
+            write_data6(s, FLOWS_PER_TERMINAL, out)
         } else {
             write_data(s, FLOWS_PER_TERMINAL, out)
         }

@@ -24,6 +24,10 @@
 //!   fabric port, checks and strips the outer headers and runs tier 2.
 //!   Their sum is the cross-appliance cost of a packet, against
 //!   `established/pipeline/N` (both tiers on one worker).
+//! * `nat64/established/N` (issue 14): the data segments of
+//!   `established/pipeline/N` sent by IPv6 terminals (one /64 each) to the
+//!   web VIP through the NAT64 prefix (`64:ff9b::10.9.0.1`), translated to
+//!   IPv4 toward the servers; compare with `established/pipeline/N`.
 //!
 //! Throughput is in elements = packets (or expiries): ns per packet is
 //! 1000 / (Melem/s). The 10M case needs about 3 GiB and a minute of set-up:
@@ -38,8 +42,8 @@ use criterion::{
 use dataplane::frame::Frame;
 use dataplane::tier2::{Quarantine, Timeouts};
 use lab::{
-    addrs_for, check_translated, write_data, write_data_at, write_syn, FabricPair, FramePool, Lab,
-    Rng, Setup, BURST,
+    addrs_for, check_translated, write_data, write_data6, write_data_at, write_syn, FabricPair,
+    FramePool, Lab, Rng, Setup, BURST,
 };
 use std::time::{Duration, Instant};
 
@@ -187,6 +191,39 @@ fn proxy_v2(c: &mut Criterion) {
             });
             assert_eq!(lab.dropped(), dropped, "drops while measuring");
         }
+    }
+    g.finish();
+}
+
+/// The established NAT64 path: IPv6 terminals' data segments translated
+/// to IPv4 (same sessions, servers and payload as `established`).
+fn nat64(c: &mut Criterion) {
+    let mut g = c.benchmark_group("nat64");
+    g.throughput(Throughput::Elements(BURST as u64));
+    for n in [1_000u64, 1_000_000] {
+        let id = label(n);
+        if !selected(&format!("nat64/established/{id}")) {
+            continue;
+        }
+        let setup = Setup::for_sessions(n);
+        let mut lab = Lab::nat64(&setup);
+        lab.pin_terminals6(n.div_ceil(FLOWS_PER_TERMINAL));
+        lab.open6(0, n, FLOWS_PER_TERMINAL);
+        assert_eq!(u64::from(lab.worker.table().len()), n);
+        let picks = Rng(n).permutation(n.min(POOL));
+        let pool = FramePool::new(picks.iter().copied(), |s, out| {
+            write_data6(s, FLOWS_PER_TERMINAL, out)
+        });
+        let mut cursor = 0;
+        assert_eq!(lab.burst(&pool, &mut cursor), BURST);
+        for f in &lab.frames {
+            check_translated(f.bytes(), setup.gateway_addrs);
+        }
+        let dropped = lab.dropped();
+        g.bench_function(BenchmarkId::new("established", &id), |b| {
+            b.iter(|| black_box(lab.burst(&pool, &mut cursor)))
+        });
+        assert_eq!(lab.dropped(), dropped, "drops while measuring");
     }
     g.finish();
 }
@@ -389,6 +426,6 @@ criterion_group! {
         .sample_size(20)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(4));
-    targets = established, proxy_v2, new_sessions, expiry, fabric
+    targets = established, proxy_v2, new_sessions, expiry, fabric, nat64
 }
 criterion_main!(benches);

@@ -255,6 +255,9 @@ drop_reasons! {
     /// NAT64: an ICMP error from the IPv4 side about a translated user
     /// session (its quoted packet is not translated back to IPv6 yet).
     Nat64IcmpError => "nat64_icmp_error",
+    /// NAT64: a new IPv6 flow whose folded flow-index key and alternate
+    /// key are both held by other flows' user sessions.
+    Nat64KeyCollision => "nat64_key_collision",
 }
 
 impl From<crate::wire::Nat64Error> for DropReason {

@@ -15,13 +15,21 @@ import argparse
 import json
 import sys
 
+def ends(r, which):
+    """A record's terminal or destination address: the IPv6 one in brackets
+    for a NAT64 user session, else the IPv4 one."""
+    v6 = r.get(f"{which}_ipv6")
+    return f"[{v6}]" if v6 else r.get(f"{which}_ip")
+
+
 TABLE_COLUMNS = [
     ("kind", lambda r: r.get("kind")),
     ("end", lambda r: r.get("end_reason")),
     ("subscriber", lambda r: r.get("subscriber")),
     ("proto", lambda r: r.get("proto")),
-    ("terminal", lambda r: f"{r.get('terminal_ip')}:{r.get('terminal_port')}"),
-    ("destination", lambda r: f"{r.get('dest_ip')}:{r.get('dest_port')}"),
+    # NAT64 user sessions: the IPv6 ends, [addr]:port.
+    ("terminal", lambda r: f"{ends(r, 'terminal')}:{r.get('terminal_port')}"),
+    ("destination", lambda r: f"{ends(r, 'dest')}:{r.get('dest_port')}"),
     ("service", lambda r: r.get("service")),
     ("type", lambda r: r.get("user_session_type")),
     ("user session", lambda r: r.get("user_session_id")),

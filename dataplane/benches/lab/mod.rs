@@ -28,7 +28,7 @@ use dataplane::topology::{LocalAddr, Neighbours, PortInfo, Role, Topology};
 use dataplane::wire::checksum::{checksum, l4_checksum};
 use dataplane::wire::frames::write_tcp_frame;
 use dataplane::wire::{FrameSpec, MacAddr, TcpFlags};
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 pub const ACC: u16 = 0;
 pub const SRV: u16 = 1;
@@ -223,6 +223,76 @@ fn spec(src: Ipv4Addr, sport: u16) -> FrameSpec {
     }
 }
 
+/// The IPv6 terminal of NAT64 user session `s`: one /64 (one session ID)
+/// per terminal, `2001:db8:T::1` with T the terminal's number.
+pub fn terminal6(s: u64, flows_per_terminal: u64) -> Ipv6Addr {
+    let t = s / flows_per_terminal;
+    Ipv6Addr::new(0x2001, 0xdb8, (t >> 16) as u16, t as u16, 0, 0, 0, 1)
+}
+
+/// Where NAT64 user sessions go: the web VIP inside the well-known NAT64
+/// prefix, `64:ff9b::10.9.0.1`.
+pub fn nat64_dst() -> Ipv6Addr {
+    dataplane::wire::NAT64_WELL_KNOWN_PREFIX.embed(VIP)
+}
+
+/// Writes an IPv6 terminal's TCP segment of NAT64 user session `s` (to
+/// [`nat64_dst`], port 80, hop limit 64, checksum from scratch); returns
+/// its length.
+pub fn write_tcp6(
+    s: u64,
+    flows_per_terminal: u64,
+    (seq, ack, flags): (u32, u32, u8),
+    payload: &[u8],
+    out: &mut [u8],
+) -> usize {
+    let src = terminal6(s, flows_per_terminal);
+    let dst = nat64_dst();
+    let sport = 1024 + (s % flows_per_terminal) as u16;
+    let mut tcp = [0u8; 20];
+    tcp[0..2].copy_from_slice(&sport.to_be_bytes());
+    tcp[2..4].copy_from_slice(&VIP_PORT.to_be_bytes());
+    tcp[4..8].copy_from_slice(&seq.to_be_bytes());
+    tcp[8..12].copy_from_slice(&ack.to_be_bytes());
+    tcp[12] = 5 << 4;
+    tcp[13] = flags;
+    tcp[14..16].copy_from_slice(&65535u16.to_be_bytes());
+    let l4_len = tcp.len() + payload.len();
+    let len = 14 + 40 + l4_len;
+    let f = &mut out[..len];
+    f[0..6].copy_from_slice(&[2, 0, 0, 0, 0, 1]);
+    f[6..12].copy_from_slice(&[2, 0, 0, 0, 0xaa, 1]);
+    f[12..14].copy_from_slice(&[0x86, 0xdd]);
+    f[14..18].copy_from_slice(&[0x60, 0, 0, 0]);
+    f[18..20].copy_from_slice(&(l4_len as u16).to_be_bytes());
+    f[20] = 6;
+    f[21] = 64;
+    f[22..38].copy_from_slice(&src.octets());
+    f[38..54].copy_from_slice(&dst.octets());
+    f[54..74].copy_from_slice(&tcp);
+    f[74..].copy_from_slice(payload);
+    let sum = dataplane::wire::checksum::l4_checksum_v6(src, dst, 6, &f[54..]);
+    f[70..72].copy_from_slice(&sum.to_be_bytes());
+    len
+}
+
+/// Writes the SYN opening NAT64 user session `s`; returns its length.
+pub fn write_syn6(s: u64, flows_per_terminal: u64, out: &mut [u8]) -> usize {
+    write_tcp6(s, flows_per_terminal, (1000, 0, 0x02), &[], out)
+}
+
+/// Writes a data segment of NAT64 user session `s` (the IPv4 one's
+/// payload; 94 bytes); returns its length.
+pub fn write_data6(s: u64, flows_per_terminal: u64, out: &mut [u8]) -> usize {
+    write_tcp6(
+        s,
+        flows_per_terminal,
+        (1001, 5001, 0x18),
+        &DATA_PAYLOAD,
+        out,
+    )
+}
+
 /// Writes the SYN opening user session `s`; returns its length.
 pub fn write_syn(s: u64, flows_per_terminal: u64, out: &mut [u8]) -> usize {
     let (src, sport) = flow(s, flows_per_terminal);
@@ -371,17 +441,23 @@ pub const START_MS: u64 = 1_000_000;
 
 impl Lab {
     pub fn new(s: &Setup) -> Lab {
-        Lab::build(s, None)
+        Lab::build(s, None, false)
+    }
+
+    /// A lab with NAT64 on (the well-known prefix, issue 14): IPv6
+    /// terminals reach the web VIP as [`nat64_dst`].
+    pub fn nat64(s: &Setup) -> Lab {
+        Lab::build(s, None, true)
     }
 
     /// A lab at one end of the cluster fabric (issue 12): the tier-1 unit
     /// encapsulates every session to the gateway appliance; the gateway
     /// receives them on its fabric port.
     pub fn on_fabric(s: &Setup, end: FabricEnd) -> Lab {
-        Lab::build(s, Some(end))
+        Lab::build(s, Some(end), false)
     }
 
-    fn build(s: &Setup, end: Option<FabricEnd>) -> Lab {
+    fn build(s: &Setup, end: Option<FabricEnd>, nat64: bool) -> Lab {
         let target = match end {
             Some(FabricEnd::Tier1) => GatewayTarget::Remote {
                 addr: GATEWAY_FABRIC,
@@ -437,7 +513,9 @@ impl Lab {
                 table_capacity: s.capacity,
                 quarantine: s.quarantine,
                 session_key: SessionKeyMode::SourceIp,
-                nat64: None,
+                nat64: nat64.then_some(dataplane::pipeline::Nat64Config {
+                    prefix: Some(dataplane::wire::NAT64_WELL_KNOWN_PREFIX),
+                }),
                 ipv6_session_prefix: dataplane::tier1::Ipv6SessionPrefix::P64,
                 probe_ports: None,
                 bitrate_meters: true,
@@ -493,6 +571,39 @@ impl Lab {
         self.steering.publish(next);
         self.worker.begin_burst();
         self.steering.reclaim();
+    }
+
+    /// Pins IPv6 terminals `0..terminals` (their /64s) to this worker.
+    pub fn pin_terminals6(&mut self, terminals: u64) {
+        let pins: Vec<_> = (0..terminals)
+            .map(|t| {
+                let sid = dataplane::tier1::session_id_v6(
+                    SessionKeyMode::SourceIp,
+                    terminal6(t, 1),
+                    dataplane::tier1::Ipv6SessionPrefix::P64,
+                )
+                .expect("a global unicast terminal");
+                (sid, Some(GatewayId(0)))
+            })
+            .collect();
+        let next = self.steering.current().with_pins(&pins);
+        self.steering.publish(next);
+        self.worker.begin_burst();
+        self.steering.reclaim();
+    }
+
+    /// Opens NAT64 user sessions `first..first + n` with IPv6 SYNs (not
+    /// timed); panics if any is not translated and forwarded.
+    pub fn open6(&mut self, first: u64, n: u64, flows_per_terminal: u64) {
+        let mut buf = [0u8; 128];
+        for s in first..first + n {
+            if s % 4096 == 0 {
+                self.worker.begin_burst();
+            }
+            let len = write_syn6(s, flows_per_terminal, &mut buf);
+            let v = self.process(&buf[..len]);
+            assert_eq!(v, Verdict::Forward(SRV), "IPv6 SYN of user session {s}");
+        }
     }
 
     /// Gives every subscriber a bitrate limit up and down too high to drop

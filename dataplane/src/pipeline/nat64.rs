@@ -18,8 +18,11 @@
 //! the source, 24 of the destination in `0.0.0.0/8` (a destination no
 //! IPv4 flow may have: the IPv4 uplink drops it `no_route`, so the two
 //! kinds of key never meet), the ports and protocol; a found slot is
-//! confirmed against the side entry, so a fold that collides is a miss,
-//! never another terminal's session.
+//! confirmed against the side entry, so a fold that collides is never
+//! another terminal's session. A flow whose key another flow holds goes
+//! under its alternate key ([`v6_key_alt`], other seeds), looked up only
+//! when the first key misses or is another's; only a flow both of whose
+//! keys are held by others is refused (`nat64_key_collision`).
 //!
 //! Uplink: the IPv6 packet is translated into a worker-owned buffer with
 //! the gateway address and the server as IPv4 addresses, the ports are
@@ -62,9 +65,12 @@ const IP: usize = ETHERNET_HEADER_LEN;
 /// single-segment mbuf carries, plus the 20 bytes IPv6 adds.
 pub const BUFFER_LEN: usize = 16 * 1024;
 
-/// Seeds of the folds that make an IPv6 flow's key.
+/// Seeds of the folds that make an IPv6 flow's key, and of its alternate
+/// key (used when another flow holds the first: see [`v6_key_alt`]).
 const CLIENT_SEED: u64 = 0x6e61_7436_345f_6331;
 const DST_SEED: u64 = 0x6e61_7436_345f_6473;
+const CLIENT_SEED_ALT: u64 = 0x6e61_7436_345f_6132;
+const DST_SEED_ALT: u64 = 0x6e61_7436_345f_6164;
 
 /// A worker's NAT64 settings (`None` in `WorkerConfig::nat64`: no NAT64,
 /// IPv6 terminals end `ipv6_not_served` on their gateway).
@@ -96,6 +102,12 @@ impl Side {
             slot[..16].copy_from_slice(&client.octets());
             slot[16..].copy_from_slice(&dst.octets());
         }
+    }
+
+    /// The entry of slab index `idx` (for the prefetch pass).
+    #[inline]
+    pub fn entry(&self, idx: u32) -> Option<&[u8; 32]> {
+        self.addrs.get(idx as usize)
     }
 
     /// (terminal, destination) of slab index `idx`.
@@ -137,11 +149,41 @@ fn fold(a: Ipv6Addr, seed: u64) -> u64 {
 /// The flow-index key of an IPv6 flow (see the module docs).
 #[inline]
 pub(super) fn v6_key(proto: u8, src: Ipv6Addr, sport: u16, dst: Ipv6Addr, dport: u16) -> FlowKey {
+    folded_key((proto, sport, dport), src, dst, (CLIENT_SEED, DST_SEED))
+}
+
+/// The alternate key of an IPv6 flow: its folds under other seeds. A flow
+/// whose [`v6_key`] another flow's user session holds (two 5-tuples that
+/// fold alike: among 125k terminals with the same ports and destination,
+/// a pair is likely) is kept under this one, so both flows are served.
+#[inline]
+pub(super) fn v6_key_alt(
+    proto: u8,
+    src: Ipv6Addr,
+    sport: u16,
+    dst: Ipv6Addr,
+    dport: u16,
+) -> FlowKey {
+    folded_key(
+        (proto, sport, dport),
+        src,
+        dst,
+        (CLIENT_SEED_ALT, DST_SEED_ALT),
+    )
+}
+
+#[inline]
+fn folded_key(
+    (proto, sport, dport): (u8, u16, u16),
+    src: Ipv6Addr,
+    dst: Ipv6Addr,
+    (client_seed, dst_seed): (u64, u64),
+) -> FlowKey {
     FlowKey {
         proto,
-        client_ip: Ipv4Addr::from(fold(src, CLIENT_SEED) as u32),
+        client_ip: Ipv4Addr::from(fold(src, client_seed) as u32),
         client_port: sport,
-        dst_ip: Ipv4Addr::from(fold(dst, DST_SEED) as u32 & 0x00ff_ffff),
+        dst_ip: Ipv4Addr::from(fold(dst, dst_seed) as u32 & 0x00ff_ffff),
         dst_port: dport,
     }
 }
@@ -204,12 +246,34 @@ impl Worker {
             vlan: p.l2.vlan.unwrap_or(0),
             tunnel: GtpTunnel::NONE,
         };
-        let key = v6_key(l4.proto, src, l4.src_port, dst, l4.dst_port);
-        let found = self
-            .gw
-            .table
-            .find_client(&key)
-            .filter(|&i| self.gw.nat64.holds(i, src, dst));
+        let key1 = v6_key(l4.proto, src, l4.src_port, dst, l4.dst_port);
+        // The prefetch pass hashed `key1` and asked for its bucket
+        // (`locate_nat64`); a frame handed over comes without.
+        let first = match p.client_hash {
+            Some(hash) => self
+                .gw
+                .table
+                .find_client_hinted(hash, p.client_candidate, &key1),
+            None => self.gw.table.find_client(&key1),
+        };
+        let (key, found) = match first {
+            Some(i) if self.gw.nat64.holds(i, src, dst) => (key1, Some(i)),
+            first => {
+                // Not under its key: under the alternate one if another
+                // flow held the first when this one opened (a fold
+                // collision), else new: under the first key if it is free.
+                let key2 = v6_key_alt(l4.proto, src, l4.src_port, dst, l4.dst_port);
+                match self.gw.table.find_client(&key2) {
+                    Some(i) if self.gw.nat64.holds(i, src, dst) => (key2, Some(i)),
+                    Some(_) if first.is_some() => {
+                        return Verdict::Drop(DropReason::Nat64KeyCollision)
+                    }
+                    Some(_) => (key1, None),
+                    None if first.is_some() => (key2, None),
+                    None => (key1, None),
+                }
+            }
+        };
         let found = match found {
             Some(i) if self.reuses_closed_tuple(i, &l4) => {
                 super::expiry::remove(self, i, None, now_ms, ev);

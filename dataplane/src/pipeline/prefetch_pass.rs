@@ -11,7 +11,7 @@
 //! pass checks everything, so a frame this pass misreads only costs a
 //! wasted hint.
 
-use super::parse::FrameRecord;
+use super::parse::{FrameRecord, Ip6, NotIpv4, Parsed};
 use super::Worker;
 use crate::prefetch::Prefetch;
 use crate::tier1::session_id;
@@ -31,6 +31,9 @@ enum Lookup {
     Nothing,
     /// From the terminal: by flow key.
     Client(KeyHash),
+    /// From an IPv6 terminal: by its NAT64 flow key (and the slot's
+    /// NAT64 side entry is read too).
+    Nat64(KeyHash),
     /// From a server: by gateway address and port.
     Reply(u8, u16),
 }
@@ -83,7 +86,7 @@ impl Worker {
         let n = records.len().min(PREFETCH_MAX);
         for (record, lookup) in records[..n].iter_mut().zip(lookups.iter_mut()) {
             if let Some(role) = self.topo.role(record.port).filter(|_| record.read) {
-                *lookup = self.lookup(role, self.unwraps_gtp(role), record, hint, false);
+                *lookup = self.lookup(role, self.unwraps_gtp(role), record, hint, None);
             }
         }
         self.prefetch_slots(&lookups[..n], &mut records[..n], hint);
@@ -104,6 +107,14 @@ impl Worker {
                 Lookup::Client(hash) => {
                     let candidate = self.gw.table.client_candidate(hash);
                     record.parsed.client_candidate = candidate;
+                    candidate
+                }
+                Lookup::Nat64(hash) => {
+                    let candidate = self.gw.table.client_candidate(hash);
+                    record.parsed.client_candidate = candidate;
+                    if let Some(side) = candidate.and_then(|idx| self.gw.nat64.entry(idx)) {
+                        hint.read(side);
+                    }
                     candidate
                 }
                 Lookup::Reply(addr, port) => self.gw.table.find_reply(addr, port),
@@ -137,7 +148,7 @@ impl Worker {
                 return Lookup::Nothing;
             }
             record.read = true;
-            return self.lookup(role, gtp, record, hint, true);
+            return self.lookup(role, gtp, record, hint, Some(b));
         }
         self.locate_fabric(b, record, hint)
     }
@@ -181,10 +192,59 @@ impl Worker {
         Lookup::Client(hash)
     }
 
+    /// An IPv6 terminal's TCP or UDP packet on an access port with NAT64
+    /// on: the pinned leaf of its prefix and the flow-index bucket of its
+    /// NAT64 key (`nat64::v6_key`, the key `uplink_v6` looks up first),
+    /// whose hash the record keeps, as for IPv4. Anything else (ICMPv6,
+    /// fragments, no NAT64) is looked up without hints.
+    #[inline(never)]
+    fn locate_nat64<P: Prefetch>(&self, b: &[u8], ip6: Ip6, p: &mut Parsed, hint: &P) -> Lookup {
+        if self.cfg.nat64.is_none()
+            || ip6.fragment
+            || !matches!(ip6.proto, PROTO_TCP | PROTO_UDP)
+            || self.cfg.fabric.is_some_and(|f| !f.gateways)
+        {
+            return Lookup::Nothing;
+        }
+        let (off, upper) = (usize::from(ip6.off), usize::from(ip6.upper));
+        let (Some(addrs), Some(ports)) = (b.get(off + 8..off + 40), b.get(upper..upper + 4)) else {
+            return Lookup::Nothing;
+        };
+        let mut a = [0u8; 32];
+        a.copy_from_slice(addrs);
+        let (mut src, mut dst) = ([0u8; 16], [0u8; 16]);
+        src.copy_from_slice(&a[..16]);
+        dst.copy_from_slice(&a[16..]);
+        let (src, dst) = (std::net::Ipv6Addr::from(src), std::net::Ipv6Addr::from(dst));
+        if let Some(sid) =
+            crate::tier1::session_id_v6(self.cfg.session_key, src, self.cfg.ipv6_session_prefix)
+        {
+            if let Some(leaf) = self.snaps.steering.get().pinned().leaf_of(sid) {
+                let per_line = leaf.first().map_or(1, |e| 64 / std::mem::size_of_val(e));
+                for entry in leaf.iter().step_by(per_line.max(1)).take(MAX_LEAF_LINES) {
+                    hint.read(entry);
+                }
+            }
+        }
+        let key = super::nat64::v6_key(
+            ip6.proto,
+            src,
+            u16::from_be_bytes([ports[0], ports[1]]),
+            dst,
+            u16::from_be_bytes([ports[2], ports[3]]),
+        );
+        let hash = self.gw.table.client_hash(&key);
+        p.client_hash = Some(hash);
+        hint.read(self.gw.table.client_bucket(hash));
+        Lookup::Nat64(hash)
+    }
+
     /// Where the session of a read frame will be looked up; prefetches the
     /// pinned-map leaf (`steering`: the frame is steered here) and the
     /// flow-index bucket or reply cell, and keeps the flow index hash in
-    /// the record. `gtp`: the access port unwraps G-PDUs.
+    /// the record. `gtp`: the access port unwraps G-PDUs. `frame`: the
+    /// frame's bytes when it was received here (steered here: the pinned
+    /// leaf is prefetched too), `None` for a frame handed over.
     #[inline]
     fn lookup<P: Prefetch>(
         &self,
@@ -192,13 +252,18 @@ impl Worker {
         gtp: bool,
         record: &mut FrameRecord,
         hint: &P,
-        steering: bool,
+        frame: Option<&[u8]>,
     ) -> Lookup {
+        let steering = frame.is_some();
         let in_port = record.port;
         let p = &mut record.parsed;
         p.client_hash = None;
         p.client_candidate = None;
         let (Ok(ip), Ok(l4)) = (&p.inner, &p.l4) else {
+            // An IPv6 terminal's packet: its NAT64 flow key (out of line).
+            if let (Role::Access, Some(b), Err(NotIpv4::Ipv6(ip6))) = (role, frame, p.outer) {
+                return self.locate_nat64(b, ip6, p, hint);
+            }
             return Lookup::Nothing;
         };
         match role {

@@ -111,10 +111,10 @@ impl Worker {
             dst_ip: inner.dst,
             dst_port: l4.dst_port,
         };
-        if super::nat64::is_nat64_key_space(inner.dst) {
-            // "This network" is no destination, and its keys are NAT64's.
-            return Verdict::Drop(DropReason::NoRoute);
-        }
+        // "This network" (0.0.0.0/8) is no destination, and its keys are
+        // NAT64's: an IPv4 packet to it is `no_route`, tested off the
+        // established path (on a miss, below, and by the NAT64 flag of a
+        // slot found).
         let dscp = inner.dscp;
         let found = match p.client_hash {
             Some(hash) => self
@@ -124,7 +124,10 @@ impl Worker {
             None => self.gw.table.find_client(&key),
         };
         let found = match found {
-            Some(i) if self.reuses_closed_tuple(i, l4) => {
+            Some(i)
+                if self.reuses_closed_tuple(i, l4)
+                    && !super::nat64::is_nat64_key_space(inner.dst) =>
+            {
                 // A new connection on the 4-tuple of a closed one: the old
                 // user session ends here and the SYN opens its own, with a
                 // new gateway port (the old one may still be in the
@@ -137,6 +140,9 @@ impl Worker {
         let idx = match found {
             Some(i) => i,
             None => {
+                if super::nat64::is_nat64_key_space(inner.dst) {
+                    return Verdict::Drop(DropReason::NoRoute);
+                }
                 let opening = Opening {
                     key,
                     l4: *l4,
@@ -165,9 +171,17 @@ impl Worker {
         let Some(e) = self.gw.table.get_mut(idx) else {
             return Verdict::Drop(DropReason::NoUserSession);
         };
-        // Bitrate limit and quota end hooks (rate_limit.rs, quota_end.rs):
-        // one flag test for user sessions with neither.
-        if e.flags.0 & (SessionFlags::BITRATE.0 | SessionFlags::QUOTA_ENDED.0) != 0 {
+        // Bitrate limit and quota end hooks (rate_limit.rs, quota_end.rs),
+        // and an IPv4 packet that found a NAT64 user session by its folded
+        // key (only a destination in 0.0.0.0/8 can): one flag test for user
+        // sessions with none of these.
+        if e.flags.0
+            & (SessionFlags::BITRATE.0 | SessionFlags::QUOTA_ENDED.0 | SessionFlags::NAT64.0)
+            != 0
+        {
+            if e.flags.contains(SessionFlags::NAT64) {
+                return Verdict::Drop(DropReason::NoRoute);
+            }
             if e.flags.contains(SessionFlags::QUOTA_ENDED) {
                 return self.quota_ended_from_client(f, idx, &path, now_ms, ev);
             }

@@ -505,6 +505,147 @@ fn ipv4_terminals_cannot_address_the_nat64_key_space() {
 }
 
 #[test]
+fn an_ipv4_packet_with_a_nat64_user_sessions_folded_key_does_not_reach_it() {
+    let mut lab = nat64_lab(1, None);
+    let syn = summed6(tcp_l4(40000, 80, 7000, 0, 0x02, b""), 16, TERMINAL, VIP6, 6);
+    let (v, _) = lab.up(ACC, &frame6(up_macs(), TERMINAL, VIP6, 6, HOP, TC, &syn));
+    assert_eq!(v, Verdict::Forward(SRV));
+    // An IPv4 terminal that knows the fold sends exactly that key: a data
+    // segment (it would be forwarded as the NAT64 user session) and a SYN
+    // (it would end a closed one and open its own).
+    let key = crate::pipeline::nat64::v6_key(6, TERMINAL, 40000, VIP6, 80);
+    use crate::wire::TcpFlags;
+    for flags in [TcpFlags::ACK | TcpFlags::PSH, TcpFlags::SYN] {
+        let (v, _) = lab.up(
+            ACC,
+            &tcp(
+                key.client_ip,
+                40000,
+                key.dst_ip,
+                80,
+                flags,
+                b"spoof",
+                up_macs(),
+            ),
+        );
+        assert_eq!(v, Verdict::Drop(DropReason::NoRoute), "{flags:?}");
+    }
+    assert_eq!(lab.drops(DropReason::NoRoute), 2);
+    assert_eq!(lab.live(), 1, "the NAT64 user session is untouched");
+}
+
+/// Records the address of every prefetch hint.
+#[derive(Default)]
+struct Hints(std::cell::RefCell<Vec<usize>>);
+
+impl crate::prefetch::Prefetch for Hints {
+    fn read<T>(&self, value: &T) {
+        self.0.borrow_mut().push(value as *const T as usize);
+    }
+}
+
+#[test]
+fn the_prefetch_pass_hints_a_nat64_flows_bucket_and_slot_and_the_pipeline_uses_its_hash() {
+    let mut lab = nat64_lab(1, None);
+    let syn = summed6(tcp_l4(40000, 80, 7000, 0, 0x02, b""), 16, TERMINAL, VIP6, 6);
+    let (v, out) = lab.up(ACC, &frame6(up_macs(), TERMINAL, VIP6, 6, HOP, TC, &syn));
+    assert_eq!(v, Verdict::Forward(SRV));
+    let opened = decode(&out);
+    let key = crate::pipeline::nat64::v6_key(6, TERMINAL, 40000, VIP6, 80);
+    let data = summed6(
+        tcp_l4(40000, 80, 7001, 1, 0x18, b"x"),
+        16,
+        TERMINAL,
+        VIP6,
+        6,
+    );
+    let data = frame6(up_macs(), TERMINAL, VIP6, 6, HOP, TC, &data);
+
+    let w = &mut lab.workers[0];
+    w.begin_burst();
+    let idx = w.table().find_client(&key).expect("its user session");
+    let hash = w.table().client_hash(&key);
+    let hints = Hints::default();
+    let mut records = [FrameRecord::UNREAD; 1];
+    assert_eq!(
+        w.prefetch_records([(&data[..], ACC)], &hints, &mut records),
+        1
+    );
+    assert_eq!(records[0].parsed.client_hash, Some(hash));
+    assert_eq!(records[0].parsed.client_candidate, Some(idx));
+    let hinted = hints.0.borrow().clone();
+    assert!(hinted.contains(&(w.table().client_bucket(hash) as *const _ as usize)));
+    assert!(hinted.contains(&(w.table().slot_memory(idx).unwrap() as *const _ as usize)));
+    assert!(hinted.contains(&(w.gw.nat64.entry(idx).unwrap() as *const _ as usize)));
+
+    // The recorded path finds the same user session (no second one).
+    let mut f = VecFrame::new(&data);
+    let (now, ev) = (lab.now, &mut lab.events);
+    let v = lab.workers[0].process_recorded(&mut f, &records[0], Ingress::Port, ACC, now, ev);
+    assert_eq!(v, Verdict::Forward(SRV));
+    let o = decode(f.bytes());
+    assert_eq!(
+        (o.src, o.sport, o.dst),
+        (opened.src, opened.sport, opened.dst)
+    );
+    assert_eq!(lab.live(), 1);
+
+    // A stale candidate is checked, not trusted.
+    let mut record = records[0];
+    record.parsed.client_candidate = Some(u32::MAX);
+    let mut f = VecFrame::new(&data);
+    let (now, ev) = (lab.now, &mut lab.events);
+    let v = lab.workers[0].process_recorded(&mut f, &record, Ingress::Port, ACC, now, ev);
+    assert_eq!(v, Verdict::Forward(SRV));
+    assert_eq!(decode(f.bytes()).sport, opened.sport);
+    assert_eq!(lab.live(), 1);
+}
+
+/// Two IPv6 terminals whose flows to `DNS_VIP6` port 53 from port 5353
+/// fold to the same flow-index key (a birthday search over 32 bits).
+fn colliding_terminals() -> (Ipv6Addr, Ipv6Addr) {
+    let mut seen = std::collections::HashMap::new();
+    for i in 0u32.. {
+        let t = Ipv6Addr::new(0x2001, 0xdb8, (i >> 16) as u16, i as u16, 0, 0, 0, 1);
+        let key = crate::pipeline::nat64::v6_key(17, t, 5353, DNS_VIP6, 53);
+        if let Some(other) = seen.insert(key, t) {
+            return (other, t);
+        }
+    }
+    unreachable!("32-bit folds collide long before 2^32 terminals")
+}
+
+#[test]
+fn flows_whose_keys_fold_alike_each_get_their_user_session() {
+    let mut lab = nat64_lab(1, None);
+    let (a, b) = colliding_terminals();
+    let query = |lab: &mut Lab, t: Ipv6Addr| {
+        let q = summed6(udp_l4(5353, 53, b"q"), 6, t, DNS_VIP6, 17);
+        let (v, out) = lab.up(ACC, &frame6(up_macs(), t, DNS_VIP6, 17, HOP, 0, &q));
+        assert_eq!(v, Verdict::Forward(SRV), "query from {t}");
+        decode(&out).sport
+    };
+    // Before the alternate key, b's flow was refused (a duplicate key).
+    let port_a = query(&mut lab, a);
+    let port_b = query(&mut lab, b);
+    assert_ne!(port_a, port_b);
+    assert_eq!(lab.live(), 2);
+    // b's flow stays under its alternate key after a's user session, which
+    // holds the first, expires: it finds its own, opens no second one.
+    for _ in 0..10 {
+        lab.tick(5_000);
+        assert_eq!(query(&mut lab, b), port_b);
+    }
+    assert_eq!(lab.live(), 1, "a's user session expired, b's lives");
+    // And a's next query opens a new one under the (now free) first key.
+    let port_a2 = query(&mut lab, a);
+    assert_ne!(port_a2, port_b);
+    assert_eq!(query(&mut lab, b), port_b);
+    assert_eq!(lab.live(), 2);
+    assert_eq!(lab.drops(DropReason::Nat64KeyCollision), 0);
+}
+
+#[test]
 fn nat64_and_ipv4_user_sessions_share_the_port_allocator_and_ports_are_unique() {
     let mut lab = nat64_lab(2, Some(NAT64_WELL_KNOWN_PREFIX));
     let mut ports = HashSet::new();
