@@ -18,7 +18,8 @@
 # Usage: scripts/instructions.sh [SESSIONS (1000)] [BURSTS (500)]
 # BITRATE=1 scripts/instructions.sh ...: every subscriber has a bitrate limit
 # (too high to drop anything), to see what the metering costs; BITRATE=type:
-# and the traffic's user-session type has one of its own (two buckets).
+# and the traffic's user-session type has one of its own (two buckets);
+# BITRATE=type_only: the type's limit alone (one bucket, the type's).
 # PROXY=on scripts/instructions.sh ...: the service sends PROXY protocol v2
 # headers (acknowledged; data past the first byte, so shifted); PROXY=off:
 # the same traffic without the option, the figure to compare with.
@@ -38,6 +39,7 @@ command -v valgrind >/dev/null || { echo "valgrind is not installed" >&2; exit 1
 case ${BITRATE:-} in
     "") bitrate_mode="" ;;
     type) bitrate_mode=bitrate_type ;;
+    type_only) bitrate_mode=type_only ;;
     *) bitrate_mode=bitrate ;;
 esac
 

@@ -4,7 +4,7 @@
 //! the pipeline, exactly as `pipeline.rs`'s `established/pipeline/N` runs
 //! them.
 //!
-//! Usage: `instructions SESSIONS BURSTS [bitrate|bitrate_type|proxy_on|proxy_off|encapsulate|decap_tier2|nat64]`
+//! Usage: `instructions SESSIONS BURSTS [bitrate|bitrate_type|type_only|proxy_on|proxy_off|encapsulate|decap_tier2|nat64]`
 //! (`bitrate`: every subscriber has a bitrate limit that drops nothing, see
 //! `Lab::limit_bitrate`; `bitrate_type`: and the traffic's user-session
 //! type has one of its own, `Lab::limit_type_bitrate`; `proxy_on`: the service sends PROXY protocol
@@ -99,6 +99,7 @@ fn main() {
     match mode.as_str() {
         "bitrate" => lab.limit_bitrate(),
         "bitrate_type" => lab.limit_type_bitrate(),
+        "type_only" => lab.limit_type_bitrate_only(),
         "proxy_on" => lab.proxy_protocol(),
         _ => {}
     }

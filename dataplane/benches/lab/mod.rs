@@ -628,6 +628,14 @@ impl Lab {
     /// [`open`](Self::open).
     pub fn limit_type_bitrate(&mut self) {
         self.limit_bitrate();
+        self.limit_type_bitrate_only();
+    }
+
+    /// Only the user-session type of all the traffic has a bitrate limit
+    /// (as high as [`limit_bitrate`](Self::limit_bitrate)'s), the
+    /// subscribers none: one bucket per packet, the type's. Call it before
+    /// [`open`](Self::open).
+    pub fn limit_type_bitrate_only(&mut self) {
         let rate = dataplane::shaping::Rate {
             bytes_per_s: 1 << 40,
             burst_bytes: 1 << 40,
