@@ -179,10 +179,11 @@ impl Worker {
             & (SessionFlags::BITRATE.0 | SessionFlags::QUOTA_ENDED.0 | SessionFlags::NAT64.0)
             != 0
         {
-            if e.flags.contains(SessionFlags::NAT64) {
-                return Verdict::Drop(DropReason::NoRoute);
-            }
-            if e.flags.contains(SessionFlags::QUOTA_ENDED) {
+            // One test for the metered user session's common case.
+            if e.flags.0 & (SessionFlags::QUOTA_ENDED.0 | SessionFlags::NAT64.0) != 0 {
+                if e.flags.contains(SessionFlags::NAT64) {
+                    return Verdict::Drop(DropReason::NoRoute);
+                }
                 return self.quota_ended_from_client(f, idx, &path, now_ms, ev);
             }
             if !super::rate_limit::conforms(

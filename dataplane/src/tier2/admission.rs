@@ -30,7 +30,7 @@
 //! exactly `per_s` thousandths a millisecond: over any interval of `t` ms
 //! at most `burst + per_s * t / 1000` user sessions are admitted.
 
-use crate::hash::{mix64, splitmix64};
+use crate::hash::splitmix64;
 use crate::policy::Limits;
 use crate::shaping::{Meter, Shape, TokenBucket, TypeBuckets, TypeLimits};
 use std::collections::hash_map::RandomState;
@@ -95,10 +95,13 @@ pub struct Admission {
     /// The rates of the limited types and which buckets each uses.
     types: TypeLimits,
     mask: usize,
-    /// The hash seed, mixed once: `mix64(tag ^ seed)` is
-    /// `hash::hash_u64(tag, seed_before_mixing)` without mixing the seed
-    /// again for every lookup.
-    seed: u64,
+    /// Where a tag's probe starts: the top bits of `tag * mult` (multiply-
+    /// shift, Dietzfelbinger et al. 1997: for a random odd multiplier two
+    /// tags share a home with probability at most 2 / slots, so session
+    /// IDs chosen by a sender cannot be aimed at one chain), `shift` =
+    /// 64 - log2(slots). One multiply per lookup instead of a full mix.
+    mult: u64,
+    shift: u32,
     len: usize,
     /// Next slot the sweep looks at.
     sweep_at: usize,
@@ -137,7 +140,8 @@ impl Admission {
             type_buckets: vec![[TokenBucket::new(); 2]; n * types.slots()].into_boxed_slice(),
             types,
             mask: n - 1,
-            seed: splitmix64(seed),
+            mult: splitmix64(seed) | 1,
+            shift: 64 - n.trailing_zeros(),
             len: 0,
             sweep_at: 0,
         }
@@ -223,7 +227,8 @@ impl Admission {
 
     #[inline]
     fn home_of_tag(&self, t: u64) -> usize {
-        (mix64(t ^ self.seed) as usize) & self.mask
+        // `n` >= 16 slots: the shift is at most 60.
+        (t.wrapping_mul(self.mult) >> self.shift) as usize & self.mask
     }
 
     #[inline]
