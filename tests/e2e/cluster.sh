@@ -139,12 +139,7 @@ prepare() {
   for t in etcd curl tshark; do
     command -v "$t" >/dev/null || { log "$t is needed: scripts/setup.sh --test-tools"; exit 2; }
   done
-  TANDEM=${TANDEM_BIN:-}
-  if [ -z "$TANDEM" ]; then
-    log "building tandem (debug)"
-    (cd "$REPO_ROOT" && cargo build -q -p appliance) || setup_failed "cargo build -p appliance failed"
-    TANDEM="$REPO_ROOT/target/debug/tandem"
-  fi
+  tandem_binary
 }
 
 setup() {

@@ -59,19 +59,12 @@ $(tap_one_worker_section | sed "s/user_sessions_per_worker: 4096)/user_sessions_
 )
 EOF
   grep -q "fragments: $fragments" "$CONFIG" || setup_failed "the gateway line of lib.sh changed"
-  local err
-  err=$("$TANDEM" check-config "$CONFIG" 2>&1) || setup_failed "config rejected: $err"
+  config_accepted "$CONFIG"
 }
 
 prepare() {
-  [ "$(id -u)" = 0 ] || { log "needs root"; exit 2; }
-  command -v tcpdump >/dev/null || { log "needs tcpdump"; exit 2; }
-  TANDEM=${TANDEM_BIN:-}
-  if [ -z "$TANDEM" ]; then
-    log "building tandem (debug)"
-    (cd "$REPO_ROOT" && cargo build -q -p appliance) || setup_failed "cargo build failed"
-    TANDEM="$REPO_ROOT/target/debug/tandem"
-  fi
+  require_root_and tcpdump
+  tandem_binary
 }
 
 # Starts tandem on $CONFIG, the namespaces and the echo server.

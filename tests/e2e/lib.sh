@@ -154,6 +154,35 @@ setup_failed() {
   exit 1
 }
 
+# require_root_and TOOL...: exits 2 (a prerequisite missing, not a
+# failure) unless this runs as root with every TOOL on PATH.
+require_root_and() {
+  [ "$(id -u)" = 0 ] || { log "needs root"; exit 2; }
+  local t
+  for t in "$@"; do
+    command -v "$t" >/dev/null || { log "needs $t (scripts/setup.sh --test-tools)"; exit 2; }
+  done
+}
+
+# TANDEM: $TANDEM_BIN if set, else a debug build of this tree, built now.
+tandem_binary() {
+  TANDEM=${TANDEM_BIN:-}
+  if [ -z "$TANDEM" ]; then
+    log "building tandem (debug)"
+    (cd "$REPO_ROOT" && cargo build -q -p appliance) || setup_failed "cargo build -p appliance failed"
+    TANDEM="$REPO_ROOT/target/debug/tandem"
+  fi
+}
+
+# config_accepted FILE...: the set-up fails unless `tandem check-config`
+# accepts every FILE.
+config_accepted() {
+  local c err
+  for c in "$@"; do
+    err=$("$TANDEM" check-config "$c" 2>&1) || setup_failed "config rejected: $err"
+  done
+}
+
 # Tandem's log without colour codes (tracing writes ANSI even to a file).
 plain_log() { sed 's/\x1b\[[0-9;]*m//g' "$1"; }
 

@@ -80,24 +80,12 @@ EOF
 }
 
 prepare() {
-  [ "$(id -u)" = 0 ] || { log "needs root"; exit 2; }
-  local t
-  for t in curl tcpdump tshark; do
-    command -v "$t" >/dev/null || { log "needs $t"; exit 2; }
-  done
-  TANDEM=${TANDEM_BIN:-}
-  if [ -z "$TANDEM" ]; then
-    log "building tandem (debug)"
-    (cd "$REPO_ROOT" && cargo build -q -p appliance) || setup_failed "cargo build failed"
-    TANDEM="$REPO_ROOT/target/debug/tandem"
-  fi
+  require_root_and curl tcpdump tshark
+  tandem_binary
   "$SCAPY_PY" -c 'from scapy.contrib.gtp import GTP_U_Header' 2>/dev/null || { log "needs scapy for $SCAPY_PY"; exit 2; }
   write_config "$CONFIG" SourceIp
   write_config "$CONFIG_GTP" GtpTeid
-  local err c
-  for c in "$CONFIG" "$CONFIG_GTP"; do
-    err=$("$TANDEM" check-config "$c" 2>&1) || setup_failed "config rejected: $err"
-  done
+  config_accepted "$CONFIG" "$CONFIG_GTP"
 }
 
 # setup CONFIG: tandem on CONFIG and the hosts around it.

@@ -127,21 +127,11 @@ EOF
 }
 
 prepare() {
-  [ "$(id -u)" = 0 ] || { log "needs root"; exit 2; }
-  local t
-  for t in curl tcpdump tshark nginx sha256sum; do
-    command -v "$t" >/dev/null || { log "needs $t (scripts/setup.sh --test-tools)"; exit 2; }
-  done
+  require_root_and curl tcpdump tshark nginx sha256sum
   "$SCAPY_PY" -c 'import scapy.all' 2>/dev/null || { log "needs scapy for $SCAPY_PY"; exit 2; }
-  TANDEM=${TANDEM_BIN:-}
-  if [ -z "$TANDEM" ]; then
-    log "building tandem (debug)"
-    (cd "$REPO_ROOT" && cargo build -q -p appliance) || setup_failed "cargo build failed"
-    TANDEM="$REPO_ROOT/target/debug/tandem"
-  fi
+  tandem_binary
   write_config
-  local err
-  err=$("$TANDEM" check-config "$CONFIG" 2>&1) || setup_failed "config rejected: $err"
+  config_accepted "$CONFIG"
   write_nginx_conf
   head -c $((BIG_MB * 1024 * 1024)) /dev/urandom >"$WWW/big.bin" || setup_failed "no test file"
   head -c $((UP_MB * 1024 * 1024)) /dev/urandom >"$WORKDIR/upload.bin" || setup_failed "no upload file"

@@ -94,20 +94,10 @@ EOF
 }
 
 prepare() {
-  [ "$(id -u)" = 0 ] || { log "needs root"; exit 2; }
-  local t
-  for t in curl iperf3 tcpdump tshark; do
-    command -v "$t" >/dev/null || { log "needs $t"; exit 2; }
-  done
-  TANDEM=${TANDEM_BIN:-}
-  if [ -z "$TANDEM" ]; then
-    log "building tandem (debug)"
-    (cd "$REPO_ROOT" && cargo build -q -p appliance) || setup_failed "cargo build failed"
-    TANDEM="$REPO_ROOT/target/debug/tandem"
-  fi
+  require_root_and curl iperf3 tcpdump tshark
+  tandem_binary
   write_config
-  local err
-  err=$("$TANDEM" check-config "$CONFIG" 2>&1) || setup_failed "config rejected: $err"
+  config_accepted "$CONFIG"
 }
 
 setup() {

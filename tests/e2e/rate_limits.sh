@@ -115,17 +115,10 @@ EOF
 }
 
 prepare() {
-  [ "$(id -u)" = 0 ] || { log "needs root"; exit 2; }
-  command -v iperf3 >/dev/null || { log "needs iperf3"; exit 2; }
-  TANDEM=${TANDEM_BIN:-}
-  if [ -z "$TANDEM" ]; then
-    log "building tandem (debug)"
-    (cd "$REPO_ROOT" && cargo build -q -p appliance) || setup_failed "cargo build failed"
-    TANDEM="$REPO_ROOT/target/debug/tandem"
-  fi
+  require_root_and iperf3
+  tandem_binary
   write_config
-  local err
-  err=$("$TANDEM" check-config "$CONFIG" 2>&1) || setup_failed "config rejected: $err"
+  config_accepted "$CONFIG"
 }
 
 setup() {

@@ -79,12 +79,7 @@ prepare() {
     log "needs root (network namespaces, taps, DPDK)"
     exit 2
   fi
-  TANDEM=${TANDEM_BIN:-}
-  if [ -z "$TANDEM" ]; then
-    log "building tandem (debug)"
-    (cd "$REPO_ROOT" && cargo build -q -p appliance) || setup_failed "cargo build -p appliance failed"
-    TANDEM="$REPO_ROOT/target/debug/tandem"
-  fi
+  tandem_binary
 
   # This run's copy of the laptop config: unique names, own accounting
   # file, and one more service (iperf3 through a VIP).

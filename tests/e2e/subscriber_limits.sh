@@ -86,18 +86,11 @@ EOF
 }
 
 prepare() {
-  [ "$(id -u)" = 0 ] || { log "needs root"; exit 2; }
-  command -v curl >/dev/null || { log "needs curl"; exit 2; }
+  require_root_and curl
   "$SCAPY_PY" -c 'import scapy.all' 2>/dev/null || { log "needs scapy for $SCAPY_PY"; exit 2; }
-  TANDEM=${TANDEM_BIN:-}
-  if [ -z "$TANDEM" ]; then
-    log "building tandem (debug)"
-    (cd "$REPO_ROOT" && cargo build -q -p appliance) || setup_failed "cargo build failed"
-    TANDEM="$REPO_ROOT/target/debug/tandem"
-  fi
+  tandem_binary
   write_config
-  local err
-  err=$("$TANDEM" check-config "$CONFIG" 2>&1) || setup_failed "config rejected: $err"
+  config_accepted "$CONFIG"
 }
 
 setup() {

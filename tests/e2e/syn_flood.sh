@@ -168,12 +168,7 @@ if [ "$(id -u)" != 0 ]; then
   log "needs root (network namespaces, taps, DPDK)"
   exit 2
 fi
-TANDEM=${TANDEM_BIN:-}
-if [ -z "$TANDEM" ]; then
-  log "building tandem (debug)"
-  (cd "$REPO_ROOT" && cargo build -q -p appliance) || setup_failed "cargo build -p appliance failed"
-  TANDEM="$REPO_ROOT/target/debug/tandem"
-fi
+tandem_binary
 make_config a off
 make_config b proxy
 CONFIG_A="$WORKDIR/a.ron"

@@ -59,15 +59,9 @@ hostile_atk() { in_atk "$SCAPY_PY" "$HERE/hostile_tcp.py" "$@"; }
 drops() { ctl workers 2>/dev/null | awk -v r="$1" '$2 == r { n += $3 } END { print n + 0 }'; }
 
 prepare() {
-  [ "$(id -u)" = 0 ] || { log "needs root"; exit 2; }
+  require_root_and ab
   "$SCAPY_PY" -c 'import scapy' 2>/dev/null || { log "needs scapy for $SCAPY_PY"; exit 2; }
-  command -v ab >/dev/null || { log "needs ab (apache2-utils)"; exit 2; }
-  TANDEM=${TANDEM_BIN:-}
-  if [ -z "$TANDEM" ]; then
-    log "building tandem (debug)"
-    (cd "$REPO_ROOT" && cargo build -q -p appliance) || setup_failed "cargo build -p appliance failed"
-    TANDEM="$REPO_ROOT/target/debug/tandem"
-  fi
+  tandem_binary
   sed -e "s/\"net_tap\([0-9]\),iface=tdm-acc0\"/\"net_tap\1,iface=$IF_ACC0\"/" \
     -e "s/\"net_tap\([0-9]\),iface=tdm-acc1\"/\"net_tap\1,iface=$IF_ACC1\"/" \
     -e "s/\"net_tap\([0-9]\),iface=tdm-srv0\"/\"net_tap\1,iface=$IF_SRV\"/" \
