@@ -160,29 +160,15 @@ pub(super) fn fabric_tunnel(peer: Ipv4Addr, io_point: u16) -> GtpTunnel {
     }
 }
 
-/// The terminal's frame, now at the start of the frame `inner` (the outer headers
-/// that were `inner_offset` bytes long are gone), into `parsed` (a copy of
-/// the frame's record): as the prefetch pass read it into that record
-/// (`prefetch_pass::locate_fabric`: same bytes, same reads, offsets counted
-/// from the outer frame's start), or read now (its bytes asked for only then) when there is no such record
-/// (a handoff, a frame that came without one). Nothing of it was used
-/// before `decapsulate_after_ipv4` accepted the outer headers. Fills
-/// `parsed` in place: the record is not built elsewhere and copied.
+/// The terminal's frame, now at the start of the frame `inner` (the outer
+/// headers that were `inner_offset` bytes long are gone), read into
+/// `parsed` (a copy of the frame's record) when the prefetch pass did not
+/// read it into the record (a handoff, a frame that came without one; see
+/// `fabric_in`). Nothing of it was used before `decapsulate_after_ipv4`
+/// accepted the outer headers. The flow-index hint of a frame received
+/// here is kept.
 #[inline(always)]
-fn inner_record<F: Frame>(
-    parsed: &mut Parsed,
-    inner: &F,
-    rx: &Rx,
-    inner_offset: usize,
-) -> Result<(), DropReason> {
-    if rx.ingress == Ingress::Port {
-        if let Some(ip) = rx.frame.fabric_inner(inner_offset) {
-            parsed.outer = Ok(ip);
-            parsed.inner = Ok(ip);
-            parsed.tunnel = None;
-            return Ok(());
-        }
-    }
+fn inner_record<F: Frame>(parsed: &mut Parsed, inner: &F, rx: &Rx) -> Result<(), DropReason> {
     parsed.read_into(inner.bytes(), false)?;
     if rx.ingress == Ingress::Port {
         // The prefetch pass's hint for the inner flow, if any (none on a
@@ -347,31 +333,45 @@ impl Worker {
             self.counters.tx_bytes.add(f.len() as u64);
             return Verdict::Forward(port);
         }
-        let mut inner = *rx.frame;
-        if let Err(r) = inner_record(&mut inner, f, rx, d.inner_offset) {
-            return Verdict::Drop(r);
-        }
-        let ip = match inner.outer {
-            Ok(ip) => ip,
-            Err(r) => return Verdict::Drop(r.reason()),
+        let fabric = Some(FabricIn {
+            peer,
+            appliance_id: option.appliance_id,
+            io_point: option.io_point,
+            hop: option.hop_count,
+            draining_from: option.draining_from,
+        });
+        // The prefetch pass read the terminal's frame into the record: its
+        // L2 and L4 parts serve as they are, its IPv4 header moved to where
+        // it lies now (no copy of the record). Else it is read afresh.
+        let copy;
+        let (frame, ip) = match rx.frame.fabric_inner(d.inner_offset) {
+            Some(ip) if rx.ingress == Ingress::Port => (rx.frame, ip),
+            _ => {
+                let mut read = *rx.frame;
+                if let Err(r) = inner_record(&mut read, f, rx) {
+                    return Verdict::Drop(r);
+                }
+                let ip = match read.outer {
+                    Ok(ip) => ip,
+                    Err(r) => return Verdict::Drop(r.reason()),
+                };
+                copy = read;
+                (&copy, ip)
+            }
         };
-        let Some(sid) = session_id(self.cfg.session_key, ip.src, inner.l2.vlan, None) else {
+        let Some(sid) = session_id(self.cfg.session_key, ip.src, frame.l2.vlan, None) else {
             return Verdict::Drop(DropReason::NoSessionKey);
         };
         let inner_rx = Rx {
-            port: rx.port,
-            now_ms: rx.now_ms,
-            ingress: rx.ingress,
-            frame: &inner,
-            fabric: Some(FabricIn {
-                peer,
-                appliance_id: option.appliance_id,
-                io_point: option.io_point,
-                hop: option.hop_count,
-                draining_from: option.draining_from,
-            }),
+            frame,
+            fabric,
+            ..*rx
         };
-        self.uplink(f, &inner_rx, sid, ev)
+        // As `uplink` does with the record's IPv4 header.
+        if ip.is_fragment() {
+            return self.uplink_fragment(f, &inner_rx, sid, &ip, ev);
+        }
+        self.uplink_packet::<false, F, E>(f, &inner_rx, sid, &ip, None, ev)
     }
 
     /// The appliance ID of the member whose fabric address is `addr`, or
