@@ -116,6 +116,28 @@ PASSED=0
 FAILED=0
 DPDK_PREFIXES=()
 CTL_SOCKETS=()
+# The web service on $VIP_WEB port 80 (the three web servers), as one
+# entry of a config's `services` list.
+web_service_entry() {
+  cat <<EOF
+        (name: "web", vip: "$VIP_WEB", proto: Tcp, port: 80, servers: [
+            (addr: "${WEB_SERVERS[0]}", port: 8080),
+            (addr: "${WEB_SERVERS[1]}", port: 8080),
+            (addr: "${WEB_SERVERS[2]}", port: 8080),
+        ]),
+EOF
+}
+
+# iperf_service_entry NAME PORT: an iperf3 service on $VIP_WEB port PORT
+# served by $IPERF_SERVER, as one entry of a config's `services` list.
+iperf_service_entry() {
+  cat <<EOF
+        (name: "$1", vip: "$VIP_WEB", proto: Tcp, port: $2, servers: [
+            (addr: "$IPERF_SERVER", port: $2),
+        ]),
+EOF
+}
+
 pass() { PASSED=$((PASSED + 1)); printf 'PASS  %s\n' "$*"; }
 fail() { FAILED=$((FAILED + 1)); printf 'FAIL  %s\n' "$*"; }
 check() { # check NAME REASON-IF-FAILED COMMAND...

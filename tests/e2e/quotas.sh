@@ -66,14 +66,8 @@ write_config() {
 $(tap_eal_section)
 $(tap_one_worker_section)
     services: [
-        (name: "web", vip: "$VIP_WEB", proto: Tcp, port: 80, servers: [
-            (addr: "${WEB_SERVERS[0]}", port: 8080),
-            (addr: "${WEB_SERVERS[1]}", port: 8080),
-            (addr: "${WEB_SERVERS[2]}", port: 8080),
-        ]),
-        (name: "iperf", vip: "$VIP_WEB", proto: Tcp, port: $IPERF_PORT, servers: [
-            (addr: "$IPERF_SERVER", port: $IPERF_PORT),
-        ]),
+$(web_service_entry)
+$(iperf_service_entry iperf "$IPERF_PORT")
     ],
     subscribers: (
         default: Allow,

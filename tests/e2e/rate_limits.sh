@@ -81,17 +81,9 @@ write_config() {
 $(tap_eal_section)
 $(tap_one_worker_section)
     services: [
-        (name: "web", vip: "$VIP_WEB", proto: Tcp, port: 80, servers: [
-            (addr: "${WEB_SERVERS[0]}", port: 8080),
-            (addr: "${WEB_SERVERS[1]}", port: 8080),
-            (addr: "${WEB_SERVERS[2]}", port: 8080),
-        ]),
-        (name: "iperf", vip: "$VIP_WEB", proto: Tcp, port: $IPERF_PORT, servers: [
-            (addr: "$IPERF_SERVER", port: $IPERF_PORT),
-        ]),
-        (name: "iperf-video", vip: "$VIP_WEB", proto: Tcp, port: $VIDEO_PORT, servers: [
-            (addr: "$IPERF_SERVER", port: $VIDEO_PORT),
-        ]),
+$(web_service_entry)
+$(iperf_service_entry iperf "$IPERF_PORT")
+$(iperf_service_entry iperf-video "$VIDEO_PORT")
     ],
     user_session_types: [
         (name: "other"),

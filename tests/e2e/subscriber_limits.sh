@@ -68,11 +68,7 @@ $(tap_eal_section)
     gateway: (addresses: ["${GATEWAY_IPS[0]}"], port_range: (1024, 65535), user_sessions_per_worker: 16384),
     steering: (key: SourceIp, learned_pins_max: $PIN_CAP),
     services: [
-        (name: "web", vip: "$VIP_WEB", proto: Tcp, port: 80, servers: [
-            (addr: "${WEB_SERVERS[0]}", port: 8080),
-            (addr: "${WEB_SERVERS[1]}", port: 8080),
-            (addr: "${WEB_SERVERS[2]}", port: 8080),
-        ]),
+$(web_service_entry)
     ],
     subscribers: (
         default: Allow,
