@@ -82,6 +82,12 @@ pub const fn fabric_mss(mtu: u16) -> u16 {
     mtu.saturating_sub(overhead)
 }
 
+/// Whether a frame of `len` bytes fits in one fabric packet once wrapped.
+#[inline(always)]
+fn fits(len: usize, fab: FabricConfig) -> bool {
+    len + FABRIC_OVERHEAD <= usize::from(fab.mtu)
+}
+
 /// How a fabric frame's sender was judged: who the terminal's tier-1 unit
 /// is, for the user session's client path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -212,12 +218,19 @@ impl Worker {
             return Verdict::Drop(DropReason::NoGateway);
         };
         let p = rx.frame;
+        let mut len = f.len();
         if let Ok(outer) = p.outer {
             // Ethernet padding does not travel.
-            let (len, end) = (f.len(), outer.end());
-            if len > end && !f.trim(len - end) {
-                return Verdict::Drop(DropReason::Truncated);
+            let end = outer.end();
+            if len > end {
+                if !f.trim(len - end) {
+                    return Verdict::Drop(DropReason::Truncated);
+                }
+                len = end;
             }
+        }
+        if !fits(len, fab) {
+            return self.fabric_too_big(f, rx);
         }
         if let (Ok(ip), Ok(l4)) = (p.inner, p.l4) {
             if l4.proto == PROTO_TCP && l4.flags.syn() {
@@ -235,12 +248,7 @@ impl Worker {
             // the session drains from, for the gateway's second chance.
             draining_from: steering.draining_from(sid).map_or(0, |g| g.id.0),
         };
-        let v = self.encap_and_send(f, (addr, port), option, flow_hash(sid.0), rx.now_ms, ev);
-        if v == Verdict::Drop(DropReason::FabricTooBig) {
-            // The frame is as it was: the size is checked before wrapping.
-            return self.fabric_too_big(f, rx, fab);
-        }
-        v
+        self.encap_and_send(f, (addr, port), option, flow_hash(sid.0), rx.now_ms, ev)
     }
 
     /// Tier 1: a terminal's frame that would not fit a fabric packet once
@@ -257,8 +265,11 @@ impl Worker {
     /// `fabric_too_big`, answered or not; nothing is ever fragmented.
     #[cold]
     #[inline(never)]
-    fn fabric_too_big<F: Frame>(&mut self, f: &mut F, rx: &Rx, fab: FabricConfig) -> Verdict {
+    fn fabric_too_big<F: Frame>(&mut self, f: &mut F, rx: &Rx) -> Verdict {
         const TOO_BIG: Verdict = Verdict::Drop(DropReason::FabricTooBig);
+        let Some(fab) = self.cfg.fabric else {
+            return TOO_BIG;
+        };
         let p = rx.frame;
         let Ok(ip) = p.outer else {
             return TOO_BIG;
@@ -516,6 +527,9 @@ impl Worker {
         if !to_client(f, &plain, self.topo.mac(fab.port), fab.addr) {
             return Verdict::Drop(DropReason::NoRoom);
         }
+        if !fits(f.len(), fab) {
+            return Verdict::Drop(DropReason::FabricTooBig);
+        }
         let option = TandemOption {
             appliance_id: fab.appliance_id,
             io_point: path.tunnel.teid as u16,
@@ -586,6 +600,7 @@ impl Worker {
                 }
                 Verdict::Handoff(w)
             }
+            None if !fits(f.len(), fab) => Verdict::Drop(DropReason::FabricTooBig),
             None => self.encap_and_send(f, dst, option, hash, rx.now_ms, ev),
         }
     }
@@ -602,7 +617,7 @@ impl Worker {
         let Some(fab) = self.cfg.fabric else {
             return Err(Verdict::Drop(DropReason::NoRoute));
         };
-        if f.len() + FABRIC_OVERHEAD > usize::from(fab.mtu) {
+        if !fits(f.len(), fab) {
             return Err(Verdict::Drop(DropReason::FabricTooBig));
         }
         if !f.prepend(GENEVE_ENCAP_LEN) {
@@ -624,11 +639,13 @@ impl Worker {
     }
 
     /// Wraps `f` for `dst` and sends it towards it (held while its next
-    /// hop's MAC is being resolved). The outer headers of a destination
-    /// whose next hop was found before, while the neighbour snapshot is
-    /// the same, are that packet's, copied from the worker's template of
-    /// them ([`FabricHop`]) and patched; the first packet to it is wrapped
-    /// field by field and its headers become the template.
+    /// hop's MAC is being resolved). The caller has checked that it
+    /// [`fits`] (the first packet to a destination is checked again). The
+    /// outer headers of a destination whose next hop was found before,
+    /// while the neighbour snapshot is the same, are that packet's, copied
+    /// from the worker's template of them ([`FabricHop`]) and patched; the
+    /// first packet to it is wrapped field by field and its headers
+    /// become the template.
     fn encap_and_send<F: Frame, E: EventSink>(
         &mut self,
         f: &mut F,
@@ -642,13 +659,7 @@ impl Worker {
         let slot = FabricHop::slot(dst);
         let hop = &self.fabric_hops[slot];
         if hop.generation == generation && hop.dst == dst {
-            let Some(fab) = self.cfg.fabric else {
-                return Verdict::Drop(DropReason::NoRoute);
-            };
             let inner_len = f.len();
-            if inner_len + FABRIC_OVERHEAD > usize::from(fab.mtu) {
-                return Verdict::Drop(DropReason::FabricTooBig);
-            }
             if !f.prepend(GENEVE_ENCAP_LEN) {
                 return Verdict::Drop(DropReason::NoRoom);
             }

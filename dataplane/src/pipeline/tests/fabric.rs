@@ -467,6 +467,59 @@ fn a_df_frame_too_big_for_the_fabric_gets_fragmentation_needed_with_the_mtu_that
 }
 
 #[test]
+fn a_gateways_downlink_too_big_for_the_fabric_is_dropped_before_and_after_the_first_packet() {
+    let mut c = cluster();
+    c.g2 = member(2, 600);
+    let (_, geneve, _) = c.a1.run(0, ACC, &dns_query(b"q"));
+    let (v, to_server, _) = c.g2.run(0, FAB, &geneve);
+    assert_eq!(v, Verdict::Forward(SRV));
+    let gw_port = decode(&to_server).sport;
+    // 14 + 20 + 8 + 498 = 540: 600 with the outer headers. The first
+    // answer is wrapped field by field, the next from the template.
+    for (n, expected) in [
+        (499, Verdict::Drop(DropReason::FabricTooBig)),
+        (498, Verdict::Forward(FAB)),
+        (499, Verdict::Drop(DropReason::FabricTooBig)),
+        (498, Verdict::Forward(FAB)),
+    ] {
+        let (v, wrapped, _) = c.g2.run(0, SRV, &dns_answer(gw_port, &vec![7; n]));
+        assert_eq!(v, expected, "{n} bytes of payload");
+        if v == Verdict::Forward(FAB) {
+            assert_eq!(wrapped.len(), 14 + 600);
+        }
+    }
+    assert_eq!(c.g2.drops(DropReason::FabricTooBig), 2);
+    assert_eq!(c.g2.workers[0].counters().icmp_errors_sent.get(), 0);
+}
+
+#[test]
+fn a_second_chance_too_big_for_the_forwarding_gateways_fabric_is_dropped() {
+    let mut c = cluster();
+    c.g4 = member(4, 600);
+    open_tcp(&mut c);
+    for (lab, me) in [(&c.a1, 1), (&c.g2, 2), (&c.a3, 3), (&c.g4, 4)] {
+        lab.steering
+            .publish(table(me, 400).with_draining(&[(sid(UE), Some(GatewayId(200)))]));
+    }
+    // 14 + 20 + 20 + 486 = 540: forwarded; one byte more is not, the
+    // first time (wrapped field by field) nor once the template exists.
+    let mut seq = SYN_ISN + 1;
+    for (n, expected) in [
+        (487, Verdict::Drop(DropReason::FabricTooBig)),
+        (486, Verdict::Forward(FAB)),
+        (487, Verdict::Drop(DropReason::FabricTooBig)),
+        (486, Verdict::Forward(FAB)),
+    ] {
+        let (v, geneve, _) = c.a1.run(0, ACC, &client_ack(seq, &vec![7; n]));
+        assert_eq!(v, Verdict::Forward(FAB));
+        let (v, _, _) = c.g4.run(0, FAB, &geneve);
+        assert_eq!(v, expected, "{n} bytes of payload");
+        seq += n as u32;
+    }
+    assert_eq!(c.g4.drops(DropReason::FabricTooBig), 2);
+}
+
+#[test]
 fn fragmentation_needed_is_sent_within_the_reply_rate_and_never_about_an_icmp_error() {
     let mut a1 = member(1, 600);
     let mut policy = policy();
