@@ -454,10 +454,14 @@ fn members_agree_pins_spread_failures_and_etcd_loss_are_handled() {
 /// every frame leaves the fabric port (a net_pcap recording) in Geneve to
 /// G's fabric address and the port of the session's gateway, with the
 /// Tandem option naming appliance 1 and the access port, and the
-/// terminal's frame inside byte for byte.
+/// terminal's frame inside byte for byte. Datagrams too big for the
+/// fabric (1500 bytes of IPv4, `fabric_mtu` 1500) never cross it: those
+/// with DF set are answered out of the access port with ICMP
+/// fragmentation needed, next-hop MTU 1426; the one without DF is not.
 #[test]
 fn a_tier1_unit_encapsulates_to_remote_gateways_over_the_fabric() {
-    use common::golden::{spec, WEB_VIP};
+    use common::golden::{spec, terminal_mac, WEB_VIP};
+    use dataplane::wire::checksum::checksum;
     use dataplane::wire::frames::udp_frame;
     use dataplane::wire::{decapsulate, TandemOption};
     let scratch = Scratch::new("cluster-tier1");
@@ -473,7 +477,20 @@ fn a_tier1_unit_encapsulates_to_remote_gateways_over_the_fabric() {
             udp_frame(&spec(terminal, 5000, WEB_VIP, 80), b"x").expect("frame")
         })
         .collect();
-    let (acc_vdev, _tx) = common::golden::pcap_vdev(&scratch, 0, &frames, 2);
+    let terminal = std::net::Ipv4Addr::new(10, 8, 0, 1);
+    let too_big = |df: bool| {
+        let mut f = udp_frame(&spec(terminal, 5001, WEB_VIP, 80), &[7; 1472]).expect("frame");
+        if df {
+            f[20] |= 0x40;
+            f[24..26].copy_from_slice(&[0, 0]);
+            let cs = checksum(&f[14..34]);
+            f[24..26].copy_from_slice(&cs.to_be_bytes());
+        }
+        f
+    };
+    let mut replayed = frames.clone();
+    replayed.extend([too_big(true), too_big(false), too_big(true)]);
+    let (acc_vdev, acc_tx) = common::golden::pcap_vdev(&scratch, 0, &replayed, 2);
     // The fabric port records what it sends (one file per tx queue); G's
     // fabric MAC is a static neighbour (nothing answers ARP here).
     let (fab_vdev, fab_tx) = common::golden::pcap_vdev(&scratch, 1, &[], 2);
@@ -490,15 +507,26 @@ fn a_tier1_unit_encapsulates_to_remote_gateways_over_the_fabric() {
         ..A
     };
     let mut a = start(&a, &scratch, &etcd);
+    let too_big_drops = |w: &Value| -> u64 {
+        w[0]["drops"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|d| d[0] == "fabric_too_big")
+            .filter_map(|d| d[1].as_u64())
+            .sum()
+    };
     assert!(
         wait_until(Duration::from_secs(5), || {
-            a.ctl.json(&["workers"])[0]["fabric_tx"] == serde_json::json!(20)
+            let w = a.ctl.json(&["workers"]);
+            w[0]["fabric_tx"] == serde_json::json!(20) && too_big_drops(&w) == 3
         }),
         "the frames were not sent over the fabric:\n{:#}",
         a.ctl.json(&["workers"])
     );
     let workers = a.ctl.json(&["workers"]);
-    assert_eq!(workers[0]["tx_packets"], 20, "{workers:#}");
+    assert_eq!(workers[0]["icmp_errors_sent"], 2, "{workers:#}");
+    assert_eq!(workers[0]["tx_packets"], 22, "{workers:#}");
     // Steered all the same: the ten sessions are pinned to G's gateways.
     let sessions = a.ctl.json(&["sessions"]);
     let pinned: Vec<(String, u64)> = sessions
@@ -545,6 +573,32 @@ fn a_tier1_unit_encapsulates_to_remote_gateways_over_the_fabric() {
             "{:?}",
             d.option as TandemOption
         );
+    }
+    // The access port sent the two answers (and its gratuitous ARP).
+    let answers: Vec<Vec<u8>> = acc_tx
+        .iter()
+        .flat_map(|f| common::pcap::read(f))
+        .filter(|f| f[12..14] == [0x08, 0x00])
+        .collect();
+    assert_eq!(answers.len(), 2, "one per DF datagram");
+    let original = too_big(true);
+    for f in &answers {
+        assert_eq!(&f[0..6], &terminal_mac(terminal).0, "to the terminal");
+        let ip = &f[14..34];
+        assert_eq!(checksum(ip), 0, "IPv4 header checksum");
+        assert_eq!(ip[9], 1, "ICMP");
+        assert_eq!(
+            &ip[12..16],
+            &[10, 1, 0, 1],
+            "from the access port's address"
+        );
+        assert_eq!(&ip[16..20], &terminal.octets());
+        let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
+        let icmp = &f[34..14 + total];
+        assert_eq!(checksum(icmp), 0, "ICMP checksum");
+        assert_eq!((icmp[0], icmp[1]), (3, 4), "fragmentation needed");
+        assert_eq!(u16::from_be_bytes([icmp[6], icmp[7]]), 1500 - 60 - 14);
+        assert_eq!(&icmp[8..], &original[14..14 + 28], "header + 8 quoted");
     }
     drop(g);
 }

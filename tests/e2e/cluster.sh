@@ -35,8 +35,9 @@
 #
 # Prints PASS/FAIL per check and "N passed, M failed"; exits non-zero if
 # anything failed. Checks, as numbered in issue 12: 1 fabric path through
-# G2; 2 a move A1 -> A2 mid-download; 3 digests agree after every step;
-# 4 G3 joins under 50 open connections; 8 a move made on A2 in force on A1
+# G2 (and ICMP fragmentation needed for a DF packet too big for it); 2 a
+# move A1 -> A2 mid-download; 3 digests agree after every step; 4 G3
+# joins under 50 open connections; 8 a move made on A2 in force on A1
 # within 1 s; 5 G1 drains; 6 G2 SIGKILLed; 7 etcd stopped and back.
 set -u
 
@@ -219,6 +220,16 @@ check_1_fabric() {
     grep -q "tcp $CL_WEB_SERVER:8080 $seen /big?n=1000000" "$WORKDIR/srv-requests.log"
   check "1 fabric: the reply came back through A1's access port ($(((after - before) / 1000)) kB)" \
     "A1's tap delivered $((after - before)) bytes to the terminal" test $((after - before)) -ge 1000000
+
+  # A DF packet too big for the fabric (1500 bytes of IPv4, fabric_mtu
+  # 1500): A1 answers ICMP fragmentation needed with the MTU that fits
+  # (1500 - 60 outer - 14 inner Ethernet), which the terminal's ping shows
+  # (and its kernel then uses for that destination). To an address routed
+  # through A1 that is not a VIP (A1 answers pings to a VIP itself).
+  local pmtu
+  pmtu=$(ip netns exec "$NS_UE" ping -n -c 2 -i 0.5 -W 1 -M do -s 1472 -I "$MOBILE" 10.9.0.99 2>&1)
+  check "1 fabric: a 1500-byte DF ping from $MOBILE gets 'fragmentation needed' with MTU 1426" \
+    "ping said: $(tr '\n' ' ' <<<"$pmtu")" grep -q "mtu *= *1426" <<<"$pmtu"
 
   if command -v iperf3 >/dev/null; then
     local out rc=0 rate

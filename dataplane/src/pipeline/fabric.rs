@@ -27,7 +27,10 @@
 //!
 //! The outer packet is never fragmented: a frame that would exceed
 //! `fabric_mtu` is dropped `fabric_too_big`, and the MSS of every SYN and
-//! SYN-ACK encapsulated is clamped to [`fabric_mss`] first.
+//! SYN-ACK encapsulated is clamped to [`fabric_mss`] first. At tier 1 a
+//! terminal's IPv4 packet with DF set that is dropped so is answered with
+//! an ICMP "fragmentation needed" carrying the MTU that fits
+//! ([`Worker::fabric_too_big`]), so its path MTU discovery learns it.
 
 use super::l2::{to_client, ClientPath};
 use super::parse::{Ip, Parsed};
@@ -40,10 +43,11 @@ use crate::hash::mix64;
 use crate::tier1::{session_id, SessionId};
 use crate::tier2::GtpTunnel;
 use crate::topology::Role;
+use crate::wire::checksum::checksum;
 use crate::wire::{
-    decapsulate_after_ipv4, encapsulate, tcp_options, GeneveEncap, GeneveTemplate, MacAddr,
-    OuterIpv4, TandemOption, ETHERNET_HEADER_LEN, GENEVE_ENCAP_LEN, PROTO_TCP, PROTO_UDP,
-    TANDEM_FLAG_TO_TIER1,
+    decapsulate_after_ipv4, encapsulate, tcp_options, write_icmp_frag_needed, GeneveEncap,
+    GeneveTemplate, MacAddr, OuterIpv4, TandemOption, ETHERNET_HEADER_LEN, GENEVE_ENCAP_LEN,
+    PROTO_TCP, PROTO_UDP, TANDEM_FLAG_TO_TIER1,
 };
 use std::net::Ipv4Addr;
 
@@ -76,6 +80,12 @@ pub const FABRIC_OVERHEAD: usize = GENEVE_ENCAP_LEN - ETHERNET_HEADER_LEN;
 pub const fn fabric_mss(mtu: u16) -> u16 {
     let overhead = (FABRIC_OVERHEAD + ETHERNET_HEADER_LEN + 4 + 20 + 20) as u16;
     mtu.saturating_sub(overhead)
+}
+
+/// Whether a frame of `len` bytes fits in one fabric packet once wrapped.
+#[inline(always)]
+fn fits(len: usize, fab: FabricConfig) -> bool {
+    len + FABRIC_OVERHEAD <= usize::from(fab.mtu)
 }
 
 /// How a fabric frame's sender was judged: who the terminal's tier-1 unit
@@ -194,12 +204,19 @@ impl Worker {
             return Verdict::Drop(DropReason::NoGateway);
         };
         let p = rx.frame;
+        let mut len = f.len();
         if let Ok(outer) = p.outer {
             // Ethernet padding does not travel.
-            let (len, end) = (f.len(), outer.end());
-            if len > end && !f.trim(len - end) {
-                return Verdict::Drop(DropReason::Truncated);
+            let end = outer.end();
+            if len > end {
+                if !f.trim(len - end) {
+                    return Verdict::Drop(DropReason::Truncated);
+                }
+                len = end;
             }
+        }
+        if !fits(len, fab) {
+            return self.fabric_too_big(f, rx);
         }
         if let (Ok(ip), Ok(l4)) = (p.inner, p.l4) {
             if l4.proto == PROTO_TCP && l4.flags.syn() {
@@ -218,6 +235,71 @@ impl Worker {
             draining_from: steering.draining_from(sid).map_or(0, |g| g.id.0),
         };
         self.encap_and_send(f, (addr, port), option, flow_hash(sid.0), rx.now_ms, ev)
+    }
+
+    /// Tier 1: a terminal's frame that would not fit a fabric packet once
+    /// wrapped. An IPv4 packet with DF set is answered with an ICMP
+    /// "fragmentation needed" (RFC 792 type 3 code 4) whose next-hop MTU
+    /// (RFC 1191) is the largest IPv4 packet of this terminal's that fits:
+    /// `fabric_mtu` less the outer headers ([`FABRIC_OVERHEAD`]) and the
+    /// frame's own Ethernet header (and VLAN tag), which travel inside. It
+    /// comes from the access port's address (the gateway address, then the
+    /// fabric address, when that port has none), quotes the IPv4 header
+    /// and 8 bytes of payload, and leaves the access port the frame came
+    /// in on, within the reply rate (`reply_rate_per_s`; beyond it the
+    /// frame is dropped `rate_limited`). The frame itself is counted
+    /// `fabric_too_big`, answered or not; nothing is ever fragmented.
+    #[cold]
+    #[inline(never)]
+    fn fabric_too_big<F: Frame>(&mut self, f: &mut F, rx: &Rx) -> Verdict {
+        const TOO_BIG: Verdict = Verdict::Drop(DropReason::FabricTooBig);
+        let Some(fab) = self.cfg.fabric else {
+            return TOO_BIG;
+        };
+        let p = rx.frame;
+        let Ok(ip) = p.outer else {
+            return TOO_BIG;
+        };
+        if p.tunnel.is_some() {
+            return TOO_BIG;
+        }
+        let b = f.bytes();
+        let Some(header) = b.get(ip.start()..ip.start() + ip.header_len()) else {
+            return TOO_BIG;
+        };
+        // No DF: the terminal may not learn a path MTU from us (and we
+        // fragment nothing). RFC 1812 5.2.2: no error about a header that
+        // may be corrupt.
+        if header[6] & 0x40 == 0 || checksum(header) != 0 {
+            return TOO_BIG;
+        }
+        let mtu = usize::from(fab.mtu).saturating_sub(FABRIC_OVERHEAD + ip.start());
+        let src = self
+            .topo
+            .port_address(rx.port)
+            .or_else(|| self.cfg.gateway_addrs.first().copied())
+            .unwrap_or(fab.addr);
+        let mut out = [0u8; 192];
+        // Refused (no answer due, RFC 1122 3.2.2): an ICMP error, a
+        // broadcast, a later fragment.
+        let Ok(n) = write_icmp_frag_needed(b, &mut out, mtu as u16, src) else {
+            return TOO_BIG;
+        };
+        let rate = self.snaps.policy.get().reply_rate_per_s;
+        if !self.limiter.allow(rx.now_ms, rate) {
+            return Verdict::Drop(DropReason::RateLimited);
+        }
+        if !own_addresses::replace_contents(f, &out[..n]) {
+            return TOO_BIG;
+        }
+        // To the terminal (the builder swapped the MACs), from this port's
+        // own MAC, whatever address the frame was sent to.
+        f.bytes_mut()[6..12].copy_from_slice(&self.topo.mac(rx.port));
+        self.counters.count_drop(DropReason::FabricTooBig);
+        self.counters.icmp_errors_sent.inc();
+        self.counters.tx_packets.inc();
+        self.counters.tx_bytes.add(f.len() as u64);
+        Verdict::Forward(rx.port)
     }
 
     /// A frame received on the fabric port. Out of line: `steer` stays as
@@ -445,6 +527,9 @@ impl Worker {
         if !to_client(f, &plain, self.topo.mac(fab.port), fab.addr) {
             return Verdict::Drop(DropReason::NoRoom);
         }
+        if !fits(f.len(), fab) {
+            return Verdict::Drop(DropReason::FabricTooBig);
+        }
         let option = TandemOption {
             appliance_id: fab.appliance_id,
             io_point: path.tunnel.teid as u16,
@@ -515,6 +600,7 @@ impl Worker {
                 }
                 Verdict::Handoff(w)
             }
+            None if !fits(f.len(), fab) => Verdict::Drop(DropReason::FabricTooBig),
             None => self.encap_and_send(f, dst, option, hash, rx.now_ms, ev),
         }
     }
@@ -531,7 +617,7 @@ impl Worker {
         let Some(fab) = self.cfg.fabric else {
             return Err(Verdict::Drop(DropReason::NoRoute));
         };
-        if f.len() + FABRIC_OVERHEAD > usize::from(fab.mtu) {
+        if !fits(f.len(), fab) {
             return Err(Verdict::Drop(DropReason::FabricTooBig));
         }
         if !f.prepend(GENEVE_ENCAP_LEN) {
@@ -553,11 +639,13 @@ impl Worker {
     }
 
     /// Wraps `f` for `dst` and sends it towards it (held while its next
-    /// hop's MAC is being resolved). The outer headers of a destination
-    /// whose next hop was found before, while the neighbour snapshot is
-    /// the same, are that packet's, copied from the worker's template of
-    /// them ([`FabricHop`]) and patched; the first packet to it is wrapped
-    /// field by field and its headers become the template.
+    /// hop's MAC is being resolved). The caller has checked that it
+    /// [`fits`] (the first packet to a destination is checked again). The
+    /// outer headers of a destination whose next hop was found before,
+    /// while the neighbour snapshot is the same, are that packet's, copied
+    /// from the worker's template of them ([`FabricHop`]) and patched; the
+    /// first packet to it is wrapped field by field and its headers
+    /// become the template.
     fn encap_and_send<F: Frame, E: EventSink>(
         &mut self,
         f: &mut F,
@@ -571,13 +659,7 @@ impl Worker {
         let slot = FabricHop::slot(dst);
         let hop = &self.fabric_hops[slot];
         if hop.generation == generation && hop.dst == dst {
-            let Some(fab) = self.cfg.fabric else {
-                return Verdict::Drop(DropReason::NoRoute);
-            };
             let inner_len = f.len();
-            if inner_len + FABRIC_OVERHEAD > usize::from(fab.mtu) {
-                return Verdict::Drop(DropReason::FabricTooBig);
-            }
             if !f.prepend(GENEVE_ENCAP_LEN) {
                 return Verdict::Drop(DropReason::NoRoom);
             }

@@ -376,9 +376,187 @@ fn a_frame_too_big_for_the_fabric_is_dropped_and_counted() {
     // outer packet is 600 <= 600 and passes; one byte more does not.
     let (v, _, _) = a1.run(0, ACC, &dns_query(&[7; 498]));
     assert_eq!(v, Verdict::Forward(FAB));
+    // Without DF: dropped, and nothing goes back to the terminal.
     let (v, _, _) = a1.run(0, ACC, &dns_query(&[7; 499]));
     assert_eq!(v, Verdict::Drop(DropReason::FabricTooBig));
     assert_eq!(a1.drops(DropReason::FabricTooBig), 1);
+    assert_eq!(a1.workers[0].counters().icmp_errors_sent.get(), 0);
+    assert_eq!(a1.workers[0].counters().fabric_tx.get(), 1);
+}
+
+/// `frame` with DF set in its IPv4 header (at `l3`), header checksum
+/// recomputed.
+fn with_df(frame: &[u8], l3: usize) -> Vec<u8> {
+    let mut f = frame.to_vec();
+    f[l3 + 6] |= 0x40;
+    f[l3 + 10..l3 + 12].copy_from_slice(&[0, 0]);
+    let cs = checksum(&f[l3..l3 + 20]);
+    f[l3 + 10..l3 + 12].copy_from_slice(&cs.to_be_bytes());
+    f
+}
+
+/// The ICMP message of a decoded reply: type, code, the next-hop MTU
+/// field (RFC 1191) and the quoted bytes.
+fn icmp_of(reply: &[u8]) -> (u8, u8, u16, u16, &[u8]) {
+    let icmp = &reply[34..];
+    (
+        icmp[0],
+        icmp[1],
+        u16::from_be_bytes([icmp[4], icmp[5]]),
+        u16::from_be_bytes([icmp[6], icmp[7]]),
+        &icmp[8..],
+    )
+}
+
+#[test]
+fn a_df_frame_too_big_for_the_fabric_gets_fragmentation_needed_with_the_mtu_that_fits() {
+    let mut a1 = member(1, 600);
+    // 600 less 60 of outer headers less the frame's own Ethernet header.
+    let mtu = 600 - FABRIC_OVERHEAD as u16 - 14;
+    assert_eq!(mtu, 526);
+    let big = with_df(&dns_query(&[7; 499]), 14);
+    let (v, reply, _) = a1.run(0, ACC, &big);
+    assert_eq!(v, Verdict::Forward(ACC), "back out of the access port");
+    // IPv4 and ICMP checksums are verified from scratch by decode.
+    let out = decode(&reply);
+    assert_eq!(out.proto, 1);
+    assert_eq!((out.src, out.dst), (Ipv4Addr::new(10, 1, 0, 1), UE));
+    assert_eq!((out.dst_mac, out.src_mac), (UE_MAC, port_mac(ACC)));
+    assert_eq!(reply.len(), 14 + 20 + 8 + 20 + 8, "IPv4 header + 8 quoted");
+    let (ty, code, unused, next_hop_mtu, quoted) = icmp_of(&reply);
+    assert_eq!((ty, code, unused, next_hop_mtu), (3, 4, 0, mtu));
+    assert_eq!(quoted, &big[14..14 + 28], "the original header + 8 bytes");
+    assert_eq!(a1.drops(DropReason::FabricTooBig), 1);
+    assert_eq!(a1.workers[0].counters().icmp_errors_sent.get(), 1);
+    assert_eq!(a1.workers[0].counters().fabric_tx.get(), 0);
+    // The terminal's next packet of the size it was told fits.
+    let fits = with_df(&dns_query(&[7; 498]), 14);
+    assert_eq!(usize::from(u16::from_be_bytes([fits[16], fits[17]])), 526);
+    let (v, _, _) = a1.run(0, ACC, &fits);
+    assert_eq!(v, Verdict::Forward(FAB));
+    assert_eq!(a1.workers[0].counters().icmp_errors_sent.get(), 1);
+
+    // Tagged: the tag travels inside too, so the MTU is 4 less, and the
+    // answer keeps the tag.
+    let mut s = spec(UE, 40000, DNS_VIP, 53, UE_MAC, port_mac(ACC));
+    s.vlan = Some(7);
+    let tagged = |n| {
+        with_df(
+            &crate::wire::frames::udp_frame(&s, &vec![7; n]).unwrap(),
+            18,
+        )
+    };
+    let (v, _, _) = a1.run(0, ACC, &tagged(494));
+    assert_eq!(v, Verdict::Forward(FAB), "522 bytes of IPv4 fit");
+    let big = tagged(495);
+    let (v, reply, _) = a1.run(0, ACC, &big);
+    assert_eq!(v, Verdict::Forward(ACC));
+    assert_eq!(&reply[12..16], &[0x81, 0x00, 0, 7]);
+    let mut untagged = reply[..12].to_vec();
+    untagged.extend_from_slice(&reply[16..]);
+    let out = decode(&untagged);
+    assert_eq!(
+        (out.src, out.dst, out.proto),
+        (Ipv4Addr::new(10, 1, 0, 1), UE, 1)
+    );
+    let (ty, code, _, next_hop_mtu, quoted) = icmp_of(&untagged);
+    assert_eq!((ty, code, next_hop_mtu), (3, 4, mtu - 4));
+    assert_eq!(quoted, &big[18..18 + 28]);
+    assert_eq!(a1.drops(DropReason::FabricTooBig), 2);
+    assert_eq!(a1.workers[0].counters().icmp_errors_sent.get(), 2);
+}
+
+#[test]
+fn a_gateways_downlink_too_big_for_the_fabric_is_dropped_before_and_after_the_first_packet() {
+    let mut c = cluster();
+    c.g2 = member(2, 600);
+    let (_, geneve, _) = c.a1.run(0, ACC, &dns_query(b"q"));
+    let (v, to_server, _) = c.g2.run(0, FAB, &geneve);
+    assert_eq!(v, Verdict::Forward(SRV));
+    let gw_port = decode(&to_server).sport;
+    // 14 + 20 + 8 + 498 = 540: 600 with the outer headers. The first
+    // answer is wrapped field by field, the next from the template.
+    for (n, expected) in [
+        (499, Verdict::Drop(DropReason::FabricTooBig)),
+        (498, Verdict::Forward(FAB)),
+        (499, Verdict::Drop(DropReason::FabricTooBig)),
+        (498, Verdict::Forward(FAB)),
+    ] {
+        let (v, wrapped, _) = c.g2.run(0, SRV, &dns_answer(gw_port, &vec![7; n]));
+        assert_eq!(v, expected, "{n} bytes of payload");
+        if v == Verdict::Forward(FAB) {
+            assert_eq!(wrapped.len(), 14 + 600);
+        }
+    }
+    assert_eq!(c.g2.drops(DropReason::FabricTooBig), 2);
+    assert_eq!(c.g2.workers[0].counters().icmp_errors_sent.get(), 0);
+}
+
+#[test]
+fn a_second_chance_too_big_for_the_forwarding_gateways_fabric_is_dropped() {
+    let mut c = cluster();
+    c.g4 = member(4, 600);
+    open_tcp(&mut c);
+    for (lab, me) in [(&c.a1, 1), (&c.g2, 2), (&c.a3, 3), (&c.g4, 4)] {
+        lab.steering
+            .publish(table(me, 400).with_draining(&[(sid(UE), Some(GatewayId(200)))]));
+    }
+    // 14 + 20 + 20 + 486 = 540: forwarded; one byte more is not, the
+    // first time (wrapped field by field) nor once the template exists.
+    let mut seq = SYN_ISN + 1;
+    for (n, expected) in [
+        (487, Verdict::Drop(DropReason::FabricTooBig)),
+        (486, Verdict::Forward(FAB)),
+        (487, Verdict::Drop(DropReason::FabricTooBig)),
+        (486, Verdict::Forward(FAB)),
+    ] {
+        let (v, geneve, _) = c.a1.run(0, ACC, &client_ack(seq, &vec![7; n]));
+        assert_eq!(v, Verdict::Forward(FAB));
+        let (v, _, _) = c.g4.run(0, FAB, &geneve);
+        assert_eq!(v, expected, "{n} bytes of payload");
+        seq += n as u32;
+    }
+    assert_eq!(c.g4.drops(DropReason::FabricTooBig), 2);
+}
+
+#[test]
+fn fragmentation_needed_is_sent_within_the_reply_rate_and_never_about_an_icmp_error() {
+    let mut a1 = member(1, 600);
+    let mut policy = policy();
+    policy.reply_rate_per_s = 2;
+    a1.policy.publish(policy);
+    let big = with_df(&dns_query(&[7; 499]), 14);
+    let verdicts: Vec<Verdict> = (0..3).map(|_| a1.run(0, ACC, &big).0).collect();
+    assert_eq!(
+        verdicts,
+        [
+            Verdict::Forward(ACC),
+            Verdict::Forward(ACC),
+            Verdict::Drop(DropReason::RateLimited)
+        ]
+    );
+    assert_eq!(a1.workers[0].counters().icmp_errors_sent.get(), 2);
+    assert_eq!(a1.drops(DropReason::FabricTooBig), 2);
+    assert_eq!(a1.drops(DropReason::RateLimited), 1);
+    // A second later the rate allows answers again.
+    a1.tick(1000);
+    assert_eq!(a1.run(0, ACC, &big).0, Verdict::Forward(ACC));
+    assert_eq!(a1.workers[0].counters().icmp_errors_sent.get(), 3);
+    // A terminal's own ICMP error, too big and with DF, is not answered
+    // (RFC 1122 3.2.2): dropped as too big.
+    let icmp_error = crate::wire::frames::icmp_frame(
+        &spec(UE, 0, DNS_VIP, 0, UE_MAC, port_mac(ACC)),
+        &crate::wire::IcmpRepr::DestUnreachable {
+            code: 3,
+            next_hop_mtu: 0,
+        },
+        &[7; 560],
+    );
+    let icmp_error = with_df(&icmp_error.unwrap(), 14);
+    a1.tick(1000);
+    let (v, _, _) = a1.run(0, ACC, &icmp_error);
+    assert_eq!(v, Verdict::Drop(DropReason::FabricTooBig));
+    assert_eq!(a1.workers[0].counters().icmp_errors_sent.get(), 3);
 }
 
 #[test]
