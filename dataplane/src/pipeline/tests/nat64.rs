@@ -267,6 +267,44 @@ fn tcp_through_an_ipv6_vip_is_translated_both_ways_byte_exact() {
     assert_eq!(lab.workers[0].counters().dropped_total(), 0);
 }
 
+/// `ctl user-sessions` shows a NAT64 user session by its IPv6 ends (its
+/// IPv4 terminal and destination fields hold only the flow key's folds);
+/// an IPv4 user session has none.
+#[test]
+fn a_listing_shows_a_nat64_user_sessions_ipv6_ends() {
+    use crate::event::Ipv6Ends;
+    use crate::pipeline::inspect::Filter;
+    use crate::pipeline::scan::{ScanJob, ScanResult};
+    let mut lab = nat64_lab(1, None);
+    let syn6 = summed6(tcp_l4(40000, 80, 7000, 0, 0x02, b""), 16, TERMINAL, VIP6, 6);
+    let (v, _) = lab.up(ACC, &frame6(up_macs(), TERMINAL, VIP6, 6, HOP, TC, &syn6));
+    assert_eq!(v, Verdict::Forward(SRV));
+    let (v, _) = lab.up(ACC, &syn(UE, 41000, VIP, 80));
+    assert_eq!(v, Verdict::Forward(SRV));
+    let now = lab.now;
+    let job = ScanJob::List {
+        filter: Filter::default(),
+        limit: 10,
+    };
+    let list = match lab.workers[0].run_scan(job, now, &mut lab.events) {
+        ScanResult::List(v) => v,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(list.len(), 2, "{list:?}");
+    let v6: Vec<_> = list.iter().filter_map(|u| u.ipv6).collect();
+    assert_eq!(
+        v6,
+        [Ipv6Ends {
+            terminal: TERMINAL,
+            dest: VIP6
+        }]
+    );
+    let nat64 = list.iter().find(|u| u.ipv6.is_some()).unwrap();
+    assert_eq!((nat64.terminal.1, nat64.destination.1), (40000, 80));
+    let ipv4 = list.iter().find(|u| u.ipv6.is_none()).unwrap();
+    assert_eq!(ipv4.terminal, (UE, 41000));
+}
+
 #[test]
 fn udp_both_ways_and_a_zero_ipv4_udp_checksum_is_computed_for_ipv6() {
     let mut lab = nat64_lab(1, None);
