@@ -305,6 +305,63 @@ fn a_listing_shows_a_nat64_user_sessions_ipv6_ends() {
     assert_eq!(ipv4.terminal, (UE, 41000));
 }
 
+/// A subscriber entry for the terminal's /64 that does not name the IPv6
+/// VIP's service: the SYN is refused with an IPv6 RST|ACK back to the
+/// terminal, a `not_entitled` final record names its IPv6 ends and the
+/// SYN's length, and no user session opens; a refused UDP flow is dropped
+/// unanswered. Another /64 is served.
+#[test]
+fn an_unentitled_ipv6_subscriber_is_refused_with_an_ipv6_rst() {
+    use crate::event::{EndReason, Event, Ipv6Ends};
+    use crate::policy::Entitlement;
+    use crate::tier1::{session_id_v6, Ipv6SessionPrefix, SessionKeyMode};
+    let mut lab = nat64_lab(1, None);
+    let mut p = (*lab.policy.current()).clone();
+    let sid = session_id_v6(SessionKeyMode::SourceIp, TERMINAL, Ipv6SessionPrefix::P64).unwrap();
+    p.subscribers.set_session(sid.0, Entitlement::deny_all());
+    lab.policy.publish(p);
+    let syn6 = summed6(tcp_l4(40000, 80, 7000, 0, 0x02, b""), 16, TERMINAL, VIP6, 6);
+    let (v, out) = lab.up(ACC, &frame6(up_macs(), TERMINAL, VIP6, 6, HOP, TC, &syn6));
+    assert_eq!(v, Verdict::Forward(ACC));
+    let mut rst = tcp_l4(80, 40000, 0, 7001, 0x14, b"");
+    rst[14..16].copy_from_slice(&[0, 0]);
+    let rst = summed6(rst, 16, VIP6, TERMINAL, 6);
+    assert_eq!(
+        out,
+        frame6((port_mac(ACC), UE_MAC), VIP6, TERMINAL, 6, 64, 0, &rst)
+    );
+    assert_eq!(lab.live(), 0);
+    let records: Vec<_> = lab
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Accounting(a) => Some(*a),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(records.len(), 1, "{records:?}");
+    let r = records[0];
+    assert_eq!(r.end_reason, EndReason::NotEntitled);
+    assert_eq!(
+        r.ipv6,
+        Some(Ipv6Ends {
+            terminal: TERMINAL,
+            dest: VIP6
+        })
+    );
+    assert_eq!((r.terminal_port, r.bytes_up), (40000, 40 + 20));
+    assert_eq!(r.terminal_ip, Ipv4Addr::UNSPECIFIED);
+
+    let q = summed6(udp_l4(5353, 53, b"q"), 6, TERMINAL, DNS_VIP6, 17);
+    let (v, _) = lab.up(ACC, &frame6(up_macs(), TERMINAL, DNS_VIP6, 17, HOP, 0, &q));
+    assert_eq!(v, Verdict::Drop(DropReason::NotEntitled));
+
+    let other = Ipv6Addr::new(0x2001, 0xdb8, 0x78, 1, 0, 0, 0, 1);
+    let syn6 = summed6(tcp_l4(40000, 80, 7000, 0, 0x02, b""), 16, other, VIP6, 6);
+    let (v, _) = lab.up(ACC, &frame6(up_macs(), other, VIP6, 6, HOP, TC, &syn6));
+    assert_eq!(v, Verdict::Forward(SRV));
+}
+
 #[test]
 fn udp_both_ways_and_a_zero_ipv4_udp_checksum_is_computed_for_ipv6() {
     let mut lab = nat64_lab(1, None);
