@@ -40,7 +40,12 @@
 # address for it) completes with all its bytes, its data arriving on acc0
 # then acc1, as one user session (`ctl user-sessions` before and after the
 # move: one, the same gateway port, the one the server saw; one final JSON
-# record, bytes_down >= 60 MB); (f) tandem stops cleanly.
+# record, bytes_down >= 60 MB); (k) an unentitled IPv6 subscriber: a
+# subscriber entry `session: "2001:db8:3::/64"` without the IPv6 VIP's
+# service; `ctl subscribers` lists it, curl -6 from an address of that
+# /64 is reset at once (an IPv6 RST, curl exit 7), `refused` counts it,
+# its JSON record is not_entitled, and the terminal's own /64 is still
+# served; (f) tandem stops cleanly.
 # Prints PASS/FAIL per check and a last line "N passed, M failed".
 set -u
 
@@ -73,6 +78,10 @@ UE_V6_OTHER_IID=2001:db8:1::beef:1
 UE_V6_PRIVACY=2001:db8:1:0:5c3a:91d7:e27b:4f10
 # The terminal's address on acc1's link (the route's next hop is on it).
 UE_V6_ACC1=2001:db8:2::100
+# A terminal whose /64 has a subscriber entry without the IPv6 VIP's
+# service.
+REFUSED_V6=2001:db8:3::66
+REFUSED_V6_SESSION=2001:db8:3::/64
 UE_PREFIX_SESSION=2001:db8:1::/64
 ELSEWHERE_V6=2001:db8:9::1
 ACC0_MTU=1400
@@ -122,6 +131,7 @@ $(tap_eal_section)
         ]),
     ],
     nat64: (prefix: "$NAT64_PREFIX/96"),
+    subscribers: (entries: [(session: "$REFUSED_V6_SESSION", services: ["web"])]),
     accounting: (json: (path: "$ACCOUNTING")),
     api: (socket: "$CTL_SOCKET"),
 )
@@ -462,6 +472,31 @@ scenario_mobility() {
     test -n "$us_before" -a "$us_before" = "$us_after" -a "$(wc -l <<<"$us_after")" = 1 -a "${us_after#* }" = "${MOBILITY_CLIENT:-?}"
 }
 
+# (k) An IPv6 subscriber that is not entitled: $REFUSED_V6's /64 has an
+# entry naming only the IPv4 service, so its request through the IPv6 VIP
+# is reset at once and counted; the other /64 is still served.
+scenario_refused_subscriber() {
+  if ctl subscribers | grep -qF "$REFUSED_V6_SESSION"; then pass "ctl subscribers lists the entry $REFUSED_V6_SESSION"; else
+    fail "ctl subscribers lacks $REFUSED_V6_SESSION: $(ctl subscribers 2>&1 | tr '\n' ' ')"; fi
+  in_ue ip -6 addr add "$REFUSED_V6/64" dev "$IF_ACC0" nodad || { fail "could not add $REFUSED_V6"; return; }
+  local before rc=0 err start ms
+  before=$(stat_of worker refused)
+  start=$(date +%s%N)
+  err=$(in_ue curl -6 --interface "$REFUSED_V6" -sS -m 5 -o /dev/null "http://[$VIP6_WEB]/" 2>&1) || rc=$?
+  ms=$((($(date +%s%N) - start) / 1000000))
+  local after
+  after=$(stat_of worker refused)
+  # curl 7: connection refused (the RST answered the SYN).
+  if [ "$rc" = 7 ] && [ "$ms" -lt 2000 ] && [ "$after" -gt "$before" ]; then
+    pass "unentitled IPv6 subscriber: curl -6 from $REFUSED_V6 reset in $ms ms (curl $rc), refused $before -> $after"
+  else
+    fail "unentitled IPv6 subscriber: curl -6 from $REFUSED_V6: exit $rc after $ms ms ($err), refused $before -> $after; want a reset (7) within 2 s"
+  fi
+  local code
+  code=$(in_ue curl -6 --interface "$UE_V6" -sS -m 5 -o /dev/null -w '%{http_code}' "http://[$VIP6_WEB]/" 2>&1)
+  check "the other /64 ($UE_V6) is still served through the IPv6 VIP (HTTP $code)" "got '$code'" test "$code" = 200
+}
+
 # (d) The counters.
 scenario_counters() {
   local n
@@ -494,6 +529,7 @@ scenario_prefix_session
 scenario_nat64
 scenario_privacy
 scenario_mobility
+scenario_refused_subscriber
 scenario_counters
 scenario_mtu
 stop_tandem 20
@@ -532,6 +568,17 @@ read -r mob_ids mob_down mob_more <<<"$mobility_records"
 check "IPv6 mobility: one final JSON record for the download, user session ${mob_ids:-none}, bytes_down ${mob_down:-none} >= $BIG_BYTES" \
   "records: '$mobility_records', the server saw '${MOBILITY_CLIENT:-?}'" \
   test -n "${mob_ids:-}" -a "${mob_ids:-}" = "${MOBILITY_CLIENT:-?}" -a "${mob_down:-0}" -ge "$BIG_BYTES" -a -z "${mob_more:-}"
+# (k) The refusal's record.
+refused_records=$("$PYTHON" - "$ACCOUNTING" "$REFUSED_V6" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r.get("terminal_ipv6") == sys.argv[2]:
+        print(r["end_reason"], r["service"], r["dest_ipv6"])
+PY
+)
+check "JSON accounting: the refusal of $REFUSED_V6 is a not_entitled record of web6 (${refused_records//$'\n'/; })" \
+  "records: '${refused_records//$'\n'/; }'" grep -q "^not_entitled web6 $VIP6_WEB\$" <<<"$refused_records"
 if plain_log "$TANDEM_LOG" | grep -q panicked; then fail "tandem panicked"; fi
 if [ "$FAILED" != 0 ]; then
   echo "--- tandem log (last 30 lines)"
