@@ -48,7 +48,8 @@
 # service; `ctl subscribers` lists it, curl -6 from an address of that
 # /64 is reset at once (an IPv6 RST, curl exit 7), `refused` counts it,
 # its JSON record is not_entitled, and the terminal's own /64 is still
-# served; (f) tandem stops cleanly.
+# served; `ctl subscriber add --session 2001:db8:5::/56` (a length no
+# session ID has) is refused; (f) tandem stops cleanly.
 # Prints PASS/FAIL per check and a last line "N passed, M failed".
 set -u
 
@@ -509,6 +510,15 @@ scenario_refused_subscriber() {
     pass "unentitled IPv6 subscriber: curl -6 from $REFUSED_V6 reset in $ms ms (curl $rc), refused $before -> $after"
   else
     fail "unentitled IPv6 subscriber: curl -6 from $REFUSED_V6: exit $rc after $ms ms ($err), refused $before -> $after; want a reset (7) within 2 s"
+  fi
+  # At run time as in the config: a prefix no terminal's session ID has.
+  local out
+  if out=$(ctl subscriber add --session 2001:db8:5::/56 --service web 2>&1); then
+    fail "ctl subscriber add --session 2001:db8:5::/56 was accepted: $out"
+  elif grep -q "ipv6_prefix_len" <<<"$out"; then
+    pass "ctl subscriber add --session 2001:db8:5::/56 refused: $out"
+  else
+    fail "ctl subscriber add --session 2001:db8:5::/56: '$out', want the reason (ipv6_prefix_len)"
   fi
   local code
   code=$(in_ue curl -6 --interface "$UE_V6" -sS -m 5 -o /dev/null -w '%{http_code}' "http://[$VIP6_WEB]/" 2>&1)

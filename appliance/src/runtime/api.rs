@@ -817,6 +817,13 @@ impl Control {
         external: bool,
     ) -> Answer {
         let key = subscriber_key(session, prefix)?;
+        if let SubKey::Session(sid) = key {
+            // An IPv6 prefix of another length than the terminals' session
+            // IDs would never match (as in the config file).
+            if let Some(why) = crate::config::unmatched_ipv6_prefix(&self.shared.cfg, sid) {
+                return Err(format!("'{sid}' {why}"));
+            }
+        }
         self.edit_policy(|p| {
             let e = Self::entitlement(p, &services, external)?;
             match key {

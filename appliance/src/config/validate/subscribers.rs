@@ -50,8 +50,8 @@ pub fn check(c: &Config, svc_names: &HashSet<&str>) -> Result<(), Violation> {
 /// Why an entry for session `id` could never match, when `id` is an IPv6
 /// prefix: IPv6 terminals' session IDs are their prefixes of exactly
 /// `steering.ipv6_prefix_len` bits, and only under `steering.key:
-/// SourceIp`.
-fn unmatched_ipv6_prefix(c: &Config, id: SessionId) -> Option<String> {
+/// SourceIp`. Also asked by `ctl subscriber add`.
+pub fn unmatched_ipv6_prefix(c: &Config, id: SessionId) -> Option<String> {
     let SessionIdKind::Ipv6Prefix { len, .. } = id.kind() else {
         return None;
     };
