@@ -112,14 +112,15 @@ impl Worker {
             return Verdict::Drop(budget_drop);
         }
         let mut out = [0u8; 192];
-        let written = if o.v6.is_some() {
-            // NAT64: a RST in IPv6; a refused UDP or ICMPv6 flow is
-            // dropped unanswered (no ICMPv6 unreachable written yet).
+        let written = if let Some(v6) = o.v6 {
+            // NAT64: a RST in IPv6, or an ICMPv6 unreachable (code 1,
+            // administratively prohibited) from the address the terminal
+            // addressed, quoting what fits in `out`.
             match key.proto {
-                PROTO_TCP => crate::wire::write_tcp_rst_reply_v6(f.bytes(), &mut out)
-                    .map_err(|_| crate::wire::WireError::UnsupportedProtocol),
-                _ => Err(crate::wire::WireError::UnsupportedProtocol),
+                PROTO_TCP => crate::wire::write_tcp_rst_reply_v6(f.bytes(), &mut out),
+                _ => crate::wire::write_dest_unreachable_v6(f.bytes(), &mut out, v6.dst, 1),
             }
+            .map_err(|_| crate::wire::WireError::UnsupportedProtocol)
         } else if key.proto == PROTO_TCP {
             crate::wire::write_tcp_rst_reply(f.bytes(), &mut out)
         } else {

@@ -151,7 +151,7 @@ pub fn write_neighbor_advertisement(
 /// Writes into `out` a Packet Too Big with `mtu` about the IPv6 packet in
 /// `in_frame`, from `src_ip` (our address on the link) back to the
 /// packet's source, quoting as much of the packet as keeps the ICMPv6
-/// packet within 1280 bytes (RFC 4443 2.4 c). MACs swapped, VLAN kept,
+/// packet within 1280 bytes (RFC 4443 2.4 c) and fits in `out`. MACs swapped, VLAN kept,
 /// hop limit 64. Returns the frame length.
 ///
 /// Refuses a packet from a multicast or unspecified source
@@ -163,6 +163,41 @@ pub fn write_packet_too_big(
     out: &mut [u8],
     src_ip: Ipv6Addr,
     mtu: u32,
+) -> Result<usize, Icmpv6Error> {
+    write_error_v6(in_frame, out, src_ip, Icmpv6Repr::PacketTooBig { mtu })
+}
+
+/// Writes into `out` an ICMPv6 Destination Unreachable with `code` (1:
+/// communication administratively prohibited, RFC 4443 3.1) about the
+/// IPv6 packet in `in_frame`, sent from `src_ip` back to its source,
+/// quoting as much of the packet as fits in `out` and in 1280 bytes. MACs
+/// swapped, VLAN kept, hop limit 64. Returns the frame length.
+///
+/// Refuses (RFC 4443 2.4 e) a packet from a multicast or unspecified
+/// source or to a multicast address or MAC (`NonUnicastAddress`) and an
+/// ICMPv6 error (`ErrorAboutError`).
+pub fn write_dest_unreachable_v6(
+    in_frame: &[u8],
+    out: &mut [u8],
+    src_ip: Ipv6Addr,
+    code: u8,
+) -> Result<usize, Icmpv6Error> {
+    let (_, ip) = ipv6_frame(in_frame)?;
+    let eth = EthernetFrame::new_checked(in_frame).map_err(|_| Icmpv6Error::NotPlainIpv6)?;
+    if eth.dst().is_multicast() || !is_unicast_v6(ip.dst()) {
+        return Err(Icmpv6Error::NonUnicastAddress);
+    }
+    write_error_v6(in_frame, out, src_ip, Icmpv6Repr::DestUnreachable { code })
+}
+
+/// An ICMPv6 error `repr` about the packet in `in_frame`: the checks and
+/// the frame both writers share (whether a multicast destination may be
+/// answered is the caller's check).
+fn write_error_v6(
+    in_frame: &[u8],
+    out: &mut [u8],
+    src_ip: Ipv6Addr,
+    repr: Icmpv6Repr,
 ) -> Result<usize, Icmpv6Error> {
     let (l3, ip) = ipv6_frame(in_frame)?;
     if !is_unicast_v6(ip.src()) {
@@ -180,7 +215,10 @@ pub fn write_packet_too_big(
         }
     }
     let quoted = ip.packet();
-    let room = IPV6_MIN_MTU - IPV6_HEADER_LEN - ICMPV6_HEADER_LEN;
+    let room = (IPV6_MIN_MTU - IPV6_HEADER_LEN - ICMPV6_HEADER_LEN).min(
+        out.len()
+            .saturating_sub(l3 + IPV6_HEADER_LEN + ICMPV6_HEADER_LEN),
+    );
     let quoted = &quoted[..quoted.len().min(room)];
     let icmp_len = ICMPV6_HEADER_LEN + quoted.len();
     let frame_len = l3 + IPV6_HEADER_LEN + icmp_len;
@@ -196,7 +234,7 @@ pub fn write_packet_too_big(
         .map_err(|_| Icmpv6Error::BufferTooSmall)?;
     let message = &mut out[l3 + IPV6_HEADER_LEN..];
     message[ICMPV6_HEADER_LEN..].copy_from_slice(quoted);
-    Icmpv6Repr::PacketTooBig { mtu }.emit(message, src_ip, dst_ip)?;
+    repr.emit(message, src_ip, dst_ip)?;
     Ok(frame_len)
 }
 

@@ -260,3 +260,46 @@ fn a_refused_ipv6_syn_gets_a_rst_ack_byte_for_byte() {
         Err(Icmpv6Error::NonUnicastAddress)
     );
 }
+
+#[test]
+fn a_refused_ipv6_datagram_gets_an_administratively_prohibited_quoting_it() {
+    let (client, vip) = (v6("2001:db8:3::66"), v6("2001:db8:9::53"));
+    let mut udp = vec![0x14, 0xe9, 0, 53, 0, 9, 0, 0, b'q'];
+    let csum = slow_l4_checksum_v6(client, vip, 17, &udp);
+    udp[6..8].copy_from_slice(&csum.to_be_bytes());
+    let frame = ipv6_frame(Some(7), client, vip, 17, 64, &udp);
+    let mut out = [0u8; 192];
+    let n = write_dest_unreachable_v6(&frame, &mut out, vip, 1).unwrap();
+    let message = icmpv6_message(vip, client, 1, 1, 0, &frame[18..]);
+    let mut want = ipv6_frame(Some(7), vip, client, 58, 64, &message);
+    EthernetFrame::new_unchecked(&mut want[..18]).swap_addresses();
+    assert_eq!(&out[..n], &want[..]);
+
+    // A long packet: as much as fits in `out`.
+    let long = ipv6_frame(None, client, vip, 17, 64, &[0u8; 600]);
+    let n = write_dest_unreachable_v6(&long, &mut out, vip, 1).unwrap();
+    assert_eq!(n, 192);
+    assert!(l4_verifies(&out[..n], 14));
+
+    // Never to a multicast group, nor about an ICMPv6 error.
+    let group = v6("ff02::1");
+    assert_eq!(
+        write_dest_unreachable_v6(
+            &ipv6_frame(None, client, group, 17, 64, &udp),
+            &mut out,
+            vip,
+            1
+        ),
+        Err(Icmpv6Error::NonUnicastAddress)
+    );
+    let error = icmpv6_message(client, vip, 1, 4, 0, b"quoted");
+    assert_eq!(
+        write_dest_unreachable_v6(
+            &ipv6_frame(None, client, vip, 58, 64, &error),
+            &mut out,
+            vip,
+            1
+        ),
+        Err(Icmpv6Error::ErrorAboutError)
+    );
+}

@@ -308,8 +308,8 @@ fn a_listing_shows_a_nat64_user_sessions_ipv6_ends() {
 /// A subscriber entry for the terminal's /64 that does not name the IPv6
 /// VIP's service: the SYN is refused with an IPv6 RST|ACK back to the
 /// terminal, a `not_entitled` final record names its IPv6 ends and the
-/// SYN's length, and no user session opens; a refused UDP flow is dropped
-/// unanswered. Another /64 is served.
+/// SYN's length, and no user session opens; a refused UDP flow gets an
+/// ICMPv6 administratively prohibited. Another /64 is served.
 #[test]
 fn an_unentitled_ipv6_subscriber_is_refused_with_an_ipv6_rst() {
     use crate::event::{EndReason, Event, Ipv6Ends};
@@ -352,9 +352,27 @@ fn an_unentitled_ipv6_subscriber_is_refused_with_an_ipv6_rst() {
     assert_eq!((r.terminal_port, r.bytes_up), (40000, 40 + 20));
     assert_eq!(r.terminal_ip, Ipv4Addr::UNSPECIFIED);
 
+    // UDP: an ICMPv6 unreachable, administratively prohibited, from the
+    // address the terminal addressed, quoting its packet.
     let q = summed6(udp_l4(5353, 53, b"q"), 6, TERMINAL, DNS_VIP6, 17);
-    let (v, _) = lab.up(ACC, &frame6(up_macs(), TERMINAL, DNS_VIP6, 17, HOP, 0, &q));
-    assert_eq!(v, Verdict::Drop(DropReason::NotEntitled));
+    let query = frame6(up_macs(), TERMINAL, DNS_VIP6, 17, HOP, 0, &q);
+    let (v, out) = lab.up(ACC, &query);
+    assert_eq!(v, Verdict::Forward(ACC));
+    let unreachable =
+        crate::wire::testutil_v6::icmpv6_message(DNS_VIP6, TERMINAL, 1, 1, 0, &query[14..]);
+    assert_eq!(
+        out,
+        frame6(
+            (port_mac(ACC), UE_MAC),
+            DNS_VIP6,
+            TERMINAL,
+            58,
+            64,
+            0,
+            &unreachable
+        )
+    );
+    assert_eq!(lab.live(), 0);
 
     let other = Ipv6Addr::new(0x2001, 0xdb8, 0x78, 1, 0, 0, 0, 1);
     let syn6 = summed6(tcp_l4(40000, 80, 7000, 0, 0x02, b""), 16, other, VIP6, 6);
