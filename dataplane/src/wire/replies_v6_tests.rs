@@ -188,6 +188,33 @@ proptest! {
         let mut copy = bytes.clone();
         let _ = turn_into_echo_reply_v6(&mut copy);
     }
+
+    /// The refusal writers on any IPv6 TCP or UDP frame: no panic, and
+    /// whatever they write carries a checksum computed from scratch.
+    #[test]
+    fn refusals_carry_good_checksums(
+        payload in proptest::collection::vec(any::<u8>(), 0..120),
+        next in prop_oneof![Just(6u8), Just(17u8), Just(58u8), any::<u8>()],
+        vlan in proptest::option::of(0u16..4096),
+        out_len in 0usize..200,
+    ) {
+        let (client, vip) = (v6("2001:db8:3::66"), v6("2001:db8:9::80"));
+        let frame = ipv6_frame(vlan, client, vip, next, 64, &payload);
+        let l3 = if vlan.is_some() { 18 } else { 14 };
+        let mut out = vec![0u8; out_len];
+        if let Ok(n) = write_tcp_rst_reply_v6(&frame, &mut out) {
+            let ip = Ipv6Packet::new_checked(&out[l3..n]).unwrap();
+            let mut tcp = ip.payload().to_vec();
+            let stored = u16::from_be_bytes([tcp[16], tcp[17]]);
+            tcp[16] = 0;
+            tcp[17] = 0;
+            prop_assert_eq!(stored, slow_l4_checksum_v6(vip, client, 6, &tcp));
+        }
+        if let Ok(n) = write_dest_unreachable_v6(&frame, &mut out, vip, 1) {
+            prop_assert!(l4_verifies(&out[..n], l3));
+            prop_assert!(n <= out_len);
+        }
+    }
 }
 
 /// A TCP header (20 bytes) with its IPv6 checksum computed from scratch.
