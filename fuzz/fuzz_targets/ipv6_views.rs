@@ -5,16 +5,18 @@
 //!
 //! The bytes are read as an IPv6 packet, as an ICMPv6 message and as an
 //! Ethernet frame handed to the answer builders (echo reply, Neighbor
-//! Advertisement, Packet Too Big).
+//! Advertisement, Packet Too Big, and the refusals: TCP RST, destination
+//! unreachable).
 
 #![no_main]
 
 use dataplane::wire::checksum::l4_verifies_v6;
 use dataplane::wire::{
-    turn_into_echo_reply_v6, write_neighbor_advertisement, write_packet_too_big, EthernetFrame,
-    Icmpv6Packet, Icmpv6Repr, Ipv6Packet, Ipv6Repr, MacAddr, NdOptions, ICMPV6_ECHO_REPLY,
-    ICMPV6_NEIGHBOR_ADVERT, ICMPV6_PACKET_TOO_BIG, IPV6_HEADER_LEN, IPV6_MIN_MTU,
-    MAX_EXTENSION_HEADERS, PROTO_ICMPV6,
+    turn_into_echo_reply_v6, write_dest_unreachable_v6, write_neighbor_advertisement,
+    write_packet_too_big, write_tcp_rst_reply_v6, EthernetFrame, Icmpv6Packet, Icmpv6Repr,
+    Ipv6Packet, Ipv6Repr, MacAddr, NdOptions, TcpFlags, TcpSegment, ICMPV6_DEST_UNREACHABLE,
+    ICMPV6_ECHO_REPLY, ICMPV6_NEIGHBOR_ADVERT, ICMPV6_PACKET_TOO_BIG, IPV6_HEADER_LEN,
+    IPV6_MIN_MTU, MAX_EXTENSION_HEADERS, PROTO_ICMPV6, PROTO_TCP, TCP_HEADER_LEN,
 };
 use libfuzzer_sys::fuzz_target;
 use std::net::Ipv6Addr;
@@ -28,6 +30,7 @@ fuzz_target!(|data: &[u8]| {
     icmpv6(data, SRC, OUR_IP);
     let _ = NdOptions::parse(data);
     answers(data);
+    refusals(data);
     if let Some(rest) = data.get(14..) {
         ipv6(rest);
     }
@@ -132,6 +135,31 @@ fn answers(data: &[u8]) {
         assert!(len - l3 <= IPV6_MIN_MTU, "PTB longer than 1280");
         let icmp = Icmpv6Packet::new_checked(ip.payload()).expect("PTB parses");
         assert_eq!(icmp.msg_type(), ICMPV6_PACKET_TOO_BIG);
+        assert!(l4_verifies_v6(
+            ip.src(),
+            ip.dst(),
+            PROTO_ICMPV6,
+            ip.payload()
+        ));
+    }
+}
+
+/// The refusals of a NAT64 flow: a RST is one TCP header that verifies
+/// and never answers a RST; an unreachable verifies and fits in `out`.
+fn refusals(data: &[u8]) {
+    let mut out = [0u8; 192];
+    if let Ok(len) = write_tcp_rst_reply_v6(data, &mut out) {
+        let (ip, l3) = l3_of(&out[..len]);
+        assert_eq!(len, l3 + IPV6_HEADER_LEN + TCP_HEADER_LEN);
+        assert_eq!(ip.next_header(), PROTO_TCP);
+        assert!(l4_verifies_v6(ip.src(), ip.dst(), PROTO_TCP, ip.payload()));
+        let rst = TcpSegment::new_checked(ip.payload()).expect("RST parses");
+        assert!(rst.flags().contains(TcpFlags::RST));
+    }
+    if let Ok(len) = write_dest_unreachable_v6(data, &mut out, OUR_IP, 1) {
+        let (ip, _) = l3_of(&out[..len]);
+        let icmp = Icmpv6Packet::new_checked(ip.payload()).expect("unreachable parses");
+        assert_eq!(icmp.msg_type(), ICMPV6_DEST_UNREACHABLE);
         assert!(l4_verifies_v6(
             ip.src(),
             ip.dst(),

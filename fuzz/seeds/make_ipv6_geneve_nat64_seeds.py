@@ -24,6 +24,7 @@ put("ipv6_views", "ns-dad-vlan", raw(Ether(src=A, dst="33:33:ff:00:00:0a")/Dot1Q
 put("ipv6_views", "ext-chain-frag-udp", raw(eth6()/IPv6(src=T, dst=US)/IPv6ExtHdrHopByHop()/IPv6ExtHdrDestOpt()/IPv6ExtHdrRouting(segleft=0)/IPv6ExtHdrFragment(id=0xbeef, m=1, offset=0)/UDP(sport=40000, dport=53)/Raw(b"q"*16)))
 put("ipv6_views", "big-udp-for-ptb", raw(eth6()/IPv6(src=T, dst=S6)/UDP(sport=40000, dport=443)/Raw(b"x"*1400)))
 put("ipv6_views", "unreach-quote", raw(eth6()/IPv6(src=US, dst=T)/ICMPv6DestUnreach(code=4)/IPv6(src=T, dst=US)/UDP(sport=1, dport=2)/Raw(b"abc")))
+put("ipv6_views", "syn-to-refuse", raw(eth6()/Dot1Q(vlan=7)/IPv6(src=T, dst=US)/TCP(sport=40000, dport=80, flags="S", seq=7000)))
 put("ipv6_views", "later-fragment-tcp", raw(eth6()/IPv6(src=T, dst=US, nh=44)/IPv6ExtHdrFragment(nh=6, id=9, offset=100, m=0)/Raw(b"\x00"*24)))
 
 # geneve_decap: selector byte, then the frame

@@ -8,6 +8,9 @@
 #   TANDEM_BIN=path ipv6.sh     use that binary
 #   E2E_KEEP=1 ...              keep the temp dir (logs, config, capture)
 #
+# Tandem runs two workers (gateways), so "the same gateway" below is a
+# choice between two.
+#
 # Checks: (a) `ping -6` of the access port's IPv6 address answers, the
 # kernel having resolved it through Neighbor Discovery: its neighbour entry
 # holds the port's MAC, and the advertisement on the wire has the
@@ -29,7 +32,24 @@
 # iperf3 through the prefix; `ctl stats` counts no NAT64 drop; the JSON
 # accounting records of those user sessions (final ones, written as
 # tandem stops) carry the terminal's IPv6 address and the IPv6 VIP or
-# prefix address; (f) tandem stops cleanly.
+# prefix address; (i) privacy addresses keep the session: after a
+# fetch through NAT64 from $UE_V6 the terminal takes a random interface
+# identifier in its /64 and fetches from it: `ctl sessions` shows the one
+# session `2001:db8:1::/64` on the same gateway before and after, and
+# `ctl user-sessions --session 2001:db8:1::/64` holds the user sessions of
+# both addresses (as `[address]:port`) on that gateway; (j) mobility
+# mid-download: a 60 MB download through the IPv6 VIP (curl -6, 10 MB/s)
+# while the terminal's route moves from acc0 to acc1 (which has an IPv6
+# address for it) completes with all its bytes, its data arriving on acc0
+# then acc1, as one user session (`ctl user-sessions` before and after the
+# move: one, the same gateway port, the one the server saw; one final JSON
+# record, bytes_down >= 60 MB); (k) an unentitled IPv6 subscriber: a
+# subscriber entry `session: "2001:db8:3::/64"` without the IPv6 VIP's
+# service; `ctl subscribers` lists it, curl -6 from an address of that
+# /64 is reset at once (an IPv6 RST, curl exit 7), `refused` counts it,
+# its JSON record is not_entitled, and the terminal's own /64 is still
+# served; `ctl subscriber add --session 2001:db8:5::/56` (a length no
+# session ID has) is refused; (f) tandem stops cleanly.
 # Prints PASS/FAIL per check and a last line "N passed, M failed".
 set -u
 
@@ -54,8 +74,18 @@ CTL_SOCKET="$WORKDIR/ctl.sock"
 ACCOUNTING="$WORKDIR/accounting.jsonl"
 
 ACC0_V6=2001:db8:1::1
+ACC1_V6=2001:db8:2::1
 UE_V6=2001:db8:1::100
 UE_V6_OTHER_IID=2001:db8:1::beef:1
+# A privacy address (RFC 8981) of the same /64: a random-looking
+# interface identifier.
+UE_V6_PRIVACY=2001:db8:1:0:5c3a:91d7:e27b:4f10
+# The terminal's address on acc1's link (the route's next hop is on it).
+UE_V6_ACC1=2001:db8:2::100
+# A terminal whose /64 has a subscriber entry without the IPv6 VIP's
+# service.
+REFUSED_V6=2001:db8:3::66
+REFUSED_V6_SESSION=2001:db8:3::/64
 UE_PREFIX_SESSION=2001:db8:1::/64
 ELSEWHERE_V6=2001:db8:9::1
 ACC0_MTU=1400
@@ -63,6 +93,18 @@ VIP6_WEB=2001:db8:9::80
 NAT64_PREFIX=64:ff9b::
 EXT_V6="${NAT64_PREFIX}$EXT_IP"
 IPERF_PORT=5201
+# Terminal ports of the privacy-address requests and of the long download.
+PORT_PRIVACY_A=40301
+PORT_PRIVACY_B=40302
+PORT_MOBILITY=40303
+# The download through NAT64 that moves from acc0 to acc1: size and client
+# rate (about 6 s); the route moves after MOBILITY_MOVE_S seconds.
+BIG_BYTES=60000000
+MOBILITY_RATE=${E2E_MOBILITY_RATE:-10M}
+MOBILITY_MOVE_S=2
+
+# Two workers sharing CPU 1 (see write_config).
+EAL_LCORES="0@0,1@1,2@1"
 
 DPDK_PREFIXES=("$FILE_PREFIX")
 CTL_SOCKETS=("$CTL_SOCKET")
@@ -73,15 +115,24 @@ write_config() {
 (
 $(tap_eal_section)
     ports: [
-        (name: "acc0", device: "net_tap0", role: Access, addresses: ["$ACC0_GW/24", "$ACC0_V6/64"], mtu: Some($ACC0_MTU)),
-        (name: "acc1", device: "net_tap1", role: Access, addresses: ["$ACC1_GW/24"]),
-        (name: "srv0", device: "net_tap2", role: Server, addresses: ["10.2.0.1/24"]),
-        (name: "ext0", device: "net_tap3", role: External, addresses: ["$EXT_GW/24"]),
+        (name: "acc0", device: "net_tap0", role: Access, addresses: ["$ACC0_GW/24", "$ACC0_V6/64"], mtu: Some($ACC0_MTU), rx_queues: 3),
+        (name: "acc1", device: "net_tap1", role: Access, addresses: ["$ACC1_GW/24", "$ACC1_V6/64"], rx_queues: 3),
+        (name: "srv0", device: "net_tap2", role: Server, addresses: ["10.2.0.1/24"], rx_queues: 3),
+        (name: "ext0", device: "net_tap3", role: External, addresses: ["$EXT_GW/24"], rx_queues: 3),
     ],
+    // Two gateways (as conf/laptop.ron: worker w polls queue w, worker 0
+    // also the control plane's queue 2), so that "the same gateway" can
+    // differ.
     workers: [
-        (lcore: 1, poll: [(port: "acc0"), (port: "acc1"), (port: "srv0"), (port: "ext0")]),
+        (lcore: 1, poll: [
+            (port: "acc0", queue: 0), (port: "acc1", queue: 0), (port: "srv0", queue: 0), (port: "ext0", queue: 0),
+            (port: "acc0", queue: 2), (port: "acc1", queue: 2), (port: "srv0", queue: 2), (port: "ext0", queue: 2),
+        ]),
+        (lcore: 2, poll: [
+            (port: "acc0", queue: 1), (port: "acc1", queue: 1), (port: "srv0", queue: 1), (port: "ext0", queue: 1),
+        ]),
     ],
-    mempool: (mbufs: 16383),
+    mempool: (mbufs: 32767),
     idle: (busy_poll: false, max_sleep_us: 500),
     gateway: (addresses: ["${GATEWAY_IPS[0]}"], port_range: (1024, 65535), user_sessions_per_worker: 4096),
     services: [
@@ -96,6 +147,7 @@ $(tap_eal_section)
         ]),
     ],
     nat64: (prefix: "$NAT64_PREFIX/96"),
+    subscribers: (entries: [(session: "$REFUSED_V6_SESSION", services: ["web"])]),
     accounting: (json: (path: "$ACCOUNTING")),
     api: (socket: "$CTL_SOCKET"),
 )
@@ -258,8 +310,11 @@ scenario_prefix_session() {
   local first second
   wait_for 5 test -n "$(v6_sessions)"
   first=$(v6_sessions)
-  if [ "$first" = "$UE_PREFIX_SESSION 0" ]; then pass "ctl sessions: $UE_V6's pings pinned session $first"; else
-    fail "ctl sessions after $UE_V6's pings: '$first', want '$UE_PREFIX_SESSION 0'"; fi
+  if [ "$first" = "$UE_PREFIX_SESSION 0" ] || [ "$first" = "$UE_PREFIX_SESSION 1" ]; then
+    pass "ctl sessions: $UE_V6's pings pinned session $first"
+  else
+    fail "ctl sessions after $UE_V6's pings: '$first', want '$UE_PREFIX_SESSION GATEWAY'"
+  fi
   # The terminal takes another interface identifier in the same /64.
   in_ue ip -6 addr add "$UE_V6_OTHER_IID/64" dev "$IF_ACC0" nodad || { fail "could not add $UE_V6_OTHER_IID"; return; }
   local before
@@ -332,6 +387,144 @@ scenario_nat64() {
   if [ -z "$drops" ]; then pass "ctl stats: no nat64_* drop"; else fail "ctl stats: NAT64 drops $drops"; fi
 }
 
+# The user sessions of the terminal's prefix session whose terminal is
+# an IPv6 address, one "TERMINAL WORKER GATEWAY STATE" a line (`ctl --json
+# user-sessions --session PREFIX`).
+v6_user_sessions() {
+  ctl --json user-sessions --session "$UE_PREFIX_SESSION" | "$PYTHON" -c '
+import json, sys
+for u in json.load(sys.stdin):
+    if u["terminal"].startswith("["):
+        print(u["terminal"], u["worker"], u["gateway"], u["state"], u["session"])'
+}
+
+# (i) A privacy address keeps the session: the terminal fetches through
+# NAT64 from $UE_V6, takes a new random interface identifier in its /64
+# and fetches from that; ctl shows one session, on the same gateway,
+# holding the user sessions of both addresses.
+scenario_privacy() {
+  local code before after hdr="$WORKDIR/privacy.headers" client
+  code=$(in_ue curl -6 --interface "$UE_V6" --local-port "$PORT_PRIVACY_A" -sS -m 5 -o /dev/null \
+    -w '%{http_code}' "http://[$VIP6_WEB]/" 2>&1)
+  before=$(v6_sessions)
+  in_ue ip -6 addr add "$UE_V6_PRIVACY/64" dev "$IF_ACC0" nodad || { fail "could not add $UE_V6_PRIVACY"; return; }
+  code="$code $(in_ue curl -6 --interface "$UE_V6_PRIVACY" --local-port "$PORT_PRIVACY_B" -sS -m 5 -D "$hdr" \
+    -o /dev/null -w '%{http_code}' "http://[$VIP6_WEB]/" 2>&1)"
+  client=$(tr -d '\r' <"$hdr" 2>/dev/null | sed -n 's/^X-Client: //p')
+  if [ "$code" = "200 200" ] && [ "${client%:*}" = "${GATEWAY_IPS[0]}" ]; then
+    pass "privacy address: curl -6 from $UE_V6 and from $UE_V6_PRIVACY both 200 (the server saw $client)"
+  else
+    fail "privacy address: curl -6 from $UE_V6 / $UE_V6_PRIVACY: '$code', the server saw '$client'"
+  fi
+  after=$(v6_sessions)
+  local gw=${before##* }
+  if [ "$(wc -l <<<"$before")" = 1 ] && [ "${before% *}" = "$UE_PREFIX_SESSION" ] && [ "$after" = "$before" ]; then
+    pass "privacy address: ctl sessions shows one session $UE_PREFIX_SESSION on gateway $gw before and after"
+  else
+    fail "privacy address: ctl sessions before '$before', after '$after', want one '$UE_PREFIX_SESSION GATEWAY'"
+  fi
+  local us want_a want_b
+  us=$(v6_user_sessions)
+  want_a="[$UE_V6]:$PORT_PRIVACY_A $gw "
+  want_b="[$(ipaddr_v6 "$UE_V6_PRIVACY")]:$PORT_PRIVACY_B $gw "
+  if grep -qF -- "$want_a" <<<"$us" && grep -qF -- "$want_b" <<<"$us"; then
+    pass "privacy address: ctl user-sessions --session $UE_PREFIX_SESSION holds both, on gateway $gw: $(grep -F -e "$want_a" -e "$want_b" <<<"$us" | cut -d' ' -f1,3 | tr '\n' ' ')"
+  else
+    fail "privacy address: ctl user-sessions of $UE_PREFIX_SESSION: '${us//$'\n'/; }', want '$want_a...' and '$want_b...'"
+  fi
+  if ctl user-sessions | grep -qF "[$(ipaddr_v6 "$UE_V6_PRIVACY")]:$PORT_PRIVACY_B"; then
+    pass "ctl user-sessions (table) names the terminal [$(ipaddr_v6 "$UE_V6_PRIVACY")]:$PORT_PRIVACY_B"
+  else
+    fail "ctl user-sessions (table) lacks [$UE_V6_PRIVACY]:$PORT_PRIVACY_B: $(ctl user-sessions 2>&1 | head -5 | tr '\n' ' ')"
+  fi
+}
+
+rx_bytes() { in_ue cat "/sys/class/net/$1/statistics/rx_bytes"; }
+
+# The download's user session as ctl lists it: "WORKER GATEWAY" lines.
+mobility_user_session() {
+  v6_user_sessions | awk -v t="[$UE_V6]:$PORT_MOBILITY" '$1 == t { print $2, $3 }'
+}
+
+# (j) Mobility mid-download: the terminal downloads from an IPv4 web
+# server through the IPv6 VIP while its route moves from acc0 to acc1;
+# the download completes, as one user session on one gateway port.
+scenario_mobility() {
+  local d="$WORKDIR/mobility"
+  mkdir -p "$d"
+  in_ue sysctl -qw "net.ipv6.conf.$IF_ACC1.disable_ipv6=0" || { fail "could not enable IPv6 on $IF_ACC1"; return; }
+  in_ue ip -6 addr add "$UE_V6_ACC1/64" dev "$IF_ACC1" nodad || { fail "could not add $UE_V6_ACC1"; return; }
+  local net6="${VIP6_WEB%::80}::/64" a0 b0 a1 b1 a2 b2 us_before us_after
+  a0=$(rx_bytes "$IF_ACC0")
+  b0=$(rx_bytes "$IF_ACC1")
+  bg_client ip netns exec "$NS_UE" curl -6 --interface "$UE_V6" --local-port "$PORT_MOBILITY" -sS -m 60 \
+    --limit-rate "$MOBILITY_RATE" -D "$d/headers" -o /dev/null \
+    -w '%{size_download} %{http_code}' "http://[$VIP6_WEB]/big?n=$BIG_BYTES" >"$d/result" 2>"$d/err"
+  local pid=$LAST_PID
+  sleep 1
+  us_before=$(mobility_user_session)
+  sleep $((MOBILITY_MOVE_S - 1))
+  a1=$(rx_bytes "$IF_ACC0")
+  b1=$(rx_bytes "$IF_ACC1")
+  in_ue ip -6 route replace "$net6" via "$ACC1_V6" dev "$IF_ACC1" || fail "could not move the route to $IF_ACC1"
+  sleep 1
+  us_after=$(mobility_user_session)
+  local rc=0
+  bg_wait "$pid" || rc=$?
+  a2=$(rx_bytes "$IF_ACC0")
+  b2=$(rx_bytes "$IF_ACC1")
+  in_ue ip -6 route replace "$net6" via "$ACC0_V6" dev "$IF_ACC0"
+  local size code server requests
+  read -r size code <"$d/result"
+  server=$(tr -d '\r' <"$d/headers" | sed -n 's/^X-Server: //p')
+  requests=$(grep -c " /big?n=$BIG_BYTES\$" "$WORKDIR/srv-requests.log")
+  check "IPv6 mobility: the download through NAT64 completes after the move ($size bytes, HTTP $code, one request on $server)" \
+    "curl exit $rc, $(cat "$d/err"), $requests requests in the server log" \
+    test "$rc" = 0 -a "${size:-0}" = "$BIG_BYTES" -a "${code:-0}" = 200 -a "$requests" = 1
+  local mb_a=$(((a1 - a0) / 1000000)) mb_b_before=$(((b1 - b0) / 1000000)) mb_b=$(((b2 - b1) / 1000000)) mb_a_after=$(((a2 - a1) / 1000000))
+  check "IPv6 mobility: data came via acc0 first (${mb_a} MB), then acc1 (${mb_b} MB)" \
+    "acc0 before the move ${mb_a} MB, acc1 before ${mb_b_before} MB, acc0 after ${mb_a_after} MB, acc1 after ${mb_b} MB" \
+    test "$mb_a" -ge 5 -a "$mb_b" -ge 5 -a "$mb_b_before" = 0
+  MOBILITY_CLIENT=$(tr -d '\r' <"$d/headers" | sed -n 's/^X-Client: //p')
+  check "IPv6 mobility: ctl user-sessions shows one user session for [$UE_V6]:$PORT_MOBILITY before and after the move (gateway ${us_after#* }, the server saw ${MOBILITY_CLIENT:-?})" \
+    "before '${us_before//$'\n'/; }', after '${us_after//$'\n'/; }'" \
+    test -n "$us_before" -a "$us_before" = "$us_after" -a "$(wc -l <<<"$us_after")" = 1 -a "${us_after#* }" = "${MOBILITY_CLIENT:-?}"
+}
+
+# (k) An IPv6 subscriber that is not entitled: $REFUSED_V6's /64 has an
+# entry naming only the IPv4 service, so its request through the IPv6 VIP
+# is reset at once and counted; the other /64 is still served.
+scenario_refused_subscriber() {
+  if ctl subscribers | grep -qF "$REFUSED_V6_SESSION"; then pass "ctl subscribers lists the entry $REFUSED_V6_SESSION"; else
+    fail "ctl subscribers lacks $REFUSED_V6_SESSION: $(ctl subscribers 2>&1 | tr '\n' ' ')"; fi
+  in_ue ip -6 addr add "$REFUSED_V6/64" dev "$IF_ACC0" nodad || { fail "could not add $REFUSED_V6"; return; }
+  local before rc=0 err start ms
+  before=$(stat_of worker refused)
+  start=$(date +%s%N)
+  err=$(in_ue curl -6 --interface "$REFUSED_V6" -sS -m 5 -o /dev/null "http://[$VIP6_WEB]/" 2>&1) || rc=$?
+  ms=$((($(date +%s%N) - start) / 1000000))
+  local after
+  after=$(stat_of worker refused)
+  # curl 7: connection refused (the RST answered the SYN).
+  if [ "$rc" = 7 ] && [ "$ms" -lt 2000 ] && [ "$after" -gt "$before" ]; then
+    pass "unentitled IPv6 subscriber: curl -6 from $REFUSED_V6 reset in $ms ms (curl $rc), refused $before -> $after"
+  else
+    fail "unentitled IPv6 subscriber: curl -6 from $REFUSED_V6: exit $rc after $ms ms ($err), refused $before -> $after; want a reset (7) within 2 s"
+  fi
+  # At run time as in the config: a prefix no terminal's session ID has.
+  local out
+  if out=$(ctl subscriber add --session 2001:db8:5::/56 --service web 2>&1); then
+    fail "ctl subscriber add --session 2001:db8:5::/56 was accepted: $out"
+  elif grep -q "ipv6_prefix_len" <<<"$out"; then
+    pass "ctl subscriber add --session 2001:db8:5::/56 refused: $out"
+  else
+    fail "ctl subscriber add --session 2001:db8:5::/56: '$out', want the reason (ipv6_prefix_len)"
+  fi
+  local code
+  code=$(in_ue curl -6 --interface "$UE_V6" -sS -m 5 -o /dev/null -w '%{http_code}' "http://[$VIP6_WEB]/" 2>&1)
+  check "the other /64 ($UE_V6) is still served through the IPv6 VIP (HTTP $code)" "got '$code'" test "$code" = 200
+}
+
 # (d) The counters.
 scenario_counters() {
   local n
@@ -362,6 +555,9 @@ scenario_ipv4
 scenario_refused
 scenario_prefix_session
 scenario_nat64
+scenario_privacy
+scenario_mobility
+scenario_refused_subscriber
 scenario_counters
 scenario_mtu
 stop_tandem 20
@@ -382,6 +578,35 @@ for want in "$UE_V6->$VIP6_WEB/web6/tcp" "$UE_V6->$(ipaddr_v6 "$EXT_V6")/externa
   if grep -qF -- "$want" <<<"$nat64_records"; then pass "JSON accounting: a record $want"; else
     fail "JSON accounting: no record $want in '$nat64_records'"; fi
 done
+# (j) The moved download is one user session in the records, all bytes
+# counted, under the gateway port the server saw.
+mobility_records=$("$PYTHON" - "$ACCOUNTING" "$UE_V6" "$PORT_MOBILITY" <<'PY'
+import json, sys
+ids, down = set(), []
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r.get("terminal_ipv6") == sys.argv[2] and r["terminal_port"] == int(sys.argv[3]):
+        ids.add(r["user_session_id"])
+        if r["kind"] == "final":
+            down.append(r["bytes_down"])
+print(" ".join(sorted(ids)), " ".join(map(str, down)))
+PY
+)
+read -r mob_ids mob_down mob_more <<<"$mobility_records"
+check "IPv6 mobility: one final JSON record for the download, user session ${mob_ids:-none}, bytes_down ${mob_down:-none} >= $BIG_BYTES" \
+  "records: '$mobility_records', the server saw '${MOBILITY_CLIENT:-?}'" \
+  test -n "${mob_ids:-}" -a "${mob_ids:-}" = "${MOBILITY_CLIENT:-?}" -a "${mob_down:-0}" -ge "$BIG_BYTES" -a -z "${mob_more:-}"
+# (k) The refusal's record.
+refused_records=$("$PYTHON" - "$ACCOUNTING" "$REFUSED_V6" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r.get("terminal_ipv6") == sys.argv[2]:
+        print(r["end_reason"], r["service"], r["dest_ipv6"])
+PY
+)
+check "JSON accounting: the refusal of $REFUSED_V6 is a not_entitled record of web6 (${refused_records//$'\n'/; })" \
+  "records: '${refused_records//$'\n'/; }'" grep -q "^not_entitled web6 $VIP6_WEB\$" <<<"$refused_records"
 if plain_log "$TANDEM_LOG" | grep -q panicked; then fail "tandem panicked"; fi
 if [ "$FAILED" != 0 ]; then
   echo "--- tandem log (last 30 lines)"

@@ -68,12 +68,13 @@ ctl() { "$TANDEM" ctl --socket "$CTL_SOCKET" "$@"; }
 stat_of() { ctl --json stats | "$PYTHON" "$E2E_DIR/stats.py" "$@"; }
 
 # The eal section of a config with this run's four taps (access 0 and 1,
-# server, external) on two lcores without hugepages, for a config heredoc:
-# a line "$(tap_eal_section)" right after the opening "(".
+# server, external) on two lcores (EAL_LCORES, if set, instead) without
+# hugepages, for a config heredoc: a line "$(tap_eal_section)" right after
+# the opening "(".
 tap_eal_section() {
   cat <<EAL
     eal: (
-        lcores: "0@0,1@1",
+        lcores: "${EAL_LCORES:-0@0,1@1}",
         main_lcore: 0,
         no_huge: true,
         memory_mb: 256,

@@ -13,6 +13,7 @@ mod table_memory;
 mod validate;
 
 pub use schema::*;
+pub use validate::unmatched_ipv6_prefix;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

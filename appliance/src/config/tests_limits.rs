@@ -180,3 +180,56 @@ fn a_type_bitrate_limit_reaches_the_classifier_and_allocates_meters() {
         "check-config counts the meters"
     );
 }
+
+/// An IPv6 terminal's subscriber entry is its prefix session ID: the
+/// entry matches every address of the prefix (a terminal that rotates its
+/// interface identifier stays the same subscriber); an entry of another
+/// length than `steering.ipv6_prefix_len` could never match and is
+/// refused where it is written.
+#[test]
+fn an_ipv6_prefix_subscriber_entry_matches_its_terminals_or_is_refused() {
+    use dataplane::tier1::{session_id_v6, Ipv6SessionPrefix, SessionKeyMode};
+    use std::net::Ipv6Addr;
+    let v6_entry = "(prefix: \"10.8.1.0/24\", limits: (max_user_sessions: 5)),\n            \
+         (session: \"2001:db8:3::/64\", limits: (max_user_sessions: 7)),";
+    let text = GOOD.replace(
+        "(prefix: \"10.8.1.0/24\", limits: (max_user_sessions: 5)),",
+        v6_entry,
+    );
+    let c = parse(Path::new("t.ron"), &text).unwrap();
+    let subs = crate::plan::subscribers(&c);
+    let sid = |a: &str| {
+        let a: Ipv6Addr = a.parse().unwrap();
+        session_id_v6(SessionKeyMode::SourceIp, a, Ipv6SessionPrefix::P64)
+            .unwrap()
+            .0
+    };
+    for terminal in ["2001:db8:3::66", "2001:db8:3:0:5c3a:91d7:e27b:4f10"] {
+        let e = subs.lookup(sid(terminal), std::net::Ipv4Addr::UNSPECIFIED);
+        assert_eq!(e.limits.max_live, Some(7), "{terminal}");
+    }
+    let other = subs.lookup(sid("2001:db8:4::66"), std::net::Ipv4Addr::UNSPECIFIED);
+    assert_eq!(other.limits.max_live, Some(100));
+
+    let e = err(&text.replace("2001:db8:3::/64", "2001:db8:3::/56"));
+    assert_eq!((e.line, e.column), (21, 23), "{e}");
+    assert!(
+        e.message.contains("/56 prefix") && e.message.contains("ipv6_prefix_len"),
+        "{e}"
+    );
+    // With /56 session prefixes the /56 entry is the right one.
+    let c = parse(
+        Path::new("t.ron"),
+        &text.replace("2001:db8:3::/64", "2001:db8:3::/56").replace(
+            "learned_pins_per_s: 100)",
+            "learned_pins_per_s: 100, ipv6_prefix_len: 56)",
+        ),
+    );
+    assert!(c.is_ok(), "{:?}", c.err());
+    let e = err(&text.replace(
+        "learned_pins_per_s: 100)",
+        "learned_pins_per_s: 100, key: GtpTeid)",
+    ));
+    assert_eq!((e.line, e.column), (21, 23), "{e}");
+    assert!(e.message.contains("steering.key"), "{e}");
+}

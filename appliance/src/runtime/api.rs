@@ -451,11 +451,22 @@ impl Control {
         Ok(Value::Array(
             all.into_iter()
                 .map(|u| {
+                    // A NAT64 user session: its IPv6 ends, `[addr]:port`.
+                    let (terminal, destination) = match u.ipv6 {
+                        Some(v6) => (
+                            format!("[{}]:{}", v6.terminal, u.terminal.1),
+                            format!("[{}]:{}", v6.dest, u.destination.1),
+                        ),
+                        None => (
+                            format!("{}:{}", u.terminal.0, u.terminal.1),
+                            format!("{}:{}", u.destination.0, u.destination.1),
+                        ),
+                    };
                     json!({
                         "worker": u.worker,
                         "session": SessionId(u.session_id).to_string(),
-                        "terminal": format!("{}:{}", u.terminal.0, u.terminal.1),
-                        "destination": format!("{}:{}", u.destination.0, u.destination.1),
+                        "terminal": terminal,
+                        "destination": destination,
                         "gateway": format!("{}:{}", u.gateway.0, u.gateway.1),
                         "server": format!("{}:{}", u.server.0, u.server.1),
                         "service": names(u.service),
@@ -806,6 +817,13 @@ impl Control {
         external: bool,
     ) -> Answer {
         let key = subscriber_key(session, prefix)?;
+        if let SubKey::Session(sid) = key {
+            // An IPv6 prefix of another length than the terminals' session
+            // IDs would never match (as in the config file).
+            if let Some(why) = crate::config::unmatched_ipv6_prefix(&self.shared.cfg, sid) {
+                return Err(format!("'{sid}' {why}"));
+            }
+        }
         self.edit_policy(|p| {
             let e = Self::entitlement(p, &services, external)?;
             match key {

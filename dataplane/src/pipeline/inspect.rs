@@ -29,6 +29,10 @@ pub struct UserSessionInfo {
     pub last_seen_ms: u64,
     /// Access port the terminal was last seen on.
     pub access_port: u16,
+    /// A NAT64 user session's IPv6 ends (the terminal's address and the
+    /// one it addressed); its `terminal` and `destination` addresses are
+    /// then only the flow key's folds and say nothing.
+    pub ipv6: Option<crate::event::Ipv6Ends>,
 }
 
 pub fn state_name(s: FlowState) -> &'static str {

@@ -34,6 +34,15 @@ fn drop_reason(end_reason: EndReason) -> DropReason {
     }
 }
 
+/// The length of the IPv6 packet in `frame` (its header and payload
+/// length), after the Ethernet header and any VLAN tag; 0 if cut short.
+fn ipv6_packet_len(frame: &[u8]) -> u64 {
+    let l3 = crate::wire::EthernetFrame::new_checked(frame).map_or(IP, |e| e.payload_offset());
+    frame
+        .get(l3 + 4..l3 + 6)
+        .map_or(0, |p| 40 + u64::from(u16::from_be_bytes([p[0], p[1]])))
+}
+
 impl Worker {
     /// Refuses `o`'s packet with `end_reason`: the record (if `refused`
     /// names an accounted user session), then the answer, or a drop as
@@ -54,7 +63,10 @@ impl Worker {
             self.counters.refused.inc();
         }
         if let Some(r) = refused.filter(|r| r.accounted) {
-            let bytes = u64::from(rd16(f.bytes(), IP + 2));
+            let bytes = match o.v6 {
+                None => u64::from(rd16(f.bytes(), IP + 2)),
+                Some(_) => ipv6_packet_len(f.bytes()),
+            };
             // NAT64: the IPv6 ends (the key holds only their folds).
             let ipv6 = o.v6.map(|v6| crate::event::Ipv6Ends {
                 terminal: v6.src,
@@ -100,7 +112,16 @@ impl Worker {
             return Verdict::Drop(budget_drop);
         }
         let mut out = [0u8; 192];
-        let written = if key.proto == PROTO_TCP {
+        let written = if let Some(v6) = o.v6 {
+            // NAT64: a RST in IPv6, or an ICMPv6 unreachable (code 1,
+            // administratively prohibited) from the address the terminal
+            // addressed, quoting what fits in `out`.
+            match key.proto {
+                PROTO_TCP => crate::wire::write_tcp_rst_reply_v6(f.bytes(), &mut out),
+                _ => crate::wire::write_dest_unreachable_v6(f.bytes(), &mut out, v6.dst, 1),
+            }
+            .map_err(|_| crate::wire::WireError::UnsupportedProtocol)
+        } else if key.proto == PROTO_TCP {
             crate::wire::write_tcp_rst_reply(f.bytes(), &mut out)
         } else {
             crate::wire::write_icmp_error(

@@ -101,7 +101,7 @@ impl Scan {
 }
 
 /// Everything the control plane shows of one user session.
-pub(super) fn info(w: &Worker, e: &UserSession) -> UserSessionInfo {
+pub(super) fn info(w: &Worker, idx: u32, e: &UserSession) -> UserSessionInfo {
     UserSessionInfo {
         worker: w.cfg.index,
         session_id: e.session_id,
@@ -120,6 +120,7 @@ pub(super) fn info(w: &Worker, e: &UserSession) -> UserSessionInfo {
         created_ms: e.created_ms,
         last_seen_ms: e.last_seen_ms,
         access_port: e.client_path.port,
+        ipv6: w.nat64_ends(idx, e),
     }
 }
 
@@ -161,7 +162,7 @@ impl Worker {
                         break;
                     }
                     if filter.matches(e) {
-                        out.push(info(self, e));
+                        out.push(info(self, idx, e));
                     }
                 }
                 (ScanJob::Totals, ScanResult::Totals(maps)) => {

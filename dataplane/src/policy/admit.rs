@@ -88,11 +88,14 @@ pub fn decide(
     let ty = policy
         .classifier
         .classify(flow.proto, flow.dst_port, flow.dscp);
-    let (subscriber_ip, vip6) = match flow.ipv6 {
-        None => (flow.client_ip, None),
-        Some(vip6) => (Ipv4Addr::UNSPECIFIED, vip6),
+    // An IPv6 terminal (NAT64) is matched by its prefix session ID only.
+    let (ent, vip6) = match flow.ipv6 {
+        None => (
+            policy.subscribers.lookup(flow.session_id, flow.client_ip),
+            None,
+        ),
+        Some(vip6) => (policy.subscribers.lookup_v6(flow.session_id), vip6),
     };
-    let ent = policy.subscribers.lookup(flow.session_id, subscriber_ip);
     let accounted = policy.classifier.get(ty).is_none_or(|t| t.accounted);
     let service = if flow.proto == PROTO_ICMP {
         None

@@ -141,6 +141,13 @@ impl Subscribers {
             .map_or(&self.default, |(_, _, e)| e)
     }
 
+    /// The entitlement of an IPv6 terminal's session `session_id` (its
+    /// prefix): its session entry, else the default. IPv4 prefix entries
+    /// never match an IPv6 terminal, not even `0.0.0.0/0`.
+    pub fn lookup_v6(&self, session_id: u64) -> &Entitlement {
+        self.by_session.get(&session_id).unwrap_or(&self.default)
+    }
+
     pub fn sessions(&self) -> impl Iterator<Item = (u64, &Entitlement)> {
         self.by_session.iter().map(|(k, v)| (*k, v))
     }
@@ -155,6 +162,20 @@ impl Subscribers {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_ipv6_terminal_matches_its_session_entry_and_never_an_ipv4_prefix() {
+        let mut s = Subscribers::new(Entitlement::deny_all());
+        let mut everyone = Entitlement::deny_all();
+        everyone.external = true;
+        s.set_prefix(Ipv4Addr::UNSPECIFIED, 0, everyone.clone());
+        let mut mine = Entitlement::deny_all();
+        mine.limits.max_live = Some(3);
+        s.set_session(77, mine.clone());
+        assert_eq!(s.lookup_v6(77), &mine);
+        assert_eq!(s.lookup_v6(78), &Entitlement::deny_all());
+        assert_eq!(s.lookup(78, Ipv4Addr::UNSPECIFIED), &everyone);
+    }
 
     #[test]
     fn session_beats_prefix_beats_default() {

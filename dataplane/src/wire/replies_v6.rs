@@ -17,7 +17,10 @@ use super::icmpv6::{
     NA_FLAG_OVERRIDE, NA_FLAG_SOLICITED, ND_HOP_LIMIT,
 };
 use super::ipv6::{is_unicast_v6, DEFAULT_HOP_LIMIT, IPV6_MIN_MTU, PROTO_ICMPV6};
-use super::{EthernetFrame, Ipv6Packet, Ipv6Repr, MacAddr, ETHERTYPE_IPV6, IPV6_HEADER_LEN};
+use super::{
+    EthernetFrame, Ipv6Packet, Ipv6Repr, MacAddr, TcpFlags, TcpRepr, TcpSegment, ETHERTYPE_IPV6,
+    IPV6_HEADER_LEN, PROTO_TCP, TCP_HEADER_LEN,
+};
 use std::net::Ipv6Addr;
 
 /// All-nodes multicast: where an NA answering duplicate address
@@ -148,7 +151,7 @@ pub fn write_neighbor_advertisement(
 /// Writes into `out` a Packet Too Big with `mtu` about the IPv6 packet in
 /// `in_frame`, from `src_ip` (our address on the link) back to the
 /// packet's source, quoting as much of the packet as keeps the ICMPv6
-/// packet within 1280 bytes (RFC 4443 2.4 c). MACs swapped, VLAN kept,
+/// packet within 1280 bytes (RFC 4443 2.4 c) and fits in `out`. MACs swapped, VLAN kept,
 /// hop limit 64. Returns the frame length.
 ///
 /// Refuses a packet from a multicast or unspecified source
@@ -160,6 +163,41 @@ pub fn write_packet_too_big(
     out: &mut [u8],
     src_ip: Ipv6Addr,
     mtu: u32,
+) -> Result<usize, Icmpv6Error> {
+    write_error_v6(in_frame, out, src_ip, Icmpv6Repr::PacketTooBig { mtu })
+}
+
+/// Writes into `out` an ICMPv6 Destination Unreachable with `code` (1:
+/// communication administratively prohibited, RFC 4443 3.1) about the
+/// IPv6 packet in `in_frame`, sent from `src_ip` back to its source,
+/// quoting as much of the packet as fits in `out` and in 1280 bytes. MACs
+/// swapped, VLAN kept, hop limit 64. Returns the frame length.
+///
+/// Refuses (RFC 4443 2.4 e) a packet from a multicast or unspecified
+/// source or to a multicast address or MAC (`NonUnicastAddress`) and an
+/// ICMPv6 error (`ErrorAboutError`).
+pub fn write_dest_unreachable_v6(
+    in_frame: &[u8],
+    out: &mut [u8],
+    src_ip: Ipv6Addr,
+    code: u8,
+) -> Result<usize, Icmpv6Error> {
+    let (_, ip) = ipv6_frame(in_frame)?;
+    let eth = EthernetFrame::new_checked(in_frame).map_err(|_| Icmpv6Error::NotPlainIpv6)?;
+    if eth.dst().is_multicast() || !is_unicast_v6(ip.dst()) {
+        return Err(Icmpv6Error::NonUnicastAddress);
+    }
+    write_error_v6(in_frame, out, src_ip, Icmpv6Repr::DestUnreachable { code })
+}
+
+/// An ICMPv6 error `repr` about the packet in `in_frame`: the checks and
+/// the frame both writers share (whether a multicast destination may be
+/// answered is the caller's check).
+fn write_error_v6(
+    in_frame: &[u8],
+    out: &mut [u8],
+    src_ip: Ipv6Addr,
+    repr: Icmpv6Repr,
 ) -> Result<usize, Icmpv6Error> {
     let (l3, ip) = ipv6_frame(in_frame)?;
     if !is_unicast_v6(ip.src()) {
@@ -177,7 +215,10 @@ pub fn write_packet_too_big(
         }
     }
     let quoted = ip.packet();
-    let room = IPV6_MIN_MTU - IPV6_HEADER_LEN - ICMPV6_HEADER_LEN;
+    let room = (IPV6_MIN_MTU - IPV6_HEADER_LEN - ICMPV6_HEADER_LEN).min(
+        out.len()
+            .saturating_sub(l3 + IPV6_HEADER_LEN + ICMPV6_HEADER_LEN),
+    );
     let quoted = &quoted[..quoted.len().min(room)];
     let icmp_len = ICMPV6_HEADER_LEN + quoted.len();
     let frame_len = l3 + IPV6_HEADER_LEN + icmp_len;
@@ -193,7 +234,81 @@ pub fn write_packet_too_big(
         .map_err(|_| Icmpv6Error::BufferTooSmall)?;
     let message = &mut out[l3 + IPV6_HEADER_LEN..];
     message[ICMPV6_HEADER_LEN..].copy_from_slice(quoted);
-    Icmpv6Repr::PacketTooBig { mtu }.emit(message, src_ip, dst_ip)?;
+    repr.emit(message, src_ip, dst_ip)?;
+    Ok(frame_len)
+}
+
+/// Writes into `out` the TCP RST that refuses the IPv6 TCP segment in
+/// `in_frame` (RFC 9293 3.10.7.1, as `replies::write_tcp_rst_reply` does
+/// for IPv4): from its destination back to its source, ports swapped; to
+/// an ACK, `seq` = its ack and RST alone; otherwise `ack` = its sequence
+/// plus its length and RST|ACK. MACs swapped, VLAN kept, hop limit 64, the
+/// checksum over the IPv6 pseudo header. Extension headers before TCP are
+/// stepped over and not echoed. Returns the frame length.
+///
+/// Refuses a segment that is not TCP or is not a whole packet
+/// (`UnsupportedType`), one to or from a non-unicast address or to a
+/// multicast MAC (`NonUnicastAddress`), a RST, and a segment too short for
+/// its header (`Truncated`).
+pub fn write_tcp_rst_reply_v6(in_frame: &[u8], out: &mut [u8]) -> Result<usize, Icmpv6Error> {
+    let (l3, ip) = ipv6_frame(in_frame)?;
+    let eth = EthernetFrame::new_checked(in_frame).map_err(|_| Icmpv6Error::NotPlainIpv6)?;
+    let upper = ip.upper_layer().map_err(|_| Icmpv6Error::NotPlainIpv6)?;
+    if upper.protocol != PROTO_TCP || upper.fragment.is_some() {
+        return Err(Icmpv6Error::UnsupportedType);
+    }
+    if eth.dst().is_multicast() || !is_unicast_v6(ip.src()) || !is_unicast_v6(ip.dst()) {
+        return Err(Icmpv6Error::NonUnicastAddress);
+    }
+    let segment = ip
+        .packet()
+        .get(upper.offset..)
+        .ok_or(Icmpv6Error::Truncated)?;
+    let tcp = TcpSegment::new_checked(segment).map_err(|_| Icmpv6Error::Truncated)?;
+    let in_flags = tcp.flags();
+    if in_flags.contains(TcpFlags::RST) {
+        return Err(Icmpv6Error::UnsupportedType);
+    }
+    let (seq, ack, flags) = if in_flags.contains(TcpFlags::ACK) {
+        (tcp.ack_number(), 0, TcpFlags::RST)
+    } else {
+        let seg_len = tcp.segment_len() as u32;
+        (
+            0,
+            tcp.seq_number().wrapping_add(seg_len),
+            TcpFlags::RST | TcpFlags::ACK,
+        )
+    };
+    let frame_len = l3 + IPV6_HEADER_LEN + TCP_HEADER_LEN;
+    if out.len() < frame_len {
+        return Err(Icmpv6Error::BufferTooSmall);
+    }
+    let out = &mut out[..frame_len];
+    out[..l3].copy_from_slice(&in_frame[..l3]);
+    EthernetFrame::new_unchecked(&mut out[..l3]).swap_addresses();
+    let (src, dst) = (ip.dst(), ip.src());
+    Ipv6Repr::new(src, dst, PROTO_TCP, TCP_HEADER_LEN)
+        .emit(&mut out[l3..])
+        .map_err(|_| Icmpv6Error::BufferTooSmall)?;
+    let rst = TcpRepr {
+        src_port: tcp.dst_port(),
+        dst_port: tcp.src_port(),
+        seq,
+        ack,
+        flags,
+        window: 0,
+    };
+    let l4 = &mut out[l3 + IPV6_HEADER_LEN..];
+    // The IPv4 checksum `emit` fills is replaced by the IPv6 one.
+    rst.emit(
+        l4,
+        std::net::Ipv4Addr::UNSPECIFIED,
+        std::net::Ipv4Addr::UNSPECIFIED,
+    )
+    .map_err(|_| Icmpv6Error::BufferTooSmall)?;
+    TcpSegment::new_unchecked(&mut *l4).set_checksum(0);
+    let csum = checksum::l4_checksum_v6(src, dst, PROTO_TCP, &l4[..TCP_HEADER_LEN]);
+    TcpSegment::new_unchecked(&mut *l4).set_checksum(csum);
     Ok(frame_len)
 }
 

@@ -188,4 +188,145 @@ proptest! {
         let mut copy = bytes.clone();
         let _ = turn_into_echo_reply_v6(&mut copy);
     }
+
+    /// The refusal writers on any IPv6 TCP or UDP frame: no panic, and
+    /// whatever they write carries a checksum computed from scratch.
+    #[test]
+    fn refusals_carry_good_checksums(
+        payload in proptest::collection::vec(any::<u8>(), 0..120),
+        next in prop_oneof![Just(6u8), Just(17u8), Just(58u8), any::<u8>()],
+        vlan in proptest::option::of(0u16..4096),
+        out_len in 0usize..200,
+    ) {
+        let (client, vip) = (v6("2001:db8:3::66"), v6("2001:db8:9::80"));
+        let frame = ipv6_frame(vlan, client, vip, next, 64, &payload);
+        let l3 = if vlan.is_some() { 18 } else { 14 };
+        let mut out = vec![0u8; out_len];
+        if let Ok(n) = write_tcp_rst_reply_v6(&frame, &mut out) {
+            let ip = Ipv6Packet::new_checked(&out[l3..n]).unwrap();
+            let mut tcp = ip.payload().to_vec();
+            let stored = u16::from_be_bytes([tcp[16], tcp[17]]);
+            tcp[16] = 0;
+            tcp[17] = 0;
+            prop_assert_eq!(stored, slow_l4_checksum_v6(vip, client, 6, &tcp));
+        }
+        if let Ok(n) = write_dest_unreachable_v6(&frame, &mut out, vip, 1) {
+            prop_assert!(l4_verifies(&out[..n], l3));
+            prop_assert!(n <= out_len);
+        }
+    }
+}
+
+/// A TCP header (20 bytes) with its IPv6 checksum computed from scratch.
+fn tcp_v6(
+    src: Ipv6Addr,
+    dst: Ipv6Addr,
+    ports: (u16, u16),
+    seq: u32,
+    ack: u32,
+    flags: u8,
+) -> Vec<u8> {
+    let mut t = vec![0u8; 20];
+    t[0..2].copy_from_slice(&ports.0.to_be_bytes());
+    t[2..4].copy_from_slice(&ports.1.to_be_bytes());
+    t[4..8].copy_from_slice(&seq.to_be_bytes());
+    t[8..12].copy_from_slice(&ack.to_be_bytes());
+    t[12] = 5 << 4;
+    t[13] = flags;
+    t[14..16].copy_from_slice(&64240u16.to_be_bytes());
+    let csum = slow_l4_checksum_v6(src, dst, 6, &t);
+    t[16..18].copy_from_slice(&csum.to_be_bytes());
+    t
+}
+
+#[test]
+fn a_refused_ipv6_syn_gets_a_rst_ack_byte_for_byte() {
+    let (client, vip) = (v6("2001:db8:3::66"), v6("2001:db8:9::80"));
+    let syn = tcp_v6(client, vip, (40000, 80), 7000, 0, 0x02);
+    let frame = ipv6_frame(Some(7), client, vip, 6, 64, &syn);
+    let mut out = [0u8; 128];
+    let n = write_tcp_rst_reply_v6(&frame, &mut out).unwrap();
+    // RST|ACK acknowledging the SYN (its one sequence number), window 0.
+    let mut want_tcp = tcp_v6(vip, client, (80, 40000), 0, 7001, 0x14);
+    want_tcp[14..16].copy_from_slice(&[0, 0]);
+    want_tcp[16..18].copy_from_slice(&[0, 0]);
+    let csum = slow_l4_checksum_v6(vip, client, 6, &want_tcp);
+    want_tcp[16..18].copy_from_slice(&csum.to_be_bytes());
+    let mut want = ipv6_frame(Some(7), vip, client, 6, 64, &want_tcp);
+    // ipv6_frame writes MAC_A -> MAC_B; the answer goes back.
+    let mut eth = EthernetFrame::new_unchecked(&mut want[..18]);
+    eth.swap_addresses();
+    assert_eq!(&out[..n], &want[..]);
+
+    // To an ACK: RST alone, its sequence the ACK's acknowledgement.
+    let ack = tcp_v6(client, vip, (40000, 80), 7001, 9001, 0x10);
+    let frame = ipv6_frame(None, client, vip, 6, 64, &ack);
+    let n = write_tcp_rst_reply_v6(&frame, &mut out).unwrap();
+    let ip = Ipv6Packet::new_checked(&out[14..n]).unwrap();
+    let tcp = ip.payload();
+    assert_eq!(tcp[13], 0x04);
+    assert_eq!(u32::from_be_bytes([tcp[4], tcp[5], tcp[6], tcp[7]]), 9001);
+    let mut zeroed = tcp.to_vec();
+    zeroed[16] = 0;
+    zeroed[17] = 0;
+    assert_eq!(
+        u16::from_be_bytes([tcp[16], tcp[17]]),
+        slow_l4_checksum_v6(vip, client, 6, &zeroed)
+    );
+
+    // Never a RST to a RST, nor to UDP or a multicast destination.
+    let rst = tcp_v6(client, vip, (40000, 80), 7001, 0, 0x04);
+    assert!(write_tcp_rst_reply_v6(&ipv6_frame(None, client, vip, 6, 64, &rst), &mut out).is_err());
+    assert!(
+        write_tcp_rst_reply_v6(&ipv6_frame(None, client, vip, 17, 64, &syn), &mut out).is_err()
+    );
+    let group = v6("ff02::1");
+    let to_group = tcp_v6(client, group, (40000, 80), 7000, 0, 0x02);
+    assert_eq!(
+        write_tcp_rst_reply_v6(&ipv6_frame(None, client, group, 6, 64, &to_group), &mut out),
+        Err(Icmpv6Error::NonUnicastAddress)
+    );
+}
+
+#[test]
+fn a_refused_ipv6_datagram_gets_an_administratively_prohibited_quoting_it() {
+    let (client, vip) = (v6("2001:db8:3::66"), v6("2001:db8:9::53"));
+    let mut udp = vec![0x14, 0xe9, 0, 53, 0, 9, 0, 0, b'q'];
+    let csum = slow_l4_checksum_v6(client, vip, 17, &udp);
+    udp[6..8].copy_from_slice(&csum.to_be_bytes());
+    let frame = ipv6_frame(Some(7), client, vip, 17, 64, &udp);
+    let mut out = [0u8; 192];
+    let n = write_dest_unreachable_v6(&frame, &mut out, vip, 1).unwrap();
+    let message = icmpv6_message(vip, client, 1, 1, 0, &frame[18..]);
+    let mut want = ipv6_frame(Some(7), vip, client, 58, 64, &message);
+    EthernetFrame::new_unchecked(&mut want[..18]).swap_addresses();
+    assert_eq!(&out[..n], &want[..]);
+
+    // A long packet: as much as fits in `out`.
+    let long = ipv6_frame(None, client, vip, 17, 64, &[0u8; 600]);
+    let n = write_dest_unreachable_v6(&long, &mut out, vip, 1).unwrap();
+    assert_eq!(n, 192);
+    assert!(l4_verifies(&out[..n], 14));
+
+    // Never to a multicast group, nor about an ICMPv6 error.
+    let group = v6("ff02::1");
+    assert_eq!(
+        write_dest_unreachable_v6(
+            &ipv6_frame(None, client, group, 17, 64, &udp),
+            &mut out,
+            vip,
+            1
+        ),
+        Err(Icmpv6Error::NonUnicastAddress)
+    );
+    let error = icmpv6_message(client, vip, 1, 4, 0, b"quoted");
+    assert_eq!(
+        write_dest_unreachable_v6(
+            &ipv6_frame(None, client, vip, 58, 64, &error),
+            &mut out,
+            vip,
+            1
+        ),
+        Err(Icmpv6Error::ErrorAboutError)
+    );
 }

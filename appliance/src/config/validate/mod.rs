@@ -20,6 +20,8 @@ mod sizes;
 mod subscribers;
 mod workers;
 
+pub use subscribers::unmatched_ipv6_prefix;
+
 use super::locate::Seg;
 use super::schema::Config;
 

@@ -267,6 +267,119 @@ fn tcp_through_an_ipv6_vip_is_translated_both_ways_byte_exact() {
     assert_eq!(lab.workers[0].counters().dropped_total(), 0);
 }
 
+/// `ctl user-sessions` shows a NAT64 user session by its IPv6 ends (its
+/// IPv4 terminal and destination fields hold only the flow key's folds);
+/// an IPv4 user session has none.
+#[test]
+fn a_listing_shows_a_nat64_user_sessions_ipv6_ends() {
+    use crate::event::Ipv6Ends;
+    use crate::pipeline::inspect::Filter;
+    use crate::pipeline::scan::{ScanJob, ScanResult};
+    let mut lab = nat64_lab(1, None);
+    let syn6 = summed6(tcp_l4(40000, 80, 7000, 0, 0x02, b""), 16, TERMINAL, VIP6, 6);
+    let (v, _) = lab.up(ACC, &frame6(up_macs(), TERMINAL, VIP6, 6, HOP, TC, &syn6));
+    assert_eq!(v, Verdict::Forward(SRV));
+    let (v, _) = lab.up(ACC, &syn(UE, 41000, VIP, 80));
+    assert_eq!(v, Verdict::Forward(SRV));
+    let now = lab.now;
+    let job = ScanJob::List {
+        filter: Filter::default(),
+        limit: 10,
+    };
+    let list = match lab.workers[0].run_scan(job, now, &mut lab.events) {
+        ScanResult::List(v) => v,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(list.len(), 2, "{list:?}");
+    let v6: Vec<_> = list.iter().filter_map(|u| u.ipv6).collect();
+    assert_eq!(
+        v6,
+        [Ipv6Ends {
+            terminal: TERMINAL,
+            dest: VIP6
+        }]
+    );
+    let nat64 = list.iter().find(|u| u.ipv6.is_some()).unwrap();
+    assert_eq!((nat64.terminal.1, nat64.destination.1), (40000, 80));
+    let ipv4 = list.iter().find(|u| u.ipv6.is_none()).unwrap();
+    assert_eq!(ipv4.terminal, (UE, 41000));
+}
+
+/// A subscriber entry for the terminal's /64 that does not name the IPv6
+/// VIP's service: the SYN is refused with an IPv6 RST|ACK back to the
+/// terminal, a `not_entitled` final record names its IPv6 ends and the
+/// SYN's length, and no user session opens; a refused UDP flow gets an
+/// ICMPv6 administratively prohibited. Another /64 is served.
+#[test]
+fn an_unentitled_ipv6_subscriber_is_refused_with_an_ipv6_rst() {
+    use crate::event::{EndReason, Event, Ipv6Ends};
+    use crate::policy::Entitlement;
+    use crate::tier1::{session_id_v6, Ipv6SessionPrefix, SessionKeyMode};
+    let mut lab = nat64_lab(1, None);
+    let mut p = (*lab.policy.current()).clone();
+    let sid = session_id_v6(SessionKeyMode::SourceIp, TERMINAL, Ipv6SessionPrefix::P64).unwrap();
+    p.subscribers.set_session(sid.0, Entitlement::deny_all());
+    lab.policy.publish(p);
+    let syn6 = summed6(tcp_l4(40000, 80, 7000, 0, 0x02, b""), 16, TERMINAL, VIP6, 6);
+    let (v, out) = lab.up(ACC, &frame6(up_macs(), TERMINAL, VIP6, 6, HOP, TC, &syn6));
+    assert_eq!(v, Verdict::Forward(ACC));
+    let mut rst = tcp_l4(80, 40000, 0, 7001, 0x14, b"");
+    rst[14..16].copy_from_slice(&[0, 0]);
+    let rst = summed6(rst, 16, VIP6, TERMINAL, 6);
+    assert_eq!(
+        out,
+        frame6((port_mac(ACC), UE_MAC), VIP6, TERMINAL, 6, 64, 0, &rst)
+    );
+    assert_eq!(lab.live(), 0);
+    let records: Vec<_> = lab
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Accounting(a) => Some(*a),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(records.len(), 1, "{records:?}");
+    let r = records[0];
+    assert_eq!(r.end_reason, EndReason::NotEntitled);
+    assert_eq!(
+        r.ipv6,
+        Some(Ipv6Ends {
+            terminal: TERMINAL,
+            dest: VIP6
+        })
+    );
+    assert_eq!((r.terminal_port, r.bytes_up), (40000, 40 + 20));
+    assert_eq!(r.terminal_ip, Ipv4Addr::UNSPECIFIED);
+
+    // UDP: an ICMPv6 unreachable, administratively prohibited, from the
+    // address the terminal addressed, quoting its packet.
+    let q = summed6(udp_l4(5353, 53, b"q"), 6, TERMINAL, DNS_VIP6, 17);
+    let query = frame6(up_macs(), TERMINAL, DNS_VIP6, 17, HOP, 0, &q);
+    let (v, out) = lab.up(ACC, &query);
+    assert_eq!(v, Verdict::Forward(ACC));
+    let unreachable =
+        crate::wire::testutil_v6::icmpv6_message(DNS_VIP6, TERMINAL, 1, 1, 0, &query[14..]);
+    assert_eq!(
+        out,
+        frame6(
+            (port_mac(ACC), UE_MAC),
+            DNS_VIP6,
+            TERMINAL,
+            58,
+            64,
+            0,
+            &unreachable
+        )
+    );
+    assert_eq!(lab.live(), 0);
+
+    let other = Ipv6Addr::new(0x2001, 0xdb8, 0x78, 1, 0, 0, 0, 1);
+    let syn6 = summed6(tcp_l4(40000, 80, 7000, 0, 0x02, b""), 16, other, VIP6, 6);
+    let (v, _) = lab.up(ACC, &frame6(up_macs(), other, VIP6, 6, HOP, TC, &syn6));
+    assert_eq!(v, Verdict::Forward(SRV));
+}
+
 #[test]
 fn udp_both_ways_and_a_zero_ipv4_udp_checksum_is_computed_for_ipv6() {
     let mut lab = nat64_lab(1, None);
