@@ -136,11 +136,7 @@ $(tap_eal_section)
     idle: (busy_poll: false, max_sleep_us: 500),
     gateway: (addresses: ["${GATEWAY_IPS[0]}"], port_range: (1024, 65535), user_sessions_per_worker: 4096),
     services: [
-        (name: "web", vip: "$VIP_WEB", proto: Tcp, port: 80, servers: [
-            (addr: "${WEB_SERVERS[0]}", port: 8080),
-            (addr: "${WEB_SERVERS[1]}", port: 8080),
-            (addr: "${WEB_SERVERS[2]}", port: 8080),
-        ]),
+$(web_service_entry)
         (name: "web6", vip6: "$VIP6_WEB", proto: Tcp, port: 80, servers: [
             (addr: "${WEB_SERVERS[0]}", port: 8080),
             (addr: "${WEB_SERVERS[1]}", port: 8080),
@@ -155,21 +151,11 @@ EOF
 }
 
 prepare() {
-  [ "$(id -u)" = 0 ] || { log "needs root"; exit 2; }
-  local t
-  for t in curl ping tcpdump tshark; do
-    command -v "$t" >/dev/null || { log "needs $t"; exit 2; }
-  done
+  require_root_and curl ping tcpdump tshark
   "$SCAPY_PY" -c 'from scapy.layers.inet6 import ICMPv6ND_NS' 2>/dev/null || { log "needs scapy for $SCAPY_PY"; exit 2; }
-  TANDEM=${TANDEM_BIN:-}
-  if [ -z "$TANDEM" ]; then
-    log "building tandem (debug)"
-    (cd "$REPO_ROOT" && cargo build -q -p appliance) || setup_failed "cargo build failed"
-    TANDEM="$REPO_ROOT/target/debug/tandem"
-  fi
+  tandem_binary
   write_config
-  local err
-  err=$("$TANDEM" check-config "$CONFIG" 2>&1) || setup_failed "config rejected: $err"
+  config_accepted "$CONFIG"
 }
 
 setup() {
