@@ -54,6 +54,18 @@ fn position(stderr: &str, file: &Path) -> (usize, usize, String) {
     }
 }
 
+/// Writes `text` to a scratch file and checks that `check-config`
+/// accepts it ("FILE: ok", status 0).
+fn accepted(test: &str, text: &str) {
+    let scratch = Scratch::new(test);
+    let file = scratch.path("ok.ron");
+    std::fs::write(&file, text).expect("write");
+    let path = file.to_str().expect("utf-8 path");
+    let (status, stdout, stderr) = run_to_end(&["check-config", path], LIMIT);
+    assert_eq!(status.code(), Some(0), "{test}: {stderr}");
+    assert_eq!(stdout.trim(), format!("{path}: ok"));
+}
+
 /// Runs check-config and run on `text`: both must exit 2 with the error at
 /// `line`, the message containing `says`, and the column within or just
 /// after `token` when given. `run` must not get as far as starting DPDK.
@@ -99,13 +111,7 @@ fn rejected(test: &str, text: &str, line: usize, token: Option<&str>, says: &str
 
 #[test]
 fn the_base_config_is_valid() {
-    let scratch = Scratch::new("base");
-    let file = scratch.path("ok.ron");
-    std::fs::write(&file, base(&file_prefix("base"))).expect("write");
-    let path = file.to_str().expect("utf-8 path");
-    let (status, stdout, stderr) = run_to_end(&["check-config", path], LIMIT);
-    assert_eq!(status.code(), Some(0), "{stderr}");
-    assert_eq!(stdout.trim(), format!("{path}: ok"));
+    accepted("base", &base(&file_prefix("base")));
 }
 
 #[test]
@@ -476,14 +482,8 @@ fn bitrate_limit_without_a_direction() {
 
 #[test]
 fn a_valid_bitrate_limit_is_accepted() {
-    let scratch = Scratch::new("bitrate-ok");
-    let file = scratch.path("ok.ron");
     let text = with_limits("(bitrate: (up_mbit: 10, down_mbit: 50, burst_kb: 64))");
-    std::fs::write(&file, text).expect("write");
-    let path = file.to_str().expect("utf-8 path");
-    let (status, stdout, stderr) = run_to_end(&["check-config", path], LIMIT);
-    assert_eq!(status.code(), Some(0), "{stderr}");
-    assert_eq!(stdout.trim(), format!("{path}: ok"));
+    accepted("bitrate-ok", &text);
 }
 
 // ------------------------------------------------------ IPv6 port addresses
@@ -782,13 +782,7 @@ fn valid_quotas_are_accepted() {
     .iter()
     .enumerate()
     {
-        let scratch = Scratch::new(&format!("quota-ok-{i}"));
-        let file = scratch.path("ok.ron");
-        std::fs::write(&file, with_limits(q)).expect("write");
-        let path = file.to_str().expect("utf-8 path");
-        let (status, stdout, stderr) = run_to_end(&["check-config", path], LIMIT);
-        assert_eq!(status.code(), Some(0), "{q}: {stderr}");
-        assert_eq!(stdout.trim(), format!("{path}: ok"));
+        accepted(&format!("quota-ok-{i}"), &with_limits(q));
     }
 }
 
@@ -810,18 +804,12 @@ fn user_session_type_over_limit_dscp_above_63() {
 
 #[test]
 fn a_type_that_re_marks_over_its_limit_is_accepted() {
-    let scratch = Scratch::new("dscp-over-limit-ok");
-    let file = scratch.path("ok.ron");
     let text = with(
         &with_limits("(bitrate: (up_mbit: 10, down_mbit: 10))"),
         "user_sessions_per_worker: 1024),",
         "user_sessions_per_worker: 1024),\n    user_session_types: [(name: \"bulk\", over_limit_dscp: Some(8))],",
     );
-    std::fs::write(&file, text).expect("write");
-    let path = file.to_str().expect("utf-8 path");
-    let (status, stdout, stderr) = run_to_end(&["check-config", path], LIMIT);
-    assert_eq!(status.code(), Some(0), "{stderr}");
-    assert_eq!(stdout.trim(), format!("{path}: ok"));
+    accepted("dscp-over-limit-ok", &text);
 }
 
 /// The base config with these user-session types (on line 12).
@@ -912,18 +900,12 @@ fn too_many_types_with_a_bitrate_limit() {
 
 #[test]
 fn a_type_bitrate_limit_is_accepted_with_a_subscriber_limit() {
-    let scratch = Scratch::new("type-bitrate-ok");
-    let file = scratch.path("ok.ron");
     let text = with(
         &with_limits("(bitrate: (up_mbit: 50, down_mbit: 50))"),
         "user_sessions_per_worker: 1024),",
         "user_sessions_per_worker: 1024),\n    user_session_types: [(name: \"other\"), (name: \"video\", over_limit_dscp: Some(8), bitrate: (down_mbit: 5, burst_kb: 64))],",
     );
-    std::fs::write(&file, text).expect("write");
-    let path = file.to_str().expect("utf-8 path");
-    let (status, stdout, stderr) = run_to_end(&["check-config", path], LIMIT);
-    assert_eq!(status.code(), Some(0), "{stderr}");
-    assert_eq!(stdout.trim(), format!("{path}: ok"));
+    accepted("type-bitrate-ok", &text);
 }
 
 /// `base` with `gateway.fragments` set to `fragments`, on a line of its
@@ -985,13 +967,7 @@ fn valid_fragment_settings_are_accepted() {
     .iter()
     .enumerate()
     {
-        let scratch = Scratch::new(&format!("fragments-ok-{i}"));
-        let file = scratch.path("ok.ron");
-        std::fs::write(&file, with_fragments(fr)).expect("write");
-        let path = file.to_str().expect("utf-8 path");
-        let (status, stdout, stderr) = run_to_end(&["check-config", path], LIMIT);
-        assert_eq!(status.code(), Some(0), "{fr}: {stderr}");
-        assert_eq!(stdout.trim(), format!("{path}: ok"));
+        accepted(&format!("fragments-ok-{i}"), &with_fragments(fr));
     }
 }
 
