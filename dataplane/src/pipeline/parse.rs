@@ -39,7 +39,7 @@ const FRAG_OFFSET_MASK: u16 = 0x1fff;
 /// An IPv4 header that passed the pipeline's checks (version, IHL, total
 /// length within the frame). A fragment passes too, marked in `frag`: the
 /// pipeline follows it (`fragments.rs`) or drops it as `ip_fragment`.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Ip {
     /// Offset of the header in the frame (see [`Ip::start`]).
     off: u32,
@@ -299,7 +299,9 @@ impl Parsed {
     /// (this worker's fabric address and UDP port,
     /// `prefetch_pass::locate_fabric`): the outer frame only as far as the
     /// fabric needs (Ethernet, the IPv4 header, the UDP header's ports and
-    /// length; not the full record of a frame), then the terminal's frame
+    /// length; not the full record of a frame; the shape every Tandem
+    /// sends at fixed offsets, `fixed_fabric_outer`, any other through the
+    /// checked views, `fabric_outer`), then the terminal's frame
     /// inside, up to the UDP length, read over this record with the same
     /// `read_into` the pipeline would use once the outer headers are gone:
     /// its L2, ethertype, L4 and packet are the inner frame's, its packet's
@@ -312,30 +314,12 @@ impl Parsed {
     /// outer frame. Out of line: inlined in `locate`, it made the access
     /// ports' reads (the local path) a few instructions dearer.
     #[inline(never)]
-    pub fn read_fabric(&mut self, b: &[u8], (addr, port): (Ipv4Addr, u16)) -> bool {
-        let Ok(eth) = EthernetFrame::new_checked(b) else {
-            return false;
-        };
-        if eth.ethertype() != ETHERTYPE_IPV4 {
-            return false;
-        }
-        let Ok(outer) = ipv4_at::<false>(b, eth.payload_offset()) else {
-            return false;
-        };
-        if outer.dst != addr || outer.proto != PROTO_UDP {
-            return false;
-        }
-        let udp_at = outer.l4_off();
-        let Some(udp) = b
-            .get(udp_at..outer.end())
-            .and_then(|l4| UdpDatagram::new_checked(l4).ok())
+    pub fn read_fabric(&mut self, b: &[u8], to: (Ipv4Addr, u16)) -> bool {
+        let Some((outer, udp_at, udp_len)) =
+            fixed_fabric_outer(b, to).or_else(|| fabric_outer(b, to))
         else {
             return false;
         };
-        if udp.dst_port() != port {
-            return false;
-        }
-        let udp_len = udp.length();
         let Some(&ver_optlen) = b.get(udp_at + 8) else {
             return false;
         };
@@ -441,6 +425,64 @@ impl Parsed {
     fn read_fragmented(&mut self, b: &[u8], gtp: bool) -> Result<(), DropReason> {
         self.read_as::<true>(b, gtp)
     }
+}
+
+/// The outer headers of a fabric frame for `(addr, port)` as the checked
+/// views read them (`read_fabric`): Ethernet (VLAN or not), an IPv4
+/// header to `addr` that is not a fragment, a UDP header inside the
+/// packet to `port` whose length is within the packet. The IPv4 header,
+/// the UDP header's offset and its length; `None` for any other frame.
+#[inline(always)]
+fn fabric_outer(b: &[u8], (addr, port): (Ipv4Addr, u16)) -> Option<(Ip, usize, usize)> {
+    let eth = EthernetFrame::new_checked(b).ok()?;
+    if eth.ethertype() != ETHERTYPE_IPV4 {
+        return None;
+    }
+    let outer = ipv4_at::<false>(b, eth.payload_offset()).ok()?;
+    if outer.dst != addr || outer.proto != PROTO_UDP {
+        return None;
+    }
+    let udp_at = outer.l4_off();
+    let udp = UdpDatagram::new_checked(b.get(udp_at..outer.end())?).ok()?;
+    if udp.dst_port() != port {
+        return None;
+    }
+    Some((outer, udp_at, usize::from(udp.length())))
+}
+
+/// [`fabric_outer`] for the shape every Tandem sends (`wire::encapsulate`:
+/// untagged Ethernet, a 20-byte IPv4 header), recognised by a few
+/// compares at fixed offsets and read there; `None` for any other shape,
+/// which `fabric_outer` reads. Whatever it accepts, `fabric_outer` accepts
+/// with the same result (the test `fixed_fabric_outer_agrees` walks every
+/// byte of the headers through every value).
+#[inline(always)]
+fn fixed_fabric_outer(b: &[u8], (addr, port): (Ipv4Addr, u16)) -> Option<(Ip, usize, usize)> {
+    const IP: usize = 14;
+    const UDP: usize = IP + 20;
+    let h = b.first_chunk::<{ UDP + 8 }>()?;
+    let word = |at: usize| u16::from_be_bytes([h[at], h[at + 1]]);
+    let shape = [h[12], h[13], h[IP], h[IP + 9]] == [0x08, 0x00, 0x45, PROTO_UDP]
+        && word(IP + 6) & (FRAG_MF | FRAG_OFFSET_MASK) == 0
+        && h[IP + 16..IP + 20] == addr.octets()
+        && word(UDP + 2) == port;
+    let total = usize::from(word(IP + 2));
+    let udp_len = usize::from(word(UDP + 4));
+    if !shape || total < 28 || IP + total > b.len() || udp_len < 8 || udp_len > total - 20 {
+        return None;
+    }
+    let outer = Ip {
+        off: IP as u32,
+        ihl: 20,
+        total: total as u16,
+        frag: 0,
+        proto: PROTO_UDP,
+        ttl: h[IP + 8],
+        dscp: h[IP + 1] >> 2,
+        src: Ipv4Addr::new(h[IP + 12], h[IP + 13], h[IP + 14], h[IP + 15]),
+        dst: addr,
+    };
+    Some((outer, UDP, udp_len))
 }
 
 /// The outer layer of a frame whose ethertype is not IPv4: IPv6 is read,
@@ -706,4 +748,103 @@ fn first_fragment_l4(l4: &[u8], ip: &Ip) -> Result<L4Info, DropReason> {
         _ => return Err(DropReason::UnsupportedProtocol),
     }
     Ok(info)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{
+        encapsulate, FrameSpec, GeneveEncap, MacAddr, TandemOption, GENEVE_ENCAP_LEN,
+    };
+
+    const ADDR: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 2);
+    const PORT: u16 = 6081;
+
+    /// A fabric frame as `wire::encapsulate` writes it, to `ADDR:PORT`.
+    fn fabric_frame() -> Vec<u8> {
+        let spec = FrameSpec {
+            src_mac: MacAddr([2, 0, 0, 0, 0, 0x0a]),
+            dst_mac: MacAddr([2, 0, 0, 0, 0, 0x0b]),
+            vlan: None,
+            src_ip: Ipv4Addr::new(10, 8, 0, 100),
+            dst_ip: Ipv4Addr::new(10, 9, 0, 1),
+            src_port: 40000,
+            dst_port: 80,
+            ttl: 64,
+        };
+        let inner = crate::wire::frames::udp_frame(&spec, b"inner payload").unwrap();
+        let mut frame = vec![0u8; GENEVE_ENCAP_LEN];
+        frame.extend_from_slice(&inner);
+        let params = GeneveEncap {
+            src_mac: MacAddr([2, 0, 0, 0, 0, 1]),
+            dst_mac: MacAddr([2, 0, 0, 0, 0, 2]),
+            src_ip: Ipv4Addr::new(10, 77, 0, 1),
+            dst_ip: ADDR,
+            dst_port: PORT,
+            flow_hash: 0x1234_5678,
+            vni: 0,
+            option: TandemOption {
+                appliance_id: 7,
+                io_point: 0,
+                hop_count: 0,
+                flags: 0,
+                generation: 3,
+                draining_from: 0,
+            },
+        };
+        let start = encapsulate(&mut frame, GENEVE_ENCAP_LEN, &params).unwrap();
+        assert_eq!(start, 0);
+        frame
+    }
+
+    /// The fixed-offset read of the outer headers says what the checked
+    /// views say whenever it says anything: every byte of the Ethernet,
+    /// IPv4 and UDP headers set to every value (10,752 frames), and every
+    /// truncation. It does take what Tandem sends.
+    #[test]
+    fn fixed_fabric_outer_agrees() {
+        let frame = fabric_frame();
+        let to = (ADDR, PORT);
+        let taken = fixed_fabric_outer(&frame, to);
+        assert!(taken.is_some());
+        assert_eq!(taken, fabric_outer(&frame, to));
+        for at in 0..42 {
+            for value in 0..=u8::MAX {
+                let mut f = frame.clone();
+                f[at] = value;
+                if let Some(fixed) = fixed_fabric_outer(&f, to) {
+                    assert_eq!(Some(fixed), fabric_outer(&f, to), "byte {at} = {value}");
+                }
+            }
+        }
+        for len in 0..frame.len() {
+            if let Some(fixed) = fixed_fabric_outer(&frame[..len], to) {
+                assert_eq!(Some(fixed), fabric_outer(&frame[..len], to), "length {len}");
+            }
+        }
+    }
+
+    /// What the fixed read leaves (a VLAN tag, IPv4 options) the checked
+    /// views read, so `read_fabric` takes it too.
+    #[test]
+    fn other_shapes_are_read_by_the_checked_views() {
+        let frame = fabric_frame();
+        let mut tagged = frame[..12].to_vec();
+        tagged.extend_from_slice(&[0x81, 0x00, 0x00, 0x07]);
+        tagged.extend_from_slice(&frame[12..]);
+        let to = (ADDR, PORT);
+        assert_eq!(fixed_fabric_outer(&tagged, to), None);
+        let outer = fabric_outer(&tagged, to).expect("a tagged fabric frame is read");
+        assert_eq!(outer.0.start(), 18);
+        let mut p = Parsed::NOTHING;
+        assert!(p.read_fabric(&tagged, to));
+        let mut q = Parsed::NOTHING;
+        assert!(q.read_fabric(&frame, to));
+        assert_eq!(format!("{:?}", p.l4), format!("{:?}", q.l4));
+        assert_eq!(p.inner.map(|ip| ip.src), q.inner.map(|ip| ip.src));
+        // Not for us: another port or address.
+        let mut r = Parsed::NOTHING;
+        assert!(!r.read_fabric(&frame, (ADDR, PORT + 1)));
+        assert!(!r.read_fabric(&frame, (Ipv4Addr::new(10, 77, 0, 3), PORT)));
+    }
 }
