@@ -68,6 +68,13 @@ impl Worker {
         if !from_server {
             return Verdict::Drop(DropReason::ReplyMismatch);
         }
+        // Fabric hook (fabric.rs): too big for the fabric to a terminal
+        // behind another appliance's tier-1 unit: the server hears of it,
+        // nothing is translated or counted.
+        if super::fabric::too_big_for_tier1(self.cfg.fabric, &e.client_path, ip.total) {
+            let path = e.client_path;
+            return self.server_too_big_for_fabric(f, rx, ip, &path);
+        }
         // Bitrate limit hook (rate_limit.rs): dropped, or re-marked where
         // its type says so; NAT64 hook (nat64.rs) behind the same test.
         if e.flags.0 & (SessionFlags::BITRATE.0 | SessionFlags::NAT64.0) != 0 {

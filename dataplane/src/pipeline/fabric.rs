@@ -30,7 +30,10 @@
 //! SYN-ACK encapsulated is clamped to [`fabric_mss`] first. At tier 1 a
 //! terminal's IPv4 packet with DF set that is dropped so is answered with
 //! an ICMP "fragmentation needed" carrying the MTU that fits
-//! ([`Worker::fabric_too_big`]), so its path MTU discovery learns it.
+//! ([`Worker::fabric_too_big`]), so its path MTU discovery learns it; at a
+//! gateway, a server's DF packet too big for the fabric to its terminal is
+//! answered the same way, from the gateway address it was sent to
+//! ([`Worker::server_too_big_for_fabric`]).
 
 use super::l2::{to_client, ClientPath};
 use super::parse::{Ip, Parsed};
@@ -86,6 +89,18 @@ pub const fn fabric_mss(mtu: u16) -> u16 {
 #[inline(always)]
 fn fits(len: usize, fab: FabricConfig) -> bool {
     len + FABRIC_OVERHEAD <= usize::from(fab.mtu)
+}
+
+/// Gateway: whether a server's IPv4 packet of `total` bytes for a terminal
+/// behind `path` goes over the fabric (`path` leaves on the fabric port)
+/// and would not fit one fabric packet once its Ethernet header (and VLAN
+/// tag) and the outer headers are added.
+#[inline(always)]
+pub(super) fn too_big_for_tier1(fab: Option<FabricConfig>, path: &ClientPath, total: u16) -> bool {
+    fab.is_some_and(|fab| {
+        let inside = ETHERNET_HEADER_LEN + if path.vlan != 0 { 4 } else { 0 };
+        fab.port == path.port && !fits(inside + usize::from(total), fab)
+    })
 }
 
 /// How a fabric frame's sender was judged: who the terminal's tier-1 unit
@@ -244,11 +259,7 @@ impl Worker {
     /// `fabric_mtu` less the outer headers ([`FABRIC_OVERHEAD`]) and the
     /// frame's own Ethernet header (and VLAN tag), which travel inside. It
     /// comes from the access port's address (the gateway address, then the
-    /// fabric address, when that port has none), quotes the IPv4 header
-    /// and 8 bytes of payload, and leaves the access port the frame came
-    /// in on, within the reply rate (`reply_rate_per_s`; beyond it the
-    /// frame is dropped `rate_limited`). The frame itself is counted
-    /// `fabric_too_big`, answered or not; nothing is ever fragmented.
+    /// fabric address, when that port has none); see [`Self::frag_needed`].
     #[cold]
     #[inline(never)]
     fn fabric_too_big<F: Frame>(&mut self, f: &mut F, rx: &Rx) -> Verdict {
@@ -263,25 +274,72 @@ impl Worker {
         if p.tunnel.is_some() {
             return TOO_BIG;
         }
-        let b = f.bytes();
-        let Some(header) = b.get(ip.start()..ip.start() + ip.header_len()) else {
-            return TOO_BIG;
-        };
-        // No DF: the terminal may not learn a path MTU from us (and we
-        // fragment nothing). RFC 1812 5.2.2: no error about a header that
-        // may be corrupt.
-        if header[6] & 0x40 == 0 || checksum(header) != 0 {
-            return TOO_BIG;
-        }
         let mtu = usize::from(fab.mtu).saturating_sub(FABRIC_OVERHEAD + ip.start());
         let src = self
             .topo
             .port_address(rx.port)
             .or_else(|| self.cfg.gateway_addrs.first().copied())
             .unwrap_or(fab.addr);
+        self.frag_needed(f, rx, (ip.start(), ip.header_len()), mtu, src)
+    }
+
+    /// Gateway: a server's packet for a terminal behind another appliance's
+    /// tier-1 unit (`path`) that would not fit a fabric packet once wrapped
+    /// (see [`too_big_for_tier1`]), before it is translated or counted. With
+    /// DF set the server is answered with an ICMP "fragmentation needed"
+    /// from the gateway address it sent to, whose next-hop MTU is the
+    /// largest IPv4 packet that fits: `fabric_mtu` less the outer headers
+    /// and the Ethernet header (and VLAN tag) the terminal's frame carries
+    /// inside; see [`Self::frag_needed`]. `f` is the normalised frame
+    /// (`l2::normalize`: its IPv4 header at `ip`'s length after an
+    /// untagged Ethernet header).
+    #[cold]
+    #[inline(never)]
+    pub(super) fn server_too_big_for_fabric<F: Frame>(
+        &mut self,
+        f: &mut F,
+        rx: &Rx,
+        ip: &Ip,
+        path: &ClientPath,
+    ) -> Verdict {
+        let Some(fab) = self.cfg.fabric else {
+            return Verdict::Drop(DropReason::FabricTooBig);
+        };
+        let inside = ETHERNET_HEADER_LEN + if path.vlan != 0 { 4 } else { 0 };
+        let mtu = usize::from(fab.mtu).saturating_sub(FABRIC_OVERHEAD + inside);
+        self.frag_needed(f, rx, (ETHERNET_HEADER_LEN, ip.header_len()), mtu, ip.dst)
+    }
+
+    /// The ICMP "fragmentation needed" answer of [`Self::fabric_too_big`]
+    /// and [`Self::server_too_big_for_fabric`] to the sender of `f`, whose
+    /// IPv4 header lies at `ip_at` (offset, length), with next-hop MTU
+    /// `mtu`, from `src`. Only for a packet with DF set whose header
+    /// checksum is right (RFC 1812 5.2.2: no error about a header that may
+    /// be corrupt) and that is not an ICMP error, a broadcast or a later
+    /// fragment (RFC 1122 3.2.2); it quotes the IPv4 header and 8 bytes of
+    /// payload and leaves the port the frame came in on, to the MAC it
+    /// came from, within the reply rate (`reply_rate_per_s`; beyond it the
+    /// frame is dropped `rate_limited`). The frame itself is counted
+    /// `fabric_too_big`, answered or not; nothing is ever fragmented.
+    fn frag_needed<F: Frame>(
+        &mut self,
+        f: &mut F,
+        rx: &Rx,
+        (ip_start, ip_len): (usize, usize),
+        mtu: usize,
+        src: Ipv4Addr,
+    ) -> Verdict {
+        const TOO_BIG: Verdict = Verdict::Drop(DropReason::FabricTooBig);
+        let b = f.bytes();
+        let Some(header) = b.get(ip_start..ip_start + ip_len) else {
+            return TOO_BIG;
+        };
+        // No DF: the sender may not learn a path MTU from us (and we
+        // fragment nothing).
+        if header[6] & 0x40 == 0 || checksum(header) != 0 {
+            return TOO_BIG;
+        }
         let mut out = [0u8; 192];
-        // Refused (no answer due, RFC 1122 3.2.2): an ICMP error, a
-        // broadcast, a later fragment.
         let Ok(n) = write_icmp_frag_needed(b, &mut out, mtu as u16, src) else {
             return TOO_BIG;
         };
@@ -292,8 +350,8 @@ impl Worker {
         if !own_addresses::replace_contents(f, &out[..n]) {
             return TOO_BIG;
         }
-        // To the terminal (the builder swapped the MACs), from this port's
-        // own MAC, whatever address the frame was sent to.
+        // Back to the sender (the builder swapped the MACs), from this
+        // port's own MAC, whatever address the frame was sent to.
         f.bytes_mut()[6..12].copy_from_slice(&self.topo.mac(rx.port));
         self.counters.count_drop(DropReason::FabricTooBig);
         self.counters.icmp_errors_sent.inc();

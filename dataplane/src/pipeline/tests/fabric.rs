@@ -493,6 +493,43 @@ fn a_gateways_downlink_too_big_for_the_fabric_is_dropped_before_and_after_the_fi
 }
 
 #[test]
+fn a_servers_df_packet_too_big_for_the_fabric_gets_fragmentation_needed_from_the_gateway_address() {
+    let mut c = cluster();
+    c.g2 = member(2, 600);
+    let (_, geneve, _) = c.a1.run(0, ACC, &dns_query(b"q"));
+    let (v, to_server, _) = c.g2.run(0, FAB, &geneve);
+    assert_eq!(v, Verdict::Forward(SRV));
+    let gw_port = decode(&to_server).sport;
+    // 600 less 60 of outer headers less the terminal frame's Ethernet
+    // header, which travels inside.
+    let mtu = 600 - FABRIC_OVERHEAD as u16 - 14;
+    let big = with_df(&dns_answer(gw_port, &[7; 499]), 14);
+    let (v, reply, _) = c.g2.run(0, SRV, &big);
+    assert_eq!(v, Verdict::Forward(SRV), "back to the server");
+    // IPv4 and ICMP checksums are verified from scratch by decode.
+    let out = decode(&reply);
+    assert_eq!((out.proto, out.src, out.dst), (1, GW, SERVERS[0]));
+    assert_eq!((out.dst_mac, out.src_mac), (server_mac(SERVERS[0]), port_mac(SRV)));
+    let (ty, code, unused, next_hop_mtu, quoted) = icmp_of(&reply);
+    assert_eq!((ty, code, unused, next_hop_mtu), (3, 4, 0, mtu));
+    assert_eq!(quoted, &big[14..14 + 28], "the server's header + 8 bytes, untranslated");
+    assert_eq!(c.g2.drops(DropReason::FabricTooBig), 1);
+    assert_eq!(c.g2.workers[0].counters().icmp_errors_sent.get(), 1);
+    assert_eq!(c.g2.workers[0].counters().fabric_tx.get(), 0);
+    // The server's next packet of the size it was told fits, and reaches
+    // the terminal through A1.
+    let fits = with_df(&dns_answer(gw_port, &[7; 498]), 14);
+    assert_eq!(usize::from(u16::from_be_bytes([fits[16], fits[17]])), usize::from(mtu));
+    let (v, wrapped, _) = c.g2.run(0, SRV, &fits);
+    assert_eq!(v, Verdict::Forward(FAB));
+    assert_eq!(wrapped.len(), 14 + 600);
+    let (v, to_terminal, _) = c.a1.run(0, FAB, &wrapped);
+    assert_eq!(v, Verdict::Forward(ACC));
+    assert_eq!(decode(&to_terminal).dst, UE);
+    assert_eq!(c.g2.workers[0].counters().icmp_errors_sent.get(), 1);
+}
+
+#[test]
 fn a_second_chance_too_big_for_the_forwarding_gateways_fabric_is_dropped() {
     let mut c = cluster();
     c.g4 = member(4, 600);
