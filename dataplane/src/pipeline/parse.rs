@@ -447,7 +447,7 @@ fn fabric_outer(b: &[u8], (addr, port): (Ipv4Addr, u16)) -> Option<(Ip, usize, u
     if udp.dst_port() != port {
         return None;
     }
-    Some((outer, udp_at, usize::from(udp.length())))
+    Some((outer, udp_at, udp.length()))
 }
 
 /// [`fabric_outer`] for the shape every Tandem sends (`wire::encapsulate`:
