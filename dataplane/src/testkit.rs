@@ -207,6 +207,26 @@ impl Lab {
         )
     }
 
+    /// [`Lab::cluster_member`] with NAT64 on (the caller publishes a policy
+    /// with IPv6 VIPs): IPv6 terminals across the fabric.
+    pub fn cluster_member_nat64(
+        topo: Topology,
+        fabric: crate::pipeline::fabric::FabricConfig,
+        nat64: crate::pipeline::Nat64Config,
+    ) -> Lab {
+        Lab::build(
+            1,
+            1 << 12,
+            SessionKeyMode::SourceIp,
+            (PORT_RANGE, topo),
+            (
+                Some(fabric),
+                crate::tier2::FragmentLimits::DEFAULT,
+                Some(nat64),
+            ),
+        )
+    }
+
     /// Like [`Lab::new`] with fragment table bounds of the caller's
     /// (`gateway.fragments`; [`Lab::new`] has the config's defaults).
     pub fn with_fragments(n_workers: u16, fragments: crate::tier2::FragmentLimits) -> Lab {

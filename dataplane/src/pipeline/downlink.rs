@@ -71,9 +71,15 @@ impl Worker {
         // Fabric hook (fabric.rs): too big for the fabric to a terminal
         // behind another appliance's tier-1 unit: the server hears of it,
         // nothing is translated or counted.
-        if super::fabric::too_big_for_tier1(self.cfg.fabric, &e.client_path, ip.total) {
+        // (NAT64 makes the packet 20 bytes longer: IPv6's header.)
+        let grows = if e.flags.contains(SessionFlags::NAT64) {
+            20
+        } else {
+            0
+        };
+        if super::fabric::too_big_for_tier1(self.cfg.fabric, &e.client_path, ip.total + grows) {
             let path = e.client_path;
-            return self.server_too_big_for_fabric(f, rx, ip, &path);
+            return self.server_too_big_for_fabric(f, rx, ip, (&path, grows));
         }
         // Bitrate limit hook (rate_limit.rs): dropped, or re-marked where
         // its type says so; NAT64 hook (nat64.rs) behind the same test.

@@ -36,23 +36,23 @@
 //! ([`Worker::server_too_big_for_fabric`]).
 
 use super::l2::{to_client, ClientPath};
-use super::parse::{Ip, Parsed};
+use super::parse::{Ip, Ip6, NotIpv4, Parsed};
 use super::steer::{Rx, SecondChance};
 use super::{own_addresses, Ingress, Verdict, Worker};
 use crate::counters::DropReason;
 use crate::event::EventSink;
 use crate::frame::Frame;
 use crate::hash::mix64;
-use crate::tier1::{session_id, SessionId};
+use crate::tier1::{session_id, session_id_v6, SessionId};
 use crate::tier2::GtpTunnel;
 use crate::topology::Role;
 use crate::wire::checksum::checksum;
 use crate::wire::{
-    decapsulate_after_ipv4, encapsulate, tcp_options, write_icmp_frag_needed, GeneveEncap,
-    GeneveTemplate, MacAddr, OuterIpv4, TandemOption, ETHERNET_HEADER_LEN, GENEVE_ENCAP_LEN,
-    PROTO_TCP, PROTO_UDP, TANDEM_FLAG_TO_TIER1,
+    decapsulate_after_ipv4, encapsulate, tcp_options, write_icmp_frag_needed, write_packet_too_big,
+    GeneveEncap, GeneveTemplate, Ipv6Packet, MacAddr, OuterIpv4, TandemOption, ETHERNET_HEADER_LEN,
+    ETHERTYPE_IPV6, GENEVE_ENCAP_LEN, PROTO_TCP, PROTO_UDP, TANDEM_FLAG_TO_TIER1,
 };
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// This appliance's place on the fabric; `None` on a stand-alone one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,6 +83,11 @@ pub const FABRIC_OVERHEAD: usize = GENEVE_ENCAP_LEN - ETHERNET_HEADER_LEN;
 pub const fn fabric_mss(mtu: u16) -> u16 {
     let overhead = (FABRIC_OVERHEAD + ETHERNET_HEADER_LEN + 4 + 20 + 20) as u16;
     mtu.saturating_sub(overhead)
+}
+
+/// [`fabric_mss`] for IPv6: its header is 20 bytes longer than IPv4's.
+pub const fn fabric_mss_v6(mtu: u16) -> u16 {
+    fabric_mss(mtu).saturating_sub(20)
 }
 
 /// Whether a frame of `len` bytes fits in one fabric packet once wrapped.
@@ -235,9 +240,60 @@ impl Worker {
         }
         if let (Ok(ip), Ok(l4)) = (p.inner, p.l4) {
             if l4.proto == PROTO_TCP && l4.flags.syn() {
-                self.clamp_for_fabric(f.bytes_mut(), ip.l4_off(), fab.mtu);
+                self.clamp_for_fabric(f.bytes_mut(), ip.l4_off(), fabric_mss(fab.mtu));
             }
         }
+        self.wrap_for_gateway(f, rx, sid, (addr, port), ev)
+    }
+
+    /// Tier 1: an IPv6 terminal's frame (`ip6`, as received) to the gateway
+    /// at `addr:port` on another appliance, as
+    /// [`send_to_remote_gateway`](Self::send_to_remote_gateway) sends an
+    /// IPv4 one: padding trimmed, the MSS of a SYN clamped (20 less than
+    /// for IPv4: the IPv6 header is 20 bytes longer), too big answered
+    /// with Packet Too Big ([`Self::fabric_too_big_v6`]).
+    pub(super) fn send_to_remote_gateway_v6<F: Frame, E: EventSink>(
+        &mut self,
+        f: &mut F,
+        rx: &Rx,
+        (sid, ip6): (SessionId, &Ip6),
+        (addr, port): (Ipv4Addr, u16),
+        ev: &mut E,
+    ) -> Verdict {
+        let Some(fab) = self.cfg.fabric else {
+            return Verdict::Drop(DropReason::NoGateway);
+        };
+        let (len, end) = (f.len(), usize::from(ip6.end));
+        if len > end && !f.trim(len - end) {
+            return Verdict::Drop(DropReason::Truncated);
+        }
+        if !fits(f.len(), fab) {
+            return self.fabric_too_big_v6(f, rx, ip6);
+        }
+        let tcp = usize::from(ip6.upper);
+        if ip6.proto == PROTO_TCP
+            && !ip6.fragment
+            && f.bytes().get(tcp + 13).is_some_and(|fl| fl & 0x02 != 0)
+        {
+            self.clamp_for_fabric(f.bytes_mut(), tcp, fabric_mss_v6(fab.mtu));
+        }
+        self.wrap_for_gateway(f, rx, sid, (addr, port), ev)
+    }
+
+    /// Tier 1: the Tandem option of a terminal's frame for a remote gateway
+    /// (this appliance, the access port as I/O point, hop count 0, the
+    /// table generation, where the session drains from) and the wrapping.
+    fn wrap_for_gateway<F: Frame, E: EventSink>(
+        &mut self,
+        f: &mut F,
+        rx: &Rx,
+        sid: SessionId,
+        (addr, port): (Ipv4Addr, u16),
+        ev: &mut E,
+    ) -> Verdict {
+        let Some(fab) = self.cfg.fabric else {
+            return Verdict::Drop(DropReason::NoGateway);
+        };
         let steering = self.snaps.steering.get();
         let option = TandemOption {
             appliance_id: fab.appliance_id,
@@ -283,14 +339,57 @@ impl Worker {
         self.frag_needed(f, rx, (ip.start(), ip.header_len()), mtu, src)
     }
 
+    /// Tier 1: an IPv6 terminal's frame that would not fit a fabric packet
+    /// once wrapped gets an ICMPv6 Packet Too Big (RFC 4443 3.2; IPv6 is
+    /// never fragmented on the way) whose MTU is the largest IPv6 packet of
+    /// this terminal's that fits: `fabric_mtu` less the outer headers and
+    /// the frame's own Ethernet header (and VLAN tag), from the address the
+    /// terminal addressed, quoting the start of its packet, out of the
+    /// access port it came in on, within the reply rate (beyond it:
+    /// `rate_limited`). Not about an ICMPv6 error or from a non-unicast
+    /// source. The frame is counted `fabric_too_big`, answered or not.
+    #[cold]
+    #[inline(never)]
+    fn fabric_too_big_v6<F: Frame>(&mut self, f: &mut F, rx: &Rx, ip6: &Ip6) -> Verdict {
+        const TOO_BIG: Verdict = Verdict::Drop(DropReason::FabricTooBig);
+        let Some(fab) = self.cfg.fabric else {
+            return TOO_BIG;
+        };
+        let b = f.bytes();
+        let Some(header) = b.get(usize::from(ip6.off)..) else {
+            return TOO_BIG;
+        };
+        // Parse checked the fixed header.
+        let addressed = Ipv6Packet::new_unchecked(header).dst();
+        let mtu = usize::from(fab.mtu).saturating_sub(FABRIC_OVERHEAD + usize::from(ip6.off));
+        let mut out = [0u8; 256];
+        let Ok(n) = write_packet_too_big(b, &mut out, addressed, mtu as u32) else {
+            return TOO_BIG;
+        };
+        let rate = self.snaps.policy.get().reply_rate_per_s;
+        if !self.limiter.allow(rx.now_ms, rate) {
+            return Verdict::Drop(DropReason::RateLimited);
+        }
+        if !own_addresses::replace_contents(f, &out[..n]) {
+            return TOO_BIG;
+        }
+        f.bytes_mut()[6..12].copy_from_slice(&self.topo.mac(rx.port));
+        self.counters.count_drop(DropReason::FabricTooBig);
+        self.counters.icmp_errors_sent.inc();
+        self.counters.tx_packets.inc();
+        self.counters.tx_bytes.add(f.len() as u64);
+        Verdict::Forward(rx.port)
+    }
+
     /// Gateway: a server's packet for a terminal behind another appliance's
     /// tier-1 unit (`path`) that would not fit a fabric packet once wrapped
     /// (see [`too_big_for_tier1`]), before it is translated or counted. With
     /// DF set the server is answered with an ICMP "fragmentation needed"
     /// from the gateway address it sent to, whose next-hop MTU is the
-    /// largest IPv4 packet that fits: `fabric_mtu` less the outer headers
-    /// and the Ethernet header (and VLAN tag) the terminal's frame carries
-    /// inside; see [`Self::frag_needed`]. `f` is the normalised frame
+    /// largest IPv4 packet that fits: `fabric_mtu` less the outer headers,
+    /// the Ethernet header (and VLAN tag) the terminal's frame carries
+    /// inside and what translation adds (`grows`: 20 for NAT64); see
+    /// [`Self::frag_needed`]. `f` is the normalised frame
     /// (`l2::normalize`: its IPv4 header at `ip`'s length after an
     /// untagged Ethernet header).
     #[cold]
@@ -300,12 +399,12 @@ impl Worker {
         f: &mut F,
         rx: &Rx,
         ip: &Ip,
-        path: &ClientPath,
+        (path, grows): (&ClientPath, u16),
     ) -> Verdict {
         let Some(fab) = self.cfg.fabric else {
             return Verdict::Drop(DropReason::FabricTooBig);
         };
-        let inside = ETHERNET_HEADER_LEN + if path.vlan != 0 { 4 } else { 0 };
+        let inside = ETHERNET_HEADER_LEN + if path.vlan != 0 { 4 } else { 0 } + usize::from(grows);
         let mtu = usize::from(fab.mtu).saturating_sub(FABRIC_OVERHEAD + inside);
         self.frag_needed(f, rx, (ETHERNET_HEADER_LEN, ip.header_len()), mtu, ip.dst)
     }
@@ -493,6 +592,9 @@ impl Worker {
                 }
                 let ip = match read.outer {
                     Ok(ip) => ip,
+                    Err(NotIpv4::Ipv6(ip6)) => {
+                        return self.fabric_in_v6(f, rx, (&read, fabric), &ip6, ev)
+                    }
                     Err(r) => return Verdict::Drop(r.reason()),
                 };
                 copy = read;
@@ -512,6 +614,41 @@ impl Worker {
             return self.uplink_fragment(f, &inner_rx, sid, &ip, ev);
         }
         self.uplink_packet::<false, F, E>(f, &inner_rx, sid, &ip, None, ev)
+    }
+
+    /// Gateway: an IPv6 terminal's frame out of a fabric packet (`frame`,
+    /// its record; `fabric`, its sender), steered as the tier-1 unit
+    /// steered it (`access_in_v6`: the session ID of its source prefix; a
+    /// multicast destination is no terminal's traffic) into NAT64, with
+    /// the tier-1 unit as the user session's client path.
+    #[cold]
+    #[inline(never)]
+    fn fabric_in_v6<F: Frame, E: EventSink>(
+        &mut self,
+        f: &mut F,
+        rx: &Rx,
+        (frame, fabric): (&Parsed, Option<FabricIn>),
+        ip6: &Ip6,
+        ev: &mut E,
+    ) -> Verdict {
+        let Some(header) = f.bytes().get(usize::from(ip6.off)..) else {
+            return Verdict::Drop(DropReason::Ipv6Truncated);
+        };
+        // Parse checked the fixed header.
+        let header = Ipv6Packet::new_unchecked(header);
+        if header.dst().is_multicast() {
+            return Verdict::Drop(DropReason::Ipv6NotServed);
+        }
+        let prefix = self.cfg.ipv6_session_prefix;
+        let Some(sid) = session_id_v6(self.cfg.session_key, header.src(), prefix) else {
+            return Verdict::Drop(DropReason::Ipv6NotServed);
+        };
+        let inner_rx = Rx {
+            frame,
+            fabric,
+            ..*rx
+        };
+        self.uplink_v6(f, &inner_rx, sid, ip6, ev)
     }
 
     /// The appliance ID of the member whose fabric address is `addr`, or
@@ -560,24 +697,37 @@ impl Worker {
                 None => return Verdict::Drop(DropReason::FabricPeerGone),
             }
         };
-        let hash = {
+        // The terminal's session ID, as the tier-1 unit hashed it, where a
+        // TCP header lies and the MSS that fits: an IPv4 packet, or the
+        // IPv6 one NAT64 translated (no extension headers).
+        let (sid, tcp_at, mss) = {
             let b = f.bytes();
-            if b.len() < ETHERNET_HEADER_LEN + 20 {
-                return Verdict::Drop(DropReason::Truncated);
+            if b.get(12..14) == Some(&ETHERTYPE_IPV6.to_be_bytes()[..]) {
+                let Some(ip) = b.get(ETHERNET_HEADER_LEN..ETHERNET_HEADER_LEN + 40) else {
+                    return Verdict::Drop(DropReason::Ipv6Truncated);
+                };
+                let mut terminal = [0u8; 16];
+                terminal.copy_from_slice(&ip[24..40]);
+                let prefix = self.cfg.ipv6_session_prefix;
+                let sid = session_id_v6(self.cfg.session_key, Ipv6Addr::from(terminal), prefix);
+                let tcp_at = (ip[6] == PROTO_TCP).then_some(ETHERNET_HEADER_LEN + 40);
+                (sid.map_or(0, |s| s.0), tcp_at, fabric_mss_v6(fab.mtu))
+            } else {
+                let Some(ip) = b.get(ETHERNET_HEADER_LEN..ETHERNET_HEADER_LEN + 20) else {
+                    return Verdict::Drop(DropReason::Truncated);
+                };
+                let terminal = u32::from_be_bytes([ip[16], ip[17], ip[18], ip[19]]);
+                let tcp_at = (ip[9] == PROTO_TCP)
+                    .then(|| ETHERNET_HEADER_LEN + usize::from(ip[0] & 0x0f) * 4);
+                (u64::from(terminal), tcp_at, fabric_mss(fab.mtu))
             }
-            // The terminal's address, as the tier-1 unit hashed its session.
-            let ip = &b[ETHERNET_HEADER_LEN..];
-            let syn_at =
-                (ip[9] == PROTO_TCP).then(|| ETHERNET_HEADER_LEN + usize::from(ip[0] & 0x0f) * 4);
-            if let Some(tcp) = syn_at {
-                if b.get(tcp + 13).is_some_and(|fl| fl & 0x02 != 0) {
-                    self.clamp_for_fabric(f.bytes_mut(), tcp, fab.mtu);
-                }
-            }
-            let b = f.bytes();
-            let terminal = u32::from_be_bytes([b[30], b[31], b[32], b[33]]);
-            flow_hash(u64::from(terminal))
         };
+        if let Some(tcp) = tcp_at {
+            if f.bytes().get(tcp + 13).is_some_and(|fl| fl & 0x02 != 0) {
+                self.clamp_for_fabric(f.bytes_mut(), tcp, mss);
+            }
+        }
+        let hash = flow_hash(sid);
         let plain = ClientPath {
             tunnel: GtpTunnel::NONE,
             ..*path
@@ -758,9 +908,9 @@ impl Worker {
     /// `tcp_off` to what fits a fabric packet of `mtu` (counted in
     /// `mss_clamped`).
     #[cold]
-    fn clamp_for_fabric(&self, b: &mut [u8], tcp_off: usize, mtu: u16) {
+    fn clamp_for_fabric(&self, b: &mut [u8], tcp_off: usize, mss: u16) {
         if let Some(tcp) = b.get_mut(tcp_off..) {
-            if tcp_options::clamp_mss(tcp, fabric_mss(mtu)).is_some() {
+            if tcp_options::clamp_mss(tcp, mss).is_some() {
                 self.counters.mss_clamped.inc();
             }
         }

@@ -33,8 +33,10 @@
 //! terminal (a UDP checksum of 0 gets one computed). TCP, UDP and ICMP
 //! echo ↔ ICMPv6 echo; ICMP errors about a NAT64 user session are dropped
 //! `nat64_icmp_error` (their quoted packet is not translated back yet).
-//! Not on this path: fragments (`ip_fragment`, as IPv4), IPv6 inside
-//! GTP-U and over the fabric (`ipv6_not_served`), SYN proxy and PROXY
+//! Over the cluster fabric the terminal's IPv6 frame arrives inside
+//! Geneve (`fabric::fabric_in_v6`) and its client path is the tier-1
+//! unit, as for IPv4. Not on this path: fragments (`ip_fragment`, as
+//! IPv4), IPv6 inside GTP-U (`ipv6_not_served`), SYN proxy and PROXY
 //! protocol (a NAT64 user session is never proxied), ICMPv6 time exceeded
 //! (a hop limit of 1 is dropped `ttl_expired`) and DSCP marks on the way
 //! back (the server's TOS becomes the traffic class).
@@ -244,7 +246,11 @@ impl Worker {
             port: rx.port,
             mac: p.l2.src_mac,
             vlan: p.l2.vlan.unwrap_or(0),
-            tunnel: GtpTunnel::NONE,
+            // Over the fabric: the tier-1 unit and its access port.
+            tunnel: match rx.fabric {
+                Some(fi) => super::fabric::fabric_tunnel(fi.peer, fi.io_point),
+                None => GtpTunnel::NONE,
+            },
         };
         let key1 = v6_key(l4.proto, src, l4.src_port, dst, l4.dst_port);
         // The prefetch pass hashed `key1` and asked for its bucket

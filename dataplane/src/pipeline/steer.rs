@@ -203,8 +203,9 @@ impl Worker {
     /// is `ipv6_not_served`), steering and the pin request as for IPv4.
     /// Multicast destinations (MLD, ND to groups) are not a terminal's
     /// traffic to a gateway: `ipv6_not_served` before any state. A gateway
-    /// on another appliance gets no IPv6 over the fabric yet
-    /// (`ipv6_not_served` here). Out of line: IPv4 never comes here.
+    /// on another appliance gets the frame over the fabric
+    /// (`fabric::send_to_remote_gateway_v6`). Out of line: IPv4 never
+    /// comes here.
     #[inline(never)]
     pub(super) fn access_in_v6<F: Frame, E: EventSink>(
         &mut self,
@@ -244,7 +245,9 @@ impl Worker {
                 self.uplink_v6(f, rx, sid, ip6, ev)
             }
             GatewayTarget::LocalWorker(w) if w < self.cfg.n_workers => Verdict::Handoff(w),
-            GatewayTarget::Remote { .. } => Verdict::Drop(DropReason::Ipv6NotServed),
+            GatewayTarget::Remote { addr, port } => {
+                self.send_to_remote_gateway_v6(f, rx, (sid, ip6), (addr, port), ev)
+            }
             GatewayTarget::LocalWorker(_) => Verdict::Drop(DropReason::NoGateway),
         }
     }

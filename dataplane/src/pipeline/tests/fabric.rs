@@ -13,22 +13,22 @@ use crate::wire::checksum::l4_checksum;
 use crate::wire::frames::tcp_frame;
 use crate::wire::{outer_src_port, TANDEM_FLAG_TO_TIER1};
 
-const FAB: u16 = 4;
-const BASE: u16 = 6081;
+pub(super) const FAB: u16 = 4;
+pub(super) const BASE: u16 = 6081;
 const GENERATION: u64 = 42;
 /// Outer Ethernet 14, IPv4 20, UDP 8, Geneve 8, Tandem option 20.
 const ENCAP: usize = 74;
 
-fn fab_addr(id: u32) -> Ipv4Addr {
+pub(super) fn fab_addr(id: u32) -> Ipv4Addr {
     Ipv4Addr::new(10, 99, 0, id as u8)
 }
 
-fn fab_mac(id: u32) -> [u8; 6] {
+pub(super) fn fab_mac(id: u32) -> [u8; 6] {
     [2, 0xfa, 0, 0, 0, id as u8]
 }
 
 /// The lab topology plus a fabric port (port 4).
-fn member_topology(id: u32) -> Topology {
+pub(super) fn member_topology(id: u32) -> Topology {
     let mut ports = topology().ports;
     ports.push(PortInfo {
         name: "fab0".into(),
@@ -50,7 +50,7 @@ fn sid(terminal: Ipv4Addr) -> SessionId {
 
 /// The steering table appliance `me` builds: gateways 200 and 400, its
 /// own local, the session of `UE` pinned to `pinned`.
-fn table(me: u32, pinned: u32) -> SteeringTable {
+pub(super) fn table(me: u32, pinned: u32) -> SteeringTable {
     let gateways: Vec<Gateway> = [2u32, 4]
         .iter()
         .map(|&app| Gateway {
@@ -509,17 +509,27 @@ fn a_servers_df_packet_too_big_for_the_fabric_gets_fragmentation_needed_from_the
     // IPv4 and ICMP checksums are verified from scratch by decode.
     let out = decode(&reply);
     assert_eq!((out.proto, out.src, out.dst), (1, GW, SERVERS[0]));
-    assert_eq!((out.dst_mac, out.src_mac), (server_mac(SERVERS[0]), port_mac(SRV)));
+    assert_eq!(
+        (out.dst_mac, out.src_mac),
+        (server_mac(SERVERS[0]), port_mac(SRV))
+    );
     let (ty, code, unused, next_hop_mtu, quoted) = icmp_of(&reply);
     assert_eq!((ty, code, unused, next_hop_mtu), (3, 4, 0, mtu));
-    assert_eq!(quoted, &big[14..14 + 28], "the server's header + 8 bytes, untranslated");
+    assert_eq!(
+        quoted,
+        &big[14..14 + 28],
+        "the server's header + 8 bytes, untranslated"
+    );
     assert_eq!(c.g2.drops(DropReason::FabricTooBig), 1);
     assert_eq!(c.g2.workers[0].counters().icmp_errors_sent.get(), 1);
     assert_eq!(c.g2.workers[0].counters().fabric_tx.get(), 0);
     // The server's next packet of the size it was told fits, and reaches
     // the terminal through A1.
     let fits = with_df(&dns_answer(gw_port, &[7; 498]), 14);
-    assert_eq!(usize::from(u16::from_be_bytes([fits[16], fits[17]])), usize::from(mtu));
+    assert_eq!(
+        usize::from(u16::from_be_bytes([fits[16], fits[17]])),
+        usize::from(mtu)
+    );
     let (v, wrapped, _) = c.g2.run(0, SRV, &fits);
     assert_eq!(v, Verdict::Forward(FAB));
     assert_eq!(wrapped.len(), 14 + 600);

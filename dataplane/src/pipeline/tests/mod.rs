@@ -6,6 +6,7 @@ mod behaviour;
 mod bitrate;
 mod edges;
 mod fabric;
+mod fabric_v6;
 mod fragments;
 mod hardening;
 mod ipv6;
