@@ -35,7 +35,8 @@
 #
 # Prints PASS/FAIL per check and "N passed, M failed"; exits non-zero if
 # anything failed. Checks, as numbered in issue 12: 1 fabric path through
-# G2 (and ICMP fragmentation needed for a DF packet too big for it); 2 a
+# G2 (and ICMP fragmentation needed for a DF packet too big for it; an
+# IPv6 terminal through NAT64 on the gateway its /64 belongs to); 2 a
 # move A1 -> A2 mid-download; 3 digests agree after every step; 4 G3
 # joins under 50 open connections; 8 a move made on A2 in force on A1
 # within 1 s; 5 G1 drains; 6 G2 SIGKILLed; 7 etcd stopped and back.
@@ -268,6 +269,25 @@ check_1_fabric() {
 # ---- 2. The terminal moves from A1 to A2 in the middle of a big download:
 # it completes with the right size, on the same gateway and server, as one
 # user session.
+# ---- 1, IPv6. An IPv6 terminal at A1 reaches the web server through the
+# IPv6 VIP: A1 wraps its IPv6 frames for the gateway its /64 belongs to,
+# which serves them through NAT64 and sends the IPv6 answers back over the
+# fabric; the server sees that gateway's (IPv4) address.
+check_1_ipv6() {
+  local acc src out seen
+  acc=$(cl_tap A1 a)
+  src=$(cl_terminal_side6 A1)
+  ip -n "$NS_UE" -6 route replace "$CL_VIP6_WEB/128" via "$(cl_access_addr6 A1)" dev "$acc"
+  out=$(ip netns exec "$NS_UE" curl -sS -g -m 10 --interface "$src" "http://[$CL_VIP6_WEB]/" 2>&1)
+  seen=$(sed -n 's/.*client=\([^ ]*\).*/\1/p' <<<"$out")
+  check "1 fabric, IPv6: $src at A1 reaches [$CL_VIP6_WEB]:80 through NAT64 on $(cl_member_of_addr "${seen%:*}") (server saw ${seen:-nothing})" \
+    "curl said: $out" glob_match "${seen%:*}" "10.2.0.1[123]"
+  local big="$WORKDIR/dl/v6big"
+  out=$(ip netns exec "$NS_UE" curl -sS -g -m 20 --interface "$src" -o "$big" -w '%{size_download}' "http://[$CL_VIP6_WEB]/big?n=300000" 2>&1)
+  check "1 fabric, IPv6: a 300 kB download over the fabric in IPv6 completes ($out bytes)" \
+    "curl said: $out" test "$out" = 300000
+}
+
 check_2_move() {
   local a0 b0 a1 b1 a2 b2 n1
   a0=$(ue_rx_bytes A1)
@@ -486,6 +506,7 @@ main() {
   setup
   check_3_digests "start" 1 2 11 12
   check_1_fabric
+  check_1_ipv6
   check_3_digests "the fabric check" 1 2 11 12
   check_2_move
   check_3_digests "the move A1 -> A2" 1 2 11 12

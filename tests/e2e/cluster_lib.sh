@@ -39,6 +39,9 @@ CL_IPERF_SERVER=10.2.0.22
 CL_VIP_WEB=10.9.0.1
 CL_VIP_IPERF=10.9.0.4
 CL_IPERF_PORT=5201
+# An IPv6 VIP for the web server (NAT64 on the gateways); each tier-1 unit
+# N has 2001:db8:1:N::1/64 on its access port, the terminal side ::100.
+CL_VIP6_WEB=2001:db8:9::80
 
 cl_tier1() { case "$1" in A*) return 0 ;; *) return 1 ;; esac; }
 cl_index() { echo "${1#?}"; }                       # A2 -> 2, G3 -> 3
@@ -48,6 +51,8 @@ cl_gateway_addr() { echo "10.2.0.1$(cl_index "$1")"; }
 cl_fabric_addr() { if cl_tier1 "$1"; then echo "10.99.0.$(cl_index "$1")"; else echo "10.99.0.1$(cl_index "$1")"; fi; }
 cl_access_addr() { echo "10.1.$(cl_index "$1").1"; }
 cl_terminal_side() { echo "10.1.$(cl_index "$1").100"; }
+cl_access_addr6() { echo "2001:db8:1:$(cl_index "$1")::1"; }
+cl_terminal_side6() { echo "2001:db8:1:$(cl_index "$1")::100"; }
 # Tap names: tag + member + role letter (≤ 15 characters).
 cl_tap() { echo "${CL_TAG}$(tr 'AG' 'ag' <<<"$1")$2"; }
 # The member a gateway address belongs to (10.2.0.12 -> G2).
@@ -99,7 +104,7 @@ cl_config() {
   local acc_or_srv port_line gw_addr
   if cl_tier1 "$m"; then
     acc_or_srv="$(cl_tap "$m" a)"
-    port_line="(name: \"acc0\", device: \"net_tap0\", role: Access, addresses: [\"$(cl_access_addr "$m")/24\"], rx_queues: 2),"
+    port_line="(name: \"acc0\", device: \"net_tap0\", role: Access, addresses: [\"$(cl_access_addr "$m")/24\", \"$(cl_access_addr6 "$m")/64\"], rx_queues: 2),"
     # Required by the schema; a tier-1 unit translates nothing, so it is
     # neither used nor claimed.
     gw_addr=10.2.0.10
@@ -139,6 +144,9 @@ cl_config() {
          servers: [(addr: "$CL_WEB_SERVER", port: 8080)]),
         (name: "iperf", vip: "$CL_VIP_IPERF", proto: Tcp, port: $CL_IPERF_PORT,
          servers: [(addr: "$CL_IPERF_SERVER", port: $CL_IPERF_PORT)]),
+        // IPv6 terminals reach the web server through NAT64.
+        (name: "web6", vip6: "$CL_VIP6_WEB", proto: Tcp, port: 80,
+         servers: [(addr: "$CL_WEB_SERVER", port: 8080)]),
     ],
     api: (socket: "${CL_SOCK[$m]}"),
     cluster: (
@@ -214,6 +222,9 @@ cl_wire() {
     cl_tap_queue "$acc" "$NS_UE" || return 1
     ip netns exec "$NS_UE" sysctl -qw "net.ipv4.conf.$acc.rp_filter=0" || return 1
     ip -n "$NS_UE" addr add "$(cl_terminal_side "$m")/24" dev "$acc" || return 1
+    # IPv6 on this link only (new_ns turns it off everywhere else).
+    ip netns exec "$NS_UE" sysctl -qw "net.ipv6.conf.$acc.disable_ipv6=0" || return 1
+    ip -n "$NS_UE" -6 addr add "$(cl_terminal_side6 "$m")/64" dev "$acc" nodad || return 1
   else
     srv=$(cl_tap "$m" s)
     move_tap "$srv" "$NS_SRV" || return 1
