@@ -242,11 +242,21 @@ impl Lab {
     /// A stand-alone lab with NAT64 on (`prefix`: the NAT64 prefix, if
     /// any; the caller publishes a policy with IPv6 VIPs).
     pub fn nat64(n_workers: u16, prefix: Option<crate::wire::Nat64Prefix>) -> Lab {
+        Lab::nat64_keyed(n_workers, SessionKeyMode::SourceIp, prefix)
+    }
+
+    /// [`Lab::nat64`] with session IDs of `key` (GTP-U TEIDs: IPv6
+    /// terminals inside G-PDUs).
+    pub fn nat64_keyed(
+        n_workers: u16,
+        key: SessionKeyMode,
+        prefix: Option<crate::wire::Nat64Prefix>,
+    ) -> Lab {
         let nat64 = crate::pipeline::Nat64Config { prefix };
         Lab::build(
             n_workers,
             1 << 12,
-            SessionKeyMode::SourceIp,
+            key,
             (PORT_RANGE, topology()),
             (None, crate::tier2::FragmentLimits::DEFAULT, Some(nat64)),
         )

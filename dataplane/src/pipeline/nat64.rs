@@ -35,8 +35,10 @@
 //! `nat64_icmp_error` (their quoted packet is not translated back yet).
 //! Over the cluster fabric the terminal's IPv6 frame arrives inside
 //! Geneve (`fabric::fabric_in_v6`) and its client path is the tier-1
-//! unit, as for IPv4. Not on this path: fragments (`ip_fragment`, as
-//! IPv4), IPv6 inside GTP-U (`ipv6_not_served`), SYN proxy and PROXY
+//! unit, as for IPv4. Inside a G-PDU (tier 1 steered it by its TEID) the
+//! terminal's IPv6 packet is read after the tunnel header
+//! (`uplink_gtp_v6`) and the answers go back in its tunnel. Not on this
+//! path: fragments (`ip_fragment`, as IPv4), SYN proxy and PROXY
 //! protocol (a NAT64 user session is never proxied), ICMPv6 time exceeded
 //! (a hop limit of 1 is dropped `ttl_expired`) and DSCP marks on the way
 //! back (the server's TOS becomes the traffic class).
@@ -44,7 +46,7 @@
 use super::l2::ClientPath;
 use super::nat::{rewrite, Rewrite};
 use super::own_addresses::replace_contents;
-use super::parse::{l4_info_v6, Ip, Ip6, L4Info};
+use super::parse::{gtp_inner, ipv6_at, l4_info_v6, Ip, Ip6, L4Info};
 use super::steer::Rx;
 use super::uplink::Opening;
 use super::{Verdict, Worker};
@@ -246,10 +248,12 @@ impl Worker {
             port: rx.port,
             mac: p.l2.src_mac,
             vlan: p.l2.vlan.unwrap_or(0),
-            // Over the fabric: the tier-1 unit and its access port.
-            tunnel: match rx.fabric {
-                Some(fi) => super::fabric::fabric_tunnel(fi.peer, fi.io_point),
-                None => GtpTunnel::NONE,
+            // Over the fabric: the tier-1 unit and its access port; in a
+            // G-PDU: its tunnel, as for IPv4.
+            tunnel: match (rx.fabric, p.tunnel) {
+                (Some(fi), _) => super::fabric::fabric_tunnel(fi.peer, fi.io_point),
+                (None, Some((peer_ip, teid))) => GtpTunnel { peer_ip, teid },
+                (None, None) => GtpTunnel::NONE,
             },
         };
         let key1 = v6_key(l4.proto, src, l4.src_port, dst, l4.dst_port);
@@ -403,6 +407,34 @@ impl Worker {
         }
         self.mark(f.bytes_mut(), &l4, rx.port, dscp);
         self.send_to_server(f, server, server_index, now_ms, ev)
+    }
+
+    /// Tier 2 for an IPv6 terminal's packet inside a G-PDU (tier 1 steered
+    /// it by its TEID; the record says `ipv6_not_served` for its inner
+    /// packet, which it does not keep): the IPv6 packet is read where the
+    /// tunnel header says it starts and goes to [`Self::uplink_v6`], whose
+    /// translation takes the packet alone (the outer headers go with the
+    /// rest of the frame) and whose client path is the tunnel.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn uplink_gtp_v6<F: Frame, E: EventSink>(
+        &mut self,
+        f: &mut F,
+        rx: &Rx,
+        sid: SessionId,
+        ev: &mut E,
+    ) -> Verdict {
+        let Ok(outer) = rx.frame.outer else {
+            return Verdict::Drop(DropReason::BadGtp);
+        };
+        let b = f.bytes();
+        let Some((_, _, at)) = gtp_inner(b, &outer) else {
+            return Verdict::Drop(DropReason::BadGtp);
+        };
+        match ipv6_at(b, at) {
+            Ok(ip6) => self.uplink_v6(f, rx, sid, &ip6, ev),
+            Err(r) => Verdict::Drop(r),
+        }
     }
 
     /// Tier 2 for a server's reply to a NAT64 user session (`downlink`

@@ -514,7 +514,7 @@ fn inner_at<const FRAGMENTS: bool>(b: &[u8], off: usize) -> Result<Ip, DropReaso
 /// The IPv6 packet at `off`, checked by `wire::Ipv6Packet` and its bounded
 /// extension-header walk; each failure is its `ipv6_*` reason.
 #[inline(never)]
-fn ipv6_at(b: &[u8], off: usize) -> Result<Ip6, DropReason> {
+pub(super) fn ipv6_at(b: &[u8], off: usize) -> Result<Ip6, DropReason> {
     let bytes = b.get(off..).ok_or(DropReason::Ipv6Truncated)?;
     let ip = Ipv6Packet::new_checked(bytes)?;
     let upper = ip.upper_layer()?;
@@ -564,7 +564,7 @@ fn ipv4_at<const FRAGMENTS: bool>(b: &[u8], off: usize) -> Result<Ip, DropReason
 /// The G-PDU in the UDP payload of `ip` (port 2152): (TEID, outer source,
 /// offset of the inner IPv4 packet), or None if it is not one.
 #[inline]
-fn gtp_inner(b: &[u8], ip: &Ip) -> Option<(u32, Ipv4Addr, usize)> {
+pub(super) fn gtp_inner(b: &[u8], ip: &Ip) -> Option<(u32, Ipv4Addr, usize)> {
     // A fragmented tunnel packet is not unwrapped (tier 1 drops it).
     if ip.proto != PROTO_UDP || ip.is_fragment() {
         return None;

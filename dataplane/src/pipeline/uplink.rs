@@ -50,6 +50,10 @@ impl Worker {
         // Borrowed from the record, not copied out of its `Result`.
         let inner = match &rx.frame.inner {
             Ok(ip) => ip,
+            // IPv6 in a G-PDU: NAT64 as on the port (nat64.rs).
+            Err(DropReason::Ipv6NotServed) if rx.frame.tunnel.is_some() => {
+                return self.uplink_gtp_v6(f, rx, sid, ev)
+            }
             Err(r) => return Verdict::Drop(*r),
         };
         // Fragments hook (fragments.rs): a later one follows its first; a

@@ -25,7 +25,11 @@ const HOP: u8 = 64;
 /// The lab's policy with IPv6 VIPs for "web" (TCP 80) and "dns" (UDP 53),
 /// served by the same IPv4 servers.
 fn nat64_lab(n_workers: u16, prefix: Option<Nat64Prefix>) -> Lab {
-    let lab = Lab::nat64(n_workers, prefix);
+    with_ipv6_vips(Lab::nat64(n_workers, prefix))
+}
+
+/// `lab` with the policy of [`nat64_lab`].
+fn with_ipv6_vips(lab: Lab) -> Lab {
     let mut p = policy();
     let mut services: Vec<Service> = p.services.services.clone();
     for (name, vip6, proto, port, servers) in [
@@ -915,4 +919,74 @@ proptest! {
         let want_l4 = summed6(want_l4, at, vip, t, proto);
         prop_assert_eq!(back, frame6((port_mac(ACC), UE_MAC), vip, t, proto, HOP - 1, tc, &want_l4));
     }
+}
+
+#[test]
+fn an_ipv6_terminal_inside_gtpu_is_served_through_nat64_and_answered_in_its_tunnel() {
+    let mut lab = with_ipv6_vips(Lab::nat64_keyed(1, SessionKeyMode::GtpTeid, None));
+    let enb = Ipv4Addr::new(10, 1, 0, 50);
+    let outer = FrameSpec {
+        src_mac: MacAddr(UE_MAC),
+        dst_mac: MacAddr(port_mac(ACC)),
+        vlan: None,
+        src_ip: enb,
+        dst_ip: Ipv4Addr::new(10, 1, 0, 1),
+        src_port: 2152,
+        dst_port: 2152,
+        ttl: 64,
+    };
+    let syn = summed6(tcp_l4(40000, 80, 7000, 0, 0x02, b""), 16, TERMINAL, VIP6, 6);
+    let inner = frame6(up_macs(), TERMINAL, VIP6, 6, HOP, 0, &syn);
+    let g_pdu = crate::wire::frames::gtpu_encap(&outer, 0x1234_5678, &inner[14..]).unwrap();
+    let (v, out) = lab.up(ACC, &g_pdu);
+    assert_eq!(v, Verdict::Forward(SRV));
+    let o = decode(&out);
+    assert_eq!((o.src, o.dport, o.proto), (GW, 8080, 6));
+    assert_eq!(out.len(), 14 + 20 + 20, "the tunnel and IPv6 are gone");
+    assert_eq!(lab.live(), 1);
+
+    let reply = summed4(
+        tcp_l4(8080, o.sport, 9000, 7001, 0x12, b"ok"),
+        16,
+        o.dst,
+        GW,
+        6,
+    );
+    let reply = frame4(
+        (server_mac(o.dst), port_mac(SRV)),
+        o.dst,
+        GW,
+        6,
+        64,
+        0,
+        [0, 1, 0x40, 0],
+        &reply,
+    );
+    let (v, back) = lab.up(SRV, &reply);
+    assert_eq!(v, Verdict::Forward(ACC));
+    assert_eq!(&back[0..6], &UE_MAC, "to the tunnel's next hop");
+    let outer_ip = &back[14..34];
+    assert_eq!(slow_checksum(outer_ip), 0, "outer IPv4 checksum");
+    assert_eq!(&outer_ip[12..16], &[10, 1, 0, 1], "from our access address");
+    assert_eq!(&outer_ip[16..20], &enb.octets(), "to the tunnel peer");
+    let gtp = &back[42..50];
+    assert_eq!(gtp[1], 0xff, "G-PDU");
+    assert_eq!(&gtp[4..8], &0x1234_5678u32.to_be_bytes(), "TEID kept");
+    let v6 = &back[50..];
+    assert_eq!(usize::from(u16::from_be_bytes([gtp[2], gtp[3]])), v6.len());
+    assert_eq!(v6[0] >> 4, 6, "IPv6 inside");
+    assert_eq!(
+        &v6[8..24],
+        &VIP6.octets(),
+        "from the address the terminal addressed"
+    );
+    assert_eq!(&v6[24..40], &TERMINAL.octets());
+    assert_eq!(&v6[40..42], &80u16.to_be_bytes());
+    assert_eq!(&v6[42..44], &40000u16.to_be_bytes());
+    assert_eq!(
+        slow_l4_checksum_v6(VIP6, TERMINAL, 6, &v6[40..]),
+        0,
+        "TCP checksum"
+    );
+    assert_eq!(&v6[60..], b"ok");
 }
