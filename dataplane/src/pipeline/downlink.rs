@@ -71,9 +71,14 @@ impl Worker {
         // Fabric hook (fabric.rs): too big for the fabric to a terminal
         // behind another appliance's tier-1 unit: the server hears of it,
         // nothing is translated or counted.
-        // (NAT64 makes the packet 20 bytes longer: IPv6's header.)
+        // (NAT64 makes the packet 20 bytes longer, a fragment 28: IPv6's
+        // header and its fragment header.)
         let grows = if e.flags.contains(SessionFlags::NAT64) {
-            20
+            if FIRST_FRAGMENT {
+                28
+            } else {
+                20
+            }
         } else {
             0
         };
@@ -85,7 +90,7 @@ impl Worker {
         // its type says so; NAT64 hook (nat64.rs) behind the same test.
         if e.flags.0 & (SessionFlags::BITRATE.0 | SessionFlags::NAT64.0) != 0 {
             if e.flags.contains(SessionFlags::NAT64) {
-                return self.downlink_nat64(f, rx, ip, idx, &l4, ev);
+                return self.downlink_nat64(f, rx, ip, (idx, first), &l4, ev);
             }
             if !super::rate_limit::conforms(
                 &mut self.gw.admission,

@@ -56,13 +56,7 @@ fn fragment_key(b: &[u8], ip: &Ip, uplink: bool) -> FragmentKey {
     let ident = b
         .get(at..at + 2)
         .map_or(0, |x| u16::from_be_bytes([x[0], x[1]]));
-    FragmentKey {
-        src: ip.src,
-        dst: ip.dst,
-        proto: ip.proto,
-        ident,
-        uplink,
-    }
+    FragmentKey::v4(ip.src, ip.dst, ip.proto, ident, uplink)
 }
 
 impl Worker {
@@ -161,19 +155,20 @@ impl Worker {
             .map_err(|_| DropReason::FragmentTableFull)
     }
 
-    /// The entry of a later fragment, or why there is none.
-    fn follow_fragment(
+    /// The entry of a later fragment (`last`: MF clear), or why there is
+    /// none.
+    pub(super) fn follow_fragment(
         &mut self,
         key: &FragmentKey,
-        ip: &Ip,
+        last: bool,
         now_ms: u64,
     ) -> Result<Follow, DropReason> {
-        if !matches!(ip.proto, PROTO_TCP | PROTO_UDP | PROTO_ICMP) {
+        if !matches!(key.proto, PROTO_TCP | PROTO_UDP | PROTO_ICMP) {
             return Err(DropReason::UnsupportedProtocol);
         }
         self.gw
             .fragments
-            .follow(key, !ip.more_fragments(), now_ms)
+            .follow(key, last, now_ms)
             .map_err(|m| match m {
                 Miss::NoFirst => DropReason::FragmentNoFirst,
                 Miss::Timeout => DropReason::FragmentTimeout,
@@ -181,7 +176,7 @@ impl Worker {
     }
 
     /// The user session an entry names, if the slot still holds it.
-    fn followed_session(&self, follow: Follow) -> Option<u32> {
+    pub(super) fn followed_session(&self, follow: Follow) -> Option<u32> {
         let Follow::Session {
             idx,
             gw_port,
@@ -213,7 +208,7 @@ impl Worker {
         ev: &mut E,
     ) -> Verdict {
         let key = fragment_key(f.bytes(), inner, true);
-        let follow = match self.follow_fragment(&key, inner, rx.now_ms) {
+        let follow = match self.follow_fragment(&key, !inner.more_fragments(), rx.now_ms) {
             Ok(follow) => follow,
             Err(r) => return Verdict::Drop(r),
         };
@@ -254,7 +249,7 @@ impl Worker {
         }
         if ip.is_later_fragment() {
             let key = fragment_key(f.bytes(), ip, false);
-            return match self.follow_fragment(&key, ip, rx.now_ms) {
+            return match self.follow_fragment(&key, !ip.more_fragments(), rx.now_ms) {
                 Ok(Follow::Worker(w)) if w != self.cfg.index && rx.ingress == Ingress::Port => {
                     Verdict::Handoff(w)
                 }
@@ -316,6 +311,11 @@ impl Worker {
             return Verdict::Drop(DropReason::FragmentNoFirst);
         };
         e.count(Direction::ToClient, u32::from(ip.total));
+        if e.flags.contains(SessionFlags::NAT64) {
+            // To an IPv6 terminal (nat64_fragments.rs).
+            let path = e.client_path;
+            return self.downlink_later_fragment_nat64(f, rx, ip, (idx, path), ev);
+        }
         let (src, dst, path) = (e.orig_dst_ip, e.client_ip, e.client_path);
         rewrite_addresses(&mut f.bytes_mut()[IP..], src, dst);
         self.send_to_client(f, &path, rx.now_ms, ev)

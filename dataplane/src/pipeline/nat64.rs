@@ -37,8 +37,9 @@
 //! Geneve (`fabric::fabric_in_v6`) and its client path is the tier-1
 //! unit, as for IPv4. Inside a G-PDU (tier 1 steered it by its TEID) the
 //! terminal's IPv6 packet is read after the tunnel header
-//! (`uplink_gtp_v6`) and the answers go back in its tunnel. Not on this
-//! path: fragments (`ip_fragment`, as IPv4), SYN proxy and PROXY
+//! (`uplink_gtp_v6`) and the answers go back in its tunnel. Fragments
+//! follow their user session both ways (`nat64_fragments.rs`). Not on this
+//! path: SYN proxy and PROXY
 //! protocol (a NAT64 user session is never proxied), ICMPv6 time exceeded
 //! (a hop limit of 1 is dropped `ttl_expired`) and DSCP marks on the way
 //! back (the server's TOS becomes the traffic class).
@@ -56,7 +57,7 @@ use crate::frame::Frame;
 use crate::hash::{hash_u64, mix64};
 use crate::tier1::SessionId;
 use crate::tier2::user_sessions::SessionFlags;
-use crate::tier2::{Direction, FlowKey, FlowState, GtpTunnel, PathChange, TcpState};
+use crate::tier2::{Direction, FlowKey, FlowState, FragmentKey, GtpTunnel, PathChange, TcpState};
 use crate::wire::{
     translate_4to6, translate_6to4, Ipv6Packet, Nat64Prefix, To4, To6, V4Addrs, V6Addrs,
     ETHERNET_HEADER_LEN, ETHERTYPE_IPV4, ETHERTYPE_IPV6, PROTO_TCP,
@@ -233,9 +234,17 @@ impl Worker {
             }
             None => return Verdict::Drop(DropReason::Ipv6NotServed),
         };
-        if ip6.fragment {
-            return Verdict::Drop(DropReason::Fragment);
-        }
+        // Fragments hook (nat64_fragments.rs): a later piece follows its
+        // first; a first goes on with its datagram's key.
+        let datagram = if ip6.fragment {
+            match self.uplink_fragment_v6(f, rx, ip6, (src, dst, hop_limit), ev) {
+                Ok(key) => Some(key),
+                Err(v) => return v,
+            }
+        } else {
+            None
+        };
+        let b = f.bytes();
         let l4 = match l4_info_v6(b, ip6) {
             Ok(l4) => l4,
             Err(r) => return Verdict::Drop(r),
@@ -365,6 +374,19 @@ impl Worker {
             }
         }
         let gateway = self.cfg.gateway_addrs[usize::from(e.gw_addr)];
+        // A first fragment, about to leave, leaves the entry its later
+        // pieces follow.
+        let e = if datagram.is_some() {
+            if let Err(r) = self.open_fragment(datagram, idx, now_ms) {
+                return Verdict::Drop(r);
+            }
+            match self.gw.table.get_mut(idx) {
+                Some(e) => e,
+                None => return Verdict::Drop(DropReason::NoUserSession),
+            }
+        } else {
+            e
+        };
         let rw = Rewrite {
             src: gateway,
             src_port: e.gw_port,
@@ -447,7 +469,7 @@ impl Worker {
         f: &mut F,
         rx: &Rx,
         ip: &Ip,
-        idx: u32,
+        (idx, first): (u32, Option<FragmentKey>),
         l4: &L4Info,
         ev: &mut E,
     ) -> Verdict {
@@ -509,11 +531,36 @@ impl Worker {
                 },
             );
         }
+        // A first fragment (nat64_fragments.rs), about to leave, leaves
+        // the entry its later pieces follow.
+        if first.is_some() {
+            if let Err(r) = self.open_fragment(first, idx, now_ms) {
+                return Verdict::Drop(r);
+            }
+        }
         let b = f.bytes_mut();
         let Some(packet) = b.get_mut(IP..IP + usize::from(ip.total)) else {
             return Verdict::Drop(DropReason::Truncated);
         };
         rewrite(packet, ip.header_len(), l4.proto, &rw, false);
+        self.send_as_v6(f, ip.total, (client6, dst6), &path, now_ms, ev)
+    }
+
+    /// Translates the IPv4 packet of `total` bytes after the Ethernet
+    /// header of `f` (ports already the terminal's) into IPv6 from `dst6`
+    /// to `client6` and sends it along `path`.
+    pub(super) fn send_as_v6<F: Frame, E: EventSink>(
+        &mut self,
+        f: &mut F,
+        total: u16,
+        (client6, dst6): (Ipv6Addr, Ipv6Addr),
+        path: &ClientPath,
+        now_ms: u64,
+        ev: &mut E,
+    ) -> Verdict {
+        let Some(packet) = f.bytes().get(IP..IP + usize::from(total)) else {
+            return Verdict::Drop(DropReason::Truncated);
+        };
         let to = To6 {
             outer: V6Addrs {
                 src: dst6,
@@ -537,7 +584,7 @@ impl Worker {
         if !replace_contents(f, &self.nat64_buf[..IP + n]) {
             return Verdict::Drop(DropReason::NoRoom);
         }
-        self.send_to_client(f, &path, now_ms, ev)
+        self.send_to_client(f, path, now_ms, ev)
     }
 
     /// The IPv6 ends of user session `e` at slab index `idx`, if it is a

@@ -601,6 +601,8 @@ pub(super) fn l4_info_v6(b: &[u8], ip6: &Ip6) -> Result<L4Info, DropReason> {
         .get(usize::from(ip6.upper)..usize::from(ip6.end))
         .ok_or(DropReason::Truncated)?;
     match ip6.proto {
+        // A first fragment's lengths are the whole datagram's.
+        PROTO_TCP | PROTO_UDP if ip6.fragment => first_fragment_fields(l4, ip6.proto, 20),
         PROTO_TCP | PROTO_UDP => l4_fields(l4, ip6.proto, 20),
         PROTO_ICMPV6 => {
             if l4.len() < 8 {
@@ -689,17 +691,24 @@ fn first_fragment_l4(l4: &[u8], ip: &Ip) -> Result<L4Info, DropReason> {
     if ip.is_later_fragment() {
         return Err(DropReason::Fragment);
     }
+    first_fragment_fields(l4, ip.proto, ip.ihl)
+}
+
+/// [`first_fragment_l4`] of protocol `proto` after `ihl` bytes of IP
+/// header (an IPv6 terminal's first fragment: 20, the IPv4 header it
+/// becomes).
+fn first_fragment_fields(l4: &[u8], proto: u8, ihl: u8) -> Result<L4Info, DropReason> {
     let short = DropReason::FragmentShortFirst;
     let mut info = L4Info {
-        proto: ip.proto,
-        ip_header_len: ip.ihl,
+        proto,
+        ip_header_len: ihl,
         src_port: 0,
         dst_port: 0,
         icmp_type: 0,
         flags: TcpFlags::NONE,
         seg: Segment::default(),
     };
-    match ip.proto {
+    match proto {
         PROTO_TCP => {
             let tcp = TcpSegment::new_unchecked(l4);
             let doff = l4.get(12).map_or(0, |b| usize::from(b >> 4) * 4);

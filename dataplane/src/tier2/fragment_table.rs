@@ -1,8 +1,9 @@
-//! Which user session the later fragments of an IPv4 datagram belong to.
+//! Which user session the later fragments of a datagram belong to (IPv4,
+//! and an IPv6 terminal's through NAT64).
 //!
 //! Only a datagram's first fragment carries its ports, so only it can find
 //! (or open) a user session; the fragments after it carry just addresses,
-//! protocol and the IP identification. The pipeline records, when a first
+//! protocol and the identification (IPv4 header, or IPv6 fragment header). The pipeline records, when a first
 //! fragment passes, (source, destination, protocol, ID, direction) → what
 //! to do with the rest ([`Follow`]), and each later fragment looks that up
 //! here (`pipeline/fragments.rs`). Nothing is reassembled or buffered.
@@ -16,7 +17,7 @@
 //! Whether its user session still lives is the caller's check.
 
 use crate::hash::mix64;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// Entries per set: an insert or lookup reads one set, nothing else.
 const WAYS: usize = 4;
@@ -45,24 +46,55 @@ impl FragmentLimits {
     };
 }
 
-/// What identifies a fragmented datagram, seen from one side.
+/// What identifies a fragmented datagram, seen from one side. IPv4
+/// addresses are held IPv4-mapped (`::ffff:a.b.c.d`), which no IPv6
+/// terminal (`2000::/3` sources only) nor NAT64 destination is, so the two
+/// versions' keys never meet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FragmentKey {
-    pub src: Ipv4Addr,
-    pub dst: Ipv4Addr,
+    pub src: Ipv6Addr,
+    pub dst: Ipv6Addr,
+    /// The protocol (IPv6: the fragment header's next header).
     pub proto: u8,
-    pub ident: u16,
+    /// The IPv4 identification, or the IPv6 fragment header's.
+    pub ident: u32,
     /// True for terminal → server, false for server → gateway address.
     pub uplink: bool,
 }
 
 impl FragmentKey {
+    /// An IPv4 datagram's key.
+    #[inline]
+    pub fn v4(src: Ipv4Addr, dst: Ipv4Addr, proto: u8, ident: u16, uplink: bool) -> FragmentKey {
+        FragmentKey {
+            src: src.to_ipv6_mapped(),
+            dst: dst.to_ipv6_mapped(),
+            proto,
+            ident: u32::from(ident),
+            uplink,
+        }
+    }
+
+    /// An IPv6 datagram's key.
+    #[inline]
+    pub fn v6(src: Ipv6Addr, dst: Ipv6Addr, proto: u8, ident: u32, uplink: bool) -> FragmentKey {
+        FragmentKey {
+            src,
+            dst,
+            proto,
+            ident,
+            uplink,
+        }
+    }
+
     #[inline]
     fn hash(&self) -> u64 {
-        let addrs = (u64::from(u32::from(self.src)) << 32) | u64::from(u32::from(self.dst));
+        let (s, d) = (u128::from(self.src), u128::from(self.dst));
         let rest =
-            (u64::from(self.proto) << 17) | (u64::from(self.ident) << 1) | u64::from(self.uplink);
-        mix64(addrs ^ mix64(rest))
+            (u64::from(self.proto) << 33) | (u64::from(self.ident) << 1) | u64::from(self.uplink);
+        let srcs = mix64((s >> 64) as u64 ^ mix64(s as u64));
+        let dsts = mix64((d >> 64) as u64 ^ mix64(d as u64));
+        mix64(srcs ^ mix64(dsts ^ mix64(rest)))
     }
 }
 
@@ -106,8 +138,8 @@ struct Entry {
 
 const EMPTY: Entry = Entry {
     key: FragmentKey {
-        src: Ipv4Addr::UNSPECIFIED,
-        dst: Ipv4Addr::UNSPECIFIED,
+        src: Ipv6Addr::UNSPECIFIED,
+        dst: Ipv6Addr::UNSPECIFIED,
         proto: 0,
         ident: 0,
         uplink: false,
@@ -256,13 +288,13 @@ mod tests {
     use super::*;
 
     fn key(ident: u16) -> FragmentKey {
-        FragmentKey {
-            src: Ipv4Addr::new(10, 1, 0, 2),
-            dst: Ipv4Addr::new(10, 9, 0, 3),
-            proto: 17,
+        FragmentKey::v4(
+            Ipv4Addr::new(10, 1, 0, 2),
+            Ipv4Addr::new(10, 9, 0, 3),
+            17,
             ident,
-            uplink: true,
-        }
+            true,
+        )
     }
 
     const TO: Follow = Follow::Worker(3);
@@ -322,6 +354,26 @@ mod tests {
         let tcp = FragmentKey { proto: 6, ..key(1) };
         assert_eq!(t.follow(&down, false, 1), Err(Miss::NoFirst));
         assert_eq!(t.follow(&tcp, false, 1), Err(Miss::NoFirst));
+    }
+
+    #[test]
+    fn an_ipv6_datagram_never_meets_an_ipv4_one() {
+        let mut t = FragmentTable::new(FragmentLimits::DEFAULT);
+        let (src, dst) = (Ipv4Addr::new(10, 1, 0, 2), Ipv4Addr::new(10, 9, 0, 3));
+        t.open(key(1), TO, 0).unwrap();
+        // The same 32 bits as IPv4-compatible IPv6 addresses.
+        let compat = |a: Ipv4Addr| Ipv6Addr::from(u128::from(u32::from(a)));
+        let v6 = FragmentKey::v6(compat(src), compat(dst), 17, 1, true);
+        assert_eq!(t.follow(&v6, false, 1), Err(Miss::NoFirst));
+        // An identification above 16 bits is its own datagram.
+        let term = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 5);
+        let vip = Ipv6Addr::new(0x2001, 0xdb8, 9, 0, 0, 0, 0, 0x80);
+        t.open(FragmentKey::v6(term, vip, 17, 0x1_0001, true), TO, 0)
+            .unwrap();
+        let low = FragmentKey::v6(term, vip, 17, 1, true);
+        assert_eq!(t.follow(&low, false, 1), Err(Miss::NoFirst));
+        let high = FragmentKey::v6(term, vip, 17, 0x1_0001, true);
+        assert_eq!(t.follow(&high, true, 1), Ok(TO));
     }
 
     #[test]

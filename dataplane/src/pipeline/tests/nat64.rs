@@ -8,6 +8,8 @@
 //! back is exactly what the terminal sent, addresses and ports swapped.
 
 use super::*;
+
+mod fragments;
 use crate::policy::Service;
 use crate::wire::testutil::{slow_checksum, slow_l4_checksum};
 use crate::wire::testutil_v6::slow_l4_checksum_v6;
