@@ -46,6 +46,7 @@ tests/e2e/remark.sh
 
 echo "== IPv6 on port addresses, IPv4 fragments (issue 14)"
 tests/e2e/ipv6.sh
+tests/e2e/ipv6_records.sh
 tests/e2e/fragments.sh
 
 echo "== a cluster of five appliances with etcd (issue 12)"

@@ -164,32 +164,15 @@ setup() {
   VIDEO_SERVERS=() # not in this config
   topo_servers || setup_failed "servers did not start"
   topo_wait_neighbours "$TANDEM_LOG" || setup_failed "tandem did not resolve the servers"
-  # IPv6 on the terminal's side of acc0 only (lib.sh turns it off
-  # everywhere); nodad: the address is usable at once.
-  in_ue sysctl -qw "net.ipv6.conf.$IF_ACC0.disable_ipv6=0" || setup_failed "could not enable IPv6 on $IF_ACC0"
-  in_ue ip -6 addr add "$UE_V6/64" dev "$IF_ACC0" nodad || setup_failed "could not add $UE_V6"
-  in_ue ip -6 route add "${ELSEWHERE_V6%::1}::/64" via "$ACC0_V6" dev "$IF_ACC0" || setup_failed "could not add the IPv6 route"
-  in_ue ip -6 route add "$NAT64_PREFIX/96" via "$ACC0_V6" dev "$IF_ACC0" || setup_failed "could not add the NAT64 route"
+  # IPv6 on the terminal's side of acc0 only.
+  ipv6_terminal "$IF_ACC0" "$UE_V6" "$ACC0_V6" "${ELSEWHERE_V6%::1}::/64" "$NAT64_PREFIX/96" ||
+    setup_failed "could not give the terminal $UE_V6 and its routes"
 }
 
 # Starts tcpdump in the terminal namespace on acc0 writing $1 (ICMPv6
 # only); waits until it listens. Sets CAP_PID.
-capture() {
-  # ip netns exec execs tcpdump, so $! is tcpdump itself (a function
-  # would put a subshell in between that SIGINT does not stop).
-  ip netns exec "$NS_UE" tcpdump -i "$IF_ACC0" -nn -U --immediate-mode -w "$1" icmp6 2>"$1.err" &
-  CAP_PID=$!
-  BG_PIDS+=("$CAP_PID")
-  wait_for 5 grep -q "listening on" "$1.err" || { log "tcpdump: $(cat "$1.err")"; return 1; }
-}
-
-stop_capture() {
-  local p keep=()
-  kill -INT "$1" 2>/dev/null
-  wait "$1" 2>/dev/null
-  for p in "${BG_PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
-  BG_PIDS=("${keep[@]}")
-}
+capture() { pcap_start "$NS_UE" "$IF_ACC0" "$1" icmp6; }
+stop_capture() { pcap_stop "$1"; }
 
 # (a) ping -6 of the port address, resolved by ND.
 scenario_ping() {
@@ -277,9 +260,6 @@ scenario_mtu() {
     fail "$ACC0_MTU-byte ping: $(tail -2 <<<"$out" | tr '\n' ' ')"
   fi
 }
-
-# The canonical text of an IPv6 address (64:ff9b::10.3.0.2 -> 64:ff9b::a03:2).
-ipaddr_v6() { "$PYTHON" -c 'import ipaddress, sys; print(ipaddress.IPv6Address(sys.argv[1]).compressed)' "$1"; }
 
 # The pinned sessions whose ID is an IPv6 prefix, one "ID GATEWAY" a line.
 v6_sessions() {

@@ -389,3 +389,51 @@ lib_cleanup() {
   done
   NAMESPACES=()
 }
+
+# ---- IPv6 terminals (ipv6.sh, ipv6_records.sh).
+
+# ipv6_terminal IF ADDR VIA ROUTE...: IPv6 on the terminal's side of tap
+# IF (new_ns turns it off everywhere), address ADDR/64 there (nodad: usable
+# at once), and each ROUTE (a prefix) via the port address VIA.
+ipv6_terminal() {
+  local ifc=$1 addr=$2 via=$3 r
+  shift 3
+  in_ue sysctl -qw "net.ipv6.conf.$ifc.disable_ipv6=0" || return 1
+  in_ue ip -6 addr add "$addr/64" dev "$ifc" nodad || return 1
+  for r in "$@"; do
+    in_ue ip -6 route add "$r" via "$via" dev "$ifc" || return 1
+  done
+}
+
+# The canonical text of an IPv6 address (64:ff9b::10.3.0.2 -> 64:ff9b::a03:2).
+ipaddr_v6() { "$PYTHON" -c 'import ipaddress, sys; print(ipaddress.IPv6Address(sys.argv[1]).compressed)' "$1"; }
+
+# pcap_start NS IF FILE FILTER...: tcpdump on IF in namespace NS (""
+# for this one) writing FILE, packets matching FILTER; returns once it
+# listens. Sets CAP_PID (recorded in BG_PIDS); pcap_stop ends it. Frames
+# are cut at 2 kB, so the 4 MB capture buffer holds about 2000 of them
+# (tcpdump's default 256 kB snapshot would leave room for a handful, and a
+# busy machine would see it drop packets).
+pcap_start() {
+  local ns=$1 ifc=$2 file=$3
+  shift 3
+  set -- -s 2048 -B 4096 "$@"
+  # ip netns exec execs tcpdump, so $! is tcpdump itself (a function
+  # would put a subshell in between that SIGINT does not stop).
+  if [ -n "$ns" ]; then
+    ip netns exec "$ns" tcpdump -i "$ifc" -nn -U --immediate-mode -w "$file" "$@" 2>"$file.err" &
+  else
+    tcpdump -i "$ifc" -nn -U --immediate-mode -w "$file" "$@" 2>"$file.err" &
+  fi
+  CAP_PID=$!
+  BG_PIDS+=("$CAP_PID")
+  wait_for 5 grep -q "listening on" "$file.err" || { log "tcpdump: $(cat "$file.err")"; return 1; }
+}
+
+# pcap_stop PID: stops a pcap_start capture (SIGINT: it writes what it
+# holds, and "N packets dropped by kernel" to FILE.err) and forgets its PID.
+pcap_stop() {
+  kill -INT "$1" 2>/dev/null
+  bg_wait "$1" 2>/dev/null
+  return 0
+}
