@@ -284,13 +284,35 @@ pub fn subscribers(c: &Config) -> Subscribers {
             external: e.external,
             limits: limits(e.limits.as_ref().unwrap_or(&c.subscribers.default_limits)),
         };
-        if let Some(p) = e.prefix {
-            subs.set_prefix(p.addr, p.prefix_len, ent);
-        } else if let Some(sid) = e.session.as_ref().and_then(|s| s.parse::<SessionId>().ok()) {
-            subs.set_session(sid.0, ent);
+        match e.prefix {
+            Some(config::net::PortAddr::V4(p)) => subs.set_prefix(p.addr, p.prefix_len, ent),
+            Some(config::net::PortAddr::V6(p)) => subs.set_prefix6(p.addr, p.prefix_len, ent),
+            None => {
+                let Some(sid) = e.session.as_ref().and_then(|s| s.parse::<SessionId>().ok()) else {
+                    continue;
+                };
+                match ipv6_session_as_prefix(c, sid) {
+                    Some((addr, len)) => subs.set_prefix6(addr, len, ent),
+                    None => subs.set_session(sid.0, ent),
+                }
+            }
         }
     }
     subs
+}
+
+/// An IPv6 session ID shorter than the terminals' session IDs
+/// (`steering.ipv6_prefix_len`) names every session ID inside it: it is
+/// kept as an IPv6 prefix entry. `None` for any other session ID.
+pub fn ipv6_session_as_prefix(c: &Config, sid: SessionId) -> Option<(std::net::Ipv6Addr, u8)> {
+    match sid.kind() {
+        dataplane::tier1::SessionIdKind::Ipv6Prefix { addr, len }
+            if len.bits() < c.steering.ipv6_prefix_len =>
+        {
+            Some((addr, len.bits()))
+        }
+        _ => None,
+    }
 }
 
 pub fn policy(c: &Config) -> Policy {

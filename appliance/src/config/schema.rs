@@ -753,8 +753,10 @@ pub struct Subscriber {
     /// A session ID as `tandem ctl` prints it (`10.1.0.5`, `teid:0x10`).
     #[serde(default)]
     pub session: Option<String>,
+    /// An IPv4 prefix of terminal addresses, or an IPv6 prefix of
+    /// terminals' session IDs (`2001:db8:5::/48` covers each /64 in it).
     #[serde(default)]
-    pub prefix: Option<Ipv4Cidr>,
+    pub prefix: Option<super::net::IpCidr>,
     /// Service names; absent = all services.
     #[serde(default)]
     pub services: Option<Vec<String>>,
