@@ -5,8 +5,8 @@
 use crate::config::{self, Config, Proto, Role as CfgRole, SessionKey};
 use dataplane::pipeline::fabric::FabricConfig;
 use dataplane::policy::{
-    AdminState, ClassRule, Classifier, Entitlement, Limits, Policy, Rate, Selection, Server,
-    Service, ServiceSet, ServiceTable, Subscribers, SynProxyMode, UserSessionType,
+    AddrMatch, AdminState, ClassRule, Classifier, Entitlement, Limits, Policy, Rate, Selection,
+    Server, Service, ServiceSet, ServiceTable, Subscribers, SynProxyMode, UserSessionType,
 };
 use dataplane::shaping::{Bitrate, OnExhausted, QuotaPlan, Rate as ByteRate, MAX_THRESHOLDS};
 use dataplane::tier1::{
@@ -152,6 +152,31 @@ pub fn service_table(c: &Config) -> ServiceTable {
 
 /// User-session types and rules. Without configured types there is one,
 /// `other`, for everything.
+/// A classify rule's prefix as the dataplane matches it (host bits are
+/// refused by check-config; masked here all the same).
+fn addr_match(p: config::net::IpCidr) -> AddrMatch {
+    match p {
+        config::net::PortAddr::V4(p) => {
+            let mask = u32::MAX
+                .checked_shl(32 - u32::from(p.prefix_len))
+                .unwrap_or(0);
+            AddrMatch::V4 {
+                net: (u32::from(p.addr) & mask).into(),
+                len: p.prefix_len,
+            }
+        }
+        config::net::PortAddr::V6(p) => {
+            let mask = u128::MAX
+                .checked_shl(128 - u32::from(p.prefix_len))
+                .unwrap_or(0);
+            AddrMatch::V6 {
+                net: std::net::Ipv6Addr::from_bits(p.addr.to_bits() & mask),
+                len: p.prefix_len,
+            }
+        }
+    }
+}
+
 pub fn classifier(c: &Config) -> Classifier {
     if c.user_session_types.is_empty() {
         return Classifier::default();
@@ -186,6 +211,8 @@ pub fn classifier(c: &Config) -> Classifier {
                 }),
                 dst_ports: r.ports,
                 dscp: r.dscp,
+                terminal: r.terminal.map(addr_match),
+                dst: r.dst.map(addr_match),
                 type_index,
             })
         })

@@ -635,6 +635,14 @@ pub struct ClassRule {
     pub ports: Option<(u16, u16)>,
     #[serde(default)]
     pub dscp: Option<u8>,
+    /// The terminal's address is in this prefix (IPv4, or IPv6 for IPv6
+    /// terminals); a bare address is a /32 or /128.
+    #[serde(default)]
+    pub terminal: Option<super::net::IpCidr>,
+    /// The destination the terminal addressed is in this prefix (an IPv6
+    /// one: a service's `vip6` or an address of the NAT64 prefix).
+    #[serde(default)]
+    pub dst: Option<super::net::IpCidr>,
     pub user_session_type: String,
 }
 

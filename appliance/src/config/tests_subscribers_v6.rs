@@ -104,3 +104,66 @@ fn an_ipv6_prefix_in_an_ipv4_only_field_says_so() {
         "{e}"
     );
 }
+
+/// `GOOD` with a type "lab" and the classify rule `rule` on line 10.
+fn with_rule(rule: &str) -> String {
+    GOOD.replace(
+        "    workers: [",
+        &format!(
+            "    user_session_types: [(name: \"other\"), (name: \"lab\")], classify: [{rule}],\n    workers: ["
+        ),
+    )
+}
+
+#[test]
+fn classify_rules_by_ipv6_prefix_reach_the_plan() {
+    use dataplane::policy::Ends;
+    let text = with_rule(
+        "(terminal: \"2001:db8:5::/48\", dst: \"64:ff9b::/96\", user_session_type: \"lab\")",
+    );
+    let c = parse(Path::new("t.ron"), &text).unwrap();
+    let cl = crate::plan::classifier(&c);
+    let ends = |t: &str, d: &str| Ends::V6 {
+        terminal: t.parse().unwrap(),
+        dst: d.parse().unwrap(),
+    };
+    assert_eq!(
+        cl.classify(6, 80, 0, &ends("2001:db8:5:1::9", "64:ff9b::a09:1")),
+        1
+    );
+    assert_eq!(
+        cl.classify(6, 80, 0, &ends("2001:db8:6:1::9", "64:ff9b::a09:1")),
+        0
+    );
+    assert_eq!(
+        cl.classify(6, 80, 0, &ends("2001:db8:5:1::9", "2001:db8:9::80")),
+        0
+    );
+    let v4 = Ends::V4 {
+        terminal: std::net::Ipv4Addr::new(10, 8, 0, 5),
+        dst: std::net::Ipv4Addr::new(10, 9, 0, 1),
+    };
+    assert_eq!(cl.classify(6, 80, 0, &v4), 0);
+}
+
+#[test]
+fn classify_prefix_mistakes_name_their_place() {
+    let e = err(&with_rule(
+        "(terminal: \"2001:db8:5::1/48\", user_session_type: \"lab\")",
+    ));
+    assert_eq!(e.line, 10, "{e}");
+    assert!(
+        e.message.contains("did you mean \"2001:db8:5::/48\""),
+        "{e}"
+    );
+    let e = err(&with_rule(
+        "(terminal: \"2001:db8:5::/48\", dst: \"10.9.0.1\", user_session_type: \"lab\")",
+    ));
+    assert_eq!(e.line, 10, "{e}");
+    assert!(e.message.contains("different IP versions"), "{e}");
+    let e = err(&with_rule(
+        "(dst: \"64:ff9b::/129\", user_session_type: \"lab\")",
+    ));
+    assert_eq!(e.line, 10, "{e}");
+    assert!(e.message.contains("0..=128"), "{e}");
+}

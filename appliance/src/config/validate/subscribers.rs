@@ -72,33 +72,31 @@ pub fn unmatched_ipv6_prefix(c: &Config, id: SessionId) -> Option<String> {
 /// Why prefix entry `p` is wrong: host bits set, or (IPv6) it could never
 /// match a terminal's session ID. Also asked by `ctl subscriber add`.
 pub fn prefix_problem(c: &Config, p: &PortAddr) -> Option<String> {
-    match *p {
+    host_bits(p).or_else(|| match *p {
+        PortAddr::V4(_) => None,
+        PortAddr::V6(p) => ipv6_problem(c, p.addr, p.prefix_len),
+    })
+}
+
+/// "has host bits set; did you mean …" when `p` has bits past its length.
+pub(super) fn host_bits(p: &PortAddr) -> Option<String> {
+    let (net, len) = match *p {
         PortAddr::V4(p) => {
             let mask = u32::MAX
                 .checked_shl(32 - u32::from(p.prefix_len))
                 .unwrap_or(0);
             let net = Ipv4Addr::from(u32::from(p.addr) & mask);
-            (net != p.addr).then(|| {
-                format!(
-                    "has host bits set; did you mean \"{net}/{}\"?",
-                    p.prefix_len
-                )
-            })
+            (std::net::IpAddr::from(net), p.prefix_len)
         }
         PortAddr::V6(p) => {
             let mask = u128::MAX
                 .checked_shl(128 - u32::from(p.prefix_len))
                 .unwrap_or(0);
             let net = Ipv6Addr::from_bits(p.addr.to_bits() & mask);
-            if net != p.addr {
-                return Some(format!(
-                    "has host bits set; did you mean \"{net}/{}\"?",
-                    p.prefix_len
-                ));
-            }
-            ipv6_problem(c, p.addr, p.prefix_len)
+            (std::net::IpAddr::from(net), p.prefix_len)
         }
-    }
+    };
+    (net != p.ip()).then(|| format!("has host bits set; did you mean \"{net}/{len}\"?"))
 }
 
 /// Why an IPv6 entry for `addr/len` could never match a terminal's

@@ -71,6 +71,8 @@ fn an_ipv4_prefix_entry_never_meters_a_nat64_terminal() {
         proto: Some(17),
         dst_ports: None,
         dscp: None,
+        terminal: None,
+        dst: None,
         type_index: 1,
     });
     let tiny = Rate::from_bits_per_s(8_000, 1_500);
@@ -98,4 +100,58 @@ fn an_ipv4_prefix_entry_never_meters_a_nat64_terminal() {
         assert_eq!(v, Verdict::Forward(SRV), "datagram {i}");
     }
     assert_eq!(lab.drops(DropReason::BitrateLimited), 0);
+}
+
+/// Classify rules by prefix: the IPv6 rule for the terminal's /48 gives
+/// its type, the IPv4 catch-all before it does not take the IPv6
+/// terminal (and takes the IPv4 one). Read from the records of refused
+/// SYNs (a /48 entry without the service, and UE_DENIED).
+#[test]
+fn a_classify_rule_by_ipv6_prefix_gives_its_type() {
+    use crate::event::EndReason;
+    use crate::policy::AddrMatch;
+    let mut lab = nat64_lab(1, None);
+    let mut p = (*lab.policy.current()).clone();
+    for name in ["v4", "lab"] {
+        p.classifier.types.push(UserSessionType {
+            name: name.into(),
+            ..p.classifier.types[0].clone()
+        });
+    }
+    let rule = |terminal, type_index| ClassRule {
+        proto: Some(6),
+        dst_ports: None,
+        dscp: None,
+        terminal: Some(terminal),
+        dst: None,
+        type_index,
+    };
+    p.classifier.rules.push(rule(
+        AddrMatch::V4 {
+            net: Ipv4Addr::UNSPECIFIED,
+            len: 0,
+        },
+        1,
+    ));
+    p.classifier.rules.push(rule(
+        AddrMatch::V6 {
+            net: "2001:db8:77::".parse().unwrap(),
+            len: 48,
+        },
+        2,
+    ));
+    p.subscribers
+        .set_prefix6("2001:db8:77::".parse().unwrap(), 48, only(DNS6));
+    lab.policy.publish(p);
+    let (v, _) = lab.up(ACC, &syn_from(TERMINAL, 40000));
+    assert_eq!(v, Verdict::Forward(ACC));
+    let (v, _) = lab.up(ACC, &syn(UE_DENIED, 41000, VIP, 80));
+    assert_eq!(v, Verdict::Forward(ACC));
+    let types: Vec<_> = lab
+        .accounting()
+        .iter()
+        .filter(|r| r.end_reason == EndReason::NotEntitled)
+        .map(|r| (r.ipv6.is_some(), r.user_session_type))
+        .collect();
+    assert_eq!(types, [(true, 2), (false, 1)]);
 }
