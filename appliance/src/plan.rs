@@ -5,8 +5,8 @@
 use crate::config::{self, Config, Proto, Role as CfgRole, SessionKey};
 use dataplane::pipeline::fabric::FabricConfig;
 use dataplane::policy::{
-    AdminState, ClassRule, Classifier, Entitlement, Limits, Policy, Rate, Selection, Server,
-    Service, ServiceSet, ServiceTable, Subscribers, SynProxyMode, UserSessionType,
+    AddrMatch, AdminState, ClassRule, Classifier, Entitlement, Limits, Policy, Rate, Selection,
+    Server, Service, ServiceSet, ServiceTable, Subscribers, SynProxyMode, UserSessionType,
 };
 use dataplane::shaping::{Bitrate, OnExhausted, QuotaPlan, Rate as ByteRate, MAX_THRESHOLDS};
 use dataplane::tier1::{
@@ -152,6 +152,31 @@ pub fn service_table(c: &Config) -> ServiceTable {
 
 /// User-session types and rules. Without configured types there is one,
 /// `other`, for everything.
+/// A classify rule's prefix as the dataplane matches it (host bits are
+/// refused by check-config; masked here all the same).
+fn addr_match(p: config::net::IpCidr) -> AddrMatch {
+    match p {
+        config::net::PortAddr::V4(p) => {
+            let mask = u32::MAX
+                .checked_shl(32 - u32::from(p.prefix_len))
+                .unwrap_or(0);
+            AddrMatch::V4 {
+                net: (u32::from(p.addr) & mask).into(),
+                len: p.prefix_len,
+            }
+        }
+        config::net::PortAddr::V6(p) => {
+            let mask = u128::MAX
+                .checked_shl(128 - u32::from(p.prefix_len))
+                .unwrap_or(0);
+            AddrMatch::V6 {
+                net: std::net::Ipv6Addr::from_bits(p.addr.to_bits() & mask),
+                len: p.prefix_len,
+            }
+        }
+    }
+}
+
 pub fn classifier(c: &Config) -> Classifier {
     if c.user_session_types.is_empty() {
         return Classifier::default();
@@ -186,6 +211,8 @@ pub fn classifier(c: &Config) -> Classifier {
                 }),
                 dst_ports: r.ports,
                 dscp: r.dscp,
+                terminal: r.terminal.map(addr_match),
+                dst: r.dst.map(addr_match),
                 type_index,
             })
         })
@@ -284,13 +311,35 @@ pub fn subscribers(c: &Config) -> Subscribers {
             external: e.external,
             limits: limits(e.limits.as_ref().unwrap_or(&c.subscribers.default_limits)),
         };
-        if let Some(p) = e.prefix {
-            subs.set_prefix(p.addr, p.prefix_len, ent);
-        } else if let Some(sid) = e.session.as_ref().and_then(|s| s.parse::<SessionId>().ok()) {
-            subs.set_session(sid.0, ent);
+        match e.prefix {
+            Some(config::net::PortAddr::V4(p)) => subs.set_prefix(p.addr, p.prefix_len, ent),
+            Some(config::net::PortAddr::V6(p)) => subs.set_prefix6(p.addr, p.prefix_len, ent),
+            None => {
+                let Some(sid) = e.session.as_ref().and_then(|s| s.parse::<SessionId>().ok()) else {
+                    continue;
+                };
+                match ipv6_session_as_prefix(c, sid) {
+                    Some((addr, len)) => subs.set_prefix6(addr, len, ent),
+                    None => subs.set_session(sid.0, ent),
+                }
+            }
         }
     }
     subs
+}
+
+/// An IPv6 session ID shorter than the terminals' session IDs
+/// (`steering.ipv6_prefix_len`) names every session ID inside it: it is
+/// kept as an IPv6 prefix entry. `None` for any other session ID.
+pub fn ipv6_session_as_prefix(c: &Config, sid: SessionId) -> Option<(std::net::Ipv6Addr, u8)> {
+    match sid.kind() {
+        dataplane::tier1::SessionIdKind::Ipv6Prefix { addr, len }
+            if len.bits() < c.steering.ipv6_prefix_len =>
+        {
+            Some((addr, len.bits()))
+        }
+        _ => None,
+    }
 }
 
 pub fn policy(c: &Config) -> Policy {

@@ -1006,6 +1006,86 @@ fn ipv6_session_prefix_length_that_is_not_one_of_the_four() {
     );
 }
 
+// ------------------------------------------- IPv6 subscribers and classify
+
+/// `base` with the line `line` on line 11.
+fn with_line_11(prefix: &str, line: &str) -> String {
+    with(
+        &base(prefix),
+        "    gateway:",
+        &format!("    {line}\n    gateway:"),
+    )
+}
+
+#[test]
+fn ipv6_subscriber_and_classify_prefixes_are_valid() {
+    accepted(
+        "v6policy_ok",
+        &with_line_11(
+            "v6pok",
+            "subscribers: (entries: [(prefix: \"2001:db8:5::/48\")]), user_session_types: [(name: \"a\"), (name: \"b\")], classify: [(terminal: \"2001:db8:5::/48\", dst: \"64:ff9b::/96\", user_session_type: \"b\")],",
+        ),
+    );
+}
+
+#[test]
+fn ipv6_subscriber_prefix_longer_than_a_session_id() {
+    rejected(
+        "v6sub72",
+        &with_line_11(
+            "v6s72",
+            "subscribers: (entries: [(prefix: \"2001:db8:5::/72\")]),",
+        ),
+        11,
+        Some("\"2001:db8:5::/72\""),
+        "longer than an IPv6 terminal's session ID",
+    );
+}
+
+#[test]
+fn ipv6_subscriber_prefix_with_host_bits() {
+    rejected(
+        "v6subhost",
+        &with_line_11(
+            "v6sh",
+            "subscribers: (entries: [(prefix: \"2001:db8:5::1/48\")]),",
+        ),
+        11,
+        Some("\"2001:db8:5::1/48\""),
+        "did you mean \"2001:db8:5::/48\"",
+    );
+}
+
+#[test]
+fn ipv6_prefix_in_an_ipv4_only_field() {
+    let text = with(
+        &base("v6as"),
+        "role: Access, addresses: [\"10.1.0.1/24\"]",
+        "role: Access, addresses: [\"10.1.0.1/24\"], allowed_sources: [\"2001:db8::/32\"]",
+    );
+    rejected(
+        "v6allowed",
+        &text,
+        5,
+        Some("\"2001:db8::/32\""),
+        "is an IPv6 prefix, but this field takes IPv4 prefixes only",
+    );
+}
+
+#[test]
+fn classify_rule_mixing_ip_versions() {
+    rejected(
+        "v6classmix",
+        &with_line_11(
+            "v6cm",
+            "user_session_types: [(name: \"a\")], classify: [(terminal: \"2001:db8:5::/48\", dst: \"10.9.0.1\", user_session_type: \"a\")],",
+        ),
+        11,
+        Some("\"10.9.0.1\""),
+        "different IP versions",
+    );
+}
+
 // ------------------------------------------------------------------ NAT64
 
 /// The base config with a NAT64 service (`vip6`, line 12) and `extra`

@@ -48,8 +48,10 @@
 # service; `ctl subscribers` lists it, curl -6 from an address of that
 # /64 is reset at once (an IPv6 RST, curl exit 7), `refused` counts it,
 # its JSON record is not_entitled, and the terminal's own /64 is still
-# served; `ctl subscriber add --session 2001:db8:5::/56` (a length no
-# session ID has) is refused; (f) tandem stops cleanly.
+# served; `ctl subscriber add --session 2001:db8:5::/56` and `--prefix
+# 2001:db8:5::/48` are accepted and listed as prefix entries (they cover
+# the /64 session IDs inside them), `--prefix 2001:db8:5::/72` (longer than
+# a session ID) is refused naming ipv6_prefix_len; (f) tandem stops cleanly.
 # Prints PASS/FAIL per check and a last line "N passed, M failed".
 set -u
 
@@ -477,14 +479,28 @@ scenario_refused_subscriber() {
   else
     fail "unentitled IPv6 subscriber: curl -6 from $REFUSED_V6: exit $rc after $ms ms ($err), refused $before -> $after; want a reset (7) within 2 s"
   fi
-  # At run time as in the config: a prefix no terminal's session ID has.
-  local out
-  if out=$(ctl subscriber add --session 2001:db8:5::/56 --service web 2>&1); then
-    fail "ctl subscriber add --session 2001:db8:5::/56 was accepted: $out"
+  # At run time as in the config: a prefix shorter than the session IDs
+  # covers every /64 inside it (listed as a prefix entry, also in --json);
+  # one longer than a session ID would split it and is refused.
+  local out pfx
+  for pfx in "--session 2001:db8:5::/56" "--prefix 2001:db8:5::/48"; do
+    local want=${pfx#* }
+    # shellcheck disable=SC2086
+    if out=$(ctl subscriber add $pfx --service web 2>&1) &&
+      ctl subscribers | grep -qF "prefix $want" &&
+      ctl --json subscribers | grep -qF "prefix $want" &&
+      ctl subscriber remove --prefix "$want" >/dev/null 2>&1; then
+      pass "ctl subscriber add $pfx accepted and listed as prefix $want (and removed)"
+    else
+      fail "ctl subscriber add $pfx: '$out'; subscribers: $(ctl subscribers 2>&1 | tr '\n' ' ')"
+    fi
+  done
+  if out=$(ctl subscriber add --prefix 2001:db8:5::/72 --service web 2>&1); then
+    fail "ctl subscriber add --prefix 2001:db8:5::/72 was accepted: $out"
   elif grep -q "ipv6_prefix_len" <<<"$out"; then
-    pass "ctl subscriber add --session 2001:db8:5::/56 refused: $out"
+    pass "ctl subscriber add --prefix 2001:db8:5::/72 refused: $out"
   else
-    fail "ctl subscriber add --session 2001:db8:5::/56: '$out', want the reason (ipv6_prefix_len)"
+    fail "ctl subscriber add --prefix 2001:db8:5::/72: '$out', want the reason (ipv6_prefix_len)"
   fi
   local code
   code=$(in_ue curl -6 --interface "$UE_V6" -sS -m 5 -o /dev/null -w '%{http_code}' "http://[$VIP6_WEB]/" 2>&1)

@@ -13,7 +13,7 @@ mod table_memory;
 mod validate;
 
 pub use schema::*;
-pub use validate::unmatched_ipv6_prefix;
+pub use validate::{prefix_problem, unmatched_ipv6_prefix};
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -126,3 +126,5 @@ mod tests;
 mod tests_cluster;
 #[cfg(test)]
 mod tests_limits;
+#[cfg(test)]
+mod tests_subscribers_v6;

@@ -24,6 +24,12 @@ impl FromStr for Ipv4Cidr {
             Some((a, p)) => (a, Some(p)),
             None => (s, None),
         };
+        if Ipv6Addr::from_str(a).is_ok() {
+            return Err(format!(
+                "'{s}' is an IPv6 prefix, but this field takes IPv4 prefixes only \
+                 (e.g. 10.1.0.0/24)"
+            ));
+        }
         let addr = Ipv4Addr::from_str(a)
             .map_err(|_| format!("'{s}' is not an IPv4 address (expected e.g. 10.1.0.1/24)"))?;
         let prefix_len = match p {
@@ -71,6 +77,12 @@ impl FromStr for Ipv6Cidr {
             Some((a, p)) => (a, Some(p)),
             None => (s, None),
         };
+        if Ipv4Addr::from_str(a).is_ok() {
+            return Err(format!(
+                "'{s}' is an IPv4 prefix, but this field takes IPv6 prefixes only \
+                 (e.g. 2001:db8:1::/48)"
+            ));
+        }
         let addr = Ipv6Addr::from_str(a).map_err(|_| {
             format!("'{s}' is not an IPv6 address (expected e.g. 2001:db8:1::1/64)")
         })?;
@@ -92,12 +104,16 @@ impl fmt::Display for Ipv6Cidr {
 }
 
 /// One address of a port: IPv4 or IPv6, with prefix length. Written as a
-/// string; one with a `:` is read as IPv6.
+/// string; one with a `:` is read as IPv6. Also any prefix of either
+/// version ([`IpCidr`]: a subscriber entry's `prefix`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PortAddr {
     V4(Ipv4Cidr),
     V6(Ipv6Cidr),
 }
+
+/// An IPv4 or an IPv6 prefix, e.g. `10.8.0.0/16` or `2001:db8:5::/48`.
+pub type IpCidr = PortAddr;
 
 impl PortAddr {
     /// The IPv4 address, if this is one.

@@ -635,6 +635,14 @@ pub struct ClassRule {
     pub ports: Option<(u16, u16)>,
     #[serde(default)]
     pub dscp: Option<u8>,
+    /// The terminal's address is in this prefix (IPv4, or IPv6 for IPv6
+    /// terminals); a bare address is a /32 or /128.
+    #[serde(default)]
+    pub terminal: Option<super::net::IpCidr>,
+    /// The destination the terminal addressed is in this prefix (an IPv6
+    /// one: a service's `vip6` or an address of the NAT64 prefix).
+    #[serde(default)]
+    pub dst: Option<super::net::IpCidr>,
     pub user_session_type: String,
 }
 
@@ -753,8 +761,10 @@ pub struct Subscriber {
     /// A session ID as `tandem ctl` prints it (`10.1.0.5`, `teid:0x10`).
     #[serde(default)]
     pub session: Option<String>,
+    /// An IPv4 prefix of terminal addresses, or an IPv6 prefix of
+    /// terminals' session IDs (`2001:db8:5::/48` covers each /64 in it).
     #[serde(default)]
-    pub prefix: Option<Ipv4Cidr>,
+    pub prefix: Option<super::net::IpCidr>,
     /// Service names; absent = all services.
     #[serde(default)]
     pub services: Option<Vec<String>>,

@@ -183,9 +183,9 @@ fn a_type_bitrate_limit_reaches_the_classifier_and_allocates_meters() {
 
 /// An IPv6 terminal's subscriber entry is its prefix session ID: the
 /// entry matches every address of the prefix (a terminal that rotates its
-/// interface identifier stays the same subscriber); an entry of another
-/// length than `steering.ipv6_prefix_len` could never match and is
-/// refused where it is written.
+/// interface identifier stays the same subscriber); a shorter prefix
+/// covers the session IDs inside it, a longer one (it would split a
+/// session ID) is refused where it is written.
 #[test]
 fn an_ipv6_prefix_subscriber_entry_matches_its_terminals_or_is_refused() {
     use dataplane::tier1::{session_id_v6, Ipv6SessionPrefix, SessionKeyMode};
@@ -211,21 +211,25 @@ fn an_ipv6_prefix_subscriber_entry_matches_its_terminals_or_is_refused() {
     let other = subs.lookup(sid("2001:db8:4::66"), std::net::Ipv4Addr::UNSPECIFIED);
     assert_eq!(other.limits.max_live, Some(100));
 
-    let e = err(&text.replace("2001:db8:3::/64", "2001:db8:3::/56"));
-    assert_eq!((e.line, e.column), (21, 23), "{e}");
-    assert!(
-        e.message.contains("/56 prefix") && e.message.contains("ipv6_prefix_len"),
-        "{e}"
-    );
-    // With /56 session prefixes the /56 entry is the right one.
+    // A /56 covers every /64 session ID inside it.
     let c = parse(
         Path::new("t.ron"),
-        &text.replace("2001:db8:3::/64", "2001:db8:3::/56").replace(
-            "learned_pins_per_s: 100)",
-            "learned_pins_per_s: 100, ipv6_prefix_len: 56)",
-        ),
+        &text.replace("2001:db8:3::/64", "2001:db8:3::/56"),
+    )
+    .unwrap();
+    let subs = crate::plan::subscribers(&c);
+    let e = subs.lookup_v6(sid("2001:db8:3:ab::66"));
+    assert_eq!(e.limits.max_live, Some(7));
+    // With /56 session IDs a /64 entry would split one: refused.
+    let e = err(&text.replace(
+        "learned_pins_per_s: 100)",
+        "learned_pins_per_s: 100, ipv6_prefix_len: 56)",
+    ));
+    assert_eq!((e.line, e.column), (21, 23), "{e}");
+    assert!(
+        e.message.contains("/64 prefix") && e.message.contains("ipv6_prefix_len"),
+        "{e}"
     );
-    assert!(c.is_ok(), "{:?}", c.err());
     let e = err(&text.replace(
         "learned_pins_per_s: 100)",
         "learned_pins_per_s: 100, key: GtpTeid)",

@@ -4,7 +4,7 @@
 //! Addresses and prefixes are checked here, so a typo is a usage error
 //! before anything is sent to the appliance.
 
-use crate::config::net::Ipv4Cidr;
+use crate::config::net::IpCidr;
 use clap::{Args, Subcommand, ValueEnum};
 use std::ffi::OsString;
 use std::net::Ipv4Addr;
@@ -266,9 +266,10 @@ pub struct SubscriberKey {
     /// One subscriber by session ID.
     #[arg(long, value_name = "ID")]
     pub session: Option<String>,
-    /// The subscribers whose terminal addresses fall in this IPv4 prefix.
+    /// The subscribers whose terminal addresses fall in this IPv4 prefix,
+    /// or whose IPv6 session ID (prefix) falls in this IPv6 prefix.
     #[arg(long, value_name = "CIDR")]
-    pub prefix: Option<Ipv4Cidr>,
+    pub prefix: Option<IpCidr>,
 }
 
 #[derive(Debug, Subcommand)]

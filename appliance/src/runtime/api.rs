@@ -816,30 +816,25 @@ impl Control {
         services: Option<Vec<String>>,
         external: bool,
     ) -> Answer {
-        let key = subscriber_key(session, prefix)?;
-        if let SubKey::Session(sid) = key {
-            // An IPv6 prefix of another length than the terminals' session
-            // IDs would never match (as in the config file).
-            if let Some(why) = crate::config::unmatched_ipv6_prefix(&self.shared.cfg, sid) {
-                return Err(format!("'{sid}' {why}"));
-            }
-        }
+        let key = subscriber_key(&self.shared.cfg, session, prefix)?;
         self.edit_policy(|p| {
             let e = Self::entitlement(p, &services, external)?;
             match key {
                 SubKey::Session(sid) => p.subscribers.set_session(sid.0, e),
                 SubKey::Prefix(ip, len) => p.subscribers.set_prefix(ip, len, e),
+                SubKey::Prefix6(ip, len) => p.subscribers.set_prefix6(ip, len, e),
             }
             Ok(json!({ "message": "subscriber set; applies to new user sessions" }))
         })
     }
 
     fn remove_subscriber(&mut self, session: Option<String>, prefix: Option<String>) -> Answer {
-        let key = subscriber_key(session, prefix)?;
+        let key = subscriber_key(&self.shared.cfg, session, prefix)?;
         self.edit_policy(|p| {
             let found = match key {
                 SubKey::Session(sid) => p.subscribers.remove_session(sid.0),
                 SubKey::Prefix(ip, len) => p.subscribers.remove_prefix(ip, len),
+                SubKey::Prefix6(ip, len) => p.subscribers.remove_prefix6(ip, len),
             };
             if found {
                 Ok(json!({ "message": "subscriber removed" }))
@@ -873,6 +868,9 @@ impl Control {
         for (ip, len, e) in p.subscribers.prefixes() {
             out.push(json!({ "match": format!("prefix {ip}/{len}"), "services": names(e), "external": e.external }));
         }
+        for (ip, len, e) in p.subscribers.prefixes6() {
+            out.push(json!({ "match": format!("prefix {ip}/{len}"), "services": names(e), "external": e.external }));
+        }
         Value::Array(out)
     }
 }
@@ -880,14 +878,40 @@ impl Control {
 enum SubKey {
     Session(SessionId),
     Prefix(Ipv4Addr, u8),
+    /// IPv6 terminals whose session ID lies inside the prefix.
+    Prefix6(std::net::Ipv6Addr, u8),
 }
 
-fn subscriber_key(session: Option<String>, prefix: Option<String>) -> Result<SubKey, String> {
+/// The entry a `ctl subscriber` request names, checked as in the config
+/// file: an IPv6 session ID shorter than the terminals' is a prefix entry
+/// (a /48 covers each /64 session ID in it), one that could never match
+/// is refused with the reason.
+fn subscriber_key(
+    cfg: &crate::config::Config,
+    session: Option<String>,
+    prefix: Option<String>,
+) -> Result<SubKey, String> {
+    use crate::config::net::PortAddr;
     match (session, prefix) {
-        (Some(s), None) => Ok(SubKey::Session(parse_sid(&s)?)),
+        (Some(s), None) => {
+            let sid = parse_sid(&s)?;
+            if let Some(why) = crate::config::unmatched_ipv6_prefix(cfg, sid) {
+                return Err(format!("'{sid}' {why}"));
+            }
+            Ok(match crate::plan::ipv6_session_as_prefix(cfg, sid) {
+                Some((addr, len)) => SubKey::Prefix6(addr, len),
+                None => SubKey::Session(sid),
+            })
+        }
         (None, Some(p)) => {
-            let c: crate::config::net::Ipv4Cidr = p.parse()?;
-            Ok(SubKey::Prefix(c.addr, c.prefix_len))
+            let c: PortAddr = p.parse()?;
+            if let Some(why) = crate::config::prefix_problem(cfg, &c) {
+                return Err(format!("'{c}' {why}"));
+            }
+            Ok(match c {
+                PortAddr::V4(c) => SubKey::Prefix(c.addr, c.prefix_len),
+                PortAddr::V6(c) => SubKey::Prefix6(c.addr, c.prefix_len),
+            })
         }
         _ => Err("give exactly one of session or prefix".into()),
     }

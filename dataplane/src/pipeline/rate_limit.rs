@@ -37,6 +37,7 @@
 use crate::policy::Policy;
 use crate::rcu::Reader;
 use crate::shaping::{Meter, TypeLimits};
+use crate::tier2::user_sessions::SessionFlags;
 use crate::tier2::{Admission, Direction, UserSession};
 
 /// The DSCP a packet of `e` over its limit is re-marked to instead of
@@ -101,10 +102,14 @@ fn refresh(
 ) {
     let p = policy.get();
     let bitrate = p.quota.throttle(e.session_id).or_else(|| {
-        p.subscribers
-            .lookup(e.session_id, e.client_ip)
-            .limits
-            .bitrate
+        // A NAT64 user session's `client_ip` is a fold of the terminal's
+        // IPv6 address: an IPv4 prefix entry must not match it.
+        let ent = if e.flags.contains(SessionFlags::NAT64) {
+            p.subscribers.lookup_v6(e.session_id)
+        } else {
+            p.subscribers.lookup(e.session_id, e.client_ip)
+        };
+        ent.limits.bitrate
     });
     meter.apply(bitrate, generation);
     if types.generation != generation {

@@ -410,6 +410,7 @@ impl Worker {
             dscp,
             session_id: sid.0,
             ipv6: o.v6.map(|v6| v6.vip),
+            v6_ends: o.v6.map(|v6| (v6.src, v6.dst)),
         };
         let (decision, limits) = {
             let (loads, local) = (self.snaps.loads.get(), &self.gw.load);

@@ -6,7 +6,7 @@
 //! reusable buffers), so it is tested here on its own; the pipeline
 //! (`pipeline/uplink.rs`) acts on the answer.
 
-use super::{Limits, Policy, Selection};
+use super::{Ends, Limits, Policy, Selection};
 use crate::counters::DropReason;
 use crate::event::EXTERNAL_SERVICE;
 use crate::tier2::{consistent, least_load, terminal_hash, ServerCandidate, Timeouts};
@@ -30,6 +30,9 @@ pub struct NewFlow {
     /// addressed a service's IPv6 VIP (else `dst_ip` is the IPv4 address
     /// its NAT64-prefix destination embeds).
     pub ipv6: Option<Option<Ipv6Addr>>,
+    /// NAT64: the terminal's IPv6 address and the one it addressed (for
+    /// classify rules by IPv6 prefix).
+    pub v6_ends: Option<(Ipv6Addr, Ipv6Addr)>,
 }
 
 /// The outcome of policy for a new user session.
@@ -85,9 +88,16 @@ pub fn decide(
     external: impl Fn(Ipv4Addr) -> bool,
     scratch: &mut Scratch,
 ) -> (Decision, Limits) {
+    let ends = match flow.v6_ends {
+        Some((terminal, dst)) => Ends::V6 { terminal, dst },
+        None => Ends::V4 {
+            terminal: flow.client_ip,
+            dst: flow.dst_ip,
+        },
+    };
     let ty = policy
         .classifier
-        .classify(flow.proto, flow.dst_port, flow.dscp);
+        .classify(flow.proto, flow.dst_port, flow.dscp, &ends);
     // An IPv6 terminal (NAT64) is matched by its prefix session ID only.
     let (ent, vip6) = match flow.ipv6 {
         None => (
@@ -216,6 +226,7 @@ mod tests {
             dscp: 0,
             session_id: u64::from(u32::from(client_ip)),
             ipv6: None,
+            v6_ends: None,
         }
     }
 

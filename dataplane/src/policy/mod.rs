@@ -16,7 +16,7 @@ mod limits;
 mod services;
 mod subscribers;
 
-pub use classify::{ClassRule, Classifier, Selection, UserSessionType};
+pub use classify::{AddrMatch, ClassRule, Classifier, Ends, Selection, UserSessionType};
 pub use limits::{Limits, Rate};
 pub use services::{AdminState, Server, Service, ServiceTable, SynProxyMode, MAX_SERVERS};
 pub use subscribers::{Entitlement, ServiceSet, Subscribers};

@@ -3,10 +3,15 @@
 //! A subscriber is found by its mobile session ID, else by the longest
 //! prefix containing the terminal's address, else the default applies.
 //! An entry also carries the [`Limits`] on each session ID's user sessions.
+//!
+//! IPv6 terminals have prefix entries of their own: an IPv6 prefix covers
+//! every session ID (the terminal's /48../64 prefix) inside it; IPv4
+//! prefixes never match an IPv6 terminal, nor IPv6 prefixes an IPv4 one.
 
 use super::Limits;
+use crate::tier1::{SessionId, SessionIdKind};
 use hashbrown::HashMap;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// A set of service indexes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -80,11 +85,21 @@ pub struct Subscribers {
     by_session: HashMap<u64, Entitlement>,
     /// (network, prefix length, entitlement), longest prefix first.
     by_prefix: Vec<(u32, u8, Entitlement)>,
+    /// IPv6 (network, prefix length, entitlement), longest prefix first.
+    by_prefix6: Vec<(u128, u8, Entitlement)>,
 }
 
 impl Default for Subscribers {
     fn default() -> Self {
         Subscribers::new(Entitlement::allow_all())
+    }
+}
+
+fn mask6(len: u8) -> u128 {
+    if len == 0 {
+        0
+    } else {
+        u128::MAX << (128 - u32::from(len.min(128)))
     }
 }
 
@@ -102,6 +117,7 @@ impl Subscribers {
             default,
             by_session: HashMap::new(),
             by_prefix: Vec::new(),
+            by_prefix6: Vec::new(),
         }
     }
 
@@ -129,6 +145,24 @@ impl Subscribers {
         self.by_prefix.len() != before
     }
 
+    /// An entry for the IPv6 terminals whose session ID (prefix) lies
+    /// inside `net/len` (host bits ignored).
+    pub fn set_prefix6(&mut self, net: Ipv6Addr, len: u8, e: Entitlement) {
+        let n = net.to_bits() & mask6(len);
+        self.by_prefix6
+            .retain(|(pn, pl, _)| !(*pn == n && *pl == len));
+        self.by_prefix6.push((n, len, e));
+        self.by_prefix6.sort_by_key(|p| std::cmp::Reverse(p.1));
+    }
+
+    pub fn remove_prefix6(&mut self, net: Ipv6Addr, len: u8) -> bool {
+        let n = net.to_bits() & mask6(len);
+        let before = self.by_prefix6.len();
+        self.by_prefix6
+            .retain(|(pn, pl, _)| !(*pn == n && *pl == len));
+        self.by_prefix6.len() != before
+    }
+
     /// The entitlement of the subscriber behind `session_id` / `terminal`.
     pub fn lookup(&self, session_id: u64, terminal: Ipv4Addr) -> &Entitlement {
         if let Some(e) = self.by_session.get(&session_id) {
@@ -141,11 +175,30 @@ impl Subscribers {
             .map_or(&self.default, |(_, _, e)| e)
     }
 
-    /// The entitlement of an IPv6 terminal's session `session_id` (its
-    /// prefix): its session entry, else the default. IPv4 prefix entries
-    /// never match an IPv6 terminal, not even `0.0.0.0/0`.
+    /// The entitlement of an IPv6 terminal's session `session_id`: its
+    /// session entry, else the longest IPv6 prefix entry that holds the
+    /// whole session-ID prefix (a /48 entry covers each /64 session ID in
+    /// it; a /72 entry covers none), else the default. A session ID that
+    /// is no prefix (a TEID) matches session entries only. IPv4 prefix
+    /// entries never match an IPv6 terminal, not even `0.0.0.0/0`. Cost:
+    /// one hash lookup, then an ordered scan of the IPv6 prefix entries
+    /// (asked once per new user session, and by the bitrate hook once per
+    /// session ID and reload; never on the IPv4 path).
     pub fn lookup_v6(&self, session_id: u64) -> &Entitlement {
-        self.by_session.get(&session_id).unwrap_or(&self.default)
+        if let Some(e) = self.by_session.get(&session_id) {
+            return e;
+        }
+        if self.by_prefix6.is_empty() {
+            return &self.default;
+        }
+        let SessionIdKind::Ipv6Prefix { addr, len } = SessionId(session_id).kind() else {
+            return &self.default;
+        };
+        let (a, bits) = (addr.to_bits(), len.bits());
+        self.by_prefix6
+            .iter()
+            .find(|(n, l, _)| *l <= bits && a & mask6(*l) == *n)
+            .map_or(&self.default, |(_, _, e)| e)
     }
 
     pub fn sessions(&self) -> impl Iterator<Item = (u64, &Entitlement)> {
@@ -156,6 +209,12 @@ impl Subscribers {
         self.by_prefix
             .iter()
             .map(|(n, l, e)| (Ipv4Addr::from(*n), *l, e))
+    }
+
+    pub fn prefixes6(&self) -> impl Iterator<Item = (Ipv6Addr, u8, &Entitlement)> {
+        self.by_prefix6
+            .iter()
+            .map(|(n, l, e)| (Ipv6Addr::from_bits(*n), *l, e))
     }
 }
 
@@ -175,6 +234,56 @@ mod tests {
         assert_eq!(s.lookup_v6(77), &mine);
         assert_eq!(s.lookup_v6(78), &Entitlement::deny_all());
         assert_eq!(s.lookup(78, Ipv4Addr::UNSPECIFIED), &everyone);
+    }
+
+    fn only(service: u32) -> Entitlement {
+        Entitlement {
+            services: ServiceSet::from_indexes([service]),
+            external: false,
+            limits: Limits::NONE,
+        }
+    }
+
+    fn sid64(a: &str) -> u64 {
+        use crate::tier1::Ipv6SessionPrefix;
+        SessionId::from_ipv6_prefix(a.parse().unwrap(), Ipv6SessionPrefix::P64)
+            .unwrap()
+            .0
+    }
+
+    #[test]
+    fn an_ipv6_prefix_entry_covers_the_session_ids_inside_it_longest_first() {
+        let mut s = Subscribers::new(Entitlement::deny_all());
+        s.set_prefix6("2001:db8:5::".parse().unwrap(), 48, only(1));
+        s.set_prefix6("2001:db8:5:700::".parse().unwrap(), 56, only(2));
+        // Longer than the /64 session IDs: covers none of them.
+        s.set_prefix6("2001:db8:5:1::".parse().unwrap(), 72, only(3));
+        // IPv4 catch-all: never an IPv6 terminal's.
+        s.set_prefix(Ipv4Addr::UNSPECIFIED, 0, Entitlement::allow_all());
+        assert_eq!(s.lookup_v6(sid64("2001:db8:5:1::")), &only(1));
+        assert_eq!(s.lookup_v6(sid64("2001:db8:5:7ab::")), &only(2));
+        assert_eq!(s.lookup_v6(sid64("2001:db8:6::")), &Entitlement::deny_all());
+        // The exact session ID wins over any prefix.
+        s.set_session(sid64("2001:db8:5:7ab::"), only(4));
+        assert_eq!(s.lookup_v6(sid64("2001:db8:5:7ab::")), &only(4));
+        // A TEID session matches session entries only.
+        let teid = SessionId::from_teid(9).0;
+        assert_eq!(s.lookup_v6(teid), &Entitlement::deny_all());
+        // IPv6 entries never match an IPv4 terminal.
+        let mut v6only = Subscribers::new(Entitlement::deny_all());
+        v6only.set_prefix6(Ipv6Addr::UNSPECIFIED, 0, Entitlement::allow_all());
+        assert_eq!(
+            v6only.lookup_v6(sid64("2001:db8::")),
+            &Entitlement::allow_all()
+        );
+        assert_eq!(
+            v6only.lookup(1, Ipv4Addr::new(10, 8, 0, 5)),
+            &Entitlement::deny_all()
+        );
+        assert!(s.remove_prefix6("2001:db8:5:700::".parse().unwrap(), 56));
+        assert!(!s.remove_prefix6("2001:db8:5:700::".parse().unwrap(), 56));
+        assert_eq!(s.lookup_v6(sid64("2001:db8:5:7ac::")), &only(1));
+        assert_eq!(s.prefixes6().count(), 2);
     }
 
     #[test]

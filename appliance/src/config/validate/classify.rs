@@ -1,7 +1,8 @@
 //! The `user_session_types` and `classify` sections: type names unique,
 //! rules that name defined types, sane port ranges and DSCP values, and
 //! the types' bitrate limits (the subscriber limits' rules, at most
-//! `MAX_LIMITED_TYPES` of them).
+//! `MAX_LIMITED_TYPES` of them); `terminal` and `dst` prefixes without
+//! host bits and of one IP version.
 
 use super::{field, violation, Violation};
 use crate::config::locate::Seg;
@@ -54,6 +55,28 @@ pub fn check(c: &Config) -> Result<HashSet<&str>, Violation> {
                 return Err(violation(
                     vec![field("classify"), Seg::Index(i), field("ports")],
                     format!("port range ({a}, {b}) is empty"),
+                ));
+            }
+        }
+        for (name, p) in [("terminal", &r.terminal), ("dst", &r.dst)] {
+            let Some(p) = p else { continue };
+            if let Some(why) = super::subscribers::host_bits(p) {
+                return Err(violation(
+                    vec![field("classify"), Seg::Index(i), field(name)],
+                    format!("\"{p}\" {why}"),
+                ));
+            }
+        }
+        if let (Some(t), Some(d)) = (&r.terminal, &r.dst) {
+            if t.v4().is_some() != d.v4().is_some() {
+                return Err(violation(
+                    vec![field("classify"), Seg::Index(i), field("dst")],
+                    format!(
+                        "\"{d}\" and the terminal prefix \"{t}\" are of different IP \
+                         versions: no flow has both (an IPv6 terminal addresses IPv6 \
+                         destinations: a vip6 or a NAT64-prefix address); write one rule \
+                         per version"
+                    ),
                 ));
             }
         }

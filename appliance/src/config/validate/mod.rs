@@ -20,7 +20,7 @@ mod sizes;
 mod subscribers;
 mod workers;
 
-pub use subscribers::unmatched_ipv6_prefix;
+pub use subscribers::{prefix_problem, unmatched_ipv6_prefix};
 
 use super::locate::Seg;
 use super::schema::Config;

@@ -992,3 +992,6 @@ fn an_ipv6_terminal_inside_gtpu_is_served_through_nat64_and_answered_in_its_tunn
     );
     assert_eq!(&v6[60..], b"ok");
 }
+
+/// IPv6 subscriber entries by prefix (a child: the frame builders above).
+mod policy;

@@ -41,6 +41,8 @@ fn policy_with(video: u64, sub: Option<u64>) -> Policy {
         proto: Some(17),
         dst_ports: None,
         dscp: Some(AF41),
+        terminal: None,
+        dst: None,
         type_index: 1,
     });
     if let Some(bps) = sub {
