@@ -18,6 +18,7 @@ mod limit;
 mod marks;
 pub mod nat;
 mod nat64;
+mod nat64_icmp;
 mod own_addresses;
 mod own_addresses_v6;
 mod parse;

@@ -240,9 +240,6 @@ impl Worker {
             Ok(l4) => l4,
             Err(r) => return Verdict::Drop(r),
         };
-        if hop_limit <= 1 {
-            return Verdict::Drop(DropReason::TtlExpired);
-        }
         let p = rx.frame;
         let path = ClientPath {
             port: rx.port,
@@ -256,6 +253,10 @@ impl Worker {
                 (None, None) => GtpTunnel::NONE,
             },
         };
+        if hop_limit <= 1 {
+            // nat64_icmp.rs: an ICMPv6 time exceeded, where it may be sent.
+            return self.hop_limit_exceeded(f, ip6, &path, now_ms, ev);
+        }
         let key1 = v6_key(l4.proto, src, l4.src_port, dst, l4.dst_port);
         // The prefetch pass hashed `key1` and asked for its bucket
         // (`locate_nat64`); a frame handed over comes without.
@@ -533,11 +534,29 @@ impl Worker {
             Some(Err(e)) => return Verdict::Drop(e.into()),
             None => return Verdict::Drop(DropReason::Nat64BufferTooSmall),
         };
-        buf[12..14].copy_from_slice(&ETHERTYPE_IPV6.to_be_bytes());
-        if !replace_contents(f, &self.nat64_buf[..IP + n]) {
+        self.send_v6_to_client(f, n, &path, now_ms, ev)
+    }
+
+    /// Sends the IPv6 packet of `n` bytes in the translation buffer (after
+    /// the room for an Ethernet header) to the terminal along `path`
+    /// (VLAN, GTP-U tunnel or fabric as `send_to_client` does): how every
+    /// IPv6 packet NAT64 makes leaves, replies and ICMPv6 errors alike.
+    pub(super) fn send_v6_to_client<F: Frame, E: EventSink>(
+        &mut self,
+        f: &mut F,
+        n: usize,
+        path: &ClientPath,
+        now_ms: u64,
+        ev: &mut E,
+    ) -> Verdict {
+        let Some(frame) = self.nat64_buf.get_mut(..IP + n) else {
+            return Verdict::Drop(DropReason::Nat64BufferTooSmall);
+        };
+        frame[12..14].copy_from_slice(&ETHERTYPE_IPV6.to_be_bytes());
+        if !replace_contents(f, frame) {
             return Verdict::Drop(DropReason::NoRoom);
         }
-        self.send_to_client(f, &path, now_ms, ev)
+        self.send_to_client(f, path, now_ms, ev)
     }
 
     /// The IPv6 ends of user session `e` at slab index `idx`, if it is a
