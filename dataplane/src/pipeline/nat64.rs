@@ -31,17 +31,17 @@
 //! (gateway address, port) as today, its ports are rewritten back and it
 //! is translated into IPv6 from the address the terminal addressed to the
 //! terminal (a UDP checksum of 0 gets one computed). TCP, UDP and ICMP
-//! echo ↔ ICMPv6 echo; ICMP errors about a NAT64 user session are dropped
-//! `nat64_icmp_error` (their quoted packet is not translated back yet).
+//! echo ↔ ICMPv6 echo; an ICMP error about a NAT64 user session becomes
+//! an ICMPv6 error to the terminal, its quote translated back, and a hop
+//! limit of 1 is answered with ICMPv6 time exceeded (`nat64_icmp.rs`).
 //! Over the cluster fabric the terminal's IPv6 frame arrives inside
 //! Geneve (`fabric::fabric_in_v6`) and its client path is the tier-1
 //! unit, as for IPv4. Inside a G-PDU (tier 1 steered it by its TEID) the
 //! terminal's IPv6 packet is read after the tunnel header
 //! (`uplink_gtp_v6`) and the answers go back in its tunnel. Not on this
 //! path: fragments (`ip_fragment`, as IPv4), SYN proxy and PROXY
-//! protocol (a NAT64 user session is never proxied), ICMPv6 time exceeded
-//! (a hop limit of 1 is dropped `ttl_expired`) and DSCP marks on the way
-//! back (the server's TOS becomes the traffic class).
+//! protocol (a NAT64 user session is never proxied) and DSCP marks on the
+//! way back (the server's TOS becomes the traffic class).
 
 use super::l2::ClientPath;
 use super::nat::{rewrite, Rewrite};
