@@ -29,7 +29,7 @@ pub(super) fn nat64_lab(n_workers: u16, prefix: Option<Nat64Prefix>) -> Lab {
 }
 
 /// `lab` with the policy of [`nat64_lab`].
-fn with_ipv6_vips(lab: Lab) -> Lab {
+pub(super) fn with_ipv6_vips(lab: Lab) -> Lab {
     let mut p = policy();
     let mut services: Vec<Service> = p.services.services.clone();
     for (name, vip6, proto, port, servers) in [

@@ -7,8 +7,8 @@
 //! out here, checksums computed from scratch.
 
 use super::nat64::{
-    echo_l4, frame4, frame6, nat64_lab, summed4, summed6, tcp_l4, udp_l4, up_macs, DNS_VIP6, HOP,
-    TERMINAL, VIP6,
+    echo_l4, frame4, frame6, nat64_lab, summed4, summed6, tcp_l4, udp_l4, up_macs, with_ipv6_vips,
+    DNS_VIP6, HOP, TERMINAL, VIP6,
 };
 use super::*;
 use crate::wire::testutil::slow_checksum;
@@ -240,6 +240,57 @@ fn a_hop_limit_of_1_is_answered_with_icmpv6_time_exceeded_from_the_access_port()
     let (v, _) = lab.up(ACC2, &sent);
     assert_eq!(v, Verdict::Drop(DropReason::TtlExpired));
     assert_eq!(lab.drops(DropReason::TtlExpired), 2);
+}
+
+/// The IPv6 packet inside the G-PDU `frame` sent to the terminal's
+/// tunnel (TEID 0x1234_5678, peer `enb`, from the access address).
+fn in_tunnel(frame: &[u8], enb: Ipv4Addr) -> &[u8] {
+    assert_eq!(&frame[0..6], &UE_MAC, "to the tunnel's next hop");
+    let outer = &frame[14..34];
+    assert_eq!(slow_checksum(outer), 0, "outer IPv4 checksum");
+    assert_eq!(&outer[12..16], &[10, 1, 0, 1], "from our access address");
+    assert_eq!(&outer[16..20], &enb.octets(), "to the tunnel peer");
+    let gtp = &frame[42..50];
+    assert_eq!(gtp[1], 0xff, "G-PDU");
+    assert_eq!(&gtp[4..8], &0x1234_5678u32.to_be_bytes(), "TEID kept");
+    let v6 = &frame[50..];
+    assert_eq!(usize::from(u16::from_be_bytes([gtp[2], gtp[3]])), v6.len());
+    v6
+}
+
+#[test]
+fn a_terminal_inside_gtpu_gets_its_icmpv6_errors_in_its_tunnel() {
+    let mut lab = with_ipv6_vips(Lab::nat64_keyed(1, SessionKeyMode::GtpTeid, None));
+    let enb = Ipv4Addr::new(10, 1, 0, 50);
+    let outer = FrameSpec {
+        src_mac: MacAddr(UE_MAC),
+        dst_mac: MacAddr(port_mac(ACC)),
+        vlan: None,
+        src_ip: enb,
+        dst_ip: Ipv4Addr::new(10, 1, 0, 1),
+        src_port: 2152,
+        dst_port: 2152,
+        ttl: 64,
+    };
+    let q = summed6(udp_l4(5353, 53, b"query"), 6, TERMINAL, DNS_VIP6, 17);
+    let inner = frame6(up_macs(), TERMINAL, DNS_VIP6, 17, HOP, 0, &q);
+    let g_pdu = crate::wire::frames::gtpu_encap(&outer, 0x1234_5678, &inner[14..]).unwrap();
+    let (v, out) = lab.up(ACC, &g_pdu);
+    assert_eq!(v, Verdict::Forward(SRV));
+    let server = decode(&out).dst;
+    let (v, back) = lab.up(SRV, &icmp4_error(server, 3, 3, 0, &out[14..]));
+    assert_eq!(v, Verdict::Forward(ACC));
+    let want = icmp6_error(DNS_VIP6, 1, 4, 0, &as_quoted(&inner, HOP - 1));
+    assert_eq!(in_tunnel(&back, enb), &want[14..]);
+
+    // Hop limit 1 inside the tunnel: time exceeded back in it.
+    let inner = frame6(up_macs(), TERMINAL, DNS_VIP6, 17, 1, 0, &q);
+    let g_pdu = crate::wire::frames::gtpu_encap(&outer, 0x1234_5678, &inner[14..]).unwrap();
+    let (v, back) = lab.up(ACC, &g_pdu);
+    assert_eq!(v, Verdict::Forward(ACC));
+    let m = icmpv6_message(ACC_V6, TERMINAL, 3, 0, 0, &inner[14..]);
+    let want = frame6((port_mac(ACC), UE_MAC), ACC_V6, TERMINAL, 58, 64, 0, &m);
+    assert_eq!(in_tunnel(&back, enb), &want[14..]);
 }
 
 proptest! {
