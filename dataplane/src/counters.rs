@@ -242,7 +242,9 @@ drop_reasons! {
     Nat64BadChecksum => "nat64_bad_checksum",
     /// NAT64: not TCP, UDP or ICMP/ICMPv6.
     Nat64UnsupportedProtocol => "nat64_unsupported_protocol",
-    /// NAT64: an ICMP type or code RFC 7915 does not translate.
+    /// NAT64: an ICMP type or code RFC 7915 does not translate, or an
+    /// ICMP error about a NAT64 user session whose quote is too short or
+    /// is not the user session's packet (`pipeline::nat64_icmp`).
     Nat64UntranslatableIcmp => "nat64_untranslatable_icmp",
     /// NAT64: a routing header with segments left.
     Nat64RoutingHeader => "nat64_routing_header",
@@ -252,9 +254,6 @@ drop_reasons! {
     Nat64UdpZeroChecksumFragment => "nat64_udp_zero_checksum_fragment",
     /// NAT64: the translated packet does not fit the worker's buffer.
     Nat64BufferTooSmall => "nat64_buffer_too_small",
-    /// NAT64: an ICMP error from the IPv4 side about a translated user
-    /// session (its quoted packet is not translated back to IPv6 yet).
-    Nat64IcmpError => "nat64_icmp_error",
     /// NAT64: a new IPv6 flow whose folded flow-index key and alternate
     /// key are both held by other flows' user sessions.
     Nat64KeyCollision => "nat64_key_collision",

@@ -347,8 +347,7 @@ scenario_nat64() {
   fi
   local drops="" r n
   for r in nat64_bad_packet nat64_bad_checksum nat64_unsupported_protocol nat64_untranslatable_icmp \
-    nat64_routing_header nat64_fragmented_icmp nat64_udp_zero_checksum_fragment nat64_buffer_too_small \
-    nat64_icmp_error; do
+    nat64_routing_header nat64_fragmented_icmp nat64_udp_zero_checksum_fragment nat64_buffer_too_small; do
     n=$(stat_of drop "$r")
     [ "$n" = 0 ] || drops="$drops $r=${n:-missing}"
   done

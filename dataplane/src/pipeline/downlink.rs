@@ -232,8 +232,8 @@ impl Worker {
             return Verdict::Drop(DropReason::NoUserSession);
         };
         if e.flags.contains(SessionFlags::NAT64) {
-            // Its quoted packet is not translated back to IPv6 yet.
-            return Verdict::Drop(DropReason::Nat64IcmpError);
+            // nat64_icmp.rs: an ICMPv6 error to the IPv6 terminal.
+            return self.icmp_error_to_nat64(f, idx, ihl, (now_ms, ev));
         }
         let (client_ip, client_port, vip, vip_port, path) = (
             e.client_ip,
@@ -302,7 +302,7 @@ impl Worker {
 
 /// The quoted header of an ICMP error needs only to be a plausible IPv4
 /// header (its total length refers to the original, untruncated packet).
-fn check_ipv4_quoted(q: &[u8]) -> Option<()> {
+pub(super) fn check_ipv4_quoted(q: &[u8]) -> Option<()> {
     if q.len() < 20 || q[0] >> 4 != 4 || usize::from(q[0] & 0x0f) * 4 < 20 {
         return None;
     }

@@ -19,6 +19,7 @@ mod marks;
 pub mod nat;
 mod nat64;
 mod nat64_fragments;
+mod nat64_icmp;
 mod own_addresses;
 mod own_addresses_v6;
 mod parse;

@@ -31,18 +31,18 @@
 //! (gateway address, port) as today, its ports are rewritten back and it
 //! is translated into IPv6 from the address the terminal addressed to the
 //! terminal (a UDP checksum of 0 gets one computed). TCP, UDP and ICMP
-//! echo ↔ ICMPv6 echo; ICMP errors about a NAT64 user session are dropped
-//! `nat64_icmp_error` (their quoted packet is not translated back yet).
+//! echo ↔ ICMPv6 echo; an ICMP error about a NAT64 user session becomes
+//! an ICMPv6 error to the terminal, its quote translated back, and a hop
+//! limit of 1 is answered with ICMPv6 time exceeded (`nat64_icmp.rs`).
 //! Over the cluster fabric the terminal's IPv6 frame arrives inside
 //! Geneve (`fabric::fabric_in_v6`) and its client path is the tier-1
 //! unit, as for IPv4. Inside a G-PDU (tier 1 steered it by its TEID) the
 //! terminal's IPv6 packet is read after the tunnel header
 //! (`uplink_gtp_v6`) and the answers go back in its tunnel. Fragments
-//! follow their user session both ways (`nat64_fragments.rs`). Not on this
-//! path: SYN proxy and PROXY
-//! protocol (a NAT64 user session is never proxied), ICMPv6 time exceeded
-//! (a hop limit of 1 is dropped `ttl_expired`) and DSCP marks on the way
-//! back (the server's TOS becomes the traffic class).
+//! follow their user session both ways (`nat64_fragments.rs`). Not on
+//! this path: SYN proxy and PROXY protocol (a NAT64 user session is never
+//! proxied) and DSCP marks on the way back (the server's TOS becomes the
+//! traffic class).
 
 use super::l2::ClientPath;
 use super::nat::{rewrite, Rewrite};
@@ -249,9 +249,6 @@ impl Worker {
             Ok(l4) => l4,
             Err(r) => return Verdict::Drop(r),
         };
-        if hop_limit <= 1 {
-            return Verdict::Drop(DropReason::TtlExpired);
-        }
         let p = rx.frame;
         let path = ClientPath {
             port: rx.port,
@@ -265,6 +262,10 @@ impl Worker {
                 (None, None) => GtpTunnel::NONE,
             },
         };
+        if hop_limit <= 1 {
+            // nat64_icmp.rs: an ICMPv6 time exceeded, where it may be sent.
+            return self.hop_limit_exceeded(f, ip6, &path, now_ms, ev);
+        }
         let key1 = v6_key(l4.proto, src, l4.src_port, dst, l4.dst_port);
         // The prefetch pass hashed `key1` and asked for its bucket
         // (`locate_nat64`); a frame handed over comes without.
@@ -580,8 +581,26 @@ impl Worker {
             Some(Err(e)) => return Verdict::Drop(e.into()),
             None => return Verdict::Drop(DropReason::Nat64BufferTooSmall),
         };
-        buf[12..14].copy_from_slice(&ETHERTYPE_IPV6.to_be_bytes());
-        if !replace_contents(f, &self.nat64_buf[..IP + n]) {
+        self.send_v6_to_client(f, n, path, now_ms, ev)
+    }
+
+    /// Sends the IPv6 packet of `n` bytes in the translation buffer (after
+    /// the room for an Ethernet header) to the terminal along `path`
+    /// (VLAN, GTP-U tunnel or fabric as `send_to_client` does): how every
+    /// IPv6 packet NAT64 makes leaves, replies and ICMPv6 errors alike.
+    pub(super) fn send_v6_to_client<F: Frame, E: EventSink>(
+        &mut self,
+        f: &mut F,
+        n: usize,
+        path: &ClientPath,
+        now_ms: u64,
+        ev: &mut E,
+    ) -> Verdict {
+        let Some(frame) = self.nat64_buf.get_mut(..IP + n) else {
+            return Verdict::Drop(DropReason::Nat64BufferTooSmall);
+        };
+        frame[12..14].copy_from_slice(&ETHERTYPE_IPV6.to_be_bytes());
+        if !replace_contents(f, frame) {
             return Verdict::Drop(DropReason::NoRoom);
         }
         self.send_to_client(f, path, now_ms, ev)

@@ -95,8 +95,8 @@ pub use replies::{
     write_tcp_rst_reply,
 };
 pub use replies_v6::{
-    turn_into_echo_reply_v6, write_dest_unreachable_v6, write_neighbor_advertisement,
-    write_packet_too_big, write_tcp_rst_reply_v6,
+    turn_into_echo_reply_v6, write_dest_unreachable_v6, write_icmpv6_error,
+    write_neighbor_advertisement, write_packet_too_big, write_tcp_rst_reply_v6,
 };
 pub use tcp::{TcpFlags, TcpRepr, TcpSegment, TCP_HEADER_LEN};
 pub use udp::{UdpDatagram, UdpRepr, UDP_HEADER_LEN};

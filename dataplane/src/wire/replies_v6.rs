@@ -2,7 +2,9 @@
 //! place from the request, the Neighbor Advertisement that answers a
 //! solicitation for one of our addresses (IPv6's ARP reply), and the
 //! Packet Too Big that tells a sender its packet does not fit (IPv6 routers
-//! never fragment, RFC 8200 section 5).
+//! never fragment, RFC 8200 section 5); [`write_icmpv6_error`] writes
+//! any ICMPv6 error as a bare IPv6 packet, for a caller that frames it
+//! itself (NAT64's time exceeded, sent along the terminal's path).
 //!
 //! As in `replies`, whether the appliance should answer (is the address
 //! ours, rate limits) is the caller's decision; these functions enforce
@@ -190,16 +192,43 @@ pub fn write_dest_unreachable_v6(
     write_error_v6(in_frame, out, src_ip, Icmpv6Repr::DestUnreachable { code })
 }
 
-/// An ICMPv6 error `repr` about the packet in `in_frame`: the checks and
-/// the frame both writers share (whether a multicast destination may be
-/// answered is the caller's check).
+/// An ICMPv6 error `repr` about the packet in `in_frame`: the L2 header
+/// copied with its addresses swapped, then [`write_icmpv6_error`]
+/// (whether a multicast destination may be answered is the caller's
+/// check).
 fn write_error_v6(
     in_frame: &[u8],
     out: &mut [u8],
     src_ip: Ipv6Addr,
     repr: Icmpv6Repr,
 ) -> Result<usize, Icmpv6Error> {
-    let (l3, ip) = ipv6_frame(in_frame)?;
+    let (l3, _) = ipv6_frame(in_frame)?;
+    let Some((out_l2, out_l3)) = out.split_at_mut_checked(l3) else {
+        return Err(Icmpv6Error::BufferTooSmall);
+    };
+    let n = write_icmpv6_error(&in_frame[l3..], out_l3, src_ip, repr)?;
+    out_l2.copy_from_slice(&in_frame[..l3]);
+    EthernetFrame::new_unchecked(out_l2).swap_addresses();
+    Ok(l3 + n)
+}
+
+/// Writes into `out` an IPv6 packet (no L2 header: the caller frames it,
+/// e.g. in a GTP-U tunnel) carrying the ICMPv6 error `repr` about the
+/// IPv6 packet `packet`, from `src_ip` back to the packet's source, hop
+/// limit 64, quoting as much of the packet as keeps the ICMPv6 packet
+/// within 1280 bytes (RFC 4443 2.4 c) and fits in `out`. Returns its
+/// length.
+///
+/// Refuses a packet from a multicast or unspecified source
+/// (`NonUnicastAddress`) and an ICMPv6 error (`ErrorAboutError`);
+/// `NotPlainIpv6` if `packet` is no IPv6 packet.
+pub fn write_icmpv6_error(
+    packet: &[u8],
+    out: &mut [u8],
+    src_ip: Ipv6Addr,
+    repr: Icmpv6Repr,
+) -> Result<usize, Icmpv6Error> {
+    let ip = Ipv6Packet::new_checked(packet).map_err(|_| Icmpv6Error::NotPlainIpv6)?;
     if !is_unicast_v6(ip.src()) {
         return Err(Icmpv6Error::NonUnicastAddress);
     }
@@ -217,25 +246,23 @@ fn write_error_v6(
     let quoted = ip.packet();
     let room = (IPV6_MIN_MTU - IPV6_HEADER_LEN - ICMPV6_HEADER_LEN).min(
         out.len()
-            .saturating_sub(l3 + IPV6_HEADER_LEN + ICMPV6_HEADER_LEN),
+            .saturating_sub(IPV6_HEADER_LEN + ICMPV6_HEADER_LEN),
     );
     let quoted = &quoted[..quoted.len().min(room)];
     let icmp_len = ICMPV6_HEADER_LEN + quoted.len();
-    let frame_len = l3 + IPV6_HEADER_LEN + icmp_len;
-    if out.len() < frame_len {
+    let len = IPV6_HEADER_LEN + icmp_len;
+    if out.len() < len {
         return Err(Icmpv6Error::BufferTooSmall);
     }
-    let out = &mut out[..frame_len];
-    out[..l3].copy_from_slice(&in_frame[..l3]);
-    EthernetFrame::new_unchecked(&mut out[..l3]).swap_addresses();
+    let out = &mut out[..len];
     let dst_ip = ip.src();
     Ipv6Repr::new(src_ip, dst_ip, PROTO_ICMPV6, icmp_len)
-        .emit(&mut out[l3..])
+        .emit(out)
         .map_err(|_| Icmpv6Error::BufferTooSmall)?;
-    let message = &mut out[l3 + IPV6_HEADER_LEN..];
+    let message = &mut out[IPV6_HEADER_LEN..];
     message[ICMPV6_HEADER_LEN..].copy_from_slice(quoted);
     repr.emit(message, src_ip, dst_ip)?;
-    Ok(frame_len)
+    Ok(len)
 }
 
 /// Writes into `out` the TCP RST that refuses the IPv6 TCP segment in

@@ -179,6 +179,37 @@ fn packet_too_big_is_never_sent_about_an_error_or_to_a_non_unicast_source() {
     assert!(write_packet_too_big(&frame, &mut out, us, 1280).is_ok());
 }
 
+#[test]
+fn a_bare_icmpv6_error_is_a_packet_without_l2_quoting_what_fits_in_1280() {
+    let (client, server, us) = (v6("2001:db8::1"), v6("2001:db8:1::5"), v6("2001:db8::a"));
+    let payload: Vec<u8> = (0..1452u32).map(|i| i as u8).collect();
+    let frame = ipv6_frame(None, client, server, PROTO_UDP, 1, &payload);
+    let mut out = [0u8; 2048];
+    let repr = Icmpv6Repr::TimeExceeded { code: 0 };
+    let len = write_icmpv6_error(&frame[14..], &mut out, us, repr).unwrap();
+    assert_eq!(len, 1280);
+    let ip = Ipv6Packet::new_checked(&out[..len]).unwrap();
+    assert_eq!((ip.src(), ip.dst(), ip.hop_limit()), (us, client, 64));
+    let want = icmpv6_message(us, client, 3, 0, 0, &frame[14..14 + 1232]);
+    assert_eq!(ip.payload(), &want[..], "checksum from scratch");
+    // Too small a buffer, an error, a non-unicast source: nothing.
+    assert_eq!(
+        write_icmpv6_error(&frame[14..], &mut out[..47], us, repr),
+        Err(Icmpv6Error::BufferTooSmall)
+    );
+    let error = icmpv6_message(client, server, 1, 4, 0, &[0; 48]);
+    let frame = ipv6_frame(None, client, server, 58, 1, &error);
+    assert_eq!(
+        write_icmpv6_error(&frame[14..], &mut out, us, repr),
+        Err(Icmpv6Error::ErrorAboutError)
+    );
+    let frame = ipv6_frame(None, v6("ff02::1"), server, PROTO_UDP, 1, &[0; 8]);
+    assert_eq!(
+        write_icmpv6_error(&frame[14..], &mut out, us, repr),
+        Err(Icmpv6Error::NonUnicastAddress)
+    );
+}
+
 proptest! {
     #[test]
     fn builders_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {

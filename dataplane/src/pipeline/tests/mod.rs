@@ -14,6 +14,7 @@ mod ipv6_steering;
 mod limits;
 mod marks;
 mod nat64;
+mod nat64_icmp;
 mod prefetch_pass;
 mod props;
 mod quota;
