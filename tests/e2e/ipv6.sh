@@ -51,7 +51,9 @@
 # served; `ctl subscriber add --session 2001:db8:5::/56` and `--prefix
 # 2001:db8:5::/48` are accepted and listed as prefix entries (they cover
 # the /64 session IDs inside them), `--prefix 2001:db8:5::/72` (longer than
-# a session ID) is refused naming ipv6_prefix_len; (f) tandem stops cleanly.
+# a session ID) is refused naming ipv6_prefix_len; (l) a 4000-byte UDP
+# datagram in IPv6 fragments reaches the IPv4 host whole through NAT64 and
+# its echo, in IPv4 fragments, comes back whole; (f) tandem stops cleanly.
 # Prints PASS/FAIL per check and a last line "N passed, M failed".
 set -u
 
@@ -94,6 +96,8 @@ ACC0_MTU=1400
 VIP6_WEB=2001:db8:9::80
 NAT64_PREFIX=64:ff9b::
 EXT_V6="${NAT64_PREFIX}$EXT_IP"
+# The UDP echo of (l).
+FRAG_ECHO_PORT=7009
 IPERF_PORT=5201
 # Terminal ports of the privacy-address requests and of the long download.
 PORT_PRIVACY_A=40301
@@ -354,6 +358,34 @@ scenario_nat64() {
   if [ -z "$drops" ]; then pass "ctl stats: no nat64_* drop"; else fail "ctl stats: NAT64 drops $drops"; fi
 }
 
+# (l) Fragments through NAT64: a 4000-byte UDP datagram the terminal's
+# kernel sends in IPv6 fragments reaches the IPv4 host whole, from the
+# gateway address, and the echo its kernel sends back in IPv4 fragments
+# reaches the terminal whole. The host's link is lowered to 1300 bytes
+# for it: each piece grows 28 bytes in IPv6 (header and fragment header)
+# and must still fit the terminal's link (acc0's 1400).
+scenario_fragments_v6() {
+  local log="$WORKDIR/echo6.log" out rc got mtu
+  mtu=$(in_ext cat "/sys/class/net/$IF_EXT/mtu")
+  in_ext ip link set dev "$IF_EXT" mtu 1300 || { fail "could not lower $IF_EXT's MTU"; return; }
+  in_ext "$PYTHON" "$E2E_DIR/udp_echo.py" serve --bind "$EXT_IP:$FRAG_ECHO_PORT" --log "$log" \
+    --ready "$WORKDIR/echo6.ready" >"$WORKDIR/echo6.out" 2>&1 &
+  BG_PIDS+=($!)
+  if wait_for 10 test -e "$WORKDIR/echo6.ready"; then
+    out=$(in_ue "$PYTHON" "$E2E_DIR/udp_echo.py" ask --src "$UE_V6" --dst "[$EXT_V6]:$FRAG_ECHO_PORT" \
+      --size 4000 --timeout 2 --tries 3 2>&1)
+    rc=$?
+    check "NAT64 fragments: the terminal's 4000-byte UDP datagram, in IPv6 fragments, is echoed whole ($out)" \
+      "exit $rc: $out" test "$rc" = 0
+    got=$(grep -c "^got 4000 .* from ${GATEWAY_IPS[0]}:" "$log")
+    check "NAT64 fragments: the IPv4 host got the datagram whole from the gateway address ($got times)" \
+      "$(tr '\n' ' ' <"$log")" test "$got" -ge 1
+  else
+    fail "UDP echo on $EXT_IP did not start: $(cat "$WORKDIR/echo6.out")"
+  fi
+  in_ext ip link set dev "$IF_EXT" mtu "$mtu"
+}
+
 # The user sessions of the terminal's prefix session whose terminal is
 # an IPv6 address, one "TERMINAL WORKER GATEWAY STATE" a line (`ctl --json
 # user-sessions --session PREFIX`).
@@ -536,6 +568,7 @@ scenario_ipv4
 scenario_refused
 scenario_prefix_session
 scenario_nat64
+scenario_fragments_v6
 scenario_privacy
 scenario_mobility
 scenario_refused_subscriber
