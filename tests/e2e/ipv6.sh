@@ -368,7 +368,8 @@ scenario_fragments_v6() {
   local log="$WORKDIR/echo6.log" out rc got mtu
   mtu=$(in_ext cat "/sys/class/net/$IF_EXT/mtu")
   in_ext ip link set dev "$IF_EXT" mtu 1300 || { fail "could not lower $IF_EXT's MTU"; return; }
-  in_ext "$PYTHON" "$E2E_DIR/udp_echo.py" serve --bind "$EXT_IP:$FRAG_ECHO_PORT" --log "$log" \
+  # ip netns exec execs python, so $! is the server itself.
+  ip netns exec "$NS_EXT" "$PYTHON" "$E2E_DIR/udp_echo.py" serve --bind "$EXT_IP:$FRAG_ECHO_PORT" --log "$log" \
     --ready "$WORKDIR/echo6.ready" >"$WORKDIR/echo6.out" 2>&1 &
   BG_PIDS+=($!)
   if wait_for 10 test -e "$WORKDIR/echo6.ready"; then
