@@ -20,7 +20,8 @@
 //! the flow label (sent as 0); IPv6 extension headers other than the
 //! fragment header; IPv4 options; the upper 16 bits of an IPv6 fragment
 //! identification; the DF bit and the identification of an unfragmented
-//! IPv4 packet (IPv6 has neither). Not yet used by the pipeline.
+//! IPv4 packet (IPv6 has neither). Used by `pipeline/nat64.rs` (and its
+//! fragments and ICMP error files).
 
 use super::bytes::{read_u16, write_u16, write_u32};
 use super::checksum::{self, add, sum_v4_addr, sum_v6_addr, update_sum};
