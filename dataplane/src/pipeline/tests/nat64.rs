@@ -907,24 +907,32 @@ proptest! {
     }
 }
 
-#[test]
-fn an_ipv6_terminal_inside_gtpu_is_served_through_nat64_and_answered_in_its_tunnel() {
-    let mut lab = with_ipv6_vips(Lab::nat64_keyed(1, SessionKeyMode::GtpTeid, None));
-    let enb = Ipv4Addr::new(10, 1, 0, 50);
+/// The base station the GTP-U tests' terminal is behind.
+pub(super) const ENB: Ipv4Addr = Ipv4Addr::new(10, 1, 0, 50);
+
+/// `inner` (an Ethernet frame) in a G-PDU from [`ENB`] to the access
+/// address, TEID 0x1234_5678.
+pub(super) fn from_enb(inner: &[u8]) -> Vec<u8> {
     let outer = FrameSpec {
         src_mac: MacAddr(UE_MAC),
         dst_mac: MacAddr(port_mac(ACC)),
         vlan: None,
-        src_ip: enb,
+        src_ip: ENB,
         dst_ip: Ipv4Addr::new(10, 1, 0, 1),
         src_port: 2152,
         dst_port: 2152,
         ttl: 64,
     };
+    crate::wire::frames::gtpu_encap(&outer, 0x1234_5678, &inner[14..]).unwrap()
+}
+
+#[test]
+fn an_ipv6_terminal_inside_gtpu_is_served_through_nat64_and_answered_in_its_tunnel() {
+    let mut lab = with_ipv6_vips(Lab::nat64_keyed(1, SessionKeyMode::GtpTeid, None));
+    let enb = ENB;
     let syn = summed6(tcp_l4(40000, 80, 7000, 0, 0x02, b""), 16, TERMINAL, VIP6, 6);
     let inner = frame6(up_macs(), TERMINAL, VIP6, 6, HOP, 0, &syn);
-    let g_pdu = crate::wire::frames::gtpu_encap(&outer, 0x1234_5678, &inner[14..]).unwrap();
-    let (v, out) = lab.up(ACC, &g_pdu);
+    let (v, out) = lab.up(ACC, &from_enb(&inner));
     assert_eq!(v, Verdict::Forward(SRV));
     let o = decode(&out);
     assert_eq!((o.src, o.dport, o.proto), (GW, 8080, 6));

@@ -7,8 +7,8 @@
 //! out here, checksums computed from scratch.
 
 use super::nat64::{
-    echo_l4, frame4, frame6, nat64_lab, summed4, summed6, tcp_l4, udp_l4, up_macs, with_ipv6_vips,
-    DNS_VIP6, HOP, TERMINAL, VIP6,
+    echo_l4, frame4, frame6, from_enb, nat64_lab, summed4, summed6, tcp_l4, udp_l4, up_macs,
+    with_ipv6_vips, DNS_VIP6, ENB, HOP, TERMINAL, VIP6,
 };
 use super::*;
 use crate::wire::testutil::slow_checksum;
@@ -261,21 +261,10 @@ fn in_tunnel(frame: &[u8], enb: Ipv4Addr) -> &[u8] {
 #[test]
 fn a_terminal_inside_gtpu_gets_its_icmpv6_errors_in_its_tunnel() {
     let mut lab = with_ipv6_vips(Lab::nat64_keyed(1, SessionKeyMode::GtpTeid, None));
-    let enb = Ipv4Addr::new(10, 1, 0, 50);
-    let outer = FrameSpec {
-        src_mac: MacAddr(UE_MAC),
-        dst_mac: MacAddr(port_mac(ACC)),
-        vlan: None,
-        src_ip: enb,
-        dst_ip: Ipv4Addr::new(10, 1, 0, 1),
-        src_port: 2152,
-        dst_port: 2152,
-        ttl: 64,
-    };
+    let enb = ENB;
     let q = summed6(udp_l4(5353, 53, b"query"), 6, TERMINAL, DNS_VIP6, 17);
     let inner = frame6(up_macs(), TERMINAL, DNS_VIP6, 17, HOP, 0, &q);
-    let g_pdu = crate::wire::frames::gtpu_encap(&outer, 0x1234_5678, &inner[14..]).unwrap();
-    let (v, out) = lab.up(ACC, &g_pdu);
+    let (v, out) = lab.up(ACC, &from_enb(&inner));
     assert_eq!(v, Verdict::Forward(SRV));
     let server = decode(&out).dst;
     let (v, back) = lab.up(SRV, &icmp4_error(server, 3, 3, 0, &out[14..]));
@@ -285,8 +274,7 @@ fn a_terminal_inside_gtpu_gets_its_icmpv6_errors_in_its_tunnel() {
 
     // Hop limit 1 inside the tunnel: time exceeded back in it.
     let inner = frame6(up_macs(), TERMINAL, DNS_VIP6, 17, 1, 0, &q);
-    let g_pdu = crate::wire::frames::gtpu_encap(&outer, 0x1234_5678, &inner[14..]).unwrap();
-    let (v, back) = lab.up(ACC, &g_pdu);
+    let (v, back) = lab.up(ACC, &from_enb(&inner));
     assert_eq!(v, Verdict::Forward(ACC));
     let m = icmpv6_message(ACC_V6, TERMINAL, 3, 0, 0, &inner[14..]);
     let want = frame6((port_mac(ACC), UE_MAC), ACC_V6, TERMINAL, 58, 64, 0, &m);
