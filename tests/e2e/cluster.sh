@@ -438,16 +438,23 @@ check_6_kill() {
   fi
   local victim_terminal
   victim_terminal="10.8.4.${on_g2[0]#kill}"
-  local start ok_ms=""
+  local start ok_ms="" probes="$WORKDIR/kill-probes" probe_pids=() p first
   save_stats before-kill
+  : >"$probes"
   start=$(date +%s%N)
   cl_kill9 G2 2>/dev/null
-  while [ $((($(date +%s%N) - start) / 1000000)) -lt 10000 ]; do
-    if ip netns exec "$NS_UE" curl -s --connect-timeout 0.4 -m 2 --interface "$victim_terminal" -o /dev/null "http://$CL_VIP_WEB/"; then
-      ok_ms=$((($(date +%s%N) - start) / 1000000))
-      break
-    fi
+  # A new connection every 200 ms until one has worked, each given 3 s
+  # (one slow handshake on a loaded machine must not hide a later one
+  # that worked); the first to complete says when new connections work.
+  while [ $((($(date +%s%N) - start) / 1000000)) -lt 10000 ] && [ ! -s "$probes" ]; do
+    (ip netns exec "$NS_UE" curl -s --connect-timeout 2 -m 3 --interface "$victim_terminal" -o /dev/null "http://$CL_VIP_WEB/" &&
+      date +%s%N >>"$probes") &
+    probe_pids+=($!)
+    sleep 0.2
   done
+  for p in "${probe_pids[@]}"; do wait "$p" 2>/dev/null; done
+  first=$(sort -n "$probes" | head -1)
+  [ -n "$first" ] && ok_ms=$(((first - start) / 1000000))
   check "6 kill: a new connection from $victim_terminal (was on G2) works ${ok_ms:-never} ms after the SIGKILL" \
     "want at most $(((CL_LEASE_TTL_S + 1) * 1000)) ms" test -n "$ok_ms" -a "${ok_ms:-99999}" -le $(((CL_LEASE_TTL_S + 1) * 1000))
   local t answered=0
@@ -524,6 +531,12 @@ main() {
     local f
     for f in "$WORKDIR"/stats-*.txt; do
       echo "--- $(basename "$f" .txt): $(drops_in "$f")"
+    done
+    # The members' warnings, last in the output (CI shows its tail).
+    local m
+    for m in A1 A2 G1 G2 G3; do
+      [ -e "${CL_LOG[$m]:-}" ] || continue
+      plain_log "${CL_LOG[$m]}" | grep -E " (WARN|ERROR) " | head -6 | sed "s/^/--- $m: /" | cut -c1-240
     done
   fi
   if [ "$FAILED" != 0 ] && [ "${E2E_KEEP:-0}" != 1 ]; then

@@ -173,6 +173,15 @@ cl_topo_build() {
   for ns in "$NS_SRV:$CL_BR_SRV" "$NS_FAB:$CL_BR_FAB"; do
     br=${ns#*:}
     ns=${ns%%:*}
+    # ARP answered only on the interface that holds the address (the
+    # bridge). A gateway's tap sits in the namespace for a moment before it
+    # joins the bridge; a request of that gateway arriving then would be
+    # answered with the tap's own MAC (Linux answers for any local address
+    # on any interface by default). The gateway kept that wrong MAC for the
+    # web server (a later change needs confirmation: neighbour_guard.rs),
+    # its SYNs went nowhere and passive health took the server out: CI saw
+    # 16 failures that way.
+    ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.default.arp_ignore=1 || return 1
     ip -n "$ns" link add "$br" address "$(cl_random_mac)" type bridge stp_state 0 forward_delay 0 || return 1
     ip netns exec "$ns" sysctl -qw "net.ipv6.conf.$br.disable_ipv6=1" || return 1
     ip -n "$ns" link set "$br" up || return 1
