@@ -415,6 +415,7 @@ pub fn topology(c: &Config, macs: &[[u8; 6]], policy: &Policy) -> Topology {
         // An access port's own clamp, else the global one (every port:
         // on a cluster gateway the terminal's path is the fabric port).
         t.set_mss_clamp(pi, p.mss_clamp.or(c.mss_clamp));
+        t.set_mtu(pi, p.mtu);
         let v6: Vec<(std::net::Ipv6Addr, u8)> =
             p.ipv6_addresses().map(|a| (a.addr, a.prefix_len)).collect();
         t.set_ipv6_addresses(pi, &v6);

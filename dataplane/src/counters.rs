@@ -257,6 +257,11 @@ drop_reasons! {
     /// NAT64: a new IPv6 flow whose folded flow-index key and alternate
     /// key are both held by other flows' user sessions.
     Nat64KeyCollision => "nat64_key_collision",
+    /// NAT64: the translated packet would exceed the MTU of the port it
+    /// leaves on (`pipeline/nat64_mtu.rs`); answered with ICMP
+    /// "fragmentation needed" or ICMPv6 Packet Too Big where its sender
+    /// can learn from it; nothing is fragmented.
+    Nat64TooBig => "nat64_too_big",
 }
 
 impl From<crate::wire::Nat64Error> for DropReason {

@@ -80,7 +80,14 @@ pub struct Topology {
     /// Per port: its IPv6 addresses with prefix length (a few per port,
     /// looked up only for IPv6 frames).
     ipv6: Vec<Vec<(Ipv6Addr, u8)>>,
+    /// Per port: the largest IP packet it sends (the config's `mtu`); 0 =
+    /// [`DEFAULT_MTU`]. Read only where translation makes packets longer
+    /// or another port shorter (NAT64, `pipeline/nat64_mtu.rs`).
+    mtu: Vec<u16>,
 }
+
+/// A port's MTU when the config gives none (Ethernet's).
+pub const DEFAULT_MTU: u16 = 1500;
 
 fn mask(len: u8) -> u32 {
     if len == 0 {
@@ -145,6 +152,25 @@ impl Topology {
             .get(usize::from(port))
             .copied()
             .filter(|&m| m != 0)
+    }
+
+    /// Sets the MTU of `port`: the largest IP packet it sends, L2 header
+    /// excluded (None: [`DEFAULT_MTU`]).
+    pub fn set_mtu(&mut self, port: u16, mtu: Option<u16>) {
+        let p = usize::from(port);
+        if self.mtu.len() <= p {
+            self.mtu.resize(p + 1, 0);
+        }
+        self.mtu[p] = mtu.unwrap_or(0);
+    }
+
+    /// The MTU of `port`.
+    #[inline]
+    pub fn mtu(&self, port: u16) -> u16 {
+        match self.mtu.get(usize::from(port)) {
+            Some(&m) if m != 0 => m,
+            _ => DEFAULT_MTU,
+        }
     }
 
     /// Gives `port` these IPv6 addresses (with prefix lengths).

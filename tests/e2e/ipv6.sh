@@ -53,7 +53,9 @@
 # the /64 session IDs inside them), `--prefix 2001:db8:5::/72` (longer than
 # a session ID) is refused naming ipv6_prefix_len; (l) a 4000-byte UDP
 # datagram in IPv6 fragments reaches the IPv4 host whole through NAT64 and
-# its echo, in IPv4 fragments, comes back whole; (f) tandem stops cleanly.
+# its echo, in IPv4 fragments, comes back whole; (m) a host's echo too big
+# for acc0 once translated gets the host "fragmentation needed" (MTU 1372)
+# and its next, fragmented to fit, arrives whole; (f) tandem stops cleanly.
 # Prints PASS/FAIL per check and a last line "N passed, M failed".
 set -u
 
@@ -387,6 +389,27 @@ scenario_fragments_v6() {
   in_ext ip link set dev "$IF_EXT" mtu "$mtu"
 }
 
+# (m) Path MTU through NAT64: acc0's MTU is 1400, the IPv4 host's link
+# 1500. The host's 1428-byte echo (UDP, DF set by its kernel's path MTU
+# discovery) would be 1448 bytes of IPv6: tandem drops it (nat64_too_big)
+# and tells the host "fragmentation needed" with MTU 1372 (1400 less the
+# IPv6 and fragment headers, plus IPv4's); the host's kernel keeps that
+# MTU for the gateway address and fragments its next echo to fit, which
+# reaches the terminal whole.
+scenario_pmtu_v6() {
+  local log="$WORKDIR/echo6.log" out rc before after route
+  before=$(stat_of drop nat64_too_big)
+  out=$(in_ue "$PYTHON" "$E2E_DIR/udp_echo.py" ask --src "$UE_V6" --dst "[$EXT_V6]:$FRAG_ECHO_PORT" \
+    --size 1400 --timeout 1 --tries 4 2>&1)
+  rc=$?
+  after=$(stat_of drop nat64_too_big)
+  route=$(in_ext ip route get "${GATEWAY_IPS[0]}" 2>&1 | tr '\n' ' ')
+  check "NAT64 path MTU: the host was told 'fragmentation needed' (nat64_too_big $before -> $after) and keeps mtu 1372 for ${GATEWAY_IPS[0]} ($route)" \
+    "ip route get: $route" test "$after" -gt "$before" -a -n "$(grep -o 'mtu 1372' <<<"$route")"
+  check "NAT64 path MTU: the terminal's 1400-byte UDP datagram is echoed whole once the host fragments to fit ($out)" \
+    "exit $rc: $out; $(tail -3 "$log" | tr '\n' ' ')" test "$rc" = 0
+}
+
 # The user sessions of the terminal's prefix session whose terminal is
 # an IPv6 address, one "TERMINAL WORKER GATEWAY STATE" a line (`ctl --json
 # user-sessions --session PREFIX`).
@@ -570,6 +593,7 @@ scenario_refused
 scenario_prefix_session
 scenario_nat64
 scenario_fragments_v6
+scenario_pmtu_v6
 scenario_privacy
 scenario_mobility
 scenario_refused_subscriber

@@ -338,7 +338,13 @@ impl Worker {
             .port_address(rx.port)
             .or_else(|| self.cfg.gateway_addrs.first().copied())
             .unwrap_or(fab.addr);
-        self.frag_needed(f, rx, (ip.start(), ip.header_len()), mtu, src)
+        self.frag_needed(
+            f,
+            rx,
+            (ip.start(), ip.header_len()),
+            mtu,
+            (src, DropReason::FabricTooBig),
+        )
     }
 
     /// Tier 1: an IPv6 terminal's frame that would not fit a fabric packet
@@ -408,7 +414,13 @@ impl Worker {
         };
         let inside = ETHERNET_HEADER_LEN + if path.vlan != 0 { 4 } else { 0 } + usize::from(grows);
         let mtu = usize::from(fab.mtu).saturating_sub(FABRIC_OVERHEAD + inside);
-        self.frag_needed(f, rx, (ETHERNET_HEADER_LEN, ip.header_len()), mtu, ip.dst)
+        self.frag_needed(
+            f,
+            rx,
+            (ETHERNET_HEADER_LEN, ip.header_len()),
+            mtu,
+            (ip.dst, DropReason::FabricTooBig),
+        )
     }
 
     /// The ICMP "fragmentation needed" answer of [`Self::fabric_too_big`]
@@ -421,40 +433,41 @@ impl Worker {
     /// payload and leaves the port the frame came in on, to the MAC it
     /// came from, within the reply rate (`reply_rate_per_s`; beyond it the
     /// frame is dropped `rate_limited`). The frame itself is counted
-    /// `fabric_too_big`, answered or not; nothing is ever fragmented.
-    fn frag_needed<F: Frame>(
+    /// `reason` (`fabric_too_big`, `nat64_too_big`), answered or not;
+    /// nothing is ever fragmented.
+    pub(super) fn frag_needed<F: Frame>(
         &mut self,
         f: &mut F,
         rx: &Rx,
         (ip_start, ip_len): (usize, usize),
         mtu: usize,
-        src: Ipv4Addr,
+        (src, reason): (Ipv4Addr, DropReason),
     ) -> Verdict {
-        const TOO_BIG: Verdict = Verdict::Drop(DropReason::FabricTooBig);
+        let too_big = Verdict::Drop(reason);
         let b = f.bytes();
         let Some(header) = b.get(ip_start..ip_start + ip_len) else {
-            return TOO_BIG;
+            return too_big;
         };
         // No DF: the sender may not learn a path MTU from us (and we
         // fragment nothing).
         if header[6] & 0x40 == 0 || checksum(header) != 0 {
-            return TOO_BIG;
+            return too_big;
         }
         let mut out = [0u8; 192];
         let Ok(n) = write_icmp_frag_needed(b, &mut out, mtu as u16, src) else {
-            return TOO_BIG;
+            return too_big;
         };
         let rate = self.snaps.policy.get().reply_rate_per_s;
         if !self.limiter.allow(rx.now_ms, rate) {
             return Verdict::Drop(DropReason::RateLimited);
         }
         if !own_addresses::replace_contents(f, &out[..n]) {
-            return TOO_BIG;
+            return too_big;
         }
         // Back to the sender (the builder swapped the MACs), from this
         // port's own MAC, whatever address the frame was sent to.
         f.bytes_mut()[6..12].copy_from_slice(&self.topo.mac(rx.port));
-        self.counters.count_drop(DropReason::FabricTooBig);
+        self.counters.count_drop(reason);
         self.counters.icmp_errors_sent.inc();
         self.counters.tx_packets.inc();
         self.counters.tx_bytes.add(f.len() as u64);

@@ -20,6 +20,7 @@ pub mod nat;
 mod nat64;
 mod nat64_fragments;
 mod nat64_icmp;
+mod nat64_mtu;
 mod own_addresses;
 mod own_addresses_v6;
 mod parse;

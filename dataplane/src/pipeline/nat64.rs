@@ -425,6 +425,11 @@ impl Worker {
         };
         rewrite(&mut buf[IP..IP + n], l4.ihl(), l4.proto, &rw, true);
         buf[12..14].copy_from_slice(&ETHERTYPE_IPV4.to_be_bytes());
+        // MTU hook (nat64_mtu.rs): over the MTU toward the server, the
+        // terminal hears of it.
+        if let Some(mtu4) = self.nat64_room_to_server(server, server_index, n) {
+            return self.nat64_too_big_from_terminal(f, ip6, &path, (n, mtu4), now_ms, ev);
+        }
         if !replace_contents(f, &self.nat64_buf[..IP + n]) {
             return Verdict::Drop(DropReason::NoRoom);
         }
@@ -479,6 +484,16 @@ impl Worker {
         let Some((client6, dst6)) = self.gw.nat64.get(idx) else {
             return Verdict::Drop(DropReason::NoUserSession);
         };
+        let Some(path) = self.gw.table.get(idx).map(|e| e.client_path) else {
+            return Verdict::Drop(DropReason::NoUserSession);
+        };
+        // MTU hook (nat64_mtu.rs): too big for the terminal's port once
+        // translated (IPv6's header, and a fragment's): the server hears of
+        // it, nothing is translated or counted.
+        let grows = if first.is_some() { 28 } else { 20 };
+        if let Some(mtu4) = self.nat64_room_to_client(&path, ip.total, grows) {
+            return self.nat64_too_big_from_server(f, rx, (ip.header_len(), ip.dst), mtu4);
+        }
         let Some(e) = self.gw.table.get_mut(idx) else {
             return Verdict::Drop(DropReason::NoUserSession);
         };

@@ -125,6 +125,16 @@ impl Worker {
             None => return Err(Verdict::Drop(DropReason::Nat64BufferTooSmall)),
         };
         buf[12..14].copy_from_slice(&ETHERTYPE_IPV4.to_be_bytes());
+        if let Some(mtu4) = self.nat64_room_to_server(server, server_index, n) {
+            let path = self.gw.table.get(idx).map(|e| e.client_path);
+            return Err(match path {
+                Some(path) => {
+                    self.nat64_too_big_from_terminal(f, ip6, &path, (n, mtu4), rx.now_ms, ev)
+                }
+                None => Verdict::Drop(DropReason::Nat64TooBig),
+            });
+        }
+        let buf = &mut self.nat64_buf;
         // One hop less, as the first piece (its rewrite does it there).
         let mut header = Ipv4Packet::new_unchecked(&mut buf[IP..IP + 20]);
         header.set_ttl(hop_limit - 1);
@@ -151,6 +161,9 @@ impl Worker {
         let Some(ends) = self.gw.nat64.get(idx) else {
             return Verdict::Drop(DropReason::FragmentNoFirst);
         };
+        if let Some(mtu4) = self.nat64_room_to_client(&path, ip.total, 28) {
+            return self.nat64_too_big_from_server(f, rx, (ip.header_len(), ip.dst), mtu4);
+        }
         // One hop less (the caller checked there is one to take), as the
         // first piece's rewrite does.
         let Some(header) = f.bytes_mut().get_mut(IP..IP + 20) else {

@@ -34,6 +34,7 @@ use crate::wire::{
     ICMPV6_PACKET_TOO_BIG, IPV6_HEADER_LEN, IPV6_MIN_MTU, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP,
     PROTO_UDP,
 };
+use std::net::Ipv6Addr;
 
 const IP: usize = ETHERNET_HEADER_LEN;
 const UNTRANSLATABLE: Verdict = Verdict::Drop(DropReason::Nat64UntranslatableIcmp);
@@ -150,30 +151,46 @@ impl Worker {
         let Some(&(src, _)) = self.topo.ipv6_addresses(path.port).first() else {
             return EXPIRED;
         };
-        let (Some(packet), Some(out)) = (
-            f.bytes().get(usize::from(ip6.off)..usize::from(ip6.end)),
-            self.nat64_buf.get_mut(IP..),
-        ) else {
-            return EXPIRED;
-        };
         let repr = Icmpv6Repr::TimeExceeded {
             code: HOP_LIMIT_EXCEEDED,
         };
-        // Not about an ICMPv6 error, nor to a non-unicast source.
-        let Ok(n) = write_icmpv6_error(packet, out, src, repr) else {
-            return EXPIRED;
-        };
+        match self.icmpv6_error_to_terminal(f, ip6, path, (src, repr), now_ms, ev) {
+            Some(v @ Verdict::Forward(_)) => {
+                self.counters.count_drop(DropReason::TtlExpired);
+                self.counters.ttl_exceeded_sent.inc();
+                v
+            }
+            Some(v) => v,
+            None => EXPIRED,
+        }
+    }
+
+    /// The ICMPv6 error `repr` from `src` about a NAT64 terminal's packet
+    /// `ip6` (still in `f`), sent back along `path` within the reply rate
+    /// (`send_v6_to_client`'s verdict, counted `icmp_errors_sent` when it
+    /// leaves). None where no error may be sent: about an ICMPv6 error, to
+    /// a non-unicast source (`write_icmpv6_error`), or over the rate.
+    pub(super) fn icmpv6_error_to_terminal<F: Frame, E: EventSink>(
+        &mut self,
+        f: &mut F,
+        ip6: &Ip6,
+        path: &ClientPath,
+        (src, repr): (Ipv6Addr, Icmpv6Repr),
+        now_ms: u64,
+        ev: &mut E,
+    ) -> Option<Verdict> {
+        let packet = f.bytes().get(usize::from(ip6.off)..usize::from(ip6.end))?;
+        let out = self.nat64_buf.get_mut(IP..)?;
+        let n = write_icmpv6_error(packet, out, src, repr).ok()?;
         let rate = self.snaps.policy.get().reply_rate_per_s;
         if !self.limiter.allow(now_ms, rate) {
-            return EXPIRED;
+            return None;
         }
         let verdict = self.send_v6_to_client(f, n, path, now_ms, ev);
         if matches!(verdict, Verdict::Forward(_)) {
-            self.counters.count_drop(DropReason::TtlExpired);
-            self.counters.ttl_exceeded_sent.inc();
             self.counters.icmp_errors_sent.inc();
         }
-        verdict
+        Some(verdict)
     }
 }
 

@@ -10,6 +10,7 @@
 use super::*;
 
 mod fragments;
+mod mtu;
 use crate::policy::Service;
 use crate::wire::testutil::{slow_checksum, slow_l4_checksum};
 use crate::wire::testutil_v6::slow_l4_checksum_v6;

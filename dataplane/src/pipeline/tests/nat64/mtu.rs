@@ -1,0 +1,138 @@
+//! NAT64 and port MTUs (`pipeline/nat64_mtu.rs`): a server's packet that
+//! would not fit the access port once translated gets the server an ICMP
+//! "fragmentation needed" (DF) or is dropped (no DF); a terminal's packet
+//! that would not fit the server port once translated gets the terminal an
+//! ICMPv6 Packet Too Big. Checksums from scratch.
+
+use super::*;
+
+/// Every worker's topology with `port`'s MTU set to `mtu`.
+fn with_mtu(mut lab: Lab, port: u16, mtu: u16) -> Lab {
+    for w in &mut lab.workers {
+        let mut t = (*w.topo).clone();
+        t.set_mtu(port, Some(mtu));
+        w.topo = Arc::new(t);
+    }
+    lab
+}
+
+/// Opens a NAT64 UDP flow from the terminal's port 5353 to the DNS VIP;
+/// returns the gateway port the server sees.
+fn open_udp(lab: &mut Lab) -> u16 {
+    let q = summed6(udp_l4(5353, 53, b"query"), 6, TERMINAL, DNS_VIP6, 17);
+    let (v, out) = lab.up(ACC, &frame6(up_macs(), TERMINAL, DNS_VIP6, 17, HOP, 0, &q));
+    assert_eq!(v, Verdict::Forward(SRV));
+    decode(&out).sport
+}
+
+/// The server's UDP answer of `len` bytes of IPv4, DF as `df`.
+fn answer(gw_port: u16, len: usize, df: bool) -> Vec<u8> {
+    let payload = vec![0x5a; len - 28];
+    let l4 = summed4(udp_l4(5353, gw_port, &payload), 6, SERVERS[0], GW, 17);
+    let flags = if df { 0x40 } else { 0 };
+    frame4(
+        (server_mac(SERVERS[0]), port_mac(SRV)),
+        SERVERS[0],
+        GW,
+        17,
+        64,
+        0,
+        [0, 9, flags, 0],
+        &l4,
+    )
+}
+
+#[test]
+fn a_server_packet_too_big_for_the_access_port_once_translated_gets_fragmentation_needed() {
+    let mut lab = with_mtu(nat64_lab(1, None), ACC, 1400);
+    let gw_port = open_udp(&mut lab);
+    // 1380 bytes of IPv4 are 1400 of IPv6: they fit.
+    let (v, back) = lab.up(SRV, &answer(gw_port, 1380, true));
+    assert_eq!(v, Verdict::Forward(ACC));
+    assert_eq!(back.len(), 14 + 1400);
+    // 1381 do not: the server hears of it, from the address it sent to.
+    let big = answer(gw_port, 1381, true);
+    let (v, err) = lab.up(SRV, &big);
+    assert_eq!(v, Verdict::Forward(SRV));
+    assert_eq!(&err[..6], &server_mac(SERVERS[0]), "back to the server");
+    assert_eq!(&err[6..12], &port_mac(SRV));
+    let ip = &err[14..];
+    assert_eq!(slow_checksum(&ip[..20]), 0, "IPv4 header checksum");
+    assert_eq!(
+        (ip[9], &ip[12..16], &ip[16..20]),
+        (1, &GW.octets()[..], &SERVERS[0].octets()[..])
+    );
+    let icmp = &ip[20..];
+    assert_eq!(slow_checksum(icmp), 0, "ICMP checksum");
+    assert_eq!((icmp[0], icmp[1]), (3, 4), "fragmentation needed");
+    assert_eq!(
+        u16::from_be_bytes([icmp[6], icmp[7]]),
+        1372,
+        "next-hop MTU: what fits even as a fragment (1400 - 40 - 8 + 20)"
+    );
+    // It quotes the server's packet as sent: header and 8 bytes.
+    assert_eq!(&icmp[8..8 + 28], &big[14..14 + 28]);
+    assert_eq!(lab.drops(DropReason::Nat64TooBig), 1);
+    // Without DF it may not be told: dropped, counted.
+    let (v, _) = lab.up(SRV, &answer(gw_port, 1381, false));
+    assert_eq!(v, Verdict::Drop(DropReason::Nat64TooBig));
+    assert_eq!(lab.drops(DropReason::Nat64TooBig), 2);
+}
+
+#[test]
+fn a_terminal_packet_too_big_for_the_server_port_once_translated_gets_packet_too_big() {
+    let mut lab = with_mtu(nat64_lab(1, None), SRV, 1300);
+    let send = |lab: &mut Lab, len: usize| {
+        let payload = vec![0xa5; len - 48];
+        let q = summed6(udp_l4(5353, 53, &payload), 6, TERMINAL, DNS_VIP6, 17);
+        let f = frame6(up_macs(), TERMINAL, DNS_VIP6, 17, HOP, 0, &q);
+        let (v, out) = lab.up(ACC, &f);
+        (v, out, f)
+    };
+    // 1320 bytes of IPv6 are 1300 of IPv4: they fit.
+    let (v, out, _) = send(&mut lab, 1320);
+    assert_eq!(v, Verdict::Forward(SRV));
+    assert_eq!(out.len(), 14 + 1300);
+    let (v, err, sent) = send(&mut lab, 1321);
+    assert_eq!(v, Verdict::Forward(ACC));
+    assert_eq!(&err[..6], &UE_MAC);
+    assert_eq!(&err[12..14], &[0x86, 0xdd]);
+    let ip = &err[14..];
+    assert_eq!(ip[6], 58, "ICMPv6");
+    let src = Ipv6Addr::from(<[u8; 16]>::try_from(&ip[8..24]).unwrap());
+    let dst = Ipv6Addr::from(<[u8; 16]>::try_from(&ip[24..40]).unwrap());
+    assert_eq!(
+        (src, dst),
+        (DNS_VIP6, TERMINAL),
+        "from the address it sent to"
+    );
+    let msg = &ip[40..];
+    assert_eq!((msg[0], msg[1]), (2, 0), "Packet Too Big");
+    assert_eq!(
+        u32::from_be_bytes([msg[4], msg[5], msg[6], msg[7]]),
+        1320,
+        "the largest IPv6 packet that fits once translated"
+    );
+    let mut zeroed = msg.to_vec();
+    zeroed[2..4].copy_from_slice(&[0, 0]);
+    assert_eq!(
+        slow_l4_checksum_v6(src, dst, 58, &zeroed).to_be_bytes(),
+        [msg[2], msg[3]],
+        "ICMPv6 checksum"
+    );
+    // It quotes the start of the terminal's packet; no more than 1280 in all.
+    assert!(ip.len() <= 1280);
+    assert_eq!(&msg[8..], &sent[14..14 + ip.len() - 48]);
+    assert_eq!(lab.drops(DropReason::Nat64TooBig), 1);
+}
+
+#[test]
+fn packet_too_big_never_says_less_than_1280() {
+    let mut lab = with_mtu(nat64_lab(1, None), SRV, 1200);
+    let payload = vec![0xa5; 1300 - 48];
+    let q = summed6(udp_l4(5353, 53, &payload), 6, TERMINAL, DNS_VIP6, 17);
+    let (v, err) = lab.up(ACC, &frame6(up_macs(), TERMINAL, DNS_VIP6, 17, HOP, 0, &q));
+    assert_eq!(v, Verdict::Forward(ACC));
+    let msg = &err[14 + 40..];
+    assert_eq!(u32::from_be_bytes([msg[4], msg[5], msg[6], msg[7]]), 1280);
+}
