@@ -84,6 +84,9 @@ pub struct Topology {
     /// [`DEFAULT_MTU`]. Read only where translation makes packets longer
     /// or another port shorter (NAT64, `pipeline/nat64_mtu.rs`).
     mtu: Vec<u16>,
+    /// The smallest MTU of any port: a packet no longer than this fits
+    /// everywhere (one comparison on the NAT64 paths).
+    min_mtu: u16,
 }
 
 /// A port's MTU when the config gives none (Ethernet's).
@@ -162,6 +165,20 @@ impl Topology {
             self.mtu.resize(p + 1, 0);
         }
         self.mtu[p] = mtu.unwrap_or(0);
+        self.min_mtu = (0..self.ports.len().max(self.mtu.len()))
+            .map(|q| self.mtu(q as u16))
+            .min()
+            .unwrap_or(DEFAULT_MTU);
+    }
+
+    /// The smallest MTU of any port ([`DEFAULT_MTU`] when none is set).
+    #[inline]
+    pub fn min_mtu(&self) -> u16 {
+        if self.min_mtu == 0 {
+            DEFAULT_MTU
+        } else {
+            self.min_mtu
+        }
     }
 
     /// The MTU of `port`.

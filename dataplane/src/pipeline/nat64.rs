@@ -59,8 +59,8 @@ use crate::tier1::SessionId;
 use crate::tier2::user_sessions::SessionFlags;
 use crate::tier2::{Direction, FlowKey, FlowState, FragmentKey, GtpTunnel, PathChange, TcpState};
 use crate::wire::{
-    translate_4to6, translate_6to4, Ipv6Packet, Nat64Prefix, To4, To6, V4Addrs, V6Addrs,
-    ETHERNET_HEADER_LEN, ETHERTYPE_IPV4, ETHERTYPE_IPV6, PROTO_TCP,
+    translate_4to6, translate_6to4, Ipv6Packet, Nat64Prefix, To4, To6, ETHERNET_HEADER_LEN,
+    ETHERTYPE_IPV4, ETHERTYPE_IPV6, PROTO_TCP,
 };
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -401,40 +401,53 @@ impl Worker {
             e,
             (&mut self.over_limit, idx),
         );
-        let to = To4 {
-            outer: V4Addrs {
-                src: gateway,
-                dst: server,
-            },
-            inner: V4Addrs {
-                src: server,
-                dst: gateway,
-            },
-            ident: rw.src_port ^ (self.nat64_ident as u16),
-        };
+        let to = To4::gateway_to_server(gateway, server, rw.src_port ^ (self.nat64_ident as u16));
         self.nat64_ident = self.nat64_ident.wrapping_add(1);
-        let packet = &f.bytes()[usize::from(ip6.off)..usize::from(ip6.end)];
-        let buf = &mut self.nat64_buf;
-        let n = match buf
-            .get_mut(IP..)
-            .map(|out| translate_6to4(packet, out, &to))
-        {
-            Some(Ok(n)) => n,
-            Some(Err(e)) => return Verdict::Drop(e.into()),
-            None => return Verdict::Drop(DropReason::Nat64BufferTooSmall),
+        let finish = |packet: &mut [u8]| rewrite(packet, l4.ihl(), l4.proto, &rw, true);
+        let hop = (server, server_index, &path);
+        if let Err(v) = self.translate_to_v4(f, ip6, (&to, finish), hop, now_ms, ev) {
+            return v;
+        }
+        self.mark(f.bytes_mut(), &l4, rx.port, dscp);
+        self.send_to_server(f, server, server_index, now_ms, ev)
+    }
+
+    /// Replaces the contents of `f` with the IPv4 translation (`to`) of
+    /// the terminal's IPv6 packet `ip6`, which `finish` completes (ports
+    /// and TTL; it gets the IPv4 packet), ready to go to `server` (server
+    /// number `server_index`). Err: the verdict instead, a drop or, when
+    /// the packet is over the MTU toward the server (`nat64_mtu.rs`), a
+    /// Packet Too Big back along the terminal's `path`.
+    #[inline(always)]
+    pub(super) fn translate_to_v4<F: Frame, E: EventSink>(
+        &mut self,
+        f: &mut F,
+        ip6: &Ip6,
+        (to, finish): (&To4, impl FnOnce(&mut [u8])),
+        (server, server_index, path): (Ipv4Addr, u32, &ClientPath),
+        now_ms: u64,
+        ev: &mut E,
+    ) -> Result<(), Verdict> {
+        let Some(packet) = f.bytes().get(usize::from(ip6.off)..usize::from(ip6.end)) else {
+            return Err(Verdict::Drop(DropReason::Ipv6Truncated));
         };
-        rewrite(&mut buf[IP..IP + n], l4.ihl(), l4.proto, &rw, true);
+        let buf = &mut self.nat64_buf;
+        let n = match buf.get_mut(IP..).map(|out| translate_6to4(packet, out, to)) {
+            Some(Ok(n)) => n,
+            Some(Err(e)) => return Err(Verdict::Drop(e.into())),
+            None => return Err(Verdict::Drop(DropReason::Nat64BufferTooSmall)),
+        };
+        finish(&mut buf[IP..IP + n]);
         buf[12..14].copy_from_slice(&ETHERTYPE_IPV4.to_be_bytes());
         // MTU hook (nat64_mtu.rs): over the MTU toward the server, the
         // terminal hears of it.
         if let Some(mtu4) = self.nat64_room_to_server(server, server_index, n) {
-            return self.nat64_too_big_from_terminal(f, ip6, &path, (n, mtu4), now_ms, ev);
+            return Err(self.nat64_too_big_from_terminal(f, ip6, path, (n, mtu4), now_ms, ev));
         }
         if !replace_contents(f, &self.nat64_buf[..IP + n]) {
-            return Verdict::Drop(DropReason::NoRoom);
+            return Err(Verdict::Drop(DropReason::NoRoom));
         }
-        self.mark(f.bytes_mut(), &l4, rx.port, dscp);
-        self.send_to_server(f, server, server_index, now_ms, ev)
+        Ok(())
     }
 
     /// Tier 2 for an IPv6 terminal's packet inside a G-PDU (tier 1 steered
@@ -484,19 +497,22 @@ impl Worker {
         let Some((client6, dst6)) = self.gw.nat64.get(idx) else {
             return Verdict::Drop(DropReason::NoUserSession);
         };
-        let Some(path) = self.gw.table.get(idx).map(|e| e.client_path) else {
+        let Some(e) = self.gw.table.get_mut(idx) else {
             return Verdict::Drop(DropReason::NoUserSession);
         };
         // MTU hook (nat64_mtu.rs): too big for the terminal's port once
         // translated (IPv6's header, and a fragment's): the server hears of
         // it, nothing is translated or counted.
         let grows = if first.is_some() { 28 } else { 20 };
-        if let Some(mtu4) = self.nat64_room_to_client(&path, ip.total, grows) {
+        let room = super::nat64_mtu::room_to_client(
+            &self.topo,
+            self.cfg.fabric,
+            &e.client_path,
+            (ip.total, grows),
+        );
+        if let Some(mtu4) = room {
             return self.nat64_too_big_from_server(f, rx, (ip.header_len(), ip.dst), mtu4);
         }
-        let Some(e) = self.gw.table.get_mut(idx) else {
-            return Verdict::Drop(DropReason::NoUserSession);
-        };
         if e.flags.contains(SessionFlags::BITRATE)
             && !super::rate_limit::conforms(
                 &mut self.gw.admission,
@@ -577,16 +593,7 @@ impl Worker {
         let Some(packet) = f.bytes().get(IP..IP + usize::from(total)) else {
             return Verdict::Drop(DropReason::Truncated);
         };
-        let to = To6 {
-            outer: V6Addrs {
-                src: dst6,
-                dst: client6,
-            },
-            inner: V6Addrs {
-                src: client6,
-                dst: dst6,
-            },
-        };
+        let to = To6::to_terminal(client6, dst6);
         let buf = &mut self.nat64_buf;
         let n = match buf
             .get_mut(IP..)
@@ -624,7 +631,7 @@ impl Worker {
     /// The IPv6 ends of user session `e` at slab index `idx`, if it is a
     /// NAT64 one (for its accounting records).
     #[inline]
-    pub(super) fn nat64_ends(&self, idx: u32, e: &crate::tier2::UserSession) -> Option<Ipv6Ends> {
+    pub fn nat64_ends(&self, idx: u32, e: &crate::tier2::UserSession) -> Option<Ipv6Ends> {
         if !e.flags.contains(SessionFlags::NAT64) {
             return None;
         }

@@ -29,7 +29,6 @@
 //! datagram without checksum (`nat64_udp_zero_checksum_fragment`).
 
 use super::l2::ClientPath;
-use super::own_addresses::replace_contents;
 use super::parse::{Ip, Ip6};
 use super::steer::Rx;
 use super::{Verdict, Worker};
@@ -37,10 +36,7 @@ use crate::counters::DropReason;
 use crate::event::EventSink;
 use crate::frame::Frame;
 use crate::tier2::{Direction, FragmentKey};
-use crate::wire::{
-    translate_6to4, Ipv4Packet, Ipv6Fragment, Ipv6Packet, To4, V4Addrs, ETHERNET_HEADER_LEN,
-    ETHERTYPE_IPV4,
-};
+use crate::wire::{Ipv4Packet, Ipv6Fragment, Ipv6Packet, To4, ETHERNET_HEADER_LEN};
 use std::net::Ipv6Addr;
 
 const IP: usize = ETHERNET_HEADER_LEN;
@@ -100,48 +96,17 @@ impl Worker {
         e.count(Direction::ToServer, u32::from(ip6.end - ip6.off));
         let gateway = self.cfg.gateway_addrs[usize::from(e.gw_addr)];
         let (server, server_index) = (e.server_ip, e.server_index);
-        let to = To4 {
-            outer: V4Addrs {
-                src: gateway,
-                dst: server,
-            },
-            inner: V4Addrs {
-                src: server,
-                dst: gateway,
-            },
-            // A fragment's identification comes from its fragment header.
-            ident: 0,
+        let path = e.client_path;
+        // A fragment's identification comes from its fragment header; one
+        // hop less, as the first piece (its rewrite does it there).
+        let to = To4::gateway_to_server(gateway, server, 0);
+        let finish = |packet: &mut [u8]| {
+            let mut header = Ipv4Packet::new_unchecked(packet);
+            header.set_ttl(hop_limit - 1);
+            header.fill_checksum();
         };
-        let Some(packet) = f.bytes().get(usize::from(ip6.off)..usize::from(ip6.end)) else {
-            return Err(Verdict::Drop(DropReason::Ipv6Truncated));
-        };
-        let buf = &mut self.nat64_buf;
-        let n = match buf
-            .get_mut(IP..)
-            .map(|out| translate_6to4(packet, out, &to))
-        {
-            Some(Ok(n)) => n,
-            Some(Err(e)) => return Err(Verdict::Drop(e.into())),
-            None => return Err(Verdict::Drop(DropReason::Nat64BufferTooSmall)),
-        };
-        buf[12..14].copy_from_slice(&ETHERTYPE_IPV4.to_be_bytes());
-        if let Some(mtu4) = self.nat64_room_to_server(server, server_index, n) {
-            let path = self.gw.table.get(idx).map(|e| e.client_path);
-            return Err(match path {
-                Some(path) => {
-                    self.nat64_too_big_from_terminal(f, ip6, &path, (n, mtu4), rx.now_ms, ev)
-                }
-                None => Verdict::Drop(DropReason::Nat64TooBig),
-            });
-        }
-        let buf = &mut self.nat64_buf;
-        // One hop less, as the first piece (its rewrite does it there).
-        let mut header = Ipv4Packet::new_unchecked(&mut buf[IP..IP + 20]);
-        header.set_ttl(hop_limit - 1);
-        header.fill_checksum();
-        if !replace_contents(f, &self.nat64_buf[..IP + n]) {
-            return Err(Verdict::Drop(DropReason::NoRoom));
-        }
+        let hop = (server, server_index, &path);
+        self.translate_to_v4(f, ip6, (&to, finish), hop, rx.now_ms, ev)?;
         Err(self.send_to_server(f, server, server_index, rx.now_ms, ev))
     }
 
@@ -161,7 +126,9 @@ impl Worker {
         let Some(ends) = self.gw.nat64.get(idx) else {
             return Verdict::Drop(DropReason::FragmentNoFirst);
         };
-        if let Some(mtu4) = self.nat64_room_to_client(&path, ip.total, 28) {
+        let room =
+            super::nat64_mtu::room_to_client(&self.topo, self.cfg.fabric, &path, (ip.total, 28));
+        if let Some(mtu4) = room {
             return self.nat64_too_big_from_server(f, rx, (ip.header_len(), ip.dst), mtu4);
         }
         // One hop less (the caller checked there is one to take), as the

@@ -105,16 +105,7 @@ impl Worker {
         message[2..4].copy_from_slice(&[0, 0]);
         let c = checksum::checksum(message);
         message[2..4].copy_from_slice(&c.to_be_bytes());
-        let to = To6 {
-            outer: V6Addrs {
-                src: dst6,
-                dst: client6,
-            },
-            inner: V6Addrs {
-                src: client6,
-                dst: dst6,
-            },
-        };
+        let to = To6::to_terminal(client6, dst6);
         let packet = &f.bytes()[IP..end];
         let n = match self
             .nat64_buf

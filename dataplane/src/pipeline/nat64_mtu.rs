@@ -26,6 +26,7 @@
 //! fabric's own check (`fabric.rs`) applies instead; the IPv4 path never
 //! comes here.
 
+use super::fabric::FabricConfig;
 use super::l2::{ClientPath, GTP_ENCAP_LEN};
 use super::parse::Ip6;
 use super::steer::Rx;
@@ -33,6 +34,7 @@ use super::{Verdict, Worker};
 use crate::counters::DropReason;
 use crate::event::EventSink;
 use crate::frame::Frame;
+use crate::topology::Topology;
 use crate::wire::{Icmpv6Repr, Ipv6Packet, ETHERNET_HEADER_LEN, IPV6_MIN_MTU};
 use std::net::Ipv4Addr;
 
@@ -49,29 +51,31 @@ fn tunnel_overhead(path: &ClientPath) -> u16 {
     }
 }
 
-impl Worker {
-    /// Downlink: None if a server's IPv4 packet of `total` bytes, grown by
-    /// `grows` in translation, fits the port `path` leaves on (or `path`
-    /// is the fabric, checked before translation by `fabric.rs`); else the
-    /// largest IPv4 packet that would even as a fragment (28 bytes more:
-    /// a server told this MTU may fragment what it sends next to it).
-    #[inline]
-    pub(super) fn nat64_room_to_client(
-        &self,
-        path: &ClientPath,
-        total: u16,
-        grows: u16,
-    ) -> Option<u16> {
-        if self.cfg.fabric.is_some_and(|fab| fab.port == path.port) {
-            return None;
-        }
-        let room = self
-            .topo
-            .mtu(path.port)
-            .saturating_sub(tunnel_overhead(path));
-        (u32::from(total) + u32::from(grows) > u32::from(room)).then(|| room.saturating_sub(28))
+/// Downlink: None if a server's IPv4 packet of `total` bytes, grown by
+/// `grows` in translation, fits the port `path` leaves on (or `path` is the
+/// fabric, checked before translation by `fabric.rs`); else the largest
+/// IPv4 packet that would even as a fragment (28 bytes more: a server told
+/// this MTU may fragment what it sends next to it). A free function: the
+/// caller holds the user session.
+#[inline]
+pub(super) fn room_to_client(
+    topo: &Topology,
+    fabric: Option<FabricConfig>,
+    path: &ClientPath,
+    (total, grows): (u16, u16),
+) -> Option<u16> {
+    // Fits any port even in a tunnel: the common case, one comparison.
+    if usize::from(total) + usize::from(grows) + GTP_ENCAP_LEN <= usize::from(topo.min_mtu()) {
+        return None;
     }
+    if fabric.is_some_and(|fab| fab.port == path.port) {
+        return None;
+    }
+    let room = topo.mtu(path.port).saturating_sub(tunnel_overhead(path));
+    (u32::from(total) + u32::from(grows) > u32::from(room)).then(|| room.saturating_sub(28))
+}
 
+impl Worker {
     /// Downlink: a server's packet (IPv4 header of `header_len` bytes after
     /// the Ethernet header of the normalised frame `f`, sent to gateway
     /// address `gateway`) too big once translated: "fragmentation needed"
@@ -105,6 +109,9 @@ impl Worker {
         server_index: u32,
         n: usize,
     ) -> Option<u16> {
+        if n <= usize::from(self.topo.min_mtu()) {
+            return None;
+        }
         let port = match self.gw.server_hops.get(server_index as usize) {
             Some(hop) if hop.server == server => hop.port,
             _ => self.topo.route(server)?.port,

@@ -188,11 +188,48 @@ pub struct To4 {
     pub ident: u16,
 }
 
+impl To4 {
+    /// A terminal's packet leaving from `gateway` to `server` with IPv4
+    /// identification `ident`; an ICMPv6 error's quote (the server's
+    /// packet to the terminal) becomes one from `server` to `gateway`.
+    pub const fn gateway_to_server(gateway: Ipv4Addr, server: Ipv4Addr, ident: u16) -> To4 {
+        To4 {
+            outer: V4Addrs {
+                src: gateway,
+                dst: server,
+            },
+            inner: V4Addrs {
+                src: server,
+                dst: gateway,
+            },
+            ident,
+        }
+    }
+}
+
 /// Addresses for an IPv4 → IPv6 translation, as [`To4`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct To6 {
     pub outer: V6Addrs,
     pub inner: V6Addrs,
+}
+
+impl To6 {
+    /// A packet to IPv6 terminal `terminal` from the address it addressed
+    /// (`addressed`); an ICMP error's quote (the terminal's packet) becomes
+    /// one from `terminal` to `addressed`.
+    pub const fn to_terminal(terminal: Ipv6Addr, addressed: Ipv6Addr) -> To6 {
+        To6 {
+            outer: V6Addrs {
+                src: addressed,
+                dst: terminal,
+            },
+            inner: V6Addrs {
+                src: terminal,
+                dst: addressed,
+            },
+        }
+    }
 }
 
 /// Translates the IPv6 packet `packet` into IPv4 in `out`; returns the
