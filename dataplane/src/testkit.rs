@@ -148,6 +148,34 @@ pub fn policy() -> Policy {
     }
 }
 
+/// The IPv6 VIPs of [`policy_with_ipv6_vips`]: "web6" (TCP 80, the web
+/// servers) and "dns6" (UDP 53, the DNS server).
+pub const VIP6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 9, 0, 0, 0, 0, 0x80);
+pub const DNS_VIP6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 9, 0, 0, 0, 0, 0x53);
+
+/// [`policy`] plus two IPv6 VIPs served through NAT64 by the same IPv4
+/// servers: [`VIP6`] and [`DNS_VIP6`].
+pub fn policy_with_ipv6_vips() -> Policy {
+    let mut p = policy();
+    let mut services: Vec<crate::policy::Service> = p.services.services.clone();
+    for (name, vip6, proto, port, servers) in [
+        ("web6", VIP6, 6u8, 80u16, vec![0u32, 1, 2]),
+        ("dns6", DNS_VIP6, 17, 53, vec![3]),
+    ] {
+        let mut s = services[0].clone();
+        s.name = name.into();
+        s.vip = None;
+        s.vip6 = Some(vip6);
+        s.proto = proto;
+        s.port_lo = port;
+        s.port_hi = port;
+        s.servers = servers;
+        services.push(s);
+    }
+    p.services = crate::policy::ServiceTable::new(services, p.services.servers.clone());
+    p
+}
+
 pub fn neighbours() -> Neighbours {
     let mut n = Neighbours::default();
     for s in SERVERS {

@@ -8,18 +8,22 @@
 #![no_main]
 
 use dataplane::counters::{DropReason, N_DROP_REASONS};
-use dataplane::event::{EndReason, Event, RecordKind};
+use dataplane::event::{EndReason, Event, Ipv6Ends, RecordKind};
 use dataplane::frame::{Frame, VecFrame};
 use dataplane::pipeline::Verdict;
 use dataplane::policy::MAX_SERVERS;
 use dataplane::prefetch::NoPrefetch;
 use dataplane::tier1::{GatewayId, SessionId};
 use dataplane::tier2::UserSession;
-use dataplane::wire::{Ipv4Packet, ICMP_HEADER_LEN, PROTO_ICMP};
+use dataplane::wire::{
+    Ipv4Packet, Ipv6Packet, ICMP_HEADER_LEN, IPV6_HEADER_LEN, PROTO_ICMP, PROTO_ICMPV6,
+};
 use libfuzzer_sys::fuzz_target;
 use tandem_fuzz::known;
 use tandem_fuzz::lab::{Lab, EXT, EXT_HOST, N_PORTS, N_WORKERS, SERVERS, SRV, TABLE_CAPACITY};
-use tandem_fuzz::layers::{addressing, checksums, outer_ttl, Addressing, Checksums};
+use tandem_fuzz::layers::{
+    addressing, addressing_v6, checksums, outer_ttl, Addressing, Addressing6, Checksums,
+};
 use tandem_fuzz::script::{self, AnswerKind, Mode, Op, Script};
 
 /// What the harness saw happen to the frames it sent.
@@ -111,23 +115,32 @@ fn step(lab: &mut Lab, tally: &mut Tally, mode: Mode, op: &Op) {
             kind,
             flip,
         } => {
+            // Each live user session with its IPv6 ends if it is NAT64's.
             let live: Vec<_> = lab
                 .workers
                 .iter()
-                .flat_map(|w| w.table().iter().map(|(_, e)| *e))
+                .flat_map(|w| w.table().iter().map(|(i, e)| (*e, w.nat64_ends(i, e))))
                 .collect();
             if live.is_empty() {
                 return;
             }
-            let e = live[usize::from(*pick) % live.len()];
+            let (e, v6) = live[usize::from(*pick) % live.len()];
             if let Some((port, mut frame)) = script::answer(&e, *kind) {
                 script::flip(&mut frame, *flip);
                 let out = send(lab, tally, worker_index(*worker), port, &frame);
                 if let (Some((Verdict::Forward(p), bytes)), None) = (out, flip) {
-                    match kind {
-                        AnswerKind::FromServer { .. } => check_translated_back(&e, p, &bytes),
-                        AnswerKind::ErrorFromServer { .. } => check_error_translated(&e, p, &bytes),
-                        AnswerKind::FromTerminal { .. } => {}
+                    match (kind, v6) {
+                        (AnswerKind::FromServer { .. }, None) => check_translated_back(&e, p, &bytes),
+                        (AnswerKind::FromServer { .. }, Some(v6)) => {
+                            check_translated_back_v6(&e, v6, p, &bytes)
+                        }
+                        (AnswerKind::ErrorFromServer { .. }, None) => {
+                            check_error_translated(&e, p, &bytes)
+                        }
+                        (AnswerKind::ErrorFromServer { .. }, Some(v6)) => {
+                            check_error_translated_v6(&e, v6, p, &bytes)
+                        }
+                        (AnswerKind::FromTerminal { .. }, _) => {}
                     }
                 }
             }
@@ -283,12 +296,18 @@ fn send(
     out
 }
 
+/// Checks that a frame about user session `e` leaves on `port`, its
+/// terminal's; whether it goes in the terminal's GTP-U tunnel.
+fn on_terminal_path(e: &UserSession, port: u16, what: &str) -> bool {
+    assert_eq!(port, e.client_path.port, "{what} leaves on the terminal's port");
+    !e.client_path.tunnel.is_none()
+}
+
 /// A server's answer to user session `e` reaches the terminal exactly as
 /// an answer from what it addressed, along the path it came by.
 fn check_translated_back(e: &UserSession, port: u16, frame: &[u8]) {
     let path = e.client_path;
-    assert_eq!(port, path.port, "answer leaves on the terminal's port");
-    let tunnelled = !path.tunnel.is_none();
+    let tunnelled = on_terminal_path(e, port, "answer");
     let a = addressing(frame, tunnelled).expect("a translated answer is IPv4");
     let want = Addressing {
         vlan: (path.vlan != 0).then_some(path.vlan),
@@ -316,9 +335,7 @@ fn check_translated_back(e: &UserSession, port: u16, frame: &[u8]) {
 /// An ICMP error about a packet the gateway sent reaches the terminal as
 /// an error from what it addressed, about the packet the terminal sent.
 fn check_error_translated(e: &UserSession, port: u16, frame: &[u8]) {
-    let path = e.client_path;
-    assert_eq!(port, path.port, "error leaves on the terminal's port");
-    let tunnelled = !path.tunnel.is_none();
+    let tunnelled = on_terminal_path(e, port, "error");
     let a = addressing(frame, tunnelled).expect("a translated error is IPv4");
     assert_eq!(
         (a.src, a.dst, a.proto),
@@ -344,6 +361,62 @@ fn check_error_translated(e: &UserSession, port: u16, frame: &[u8]) {
     match e.proto {
         PROTO_ICMP => assert_eq!(u16::from_be_bytes([l4[4], l4[5]]), e.client_port),
         _ => assert_eq!(ports, (e.client_port, e.orig_dst_port), "quoted ports"),
+    }
+}
+
+/// NAT64: a server's answer to user session `e` reaches the IPv6 terminal
+/// (`v6.terminal`) as an IPv6 answer from what it addressed (`v6.dest`),
+/// its ports (or echo identifier) the terminal's, along its path.
+fn check_translated_back_v6(e: &UserSession, v6: Ipv6Ends, port: u16, frame: &[u8]) {
+    let path = e.client_path;
+    let tunnelled = on_terminal_path(e, port, "answer");
+    let a = addressing_v6(frame, tunnelled).expect("a NAT64 answer is IPv6");
+    let icmp = e.proto == PROTO_ICMP;
+    let want = Addressing6 {
+        vlan: (path.vlan != 0).then_some(path.vlan),
+        teid: tunnelled.then_some(path.tunnel.teid),
+        src: v6.dest,
+        dst: v6.terminal,
+        proto: if icmp { PROTO_ICMPV6 } else { e.proto },
+        src_port: if icmp { e.client_port } else { e.orig_dst_port },
+        dst_port: if icmp { 0 } else { e.client_port },
+        hop_limit: a.hop_limit,
+        ip_offset: a.ip_offset,
+        l4_offset: a.l4_offset,
+    };
+    assert_eq!(a, want, "answer translated back: {frame:02x?}");
+    assert!(a.hop_limit > 0, "answer sent with hop limit 0: {frame:02x?}");
+}
+
+/// NAT64: an ICMP error about a packet the gateway sent reaches the IPv6
+/// terminal as an ICMPv6 error from what it addressed, quoting the IPv6
+/// packet the terminal sent (its addresses and ports).
+fn check_error_translated_v6(e: &UserSession, v6: Ipv6Ends, port: u16, frame: &[u8]) {
+    let tunnelled = on_terminal_path(e, port, "error");
+    let a = addressing_v6(frame, tunnelled).expect("a NAT64 error is IPv6");
+    assert_eq!(
+        (a.src, a.dst, a.proto),
+        (v6.dest, v6.terminal, PROTO_ICMPV6)
+    );
+    assert!(a.hop_limit > 0, "error sent with hop limit 0: {frame:02x?}");
+    let quoted = &frame[a.l4_offset + ICMP_HEADER_LEN..];
+    let q = Ipv6Packet::new_checked_header(quoted).expect("quoted IPv6 header");
+    assert_eq!(
+        (q.src(), q.dst()),
+        (v6.terminal, v6.dest),
+        "quoted addresses: {frame:02x?}"
+    );
+    let l4 = &quoted[IPV6_HEADER_LEN..];
+    match e.proto {
+        PROTO_ICMP => assert_eq!(u16::from_be_bytes([l4[4], l4[5]]), e.client_port),
+        _ => assert_eq!(
+            (
+                u16::from_be_bytes([l4[0], l4[1]]),
+                u16::from_be_bytes([l4[2], l4[3]])
+            ),
+            (e.client_port, e.orig_dst_port),
+            "quoted ports"
+        ),
     }
 }
 

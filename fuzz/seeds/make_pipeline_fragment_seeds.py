@@ -14,7 +14,9 @@
 # Addresses and MACs are those of dataplane::testkit and fuzz/src/lab.rs
 # (DNS VIP 10.9.0.3:53 served by 10.2.0.21:5353; gateway 10.2.0.10, ports
 # 1024..=1055 dealt out to two workers).
-import os, struct, sys
+import os, sys
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pipeline_script
 from scapy.all import Ether, IP, UDP, TCP, ICMP, Raw, raw, fragment
 from scapy.contrib.gtp import GTP_U_Header
 
@@ -25,18 +27,8 @@ UE_MAC, SRV_HOST_MAC = "02:00:00:00:aa:01", "02:00:00:00:20:15"
 UE, DNS_VIP, GW, DNS_SERVER = "10.8.0.100", "10.9.0.3", "10.2.0.10", "10.2.0.21"
 EXT_HOST = "10.3.0.2"
 
-def script(mode, ops):
-    out = bytearray(struct.pack("<I", mode))
-    for worker, port, frame in ops:
-        out += bytes([1]) + struct.pack("<I", 0) + bytes([worker, port])
-        for b in frame:
-            out += bytes([1, b])
-        out += bytes([0])
-    return bytes(out)
-
 def put(name, mode, ops):
-    d = os.path.join(root, "pipeline"); os.makedirs(d, exist_ok=True)
-    open(os.path.join(d, name), "wb").write(script(mode, ops))
+    pipeline_script.put(root, name, mode, ops)
 
 def pieces(pkt, size=32):
     return [p for p in fragment(pkt, fragsize=size)]

@@ -13,7 +13,9 @@
 #   Op::Raw = variant u32 LE 0, worker u8, port u8, frame as a Vec<u8>
 #   Vec<u8> = per byte: 1 then the byte; then 0.
 # Addresses and MACs are those of dataplane::testkit (ACC_V6, UE_MAC, ...).
-import os, struct, sys
+import os, sys
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pipeline_script
 from scapy.all import Ether, Dot1Q, IP, IPv6, UDP, TCP, Raw, raw
 from scapy.contrib.gtp import GTP_U_Header
 from scapy.layers.inet6 import (ICMPv6EchoRequest, ICMPv6EchoReply, ICMPv6ND_NS, ICMPv6ND_NA,
@@ -27,18 +29,8 @@ ACC_V6, SRV_V6, UE_V6 = "2001:db8:1::1", "2001:db8:2::1", "2001:db8:1::100"
 SOLICITED = "ff02::1:ff00:1"
 SOLICITED_MAC = "33:33:ff:00:00:01"
 
-def script(mode, ops):
-    out = bytearray(struct.pack("<I", mode))
-    for worker, port, frame in ops:
-        out += bytes([1]) + struct.pack("<I", 0) + bytes([worker, port])
-        for b in frame:
-            out += bytes([1, b])
-        out += bytes([0])
-    return bytes(out)
-
 def put(name, mode, ops):
-    d = os.path.join(root, "pipeline"); os.makedirs(d, exist_ok=True)
-    open(os.path.join(d, name), "wb").write(script(mode, ops))
+    pipeline_script.put(root, name, mode, ops)
 
 def to_acc(dst_mac=PORT_MAC[ACC], vlan=None):
     l2 = Ether(src=UE_MAC, dst=dst_mac)

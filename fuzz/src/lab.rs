@@ -1,7 +1,9 @@
 //! Two (or more) workers wired like the appliance wires them, without DPDK:
 //! the topology, policy and neighbours of `dataplane::testkit` (the lab of
 //! the pipeline's own tests), with a small table and port range so that
-//! exhaustion is reachable by a fuzzer.
+//! exhaustion is reachable by a fuzzer. NAT64 is on (the policy's IPv6
+//! VIPs [`VIP6`] and [`DNS_VIP6`], and the well-known prefix `64:ff9b::/96`),
+//! so IPv6 terminals reach the same IPv4 servers and ports.
 
 use dataplane::assembly::{Publishers, WorkersPlan};
 use dataplane::counters::{DropReason, WorkerCounters};
@@ -14,8 +16,8 @@ pub use dataplane::policy::{
 };
 use dataplane::rcu::Publisher;
 pub use dataplane::testkit::{
-    neighbours, policy, port_mac, server_mac, topology, ACC, ACC2, DNS_VIP, EXT, EXT_HOST, GW,
-    SERVERS, SRV, UE_DENIED, UE_MAC, VIP,
+    neighbours, policy_with_ipv6_vips, port_mac, server_mac, topology, ACC, ACC2, DNS_VIP,
+    DNS_VIP6, EXT, EXT_HOST, GW, SERVERS, SRV, UE_DENIED, UE_MAC, VIP, VIP6,
 };
 use dataplane::tier1::{Gateway, GatewayId, GatewayTarget, SessionKeyMode, SteeringTable};
 use dataplane::tier2::Quarantine;
@@ -100,7 +102,9 @@ impl Lab {
                     other_ms: 1_000,
                 },
                 session_key: mode,
-                nat64: None,
+                nat64: Some(dataplane::pipeline::Nat64Config {
+                    prefix: Some(dataplane::wire::NAT64_WELL_KNOWN_PREFIX),
+                }),
                 ipv6_session_prefix: dataplane::tier1::Ipv6SessionPrefix::P64,
                 probe_ports: Some(PROBE_PORTS),
                 bitrate_meters: true,
@@ -110,7 +114,7 @@ impl Lab {
             },
             topology: topology(),
             steering: steering_table,
-            policy: policy(),
+            policy: policy_with_ipv6_vips(),
             neighbours: neighbours(),
             max_readers: 16,
             now_ms: now,

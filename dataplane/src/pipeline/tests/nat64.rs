@@ -11,7 +11,6 @@ use super::*;
 
 mod fragments;
 mod mtu;
-use crate::policy::Service;
 use crate::wire::testutil::{slow_checksum, slow_l4_checksum};
 use crate::wire::testutil_v6::slow_l4_checksum_v6;
 use crate::wire::{Nat64Prefix, NAT64_WELL_KNOWN_PREFIX};
@@ -19,8 +18,7 @@ use proptest::prelude::*;
 use std::collections::HashSet;
 use std::net::Ipv6Addr;
 
-pub(super) const VIP6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 9, 0, 0, 0, 0, 0x80);
-pub(super) const DNS_VIP6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 9, 0, 0, 0, 0, 0x53);
+pub(super) use crate::testkit::{DNS_VIP6, VIP6};
 pub(super) const TERMINAL: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0x77, 1, 0x1c, 0x2b, 0x3a, 0x49);
 pub(super) const TC: u8 = 0x28;
 pub(super) const HOP: u8 = 64;
@@ -33,24 +31,7 @@ pub(super) fn nat64_lab(n_workers: u16, prefix: Option<Nat64Prefix>) -> Lab {
 
 /// `lab` with the policy of [`nat64_lab`].
 pub(super) fn with_ipv6_vips(lab: Lab) -> Lab {
-    let mut p = policy();
-    let mut services: Vec<Service> = p.services.services.clone();
-    for (name, vip6, proto, port, servers) in [
-        ("web6", VIP6, 6u8, 80u16, vec![0u32, 1, 2]),
-        ("dns6", DNS_VIP6, 17, 53, vec![3]),
-    ] {
-        let mut s = services[0].clone();
-        s.name = name.into();
-        s.vip = None;
-        s.vip6 = Some(vip6);
-        s.proto = proto;
-        s.port_lo = port;
-        s.port_hi = port;
-        s.servers = servers;
-        services.push(s);
-    }
-    p.services = crate::policy::ServiceTable::new(services, p.services.servers.clone());
-    lab.policy.publish(p);
+    lab.policy.publish(crate::testkit::policy_with_ipv6_vips());
     lab
 }
 
