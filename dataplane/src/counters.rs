@@ -119,6 +119,10 @@ drop_reasons! {
     HandoffRingFull => "handoff_ring_full",
     /// The transmit queue did not take the packet.
     TxFull => "tx_full",
+    /// The mbuf pool was empty when a packet needed a second frame (the
+    /// second IPv6 fragment of a NAT64 answer, `pipeline/nat64_split.rs`);
+    /// the first left, this one did not.
+    NoMbuf => "no_mbuf",
     /// No route to the destination.
     NoRoute => "no_route",
     /// The next hop's MAC address is not known (yet).

@@ -194,6 +194,9 @@ pub struct Lab {
     pub workers: Vec<Worker>,
     pub local_loads: Vec<Arc<LocalLoad>>,
     pub events: Vec<Event>,
+    /// Second frames the workers sent besides the ones `run` returned
+    /// (`Worker::take_extra`): port and bytes, in order.
+    pub extras: Vec<(u16, Vec<u8>)>,
     pub now: u64,
 }
 
@@ -351,6 +354,7 @@ impl Lab {
             workers: assembly.workers,
             local_loads: assembly.loads,
             events: Vec::new(),
+            extras: Vec::new(),
             now,
         }
     }
@@ -379,6 +383,9 @@ impl Lab {
             assert!(hops < 3, "handoff loop");
             at = usize::from(t);
             v = self.workers[at].process_handoff(&mut f, port, self.now, &mut self.events);
+        }
+        if let Some((p, extra)) = self.workers[at].take_extra() {
+            self.extras.push((p, extra.to_vec()));
         }
         (v, f.bytes().to_vec(), at)
     }

@@ -33,6 +33,18 @@ impl Mbuf {
         NonNull::new(raw).map(|raw| Mbuf { raw })
     }
 
+    /// A fresh mbuf from `pool` holding a copy of `bytes`; `None` when the
+    /// pool is exhausted or `bytes` does not fit one segment.
+    pub fn from_bytes(pool: &Mempool, bytes: &[u8]) -> Option<Mbuf> {
+        let n = u16::try_from(bytes.len()).ok()?;
+        let mut m = Mbuf::alloc(pool)?;
+        if !m.append(n) {
+            return None;
+        }
+        m.data_mut().copy_from_slice(bytes);
+        Some(m)
+    }
+
     #[inline]
     fn header(&self) -> &sys::rte_mbuf {
         // SAFETY: by the invariant the pointer is valid, and &self keeps

@@ -275,6 +275,16 @@ fn send(
     );
     let input_valid = before == Checksums::AllValid;
     let out = (!matches!(j.verdict, Verdict::Hold { .. })).then(|| (j.verdict, f.bytes().to_vec()));
+    // A second frame (the second IPv6 fragment of a NAT64 answer) leaves
+    // right after the first.
+    if let Some((p, extra)) = lab.workers[j.at].take_extra() {
+        assert!(
+            matches!(j.verdict, Verdict::Forward(_)),
+            "an extra frame without the first: {:?}",
+            j.verdict
+        );
+        forwarded(tally, p, &VecFrame::new(extra), input_valid, bytes);
+    }
     match j.verdict {
         Verdict::Forward(out) => forwarded(tally, out, &f, input_valid, bytes),
         Verdict::Handoff(t) => unreachable!("handoff to {t} not followed"),

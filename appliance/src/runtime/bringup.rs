@@ -107,6 +107,9 @@ pub struct Ports {
     pub extra_rx: Vec<Vec<u16>>,
     /// Per port: tx queue `w` is worker `w`'s, the last the control plane's.
     pub tx: Vec<Vec<Option<TxQueue>>>,
+    /// The mbuf pool the ports receive into (workers take the rare frame
+    /// they send besides the one received from it).
+    pub pool: Mempool,
 }
 
 /// Configures and starts every port: every worker has its own tx queue,
@@ -119,6 +122,7 @@ pub fn start_ports(cfg: &Config, pool: &Mempool) -> Result<Ports, RunError> {
         rx: Vec::new(),
         extra_rx: Vec::new(),
         tx: Vec::new(),
+        pool: pool.clone(),
     };
     for (i, p) in cfg.ports.iter().enumerate() {
         let (pid, queues, rx_queues) = start_port(cfg, p, pool)?;
@@ -435,6 +439,7 @@ pub fn launch_workers(
             busy_poll: cfg.idle.busy_poll,
             max_sleep_us: cfg.idle.max_sleep_us,
             clock,
+            pool: ports.pool.clone(),
         };
         match launch_on_lcore(w.lcore, move || worker::run(io, pipeline)) {
             Ok(h) => launched.handles.push(h),

@@ -102,16 +102,9 @@ impl Control {
         let Some(queue) = control_tx.get_mut(usize::from(port)) else {
             return false;
         };
-        let Some(mut m) = Mbuf::alloc(&s.pool) else {
+        let Some(m) = Mbuf::from_bytes(&s.pool, frame) else {
             return false;
         };
-        let Ok(n) = u16::try_from(frame.len()) else {
-            return false;
-        };
-        if !m.append(n) {
-            return false;
-        }
-        m.data_mut().copy_from_slice(frame);
         let mut b = Burst::new();
         if b.push(m).is_err() {
             return false;

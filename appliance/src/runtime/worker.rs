@@ -17,7 +17,7 @@ use dataplane::pipeline::hold::HoldQueue;
 use dataplane::pipeline::inspect::{Filter, UserSessionInfo};
 use dataplane::pipeline::{FrameRecord, Ingress, Verdict, Worker, PREFETCH_MAX};
 use dataplane::prefetch::Prefetch;
-use dpdk_ffi::{Burst, Mbuf, RxQueue, TxQueue, BURST_MAX};
+use dpdk_ffi::{Burst, Mbuf, Mempool, RxQueue, TxQueue, BURST_MAX};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -82,6 +82,8 @@ pub struct WorkerIo {
     pub busy_poll: bool,
     pub max_sleep_us: u32,
     pub clock: Clock,
+    /// For the second frame a packet may leave (`Worker::take_extra`).
+    pub pool: Mempool,
 }
 
 struct Outputs {
@@ -140,6 +142,23 @@ impl Outputs {
         flush_tx(io, w, &mut self.tx[p], p);
     }
 
+    /// Queues `m` on port `p`'s tx burst (sent when full or at the end of
+    /// the loop); `no_route` for an unknown port, `tx_full` when the queue
+    /// refuses it.
+    #[inline]
+    fn push_tx(&mut self, io: &mut WorkerIo, w: &Worker, p: usize, m: Mbuf) {
+        if p >= self.tx.len() {
+            w.counters().count_drop(DropReason::NoRoute);
+            return;
+        }
+        if self.tx[p].is_full() {
+            self.flush_port(io, w, p);
+        }
+        if self.tx[p].push(m).is_err() {
+            w.counters().count_drop(DropReason::TxFull);
+        }
+    }
+
     fn flush_ring(&mut self, io: &mut WorkerIo, w: &Worker, t: usize) {
         let b = &mut self.handoff[t];
         if b.is_empty() {
@@ -191,16 +210,12 @@ fn handle(
     };
     match v {
         Verdict::Forward(p) => {
-            let p = usize::from(p);
-            if p >= out.tx.len() {
-                w.counters().count_drop(DropReason::NoRoute);
-                return;
-            }
-            if out.tx[p].is_full() {
-                out.flush_port(io, w, p);
-            }
-            if out.tx[p].push(m).is_err() {
-                w.counters().count_drop(DropReason::TxFull);
+            out.push_tx(io, w, usize::from(p), m);
+            let extra = w
+                .take_extra()
+                .map(|(p, bytes)| (usize::from(p), Mbuf::from_bytes(&io.pool, bytes)));
+            if let Some((p, m)) = extra {
+                send_extra(io, w, out, p, m);
             }
         }
         Verdict::Handoff(t) => {
@@ -225,6 +240,18 @@ fn handle(
             }
         }
         Verdict::Drop(_) | Verdict::Consumed => {}
+    }
+}
+
+/// Sends the second frame a packet left (a NAT64 answer's second IPv6
+/// fragment), copied into `m`, right after it on port `p`; counted
+/// `no_mbuf` when the pool was empty.
+#[cold]
+#[inline(never)]
+fn send_extra(io: &mut WorkerIo, w: &Worker, out: &mut Outputs, p: usize, m: Option<Mbuf>) {
+    match m {
+        Some(m) => out.push_tx(io, w, p, m),
+        None => w.counters().count_drop(DropReason::NoMbuf),
     }
 }
 

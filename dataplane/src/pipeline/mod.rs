@@ -21,6 +21,7 @@ mod nat64;
 mod nat64_fragments;
 mod nat64_icmp;
 mod nat64_mtu;
+pub(crate) mod nat64_split;
 mod own_addresses;
 mod own_addresses_v6;
 mod parse;
@@ -277,6 +278,11 @@ pub struct Worker {
     /// without NAT64) and the IPv4 identification counter.
     nat64_buf: Box<[u8]>,
     nat64_ident: u32,
+    /// NAT64: the spare frame a second IPv6 fragment is built in and the
+    /// port it leaves on, until the caller takes it ([`Worker::take_extra`],
+    /// `nat64_split.rs`); None without NAT64.
+    extra: Option<crate::frame::VecFrame>,
+    extra_port: Option<u16>,
 }
 
 /// Slots of `Worker::fabric_hops` (a power of two).
@@ -350,6 +356,8 @@ impl Worker {
         Ok(Worker {
             nat64_buf,
             nat64_ident: 0,
+            extra: nat64_on.then(|| crate::frame::VecFrame::new(&[])),
+            extra_port: None,
             dscp_marks,
             over_limit: None,
             fabric_hops: [fabric::FabricHop::UNKNOWN; FABRIC_HOPS],

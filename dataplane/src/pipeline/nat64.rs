@@ -46,6 +46,7 @@
 
 use super::l2::ClientPath;
 use super::nat::{rewrite, Rewrite};
+use super::nat64_mtu::{split_for, Split};
 use super::own_addresses::replace_contents;
 use super::parse::{gtp_inner, ipv6_at, l4_info_v6, Ip, Ip6, L4Info};
 use super::steer::Rx;
@@ -501,8 +502,9 @@ impl Worker {
             return Verdict::Drop(DropReason::NoUserSession);
         };
         // MTU hook (nat64_mtu.rs): too big for the terminal's port once
-        // translated (IPv6's header, and a fragment's): the server hears of
-        // it, nothing is translated or counted.
+        // translated (IPv6's header, and a fragment's): with DF the server
+        // hears of it, nothing is translated or counted; without, it goes
+        // in two fragments (nat64_split.rs).
         let grows = if first.is_some() { 28 } else { 20 };
         let room = super::nat64_mtu::room_to_client(
             &self.topo,
@@ -510,9 +512,16 @@ impl Worker {
             &e.client_path,
             (ip.total, grows),
         );
-        if let Some(mtu4) = room {
-            return self.nat64_too_big_from_server(f, rx, (ip.header_len(), ip.dst), mtu4);
-        }
+        let split = match room.map(|r| split_for(r, &f.bytes()[IP..])) {
+            Some(Split::Tell(mtu4)) => {
+                return self.nat64_too_big_from_server(f, rx, (ip.header_len(), ip.dst), mtu4)
+            }
+            Some(Split::Fragment(max)) => Some(max),
+            None => None,
+        };
+        let Some(e) = self.gw.table.get_mut(idx) else {
+            return Verdict::Drop(DropReason::NoUserSession);
+        };
         if e.flags.contains(SessionFlags::BITRATE)
             && !super::rate_limit::conforms(
                 &mut self.gw.admission,
@@ -575,16 +584,17 @@ impl Worker {
             return Verdict::Drop(DropReason::Truncated);
         };
         rewrite(packet, ip.header_len(), l4.proto, &rw, false);
-        self.send_as_v6(f, ip.total, (client6, dst6), &path, now_ms, ev)
+        self.send_as_v6(f, (ip.total, split), (client6, dst6), &path, now_ms, ev)
     }
 
     /// Translates the IPv4 packet of `total` bytes after the Ethernet
     /// header of `f` (ports already the terminal's) into IPv6 from `dst6`
-    /// to `client6` and sends it along `path`.
+    /// to `client6` and sends it along `path`; in two fragments of at most
+    /// `split` bytes when it is longer (`nat64_split.rs`).
     pub(super) fn send_as_v6<F: Frame, E: EventSink>(
         &mut self,
         f: &mut F,
-        total: u16,
+        (total, split): (u16, Option<usize>),
         (client6, dst6): (Ipv6Addr, Ipv6Addr),
         path: &ClientPath,
         now_ms: u64,
@@ -593,6 +603,8 @@ impl Worker {
         let Some(packet) = f.bytes().get(IP..IP + usize::from(total)) else {
             return Verdict::Drop(DropReason::Truncated);
         };
+        // A whole datagram's identification names its fragments.
+        let ident = u32::from(u16::from_be_bytes([packet[4], packet[5]]));
         let to = To6::to_terminal(client6, dst6);
         let buf = &mut self.nat64_buf;
         let n = match buf
@@ -603,6 +615,9 @@ impl Worker {
             Some(Err(e)) => return Verdict::Drop(e.into()),
             None => return Verdict::Drop(DropReason::Nat64BufferTooSmall),
         };
+        if let Some(max) = split.filter(|&max| n > max) {
+            return self.send_v6_split(f, (n, max, ident), path, now_ms, ev);
+        }
         self.send_v6_to_client(f, n, path, now_ms, ev)
     }
 

@@ -29,6 +29,7 @@
 //! datagram without checksum (`nat64_udp_zero_checksum_fragment`).
 
 use super::l2::ClientPath;
+use super::nat64_mtu::{split_for, Split};
 use super::parse::{Ip, Ip6};
 use super::steer::Rx;
 use super::{Verdict, Worker};
@@ -128,9 +129,13 @@ impl Worker {
         };
         let room =
             super::nat64_mtu::room_to_client(&self.topo, self.cfg.fabric, &path, (ip.total, 28));
-        if let Some(mtu4) = room {
-            return self.nat64_too_big_from_server(f, rx, (ip.header_len(), ip.dst), mtu4);
-        }
+        let split = match room.map(|r| split_for(r, &f.bytes()[IP..])) {
+            Some(Split::Tell(mtu4)) => {
+                return self.nat64_too_big_from_server(f, rx, (ip.header_len(), ip.dst), mtu4)
+            }
+            Some(Split::Fragment(max)) => Some(max),
+            None => None,
+        };
         // One hop less (the caller checked there is one to take), as the
         // first piece's rewrite does.
         let Some(header) = f.bytes_mut().get_mut(IP..IP + 20) else {
@@ -139,6 +144,6 @@ impl Worker {
         let mut header = Ipv4Packet::new_unchecked(header);
         header.set_ttl(ip.ttl - 1);
         header.fill_checksum();
-        self.send_as_v6(f, ip.total, ends, &path, rx.now_ms, ev)
+        self.send_as_v6(f, (ip.total, split), ends, &path, rx.now_ms, ev)
     }
 }

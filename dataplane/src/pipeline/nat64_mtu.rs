@@ -6,18 +6,14 @@
 //! GTP-U tunnel to the terminal wraps it in 36 more; an IPv6 terminal's
 //! packet shrinks by 20 as IPv4, but the port toward the server may have a
 //! smaller MTU than the access port. A packet that would not fit is never
-//! sent oversize (the NIC or the next hop would drop it unseen), and
-//! nothing is fragmented here:
+//! sent oversize (the NIC or the next hop would drop it unseen):
 //! * downlink, DF set: the server gets ICMP "fragmentation needed" whose
 //!   next-hop MTU is the largest IPv4 packet that fits once translated,
 //!   even as a fragment, from the gateway address it sent to (RFC 7915 4.1
 //!   and 5.1, RFC 1191); its TCP or path-MTU discovery sends smaller
 //!   packets, and what it fragments itself then fits;
 //! * downlink, DF clear (a datagram the server lets the network fragment):
-//!   dropped. RFC 7915 4.1 would have the translator fragment it into IPv6
-//!   fragments, which needs more than one frame out for one in; the
-//!   pipeline sends at most one, so that is left out
-//!   (docs/architecture.md);
+//!   sent in two IPv6 fragments that fit (RFC 7915 4.1; `nat64_split.rs`);
 //! * uplink: the terminal gets an ICMPv6 Packet Too Big (RFC 4443 3.2)
 //!   whose MTU is the largest IPv6 packet that fits once translated (at
 //!   least 1280), from the address it sent to, back along its path.
@@ -54,9 +50,8 @@ fn tunnel_overhead(path: &ClientPath) -> u16 {
 /// Downlink: None if a server's IPv4 packet of `total` bytes, grown by
 /// `grows` in translation, fits the port `path` leaves on (or `path` is the
 /// fabric, checked before translation by `fabric.rs`); else the largest
-/// IPv4 packet that would even as a fragment (28 bytes more: a server told
-/// this MTU may fragment what it sends next to it). A free function: the
-/// caller holds the user session.
+/// IPv6 packet that fits ([`Split::room`]). A free function: the caller
+/// holds the user session.
 #[inline]
 pub(super) fn room_to_client(
     topo: &Topology,
@@ -72,7 +67,31 @@ pub(super) fn room_to_client(
         return None;
     }
     let room = topo.mtu(path.port).saturating_sub(tunnel_overhead(path));
-    (u32::from(total) + u32::from(grows) > u32::from(room)).then(|| room.saturating_sub(28))
+    (u32::from(total) + u32::from(grows) > u32::from(room)).then_some(room)
+}
+
+/// What a server's packet too big for the terminal's port once translated
+/// gets, by its DF bit: the server is told, or the packet is sent in two
+/// IPv6 fragments of at most `room` bytes (`nat64_split.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Split {
+    /// DF set: "fragmentation needed" with this next-hop MTU, the largest
+    /// IPv4 packet that fits even as a fragment (room − 28: a server told
+    /// it may fragment what it sends next to it).
+    Tell(u16),
+    /// DF clear: fragments of at most this many bytes.
+    Fragment(usize),
+}
+
+/// [`Split`] for a server's too-big packet: `room` from [`room_to_client`],
+/// `ipv4_header` the packet's header.
+#[inline]
+pub(super) fn split_for(room: u16, ipv4_header: &[u8]) -> Split {
+    if ipv4_header.get(6).is_some_and(|flags| flags & 0x40 != 0) {
+        Split::Tell(room.saturating_sub(28))
+    } else {
+        Split::Fragment(usize::from(room))
+    }
 }
 
 impl Worker {

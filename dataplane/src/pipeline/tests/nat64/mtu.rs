@@ -73,10 +73,98 @@ fn a_server_packet_too_big_for_the_access_port_once_translated_gets_fragmentatio
     // It quotes the server's packet as sent: header and 8 bytes.
     assert_eq!(&icmp[8..8 + 28], &big[14..14 + 28]);
     assert_eq!(lab.drops(DropReason::Nat64TooBig), 1);
-    // Without DF it may not be told: dropped, counted.
-    let (v, _) = lab.up(SRV, &answer(gw_port, 1381, false));
-    assert_eq!(v, Verdict::Drop(DropReason::Nat64TooBig));
-    assert_eq!(lab.drops(DropReason::Nat64TooBig), 2);
+}
+
+/// The fragment header of the IPv6 frame `f` (plain Ethernet):
+/// (next header, offset in bytes, more, identification), and its data.
+fn fragment_of(f: &[u8]) -> ((u8, usize, bool, u32), &[u8]) {
+    let ip = &f[14..];
+    assert_eq!(ip[6], 44, "a fragment header: {f:02x?}");
+    let len = usize::from(u16::from_be_bytes([ip[4], ip[5]]));
+    assert_eq!(ip.len(), 40 + len, "payload length");
+    let h = &ip[40..48];
+    let field = u16::from_be_bytes([h[2], h[3]]);
+    let ident = u32::from_be_bytes([h[4], h[5], h[6], h[7]]);
+    (
+        (h[0], usize::from(field >> 3) * 8, field & 1 == 1, ident),
+        &ip[48..],
+    )
+}
+
+#[test]
+fn a_server_packet_without_df_too_big_once_translated_leaves_in_two_ipv6_fragments() {
+    let mut lab = with_mtu(nat64_lab(1, None), ACC, 1400);
+    let gw_port = open_udp(&mut lab);
+    let sent = answer(gw_port, 1900, false);
+    let (v, first) = lab.up(SRV, &sent);
+    assert_eq!(v, Verdict::Forward(ACC));
+    assert_eq!(lab.extras.len(), 1, "a second frame");
+    let (port, second) = lab.extras.remove(0);
+    assert_eq!(port, ACC);
+    for f in [&first, &second] {
+        assert!(f.len() - 14 <= 1400, "fits the port: {}", f.len() - 14);
+        assert_eq!((&f[..6], &f[12..14]), (&UE_MAC[..], &[0x86, 0xdd][..]));
+        let ip = &f[14..];
+        assert_eq!(
+            (&ip[8..24], &ip[24..40]),
+            (&DNS_VIP6.octets()[..], &TERMINAL.octets()[..])
+        );
+        assert_eq!(ip[7], 63, "hop limit one less");
+    }
+    let ((next1, off1, more1, id1), data1) = fragment_of(&first);
+    let ((next2, off2, more2, id2), data2) = fragment_of(&second);
+    assert_eq!(
+        (next1, off1, more1, id1),
+        (17, 0, true, 9),
+        "the IPv4 ID names them"
+    );
+    assert_eq!((next2, off2, more2, id2), (17, data1.len(), false, 9));
+    assert_eq!(data1.len() % 8, 0);
+    // Reassembled: the server's datagram, ports the terminal's, its UDP
+    // checksum right over IPv6 (computed from scratch here).
+    let whole = [data1, data2].concat();
+    let payload = vec![0x5a; 1900 - 28];
+    let want = summed6(udp_l4(53, 5353, &payload), 6, DNS_VIP6, TERMINAL, 17);
+    assert_eq!(whole, want);
+    assert_eq!(lab.drops(DropReason::Nat64TooBig), 0);
+}
+
+#[test]
+fn split_v6_cuts_a_fragment_keeping_its_identification_offset_and_last_flag() {
+    use crate::pipeline::nat64_split::split_v6;
+    // An IPv6 fragment at offset 800 of datagram 0x0102_0304, more to come,
+    // with 1000 bytes of data.
+    let mut buf = vec![0u8; 4096];
+    buf[0] = 0x60;
+    buf[4..6].copy_from_slice(&1008u16.to_be_bytes());
+    buf[6] = 44;
+    buf[7] = 63;
+    buf[40] = 17;
+    buf[42..44].copy_from_slice(&((800u16 / 8) << 3 | 1).to_be_bytes());
+    buf[44..48].copy_from_slice(&0x0102_0304u32.to_be_bytes());
+    for (i, b) in buf[48..1048].iter_mut().enumerate() {
+        *b = i as u8;
+    }
+    let original = buf[48..1048].to_vec();
+    let mut second = vec![0u8; 2048];
+    let (n1, n2) = split_v6(&mut buf, 1048, 600, 7, &mut second).expect("two pieces");
+    assert_eq!(n1, 48 + 552);
+    assert_eq!(n2, 48 + 448);
+    let field = |p: &[u8]| u16::from_be_bytes([p[42], p[43]]);
+    assert_eq!(field(&buf), (800 / 8) << 3 | 1);
+    assert_eq!(
+        field(&second),
+        ((800 + 552) / 8) << 3 | 1,
+        "still more to come"
+    );
+    for p in [&buf[..n1], &second[..n2]] {
+        assert_eq!(&p[44..48], &0x0102_0304u32.to_be_bytes());
+        assert_eq!(usize::from(u16::from_be_bytes([p[4], p[5]])), p.len() - 40);
+        assert_eq!((p[6], p[7], p[40]), (44, 63, 17));
+    }
+    assert_eq!([&buf[48..n1], &second[48..n2]].concat(), original);
+    // Three pieces would be needed: refused, nothing written.
+    assert_eq!(split_v6(&mut buf, 1048, 300, 7, &mut second), None);
 }
 
 #[test]
