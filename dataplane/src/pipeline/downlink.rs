@@ -2,7 +2,7 @@
 //! only its recorded server may answer; the reply is translated back to
 //! exactly what the terminal sent to.
 
-use super::l2::{normalize, rd16};
+use super::l2::{normalize, rd16, rd32};
 use super::nat::{rewrite, Rewrite};
 use super::parse::Ip;
 use super::proxy_protocol::Downstream;
@@ -264,8 +264,11 @@ impl Worker {
         b[q + 12..q + 16].copy_from_slice(&client_ip.octets());
         b[q + 16..q + 20].copy_from_slice(&vip.octets());
         let ql4 = q + qihl;
+        // The end of the ICMP message (the frame may carry padding).
+        let end = (IP + usize::from(rd16(b, IP + 2))).min(b.len());
         match qproto {
             PROTO_TCP | PROTO_UDP => {
+                let (sport, dport, seq) = (rd16(b, ql4), rd16(b, ql4 + 2), rd32(b, ql4 + 4));
                 b[ql4..ql4 + 2].copy_from_slice(&client_port.to_be_bytes());
                 b[ql4 + 2..ql4 + 4].copy_from_slice(&vip_port.to_be_bytes());
                 if proxied && qproto == PROTO_TCP {
@@ -273,6 +276,25 @@ impl Worker {
                     // against what it sent (e.g. before taking a smaller
                     // path MTU): back out of the PROXY header's shift.
                     self.gw.proxy.quoted_to_client(idx, &mut b[ql4..]);
+                }
+                // The quoted checksum, where the quote holds it, follows
+                // the pseudo header's addresses, the ports and a shifted
+                // sequence number (a UDP checksum of 0 stays "none").
+                let at = ql4 + if qproto == PROTO_TCP { 16 } else { 6 };
+                if at + 2 <= end {
+                    let old = rd16(b, at);
+                    if qproto == PROTO_TCP || old != 0 {
+                        let mut c = update32(old, u32::from(gw_ip), u32::from(client_ip));
+                        c = update32(c, u32::from(server_ip), u32::from(vip));
+                        c = update16(c, sport, client_port);
+                        c = update16(c, dport, vip_port);
+                        if qproto == PROTO_TCP {
+                            c = update32(c, seq, rd32(b, ql4 + 4));
+                        } else if c == 0 {
+                            c = 0xffff;
+                        }
+                        b[at..at + 2].copy_from_slice(&c.to_be_bytes());
+                    }
                 }
             }
             PROTO_ICMP => b[ql4 + 4..ql4 + 6].copy_from_slice(&client_port.to_be_bytes()),
@@ -292,7 +314,6 @@ impl Worker {
         b[IP + 16..IP + 20].copy_from_slice(&client_ip.octets());
         // The ICMP checksum covers the whole message: errors are rare and
         // short, so recompute it.
-        let end = IP + usize::from(rd16(b, IP + 2));
         b[icmp_off + 2..icmp_off + 4].copy_from_slice(&[0, 0]);
         let c = checksum(&b[icmp_off..end]);
         b[icmp_off + 2..icmp_off + 4].copy_from_slice(&c.to_be_bytes());

@@ -30,6 +30,12 @@ pub fn rd16(b: &[u8], at: usize) -> u16 {
     u16::from_be_bytes([b[at], b[at + 1]])
 }
 
+/// The big-endian u32 at `at` (checked by the caller, as [`rd16`]).
+#[inline]
+pub fn rd32(b: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
 /// Moves the IPv4 packet at `ip_off` (of `total` bytes, its checked total
 /// length) to sit right after a 14-byte Ethernet header, dropping whatever
 /// was in between (VLAN tag, outer GTP-U headers). Trailing Ethernet

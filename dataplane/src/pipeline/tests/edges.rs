@@ -289,6 +289,49 @@ fn icmp_errors_from_servers_reach_the_terminal_translated() {
 }
 
 #[test]
+fn a_quote_holding_the_whole_segment_comes_back_with_its_l4_checksum_right() {
+    use crate::wire::checksum::l4_verifies;
+    let mut lab = Lab::new(1);
+    let q = udp(
+        UE,
+        7001,
+        DNS_VIP,
+        53,
+        b"a longer query",
+        (UE_MAC, port_mac(ACC)),
+    );
+    let (_, up_udp) = lab.up(ACC, &q);
+    let (_, up_tcp) = lab.up(ACC, &syn(UE, 46001, VIP, 80));
+    for (up, proto, vip, dport) in [(up_udp, 17u8, DNS_VIP, 53u16), (up_tcp, 6, VIP, 80)] {
+        let o = decode(&up);
+        // The server's side quotes the whole packet it got (as Linux
+        // does, up to 576 bytes).
+        let err = icmp_frame(
+            &spec(o.dst, 0, GW, 0, server_mac(o.dst), port_mac(SRV)),
+            &IcmpRepr::DestUnreachable {
+                code: 3,
+                next_hop_mtu: 0,
+            },
+            &up[14..],
+        )
+        .expect("an ICMP error frame");
+        let (v, back) = lab.up(SRV, &err);
+        assert_eq!(v, Verdict::Forward(ACC), "proto {proto}");
+        let inner = &back[14 + 20 + 8..];
+        assert_eq!(
+            (&inner[12..16], &inner[16..20]),
+            (&UE.octets()[..], &vip.octets()[..])
+        );
+        assert_eq!(&inner[22..24], &dport.to_be_bytes());
+        assert!(
+            l4_verifies(UE, vip, proto, &inner[20..]),
+            "proto {proto}: the quoted checksum follows the translation"
+        );
+        assert_eq!(checksum(&back[14 + 20..]), 0, "ICMP checksum");
+    }
+}
+
+#[test]
 fn malformed_frames_are_dropped_with_reasons() {
     let mut lab = Lab::new(1);
     let good = syn(UE, 46000, VIP, 80);
