@@ -60,8 +60,9 @@ use crate::tier1::SessionId;
 use crate::tier2::user_sessions::SessionFlags;
 use crate::tier2::{Direction, FlowKey, FlowState, FragmentKey, GtpTunnel, PathChange, TcpState};
 use crate::wire::{
-    translate_4to6, translate_6to4, Ipv6Packet, Nat64Prefix, To4, To6, ETHERNET_HEADER_LEN,
-    ETHERTYPE_IPV4, ETHERTYPE_IPV6, PROTO_TCP,
+    translate_4to6, translate_6to4, translate_6to4_in_place, Ipv6Packet, Nat64Prefix, To4, To6,
+    ETHERNET_HEADER_LEN, ETHERTYPE_IPV4, ETHERTYPE_IPV6, IPV6_HEADER_LEN, NAT64_SHRINK, PROTO_TCP,
+    PROTO_UDP,
 };
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -429,7 +430,37 @@ impl Worker {
         now_ms: u64,
         ev: &mut E,
     ) -> Result<(), Verdict> {
-        let Some(packet) = f.bytes().get(usize::from(ip6.off)..usize::from(ip6.end)) else {
+        let (off, end) = (usize::from(ip6.off), usize::from(ip6.end));
+        // The common case, TCP or UDP right after the fixed header, is
+        // translated where it lies (wire::nat64_in_place): no copy.
+        if ip6.upper == ip6.off + IPV6_HEADER_LEN as u16
+            && matches!(ip6.proto, PROTO_TCP | PROTO_UDP)
+        {
+            let n = (end - off).saturating_sub(NAT64_SHRINK);
+            if let Some(mtu4) = self.nat64_room_to_server(server, server_index, n) {
+                return Err(self.nat64_too_big_from_terminal(f, ip6, path, (n, mtu4), now_ms, ev));
+            }
+            let Some(packet) = f.bytes_mut().get_mut(off..end) else {
+                return Err(Verdict::Drop(DropReason::Ipv6Truncated));
+            };
+            match translate_6to4_in_place(packet, to) {
+                Ok(Some(n)) => {
+                    // The frame becomes an Ethernet header (its MACs are
+                    // written on the way out) and the IPv4 packet.
+                    let tail = f.len() - end;
+                    if !f.adj(off + NAT64_SHRINK - IP) || !f.trim(tail) {
+                        return Err(Verdict::Drop(DropReason::NoRoom));
+                    }
+                    let b = f.bytes_mut();
+                    b[12..14].copy_from_slice(&ETHERTYPE_IPV4.to_be_bytes());
+                    finish(&mut b[IP..IP + n]);
+                    return Ok(());
+                }
+                Ok(None) => {}
+                Err(e) => return Err(Verdict::Drop(e.into())),
+            }
+        }
+        let Some(packet) = f.bytes().get(off..end) else {
             return Err(Verdict::Drop(DropReason::Ipv6Truncated));
         };
         let buf = &mut self.nat64_buf;

@@ -263,20 +263,12 @@ pub fn translate_6to4(packet: &[u8], out: &mut [u8], to: &To4) -> Result<usize, 
             if protocol == PROTO_UDP && body.len() >= 8 && read_u16(body, 6) == 0 {
                 return Err(Nat64Error::BadChecksum);
             }
-            let old = add(sum_v6_addr(ip.src()), sum_v6_addr(ip.dst()));
-            let new = add(sum_v4_addr(to.outer.src), sum_v4_addr(to.outer.dst));
+            let (old, new) = pseudo_header_sums(&ip, to);
             patch_l4_checksum(&mut out_l4[..body.len()], protocol, old, new);
         }
         body.len()
     };
-    let header = V4Header {
-        addrs: to.outer,
-        tos: ip.traffic_class(),
-        ttl: ip.hop_limit(),
-        protocol,
-        ident: to.ident,
-    };
-    header.write(out, l4_len, upper)?;
+    V4Header::translating(&ip, protocol, to).write(out, l4_len, upper)?;
     Ok(IPV4_HEADER_LEN + l4_len)
 }
 
@@ -382,7 +374,17 @@ fn zero_checksum(buf: &mut [u8], at: usize) -> &[u8] {
 /// for a pseudo header whose addresses summed to `old` and now to `new`.
 /// A UDP checksum of 0 ("none") is left alone; lengths and the protocol
 /// number are the same in both pseudo headers.
-fn patch_l4_checksum(l4: &mut [u8], protocol: u8, old: u16, new: u16) {
+/// The sums of the pseudo header's addresses before (`ip`'s) and after
+/// (`to.outer`) translation, for [`patch_l4_checksum`].
+#[inline]
+pub(super) fn pseudo_header_sums<T: AsRef<[u8]>>(ip: &Ipv6Packet<T>, to: &To4) -> (u16, u16) {
+    (
+        add(sum_v6_addr(ip.src()), sum_v6_addr(ip.dst())),
+        add(sum_v4_addr(to.outer.src), sum_v4_addr(to.outer.dst)),
+    )
+}
+
+pub(super) fn patch_l4_checksum(l4: &mut [u8], protocol: u8, old: u16, new: u16) {
     let at = if protocol == PROTO_TCP { 16 } else { 6 };
     if l4.len() < at + 2 {
         return;
@@ -400,19 +402,40 @@ fn patch_l4_checksum(l4: &mut [u8], protocol: u8, old: u16, new: u16) {
 }
 
 /// The IPv4 header of a translated packet.
-struct V4Header {
-    addrs: V4Addrs,
-    tos: u8,
-    ttl: u8,
-    protocol: u8,
-    ident: u16,
+pub(super) struct V4Header {
+    pub addrs: V4Addrs,
+    pub tos: u8,
+    pub ttl: u8,
+    pub protocol: u8,
+    pub ident: u16,
 }
 
 impl V4Header {
+    /// The header of `ip`'s translation carrying `protocol`, as `to` says.
+    #[inline]
+    pub(super) fn translating<T: AsRef<[u8]>>(
+        ip: &Ipv6Packet<T>,
+        protocol: u8,
+        to: &To4,
+    ) -> V4Header {
+        V4Header {
+            addrs: to.outer,
+            tos: ip.traffic_class(),
+            ttl: ip.hop_limit(),
+            protocol,
+            ident: to.ident,
+        }
+    }
+
     /// Writes the header for `upper` (whose fragment header, if any, gives
     /// the fragment fields); `l4_len` is the L4 length the header states
     /// (for a quoted packet, what the original said, not what is there).
-    fn write(&self, out: &mut [u8], l4_len: usize, upper: Ipv6Upper) -> Result<(), Nat64Error> {
+    pub(super) fn write(
+        &self,
+        out: &mut [u8],
+        l4_len: usize,
+        upper: Ipv6Upper,
+    ) -> Result<(), Nat64Error> {
         let total = IPV4_HEADER_LEN + l4_len;
         let total16 = u16::try_from(total).map_err(|_| Nat64Error::BufferTooSmall)?;
         let header = out
