@@ -28,7 +28,8 @@
 # each segment in Geneve, the gateway unwrapping it and running tier 2).
 # NAT64=1 scripts/instructions.sh ...: IPv6 terminals (one /64 each) through
 # the NAT64 prefix to the same VIP (issue 14): the same data segments in
-# IPv6, translated to IPv4 (compare with the plain run).
+# IPv6, translated to IPv4 (compare with the plain run). NAT64=down: the
+# servers' data segments back, translated into IPv6 toward the terminals.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,6 +37,11 @@ sessions=${1:-1000}
 bursts=${2:-500}
 command -v valgrind >/dev/null || { echo "valgrind is not installed" >&2; exit 1; }
 
+case ${NAT64:-} in
+    "") nat64_mode="" ;;
+    down) nat64_mode=nat64_down ;;
+    *) nat64_mode=nat64 ;;
+esac
 case ${BITRATE:-} in
     "") bitrate_mode="" ;;
     type) bitrate_mode=bitrate_type ;;
@@ -56,7 +62,7 @@ count() {
     local n=$1 toggle=$2 out="$work/cg.$1.$RANDOM"
     local args=(--tool=callgrind --callgrind-out-file="$out")
     [ -n "$toggle" ] && args+=(--collect-atstart=no "--toggle-collect=$toggle")
-    valgrind "${args[@]}" "$bin" "$sessions" "$n" ${bitrate_mode:+"$bitrate_mode"} ${PROXY:+proxy_$PROXY} ${FABRIC:+"$FABRIC"} ${NAT64:+nat64} >/dev/null 2>"$out.log" ||
+    valgrind "${args[@]}" "$bin" "$sessions" "$n" ${bitrate_mode:+"$bitrate_mode"} ${PROXY:+proxy_$PROXY} ${FABRIC:+"$FABRIC"} ${nat64_mode:+"$nat64_mode"} >/dev/null 2>"$out.log" ||
         { cat "$out.log" >&2; exit 1; }
     sed -n 's/^summary: *\([0-9]*\).*/\1/p' "$out"
 }
@@ -74,7 +80,7 @@ pipeline=$(per_packet 'dataplane::pipeline::Worker::process*')
 program=$(per_packet '')
 [ "$pipeline" -gt 0 ] || { echo "Worker::process not found (inlined?)" >&2; exit 1; }
 
-echo "established path, $sessions live user sessions${bitrate_mode:+ ($bitrate_mode)}${PROXY:+ (PROXY protocol $PROXY)}${FABRIC:+ (fabric: $FABRIC)}${NAT64:+ (NAT64: IPv6 terminals)}, $bursts vs $((2 * bursts)) bursts of 32"
+echo "established path, $sessions live user sessions${bitrate_mode:+ ($bitrate_mode)}${PROXY:+ (PROXY protocol $PROXY)}${FABRIC:+ (fabric: $FABRIC)}${nat64_mode:+ ($nat64_mode: IPv6 terminals)}, $bursts vs $((2 * bursts)) bursts of 32"
 echo "instructions per packet:"
 printf '  %-34s %6d\n' "burst (prefetch pass + pipeline)" "$burst"
 printf '  %-34s %6d\n' "pipeline (Worker::process)" "$pipeline"

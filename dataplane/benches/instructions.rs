@@ -4,7 +4,7 @@
 //! the pipeline, exactly as `pipeline.rs`'s `established/pipeline/N` runs
 //! them.
 //!
-//! Usage: `instructions SESSIONS BURSTS [bitrate|bitrate_type|type_only|proxy_on|proxy_off|encapsulate|decap_tier2|nat64]`
+//! Usage: `instructions SESSIONS BURSTS [bitrate|bitrate_type|type_only|proxy_on|proxy_off|encapsulate|decap_tier2|nat64|nat64_down]`
 //! (`bitrate`: every subscriber has a bitrate limit that drops nothing, see
 //! `Lab::limit_bitrate`; `bitrate_type`: and the traffic's user-session
 //! type has one of its own, `Lab::limit_type_bitrate`; `proxy_on`: the service sends PROXY protocol
@@ -14,16 +14,20 @@
 //! `encapsulate` and `decap_tier2`: the two ends of the cluster fabric, as
 //! `pipeline.rs`'s `fabric/*/N`; `nat64`: IPv6 terminals, one /64 each,
 //! to the web VIP through the NAT64 prefix (`64:ff9b::10.9.0.1`), the same
-//! data segments in IPv6, translated to IPv4 toward the servers). The script runs it twice (B and 2B
+//! data segments in IPv6, translated to IPv4 toward the servers;
+//! `nat64_down`: the servers' data segments to those user sessions,
+//! translated into IPv6 toward the terminals). The script runs it twice (B and 2B
 //! bursts) and subtracts, so the set-up cancels out; callgrind's
 //! `--toggle-collect` on [`measured_burst`] and on `Worker::process` splits
 //! the figure into the pipeline and the prefetch pass plus burst loop.
 
 mod lab;
 
+use dataplane::pipeline::Verdict;
+use dataplane::wire::TcpFlags;
 use lab::{
-    check_translated, write_data, write_data6, write_data_at, FabricPair, FramePool, Lab, Rng,
-    Setup, BURST,
+    check_translated, server_segment, write_data, write_data6, write_data_at, FabricPair,
+    FramePool, Lab, Rng, Setup, ACC, BURST, SRV,
 };
 use std::hint::black_box;
 
@@ -35,6 +39,21 @@ const FLOWS_PER_TERMINAL: u64 = 8;
 #[inline(never)]
 fn measured_burst(lab: &mut Lab) -> usize {
     lab.process_burst()
+}
+
+/// `bursts` bursts of frames from `pool` through `lab`, the measured part;
+/// a fast wrong answer must not count: every frame forwarded, none
+/// dropped (the caller checks what they became).
+fn run_bursts(lab: &mut Lab, pool: &FramePool, bursts: u64) {
+    let mut cursor = 0;
+    let dropped = lab.dropped();
+    let mut forwarded = 0u64;
+    for _ in 0..bursts {
+        lab.copy_burst(pool, &mut cursor);
+        forwarded += measured_burst(black_box(&mut *lab)) as u64;
+    }
+    assert_eq!(forwarded, bursts * BURST as u64, "every frame forwarded");
+    assert_eq!(lab.dropped(), dropped, "no drops");
 }
 
 /// One end of the fabric: `bursts` bursts through the tier-1 unit
@@ -52,15 +71,7 @@ fn fabric(setup: &Setup, n: u64, bursts: u64, encapsulate: bool) {
     } else {
         (gateway, wrapped)
     };
-    let mut cursor = 0;
-    let dropped = lab.dropped();
-    let mut forwarded = 0u64;
-    for _ in 0..bursts {
-        lab.copy_burst(&pool, &mut cursor);
-        forwarded += measured_burst(black_box(&mut lab)) as u64;
-    }
-    assert_eq!(forwarded, bursts * BURST as u64, "every frame forwarded");
-    assert_eq!(lab.dropped(), dropped, "no drops");
+    run_bursts(&mut lab, &pool, bursts);
     if !encapsulate {
         for f in &lab.frames {
             check_translated(dataplane::frame::Frame::bytes(f), setup.gateway_addrs);
@@ -76,6 +87,49 @@ fn arg(i: usize, what: &str) -> u64 {
         .unwrap_or_else(|| panic!("usage: instructions SESSIONS BURSTS ({what} missing)"))
 }
 
+/// The NAT64 downlink: IPv6 terminals' user sessions as `nat64` opens
+/// them, each answered once (SYN-ACK, not counted), then the servers' data
+/// segments, translated into IPv6 toward the terminals, in bursts.
+fn nat64_down(setup: &Setup, n: u64, bursts: u64) {
+    let mut lab = Lab::nat64(setup);
+    lab.pin_terminals6(n.div_ceil(FLOWS_PER_TERMINAL));
+    lab.open6(0, n, FLOWS_PER_TERMINAL);
+    let sessions: Vec<_> = lab.worker.table().iter().map(|(_, e)| *e).collect();
+    assert_eq!(sessions.len() as u64, n);
+    lab.in_port = SRV;
+    for (i, e) in sessions.iter().enumerate() {
+        if i % 4096 == 0 {
+            lab.worker.begin_burst();
+        }
+        let syn_ack = server_segment(e, (5000, 1001, TcpFlags::SYN | TcpFlags::ACK), false);
+        assert_eq!(lab.process(&syn_ack), Verdict::Forward(ACC), "SYN-ACK {i}");
+    }
+    let picks = Rng(n).permutation(n);
+    let frames: Vec<Vec<u8>> = picks
+        .iter()
+        .map(|&i| {
+            server_segment(
+                &sessions[i as usize],
+                (5001, 1001, TcpFlags::ACK | TcpFlags::PSH),
+                true,
+            )
+        })
+        .collect();
+    let pool = FramePool::from_frames(&frames);
+    run_bursts(&mut lab, &pool, bursts);
+    for f in &lab.frames {
+        let b = dataplane::frame::Frame::bytes(f);
+        assert_eq!(&b[12..14], &[0x86, 0xdd], "IPv6 toward the terminal");
+        let src = std::net::Ipv6Addr::from(<[u8; 16]>::try_from(&b[22..38]).expect("16 bytes"));
+        let dst = std::net::Ipv6Addr::from(<[u8; 16]>::try_from(&b[38..54]).expect("16 bytes"));
+        assert!(
+            dataplane::wire::checksum::l4_verifies_v6(src, dst, 6, &b[54..]),
+            "TCP checksum over IPv6"
+        );
+    }
+    println!("packets {}", bursts * BURST as u64);
+}
+
 fn main() {
     // `cargo bench` passes `--bench`: run nothing then.
     if std::env::args().any(|a| a.starts_with("--")) {
@@ -87,6 +141,10 @@ fn main() {
     let mode = std::env::args().nth(3);
     if let Some(end @ ("encapsulate" | "decap_tier2")) = mode.as_deref() {
         fabric(&setup, n, bursts, end == "encapsulate");
+        return;
+    }
+    if mode.as_deref() == Some("nat64_down") {
+        nat64_down(&setup, n, bursts);
         return;
     }
     let mode = std::env::args().nth(3).unwrap_or_default();
@@ -125,16 +183,7 @@ fn main() {
             write_data(s, FLOWS_PER_TERMINAL, out)
         }
     });
-    let mut cursor = 0;
-    let dropped = lab.dropped();
-    let mut forwarded = 0u64;
-    for _ in 0..bursts {
-        lab.copy_burst(&pool, &mut cursor);
-        forwarded += measured_burst(black_box(&mut lab)) as u64;
-    }
-    // A fast wrong answer must not count: every frame forwarded, translated.
-    assert_eq!(forwarded, bursts * BURST as u64, "every frame forwarded");
-    assert_eq!(lab.dropped(), dropped, "no drops");
+    run_bursts(&mut lab, &pool, bursts);
     for f in &lab.frames {
         check_translated(dataplane::frame::Frame::bytes(f), setup.gateway_addrs);
     }

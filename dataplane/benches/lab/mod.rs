@@ -293,6 +293,32 @@ pub fn write_data6(s: u64, flows_per_terminal: u64, out: &mut [u8]) -> usize {
     )
 }
 
+/// A server's segment to user session `e` (to its gateway address and
+/// port, from its server, TTL 64, checksums from scratch) with `seq`, `ack`,
+/// `flags` and the data payload when `data`: the downlink of the NAT64
+/// bench (`instructions nat64_down`).
+pub fn server_segment(
+    e: &dataplane::tier2::UserSession,
+    (seq, ack, flags): (u32, u32, TcpFlags),
+    data: bool,
+) -> Vec<u8> {
+    let s = FrameSpec {
+        src_mac: MacAddr(server_mac(e.server_ip)),
+        dst_mac: MacAddr([2, 0, 0, 0, 0, 2]),
+        vlan: None,
+        src_ip: e.server_ip,
+        dst_ip: gateway_addr(e.gw_addr),
+        src_port: e.server_port,
+        dst_port: e.gw_port,
+        ttl: 64,
+    };
+    let payload: &[u8] = if data { &DATA_PAYLOAD } else { &[] };
+    let mut out = [0u8; 128];
+    let n = write_tcp_frame(&s, seq, ack, flags, 65535, payload, &mut out)
+        .expect("a segment fits 128 bytes");
+    out[..n].to_vec()
+}
+
 /// Writes the SYN opening user session `s`; returns its length.
 pub fn write_syn(s: u64, flows_per_terminal: u64, out: &mut [u8]) -> usize {
     let (src, sport) = flow(s, flows_per_terminal);

@@ -60,9 +60,9 @@ use crate::tier1::SessionId;
 use crate::tier2::user_sessions::SessionFlags;
 use crate::tier2::{Direction, FlowKey, FlowState, FragmentKey, GtpTunnel, PathChange, TcpState};
 use crate::wire::{
-    translate_4to6, translate_6to4, translate_6to4_in_place, Ipv6Packet, Nat64Prefix, To4, To6,
-    ETHERNET_HEADER_LEN, ETHERTYPE_IPV4, ETHERTYPE_IPV6, IPV6_HEADER_LEN, NAT64_SHRINK, PROTO_TCP,
-    PROTO_UDP,
+    translate_4to6, translate_4to6_in_place, translate_6to4, translate_6to4_in_place, Ipv6Packet,
+    Nat64Prefix, To4, To6, ETHERNET_HEADER_LEN, ETHERTYPE_IPV4, ETHERTYPE_IPV6, IPV6_HEADER_LEN,
+    NAT64_SHRINK, PROTO_TCP, PROTO_UDP,
 };
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -631,12 +631,27 @@ impl Worker {
         now_ms: u64,
         ev: &mut E,
     ) -> Verdict {
-        let Some(packet) = f.bytes().get(IP..IP + usize::from(total)) else {
+        let end = IP + usize::from(total);
+        if f.len() < end {
+            return Verdict::Drop(DropReason::Truncated);
+        }
+        let to = To6::to_terminal(client6, dst6);
+        // The common case (wire::nat64_in_place) is translated where it
+        // lies, 20 bytes of headroom taken in front: no copy.
+        if split.is_none() && f.trim(f.len() - end) && f.prepend(NAT64_SHRINK) {
+            if translate_4to6_in_place(&mut f.bytes_mut()[IP..], &to).is_some() {
+                f.bytes_mut()[12..14].copy_from_slice(&ETHERTYPE_IPV6.to_be_bytes());
+                return self.send_to_client(f, path, now_ms, ev);
+            }
+            if !f.adj(NAT64_SHRINK) {
+                return Verdict::Drop(DropReason::NoRoom);
+            }
+        }
+        let Some(packet) = f.bytes().get(IP..end) else {
             return Verdict::Drop(DropReason::Truncated);
         };
         // A whole datagram's identification names its fragments.
         let ident = u32::from(u16::from_be_bytes([packet[4], packet[5]]));
-        let to = To6::to_terminal(client6, dst6);
         let buf = &mut self.nat64_buf;
         let n = match buf
             .get_mut(IP..)

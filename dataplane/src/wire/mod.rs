@@ -91,7 +91,9 @@ pub use nat64::{
     translate_4to6, translate_6to4, Nat64Error, Nat64Prefix, To4, To6, V4Addrs, V6Addrs,
     DF_THRESHOLD, NAT64_WELL_KNOWN_PREFIX,
 };
-pub use nat64_in_place::{translate_6to4_in_place, SHRINK as NAT64_SHRINK};
+pub use nat64_in_place::{
+    translate_4to6_in_place, translate_6to4_in_place, SHRINK as NAT64_SHRINK,
+};
 pub use replies::{
     turn_into_arp_reply, turn_into_echo_reply, write_icmp_error, write_icmp_frag_needed,
     write_tcp_rst_reply,

@@ -466,7 +466,7 @@ impl V4Header {
 
 /// Writes the IPv6 header (and fragment header for an IPv4 fragment) of
 /// the translation of `ip` into `out`, which the caller sized.
-fn write_v6_header<T: AsRef<[u8]>>(
+pub(super) fn write_v6_header<T: AsRef<[u8]>>(
     out: &mut [u8],
     ip: &Ipv4Packet<T>,
     addrs: V6Addrs,
