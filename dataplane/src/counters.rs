@@ -361,6 +361,9 @@ pub struct WorkerCounters {
     pub refused: Counter,
     pub rst_sent: Counter,
     pub icmp_errors_sent: Counter,
+    /// NAT64: servers' packets without DF too big for the terminal's port
+    /// once translated, sent in two IPv6 fragments (`nat64_split.rs`).
+    pub nat64_fragmented: Counter,
     pub events_lost: Counter,
     /// User sessions whose client path (access port, MAC, VLAN, GTP-U
     /// peer) moved to where a terminal packet came from.

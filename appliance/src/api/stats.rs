@@ -101,6 +101,10 @@ pub struct WorkerStats {
     pub refused: u64,
     pub rst_sent: u64,
     pub icmp_errors_sent: u64,
+    /// NAT64: servers' packets without DF sent to terminals in two IPv6
+    /// fragments (too big for the port once translated).
+    #[serde(default)]
+    pub nat64_fragmented: u64,
     /// ICMP time exceeded sent for terminal packets whose TTL ran out.
     #[serde(default)]
     pub ttl_exceeded_sent: u64,

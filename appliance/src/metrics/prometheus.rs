@@ -284,6 +284,12 @@ const WORKER_FAMILIES: &[WorkerField] = &[
         |w| w.icmp_errors_sent,
     ),
     (
+        "tandem_worker_nat64_fragmented_total",
+        Kind::Counter,
+        "NAT64: servers' packets without DF sent to terminals in two IPv6 fragments (too big for the port once translated).",
+        |w| w.nat64_fragmented,
+    ),
+    (
         "tandem_worker_ttl_exceeded_sent_total",
         Kind::Counter,
         "ICMP time exceeded sent for terminal packets whose TTL ran out (also counted as ttl_expired drops).",

@@ -61,6 +61,7 @@ fn worker(index: u16, base: u64) -> WorkerStats {
         refused: 5,
         rst_sent: 3,
         icmp_errors_sent: 4,
+        nat64_fragmented: 0,
         ttl_exceeded_sent: 6,
         client_path_moved: 7,
         client_path_refused: 8,

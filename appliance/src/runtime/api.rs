@@ -217,6 +217,7 @@ impl Control {
                 refused: c.refused.get(),
                 rst_sent: c.rst_sent.get(),
                 icmp_errors_sent: c.icmp_errors_sent.get(),
+                nat64_fragmented: c.nat64_fragmented.get(),
                 ttl_exceeded_sent: c.ttl_exceeded_sent.get(),
                 client_path_moved: c.client_path_moved.get(),
                 client_path_refused: c.client_path_refused.get(),

@@ -128,6 +128,7 @@ impl Worker {
         let verdict = self.send_v6_to_client(f, n1, path, now_ms, ev);
         if matches!(verdict, Verdict::Forward(_)) {
             self.extra_port = Some(port);
+            self.counters.nat64_fragmented.inc();
         }
         verdict
     }

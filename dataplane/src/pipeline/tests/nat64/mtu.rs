@@ -127,6 +127,7 @@ fn a_server_packet_without_df_too_big_once_translated_leaves_in_two_ipv6_fragmen
     let want = summed6(udp_l4(53, 5353, &payload), 6, DNS_VIP6, TERMINAL, 17);
     assert_eq!(whole, want);
     assert_eq!(lab.drops(DropReason::Nat64TooBig), 0);
+    assert_eq!(lab.workers[0].counters().nat64_fragmented.get(), 1);
 }
 
 #[test]
