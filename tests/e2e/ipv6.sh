@@ -367,8 +367,9 @@ scenario_nat64() {
 # and grow 28 bytes in IPv6 (header and fragment header), over acc0's
 # 1400: tandem sends each in two IPv6 fragments (RFC 7915 4.1).
 scenario_fragments_v6() {
-  local log="$WORKDIR/echo6.log" out rc got before after
+  local log="$WORKDIR/echo6.log" out rc got before after split0 split1
   before=$(stat_of drop nat64_too_big)
+  split0=$(stat_of worker nat64_fragmented)
   # ip netns exec execs python, so $! is the server itself.
   ip netns exec "$NS_EXT" "$PYTHON" "$E2E_DIR/udp_echo.py" serve --bind "$EXT_IP:$FRAG_ECHO_PORT" --log "$log" \
     --ready "$WORKDIR/echo6.ready" >"$WORKDIR/echo6.out" 2>&1 &
@@ -386,8 +387,9 @@ scenario_fragments_v6() {
     # translated, over acc0's 1400, so tandem cut each in two IPv6
     # fragments (none dropped as too big).
     after=$(stat_of drop nat64_too_big)
-    check "NAT64 fragments: the host's 1500-byte fragments were cut to fit acc0's MTU $ACC0_MTU (nat64_too_big $before -> $after)" \
-      "" test "$after" = "$before"
+    split1=$(stat_of worker nat64_fragmented)
+    check "NAT64 fragments: the host's 1500-byte fragments were cut to fit acc0's MTU $ACC0_MTU (nat64_fragmented $split0 -> $split1, nat64_too_big $before -> $after)" \
+      "" test "$after" = "$before" -a "$split1" -gt "$split0"
   else
     fail "UDP echo on $EXT_IP did not start: $(cat "$WORKDIR/echo6.out")"
   fi
