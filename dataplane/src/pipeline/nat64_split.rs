@@ -7,9 +7,10 @@
 //! it sends two. The first piece leaves in the received frame as usual;
 //! the second is built in the worker's spare frame ([`Worker::take_extra`]),
 //! which the caller (the appliance's worker loop, the test labs) sends
-//! right after it on the port named. Two pieces cover any packet one mbuf
-//! can hold at any IPv6 MTU (1280 and up: 2 × 1232 bytes of payload); a
-//! packet that would need more is dropped `nat64_too_big`.
+//! right after it on the port named. Two pieces cover any packet a default
+//! mbuf can hold at any IPv6 MTU (1280 and up: 2 × 1232 bytes of payload);
+//! a packet that would need more, or a second piece over 2 034 bytes (the
+//! spare frame's room; jumbo ports), is dropped `nat64_too_big`.
 //!
 //! A whole IPv4 datagram becomes a fragmented one whose identification is
 //! its IPv4 one (RFC 7915 4.1: low 16 bits, the rest zero); an IPv4
