@@ -22,7 +22,6 @@ pub(super) fn solicited_node(a: Ipv6Addr) -> Ipv6Addr {
 }
 
 /// An Ethernet frame (optionally tagged) carrying an IPv6 packet.
-#[allow(clippy::too_many_arguments)]
 pub(super) fn v6_frame(
     macs: ([u8; 6], [u8; 6]),
     vlan: Option<u16>,
