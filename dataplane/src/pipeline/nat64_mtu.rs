@@ -50,8 +50,8 @@ fn tunnel_overhead(path: &ClientPath) -> u16 {
 /// Downlink: None if a server's IPv4 packet of `total` bytes, grown by
 /// `grows` in translation, fits the port `path` leaves on (or `path` is the
 /// fabric, checked before translation by `fabric.rs`); else the largest
-/// IPv6 packet that fits ([`Split::room`]). A free function: the caller
-/// holds the user session.
+/// IPv6 packet that fits that port (for [`split_for`]). A free function:
+/// the caller holds the user session.
 #[inline]
 pub(super) fn room_to_client(
     topo: &Topology,
