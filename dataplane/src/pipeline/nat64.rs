@@ -550,9 +550,6 @@ impl Worker {
             Some(Split::Fragment(max)) => Some(max),
             None => None,
         };
-        let Some(e) = self.gw.table.get_mut(idx) else {
-            return Verdict::Drop(DropReason::NoUserSession);
-        };
         if e.flags.contains(SessionFlags::BITRATE)
             && !super::rate_limit::conforms(
                 &mut self.gw.admission,
