@@ -30,6 +30,9 @@
 # the NAT64 prefix to the same VIP (issue 14): the same data segments in
 # IPv6, translated to IPv4 (compare with the plain run). NAT64=down: the
 # servers' data segments back, translated into IPv6 toward the terminals.
+# NAT66=1 scripts/instructions.sh ...: IPv6 terminals to an IPv6 VIP served
+# by IPv6 servers (IPv6 -> IPv6 full NAT, issue 14), the same data segments
+# rewritten toward the servers; NAT66=down: the servers' segments back.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,6 +44,11 @@ case ${NAT64:-} in
     "") nat64_mode="" ;;
     down) nat64_mode=nat64_down ;;
     *) nat64_mode=nat64 ;;
+esac
+case ${NAT66:-} in
+    "") ;;
+    down) nat64_mode=nat66_down ;;
+    *) nat64_mode=nat66 ;;
 esac
 case ${BITRATE:-} in
     "") bitrate_mode="" ;;

@@ -98,7 +98,8 @@ pub fn service_table(c: &Config) -> ServiceTable {
         for srv in &s.servers {
             ix.push(servers.len() as u32);
             servers.push(Server {
-                addr: srv.addr.0,
+                addr: srv.addr.v4().unwrap_or(std::net::Ipv4Addr::UNSPECIFIED),
+                addr6: srv.addr.v6(),
                 port: srv.port,
                 weight: srv.weight,
                 state: admin(srv.state),
@@ -428,6 +429,12 @@ pub fn topology(c: &Config, macs: &[[u8; 6]], policy: &Policy) -> Topology {
             CfgRole::Server | CfgRole::External => {
                 for (n, g) in c.gateway.addresses.iter().enumerate() {
                     t.add_local(pi, g.0, LocalAddr::Gateway(n as u8));
+                }
+                // IPv6 ones take the indexes after the IPv4 ones (as the
+                // workers number them: `WorkerConfig::gateway_addrs6`).
+                let n4 = c.gateway.addresses.len();
+                for (n, g) in c.gateway.ipv6_addresses.iter().enumerate() {
+                    t.add_gateway_v6(pi, g.0, (n4 + n) as u8);
                 }
             }
             CfgRole::Fabric => {}

@@ -4,7 +4,7 @@
 //! the pipeline, exactly as `pipeline.rs`'s `established/pipeline/N` runs
 //! them.
 //!
-//! Usage: `instructions SESSIONS BURSTS [bitrate|bitrate_type|type_only|proxy_on|proxy_off|encapsulate|decap_tier2|nat64|nat64_down]`
+//! Usage: `instructions SESSIONS BURSTS [bitrate|bitrate_type|type_only|proxy_on|proxy_off|encapsulate|decap_tier2|nat64|nat64_down|nat66|nat66_down]`
 //! (`bitrate`: every subscriber has a bitrate limit that drops nothing, see
 //! `Lab::limit_bitrate`; `bitrate_type`: and the traffic's user-session
 //! type has one of its own, `Lab::limit_type_bitrate`; `proxy_on`: the service sends PROXY protocol
@@ -16,7 +16,9 @@
 //! to the web VIP through the NAT64 prefix (`64:ff9b::10.9.0.1`), the same
 //! data segments in IPv6, translated to IPv4 toward the servers;
 //! `nat64_down`: the servers' data segments to those user sessions,
-//! translated into IPv6 toward the terminals). The script runs it twice (B and 2B
+//! translated into IPv6 toward the terminals; `nat66` and `nat66_down`:
+//! the same with IPv6 servers, IPv6 → IPv6 full NAT both ways). The script
+//! runs it twice (B and 2B
 //! bursts) and subtracts, so the set-up cancels out; callgrind's
 //! `--toggle-collect` on [`measured_burst`] and on `Worker::process` splits
 //! the figure into the pipeline and the prefetch pass plus burst loop.
@@ -25,6 +27,7 @@ mod lab;
 
 use dataplane::pipeline::Verdict;
 use dataplane::wire::TcpFlags;
+use lab::nat66::{server_segment6, write_data66, write_syn66};
 use lab::{
     check_translated, server_segment, write_data, write_data6, write_data_at, FabricPair,
     FramePool, Lab, Rng, Setup, ACC, BURST, SRV,
@@ -130,6 +133,70 @@ fn nat64_down(setup: &Setup, n: u64, bursts: u64) {
     println!("packets {}", bursts * BURST as u64);
 }
 
+/// IPv6 → IPv6 full NAT (issue 14): IPv6 terminals, one /64 each, to the
+/// IPv6 VIP of "web66" whose servers are IPv6; the same data segments
+/// rewritten toward the servers (`nat66`), or the servers' data segments
+/// rewritten back toward the terminals (`nat66_down`).
+fn nat66(setup: &Setup, n: u64, bursts: u64, down: bool) {
+    let mut lab = Lab::nat66(setup);
+    lab.pin_terminals6(n.div_ceil(FLOWS_PER_TERMINAL));
+    let mut buf = [0u8; 128];
+    let mut ends = Vec::with_capacity(n as usize);
+    for s in 0..n {
+        if s % 4096 == 0 {
+            lab.worker.begin_burst();
+        }
+        let len = write_syn66(s, FLOWS_PER_TERMINAL, &mut buf);
+        assert_eq!(lab.process(&buf[..len]), Verdict::Forward(SRV), "SYN {s}");
+        let b = dataplane::frame::Frame::bytes(&lab.frames[0]);
+        let server = std::net::Ipv6Addr::from(<[u8; 16]>::try_from(&b[38..54]).expect("16"));
+        ends.push((server, u16::from_be_bytes([b[54], b[55]])));
+    }
+    lab.in_port = SRV;
+    for (i, &(server, gw_port)) in ends.iter().enumerate() {
+        if i % 4096 == 0 {
+            lab.worker.begin_burst();
+        }
+        let syn_ack = server_segment6(server, gw_port, 0x12, false);
+        assert_eq!(lab.process(&syn_ack), Verdict::Forward(ACC), "SYN-ACK {i}");
+    }
+    let picks = Rng(n).permutation(n);
+    let pool = if down {
+        let frames: Vec<Vec<u8>> = picks
+            .iter()
+            .map(|&i| {
+                let (server, gw_port) = ends[i as usize];
+                server_segment6(server, gw_port, 0x18, true)
+            })
+            .collect();
+        FramePool::from_frames(&frames)
+    } else {
+        lab.in_port = ACC;
+        FramePool::new(picks.iter().copied(), |s, out| {
+            write_data66(s, FLOWS_PER_TERMINAL, out)
+        })
+    };
+    run_bursts(&mut lab, &pool, bursts);
+    for f in &lab.frames {
+        let b = dataplane::frame::Frame::bytes(f);
+        assert_eq!(&b[12..14], &[0x86, 0xdd], "IPv6 out");
+        let src = std::net::Ipv6Addr::from(<[u8; 16]>::try_from(&b[22..38]).expect("16 bytes"));
+        let dst = std::net::Ipv6Addr::from(<[u8; 16]>::try_from(&b[38..54]).expect("16 bytes"));
+        assert!(
+            dataplane::wire::checksum::l4_verifies_v6(src, dst, 6, &b[54..]),
+            "TCP checksum over IPv6"
+        );
+        // From the VIP to the terminal, or from the gateway address.
+        let want = if down {
+            lab::nat66::VIP66
+        } else {
+            lab::nat66::GW6
+        };
+        assert_eq!(src, want, "source");
+    }
+    println!("packets {}", bursts * BURST as u64);
+}
+
 fn main() {
     // `cargo bench` passes `--bench`: run nothing then.
     if std::env::args().any(|a| a.starts_with("--")) {
@@ -141,6 +208,10 @@ fn main() {
     let mode = std::env::args().nth(3);
     if let Some(end @ ("encapsulate" | "decap_tier2")) = mode.as_deref() {
         fabric(&setup, n, bursts, end == "encapsulate");
+        return;
+    }
+    if let Some(m @ ("nat66" | "nat66_down")) = mode.as_deref() {
+        nat66(&setup, n, bursts, m == "nat66_down");
         return;
     }
     if mode.as_deref() == Some("nat64_down") {

@@ -196,6 +196,7 @@ mod tests {
                 index: 0,
                 n_workers,
                 gateway_addrs: vec![testkit::GW],
+                gateway_addrs6: Vec::new(),
                 port_range: testkit::PORT_RANGE,
                 table_capacity: 64,
                 quarantine: Quarantine {

@@ -23,4 +23,5 @@ pub mod testkit;
 pub mod tier1;
 pub mod tier2;
 pub mod topology;
+pub mod topology_v6;
 pub mod wire;

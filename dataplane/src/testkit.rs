@@ -83,6 +83,7 @@ use crate::topology::LocalAddr;
 pub fn policy() -> Policy {
     let srv = |a: Ipv4Addr, port| Server {
         addr: a,
+        addr6: None,
         port: Some(port),
         weight: 1,
         state: AdminState::Active,
@@ -157,11 +158,27 @@ pub const DNS_VIP6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 9, 0, 0, 0, 0, 0x53)
 /// servers: [`VIP6`] and [`DNS_VIP6`].
 pub fn policy_with_ipv6_vips() -> Policy {
     let mut p = policy();
+    let servers = p.services.servers.clone();
+    p.services = with_vip6_services(
+        &p,
+        servers,
+        [
+            ("web6", VIP6, 6, 80, vec![0, 1, 2]),
+            ("dns6", DNS_VIP6, 17, 53, vec![3]),
+        ],
+    );
+    p
+}
+
+/// `p`'s services plus one per entry (name, IPv6 VIP, protocol, port,
+/// server indexes into `servers`), like the first.
+fn with_vip6_services<const N: usize>(
+    p: &Policy,
+    servers: Vec<Server>,
+    entries: [(&str, Ipv6Addr, u8, u16, Vec<u32>); N],
+) -> crate::policy::ServiceTable {
     let mut services: Vec<crate::policy::Service> = p.services.services.clone();
-    for (name, vip6, proto, port, servers) in [
-        ("web6", VIP6, 6u8, 80u16, vec![0u32, 1, 2]),
-        ("dns6", DNS_VIP6, 17, 53, vec![3]),
-    ] {
+    for (name, vip6, proto, port, list) in entries {
         let mut s = services[0].clone();
         s.name = name.into();
         s.vip = None;
@@ -169,10 +186,53 @@ pub fn policy_with_ipv6_vips() -> Policy {
         s.proto = proto;
         s.port_lo = port;
         s.port_hi = port;
-        s.servers = servers;
+        s.servers = list;
         services.push(s);
     }
-    p.services = crate::policy::ServiceTable::new(services, p.services.servers.clone());
+    crate::policy::ServiceTable::new(services, servers)
+}
+
+/// The IPv6 → IPv6 service of [`policy_with_ipv6_servers`]: "web66",
+/// TCP 80 and UDP 53 at [`VIP66`], served by [`SERVERS6`] on port 8080
+/// (UDP: 5353) from gateway address [`GW6`].
+pub const VIP66: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 9, 0, 0, 0, 0, 0x66);
+pub const GW6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 2, 0, 0, 0, 0, 0x10);
+pub const SERVERS6: [Ipv6Addr; 2] = [
+    Ipv6Addr::new(0x2001, 0xdb8, 2, 0, 0, 0, 0, 0x21),
+    Ipv6Addr::new(0x2001, 0xdb8, 2, 0, 0, 0, 0, 0x22),
+];
+
+/// The MAC of IPv6 server `ip` in [`neighbours`].
+pub fn server6_mac(ip: Ipv6Addr) -> [u8; 6] {
+    let o = ip.octets();
+    [2, 0, 0, 6, o[14], o[15]]
+}
+
+/// [`policy_with_ipv6_vips`] plus "web66" (TCP 80) and "dns66" (UDP 53)
+/// at [`VIP66`], served by the IPv6 servers [`SERVERS6`].
+pub fn policy_with_ipv6_servers() -> Policy {
+    let mut p = policy_with_ipv6_vips();
+    let mut servers = p.services.servers.clone();
+    let first = servers.len() as u32;
+    for (a, port) in [
+        (SERVERS6[0], 8080),
+        (SERVERS6[1], 8080),
+        (SERVERS6[0], 5353),
+    ] {
+        let mut s = servers[0].clone();
+        s.addr = Ipv4Addr::UNSPECIFIED;
+        s.addr6 = Some(a);
+        s.port = Some(port);
+        servers.push(s);
+    }
+    p.services = with_vip6_services(
+        &p,
+        servers,
+        [
+            ("web66", VIP66, 6, 80, vec![first, first + 1]),
+            ("dns66", VIP66, 17, 53, vec![first + 2]),
+        ],
+    );
     p
 }
 
@@ -182,6 +242,9 @@ pub fn neighbours() -> Neighbours {
         n.insert(SRV, s, server_mac(s));
     }
     n.insert(EXT, EXT_HOST, server_mac(EXT_HOST));
+    for s in SERVERS6 {
+        n.insert_v6(SRV, s, server6_mac(s));
+    }
     n
 }
 
@@ -293,6 +356,24 @@ impl Lab {
         )
     }
 
+    /// A stand-alone lab with NAT64 on and gateway IPv6 address [`GW6`]
+    /// on the server port, serving [`policy_with_ipv6_servers`].
+    pub fn nat66(n_workers: u16) -> Lab {
+        let mut topo = topology();
+        topo.add_gateway_v6(SRV, GW6, 1);
+        let nat64 = crate::pipeline::Nat64Config { prefix: None };
+        let lab = Lab::build_with(
+            n_workers,
+            1 << 12,
+            SessionKeyMode::SourceIp,
+            (PORT_RANGE, topo),
+            (None, crate::tier2::FragmentLimits::DEFAULT, Some(nat64)),
+            vec![GW6],
+        );
+        lab.policy.publish(policy_with_ipv6_servers());
+        lab
+    }
+
     fn build(
         n_workers: u16,
         capacity: u32,
@@ -303,6 +384,28 @@ impl Lab {
             crate::tier2::FragmentLimits,
             Option<crate::pipeline::Nat64Config>,
         ),
+    ) -> Lab {
+        Lab::build_with(
+            n_workers,
+            capacity,
+            key,
+            (range, topo),
+            (fabric, fragments, nat64),
+            Vec::new(),
+        )
+    }
+
+    fn build_with(
+        n_workers: u16,
+        capacity: u32,
+        key: SessionKeyMode,
+        (range, topo): ((u16, u16), Topology),
+        (fabric, fragments, nat64): (
+            Option<crate::pipeline::fabric::FabricConfig>,
+            crate::tier2::FragmentLimits,
+            Option<crate::pipeline::Nat64Config>,
+        ),
+        gateway_addrs6: Vec<Ipv6Addr>,
     ) -> Lab {
         let gateways: Vec<Gateway> = (0..n_workers)
             .map(|i| Gateway {
@@ -316,6 +419,7 @@ impl Lab {
                 index: 0,
                 n_workers,
                 gateway_addrs: vec![GW],
+                gateway_addrs6,
                 port_range: range,
                 table_capacity: capacity,
                 quarantine: Quarantine {

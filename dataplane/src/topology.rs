@@ -5,8 +5,9 @@
 //! the config; changing them needs a restart). `Neighbours` changes as ARP
 //! learns and is published as a snapshot.
 //!
-//! A port's IPv6 addresses are only its own (Neighbor Discovery and echo
-//! are answered for them): no IPv6 routes or neighbours yet.
+//! IPv6 (`topology_v6.rs`): a port's IPv6 addresses, gateway IPv6
+//! addresses, connected IPv6 networks and static IPv6 routes, and IPv6
+//! neighbours learned by Neighbor Discovery.
 
 use hashbrown::HashMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -87,6 +88,11 @@ pub struct Topology {
     /// The smallest MTU of any port: a packet no longer than this fits
     /// everywhere (one comparison on the NAT64 paths).
     min_mtu: u16,
+    /// Gateway IPv6 addresses: (port, address) → gateway address index
+    /// (`topology_v6.rs`).
+    pub(crate) gateway_v6: HashMap<(u16, Ipv6Addr), u8>,
+    /// Static IPv6 routes, longest prefix first (`topology_v6.rs`).
+    pub(crate) routes_v6: Vec<crate::topology_v6::RouteV6>,
 }
 
 /// A port's MTU when the config gives none (Ethernet's).
@@ -205,10 +211,12 @@ impl Topology {
         self.ipv6.get(usize::from(port)).map_or(&[], Vec::as_slice)
     }
 
-    /// Whether `ip` is one of `port`'s IPv6 addresses.
+    /// Whether `ip` is one of `port`'s IPv6 addresses, or a gateway IPv6
+    /// address answered there.
     #[inline]
     pub fn is_own_ipv6(&self, port: u16, ip: Ipv6Addr) -> bool {
         self.ipv6_addresses(port).iter().any(|&(a, _)| a == ip)
+            || (!self.gateway_v6.is_empty() && self.gateway_v6.contains_key(&(port, ip)))
     }
 
     /// Restricts the sources accepted on `port` to these prefixes.
@@ -305,10 +313,12 @@ impl Topology {
     }
 }
 
-/// Resolved neighbours: (port, IPv4) → MAC. Published as a snapshot.
+/// Resolved neighbours: (port, IPv4) → MAC, and (port, IPv6) → MAC
+/// (`topology_v6.rs`). Published as a snapshot.
 #[derive(Clone, Debug, Default)]
 pub struct Neighbours {
     map: HashMap<(u16, Ipv4Addr), [u8; 6]>,
+    pub(crate) v6: HashMap<(u16, Ipv6Addr), [u8; 6]>,
 }
 
 impl Neighbours {
@@ -325,12 +335,13 @@ impl Neighbours {
         self.map.remove(&(port, ip));
     }
 
+    /// IPv4 and IPv6 neighbours together.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.map.len() + self.v6.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.map.is_empty() && self.v6.is_empty()
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (u16, Ipv4Addr, [u8; 6])> + '_ {

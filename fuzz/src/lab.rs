@@ -95,6 +95,7 @@ impl Lab {
                 index: 0,
                 n_workers: N_WORKERS,
                 gateway_addrs: vec![GW],
+                gateway_addrs6: Vec::new(),
                 port_range: PORT_RANGE,
                 table_capacity: TABLE_CAPACITY,
                 quarantine: Quarantine {

@@ -55,7 +55,13 @@
 # datagram in IPv6 fragments reaches the IPv4 host whole through NAT64 and
 # its echo, in IPv4 fragments, comes back whole; (m) a host's echo too big
 # for acc0 once translated gets the host "fragmentation needed" (MTU 1372)
-# and its next, fragmented to fit, arrives whole; (f) tandem stops cleanly.
+# and its next, fragmented to fit, arrives whole; (n) IPv6 → IPv6 full
+# NAT: the terminal fetches through the IPv6 VIP $VIP66 served by two IPv6
+# web servers (curl -6, 200); each server learned tandem's gateway IPv6
+# address by ND and tandem learned the servers' (its log); the servers saw
+# the gateway IPv6 address, each fetch with its own port; the JSON records
+# carry the terminal, the VIP, the gateway IPv6 address and the server;
+# (f) tandem stops cleanly.
 # Prints PASS/FAIL per check and a last line "N passed, M failed".
 set -u
 
@@ -96,6 +102,13 @@ UE_PREFIX_SESSION=2001:db8:1::/64
 ELSEWHERE_V6=2001:db8:9::1
 ACC0_MTU=1400
 VIP6_WEB=2001:db8:9::80
+# IPv6 → IPv6 (n): the VIP, srv0's IPv6 network, its gateway address and
+# the two IPv6 web servers on it.
+VIP66=2001:db8:9::66
+SRV0_V6=2001:db8:20::1
+GW6=2001:db8:20::10
+SERVERS6=(2001:db8:20::21 2001:db8:20::22)
+NAT66_FETCHES=6
 NAT64_PREFIX=64:ff9b::
 EXT_V6="${NAT64_PREFIX}$EXT_IP"
 # The UDP echo of (l).
@@ -125,7 +138,7 @@ $(tap_eal_section)
     ports: [
         (name: "acc0", device: "net_tap0", role: Access, addresses: ["$ACC0_GW/24", "$ACC0_V6/64"], mtu: Some($ACC0_MTU), rx_queues: 3),
         (name: "acc1", device: "net_tap1", role: Access, addresses: ["$ACC1_GW/24", "$ACC1_V6/64"], rx_queues: 3),
-        (name: "srv0", device: "net_tap2", role: Server, addresses: ["10.2.0.1/24"], rx_queues: 3),
+        (name: "srv0", device: "net_tap2", role: Server, addresses: ["10.2.0.1/24", "$SRV0_V6/64"], rx_queues: 3),
         (name: "ext0", device: "net_tap3", role: External, addresses: ["$EXT_GW/24"], rx_queues: 3),
     ],
     // Two gateways (as conf/laptop.ron: worker w polls queue w, worker 0
@@ -142,12 +155,16 @@ $(tap_eal_section)
     ],
     mempool: (mbufs: 32767),
     idle: (busy_poll: false, max_sleep_us: 500),
-    gateway: (addresses: ["${GATEWAY_IPS[0]}"], port_range: (1024, 65535), user_sessions_per_worker: 4096),
+    gateway: (addresses: ["${GATEWAY_IPS[0]}"], ipv6_addresses: ["$GW6"], port_range: (1024, 65535), user_sessions_per_worker: 4096),
     services: [
 $(web_service_entry)
         (name: "web6", vip6: "$VIP6_WEB", proto: Tcp, port: 80, servers: [
             (addr: "${WEB_SERVERS[0]}", port: 8080),
             (addr: "${WEB_SERVERS[1]}", port: 8080),
+        ]),
+        (name: "web66", vip6: "$VIP66", proto: Tcp, port: 80, servers: [
+            (addr: "${SERVERS6[0]}", port: 8080),
+            (addr: "${SERVERS6[1]}", port: 8080),
         ]),
     ],
     nat64: (prefix: "$NAT64_PREFIX/96"),
@@ -175,6 +192,29 @@ setup() {
   # IPv6 on the terminal's side of acc0 only.
   ipv6_terminal "$IF_ACC0" "$UE_V6" "$ACC0_V6" "${ELSEWHERE_V6%::1}::/64" "$NAT64_PREFIX/96" ||
     setup_failed "could not give the terminal $UE_V6 and its routes"
+  setup_ipv6_servers || setup_failed "the IPv6 servers"
+}
+
+# IPv6 on the server namespace's tap: srv0's network, the two IPv6 web
+# servers (their own servers.py), each pinging the gateway IPv6 address
+# so that both sides resolve each other by ND. Waits until tandem has
+# learned both servers.
+setup_ipv6_servers() {
+  local a args=()
+  in_srv sysctl -qw "net.ipv6.conf.$IF_SRV.disable_ipv6=0" || return 1
+  for a in "${SERVERS6[@]}"; do
+    in_srv ip -6 addr add "$a/64" dev "$IF_SRV" nodad || return 1
+    args+=(--http "[$a]:8080")
+  done
+  ip netns exec "$NS_SRV" "$PYTHON" "$E2E_DIR/servers.py" "${args[@]}" \
+    --log "$WORKDIR/srv6-requests.log" --ready "$WORKDIR/srv6.ready" >"$WORKDIR/srv6.out" 2>&1 &
+  BG_PIDS+=($!)
+  wait_for 10 test -e "$WORKDIR/srv6.ready" || { log "IPv6 servers: $(cat "$WORKDIR/srv6.out")"; return 1; }
+  for a in "${SERVERS6[@]}"; do
+    in_srv ping -6 -c 1 -W 2 -I "$a" "$GW6" >/dev/null 2>&1
+    wait_for 10 bash -c "sed 's/\x1b\[[0-9;]*m//g' '$TANDEM_LOG' | grep -q 'neighbour learned.* ip=$a '" ||
+      { log "tandem did not learn IPv6 server $a"; return 1; }
+  done
 }
 
 # Starts tcpdump in the terminal namespace on acc0 writing $1 (ICMPv6
@@ -568,6 +608,34 @@ scenario_refused_subscriber() {
   check "the other /64 ($UE_V6) is still served through the IPv6 VIP (HTTP $code)" "got '$code'" test "$code" = 200
 }
 
+# (n) IPv6 → IPv6 full NAT through $VIP66: every fetch answered by one of
+# the IPv6 servers, which saw the gateway IPv6 address, each fetch from
+# its own port.
+scenario_nat66() {
+  local hdr="$WORKDIR/nat66.headers" i code client server bad="" ports=() servers=""
+  for i in $(seq 1 "$NAT66_FETCHES"); do
+    code=$(in_ue curl -6 --interface "$UE_V6" -sS -m 5 -D "$hdr" -o /dev/null -w '%{http_code}' "http://[$VIP66]/" 2>&1)
+    client=$(tr -d '\r' <"$hdr" 2>/dev/null | sed -n 's/^X-Client: //p')
+    server=$(tr -d '\r' <"$hdr" 2>/dev/null | sed -n 's/^X-Server: //p')
+    if [ "$code" != 200 ] || [ "${client%:*}" != "$GW6" ]; then bad="$bad [$i: '$code' client '$client']"; fi
+    ports+=("${client##*:}")
+    servers="$servers $server"
+  done
+  if [ -z "$bad" ]; then
+    pass "curl -6 http://[$VIP66]/ x$NAT66_FETCHES: 200 from the IPv6 servers ($servers ), which saw $GW6"
+  else
+    fail "curl -6 through the IPv6 VIP to IPv6 servers:$bad"
+  fi
+  local distinct
+  distinct=$(printf '%s\n' "${ports[@]}" | sort -u | wc -l)
+  check "IPv6 → IPv6: $distinct distinct gateway ports for $NAT66_FETCHES fetches (${ports[*]})" \
+    "gateway ports ${ports[*]}" test "$distinct" = "$NAT66_FETCHES"
+  local mac
+  mac=$(stat_of port-mac srv0)
+  check "the IPv6 server resolved $GW6 by ND to srv0's MAC $mac" "neighbour entry: $(in_srv ip -6 neigh show "$GW6")" \
+    bash -c "ip netns exec '$NS_SRV' ip -6 neigh show '$GW6' | grep -qi 'lladdr $mac'"
+}
+
 # (d) The counters.
 scenario_counters() {
   local n
@@ -600,6 +668,7 @@ scenario_prefix_session
 scenario_nat64
 scenario_fragments_v6
 scenario_pmtu_v6
+scenario_nat66
 scenario_privacy
 scenario_mobility
 scenario_refused_subscriber
@@ -623,6 +692,23 @@ for want in "$UE_V6->$VIP6_WEB/web6/tcp" "$UE_V6->$(ipaddr_v6 "$EXT_V6")/externa
   if grep -qF -- "$want" <<<"$nat64_records"; then pass "JSON accounting: a record $want"; else
     fail "JSON accounting: no record $want in '$nat64_records'"; fi
 done
+# (n) The IPv6 → IPv6 user sessions' records: terminal, VIP, gateway IPv6
+# address and server, the IPv4 fields unspecified.
+nat66_records=$("$PYTHON" - "$ACCOUNTING" "$VIP66" <<'PY'
+import json, sys
+n, shapes = 0, set()
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r.get("dest_ipv6") == sys.argv[2] and r["kind"] == "final":
+        n += 1
+        assert r["gateway_ip"] == "0.0.0.0" and r["server_ip"] == "0.0.0.0", r
+        shapes.add(f'{r["terminal_ipv6"]}->{r["dest_ipv6"]} via {r.get("gateway_ipv6")} to {r.get("server_ipv6")}')
+print(n, ";".join(sorted(shapes)))
+PY
+)
+read -r n66 shapes66 <<<"$nat66_records"
+check "JSON accounting: $n66 final IPv6 → IPv6 records ($shapes66)" "records: '$nat66_records'" \
+  bash -c "[ '${n66:-0}' -ge '$NAT66_FETCHES' ] && grep -q '$UE_V6->$VIP66 via $GW6 to 2001:db8:20::2' <<<'$shapes66'"
 # (j) The moved download is one user session in the records, all bytes
 # counted, under the gateway port the server saw.
 mobility_records=$("$PYTHON" - "$ACCOUNTING" "$UE_V6" "$PORT_MOBILITY" <<'PY'

@@ -19,6 +19,7 @@ by --ready is created.
 Usage:
     servers.py --http 10.2.0.21:8080 --http 10.2.0.22:8080 \
                --udp 10.2.0.21:5353 --log FILE --ready FILE
+    servers.py --http [2001:db8:20::21]:8080 ...   (IPv6: in brackets)
 """
 
 import argparse
@@ -110,9 +111,18 @@ def serve_udp(sock):
         sock.sendto(answer.encode(), peer)
 
 
+class ThreadingHTTPServer6(ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+
+
 def split_addr(text):
+    """`IP:PORT`, or `[IPV6]:PORT` for an IPv6 address."""
     host, _, port = text.rpartition(":")
-    return host, int(port)
+    return host.strip("[]"), int(port)
+
+
+def is_v6(text):
+    return text.startswith("[")
 
 
 def main():
@@ -127,10 +137,12 @@ def main():
 
     threads = []
     for spec in args.http:
-        srv = ThreadingHTTPServer(split_addr(spec), IdentityHandler)
+        cls = ThreadingHTTPServer6 if is_v6(spec) else ThreadingHTTPServer
+        srv = cls(split_addr(spec), IdentityHandler)
         threads.append(threading.Thread(target=srv.serve_forever, daemon=True))
     for spec in args.udp:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        family = socket.AF_INET6 if is_v6(spec) else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_DGRAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(split_addr(spec))
         threads.append(threading.Thread(target=serve_udp, args=(sock,), daemon=True))

@@ -1,9 +1,9 @@
 //! Accounting records as IPFIX (RFC 7011) over UDP.
 //!
 //! Operators' collectors (nfdump, pmacct, commercial mediation systems)
-//! already speak IPFIX, so the appliance exports one template of standard
-//! IANA information elements and adds enterprise-specific ones only where
-//! IANA has nothing:
+//! already speak IPFIX, so the appliance exports standard IANA information
+//! elements (one template per kind of user session, below) and adds
+//! enterprise-specific ones only where IANA has nothing:
 //!
 //! | record field            | information element                            |
 //! |-------------------------|------------------------------------------------|
@@ -24,8 +24,16 @@
 //! second template, 257: the same elements, with the terminal and what it
 //! addressed (an IPv6 VIP or a NAT64-prefix address) as sourceIPv6Address
 //! (27) / destinationIPv6Address (28) in place of 8 / 12; the post-NAT
-//! elements 225 / 226 stay IPv4 (gateway address, server). A message holds
-//! one data set per run of records of one template, in record order.
+//! elements 225 / 226 stay IPv4 (gateway address, server).
+//!
+//! IPv6 → IPv6 user sessions (NAT66: an IPv6 terminal reaching IPv6
+//! servers through an IPv6 gateway address) go under a third template,
+//! 258: the NAT64 template with the post-NAT addresses IPv6 as well,
+//! postNATSourceIPv6Address (281, the gateway IPv6 address) and
+//! postNATDestinationIPv6Address (282, the server) in place of 225 / 226;
+//! the ports (227 / 228) are the gateway's unique port and the server's as
+//! for any record. A message holds one data set per run of records of one
+//! template, in record order; the template message defines all three.
 //!
 //! The service and the user-session type go as their names in the IANA
 //! application elements (the type is a first-level category of the traffic,
@@ -88,6 +96,8 @@ pub const TEMPLATE_SET_ID: u16 = 2;
 pub const TEMPLATE_ID: u16 = 256;
 /// The template of NAT64 records: IPv6 before the translation, IPv4 after.
 pub const NAT64_TEMPLATE_ID: u16 = 257;
+/// The template of NAT66 records: IPv6 before and after the translation.
+pub const NAT66_TEMPLATE_ID: u16 = 258;
 /// PEN that marks RFC 5103 reverse-direction elements.
 pub const REVERSE_PEN: u32 = 29305;
 /// Largest message sent: stays below common path MTUs with IP and UDP
@@ -104,6 +114,7 @@ const VARIABLE_LENGTH: u16 = 0xFFFF;
 pub const MAX_NAME_BYTES: usize = 254;
 
 /// One information element of the template, with how a record fills it.
+#[derive(Clone, Copy)]
 struct Field {
     id: u16,
     len: u16,
@@ -206,50 +217,64 @@ fn nat64_field(f: &Field) -> Field {
     match (f.pen, f.id) {
         (None, 8) => std_ie(27, 16, |r, o| put_ip6(o, r.terminal_ipv6)),
         (None, 12) => std_ie(28, 16, |r, o| put_ip6(o, r.dest_ipv6)),
-        _ => Field {
-            id: f.id,
-            len: f.len,
-            pen: f.pen,
-            put: f.put,
-        },
+        _ => *f,
     }
 }
 
-/// The two templates this exporter sends: IPv4 records (256) and NAT64
-/// records (257). Template and data records are both written from their
-/// lists of elements, so they cannot disagree.
+/// The NAT66 template's elements: the NAT64 ones with the post-NAT
+/// addresses IPv6 too, postNATSourceIPv6Address (281, the gateway IPv6
+/// address) / postNATDestinationIPv6Address (282, the server) in place of
+/// 225 / 226, at the same place in the record.
+fn nat66_field(f: &Field) -> Field {
+    match (f.pen, f.id) {
+        (None, 225) => std_ie(281, 16, |r, o| put_ip6(o, r.gateway_ipv6)),
+        (None, 226) => std_ie(282, 16, |r, o| put_ip6(o, r.server_ipv6)),
+        _ => nat64_field(f),
+    }
+}
+
+/// The three templates this exporter sends: IPv4 records (256), NAT64
+/// records (257) and NAT66 records (258). Template and data records are
+/// both written from their lists of elements, so they cannot disagree.
 pub struct Template {
     fields: Vec<Field>,
     nat64_fields: Vec<Field>,
+    nat66_fields: Vec<Field>,
 }
 
 impl Template {
     /// The standard elements, plus the session ID when `enterprise` names
     /// the operator's private enterprise number.
     pub fn new(enterprise: Option<u32>) -> Template {
-        let mut fields: Vec<Field> = STANDARD_FIELDS
-            .iter()
-            .map(|f| Field {
-                id: f.id,
-                len: f.len,
-                pen: f.pen,
-                put: f.put,
-            })
-            .collect();
+        let mut fields: Vec<Field> = STANDARD_FIELDS.to_vec();
         if let Some(pen) = enterprise {
             fields.push(session_id_field(pen));
         }
         let nat64_fields = fields.iter().map(nat64_field).collect();
+        let nat66_fields = fields.iter().map(nat66_field).collect();
         Template {
             fields,
             nat64_fields,
+            nat66_fields,
         }
     }
 
-    /// The template ID and elements of `rec`: NAT64 records (those with the
-    /// terminal's IPv6 address) go under their own template.
+    /// Every template, in the order the template message defines them.
+    fn all(&self) -> [(u16, &[Field]); 3] {
+        [
+            (TEMPLATE_ID, &self.fields),
+            (NAT64_TEMPLATE_ID, &self.nat64_fields),
+            (NAT66_TEMPLATE_ID, &self.nat66_fields),
+        ]
+    }
+
+    /// The template ID and elements of `rec`: NAT66 records (those with
+    /// post-NAT IPv6 addresses) and NAT64 records (the other ones with the
+    /// terminal's IPv6 address) go under their own templates.
     fn template_of(&self, rec: &AccountingRecord) -> (u16, &[Field]) {
-        if rec.terminal_ipv6.is_some() {
+        if rec.gateway_ipv6.is_some() || rec.server_ipv6.is_some() {
+            (NAT66_TEMPLATE_ID, &self.nat66_fields)
+        } else if rec.terminal_ipv6.is_some() {
             (NAT64_TEMPLATE_ID, &self.nat64_fields)
         } else {
             (TEMPLATE_ID, &self.fields)
@@ -277,10 +302,7 @@ impl Template {
         let set_start = out.len();
         put_u16(out, TEMPLATE_SET_ID);
         put_u16(out, 0); // set length, patched below
-        for (id, fields) in [
-            (TEMPLATE_ID, &self.fields),
-            (NAT64_TEMPLATE_ID, &self.nat64_fields),
-        ] {
+        for (id, fields) in self.all() {
             put_u16(out, id);
             put_u16(out, fields.len() as u16);
             for field in fields {

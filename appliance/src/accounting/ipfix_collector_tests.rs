@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::io::Write as _;
-use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -20,7 +20,7 @@ use serde_json::Value;
 
 use super::ipfix::IpfixExporter;
 use super::record::AccountingRecord;
-use super::test_support::{sample_record, TempDir};
+use super::test_support::{sample_event, sample_record, FixedNames, TempDir};
 
 /// Full path of `tool` if it is on PATH.
 fn installed(tool: &str) -> Option<PathBuf> {
@@ -35,6 +35,9 @@ fn installed(tool: &str) -> Option<PathBuf> {
 fn records() -> Vec<AccountingRecord> {
     (0..20)
         .map(|n| {
+            if n % 5 == 2 {
+                return nat66_record(n);
+            }
             let rec = sample_record(n);
             if n % 5 != 4 {
                 return rec;
@@ -61,6 +64,27 @@ fn records() -> Vec<AccountingRecord> {
             }
         })
         .collect()
+}
+
+/// An IPv6 → IPv6 (NAT66) user session's record, built from its event as
+/// the control plane builds it: every IPv4 address 0.0.0.0, the IPv6
+/// terminal, VIP, gateway address and server, all depending on `n`.
+fn nat66_record(n: u32) -> AccountingRecord {
+    let mut ev = sample_event(n);
+    ev.terminal_ip = Ipv4Addr::UNSPECIFIED;
+    ev.dest_ip = Ipv4Addr::UNSPECIFIED;
+    ev.gateway_ip = Ipv4Addr::UNSPECIFIED;
+    ev.server_ip = Ipv4Addr::UNSPECIFIED;
+    let v6 = |net: u16, host: u32| Ipv6Addr::new(0x2001, 0xdb8, net, 0, 0, 0, 0, host as u16);
+    ev.ipv6 = Some(dataplane::event::Ipv6Ends {
+        terminal: v6(1, 0x200 + n),
+        dest: v6(5, 0x80 + n),
+        post_nat: Some(dataplane::event::PostNat6 {
+            gateway: v6(2, 1 + n),
+            server: v6(3, 0x20 + n),
+        }),
+    });
+    AccountingRecord::from_event(&ev, &FixedNames)
 }
 
 /// Each record as the JSON sink writes it, keyed by user-session ID.
@@ -259,6 +283,7 @@ fn tshark_decodes_what_the_json_sink_says() {
     let mut flows = Vec::new();
     let mut template_seen = false;
     let mut nat64_template_seen = false;
+    let mut nat66_template_seen = false;
     for pkt in packets {
         let cflow = &pkt["_source"]["layers"]["cflow"];
         assert_eq!(str_at(cflow, "cflow.version"), "10");
@@ -277,6 +302,9 @@ fn tshark_decodes_what_the_json_sink_says() {
                 } else if key.starts_with("Template (Id = 257, Count = 19)") {
                     assert_template_pens(item);
                     nat64_template_seen = true;
+                } else if key.starts_with("Template (Id = 258, Count = 19)") {
+                    assert_template_pens(item);
+                    nat66_template_seen = true;
                 } else if key.starts_with("Flow ") {
                     flows.push(item.clone());
                 } else {
@@ -287,40 +315,75 @@ fn tshark_decodes_what_the_json_sink_says() {
     }
     assert!(template_seen, "no template in the capture");
     assert!(nat64_template_seen, "no NAT64 template in the capture");
+    assert!(nat66_template_seen, "no NAT66 template in the capture");
     let sizes = message_sizes(&recs);
     assert_eq!(sizes.len(), 2, "{sizes:?}");
     assert_eq!(sequences, vec![0, 0, sizes[0] as u64]);
     assert_eq!(flows.len(), recs.len());
 
     let mut nat64_flows = 0;
+    let mut nat66_flows = 0;
     for flow in &flows {
-        let us_id = format!(
-            "{}:{}",
-            str_at(flow, "cflow.post_natsource_ipv4_address"),
-            str_at(flow, "cflow.post_naptsource_transport_port")
-        );
+        let gateway_port = str_at(flow, "cflow.post_naptsource_transport_port");
+        // The user-session ID is the gateway address and port, written as
+        // a socket address: the IPv6 one for NAT66.
+        let us_id = match flow.get("cflow.post_nat_source_ipv6_address") {
+            Some(gw6) => format!("[{}]:{gateway_port}", gw6.as_str().unwrap()),
+            None => format!(
+                "{}:{gateway_port}",
+                str_at(flow, "cflow.post_natsource_ipv4_address")
+            ),
+        };
         let rec = json
             .get(&us_id)
             .unwrap_or_else(|| panic!("no JSON record for {us_id}"));
         let field = |k: &str| str_at(flow, k).to_string();
         let num = |k: &str| rec[k].as_u64().unwrap().to_string();
-        if rec.get("terminal_ipv6").is_some() {
+        if rec.get("gateway_ipv6").is_some() {
+            // NAT66: IPv6 before and after the translation, no IPv4
+            // address element at all.
+            nat66_flows += 1;
+            assert_eq!(field("cflow.srcaddrv6"), str_at(rec, "terminal_ipv6"));
+            assert_eq!(field("cflow.dstaddrv6"), str_at(rec, "dest_ipv6"));
+            assert_eq!(
+                field("cflow.post_nat_source_ipv6_address"),
+                str_at(rec, "gateway_ipv6")
+            );
+            assert_eq!(
+                field("cflow.post_nat_destination_ipv6_address"),
+                str_at(rec, "server_ipv6")
+            );
+            for v4 in [
+                "cflow.srcaddr",
+                "cflow.dstaddr",
+                "cflow.post_natsource_ipv4_address",
+                "cflow.post_natdestination_ipv4_address",
+            ] {
+                assert!(flow.get(v4).is_none(), "{v4} in {flow:#}");
+            }
+        } else if rec.get("terminal_ipv6").is_some() {
             // NAT64: the IPv6 elements in place of the IPv4 ones.
             nat64_flows += 1;
             assert_eq!(field("cflow.srcaddrv6"), str_at(rec, "terminal_ipv6"));
             assert_eq!(field("cflow.dstaddrv6"), str_at(rec, "dest_ipv6"));
             assert!(flow.get("cflow.srcaddr").is_none(), "{flow:#}");
+            assert!(
+                flow.get("cflow.post_nat_source_ipv6_address").is_none(),
+                "{flow:#}"
+            );
         } else {
             assert_eq!(field("cflow.srcaddr"), str_at(rec, "terminal_ip"));
             assert_eq!(field("cflow.dstaddr"), str_at(rec, "dest_ip"));
         }
+        if rec.get("gateway_ipv6").is_none() {
+            assert_eq!(
+                field("cflow.post_natdestination_ipv4_address"),
+                str_at(rec, "server_ip")
+            );
+        }
         assert_eq!(field("cflow.srcport"), num("terminal_port"));
         assert_eq!(field("cflow.dstport"), num("dest_port"));
         assert_eq!(field("cflow.protocol"), proto_number(rec).to_string());
-        assert_eq!(
-            field("cflow.post_natdestination_ipv4_address"),
-            str_at(rec, "server_ip")
-        );
         assert_eq!(
             field("cflow.post_naptdestination_transport_port"),
             num("server_port")
@@ -359,6 +422,7 @@ fn tshark_decodes_what_the_json_sink_says() {
         );
     }
     assert_eq!(nat64_flows, 4, "NAT64 flows decoded");
+    assert_eq!(nat66_flows, 4, "NAT66 flows decoded");
 }
 
 /// Fields 14 and 15 are RFC 5103 reverse elements, every other one an IANA
@@ -547,19 +611,57 @@ fn nfcapd_collects_what_the_json_sink_says() {
     assert_eq!(flows.len(), recs.len());
 
     let json = json_by_user_session(&recs);
+    // nfdump 1.7 keeps no post-NAT IPv6 address (IANA 281 / 282 are not
+    // among the elements nfcapd stores), so a NAT66 flow is found by its
+    // terminal and gateway port, which the samples never repeat.
+    let nat66_json: HashMap<(String, String), &Value> = json
+        .values()
+        .filter(|r| r.get("gateway_ipv6").is_some())
+        .map(|r| {
+            let terminal = str_at(r, "terminal_ipv6").to_string();
+            (
+                (terminal, r["gateway_port"].as_u64().unwrap().to_string()),
+                r,
+            )
+        })
+        .collect();
+    assert_eq!(nat66_json.len(), 4);
     let mut nat64_flows = 0;
+    let mut nat66_flows = 0;
     for flow in flows {
-        let us_id = format!(
-            "{}:{}",
-            str_at(flow, "src4_xlt_ip"),
-            str_at(flow, "src_xlt_port")
-        );
-        let rec = json
-            .get(&us_id)
-            .unwrap_or_else(|| panic!("no JSON record for {us_id}"));
+        let gateway_port = str_at(flow, "src_xlt_port").to_string();
+        let rec = match flow.get("src4_xlt_ip") {
+            Some(gw) => {
+                let us_id = format!("{}:{gateway_port}", gw.as_str().unwrap());
+                json.get(&us_id)
+                    .unwrap_or_else(|| panic!("no JSON record for {us_id}"))
+            }
+            None => {
+                let key = (str_at(flow, "src6_addr").to_string(), gateway_port);
+                *nat66_json
+                    .get(&key)
+                    .unwrap_or_else(|| panic!("no NAT66 JSON record for {key:?}: {flow}"))
+            }
+        };
         let num = |k: &str| rec[k].as_u64().unwrap();
         let flow_num = |k: &str| flow[k].as_u64().unwrap_or_else(|| panic!("{k} in {flow}"));
-        if rec.get("terminal_ipv6").is_some() {
+        if rec.get("gateway_ipv6").is_some() {
+            // NAT66: IPv6 before the translation; no IPv4 address made up
+            // for either side of it.
+            nat66_flows += 1;
+            assert_eq!(str_at(flow, "src6_addr"), str_at(rec, "terminal_ipv6"));
+            assert_eq!(str_at(flow, "dst6_addr"), str_at(rec, "dest_ipv6"));
+            for v4 in ["src4_addr", "dst4_addr", "src4_xlt_ip", "dst4_xlt_ip"] {
+                assert!(flow.get(v4).is_none(), "{v4} in {flow}");
+            }
+            // A later nfdump that stores 281 / 282 must show them right.
+            if let Some(gw6) = flow.get("src6_xlt_ip") {
+                assert_eq!(gw6.as_str(), rec["gateway_ipv6"].as_str(), "{flow}");
+            }
+            if let Some(server6) = flow.get("dst6_xlt_ip") {
+                assert_eq!(server6.as_str(), rec["server_ipv6"].as_str(), "{flow}");
+            }
+        } else if rec.get("terminal_ipv6").is_some() {
             // NAT64: IPv6 before the translation, IPv4 after.
             nat64_flows += 1;
             assert_eq!(str_at(flow, "src6_addr"), str_at(rec, "terminal_ipv6"));
@@ -574,7 +676,9 @@ fn nfcapd_collects_what_the_json_sink_says() {
             assert_eq!(flow_num("src_port"), num("terminal_port"));
             assert_eq!(flow_num("dst_port"), num("dest_port"));
         }
-        assert_eq!(str_at(flow, "dst4_xlt_ip"), str_at(rec, "server_ip"));
+        if rec.get("gateway_ipv6").is_none() {
+            assert_eq!(str_at(flow, "dst4_xlt_ip"), str_at(rec, "server_ip"));
+        }
         assert_eq!(str_at(flow, "dst_xlt_port"), num("server_port").to_string());
         assert_eq!(flow_num("in_bytes"), num("bytes_up"));
         assert_eq!(flow_num("in_packets"), num("packets_up"));
@@ -585,4 +689,5 @@ fn nfcapd_collects_what_the_json_sink_says() {
         assert_eq!(format!("{}Z", str_at(flow, "last")), str_at(rec, "end"));
     }
     assert_eq!(nat64_flows, 4, "NAT64 flows collected");
+    assert_eq!(nat66_flows, 4, "NAT66 flows collected");
 }

@@ -185,3 +185,12 @@ pub fn ipv4(rec: &HashMap<ElementKey, Vec<u8>>, key: ElementKey) -> std::net::Ip
     let octets: [u8; 4] = bytes.as_slice().try_into().expect("4-byte address");
     std::net::Ipv4Addr::from(octets)
 }
+
+/// A decoded 16-byte element as an IPv6 address.
+pub fn ipv6(rec: &HashMap<ElementKey, Vec<u8>>, key: ElementKey) -> std::net::Ipv6Addr {
+    let bytes = rec
+        .get(&key)
+        .unwrap_or_else(|| panic!("element {key:?} missing"));
+    let octets: [u8; 16] = bytes.as_slice().try_into().expect("16-byte address");
+    std::net::Ipv6Addr::from(octets)
+}

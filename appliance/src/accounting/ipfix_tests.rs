@@ -11,7 +11,7 @@ use dataplane::event::{EndReason, RecordKind};
 
 use super::*;
 use crate::accounting::ipfix_decode::{
-    ipv4, text, uint, Decoded, Decoder, ElementKey, TemplateField,
+    ipv4, ipv6, text, uint, Decoded, Decoder, ElementKey, TemplateField,
 };
 use crate::accounting::test_support::sample_record;
 
@@ -37,7 +37,7 @@ fn template_lists_the_documented_elements() {
     assert_eq!(msg.sequence, 77);
     assert_eq!(msg.domain, 0x0102_0304);
     assert!(msg.records.is_empty());
-    assert_eq!(msg.templates.len(), 2);
+    assert_eq!(msg.templates.len(), 3);
     let (id, fields) = &msg.templates[0];
     assert_eq!(*id, 256);
     let f = |enterprise, id, len| TemplateField {
@@ -71,7 +71,12 @@ fn template_lists_the_documented_elements() {
     let mut nat64 = expected.clone();
     nat64[2] = f(0, 27, 16); // sourceIPv6Address
     nat64[3] = f(0, 28, 16); // destinationIPv6Address
-    assert_eq!(msg.templates[1], (257, nat64));
+    assert_eq!(msg.templates[1], (257, nat64.clone()));
+    // NAT66 records: IPv6 post-NAT addresses too, in the same place.
+    let mut nat66 = nat64;
+    nat66[7] = f(0, 281, 16); // postNATSourceIPv6Address
+    nat66[8] = f(0, 282, 16); // postNATDestinationIPv6Address
+    assert_eq!(msg.templates[2], (258, nat66));
 
     // With the operator's enterprise number, the session ID is added
     // under it, and nothing else changes.
@@ -82,6 +87,8 @@ fn template_lists_the_documented_elements() {
     with_pen.push(f(64_999, 1, 8)); // mobile session ID
     assert_eq!(msg.templates[0].1, with_pen);
     assert_eq!(msg.templates[1].1.last(), Some(&f(64_999, 1, 8)));
+    assert_eq!(msg.templates[2].1.last(), Some(&f(64_999, 1, 8)));
+    assert_eq!(msg.templates[2].1.len(), 20);
 }
 
 #[test]
@@ -90,10 +97,13 @@ fn no_element_uses_the_documentation_enterprise_number() {
         let mut buf = Vec::new();
         Template::new(enterprise).encode_template_message(HEADER, &mut buf);
         let msg = Decoder::default().decode(&buf).unwrap();
-        assert!(
-            msg.templates[0].1.iter().all(|f| f.enterprise != 32473),
-            "RFC 5612's documentation PEN on the wire"
-        );
+        assert_eq!(msg.templates.len(), 3);
+        for (id, fields) in &msg.templates {
+            assert!(
+                fields.iter().all(|f| f.enterprise != 32473),
+                "RFC 5612's documentation PEN on the wire (template {id})"
+            );
+        }
     }
 }
 
@@ -139,7 +149,12 @@ fn assert_record_matches(got: &HashMap<ElementKey, Vec<u8>>, rec: &AccountingRec
     if rec.service_index.is_none() && rec.quota_reason().is_none() {
         assert_eq!(text(got, (0, 96)), "external");
     }
-    // Values from the IANA flowEndReason and firewallEvent registries.
+    assert_end_codes(got, rec);
+}
+
+/// flowEndReason and firewallEvent of a decoded record, with values from
+/// the IANA registries.
+fn assert_end_codes(got: &HashMap<ElementKey, Vec<u8>>, rec: &AccountingRecord) {
     let (end_reason, fw_event) = match (rec.kind, rec.end_reason) {
         (RecordKind::Interim, _) => (2, 5),
         (RecordKind::Final, EndReason::Timeout) => (1, 2),
@@ -314,6 +329,103 @@ fn nat64_records_carry_ipv6_pre_nat_and_ipv4_post_nat_addresses() {
     assert_eq!(text(got, (0, 96)), rec.service);
 }
 
+/// An IPv6 → IPv6 user session's record, as the record builder makes it
+/// from a NAT66 event: every IPv4 address unspecified, IPv6 on both sides
+/// of the translation.
+fn nat66_record(n: u32) -> AccountingRecord {
+    let mut ev = crate::accounting::test_support::sample_event(n);
+    ev.terminal_ip = std::net::Ipv4Addr::UNSPECIFIED;
+    ev.dest_ip = std::net::Ipv4Addr::UNSPECIFIED;
+    ev.gateway_ip = std::net::Ipv4Addr::UNSPECIFIED;
+    ev.server_ip = std::net::Ipv4Addr::UNSPECIFIED;
+    ev.ipv6 = Some(dataplane::event::Ipv6Ends {
+        terminal: "2001:db8:1::100".parse().unwrap(),
+        dest: "2001:db8:5::80".parse().unwrap(),
+        post_nat: Some(dataplane::event::PostNat6 {
+            gateway: "2001:db8:2::1".parse().unwrap(),
+            server: "2001:db8:3::20".parse().unwrap(),
+        }),
+    });
+    AccountingRecord::from_event(&ev, &crate::accounting::test_support::FixedNames)
+}
+
+#[test]
+fn nat66_records_carry_ipv6_pre_nat_and_post_nat_addresses() {
+    let rec = nat66_record(0);
+    let mut buf = Vec::new();
+    encode_data_message(HEADER, std::slice::from_ref(&rec), &mut buf);
+    // Bytes from RFC 7011 and the element list, not from the encoder: the
+    // set header names template 258; after the two 8-byte times come the
+    // 16 bytes of sourceIPv6Address, the 16 of destinationIPv6Address,
+    // the two ports, the protocol, then the 16-byte
+    // postNATSourceIPv6Address and postNATDestinationIPv6Address, then
+    // the two post-NAPT ports.
+    let set = &buf[16..];
+    assert_eq!(&set[0..2], &[0x01, 0x02], "set ID 258");
+    assert_eq!(usize::from(u16::from_be_bytes([set[2], set[3]])), set.len());
+    let body = &set[4..];
+    assert_eq!(&body[0..8], &rec.start_ms.to_be_bytes());
+    assert_eq!(
+        &body[16..32],
+        &[0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x00]
+    );
+    assert_eq!(
+        &body[32..48],
+        &[0x20, 0x01, 0x0d, 0xb8, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x80]
+    );
+    assert_eq!(&body[48..50], &rec.terminal_port.to_be_bytes());
+    assert_eq!(&body[50..52], &rec.dest_port.to_be_bytes());
+    assert_eq!(body[52], rec.proto);
+    assert_eq!(
+        &body[53..69],
+        &[0x20, 0x01, 0x0d, 0xb8, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]
+    );
+    assert_eq!(
+        &body[69..85],
+        &[0x20, 0x01, 0x0d, 0xb8, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x20]
+    );
+    assert_eq!(&body[85..87], &rec.gateway_port.to_be_bytes());
+    assert_eq!(&body[87..89], &rec.server_port.to_be_bytes());
+    assert_eq!(&body[89..97], &rec.bytes_up.to_be_bytes());
+    // 48 bytes more than the IPv4 record of the same user session (four
+    // 16-byte addresses in place of four 4-byte ones).
+    let v4 = Template::new(None).record_bytes(&sample_record(0));
+    assert_eq!(Template::new(None).record_bytes(&rec), v4 + 48);
+
+    // A collector that knows the templates reads the IPv6 addresses and
+    // everything else as in an IPv4 record; no IPv4 address element.
+    let (_, mut decoder) = template_and_decoder();
+    let msg = decoder.decode(&buf).unwrap();
+    assert_eq!(msg.records.len(), 1);
+    assert_nat66_record_matches(&msg.records[0], &rec);
+}
+
+/// Checks every element of a decoded NAT66 data record against the record.
+fn assert_nat66_record_matches(got: &HashMap<ElementKey, Vec<u8>>, rec: &AccountingRecord) {
+    assert_eq!(got.len(), 19);
+    for v4_only in [8, 12, 225, 226] {
+        assert!(!got.contains_key(&(0, v4_only)), "IPv4 element {v4_only}");
+    }
+    assert_eq!(Some(ipv6(got, (0, 27))), rec.terminal_ipv6);
+    assert_eq!(Some(ipv6(got, (0, 28))), rec.dest_ipv6);
+    assert_eq!(Some(ipv6(got, (0, 281))), rec.gateway_ipv6);
+    assert_eq!(Some(ipv6(got, (0, 282))), rec.server_ipv6);
+    assert_eq!(uint(got, (0, 152)), rec.start_ms);
+    assert_eq!(uint(got, (0, 153)), rec.end_ms);
+    assert_eq!(uint(got, (0, 7)), u64::from(rec.terminal_port));
+    assert_eq!(uint(got, (0, 11)), u64::from(rec.dest_port));
+    assert_eq!(uint(got, (0, 4)), u64::from(rec.proto));
+    assert_eq!(uint(got, (0, 227)), u64::from(rec.gateway_port));
+    assert_eq!(uint(got, (0, 228)), u64::from(rec.server_port));
+    assert_eq!(uint(got, (0, 85)), rec.bytes_up);
+    assert_eq!(uint(got, (0, 86)), rec.packets_up);
+    assert_eq!(uint(got, (29305, 85)), rec.bytes_down);
+    assert_eq!(uint(got, (29305, 86)), rec.packets_down);
+    assert_eq!(text(got, (0, 96)), rec.service);
+    assert_eq!(text(got, (0, 372)), rec.user_session_type);
+    assert_end_codes(got, rec);
+}
+
 #[test]
 fn mixed_records_go_in_one_set_per_run_of_a_template_in_order() {
     let recs = vec![
@@ -321,6 +433,9 @@ fn mixed_records_go_in_one_set_per_run_of_a_template_in_order() {
         sample_record(1),
         nat64_record(2),
         sample_record(3),
+        nat66_record(4),
+        nat66_record(5),
+        nat64_record(6),
     ];
     let mut buf = Vec::new();
     encode_data_message(HEADER, &recs, &mut buf);
@@ -332,24 +447,29 @@ fn mixed_records_go_in_one_set_per_run_of_a_template_in_order() {
         at += usize::from(u16::from_be_bytes([buf[at + 2], buf[at + 3]]));
     }
     assert_eq!(at, buf.len());
-    assert_eq!(ids, vec![256, 257, 256]);
+    assert_eq!(ids, vec![256, 257, 256, 258, 257]);
     let (_, mut decoder) = template_and_decoder();
     let msg = decoder.decode(&buf).unwrap();
-    assert_eq!(msg.records.len(), 4);
+    assert_eq!(msg.records.len(), 7);
     for i in [0, 1, 3] {
         assert_record_matches(&msg.records[i], &recs[i]);
     }
-    assert!(msg.records[2].contains_key(&(0, 27)));
+    for i in [2, 6] {
+        assert!(msg.records[i].contains_key(&(0, 27)));
+        assert_eq!(ipv4(&msg.records[i], (0, 225)), recs[i].gateway_ip);
+        assert!(!msg.records[i].contains_key(&(0, 281)));
+    }
+    for i in [4, 5] {
+        assert_nat66_record_matches(&msg.records[i], &recs[i]);
+    }
     // The packing counts the extra set headers: a message of alternating
     // records stays within the limit.
     let template = Template::new(None);
     let alternating: Vec<_> = (0..100)
-        .map(|n| {
-            if n % 2 == 0 {
-                sample_record(n)
-            } else {
-                nat64_record(n)
-            }
+        .map(|n| match n % 3 {
+            0 => sample_record(n),
+            1 => nat64_record(n),
+            _ => nat66_record(n),
         })
         .collect();
     let n = template.records_that_fit(&alternating);
@@ -418,7 +538,7 @@ fn exporter_sends_template_first_and_counts_sequence_in_records() {
         })
         .collect();
     assert_nothing_more(&rx);
-    assert_eq!(msgs[0].templates.len(), 2);
+    assert_eq!(msgs[0].templates.len(), 3);
     assert!(msgs[0].records.is_empty());
     let counts: Vec<usize> = msgs.iter().map(|m| m.records.len()).collect();
     assert_eq!(counts, vec![0, per, second, rest]);
@@ -460,6 +580,55 @@ fn template_is_resent_when_the_refresh_interval_has_passed() {
         .collect();
     assert_eq!(
         shape,
-        vec![(2, 0, 0), (0, 1, 0), (2, 0, 1), (2, 0, 1), (0, 1, 1)]
+        vec![(3, 0, 0), (0, 1, 0), (3, 0, 1), (3, 0, 1), (0, 1, 1)]
     );
+}
+
+#[test]
+fn a_collector_reads_every_kind_of_record_from_the_exporters_templates() {
+    // A fresh collector learns the templates only from what the exporter
+    // sends: its first message defines 256, 257 and 258, so records of
+    // every kind decode, in one message or several.
+    let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut exp =
+        IpfixExporter::new(rx.local_addr().unwrap(), 9, Duration::from_secs(3600)).unwrap();
+    let recs: Vec<_> = (0..30)
+        .map(|n| match n % 3 {
+            0 => nat66_record(n),
+            1 => sample_record(n),
+            _ => nat64_record(n),
+        })
+        .collect();
+    exp.export(&recs).unwrap();
+    let template = Template::new(None);
+    let mut messages = 1;
+    let mut rest = &recs[..];
+    while !rest.is_empty() {
+        rest = &rest[template.records_that_fit(rest)..];
+        messages += 1;
+    }
+    assert!(messages > 2, "30 records take more than one data message");
+    let mut decoder = Decoder::default();
+    let msgs: Vec<Decoded> = receive(&rx, messages)
+        .iter()
+        .map(|m| {
+            assert!(m.len() <= 1400, "{}", m.len());
+            decoder.decode(m).unwrap()
+        })
+        .collect();
+    assert_nothing_more(&rx);
+    let ids: Vec<u16> = msgs[0].templates.iter().map(|(id, _)| *id).collect();
+    assert_eq!(ids, vec![256, 257, 258]);
+    let decoded: Vec<_> = msgs.iter().flat_map(|m| m.records.iter()).collect();
+    assert_eq!(decoded.len(), recs.len());
+    for (got, rec) in decoded.iter().zip(&recs) {
+        if rec.gateway_ipv6.is_some() {
+            assert_nat66_record_matches(got, rec);
+        } else if rec.terminal_ipv6.is_some() {
+            assert_eq!(Some(ipv6(got, (0, 27))), rec.terminal_ipv6);
+            assert_eq!(ipv4(got, (0, 226)), rec.server_ip);
+        } else {
+            assert_record_matches(got, rec);
+        }
+    }
 }

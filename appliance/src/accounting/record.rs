@@ -8,7 +8,7 @@
 //! milliseconds and as RFC 3339 UTC text.
 
 use std::fmt::Write as _;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use dataplane::event::{AccountingEvent, EndReason, RecordKind, EXTERNAL_SERVICE};
 use serde::{Serialize, Serializer};
@@ -45,7 +45,8 @@ pub struct AccountingRecord {
     pub session_id: u64,
     /// The subscriber as the control plane shows it.
     pub subscriber: String,
-    /// User-session ID: `"GWIP:PORT"`.
+    /// User-session ID: `"GWIP:PORT"`, or `"[GWIPV6]:PORT"` for an IPv6
+    /// → IPv6 user session (the gateway address is then IPv6).
     pub user_session_id: String,
     /// Name of the user-session type.
     pub user_session_type: String,
@@ -83,9 +84,17 @@ pub struct AccountingRecord {
     /// 0.0.0.0): the terminal's IPv6 address and the IPv6 address it
     /// addressed (an IPv6 VIP or a NAT64-prefix address). Absent for IPv4.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub terminal_ipv6: Option<std::net::Ipv6Addr>,
+    pub terminal_ipv6: Option<Ipv6Addr>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub dest_ipv6: Option<std::net::Ipv6Addr>,
+    pub dest_ipv6: Option<Ipv6Addr>,
+    /// IPv6 → IPv6 user sessions (NAT66; `gateway_ip` and `server_ip`
+    /// are then 0.0.0.0 as well): the gateway IPv6 address (the source
+    /// the server sees) and the IPv6 server, after the translation.
+    /// Absent for IPv4 and NAT64 records.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gateway_ipv6: Option<Ipv6Addr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_ipv6: Option<Ipv6Addr>,
     /// A subscriber's quota record (`end_reason` `quota_threshold`): the
     /// percentage of the quota crossed. Absent from other records.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -100,13 +109,14 @@ impl AccountingRecord {
         } else {
             (names.service_name(ev.service), Some(ev.service))
         };
+        let post_nat = ev.ipv6.and_then(|v| v.post_nat);
         AccountingRecord {
             kind: ev.kind,
             end_reason: ev.end_reason,
             proto: ev.proto,
             session_id: ev.session_id,
             subscriber: names.subscriber(ev.session_id),
-            user_session_id: format!("{}:{}", ev.gateway_ip, ev.gateway_port),
+            user_session_id: user_session_id(ev),
             user_session_type: names.type_name(ev.user_session_type),
             user_session_type_index: ev.user_session_type,
             service,
@@ -130,6 +140,8 @@ impl AccountingRecord {
             end: rfc3339_utc_ms(ev.end_ms),
             terminal_ipv6: ev.ipv6.map(|v| v.terminal),
             dest_ipv6: ev.ipv6.map(|v| v.dest),
+            gateway_ipv6: post_nat.map(|p| p.gateway),
+            server_ipv6: post_nat.map(|p| p.server),
             quota_threshold_percent: None,
         }
     }
@@ -165,6 +177,17 @@ impl AccountingRecord {
             _ => None,
         }
     }
+}
+
+/// The user-session ID of `ev`: its gateway address and unique port, as a
+/// socket address is written (`192.0.2.1:1025`, `[2001:db8::1]:1025` for
+/// an IPv6 → IPv6 user session, whose IPv4 gateway address is 0.0.0.0).
+fn user_session_id(ev: &AccountingEvent) -> String {
+    let gateway: IpAddr = match ev.ipv6.and_then(|v| v.post_nat) {
+        Some(p) => p.gateway.into(),
+        None => ev.gateway_ip.into(),
+    };
+    SocketAddr::new(gateway, ev.gateway_port).to_string()
 }
 
 /// Service name written in a subscriber's quota records.
@@ -318,6 +341,7 @@ mod tests {
         ev.ipv6 = Some(dataplane::event::Ipv6Ends {
             terminal: "2001:db8:1::100".parse().unwrap(),
             dest: "64:ff9b::c633:640a".parse().unwrap(),
+            post_nat: None,
         });
         let v = serde_json::to_value(AccountingRecord::from_event(&ev, &FixedNames)).unwrap();
         assert_eq!(v["terminal_ipv6"], "2001:db8:1::100");
@@ -327,6 +351,52 @@ mod tests {
         // After the translation: IPv4 as for any record.
         assert_eq!(v["gateway_ip"], "192.0.2.1");
         assert_eq!(v["server_ip"], "198.51.100.20");
+        assert_eq!(v["user_session_id"], "192.0.2.1:1025");
+        assert!(v.get("gateway_ipv6").is_none(), "{v}");
+        assert!(v.get("server_ipv6").is_none(), "{v}");
+        // IPv4 records have no IPv6 field at all.
+        let plain =
+            serde_json::to_value(AccountingRecord::from_event(&event(), &FixedNames)).unwrap();
+        for key in ["terminal_ipv6", "dest_ipv6", "gateway_ipv6", "server_ipv6"] {
+            assert!(plain.get(key).is_none(), "{key} in {plain}");
+        }
+    }
+
+    #[test]
+    fn a_nat66_record_carries_the_ipv6_ends_on_both_sides() {
+        let mut ev = event();
+        ev.terminal_ip = Ipv4Addr::UNSPECIFIED;
+        ev.dest_ip = Ipv4Addr::UNSPECIFIED;
+        ev.gateway_ip = Ipv4Addr::UNSPECIFIED;
+        ev.server_ip = Ipv4Addr::UNSPECIFIED;
+        ev.ipv6 = Some(dataplane::event::Ipv6Ends {
+            terminal: "2001:db8:1::100".parse().unwrap(),
+            dest: "2001:db8:5::80".parse().unwrap(),
+            post_nat: Some(dataplane::event::PostNat6 {
+                gateway: "2001:db8:2::1".parse().unwrap(),
+                server: "2001:db8:3::20".parse().unwrap(),
+            }),
+        });
+        let v = serde_json::to_value(AccountingRecord::from_event(&ev, &FixedNames)).unwrap();
+        assert_eq!(v["terminal_ipv6"], "2001:db8:1::100");
+        assert_eq!(v["dest_ipv6"], "2001:db8:5::80");
+        assert_eq!(v["gateway_ipv6"], "2001:db8:2::1");
+        assert_eq!(v["server_ipv6"], "2001:db8:3::20");
+        // Every IPv4 address field unspecified, the ports as for any record.
+        for key in ["terminal_ip", "dest_ip", "gateway_ip", "server_ip"] {
+            assert_eq!(v[key], "0.0.0.0", "{key}");
+        }
+        assert_eq!(v["terminal_port"], 40000);
+        assert_eq!(v["gateway_port"], 1025);
+        assert_eq!(v["server_port"], 8080);
+        // The user session is named by its IPv6 gateway address and port,
+        // written as a socket address.
+        assert_eq!(v["user_session_id"], "[2001:db8:2::1]:1025");
+        let id: std::net::SocketAddr = v["user_session_id"].as_str().unwrap().parse().unwrap();
+        assert_eq!(
+            id,
+            std::net::SocketAddr::new("2001:db8:2::1".parse().unwrap(), 1025)
+        );
     }
 
     #[test]

@@ -127,4 +127,6 @@ mod tests_cluster;
 #[cfg(test)]
 mod tests_limits;
 #[cfg(test)]
+mod tests_nat66;
+#[cfg(test)]
 mod tests_subscribers_v6;

@@ -186,9 +186,8 @@ impl<'de> Deserialize<'de> for Ip {
         let s = String::deserialize(d)?;
         if Ipv6Addr::from_str(&s).is_ok() {
             return Err(de::Error::custom(format!(
-                "'{s}' is an IPv6 address; IPv6 servers are not supported yet, nor IPv6 \
-                 gateway addresses, routes or neighbours (an IPv6 VIP whose IPv4 servers \
-                 are reached through NAT64 is written `vip6`)"
+                "'{s}' is an IPv6 address, but this field takes IPv4 only (an IPv6 VIP is \
+                 written `vip6`, an IPv6 gateway address goes in `gateway.ipv6_addresses`)"
             )));
         }
         Ipv4Addr::from_str(&s)
@@ -204,6 +203,60 @@ impl Serialize for Ip {
 }
 
 impl fmt::Display for Ip {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A server's address: IPv4 (`"10.2.0.21"`) or IPv6 (`"2001:db8:2::21"`,
+/// a service with a `vip6` served over IPv6 → IPv6 full NAT).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ServerIp(pub std::net::IpAddr);
+
+impl ServerIp {
+    /// The IPv4 address, if this is one.
+    pub fn v4(&self) -> Option<Ipv4Addr> {
+        match self.0 {
+            std::net::IpAddr::V4(a) => Some(a),
+            std::net::IpAddr::V6(_) => None,
+        }
+    }
+
+    /// The IPv6 address, if this is one.
+    pub fn v6(&self) -> Option<Ipv6Addr> {
+        match self.0 {
+            std::net::IpAddr::V4(_) => None,
+            std::net::IpAddr::V6(a) => Some(a),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ServerIp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let a = std::net::IpAddr::from_str(&s)
+            .map_err(|_| de::Error::custom(format!("'{s}' is not an IPv4 or IPv6 address")))?;
+        let unicast = match a {
+            std::net::IpAddr::V4(v4) => !(v4.is_multicast() || v4.is_broadcast()),
+            std::net::IpAddr::V6(v6) => !(v6.is_multicast() || v6.is_unicast_link_local()),
+        };
+        if !unicast || a.is_unspecified() || a.is_loopback() {
+            return Err(de::Error::custom(format!(
+                "'{s}' is not a server address (multicast, broadcast, link-local, loopback \
+                 and unspecified addresses are not)"
+            )));
+        }
+        Ok(ServerIp(a))
+    }
+}
+
+impl Serialize for ServerIp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
+}
+
+impl fmt::Display for ServerIp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
     }

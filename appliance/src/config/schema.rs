@@ -388,6 +388,12 @@ pub struct Gateway {
     /// external destinations alike; answered on server and external ports.
     /// Each gives `port_range` ports.
     pub addresses: Vec<Ip>,
+    /// Source addresses for IPv6 user sessions toward IPv6 servers (a
+    /// service with a `vip6` and IPv6 servers: IPv6 → IPv6 full NAT), each
+    /// inside an IPv6 network of a server or external port; answered
+    /// there. Each gives `port_range` ports.
+    #[serde(default)]
+    pub ipv6_addresses: Vec<super::net::Ip6>,
     #[serde(default = "default_port_range")]
     pub port_range: (u16, u16),
     /// User-session table capacity of each worker (preallocated).
@@ -800,7 +806,9 @@ impl Default for Accounting {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Server {
-    pub addr: Ip,
+    /// IPv4, or IPv6 in a service with a `vip6` (all of a service's
+    /// servers are of one version).
+    pub addr: super::net::ServerIp,
     /// Server port; absent = the port the terminal addressed.
     #[serde(default)]
     pub port: Option<u16>,

@@ -23,7 +23,8 @@ pub fn machine_memory() -> Option<u64> {
 
 /// Heap bytes one worker allocates at start for this config.
 pub fn worker_bytes(c: &Config) -> u64 {
-    let n_addrs = u8::try_from(c.gateway.addresses.len()).unwrap_or(u8::MAX);
+    let n_addrs =
+        u8::try_from(c.gateway.addresses.len() + c.gateway.ipv6_addresses.len()).unwrap_or(u8::MAX);
     dataplane::pipeline::Worker::preallocated_bytes(
         c.gateway.user_sessions_per_worker,
         n_addrs,

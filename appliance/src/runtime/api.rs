@@ -286,7 +286,7 @@ impl Control {
                     .iter()
                     .filter_map(|&i| policy.services.servers.get(i as usize).map(|srv| (i, srv)))
                     .map(|(i, srv)| ServerStats {
-                        addr: srv.addr.to_string(),
+                        addr: srv.addr6.map_or(srv.addr.to_string(), |a| a.to_string()),
                         port: srv.port,
                         weight: srv.weight,
                         state: srv.state.as_str().to_string(),
@@ -463,13 +463,24 @@ impl Control {
                             format!("{}:{}", u.destination.0, u.destination.1),
                         ),
                     };
+                    // IPv6 → IPv6: the gateway and server are IPv6 too.
+                    let (gateway, server) = match u.ipv6.and_then(|v6| v6.post_nat) {
+                        Some(p) => (
+                            format!("[{}]:{}", p.gateway, u.gateway.1),
+                            format!("[{}]:{}", p.server, u.server.1),
+                        ),
+                        None => (
+                            format!("{}:{}", u.gateway.0, u.gateway.1),
+                            format!("{}:{}", u.server.0, u.server.1),
+                        ),
+                    };
                     json!({
                         "worker": u.worker,
                         "session": SessionId(u.session_id).to_string(),
                         "terminal": terminal,
                         "destination": destination,
-                        "gateway": format!("{}:{}", u.gateway.0, u.gateway.1),
-                        "server": format!("{}:{}", u.server.0, u.server.1),
+                        "gateway": gateway,
+                        "server": server,
                         "service": names(u.service),
                         "proto": proto_name(u.proto),
                         "type": policy.classifier.type_name(u.user_session_type),
@@ -618,6 +629,7 @@ impl Control {
             let idx = p.services.servers.len() as u32;
             p.services.servers.push(Server {
                 addr,
+                addr6: None,
                 port: r.port,
                 weight,
                 state: AdminState::Active,

@@ -330,6 +330,7 @@ pub fn assemble_workers(
             index: 0,
             n_workers: cfg.workers.len() as u16,
             gateway_addrs: cfg.gateway.addresses.iter().map(|a| a.0).collect(),
+            gateway_addrs6: cfg.gateway.ipv6_addresses.iter().map(|a| a.0).collect(),
             port_range: cfg.gateway.port_range,
             table_capacity: cfg.gateway.user_sessions_per_worker,
             quarantine: plan::quarantine(cfg),

@@ -2,7 +2,6 @@
 //! sessions, learns and resolves neighbours, aggregates server load,
 //! publishes snapshots and reclaims old ones, and exports accounting.
 
-use super::neighbour_guard::Seen;
 use super::shared::Shared;
 use crate::clock::Clock;
 use dataplane::event::Event;
@@ -10,34 +9,30 @@ use dataplane::tier1::{GatewayId, PinOutcome, SessionId};
 use dataplane::wire::frames::arp_frame;
 use dataplane::wire::{ArpOp, ArpRepr, MacAddr};
 use dpdk_ffi::{Burst, Mbuf};
-use hashbrown::HashMap;
-use std::net::Ipv4Addr;
+use neighbour_book::NeighbourBook;
+use neighbours::Books;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 use tracing::{debug, info, warn};
 
+/// The resolution bookkeeping shared by ARP and ND, and `Control`'s
+/// handling of neighbours with it: children of this module (declared
+/// here, not in `runtime/mod.rs`), as only `Control` uses them.
+#[path = "neighbour_book.rs"]
+mod neighbour_book;
+#[path = "control_neighbours.rs"]
+mod neighbours;
+
 /// How often loads are summed and published.
 const LOAD_PUBLISH_MS: u64 = 50;
-/// ARP requests for one address at most this often.
-const ARP_RETRY_MS: u64 = 1000;
-/// Learned neighbours are re-checked after this long.
-const NEIGHBOUR_REFRESH_MS: u64 = 300_000;
-
-/// State of address resolution for one (port, address).
-#[derive(Clone, Copy, Debug)]
-struct Resolving {
-    tries: u32,
-    last_ms: u64,
-}
 
 pub struct Control {
     pub shared: Shared,
     clock: Clock,
-    resolving: HashMap<(u16, Ipv4Addr), Resolving>,
-    learned_at: HashMap<(u16, Ipv4Addr), u64>,
+    /// Address resolution and what ARP / ND may teach (anti-poisoning).
+    books: Books,
     last_load_ms: u64,
     last_second_ms: u64,
-    /// Decides what ARP may teach (anti-poisoning).
-    guard: super::neighbour_guard::NeighbourGuard,
     pending_pins: Vec<(SessionId, Option<GatewayId>)>,
     neighbours_dirty: bool,
     stats_interval_ms: u64,
@@ -61,7 +56,7 @@ impl Control {
         health: crate::config::Health,
     ) -> Control {
         // Static neighbours from the config: ARP never changes them.
-        let guard = super::neighbour_guard::NeighbourGuard::new(
+        let arp = NeighbourBook::new(
             shared
                 .cfg
                 .ports
@@ -72,9 +67,10 @@ impl Control {
         Control {
             shared,
             clock,
-            resolving: HashMap::new(),
-            learned_at: HashMap::new(),
-            guard,
+            books: Books {
+                arp,
+                nd: NeighbourBook::new([]),
+            },
             last_load_ms: 0,
             last_second_ms: 0,
             pending_pins: Vec::new(),
@@ -127,18 +123,6 @@ impl Control {
         }
     }
 
-    /// Asks for `ip` on `port` from the port's own address, noting it so
-    /// that the answer is recognised as one.
-    fn arp_ask(&mut self, port: u16, ip: Ipv4Addr, now: u64) -> bool {
-        let sender = self
-            .shared
-            .topo
-            .port_address(port)
-            .unwrap_or(Ipv4Addr::UNSPECIFIED);
-        self.guard.asked(port, ip, now);
-        self.arp_request(port, ip, sender)
-    }
-
     /// Gratuitous ARP for every address Tandem owns, so neighbours learn
     /// (or re-learn) where it is.
     pub fn announce(&self) {
@@ -151,54 +135,41 @@ impl Control {
         info!(count = n, "sent gratuitous ARP for our addresses");
     }
 
-    /// Asks for the MAC of every server and next hop we know of, so the
-    /// first packets do not wait for resolution.
+    /// Asks for the MAC of every server and next hop we know of, IPv4 and
+    /// IPv6, so the first packets do not wait for resolution.
     pub fn resolve_known(&mut self) {
         let now = self.clock.now_ms();
-        let targets: Vec<(u16, Ipv4Addr)> = {
-            let policy = self.shared.policy.current();
-            policy
-                .services
-                .servers
-                .iter()
-                .filter_map(|s| self.shared.topo.route(s.addr))
-                .map(|h| (h.port, h.ip))
-                .collect()
-        };
-        for (port, ip) in targets {
+        let policy = self.shared.policy.current();
+        let servers = &policy.services.servers;
+        let topo = &self.shared.topo;
+        let v4: Vec<(u16, Ipv4Addr)> = servers
+            .iter()
+            .filter(|s| s.addr6.is_none())
+            .filter_map(|s| topo.route(s.addr))
+            .map(|h| (h.port, h.ip))
+            .collect();
+        let v6: Vec<(u16, Ipv6Addr)> = servers
+            .iter()
+            .filter_map(|s| topo.route_v6(s.addr6?))
+            .map(|h| (h.port, h.ip))
+            .collect();
+        for (port, ip) in v4 {
+            self.resolve(port, ip, now);
+        }
+        for (port, ip) in v6 {
             self.resolve(port, ip, now);
         }
     }
 
     /// ARP requests sent so far for an address not yet resolved.
     pub fn arp_tries(&self, port: u16, ip: Ipv4Addr) -> u32 {
-        self.resolving.get(&(port, ip)).map_or(0, |r| r.tries)
+        self.books.arp.tries(port, ip)
     }
 
     /// Starts resolving `ip` on `port` now (if not known).
     pub fn resolve_now(&mut self, port: u16, ip: Ipv4Addr) {
         let now = self.clock.now_ms();
         self.resolve(port, ip, now);
-    }
-
-    fn resolve(&mut self, port: u16, ip: Ipv4Addr, now: u64) {
-        if self.shared.neighbours_work.get(port, ip).is_some() {
-            return;
-        }
-        let e = self.resolving.entry((port, ip)).or_insert(Resolving {
-            tries: 0,
-            last_ms: 0,
-        });
-        if e.tries > 0 && now.saturating_sub(e.last_ms) < ARP_RETRY_MS {
-            return;
-        }
-        e.tries += 1;
-        e.last_ms = now;
-        let tries = e.tries;
-        if tries <= 3 || tries % 10 == 0 {
-            debug!(port, %ip, tries, "ARP request");
-        }
-        self.arp_ask(port, ip, now);
     }
 
     fn handle(&mut self, e: Event, now: u64) {
@@ -234,30 +205,15 @@ impl Control {
                 ip,
                 mac,
                 kind,
-            } => {
-                let current = self.shared.neighbours_work.get(port, ip);
-                match self.guard.seen(port, ip, mac, kind, current, now) {
-                    Seen::Learn => {
-                        info!(port, %ip, mac = %MacAddr(mac), "neighbour learned");
-                        self.shared.neighbours_work.insert(port, ip, mac);
-                        self.neighbours_dirty = true;
-                        self.learned_at.insert((port, ip), now);
-                        self.resolving.remove(&(port, ip));
-                    }
-                    Seen::Refresh => {
-                        self.learned_at.insert((port, ip), now);
-                        self.resolving.remove(&(port, ip));
-                    }
-                    Seen::Confirm => {
-                        info!(port, %ip, new = %MacAddr(mac), ?kind,
-                            "neighbour claims a new MAC; asking it to confirm");
-                        self.arp_ask(port, ip, now);
-                    }
-                    Seen::Ignore => {}
-                }
-                self.shared.neighbour_stats = self.guard.stats.clone();
-            }
+            } => self.neighbour_seen(port, ip, mac, kind, now),
             Event::NeighbourMiss { port, ip } => self.resolve(port, ip, now),
+            Event::NeighbourSeenV6 {
+                port,
+                ip,
+                mac,
+                kind,
+            } => self.neighbour_seen(port, ip, mac, kind, now),
+            Event::NeighbourMissV6 { port, ip } => self.resolve(port, ip, now),
             Event::Accounting(a) => self.shared.accounting.push(a),
             Event::Usage(r) => self.on_usage(&r, now),
             Event::ServerFailure { server } => self.on_server_failure(server, now),
@@ -371,18 +327,8 @@ impl Control {
             let changes = std::mem::take(&mut self.pending_pins);
             self.shared.publish_pins(&changes);
         }
-        for (port, ip, new) in self.guard.due(now) {
-            match new {
-                Some(mac) => {
-                    info!(port, %ip, mac = %MacAddr(mac), "neighbour changed MAC (confirmed)");
-                    self.shared.neighbours_work.insert(port, ip, mac);
-                    self.learned_at.insert((port, ip), now);
-                    self.neighbours_dirty = true;
-                }
-                None => warn!(port, %ip, "neighbour MAC change refused (not confirmed)"),
-            }
-            self.shared.neighbour_stats = self.guard.stats.clone();
-        }
+        self.neighbours_due::<Ipv4Addr>(now);
+        self.neighbours_due::<Ipv6Addr>(now);
         if self.neighbours_dirty {
             self.neighbours_dirty = false;
             self.shared.publish_neighbours();
@@ -452,40 +398,11 @@ impl Control {
         if drained > 0 {
             debug!(count = drained, "moved sessions finished draining");
         }
-        self.guard.prune(now);
-        // Addresses still unresolved: retry; give up after a while.
-        let pending: Vec<(u16, Ipv4Addr)> = self.resolving.keys().copied().collect();
-        for (port, ip) in pending {
-            let tries = self.resolving.get(&(port, ip)).map_or(0, |r| r.tries);
-            if tries >= 30 {
-                warn!(port, %ip, "no ARP answer after {tries} requests; still trying every 10 s");
-            }
-            if tries < 30 || tries % 10 == 0 {
-                self.resolve(port, ip, now);
-            } else if let Some(r) = self.resolving.get_mut(&(port, ip)) {
-                r.tries += 1;
-            }
-        }
-        // Learned neighbours are refreshed now and then; a neighbour that
-        // stops answering is forgotten after three unanswered requests.
-        let stale: Vec<(u16, Ipv4Addr)> = self
-            .learned_at
-            .iter()
-            .filter(|(_, &at)| now.saturating_sub(at) > NEIGHBOUR_REFRESH_MS)
-            .map(|(k, _)| *k)
-            .collect();
-        for (port, ip) in stale {
-            let overdue =
-                now.saturating_sub(self.learned_at.get(&(port, ip)).copied().unwrap_or(now));
-            if overdue > NEIGHBOUR_REFRESH_MS + 3 * ARP_RETRY_MS {
-                info!(port, %ip, "neighbour did not answer; forgotten");
-                self.learned_at.remove(&(port, ip));
-                self.shared.neighbours_work.remove(port, ip);
-                self.neighbours_dirty = true;
-            } else {
-                self.arp_ask(port, ip, now);
-            }
-        }
+        // Addresses still unresolved: retry (slower after a while);
+        // learned neighbours are refreshed now and then, and forgotten
+        // after three unanswered requests.
+        self.neighbours_every_second::<Ipv4Addr>(now);
+        self.neighbours_every_second::<Ipv6Addr>(now);
     }
 
     /// Runs until `stop` says so, sleeping briefly when there is nothing to do.

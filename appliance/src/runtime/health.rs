@@ -221,7 +221,9 @@ impl Control {
                 {
                     for &i in &svc.servers {
                         if let Some(srv) = policy.services.servers.get(i as usize) {
-                            if srv.state != AdminState::Removed {
+                            // Probes are IPv4 SYNs: an IPv6 server is watched
+                            // passively only (SYNs it leaves unanswered).
+                            if srv.state != AdminState::Removed && srv.addr6.is_none() {
                                 targets.push((i, srv.addr, srv.port.unwrap_or(svc.port_lo)));
                             }
                         }

@@ -1,12 +1,15 @@
-//! What the control plane learns from ARP (hardening against neighbour
-//! poisoning: one host on a server network must not be able to blackhole a
-//! server by claiming its address).
+//! What the control plane learns from ARP and from IPv6 Neighbor
+//! Discovery (hardening against neighbour poisoning: one host on a server
+//! network must not be able to blackhole a server by claiming its
+//! address). The same rules for both, so the guard is generic over the
+//! address type: `NeighbourGuard` (IPv4) and `NeighbourGuard<Ipv6Addr>`.
 //!
 //! * A neighbour is created only by a reply to a request of ours (asked in
 //!   the last [`ANSWER_MS`]) or by a request aimed at one of our addresses
 //!   (the sender announcing itself). Unasked replies are ignored.
 //! * A new MAC for a live neighbour is never used at once: we ask the
-//!   address (one ARP request) and wait [`CONFIRM_MS`]. If the MAC we have
+//!   address (one ARP request, or one Neighbor Solicitation to its
+//!   solicited-node group) and wait [`CONFIRM_MS`]. If the MAC we have
 //!   answers, the change is refused; if only the new MAC answers our
 //!   request, it is taken. Anything else refuses it.
 //! * Static neighbours (from the config) never change.
@@ -16,6 +19,7 @@
 use crate::api::stats::NeighbourStats;
 use dataplane::event::ArpKind;
 use hashbrown::{HashMap, HashSet};
+use std::hash::Hash;
 use std::net::Ipv4Addr;
 
 /// A reply counts as an answer to a request sent at most this long before.
@@ -23,9 +27,9 @@ pub const ANSWER_MS: u64 = 3000;
 /// How long a MAC change waits for answers to its confirming request.
 pub const CONFIRM_MS: u64 = 1000;
 
-type Key = (u16, Ipv4Addr);
+type Key<A> = (u16, A);
 
-/// What to do with an ARP the workers reported.
+/// What to do with an ARP (or ND message) the workers reported.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Seen {
     /// A new neighbour: install it.
@@ -47,38 +51,50 @@ struct Pending {
     new_answered: bool,
 }
 
-#[derive(Default)]
-pub struct NeighbourGuard {
-    statics: HashSet<Key>,
-    asked: HashMap<Key, u64>,
-    confirming: HashMap<Key, Pending>,
+/// The guard for addresses of type `A` (`Ipv4Addr` or `Ipv6Addr`).
+pub struct NeighbourGuard<A = Ipv4Addr> {
+    statics: HashSet<Key<A>>,
+    asked: HashMap<Key<A>, u64>,
+    confirming: HashMap<Key<A>, Pending>,
     pub stats: NeighbourStats,
 }
 
-impl NeighbourGuard {
-    pub fn new(statics: impl IntoIterator<Item = (u16, Ipv4Addr)>) -> NeighbourGuard {
+impl<A> Default for NeighbourGuard<A> {
+    fn default() -> Self {
+        NeighbourGuard {
+            statics: HashSet::new(),
+            asked: HashMap::new(),
+            confirming: HashMap::new(),
+            stats: NeighbourStats::default(),
+        }
+    }
+}
+
+impl<A: Copy + Eq + Hash> NeighbourGuard<A> {
+    pub fn new(statics: impl IntoIterator<Item = (u16, A)>) -> NeighbourGuard<A> {
         NeighbourGuard {
             statics: statics.into_iter().collect(),
             ..NeighbourGuard::default()
         }
     }
 
-    /// We sent an ARP request for `ip` on `port`.
-    pub fn asked(&mut self, port: u16, ip: Ipv4Addr, now_ms: u64) {
+    /// We sent an ARP request (a Neighbor Solicitation) for `ip` on `port`.
+    pub fn asked(&mut self, port: u16, ip: A, now_ms: u64) {
         self.asked.insert((port, ip), now_ms);
     }
 
-    fn was_asked(&self, key: Key, now_ms: u64) -> bool {
+    fn was_asked(&self, key: Key<A>, now_ms: u64) -> bool {
         self.asked
             .get(&key)
             .is_some_and(|&at| now_ms.saturating_sub(at) <= ANSWER_MS)
     }
 
-    /// An ARP from `ip` with `mac` on `port`; `current` is the MAC we have.
+    /// An ARP (ND message) from `ip` with `mac` on `port`; `current` is
+    /// the MAC we have.
     pub fn seen(
         &mut self,
         port: u16,
-        ip: Ipv4Addr,
+        ip: A,
         mac: [u8; 6],
         kind: ArpKind,
         current: Option<[u8; 6]>,
@@ -138,11 +154,11 @@ impl NeighbourGuard {
 
     /// Confirmations whose time is up: `(port, ip, Some(new MAC))` to
     /// install, `(port, ip, None)` refused (counted either way).
-    pub fn due(&mut self, now_ms: u64) -> Vec<(u16, Ipv4Addr, Option<[u8; 6]>)> {
+    pub fn due(&mut self, now_ms: u64) -> Vec<(u16, A, Option<[u8; 6]>)> {
         if self.confirming.is_empty() {
             return Vec::new();
         }
-        let done: Vec<Key> = self
+        let done: Vec<Key<A>> = self
             .confirming
             .iter()
             .filter(|(_, p)| now_ms.saturating_sub(p.since_ms) >= CONFIRM_MS)
@@ -249,5 +265,47 @@ mod tests {
         );
         assert_eq!(g.stats.neighbour_changes_refused, 2);
         assert!(g.due(10_000).is_empty());
+    }
+
+    #[test]
+    fn ipv6_neighbours_follow_the_same_rules() {
+        use std::net::Ipv6Addr;
+        const S6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 2, 0, 0, 0, 0, 0x21);
+        let other = Ipv6Addr::new(0x2001, 0xdb8, 2, 0, 0, 0, 0, 0x22);
+        let mut g: NeighbourGuard<Ipv6Addr> = NeighbourGuard::new([(1, other)]);
+        // Unasked advertisements create nothing; answers and solicitations do.
+        assert_eq!(
+            g.seen(1, S6, OLD, ArpKind::ReplyToUs, None, 0),
+            Seen::Ignore
+        );
+        assert_eq!(g.stats.arp_unsolicited_ignored, 1);
+        g.asked(1, S6, 10);
+        assert_eq!(
+            g.seen(1, S6, OLD, ArpKind::ReplyToUs, None, 20),
+            Seen::Learn
+        );
+        assert_eq!(
+            g.seen(1, S6, OLD, ArpKind::RequestForUs, None, 5000),
+            Seen::Learn
+        );
+        // A new MAC waits for confirmation; only it answered: taken.
+        assert_eq!(
+            g.seen(1, S6, EVIL, ArpKind::Unsolicited, Some(OLD), 100),
+            Seen::Confirm
+        );
+        g.asked(1, S6, 100);
+        g.seen(1, S6, EVIL, ArpKind::ReplyToUs, Some(OLD), 101);
+        assert_eq!(g.due(100 + CONFIRM_MS), vec![(1, S6, Some(EVIL))]);
+        // The same address on another port is another neighbour.
+        assert_eq!(
+            g.seen(2, S6, OLD, ArpKind::ReplyToUs, None, 200),
+            Seen::Ignore
+        );
+        // Static ones never change.
+        assert_eq!(
+            g.seen(1, other, EVIL, ArpKind::RequestForUs, Some(OLD), 300),
+            Seen::Ignore
+        );
+        assert_eq!(g.stats.neighbour_changes_refused, 1);
     }
 }

@@ -119,7 +119,7 @@ impl EventSink for CountingSink {
     }
 }
 
-fn server_mac(ip: Ipv4Addr) -> [u8; 6] {
+pub fn server_mac(ip: Ipv4Addr) -> [u8; 6] {
     [2, 0, 0, 0, 0x20, ip.octets()[3]]
 }
 
@@ -163,6 +163,7 @@ fn policy(timeouts: Timeouts) -> Policy {
         .iter()
         .map(|&addr| Server {
             addr,
+            addr6: None,
             port: Some(SERVER_PORT),
             weight: 1,
             state: AdminState::Active,
@@ -195,6 +196,18 @@ fn policy(timeouts: Timeouts) -> Policy {
         reply_rate_per_s: 1000,
         ..Policy::default()
     }
+}
+
+pub mod nat66;
+
+/// Which IPv6 paths a lab serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ipv6 {
+    Off,
+    /// NAT64 (the well-known prefix).
+    Nat64,
+    /// NAT64 and IPv6 → IPv6 full NAT (`nat66.rs`).
+    Nat66,
 }
 
 /// The terminal of user session `s`.
@@ -236,18 +249,16 @@ pub fn nat64_dst() -> Ipv6Addr {
     dataplane::wire::NAT64_WELL_KNOWN_PREFIX.embed(VIP)
 }
 
-/// Writes an IPv6 terminal's TCP segment of NAT64 user session `s` (to
-/// [`nat64_dst`], port 80, hop limit 64, checksum from scratch); returns
-/// its length.
+/// Writes an IPv6 terminal's TCP segment of user session `s` (to `dst`,
+/// port 80, hop limit 64, checksum from scratch); returns its length.
 pub fn write_tcp6(
     s: u64,
     flows_per_terminal: u64,
-    (seq, ack, flags): (u32, u32, u8),
+    (dst, (seq, ack, flags)): (Ipv6Addr, (u32, u32, u8)),
     payload: &[u8],
     out: &mut [u8],
 ) -> usize {
     let src = terminal6(s, flows_per_terminal);
-    let dst = nat64_dst();
     let sport = 1024 + (s % flows_per_terminal) as u16;
     let mut tcp = [0u8; 20];
     tcp[0..2].copy_from_slice(&sport.to_be_bytes());
@@ -278,7 +289,13 @@ pub fn write_tcp6(
 
 /// Writes the SYN opening NAT64 user session `s`; returns its length.
 pub fn write_syn6(s: u64, flows_per_terminal: u64, out: &mut [u8]) -> usize {
-    write_tcp6(s, flows_per_terminal, (1000, 0, 0x02), &[], out)
+    write_tcp6(
+        s,
+        flows_per_terminal,
+        (nat64_dst(), (1000, 0, 0x02)),
+        &[],
+        out,
+    )
 }
 
 /// Writes a data segment of NAT64 user session `s` (the IPv4 one's
@@ -287,7 +304,7 @@ pub fn write_data6(s: u64, flows_per_terminal: u64, out: &mut [u8]) -> usize {
     write_tcp6(
         s,
         flows_per_terminal,
-        (1001, 5001, 0x18),
+        (nat64_dst(), (1001, 5001, 0x18)),
         &DATA_PAYLOAD,
         out,
     )
@@ -467,23 +484,31 @@ pub const START_MS: u64 = 1_000_000;
 
 impl Lab {
     pub fn new(s: &Setup) -> Lab {
-        Lab::build(s, None, false)
+        Lab::build(s, None, Ipv6::Off)
     }
 
     /// A lab with NAT64 on (the well-known prefix, issue 14): IPv6
     /// terminals reach the web VIP as [`nat64_dst`].
     pub fn nat64(s: &Setup) -> Lab {
-        Lab::build(s, None, true)
+        Lab::build(s, None, Ipv6::Nat64)
+    }
+
+    /// A lab with NAT64 on and service "web66" at [`nat66::VIP66`] served
+    /// by IPv6 servers (IPv6 → IPv6 full NAT, issue 14).
+    pub fn nat66(s: &Setup) -> Lab {
+        Lab::build(s, None, Ipv6::Nat66)
     }
 
     /// A lab at one end of the cluster fabric (issue 12): the tier-1 unit
     /// encapsulates every session to the gateway appliance; the gateway
     /// receives them on its fabric port.
     pub fn on_fabric(s: &Setup, end: FabricEnd) -> Lab {
-        Lab::build(s, Some(end), false)
+        Lab::build(s, Some(end), Ipv6::Off)
     }
 
-    fn build(s: &Setup, end: Option<FabricEnd>, nat64: bool) -> Lab {
+    fn build(s: &Setup, end: Option<FabricEnd>, ipv6: Ipv6) -> Lab {
+        let nat64 = ipv6 != Ipv6::Off;
+        let nat66 = ipv6 == Ipv6::Nat66;
         let target = match end {
             Some(FabricEnd::Tier1) => GatewayTarget::Remote {
                 addr: GATEWAY_FABRIC,
@@ -535,6 +560,7 @@ impl Lab {
                 index: 0,
                 n_workers: 1,
                 gateway_addrs: (0..s.gateway_addrs).map(gateway_addr).collect(),
+                gateway_addrs6: if nat66 { vec![nat66::GW6] } else { Vec::new() },
                 port_range: (1024, 65535),
                 table_capacity: s.capacity,
                 quarantine: s.quarantine,
@@ -549,10 +575,30 @@ impl Lab {
                 fabric,
                 fragments: dataplane::tier2::FragmentLimits::DEFAULT,
             },
-            topology: topology(s.gateway_addrs, fabric.map(|f| f.addr)),
+            topology: {
+                let mut t = topology(s.gateway_addrs, fabric.map(|f| f.addr));
+                if nat66 {
+                    nat66::add_to_topology(&mut t, s.gateway_addrs);
+                }
+                t
+            },
             steering,
-            policy: policy(s.timeouts),
-            neighbours: n,
+            policy: {
+                let mut p = policy(s.timeouts);
+                if nat66 {
+                    let mut services = p.services.services.clone();
+                    let mut servers = p.services.servers.clone();
+                    nat66::add_service(&mut services, &mut servers);
+                    p.services = ServiceTable::new(services, servers);
+                }
+                p
+            },
+            neighbours: {
+                if nat66 {
+                    nat66::add_neighbours(&mut n);
+                }
+                n
+            },
             max_readers: 4,
             now_ms: START_MS,
         }

@@ -22,6 +22,7 @@ mod nat64_fragments;
 mod nat64_icmp;
 mod nat64_mtu;
 pub(crate) mod nat64_split;
+mod nat66;
 mod own_addresses;
 mod own_addresses_v6;
 mod parse;
@@ -147,6 +148,11 @@ pub struct WorkerConfig {
     pub n_workers: u16,
     /// Gateway addresses (user-session source addresses).
     pub gateway_addrs: Vec<Ipv4Addr>,
+    /// Gateway IPv6 addresses (sources of IPv6 → IPv6 user sessions,
+    /// `nat66.rs`). They take the address indexes after the IPv4 ones;
+    /// `Worker::new` gives each an unspecified entry in `gateway_addrs`
+    /// so that an index always names an entry there.
+    pub gateway_addrs6: Vec<std::net::Ipv6Addr>,
     pub port_range: (u16, u16),
     pub table_capacity: u32,
     pub quarantine: Quarantine,
@@ -222,7 +228,7 @@ const PIN_RETRY_MS: u64 = 200;
 /// has this generation and the server index still names this address
 /// (topology and routes never change while running).
 #[derive(Clone, Copy, Debug)]
-struct ServerHop {
+pub(super) struct ServerHop {
     generation: u64,
     server: Ipv4Addr,
     port: u16,
@@ -330,11 +336,17 @@ impl Worker {
         now_ms: u64,
     ) -> Result<Worker, String> {
         let (lo, hi) = cfg.port_range;
-        let n_addrs = cfg.gateway_addrs.len();
-        if n_addrs == 0 || n_addrs > usize::from(u8::MAX) {
-            return Err(format!("{n_addrs} gateway addresses; need 1 to 255"));
+        let mut cfg = cfg;
+        let n_ipv4 = cfg.gateway_addrs.len();
+        let n_addrs = n_ipv4 + cfg.gateway_addrs6.len();
+        if n_ipv4 == 0 || n_addrs > usize::from(u8::MAX) {
+            return Err(format!(
+                "{n_ipv4} IPv4 and {} IPv6 gateway addresses; need 1 to 255 in all, at least one IPv4",
+                cfg.gateway_addrs6.len()
+            ));
         }
-        let ports = PortAllocator::new(
+        cfg.gateway_addrs.resize(n_addrs, Ipv4Addr::UNSPECIFIED);
+        let mut ports = PortAllocator::new(
             n_addrs as u8,
             lo,
             hi,
@@ -343,6 +355,7 @@ impl Worker {
             cfg.quarantine,
         )
         .map_err(|e| format!("port range ({lo}, {hi}): {e:?}"))?;
+        ports.split_ipv6(n_ipv4);
         let table = UserSessionTable::with_capacity(cfg.table_capacity, n_addrs as u8);
         let wheel = TimerWheel::new(cfg.table_capacity, WHEEL_TICK_MS, WHEEL_SLOTS, now_ms);
         let admission = Admission::new(cfg.table_capacity, cfg.bitrate_meters, cfg.limited_types);
@@ -351,7 +364,7 @@ impl Worker {
         let dscp_marks = snaps.policy.get().marks_dscp();
         let fragments = cfg.fragments;
         let nat64_on = cfg.nat64.is_some();
-        let nat64 = nat64::Side::new(cfg.table_capacity, nat64_on);
+        let nat64 = nat64::Side::new(cfg.table_capacity, nat64_on, !cfg.gateway_addrs6.is_empty());
         let nat64_buf = vec![0u8; if nat64_on { nat64::BUFFER_LEN } else { 0 }].into_boxed_slice();
         Ok(Worker {
             nat64_buf,

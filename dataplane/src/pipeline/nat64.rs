@@ -90,18 +90,37 @@ pub struct Nat64Config {
 
 /// The IPv6 addresses of each NAT64 user session, by slab index: the
 /// terminal's (16 bytes) and the one it addressed (16 bytes).
+/// With IPv6 gateway addresses, also the IPv6 server of each IPv6 → IPv6
+/// user session (16 bytes, `nat66.rs`).
 #[derive(Debug, Default)]
 pub(super) struct Side {
     addrs: Box<[[u8; 32]]>,
+    servers: Box<[[u8; 16]]>,
 }
 
 impl Side {
-    /// One entry per slab slot when NAT64 is `on`, none otherwise.
-    pub fn new(capacity: u32, on: bool) -> Side {
+    /// One entry per slab slot when NAT64 is `on`, none otherwise; a
+    /// server entry per slot too when `nat66` is on.
+    pub fn new(capacity: u32, on: bool, nat66: bool) -> Side {
         let n = if on { capacity as usize } else { 0 };
+        let m = if on && nat66 { capacity as usize } else { 0 };
         Side {
             addrs: vec![[0u8; 32]; n].into_boxed_slice(),
+            servers: vec![[0u8; 16]; m].into_boxed_slice(),
         }
+    }
+
+    /// Records the IPv6 server of the user session at slab index `idx`.
+    pub fn set_server(&mut self, idx: u32, server: Ipv6Addr) {
+        if let Some(slot) = self.servers.get_mut(idx as usize) {
+            *slot = server.octets();
+        }
+    }
+
+    /// The IPv6 server of the IPv6 → IPv6 user session at `idx`.
+    #[inline]
+    pub fn server(&self, idx: u32) -> Option<Ipv6Addr> {
+        self.servers.get(idx as usize).map(|&o| Ipv6Addr::from(o))
     }
 
     fn set(&mut self, idx: u32, client: Ipv6Addr, dst: Ipv6Addr) {
@@ -390,6 +409,10 @@ impl Worker {
         } else {
             e
         };
+        if e.flags.contains(SessionFlags::NAT66) {
+            // To an IPv6 server (nat66.rs).
+            return self.uplink_nat66(f, ip6, (idx, &l4), now_ms, ev);
+        }
         let rw = Rewrite {
             src: gateway,
             src_port: e.gw_port,
@@ -550,56 +573,18 @@ impl Worker {
             Some(Split::Fragment(max)) => Some(max),
             None => None,
         };
-        if e.flags.contains(SessionFlags::BITRATE)
-            && !super::rate_limit::conforms(
-                &mut self.gw.admission,
-                &self.snaps.policy,
-                e,
-                (Direction::ToClient, ip_len),
-                now_ms,
-            )
+        let (orig_dst_port, client_port, path) = match self.track_reply(idx, l4, ip_len, now_ms, ev)
         {
-            match super::rate_limit::over_limit_dscp(&self.snaps.policy, e) {
-                Some(d) => self.over_limit = Some((idx, d)),
-                None => return Verdict::Drop(DropReason::BitrateLimited),
-            }
-            self.counters.bitrate_remarked.inc();
-        }
-        if e.flags.contains(SessionFlags::QUOTA_ENDED) {
-            return Verdict::Drop(DropReason::QuotaExhausted);
-        }
-        let in_window = l4.proto != PROTO_TCP || e.guard.track_tcp(Direction::ToClient, &l4.seg);
-        if !in_window && (l4.flags.rst() || l4.flags.fin()) {
-            return Verdict::Drop(DropReason::TcpOutOfWindow);
-        }
-        let refused = in_window && l4.flags.rst() && e.state == FlowState::Tcp(TcpState::SynSent);
-        let server_index = e.server_index;
-        if in_window {
-            let before = e.state;
-            e.on_packet(Direction::ToClient, ip_len, l4.flags, now_ms);
-            if e.state != before {
-                let deadline = e.deadline_ms(self.snaps.policy.get().timeouts_for(e.session_type));
-                super::expiry::shorten(&mut self.gw.wheel, idx, deadline);
-            }
-        } else {
-            e.count(Direction::ToClient, ip_len);
-        }
+            Ok(ends) => ends,
+            Err(v) => return v,
+        };
         // Addresses stay (the translation replaces them): ports and TTL.
         let rw = Rewrite {
             src: ip.src,
-            src_port: e.orig_dst_port,
+            src_port: orig_dst_port,
             dst: ip.dst,
-            dst_port: e.client_port,
+            dst_port: client_port,
         };
-        let path = e.client_path;
-        if refused && server_index != u32::MAX {
-            self.emit(
-                ev,
-                Event::ServerFailure {
-                    server: server_index,
-                },
-            );
-        }
         // A first fragment (nat64_fragments.rs), about to leave, leaves
         // the entry its later pieces follow.
         if first.is_some() {
@@ -613,6 +598,69 @@ impl Worker {
         };
         rewrite(packet, ip.header_len(), l4.proto, &rw, false);
         self.send_as_v6(f, (ip.total, split), (client6, dst6), &path, now_ms, ev)
+    }
+
+    /// What every server reply to an IPv6 terminal's user session `idx`
+    /// goes through before it is translated (`downlink_nat64`,
+    /// `nat66::downlink_v6`): the bitrate limit (re-marked or dropped),
+    /// the quota's end, the TCP window, the state and its timer, and a
+    /// server's refusal of the SYN reported. Ok: the ports the terminal
+    /// knows (what it addressed, its own) and its path.
+    pub(super) fn track_reply<E: EventSink>(
+        &mut self,
+        idx: u32,
+        l4: &L4Info,
+        ip_len: u32,
+        now_ms: u64,
+        ev: &mut E,
+    ) -> Result<(u16, u16, ClientPath), Verdict> {
+        let Some(e) = self.gw.table.get_mut(idx) else {
+            return Err(Verdict::Drop(DropReason::NoUserSession));
+        };
+        if e.flags.contains(SessionFlags::BITRATE)
+            && !super::rate_limit::conforms(
+                &mut self.gw.admission,
+                &self.snaps.policy,
+                e,
+                (Direction::ToClient, ip_len),
+                now_ms,
+            )
+        {
+            match super::rate_limit::over_limit_dscp(&self.snaps.policy, e) {
+                Some(d) => self.over_limit = Some((idx, d)),
+                None => return Err(Verdict::Drop(DropReason::BitrateLimited)),
+            }
+            self.counters.bitrate_remarked.inc();
+        }
+        if e.flags.contains(SessionFlags::QUOTA_ENDED) {
+            return Err(Verdict::Drop(DropReason::QuotaExhausted));
+        }
+        let in_window = l4.proto != PROTO_TCP || e.guard.track_tcp(Direction::ToClient, &l4.seg);
+        if !in_window && (l4.flags.rst() || l4.flags.fin()) {
+            return Err(Verdict::Drop(DropReason::TcpOutOfWindow));
+        }
+        let refused = in_window && l4.flags.rst() && e.state == FlowState::Tcp(TcpState::SynSent);
+        let server_index = e.server_index;
+        if in_window {
+            let before = e.state;
+            e.on_packet(Direction::ToClient, ip_len, l4.flags, now_ms);
+            if e.state != before {
+                let deadline = e.deadline_ms(self.snaps.policy.get().timeouts_for(e.session_type));
+                super::expiry::shorten(&mut self.gw.wheel, idx, deadline);
+            }
+        } else {
+            e.count(Direction::ToClient, ip_len);
+        }
+        let ends = (e.orig_dst_port, e.client_port, e.client_path);
+        if refused && server_index != u32::MAX {
+            self.emit(
+                ev,
+                Event::ServerFailure {
+                    server: server_index,
+                },
+            );
+        }
+        Ok(ends)
     }
 
     /// Translates the IPv4 packet of `total` bytes after the Ethernet
@@ -694,7 +742,19 @@ impl Worker {
             return None;
         }
         let (terminal, dest) = self.gw.nat64.get(idx)?;
-        Some(Ipv6Ends { terminal, dest })
+        let post_nat = if e.flags.contains(SessionFlags::NAT66) {
+            Some(crate::event::PostNat6 {
+                gateway: self.gateway_v6(e.gw_addr)?,
+                server: self.gw.nat64.server(idx)?,
+            })
+        } else {
+            None
+        };
+        Some(Ipv6Ends {
+            terminal,
+            dest,
+            post_nat,
+        })
     }
 
     /// Records the IPv6 addresses of a NAT64 user session just created at

@@ -36,6 +36,7 @@ use super::{Verdict, Worker};
 use crate::counters::DropReason;
 use crate::event::EventSink;
 use crate::frame::Frame;
+use crate::tier2::user_sessions::SessionFlags;
 use crate::tier2::{Direction, FragmentKey};
 use crate::wire::{Ipv4Packet, Ipv6Fragment, Ipv6Packet, To4, ETHERNET_HEADER_LEN};
 use std::net::Ipv6Addr;
@@ -44,7 +45,7 @@ const IP: usize = ETHERNET_HEADER_LEN;
 
 /// The fragment header of the IPv6 packet `ip6` of frame `b` and the next
 /// header it names, if it has one.
-fn fragment_header(b: &[u8], ip6: &Ip6) -> Option<(Ipv6Fragment, u8)> {
+pub(super) fn fragment_header(b: &[u8], ip6: &Ip6) -> Option<(Ipv6Fragment, u8)> {
     let packet = b.get(usize::from(ip6.off)..usize::from(ip6.end))?;
     let frag = Ipv6Packet::new_checked(packet)
         .ok()?
@@ -95,6 +96,10 @@ impl Worker {
             return Err(Verdict::Drop(DropReason::FragmentNoFirst));
         };
         e.count(Direction::ToServer, u32::from(ip6.end - ip6.off));
+        if e.flags.contains(SessionFlags::NAT66) {
+            // To an IPv6 server (nat66.rs): addresses only.
+            return Err(self.uplink_later_fragment_nat66(f, ip6, idx, rx.now_ms, ev));
+        }
         let gateway = self.cfg.gateway_addrs[usize::from(e.gw_addr)];
         let (server, server_index) = (e.server_ip, e.server_index);
         let path = e.client_path;

@@ -126,14 +126,14 @@ pub(super) fn arp<F: Frame, E: EventSink>(
     Verdict::Drop(DropReason::ArpIgnored)
 }
 
-/// ARP events claiming a MAC other than the one known, per worker and
-/// 100 ms.
+/// ARP events (and ND ones, `nd_learning.rs`) claiming a MAC other than
+/// the one known, per worker and 100 ms.
 const ARP_CLAIMS_PER_100MS: u32 = 32;
 
 impl Worker {
     /// Takes one from this 100 ms window's budget of ARP claims.
     #[inline]
-    fn arp_claim_budget(&mut self, now_ms: u64) -> bool {
+    pub(super) fn arp_claim_budget(&mut self, now_ms: u64) -> bool {
         let (start, used) = &mut self.arp_budget;
         if now_ms.saturating_sub(*start) >= 100 {
             *start = now_ms;
@@ -150,7 +150,12 @@ impl Worker {
     /// now if not): a flood of ARP cannot flood the event queue, and one
     /// MAC's flood cannot hide another MAC's answer.
     #[inline]
-    fn arp_recently_reported(&mut self, ip: Ipv4Addr, mac: [u8; 6], now_ms: u64) -> bool {
+    pub(super) fn arp_recently_reported(
+        &mut self,
+        ip: Ipv4Addr,
+        mac: [u8; 6],
+        now_ms: u64,
+    ) -> bool {
         let mut m = [0u8; 8];
         m[..6].copy_from_slice(&mac);
         let h = crate::hash::hash_u64(u64::from(u32::from(ip)) ^ u64::from_le_bytes(m), 0x6172);

@@ -71,6 +71,7 @@ impl Worker {
             let ipv6 = o.v6.map(|v6| crate::event::Ipv6Ends {
                 terminal: v6.src,
                 dest: v6.dst,
+                post_nat: None,
             });
             let v4 = |a: Ipv4Addr| {
                 if ipv6.is_some() {

@@ -104,11 +104,15 @@ impl Worker {
             // Well-formed IPv6: Tandem's own addresses answer; a
             // terminal's packet on an access port is steered by its prefix.
             Err(NotIpv4::Ipv6(ip6)) => {
-                if let Some(v) = own_addresses_v6::own(self, f, rx.port, &ip6) {
+                if let Some(v) = own_addresses_v6::own(self, f, rx.port, &ip6, rx.now_ms, ev) {
                     return v;
                 }
                 if role == Role::Access {
                     return self.access_in_v6(f, rx, &ip6, ev);
+                }
+                // A server's reply to an IPv6 → IPv6 user session (nat66.rs).
+                if let Some(gw_addr) = self.gateway_v6_of(f, rx.port, &ip6) {
+                    return self.downlink_v6(f, rx, &ip6, gw_addr, ev);
                 }
                 return Verdict::Drop(DropReason::Ipv6NotServed);
             }

@@ -475,7 +475,23 @@ impl Worker {
         let type_metered = self.gw.admission.limited_types() > 0
             && self.snaps.policy.get().classifier.has_bitrate(ty);
         let counted = self.admit(f, o, &limits, type_metered, (group, ty), ev)?;
-        let Some((gw_addr, gw_port)) = self.gw.ports.alloc(now_ms) else {
+        // An IPv6 server (nat66.rs): a port of an IPv6 gateway address.
+        let server6 = match o.v6 {
+            Some(_) => self
+                .snaps
+                .policy
+                .get()
+                .services
+                .servers
+                .get(server_index as usize)
+                .and_then(|s| s.addr6),
+            None => None,
+        };
+        let port = match server6 {
+            Some(_) => self.gw.ports.alloc_v6(now_ms),
+            None => self.gw.ports.alloc(now_ms),
+        };
+        let Some((gw_addr, gw_port)) = port else {
             self.unadmit(counted, sid, now_ms);
             return Err(Verdict::Drop(DropReason::PortExhausted));
         };
@@ -512,6 +528,9 @@ impl Worker {
         if o.v6.is_some() {
             e.flags.insert(SessionFlags::NAT64);
         }
+        if server6.is_some() {
+            e.flags.insert(SessionFlags::NAT66);
+        }
         e.client_path = *path;
         e.last_report_ms = now_ms;
         let interim = self.snaps.policy.get().interim_ms;
@@ -529,6 +548,9 @@ impl Worker {
                 }
                 if let Some(v6) = &o.v6 {
                     self.nat64_opened(idx, v6);
+                }
+                if let Some(server6) = server6 {
+                    self.gw.nat64.set_server(idx, server6);
                 }
                 if server_index != u32::MAX {
                     self.gw.load.inc(server_index as usize);

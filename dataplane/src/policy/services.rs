@@ -36,7 +36,11 @@ impl AdminState {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Server {
+    /// The server's IPv4 address; unspecified for an IPv6 server.
     pub addr: Ipv4Addr,
+    /// An IPv6 server's address (a service with a `vip6` whose servers
+    /// are IPv6: IPv6 → IPv6 full NAT, `pipeline/nat66.rs`).
+    pub addr6: Option<Ipv6Addr>,
     /// None: the port the terminal addressed.
     pub port: Option<u16>,
     pub weight: u32,
@@ -201,6 +205,7 @@ mod tests {
     fn table() -> ServiceTable {
         let srv = |a: u8| Server {
             addr: Ipv4Addr::new(10, 2, 0, a),
+            addr6: None,
             port: Some(8080),
             weight: 1,
             state: AdminState::Active,

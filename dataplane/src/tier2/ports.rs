@@ -422,12 +422,41 @@ impl PortPool {
     }
 }
 
+/// A free port of `pools` (address indexes from `first`), trying the
+/// pool at `cursor` first and leaving the cursor after the one that gave.
+#[inline]
+fn alloc_among(
+    pools: &mut [PortPool],
+    first: usize,
+    cursor: &mut usize,
+    now_ms: u64,
+) -> Option<(u8, u16)> {
+    let n = pools.len();
+    for step in 0..n {
+        let mut addr = *cursor + step;
+        while addr >= n {
+            addr -= n;
+        }
+        if let Some(port) = pools[addr].alloc(now_ms) {
+            *cursor = if addr + 1 == n { 0 } else { addr + 1 };
+            // At most u8::MAX + 1 pools in all: indexes fit u8.
+            return Some(((first + addr) as u8, port));
+        }
+    }
+    None
+}
+
 /// The ports of every gateway address owned by one core.
 #[derive(Debug)]
 pub struct PortAllocator {
     pools: Vec<PortPool>,
     /// Address to try first on the next `alloc` (round robin).
     next_addr: usize,
+    /// Addresses `0..ipv4` are IPv4 gateway addresses (`alloc`), the rest
+    /// IPv6 ones (`alloc_v6`, IPv6 → IPv6 user sessions).
+    ipv4: usize,
+    /// Address to try first on the next `alloc_v6`.
+    next_addr_v6: usize,
     /// Releases naming an address index that does not exist.
     rejected_releases: u64,
 }
@@ -456,29 +485,39 @@ impl PortAllocator {
             .map(|_| PortPool::new(lo, hi, core_index, n_cores, quarantine))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(PortAllocator {
+            ipv4: pools.len(),
             pools,
             next_addr: 0,
+            next_addr_v6: 0,
             rejected_releases: 0,
         })
     }
 
-    /// A free (address index, port), taking addresses in turn and skipping
-    /// exhausted ones. `None` only when every address is exhausted.
+    /// Makes addresses `ipv4..` IPv6 gateway addresses: `alloc` takes
+    /// only the first `ipv4`, `alloc_v6` only the rest.
+    pub fn split_ipv6(&mut self, ipv4: usize) {
+        self.ipv4 = ipv4.min(self.pools.len());
+    }
+
+    /// A free (address index, port) of an IPv4 gateway address, taking
+    /// addresses in turn and skipping exhausted ones. `None` only when
+    /// every such address is exhausted.
     #[inline]
     pub fn alloc(&mut self, now_ms: u64) -> Option<(u8, u16)> {
-        let n = self.pools.len();
-        for step in 0..n {
-            let mut addr = self.next_addr + step;
-            if addr >= n {
-                addr -= n;
-            }
-            if let Some(port) = self.pools[addr].alloc(now_ms) {
-                self.next_addr = if addr + 1 == n { 0 } else { addr + 1 };
-                // n <= u8::MAX + 1 pools, indexes fit u8.
-                return Some((addr as u8, port));
-            }
-        }
-        None
+        let mut cursor = self.next_addr;
+        let got = alloc_among(&mut self.pools[..self.ipv4], 0, &mut cursor, now_ms);
+        self.next_addr = cursor;
+        got
+    }
+
+    /// The same among the IPv6 gateway addresses (indexes after the IPv4
+    /// ones).
+    pub fn alloc_v6(&mut self, now_ms: u64) -> Option<(u8, u16)> {
+        let mut cursor = self.next_addr_v6;
+        let first = self.ipv4;
+        let got = alloc_among(&mut self.pools[first..], first, &mut cursor, now_ms);
+        self.next_addr_v6 = cursor;
+        got
     }
 
     /// The memory `release(addr, port, ..)` will write (to prefetch).
@@ -711,5 +750,23 @@ mod tests {
         assert_eq!(pool.reclaim(1000, 2), 2);
         assert_eq!(pool.reclaim(1000, usize::MAX), 3);
         assert_eq!(pool.free(), pool.capacity());
+    }
+
+    #[test]
+    fn ipv4_and_ipv6_gateway_addresses_are_dealt_apart() {
+        let mut a = PortAllocator::new(3, 7000, 7001, 0, 1, Q).unwrap();
+        a.split_ipv6(1);
+        // IPv4: only address 0, until its two ports are gone.
+        assert_eq!(a.alloc(0).map(|x| x.0), Some(0));
+        assert_eq!(a.alloc(0).map(|x| x.0), Some(0));
+        assert_eq!(a.alloc(0), None);
+        // IPv6: addresses 1 and 2 in turn.
+        let six: Vec<u8> = (0..4).filter_map(|_| a.alloc_v6(0)).map(|x| x.0).collect();
+        assert_eq!(six, vec![1, 2, 1, 2]);
+        assert_eq!(a.alloc_v6(0), None);
+        // Without IPv6 addresses `alloc_v6` has nothing to give.
+        let mut b = PortAllocator::new(1, 7000, 7001, 0, 1, Q).unwrap();
+        assert_eq!(b.alloc_v6(0), None);
+        assert!(b.alloc(0).is_some());
     }
 }

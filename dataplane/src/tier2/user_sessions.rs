@@ -133,6 +133,10 @@ impl SessionFlags {
     /// NAT64 (`pipeline::nat64`): an IPv6 terminal's user session toward
     /// an IPv4 server; its IPv6 addresses are in the NAT64 side array.
     pub const NAT64: SessionFlags = SessionFlags(1 << 10);
+    /// With `NAT64` (an IPv6 terminal): the server is IPv6 too, IPv6 →
+    /// IPv6 full NAT (`pipeline::nat66`); the server's address is in the
+    /// NAT64 side array and the gateway address is an IPv6 one.
+    pub const NAT66: SessionFlags = SessionFlags(1 << 11);
     /// Either SYN proxy flag.
     pub const SYN_PROXY: u16 = (1 << 3) | (1 << 4);
 

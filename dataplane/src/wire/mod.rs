@@ -28,6 +28,7 @@ mod ipv6;
 mod mac;
 mod nat64;
 mod nat64_in_place;
+mod nd_solicit;
 pub mod proxy_v2;
 pub mod replies;
 mod replies_v6;
@@ -94,6 +95,7 @@ pub use nat64::{
 pub use nat64_in_place::{
     translate_4to6_in_place, translate_6to4_in_place, SHRINK as NAT64_SHRINK,
 };
+pub use nd_solicit::neighbor_solicitation;
 pub use replies::{
     turn_into_arp_reply, turn_into_echo_reply, write_icmp_error, write_icmp_frag_needed,
     write_tcp_rst_reply,

@@ -13,6 +13,7 @@ mod gateway;
 mod hardening;
 mod health;
 mod marks;
+mod nat66;
 mod ports;
 mod quota;
 mod services;
@@ -57,6 +58,7 @@ pub fn validate(c: &Config) -> Result<(), Violation> {
     super::address_roles::check(c)?;
     super::table_memory::check(c, super::table_memory::machine_memory())?;
     services::check_nat64(c)?;
+    nat66::check(c)?;
     hardening::check(c)?;
     super::cluster::validate(c)
 }

@@ -15,6 +15,7 @@ mod limits;
 mod marks;
 mod nat64;
 mod nat64_icmp;
+mod nat66;
 mod prefetch_pass;
 mod props;
 mod quota;

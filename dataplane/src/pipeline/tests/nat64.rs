@@ -303,7 +303,8 @@ fn a_listing_shows_a_nat64_user_sessions_ipv6_ends() {
         v6,
         [Ipv6Ends {
             terminal: TERMINAL,
-            dest: VIP6
+            dest: VIP6,
+            post_nat: None,
         }]
     );
     let nat64 = list.iter().find(|u| u.ipv6.is_some()).unwrap();
@@ -353,7 +354,8 @@ fn an_unentitled_ipv6_subscriber_is_refused_with_an_ipv6_rst() {
         r.ipv6,
         Some(Ipv6Ends {
             terminal: TERMINAL,
-            dest: VIP6
+            dest: VIP6,
+            post_nat: None,
         })
     );
     assert_eq!((r.terminal_port, r.bytes_up), (40000, 40 + 20));
@@ -782,7 +784,8 @@ fn a_nat64_user_session_expires_and_frees_its_port() {
         r.ipv6,
         Some(crate::event::Ipv6Ends {
             terminal: TERMINAL,
-            dest: DNS_VIP6
+            dest: DNS_VIP6,
+            post_nat: None,
         })
     );
     assert_eq!(

@@ -1,0 +1,394 @@
+//! IPv6 → IPv6 full NAT through the pipeline (issue 14, item 3): an IPv6
+//! terminal reaches IPv6 servers through a service's IPv6 VIP; the
+//! servers see a gateway IPv6 address and a port unique to the user
+//! session. Every frame out is compared byte for byte with one written out
+//! here, checksums computed from scratch (`wire::testutil_v6`), both ways.
+
+use super::nat64::{frame6, summed6, tcp_l4, udp_l4, up_macs, HOP, TC, TERMINAL};
+use super::*;
+use crate::event::{Ipv6Ends, PostNat6};
+use crate::testkit::{server6_mac, GW6, SERVERS6, VIP66};
+use proptest::prelude::*;
+use std::collections::HashSet;
+use std::net::Ipv6Addr;
+
+fn src6(f: &[u8]) -> Ipv6Addr {
+    Ipv6Addr::from(<[u8; 16]>::try_from(&f[22..38]).unwrap())
+}
+
+fn dst6(f: &[u8]) -> Ipv6Addr {
+    Ipv6Addr::from(<[u8; 16]>::try_from(&f[38..54]).unwrap())
+}
+
+fn port_at(f: &[u8], at: usize) -> u16 {
+    u16::from_be_bytes([f[54 + at], f[55 + at]])
+}
+
+/// A TCP segment from IPv6 server `server` port `sport` to the gateway
+/// IPv6 address port `gw_port`, checksum from scratch.
+fn from_server(server: Ipv6Addr, sport: u16, gw_port: u16, flags: u8) -> Vec<u8> {
+    let l4 = summed6(
+        tcp_l4(sport, gw_port, 9000, 7001, flags, b""),
+        16,
+        server,
+        GW6,
+        6,
+    );
+    frame6(
+        (server6_mac(server), port_mac(SRV)),
+        server,
+        GW6,
+        6,
+        64,
+        0,
+        &l4,
+    )
+}
+
+#[test]
+fn tcp_through_an_ipv6_vip_to_ipv6_servers_is_rewritten_both_ways_byte_exact() {
+    let mut lab = Lab::nat66(1);
+    let syn = summed6(
+        tcp_l4(40000, 80, 7000, 0, 0x02, b""),
+        16,
+        TERMINAL,
+        VIP66,
+        6,
+    );
+    let (v, out) = lab.up(ACC, &frame6(up_macs(), TERMINAL, VIP66, 6, HOP, TC, &syn));
+    assert_eq!(v, Verdict::Forward(SRV));
+    let server = dst6(&out);
+    assert!(SERVERS6.contains(&server), "{server}");
+    assert_eq!(src6(&out), GW6);
+    let gw_port = port_at(&out, 0);
+    let want_l4 = summed6(
+        tcp_l4(gw_port, 8080, 7000, 0, 0x02, b""),
+        16,
+        GW6,
+        server,
+        6,
+    );
+    let want = frame6(
+        (port_mac(SRV), server6_mac(server)),
+        GW6,
+        server,
+        6,
+        HOP - 1,
+        TC,
+        &want_l4,
+    );
+    assert_eq!(out, want);
+
+    // The SYN-ACK: from the VIP the terminal addressed, to the terminal.
+    let reply = from_server(server, 8080, gw_port, 0x12);
+    let (v, back) = lab.up(SRV, &reply);
+    assert_eq!(v, Verdict::Forward(ACC));
+    let want_l4 = summed6(
+        tcp_l4(80, 40000, 9000, 7001, 0x12, b""),
+        16,
+        VIP66,
+        TERMINAL,
+        6,
+    );
+    let want = frame6((port_mac(ACC), UE_MAC), VIP66, TERMINAL, 6, 63, 0, &want_l4);
+    assert_eq!(back, want);
+
+    // Data on the established user session goes to the same server.
+    let body = b"GET / HTTP/1.1\r\n\r\n";
+    let data = summed6(
+        tcp_l4(40000, 80, 7001, 9001, 0x18, body),
+        16,
+        TERMINAL,
+        VIP66,
+        6,
+    );
+    let (v, out) = lab.up(ACC, &frame6(up_macs(), TERMINAL, VIP66, 6, HOP, 0, &data));
+    assert_eq!(v, Verdict::Forward(SRV));
+    let want_l4 = summed6(
+        tcp_l4(gw_port, 8080, 7001, 9001, 0x18, body),
+        16,
+        GW6,
+        server,
+        6,
+    );
+    let want = frame6(
+        (port_mac(SRV), server6_mac(server)),
+        GW6,
+        server,
+        6,
+        HOP - 1,
+        0,
+        &want_l4,
+    );
+    assert_eq!(out, want);
+    assert_eq!(lab.live(), 1);
+    assert_eq!(lab.workers[0].counters().dropped_total(), 0);
+}
+
+#[test]
+fn udp_both_ways_and_a_servers_zero_checksum_is_computed() {
+    let mut lab = Lab::nat66(1);
+    let q = summed6(udp_l4(5300, 53, b"query"), 6, TERMINAL, VIP66, 17);
+    let (v, out) = lab.up(ACC, &frame6(up_macs(), TERMINAL, VIP66, 17, HOP, 0, &q));
+    assert_eq!(v, Verdict::Forward(SRV));
+    let server = dst6(&out);
+    assert_eq!(server, SERVERS6[0]);
+    let gw_port = port_at(&out, 0);
+    let want_l4 = summed6(udp_l4(gw_port, 5353, b"query"), 6, GW6, server, 17);
+    let want = frame6(
+        (port_mac(SRV), server6_mac(server)),
+        GW6,
+        server,
+        17,
+        HOP - 1,
+        0,
+        &want_l4,
+    );
+    assert_eq!(out, want);
+    // A zero UDP checksum (not allowed over IPv6) gets one computed.
+    let answer = udp_l4(5353, gw_port, b"answer");
+    let reply = frame6(
+        (server6_mac(server), port_mac(SRV)),
+        server,
+        GW6,
+        17,
+        64,
+        0,
+        &answer,
+    );
+    let (v, back) = lab.up(SRV, &reply);
+    assert_eq!(v, Verdict::Forward(ACC));
+    let want_l4 = summed6(udp_l4(53, 5300, b"answer"), 6, VIP66, TERMINAL, 17);
+    let want = frame6(
+        (port_mac(ACC), UE_MAC),
+        VIP66,
+        TERMINAL,
+        17,
+        63,
+        0,
+        &want_l4,
+    );
+    assert_eq!(back, want);
+}
+
+#[test]
+fn only_the_chosen_server_from_its_port_reaches_the_terminal() {
+    let mut lab = Lab::nat66(1);
+    let syn = summed6(
+        tcp_l4(40000, 80, 7000, 0, 0x02, b""),
+        16,
+        TERMINAL,
+        VIP66,
+        6,
+    );
+    let (_, out) = lab.up(ACC, &frame6(up_macs(), TERMINAL, VIP66, 6, HOP, TC, &syn));
+    let (server, gw_port) = (dst6(&out), port_at(&out, 0));
+    let other = if server == SERVERS6[0] {
+        SERVERS6[1]
+    } else {
+        SERVERS6[0]
+    };
+    let reply = |from, sport, dport| from_server(from, sport, dport, 0x12);
+    let (v, _) = lab.up(SRV, &reply(other, 8080, gw_port));
+    assert_eq!(v, Verdict::Drop(DropReason::ReplyMismatch));
+    let (v, _) = lab.up(SRV, &reply(server, 8081, gw_port));
+    assert_eq!(v, Verdict::Drop(DropReason::ReplyMismatch));
+    let (v, _) = lab.up(SRV, &reply(server, 8080, gw_port.wrapping_add(1)));
+    assert_eq!(v, Verdict::Drop(DropReason::NoUserSession));
+    // To an address that is no gateway address: not served.
+    let l4 = summed6(
+        tcp_l4(8080, gw_port, 1, 1, 0x10, b""),
+        16,
+        server,
+        SERVERS6[1],
+        6,
+    );
+    let stray = frame6(
+        (server6_mac(server), port_mac(SRV)),
+        server,
+        SERVERS6[1],
+        6,
+        64,
+        0,
+        &l4,
+    );
+    assert_eq!(
+        lab.up(SRV, &stray).0,
+        Verdict::Drop(DropReason::Ipv6NotServed)
+    );
+    let (v, _) = lab.up(SRV, &reply(server, 8080, gw_port));
+    assert_eq!(v, Verdict::Forward(ACC));
+}
+
+/// Ports of IPv6 → IPv6 user sessions come from the gateway IPv6
+/// address, unique among them; IPv4 user sessions keep the IPv4 one.
+#[test]
+fn each_user_session_gets_its_own_port_of_the_gateway_ipv6_address() {
+    let mut lab = Lab::nat66(1);
+    let mut ports = HashSet::new();
+    for i in 0..200u16 {
+        let t = Ipv6Addr::from(TERMINAL.to_bits() + u128::from(i));
+        let syn = summed6(tcp_l4(40000, 80, 7000, 0, 0x02, b""), 16, t, VIP66, 6);
+        let (v, out) = lab.up(ACC, &frame6(up_macs(), t, VIP66, 6, HOP, 0, &syn));
+        assert_eq!(v, Verdict::Forward(SRV));
+        assert_eq!(src6(&out), GW6);
+        assert!(ports.insert(port_at(&out, 0)), "port handed out twice");
+    }
+    let (v, out) = lab.up(ACC, &syn(UE, 40000, VIP, 80));
+    assert_eq!(v, Verdict::Forward(SRV));
+    assert_eq!(decode(&out).src, GW);
+}
+
+#[test]
+fn an_unresolved_ipv6_server_is_reported_and_its_packet_dropped() {
+    let mut lab = Lab::nat66(1);
+    let mut n = crate::testkit::neighbours();
+    for s in SERVERS6 {
+        n.remove_v6(SRV, s);
+    }
+    lab.neighbours.publish(n);
+    let syn = summed6(
+        tcp_l4(40000, 80, 7000, 0, 0x02, b""),
+        16,
+        TERMINAL,
+        VIP66,
+        6,
+    );
+    let (v, _) = lab.up(ACC, &frame6(up_macs(), TERMINAL, VIP66, 6, HOP, 0, &syn));
+    assert_eq!(v, Verdict::Drop(DropReason::NeighbourMiss));
+    assert!(
+        lab.events.iter().any(|e| matches!(e,
+            Event::NeighbourMissV6 { port, ip } if *port == SRV && SERVERS6.contains(ip))),
+        "{:?}",
+        lab.events
+    );
+}
+
+#[test]
+fn a_reply_that_lands_on_another_worker_is_handed_to_the_owner() {
+    let mut lab = Lab::nat66(2);
+    for i in 0..8u16 {
+        let t = Ipv6Addr::from(TERMINAL.to_bits() + (u128::from(i) << 64));
+        let syn = summed6(tcp_l4(40000, 80, 7000, 0, 0x02, b""), 16, t, VIP66, 6);
+        let (v, out) = lab.up(ACC, &frame6(up_macs(), t, VIP66, 6, HOP, 0, &syn));
+        assert_eq!(v, Verdict::Forward(SRV));
+        let (server, gw_port) = (dst6(&out), port_at(&out, 0));
+        let reply = from_server(server, 8080, gw_port, 0x12);
+        for w in 0..2 {
+            let (v, back, _) = lab.run(w, SRV, &reply);
+            assert_eq!(v, Verdict::Forward(ACC));
+            assert_eq!(dst6(&back), t);
+        }
+    }
+}
+
+#[test]
+fn the_record_names_the_ipv6_ends_before_and_after_nat() {
+    let mut lab = Lab::nat66(1);
+    let syn = summed6(
+        tcp_l4(40000, 80, 7000, 0, 0x02, b""),
+        16,
+        TERMINAL,
+        VIP66,
+        6,
+    );
+    let (_, out) = lab.up(ACC, &frame6(up_macs(), TERMINAL, VIP66, 6, HOP, 0, &syn));
+    let server = dst6(&out);
+    let rst = summed6(
+        tcp_l4(40000, 80, 7001, 0, 0x04, b""),
+        16,
+        TERMINAL,
+        VIP66,
+        6,
+    );
+    lab.up(ACC, &frame6(up_macs(), TERMINAL, VIP66, 6, HOP, 0, &rst));
+    lab.tick(10 * 60 * 1000);
+    let records = lab.accounting();
+    let r = records.last().expect("a record");
+    assert_eq!(
+        r.ipv6,
+        Some(Ipv6Ends {
+            terminal: TERMINAL,
+            dest: VIP66,
+            post_nat: Some(PostNat6 {
+                gateway: GW6,
+                server,
+            }),
+        })
+    );
+    assert_eq!(
+        (r.terminal_port, r.dest_port, r.server_port),
+        (40000, 80, 8080)
+    );
+    assert_eq!(r.gateway_port, port_at(&out, 0));
+}
+
+/// A datagram the terminal fragmented reaches the server in the same
+/// pieces, each with the gateway and server addresses; the checksum in the
+/// first covers the new pseudo header.
+#[test]
+fn fragments_follow_their_user_session_to_the_server() {
+    let mut lab = Lab::nat66(1);
+    let payload: Vec<u8> = (0..64u8).collect();
+    let whole = summed6(udp_l4(5300, 53, &payload), 6, TERMINAL, VIP66, 17);
+    let piece = |offset: usize, more: bool, data: &[u8]| {
+        let mut l = vec![17, 0];
+        // The offset in 8-byte units sits above three flag bits.
+        let word = offset as u16 | u16::from(more);
+        l.extend_from_slice(&word.to_be_bytes());
+        l.extend_from_slice(&0x0102_0304u32.to_be_bytes());
+        l.extend_from_slice(data);
+        frame6(up_macs(), TERMINAL, VIP66, 44, HOP, 0, &l)
+    };
+    let (v, first) = lab.up(ACC, &piece(0, true, &whole[..40]));
+    assert_eq!(v, Verdict::Forward(SRV));
+    let (v, later) = lab.up(ACC, &piece(40, false, &whole[40..]));
+    assert_eq!(v, Verdict::Forward(SRV));
+    let server = dst6(&first);
+    for f in [&first, &later] {
+        assert_eq!((src6(f), dst6(f)), (GW6, server));
+    }
+    // Put back together, the datagram checks against the new ends.
+    let mut joined = first[62..].to_vec();
+    joined.extend_from_slice(&later[62..]);
+    let gw_port = u16::from_be_bytes([joined[0], joined[1]]);
+    assert_eq!(
+        joined,
+        summed6(udp_l4(gw_port, 5353, &payload), 6, GW6, server, 17)
+    );
+}
+
+proptest! {
+    /// Any TCP or UDP flow through the VIP is translated and translated
+    /// back exactly: what the terminal gets is what the server sent, ends
+    /// swapped, one hop less each way.
+    #[test]
+    fn any_flow_goes_and_comes_back_exactly(
+        host in any::<u64>(),
+        sport in 1u16..,
+        udp in any::<bool>(),
+        data in proptest::collection::vec(any::<u8>(), 0..64),
+        back in proptest::collection::vec(any::<u8>(), 0..64),
+    ) {
+        let mut lab = Lab::nat66(1);
+        let t = Ipv6Addr::from((TERMINAL.to_bits() & !u128::from(u64::MAX)) | u128::from(host));
+        let (proto, dport, at) = if udp { (17, 53, 6) } else { (6, 80, 16) };
+        let l4 = |sp, dp, flags, d: &[u8]| {
+            if udp { udp_l4(sp, dp, d) } else { tcp_l4(sp, dp, 1, 0, flags, d) }
+        };
+        let up = summed6(l4(sport, dport, 0x02, &data), at, t, VIP66, proto);
+        let (v, out) = lab.up(ACC, &frame6(up_macs(), t, VIP66, proto, HOP, 0, &up));
+        prop_assert_eq!(v, Verdict::Forward(SRV));
+        let (server, gw_port, server_port) = (dst6(&out), port_at(&out, 0), port_at(&out, 2));
+        prop_assert_eq!(
+            out[54..].to_vec(),
+            summed6(l4(gw_port, server_port, 0x02, &data), at, GW6, server, proto)
+        );
+        let down = summed6(l4(server_port, gw_port, 0x12, &back), at, server, GW6, proto);
+        let reply = frame6((server6_mac(server), port_mac(SRV)), server, GW6, proto, 64, 0, &down);
+        let (v, got) = lab.up(SRV, &reply);
+        prop_assert_eq!(v, Verdict::Forward(ACC));
+        let want = summed6(l4(dport, sport, 0x12, &back), at, VIP66, t, proto);
+        prop_assert_eq!(got, frame6((port_mac(ACC), UE_MAC), VIP66, t, proto, 63, 0, &want));
+    }
+}
