@@ -115,6 +115,13 @@ fn ipv6_server_mistakes_name_their_place() {
         11,
         "IPv4 address",
     );
+    // Two services on one IPv6 VIP, protocol and port.
+    at(
+        "(name: \"web66\", vip6: \"2001:db8:9::66\", proto: Tcp, port: 80,",
+        "(name: \"web66\", vip6: \"2001:db8:9::66\", proto: Tcp, port: 80, servers: [(addr: \"2001:db8:2::23\")]),\n        (name: \"web66b\", vip6: \"2001:db8:9::66\", proto: Tcp, port: 80,",
+        15,
+        "overlaps services[1]",
+    );
     // A server address that is no unicast address.
     at("2001:db8:2::22", "ff02::1", 14, "not a server address");
     // An IPv4 VIP's type pool onto IPv6 servers.

@@ -99,7 +99,8 @@ pub fn merge_policy(old: &Policy, new_cfg: &Config) -> Result<Policy, String> {
             let new_srv = &fresh.services.servers[j as usize];
             let reuse = old_servers.iter().copied().find(|&k| {
                 let o = &old.services.servers[k as usize];
-                o.addr == new_srv.addr && o.port == new_srv.port
+                // An IPv6 server's `addr` is unspecified: its `addr6` names it.
+                o.addr == new_srv.addr && o.addr6 == new_srv.addr6 && o.port == new_srv.port
             });
             let idx = match reuse {
                 Some(k) => {
@@ -188,6 +189,49 @@ mod tests {
         (name: "dns", vip: "10.9.0.3", proto: Udp, port: 53, servers: [(addr: "10.2.0.21", port: 5353)]),
     ],
 )"#;
+
+    /// IPv6 servers (their IPv4 `addr` unspecified) keep their indexes by
+    /// their IPv6 address: a worker reads an IPv6 → IPv6 user session's
+    /// server from its index.
+    #[test]
+    fn ipv6_servers_keep_their_indexes_by_address() {
+        let v6 = BASE
+            .replace(
+                r#"addresses: ["10.2.0.1/24"]"#,
+                r#"addresses: ["10.2.0.1/24", "2001:db8:20::1/64"]"#,
+            )
+            .replace(
+                r#"gateway: (addresses: ["10.2.0.10"]),"#,
+                r#"gateway: (addresses: ["10.2.0.10"], ipv6_addresses: ["2001:db8:20::10"]),"#,
+            )
+            .replace(
+                "    services: [\n",
+                "    services: [\n        (name: \"web66\", vip6: \"2001:db8:9::66\", proto: Tcp, port: 80, servers: [(addr: \"2001:db8:20::21\"), (addr: \"2001:db8:20::22\")]),\n",
+            );
+        let old = plan::policy(&cfg(&v6));
+        let six = |p: &Policy, i: usize| p.services.servers[i].addr6.map(|a| a.to_string());
+        assert_eq!(six(&old, 1).as_deref(), Some("2001:db8:20::22"));
+        let swapped = v6.replace(
+            r#"(addr: "2001:db8:20::21"), (addr: "2001:db8:20::22")"#,
+            r#"(addr: "2001:db8:20::22"), (addr: "2001:db8:20::23")"#,
+        );
+        let p = merge_policy(&old, &cfg(&swapped)).unwrap();
+        assert_eq!(six(&p, 0).as_deref(), Some("2001:db8:20::21"));
+        assert_eq!(p.services.servers[0].state, AdminState::Removed);
+        assert_eq!(
+            six(&p, 1).as_deref(),
+            Some("2001:db8:20::22"),
+            "keeps index 1"
+        );
+        let web66 = p.services.service_index("web66").unwrap();
+        let list = &p.services.services[web66 as usize].servers;
+        assert_eq!(list[0], 1);
+        assert_eq!(
+            six(&p, list[1] as usize).as_deref(),
+            Some("2001:db8:20::23")
+        );
+        assert!(list[1] as usize >= old.services.servers.len(), "appended");
+    }
 
     #[test]
     fn indexes_survive_reordering_and_weight_changes() {

@@ -364,7 +364,7 @@ impl Worker {
         let dscp_marks = snaps.policy.get().marks_dscp();
         let fragments = cfg.fragments;
         let nat64_on = cfg.nat64.is_some();
-        let nat64 = nat64::Side::new(cfg.table_capacity, nat64_on, !cfg.gateway_addrs6.is_empty());
+        let nat64 = nat64::Side::new(cfg.table_capacity, nat64_on);
         let nat64_buf = vec![0u8; if nat64_on { nat64::BUFFER_LEN } else { 0 }].into_boxed_slice();
         Ok(Worker {
             nat64_buf,

@@ -90,39 +90,19 @@ pub struct Nat64Config {
 
 /// The IPv6 addresses of each NAT64 user session, by slab index: the
 /// terminal's (16 bytes) and the one it addressed (16 bytes).
-/// With IPv6 gateway addresses, also the IPv6 server of each IPv6 → IPv6
-/// user session (16 bytes, `nat66.rs`).
 #[derive(Debug, Default)]
 pub(super) struct Side {
     addrs: Box<[[u8; 32]]>,
-    servers: Box<[[u8; 16]]>,
 }
 
 impl Side {
-    /// One entry per slab slot when NAT64 is `on`, none otherwise; a
-    /// server entry per slot too when `nat66` is on.
-    pub fn new(capacity: u32, on: bool, nat66: bool) -> Side {
+    /// One entry per slab slot when NAT64 is `on`, none otherwise.
+    pub fn new(capacity: u32, on: bool) -> Side {
         let n = if on { capacity as usize } else { 0 };
-        let m = if on && nat66 { capacity as usize } else { 0 };
         Side {
             addrs: vec![[0u8; 32]; n].into_boxed_slice(),
-            servers: vec![[0u8; 16]; m].into_boxed_slice(),
         }
     }
-
-    /// Records the IPv6 server of the user session at slab index `idx`.
-    pub fn set_server(&mut self, idx: u32, server: Ipv6Addr) {
-        if let Some(slot) = self.servers.get_mut(idx as usize) {
-            *slot = server.octets();
-        }
-    }
-
-    /// The IPv6 server of the IPv6 → IPv6 user session at `idx`.
-    #[inline]
-    pub fn server(&self, idx: u32) -> Option<Ipv6Addr> {
-        self.servers.get(idx as usize).map(|&o| Ipv6Addr::from(o))
-    }
-
     fn set(&mut self, idx: u32, client: Ipv6Addr, dst: Ipv6Addr) {
         if let Some(slot) = self.addrs.get_mut(idx as usize) {
             slot[..16].copy_from_slice(&client.octets());
@@ -606,6 +586,7 @@ impl Worker {
     /// the quota's end, the TCP window, the state and its timer, and a
     /// server's refusal of the SYN reported. Ok: the ports the terminal
     /// knows (what it addressed, its own) and its path.
+    #[inline(always)]
     pub(super) fn track_reply<E: EventSink>(
         &mut self,
         idx: u32,
@@ -745,7 +726,7 @@ impl Worker {
         let post_nat = if e.flags.contains(SessionFlags::NAT66) {
             Some(crate::event::PostNat6 {
                 gateway: self.gateway_v6(e.gw_addr)?,
-                server: self.gw.nat64.server(idx)?,
+                server: self.server_v6(e.server_index)?,
             })
         } else {
             None

@@ -10,8 +10,9 @@
 //! with `SessionFlags::NAT66`: its port comes from an IPv6 gateway address
 //! (`PortAllocator::alloc_v6`; those addresses take the indexes after the
 //! IPv4 ones, so the reply index finds a server's reply by (address
-//! index, port) as for IPv4) and its server's IPv6 address sits in the
-//! side array next to the terminal's (`Side::server`): 128 + 48 bytes.
+//! index, port) as for IPv4) and its server's IPv6 address is the policy's
+//! for its server index (`Worker::server_v6`: an index names one server
+//! for the life of a run), so it takes no more memory than a NAT64 one.
 //!
 //! Both ways the packet keeps its version and length: the addresses,
 //! ports and hop limit are rewritten where they lie and the upper-layer
@@ -169,6 +170,20 @@ impl Worker {
         self.topo.gateway_v6(port, dst)
     }
 
+    /// The address of IPv6 server number `server_index` (server indexes
+    /// name one server for the life of a run, `policy::services`; a
+    /// reload keeps an IPv6 server's index by its address).
+    #[inline]
+    pub(super) fn server_v6(&self, server_index: u32) -> Option<Ipv6Addr> {
+        self.snaps
+            .policy
+            .get()
+            .services
+            .servers
+            .get(server_index as usize)?
+            .addr6
+    }
+
     /// The gateway IPv6 address of address index `gw_addr`.
     #[inline]
     pub(super) fn gateway_v6(&self, gw_addr: u8) -> Option<Ipv6Addr> {
@@ -197,7 +212,8 @@ impl Worker {
         };
         let (gw_addr, gw_port, server_port, server_index) =
             (e.gw_addr, e.gw_port, e.server_port, e.server_index);
-        let (Some(gateway), Some(server)) = (self.gateway_v6(gw_addr), self.gw.nat64.server(idx))
+        let (Some(gateway), Some(server)) =
+            (self.gateway_v6(gw_addr), self.server_v6(server_index))
         else {
             return Verdict::Drop(DropReason::NoUserSession);
         };
@@ -228,7 +244,8 @@ impl Worker {
             return Verdict::Drop(DropReason::FragmentNoFirst);
         };
         let (gw_addr, server_port, server_index) = (e.gw_addr, e.server_port, e.server_index);
-        let (Some(gateway), Some(server)) = (self.gateway_v6(gw_addr), self.gw.nat64.server(idx))
+        let (Some(gateway), Some(server)) =
+            (self.gateway_v6(gw_addr), self.server_v6(server_index))
         else {
             return Verdict::Drop(DropReason::FragmentNoFirst);
         };
@@ -388,8 +405,12 @@ impl Worker {
             return Verdict::Drop(DropReason::NoUserSession);
         };
         let ip_len = u32::from(ip6.end - ip6.off);
-        let from_server = self.gw.nat64.server(idx) == Some(src);
         let ends = self.gw.nat64.get(idx);
+        let server_index = match self.gw.table.get(idx) {
+            Some(e) => e.server_index,
+            None => return Verdict::Drop(DropReason::NoUserSession),
+        };
+        let from_server = self.server_v6(server_index) == Some(src);
         let Some(e) = self.gw.table.get_mut(idx) else {
             return Verdict::Drop(DropReason::NoUserSession);
         };

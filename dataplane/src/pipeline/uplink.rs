@@ -549,9 +549,6 @@ impl Worker {
                 if let Some(v6) = &o.v6 {
                     self.nat64_opened(idx, v6);
                 }
-                if let Some(server6) = server6 {
-                    self.gw.nat64.set_server(idx, server6);
-                }
                 if server_index != u32::MAX {
                     self.gw.load.inc(server_index as usize);
                 }

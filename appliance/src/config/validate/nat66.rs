@@ -1,5 +1,6 @@
 //! IPv6 servers and gateway IPv6 addresses (IPv6 → IPv6 full NAT): which
-//! services may have IPv6 servers, and what they need to be reached.
+//! services may have IPv6 servers, and what they need to be reached; and
+//! IPv6 VIPs that overlap (one VIP, protocol and port: one service).
 //!
 //! An IPv6 server is reached only from an IPv6 terminal, through a
 //! service's `vip6`, from a gateway IPv6 address; an IPv4 terminal cannot
@@ -42,8 +43,8 @@ pub fn check(c: &Config) -> Result<(), Violation> {
                 return Err(violation(
                     at(j),
                     format!(
-                        "service \"{}\" mixes IPv4 and IPv6 servers ({} and {}); give an IPv6 \
-                         service its own entry with the same vip6",
+                        "service \"{}\" mixes IPv4 and IPv6 servers ({} and {}); put the IPv6 \
+                         servers in a service of their own, with its own vip6",
                         s.name, s.servers[0].addr, srv.addr
                     ),
                 ));
@@ -85,6 +86,26 @@ pub fn check(c: &Config) -> Result<(), Violation> {
                     ),
                 ));
             }
+        }
+    }
+    // Two services on one IPv6 VIP, protocol and port would make the
+    // choice of servers depend on the order of the list.
+    for (i, s) in c.services.iter().enumerate() {
+        let Some(vip6) = s.vip6 else { continue };
+        let end = s.port_end.unwrap_or(s.port);
+        if let Some(j) = c.services[..i].iter().position(|t| {
+            t.vip6 == Some(vip6)
+                && t.proto == s.proto
+                && s.port <= t.port_end.unwrap_or(t.port)
+                && end >= t.port
+        }) {
+            return Err(violation(
+                vec![field("services"), Seg::Index(i), field("vip6")],
+                format!(
+                    "vip6 {vip6} {:?} ports {}..={end} overlaps services[{j}]",
+                    s.proto, s.port
+                ),
+            ));
         }
     }
     // No IPv4-only service may send a type's users to IPv6 servers.

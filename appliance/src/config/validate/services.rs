@@ -174,7 +174,8 @@ fn nat64_service(
     }
     if s.servers.is_empty() {
         return refuse(format!(
-            "service \"{name}\": an IPv6 VIP needs IPv4 servers (NAT64); this service has none"
+            "service \"{name}\": an IPv6 VIP needs servers (IPv4 through NAT64, or IPv6); \
+             this service has none"
         ));
     }
     if c.steering.key != crate::config::schema::SessionKey::SourceIp {
