@@ -383,12 +383,16 @@ pub fn fabric(c: &Config) -> Option<FabricConfig> {
     })
 }
 
-/// The static neighbours of every port, the table ARP learning starts from.
+/// The static neighbours of every port (both versions), the table ARP and
+/// Neighbor Discovery learning start from.
 pub fn neighbours(c: &Config) -> Neighbours {
     let mut neighbours = Neighbours::default();
     for (i, p) in c.ports.iter().enumerate() {
         for n in &p.neighbours {
-            neighbours.insert(i as u16, n.ip.0, n.mac.0);
+            match n.ip.0 {
+                std::net::IpAddr::V4(a) => neighbours.insert(i as u16, a, n.mac.0),
+                std::net::IpAddr::V6(a) => neighbours.insert_v6(i as u16, a, n.mac.0),
+            }
         }
     }
     neighbours
@@ -411,7 +415,21 @@ pub fn topology(c: &Config, macs: &[[u8; 6]], policy: &Policy) -> Topology {
     for (i, p) in c.ports.iter().enumerate() {
         let pi = i as u16;
         for r in &p.routes {
-            t.add_route(r.prefix.addr, r.prefix.prefix_len, pi, r.via.0);
+            // check-config made `via` the prefix's version.
+            match (r.prefix, r.via.0) {
+                (crate::config::net::PortAddr::V4(n), std::net::IpAddr::V4(via)) => {
+                    t.add_route(n.addr, n.prefix_len, pi, via)
+                }
+                (crate::config::net::PortAddr::V6(n), std::net::IpAddr::V6(via)) => {
+                    t.add_route_v6(dataplane::topology_v6::RouteV6 {
+                        prefix: n.addr,
+                        len: n.prefix_len,
+                        port: pi,
+                        via,
+                    })
+                }
+                _ => {}
+            }
         }
         // An access port's own clamp, else the global one (every port:
         // on a cluster gateway the terminal's path is the fabric port).

@@ -202,6 +202,11 @@ pub const SERVERS6: [Ipv6Addr; 2] = [
     Ipv6Addr::new(0x2001, 0xdb8, 2, 0, 0, 0, 0, 0x22),
 ];
 
+/// An IPv6 network behind [`ROUTER6`] (a link-local next hop on the
+/// server port) in [`Lab::nat66`]'s topology.
+pub const ROUTED6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0x99, 0, 0, 0, 0, 0);
+pub const ROUTER6: Ipv6Addr = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0xfe);
+
 /// The MAC of IPv6 server `ip` in [`neighbours`].
 pub fn server6_mac(ip: Ipv6Addr) -> [u8; 6] {
     let o = ip.octets();
@@ -245,6 +250,7 @@ pub fn neighbours() -> Neighbours {
     for s in SERVERS6 {
         n.insert_v6(SRV, s, server6_mac(s));
     }
+    n.insert_v6(SRV, ROUTER6, server6_mac(ROUTER6));
     n
 }
 
@@ -361,6 +367,12 @@ impl Lab {
     pub fn nat66(n_workers: u16) -> Lab {
         let mut topo = topology();
         topo.add_gateway_v6(SRV, GW6, 1);
+        topo.add_route_v6(crate::topology_v6::RouteV6 {
+            prefix: ROUTED6,
+            len: 48,
+            port: SRV,
+            via: ROUTER6,
+        });
         let nat64 = crate::pipeline::Nat64Config { prefix: None };
         let lab = Lab::build_with(
             n_workers,

@@ -262,6 +262,37 @@ impl fmt::Display for ServerIp {
     }
 }
 
+/// A route's next hop: an IPv4 address, or an IPv6 one (link-local
+/// included: IPv6 routers are usually reached at theirs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct NextHopIp(pub std::net::IpAddr);
+
+impl<'de> Deserialize<'de> for NextHopIp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let a = std::net::IpAddr::from_str(&s)
+            .map_err(|_| de::Error::custom(format!("'{s}' is not an IPv4 or IPv6 address")))?;
+        if a.is_multicast() || a.is_unspecified() || a.is_loopback() {
+            return Err(de::Error::custom(format!(
+                "'{s}' cannot be a next hop (multicast, unspecified or loopback)"
+            )));
+        }
+        Ok(NextHopIp(a))
+    }
+}
+
+impl Serialize for NextHopIp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
+}
+
+impl fmt::Display for NextHopIp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 /// An IPv6 unicast address written as a string, e.g. `"2001:db8:9::80"`
 /// (a service's `vip6`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -285,14 +285,17 @@ impl Port {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Route {
-    pub prefix: Ipv4Cidr,
-    pub via: Ip,
+    /// IPv4 or IPv6 (an IPv6 route leads to IPv6 servers); `via` is of
+    /// the same version.
+    pub prefix: PortAddr,
+    pub via: super::net::NextHopIp,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Neighbour {
-    pub ip: Ip,
+    /// IPv4, or IPv6 (Neighbor Discovery never changes it either).
+    pub ip: super::net::NextHopIp,
     pub mac: Mac,
 }
 

@@ -137,3 +137,69 @@ fn ipv6_server_mistakes_name_their_place() {
     let e = err(&pooled);
     assert!(e.message.contains("whose servers are IPv6"), "{e}");
 }
+
+/// `GOOD` with srv0 routing 2001:db8:99::/48 via `via` and web66's second
+/// server there.
+fn routed(via: &str) -> String {
+    GOOD.replace(
+        r#"addresses: ["10.2.0.1/24", "2001:db8:2::1/64"]),"#,
+        &format!(
+            r#"addresses: ["10.2.0.1/24", "2001:db8:2::1/64"], routes: [(prefix: "2001:db8:99::/48", via: "{via}")]),"#
+        ),
+    )
+    .replace("2001:db8:2::22", "2001:db8:99::22")
+}
+
+#[test]
+fn an_ipv6_server_behind_an_ipv6_route_reaches_the_topology() {
+    let c = parse(Path::new("t.ron"), &routed("fe80::fe")).unwrap();
+    let policy = crate::plan::policy(&c);
+    let topo = crate::plan::topology(&c, &[[2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]], &policy);
+    let hop = topo.route_v6("2001:db8:99::22".parse().unwrap()).unwrap();
+    assert_eq!((hop.port, hop.ip.to_string()), (1, "fe80::fe".to_string()));
+    // A next hop inside the port's own network is as good.
+    assert!(parse(Path::new("t.ron"), &routed("2001:db8:2::fe")).is_ok());
+}
+
+#[test]
+fn ipv6_route_mistakes_name_their_place() {
+    let at = |text: &str, says: &str| {
+        let e = err(text);
+        assert_eq!(e.line, 6, "{e}");
+        assert!(e.message.contains(says), "{e}");
+    };
+    at(&routed("10.2.0.254"), "the prefix's IP version");
+    at(&routed("2001:db8:7::1"), "link-local or inside an IPv6");
+    // On an access port.
+    let on_access = GOOD.replace(
+        r#"addresses: ["10.1.0.1/24", "2001:db8:1::1/64"]),"#,
+        r#"addresses: ["10.1.0.1/24", "2001:db8:1::1/64"], routes: [(prefix: "2001:db8:99::/48", via: "fe80::fe")]),"#,
+    );
+    let e = err(&on_access);
+    assert_eq!(e.line, 5, "{e}");
+    assert!(e.message.contains("Server or External"), "{e}");
+    // Without the route the server is unreachable.
+    let e = err(&GOOD.replace("2001:db8:2::22", "2001:db8:99::22"));
+    assert!(e.message.contains("no IPv6 route"), "{e}");
+}
+
+#[test]
+fn static_ipv6_neighbours_reach_the_plan_and_must_be_on_the_link() {
+    let with = |ip: &str| {
+        GOOD.replace(
+            r#"addresses: ["10.2.0.1/24", "2001:db8:2::1/64"]),"#,
+            &format!(
+                r#"addresses: ["10.2.0.1/24", "2001:db8:2::1/64"], neighbours: [(ip: "{ip}", mac: "02:00:00:00:00:21")]),"#
+            ),
+        )
+    };
+    let c = parse(Path::new("t.ron"), &with("2001:db8:2::21")).unwrap();
+    let n = crate::plan::neighbours(&c);
+    assert_eq!(
+        n.get_v6(1, "2001:db8:2::21".parse().unwrap()),
+        Some([2, 0, 0, 0, 0, 0x21])
+    );
+    let e = err(&with("2001:db8:7::21"));
+    assert_eq!(e.line, 6, "{e}");
+    assert!(e.message.contains("link-local or inside"), "{e}");
+}

@@ -55,22 +55,26 @@ impl Control {
         stats_interval_s: u64,
         health: crate::config::Health,
     ) -> Control {
-        // Static neighbours from the config: ARP never changes them.
-        let arp = NeighbourBook::new(
-            shared
-                .cfg
-                .ports
-                .iter()
-                .enumerate()
-                .flat_map(|(i, p)| p.neighbours.iter().map(move |n| (i as u16, n.ip.0))),
-        );
+        // Static neighbours from the config: ARP and ND never change them.
+        let statics: Vec<(u16, std::net::IpAddr)> = shared
+            .cfg
+            .ports
+            .iter()
+            .enumerate()
+            .flat_map(|(i, p)| p.neighbours.iter().map(move |n| (i as u16, n.ip.0)))
+            .collect();
+        let arp = NeighbourBook::new(statics.iter().filter_map(|&(p, a)| match a {
+            std::net::IpAddr::V4(a) => Some((p, a)),
+            std::net::IpAddr::V6(_) => None,
+        }));
+        let nd = NeighbourBook::new(statics.iter().filter_map(|&(p, a)| match a {
+            std::net::IpAddr::V4(_) => None,
+            std::net::IpAddr::V6(a) => Some((p, a)),
+        }));
         Control {
             shared,
             clock,
-            books: Books {
-                arp,
-                nd: NeighbourBook::new([]),
-            },
+            books: Books { arp, nd },
             last_load_ms: 0,
             last_second_ms: 0,
             pending_pins: Vec::new(),

@@ -8,8 +8,8 @@
 //! servers are IPv6 must have a `vip6` and no IPv4 `vip`, its servers must
 //! all be IPv6, no IPv4-only service may pool its users onto it, and the
 //! servers must sit on an IPv6 network of a server or external port (the
-//! gateway resolves them there by Neighbor Discovery; there are no IPv6
-//! routes in the config). Gateway IPv6 addresses must be unique, distinct
+//! gateway resolves them there by Neighbor Discovery) or behind an IPv6
+//! route of one. Gateway IPv6 addresses must be unique, distinct
 //! from port addresses and VIPs, and fit the 255 address indexes with the
 //! IPv4 ones.
 
@@ -76,12 +76,13 @@ pub fn check(c: &Config) -> Result<(), Violation> {
         }
         for (j, srv) in s.servers.iter().enumerate() {
             let Some(a) = srv.addr.v6() else { continue };
-            if on_network_port(c, a).is_none() {
+            if on_network_port(c, a).is_none() && !routed(c, a) {
                 return Err(violation(
                     at(j),
                     format!(
                         "IPv6 server {a} of service \"{}\" is on no IPv6 network of a server or \
-                         external port; give that port an address in its network",
+                         external port and no IPv6 route leads to it; give that port an address \
+                         in its network, or a route",
                         s.name
                     ),
                 ));
@@ -143,6 +144,19 @@ fn on_network_port(c: &Config, a: Ipv6Addr) -> Option<usize> {
             && p.ipv6_addresses()
                 .any(|n| dataplane::topology_v6::same_prefix(n.addr, a, n.prefix_len))
     })
+}
+
+/// Whether an IPv6 route of a server or external port leads to `a`.
+fn routed(c: &Config, a: Ipv6Addr) -> bool {
+    c.ports
+        .iter()
+        .filter(|p| matches!(p.role, Role::Server | Role::External))
+        .flat_map(|p| &p.routes)
+        .any(|r| {
+            r.prefix
+                .v6()
+                .is_some_and(|n| dataplane::topology_v6::same_prefix(n.addr, a, n.prefix_len))
+        })
 }
 
 fn check_gateway_addresses(c: &Config) -> Result<(), Violation> {

@@ -71,6 +71,31 @@ pub fn check(c: &Config) -> Result<HashMap<&str, usize>, Violation> {
                 check_ipv6(p, v6).map_err(|message| violation(at(), message))?;
             }
         }
+        for (j, r) in p.routes.iter().enumerate() {
+            let at = || {
+                vec![
+                    field("ports"),
+                    Seg::Index(i),
+                    field("routes"),
+                    Seg::Index(j),
+                ]
+            };
+            check_route(p, r).map_err(|message| violation(at(), message))?;
+        }
+        for (j, n) in p.neighbours.iter().enumerate() {
+            let std::net::IpAddr::V6(a) = n.ip.0 else {
+                continue;
+            };
+            if !on_link_v6(p, a) {
+                return Err(violation(
+                    vec![field("ports"), Seg::Index(i), field("neighbours"), Seg::Index(j), field("ip")],
+                    format!(
+                        "IPv6 neighbour {a} must be link-local or inside an IPv6 network of port \"{}\"",
+                        p.name
+                    ),
+                ));
+            }
+        }
     }
     // A cluster member may be a tier-1 unit or a gateway alone (cluster.rs).
     for role in [Role::Access, Role::Server] {
@@ -82,6 +107,53 @@ pub fn check(c: &Config) -> Result<HashMap<&str, usize>, Violation> {
         }
     }
     Ok(names)
+}
+
+/// A static route: its next hop of its prefix's version; an IPv6 one only
+/// on a server or external port (it leads to IPv6 servers) with an IPv6
+/// address, its next hop on the link (link-local, or inside one of the
+/// port's IPv6 networks: Tandem resolves it by Neighbor Discovery there).
+fn check_route(
+    p: &crate::config::schema::Port,
+    r: &crate::config::schema::Route,
+) -> Result<(), String> {
+    use crate::config::net::PortAddr;
+    use std::net::IpAddr;
+    let (prefix, via) = match (r.prefix, r.via.0) {
+        (PortAddr::V4(_), IpAddr::V4(_)) => return Ok(()),
+        (PortAddr::V6(n), IpAddr::V6(via)) => (n, via),
+        _ => {
+            return Err(format!(
+                "route {} via {}: the next hop must be of the prefix's IP version",
+                r.prefix.ip(),
+                r.via
+            ))
+        }
+    };
+    if !matches!(p.role, Role::Server | Role::External) {
+        return Err(format!(
+            "IPv6 route {prefix} on port \"{}\": IPv6 routes lead to IPv6 servers, only on a \
+             Server or External port",
+            p.name
+        ));
+    }
+    if !on_link_v6(p, via) {
+        return Err(format!(
+            "IPv6 route {prefix} via {via}: the next hop must be link-local or inside an IPv6 \
+             network of port \"{}\" (give the port an IPv6 address on that link)",
+            p.name
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `a` is on one of `p`'s IPv6 links: the port has an IPv6
+/// address, and `a` is link-local or inside one of its networks.
+fn on_link_v6(p: &crate::config::schema::Port, a: std::net::Ipv6Addr) -> bool {
+    p.ipv6_addresses().next().is_some()
+        && (a.is_unicast_link_local()
+            || p.ipv6_addresses()
+                .any(|n| dataplane::topology_v6::same_prefix(n.addr, a, n.prefix_len)))
 }
 
 /// Bytes of an mbuf's data room DPDK keeps in front of the frame

@@ -239,6 +239,36 @@ fn each_user_session_gets_its_own_port_of_the_gateway_ipv6_address() {
     assert_eq!(decode(&out).src, GW);
 }
 
+/// Servers behind a static IPv6 route get the router's MAC; their
+/// replies come back through it like any other.
+#[test]
+fn a_routed_ipv6_server_is_reached_through_its_next_hop() {
+    use crate::testkit::{ROUTED6, ROUTER6};
+    let mut lab = Lab::nat66(1);
+    let mut p = crate::testkit::policy_with_ipv6_servers();
+    for s in p.services.servers.iter_mut() {
+        if let Some(a) = s.addr6 {
+            s.addr6 = Some(Ipv6Addr::from(ROUTED6.to_bits() | (a.to_bits() & 0xffff)));
+        }
+    }
+    lab.policy.publish(p);
+    let syn = summed6(
+        tcp_l4(40000, 80, 7000, 0, 0x02, b""),
+        16,
+        TERMINAL,
+        VIP66,
+        6,
+    );
+    let (v, out) = lab.up(ACC, &frame6(up_macs(), TERMINAL, VIP66, 6, HOP, 0, &syn));
+    assert_eq!(v, Verdict::Forward(SRV));
+    let server = dst6(&out);
+    assert_eq!(server.segments()[..3], [0x2001, 0xdb8, 0x99], "{server}");
+    assert_eq!(&out[..6], &server6_mac(ROUTER6), "to the router's MAC");
+    let (v, back) = lab.up(SRV, &from_server(server, 8080, port_at(&out, 0), 0x12));
+    assert_eq!(v, Verdict::Forward(ACC));
+    assert_eq!((src6(&back), dst6(&back)), (VIP66, TERMINAL));
+}
+
 #[test]
 fn an_unresolved_ipv6_server_is_reported_and_its_packet_dropped() {
     let mut lab = Lab::nat66(1);
