@@ -362,6 +362,27 @@ impl Lab {
         )
     }
 
+    /// [`Lab::cluster_member_nat64`] with gateway IPv6 address [`GW6`] as
+    /// address index 1 (the caller gives `topo` its place and publishes a
+    /// policy with IPv6 servers): IPv6 → IPv6 across the fabric.
+    pub fn cluster_member_nat66(
+        topo: Topology,
+        fabric: crate::pipeline::fabric::FabricConfig,
+    ) -> Lab {
+        Lab::build_with(
+            1,
+            1 << 12,
+            SessionKeyMode::SourceIp,
+            (PORT_RANGE, topo),
+            (
+                Some(fabric),
+                crate::tier2::FragmentLimits::DEFAULT,
+                Some(crate::pipeline::Nat64Config { prefix: None }),
+            ),
+            vec![GW6],
+        )
+    }
+
     /// A stand-alone lab with NAT64 on and gateway IPv6 address [`GW6`]
     /// on the server port, serving [`policy_with_ipv6_servers`].
     pub fn nat66(n_workers: u16) -> Lab {

@@ -235,3 +235,84 @@ fn a_servers_df_answer_too_big_once_translated_for_the_fabric_gets_fragmentation
     assert_eq!(v, Verdict::Forward(FAB));
     assert_eq!(wrapped.len(), 14 + 600);
 }
+
+/// IPv6 → IPv6 full NAT on a cluster gateway: the terminal's IPv6 frame
+/// arrives in Geneve, leaves for an IPv6 server from the gateway IPv6
+/// address, and the server's reply goes back over the fabric to the
+/// tier-1 unit, from the VIP to the terminal.
+#[test]
+fn an_ipv6_terminal_reaches_ipv6_servers_on_a_gateway_across_the_fabric_and_back() {
+    use crate::testkit::{server6_mac, GW6, SERVERS6, VIP66};
+    let member66 = |id: u32| {
+        let fabric = FabricConfig {
+            appliance_id: id,
+            port: FAB,
+            addr: fab_addr(id),
+            base_port: BASE,
+            mtu: 1500,
+            gateways: id.is_multiple_of(2),
+        };
+        let mut topo = member_topology(id);
+        topo.set_ipv6_addresses(SRV, &[(crate::testkit::SRV_V6, 64)]);
+        topo.add_gateway_v6(SRV, GW6, 1);
+        let lab = Lab::cluster_member_nat66(topo, fabric);
+        let sid = session_id_v6(SessionKeyMode::SourceIp, TERMINAL, Ipv6SessionPrefix::P64);
+        let sid = sid.expect("a global unicast terminal");
+        lab.steering
+            .publish(table(id, 200).with_pins(&[(sid, Some(GatewayId(200)))]));
+        let mut n = neighbours();
+        n.insert(FAB, fab_addr(3 - id), fab_mac(3 - id));
+        lab.neighbours.publish(n);
+        lab.policy
+            .publish(crate::testkit::policy_with_ipv6_servers());
+        lab
+    };
+    let (mut a1, mut g2) = (member66(1), member66(2));
+    // To VIP66 instead of VIP6 (the same length: swap the destination).
+    let mut syn = from_terminal(7000, 0x02, b"");
+    syn[38..54].copy_from_slice(&VIP66.octets());
+    let c = slow_l4_checksum_v6(TERMINAL, VIP66, 6, &{
+        let mut l4 = syn[54..].to_vec();
+        l4[16..18].fill(0);
+        l4
+    });
+    syn[70..72].copy_from_slice(&c.to_be_bytes());
+    let (v, geneve, _) = a1.run(0, ACC, &syn);
+    assert_eq!(v, Verdict::Forward(FAB));
+
+    // The gateway: to an IPv6 server from the gateway IPv6 address.
+    let (v, to_server, _) = g2.run(0, FAB, &geneve);
+    assert_eq!(v, Verdict::Forward(SRV));
+    assert_eq!(&to_server[12..14], &[0x86, 0xdd]);
+    assert_eq!(&to_server[22..38], &GW6.octets());
+    let server = Ipv6Addr::from(<[u8; 16]>::try_from(&to_server[38..54]).unwrap());
+    assert!(SERVERS6.contains(&server));
+    assert_eq!(&to_server[..6], &server6_mac(server));
+    assert_v6_tcp_checksum(&to_server);
+    let gw_port = u16::from_be_bytes([to_server[54], to_server[55]]);
+
+    // Its SYN-ACK goes back over the fabric, from the VIP to the terminal.
+    let mut l4 = tcp_with_mss(8080, gw_port, 9000, 0x12, 1460, b"");
+    let c = slow_l4_checksum_v6(server, GW6, 6, &l4);
+    l4[16..18].copy_from_slice(&c.to_be_bytes());
+    let mut reply = Vec::new();
+    reply.extend_from_slice(&port_mac(SRV));
+    reply.extend_from_slice(&server6_mac(server));
+    reply.extend_from_slice(&[0x86, 0xdd, 0x60, 0, 0, 0]);
+    reply.extend_from_slice(&(l4.len() as u16).to_be_bytes());
+    reply.extend_from_slice(&[6, 64]);
+    reply.extend_from_slice(&server.octets());
+    reply.extend_from_slice(&GW6.octets());
+    reply.extend_from_slice(&l4);
+    let (v, back, _) = g2.run(0, SRV, &reply);
+    assert_eq!(v, Verdict::Forward(FAB));
+    let d = decapsulate(&back, BASE).expect("Geneve to appliance 1");
+    assert_eq!(d.option.flags & TANDEM_FLAG_TO_TIER1, TANDEM_FLAG_TO_TIER1);
+    let inner = &back[d.inner_offset..d.inner_offset + d.inner_len];
+    assert_eq!(&inner[22..38], &VIP66.octets());
+    assert_eq!(&inner[38..54], &TERMINAL.octets());
+    assert_v6_tcp_checksum(inner);
+    let (v, to_terminal, _) = a1.run(0, FAB, &back);
+    assert_eq!(v, Verdict::Forward(ACC));
+    assert_eq!(&to_terminal[0..6], &UE_MAC);
+}
