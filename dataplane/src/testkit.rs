@@ -386,7 +386,13 @@ impl Lab {
     /// A stand-alone lab with NAT64 on and gateway IPv6 address [`GW6`]
     /// on the server port, serving [`policy_with_ipv6_servers`].
     pub fn nat66(n_workers: u16) -> Lab {
+        Lab::nat66_with(n_workers, |_| {})
+    }
+
+    /// [`Lab::nat66`] with `tweak` applied to its topology (port MTUs).
+    pub fn nat66_with(n_workers: u16, tweak: impl FnOnce(&mut Topology)) -> Lab {
         let mut topo = topology();
+        tweak(&mut topo);
         topo.add_gateway_v6(SRV, GW6, 1);
         topo.add_route_v6(crate::topology_v6::RouteV6 {
             prefix: ROUTED6,

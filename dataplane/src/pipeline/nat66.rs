@@ -18,10 +18,10 @@
 //! ports and hop limit are rewritten where they lie and the upper-layer
 //! checksum is updated incrementally (RFC 1624; the pseudo header holds
 //! both addresses). Nothing needs more room, so no Packet Too Big is
-//! owed unless the port toward the terminal adds a tunnel
-//! (`too_big_for_terminal`). Fragments follow their user session both
+//! owed unless the port toward the terminal adds a tunnel: then the
+//! server gets one from the gateway IPv6 address (`room_to_terminal`). Fragments follow their user session both
 //! ways: the first piece carries the ports, later pieces get their
-//! addresses rewritten (`later_fragment_*`). Not on this path: ICMPv6
+//! addresses rewritten. Not on this path: ICMPv6
 //! errors from servers (to a gateway address they are dropped,
 //! `icmpv6_unsupported_type`) and DSCP marks (the traffic class is kept).
 
@@ -36,7 +36,9 @@ use crate::tier2::fragment_table::Follow;
 use crate::tier2::user_sessions::SessionFlags;
 use crate::tier2::{try_owner_core, Direction, FragmentKey};
 use crate::wire::checksum::{l4_checksum_v6, udp_wire_value, update_sum};
-use crate::wire::{Ipv6Packet, ETHERNET_HEADER_LEN, ETHERTYPE_IPV6, PROTO_TCP, PROTO_UDP};
+use crate::wire::{
+    write_packet_too_big, Ipv6Packet, ETHERNET_HEADER_LEN, ETHERTYPE_IPV6, PROTO_TCP, PROTO_UDP,
+};
 use std::net::Ipv6Addr;
 
 const IP: usize = ETHERNET_HEADER_LEN;
@@ -424,8 +426,8 @@ impl Worker {
         {
             return Verdict::Drop(DropReason::ReplyMismatch);
         }
-        if too_big_for_terminal(&self.topo, self.cfg.fabric, &e.client_path, ip_len) {
-            return Verdict::Drop(DropReason::Nat64TooBig);
+        if let Some(room) = room_to_terminal(&self.topo, self.cfg.fabric, &e.client_path, ip_len) {
+            return self.nat66_too_big_from_server(f, rx, gw_addr, room);
         }
         let (orig_dst_port, client_port, path) =
             match self.track_reply(idx, &l4, ip_len, now_ms, ev) {
@@ -447,6 +449,47 @@ impl Worker {
             return Verdict::Drop(DropReason::Ipv6Truncated);
         }
         self.send_to_client(f, &path, now_ms, ev)
+    }
+
+    /// A server's packet too big for the terminal's port (its tunnel
+    /// added): an ICMPv6 Packet Too Big (RFC 4443 3.2) back to the server
+    /// from the gateway IPv6 address it sent to, with the largest packet
+    /// that fits (at least 1280), within `reply_rate_per_s` (beyond it
+    /// `rate_limited`); counted `nat64_too_big` either way.
+    #[cold]
+    #[inline(never)]
+    fn nat66_too_big_from_server<F: Frame>(
+        &mut self,
+        f: &mut F,
+        rx: &Rx,
+        gw_addr: u8,
+        room: u16,
+    ) -> Verdict {
+        const TOO_BIG: Verdict = Verdict::Drop(DropReason::Nat64TooBig);
+        let Some(gateway) = self.gateway_v6(gw_addr) else {
+            return TOO_BIG;
+        };
+        let mtu = u32::from(room).max(crate::wire::IPV6_MIN_MTU as u32);
+        let Some(out) = self.nat64_buf.get_mut(..) else {
+            return TOO_BIG;
+        };
+        let Ok(n) = write_packet_too_big(f.bytes(), out, gateway, mtu) else {
+            return TOO_BIG;
+        };
+        let rate = self.snaps.policy.get().reply_rate_per_s;
+        if !self.limiter.allow(rx.now_ms, rate) {
+            return Verdict::Drop(DropReason::RateLimited);
+        }
+        if !super::own_addresses::replace_contents(f, &self.nat64_buf[..n]) {
+            return TOO_BIG;
+        }
+        // From this port's own MAC, whatever the frame was sent to.
+        f.bytes_mut()[6..12].copy_from_slice(&self.topo.mac(rx.port));
+        self.counters.count_drop(DropReason::Nat64TooBig);
+        self.counters.icmp_errors_sent.inc();
+        self.counters.tx_packets.inc();
+        self.counters.tx_bytes.add(f.len() as u64);
+        Verdict::Forward(rx.port)
     }
 
     /// A server's IPv6 fragment to a gateway IPv6 address: a first piece
@@ -492,7 +535,10 @@ impl Worker {
         let ip_len = u32::from(ip6.end - ip6.off);
         e.count(Direction::ToClient, ip_len);
         let path = e.client_path;
-        if too_big_for_terminal(&self.topo, self.cfg.fabric, &path, ip_len) {
+        if room_to_terminal(&self.topo, self.cfg.fabric, &path, ip_len).is_some() {
+            // A later piece: its first was let through, so this one was
+            // cut by the server to the same size; a tunnel's overhead on
+            // the last piece alone is dropped (the first told nobody).
             return Err(Verdict::Drop(DropReason::Nat64TooBig));
         }
         let to = Ends6 {
@@ -515,21 +561,19 @@ pub(super) fn fold_v6(a: Ipv6Addr) -> std::net::Ipv4Addr {
     std::net::Ipv4Addr::from((bits ^ (bits >> 32) ^ (bits >> 64) ^ (bits >> 96)) as u32)
 }
 
-/// Whether a server's IPv6 packet of `len` bytes would exceed the port it
-/// leaves on toward the terminal once that port's tunnel is added (a
-/// GTP-U tunnel: 36 bytes). The fabric checks its own room (`fabric.rs`).
-/// Such a packet is dropped as `nat64_too_big`: the server's own path MTU
-/// discovery cannot learn it from us yet (no ICMPv6 Packet Too Big is sent
-/// from a gateway address).
+/// None if a server's IPv6 packet of `len` bytes fits the port it leaves
+/// on toward the terminal once that port's tunnel is added (a GTP-U
+/// tunnel: 36 bytes); else the largest IPv6 packet that does. The fabric
+/// checks its own room (`fabric.rs`).
 #[inline]
-fn too_big_for_terminal(
+fn room_to_terminal(
     topo: &crate::topology::Topology,
     fabric: Option<super::fabric::FabricConfig>,
     path: &ClientPath,
     len: u32,
-) -> bool {
+) -> Option<u16> {
     // `room_to_client` answers for an IPv4 packet that grows by `grows`:
     // an IPv6 one that does not grow is the same question.
     let total = u16::try_from(len).unwrap_or(u16::MAX);
-    super::nat64_mtu::room_to_client(topo, fabric, path, (total, 0)).is_some()
+    super::nat64_mtu::room_to_client(topo, fabric, path, (total, 0))
 }

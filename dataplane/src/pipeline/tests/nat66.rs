@@ -269,6 +269,74 @@ fn a_routed_ipv6_server_is_reached_through_its_next_hop() {
     assert_eq!((src6(&back), dst6(&back)), (VIP66, TERMINAL));
 }
 
+/// A server's packet longer than the terminal's port takes is not sent:
+/// the server gets an ICMPv6 Packet Too Big from the gateway IPv6 address
+/// with the port's MTU, quoting its packet.
+#[test]
+fn a_reply_too_big_for_the_terminals_port_gets_the_server_packet_too_big() {
+    use crate::wire::{Icmpv6Packet, ICMPV6_PACKET_TOO_BIG};
+    let mut lab = Lab::nat66_with(1, |t| t.set_mtu(ACC, Some(1300)));
+    let syn = summed6(
+        tcp_l4(40000, 80, 7000, 0, 0x02, b""),
+        16,
+        TERMINAL,
+        VIP66,
+        6,
+    );
+    let (_, out) = lab.up(ACC, &frame6(up_macs(), TERMINAL, VIP66, 6, HOP, 0, &syn));
+    let (server, gw_port) = (dst6(&out), port_at(&out, 0));
+    let body = vec![0x5a; 1400 - 40 - 20];
+    let l4 = summed6(
+        tcp_l4(8080, gw_port, 9000, 7001, 0x10, &body),
+        16,
+        server,
+        GW6,
+        6,
+    );
+    let big = frame6(
+        (server6_mac(server), port_mac(SRV)),
+        server,
+        GW6,
+        6,
+        64,
+        0,
+        &l4,
+    );
+    let (v, ptb) = lab.up(SRV, &big);
+    assert_eq!(v, Verdict::Forward(SRV));
+    assert_eq!((src6(&ptb), dst6(&ptb)), (GW6, server));
+    assert_eq!(&ptb[..6], &server6_mac(server));
+    assert_eq!(&ptb[6..12], &port_mac(SRV));
+    let icmp = Icmpv6Packet::new_checked(&ptb[54..]).unwrap();
+    assert_eq!(icmp.msg_type(), ICMPV6_PACKET_TOO_BIG);
+    assert_eq!(icmp.mtu(), 1300);
+    assert!(icmp.verify_checksum(GW6, server));
+    assert_eq!(
+        &icmp.data()[..40],
+        &big[14..54],
+        "quotes the server's packet"
+    );
+    assert_eq!(lab.drops(DropReason::Nat64TooBig), 1);
+    // A packet that fits goes on.
+    let l4 = summed6(
+        tcp_l4(8080, gw_port, 9000, 7001, 0x10, &body[..1200]),
+        16,
+        server,
+        GW6,
+        6,
+    );
+    let fits = frame6(
+        (server6_mac(server), port_mac(SRV)),
+        server,
+        GW6,
+        6,
+        64,
+        0,
+        &l4,
+    );
+    assert_eq!(lab.up(SRV, &fits).0, Verdict::Forward(ACC));
+}
+
 #[test]
 fn an_unresolved_ipv6_server_is_reported_and_its_packet_dropped() {
     let mut lab = Lab::nat66(1);
