@@ -28,6 +28,8 @@
 //!   `established/pipeline/N` sent by IPv6 terminals (one /64 each) to the
 //!   web VIP through the NAT64 prefix (`64:ff9b::10.9.0.1`), translated to
 //!   IPv4 toward the servers; compare with `established/pipeline/N`.
+//! * `nat66/established/N` (issue 14): the same IPv6 terminals' segments
+//!   to an IPv6 VIP served by IPv6 servers (IPv6 → IPv6 full NAT).
 //!
 //! Throughput is in elements = packets (or expiries): ns per packet is
 //! 1000 / (Melem/s). The 10M case needs about 3 GiB and a minute of set-up:
@@ -218,6 +220,40 @@ fn nat64(c: &mut Criterion) {
         assert_eq!(lab.burst(&pool, &mut cursor), BURST);
         for f in &lab.frames {
             check_translated(f.bytes(), setup.gateway_addrs);
+        }
+        let dropped = lab.dropped();
+        g.bench_function(BenchmarkId::new("established", &id), |b| {
+            b.iter(|| black_box(lab.burst(&pool, &mut cursor)))
+        });
+        assert_eq!(lab.dropped(), dropped, "drops while measuring");
+    }
+    g.finish();
+}
+
+/// The established IPv6 → IPv6 full-NAT path: IPv6 terminals' data
+/// segments to an IPv6 VIP, rewritten toward IPv6 servers (same terminals
+/// and payload as `nat64`).
+fn nat66(c: &mut Criterion) {
+    let mut g = c.benchmark_group("nat66");
+    g.throughput(Throughput::Elements(BURST as u64));
+    for n in [1_000u64, 1_000_000] {
+        let id = label(n);
+        if !selected(&format!("nat66/established/{id}")) {
+            continue;
+        }
+        let setup = Setup::for_sessions(n);
+        let mut lab = Lab::nat66(&setup);
+        let ends = lab.open66(n, FLOWS_PER_TERMINAL);
+        let gateways: std::collections::HashSet<_> = ends.iter().map(|e| e.1 .0).collect();
+        assert_eq!(u64::from(lab.worker.table().len()), n);
+        let picks = Rng(n).permutation(n.min(POOL));
+        let pool = FramePool::new(picks.iter().copied(), |s, out| {
+            lab::nat66::write_data66(s, FLOWS_PER_TERMINAL, out)
+        });
+        let mut cursor = 0;
+        assert_eq!(lab.burst(&pool, &mut cursor), BURST);
+        for f in &lab.frames {
+            lab::nat66::check_rewritten(f.bytes(), |a| gateways.contains(&a));
         }
         let dropped = lab.dropped();
         g.bench_function(BenchmarkId::new("established", &id), |b| {
@@ -426,6 +462,6 @@ criterion_group! {
         .sample_size(20)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(4));
-    targets = established, proxy_v2, new_sessions, expiry, fabric, nat64
+    targets = established, proxy_v2, new_sessions, expiry, fabric, nat64, nat66
 }
 criterion_main!(benches);

@@ -3,7 +3,11 @@
 //! forwarding never breaks a checksum that was right, what the workers hold
 //! stays consistent after every step, and once time has run far ahead
 //! every user session is gone, every port and every unit of load is given
-//! back, and the counters balance with what the harness saw.
+//! back, and the counters balance with what the harness saw. IPv6 → IPv6
+//! full NAT (NAT66) is on: an IPv6 TCP or UDP packet leaves toward the
+//! servers only from the gateway IPv6 address to an IPv6 server, one from
+//! the NAT66 VIP reaches only terminals, and neither carries a checksum
+//! broken on the way.
 
 #![no_main]
 
@@ -14,13 +18,20 @@ use dataplane::pipeline::Verdict;
 use dataplane::policy::MAX_SERVERS;
 use dataplane::prefetch::NoPrefetch;
 use dataplane::tier1::{GatewayId, SessionId};
+use dataplane::tier2::user_sessions::SessionFlags;
 use dataplane::tier2::UserSession;
+use dataplane::wire::checksum::{l4_verifies_v6, udp_v6_verifies};
 use dataplane::wire::{
-    Ipv4Packet, Ipv6Packet, ICMP_HEADER_LEN, IPV6_HEADER_LEN, PROTO_ICMP, PROTO_ICMPV6,
+    EthernetFrame, GtpuPacket, Ipv4Packet, Ipv6Packet, UdpDatagram, ETHERTYPE_IPV4, ETHERTYPE_IPV6,
+    GTPU_MSG_G_PDU, GTPU_PORT, ICMP_HEADER_LEN, IPV6_HEADER_LEN, PROTO_ICMP, PROTO_ICMPV6,
+    PROTO_TCP, PROTO_UDP,
 };
 use libfuzzer_sys::fuzz_target;
 use tandem_fuzz::known;
-use tandem_fuzz::lab::{Lab, EXT, EXT_HOST, N_PORTS, N_WORKERS, SERVERS, SRV, TABLE_CAPACITY};
+use tandem_fuzz::lab::{
+    Lab, ACC, ACC2, EXT, EXT_HOST, GW6, GW6_INDEX, N_PORTS, N_WORKERS, SERVERS, SERVERS6, SRV,
+    TABLE_CAPACITY, VIP66,
+};
 use tandem_fuzz::layers::{
     addressing, addressing_v6, checksums, outer_ttl, Addressing, Addressing6, Checksums,
 };
@@ -36,6 +47,14 @@ struct Tally {
     consumed: u64,
     hops: u64,
     drops: [u64; N_DROP_REASONS],
+    /// NAT66: IPv6 TCP/UDP packets sent to an IPv6 server, and from the
+    /// NAT66 VIP to a terminal.
+    nat66_up: u64,
+    nat66_down: u64,
+    /// Packets too big for the port toward the terminal (NAT64, NAT66)
+    /// answered with an ICMP "fragmentation needed" or ICMPv6 Packet Too
+    /// Big: forwarded (the answer) and also counted `nat64_too_big`.
+    too_big_answers: u64,
 }
 
 // Written out: `Default` is derived for arrays of at most 32 elements.
@@ -49,6 +68,9 @@ impl Default for Tally {
             consumed: 0,
             hops: 0,
             drops: [0; N_DROP_REASONS],
+            nat66_up: 0,
+            nat66_down: 0,
+            too_big_answers: 0,
         }
     }
 }
@@ -125,12 +147,14 @@ fn step(lab: &mut Lab, tally: &mut Tally, mode: Mode, op: &Op) {
                 return;
             }
             let (e, v6) = live[usize::from(*pick) % live.len()];
-            if let Some((port, mut frame)) = script::answer(&e, *kind) {
+            if let Some((port, mut frame)) = script::answer(&e, v6, *kind) {
                 script::flip(&mut frame, *flip);
                 let out = send(lab, tally, worker_index(*worker), port, &frame);
                 if let (Some((Verdict::Forward(p), bytes)), None) = (out, flip) {
                     match (kind, v6) {
-                        (AnswerKind::FromServer { .. }, None) => check_translated_back(&e, p, &bytes),
+                        (AnswerKind::FromServer { .. }, None) => {
+                            check_translated_back(&e, p, &bytes)
+                        }
                         (AnswerKind::FromServer { .. }, Some(v6)) => {
                             check_translated_back_v6(&e, v6, p, &bytes)
                         }
@@ -175,10 +199,17 @@ fn step(lab: &mut Lab, tally: &mut Tally, mode: Mode, op: &Op) {
             let _ = ended;
         }
         Op::Interim { seconds } => lab.set_interim(u64::from(*seconds) * 1000),
-        Op::Forget { host } => match usize::from(*host) % (SERVERS.len() + 1) {
-            i if i < SERVERS.len() => lab.forget(SRV, SERVERS[i]),
-            _ => lab.forget(EXT, EXT_HOST),
-        },
+        Op::Forget { host } => {
+            match usize::from(*host) % (SERVERS.len() + 1) {
+                i if i < SERVERS.len() => lab.forget(SRV, SERVERS[i]),
+                _ => lab.forget(EXT, EXT_HOST),
+            }
+            // The top bit also forgets an IPv6 server (the meaning of the
+            // other bits is kept for the committed seeds).
+            if *host >= 0x80 {
+                lab.forget_v6(SRV, SERVERS6[usize::from(*host) % SERVERS6.len()]);
+            }
+        }
         Op::Pin { key, gateway } => {
             let sid = match mode {
                 Mode::SourceIp => SessionId::from_source_ip(script::terminal(*key)),
@@ -237,12 +268,15 @@ fn print_stats(lab: &Lab, t: &Tally) {
         .map(|&r| r.as_str())
         .collect();
     eprintln!(
-        "STATS created={} forwarded={} consumed={} hops={} events={} drops={reasons:?}",
+        "STATS created={} forwarded={} consumed={} hops={} events={} nat66_up={} nat66_down={} too_big_answers={} drops={reasons:?}",
         lab.sum(|c| c.user_sessions_created.get()),
         t.forwarded,
         t.consumed,
         t.hops,
-        lab.events.len()
+        lab.events.len(),
+        t.nat66_up,
+        t.nat66_down,
+        t.too_big_answers
     );
 }
 
@@ -263,7 +297,19 @@ fn send(
     // The prefetch pass reads every frame first, as the worker loop does.
     lab.workers[worker].prefetch_burst([(bytes, port)], &NoPrefetch);
     let mut f = VecFrame::new(bytes);
+    let too_big_before = lab.drops(DropReason::Nat64TooBig);
     let j = lab.run(worker, port, &mut f, 2);
+    if let (Verdict::Forward(_), true) = (
+        j.verdict,
+        lab.drops(DropReason::Nat64TooBig) > too_big_before,
+    ) {
+        assert!(
+            is_too_big_answer(f.bytes()),
+            "forwarded and counted nat64_too_big, not a too-big answer: {:02x?}",
+            f.bytes()
+        );
+        tally.too_big_answers += 1;
+    }
     tally.frames += 1;
     tally.rx_bytes += bytes.len() as u64;
     tally.hops += u64::from(j.hops);
@@ -309,7 +355,10 @@ fn send(
 /// Checks that a frame about user session `e` leaves on `port`, its
 /// terminal's; whether it goes in the terminal's GTP-U tunnel.
 fn on_terminal_path(e: &UserSession, port: u16, what: &str) -> bool {
-    assert_eq!(port, e.client_path.port, "{what} leaves on the terminal's port");
+    assert_eq!(
+        port, e.client_path.port,
+        "{what} leaves on the terminal's port"
+    );
     !e.client_path.tunnel.is_none()
 }
 
@@ -395,7 +444,10 @@ fn check_translated_back_v6(e: &UserSession, v6: Ipv6Ends, port: u16, frame: &[u
         l4_offset: a.l4_offset,
     };
     assert_eq!(a, want, "answer translated back: {frame:02x?}");
-    assert!(a.hop_limit > 0, "answer sent with hop limit 0: {frame:02x?}");
+    assert!(
+        a.hop_limit > 0,
+        "answer sent with hop limit 0: {frame:02x?}"
+    );
 }
 
 /// NAT64: an ICMP error about a packet the gateway sent reaches the IPv6
@@ -448,6 +500,139 @@ fn forwarded(tally: &mut Tally, port: u16, f: &VecFrame, input_valid: bool, inpu
             f.bytes()
         );
     }
+    check_ipv6_out(tally, port, f.bytes(), input_valid, input);
+}
+
+/// The IPv6 packet of a frame: right after Ethernet (and a VLAN tag), or
+/// inside a GTP-U G-PDU over IPv4 (then `true`).
+fn ipv6_of(frame: &[u8]) -> Option<(Ipv6Packet<&[u8]>, bool)> {
+    // Where `inner`, a part of `frame`, starts in it.
+    let at = |inner: &[u8]| inner.as_ptr() as usize - frame.as_ptr() as usize;
+    let eth = EthernetFrame::new_checked(frame).ok()?;
+    let (start, len, tunnelled) = match eth.ethertype() {
+        ETHERTYPE_IPV6 => (at(eth.payload()), eth.payload().len(), false),
+        ETHERTYPE_IPV4 => {
+            let outer = Ipv4Packet::new_checked(eth.payload()).ok()?;
+            if outer.protocol() != PROTO_UDP || outer.is_fragment() {
+                return None;
+            }
+            let udp = UdpDatagram::new_checked(outer.payload()).ok()?;
+            if udp.dst_port() != GTPU_PORT {
+                return None;
+            }
+            let gtp = GtpuPacket::new_checked(udp.payload()).ok()?;
+            if gtp.message_type() != GTPU_MSG_G_PDU || gtp.payload().first()? >> 4 != 6 {
+                return None;
+            }
+            (at(gtp.payload()), gtp.payload().len(), true)
+        }
+        _ => return None,
+    };
+    let ip = Ipv6Packet::new_checked(frame.get(start..start + len)?).ok()?;
+    Some((ip, tunnelled))
+}
+
+/// Whether `frame` is an ICMP "fragmentation needed" (type 3 code 4) or an
+/// ICMPv6 Packet Too Big (type 2), plain or in a GTP-U tunnel.
+fn is_too_big_answer(frame: &[u8]) -> bool {
+    if let Some((ip, _)) = ipv6_of(frame) {
+        return match ip.upper_layer() {
+            Ok(up) if up.protocol == PROTO_ICMPV6 => ip.packet().get(up.offset) == Some(&2),
+            _ => false,
+        };
+    }
+    let Ok(eth) = EthernetFrame::new_checked(frame) else {
+        return false;
+    };
+    match Ipv4Packet::new_checked(eth.payload()) {
+        Ok(ip) if eth.ethertype() == ETHERTYPE_IPV4 && ip.protocol() == PROTO_ICMP => {
+            ip.payload().get(..2) == Some(&[3, 4])
+        }
+        _ => false,
+    }
+}
+
+/// A whole (unfragmented) IPv6 UDP datagram of `frame` with a checksum of
+/// 0 ("none", not allowed over IPv6), its length field right: a NAT66
+/// rewrite computes its checksum from scratch.
+fn whole_udp_without_checksum(frame: &[u8]) -> bool {
+    let Some((ip, _)) = ipv6_of(frame) else {
+        return false;
+    };
+    let Ok(up) = ip.upper_layer() else {
+        return false;
+    };
+    let l4 = ip.packet().get(up.offset..).unwrap_or(&[]);
+    up.protocol == PROTO_UDP
+        && up.fragment.is_none()
+        && l4.len() >= 8
+        && l4[6..8] == [0, 0]
+        && usize::from(u16::from_be_bytes([l4[4], l4[5]])) == l4.len()
+}
+
+/// NAT66: an IPv6 TCP or UDP packet leaving on a server or external port
+/// is a NAT66 one (Tandem forwards no other IPv6): on the server port,
+/// from the gateway IPv6 address to an IPv6 server, untunnelled. One
+/// leaving toward a terminal never shows the gateway IPv6 address or an
+/// IPv6 server as its source; one from the NAT66 VIP is addressed to
+/// neither. A whole packet's checksum (over the IPv6 pseudo header) is
+/// right when every checksum of the frame that came in was, and when it
+/// came in as a whole UDP datagram without one (the rewrite computes it).
+fn check_ipv6_out(tally: &mut Tally, port: u16, out: &[u8], input_valid: bool, input: &[u8]) {
+    let Some((ip, tunnelled)) = ipv6_of(out) else {
+        return;
+    };
+    let Ok(up) = ip.upper_layer() else {
+        return;
+    };
+    if !matches!(up.protocol, PROTO_TCP | PROTO_UDP) {
+        return;
+    }
+    let (src, dst) = (ip.src(), ip.dst());
+    let inside = |a| a == GW6 || SERVERS6.contains(&a);
+    if port == ACC || port == ACC2 {
+        assert!(
+            !inside(src),
+            "a gateway or server IPv6 address leaks to a terminal: {out:02x?}"
+        );
+        if src != VIP66 {
+            return;
+        }
+        assert!(!inside(dst), "from the NAT66 VIP to {dst}: {out:02x?}");
+        tally.nat66_down += 1;
+    } else {
+        assert_eq!(
+            port, SRV,
+            "IPv6 TCP/UDP forwarded to port {port}: {out:02x?}"
+        );
+        assert!(
+            !tunnelled,
+            "NAT66 packet to a server in a tunnel: {out:02x?}"
+        );
+        assert_eq!(
+            src, GW6,
+            "NAT66 packet to a server not from GW6: {out:02x?}"
+        );
+        assert!(
+            SERVERS6.contains(&dst),
+            "NAT66 packet to {dst}, not an IPv6 server: {out:02x?}"
+        );
+        tally.nat66_up += 1;
+    }
+    if up.fragment.is_some() {
+        return;
+    }
+    if input_valid || whole_udp_without_checksum(input) {
+        let l4 = ip.packet().get(up.offset..).unwrap_or(&[]);
+        let valid = match up.protocol {
+            PROTO_TCP => l4_verifies_v6(src, dst, PROTO_TCP, l4),
+            _ => udp_v6_verifies(src, dst, l4),
+        };
+        assert!(
+            valid,
+            "NAT66 checksum wrong over the IPv6 pseudo header: in {input:02x?} out {out:02x?}"
+        );
+    }
 }
 
 /// After every step: each live user session holds exactly one port and
@@ -456,11 +641,28 @@ fn check_holdings(lab: &Lab) {
     for (i, w) in lab.workers.iter().enumerate() {
         let live = w.table().len();
         assert!(live <= TABLE_CAPACITY, "worker {i}: {live} user sessions");
-        let ports = w.port_allocator().stats(0).expect("one gateway address");
-        assert_eq!(
-            ports.in_use, live,
-            "worker {i}: ports in use vs user sessions"
-        );
+        // Each user session holds a port of its gateway address: GW's, or
+        // GW6's for a NAT66 one.
+        let n_addrs = w.port_allocator().n_addrs();
+        assert_eq!(n_addrs, GW6_INDEX + 1, "worker {i}: gateway addresses");
+        let mut per_addr = vec![0u32; usize::from(n_addrs)];
+        for (_, e) in w.table().iter() {
+            let nat66 = e.flags.contains(SessionFlags::NAT66);
+            assert_eq!(
+                e.gw_addr == GW6_INDEX,
+                nat66,
+                "worker {i}: gateway address {} of a user session (NAT66: {nat66})",
+                e.gw_addr
+            );
+            per_addr[usize::from(e.gw_addr)] += 1;
+        }
+        for (a, &n) in per_addr.iter().enumerate() {
+            let ports = w.port_allocator().stats(a as u8).expect("known address");
+            assert_eq!(
+                ports.in_use, n,
+                "worker {i}: ports in use of gateway address {a} vs user sessions"
+            );
+        }
         assert_eq!(
             w.counters().user_sessions_live.get(),
             u64::from(live),
@@ -526,10 +728,14 @@ fn check_counters(lab: &Lab, t: &Tally) {
     // A TTL-expired terminal packet answered with an ICMP time exceeded is
     // forwarded (the answer) and also counted under `ttl_expired`.
     let ttl_answers = lab.sum(|c| c.ttl_exceeded_sent.get());
+    // So is a packet too big for the terminal's port answered with an ICMP
+    // error (`Tally::too_big_answers`).
+    let too_big = t.too_big_answers;
     for &r in DropReason::ALL {
         let extra = match r {
             DropReason::NotEntitled => refusals,
             DropReason::TtlExpired => ttl_answers,
+            DropReason::Nat64TooBig => too_big,
             _ => 0,
         };
         assert_eq!(
@@ -546,7 +752,7 @@ fn check_counters(lab: &Lab, t: &Tally) {
     };
     assert_eq!(
         rx,
-        tx + punted + probes + dropped - refusals - ttl_answers,
+        tx + punted + probes + dropped - refusals - ttl_answers - too_big,
         "rx == tx + punted + dropped"
     );
     if !known::allowed(known::ALLOW_TX_BYTES) {

@@ -3,7 +3,11 @@
 //! the pipeline's own tests), with a small table and port range so that
 //! exhaustion is reachable by a fuzzer. NAT64 is on (the policy's IPv6
 //! VIPs [`VIP6`] and [`DNS_VIP6`], and the well-known prefix `64:ff9b::/96`),
-//! so IPv6 terminals reach the same IPv4 servers and ports.
+//! so IPv6 terminals reach the same IPv4 servers and ports. So is IPv6 →
+//! IPv6 full NAT (NAT66, `dataplane::pipeline::nat66`): the policy of
+//! [`policy_with_ipv6_servers`] adds "web66" (TCP 80) and "dns66" (UDP 53)
+//! at [`VIP66`], served by the IPv6 servers [`SERVERS6`] on the server
+//! port from gateway IPv6 address [`GW6`] (address index 1, after [`GW`]).
 
 use dataplane::assembly::{Publishers, WorkersPlan};
 use dataplane::counters::{DropReason, WorkerCounters};
@@ -16,13 +20,14 @@ pub use dataplane::policy::{
 };
 use dataplane::rcu::Publisher;
 pub use dataplane::testkit::{
-    neighbours, policy_with_ipv6_vips, port_mac, server_mac, topology, ACC, ACC2, DNS_VIP,
-    DNS_VIP6, EXT, EXT_HOST, GW, SERVERS, SRV, UE_DENIED, UE_MAC, VIP, VIP6,
+    neighbours, policy_with_ipv6_servers, policy_with_ipv6_vips, port_mac, server6_mac, server_mac,
+    topology, ACC, ACC2, DNS_VIP, DNS_VIP6, EXT, EXT_HOST, GW, GW6, SERVERS, SERVERS6, SRV,
+    UE_DENIED, UE_MAC, VIP, VIP6, VIP66,
 };
 use dataplane::tier1::{Gateway, GatewayId, GatewayTarget, SessionKeyMode, SteeringTable};
 use dataplane::tier2::Quarantine;
 use dataplane::topology::Neighbours;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 /// Ports the topology knows; `N_PORTS` itself is an unknown port.
@@ -42,6 +47,18 @@ pub const TABLE_CAPACITY: u32 = 12;
 pub const N_WORKERS: u16 = 2;
 /// Source ports of active health probes (below the gateway range).
 pub const PROBE_PORTS: (u16, u16) = (1000, 1023);
+/// The gateway address index of [`GW6`] (the IPv6 ones come after the
+/// IPv4 [`GW`]).
+pub const GW6_INDEX: u8 = 1;
+
+/// The topology of the pipeline's own tests with [`GW6`] declared on the
+/// server port (inside its network, 2001:db8:2::/64, as are [`SERVERS6`]),
+/// as `dataplane::testkit::Lab::nat66` has it.
+pub fn lab_topology() -> dataplane::topology::Topology {
+    let mut t = topology();
+    t.add_gateway_v6(SRV, GW6, GW6_INDEX);
+    t
+}
 
 /// How a frame's journey through the workers ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -95,7 +112,7 @@ impl Lab {
                 index: 0,
                 n_workers: N_WORKERS,
                 gateway_addrs: vec![GW],
-                gateway_addrs6: Vec::new(),
+                gateway_addrs6: vec![GW6],
                 port_range: PORT_RANGE,
                 table_capacity: TABLE_CAPACITY,
                 quarantine: Quarantine {
@@ -113,9 +130,9 @@ impl Lab {
                 fabric: None,
                 fragments: dataplane::tier2::FragmentLimits::DEFAULT,
             },
-            topology: topology(),
+            topology: lab_topology(),
             steering: steering_table,
-            policy: policy_with_ipv6_vips(),
+            policy: policy_with_ipv6_servers(),
             neighbours: neighbours(),
             max_readers: 16,
             now_ms: now,
@@ -181,12 +198,14 @@ impl Lab {
     }
 
     /// The control plane resolves every next hop a worker asked for (the
-    /// MAC address is made up from the IPv4 address).
+    /// MAC address is made up from the IPv4 or IPv6 address).
     pub fn resolve_misses(&mut self) {
         let mut n = (*self.neighbours.current()).clone();
         for e in &self.events {
-            if let Event::NeighbourMiss { port, ip } = *e {
-                n.insert(port, ip, server_mac(ip));
+            match *e {
+                Event::NeighbourMiss { port, ip } => n.insert(port, ip, server_mac(ip)),
+                Event::NeighbourMissV6 { port, ip } => n.insert_v6(port, ip, server6_mac(ip)),
+                _ => {}
             }
         }
         self.neighbours.reclaim();
@@ -197,6 +216,14 @@ impl Lab {
     pub fn forget(&mut self, port: u16, ip: Ipv4Addr) {
         let mut n = (*self.neighbours.current()).clone();
         n.remove(port, ip);
+        self.neighbours.reclaim();
+        self.neighbours.publish(n);
+    }
+
+    /// The control plane forgets an IPv6 neighbour (its ND entry aged out).
+    pub fn forget_v6(&mut self, port: u16, ip: Ipv6Addr) {
+        let mut n = (*self.neighbours.current()).clone();
+        n.remove_v6(port, ip);
         self.neighbours.reclaim();
         self.neighbours.publish(n);
     }

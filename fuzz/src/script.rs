@@ -5,22 +5,27 @@
 //! frames (well-formed, with values drawn from the addresses and ports the
 //! lab knows, optionally with one byte changed) and answers to live user
 //! sessions reach the gateway's state machine, expiry and ICMP handling.
+//! Templated frames are IPv4; IPv6 frames come from answers to the user
+//! sessions of IPv6 terminals (NAT64 and NAT66: the terminal sends again in
+//! IPv6, a NAT66 session's server answers in IPv6 from its IPv6 address to
+//! the gateway IPv6 address) and from raw frames (the committed seeds).
 
 use crate::lab::{
-    port_mac, server_mac, ACC, DNS_VIP, EXT, EXT_HOST, GW, N_PORTS, PORT_ADDRS, PORT_RANGE,
-    PROBE_PORTS, SERVERS, SRV, UE_DENIED, UE_MAC, VIP,
+    port_mac, server6_mac, server_mac, ACC, DNS_VIP, EXT, EXT_HOST, GW, N_PORTS, PORT_ADDRS,
+    PORT_RANGE, PROBE_PORTS, SERVERS, SRV, UE_DENIED, UE_MAC, VIP,
 };
 use arbitrary::Arbitrary;
+use dataplane::event::{Ipv6Ends, PostNat6};
 use dataplane::policy::AdminState;
 use dataplane::tier1::SessionKeyMode;
 use dataplane::tier2::UserSession;
-use dataplane::wire::checksum::checksum;
+use dataplane::wire::checksum::{checksum, l4_checksum_v6, udp_wire_value};
 use dataplane::wire::frames::{arp_frame, gtpu_encap, icmp_frame, tcp_frame, udp_frame};
 use dataplane::wire::{
-    ArpOp, ArpRepr, FrameSpec, IcmpRepr, MacAddr, TcpFlags, GTPU_PORT, PROTO_ICMP, PROTO_TCP,
-    PROTO_UDP,
+    ArpOp, ArpRepr, FrameSpec, IcmpRepr, MacAddr, TcpFlags, ETHERTYPE_IPV6, GTPU_PORT, PROTO_ICMP,
+    PROTO_ICMPV6, PROTO_TCP, PROTO_UDP,
 };
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// A whole fuzz input.
 #[derive(Arbitrary, Debug)]
@@ -425,7 +430,21 @@ fn tunnel(frame: &[u8], t: u8, port: u16, vlan: Option<u16>) -> Option<Vec<u8>> 
 }
 
 /// The frame that `kind` sends for user session `e`: `(port, frame)`.
-pub fn answer(e: &UserSession, kind: AnswerKind) -> Option<Input> {
+/// `v6`: the IPv6 ends of the user session when its terminal is an IPv6
+/// one (NAT64 or NAT66, `Worker::nat64_ends`): the terminal then sends
+/// IPv6, and so does the server of a NAT66 session (`v6.post_nat`).
+pub fn answer(e: &UserSession, v6: Option<Ipv6Ends>, kind: AnswerKind) -> Option<Input> {
+    if let Some(v6) = v6 {
+        match (kind, v6.post_nat) {
+            (AnswerKind::FromServer { .. } | AnswerKind::ErrorFromServer { .. }, Some(post)) => {
+                return answer_nat66(e, post, kind)
+            }
+            (AnswerKind::FromTerminal { flags, payload_len }, _) => {
+                return from_terminal_v6(e, v6, flags, payload_len)
+            }
+            _ => {}
+        }
+    }
     let server_port = if e.server_index == u32::MAX { EXT } else { SRV };
     let server_macs = (server_mac(e.server_ip), port_mac(server_port));
     match kind {
@@ -486,22 +505,177 @@ pub fn answer(e: &UserSession, kind: AnswerKind) -> Option<Input> {
                 ttl: 64,
                 payload_len,
             };
-            let mut frame = build(&p, port)?;
-            if !path.tunnel.is_none() {
-                let inner = frame.get(14..)?.to_vec();
-                let outer = spec(
-                    path.tunnel.peer_ip,
-                    GTPU_PORT,
-                    PORT_ADDRS[usize::from(port) % PORT_ADDRS.len()],
-                    GTPU_PORT,
-                    (path.mac, port_mac(port)),
-                    vlan,
-                );
-                frame = gtpu_encap(&outer, path.tunnel.teid, &inner).ok()?;
-            }
-            Some((port, frame))
+            let frame = build(&p, port)?;
+            Some((port, along_terminal_path(e, port, frame)?))
         }
     }
+}
+
+/// A frame built for the terminal of `e` (untagged when the path is a
+/// tunnel) sent along its path: inside its GTP-U tunnel when it has one.
+fn along_terminal_path(e: &UserSession, port: u16, frame: Vec<u8>) -> Option<Vec<u8>> {
+    let path = e.client_path;
+    if path.tunnel.is_none() {
+        return Some(frame);
+    }
+    let vlan = (path.vlan != 0).then_some(path.vlan);
+    let inner = frame.get(14..)?;
+    let outer = spec(
+        path.tunnel.peer_ip,
+        GTPU_PORT,
+        PORT_ADDRS[usize::from(port) % PORT_ADDRS.len()],
+        GTPU_PORT,
+        (path.mac, port_mac(port)),
+        vlan,
+    );
+    gtpu_encap(&outer, path.tunnel.teid, inner).ok()
+}
+
+/// The IPv6 terminal of `e` sends again: from its IPv6 address and port to
+/// the IPv6 address and port it addressed, along the path it used.
+fn from_terminal_v6(e: &UserSession, v6: Ipv6Ends, flags: u8, payload_len: u8) -> Option<Input> {
+    let path = e.client_path;
+    let port = if path.port < N_PORTS { path.port } else { ACC };
+    let vlan = if path.tunnel.is_none() {
+        (path.vlan != 0).then_some(path.vlan)
+    } else {
+        None
+    };
+    let payload = vec![0x5a; usize::from(payload_len)];
+    let (proto, l4) = match e.proto {
+        PROTO_TCP | PROTO_UDP => (
+            e.proto,
+            l4_v6(e.proto, e.client_port, e.orig_dst_port, flags, &payload),
+        ),
+        _ => (PROTO_ICMPV6, echo_v6(128, e.client_port, &payload)),
+    };
+    let ends = (v6.terminal, v6.dest);
+    let frame = ipv6_frame((UE_MAC, port_mac(port)), vlan, ends, 64, proto, l4);
+    Some((port, along_terminal_path(e, port, frame)?))
+}
+
+/// The server of NAT66 user session `e` (IPv6 server `post.server`, on the
+/// server port) answers gateway IPv6 address `post.gateway` at the
+/// session's gateway port, or reports an ICMPv6 error about a packet the
+/// gateway sent it.
+fn answer_nat66(e: &UserSession, post: PostNat6, kind: AnswerKind) -> Option<Input> {
+    let macs = (server6_mac(post.server), port_mac(SRV));
+    let ends = (post.server, post.gateway);
+    let frame = match kind {
+        AnswerKind::FromServer {
+            flags,
+            payload_len,
+            ttl,
+        } => {
+            let payload = vec![0xa5; usize::from(payload_len)];
+            let l4 = l4_v6(e.proto, e.server_port, e.gw_port, flags, &payload);
+            ipv6_frame(macs, None, ends, ttl, e.proto, l4)
+        }
+        AnswerKind::ErrorFromServer { error, ttl } => {
+            // The quoted packet: the gateway's, as the server got it.
+            let quoted_l4 = l4_v6(e.proto, e.gw_port, e.server_port, 0x10, &[]);
+            let mut quoted = ipv6_packet((post.gateway, post.server), 63, e.proto, &quoted_l4);
+            quoted.truncate(40 + 8);
+            let (ty, code, word) = match error {
+                // Code 4 of IPv4 (fragmentation needed) is IPv6's Packet
+                // Too Big.
+                IcmpError::Unreachable { code, mtu } if code % 16 == 4 => (2, 0, u32::from(mtu)),
+                IcmpError::Unreachable { code, .. } => (1, code % 8, 0),
+                IcmpError::TimeExceeded { code } => (3, code % 2, 0),
+            };
+            let mut l4 = vec![ty, code, 0, 0];
+            l4.extend_from_slice(&word.to_be_bytes());
+            l4.extend_from_slice(&quoted);
+            ipv6_frame(macs, None, ends, ttl, PROTO_ICMPV6, l4)
+        }
+        AnswerKind::FromTerminal { .. } => return None,
+    };
+    Some((SRV, frame))
+}
+
+/// A TCP segment (window 8192, no options) or UDP datagram over IPv6
+/// from `sport` to `dport`, its checksum left 0 (see [`ipv6_frame`]).
+fn l4_v6(proto: u8, sport: u16, dport: u16, flags: u8, payload: &[u8]) -> Vec<u8> {
+    let mut l4 = Vec::with_capacity(20 + payload.len());
+    l4.extend_from_slice(&sport.to_be_bytes());
+    l4.extend_from_slice(&dport.to_be_bytes());
+    if proto == PROTO_TCP {
+        l4.extend_from_slice(&7u32.to_be_bytes());
+        l4.extend_from_slice(&8u32.to_be_bytes());
+        l4.extend_from_slice(&[0x50, flags]);
+        l4.extend_from_slice(&8192u16.to_be_bytes());
+        l4.extend_from_slice(&[0; 4]);
+    } else {
+        let len = u16::try_from(8 + payload.len()).unwrap_or(u16::MAX);
+        l4.extend_from_slice(&len.to_be_bytes());
+        l4.extend_from_slice(&[0; 2]);
+    }
+    l4.extend_from_slice(payload);
+    l4
+}
+
+/// An ICMPv6 echo request (128) or reply (129), its checksum left 0.
+fn echo_v6(ty: u8, ident: u16, data: &[u8]) -> Vec<u8> {
+    let mut l4 = vec![ty, 0, 0, 0];
+    l4.extend_from_slice(&ident.to_be_bytes());
+    l4.extend_from_slice(&1u16.to_be_bytes());
+    l4.extend_from_slice(data);
+    l4
+}
+
+/// An IPv6 packet `(src, dst)` carrying the upper-layer `l4` of `proto`
+/// (TCP, UDP or ICMPv6: its checksum, 0 in `l4`, computed over the pseudo
+/// header).
+pub fn ipv6_packet(
+    (src, dst): (Ipv6Addr, Ipv6Addr),
+    hop_limit: u8,
+    proto: u8,
+    l4: &[u8],
+) -> Vec<u8> {
+    let mut l4 = l4.to_vec();
+    let at = match proto {
+        PROTO_TCP => Some(16),
+        PROTO_UDP => Some(6),
+        PROTO_ICMPV6 => Some(2),
+        _ => None,
+    };
+    if let Some(at) = at.filter(|&at| l4.len() >= at + 2) {
+        let mut c = l4_checksum_v6(src, dst, proto, &l4);
+        if proto == PROTO_UDP {
+            c = udp_wire_value(c);
+        }
+        l4[at..at + 2].copy_from_slice(&c.to_be_bytes());
+    }
+    let mut p = Vec::with_capacity(40 + l4.len());
+    p.extend_from_slice(&[0x60, 0, 0, 0]);
+    p.extend_from_slice(&u16::try_from(l4.len()).unwrap_or(u16::MAX).to_be_bytes());
+    p.extend_from_slice(&[proto, hop_limit]);
+    p.extend_from_slice(&src.octets());
+    p.extend_from_slice(&dst.octets());
+    p.extend_from_slice(&l4);
+    p
+}
+
+/// An Ethernet frame (`macs`: source, destination; optionally tagged)
+/// carrying [`ipv6_packet`].
+pub fn ipv6_frame(
+    (src_mac, dst_mac): ([u8; 6], [u8; 6]),
+    vlan: Option<u16>,
+    ends: (Ipv6Addr, Ipv6Addr),
+    hop_limit: u8,
+    proto: u8,
+    l4: Vec<u8>,
+) -> Vec<u8> {
+    let mut f = Vec::with_capacity(18 + 40 + l4.len());
+    f.extend_from_slice(&dst_mac);
+    f.extend_from_slice(&src_mac);
+    if let Some(v) = vlan {
+        f.extend_from_slice(&0x8100u16.to_be_bytes());
+        f.extend_from_slice(&(v & 0x0fff).to_be_bytes());
+    }
+    f.extend_from_slice(&ETHERTYPE_IPV6.to_be_bytes());
+    f.extend_from_slice(&ipv6_packet(ends, hop_limit, proto, &l4));
+    f
 }
 
 /// Replaces one byte (position taken modulo the length).

@@ -560,7 +560,11 @@ impl Lab {
                 index: 0,
                 n_workers: 1,
                 gateway_addrs: (0..s.gateway_addrs).map(gateway_addr).collect(),
-                gateway_addrs6: if nat66 { vec![nat66::GW6] } else { Vec::new() },
+                gateway_addrs6: if nat66 {
+                    (0..s.gateway_addrs).map(nat66::gateway6).collect()
+                } else {
+                    Vec::new()
+                },
                 port_range: (1024, 65535),
                 table_capacity: s.capacity,
                 quarantine: s.quarantine,
@@ -578,7 +582,7 @@ impl Lab {
             topology: {
                 let mut t = topology(s.gateway_addrs, fabric.map(|f| f.addr));
                 if nat66 {
-                    nat66::add_to_topology(&mut t, s.gateway_addrs);
+                    nat66::add_to_topology(&mut t, s.gateway_addrs, s.gateway_addrs);
                 }
                 t
             },

@@ -83,7 +83,7 @@ pub(super) fn rewrite_v6(
     // Hop limit; the addresses read as numbers (one sum each) and
     // replaced where they lie.
     packet[7] = packet[7].saturating_sub(1);
-    let old = addr_words(&packet[8..40]);
+    let old = words(addr_at(packet, 8)) + words(addr_at(packet, 24));
     packet[8..24].copy_from_slice(&to.src.octets());
     packet[24..40].copy_from_slice(&to.dst.octets());
     if !ports {
@@ -97,7 +97,10 @@ pub(super) fn rewrite_v6(
     }
     let rd = |b: &[u8], i: usize| u16::from_be_bytes([b[i], b[i + 1]]);
     let old_sum = old + u64::from(rd(packet, upper)) + u64::from(rd(packet, upper + 2));
-    let new_sum = addr_words(&packet[8..40]) + u64::from(to.src_port) + u64::from(to.dst_port);
+    let new_sum = words(to.src.to_bits())
+        + words(to.dst.to_bits())
+        + u64::from(to.src_port)
+        + u64::from(to.dst_port);
     packet[upper..upper + 2].copy_from_slice(&to.src_port.to_be_bytes());
     packet[upper + 2..upper + 4].copy_from_slice(&to.dst_port.to_be_bytes());
     let csum = rd(packet, at);
@@ -120,28 +123,35 @@ pub(super) fn rewrite_v6(
     true
 }
 
-/// The unfolded one's-complement sum of the 16-bit words of `addrs` (two
-/// IPv6 addresses, 32 bytes), taken as four 64-bit numbers: since 2^16 ≡ 1
-/// modulo 0xffff, adding 32-bit halves is adding their words.
+/// The IPv6 address at `at` in `packet` (which holds the fixed header),
+/// as a number.
 #[inline(always)]
-fn addr_words(addrs: &[u8]) -> u64 {
-    let mut sum = 0u64;
-    for chunk in addrs.chunks_exact(8) {
-        let mut b = [0u8; 8];
-        b.copy_from_slice(chunk);
-        let w = u64::from_be_bytes(b);
-        sum += (w >> 32) + (w & 0xffff_ffff);
+fn addr_at(packet: &[u8], at: usize) -> u128 {
+    let mut b = [0u8; 16];
+    if let Some(a) = packet.get(at..at + 16) {
+        b.copy_from_slice(a);
     }
-    sum
+    u128::from_be_bytes(b)
 }
 
-/// `sum` folded to 16 bits.
+/// The unfolded one's-complement sum of the 16-bit words of `a`: its four
+/// 32-bit words added (2^16 ≡ 1 modulo 0xffff).
 #[inline(always)]
-fn fold(mut sum: u64) -> u16 {
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    sum as u16
+fn words(a: u128) -> u64 {
+    u64::from(a as u32)
+        + u64::from((a >> 32) as u32)
+        + u64::from((a >> 64) as u32)
+        + u64::from((a >> 96) as u32)
+}
+
+/// `sum` (below 2^40: a few dozen 32-bit words) folded to 16 bits, in a
+/// fixed number of steps.
+#[inline(always)]
+fn fold(sum: u64) -> u16 {
+    let s = (sum & 0xffff_ffff) + (sum >> 32);
+    let s = (s & 0xffff) + (s >> 16);
+    let s = (s & 0xffff) + (s >> 16);
+    ((s & 0xffff) + (s >> 16)) as u16
 }
 
 /// Leaves in `f` an Ethernet header (MACs written on the way out) and the
