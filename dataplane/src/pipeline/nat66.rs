@@ -53,15 +53,6 @@ pub(super) struct Ends6 {
     pub dst_port: u16,
 }
 
-/// Offset of the checksum in a TCP or UDP header.
-fn checksum_at(proto: u8) -> Option<usize> {
-    match proto {
-        PROTO_TCP => Some(16),
-        PROTO_UDP => Some(6),
-        _ => None,
-    }
-}
-
 /// Rewrites the IPv6 packet `packet` (starting at its fixed header; its
 /// upper-layer header at `upper`, of protocol `proto`) to `to`, one hop
 /// less, its checksum updated for the new pseudo header and ports.
@@ -77,61 +68,58 @@ pub(super) fn rewrite_v6(
     to: &Ends6,
     ports: bool,
 ) -> bool {
-    if packet.len() < 40 || (ports && packet.len() < upper + 8) {
+    let Some((header, rest)) = packet.split_first_chunk_mut::<40>() else {
         return false;
-    }
+    };
+    // The transport header (its ports and checksum), when there is one.
+    let at = match proto {
+        PROTO_TCP => 16,
+        PROTO_UDP => 6,
+        _ => 0,
+    };
+    let l4 = match upper.checked_sub(40).and_then(|u| rest.get_mut(u..)) {
+        Some(l4) if !ports || at == 0 || l4.len() >= at + 2 => l4,
+        _ => return false,
+    };
     // Hop limit; the addresses read as numbers (one sum each) and
     // replaced where they lie.
-    packet[7] = packet[7].saturating_sub(1);
-    let old = words(addr_at(packet, 8)) + words(addr_at(packet, 24));
-    packet[8..24].copy_from_slice(&to.src.octets());
-    packet[24..40].copy_from_slice(&to.dst.octets());
-    if !ports {
+    header[7] = header[7].saturating_sub(1);
+    let (mut src, mut dst) = ([0u8; 16], [0u8; 16]);
+    src.copy_from_slice(&header[8..24]);
+    dst.copy_from_slice(&header[24..40]);
+    let old = words(u128::from_be_bytes(src)) + words(u128::from_be_bytes(dst));
+    header[8..24].copy_from_slice(&to.src.octets());
+    header[24..40].copy_from_slice(&to.dst.octets());
+    if !ports || at == 0 {
         return true;
     }
-    let Some(at) = checksum_at(proto).map(|c| upper + c) else {
-        return true;
-    };
-    if packet.len() < at + 2 {
-        return false;
-    }
-    let rd = |b: &[u8], i: usize| u16::from_be_bytes([b[i], b[i + 1]]);
-    let old_sum = old + u64::from(rd(packet, upper)) + u64::from(rd(packet, upper + 2));
+    let (csum, ports_old) = (
+        u16::from_be_bytes([l4[at], l4[at + 1]]),
+        u64::from(u16::from_be_bytes([l4[0], l4[1]]))
+            + u64::from(u16::from_be_bytes([l4[2], l4[3]])),
+    );
     let new_sum = words(to.src.to_bits())
         + words(to.dst.to_bits())
         + u64::from(to.src_port)
         + u64::from(to.dst_port);
-    packet[upper..upper + 2].copy_from_slice(&to.src_port.to_be_bytes());
-    packet[upper + 2..upper + 4].copy_from_slice(&to.dst_port.to_be_bytes());
-    let csum = rd(packet, at);
+    l4[0..2].copy_from_slice(&to.src_port.to_be_bytes());
+    l4[2..4].copy_from_slice(&to.dst_port.to_be_bytes());
     let new = if proto == PROTO_UDP && csum == 0 {
         // Only a whole datagram can be summed: a first fragment keeps 0.
-        let datagram_len = usize::from(rd(packet, upper + 4));
-        if packet.len() - upper != datagram_len {
+        if l4.len() != usize::from(u16::from_be_bytes([l4[4], l4[5]])) {
             return true;
         }
-        udp_wire_value(l4_checksum_v6(to.src, to.dst, proto, &packet[upper..]))
+        udp_wire_value(l4_checksum_v6(to.src, to.dst, proto, l4))
     } else {
-        let c = update_sum(csum, fold(old_sum), fold(new_sum));
+        let c = update_sum(csum, fold(old + ports_old), fold(new_sum));
         if proto == PROTO_UDP {
             udp_wire_value(c)
         } else {
             c
         }
     };
-    packet[at..at + 2].copy_from_slice(&new.to_be_bytes());
+    l4[at..at + 2].copy_from_slice(&new.to_be_bytes());
     true
-}
-
-/// The IPv6 address at `at` in `packet` (which holds the fixed header),
-/// as a number.
-#[inline(always)]
-fn addr_at(packet: &[u8], at: usize) -> u128 {
-    let mut b = [0u8; 16];
-    if let Some(a) = packet.get(at..at + 16) {
-        b.copy_from_slice(a);
-    }
-    u128::from_be_bytes(b)
 }
 
 /// The unfolded one's-complement sum of the 16-bit words of `a`: its four
