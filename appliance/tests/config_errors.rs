@@ -569,9 +569,10 @@ fn ipv6_port_address_on_two_ports() {
     );
 }
 
-/// IPv6 VIPs, servers and gateway addresses are not served yet: each is
-/// refused where it stands, saying so, instead of being accepted and
-/// doing nothing.
+/// An IPv6 address where only IPv4 is meant is refused where it stands,
+/// saying what to write instead: an IPv6 VIP in `vip`, an IPv6 server
+/// behind an IPv4 VIP (IPv4 terminals cannot reach it), an IPv6 gateway
+/// address in `addresses`.
 #[test]
 fn ipv6_vip_server_or_gateway_address_is_refused() {
     rejected(
@@ -591,7 +592,7 @@ fn ipv6_vip_server_or_gateway_address_is_refused() {
         &server,
         12,
         Some(r#""2001:db8:2::21""#),
-        "IPv6 servers are not supported yet",
+        "needs a vip6 and no IPv4 vip",
     );
     let gateway = with(&base("x"), r#"["10.2.0.10"]"#, r#"["2001:db8:2::10"]"#);
     rejected(
@@ -599,7 +600,7 @@ fn ipv6_vip_server_or_gateway_address_is_refused() {
         &gateway,
         11,
         Some(r#""2001:db8:2::10""#),
-        "gateway addresses",
+        "goes in `gateway.ipv6_addresses`",
     );
 }
 
@@ -1130,7 +1131,7 @@ fn nat64_mistakes_are_refused_where_they_are() {
         &with_vip6(&WEB6.replace(r#"(addr: "10.2.0.21", port: 8080)"#, ""), ""),
         12,
         Some(r#""2001:db8:9::80""#),
-        "an IPv6 VIP needs IPv4 servers",
+        "an IPv6 VIP needs servers",
     );
     rejected(
         "vip6-v4",
