@@ -202,6 +202,35 @@ pub(super) fn is_nat64_key_space(dst: Ipv4Addr) -> bool {
 }
 
 impl Worker {
+    /// Whether the user session at slab index `i` is the NAT64 or NAT66
+    /// one of this IPv6 flow: its terminal and destination addresses (the
+    /// side array), its protocol and ports.
+    #[inline]
+    fn holds_flow_v6(&self, i: u32, l4: &L4Info, src: Ipv6Addr, dst: Ipv6Addr) -> bool {
+        self.gw.table.get(i).is_some_and(|e| {
+            e.flags.contains(SessionFlags::NAT64)
+                && e.proto == l4.proto
+                && e.client_port == l4.src_port
+                && e.orig_dst_port == l4.dst_port
+        }) && self.gw.nat64.holds(i, src, dst)
+    }
+
+    /// What an IPv6 terminal's destination `dst` is to this gateway: an
+    /// address inside the NAT64 prefix (`(None, the IPv4 host)`), a
+    /// service's IPv6 VIP (`(Some(dst), unspecified)`), or nothing it
+    /// serves (`None`). Asked when a user session opens, not of every
+    /// packet of an open one: it was asked when the session opened.
+    #[inline]
+    fn served_v6(&self, nat64: Nat64Config, dst: Ipv6Addr) -> Option<(Option<Ipv6Addr>, Ipv4Addr)> {
+        match nat64.prefix.and_then(|p| p.extract(dst)) {
+            Some(v4) => Some((None, v4)),
+            None if self.snaps.policy.get().services.is_vip6(dst) => {
+                Some((Some(dst), Ipv4Addr::UNSPECIFIED))
+            }
+            None => None,
+        }
+    }
+
     /// Tier 2 for an IPv6 terminal's packet steered to this gateway: a
     /// NAT64 user session found or opened, the packet translated to IPv4
     /// toward its server. Without NAT64 in the config, or to a
@@ -228,16 +257,12 @@ impl Worker {
         let header = Ipv6Packet::new_unchecked(header);
         let (src, dst, hop_limit) = (header.src(), header.dst(), header.hop_limit());
         let dscp = header.traffic_class() >> 2;
-        let (vip, dst4) = match nat64.prefix.and_then(|p| p.extract(dst)) {
-            Some(v4) => (None, v4),
-            None if self.snaps.policy.get().services.is_vip6(dst) => {
-                (Some(dst), Ipv4Addr::UNSPECIFIED)
-            }
-            None => return Verdict::Drop(DropReason::Ipv6NotServed),
-        };
         // Fragments hook (nat64_fragments.rs): a later piece follows its
         // first; a first goes on with its datagram's key.
         let datagram = if ip6.fragment {
+            if self.served_v6(nat64, dst).is_none() {
+                return Verdict::Drop(DropReason::Ipv6NotServed);
+            }
             match self.uplink_fragment_v6(f, rx, ip6, (src, dst, hop_limit), ev) {
                 Ok(key) => Some(key),
                 Err(v) => return v,
@@ -264,64 +289,84 @@ impl Worker {
             },
         };
         if hop_limit <= 1 {
+            if self.served_v6(nat64, dst).is_none() {
+                return Verdict::Drop(DropReason::Ipv6NotServed);
+            }
             // nat64_icmp.rs: an ICMPv6 time exceeded, where it may be sent.
             return self.hop_limit_exceeded(f, ip6, &path, now_ms, ev);
         }
-        let key1 = v6_key(l4.proto, src, l4.src_port, dst, l4.dst_port);
-        // The prefetch pass hashed `key1` and asked for its bucket
-        // (`locate_nat64`); a frame handed over comes without.
-        let first = match p.client_hash {
-            Some(hash) => self
-                .gw
-                .table
-                .find_client_hinted(hash, p.client_candidate, &key1),
-            None => self.gw.table.find_client(&key1),
-        };
-        let (key, found) = match first {
-            Some(i) if self.gw.nat64.holds(i, src, dst) => (key1, Some(i)),
-            first => {
-                // Not under its key: under the alternate one if another
-                // flow held the first when this one opened (a fold
-                // collision), else new: under the first key if it is free.
-                let key2 = v6_key_alt(l4.proto, src, l4.src_port, dst, l4.dst_port);
-                match self.gw.table.find_client(&key2) {
-                    Some(i) if self.gw.nat64.holds(i, src, dst) => (key2, Some(i)),
-                    Some(_) if first.is_some() => {
-                        return Verdict::Drop(DropReason::Nat64KeyCollision)
+        // The prefetch pass folded the flow's key and named the slot its
+        // bucket held (`locate_nat64`). When that slot is this flow's user
+        // session (its IPv6 ends, protocol and ports), it is the one,
+        // whichever of its keys it lies under, and nothing is folded here.
+        // A frame handed over comes without.
+        let hinted = p
+            .client_candidate
+            .filter(|&i| self.holds_flow_v6(i, &l4, src, dst) && !self.reuses_closed_tuple(i, &l4));
+        let idx = if let Some(i) = hinted {
+            i
+        } else {
+            let key1 = v6_key(l4.proto, src, l4.src_port, dst, l4.dst_port);
+            // The prefetch pass hashed `key1` and asked for its bucket
+            // (`locate_nat64`); a frame handed over comes without.
+            let first = match p.client_hash {
+                Some(hash) => self
+                    .gw
+                    .table
+                    .find_client_hinted(hash, p.client_candidate, &key1),
+                None => self.gw.table.find_client(&key1),
+            };
+            let (key, found) = match first {
+                Some(i) if self.gw.nat64.holds(i, src, dst) => (key1, Some(i)),
+                first => {
+                    // Not under its key: under the alternate one if another
+                    // flow held the first when this one opened (a fold
+                    // collision), else new: under the first key if it is free.
+                    let key2 = v6_key_alt(l4.proto, src, l4.src_port, dst, l4.dst_port);
+                    match self.gw.table.find_client(&key2) {
+                        Some(i) if self.gw.nat64.holds(i, src, dst) => (key2, Some(i)),
+                        Some(_) if first.is_some() => {
+                            return Verdict::Drop(DropReason::Nat64KeyCollision)
+                        }
+                        Some(_) => (key1, None),
+                        None if first.is_some() => (key2, None),
+                        None => (key1, None),
                     }
-                    Some(_) => (key1, None),
-                    None if first.is_some() => (key2, None),
-                    None => (key1, None),
                 }
-            }
-        };
-        let found = match found {
-            Some(i) if self.reuses_closed_tuple(i, &l4) => {
-                super::expiry::remove(self, i, None, now_ms, ev);
-                None
-            }
-            other => other,
-        };
-        let idx = match found {
-            Some(i) => i,
-            None => {
-                let opening = Opening {
-                    key,
-                    l4,
-                    dscp,
-                    sid,
-                    path,
-                    now_ms,
-                    v6: Some(V6Opening {
-                        src,
-                        dst,
-                        vip,
-                        dst4,
-                    }),
-                };
-                match self.create(f, &opening, ev) {
-                    Ok(i) => i,
-                    Err(v) => return v,
+            };
+            let found = match found {
+                Some(i) if self.reuses_closed_tuple(i, &l4) => {
+                    super::expiry::remove(self, i, None, now_ms, ev);
+                    None
+                }
+                other => other,
+            };
+            match found {
+                Some(i) => i,
+                None => {
+                    // What the destination is matters only to a new user
+                    // session: an open one was checked when it opened.
+                    let Some((vip, dst4)) = self.served_v6(nat64, dst) else {
+                        return Verdict::Drop(DropReason::Ipv6NotServed);
+                    };
+                    let opening = Opening {
+                        key,
+                        l4,
+                        dscp,
+                        sid,
+                        path,
+                        now_ms,
+                        v6: Some(V6Opening {
+                            src,
+                            dst,
+                            vip,
+                            dst4,
+                        }),
+                    };
+                    match self.create(f, &opening, ev) {
+                        Ok(i) => i,
+                        Err(v) => return v,
+                    }
                 }
             }
         };

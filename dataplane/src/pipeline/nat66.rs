@@ -81,27 +81,29 @@ pub(super) fn rewrite_v6(
         Some(l4) if !ports || at == 0 || l4.len() >= at + 2 => l4,
         _ => return false,
     };
-    // Hop limit; the addresses read as numbers (one sum each) and
-    // replaced where they lie.
+    // Hop limit; the addresses summed where they lie and replaced. The
+    // sums are of words in memory order: a one's-complement sum does not
+    // depend on byte order (RFC 1071 2.B), so the checksum is read,
+    // updated and written back in that order too, with no byte swaps.
     header[7] = header[7].saturating_sub(1);
-    let (mut src, mut dst) = ([0u8; 16], [0u8; 16]);
-    src.copy_from_slice(&header[8..24]);
-    dst.copy_from_slice(&header[24..40]);
-    let old = words(u128::from_be_bytes(src)) + words(u128::from_be_bytes(dst));
-    header[8..24].copy_from_slice(&to.src.octets());
-    header[24..40].copy_from_slice(&to.dst.octets());
+    let Some((_, addrs)) = header.split_last_chunk_mut::<32>() else {
+        return false;
+    };
+    let (src, dst) = (to.src.octets(), to.dst.octets());
+    let old = words(addrs);
+    addrs[..16].copy_from_slice(&src);
+    addrs[16..].copy_from_slice(&dst);
     if !ports || at == 0 {
         return true;
     }
+    let new_sum = words(addrs)
+        + u64::from(u16::from_ne_bytes(to.src_port.to_be_bytes()))
+        + u64::from(u16::from_ne_bytes(to.dst_port.to_be_bytes()));
     let (csum, ports_old) = (
-        u16::from_be_bytes([l4[at], l4[at + 1]]),
-        u64::from(u16::from_be_bytes([l4[0], l4[1]]))
-            + u64::from(u16::from_be_bytes([l4[2], l4[3]])),
+        u16::from_ne_bytes([l4[at], l4[at + 1]]),
+        u64::from(u16::from_ne_bytes([l4[0], l4[1]]))
+            + u64::from(u16::from_ne_bytes([l4[2], l4[3]])),
     );
-    let new_sum = words(to.src.to_bits())
-        + words(to.dst.to_bits())
-        + u64::from(to.src_port)
-        + u64::from(to.dst_port);
     l4[0..2].copy_from_slice(&to.src_port.to_be_bytes());
     l4[2..4].copy_from_slice(&to.dst_port.to_be_bytes());
     let new = if proto == PROTO_UDP && csum == 0 {
@@ -109,27 +111,29 @@ pub(super) fn rewrite_v6(
         if l4.len() != usize::from(u16::from_be_bytes([l4[4], l4[5]])) {
             return true;
         }
-        udp_wire_value(l4_checksum_v6(to.src, to.dst, proto, l4))
+        udp_wire_value(l4_checksum_v6(to.src, to.dst, proto, l4)).to_be_bytes()
     } else {
+        // 0 and 0xffff read the same in either order.
         let c = update_sum(csum, fold(old + ports_old), fold(new_sum));
         if proto == PROTO_UDP {
-            udp_wire_value(c)
+            udp_wire_value(c).to_ne_bytes()
         } else {
-            c
+            c.to_ne_bytes()
         }
     };
-    l4[at..at + 2].copy_from_slice(&new.to_be_bytes());
+    l4[at..at + 2].copy_from_slice(&new);
     true
 }
 
-/// The unfolded one's-complement sum of the 16-bit words of `a`: its four
-/// 32-bit words added (2^16 ≡ 1 modulo 0xffff).
+/// The unfolded one's-complement sum of the 16-bit words of `b`, in
+/// memory order: its 32-bit words added (2^16 ≡ 1 modulo 0xffff).
 #[inline(always)]
-fn words(a: u128) -> u64 {
-    u64::from(a as u32)
-        + u64::from((a >> 32) as u32)
-        + u64::from((a >> 64) as u32)
-        + u64::from((a >> 96) as u32)
+fn words<const N: usize>(b: &[u8; N]) -> u64 {
+    let (chunks, _) = b.as_chunks::<8>();
+    chunks.iter().fold(0, |sum, c| {
+        let w = u64::from_ne_bytes(*c);
+        sum + (w & 0xffff_ffff) + (w >> 32)
+    })
 }
 
 /// `sum` (below 2^40: a few dozen 32-bit words) folded to 16 bits, in a
