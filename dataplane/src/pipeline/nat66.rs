@@ -154,10 +154,16 @@ fn bare_ipv6<F: Frame>(f: &mut F, ip6: &Ip6) -> bool {
     let Some(tail) = f.len().checked_sub(end) else {
         return false;
     };
-    if off < IP || !f.trim(tail) || !f.adj(off - IP) {
+    if off < IP || (tail != 0 && !f.trim(tail)) {
         return false;
     }
-    f.bytes_mut()[12..14].copy_from_slice(&ETHERTYPE_IPV6.to_be_bytes());
+    // An untagged IPv6 frame (the common case) is already bare.
+    if off != IP {
+        if !f.adj(off - IP) {
+            return false;
+        }
+        f.bytes_mut()[12..14].copy_from_slice(&ETHERTYPE_IPV6.to_be_bytes());
+    }
     true
 }
 
