@@ -59,7 +59,9 @@
 # NAT: the terminal fetches through the IPv6 VIP $VIP66 served by two IPv6
 # web servers (curl -6, 200); each server learned tandem's gateway IPv6
 # address by ND and tandem learned the servers' (its log); the servers saw
-# the gateway IPv6 address, each fetch with its own port; the JSON records
+# the gateway IPv6 address, each fetch with its own port; a UDP datagram to
+# a port closed on the servers gets the terminal's socket ECONNREFUSED (the
+# servers' ICMPv6 port unreachable translated back); the JSON records
 # carry the terminal, the VIP, the gateway IPv6 address and the server;
 # (f) tandem stops cleanly.
 # Prints PASS/FAIL per check and a last line "N passed, M failed".
@@ -109,6 +111,8 @@ SRV0_V6=2001:db8:20::1
 GW6=2001:db8:20::10
 SERVERS6=(2001:db8:20::21 2001:db8:20::22)
 NAT66_FETCHES=6
+# A UDP port of $VIP66 whose servers have no socket on it (n).
+CLOSED66_PORT=9099
 NAT64_PREFIX=64:ff9b::
 EXT_V6="${NAT64_PREFIX}$EXT_IP"
 # The UDP echo of (l).
@@ -165,6 +169,12 @@ $(web_service_entry)
         (name: "web66", vip6: "$VIP66", proto: Tcp, port: 80, servers: [
             (addr: "${SERVERS6[0]}", port: 8080),
             (addr: "${SERVERS6[1]}", port: 8080),
+        ]),
+        // Nothing listens on the servers' port: their port unreachable
+        // reaches the terminal (n).
+        (name: "closed66", vip6: "$VIP66", proto: Udp, port: $CLOSED66_PORT, servers: [
+            (addr: "${SERVERS6[0]}", port: $CLOSED66_PORT),
+            (addr: "${SERVERS6[1]}", port: $CLOSED66_PORT),
         ]),
     ],
     nat64: (prefix: "$NAT64_PREFIX/96"),
@@ -630,6 +640,27 @@ scenario_nat66() {
   distinct=$(printf '%s\n' "${ports[@]}" | sort -u | wc -l)
   check "IPv6 → IPv6: $distinct distinct gateway ports for $NAT66_FETCHES fetches (${ports[*]})" \
     "gateway ports ${ports[*]}" test "$distinct" = "$NAT66_FETCHES"
+  # A server's ICMPv6 port unreachable, about the datagram it got from
+  # the gateway, reaches the terminal as an error about its own datagram:
+  # its kernel matches the quote to the connected socket (ECONNREFUSED).
+  local refused
+  refused=$(in_ue "$SCAPY_PY" -c '
+import socket, sys
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], 0))
+s.connect((sys.argv[2], int(sys.argv[3])))
+s.settimeout(3)
+s.send(b"anyone there?")
+try:
+    s.recv(100)
+    print("answered")
+except ConnectionRefusedError:
+    print("refused")
+except socket.timeout:
+    print("timeout")
+' "$UE_V6" "$VIP66" "$CLOSED66_PORT" 2>&1)
+  check "UDP to [$VIP66]:$CLOSED66_PORT, closed on the IPv6 servers: the terminal's socket gets ECONNREFUSED from the translated port unreachable" \
+    "the socket said '$refused'; icmp_unmatched=$(stat_of drop icmp_unmatched)" test "$refused" = refused
   local mac
   mac=$(stat_of port-mac srv0)
   check "the IPv6 server resolved $GW6 by ND to srv0's MAC $mac" "neighbour entry: $(in_srv ip -6 neigh show "$GW6")" \

@@ -23,6 +23,7 @@ mod nat64_icmp;
 mod nat64_mtu;
 pub(crate) mod nat64_split;
 mod nat66;
+mod nat66_icmp;
 mod own_addresses;
 mod own_addresses_v6;
 mod parse;

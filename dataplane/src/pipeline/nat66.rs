@@ -21,9 +21,9 @@
 //! owed unless the port toward the terminal adds a tunnel: then the
 //! server gets one from the gateway IPv6 address (`room_to_terminal`). Fragments follow their user session both
 //! ways: the first piece carries the ports, later pieces get their
-//! addresses rewritten. Not on this path: ICMPv6
-//! errors from servers (to a gateway address they are dropped,
-//! `icmpv6_unsupported_type`) and DSCP marks (the traffic class is kept).
+//! addresses rewritten. ICMPv6 errors from the server side about a user
+//! session's packet go back to its terminal (`nat66_icmp.rs`). Not on
+//! this path: DSCP marks (the traffic class is kept).
 
 use super::l2::ClientPath;
 use super::parse::{l4_info_v6, Ip6, L4Info};
@@ -37,7 +37,8 @@ use crate::tier2::user_sessions::SessionFlags;
 use crate::tier2::{try_owner_core, Direction, FragmentKey};
 use crate::wire::checksum::{l4_checksum_v6, udp_wire_value, update_sum};
 use crate::wire::{
-    write_packet_too_big, Ipv6Packet, ETHERNET_HEADER_LEN, ETHERTYPE_IPV6, PROTO_TCP, PROTO_UDP,
+    write_packet_too_big, Ipv6Packet, ETHERNET_HEADER_LEN, ETHERTYPE_IPV6, PROTO_ICMPV6, PROTO_TCP,
+    PROTO_UDP,
 };
 use std::net::Ipv6Addr;
 
@@ -149,7 +150,7 @@ fn fold(sum: u64) -> u16 {
 /// Leaves in `f` an Ethernet header (MACs written on the way out) and the
 /// IPv6 packet `ip6`: whatever carried it (a VLAN tag, a GTP-U tunnel, a
 /// Geneve header) goes, and so does padding after it.
-fn bare_ipv6<F: Frame>(f: &mut F, ip6: &Ip6) -> bool {
+pub(super) fn bare_ipv6<F: Frame>(f: &mut F, ip6: &Ip6) -> bool {
     let (off, end) = (usize::from(ip6.off), usize::from(ip6.end));
     let Some(tail) = f.len().checked_sub(end) else {
         return false;
@@ -378,6 +379,10 @@ impl Worker {
         let (src, dst, hop_limit) = (header.src(), header.dst(), header.hop_limit());
         if hop_limit <= 1 {
             return Verdict::Drop(DropReason::TtlExpired);
+        }
+        if ip6.proto == PROTO_ICMPV6 && !ip6.fragment {
+            // An error about a packet sent to a server (nat66_icmp.rs).
+            return self.icmpv6_error_to_nat66(f, rx, ip6, gw_addr, ev);
         }
         let first = if ip6.fragment {
             match self.downlink_fragment_v6(f, rx, ip6, (src, dst), ev) {

@@ -111,6 +111,13 @@ pub(super) fn own<F: Frame, E: EventSink>(
     if let Err(e) = Icmpv6Packet::new_checked(message) {
         return Some(Verdict::Drop(e.into()));
     }
+    // An error to a gateway address may be about a user session's
+    // packet: tier 2 takes it (`nat66_icmp.rs`).
+    if msg_type.is_some_and(super::nat66_icmp::is_error_type)
+        && w.topo.gateway_v6(port, dst).is_some()
+    {
+        return None;
+    }
     if msg_type != Some(ICMPV6_ECHO_REQUEST) {
         return Some(Verdict::Drop(DropReason::Icmpv6UnsupportedType));
     }

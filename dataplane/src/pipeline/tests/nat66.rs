@@ -372,10 +372,15 @@ fn a_reply_that_lands_on_another_worker_is_handed_to_the_owner() {
         assert_eq!(v, Verdict::Forward(SRV));
         let (server, gw_port) = (dst6(&out), port_at(&out, 0));
         let reply = from_server(server, 8080, gw_port, 0x12);
+        // So is a server's error about the user session's packet.
+        let unreachable = error_to_gateway(server, (1, 3, 0), &out[14..]);
         for w in 0..2 {
             let (v, back, _) = lab.run(w, SRV, &reply);
             assert_eq!(v, Verdict::Forward(ACC));
             assert_eq!(dst6(&back), t);
+            let (v, back, _) = lab.run(w, SRV, &unreachable);
+            assert_eq!(v, Verdict::Forward(ACC));
+            assert_eq!((dst6(&back), back[54]), (t, 1));
         }
     }
 }
@@ -489,4 +494,117 @@ proptest! {
         let want = summed6(l4(dport, sport, 0x12, &back), at, VIP66, t, proto);
         prop_assert_eq!(got, frame6((port_mac(ACC), UE_MAC), VIP66, t, proto, 63, 0, &want));
     }
+}
+
+/// An ICMPv6 error of `msg_type`/`code` (4 bytes after them: unused, or
+/// an MTU) from `from` to the gateway IPv6 address quoting `quote`,
+/// checksum from scratch, as it arrives on the server port.
+fn error_to_gateway(from: Ipv6Addr, (msg_type, code, rest): (u8, u8, u32), quote: &[u8]) -> Vec<u8> {
+    let mut icmp = vec![msg_type, code, 0, 0];
+    icmp.extend_from_slice(&rest.to_be_bytes());
+    icmp.extend_from_slice(quote);
+    let icmp = summed6(icmp, 2, from, GW6, 58);
+    frame6((server6_mac(from), port_mac(SRV)), from, GW6, 58, 64, 0, &icmp)
+}
+
+/// The same error as the terminal must get it: from the VIP, to the
+/// terminal, one hop less, quoting `quote` (the packet it sent).
+fn error_to_terminal((msg_type, code, rest): (u8, u8, u32), quote: &[u8]) -> Vec<u8> {
+    let mut icmp = vec![msg_type, code, 0, 0];
+    icmp.extend_from_slice(&rest.to_be_bytes());
+    icmp.extend_from_slice(quote);
+    let icmp = summed6(icmp, 2, VIP66, TERMINAL, 58);
+    frame6((port_mac(ACC), UE_MAC), VIP66, TERMINAL, 58, 63, 0, &icmp)
+}
+
+/// A server's port unreachable about a UDP user session's datagram
+/// reaches the terminal from the VIP, quoting the datagram the terminal
+/// sent, byte for byte (its checksum too).
+#[test]
+fn a_servers_port_unreachable_reaches_the_terminal_about_its_own_datagram() {
+    let mut lab = Lab::nat66(1);
+    let q = summed6(udp_l4(5300, 53, b"query"), 6, TERMINAL, VIP66, 17);
+    let sent = frame6(up_macs(), TERMINAL, VIP66, 17, HOP, 0, &q);
+    let (v, out) = lab.up(ACC, &sent);
+    assert_eq!(v, Verdict::Forward(SRV));
+    let server = dst6(&out);
+    let unreachable = error_to_gateway(server, (1, 4, 0), &out[14..]);
+    let (v, back) = lab.up(SRV, &unreachable);
+    assert_eq!(v, Verdict::Forward(ACC));
+    assert_eq!(back, error_to_terminal((1, 4, 0), &sent[14..]));
+    assert_eq!(lab.workers[0].counters().dropped_total(), 0);
+}
+
+/// A router on the way to the server says the packet was too big: the
+/// terminal hears it with the same MTU (NAT66 keeps a packet's length),
+/// whether the quote holds the TCP checksum or stops after the ports.
+#[test]
+fn a_routers_packet_too_big_reaches_the_terminal_with_its_mtu() {
+    use crate::testkit::ROUTER6;
+    let mut lab = Lab::nat66(1);
+    let body = vec![0x33; 1300];
+    let data = summed6(
+        tcp_l4(40000, 80, 7000, 0, 0x02, b""),
+        16,
+        TERMINAL,
+        VIP66,
+        6,
+    );
+    lab.up(ACC, &frame6(up_macs(), TERMINAL, VIP66, 6, HOP, 0, &data));
+    let seg = summed6(
+        tcp_l4(40000, 80, 7001, 9001, 0x18, &body),
+        16,
+        TERMINAL,
+        VIP66,
+        6,
+    );
+    let sent = frame6(up_macs(), TERMINAL, VIP66, 6, HOP, 0, &seg);
+    let (v, out) = lab.up(ACC, &sent);
+    assert_eq!(v, Verdict::Forward(SRV));
+    // The whole packet would make the error too long: 1232 bytes quoted
+    // (RFC 4443's limit), then only the header and ports.
+    for len in [1232, 40 + 8] {
+        let ptb = error_to_gateway(ROUTER6, (2, 0, 1280), &out[14..14 + len]);
+        let (v, back) = lab.up(SRV, &ptb);
+        assert_eq!(v, Verdict::Forward(ACC), "quote of {len}");
+        assert_eq!(
+            back,
+            error_to_terminal((2, 0, 1280), &sent[14..14 + len]),
+            "quote of {len}"
+        );
+    }
+}
+
+/// Errors the gateway did not cause, or that were altered, go nowhere.
+#[test]
+fn an_error_about_no_user_sessions_packet_is_dropped() {
+    let mut lab = Lab::nat66(1);
+    let q = summed6(udp_l4(5300, 53, b"query"), 6, TERMINAL, VIP66, 17);
+    let (_, out) = lab.up(ACC, &frame6(up_macs(), TERMINAL, VIP66, 17, HOP, 0, &q));
+    let server = dst6(&out);
+    let other = if server == SERVERS6[0] {
+        SERVERS6[1]
+    } else {
+        SERVERS6[0]
+    };
+    // The quote names another server, or another gateway port.
+    let mut quote = out[14..].to_vec();
+    quote[24..40].copy_from_slice(&other.octets());
+    let (v, _) = lab.up(SRV, &error_to_gateway(server, (1, 4, 0), &quote));
+    assert_eq!(v, Verdict::Drop(DropReason::IcmpUnmatched));
+    let mut quote = out[14..].to_vec();
+    quote[40] ^= 0x01;
+    let (v, _) = lab.up(SRV, &error_to_gateway(server, (1, 4, 0), &quote));
+    assert_eq!(v, Verdict::Drop(DropReason::IcmpUnmatched));
+    // A bad checksum.
+    let mut bad = error_to_gateway(server, (1, 4, 0), &out[14..]);
+    bad[56] ^= 0xff;
+    let (v, _) = lab.up(SRV, &bad);
+    assert_eq!(v, Verdict::Drop(DropReason::Icmpv6BadChecksum));
+    // Not an error: an echo reply to the gateway address.
+    let (v, _) = lab.up(SRV, &error_to_gateway(server, (129, 0, 0), &[]));
+    assert_eq!(v, Verdict::Drop(DropReason::Icmpv6UnsupportedType));
+    // And the right one still goes through.
+    let (v, _) = lab.up(SRV, &error_to_gateway(server, (1, 4, 0), &out[14..]));
+    assert_eq!(v, Verdict::Forward(ACC));
 }
