@@ -210,11 +210,7 @@ impl Worker {
         // MSS clamp and DSCP (marks.rs), on the GTP-U outer header too.
         self.mark(f.bytes_mut(), &l4, path.port, dscp);
         let verdict = self.send_to_client(f, &path, now_ms, ev);
-        let fabric = self.cfg.fabric.is_some_and(|fab| fab.port == path.port);
-        if matches!(verdict, Verdict::Forward(_)) && !fabric {
-            Self::mark_tunnel(f, &path, dscp);
-        }
-        verdict
+        self.mark_tunnel_of(f, &path, dscp, verdict)
     }
 
     /// An ICMP error from the server side quoting a packet we translated

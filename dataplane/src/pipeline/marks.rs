@@ -7,8 +7,9 @@
 //!   path never needs fragmentation. The SYN proxy's own handshake segments
 //!   ask [`Worker::clamped_mss`] for the value they announce.
 //! - **DSCP.** The user session's type, else its service, may name a
-//!   DSCP: it is set on the (inner) IPv4 header both ways and, toward a
-//!   terminal behind GTP-U, on the outer header too. ECN bits are kept.
+//!   DSCP: it is set on the (inner) IPv4 or IPv6 header both ways and,
+//!   toward a terminal behind GTP-U, on the outer header too. ECN bits
+//!   are kept.
 //!
 //! Both are rewrites in place with incremental checksums; neither drops a
 //! packet. The DSCP is read from the policy per packet (the user session
@@ -21,7 +22,8 @@ use super::Worker;
 use crate::frame::Frame;
 use crate::policy::Policy;
 use crate::tier2::UserSession;
-use crate::wire::{dscp::set_dscp, tcp_options, ETHERNET_HEADER_LEN, PROTO_TCP};
+use crate::wire::dscp::{set_dscp, set_dscp_v6};
+use crate::wire::{tcp_options, ETHERNET_HEADER_LEN, PROTO_TCP};
 
 const IP: usize = ETHERNET_HEADER_LEN;
 
@@ -52,9 +54,23 @@ impl Worker {
     /// Unmarked established packets cost one test here.
     #[inline(always)]
     pub(super) fn mark(&self, b: &mut [u8], l4: &L4Info, client_port: u16, dscp: Option<u8>) {
+        self.mark_at(b, IP + l4.ihl(), l4, client_port, dscp);
+    }
+
+    /// [`mark`](Self::mark) for a frame whose L4 header lies at `l4_off`
+    /// (an IPv6 packet: after its extension headers, if any).
+    #[inline(always)]
+    pub(super) fn mark_at(
+        &self,
+        b: &mut [u8],
+        l4_off: usize,
+        l4: &L4Info,
+        client_port: u16,
+        dscp: Option<u8>,
+    ) {
         let syn = l4.proto == PROTO_TCP && l4.flags.syn();
         if syn || dscp.is_some() {
-            self.mark_now(b, syn, IP + l4.ihl(), client_port, dscp);
+            self.mark_now(b, syn, l4_off, client_port, dscp);
         }
     }
 
@@ -72,7 +88,11 @@ impl Worker {
         }
         if let Some(d) = dscp {
             if let Some(ip) = b.get_mut(IP..) {
-                set_dscp(ip, d);
+                if ip.first().is_some_and(|v| v >> 4 == 6) {
+                    set_dscp_v6(ip, d);
+                } else {
+                    set_dscp(ip, d);
+                }
             }
         }
     }
@@ -102,6 +122,27 @@ impl Worker {
             }
             _ => mss,
         }
+    }
+
+    /// After [`send_to_client`](Self::send_to_client) gave `verdict` for
+    /// a frame marked `dscp`: a frame forwarded in a GTP-U tunnel gets the
+    /// DSCP on its outer header too (not one sent over the cluster
+    /// fabric, whose tier-1 unit tunnels it). Returns `verdict`.
+    #[inline(always)]
+    pub(super) fn mark_tunnel_of<F: Frame>(
+        &self,
+        f: &mut F,
+        path: &ClientPath,
+        dscp: Option<u8>,
+        verdict: super::Verdict,
+    ) -> super::Verdict {
+        if dscp.is_some() && matches!(verdict, super::Verdict::Forward(_)) {
+            let fabric = self.cfg.fabric.is_some_and(|fab| fab.port == path.port);
+            if !fabric {
+                Self::mark_tunnel(f, path, dscp);
+            }
+        }
+        verdict
     }
 
     /// After [`send_to_client`](Self::send_to_client) has tunnelled a

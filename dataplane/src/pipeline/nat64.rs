@@ -41,8 +41,7 @@
 //! (`uplink_gtp_v6`) and the answers go back in its tunnel. Fragments
 //! follow their user session both ways (`nat64_fragments.rs`). Not on
 //! this path: SYN proxy and PROXY protocol (a NAT64 user session is never
-//! proxied) and DSCP marks on the way back (the server's TOS becomes the
-//! traffic class).
+//! proxied).
 
 use super::l2::ClientPath;
 use super::nat::{rewrite, Rewrite};
@@ -436,7 +435,7 @@ impl Worker {
         };
         if e.flags.contains(SessionFlags::NAT66) {
             // To an IPv6 server (nat66.rs).
-            return self.uplink_nat66(f, ip6, (idx, &l4), now_ms, ev);
+            return self.uplink_nat66(f, ip6, (idx, &l4), rx.port, now_ms, ev);
         }
         let rw = Rewrite {
             src: gateway,
@@ -622,7 +621,28 @@ impl Worker {
             return Verdict::Drop(DropReason::Truncated);
         };
         rewrite(packet, ip.header_len(), l4.proto, &rw, false);
-        self.send_as_v6(f, (ip.total, split), (client6, dst6), &path, now_ms, ev)
+        // MSS clamp and DSCP (marks.rs) on the IPv4 packet: its TOS
+        // becomes the traffic class.
+        let dscp = self.session_dscp(idx);
+        self.mark(f.bytes_mut(), l4, path.port, dscp);
+        let verdict = self.send_as_v6(f, (ip.total, split), (client6, dst6), &path, now_ms, ev);
+        self.mark_tunnel_of(f, &path, dscp, verdict)
+    }
+
+    /// The DSCP for a packet of user session `idx` (marks.rs), either
+    /// way: without marks in the policy, one test.
+    #[inline(always)]
+    pub(super) fn session_dscp(&mut self, idx: u32) -> Option<u8> {
+        if !self.dscp_marks {
+            return None;
+        }
+        let e = self.gw.table.get(idx)?;
+        super::marks::dscp(
+            true,
+            self.snaps.policy.get(),
+            e,
+            (&mut self.over_limit, idx),
+        )
     }
 
     /// What every server reply to an IPv6 terminal's user session `idx`

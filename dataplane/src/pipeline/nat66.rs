@@ -22,8 +22,8 @@
 //! server gets one from the gateway IPv6 address (`room_to_terminal`). Fragments follow their user session both
 //! ways: the first piece carries the ports, later pieces get their
 //! addresses rewritten. ICMPv6 errors from the server side about a user
-//! session's packet go back to its terminal (`nat66_icmp.rs`). Not on
-//! this path: DSCP marks (the traffic class is kept).
+//! session's packet go back to its terminal (`nat66_icmp.rs`). A SYN's
+//! MSS is clamped and a DSCP set both ways as for IPv4 (`marks.rs`).
 
 use super::l2::ClientPath;
 use super::parse::{l4_info_v6, Ip6, L4Info};
@@ -215,9 +215,11 @@ impl Worker {
         f: &mut F,
         ip6: &Ip6,
         (idx, l4): (u32, &L4Info),
+        client_port: u16,
         now_ms: u64,
         ev: &mut E,
     ) -> Verdict {
+        let dscp = self.session_dscp(idx);
         let Some(e) = self.gw.table.get(idx) else {
             return Verdict::Drop(DropReason::NoUserSession);
         };
@@ -237,6 +239,9 @@ impl Worker {
         if !self.rewrite_in_frame(f, ip6, l4.proto, &to, true) {
             return Verdict::Drop(DropReason::Ipv6Truncated);
         }
+        // MSS clamp and DSCP (marks.rs).
+        let l4_off = IP + usize::from(ip6.upper - ip6.off);
+        self.mark_at(f.bytes_mut(), l4_off, l4, client_port, dscp);
         self.send_to_server_v6(f, (server, server_index), now_ms, ev)
     }
 
@@ -461,7 +466,12 @@ impl Worker {
         if !self.rewrite_in_frame(f, ip6, l4.proto, &to, true) {
             return Verdict::Drop(DropReason::Ipv6Truncated);
         }
-        self.send_to_client(f, &path, now_ms, ev)
+        // MSS clamp and DSCP (marks.rs), on a GTP-U outer header too.
+        let dscp = self.session_dscp(idx);
+        let l4_off = IP + usize::from(ip6.upper - ip6.off);
+        self.mark_at(f.bytes_mut(), l4_off, &l4, path.port, dscp);
+        let verdict = self.send_to_client(f, &path, now_ms, ev);
+        self.mark_tunnel_of(f, &path, dscp, verdict)
     }
 
     /// A server's packet too big for the terminal's port (its tunnel

@@ -1,5 +1,6 @@
 //! DSCP marking (RFC 2474): the upper six bits of the IPv4 TOS byte, set
-//! in place with the header checksum kept valid incrementally (RFC 1624).
+//! in place with the header checksum kept valid incrementally (RFC 1624),
+//! or of the IPv6 traffic class (which no checksum covers).
 //! The two ECN bits (RFC 3168) belong to the endpoints' congestion control
 //! and are never changed.
 
@@ -30,6 +31,22 @@ pub fn set_dscp(ip: &mut [u8], dscp: u8) -> bool {
     true
 }
 
+/// Sets the DSCP of the IPv6 header at the start of `ip` (its traffic
+/// class straddles the first two bytes, after the version) to `dscp` (its
+/// low six bits), keeping ECN; false (changing nothing) if `ip` is
+/// shorter than the fixed header.
+#[inline]
+pub fn set_dscp_v6(ip: &mut [u8], dscp: u8) -> bool {
+    let Some((hdr, _)) = ip.split_first_chunk_mut::<40>() else {
+        return false;
+    };
+    let old_tc = (hdr[0] << 4) | (hdr[1] >> 4);
+    let new_tc = ((dscp & DSCP_MAX) << 2) | (old_tc & 0x03);
+    hdr[0] = (hdr[0] & 0xf0) | (new_tc >> 4);
+    hdr[1] = (hdr[1] & 0x0f) | (new_tc << 4);
+    true
+}
+
 /// The DSCP of the IPv4 header at the start of `ip`, if it has one.
 #[inline]
 pub fn dscp(ip: &[u8]) -> Option<u8> {
@@ -48,6 +65,26 @@ mod tests {
         let c = checksum(&h);
         h[10..12].copy_from_slice(&c.to_be_bytes());
         h
+    }
+
+    #[test]
+    fn sets_the_traffic_class_of_ipv6_keeping_version_ecn_and_flow_label() {
+        for ecn in 0..4u8 {
+            for new in 0..=DSCP_MAX {
+                let mut h = [0u8; 40];
+                // Version 6, traffic class 0b101110_00 | ecn, flow label 0xabcde.
+                let tc = (46 << 2) | ecn;
+                h[0] = 0x60 | (tc >> 4);
+                h[1] = (tc << 4) | 0x0a;
+                h[2..4].copy_from_slice(&[0xbc, 0xde]);
+                assert!(set_dscp_v6(&mut h, new));
+                assert_eq!(h[0] >> 4, 6);
+                let got = (h[0] << 4) | (h[1] >> 4);
+                assert_eq!(got, (new << 2) | ecn, "new {new} ecn {ecn}");
+                assert_eq!((h[1] & 0x0f, h[2], h[3]), (0x0a, 0xbc, 0xde));
+            }
+        }
+        assert!(!set_dscp_v6(&mut [0x60; 39], 46));
     }
 
     #[test]

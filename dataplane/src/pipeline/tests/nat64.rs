@@ -972,3 +972,60 @@ fn an_ipv6_terminal_inside_gtpu_is_served_through_nat64_and_answered_in_its_tunn
 
 /// IPv6 subscriber entries by prefix (a child: the frame builders above).
 mod policy;
+
+/// A service's DSCP marks a NAT64 user session both ways: the IPv4
+/// packet to the server (its TOS) and the IPv6 reply to the terminal
+/// (its traffic class), ECN kept, byte for byte otherwise.
+#[test]
+fn a_services_dscp_marks_nat64_packets_both_ways() {
+    let mut lab = Lab::nat64(1, None);
+    let mut p = crate::testkit::policy_with_ipv6_vips();
+    for s in p.services.services.iter_mut() {
+        if s.vip6 == Some(VIP6) {
+            s.dscp = Some(46);
+        }
+    }
+    lab.policy.publish(p);
+    let syn = summed6(tcp_l4(40000, 80, 7000, 0, 0x02, b""), 16, TERMINAL, VIP6, 6);
+    let (v, out) = lab.up(ACC, &frame6(up_macs(), TERMINAL, VIP6, 6, HOP, 1, &syn));
+    assert_eq!(v, Verdict::Forward(SRV));
+    let o = decode(&out);
+    assert_eq!(out[15], (46 << 2) | 1, "TOS: DSCP 46, ECN kept");
+    let (server, gw_port) = (o.dst, o.sport);
+    let l4 = summed4(
+        tcp_l4(8080, gw_port, 9000, 7001, 0x12, b""),
+        16,
+        server,
+        GW,
+        6,
+    );
+    let reply = frame4(
+        (server_mac(server), port_mac(SRV)),
+        server,
+        GW,
+        6,
+        60,
+        0x02,
+        [0, 1, 0x40, 0],
+        &l4,
+    );
+    let (v, back) = lab.up(SRV, &reply);
+    assert_eq!(v, Verdict::Forward(ACC));
+    let want_l4 = summed6(
+        tcp_l4(80, 40000, 9000, 7001, 0x12, b""),
+        16,
+        VIP6,
+        TERMINAL,
+        6,
+    );
+    let want = frame6(
+        (port_mac(ACC), UE_MAC),
+        VIP6,
+        TERMINAL,
+        6,
+        59,
+        (46 << 2) | 2,
+        &want_l4,
+    );
+    assert_eq!(back, want);
+}

@@ -499,12 +499,24 @@ proptest! {
 /// An ICMPv6 error of `msg_type`/`code` (4 bytes after them: unused, or
 /// an MTU) from `from` to the gateway IPv6 address quoting `quote`,
 /// checksum from scratch, as it arrives on the server port.
-fn error_to_gateway(from: Ipv6Addr, (msg_type, code, rest): (u8, u8, u32), quote: &[u8]) -> Vec<u8> {
+fn error_to_gateway(
+    from: Ipv6Addr,
+    (msg_type, code, rest): (u8, u8, u32),
+    quote: &[u8],
+) -> Vec<u8> {
     let mut icmp = vec![msg_type, code, 0, 0];
     icmp.extend_from_slice(&rest.to_be_bytes());
     icmp.extend_from_slice(quote);
     let icmp = summed6(icmp, 2, from, GW6, 58);
-    frame6((server6_mac(from), port_mac(SRV)), from, GW6, 58, 64, 0, &icmp)
+    frame6(
+        (server6_mac(from), port_mac(SRV)),
+        from,
+        GW6,
+        58,
+        64,
+        0,
+        &icmp,
+    )
 }
 
 /// The same error as the terminal must get it: from the VIP, to the
@@ -607,4 +619,75 @@ fn an_error_about_no_user_sessions_packet_is_dropped() {
     // And the right one still goes through.
     let (v, _) = lab.up(SRV, &error_to_gateway(server, (1, 4, 0), &out[14..]));
     assert_eq!(v, Verdict::Forward(ACC));
+}
+
+/// `tcp_l4` with an MSS option of `mss` (a 24-byte header).
+fn tcp_with_mss(sport: u16, dport: u16, (seq, ack): (u32, u32), flags: u8, mss: u16) -> Vec<u8> {
+    let mut t = tcp_l4(sport, dport, seq, ack, flags, b"");
+    t[12] = 6 << 4;
+    t.extend_from_slice(&[2, 4]);
+    t.extend_from_slice(&mss.to_be_bytes());
+    t
+}
+
+/// The DSCP and MSS of an IPv6 frame's TCP SYN, after checking its TCP
+/// checksum from scratch.
+fn dscp_and_mss(f: &[u8]) -> (u8, Option<u16>) {
+    let l4 = &f[54..];
+    let resummed = summed6(l4.to_vec(), 16, src6(f), dst6(f), 6);
+    assert_eq!(resummed, l4, "TCP checksum");
+    let tc = (f[14] << 4) | (f[15] >> 4);
+    (tc >> 2, crate::wire::tcp_options::mss(l4))
+}
+
+/// A service's DSCP is set on its IPv6 → IPv6 user sessions' packets both
+/// ways (ECN kept), and the terminal's port's MSS clamp lowers the SYN's
+/// and the SYN-ACK's MSS, checksums right.
+#[test]
+fn dscp_and_mss_clamp_are_applied_both_ways() {
+    let mut lab = Lab::nat66_with(1, |t| t.set_mss_clamp(ACC, Some(1300)));
+    let mut p = crate::testkit::policy_with_ipv6_servers();
+    for s in p.services.services.iter_mut() {
+        if s.vip6 == Some(VIP66) {
+            s.dscp = Some(46);
+        }
+    }
+    lab.policy.publish(p);
+    let syn = summed6(
+        tcp_with_mss(40000, 80, (7000, 0), 0x02, 1460),
+        16,
+        TERMINAL,
+        VIP66,
+        6,
+    );
+    // Traffic class: DSCP 10, ECN 01.
+    let (v, out) = lab.up(
+        ACC,
+        &frame6(up_macs(), TERMINAL, VIP66, 6, HOP, (10 << 2) | 1, &syn),
+    );
+    assert_eq!(v, Verdict::Forward(SRV));
+    assert_eq!(dscp_and_mss(&out), (46, Some(1300)));
+    assert_eq!(out[15] >> 4 & 0x03, 1, "ECN kept");
+    let (server, gw_port) = (dst6(&out), port_at(&out, 0));
+    let syn_ack = summed6(
+        tcp_with_mss(8080, gw_port, (9000, 7001), 0x12, 1440),
+        16,
+        server,
+        GW6,
+        6,
+    );
+    let reply = frame6(
+        (server6_mac(server), port_mac(SRV)),
+        server,
+        GW6,
+        6,
+        64,
+        0,
+        &syn_ack,
+    );
+    let (v, back) = lab.up(SRV, &reply);
+    assert_eq!(v, Verdict::Forward(ACC));
+    assert_eq!((src6(&back), dst6(&back)), (VIP66, TERMINAL));
+    assert_eq!(dscp_and_mss(&back), (46, Some(1300)));
+    assert_eq!(lab.workers[0].counters().mss_clamped.get(), 2);
 }
