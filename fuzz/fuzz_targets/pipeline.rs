@@ -320,7 +320,7 @@ fn send(
         j.verdict
     );
     let input_valid = before == Checksums::AllValid;
-    let out = (!matches!(j.verdict, Verdict::Hold { .. })).then(|| (j.verdict, f.bytes().to_vec()));
+    let out = j.verdict.held().is_none().then(|| (j.verdict, f.bytes().to_vec()));
     // A second frame (the second IPv6 fragment of a NAT64 answer) leaves
     // right after the first.
     if let Some((p, extra)) = lab.workers[j.at].take_extra() {
@@ -336,10 +336,13 @@ fn send(
         Verdict::Handoff(t) => unreachable!("handoff to {t} not followed"),
         Verdict::Drop(r) => tally.drops[r as usize] += 1,
         Verdict::Consumed => tally.consumed += 1,
-        Verdict::Hold { port, next_hop } => {
+        Verdict::Hold { .. } | Verdict::HoldV6 { .. } => {
+            let Some((port, waiting)) = j.verdict.held() else {
+                unreachable!("a hold verdict holds")
+            };
             assert!(port < N_PORTS, "held for unknown port {port}");
             if lab.held[j.at]
-                .hold((f, input_valid), port, next_hop, lab.now)
+                .hold((f, input_valid), port, waiting, lab.now)
                 .is_err()
             {
                 lab.workers[j.at]

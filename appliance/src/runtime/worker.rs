@@ -104,8 +104,8 @@ impl Outputs {
         let tx = &mut self.tx;
         self.held.retry(
             now_ms,
-            |mut m, port, next_hop| {
-                if !w.complete_held(&mut MbufFrame(&mut m), port, next_hop) {
+            |mut m, port, waiting| {
+                if !w.complete_held(&mut MbufFrame(&mut m), port, waiting) {
                     return Err(m);
                 }
                 let p = usize::from(port);
@@ -234,8 +234,11 @@ fn handle(
                 w.counters().count_drop(DropReason::HandoffRingFull);
             }
         }
-        Verdict::Hold { port, next_hop } => {
-            if out.held.hold(m, port, next_hop, now_ms).is_err() {
+        Verdict::Hold { .. } | Verdict::HoldV6 { .. } => {
+            let Some((port, waiting)) = v.held() else {
+                return;
+            };
+            if out.held.hold(m, port, waiting, now_ms).is_err() {
                 w.counters().count_drop(DropReason::NeighbourMiss);
             }
         }

@@ -928,7 +928,10 @@ impl Worker {
                 };
             }
         }
-        if matches!(verdict, Verdict::Forward(_) | Verdict::Hold { .. }) {
+        if matches!(
+            verdict,
+            Verdict::Forward(_) | Verdict::Hold { .. } | Verdict::HoldV6 { .. }
+        ) {
             self.counters.fabric_tx.inc();
         }
         verdict

@@ -11,6 +11,16 @@
 use std::collections::VecDeque;
 use std::net::Ipv4Addr;
 
+/// What a held frame waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaitingFor {
+    /// The MAC address of this IPv4 neighbour (ARP).
+    Ipv4(Ipv4Addr),
+    /// The MAC address of the next hop toward IPv6 server number `n`
+    /// (Neighbor Discovery; the server, or the router its route names).
+    ServerV6(u32),
+}
+
 /// Frames a worker holds at most.
 pub const HOLD_MAX: usize = 64;
 /// How long a frame may wait for ARP before it is dropped, ms.
@@ -21,7 +31,7 @@ pub const HOLD_MS: u64 = 1000;
 struct Held<T> {
     frame: T,
     port: u16,
-    next_hop: Ipv4Addr,
+    waiting: WaitingFor,
     since_ms: u64,
 }
 
@@ -57,30 +67,31 @@ impl<T> HoldQueue<T> {
         self.held.is_empty()
     }
 
-    /// Holds `frame` for `port` and `next_hop` from `now_ms`; gives it back
-    /// when the queue is full (the caller drops it as `neighbour_miss`).
-    pub fn hold(&mut self, frame: T, port: u16, next_hop: Ipv4Addr, now_ms: u64) -> Result<(), T> {
+    /// Holds `frame` for `port` and what it waits for from `now_ms`; gives
+    /// it back when the queue is full (the caller drops it as
+    /// `neighbour_miss`).
+    pub fn hold(&mut self, frame: T, port: u16, waiting: WaitingFor, now_ms: u64) -> Result<(), T> {
         if self.held.len() >= self.max {
             return Err(frame);
         }
         self.held.push_back(Held {
             frame,
             port,
-            next_hop,
+            waiting,
             since_ms: now_ms,
         });
         Ok(())
     }
 
     /// One round over the held frames, oldest first: `send` gets each frame
-    /// with its port and next hop and takes it (`Ok`) once the neighbour is
+    /// with its port and what it waits for and takes it (`Ok`) once the neighbour is
     /// known, or gives it back (`Err`); a frame given back that has waited
     /// more than the hold time goes to `expire`, the others stay. Returns
     /// how many were sent.
     pub fn retry(
         &mut self,
         now_ms: u64,
-        mut send: impl FnMut(T, u16, Ipv4Addr) -> Result<(), T>,
+        mut send: impl FnMut(T, u16, WaitingFor) -> Result<(), T>,
         mut expire: impl FnMut(T),
     ) -> usize {
         let mut sent = 0;
@@ -88,7 +99,7 @@ impl<T> HoldQueue<T> {
             let Some(h) = self.held.pop_front() else {
                 break;
             };
-            match send(h.frame, h.port, h.next_hop) {
+            match send(h.frame, h.port, h.waiting) {
                 Ok(()) => sent += 1,
                 Err(frame) if now_ms.saturating_sub(h.since_ms) > self.hold_ms => expire(frame),
                 Err(frame) => self.held.push_back(Held { frame, ..h }),
@@ -109,7 +120,8 @@ impl<T> HoldQueue<T> {
 mod tests {
     use super::*;
 
-    const HOP: Ipv4Addr = Ipv4Addr::new(10, 2, 0, 21);
+    const HOP: WaitingFor = WaitingFor::Ipv4(Ipv4Addr::new(10, 2, 0, 21));
+    const HOP6: WaitingFor = WaitingFor::ServerV6(3);
 
     #[test]
     fn a_full_queue_gives_the_frame_back() {
@@ -124,7 +136,7 @@ mod tests {
     fn resolved_frames_leave_in_order_with_their_port_and_hop() {
         let mut q = HoldQueue::default();
         q.hold("a", 1, HOP, 0).unwrap();
-        q.hold("b", 2, Ipv4Addr::new(10, 2, 0, 22), 0).unwrap();
+        q.hold("b", 2, HOP6, 0).unwrap();
         let mut out = Vec::new();
         let sent = q.retry(
             10,
@@ -135,7 +147,7 @@ mod tests {
             |_| panic!("nothing expires"),
         );
         assert_eq!(sent, 2);
-        assert_eq!(out, [("a", 1, HOP), ("b", 2, Ipv4Addr::new(10, 2, 0, 22))]);
+        assert_eq!(out, [("a", 1, HOP), ("b", 2, HOP6)]);
         assert!(q.is_empty());
     }
 

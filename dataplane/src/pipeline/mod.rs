@@ -75,6 +75,22 @@ pub enum Verdict {
     /// (resolution has been asked for): hold the frame briefly and finish
     /// it with [`Worker::complete_held`], or drop it as `neighbour_miss`.
     Hold { port: u16, next_hop: Ipv4Addr },
+    /// [`Hold`](Self::Hold) for a packet to IPv6 server number `server`
+    /// (its route's next hop is being resolved by Neighbor Discovery).
+    HoldV6 { port: u16, server: u32 },
+}
+
+impl Verdict {
+    /// Where a held frame (`Hold` or `HoldV6`) is to go and what it waits
+    /// for; None for any other verdict.
+    #[inline]
+    pub fn held(self) -> Option<(u16, hold::WaitingFor)> {
+        match self {
+            Verdict::Hold { port, next_hop } => Some((port, hold::WaitingFor::Ipv4(next_hop))),
+            Verdict::HoldV6 { port, server } => Some((port, hold::WaitingFor::ServerV6(server))),
+            _ => None,
+        }
+    }
 }
 
 /// Live user sessions per server, summed over all workers by the control
@@ -535,7 +551,10 @@ impl Worker {
         match v {
             Verdict::Drop(r) => self.counters.count_drop(r),
             Verdict::Handoff(_) => self.counters.handoff_out.inc(),
-            Verdict::Forward(_) | Verdict::Consumed | Verdict::Hold { .. } => {}
+            Verdict::Forward(_)
+            | Verdict::Consumed
+            | Verdict::Hold { .. }
+            | Verdict::HoldV6 { .. } => {}
         }
         v
     }
@@ -553,9 +572,18 @@ impl Worker {
         &self,
         f: &mut F,
         port: u16,
-        next_hop: Ipv4Addr,
+        waiting: hold::WaitingFor,
     ) -> bool {
-        let Some(mac) = self.snaps.neighbours.get().get(port, next_hop) else {
+        let neighbours = self.snaps.neighbours.get();
+        let mac = match waiting {
+            hold::WaitingFor::Ipv4(next_hop) => neighbours.get(port, next_hop),
+            hold::WaitingFor::ServerV6(server) => self
+                .server_v6(server)
+                .and_then(|s| self.topo.route_v6(s))
+                .filter(|hop| hop.port == port)
+                .and_then(|hop| neighbours.get_v6(port, hop.ip)),
+        };
+        let Some(mac) = mac else {
             return false;
         };
         l2::set_macs(f.bytes_mut(), mac, self.topo.mac(port));

@@ -346,7 +346,10 @@ impl Worker {
                     },
                 );
             }
-            return Verdict::Drop(DropReason::NeighbourMiss);
+            return Verdict::HoldV6 {
+                port: hop.port,
+                server: server_index,
+            };
         };
         if let Some(entry) = self.gw.server_hops.get_mut(slot) {
             *entry = super::ServerHop {

@@ -660,6 +660,7 @@ fn no_eligible_server_is_a_named_drop() {
 
 #[test]
 fn unknown_neighbour_is_resolved_while_the_frame_waits() {
+    use crate::pipeline::hold::WaitingFor;
     let mut lab = Lab::new(1);
     lab.neighbours.publish(Neighbours::default());
     let (v, out) = lab.up(ACC, &syn(UE, 43100, VIP, 80));
@@ -673,13 +674,13 @@ fn unknown_neighbour_is_resolved_while_the_frame_waits() {
         .any(|e| matches!(e, Event::NeighbourMiss { port: SRV, ip } if *ip == next_hop)));
     let mut f = VecFrame::new(&out);
     assert!(
-        !lab.workers[0].complete_held(&mut f, port, next_hop),
+        !lab.workers[0].complete_held(&mut f, port, WaitingFor::Ipv4(next_hop)),
         "still unknown"
     );
     // The control plane learns the MAC and publishes it.
     lab.neighbours.publish(neighbours());
     lab.workers[0].begin_burst();
-    assert!(lab.workers[0].complete_held(&mut f, port, next_hop));
+    assert!(lab.workers[0].complete_held(&mut f, port, WaitingFor::Ipv4(next_hop)));
     let o = decode(f.bytes());
     assert_eq!(o.dst_mac, server_mac(next_hop));
     assert_eq!(o.src_mac, port_mac(SRV));

@@ -337,8 +337,12 @@ fn a_reply_too_big_for_the_terminals_port_gets_the_server_packet_too_big() {
     assert_eq!(lab.up(SRV, &fits).0, Verdict::Forward(ACC));
 }
 
+/// A packet to an IPv6 server whose MAC is not known waits while the
+/// control plane resolves it (reported as `NeighbourMissV6`), and leaves
+/// once the neighbour is published, as an IPv4 packet waits for ARP.
 #[test]
-fn an_unresolved_ipv6_server_is_reported_and_its_packet_dropped() {
+fn a_packet_to_an_unresolved_ipv6_server_waits_for_neighbor_discovery() {
+    use crate::pipeline::hold::WaitingFor;
     let mut lab = Lab::nat66(1);
     let mut n = crate::testkit::neighbours();
     for s in SERVERS6 {
@@ -352,14 +356,30 @@ fn an_unresolved_ipv6_server_is_reported_and_its_packet_dropped() {
         VIP66,
         6,
     );
-    let (v, _) = lab.up(ACC, &frame6(up_macs(), TERMINAL, VIP66, 6, HOP, 0, &syn));
-    assert_eq!(v, Verdict::Drop(DropReason::NeighbourMiss));
+    let (v, out) = lab.up(ACC, &frame6(up_macs(), TERMINAL, VIP66, 6, HOP, 0, &syn));
+    let Some((port, waiting @ WaitingFor::ServerV6(_))) = v.held() else {
+        panic!("expected a hold for an IPv6 server, got {v:?}");
+    };
+    assert_eq!(port, SRV);
+    let server = dst6(&out);
     assert!(
         lab.events.iter().any(|e| matches!(e,
-            Event::NeighbourMissV6 { port, ip } if *port == SRV && SERVERS6.contains(ip))),
+            Event::NeighbourMissV6 { port, ip } if *port == SRV && *ip == server)),
         "{:?}",
         lab.events
     );
+    let mut f = VecFrame::new(&out);
+    assert!(
+        !lab.workers[0].complete_held(&mut f, port, waiting),
+        "still unknown"
+    );
+    // The control plane learns the MAC by ND and publishes it.
+    lab.neighbours.publish(crate::testkit::neighbours());
+    lab.workers[0].begin_burst();
+    assert!(lab.workers[0].complete_held(&mut f, port, waiting));
+    assert_eq!(&f.bytes()[..6], &server6_mac(server));
+    assert_eq!(&f.bytes()[6..12], &port_mac(SRV));
+    assert_eq!(&f.bytes()[14..], &out[14..], "the packet as it was");
 }
 
 #[test]
