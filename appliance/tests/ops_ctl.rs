@@ -35,7 +35,8 @@ const SOME_DROP_REASONS: &[&str] = &[
 ];
 
 /// Two workers (so there are gateways 0 and 1) on silent net_null ports;
-/// service "twice" has the same server address on two ports.
+/// service "twice" has the same server address on two ports; "web66" is
+/// an IPv6 VIP served by IPv6 servers.
 fn config(prefix: &str, socket: &std::path::Path) -> String {
     format!(
         r#"(
@@ -43,11 +44,11 @@ fn config(prefix: &str, socket: &std::path::Path) -> String {
         vdevs: ["net_null0,no-rx=1", "net_null1,no-rx=1"]),
     ports: [
         (name: "acc0", device: "net_null0", role: Access, addresses: ["10.1.0.1/24"]),
-        (name: "srv0", device: "net_null1", role: Server, addresses: ["10.2.0.1/24"]),
+        (name: "srv0", device: "net_null1", role: Server, addresses: ["10.2.0.1/24", "2001:db8:20::1/64"]),
     ],
     workers: [(lcore: 1, poll: [(port: "acc0")]), (lcore: 2, poll: [(port: "srv0")])],
     {SMALL_SIZES}
-    gateway: (addresses: ["10.2.0.10"], user_sessions_per_worker: 1024),
+    gateway: (addresses: ["10.2.0.10"], ipv6_addresses: ["2001:db8:20::10"], user_sessions_per_worker: 1024),
     services: [
         (name: "web", vip: "10.9.0.1", proto: Tcp, port: 80,
          servers: [(addr: "10.2.0.21", port: 8080), (addr: "10.2.0.22", port: 8080)]),
@@ -55,7 +56,10 @@ fn config(prefix: &str, socket: &std::path::Path) -> String {
          servers: [(addr: "10.2.0.21", port: 5353)]),
         (name: "twice", vip: "10.9.0.4", proto: Tcp, port: 443,
          servers: [(addr: "10.2.0.31", port: 8443), (addr: "10.2.0.31", port: 9443)]),
+        (name: "web66", vip6: "2001:db8:9::66", proto: Tcp, port: 80,
+         servers: [(addr: "2001:db8:20::21", port: 8080)]),
     ],
+    nat64: (),
     api: (socket: "{socket}"),
 )
 "#,
@@ -141,7 +145,7 @@ fn read_verbs_answer_as_tables_and_json() {
     let status = ctl.json(&["status"]);
     assert_eq!(status["ports"].as_array().map(Vec::len), Some(2));
     assert_eq!(status["workers"].as_array().map(Vec::len), Some(2));
-    assert_eq!(status["services"].as_array().map(Vec::len), Some(3));
+    assert_eq!(status["services"].as_array().map(Vec::len), Some(4));
     assert_eq!(status["sessions"]["gateways"], 2);
     assert_eq!(status["sessions"]["pinned"], 0);
     assert_eq!(status["mbufs_total"], 8191);
@@ -157,7 +161,7 @@ fn read_verbs_answer_as_tables_and_json() {
     let table = ctl.ok(&["status"]);
     assert_eq!(field(&table, "version"), env!("CARGO_PKG_VERSION"));
     assert_eq!(field(&table, "workers"), "2");
-    assert_eq!(field(&table, "services"), "3 (5 servers)");
+    assert_eq!(field(&table, "services"), "4 (6 servers)");
     assert_eq!(field(&table, "gateways"), "2");
     assert_eq!(field(&table, "user sessions"), "0");
     assert!(row(&table, "policy").contains(" 1 "), "{table}");
@@ -363,7 +367,10 @@ fn server_verbs_change_what_services_show_and_refusals_change_nothing() {
         // ctl checks addresses itself; the appliance checks them too.
         ctl.usage_error(&["server", "add", "web", "10.2.0.300"], "10.2.0.300");
         let why = ctl.raw_refused(r#"{"cmd":"add_server","service":"web","addr":"10.2.0.300"}"#);
-        assert!(why.contains("'10.2.0.300' is not an IPv4 address"), "{why}");
+        assert!(
+            why.contains("'10.2.0.300' is not an IPv4 or IPv6 address"),
+            "{why}"
+        );
     });
 
     // drain and activate
@@ -459,6 +466,68 @@ fn server_verbs_change_what_services_show_and_refusals_change_nothing() {
         metrics.contains(r#"tandem_server_weight{service="web",server="10.2.0.22:8080"} 7"#),
         "{metrics}"
     );
+
+    // IPv6 servers of an IPv6 VIP (IPv6 -> IPv6 full NAT).
+    ctl.ok(&[
+        "server",
+        "add",
+        "web66",
+        "2001:db8:20::22",
+        "--port",
+        "8080",
+    ]);
+    let services = ctl.json(&read);
+    assert_eq!(
+        server(&services, "web66", "2001:db8:20::22")["state"],
+        "active"
+    );
+    ctl.ok(&["server", "weight", "web66", "2001:db8:20::22", "5"]);
+    let metrics = ctl.ok(&["metrics"]);
+    assert!(
+        metrics
+            .contains(r#"tandem_server_weight{service="web66",server="[2001:db8:20::22]:8080"} 5"#),
+        "{metrics}"
+    );
+    assert!(
+        ctl.ok(&read).contains("-> [2001:db8:20::22]:8080"),
+        "{}",
+        ctl.ok(&read)
+    );
+    for (verb, why) in [
+        (
+            &["server", "add", "web", "2001:db8:20::23"][..],
+            "service \"web\" has IPv4 servers: an IPv6 server cannot join them",
+        ),
+        (
+            &["server", "add", "web66", "10.2.0.24"],
+            "service \"web66\" has IPv6 servers: an IPv4 server cannot join them",
+        ),
+        (
+            &["server", "add", "web66", "2001:db8:77::1"],
+            "no route to 2001:db8:77::1",
+        ),
+        (
+            &[
+                "server",
+                "add",
+                "web66",
+                "2001:db8:20::21",
+                "--port",
+                "8080",
+            ],
+            "already has server 2001:db8:20::21",
+        ),
+        (
+            &["server", "drain", "web66", "2001:db8:20::99"],
+            "service \"web66\" has no server 2001:db8:20::99",
+        ),
+    ] {
+        unchanged_after(&ctl, &read, || {
+            ctl.refused(verb, why);
+        });
+    }
+    ctl.ok(&["server", "remove", "web66", "2001:db8:20::22"]);
+    assert!(find_server(&ctl.json(&read), "web66", "2001:db8:20::22", None).is_none());
     assert_clean_exit(&tandem.stop());
 }
 
@@ -585,7 +654,7 @@ fn service_verbs_add_and_remove_and_refusals_change_nothing() {
         .iter()
         .filter_map(|s| s["name"].as_str())
         .collect();
-    assert_eq!(names, ["web", "dns", "twice", "api-udp"]);
+    assert_eq!(names, ["web", "dns", "twice", "web66", "api-udp"]);
     let metrics = ctl.ok(&["metrics"]);
     assert!(!metrics.contains("service=\"api\""), "{metrics}");
     assert_clean_exit(&tandem.stop());

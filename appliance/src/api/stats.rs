@@ -219,6 +219,19 @@ pub struct ServerStats {
     pub down_events: u64,
 }
 
+impl ServerStats {
+    /// "addr:port" (an IPv6 address in brackets), or the bare address
+    /// when the server has no port of its own: how tables and metric
+    /// labels name a server.
+    pub fn endpoint(&self) -> String {
+        match self.port {
+            Some(port) if self.addr.contains(':') => format!("[{}]:{port}", self.addr),
+            Some(port) => format!("{}:{port}", self.addr),
+            None => self.addr.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct SessionStats {
     pub pinned: u64,

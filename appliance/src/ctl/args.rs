@@ -146,8 +146,8 @@ pub struct UserSessionsArgs {
 pub struct ServerTarget {
     /// The service's name.
     pub service: String,
-    /// The server's IPv4 address.
-    pub addr: Ipv4Addr,
+    /// The server's IPv4 or IPv6 address.
+    pub addr: std::net::IpAddr,
     /// The server's port, when the service has this address more than once.
     #[arg(long, value_name = "P", value_parser = clap::value_parser!(u16).range(1..))]
     pub port: Option<u16>,

@@ -120,12 +120,21 @@ fn server_verbs() {
             load: 250
         }
     );
+    // An IPv6 server (IPv6 -> IPv6 full NAT).
+    assert_eq!(
+        request("ctl server add web 2001:db8:20::23 --port 8080"),
+        Request::AddServer {
+            server: web("2001:db8:20::23", Some(8080)),
+            weight: None
+        }
+    );
 }
 
 #[test]
 fn server_verbs_refuse_bad_arguments() {
-    // Not an IPv4 address, port 0, missing weight, weight only on add.
+    // Not an IP address, port 0, missing weight, weight only on add.
     assert!(parse("ctl server add web 10.2.0.300").is_err());
+    assert!(parse("ctl server add web 2001:db8::g").is_err());
     assert!(parse("ctl server add web backend1").is_err());
     assert!(parse("ctl server drain web 10.2.0.21 --port 0").is_err());
     assert!(parse("ctl server weight web 10.2.0.21").is_err());

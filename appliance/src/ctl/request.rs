@@ -48,9 +48,10 @@ fn server_ref(t: &ServerTarget) -> ServerRef {
 
 /// `10.2.0.21:8080 of web`, the way confirmations name a server.
 fn server_name(t: &ServerTarget) -> String {
-    match t.port {
-        Some(p) => format!("server {}:{p} of {}", t.addr, t.service),
-        None => format!("server {} of {}", t.addr, t.service),
+    match (t.port, t.addr) {
+        (Some(p), std::net::IpAddr::V6(a)) => format!("server [{a}]:{p} of {}", t.service),
+        (Some(p), a) => format!("server {a}:{p} of {}", t.service),
+        (None, a) => format!("server {a} of {}", t.service),
     }
 }
 

@@ -493,12 +493,8 @@ fn services(services: &[ServiceStats]) -> String {
     for svc in services {
         t.row(vec![svc.name.clone(), svc.vip.clone()]);
         for srv in &svc.servers {
-            let addr = match srv.port {
-                Some(p) => format!("{}:{p}", srv.addr),
-                None => srv.addr.clone(),
-            };
             t.row(vec![
-                format!("  -> {addr}"),
+                format!("  -> {}", srv.endpoint()),
                 String::new(),
                 srv.weight.to_string(),
                 srv.state.clone(),

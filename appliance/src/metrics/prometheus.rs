@@ -122,13 +122,10 @@ fn escape_help(text: &str) -> String {
     text.replace('\\', "\\\\").replace('\n', "\\n")
 }
 
-/// A server's `server` label: "addr:port", or the bare address when the
-/// server has no port of its own.
+/// A server's `server` label: "addr:port" (an IPv6 address in
+/// brackets), or the bare address when the server has no port of its own.
 fn server_label(server: &ServerStats) -> String {
-    match server.port {
-        Some(port) => format!("{}:{port}", server.addr),
-        None => server.addr.clone(),
-    }
+    server.endpoint()
 }
 
 type PortField = (&'static str, Kind, &'static str, fn(&PortStats) -> u64);

@@ -18,7 +18,7 @@ use dataplane::policy::{
 use dataplane::tier1::{GatewayId, SessionId, SessionOrigin};
 use dataplane::topology::Role;
 use serde_json::{json, Value};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
 /// How long a control request waits for the workers' answers while nothing
@@ -45,6 +45,71 @@ fn proto_name(p: u8) -> &'static str {
 fn parse_ip(s: &str) -> Result<Ipv4Addr, String> {
     s.parse()
         .map_err(|_| format!("'{s}' is not an IPv4 address"))
+}
+
+/// A server's address as `ctl server` names it: IPv4, or IPv6 (with or
+/// without brackets).
+fn parse_server_ip(s: &str) -> Result<IpAddr, String> {
+    let bare = s
+        .strip_prefix('[')
+        .and_then(|t| t.strip_suffix(']'))
+        .unwrap_or(s);
+    bare.parse()
+        .map_err(|_| format!("'{s}' is not an IPv4 or IPv6 address"))
+}
+
+/// Whether `s` is the server at `addr` (its IPv6 address for an IPv6
+/// server).
+fn is_server(s: &Server, addr: IpAddr) -> bool {
+    match (addr, s.addr6) {
+        (IpAddr::V6(a), Some(a6)) => a == a6,
+        (IpAddr::V4(a), None) => a == s.addr,
+        _ => false,
+    }
+}
+
+/// Refuses a server of the wrong IP version for service `si`, as
+/// check-config does: a service's servers are all IPv4 or all IPv6, and
+/// IPv6 servers serve only an IPv6 VIP (IPv6 → IPv6 full NAT), which
+/// needs a gateway IPv6 address.
+fn check_server_version(p: &Policy, si: u32, addr: IpAddr, gateway_v6: bool) -> Result<(), String> {
+    let svc = &p.services.services[si as usize];
+    let v6_servers = svc
+        .servers
+        .iter()
+        .map(|&i| p.services.servers[i as usize].addr6.is_some());
+    let mut others = v6_servers.clone().filter(|&v6| v6 != addr.is_ipv6());
+    if others.next().is_some() {
+        let (has, other) = if addr.is_ipv6() {
+            ("IPv4", "IPv6")
+        } else {
+            ("IPv6", "IPv4")
+        };
+        return Err(format!(
+            "service \"{}\" has {has} servers: an {other} server cannot join them",
+            svc.name
+        ));
+    }
+    if addr.is_ipv6() {
+        if svc.vip6.is_none() {
+            return Err(format!(
+                "service \"{}\" has no IPv6 VIP: IPv6 servers serve only IPv6 terminals through a vip6",
+                svc.name
+            ));
+        }
+        if svc.vip.is_some() {
+            return Err(format!(
+                "service \"{}\" has an IPv4 VIP too: its IPv4 terminals could not reach an IPv6 server",
+                svc.name
+            ));
+        }
+        if !gateway_v6 {
+            return Err(
+                "no gateway IPv6 address (gateway.ipv6_addresses): IPv6 servers need one".into(),
+            );
+        }
+    }
+    Ok(())
 }
 
 fn parse_sid(s: &str) -> Result<SessionId, String> {
@@ -569,7 +634,7 @@ impl Control {
             .services
             .service_index(&r.service)
             .ok_or_else(|| format!("no service is named \"{}\"", r.service))?;
-        let addr = parse_ip(&r.addr)?;
+        let addr = parse_server_ip(&r.addr)?;
         let svc = &p.services.services[si as usize];
         let found: Vec<u32> = svc
             .servers
@@ -577,7 +642,7 @@ impl Control {
             .copied()
             .filter(|&i| {
                 let s = &p.services.servers[i as usize];
-                s.addr == addr && (r.port.is_none() || s.port == r.port)
+                is_server(s, addr) && (r.port.is_none() || s.port == r.port)
             })
             .collect();
         match found.as_slice() {
@@ -602,19 +667,25 @@ impl Control {
     }
 
     fn add_server(&mut self, r: &ServerRef, weight: u32) -> Answer {
-        let addr = parse_ip(&r.addr)?;
-        if self.shared.topo.route(addr).is_none() {
+        let addr = parse_server_ip(&r.addr)?;
+        let routed = match addr {
+            IpAddr::V4(a) => self.shared.topo.route(a).is_some(),
+            IpAddr::V6(a) => self.shared.topo.route_v6(a).is_some(),
+        };
+        if !routed {
             return Err(format!(
                 "no route to {addr}: it is on no port's network and no static route covers it"
             ));
         }
+        let gateway_v6 = self.shared.topo.gateways_v6().next().is_some();
         let out = self.edit_policy(|p| {
             let si = p
                 .services
                 .service_index(&r.service)
                 .ok_or_else(|| format!("no service is named \"{}\"", r.service))?;
+            check_server_version(p, si, addr, gateway_v6)?;
             let dup = p.services.services[si as usize].servers.iter().any(|&i| {
-                p.services.servers[i as usize].addr == addr
+                is_server(&p.services.servers[i as usize], addr)
                     && p.services.servers[i as usize].port == r.port
             });
             if dup {
@@ -627,9 +698,13 @@ impl Control {
                 return Err(format!("at most {MAX_SERVERS} servers"));
             }
             let idx = p.services.servers.len() as u32;
+            let (addr4, addr6) = match addr {
+                IpAddr::V4(a) => (a, None),
+                IpAddr::V6(a) => (Ipv4Addr::UNSPECIFIED, Some(a)),
+            };
             p.services.servers.push(Server {
-                addr,
-                addr6: None,
+                addr: addr4,
+                addr6,
                 port: r.port,
                 weight,
                 state: AdminState::Active,
