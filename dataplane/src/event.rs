@@ -211,7 +211,7 @@ pub enum Event {
     /// Active health check: the answer to a probe SYN sent from one of the
     /// reserved probe ports. `ok` = SYN-ACK (listening); RST = not.
     ProbeReply {
-        server: Ipv4Addr,
+        server: std::net::IpAddr,
         port: u16,
         probe_port: u16,
         ok: bool,

@@ -56,8 +56,10 @@
 # its echo, in IPv4 fragments, comes back whole; (m) a host's echo too big
 # for acc0 once translated gets the host "fragmentation needed" (MTU 1372)
 # and its next, fragmented to fit, arrives whole; (n) IPv6 → IPv6 full
-# NAT: the terminal fetches through the IPv6 VIP $VIP66 served by two IPv6
-# web servers (curl -6, 200); each server learned tandem's gateway IPv6
+# NAT: the active health checks find the third IPv6 server, which does not
+# listen, unhealthy (ctl services, metrics); the terminal fetches through
+# the IPv6 VIP $VIP66 served by the two live IPv6 web servers (curl -6,
+# 200); each server learned tandem's gateway IPv6
 # address by ND and tandem learned the servers' (its log); the servers saw
 # the gateway IPv6 address, each fetch with its own port; a UDP datagram to
 # a port closed on the servers gets the terminal's socket ECONNREFUSED (the
@@ -110,6 +112,9 @@ VIP66=2001:db8:9::66
 SRV0_V6=2001:db8:20::1
 GW6=2001:db8:20::10
 SERVERS6=(2001:db8:20::21 2001:db8:20::22)
+# A third server of $VIP66 with the address but no listener: the active
+# health checks (IPv6 SYN probes) take it out before (n) fetches.
+DEAD66=2001:db8:20::23
 NAT66_FETCHES=6
 # A UDP port of $VIP66 whose servers have no socket on it (n).
 CLOSED66_PORT=9099
@@ -169,6 +174,7 @@ $(web_service_entry)
         (name: "web66", vip6: "$VIP66", proto: Tcp, port: 80, servers: [
             (addr: "${SERVERS6[0]}", port: 8080),
             (addr: "${SERVERS6[1]}", port: 8080),
+            (addr: "$DEAD66", port: 8080),
         ]),
         // Nothing listens on the servers' port: their port unreachable
         // reaches the terminal (n).
@@ -178,6 +184,8 @@ $(web_service_entry)
         ]),
     ],
     nat64: (prefix: "$NAT64_PREFIX/96"),
+    // Active TCP probes, IPv4 and IPv6 servers alike (n: $DEAD66).
+    health: (active: Some((interval_ms: 300, timeout_ms: 500, rise: 2, fall: 2, source_ports: (1000, 1023)))),
     subscribers: (entries: [(session: "$REFUSED_V6_SESSION", services: ["web"])]),
     accounting: (json: (path: "$ACCOUNTING")),
     api: (socket: "$CTL_SOCKET"),
@@ -216,6 +224,7 @@ setup_ipv6_servers() {
     in_srv ip -6 addr add "$a/64" dev "$IF_SRV" nodad || return 1
     args+=(--http "[$a]:8080")
   done
+  in_srv ip -6 addr add "$DEAD66/64" dev "$IF_SRV" nodad || return 1
   ip netns exec "$NS_SRV" "$PYTHON" "$E2E_DIR/servers.py" "${args[@]}" \
     --log "$WORKDIR/srv6-requests.log" --ready "$WORKDIR/srv6.ready" >"$WORKDIR/srv6.out" 2>&1 &
   BG_PIDS+=($!)
@@ -618,11 +627,34 @@ scenario_refused_subscriber() {
   check "the other /64 ($UE_V6) is still served through the IPv6 VIP (HTTP $code)" "got '$code'" test "$code" = 200
 }
 
+# Whether `ctl services` shows exactly these web66 servers with these
+# health flags (ADDR=1 healthy, ADDR=0 not).
+web66_health_is() {
+  ctl --json services | "$PYTHON" -c '
+import json, sys
+want = {a: h == "1" for a, h in (x.split("=") for x in sys.argv[1:])}
+got = {s["addr"]: s["healthy"] for svc in json.load(sys.stdin) if svc["name"] == "web66" for s in svc["servers"]}
+sys.exit(0 if got == want else 1)' "$@"
+}
+
 # (n) IPv6 → IPv6 full NAT through $VIP66: every fetch answered by one of
 # the IPv6 servers, which saw the gateway IPv6 address, each fetch from
 # its own port.
 scenario_nat66() {
   local hdr="$WORKDIR/nat66.headers" i code client server bad="" ports=() servers=""
+  # The active health checks probe IPv6 servers too: the one that does
+  # not listen is shown unhealthy (its kernel resets the probe SYN), the
+  # two that do are healthy, so every fetch below reaches a live one.
+  local health
+  if wait_for 15 web66_health_is "${SERVERS6[0]}=1" "${SERVERS6[1]}=1" "$DEAD66=0"; then
+    pass "active health checks over IPv6: $DEAD66 (no listener) unhealthy, ${SERVERS6[*]} healthy"
+  else
+    health=$(ctl services 2>&1 | grep -A4 web66 | tr '\n' ' ')
+    fail "active health checks over IPv6: want $DEAD66 unhealthy and ${SERVERS6[*]} healthy; ctl services: $health"
+  fi
+  local metric="tandem_server_healthy{service=\"web66\",server=\"[$DEAD66]:8080\"} 0"
+  check "metrics: $metric" "$(ctl metrics | grep -F "[$DEAD66]" | head -3)" \
+    bash -c "'$TANDEM' ctl --socket '$CTL_SOCKET' metrics | grep -qF '$metric'"
   for i in $(seq 1 "$NAT66_FETCHES"); do
     code=$(in_ue curl -6 --interface "$UE_V6" -sS -m 5 -D "$hdr" -o /dev/null -w '%{http_code}' "http://[$VIP66]/" 2>&1)
     client=$(tr -d '\r' <"$hdr" 2>/dev/null | sed -n 's/^X-Client: //p')

@@ -11,7 +11,7 @@ use dataplane::wire::{ArpOp, ArpRepr, MacAddr};
 use dpdk_ffi::{Burst, Mbuf};
 use neighbour_book::NeighbourBook;
 use neighbours::Books;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 use tracing::{debug, info, warn};
 
@@ -165,15 +165,27 @@ impl Control {
         }
     }
 
-    /// ARP requests sent so far for an address not yet resolved.
-    pub fn arp_tries(&self, port: u16, ip: Ipv4Addr) -> u32 {
-        self.books.arp.tries(port, ip)
-    }
-
-    /// Starts resolving `ip` on `port` now (if not known).
-    pub fn resolve_now(&mut self, port: u16, ip: Ipv4Addr) {
+    /// The next hop toward server address `addr` is being resolved now
+    /// (if not known, and if routed); returns how many ARP requests or
+    /// Neighbor Solicitations were sent for it so far.
+    pub fn unresolved_tries(&mut self, addr: IpAddr) -> u32 {
         let now = self.clock.now_ms();
-        self.resolve(port, ip, now);
+        match addr {
+            IpAddr::V4(a) => match self.shared.topo.route(a) {
+                Some(hop) => {
+                    self.resolve(hop.port, hop.ip, now);
+                    self.books.arp.tries(hop.port, hop.ip)
+                }
+                None => 0,
+            },
+            IpAddr::V6(a) => match self.shared.topo.route_v6(a) {
+                Some(hop) => {
+                    self.resolve(hop.port, hop.ip, now);
+                    self.books.nd.tries(hop.port, hop.ip)
+                }
+                None => 0,
+            },
+        }
     }
 
     fn handle(&mut self, e: Event, now: u64) {

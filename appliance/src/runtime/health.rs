@@ -12,11 +12,11 @@ use super::control::Control;
 use crate::config;
 use dataplane::pipeline::inspect::Filter;
 use dataplane::policy::AdminState;
-use dataplane::wire::frames::tcp_frame;
+use dataplane::wire::frames::{tcp_frame, tcp_frame_v6, FrameSpecV6};
 use dataplane::wire::{FrameSpec, MacAddr, TcpFlags};
 use hashbrown::HashMap;
 use std::collections::VecDeque;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv6Addr};
 use tracing::{info, warn};
 
 #[derive(Debug, Default)]
@@ -110,7 +110,7 @@ impl Control {
     /// The answer to an active probe.
     pub fn on_probe_reply(
         &mut self,
-        addr: Ipv4Addr,
+        addr: IpAddr,
         port: u16,
         probe_port: u16,
         ok: bool,
@@ -124,7 +124,11 @@ impl Control {
         let Some(srv) = policy.services.servers.get(server as usize) else {
             return;
         };
-        if srv.addr != addr {
+        let is_it = match addr {
+            IpAddr::V4(a) => srv.addr6.is_none() && srv.addr == a,
+            IpAddr::V6(a) => srv.addr6 == Some(a),
+        };
+        if !is_it {
             return;
         }
         self.health.outstanding.remove(&probe_port);
@@ -160,12 +164,16 @@ impl Control {
 
     fn send_probe(
         &self,
-        dst: Ipv4Addr,
+        dst: IpAddr,
         port: u16,
         probe_port: u16,
         flags: TcpFlags,
         seq: u32,
     ) -> bool {
+        let dst = match dst {
+            IpAddr::V4(a) => a,
+            IpAddr::V6(a) => return self.send_probe_v6(a, (port, probe_port), flags, seq),
+        };
         let s = &self.shared;
         let Some(hop) = s.topo.route(dst) else {
             return false;
@@ -187,6 +195,46 @@ impl Control {
             ttl: 64,
         };
         match tcp_frame(&spec, seq, 0, flags, 1024, &[]) {
+            Ok(f) => self.send(hop.port, &f),
+            Err(_) => false,
+        }
+    }
+
+    /// [`send_probe`](Self::send_probe) to an IPv6 server: from the
+    /// gateway IPv6 address on the port its route leaves by (else the
+    /// first one), to its next hop's MAC.
+    fn send_probe_v6(
+        &self,
+        dst: Ipv6Addr,
+        (port, probe_port): (u16, u16),
+        flags: TcpFlags,
+        seq: u32,
+    ) -> bool {
+        let s = &self.shared;
+        let Some(hop) = s.topo.route_v6(dst) else {
+            return false;
+        };
+        let Some(mac) = s.neighbours_work.get_v6(hop.port, hop.ip) else {
+            return false;
+        };
+        let mut gateways = s.topo.gateways_v6();
+        let Some((_, src, _)) = s
+            .topo
+            .gateways_v6()
+            .find(|&(p, _, _)| p == hop.port)
+            .or_else(|| gateways.next())
+        else {
+            return false;
+        };
+        let spec = FrameSpecV6 {
+            src_mac: MacAddr(s.topo.mac(hop.port)),
+            dst_mac: MacAddr(mac),
+            src_ip: src,
+            dst_ip: dst,
+            src_port: probe_port,
+            dst_port: port,
+        };
+        match tcp_frame_v6(&spec, seq, flags, 1024) {
             Ok(f) => self.send(hop.port, &f),
             Err(_) => false,
         }
@@ -221,10 +269,9 @@ impl Control {
                 {
                     for &i in &svc.servers {
                         if let Some(srv) = policy.services.servers.get(i as usize) {
-                            // Probes are IPv4 SYNs: an IPv6 server is watched
-                            // passively only (SYNs it leaves unanswered).
-                            if srv.state != AdminState::Removed && srv.addr6.is_none() {
-                                targets.push((i, srv.addr, srv.port.unwrap_or(svc.port_lo)));
+                            if srv.state != AdminState::Removed {
+                                let addr = srv.addr6.map_or(IpAddr::V4(srv.addr), IpAddr::V6);
+                                targets.push((i, addr, srv.port.unwrap_or(svc.port_lo)));
                             }
                         }
                     }
@@ -244,13 +291,11 @@ impl Control {
                         .wrapping_add(u32::from(pp));
                     if self.send_probe(addr, port, pp, TcpFlags::SYN, seq) {
                         self.health.outstanding.insert(pp, (i, now));
-                    } else if let Some(hop) = self.shared.topo.route(addr) {
-                        // No MAC yet: resolve it; the server fails only once
-                        // ARP has had its retries without an answer.
-                        self.resolve_now(hop.port, hop.ip);
-                        if self.arp_tries(hop.port, hop.ip) > 3 {
-                            self.probe_result(i, false, now);
-                        }
+                    } else if self.unresolved_tries(addr) > 3 {
+                        // No MAC yet: it is being resolved; the server fails
+                        // only once ARP or ND has had its retries without an
+                        // answer.
+                        self.probe_result(i, false, now);
                     }
                 }
             }

@@ -373,7 +373,7 @@ impl Worker {
                             .services
                             .servers
                             .iter()
-                            .any(|s| s.addr == src);
+                            .any(|s| s.addr == src && s.addr6.is_none());
                         if !known {
                             return Verdict::Drop(DropReason::NotForUs);
                         }
@@ -382,7 +382,7 @@ impl Worker {
                         self.emit(
                             ev,
                             Event::ProbeReply {
-                                server: ip.src,
+                                server: ip.src.into(),
                                 port: rd16(l4, 0),
                                 probe_port: port,
                                 ok: flags & 0x12 == 0x12,

@@ -149,6 +149,51 @@ pub fn write_tcp_frame(
     Ok(end)
 }
 
+/// Addresses and ports of an IPv6 frame to build (untagged, hop limit
+/// 64).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameSpecV6 {
+    pub src_mac: MacAddr,
+    pub dst_mac: MacAddr,
+    pub src_ip: std::net::Ipv6Addr,
+    pub dst_ip: std::net::Ipv6Addr,
+    pub src_port: u16,
+    pub dst_port: u16,
+}
+
+/// Ethernet/IPv6/TCP frame (no options, no payload): what the control
+/// plane's health probes send to IPv6 servers.
+pub fn tcp_frame_v6(
+    spec: &FrameSpecV6,
+    seq: u32,
+    flags: TcpFlags,
+    window: u16,
+) -> Result<Vec<u8>, WireError> {
+    let eth = EthernetRepr {
+        dst: spec.dst_mac,
+        src: spec.src_mac,
+        vlan: None,
+        ethertype: super::ETHERTYPE_IPV6,
+    };
+    let ip = super::Ipv6Repr::new(spec.src_ip, spec.dst_ip, PROTO_TCP, TCP_HEADER_LEN);
+    let l3 = eth.header_len();
+    let l4 = l3 + super::IPV6_HEADER_LEN;
+    let mut frame = vec![0u8; l4 + TCP_HEADER_LEN];
+    eth.emit(&mut frame)?;
+    ip.emit(&mut frame[l3..])
+        .map_err(|_| WireError::BufferTooSmall)?;
+    let tcp = TcpRepr {
+        src_port: spec.src_port,
+        dst_port: spec.dst_port,
+        seq,
+        ack: 0,
+        flags,
+        window,
+    };
+    tcp.emit_v6(&mut frame[l4..], spec.src_ip, spec.dst_ip)?;
+    Ok(frame)
+}
+
 pub fn tcp_frame(
     spec: &FrameSpec,
     seq: u32,
@@ -471,5 +516,34 @@ mod tests {
             prop_assert_eq!(inner.src(), inner_spec.src_ip);
             prop_assert!(inner.verify_checksum());
         }
+    }
+    #[test]
+    fn a_tcp_frame_over_ipv6_has_its_fields_and_a_checksum_from_scratch() {
+        use crate::wire::testutil_v6::slow_l4_checksum_v6;
+        let spec = FrameSpecV6 {
+            src_mac: MacAddr([2, 0, 0, 0, 0, 1]),
+            dst_mac: MacAddr([2, 0, 0, 0, 0, 2]),
+            src_ip: "2001:db8:20::10".parse().unwrap(),
+            dst_ip: "2001:db8:20::21".parse().unwrap(),
+            src_port: 61000,
+            dst_port: 8080,
+        };
+        let f = tcp_frame_v6(&spec, 0x1234_5678, TcpFlags::SYN, 1024).unwrap();
+        assert_eq!(f.len(), 14 + 40 + 20);
+        assert_eq!(&f[0..6], &[2, 0, 0, 0, 0, 2]);
+        assert_eq!(&f[12..14], &[0x86, 0xdd]);
+        let ip = crate::wire::Ipv6Packet::new_checked(&f[14..]).unwrap();
+        assert_eq!((ip.src(), ip.dst()), (spec.src_ip, spec.dst_ip));
+        assert_eq!(
+            (ip.next_header(), ip.hop_limit(), ip.payload_len()),
+            (6, 64, 20)
+        );
+        let tcp = TcpSegment::new_checked(&f[54..]).unwrap();
+        assert_eq!((tcp.src_port(), tcp.dst_port()), (61000, 8080));
+        assert_eq!(tcp.seq_number(), 0x1234_5678);
+        let mut zeroed = f[54..].to_vec();
+        zeroed[16..18].copy_from_slice(&[0, 0]);
+        let c = slow_l4_checksum_v6(spec.src_ip, spec.dst_ip, 6, &zeroed);
+        assert_eq!(&f[70..72], &c.to_be_bytes());
     }
 }

@@ -422,6 +422,31 @@ impl TcpRepr {
         src: Ipv4Addr,
         dst: Ipv4Addr,
     ) -> Result<usize, WireError> {
+        let mut view = self.emit_fields(segment)?;
+        view.fill_checksum(src, dst);
+        Ok(TCP_HEADER_LEN)
+    }
+
+    /// [`emit`](Self::emit) over IPv6: the checksum covers the IPv6
+    /// pseudo header of `src` and `dst`.
+    pub fn emit_v6(
+        &self,
+        segment: &mut [u8],
+        src: std::net::Ipv6Addr,
+        dst: std::net::Ipv6Addr,
+    ) -> Result<usize, WireError> {
+        self.emit_fields(segment)?;
+        segment[16..18].copy_from_slice(&[0, 0]);
+        let c = super::checksum::l4_checksum_v6(src, dst, super::PROTO_TCP, segment);
+        segment[16..18].copy_from_slice(&c.to_be_bytes());
+        Ok(TCP_HEADER_LEN)
+    }
+
+    /// Writes every field but the checksum.
+    fn emit_fields<'a>(
+        &self,
+        segment: &'a mut [u8],
+    ) -> Result<TcpSegment<&'a mut [u8]>, WireError> {
         if segment.len() < TCP_HEADER_LEN {
             return Err(WireError::BufferTooSmall);
         }
@@ -434,8 +459,7 @@ impl TcpRepr {
         view.set_flags(self.flags);
         view.set_window(self.window);
         view.set_urgent_pointer(0);
-        view.fill_checksum(src, dst);
-        Ok(TCP_HEADER_LEN)
+        Ok(view)
     }
 }
 

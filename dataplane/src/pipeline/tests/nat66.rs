@@ -711,3 +711,52 @@ fn dscp_and_mss_clamp_are_applied_both_ways() {
     assert_eq!(dscp_and_mss(&back), (46, Some(1300)));
     assert_eq!(lab.workers[0].counters().mss_clamped.get(), 2);
 }
+
+/// An IPv6 server's answer to a health probe (to a gateway IPv6 address,
+/// on a probe port) goes to the control plane; a stranger's does not.
+#[test]
+fn an_ipv6_servers_answer_to_a_health_probe_reaches_the_control_plane() {
+    let mut lab = Lab::nat66(1);
+    let server = SERVERS6[1];
+    let answer = |from: Ipv6Addr, flags: u8| {
+        let l4 = summed6(tcp_l4(8080, 1003, 777, 4243, flags, b""), 16, from, GW6, 6);
+        frame6(
+            (server6_mac(server), port_mac(SRV)),
+            from,
+            GW6,
+            6,
+            64,
+            0,
+            &l4,
+        )
+    };
+    let (v, _) = lab.up(SRV, &answer(server, 0x12));
+    assert_eq!(v, Verdict::Consumed);
+    let (v, _) = lab.up(SRV, &answer(server, 0x14));
+    assert_eq!(v, Verdict::Consumed);
+    let replies: Vec<_> = lab
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::ProbeReply {
+                server,
+                port,
+                probe_port,
+                ok,
+                ack,
+                ..
+            } => Some((*server, *port, *probe_port, *ok, *ack)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        replies,
+        [
+            (server.into(), 8080, 1003, true, 4243),
+            (server.into(), 8080, 1003, false, 4243)
+        ]
+    );
+    let stranger: Ipv6Addr = "2001:db8:20::99".parse().unwrap();
+    let (v, _) = lab.up(SRV, &answer(stranger, 0x12));
+    assert_eq!(v, Verdict::Drop(DropReason::NotForUs));
+}
