@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pipeline_script
 from scapy.all import Ether, IP, IPv6, UDP, TCP, Raw, raw
 from scapy.contrib.gtp import GTP_U_Header
-from scapy.layers.inet6 import (ICMPv6EchoRequest, ICMPv6DestUnreach, ICMPv6PacketTooBig,
+from scapy.layers.inet6 import (ICMPv6EchoRequest, ICMPv6DestUnreach, ICMPv6PacketTooBig, ICMPv6TimeExceeded,
     IPv6ExtHdrFragment, fragment6)
 
 root = sys.argv[1]
@@ -152,3 +152,27 @@ ops += both_workers([from_web(s, p, "SA", 5000, 1001) for p in FIRST_PORTS for s
 ops += both_workers([dns_answer(p) for p in FIRST_PORTS])
 ops += both_workers([dns_answer(p, data=bytes(1452)) for p in FIRST_PORTS[:4]])
 put("nat66-in-gtpu", 0xffffffff, ops)
+
+# ICMPv6 errors from the server side about the user sessions' packets
+# (nat66_icmp.rs): port unreachable from the DNS server and Packet Too Big
+# and time exceeded from a router, quoting each first gateway port (TCP
+# and UDP, whole and cut short), received by either worker; one with a
+# broken checksum; and health-probe answers (SYN-ACK, RST) from a server
+# and a stranger to the probe ports.
+ROUTER6 = "2001:db8:2::1:1"
+ops = [(0, ACC, syn), (1, ACC, query)]
+for p in FIRST_PORTS:
+    udp_q = raw(IPv6(src=GW6, dst=DNS_SERVER6, hlim=63)/UDP(sport=p, dport=5353)/Raw(payload))
+    for s in SERVERS6:
+        tcp_q = raw(IPv6(src=GW6, dst=s, hlim=63)/TCP(sport=p, dport=8080, flags="S", seq=1000))
+        ops += both_workers([down(IPv6(src=s, dst=GW6)/ICMPv6DestUnreach(code=4)/Raw(tcp_q)),
+                             down(IPv6(src=ROUTER6, dst=GW6)/ICMPv6TimeExceeded()/Raw(tcp_q[:48]))])
+    ops += both_workers([down(IPv6(src=DNS_SERVER6, dst=GW6)/ICMPv6DestUnreach(code=4)/Raw(udp_q)),
+                         down(IPv6(src=ROUTER6, dst=GW6)/ICMPv6PacketTooBig(mtu=1280)/Raw(udp_q))])
+bad = bytearray(down(IPv6(src=DNS_SERVER6, dst=GW6)/ICMPv6DestUnreach(code=4)/Raw(raw(IPv6(src=GW6, dst=DNS_SERVER6)/UDP(sport=1024, dport=5353)/Raw(payload)))))
+bad[56] ^= 0xff
+ops += both_workers([bytes(bad)])
+for probe in (1000, 1011, 1023):
+    for s in (SERVERS6[1], STRANGER6):
+        ops += both_workers([from_web(s, probe, "SA", 9000, 4243), from_web(s, probe, "RA", 0, 4243)])
+put("nat66-icmpv6-errors-and-probe-answers", 0, ops)
