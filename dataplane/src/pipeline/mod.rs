@@ -28,6 +28,7 @@ mod own_addresses;
 mod own_addresses_v6;
 mod parse;
 mod prefetch_pass;
+mod probe_reply;
 mod proxy_protocol;
 mod quota_end;
 mod rate_limit;

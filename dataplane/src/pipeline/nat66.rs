@@ -411,8 +411,15 @@ impl Worker {
                 .probe_ports
                 .is_some_and(|(plo, phi)| (plo..=phi).contains(&l4.dst_port))
         {
-            // An IPv6 server's answer to a health probe (health.rs).
-            return self.probe_reply_v6(src, &l4, ev);
+            // An IPv6 server's answer to a health probe.
+            let answer = super::probe_reply::ProbeAnswer {
+                port: l4.src_port,
+                probe_port: l4.dst_port,
+                ok: l4.flags.syn() && l4.flags.ack(),
+                seq: l4.seg.seq,
+                ack: l4.seg.ack,
+            };
+            return self.probe_reply(src.into(), answer, ev);
         }
         // The gateway port names the worker that owns the user session;
         // a first fragment leaves the way for its later pieces here.
@@ -484,39 +491,6 @@ impl Worker {
         self.mark_at(f.bytes_mut(), l4_off, &l4, path.port, dscp);
         let verdict = self.send_to_client(f, &path, now_ms, ev);
         self.mark_tunnel_of(f, &path, dscp, verdict)
-    }
-
-    /// A TCP segment from `src` to a gateway IPv6 address's health-probe
-    /// port: a configured IPv6 server's answer goes to the control plane
-    /// (SYN-ACK: listening; anything else, a RST: not), anything else is
-    /// `not_for_us`.
-    #[cold]
-    #[inline(never)]
-    fn probe_reply_v6<E: EventSink>(&mut self, src: Ipv6Addr, l4: &L4Info, ev: &mut E) -> Verdict {
-        let known = self
-            .snaps
-            .policy
-            .get()
-            .services
-            .servers
-            .iter()
-            .any(|s| s.addr6 == Some(src));
-        if !known {
-            return Verdict::Drop(DropReason::NotForUs);
-        }
-        self.counters.punted.inc();
-        self.emit(
-            ev,
-            Event::ProbeReply {
-                server: src.into(),
-                port: l4.src_port,
-                probe_port: l4.dst_port,
-                ok: l4.flags.syn() && l4.flags.ack(),
-                seq: l4.seg.seq,
-                ack: l4.seg.ack,
-            },
-        );
-        Verdict::Consumed
     }
 
     /// A server's packet too big for the terminal's port (its tunnel

@@ -364,33 +364,14 @@ impl Worker {
                 };
                 if let Some((plo, phi)) = self.cfg.probe_ports {
                     if proto == PROTO_TCP && (plo..=phi).contains(&port) && l4.len() >= 20 {
-                        // Only the answer of a configured server counts.
-                        let src = ip.src;
-                        let known = self
-                            .snaps
-                            .policy
-                            .get()
-                            .services
-                            .servers
-                            .iter()
-                            .any(|s| s.addr == src && s.addr6.is_none());
-                        if !known {
-                            return Verdict::Drop(DropReason::NotForUs);
-                        }
-                        self.counters.punted.inc();
-                        let flags = l4[13];
-                        self.emit(
-                            ev,
-                            Event::ProbeReply {
-                                server: ip.src.into(),
-                                port: rd16(l4, 0),
-                                probe_port: port,
-                                ok: flags & 0x12 == 0x12,
-                                seq: u32::from_be_bytes([l4[4], l4[5], l4[6], l4[7]]),
-                                ack: u32::from_be_bytes([l4[8], l4[9], l4[10], l4[11]]),
-                            },
-                        );
-                        return Verdict::Consumed;
+                        let answer = super::probe_reply::ProbeAnswer {
+                            port: rd16(l4, 0),
+                            probe_port: port,
+                            ok: l4[13] & 0x12 == 0x12,
+                            seq: u32::from_be_bytes([l4[4], l4[5], l4[6], l4[7]]),
+                            ack: u32::from_be_bytes([l4[8], l4[9], l4[10], l4[11]]),
+                        };
+                        return self.probe_reply(ip.src.into(), answer, ev);
                     }
                 }
                 let (lo, hi) = self.cfg.port_range;
