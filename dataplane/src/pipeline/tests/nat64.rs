@@ -35,6 +35,41 @@ pub(super) fn with_ipv6_vips(lab: Lab) -> Lab {
     lab
 }
 
+/// The IPv4 server `server`'s SYN-ACK (TOS `tos`) to the gateway port
+/// `gw_port` of the terminal's SYN (40000 → port 80, sequence 7000).
+fn syn_ack4(server: Ipv4Addr, gw_port: u16, tos: u8) -> Vec<u8> {
+    let l4 = summed4(
+        tcp_l4(8080, gw_port, 9000, 7001, 0x12, b""),
+        16,
+        server,
+        GW,
+        6,
+    );
+    frame4(
+        (server_mac(server), port_mac(SRV)),
+        server,
+        GW,
+        6,
+        60,
+        tos,
+        [0, 1, 0x40, 0],
+        &l4,
+    )
+}
+
+/// [`syn_ack4`] as the terminal gets it: from the IPv6 VIP, traffic class
+/// `tc`, hop limit one less than the server's TTL.
+fn syn_ack6(tc: u8) -> Vec<u8> {
+    let l4 = summed6(
+        tcp_l4(80, 40000, 9000, 7001, 0x12, b""),
+        16,
+        VIP6,
+        TERMINAL,
+        6,
+    );
+    frame6((port_mac(ACC), UE_MAC), VIP6, TERMINAL, 6, 59, tc, &l4)
+}
+
 /// Ethernet + IPv6 header + `l4` (whose checksum the caller computed).
 pub(super) fn frame6(
     macs: ([u8; 6], [u8; 6]),
@@ -203,42 +238,9 @@ fn tcp_through_an_ipv6_vip_is_translated_both_ways_byte_exact() {
 
     // The SYN-ACK back: from the VIP to the terminal, in IPv6.
     let server = o.dst;
-    let l4 = summed4(
-        tcp_l4(8080, gw_port, 9000, 7001, 0x12, b""),
-        16,
-        server,
-        GW,
-        6,
-    );
-    let reply = frame4(
-        (server_mac(server), port_mac(SRV)),
-        server,
-        GW,
-        6,
-        60,
-        0x10,
-        [0, 1, 0x40, 0],
-        &l4,
-    );
-    let (v, back) = lab.up(SRV, &reply);
+    let (v, back) = lab.up(SRV, &syn_ack4(server, gw_port, 0x10));
     assert_eq!(v, Verdict::Forward(ACC));
-    let want_l4 = summed6(
-        tcp_l4(80, 40000, 9000, 7001, 0x12, b""),
-        16,
-        VIP6,
-        TERMINAL,
-        6,
-    );
-    let want = frame6(
-        (port_mac(ACC), UE_MAC),
-        VIP6,
-        TERMINAL,
-        6,
-        59,
-        0x10,
-        &want_l4,
-    );
-    assert_eq!(back, want);
+    assert_eq!(back, syn_ack6(0x10));
 
     // Data on the established user session, both ways.
     let data = summed6(
@@ -992,40 +994,7 @@ fn a_services_dscp_marks_nat64_packets_both_ways() {
     let o = decode(&out);
     assert_eq!(out[15], (46 << 2) | 1, "TOS: DSCP 46, ECN kept");
     let (server, gw_port) = (o.dst, o.sport);
-    let l4 = summed4(
-        tcp_l4(8080, gw_port, 9000, 7001, 0x12, b""),
-        16,
-        server,
-        GW,
-        6,
-    );
-    let reply = frame4(
-        (server_mac(server), port_mac(SRV)),
-        server,
-        GW,
-        6,
-        60,
-        0x02,
-        [0, 1, 0x40, 0],
-        &l4,
-    );
-    let (v, back) = lab.up(SRV, &reply);
+    let (v, back) = lab.up(SRV, &syn_ack4(server, gw_port, 0x02));
     assert_eq!(v, Verdict::Forward(ACC));
-    let want_l4 = summed6(
-        tcp_l4(80, 40000, 9000, 7001, 0x12, b""),
-        16,
-        VIP6,
-        TERMINAL,
-        6,
-    );
-    let want = frame6(
-        (port_mac(ACC), UE_MAC),
-        VIP6,
-        TERMINAL,
-        6,
-        59,
-        (46 << 2) | 2,
-        &want_l4,
-    );
-    assert_eq!(back, want);
+    assert_eq!(back, syn_ack6((46 << 2) | 2));
 }
