@@ -608,7 +608,7 @@ pub(super) fn fold_v6(a: Ipv6Addr) -> std::net::Ipv4Addr {
 /// tunnel: 36 bytes); else the largest IPv6 packet that does. The fabric
 /// checks its own room (`fabric.rs`).
 #[inline]
-fn room_to_terminal(
+pub(super) fn room_to_terminal(
     topo: &crate::topology::Topology,
     fabric: Option<super::fabric::FabricConfig>,
     path: &ClientPath,

@@ -16,7 +16,8 @@
 //! problem's pointer hold for the terminal's packet as they are.
 //!
 //! A quote that is not a live NAT66 user session's packet to its server
-//! is dropped `icmp_unmatched`; an error whose checksum fails,
+//! is dropped `icmp_unmatched`; an error longer than the terminal's port
+//! takes with its tunnel, `nat64_too_big`; an error whose checksum fails,
 //! `icmpv6_bad_checksum`; any other ICMPv6 message to a gateway address
 //! (echo requests are answered in `own_addresses_v6.rs`),
 //! `icmpv6_unsupported_type`.
@@ -145,6 +146,13 @@ impl Worker {
             dst_port: e.orig_dst_port,
         };
         let path = e.client_path;
+        // Longer than the terminal's port takes once its tunnel is added
+        // (a quote past RFC 4443's 1280 bytes): nobody is told of an
+        // error about an error.
+        let len = u32::try_from(end - off).unwrap_or(u32::MAX);
+        if super::nat66::room_to_terminal(&self.topo, self.cfg.fabric, &path, len).is_some() {
+            return Verdict::Drop(DropReason::Nat64TooBig);
+        }
         let Some(packet) = f.bytes_mut().get_mut(off..end) else {
             return Verdict::Drop(DropReason::Ipv6Truncated);
         };

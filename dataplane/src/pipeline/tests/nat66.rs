@@ -760,3 +760,22 @@ fn an_ipv6_servers_answer_to_a_health_probe_reaches_the_control_plane() {
     let (v, _) = lab.up(SRV, &answer(stranger, 0x12));
     assert_eq!(v, Verdict::Drop(DropReason::NotForUs));
 }
+
+/// An error longer than the terminal's port takes is not sent there (and
+/// nobody is told: it is about an error).
+#[test]
+fn an_error_too_long_for_the_terminals_port_is_dropped() {
+    let mut lab = Lab::nat66_with(1, |t| t.set_mtu(ACC, Some(1300)));
+    let body = vec![0x44; 1300];
+    let q = summed6(udp_l4(5300, 53, &body), 6, TERMINAL, VIP66, 17);
+    let (v, out) = lab.up(ACC, &frame6(up_macs(), TERMINAL, VIP66, 17, HOP, 0, &q));
+    assert_eq!(v, Verdict::Forward(SRV));
+    let server = dst6(&out);
+    let (v, _) = lab.up(SRV, &error_to_gateway(server, (1, 4, 0), &out[14..]));
+    assert_eq!(v, Verdict::Drop(DropReason::Nat64TooBig));
+    let (v, _) = lab.up(
+        SRV,
+        &error_to_gateway(server, (1, 4, 0), &out[14..14 + 1200]),
+    );
+    assert_eq!(v, Verdict::Forward(ACC));
+}
