@@ -51,9 +51,23 @@ impl VecFrame {
 
     /// Replaces the contents, keeping the buffer.
     pub fn reset(&mut self, data: &[u8]) {
+        self.reset_from(&[data]);
+    }
+
+    /// Replaces the contents with `parts` one after the other, keeping the
+    /// buffer (grown, once, if they do not fit).
+    pub fn reset_from(&mut self, parts: &[&[u8]]) {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        if self.buf.len() < Self::HEADROOM + len {
+            self.buf.resize(Self::HEADROOM + len, 0);
+        }
         self.start = Self::HEADROOM;
-        self.end = Self::HEADROOM + data.len();
-        self.buf[self.start..self.end].copy_from_slice(data);
+        self.end = Self::HEADROOM + len;
+        let mut at = self.start;
+        for p in parts {
+            self.buf[at..at + p.len()].copy_from_slice(p);
+            at += p.len();
+        }
     }
 }
 

@@ -527,7 +527,7 @@ impl Lab {
             at = usize::from(t);
             v = self.workers[at].process_handoff(&mut f, port, self.now, &mut self.events);
         }
-        if let Some((p, extra)) = self.workers[at].take_extra() {
+        while let Some((p, extra)) = self.workers[at].take_extra() {
             self.extras.push((p, extra.to_vec()));
         }
         (v, f.bytes().to_vec(), at)

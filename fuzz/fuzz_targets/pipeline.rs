@@ -321,9 +321,9 @@ fn send(
     );
     let input_valid = before == Checksums::AllValid;
     let out = j.verdict.held().is_none().then(|| (j.verdict, f.bytes().to_vec()));
-    // A second frame (the second IPv6 fragment of a NAT64 answer) leaves
+    // Later frames (the later IPv6 fragments of a NAT64 answer) leave
     // right after the first.
-    if let Some((p, extra)) = lab.workers[j.at].take_extra() {
+    while let Some((p, extra)) = lab.workers[j.at].take_extra() {
         assert!(
             matches!(j.verdict, Verdict::Forward(_)),
             "an extra frame without the first: {:?}",

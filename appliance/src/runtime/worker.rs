@@ -82,7 +82,8 @@ pub struct WorkerIo {
     pub busy_poll: bool,
     pub max_sleep_us: u32,
     pub clock: Clock,
-    /// For the second frame a packet may leave (`Worker::take_extra`).
+    /// For the frames a packet may leave besides its own
+    /// (`Worker::take_extra`).
     pub pool: Mempool,
 }
 
@@ -211,10 +212,11 @@ fn handle(
     match v {
         Verdict::Forward(p) => {
             out.push_tx(io, w, usize::from(p), m);
-            let extra = w
+            // The later pieces of a fragmented NAT64 answer, in order.
+            while let Some((p, m)) = w
                 .take_extra()
-                .map(|(p, bytes)| (usize::from(p), Mbuf::from_bytes(&io.pool, bytes)));
-            if let Some((p, m)) = extra {
+                .map(|(p, bytes)| (usize::from(p), Mbuf::from_bytes(&io.pool, bytes)))
+            {
                 send_extra(io, w, out, p, m);
             }
         }
@@ -246,8 +248,8 @@ fn handle(
     }
 }
 
-/// Sends the second frame a packet left (a NAT64 answer's second IPv6
-/// fragment), copied into `m`, right after it on port `p`; counted
+/// Sends a frame a packet left besides its own (a later IPv6 fragment of
+/// a NAT64 answer), copied into `m`, right after it on port `p`; counted
 /// `no_mbuf` when the pool was empty.
 #[cold]
 #[inline(never)]

@@ -302,10 +302,13 @@ pub struct Worker {
     /// without NAT64) and the IPv4 identification counter.
     nat64_buf: Box<[u8]>,
     nat64_ident: u32,
-    /// NAT64: the spare frame a second IPv6 fragment is built in and the
-    /// port it leaves on, until the caller takes it ([`Worker::take_extra`],
-    /// `nat64_split.rs`); None without NAT64.
-    extra: Option<crate::frame::VecFrame>,
+    /// NAT64: the spare frames the later IPv6 fragments of a packet are
+    /// built in (`nat64_split::MAX_PIECES` - 1 of them; none without
+    /// NAT64), how many the last packet left, how many the caller took
+    /// ([`Worker::take_extra`]), and the port they leave on.
+    extras: Vec<crate::frame::VecFrame>,
+    extra_ready: usize,
+    extra_next: usize,
     extra_port: Option<u16>,
 }
 
@@ -387,7 +390,13 @@ impl Worker {
         Ok(Worker {
             nat64_buf,
             nat64_ident: 0,
-            extra: nat64_on.then(|| crate::frame::VecFrame::new(&[])),
+            extras: if nat64_on {
+                vec![crate::frame::VecFrame::new(&[]); nat64_split::MAX_PIECES - 1]
+            } else {
+                Vec::new()
+            },
+            extra_ready: 0,
+            extra_next: 0,
             extra_port: None,
             dscp_marks,
             over_limit: None,

@@ -130,6 +130,36 @@ fn a_server_packet_without_df_too_big_once_translated_leaves_in_two_ipv6_fragmen
     assert_eq!(lab.workers[0].counters().nat64_fragmented.get(), 1);
 }
 
+/// A server datagram (DF clear) more than twice too big for the
+/// terminal's port once translated (a jumbo server port) leaves in as many
+/// fragments as it needs, each fitting, offsets following on, and the
+/// pieces put together are the translated datagram.
+#[test]
+fn a_packet_needing_more_than_two_pieces_leaves_in_all_of_them() {
+    let mut lab = with_mtu(nat64_lab(1, None), ACC, 1400);
+    let gw_port = open_udp(&mut lab);
+    let (v, first) = lab.up(SRV, &answer(gw_port, 4000, false));
+    assert_eq!(v, Verdict::Forward(ACC));
+    assert_eq!(lab.extras.len(), 2, "two more frames");
+    let mut frames = vec![first];
+    frames.extend(lab.extras.drain(..).map(|(port, f)| {
+        assert_eq!(port, ACC);
+        f
+    }));
+    let mut whole = Vec::new();
+    for (i, f) in frames.iter().enumerate() {
+        assert!(f.len() - 14 <= 1400, "fits the port: {}", f.len() - 14);
+        let ((next, offset, more, ident), data) = fragment_of(f);
+        assert_eq!((next, offset, more, ident), (17, whole.len(), i < 2, 9));
+        whole.extend_from_slice(data);
+    }
+    let payload = vec![0x5a; 4000 - 28];
+    let want = summed6(udp_l4(53, 5353, &payload), 6, DNS_VIP6, TERMINAL, 17);
+    assert_eq!(whole, want);
+    assert_eq!(lab.workers[0].counters().nat64_fragmented.get(), 1);
+    assert_eq!(lab.drops(DropReason::Nat64TooBig), 0);
+}
+
 #[test]
 fn split_v6_cuts_a_fragment_keeping_its_identification_offset_and_last_flag() {
     use crate::pipeline::nat64_split::split_v6;
@@ -147,8 +177,14 @@ fn split_v6_cuts_a_fragment_keeping_its_identification_offset_and_last_flag() {
         *b = i as u8;
     }
     let original = buf[48..1048].to_vec();
-    let mut second = vec![0u8; 2048];
-    let (n1, n2) = split_v6(&mut buf, 1048, 600, 7, &mut second).expect("two pieces");
+    let mut later = Vec::new();
+    let (n1, k) = split_v6(&mut buf, 1048, (600, 2), 7, |h, d| {
+        later.push([&h[..], d].concat())
+    })
+    .expect("two pieces");
+    assert_eq!(k, 1);
+    let second = later.remove(0);
+    let n2 = second.len();
     assert_eq!(n1, 48 + 552);
     assert_eq!(n2, 48 + 448);
     let field = |p: &[u8]| u16::from_be_bytes([p[42], p[43]]);
@@ -164,8 +200,28 @@ fn split_v6_cuts_a_fragment_keeping_its_identification_offset_and_last_flag() {
         assert_eq!((p[6], p[7], p[40]), (44, 63, 17));
     }
     assert_eq!([&buf[48..n1], &second[48..n2]].concat(), original);
-    // Three pieces would be needed: refused, nothing written.
-    assert_eq!(split_v6(&mut buf, 1048, 300, 7, &mut second), None);
+    // Five pieces of 248 bytes would be needed: refused at four, nothing
+    // written; made at five, offsets following on, the last keeping M.
+    let before = buf.clone();
+    assert_eq!(
+        split_v6(&mut buf, 1048, (300, 4), 7, |_, _| panic!("written")),
+        None
+    );
+    assert_eq!(buf, before);
+    let mut later = Vec::new();
+    let (n1, k) = split_v6(&mut buf, 1048, (300, 5), 7, |h, d| {
+        later.push([&h[..], d].concat())
+    })
+    .expect("five pieces");
+    assert_eq!((n1, k), (48 + 248, 4));
+    let mut at = 800 + 248;
+    for (i, p) in later.iter().enumerate() {
+        // M set on every piece: the last keeps the original's, which was.
+        assert_eq!(field(p), (at as u16 / 8) << 3 | 1, "piece {}", i + 1);
+        assert_eq!(&p[44..48], &0x0102_0304u32.to_be_bytes());
+        at += p.len() - 48;
+    }
+    assert_eq!(at, 800 + 552 + 448);
 }
 
 #[test]
