@@ -306,9 +306,8 @@ impl Worker {
     /// a 32-bit fold of its address, its index naming one address for the
     /// life of a run). An unknown neighbour is reported to the control
     /// plane (which solicits it), at most once per 100 ms per address, and
-    /// the packet is dropped (`neighbour_miss`: the control plane solicits
-    /// every IPv6 server at start, so only a server that has not answered
-    /// yet costs a packet).
+    /// the packet waits in the worker's hold queue (`Verdict::HoldV6`) as
+    /// an IPv4 packet waits for ARP.
     pub(super) fn send_to_server_v6<F: Frame, E: EventSink>(
         &mut self,
         f: &mut F,
