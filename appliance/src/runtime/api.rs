@@ -58,28 +58,17 @@ fn parse_server_ip(s: &str) -> Result<IpAddr, String> {
         .map_err(|_| format!("'{s}' is not an IPv4 or IPv6 address"))
 }
 
-/// Whether `s` is the server at `addr` (its IPv6 address for an IPv6
-/// server).
-fn is_server(s: &Server, addr: IpAddr) -> bool {
-    match (addr, s.addr6) {
-        (IpAddr::V6(a), Some(a6)) => a == a6,
-        (IpAddr::V4(a), None) => a == s.addr,
-        _ => false,
-    }
-}
-
 /// Refuses a server of the wrong IP version for service `si`, as
 /// check-config does: a service's servers are all IPv4 or all IPv6, and
 /// IPv6 servers serve only an IPv6 VIP (IPv6 → IPv6 full NAT), which
 /// needs a gateway IPv6 address.
 fn check_server_version(p: &Policy, si: u32, addr: IpAddr, gateway_v6: bool) -> Result<(), String> {
     let svc = &p.services.services[si as usize];
-    let v6_servers = svc
+    let other_version = svc
         .servers
         .iter()
-        .map(|&i| p.services.servers[i as usize].addr6.is_some());
-    let mut others = v6_servers.clone().filter(|&v6| v6 != addr.is_ipv6());
-    if others.next().is_some() {
+        .any(|&i| p.services.servers[i as usize].addr6.is_some() != addr.is_ipv6());
+    if other_version {
         let (has, other) = if addr.is_ipv6() {
             ("IPv4", "IPv6")
         } else {
@@ -642,7 +631,7 @@ impl Control {
             .copied()
             .filter(|&i| {
                 let s = &p.services.servers[i as usize];
-                is_server(s, addr) && (r.port.is_none() || s.port == r.port)
+                s.has_addr(addr) && (r.port.is_none() || s.port == r.port)
             })
             .collect();
         match found.as_slice() {
@@ -685,8 +674,8 @@ impl Control {
                 .ok_or_else(|| format!("no service is named \"{}\"", r.service))?;
             check_server_version(p, si, addr, gateway_v6)?;
             let dup = p.services.services[si as usize].servers.iter().any(|&i| {
-                is_server(&p.services.servers[i as usize], addr)
-                    && p.services.servers[i as usize].port == r.port
+                let s = &p.services.servers[i as usize];
+                s.has_addr(addr) && s.port == r.port
             });
             if dup {
                 return Err(format!(

@@ -124,11 +124,7 @@ impl Control {
         let Some(srv) = policy.services.servers.get(server as usize) else {
             return;
         };
-        let is_it = match addr {
-            IpAddr::V4(a) => srv.addr6.is_none() && srv.addr == a,
-            IpAddr::V6(a) => srv.addr6 == Some(a),
-        };
-        if !is_it {
+        if !srv.has_addr(addr) {
             return;
         }
         self.health.outstanding.remove(&probe_port);
@@ -217,13 +213,8 @@ impl Control {
         let Some(mac) = s.neighbours_work.get_v6(hop.port, hop.ip) else {
             return false;
         };
-        let mut gateways = s.topo.gateways_v6();
-        let Some((_, src, _)) = s
-            .topo
-            .gateways_v6()
-            .find(|&(p, _, _)| p == hop.port)
-            .or_else(|| gateways.next())
-        else {
+        let on_port = s.topo.gateways_v6().find(|&(p, _, _)| p == hop.port);
+        let Some((_, src, _)) = on_port.or_else(|| s.topo.gateways_v6().next()) else {
             return false;
         };
         let spec = FrameSpecV6 {

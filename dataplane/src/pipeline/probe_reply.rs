@@ -39,10 +39,7 @@ impl Worker {
             .services
             .servers
             .iter()
-            .any(|s| match server {
-                IpAddr::V4(v4) => s.addr6.is_none() && s.addr == v4,
-                IpAddr::V6(v6) => s.addr6 == Some(v6),
-            });
+            .any(|s| s.has_addr(server));
         if !known {
             return Verdict::Drop(DropReason::NotForUs);
         }

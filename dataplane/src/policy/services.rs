@@ -58,6 +58,17 @@ impl Server {
     pub fn eligible(&self) -> bool {
         self.state == AdminState::Active && !self.unhealthy && self.weight > 0
     }
+
+    /// Whether this is the server at `addr` (an IPv6 server by its IPv6
+    /// address, an IPv4 one by its IPv4 address).
+    #[inline]
+    pub fn has_addr(&self, addr: std::net::IpAddr) -> bool {
+        match (addr, self.addr6) {
+            (std::net::IpAddr::V6(a), Some(a6)) => a == a6,
+            (std::net::IpAddr::V4(a), None) => a == self.addr,
+            _ => false,
+        }
+    }
 }
 
 /// When the SYN proxy answers a service's TCP SYNs itself (with a cookie)
