@@ -26,8 +26,8 @@ use crate::tier2::flow_index::KeyHash;
 use crate::tier2::{Segment, TcpFlags};
 use crate::wire::{
     EthernetFrame, GtpuPacket, IcmpPacket, Ipv4Packet, Ipv6Packet, TcpSegment, UdpDatagram,
-    WireError, ETHERNET_HEADER_LEN, ETHERTYPE_IPV4, ETHERTYPE_IPV6, GTPU_MSG_G_PDU, GTPU_PORT,
-    ICMPV6_ECHO_REQUEST, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP, VLAN_TAG_LEN,
+    WireError, ETHERNET_HEADER_LEN, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_VLAN, GTPU_MSG_G_PDU,
+    GTPU_PORT, ICMPV6_ECHO_REQUEST, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP, VLAN_TAG_LEN,
 };
 use std::net::Ipv4Addr;
 
@@ -407,14 +407,28 @@ impl Parsed {
         let Some(eth) = b.first_chunk::<{ ETHERNET_HEADER_LEN + VLAN_TAG_LEN }>() else {
             return false;
         };
-        let (ip_at, vlan) = match [eth[12], eth[13], eth[16], eth[17]] {
-            [0x08, 0x00, ..] => (ETHERNET_HEADER_LEN, None),
-            [0x81, 0x00, 0x08, 0x00] => (
+        let tagged = [eth[12], eth[13]] == ETHERTYPE_VLAN.to_be_bytes();
+        let (ethertype, ip_at, vlan) = if tagged {
+            let tci = u16::from_be_bytes([eth[14], eth[15]]);
+            let ethertype = u16::from_be_bytes([eth[16], eth[17]]);
+            (
+                ethertype,
                 ETHERNET_HEADER_LEN + VLAN_TAG_LEN,
-                Some(u16::from_be_bytes([eth[14], eth[15]]) & 0x0fff),
-            ),
-            _ => return false,
+                Some(tci & 0x0fff),
+            )
+        } else {
+            (
+                u16::from_be_bytes([eth[12], eth[13]]),
+                ETHERNET_HEADER_LEN,
+                None,
+            )
         };
+        if ethertype == ETHERTYPE_IPV6 {
+            return self.read_fixed_v6(b, ip_at, vlan);
+        }
+        if ethertype != ETHERTYPE_IPV4 {
+            return false;
+        }
         let Some(h) = b
             .get(ip_at..)
             .and_then(|rest| rest.first_chunk::<IPV4_HEADER>())
@@ -499,6 +513,48 @@ impl Parsed {
         self.outer = Ok(ip);
         self.inner = Ok(ip);
         self.l4 = Ok(info);
+        true
+    }
+
+    /// [`read_fixed`](Self::read_fixed) of an IPv6 packet at `ip_at`: a
+    /// TCP or UDP header right after the fixed header (no extension
+    /// headers), the payload within the frame. The record is the one the
+    /// checked walk gives: the packet in `outer`, `ipv6_not_served` for
+    /// the IPv4 layers (the NAT64/NAT66 paths read it from `outer`).
+    #[inline(always)]
+    fn read_fixed_v6(&mut self, b: &[u8], ip_at: usize, vlan: Option<u16>) -> bool {
+        const IPV6_HEADER: usize = 40;
+        let Some(h) = b
+            .get(ip_at..)
+            .and_then(|rest| rest.first_chunk::<IPV6_HEADER>())
+        else {
+            return false;
+        };
+        let end = ip_at + IPV6_HEADER + usize::from(u16::from_be_bytes([h[4], h[5]]));
+        let proto = h[6];
+        if h[0] >> 4 != 6
+            || !matches!(proto, PROTO_TCP | PROTO_UDP)
+            || end > b.len()
+            || end > usize::from(u16::MAX)
+        {
+            return false;
+        }
+        self.l2.src_mac.copy_from_slice(&b[6..12]);
+        self.l2.vlan = vlan;
+        self.l2.ip_off = ip_at as u16;
+        self.ethertype = ETHERTYPE_IPV6;
+        self.client_hash = None;
+        self.client_candidate = None;
+        self.tunnel = None;
+        self.outer = Err(NotIpv4::Ipv6(Ip6 {
+            off: ip_at as u16,
+            upper: (ip_at + IPV6_HEADER) as u16,
+            end: end as u16,
+            proto,
+            fragment: false,
+        }));
+        self.inner = Err(DropReason::Ipv6NotServed);
+        self.l4 = Err(DropReason::Ipv6NotServed);
         true
     }
 
@@ -957,8 +1013,8 @@ mod tests {
         }
     }
 
-    /// The frames the fixed read is for: TCP data and UDP, untagged and in
-    /// VLAN 7.
+    /// The frames the fixed read is for: TCP data and UDP over IPv4 and
+    /// IPv6, untagged and in VLAN 7.
     fn plain_frames() -> Vec<Vec<u8>> {
         let mut frames = Vec::new();
         for vlan in [None, Some(7)] {
@@ -977,6 +1033,26 @@ mod tests {
             let ack = TcpFlags::ACK;
             frames.push(crate::wire::frames::tcp_frame(&spec, 7, 9, ack, 512, data).unwrap());
         }
+        let spec6 = crate::wire::frames::FrameSpecV6 {
+            src_mac: MacAddr([2, 0, 0, 0, 0, 0x0a]),
+            dst_mac: MacAddr([2, 0, 0, 0, 0, 0x0b]),
+            src_ip: "2001:db8:1::100".parse().unwrap(),
+            dst_ip: "2001:db8:9::66".parse().unwrap(),
+            src_port: 40000,
+            dst_port: 80,
+        };
+        let mut tcp6 = crate::wire::frames::tcp_frame_v6(&spec6, 7, TcpFlags::ACK, 512).unwrap();
+        tcp6.extend_from_slice(b"data");
+        tcp6[14 + 5] += 4;
+        let mut udp6 = tcp6.clone();
+        udp6[14 + 6] = PROTO_UDP;
+        for frame in [tcp6, udp6] {
+            let mut tagged = frame[..12].to_vec();
+            tagged.extend_from_slice(&[0x81, 0x00, 0x20, 0x07]);
+            tagged.extend_from_slice(&frame[12..]);
+            frames.push(frame);
+            frames.push(tagged);
+        }
         frames
     }
 
@@ -994,7 +1070,7 @@ mod tests {
 
     /// The fixed read of a plain frame gives the record the checked views
     /// give whenever it takes the frame: every byte of the Ethernet, VLAN,
-    /// IPv4 and the first 20 bytes of L4 set to every value (about 60,000
+    /// IP and the first 20 bytes of L4 set to every value (about 150,000
     /// frames), and every truncation. It takes the plain frames themselves
     /// and most of their variations (so the comparison is not vacuous).
     #[test]
@@ -1004,7 +1080,7 @@ mod tests {
                 both_reads(&frame).expect("a plain frame is read at fixed offsets");
             assert_eq!(format!("Ok(()) {fixed}"), checked);
             let mut taken = 0;
-            for at in 0..frame.len().min(18 + 20 + 20) {
+            for at in 0..frame.len().min(18 + 40 + 20) {
                 for value in 0..=u8::MAX {
                     let mut f = frame.clone();
                     f[at] = value;
@@ -1027,12 +1103,16 @@ mod tests {
     }
 
     /// Shapes the fixed read leaves to the checked views: a SYN (its
-    /// window scale option), IPv4 options, a fragment, ICMP.
+    /// window scale option), IPv4 options, a fragment, ICMP, an IPv6
+    /// extension header.
     #[test]
     fn the_fixed_read_leaves_other_shapes() {
-        let [udp, tcp, ..] = &plain_frames()[..] else {
+        let frames = plain_frames();
+        let [udp, tcp, _, _, tcp6, ..] = &frames[..] else {
             panic!("no frames");
         };
+        let mut extension_header = tcp6.clone();
+        extension_header[14 + 6] = 0;
         let mut syn = tcp.clone();
         syn[14 + 20 + 13] |= 0x02;
         let mut fragment = udp.clone();
@@ -1041,7 +1121,7 @@ mod tests {
         icmp[14 + 9] = PROTO_ICMP;
         let mut options = udp.clone();
         options[14] = 0x46;
-        for frame in [syn, fragment, icmp, options] {
+        for frame in [syn, fragment, icmp, options, extension_header] {
             assert!(both_reads(&frame).is_none());
         }
     }

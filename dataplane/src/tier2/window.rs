@@ -187,7 +187,7 @@ impl TcpWindow {
     /// SYN exactly). Before the server has answered, the only other
     /// segment accepted from it is a RST acknowledging that SYN (RFC 793:
     /// a refused connection).
-    #[inline]
+    #[inline(always)]
     pub fn track(&mut self, dir: Direction, seg: &Segment) -> bool {
         let s = side(dir);
         let r = 1 - s;
