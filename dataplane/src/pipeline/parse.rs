@@ -503,17 +503,27 @@ impl Parsed {
             src: Ipv4Addr::new(h[12], h[13], h[14], h[15]),
             dst: Ipv4Addr::new(h[16], h[17], h[18], h[19]),
         };
-        self.l2.src_mac.copy_from_slice(&eth[6..12]);
-        self.l2.vlan = vlan;
-        self.l2.ip_off = ip_at as u16;
-        self.ethertype = ETHERTYPE_IPV4;
-        self.client_hash = None;
-        self.client_candidate = None;
-        self.tunnel = None;
+        self.set_fixed_l2(b, vlan, ip_at, ETHERTYPE_IPV4);
         self.outer = Ok(ip);
         self.inner = Ok(ip);
         self.l4 = Ok(info);
         true
+    }
+
+    /// The layer-2 part of a fixed read of frame `b` (at least an Ethernet
+    /// header long): sender's MAC, VLAN, where the IP packet starts and its
+    /// ethertype; no tunnel, no lookups yet.
+    #[inline(always)]
+    fn set_fixed_l2(&mut self, b: &[u8], vlan: Option<u16>, ip_at: usize, ethertype: u16) {
+        if let Some(mac) = b.get(6..12) {
+            self.l2.src_mac.copy_from_slice(mac);
+        }
+        self.l2.vlan = vlan;
+        self.l2.ip_off = ip_at as u16;
+        self.ethertype = ethertype;
+        self.client_hash = None;
+        self.client_candidate = None;
+        self.tunnel = None;
     }
 
     /// [`read_fixed`](Self::read_fixed) of an IPv6 packet at `ip_at`: a
@@ -539,13 +549,7 @@ impl Parsed {
         {
             return false;
         }
-        self.l2.src_mac.copy_from_slice(&b[6..12]);
-        self.l2.vlan = vlan;
-        self.l2.ip_off = ip_at as u16;
-        self.ethertype = ETHERTYPE_IPV6;
-        self.client_hash = None;
-        self.client_candidate = None;
-        self.tunnel = None;
+        self.set_fixed_l2(b, vlan, ip_at, ETHERTYPE_IPV6);
         self.outer = Err(NotIpv4::Ipv6(Ip6 {
             off: ip_at as u16,
             upper: (ip_at + IPV6_HEADER) as u16,
