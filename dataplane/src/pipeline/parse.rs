@@ -444,52 +444,13 @@ impl Parsed {
             return false;
         };
         let proto = h[9];
-        let info = match proto {
-            PROTO_TCP => {
-                let Some(t) = l4.first_chunk::<20>() else {
-                    return false;
-                };
-                let doff = usize::from(t[12] >> 4) * 4;
-                let flags = TcpFlags::from_header_byte(t[13]);
-                if doff < 20 || doff > l4.len() || flags.syn() {
-                    return false;
-                }
-                let long = |at: usize| u32::from_be_bytes([t[at], t[at + 1], t[at + 2], t[at + 3]]);
-                L4Info {
-                    proto,
-                    ip_header_len: IPV4_HEADER as u8,
-                    src_port: u16::from_be_bytes([t[0], t[1]]),
-                    dst_port: u16::from_be_bytes([t[2], t[3]]),
-                    icmp_type: 0,
-                    flags,
-                    seg: Segment {
-                        seq: long(4),
-                        ack: long(8),
-                        window: u16::from_be_bytes([t[14], t[15]]),
-                        payload: (l4.len() - doff) as u32,
-                        flags,
-                        window_scale: None,
-                    },
-                }
-            }
-            PROTO_UDP => {
-                let Some(u) = l4.first_chunk::<8>() else {
-                    return false;
-                };
-                let length = usize::from(u16::from_be_bytes([u[4], u[5]]));
-                if length < 8 || length > l4.len() {
-                    return false;
-                }
-                L4Info {
-                    proto,
-                    ip_header_len: IPV4_HEADER as u8,
-                    src_port: u16::from_be_bytes([u[0], u[1]]),
-                    dst_port: u16::from_be_bytes([u[2], u[3]]),
-                    icmp_type: 0,
-                    flags: TcpFlags::NONE,
-                    seg: Segment::default(),
-                }
-            }
+        if !matches!(proto, PROTO_TCP | PROTO_UDP) {
+            return false;
+        }
+        // The checked L4 read the other path uses; a SYN is left to that
+        // path whole (its window scale option).
+        let info = match l4_fields(l4, proto, IPV4_HEADER as u8) {
+            Ok(info) if !info.flags.syn() => info,
             _ => return false,
         };
         let ip = Ip {
