@@ -72,9 +72,11 @@ impl VecFrame {
 }
 
 impl Frame for VecFrame {
+    #[inline(always)]
     fn bytes(&self) -> &[u8] {
         &self.buf[self.start..self.end]
     }
+    #[inline(always)]
     fn bytes_mut(&mut self) -> &mut [u8] {
         &mut self.buf[self.start..self.end]
     }
