@@ -276,10 +276,19 @@ stop_tandem() {
   TANDEM_PID=""
 }
 
+# The kernel's own choice of source ports in the test namespaces. The
+# scripts bind fixed terminal ports below it (PORT_* and MOBILE_PORT,
+# 40100-41003) to find a connection's accounting record; inside the
+# default range (32768-60999) an earlier connection could have taken the
+# same port to the same VIP, and the fixed one would then find that
+# connection's record too.
+E2E_EPHEMERAL_PORTS="42000 60999"
+
 new_ns() {
   ip netns add "$1" || return 1
   NAMESPACES+=("$1")
   ip netns exec "$1" ip link set lo up || return 1
+  ip netns exec "$1" sysctl -qw net.ipv4.ip_local_port_range="$E2E_EPHEMERAL_PORTS" || return 1
   # No IPv6 chatter (router solicitations, MLD) into tandem's ports.
   ip netns exec "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 || return 1
 }
